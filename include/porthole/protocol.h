@@ -1,0 +1,107 @@
+/*
+ * protocol.h - the wire contract shared by porthole-relay, porthole-agent
+ * and porthole.  docs/protocol.md is the prose reference; this header is
+ * the source of truth for every number in it.
+ *
+ * Bump PH_PROTOCOL_VERSION when a frame type, a control message member that
+ * a peer must understand, or a close code changes meaning.  Adding an
+ * optional member that old peers may ignore does not need a bump.  The relay
+ * serves PH_PROTOCOL_VERSION and PH_PROTOCOL_VERSION_MIN.
+ */
+#ifndef PORTHOLE_PROTOCOL_H
+#define PORTHOLE_PROTOCOL_H
+
+#define PH_PROTOCOL_VERSION	1
+#define PH_PROTOCOL_VERSION_MIN	1
+
+/* Largest payload of one WebSocket message, after the type byte. */
+#define PH_MAX_PAYLOAD		65536
+#define PH_MAX_MESSAGE		(PH_MAX_PAYLOAD + 1)
+
+/* WebSocket subprotocol names, one per endpoint kind. */
+#define PH_SUBPROTO_CONTROL	"porthole.control.v1"	/* /v1/agent */
+#define PH_SUBPROTO_SESSION	"porthole.session.v1"	/* /v1/session, /v1/agent/session/<sid> */
+
+#define PH_PATH_AGENT		"/v1/agent"
+#define PH_PATH_SESSION		"/v1/session"
+#define PH_PATH_AGENT_SESSION	"/v1/agent/session/"	/* + sid */
+#define PH_PATH_AGENTS		"/v1/agents"
+#define PH_PATH_HEALTHZ		"/healthz"
+#define PH_PATH_METRICS		"/metrics"
+
+/* Session ids: 16 random bytes as 32 lowercase hex digits. */
+#define PH_SID_LEN		32
+/* One-time session secret from `open`: 32 random bytes, 64 hex digits. */
+#define PH_SECRET_LEN		64
+
+/* Frame type byte, first byte of every binary message. */
+enum ph_frame_type {
+	PH_FRAME_STDIN = 0x00,		/* client -> agent, raw bytes */
+	PH_FRAME_STDOUT = 0x01,		/* agent -> client, raw bytes */
+	PH_FRAME_STDERR = 0x02,		/* agent -> client, raw bytes */
+	PH_FRAME_CONTROL = 0x03,	/* both, one JSON object with "type" */
+	PH_FRAME_DATA = 0x04,		/* both, raw bytes of a dump or a file */
+	PH_FRAME_TYPE_COUNT
+};
+
+/* WebSocket close codes porthole uses. */
+enum ph_close {
+	PH_CLOSE_NORMAL = 1000,
+	PH_CLOSE_GOING_AWAY = 1001,	/* relay or agent shutting down */
+	PH_CLOSE_POLICY = 1008,		/* unknown type byte, bad JSON, bad schema, wrong state */
+	PH_CLOSE_TOO_BIG = 1009,	/* message larger than PH_MAX_MESSAGE */
+	PH_CLOSE_INTERNAL = 1011,	/* the peer hit an error it could not recover */
+	PH_CLOSE_UNAUTHORIZED = 4401,	/* no, bad, expired or wrong-kind token */
+	PH_CLOSE_FORBIDDEN = 4403,	/* token valid but not allowed this */
+	PH_CLOSE_NOT_FOUND = 4404,	/* agent not connected / unknown session */
+	PH_CLOSE_CONFLICT = 4409,	/* session id already seen */
+	PH_CLOSE_VERSION = 4426,	/* protocol version outside what the relay serves */
+	PH_CLOSE_AGENT_LOST = 4502,	/* the agent's side of a session went away */
+	PH_CLOSE_TIMEOUT = 4504,	/* the agent did not attach in time */
+};
+
+/*
+ * Control message types ("type" member of a CONTROL frame).  The numeric
+ * values only index tables; the wire carries the strings.
+ */
+enum ph_ctl {
+	PH_CTL_UNKNOWN = 0,
+	/* control channel (/v1/agent) */
+	PH_CTL_HELLO,		/* agent -> relay: proto, id, name, labels, version, instance, caps */
+	PH_CTL_WELCOME,		/* relay -> agent: proto, max_payload */
+	/* sessions */
+	PH_CTL_OPEN,		/* client -> relay -> agent: sid, agent, op, argv ... */
+	PH_CTL_ATTACH,		/* agent -> relay, first message of a data channel: sid, secret */
+	PH_CTL_READY,		/* agent -> client: the operation has started */
+	PH_CTL_RESIZE,		/* client -> agent: cols, rows */
+	PH_CTL_SIGNAL,		/* client -> agent: name */
+	PH_CTL_EOF,		/* client -> agent: stdin closed */
+	PH_CTL_EXIT,		/* agent -> client: code | signal */
+	PH_CTL_ERROR,		/* any: code, message */
+	PH_CTL_PROGRESS,	/* agent -> client: done, total */
+	PH_CTL_META,		/* agent -> client: size, sha256, format */
+	PH_CTL_COUNT
+};
+
+/* Error codes carried in `error` messages ("code" member). */
+#define PH_ERR_BAD_FRAME	"bad_frame"
+#define PH_ERR_TOO_BIG		"too_big"
+#define PH_ERR_BAD_JSON		"bad_json"
+#define PH_ERR_BAD_MESSAGE	"bad_message"
+#define PH_ERR_UNAUTHORIZED	"unauthorized"
+#define PH_ERR_FORBIDDEN	"forbidden"
+#define PH_ERR_NO_AGENT		"no_agent"
+#define PH_ERR_SID_REUSED	"sid_reused"
+#define PH_ERR_AGENT_LOST	"agent_lost"
+#define PH_ERR_TIMEOUT		"timeout"
+#define PH_ERR_VERSION		"version"
+#define PH_ERR_UNSUPPORTED	"unsupported"
+#define PH_ERR_SPAWN		"spawn_failed"
+#define PH_ERR_INTERNAL		"internal"
+
+/* Keepalive on every WebSocket: ping after this many idle seconds ... */
+#define PH_PING_SECS		20
+/* ... and hang up when no pong came for this long. */
+#define PH_HANGUP_SECS		60
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * util.h - small helpers shared by the three programs: configuration values
+ * (flag over environment, "@path" indirection), relay URLs, durations and
+ * label maps.  Functions that can fail return -1 (or NULL) and set *cause to
+ * a malloc'd message the caller frees.
+ */
+#ifndef PORTHOLE_UTIL_H
+#define PORTHOLE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/*
+ * Value of a setting: the flag if given, else the environment variable,
+ * else NULL.  Returned string is the caller's (malloc'd).
+ */
+char	*ph_setting(const char *flag, const char *env);
+
+/*
+ * A secret such as PORTHOLE_TOKEN: "@path" means the contents of path with
+ * surrounding whitespace removed; anything else is the value itself.
+ * Returns malloc'd string or NULL with *cause.
+ */
+char	*ph_secret_value(const char *value, char **cause);
+
+/* Read a whole small file (at most max bytes) into a NUL-terminated buffer. */
+char	*ph_read_file(const char *path, size_t max, size_t *len, char **cause);
+/* Write a file atomically (tmp + rename) with the given mode. */
+int	 ph_write_file(const char *path, const void *p, size_t n, int mode, char **cause);
+
+/* wss://host[:port][/] -> host (malloc'd) and port (default 443). */
+int	 ph_url_parse(const char *url, char **host, int *port, char **cause);
+
+/* "ADDR:PORT" or "[v6]:PORT" -> addr (malloc'd) and port. */
+int	 ph_hostport_parse(const char *s, char **addr, int *port, char **cause);
+
+/* Durations: "500ms", "30s", "5m", "2h", "7d", or a bare number of seconds. */
+int	 ph_duration_parse(const char *s, int64_t *ms, char **cause);
+
+/*
+ * Labels "k=v,k=v" -> JSON object of strings.  Keys: [A-Za-z0-9_.-/]
+ * (1..63); values: printable without ',' and '=' (0..255).
+ */
+json_t	*ph_labels_parse(const char *s, char **cause);
+
+/* Remove every PORTHOLE_* variable from the environment. */
+void	 ph_env_scrub(void);
+
+/* Printf into a malloc'd string; aborts on allocation failure. */
+char	*ph_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Current wall-clock time in seconds and monotonic milliseconds. */
+int64_t	 ph_now(void);
+int64_t	 ph_mono_ms(void);
+
+#endif

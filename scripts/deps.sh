@@ -1,0 +1,21 @@
+# scripts/deps.sh - sourced by scripts/test and scripts/demo: installs the
+# Debian packages porthole builds and tests with, when any is missing.
+# Needs root (or sudo) only when something is missing.
+
+PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+ libwebsockets-dev libssl-dev libjansson-dev libedit-dev libcriterion-dev
+ libzstd-dev libcap-dev zlib1g-dev openssl procps iproute2 coreutils"
+
+ph_install_deps() {
+	local missing="" p
+	for p in $PORTHOLE_BUILD_DEPS ${PORTHOLE_EXTRA_DEPS:-}; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "scripts: installing:$missing" >&2
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}

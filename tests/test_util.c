@@ -1,0 +1,131 @@
+/* test_util.c - settings, URLs, durations, labels, environment scrub. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "porthole/util.h"
+
+Test(util, url_parse)
+{
+	char *host = NULL, *cause = NULL;
+	int port;
+
+	cr_assert_eq(ph_url_parse("wss://relay.example.com", &host, &port, &cause), 0);
+	cr_assert_str_eq(host, "relay.example.com");
+	cr_assert_eq(port, 443);
+	free(host);
+	cr_assert_eq(ph_url_parse("wss://127.0.0.1:7443/", &host, &port, &cause), 0);
+	cr_assert_str_eq(host, "127.0.0.1");
+	cr_assert_eq(port, 7443);
+	free(host);
+	cr_assert_eq(ph_url_parse("wss://[::1]:9", &host, &port, &cause), 0);
+	cr_assert_str_eq(host, "::1");
+	cr_assert_eq(port, 9);
+	free(host);
+
+	static const char *bad[] = { "https://x", "wss://", "wss://h:99999",
+	    "wss://h:0", "wss://h/path", "wss://h:", NULL, "ws://h" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cause = NULL;
+		cr_expect_eq(ph_url_parse(bad[i], &host, &port, &cause), -1,
+		    "accepted %s", bad[i] ? bad[i] : "NULL");
+		cr_expect_not_null(cause);
+		free(cause);
+	}
+}
+
+Test(util, hostport)
+{
+	char *addr, *cause = NULL;
+	int port;
+
+	cr_assert_eq(ph_hostport_parse("127.0.0.1:0", &addr, &port, &cause), 0);
+	cr_assert_str_eq(addr, "127.0.0.1");
+	cr_assert_eq(port, 0);
+	free(addr);
+	cr_assert_eq(ph_hostport_parse("[::1]:7443", &addr, &port, &cause), 0);
+	cr_assert_str_eq(addr, "::1");
+	free(addr);
+	cr_assert_eq(ph_hostport_parse("7443", &addr, &port, &cause), -1);
+	free(cause);
+	cr_assert_eq(ph_hostport_parse(":7443", &addr, &port, &cause), -1);
+	free(cause);
+}
+
+Test(util, durations)
+{
+	int64_t ms;
+	char *cause = NULL;
+
+	cr_assert_eq(ph_duration_parse("500ms", &ms, &cause), 0);
+	cr_assert_eq(ms, 500);
+	cr_assert_eq(ph_duration_parse("30", &ms, &cause), 0);
+	cr_assert_eq(ms, 30000);
+	cr_assert_eq(ph_duration_parse("1.5m", &ms, &cause), 0);
+	cr_assert_eq(ms, 90000);
+	cr_assert_eq(ph_duration_parse("30d", &ms, &cause), 0);
+	cr_assert_eq(ms, 30LL * 86400 * 1000);
+	cr_assert_eq(ph_duration_parse("5x", &ms, &cause), -1);
+	free(cause);
+	cr_assert_eq(ph_duration_parse("-1s", &ms, &cause), -1);
+	free(cause);
+	cr_assert_eq(ph_duration_parse("", &ms, &cause), -1);
+	free(cause);
+}
+
+Test(util, labels)
+{
+	char *cause = NULL;
+	json_t *l = ph_labels_parse("cluster=prod,family=api,empty=", &cause);
+
+	cr_assert_not_null(l, "%s", cause);
+	cr_assert_str_eq(json_string_value(json_object_get(l, "cluster")), "prod");
+	cr_assert_str_eq(json_string_value(json_object_get(l, "empty")), "");
+	cr_assert_eq(json_object_size(l), 3);
+	json_decref(l);
+	l = ph_labels_parse("", &cause);
+	cr_assert_eq(json_object_size(l), 0);
+	json_decref(l);
+	cr_assert_null(ph_labels_parse("novalue", &cause));
+	free(cause);
+	cr_assert_null(ph_labels_parse("=v", &cause));
+	free(cause);
+	cr_assert_null(ph_labels_parse("bad key=v", &cause));
+	free(cause);
+}
+
+Test(util, secret_value_and_files)
+{
+	char dir[] = "/tmp/ph-util-XXXXXX", *path, *v, *cause = NULL, *at;
+
+	cr_assert_not_null(mkdtemp(dir));
+	path = ph_asprintf("%s/tok", dir);
+	cr_assert_eq(ph_write_file(path, "  abc.def\n", 10, 0600, &cause), 0);
+	at = ph_asprintf("@%s", path);
+	v = ph_secret_value(at, &cause);
+	cr_assert_str_eq(v, "abc.def");
+	free(v);
+	v = ph_secret_value("literal", &cause);
+	cr_assert_str_eq(v, "literal");
+	free(v);
+	cr_assert_null(ph_secret_value("@/nonexistent/x", &cause));
+	cr_assert_not_null(strstr(cause, "/nonexistent/x"));
+	free(cause);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	free(at);
+}
+
+Test(util, env_scrub)
+{
+	setenv("PORTHOLE_TOKEN", "secret", 1);
+	setenv("PORTHOLE_X", "1", 1);
+	setenv("KEEP_ME", "1", 1);
+	ph_env_scrub();
+	cr_assert_null(getenv("PORTHOLE_TOKEN"));
+	cr_assert_null(getenv("PORTHOLE_X"));
+	cr_assert_str_eq(getenv("KEEP_ME"), "1");
+}
