@@ -1,0 +1,68 @@
+/*
+ * proc.h - what the agent reads from /proc and the cgroup files itself, so
+ * `ps` and `mem` work in images that have no tools at all.
+ *
+ * Every reader takes the root of the tree it reads ("/" normally, a fixture
+ * directory in tests) and tolerates a process that vanishes while it is
+ * being read: such a read returns -1 with errno ESRCH and no cause, and the
+ * caller skips that pid.  Other failures return -1 and set *cause
+ * (malloc'd).
+ */
+#ifndef PORTHOLE_PROC_H
+#define PORTHOLE_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ph_proc {
+	pid_t		 pid, ppid;
+	uid_t		 uid;
+	char		 user[64];	/* from the image's /etc/passwd, else the number */
+	char		 state;		/* R, S, D, Z, T, ... */
+	int		 threads;
+	int		 fds;		/* open descriptors; -1 when not readable */
+	int		 kernel;	/* a kernel thread (no cmdline, child of kthreadd) */
+	uint64_t	 rss_kib;
+	uint64_t	 cpu_ticks;	/* utime + stime, clock ticks */
+	int64_t		 start;		/* start time, Unix seconds */
+	char		 comm[32];
+	char		*cmdline;	/* args joined by spaces; [comm] for kernel threads */
+};
+
+/* Read one process under root (root "/" reads /proc).  See above for ESRCH. */
+int	ph_proc_read(const char *root, pid_t pid, struct ph_proc *p, char **cause);
+void	ph_proc_clear(struct ph_proc *p);
+
+/* The pids under root/proc, sorted; *pids is malloc'd. */
+int	ph_proc_pids(const char *root, pid_t **pids, size_t *n, char **cause);
+
+/* Name of uid in root/etc/passwd (without NSS); 0 found, -1 not. */
+int	ph_passwd_name(const char *root, uid_t uid, char *buf, size_t len);
+
+/* Boot time (Unix seconds) from root/proc/stat, ticks per second. */
+int64_t	ph_boot_time(const char *root);
+
+/* Memory of one process, KiB, from smaps_rollup and status. */
+struct ph_memstat {
+	uint64_t	rss, pss, anon, file, shmem, swap, peak;	/* KiB */
+	int		threads;
+	int		have_pss;	/* smaps_rollup was readable */
+};
+int	ph_memstat_read(const char *root, pid_t pid, struct ph_memstat *m, char **cause);
+
+/* Memory of the cgroup a process is in (v1 memory controller or v2). */
+struct ph_cgmem {
+	int		version;	/* 1 or 2; 0 = none found */
+	uint64_t	usage;		/* bytes */
+	uint64_t	limit;		/* bytes; 0 = no limit */
+	char		path[512];	/* the cgroup path of the process */
+};
+/*
+ * cgroot is where cgroup filesystems are mounted ("/sys/fs/cgroup"); root
+ * holds proc/PID/cgroup.  Returns 0 with version 0 when no memory cgroup is
+ * found (not an error).
+ */
+int	ph_cgmem_read(const char *root, const char *cgroot, pid_t pid, struct ph_cgmem *c,
+	    char **cause);
+
+#endif

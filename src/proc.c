@@ -1,0 +1,407 @@
+/*
+ * proc.c - process and memory facts read straight from /proc and the
+ * cgroup filesystems, for `ps` and `mem` in images without any tools.
+ * Every path is taken relative to a root so tests can point the readers at
+ * fixture trees (cgroup v2 cannot be mounted on these machines).
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "porthole/proc.h"
+#include "porthole/util.h"
+
+#define PF_KTHREAD	0x00200000
+
+/* Read root/rel into buf (NUL-terminated); -1 with errno on failure. */
+static ssize_t
+slurp(const char *root, const char *rel, char *buf, size_t cap)
+{
+	char path[1024];
+	ssize_t r, len = 0;
+	int fd;
+
+	snprintf(path, sizeof path, "%s%s%s", root,
+	    root[0] != '\0' && root[strlen(root) - 1] == '/' ? "" : "/", rel);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	while ((size_t)len < cap - 1) {
+		r = read(fd, buf + len, cap - 1 - (size_t)len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		len += r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return len;
+}
+
+/* A process that vanished: ENOENT or ESRCH on its files. */
+static int
+vanished(int e)
+{
+	return e == ENOENT || e == ESRCH;
+}
+
+static int
+fail_read(const char *what, pid_t pid, char **cause)
+{
+	if (vanished(errno)) {
+		errno = ESRCH;
+		if (cause != NULL)
+			*cause = NULL;
+		return -1;
+	}
+	if (cause != NULL)
+		*cause = ph_asprintf("cannot read /proc/%d/%s: %s", (int)pid, what,
+		    strerror(errno));
+	return -1;
+}
+
+int64_t
+ph_boot_time(const char *root)
+{
+	char buf[16384], *p;
+
+	if (slurp(root, "proc/stat", buf, sizeof buf) < 0)
+		return 0;
+	if ((p = strstr(buf, "\nbtime ")) == NULL)
+		return 0;
+	return strtoll(p + 7, NULL, 10);
+}
+
+int
+ph_passwd_name(const char *root, uid_t uid, char *out, size_t len)
+{
+	char buf[65536], *line, *save = NULL, *f[4];
+	int i;
+
+	if (slurp(root, "etc/passwd", buf, sizeof buf) < 0)
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		/* name:password:uid:gid:... */
+		f[0] = line;
+		for (i = 1; i < 4; i++) {
+			f[i] = strchr(f[i - 1], ':');
+			if (f[i] == NULL)
+				break;
+			*f[i]++ = '\0';
+		}
+		if (i < 4 || f[2][0] == '\0')
+			continue;
+		if (strtoul(f[2], NULL, 10) == uid && isdigit((unsigned char)f[2][0])) {
+			snprintf(out, len, "%s", f[0]);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Value of "Key:" in a status-like file, KiB or plain number; 0 if absent. */
+static uint64_t
+field_u64(const char *buf, const char *key)
+{
+	const char *p = buf;
+	size_t n = strlen(key);
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, key, n) == 0 && p[n] == ':')
+			return strtoull(p + n + 1, NULL, 10);
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return 0;
+}
+
+static int
+count_fds(const char *root, pid_t pid)
+{
+	char path[1024];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof path, "%s/proc/%d/fd", root, (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int
+ph_proc_read(const char *root, pid_t pid, struct ph_proc *p, char **cause)
+{
+	char buf[4096], rel[64], *s, *e, *fields[64];
+	unsigned long long flags;
+	long ticks = sysconf(_SC_CLK_TCK);
+	ssize_t n;
+	int nf = 0, i;
+
+	memset(p, 0, sizeof *p);
+	p->pid = pid;
+	if (ticks <= 0)
+		ticks = 100;
+
+	snprintf(rel, sizeof rel, "proc/%d/stat", (int)pid);
+	if (slurp(root, rel, buf, sizeof buf) < 0)
+		return fail_read("stat", pid, cause);
+	/* "pid (comm) state ...": comm may hold spaces and parentheses. */
+	s = strchr(buf, '(');
+	e = strrchr(buf, ')');
+	if (s == NULL || e == NULL || e < s || e[1] != ' ') {
+		*cause = ph_asprintf("/proc/%d/stat is malformed", (int)pid);
+		return -1;
+	}
+	snprintf(p->comm, sizeof p->comm, "%.*s", (int)(e - s - 1), s + 1);
+	for (s = strtok(e + 2, " \n"); s != NULL && nf < 64; s = strtok(NULL, " \n"))
+		fields[nf++] = s;
+	if (nf < 22) {
+		*cause = ph_asprintf("/proc/%d/stat has %d fields", (int)pid, nf + 2);
+		return -1;
+	}
+	/* fields[0] is stat field 3 (state). */
+	p->state = fields[0][0];
+	p->ppid = (pid_t)strtol(fields[1], NULL, 10);
+	flags = strtoull(fields[6], NULL, 10);
+	p->cpu_ticks = strtoull(fields[11], NULL, 10) + strtoull(fields[12], NULL, 10);
+	p->threads = (int)strtol(fields[17], NULL, 10);
+	p->start = ph_boot_time(root) + (int64_t)(strtoull(fields[19], NULL, 10) / (unsigned long long)ticks);
+	p->rss_kib = strtoull(fields[21], NULL, 10) * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
+	p->kernel = (flags & PF_KTHREAD) != 0;
+
+	snprintf(rel, sizeof rel, "proc/%d/status", (int)pid);
+	if (slurp(root, rel, buf, sizeof buf) < 0)
+		return fail_read("status", pid, cause);
+	if (strncmp(buf, "Uid:", 4) == 0)
+		s = buf + 4;
+	else if ((s = strstr(buf, "\nUid:")) != NULL)
+		s += 5;
+	if (s != NULL) {
+		unsigned long ruid, euid;
+		if (sscanf(s, "%lu %lu", &ruid, &euid) == 2)
+			p->uid = (uid_t)euid;
+	}
+	if (ph_passwd_name(root, p->uid, p->user, sizeof p->user) != 0)
+		snprintf(p->user, sizeof p->user, "%lu", (unsigned long)p->uid);
+
+	snprintf(rel, sizeof rel, "proc/%d/cmdline", (int)pid);
+	n = slurp(root, rel, buf, sizeof buf);
+	if (n < 0 && vanished(errno))
+		return fail_read("cmdline", pid, cause);
+	if (n > 0) {
+		while (n > 0 && buf[n - 1] == '\0')
+			n--;
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\0' || buf[i] == '\n')
+				buf[i] = ' ';
+		}
+		buf[n] = '\0';
+		p->cmdline = strdup(buf);
+	} else
+		p->cmdline = ph_asprintf("[%s]", p->comm);
+	p->fds = count_fds(root, pid);
+	return 0;
+}
+
+void
+ph_proc_clear(struct ph_proc *p)
+{
+	free(p->cmdline);
+	p->cmdline = NULL;
+}
+
+static int
+pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+ph_proc_pids(const char *root, pid_t **pidsp, size_t *np, char **cause)
+{
+	char path[1024], *end;
+	struct dirent *de;
+	pid_t *pids = NULL, *np2;
+	size_t n = 0, cap = 0;
+	long v;
+	DIR *d;
+
+	snprintf(path, sizeof path, "%s/proc", root);
+	if ((d = opendir(path)) == NULL) {
+		*cause = ph_asprintf("cannot list %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		v = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || v <= 0 || !isdigit((unsigned char)de->d_name[0]))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			if (cap > 4 * 1024 * 1024 ||
+			    (np2 = realloc(pids, cap * sizeof *pids)) == NULL) {
+				closedir(d);
+				free(pids);
+				*cause = ph_asprintf("too many processes");
+				return -1;
+			}
+			pids = np2;
+		}
+		pids[n++] = (pid_t)v;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(pids, n, sizeof *pids, pid_cmp);
+	*pidsp = pids;
+	*np = n;
+	return 0;
+}
+
+int
+ph_memstat_read(const char *root, pid_t pid, struct ph_memstat *m, char **cause)
+{
+	char buf[8192], rel[64];
+
+	memset(m, 0, sizeof *m);
+	snprintf(rel, sizeof rel, "proc/%d/status", (int)pid);
+	if (slurp(root, rel, buf, sizeof buf) < 0)
+		return fail_read("status", pid, cause);
+	m->rss = field_u64(buf, "VmRSS");
+	m->anon = field_u64(buf, "RssAnon");
+	m->file = field_u64(buf, "RssFile");
+	m->shmem = field_u64(buf, "RssShmem");
+	m->swap = field_u64(buf, "VmSwap");
+	m->peak = field_u64(buf, "VmHWM");
+	m->threads = (int)field_u64(buf, "Threads");
+	snprintf(rel, sizeof rel, "proc/%d/smaps_rollup", (int)pid);
+	if (slurp(root, rel, buf, sizeof buf) >= 0) {
+		/* The first line is the address range; fields follow. */
+		char *body = strchr(buf, '\n');
+		if (body != NULL) {
+			m->pss = field_u64(body + 1, "Pss");
+			m->have_pss = 1;
+		}
+	} else if (vanished(errno))
+		return fail_read("smaps_rollup", pid, cause);
+	else if (errno == EACCES || errno == EPERM) {
+		*cause = ph_asprintf("no permission to read /proc/%d/smaps_rollup: the "
+		    "agent needs the same user as the process, or SYS_PTRACE in the "
+		    "task definition (linuxParameters.capabilities.add)", (int)pid);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse "N" or "max" into bytes; "max" and v1's huge sentinel mean no limit. */
+static uint64_t
+limit_value(const char *s)
+{
+	uint64_t v;
+
+	if (strncmp(s, "max", 3) == 0)
+		return 0;
+	v = strtoull(s, NULL, 10);
+	if (v >= (UINT64_C(1) << 62))
+		return 0;
+	return v;
+}
+
+static int
+cg_try(const char *cgroot, const char *sub, const char *path, const char *usage_f,
+    const char *limit_f, struct ph_cgmem *c)
+{
+	char rel[1024], buf[64];
+
+	snprintf(rel, sizeof rel, "%s%s/%s", sub, path, usage_f);
+	if (slurp(cgroot, rel, buf, sizeof buf) < 0)
+		return -1;
+	c->usage = strtoull(buf, NULL, 10);
+	snprintf(rel, sizeof rel, "%s%s/%s", sub, path, limit_f);
+	if (slurp(cgroot, rel, buf, sizeof buf) >= 0)
+		c->limit = limit_value(buf);
+	return 0;
+}
+
+int
+ph_cgmem_read(const char *root, const char *cgroot, pid_t pid, struct ph_cgmem *c,
+    char **cause)
+{
+	char buf[8192], rel[64], *line, *save = NULL, *ctrl, *path;
+	char v1[512] = "", v2[512] = "";
+	int have_v1 = 0, have_v2 = 0;
+
+	memset(c, 0, sizeof *c);
+	snprintf(rel, sizeof rel, "proc/%d/cgroup", (int)pid);
+	if (slurp(root, rel, buf, sizeof buf) < 0)
+		return fail_read("cgroup", pid, cause);
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		/* hierarchy-ID:controllers:path */
+		if ((ctrl = strchr(line, ':')) == NULL)
+			continue;
+		*ctrl++ = '\0';
+		if ((path = strchr(ctrl, ':')) == NULL)
+			continue;
+		*path++ = '\0';
+		if (strcmp(line, "0") == 0 && *ctrl == '\0') {
+			snprintf(v2, sizeof v2, "%s", path);
+			have_v2 = 1;
+		} else {
+			char *tok, *s2 = NULL;
+			for (tok = strtok_r(ctrl, ",", &s2); tok != NULL;
+			    tok = strtok_r(NULL, ",", &s2)) {
+				if (strcmp(tok, "memory") == 0) {
+					snprintf(v1, sizeof v1, "%s", path);
+					have_v1 = 1;
+				}
+			}
+		}
+	}
+	/*
+	 * Inside a container the cgroup namespace may show "/" while the mount
+	 * is the container's own cgroup, or show the host path that the mount
+	 * does not have: try the path, then the mount's root.
+	 */
+	if (have_v1) {
+		snprintf(c->path, sizeof c->path, "%s", v1);
+		if (cg_try(cgroot, "memory", strcmp(v1, "/") == 0 ? "" : v1,
+		    "memory.usage_in_bytes", "memory.limit_in_bytes", c) == 0 ||
+		    cg_try(cgroot, "memory", "", "memory.usage_in_bytes",
+		    "memory.limit_in_bytes", c) == 0) {
+			c->version = 1;
+			return 0;
+		}
+	}
+	if (have_v2) {
+		snprintf(c->path, sizeof c->path, "%s", v2);
+		if (cg_try(cgroot, "", strcmp(v2, "/") == 0 ? "" : v2, "memory.current",
+		    "memory.max", c) == 0 ||
+		    cg_try(cgroot, "", "", "memory.current", "memory.max", c) == 0) {
+			c->version = 2;
+			return 0;
+		}
+	}
+	c->path[0] = '\0';
+	return 0;
+}
