@@ -279,12 +279,14 @@ ph_frame_decode(const uint8_t *msg, size_t len, struct ph_frame *f,
 
 	memset(f, 0, sizeof *f);
 	*close_code = PH_CLOSE_POLICY;
+	f->err = PH_ERR_BAD_FRAME;
 	if (len == 0) {
 		*cause = "empty message (no type byte)";
 		return -1;
 	}
 	if (len > PH_MAX_MESSAGE) {
 		*close_code = PH_CLOSE_TOO_BIG;
+		f->err = PH_ERR_TOO_BIG;
 		*cause = "message larger than 64 KiB of payload";
 		return -1;
 	}
@@ -295,19 +297,24 @@ ph_frame_decode(const uint8_t *msg, size_t len, struct ph_frame *f,
 	f->type = (enum ph_frame_type)msg[0];
 	f->payload = msg + 1;
 	f->len = len - 1;
-	if (f->type != PH_FRAME_CONTROL)
+	if (f->type != PH_FRAME_CONTROL) {
+		f->err = NULL;
 		return 0;
+	}
 
 	obj = json_loadb((const char *)f->payload, f->len,
 	    JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL) {
+		f->err = PH_ERR_BAD_JSON;
 		*cause = "control payload is not valid JSON";
 		return -1;
 	}
 	if (ph_ctl_validate(obj, &f->ctl, cause) != 0) {
+		f->err = json_is_object(obj) ? PH_ERR_BAD_MESSAGE : PH_ERR_BAD_JSON;
 		json_decref(obj);
 		return -1;
 	}
+	f->err = NULL;
 	f->json = obj;
 	f->ctl_name = json_string_value(json_object_get(obj, "type"));
 	return 0;

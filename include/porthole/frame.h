@@ -25,11 +25,15 @@ struct ph_frame {
 	json_t			*json;		/* owned: json_decref() it (ph_frame_clear) */
 	enum ph_ctl		 ctl;
 	const char		*ctl_name;	/* inside json */
+	/* When decoding fails: the `error` code to send (PH_ERR_*). */
+	const char		*err;
 };
 
 /*
- * Decode one whole message.  Returns 0 and fills *f, or -1 with *cause set
- * and *close_code set to PH_CLOSE_TOO_BIG or PH_CLOSE_POLICY.  For CONTROL
+ * Decode one whole message.  Returns 0 and fills *f, or -1 with *cause set,
+ * *close_code set to PH_CLOSE_TOO_BIG or PH_CLOSE_POLICY and f->err to the
+ * error code for the `error` frame (too_big, bad_frame, bad_json,
+ * bad_message).  For CONTROL
  * frames the JSON is parsed and checked against the schema of its type.
  */
 int		 ph_frame_decode(const uint8_t *msg, size_t len, struct ph_frame *f,

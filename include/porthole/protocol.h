@@ -98,6 +98,7 @@ enum ph_ctl {
 #define PH_ERR_UNSUPPORTED	"unsupported"
 #define PH_ERR_SPAWN		"spawn_failed"
 #define PH_ERR_INTERNAL		"internal"
+#define PH_ERR_CONFLICT		"conflict"	/* agent id held by another instance */
 
 /* Keepalive on every WebSocket: ping after this many idle seconds ... */
 #define PH_PING_SECS		20

@@ -1,0 +1,489 @@
+/*
+ * agent-conn.c - the control channel: one WebSocket to wss://RELAY/v1/agent.
+ *
+ * Life of a connection: resolve the relay's name off the loop
+ * (agent-resolve.c), connect to the numeric address with the name as host
+ * (SNI, certificate check, Host), send `hello`, get `welcome`, then receive
+ * `open` requests, each of which starts a session (agent-session.c).  The
+ * agent reconnects forever with capped (30 s), jittered exponential backoff;
+ * the backoff is reset by `welcome`, not by the WebSocket upgrade, because
+ * a relay that refuses an agent completes the upgrade first and then sends
+ * `error` and closes 4401/4403: resetting on the upgrade would make a
+ * refused agent knock every half second.  A refusal's message is logged
+ * once per distinct message (an operator may fix the token on the relay
+ * side, and the agent must still be knocking then).  A relay that closes
+ * with 1001 is restarting: its agents come back spread over a few seconds.
+ *
+ * Keepalive: libwebsockets pings after PH_PING_SECS without a pong and
+ * hangs up after PH_HANGUP_SECS.  The control channel is never paused, so
+ * the hangup only catches dead relays.  Losing the control channel does
+ * not touch running sessions: they have their own connections.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "porthole/frame.h"
+#include "porthole/log.h"
+#include "porthole/token.h"
+#include "porthole/util.h"
+
+#include "agent.h"
+#include "op.h"
+
+/* 0.5 s doubling to 24 s; +0..25 % jitter caps the wait at 30 s. */
+static const uint32_t agent_backoff_ms[] = {
+	500, 1000, 2000, 4000, 8000, 16000, 24000
+};
+
+/* Shared by both channel kinds: backoff table and keepalive (must be static). */
+const lws_retry_bo_t agent_retry_policy = {
+	.retry_ms_table = agent_backoff_ms,
+	.retry_ms_table_count = sizeof agent_backoff_ms / sizeof agent_backoff_ms[0],
+	.conceal_count = LWS_RETRY_CONCEAL_ALWAYS,
+	.secs_since_valid_ping = PH_PING_SECS,
+	.secs_since_valid_hangup = PH_HANGUP_SECS,
+	.jitter_percent = 25,
+};
+
+/* A relay restart (close 1001): reconnect within 0.5 s + up to this. */
+#define AGENT_RESTART_SPREAD_MS	5000
+
+static void	agent_conn_retry(struct agent *a);
+static void	agent_conn_retry_cb(lws_sorted_usec_list_t *sul);
+
+/*
+ * Log a connection problem: at warn the first time a message is seen, at
+ * debug while it repeats (the agent retries forever and must not flood the
+ * log).  welcome forgets the last message.
+ */
+static void __attribute__((format(printf, 2, 3)))
+agent_conn_problem(struct agent *a, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (msg == NULL)
+		return;
+	if (a->last_problem != NULL && strcmp(a->last_problem, msg) == 0) {
+		ph_debug("%s (again)", msg);
+		free(msg);
+		return;
+	}
+	ph_warn("%s", msg);
+	free(a->last_problem);
+	a->last_problem = msg;
+}
+
+/* Queue a control message toward the relay; takes the reference. */
+static int
+agent_conn_send(struct agent *a, json_t *msg)
+{
+	uint8_t	*out = NULL;
+	size_t	 len;
+	int	 rc = -1;
+
+	if (msg != NULL && ph_ctl_encode(msg, &out, &len) == 0 &&
+	    ph_queue_push(&a->ctl_out, -1, out + PH_HEADROOM, len) == 0)
+		rc = 0;
+	free(out);
+	json_decref(msg);
+	if (rc == 0 && a->ctl_wsi != NULL)
+		lws_callback_on_writable(a->ctl_wsi);
+	return rc;
+}
+
+/* Send `error` and close with close_code once it is out. */
+static void __attribute__((format(printf, 4, 5)))
+agent_conn_fail(struct agent *a, int close_code, const char *code, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[256];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	ph_warn("relay: %s: closing the control channel (%d)", msg, close_code);
+	if (a->ctl_close_code != 0)
+		return;
+	agent_conn_send(a, ph_ctl_error(code, "%s", msg));
+	a->ctl_close_code = close_code;
+	if (a->ctl_wsi != NULL)
+		lws_callback_on_writable(a->ctl_wsi);
+}
+
+/*
+ * Authorization: Bearer <token> on the upgrade, for both channel kinds
+ * (LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: in is char **p, len the room).
+ */
+int
+agent_conn_auth_header(struct agent *a, struct lws *wsi, void *in, size_t len)
+{
+	unsigned char	**p = in, *end = *p + len;
+	char		  value[PH_TOKEN_MAX + 8];
+	int		  n;
+
+	n = snprintf(value, sizeof value, "Bearer %s", a->cfg.token);
+	if (n < 0 || (size_t)n >= sizeof value ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+	    (unsigned char *)value, n, p, end) != 0) {
+		explicit_bzero(value, sizeof value);
+		ph_err("the token does not fit in the upgrade request");
+		return -1;
+	}
+	explicit_bzero(value, sizeof value);
+	return 0;
+}
+
+/* Begin a connection attempt: resolve first (the answer comes back below). */
+void
+agent_conn_start(struct agent *a)
+{
+	char	*cause = NULL;
+
+	if (a->stopping || a->ctl_wsi != NULL || a->resolve != NULL)
+		return;
+	if (agent_resolve_start(a, &cause) != 0) {
+		agent_conn_problem(a, "%s", cause);
+		free(cause);
+		agent_conn_retry(a);
+	}
+}
+
+static void
+agent_conn_retry_cb(lws_sorted_usec_list_t *sul)
+{
+	struct agent	*a = lws_container_of(sul, struct agent, sul_ctl);
+
+	agent_conn_start(a);
+}
+
+/* Schedule the next attempt on the backoff table. */
+static void
+agent_conn_retry(struct agent *a)
+{
+	if (a->stopping)
+		return;
+	lws_retry_sul_schedule(a->ctx, 0, &a->sul_ctl, &agent_retry_policy,
+	    agent_conn_retry_cb, &a->ctl_retries);
+}
+
+/* The resolver answered: connect to addr, or retry later. */
+void
+agent_conn_resolved(struct agent *a, const char *addr, const char *error)
+{
+	struct lws_client_connect_info	i;
+
+	if (a->stopping)
+		return;
+	if (addr == NULL) {
+		agent_conn_problem(a, "cannot resolve relay %s: %s", a->cfg.host, error);
+		agent_conn_retry(a);
+		return;
+	}
+	snprintf(a->relay_addr, sizeof a->relay_addr, "%s", addr);
+
+	memset(&i, 0, sizeof i);
+	i.context = a->ctx;
+	i.vhost = a->vh;
+	i.address = a->relay_addr;
+	i.port = a->cfg.port;
+	i.host = a->cfg.host;
+	i.origin = a->cfg.host;
+	i.path = PH_PATH_AGENT;
+	i.protocol = PH_SUBPROTO_CONTROL;
+	i.local_protocol_name = AGENT_CONTROL_PROTOCOL;
+	i.ssl_connection = LCCSCF_USE_SSL;
+	i.retry_and_idle_policy = &agent_retry_policy;
+	i.opaque_user_data = a;
+	i.pwsi = &a->ctl_wsi;
+
+	a->ctl_welcomed = 0;
+	a->ctl_got_error = 0;
+	a->ctl_going_away = 0;
+	a->ctl_close_code = 0;
+	a->ctl_close_sent = 0;
+	a->tls_error[0] = '\0';
+	ph_debug("connecting to %s:%d (%s)", a->cfg.host, a->cfg.port, a->relay_addr);
+	if (lws_client_connect_via_info(&i) == NULL) {
+		a->ctl_wsi = NULL;
+		agent_conn_problem(a, "cannot connect to relay %s:%d: no connection could be "
+		    "started", a->cfg.host, a->cfg.port);
+		agent_conn_retry(a);
+	}
+}
+
+/*
+ * The control channel is gone (error, close, or the WSI_DESTROY that
+ * protocols[0] sees for every wsi): clean up and retry.  A wsi that is not
+ * the control channel is ignored.
+ */
+void
+agent_conn_lost(struct agent *a, struct lws *wsi)
+{
+	int	was_welcomed = a->ctl_welcomed;
+
+	if (wsi != a->ctl_wsi)
+		return;
+	a->ctl_wsi = NULL;	/* lws never clears *pwsi (research §4) */
+	while (ph_queue_peek(&a->ctl_out) != NULL)
+		ph_queue_pop(&a->ctl_out);
+	ph_msgbuf_reset(&a->ctl_in);
+	if (a->stopping) {
+		agent_check_done(a);
+		return;
+	}
+	a->ctl_welcomed = 0;
+	if (a->ctl_going_away) {
+		/*
+		 * The relay is restarting: every agent it held comes back now.
+		 * Spread them over AGENT_RESTART_SPREAD_MS instead of the first
+		 * backoff step, so a relay with thousands of agents is not hit
+		 * by all of them in the same half second.
+		 */
+		uint32_t	r = 0;
+
+		lws_get_random(a->ctx, &r, sizeof r);
+		lws_sul_schedule(a->ctx, 0, &a->sul_ctl, agent_conn_retry_cb,
+		    (lws_usec_t)(500 + r % AGENT_RESTART_SPREAD_MS) * LWS_US_PER_MS);
+		return;
+	}
+	if (was_welcomed)
+		ph_warn("lost the control channel to %s:%d: reconnecting", a->cfg.host,
+		    a->cfg.port);
+	agent_conn_retry(a);
+}
+
+/* Shutdown: stop retrying and close the control channel (1001). */
+void
+agent_conn_stop(struct agent *a)
+{
+	lws_sul_cancel(&a->sul_ctl);
+	agent_resolve_stop(a);
+	if (a->ctl_wsi == NULL)
+		return;
+	if (a->ctl_close_code == 0) {
+		a->ctl_close_code = PH_CLOSE_GOING_AWAY;
+		lws_callback_on_writable(a->ctl_wsi);
+	}
+	/* Not yet established, or a relay that does not read: do not wait on it. */
+	lws_set_timeout(a->ctl_wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+}
+
+static void
+agent_conn_established(struct agent *a)
+{
+	json_t	*h;
+
+	ph_debug("connected to %s:%d (%s): sending hello", a->cfg.host, a->cfg.port,
+	    a->relay_addr);
+	if ((h = ph_ctl_new(PH_CTL_HELLO)) == NULL ||
+	    json_object_set_new(h, "proto", json_integer(PH_PROTOCOL_VERSION)) != 0 ||
+	    json_object_set_new(h, "id", json_string(a->id)) != 0 ||
+	    json_object_set_new(h, "name", json_string(a->cfg.name)) != 0 ||
+	    json_object_set(h, "labels", a->cfg.labels) != 0 ||
+	    json_object_set_new(h, "version", json_string(PORTHOLE_VERSION)) != 0 ||
+	    json_object_set_new(h, "instance", json_string(a->instance)) != 0 ||
+	    json_object_set_new(h, "caps", op_caps()) != 0 ||
+	    json_object_set_new(h, "max_payload", json_integer(PH_MAX_PAYLOAD)) != 0) {
+		json_decref(h);
+		agent_conn_fail(a, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot build hello");
+		return;
+	}
+	if (agent_conn_send(a, h) != 0)
+		agent_conn_fail(a, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot queue hello");
+}
+
+static void
+agent_conn_welcome(struct agent *a, json_t *w)
+{
+	json_int_t	mp = json_integer_value(json_object_get(w, "max_payload"));
+	json_int_t	proto = json_integer_value(json_object_get(w, "proto"));
+
+	a->ctl_welcomed = 1;
+	a->ctl_retries = 0;
+	a->max_payload = PH_MAX_PAYLOAD;
+	if (mp > 1 && mp < PH_MAX_PAYLOAD)
+		a->max_payload = (size_t)mp;
+	free(a->last_problem);
+	a->last_problem = NULL;
+	ph_info("connected to relay %s:%d as %s (protocol %lld)", a->cfg.host, a->cfg.port,
+	    a->id, (long long)proto);
+}
+
+/* One whole message from the relay. */
+static void
+agent_conn_message(struct agent *a, struct lws *wsi)
+{
+	struct ph_frame	 f;
+	const char	*why = NULL;
+	char		*cause = NULL;
+	int		 close_code = PH_CLOSE_POLICY;
+
+	if (!lws_frame_is_binary(wsi)) {
+		agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_FRAME, "text message");
+		return;
+	}
+	memset(&f, 0, sizeof f);
+	if (ph_frame_decode(ph_msgbuf_msg(&a->ctl_in), a->ctl_in.len, &f, &close_code,
+	    &why) != 0) {
+		agent_conn_fail(a, close_code, f.err, "%s", why != NULL ? why : "bad frame");
+		return;
+	}
+	if (f.type != PH_FRAME_CONTROL) {
+		agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "%s frame on the control channel", ph_frame_type_name(f.type));
+		ph_frame_clear(&f);
+		return;
+	}
+
+	switch (f.ctl) {
+	case PH_CTL_WELCOME:
+		if (a->ctl_welcomed)
+			agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE, "second welcome");
+		else
+			agent_conn_welcome(a, f.json);
+		break;
+	case PH_CTL_ERROR:
+		a->ctl_got_error = 1;
+		agent_conn_problem(a, "relay %s:%d refused the agent: %s: %s", a->cfg.host,
+		    a->cfg.port, json_string_value(json_object_get(f.json, "code")),
+		    json_string_value(json_object_get(f.json, "message")));
+		break;
+	case PH_CTL_OPEN:
+		if (!a->ctl_welcomed) {
+			agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+			    "open before welcome");
+			break;
+		}
+		if (agent_session_open(a, f.json, &cause) != 0) {
+			agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE, "bad open: %s",
+			    cause);
+			free(cause);
+		}
+		break;
+	default:
+		agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "%s is not expected on the control channel",
+		    f.ctl_name != NULL ? f.ctl_name : "message");
+		break;
+	}
+	ph_frame_clear(&f);
+}
+
+static void
+agent_conn_receive(struct agent *a, struct lws *wsi, const void *in, size_t len)
+{
+	if (a->ctl_close_code != 0)
+		return;		/* closing: what comes now is not read */
+	if (ph_msgbuf_add(&a->ctl_in, in, len) != 0) {
+		ph_msgbuf_reset(&a->ctl_in);
+		agent_conn_fail(a, PH_CLOSE_TOO_BIG, PH_ERR_TOO_BIG,
+		    "message larger than %d bytes", PH_MAX_MESSAGE);
+		return;
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+		return;
+	agent_conn_message(a, wsi);
+	ph_msgbuf_reset(&a->ctl_in);
+}
+
+static int
+agent_conn_writeable(struct agent *a, struct lws *wsi)
+{
+	struct ph_qitem	*it;
+	const char	*reason = "";
+	int		 n;
+
+	if (a->ctl_close_sent)
+		return -1;	/* the extra WRITEABLE after a close (research §2) */
+	if ((it = ph_queue_peek(&a->ctl_out)) != NULL) {
+		n = lws_write(wsi, it->data + PH_HEADROOM, it->len, LWS_WRITE_BINARY);
+		if (n < (int)it->len) {
+			ph_warn("write to the relay failed");
+			return -1;
+		}
+		ph_queue_pop(&a->ctl_out);
+		if (ph_queue_peek(&a->ctl_out) != NULL || a->ctl_close_code != 0)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (a->ctl_close_code != 0) {
+		if (a->ctl_close_code == PH_CLOSE_GOING_AWAY)
+			reason = "agent shutting down";
+		lws_close_reason(wsi, (enum lws_close_status)a->ctl_close_code,
+		    (unsigned char *)reason, strlen(reason));
+		a->ctl_close_sent = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* WS_PEER_INITIATED_CLOSE: in is the 2-byte code and the reason. */
+static void
+agent_conn_peer_close(struct agent *a, const unsigned char *in, size_t len)
+{
+	int	code = len >= 2 ? (in[0] << 8 | in[1]) : 0;
+
+	if (a->ctl_got_error || code == PH_CLOSE_NORMAL)
+		return;		/* the error frame already said why */
+	a->ctl_going_away = code == PH_CLOSE_GOING_AWAY;
+	if (code == PH_CLOSE_GOING_AWAY)
+		ph_info("relay %s:%d is going away (%.*s): reconnecting", a->cfg.host,
+		    a->cfg.port, len > 2 ? (int)(len - 2) : 0, (const char *)in + 2);
+	else
+		agent_conn_problem(a, "relay %s:%d closed the control channel: %d %.*s",
+		    a->cfg.host, a->cfg.port, code, len > 2 ? (int)(len - 2) : 0,
+		    (const char *)in + 2);
+}
+
+int
+agent_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct agent	*a = lws_context_user(lws_get_context(wsi));
+
+	if (a->destroying) {
+		if (wsi == a->ctl_wsi)
+			a->ctl_wsi = NULL;
+		return 0;
+	}
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		return agent_conn_auth_header(a, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		agent_conn_established(a);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		agent_conn_receive(a, wsi, in, len);
+		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return agent_conn_writeable(a, wsi);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		agent_conn_peer_close(a, in, len);
+		return 0;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (wsi != a->ctl_wsi)
+			return 0;
+		if (!a->stopping)
+			agent_conn_problem(a, "cannot connect to relay %s:%d (%s): %s%s%s",
+			    a->cfg.host, a->cfg.port, a->relay_addr,
+			    in != NULL ? (const char *)in : "connection failed",
+			    a->tls_error[0] != '\0' ? ": " : "", a->tls_error);
+		agent_conn_lost(a, wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		agent_conn_lost(a, wsi);
+		return 0;
+	default:
+		return 0;
+	}
+}

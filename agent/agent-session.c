@@ -1,0 +1,573 @@
+/*
+ * agent-session.c - the data channels: one WebSocket per session to
+ * wss://RELAY/v1/agent/session/<sid>, and the operation behind it.
+ *
+ * On `open` (from the control channel) the agent dials the data channel
+ * with its agent token, to the numeric address the control channel
+ * resolved (no DNS on the loop), and queues `attach` {sid, secret}; then it
+ * starts the operation from the table in op.c.  Frames toward the relay go
+ * through one bounded queue, written one message per WRITEABLE callback;
+ * the operation stops reading its sources while the queue is above its
+ * high mark and reads again below the low mark (op->resume).  Frames from
+ * the relay are reassembled up to the protocol's cap and handed to the
+ * operation (STDIN, resize, signal, eof).
+ *
+ * A session ends when its operation has queued `exit` and the queue has
+ * drained (close 1000), or when the channel closes first: then the
+ * operation is told it lost its peer and kills its program.  The session is
+ * freed only when the channel is closed and the operation holds nothing.
+ *
+ * Keepalive: the channel pings like the control channel, but a session that
+ * is flow-controlled cannot read pongs (rx paused) or get its ping out (send
+ * pipe choked behind a slow client): libwebsockets would hang up on a live
+ * transfer after PH_HANGUP_SECS (research §5).  So while the session is
+ * flow-controlled a timer confirms its validity itself, and checks the
+ * paused socket for the relay's hangup (POLLRDHUP); a peer that dies
+ * silently is found by TCP once data moves again.
+ */
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "porthole/frame.h"
+#include "porthole/log.h"
+#include "porthole/util.h"
+
+#include "agent.h"
+#include "op.h"
+
+#define AGENT_SESSIONS_MAX	256	/* beyond this an open is ignored (relay times it out) */
+#define AGENT_KEEP_SECS		5	/* < PH_PING_SECS: confirm before a ping is due */
+
+/*
+ * Every AGENT_KEEP_SECS while the channel is up.  A paused channel is not
+ * read, so neither a pong nor the relay's close or FIN would be noticed:
+ * confirm validity ourselves, and look for the hangup with POLLRDHUP,
+ * which the kernel reports even with unread data in front of the FIN.
+ */
+static void
+agent_session_keep(lws_sorted_usec_list_t *sul)
+{
+	struct agent_session	*s = lws_container_of(sul, struct agent_session, sul_keep);
+	struct pollfd		 pfd;
+
+	if (s->wsi == NULL)
+		return;
+	if (s->rx_paused) {
+		pfd.fd = lws_get_socket_fd(s->wsi);
+		pfd.events = POLLRDHUP;
+		pfd.revents = 0;
+		if (pfd.fd >= 0 && poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+			ph_info("session %.8s: the relay hung up while the channel was "
+			    "paused", s->sid);
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			return;
+		}
+	}
+	if (s->rx_paused || ph_queue_peek(&s->out) != NULL || lws_send_pipe_choked(s->wsi))
+		lws_validity_confirmed(s->wsi);
+	lws_sul_schedule(s->agent->ctx, 0, &s->sul_keep, agent_session_keep,
+	    (lws_usec_t)AGENT_KEEP_SECS * LWS_US_PER_SEC);
+}
+
+/* Start a session for an `open` from the relay; -1 with *cause if malformed. */
+int
+agent_session_open(struct agent *a, json_t *open, char **cause)
+{
+	struct lws_client_connect_info	 i;
+	struct agent_session		*s;
+	const char			*sid, *secret, *op, *sub;
+
+	sid = json_string_value(json_object_get(open, "sid"));
+	secret = json_string_value(json_object_get(open, "secret"));
+	op = json_string_value(json_object_get(open, "op"));
+	sub = json_string_value(json_object_get(open, "sub"));
+	if (sid == NULL || !ph_sid_valid(sid)) {
+		*cause = ph_asprintf("sid is not %d hex digits", PH_SID_LEN);
+		return -1;
+	}
+	if (secret == NULL || strlen(secret) != PH_SECRET_LEN ||
+	    strspn(secret, "0123456789abcdef") != PH_SECRET_LEN) {
+		*cause = ph_asprintf("secret is not %d hex digits", PH_SECRET_LEN);
+		return -1;
+	}
+	if (op == NULL) {
+		*cause = ph_asprintf("no op");
+		return -1;
+	}
+	if (a->stopping) {
+		ph_info("session %.8s: not started: the agent is shutting down", sid);
+		return 0;
+	}
+	for (s = a->sessions; s != NULL; s = s->next) {
+		if (strcmp(s->sid, sid) == 0) {
+			ph_warn("session %.8s: second open for a running session ignored", sid);
+			return 0;
+		}
+	}
+	if (a->nsessions >= AGENT_SESSIONS_MAX) {
+		ph_warn("session %.8s: not started: %u sessions are running already", sid,
+		    a->nsessions);
+		return 0;
+	}
+
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		ph_err("session %.8s: out of memory", sid);
+		return 0;
+	}
+	s->agent = a;
+	memcpy(s->sid, sid, PH_SID_LEN);
+	memcpy(s->secret, secret, PH_SECRET_LEN);
+	s->sub = strdup(sub != NULL ? sub : "?");
+	s->path = ph_asprintf("%s%s", PH_PATH_AGENT_SESSION, sid);
+	s->open = json_incref(open);
+	ph_queue_init(&s->out, AGENT_OUT_LOW, AGENT_OUT_HIGH, AGENT_OUT_LIMIT);
+	ph_msgbuf_init(&s->in, PH_MAX_MESSAGE);
+	s->next = a->sessions;
+	a->sessions = s;
+	a->nsessions++;
+	ph_info("session %.8s: %s for %s", sid, op, s->sub);
+
+	memset(&i, 0, sizeof i);
+	i.context = a->ctx;
+	i.vhost = a->vh;
+	i.address = a->relay_addr;
+	i.port = a->cfg.port;
+	i.host = a->cfg.host;
+	i.origin = a->cfg.host;
+	i.path = s->path;
+	i.protocol = PH_SUBPROTO_SESSION;
+	i.local_protocol_name = AGENT_SESSION_PROTOCOL;
+	i.ssl_connection = LCCSCF_USE_SSL;
+	i.retry_and_idle_policy = &agent_retry_policy;
+	i.opaque_user_data = s;
+	i.pwsi = &s->wsi;
+	if (s->sub == NULL || lws_client_connect_via_info(&i) == NULL) {
+		s->wsi = NULL;
+		ph_warn("session %.8s: cannot start a connection to the relay", sid);
+		agent_session_check(s);
+	}
+	return 0;
+}
+
+/* Queue one message (type byte + payload) toward the relay. */
+static int
+agent_session_push(struct agent_session *s, int type, const void *p, size_t n)
+{
+	if (ph_queue_push(&s->out, type, p, n) != 0)
+		return -1;
+	if (s->wsi != NULL)
+		lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+static int
+agent_session_push_ctl(struct agent_session *s, json_t *msg)
+{
+	uint8_t	*out = NULL;
+	size_t	 len;
+	int	 rc = -1;
+
+	if (msg != NULL && ph_ctl_encode(msg, &out, &len) == 0)
+		rc = agent_session_push(s, -1, out + PH_HEADROOM, len);
+	free(out);
+	json_decref(msg);
+	return rc;
+}
+
+/*
+ * Send `error` {code, message}, then close with close_code once the queue
+ * is out; input is no longer read.  A second failure keeps the first.
+ */
+void
+agent_session_fail(struct agent_session *s, int close_code, const char *code,
+    const char *fmt, ...)
+{
+	va_list	ap;
+	char	msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (s->close_code != 0 || s->wsi == NULL)
+		return;
+	ph_info("session %.8s: %s: %s (closing %d)", s->sid, code, msg, close_code);
+	if (agent_session_push_ctl(s, ph_ctl_error(code, "%s", msg)) != 0)
+		close_code = PH_CLOSE_INTERNAL;
+	s->close_code = close_code;
+	lws_callback_on_writable(s->wsi);
+}
+
+/*
+ * Queue output for the relay (STDOUT, STDERR, DATA).  Dropped silently when
+ * the session is closing; -1 (and the session fails) past the hard limit.
+ */
+int
+agent_session_send(struct agent_session *s, int type, const void *p, size_t n)
+{
+	if (s->wsi == NULL || s->close_code != 0)
+		return 0;
+	if (agent_session_push(s, type, p, n) != 0) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+		    "output queue overflow (%zu bytes queued)", s->out.bytes);
+		return -1;
+	}
+	return 0;
+}
+
+/* Queue a control message for the relay; takes the reference. */
+int
+agent_session_send_ctl(struct agent_session *s, json_t *msg)
+{
+	if (s->wsi == NULL || s->close_code != 0) {
+		json_decref(msg);
+		return 0;
+	}
+	if (agent_session_push_ctl(s, msg) != 0) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+		    "cannot queue a control message");
+		return -1;
+	}
+	return 0;
+}
+
+int
+agent_session_over_high(const struct agent_session *s)
+{
+	return ph_queue_over_high(&s->out);
+}
+
+/* Bytes an operation may read for one output frame. */
+size_t
+agent_session_read_max(const struct agent_session *s)
+{
+	size_t	max = s->agent->max_payload;
+
+	if (max > PH_MAX_PAYLOAD)
+		max = PH_MAX_PAYLOAD;
+	return max - 1;
+}
+
+/* Stop (pause != 0) or resume reading the data channel. */
+void
+agent_session_rx_pause(struct agent_session *s, int pause)
+{
+	if (s->wsi == NULL || s->rx_paused == !!pause)
+		return;
+	s->rx_paused = !!pause;
+	lws_rx_flow_control(s->wsi, pause ? 0 : 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+}
+
+/* The operation is over: queue `exit` (takes the reference), close 1000 after. */
+void
+agent_session_exit(struct agent_session *s, json_t *exit_msg)
+{
+	char	*txt;
+
+	if (s->finished || s->wsi == NULL || s->close_code != 0) {
+		json_decref(exit_msg);
+		return;
+	}
+	s->finished = 1;
+	if ((txt = json_dumps(exit_msg, JSON_COMPACT)) != NULL) {
+		ph_info("session %.8s: %s", s->sid, txt);
+		free(txt);
+	}
+	if (agent_session_push_ctl(s, exit_msg) != 0) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot queue exit");
+		return;
+	}
+	s->close_code = PH_CLOSE_NORMAL;
+	lws_callback_on_writable(s->wsi);
+}
+
+/* Free the session if nothing holds it any more (channel closed, op idle). */
+void
+agent_session_check(struct agent_session *s)
+{
+	struct agent		 *a = s->agent;
+	struct agent_session	**pp;
+
+	if (s->wsi != NULL || (s->op != NULL && s->op->busy != NULL && s->op->busy(s)))
+		return;
+	for (pp = &a->sessions; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			a->nsessions--;
+			break;
+		}
+	}
+	ph_debug("session %.8s: freed", s->sid);
+	if (s->op != NULL && s->op->free != NULL)
+		s->op->free(s);
+	lws_sul_cancel(&s->sul_keep);
+	ph_queue_free(&s->out);
+	ph_msgbuf_free(&s->in);
+	json_decref(s->open);
+	explicit_bzero(s->secret, sizeof s->secret);
+	free(s->sub);
+	free(s->path);
+	free(s);
+	agent_check_done(a);
+}
+
+/* The channel is closed (or failed to connect): tell the operation, maybe free. */
+static void
+agent_session_closed(struct agent_session *s, struct lws *wsi)
+{
+	if (s->wsi != wsi)
+		return;
+	s->wsi = NULL;		/* lws never clears *pwsi (research §4) */
+	lws_sul_cancel(&s->sul_keep);
+	while (ph_queue_peek(&s->out) != NULL)
+		ph_queue_pop(&s->out);
+	if (s->started && !s->finished && s->op != NULL && s->op->lost != NULL) {
+		ph_info("session %.8s: channel closed before the program ended: stopping it",
+		    s->sid);
+		s->op->lost(s);
+	}
+	agent_session_check(s);
+}
+
+/* WSI_DESTROY safety net from protocols[0]. */
+void
+agent_session_lost(struct agent *a, struct lws *wsi)
+{
+	struct agent_session	*s;
+
+	for (s = a->sessions; s != NULL; s = s->next) {
+		if (s->wsi == wsi) {
+			agent_session_closed(s, wsi);
+			return;
+		}
+	}
+}
+
+static void
+agent_session_established(struct agent_session *s)
+{
+	const char	*opname = json_string_value(json_object_get(s->open, "op"));
+	const struct op_entry *op;
+	json_t		*att;
+
+	ph_debug("session %.8s: data channel up: attaching", s->sid);
+	att = ph_ctl_new(PH_CTL_ATTACH);
+	if (att == NULL || json_object_set_new(att, "sid", json_string(s->sid)) != 0 ||
+	    json_object_set_new(att, "secret", json_string(s->secret)) != 0) {
+		json_decref(att);
+		att = NULL;
+	}
+	explicit_bzero(s->secret, sizeof s->secret);
+	if (att == NULL || agent_session_push_ctl(s, att) != 0) {
+		s->close_code = PH_CLOSE_INTERNAL;
+		lws_callback_on_writable(s->wsi);
+		return;
+	}
+	lws_sul_schedule(s->agent->ctx, 0, &s->sul_keep, agent_session_keep,
+	    (lws_usec_t)AGENT_KEEP_SECS * LWS_US_PER_SEC);
+
+	if ((op = op_find(opname)) == NULL) {
+		/* The client reports the error; the close is a normal one. */
+		agent_session_fail(s, PH_CLOSE_NORMAL, PH_ERR_UNSUPPORTED,
+		    "operation '%s' is not supported by this agent (version %s)", opname,
+		    PORTHOLE_VERSION);
+		return;
+	}
+	s->op = op;
+	s->started = 1;
+	op->start(s, s->open);
+}
+
+/* One whole message from the relay. */
+static void
+agent_session_message(struct agent_session *s, struct lws *wsi)
+{
+	struct ph_frame	 f;
+	const char	*why = NULL;
+	int		 close_code = PH_CLOSE_POLICY;
+
+	if (!lws_frame_is_binary(wsi)) {
+		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_FRAME, "text message");
+		return;
+	}
+	memset(&f, 0, sizeof f);
+	if (ph_frame_decode(ph_msgbuf_msg(&s->in), s->in.len, &f, &close_code, &why) != 0) {
+		agent_session_fail(s, close_code, f.err, "%s", why != NULL ? why : "bad frame");
+		return;
+	}
+	switch (f.type) {
+	case PH_FRAME_STDIN:
+		if (s->op != NULL && s->op->input != NULL)
+			s->op->input(s, &f);
+		break;
+	case PH_FRAME_CONTROL:
+		switch (f.ctl) {
+		case PH_CTL_RESIZE:
+		case PH_CTL_SIGNAL:
+		case PH_CTL_EOF:
+			if (s->op != NULL && s->op->input != NULL)
+				s->op->input(s, &f);
+			break;
+		case PH_CTL_ERROR:
+			ph_warn("session %.8s: relay says %s: %s", s->sid,
+			    json_string_value(json_object_get(f.json, "code")),
+			    json_string_value(json_object_get(f.json, "message")));
+			break;
+		default:
+			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+			    "%s is not expected on a data channel",
+			    f.ctl_name != NULL ? f.ctl_name : "message");
+			break;
+		}
+		break;
+	default:
+		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "%s frames do not go to the agent", ph_frame_type_name(f.type));
+		break;
+	}
+	ph_frame_clear(&f);
+}
+
+static void
+agent_session_receive(struct agent_session *s, struct lws *wsi, const void *in, size_t len)
+{
+	if (s->close_code != 0)
+		return;		/* closing: input is not read any more */
+	if (ph_msgbuf_add(&s->in, in, len) != 0) {
+		ph_msgbuf_reset(&s->in);
+		agent_session_fail(s, PH_CLOSE_TOO_BIG, PH_ERR_TOO_BIG,
+		    "message larger than %d bytes", PH_MAX_MESSAGE);
+		return;
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+		return;
+	agent_session_message(s, wsi);
+	ph_msgbuf_reset(&s->in);
+}
+
+static int
+agent_session_writeable(struct agent_session *s, struct lws *wsi)
+{
+	struct ph_qitem	*it;
+	const char	*reason = "";
+
+	if (s->close_sent)
+		return -1;	/* the extra WRITEABLE after a close (research §2) */
+	if ((it = ph_queue_peek(&s->out)) != NULL) {
+		if (agent_wsframe_write(wsi, it->data + PH_HEADROOM, it->len) != 0) {
+			ph_warn("session %.8s: write to the relay failed", s->sid);
+			return -1;
+		}
+		ph_queue_pop(&s->out);
+		if (s->op != NULL && s->op->resume != NULL && ph_queue_under_low(&s->out))
+			s->op->resume(s);
+		if (ph_queue_peek(&s->out) != NULL || s->close_code != 0)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (s->close_code != 0) {
+		if (s->close_code == PH_CLOSE_GOING_AWAY)
+			reason = "agent shutting down";
+		lws_close_reason(wsi, (enum lws_close_status)s->close_code,
+		    (unsigned char *)reason, strlen(reason));
+		s->close_sent = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int
+agent_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct agent		*a = lws_context_user(lws_get_context(wsi));
+	struct agent_session	*s;
+	const unsigned char	*c = in;
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		return agent_conn_auth_header(a, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if ((s = lws_get_opaque_user_data(wsi)) != NULL && !a->destroying)
+			agent_session_established(s);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if ((s = lws_get_opaque_user_data(wsi)) != NULL && !a->destroying)
+			agent_session_receive(s, wsi, in, len);
+		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if ((s = lws_get_opaque_user_data(wsi)) == NULL || a->destroying)
+			return -1;
+		return agent_session_writeable(s, wsi);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if ((s = lws_get_opaque_user_data(wsi)) != NULL && len >= 2)
+			ph_debug("session %.8s: relay closed the channel: %d %.*s", s->sid,
+			    c[0] << 8 | c[1], (int)(len - 2), (const char *)c + 2);
+		return 0;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if ((s = lws_get_opaque_user_data(wsi)) == NULL)
+			return 0;
+		if (a->destroying) {
+			if (s->wsi == wsi)
+				s->wsi = NULL;
+			return 0;
+		}
+		if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR && s->wsi == wsi)
+			ph_warn("session %.8s: cannot connect to relay %s:%d: %s%s%s", s->sid,
+			    a->cfg.host, a->cfg.port,
+			    in != NULL ? (const char *)in : "connection failed",
+			    a->tls_error[0] != '\0' ? ": " : "", a->tls_error);
+		agent_session_closed(s, wsi);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Shutdown: every program is stopped, every channel closed with 1001. */
+void
+agent_session_stop_all(struct agent *a)
+{
+	struct agent_session	*s, *next;
+
+	for (s = a->sessions; s != NULL; s = next) {
+		next = s->next;
+		if (s->started && !s->finished && s->op != NULL && s->op->lost != NULL)
+			s->op->lost(s);
+		s->finished = 1;
+		if (s->wsi != NULL) {
+			if (s->close_code == 0)
+				s->close_code = PH_CLOSE_GOING_AWAY;
+			lws_callback_on_writable(s->wsi);
+			/* Do not wait long for a relay that does not read. */
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+		}
+		agent_session_check(s);
+	}
+}
+
+/* After lws_context_destroy(): free what is left, whatever its state. */
+void
+agent_session_free_all(struct agent *a)
+{
+	struct agent_session	*s;
+
+	while ((s = a->sessions) != NULL) {
+		a->sessions = s->next;
+		if (s->op != NULL && s->op->free != NULL)
+			s->op->free(s);
+		ph_queue_free(&s->out);
+		ph_msgbuf_free(&s->in);
+		json_decref(s->open);
+		free(s->sub);
+		free(s->path);
+		free(s);
+	}
+	a->nsessions = 0;
+}

@@ -1,0 +1,374 @@
+/*
+ * agent.c - porthole-agent's main.
+ *
+ * It reads every setting first (flags over PORTHOLE_* variables), then
+ * scrubs PORTHOLE_* from the environment so that no program the agent
+ * starts ever sees the token; a bad setting is one "porthole-agent: ..."
+ * line and exit status 2.  Then it blocks the signals it handles (they are
+ * read from a signalfd on the loop), creates the one libwebsockets context
+ * (client only, no listening port), starts the control channel and runs the
+ * loop until a SIGTERM/SIGINT/SIGHUP has wound every session down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "porthole/log.h"
+#include "porthole/token.h"
+#include "porthole/util.h"
+
+#include "agent.h"
+#include "op.h"
+
+static int agent_callback(struct lws *, enum lws_callback_reasons, void *,
+	    void *, size_t);
+
+/*
+ * protocols[0] gets the context-wide callbacks: loading CA certificates,
+ * certificate verification results and EVENT_WAIT_CANCELLED (the resolver
+ * thread's wake-up).  rx_buffer_size and tx_packet_size of the session
+ * protocol let one 64 KiB frame go in and out in one piece.
+ */
+static const struct lws_protocols agent_protocols[] = {
+	{ AGENT_PROTOCOL, agent_callback, 0, 0, 0, NULL, 0 },
+	{ AGENT_CONTROL_PROTOCOL, agent_conn_callback, 0, 4096, 0, NULL, 0 },
+	{ AGENT_SESSION_PROTOCOL, agent_session_callback, 0, PH_MAX_PAYLOAD, 0, NULL,
+	  PH_MAX_MESSAGE + 16 },
+	{ OP_EXEC_PROTOCOL, op_exec_pipe_callback, 0, 0, 0, NULL, 0 },
+	{ AGENT_SIGNAL_PROTOCOL, agent_signal_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static const char agent_usage[] =
+"usage: porthole-agent [--relay wss://HOST[:PORT]] [--token TOKEN|@FILE] [--ca FILE]\n"
+"                      [--name NAME] [--labels KEY=VALUE,...]\n"
+"Every flag has a variable: PORTHOLE_RELAY, PORTHOLE_TOKEN, PORTHOLE_CA,\n"
+"PORTHOLE_NAME, PORTHOLE_LABELS; flags win.  PORTHOLE_* never reaches the\n"
+"programs the agent starts.\n";
+
+/*
+ * Context-wide callbacks (protocols[0]): TLS trust, certificate verdicts,
+ * and the wake-up of lws_cancel_service() from the resolver thread (that
+ * one is broadcast to every protocol; it is handled here only).
+ */
+static int
+agent_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct agent	*a = lws_context_user(lws_get_context(wsi));
+
+	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS:
+		return agent_tls_load_extra(a, user);
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		agent_tls_verify_note(a, user, (int)len);
+		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (!a->destroying)
+			agent_resolve_poll(a);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* A safety net: a channel whose CLOSED never came is gone now. */
+		if (!a->destroying && wsi != NULL) {
+			agent_conn_lost(a, wsi);
+			agent_session_lost(a, wsi);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* One line on stderr and exit 2: the agent cannot run with these settings. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+agent_config_fail(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fputs("porthole-agent: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+/* A token goes into an HTTP header: allow only what a JWT is made of. */
+static int
+agent_token_ok(const char *t)
+{
+	size_t	n = strlen(t);
+
+	if (n == 0 || n > PH_TOKEN_MAX)
+		return 0;
+	return strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-_.") == n;
+}
+
+/* getopt refused argv[optind - 1]: say whether it is unknown or lacks its value. */
+static void __attribute__((noreturn))
+agent_config_option_fail(const struct option *longopts, const char *arg)
+{
+	const struct option	*o;
+
+	for (o = longopts; optopt != 0 && o->name != NULL; o++) {
+		if (o->val == optopt && o->has_arg == required_argument)
+			agent_config_fail("--%s needs a value (see --help)", o->name);
+	}
+	agent_config_fail("unknown option %s (see --help)", arg);
+}
+
+/*
+ * Read every setting, flags over environment.  Exits 2 with one line on
+ * any problem (this runs before the loop, and before the scrub).
+ */
+static void
+agent_config_read(struct agent_config *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "relay", required_argument, NULL, 'r' },
+		{ "token", required_argument, NULL, 't' },
+		{ "ca", required_argument, NULL, 'c' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "labels", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*f_relay = NULL, *f_token = NULL, *f_ca = NULL;
+	const char	*f_name = NULL, *f_labels = NULL;
+	char		*v, *cause = NULL, host[256];
+	int		 ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': f_relay = optarg; break;
+		case 't': f_token = optarg; break;
+		case 'c': f_ca = optarg; break;
+		case 'n': f_name = optarg; break;
+		case 'l': f_labels = optarg; break;
+		case 'h':
+			fputs(agent_usage, stdout);
+			exit(0);
+		case 'V':
+			printf("porthole-agent %s (protocol %d)\n", PORTHOLE_VERSION,
+			    PH_PROTOCOL_VERSION);
+			exit(0);
+		default:
+			agent_config_option_fail(longopts, argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		agent_config_fail("unexpected argument '%s': launcher mode "
+		    "(porthole-agent -- APP) is not available in this version", argv[optind]);
+
+	/* Relay. */
+	if ((c->relay = ph_setting(f_relay, "PORTHOLE_RELAY")) == NULL || *c->relay == '\0')
+		agent_config_fail("no relay: set PORTHOLE_RELAY or --relay (wss://HOST:PORT)");
+	if (ph_url_parse(c->relay, &c->host, &c->port, &cause) != 0)
+		agent_config_fail("bad relay '%s': %s", c->relay, cause);
+
+	/* Token. */
+	if ((v = ph_setting(f_token, "PORTHOLE_TOKEN")) == NULL || *v == '\0')
+		agent_config_fail("no token: set PORTHOLE_TOKEN or --token (the token, or @FILE)");
+	if ((c->token = ph_secret_value(v, &cause)) == NULL)
+		agent_config_fail("bad token: %s", cause);
+	free(v);
+	if (!agent_token_ok(c->token))
+		agent_config_fail("the token is not a JWT (empty, too long, or has "
+		    "characters a token cannot have)");
+
+	/* Trust. */
+	if ((c->ca = ph_setting(f_ca, "PORTHOLE_CA")) != NULL) {
+		if (*c->ca == '\0') {
+			free(c->ca);
+			c->ca = NULL;
+		} else if (access(c->ca, R_OK) != 0)
+			agent_config_fail("cannot read CA file %s: %s", c->ca, strerror(errno));
+	}
+	c->ca_bundle = agent_tls_find_bundle();
+	if (c->ca == NULL && c->ca_bundle == NULL)
+		agent_config_fail("no CA certificates found (looked at SSL_CERT_FILE, "
+		    "/etc/ssl/certs/ca-certificates.crt, /etc/ssl/cert.pem, "
+		    "/etc/pki/tls/certs/ca-bundle.crt): set PORTHOLE_CA");
+
+	/* Name. */
+	if ((c->name = ph_setting(f_name, "PORTHOLE_NAME")) == NULL || *c->name == '\0') {
+		free(c->name);
+		if (gethostname(host, sizeof host) != 0)
+			agent_config_fail("no name: gethostname failed (%s): set PORTHOLE_NAME",
+			    strerror(errno));
+		host[sizeof host - 1] = '\0';
+		c->name = strdup(host[0] != '\0' ? host : "agent");
+		if (c->name == NULL)
+			agent_config_fail("out of memory");
+	}
+	if (strlen(c->name) > AGENT_NAME_MAX)
+		agent_config_fail("name is longer than %d bytes", AGENT_NAME_MAX);
+
+	/* Labels. */
+	if ((v = ph_setting(f_labels, "PORTHOLE_LABELS")) != NULL && *v != '\0') {
+		if ((c->labels = ph_labels_parse(v, &cause)) == NULL)
+			agent_config_fail("bad labels '%s': %s", v, cause);
+	} else if ((c->labels = json_object()) == NULL)
+		agent_config_fail("out of memory");
+	free(v);
+
+	/* Kept for later operations; read now because the scrub removes them. */
+	c->shell = ph_setting(NULL, "PORTHOLE_SHELL");
+	c->pubkey = ph_setting(NULL, "PORTHOLE_PUBKEY");
+}
+
+static void
+agent_config_free(struct agent_config *c)
+{
+	free(c->relay);
+	free(c->host);
+	if (c->token != NULL) {
+		explicit_bzero(c->token, strlen(c->token));
+		free(c->token);
+	}
+	free(c->ca);
+	free(c->ca_bundle);
+	free(c->name);
+	json_decref(c->labels);
+	free(c->shell);
+	free(c->pubkey);
+}
+
+/* A closed 0, 1 or 2 would be taken by the first pipe: fill them with /dev/null. */
+static void
+agent_std_fds(void)
+{
+	int	fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+			if (open("/dev/null", O_RDWR) != fd)
+				agent_config_fail("cannot open /dev/null: %s", strerror(errno));
+		}
+	}
+}
+
+static void
+agent_stop_deadline(lws_sorted_usec_list_t *sul)
+{
+	struct agent	*a = lws_container_of(sul, struct agent, sul_stop);
+
+	ph_warn("shutdown took longer than %d ms: exiting with %u session(s) left",
+	    AGENT_STOP_DEADLINE_MS, a->nsessions);
+	a->done = 1;
+}
+
+/*
+ * SIGTERM, SIGINT or SIGHUP: stop reconnecting, end every session (its
+ * program gets SIGTERM, then SIGKILL after the grace), close the control
+ * channel, and leave the loop when all of that is done or the deadline
+ * passed.  A second signal leaves at once.
+ */
+void
+agent_shutdown(struct agent *a, const char *why)
+{
+	if (a->stopping) {
+		ph_warn("%s again: exiting now", why);
+		a->done = 1;
+		return;
+	}
+	a->stopping = 1;
+	ph_info("%s: ending %u session(s) and closing the control channel", why,
+	    a->nsessions);
+	lws_sul_schedule(a->ctx, 0, &a->sul_stop, agent_stop_deadline,
+	    (lws_usec_t)AGENT_STOP_DEADLINE_MS * LWS_US_PER_MS);
+	agent_conn_stop(a);
+	agent_session_stop_all(a);
+	agent_check_done(a);
+}
+
+/* Leave the loop once a shutdown has nothing left to wait for. */
+void
+agent_check_done(struct agent *a)
+{
+	if (a->stopping && a->ctl_wsi == NULL && a->sessions == NULL)
+		a->done = 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct lws_context_creation_info info;
+	static struct agent agent;
+	struct agent	*a = &agent;
+	char		*cause = NULL;
+
+	ph_log_init("porthole-agent", PH_LOG_INFO);
+	agent_std_fds();
+	agent_config_read(&a->cfg, argc, argv);
+	ph_env_scrub();
+	agent_child_init();
+
+	if (agent_identity(a, &cause) != 0)
+		agent_config_fail("%s", cause);
+	a->max_payload = PH_MAX_PAYLOAD;
+
+	/* Before any thread exists, so that every thread has them blocked. */
+	if (agent_signal_block(&cause) != 0)
+		agent_config_fail("%s", cause);
+
+	ph_queue_init(&a->ctl_out, 16 * 1024, 64 * 1024, 1024 * 1024);
+	ph_msgbuf_init(&a->ctl_in, PH_MAX_MESSAGE);
+
+	ph_log_lws_init();
+	memset(&info, 0, sizeof info);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = agent_protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.user = a;
+	/* The extra CA (PORTHOLE_CA) when given, the system bundle otherwise;
+	 * agent_tls_load_extra() adds the bundle next to PORTHOLE_CA. */
+	info.client_ssl_ca_filepath = a->cfg.ca != NULL ? a->cfg.ca : a->cfg.ca_bundle;
+	/* Room for an 8 KiB token in the upgrade request. */
+	info.pt_serv_buf_size = 16 * 1024;
+	/* The agent needs few fds; do not size tables by a container's huge ulimit. */
+	info.fd_limit_per_thread = 2048;
+	info.timeout_secs = 15;
+
+	if ((a->ctx = lws_create_context(&info)) == NULL)
+		agent_config_fail("cannot create the libwebsockets context (TLS setup failed?)");
+	if ((a->vh = lws_get_vhost_by_name(a->ctx, "default")) == NULL)
+		agent_config_fail("libwebsockets has no default vhost");
+	if (agent_signal_adopt(a, &cause) != 0)
+		agent_config_fail("%s", cause);
+
+	ph_info("porthole-agent %s: id %s, name %s, relay %s", PORTHOLE_VERSION, a->id,
+	    a->cfg.name, a->cfg.relay);
+	agent_conn_start(a);
+
+	while (!a->done) {
+		if (lws_service(a->ctx, 0) < 0)
+			break;
+	}
+
+	agent_resolve_stop(a);
+	lws_sul_cancel(&a->sul_stop);
+	lws_sul_cancel(&a->sul_ctl);
+	a->destroying = 1;
+	lws_context_destroy(a->ctx);
+	a->ctx = NULL;
+	agent_session_free_all(a);
+	agent_child_cleanup(a);
+	ph_queue_free(&a->ctl_out);
+	ph_msgbuf_free(&a->ctl_in);
+	free(a->last_problem);
+	agent_config_free(&a->cfg);
+	ph_info("stopped");
+	return 0;
+}

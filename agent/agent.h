@@ -1,0 +1,219 @@
+/*
+ * agent.h - what the parts of porthole-agent share.
+ *
+ * porthole-agent runs inside a container and dials OUT to the relay: one
+ * control channel (/v1/agent) that says hello and receives `open` requests,
+ * and one data channel (/v1/agent/session/<sid>) per session.  Everything
+ * runs on one libwebsockets event loop on one thread; the only other thread
+ * is the short-lived resolver that keeps getaddrinfo() off the loop.
+ *
+ * The parts, one file each:
+ *   agent.c          main: settings, environment scrub, lws context, loop
+ *   agent-identity.c the agent's id and instance
+ *   agent-tls.c      which CA certificates to trust, why a verify failed
+ *   agent-resolve.c  off-loop DNS for the relay's name
+ *   agent-conn.c     the control channel: hello, welcome, open, reconnect
+ *   agent-session.c  the data channels: attach, frames, queues, close
+ *   agent-wsframe.c  masked WebSocket frames for bulk output (fast path)
+ *   agent-signal.c   SIGCHLD/SIGTERM/SIGINT/SIGHUP through a signalfd
+ *   agent-child.c    children: reaping, kill with grace, post-fork setup
+ *   op.c, op-*.c     the operations a session runs (see op.h)
+ */
+#ifndef PORTHOLE_AGENT_H
+#define PORTHOLE_AGENT_H
+
+#include <sys/types.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "porthole/buf.h"
+#include "porthole/frame.h"
+#include "porthole/protocol.h"
+
+#define AGENT_ID_HEX		16	/* random id when there is no task metadata */
+#define AGENT_INSTANCE_HEX	32	/* random per process: tells reconnects apart */
+#define AGENT_NAME_MAX		200	/* hello.name and hello.id, bytes */
+
+/* Local libwebsockets protocol names (not the wire subprotocols). */
+#define AGENT_PROTOCOL		"porthole-agent"	/* protocols[0]: context-wide */
+#define AGENT_CONTROL_PROTOCOL	"porthole-control"	/* the control channel */
+#define AGENT_SESSION_PROTOCOL	"porthole-session"	/* data channels */
+#define AGENT_SIGNAL_PROTOCOL	"porthole-signal"	/* the signalfd */
+
+/* Data channel queue toward the relay (docs/protocol.md, "Data channel"). */
+#define AGENT_OUT_LOW		(64 * 1024)
+#define AGENT_OUT_HIGH		(256 * 1024)
+/*
+ * Hard limit: the high mark, plus what two output pipes may still hold when
+ * they hang up while paused (drained in RAW_CLOSE_FILE; a pipe holds at most
+ * /proc/sys/fs/pipe-max-size, 1 MiB by default), plus a few control messages.
+ */
+#define AGENT_OUT_LIMIT		(AGENT_OUT_HIGH + 2 * 1024 * 1024 + 2 * PH_MAX_MESSAGE)
+
+/* Grace between SIGTERM and SIGKILL for a lost session's process group. */
+#define AGENT_KILL_GRACE_MS	5000
+/* Whole-agent shutdown deadline: after it the loop ends whatever is left. */
+#define AGENT_STOP_DEADLINE_MS	8000
+
+struct agent_session;
+struct agent_resolve;
+struct agent_child;
+struct agent_kill;
+
+/* Settings, read once at start (flags over environment). */
+struct agent_config {
+	char		*relay;		/* wss://host[:port] as given */
+	char		*host;		/* host part of relay: SNI, cert name, Host */
+	int		 port;
+	char		*token;		/* agent token (never logged) */
+	char		*ca;		/* PORTHOLE_CA: extra PEM file to trust, or NULL */
+	char		*ca_bundle;	/* the system bundle found, or NULL */
+	char		*name;		/* hello.name */
+	json_t		*labels;	/* hello.labels, a JSON object of strings */
+	char		*shell;		/* PORTHOLE_SHELL, kept for the shell op */
+	char		*pubkey;	/* PORTHOLE_PUBKEY, kept for open signatures */
+};
+
+struct agent {
+	struct agent_config cfg;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;		/* the default vhost: raw fds are adopted here */
+
+	char		 id[AGENT_NAME_MAX + 1];
+	char		 instance[AGENT_INSTANCE_HEX + 1];
+	size_t		 max_payload;	/* min(ours, the relay's welcome) */
+
+	/* Control channel (agent-conn.c). */
+	struct lws	*ctl_wsi;	/* NULL while not connected (cleared by us: research §4) */
+	struct ph_queue	 ctl_out;	/* messages toward the relay */
+	struct ph_msgbuf ctl_in;	/* reassembly of the relay's messages */
+	int		 ctl_welcomed;	/* welcome received on this connection */
+	int		 ctl_got_error;	/* an error frame came on this connection */
+	int		 ctl_going_away; /* the relay closed it with 1001 (restart) */
+	int		 ctl_close_code; /* nonzero: close with it once ctl_out drained */
+	int		 ctl_close_sent; /* lws_close_reason done: ignore WRITEABLE */
+	uint16_t	 ctl_retries;	/* backoff step; zeroed on ESTABLISHED */
+	lws_sorted_usec_list_t sul_ctl;	/* reconnect timer */
+	char		*last_problem;	/* last connection problem logged (once each) */
+	char		 tls_error[160]; /* why the last certificate check failed */
+	char		 relay_addr[INET6_ADDRSTRLEN]; /* numeric address resolved last */
+	struct agent_resolve *resolve;	/* in-flight resolution, or NULL */
+
+	/* Sessions (agent-session.c). */
+	struct agent_session *sessions;
+	unsigned	 nsessions;
+
+	/* Children (agent-child.c). */
+	struct agent_child *children;	/* pids being waited for */
+	struct agent_kill *kills;	/* pending SIGKILL-after-grace timers */
+	struct lws	*sig_wsi;	/* the adopted signalfd */
+
+	/* Life. */
+	int		 stopping;	/* SIGTERM/SIGINT seen: wind down */
+	int		 done;		/* leave the loop now */
+	int		 destroying;	/* inside lws_context_destroy: callbacks stand back */
+	lws_sorted_usec_list_t sul_stop; /* shutdown deadline */
+
+	uint8_t		 iobuf[PH_MAX_PAYLOAD]; /* scratch for one pipe read */
+};
+
+struct op_entry;
+
+/*
+ * One session: a data channel to the relay and the operation behind it.
+ * It is freed (agent_session_check) once its channel is closed and its
+ * operation holds nothing any more (no child to reap, no fd open).
+ */
+struct agent_session {
+	struct agent_session *next;
+	struct agent	*agent;
+	char		 sid[PH_SID_LEN + 1];
+	char		 secret[PH_SECRET_LEN + 1]; /* wiped once attach is queued */
+	char		*sub;		/* who asked (from open), for logs */
+	char		*path;		/* /v1/agent/session/<sid> */
+	json_t		*open;		/* the open message, owned */
+	const struct op_entry *op;	/* NULL until started */
+	void		*op_data;	/* the operation's state */
+
+	struct lws	*wsi;		/* data channel; NULL once closed */
+	struct ph_queue	 out;		/* frames toward the relay */
+	struct ph_msgbuf in;		/* reassembly of one incoming message */
+	int		 in_text;	/* the message being reassembled is text */
+	int		 rx_paused;	/* we stopped reading the data channel */
+	int		 started;	/* the operation was started */
+	int		 finished;	/* exit queued: close 1000 after the drain */
+	int		 close_code;	/* nonzero: close with it once out is drained */
+	char		 close_reason[64];
+	int		 close_sent;	/* lws_close_reason done: ignore WRITEABLE */
+	lws_sorted_usec_list_t sul_keep; /* keepalive while flow-controlled */
+};
+
+/* agent-session.c */
+int	agent_session_open(struct agent *a, json_t *open, char **cause);
+int	agent_session_callback(struct lws *wsi, enum lws_callback_reasons reason,
+	    void *user, void *in, size_t len);
+int	agent_session_send(struct agent_session *s, int type, const void *p, size_t n);
+int	agent_session_send_ctl(struct agent_session *s, json_t *msg);
+int	agent_session_over_high(const struct agent_session *s);
+void	agent_session_rx_pause(struct agent_session *s, int pause);
+void	agent_session_exit(struct agent_session *s, json_t *exit_msg);
+void	agent_session_fail(struct agent_session *s, int close_code, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+size_t	agent_session_read_max(const struct agent_session *s);
+void	agent_session_check(struct agent_session *s);
+void	agent_session_lost(struct agent *a, struct lws *wsi);
+void	agent_session_stop_all(struct agent *a);
+void	agent_session_free_all(struct agent *a);
+
+/* agent.c */
+void	agent_shutdown(struct agent *a, const char *why);
+void	agent_check_done(struct agent *a);
+
+
+/* agent-wsframe.c: one masked binary frame; msg has PH_HEADROOM in front. */
+int	agent_wsframe_write(struct lws *wsi, uint8_t *msg, size_t len);
+
+/* agent-identity.c: fill a->id and a->instance (stable for the process). */
+int	agent_identity(struct agent *a, char **cause);
+
+/* agent-tls.c */
+char	*agent_tls_find_bundle(void);
+int	agent_tls_load_extra(struct agent *a, void *ssl_ctx);
+void	agent_tls_verify_note(struct agent *a, void *x509_store_ctx, int preverify_ok);
+
+/* agent-resolve.c */
+int	agent_resolve_start(struct agent *a, char **cause);
+void	agent_resolve_poll(struct agent *a);
+void	agent_resolve_stop(struct agent *a);
+
+/* agent-conn.c */
+extern const lws_retry_bo_t agent_retry_policy;	/* backoff + keepalive, both channels */
+void	agent_conn_start(struct agent *a);
+void	agent_conn_resolved(struct agent *a, const char *addr, const char *error);
+void	agent_conn_stop(struct agent *a);
+void	agent_conn_lost(struct agent *a, struct lws *wsi);
+int	agent_conn_auth_header(struct agent *a, struct lws *wsi, void *in, size_t len);
+int	agent_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
+	    void *user, void *in, size_t len);
+
+/* agent-signal.c */
+int	agent_signal_block(char **cause);
+int	agent_signal_adopt(struct agent *a, char **cause);
+int	agent_signal_callback(struct lws *wsi, enum lws_callback_reasons reason,
+	    void *user, void *in, size_t len);
+
+/* agent-child.c */
+typedef void (*agent_child_cb)(void *arg, pid_t pid, int status);
+int	agent_child_watch(struct agent *a, pid_t pid, agent_child_cb cb, void *arg);
+void	agent_child_unwatch(struct agent *a, pid_t pid);
+void	agent_child_reap(struct agent *a);
+void	agent_child_kill(struct agent *a, pid_t pgid);
+void	agent_child_cleanup(struct agent *a);
+void	agent_child_init(void);
+void	agent_child_prepare(int keep_fd);
+
+#endif

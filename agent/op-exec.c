@@ -1,0 +1,652 @@
+/*
+ * op-exec.c - the `exec` operation: run argv with pipes, stream its stdout
+ * and stderr apart, feed it the client's stdin, report how it ended.
+ *
+ * The child gets a session and process group of its own, default signal
+ * dispositions, an empty mask and no fd but 0/1/2 (agent_child_prepare),
+ * then execvp()s.  Whether exec worked comes back on a close-on-exec
+ * "status" pipe: EOF means it did, an errno means it did not (ENOENT →
+ * exit 127 "ARGV0: not found", anything else → 126).  Nothing waits for
+ * it: all four pipe ends the agent keeps (stdout, stderr, status, stdin)
+ * join the event loop as raw files (research §8).
+ *
+ * Output: one read of at most max_payload - 1 bytes per RAW_RX_FILE
+ * becomes one STDOUT or STDERR frame.  While the session's queue is above
+ * its high mark both output pipes are paused, so a slow client blocks the
+ * program in write(2) instead of growing the agent.  A pipe that hangs up
+ * while paused is closed by libwebsockets at once with data still in it,
+ * so RAW_CLOSE_FILE drains it (bounded by the pipe's capacity).
+ *
+ * Input: STDIN frames go to a bounded queue written to the stdin pipe on
+ * RAW_WRITEABLE_FILE; above its high mark the data channel stops being
+ * read.  `eof` closes the pipe once the queue is written.
+ *
+ * `exit` is sent only when the child is reaped AND stdout, stderr and the
+ * status pipe reached EOF, so no output is ever lost behind it.  If the
+ * session is lost first, the pipes are closed (a writer gets EPIPE) and
+ * the process group gets SIGTERM, then SIGKILL after the grace.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "porthole/frame.h"
+#include "porthole/log.h"
+#include "porthole/util.h"
+
+#include "agent.h"
+#include "op.h"
+
+#define EXEC_IN_LOW	(64 * 1024)
+#define EXEC_IN_HIGH	(256 * 1024)
+/* High mark, plus what one read of the data channel may still deliver. */
+#define EXEC_IN_LIMIT	(1024 * 1024)
+
+enum exec_pipe_kind { EXEC_STDIN, EXEC_STDOUT, EXEC_STDERR, EXEC_STATUS, EXEC_NPIPES };
+
+struct op_exec;
+
+/* One pipe end in the loop; the wsi's opaque user data points here. */
+struct exec_pipe {
+	struct op_exec	*x;
+	int		 kind;		/* enum exec_pipe_kind */
+	struct lws	*wsi;		/* NULL once closed */
+};
+
+struct op_exec {
+	struct agent_session *s;
+	pid_t		 pid;		/* the child, leader of its process group; 0: none */
+	int		 reaped;
+	int		 status;	/* from waitpid, once reaped */
+	int		 exec_errno;	/* why execvp failed; 0: it did not */
+	char		*argv0;		/* for messages */
+	struct exec_pipe p[EXEC_NPIPES];
+	struct ph_queue	 inq;		/* STDIN bytes on their way to the child */
+	lws_sorted_usec_list_t sul_stdin; /* re-asks for RAW_WRITEABLE_FILE (see below) */
+	int		 in_eof;	/* the client sent eof */
+	int		 out_paused;	/* stdout/stderr paused: the session's queue is full */
+	int		 exit_sent;
+	int		 lost;		/* the session is gone: discard, report nothing */
+};
+
+static const struct {
+	const char	*name;
+	int		 signo;
+} exec_signals[] = {
+	{ "INT", SIGINT }, { "TERM", SIGTERM }, { "KILL", SIGKILL }, { "HUP", SIGHUP },
+	{ "QUIT", SIGQUIT }, { "TSTP", SIGTSTP }, { "CONT", SIGCONT }, { "PIPE", SIGPIPE },
+	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "WINCH", SIGWINCH },
+};
+
+static int
+exec_signal_number(const char *name)
+{
+	size_t	i;
+
+	if (name == NULL)
+		return -1;
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < sizeof exec_signals / sizeof exec_signals[0]; i++) {
+		if (strcasecmp(name, exec_signals[i].name) == 0)
+			return exec_signals[i].signo;
+	}
+	return -1;
+}
+
+/* Close a pipe end from outside its own callback (RAW_CLOSE_FILE follows). */
+static void
+exec_pipe_close(struct op_exec *x, int kind)
+{
+	if (x->p[kind].wsi != NULL)
+		lws_set_timeout(x->p[kind].wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static json_t *
+exec_exit_message(struct op_exec *x)
+{
+	json_t	*m;
+
+	if (x->exec_errno == ENOENT) {
+		if ((m = ph_ctl_exit_code(127)) != NULL)
+			json_object_set_new(m, "message",
+			    json_sprintf("%s: not found", x->argv0));
+	} else if (x->exec_errno != 0) {
+		if ((m = ph_ctl_exit_code(126)) != NULL)
+			json_object_set_new(m, "message",
+			    json_sprintf("%s: %s", x->argv0, strerror(x->exec_errno)));
+	} else if (WIFSIGNALED(x->status))
+		m = ph_ctl_exit_signal(WTERMSIG(x->status));
+	else
+		m = ph_ctl_exit_code(WEXITSTATUS(x->status));
+	return m;
+}
+
+/*
+ * After any change: send `exit` once the child is reaped and its output is
+ * all read, then let the session decide whether it can be freed.  May free
+ * the session and x: the caller must not touch either afterwards.
+ */
+static void
+exec_check(struct op_exec *x)
+{
+	struct agent_session	*s = x->s;
+
+	if (!x->lost && !x->exit_sent && x->reaped && x->p[EXEC_STDOUT].wsi == NULL &&
+	    x->p[EXEC_STDERR].wsi == NULL && x->p[EXEC_STATUS].wsi == NULL) {
+		x->exit_sent = 1;
+		exec_pipe_close(x, EXEC_STDIN);
+		agent_session_exit(s, exec_exit_message(x));
+	}
+	agent_session_check(s);
+}
+
+static void
+exec_reaped(void *arg, pid_t pid, int status)
+{
+	struct op_exec	*x = arg;
+
+	x->reaped = 1;
+	x->status = status;
+	exec_check(x);
+}
+
+static void
+exec_pause_output(struct op_exec *x)
+{
+	if (x->out_paused)
+		return;
+	x->out_paused = 1;
+	if (x->p[EXEC_STDOUT].wsi != NULL)
+		lws_rx_flow_control(x->p[EXEC_STDOUT].wsi, 0);
+	if (x->p[EXEC_STDERR].wsi != NULL)
+		lws_rx_flow_control(x->p[EXEC_STDERR].wsi, 0);
+}
+
+/* The session's queue fell below its low mark. */
+static void
+exec_resume(struct agent_session *s)
+{
+	struct op_exec	*x = s->op_data;
+
+	if (x == NULL || !x->out_paused)
+		return;
+	x->out_paused = 0;
+	if (x->p[EXEC_STDOUT].wsi != NULL)
+		lws_rx_flow_control(x->p[EXEC_STDOUT].wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+	if (x->p[EXEC_STDERR].wsi != NULL)
+		lws_rx_flow_control(x->p[EXEC_STDERR].wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+}
+
+/* RAW_RX_FILE: 0 to go on, -1 at EOF or error (lws closes the pipe). */
+static int
+exec_pipe_rx(struct exec_pipe *p, struct lws *wsi)
+{
+	struct op_exec	*x = p->x;
+	struct agent	*a = x->s->agent;
+	int		 fd = lws_get_socket_fd(wsi), e;
+	ssize_t		 n;
+
+	if (p->kind == EXEC_STATUS) {
+		n = read(fd, &e, sizeof e);
+		if (n == (ssize_t)sizeof e) {
+			x->exec_errno = e;
+			return 0;
+		}
+		return n < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+	}
+	if (p->kind != EXEC_STDOUT && p->kind != EXEC_STDERR)
+		return 0;
+
+	n = read(fd, a->iobuf, agent_session_read_max(x->s));
+	if (n > 0) {
+		if (!x->lost) {
+			agent_session_send(x->s, p->kind == EXEC_STDOUT ? PH_FRAME_STDOUT :
+			    PH_FRAME_STDERR, a->iobuf, (size_t)n);
+			if (agent_session_over_high(x->s))
+				exec_pause_output(x);
+		}
+		return 0;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	return -1;
+}
+
+/*
+ * RAW_CLOSE_FILE of an output pipe: the fd is still open here; whatever the
+ * pipe still holds (it hung up while paused) goes to the queue, bounded by
+ * the pipe's capacity.
+ */
+static void
+exec_pipe_drain(struct exec_pipe *p, int fd)
+{
+	struct op_exec	*x = p->x;
+	struct agent	*a = x->s->agent;
+	size_t		 total = 0, cap;
+	ssize_t		 n;
+	int		 sz;
+
+	sz = fcntl(fd, F_GETPIPE_SZ);
+	cap = sz > 0 ? (size_t)sz : 65536;
+	while (total < cap) {
+		n = read(fd, a->iobuf, agent_session_read_max(x->s));
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+		if (agent_session_send(x->s, p->kind == EXEC_STDOUT ? PH_FRAME_STDOUT :
+		    PH_FRAME_STDERR, a->iobuf, (size_t)n) != 0)
+			break;
+	}
+	if (total > 0)
+		ph_debug("session %.8s: %zu bytes drained from a closing pipe", x->s->sid, total);
+}
+
+/* RAW_CLOSE_FILE: this pipe end is gone (EOF, error, or closed by us). */
+static void
+exec_pipe_closed(struct exec_pipe *p, struct lws *wsi)
+{
+	struct op_exec	*x = p->x;
+	int		 fd = lws_get_socket_fd(wsi), e;
+
+	if (p->wsi != wsi)
+		return;
+	if (!x->lost) {
+		if (p->kind == EXEC_STDOUT || p->kind == EXEC_STDERR)
+			exec_pipe_drain(p, fd);
+		else if (p->kind == EXEC_STATUS && read(fd, &e, sizeof e) == (ssize_t)sizeof e)
+			x->exec_errno = e;
+	}
+	p->wsi = NULL;
+	if (p->kind == EXEC_STDIN) {
+		/* Nothing more can reach the child: stop holding the client back. */
+		while (ph_queue_peek(&x->inq) != NULL)
+			ph_queue_pop(&x->inq);
+		agent_session_rx_pause(x->s, 0);
+	}
+	exec_check(x);
+}
+
+static void
+exec_stdin_rearm(lws_sorted_usec_list_t *sul)
+{
+	struct op_exec	*x = lws_container_of(sul, struct op_exec, sul_stdin);
+
+	if (x->p[EXEC_STDIN].wsi != NULL)
+		lws_callback_on_writable(x->p[EXEC_STDIN].wsi);
+}
+
+/*
+ * RAW_WRITEABLE_FILE on the stdin pipe: write from the queue until it is
+ * empty or the pipe is full.  libwebsockets 4.1.6 clears POLLOUT of a raw
+ * file *after* this callback returns, so lws_callback_on_writable() from in
+ * here is lost (the program then waits for input that never comes); the
+ * next WRITEABLE is asked for from a timer instead.
+ */
+static int
+exec_pipe_write(struct exec_pipe *p, struct lws *wsi)
+{
+	struct op_exec	*x = p->x;
+	struct ph_qitem	*it;
+	ssize_t		 n;
+
+	if (p->kind != EXEC_STDIN)
+		return 0;
+	while ((it = ph_queue_peek(&x->inq)) != NULL) {
+		n = write(lws_get_socket_fd(wsi), it->data + PH_HEADROOM + it->off,
+		    it->len - it->off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			ph_debug("session %.8s: the program's stdin is closed (%s)", x->s->sid,
+			    strerror(errno));
+			return -1;	/* EPIPE: the program closed its stdin */
+		}
+		it->off += (size_t)n;
+		if (it->off < it->len)
+			break;		/* the pipe is full */
+		ph_queue_pop(&x->inq);
+	}
+	if (ph_queue_peek(&x->inq) != NULL)
+		lws_sul_schedule(x->s->agent->ctx, 0, &x->sul_stdin, exec_stdin_rearm, 1);
+	else if (x->in_eof)
+		return -1;	/* all written: closing gives the program its EOF */
+	if (ph_queue_under_low(&x->inq))
+		agent_session_rx_pause(x->s, 0);
+	return 0;
+}
+
+int
+op_exec_pipe_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct agent		*a = lws_context_user(lws_get_context(wsi));
+	struct exec_pipe	*p;
+
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if ((p = lws_get_opaque_user_data(wsi)) == NULL || a->destroying)
+			return -1;
+		return exec_pipe_rx(p, wsi);
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		if ((p = lws_get_opaque_user_data(wsi)) == NULL || a->destroying)
+			return -1;
+		return exec_pipe_write(p, wsi);
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if ((p = lws_get_opaque_user_data(wsi)) == NULL || a->destroying)
+			return 0;
+		exec_pipe_closed(p, wsi);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Put fd into the loop as pipe end kind; -1 if lws refused (fd closed). */
+static int
+exec_adopt(struct op_exec *x, int kind, int fd)
+{
+	lws_adopt_desc_t	ad;
+
+	x->p[kind].x = x;
+	x->p[kind].kind = kind;
+	memset(&ad, 0, sizeof ad);
+	ad.vh = x->s->agent->vh;
+	ad.type = LWS_ADOPT_RAW_FILE_DESC;
+	ad.fd.filefd = fd;
+	ad.vh_prot_name = OP_EXEC_PROTOCOL;
+	ad.opaque = &x->p[kind];
+	x->p[kind].wsi = lws_adopt_descriptor_vhost_via_info(&ad);
+	return x->p[kind].wsi != NULL ? 0 : -1;
+}
+
+static void
+exec_close_fds(int fds[EXEC_NPIPES][2])
+{
+	int	i, j;
+
+	for (i = 0; i < EXEC_NPIPES; i++) {
+		for (j = 0; j < 2; j++) {
+			if (fds[i][j] >= 0)
+				close(fds[i][j]);
+			fds[i][j] = -1;
+		}
+	}
+}
+
+/* In the child: never returns. */
+static void __attribute__((noreturn))
+exec_child(char **argv, int fds[EXEC_NPIPES][2], int want_stdin)
+{
+	int	status = fds[EXEC_STATUS][1], e;
+
+	if (dup2(fds[EXEC_STDIN][want_stdin ? 0 : 1], 0) < 0 ||
+	    dup2(fds[EXEC_STDOUT][1], 1) < 0 || dup2(fds[EXEC_STDERR][1], 2) < 0) {
+		e = errno;
+		(void)!write(status, &e, sizeof e);
+		_exit(126);
+	}
+	agent_child_prepare(status);
+	execvp(argv[0], argv);
+	e = errno;
+	(void)!write(status, &e, sizeof e);
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+static int
+exec_start(struct agent_session *s, json_t *req)
+{
+	struct agent	*a = s->agent;
+	struct op_exec	*x;
+	json_t		*jargv = json_object_get(req, "argv"), *ready;
+	char		**argv;
+	size_t		 argc, i;
+	int		 fds[EXEC_NPIPES][2], want_stdin, kind, e;
+	pid_t		 pid;
+
+	argc = json_is_array(jargv) ? json_array_size(jargv) : 0;
+	if (argc == 0) {
+		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "exec needs argv: the program and its arguments");
+		return -1;
+	}
+	if (json_is_true(json_object_get(req, "tty"))) {
+		agent_session_fail(s, PH_CLOSE_NORMAL, PH_ERR_UNSUPPORTED,
+		    "exec with a terminal (-t) is not supported by this agent yet");
+		return -1;
+	}
+	want_stdin = !json_is_false(json_object_get(req, "stdin"));
+	if ((argv = calloc(argc + 1, sizeof *argv)) == NULL) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < argc; i++) {
+		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
+		if (argv[i] == NULL || (i == 0 && argv[0][0] == '\0')) {
+			free(argv);
+			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+			    "argv[%zu] is not a usable string", i);
+			return -1;
+		}
+	}
+
+	if ((x = calloc(1, sizeof *x)) == NULL || (x->argv0 = strdup(argv[0])) == NULL) {
+		free(x);
+		free(argv);
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	x->s = s;
+	ph_queue_init(&x->inq, EXEC_IN_LOW, EXEC_IN_HIGH, EXEC_IN_LIMIT);
+	s->op_data = x;
+
+	memset(fds, -1, sizeof fds);
+	for (kind = 0; kind < EXEC_NPIPES; kind++) {
+		if (kind == EXEC_STDIN && !want_stdin) {
+			/* [1] holds the child's stdin: /dev/null from the start. */
+			fds[kind][1] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (fds[kind][1] < 0)
+				break;
+		} else if (pipe2(fds[kind], O_CLOEXEC) != 0)
+			break;
+	}
+	if (kind < EXEC_NPIPES) {
+		e = errno;
+		exec_close_fds(fds);
+		free(argv);
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_SPAWN, "cannot make pipes: %s",
+		    strerror(e));
+		return -1;
+	}
+
+	pid = fork();
+	if (pid == 0)
+		exec_child(argv, fds, want_stdin);
+	e = errno;
+	free(argv);
+
+	/* The child's ends. */
+	close(want_stdin ? fds[EXEC_STDIN][0] : fds[EXEC_STDIN][1]);
+	close(fds[EXEC_STDOUT][1]);
+	close(fds[EXEC_STDERR][1]);
+	close(fds[EXEC_STATUS][1]);
+	if (want_stdin)
+		fds[EXEC_STDIN][0] = -1;
+	else
+		fds[EXEC_STDIN][1] = -1;
+	fds[EXEC_STDOUT][1] = fds[EXEC_STDERR][1] = fds[EXEC_STATUS][1] = -1;
+
+	if (pid < 0) {
+		exec_close_fds(fds);
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_SPAWN, "fork: %s", strerror(e));
+		return -1;
+	}
+	x->pid = pid;
+	if (agent_child_watch(a, pid, exec_reaped, x) != 0) {
+		/* Reaped unwatched: count it as reaped now. */
+		kill(-pid, SIGKILL);
+		x->reaped = 1;
+		x->status = SIGKILL;
+		exec_close_fds(fds);
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+
+	/* The agent's ends join the loop (lws closes an fd it refuses). */
+	{
+		static const int order[] = { EXEC_STATUS, EXEC_STDOUT, EXEC_STDERR, EXEC_STDIN };
+		int	fd, failed = 0;
+
+		for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+			kind = order[i];
+			fd = kind == EXEC_STDIN ? fds[kind][1] : fds[kind][0];
+			if (kind == EXEC_STDIN)
+				fds[kind][1] = -1;
+			else
+				fds[kind][0] = -1;
+			if (fd < 0)
+				continue;
+			if (failed || exec_adopt(x, kind, fd) != 0) {
+				if (failed)
+					close(fd);
+				failed = 1;
+			}
+		}
+		if (failed) {
+			agent_child_kill(a, pid);
+			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+			    "cannot add the program's pipes to the event loop");
+			return -1;
+		}
+	}
+
+	ph_info("session %.8s: started pid %d: %s%s", s->sid, (int)pid, x->argv0,
+	    want_stdin ? "" : " (no stdin)");
+	if ((ready = ph_ctl_new(PH_CTL_READY)) != NULL)
+		json_object_set_new(ready, "pid", json_integer(pid));
+	agent_session_send_ctl(s, ready);
+	return 0;
+}
+
+static void
+exec_input(struct agent_session *s, const struct ph_frame *f)
+{
+	struct op_exec	*x = s->op_data;
+	const char	*name;
+	int		 signo;
+
+	if (x == NULL || x->lost)
+		return;
+	if (f->type == PH_FRAME_STDIN) {
+		if (x->p[EXEC_STDIN].wsi == NULL || x->in_eof || f->len == 0)
+			return;		/* no stdin, or it is closed: dropped */
+		if (ph_queue_push(&x->inq, -1, f->payload, f->len) != 0) {
+			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+			    "stdin queue overflow");
+			return;
+		}
+		lws_callback_on_writable(x->p[EXEC_STDIN].wsi);
+		if (ph_queue_over_high(&x->inq))
+			agent_session_rx_pause(s, 1);
+		return;
+	}
+	switch (f->ctl) {
+	case PH_CTL_EOF:
+		x->in_eof = 1;
+		if (x->p[EXEC_STDIN].wsi != NULL)
+			lws_callback_on_writable(x->p[EXEC_STDIN].wsi);
+		break;
+	case PH_CTL_SIGNAL:
+		name = json_string_value(json_object_get(f->json, "name"));
+		if ((signo = exec_signal_number(name)) < 0) {
+			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+			    "unknown signal '%s'", name != NULL ? name : "");
+			break;
+		}
+		/* The group may outlive its leader while it still holds the pipes. */
+		if (x->pid > 0 && (!x->reaped || x->p[EXEC_STDOUT].wsi != NULL ||
+		    x->p[EXEC_STDERR].wsi != NULL)) {
+			ph_info("session %.8s: signal %s to process group %d", s->sid, name,
+			    (int)x->pid);
+			kill(-x->pid, signo);
+		}
+		break;
+	default:
+		break;		/* resize: no terminal here */
+	}
+}
+
+/* The data channel is gone before `exit`: close the pipes, end the group. */
+static void
+exec_lost(struct agent_session *s)
+{
+	struct op_exec	*x = s->op_data;
+	int		 kind, any_open = 0;
+
+	if (x == NULL || x->lost)
+		return;
+	x->lost = 1;
+	while (ph_queue_peek(&x->inq) != NULL)
+		ph_queue_pop(&x->inq);
+	for (kind = 0; kind < EXEC_NPIPES; kind++) {
+		if (x->p[kind].wsi != NULL) {
+			any_open = 1;
+			exec_pipe_close(x, kind);
+		}
+	}
+	if (x->pid > 0 && (!x->reaped || any_open))
+		agent_child_kill(s->agent, x->pid);
+}
+
+static int
+exec_busy(struct agent_session *s)
+{
+	struct op_exec	*x = s->op_data;
+	int		 kind;
+
+	if (x == NULL)
+		return 0;
+	if (x->pid > 0 && !x->reaped)
+		return 1;
+	for (kind = 0; kind < EXEC_NPIPES; kind++) {
+		if (x->p[kind].wsi != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+exec_free(struct agent_session *s)
+{
+	struct op_exec	*x = s->op_data;
+
+	if (x == NULL)
+		return;
+	if (x->pid > 0 && !x->reaped)
+		agent_child_unwatch(s->agent, x->pid);
+	if (!s->agent->destroying)
+		lws_sul_cancel(&x->sul_stdin);
+	ph_queue_free(&x->inq);
+	free(x->argv0);
+	free(x);
+	s->op_data = NULL;
+}
+
+const struct op_entry op_exec_entry = {
+	.name = "exec",
+	.start = exec_start,
+	.input = exec_input,
+	.resume = exec_resume,
+	.lost = exec_lost,
+	.busy = exec_busy,
+	.free = exec_free,
+};

@@ -1,0 +1,64 @@
+/*
+ * client-conn-priv.h - what client-conn.c (settings, TLS, context, GET)
+ * and client-session.c (WebSocket sessions) share inside the CLI's
+ * connection module.  Nothing outside those two files includes it.
+ */
+#ifndef PORTHOLE_CLIENT_CONN_PRIV_H
+#define PORTHOLE_CLIENT_CONN_PRIV_H
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <libwebsockets.h>
+
+#include "client-conn.h"
+#include "client-tls.h"
+
+#define CLIENT_CONN_SESSION_PROTOCOL	"porthole-session"
+#define CLIENT_CONN_CONNECT_SECS	10	/* connect + TLS + upgrade */
+
+/*
+ * What every connection (GET or session) records of its TLS handshake.
+ * It is the first member of whatever the wsi's opaque user data points at.
+ */
+struct conn_link {
+	int	verify_err;		/* first X509 error seen, 0: none */
+	char	verify_msg[96];		/* its text */
+};
+
+struct client_conn {
+	struct client_conf	*conf;
+	char			 addr[INET6_ADDRSTRLEN];	/* numeric relay address */
+	struct lws_context	*ctx;
+	struct client_session	*sessions;	/* open sessions: wake and tick */
+
+	lws_sorted_usec_list_t	 sul;		/* client_conn_timer */
+	void			(*timer_fn)(void *);
+	void			*timer_arg;
+
+	lws_sorted_usec_list_t	 tick;		/* once a second, see conn_tick */
+
+	struct client_tls_ctx	*tls;		/* sessions' TLS (client-tls.c) */
+};
+
+/* Fill the connect info every connection to the relay shares. */
+void	 client_conn_ccinfo(struct client_conn *cc, struct lws_client_connect_info *ci);
+/* The sentence for a connection that never came up (malloc'd). */
+char	*client_conn_connect_cause(struct client_conn *cc, struct lws *wsi,
+	    const struct conn_link *l, const char *in, size_t len);
+/* The relay's {"error":{"code","message"}} body as "message (code)", or NULL. */
+char	*client_conn_error_body(const char *body, size_t len);
+/* Copy at most n bytes of s into dst, control characters made '?'. */
+void	 client_conn_printable(char *dst, size_t dstlen, const char *s, size_t n);
+/* LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION, for any protocol. */
+int	 client_conn_verify(struct lws *wsi, void *x509_ctx, int preverify_ok);
+
+/* client-session.c: the session protocol's callback and its 1 s tick. */
+int	 client_session_callback(struct lws *wsi, enum lws_callback_reasons reason,
+	    void *user, void *in, size_t len);
+void	 client_session_tick(struct client_session *s, int64_t now_ms);
+struct client_session *client_session_next(struct client_session *s);
+/* Unlist a session and stop its hooks (the conn is going away). */
+void	 client_session_forget(struct client_session *s);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * client-conn.h - the CLI's connection to the relay: settings, TLS, the one
+ * libwebsockets context, the HTTP GET of /v1/agents and WebSocket sessions
+ * on /v1/session, with failures turned into sentences an operator can act
+ * on.
+ *
+ * The CLI runs one event loop on one thread.  client_conn_get_agents runs
+ * the loop itself until the answer is in; sessions are driven by
+ * client_conn_run, which services the loop until the caller's done flag is
+ * set.  Sessions are in client-session.c (WebSocket framing of our own,
+ * see client-ws.h).  Other threads (stdin reader, output writer, signal waiter) reach
+ * the loop only through client_conn_wake, which lands in ops->wake.
+ */
+#ifndef PORTHOLE_CLIENT_CONN_H
+#define PORTHOLE_CLIENT_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "porthole/frame.h"
+
+/* Settings: a flag overrides its PORTHOLE_* variable. */
+struct client_conf {
+	/* As given on the command line (NULL: not given). */
+	char	*flag_relay;
+	char	*flag_token;
+	char	*flag_key;
+	char	*flag_ca;
+	int	 insecure;	/* --insecure: skip certificate checks */
+
+	/* Filled by client_conf_load. */
+	char	*relay;		/* wss://host:port as configured */
+	char	*host;		/* host part of relay: SNI and certificate name */
+	int	 port;
+	char	*token;		/* the token itself; never printed */
+	char	*key;		/* PORTHOLE_KEY path, or NULL */
+	char	*ca;		/* PORTHOLE_CA path, or NULL */
+};
+
+/*
+ * If argv[*i] is a global option (--relay URL, --token T, --key PATH,
+ * --ca PATH, --insecure, or the --opt=value forms), store it, advance *i
+ * past its value and return 1; return 0 if it is not one; -1 with *cause
+ * (malloc'd) if its value is missing.
+ */
+int	client_conf_option(struct client_conf *conf, int argc, char **argv, int *i,
+	    char **cause);
+/* Resolve flags over environment and check them; -1 with *cause. */
+int	client_conf_load(struct client_conf *conf, char **cause);
+void	client_conf_free(struct client_conf *conf);
+
+struct client_conn;
+struct client_session;
+
+/*
+ * Resolve the relay's host (blocking getaddrinfo: the loop does not exist
+ * yet) and create the libwebsockets context.  NULL with *cause.
+ */
+struct client_conn *client_conn_new(struct client_conf *conf, char **cause);
+/* Destroy the context (closing what is still open) and free everything. */
+void	client_conn_free(struct client_conn *cc);
+/* Wake the loop from another thread: ops->wake of the session runs. */
+void	client_conn_wake(struct client_conn *cc);
+
+/*
+ * GET /v1/agents (with ?selector= when selector is not NULL), running the
+ * loop until the answer is in.  Returns the "agents" array (new reference)
+ * or NULL with *cause.
+ */
+json_t	*client_conn_get_agents(struct client_conn *cc, const char *selector,
+	    char **cause);
+
+/*
+ * Service the loop until *done becomes non-zero (or the loop fails: -1).
+ */
+int	client_conn_run(struct client_conn *cc, volatile int *done);
+
+/*
+ * Run fn(arg) from the loop after ms milliseconds (one timer per
+ * connection; scheduling again replaces it, ms < 0 cancels).
+ */
+void	client_conn_timer(struct client_conn *cc, int64_t ms, void (*fn)(void *),
+	    void *arg);
+
+/* What a session tells its owner.  Every hook runs on the loop thread. */
+struct client_session_ops {
+	/* The WebSocket is up: send the first message. */
+	void	(*established)(void *arg);
+	/*
+	 * A whole, decoded, schema-checked message arrived.  Return 0, or -1
+	 * after client_session_fail to have the session closed.
+	 */
+	int	(*message)(void *arg, const struct ph_frame *f);
+	/* The outgoing queue dropped below its low mark: send more. */
+	void	(*drained)(void *arg);
+	/* client_conn_wake was called (from any thread). */
+	void	(*wake)(void *arg);
+	/*
+	 * The session is over.  code is the WebSocket close status the relay
+	 * sent (1006 when the connection broke without one, 0 when it was
+	 * never established); cause is NULL or a sentence saying what went
+	 * wrong on our side or why the connection could not be made.
+	 */
+	void	(*closed)(void *arg, int code, const char *reason, const char *cause);
+};
+
+/*
+ * Connect a WebSocket to /v1/session with the session subprotocol.  The
+ * hooks start firing from the loop.  NULL with *cause.
+ */
+struct client_session *client_session_open(struct client_conn *cc,
+	    const struct client_session_ops *ops, void *arg, char **cause);
+/*
+ * Queue one message (type byte + payload); -1 if the queue is full or the
+ * session is not open (nothing is sent before ops->established).
+ */
+int	client_session_send(struct client_session *s, int type, const void *p,
+	    size_t n);
+/* Queue one CONTROL message (steals the reference to obj); -1 on failure. */
+int	client_session_send_ctl(struct client_session *s, json_t *obj);
+/* Is the outgoing queue above its high mark (stop feeding it)? */
+int	client_session_full(const struct client_session *s);
+/* Pause (0) or resume (1) reading from the relay. */
+void	client_session_rx(struct client_session *s, int on);
+/*
+ * Close with code and reason: after what is queued (flush != 0), or at
+ * once (flush == 0: with something still queued, the connection is simply
+ * dropped).
+ */
+void	client_session_close(struct client_session *s, int code, const char *reason,
+	    int flush);
+/*
+ * Our peer broke the protocol: send error {code, message}, then close with
+ * close_code.  The cause is kept and handed to ops->closed.
+ */
+void	client_session_fail(struct client_session *s, int close_code,
+	    const char *err_code, const char *message);
+/* Free a session after ops->closed ran (or to abandon it with the conn). */
+void	client_session_free(struct client_session *s);
+
+#endif

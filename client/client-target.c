@@ -1,0 +1,107 @@
+/*
+ * client-target.c - TARGET resolution for commands that act on one agent,
+ * and the printable names of agents.  See client-target.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "porthole/selector.h"
+#include "porthole/util.h"
+
+#include "client-target.h"
+
+#define TARGET_LIST_MAX		10	/* agents named in one message */
+
+char *
+client_printable(const char *s)
+{
+	char	*out, *o;
+
+	if (s == NULL)
+		s = "";
+	if ((out = strdup(s)) == NULL)
+		abort();
+	for (o = out; *o != '\0'; o++)
+		if ((unsigned char)*o < 0x20 || *o == 0x7f)
+			*o = '?';
+	return out;
+}
+
+const char *
+client_agent_str(json_t *agent, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(agent, key));
+
+	return s != NULL ? s : "";
+}
+
+char *
+client_target_list(json_t *agents, size_t max)
+{
+	json_t	*a;
+	size_t	 i, n = json_array_size(agents);
+	char	*out = ph_asprintf("%s", ""), *name, *id, *next;
+
+	json_array_foreach(agents, i, a) {
+		if (i == max)
+			break;
+		name = client_printable(client_agent_str(a, "name"));
+		id = client_printable(client_agent_str(a, "id"));
+		next = ph_asprintf("%s%s%s (%s)", out, i > 0 ? ", " : "", name, id);
+		free(out);
+		free(name);
+		free(id);
+		out = next;
+	}
+	if (n > max) {
+		next = ph_asprintf("%s and %zu more", out, n - max);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+json_t *
+client_target_one(json_t *agents, const char *target, const char *relay,
+    char **cause)
+{
+	json_t	*found, *one;
+	char	*c = NULL, *list, *t;
+
+	t = client_printable(target);
+	if ((found = ph_target_resolve(target, agents, &c)) == NULL) {
+		*cause = ph_asprintf("bad TARGET '%s' (%s): give an agent id, a "
+		    "name, a task id or prefix, or a selector key=value[,...]",
+		    t, c != NULL ? c : "malformed");
+		free(c);
+		free(t);
+		return NULL;
+	}
+	switch (json_array_size(found)) {
+	case 0:
+		if (json_array_size(agents) == 0)
+			*cause = ph_asprintf("no agent matches '%s': no agents are "
+			    "connected to %s", t, relay);
+		else {
+			list = client_target_list(agents, TARGET_LIST_MAX);
+			*cause = ph_asprintf("no agent matches '%s'; connected: %s",
+			    t, list);
+			free(list);
+		}
+		one = NULL;
+		break;
+	case 1:
+		one = json_incref(json_array_get(found, 0));
+		break;
+	default:
+		list = client_target_list(found, TARGET_LIST_MAX);
+		*cause = ph_asprintf("'%s' matches %zu agents: %s; name one by id",
+		    t, json_array_size(found), list);
+		free(list);
+		one = NULL;
+		break;
+	}
+	json_decref(found);
+	free(t);
+	return one;
+}

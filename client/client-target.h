@@ -1,0 +1,34 @@
+/*
+ * client-target.h - turn a TARGET into the one agent a command acts on, and
+ * name agents in the CLI's messages.
+ *
+ * Matching itself is ph_target_resolve (selector.h); what this adds is the
+ * operator-facing side: "no agent matches", "matches N agents", and agent
+ * names made safe to print (names and labels come from agents, and a
+ * terminal must not act on escape sequences hidden in them).
+ */
+#ifndef PORTHOLE_CLIENT_TARGET_H
+#define PORTHOLE_CLIENT_TARGET_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+/*
+ * The single agent (new reference) that target names among agents (the
+ * /v1/agents array), or NULL with *cause: no match (listing the connected
+ * agents), several matches (listing them), or a malformed selector.
+ * relay is only used in the message when no agent is connected.
+ */
+json_t	*client_target_one(json_t *agents, const char *target, const char *relay,
+	    char **cause);
+
+/* "name (id), name (id), ... and N more" for up to max agents; malloc'd. */
+char	*client_target_list(json_t *agents, size_t max);
+
+/* A member of an agent object as a printable string ("" if absent). */
+const char *client_agent_str(json_t *agent, const char *key);
+
+/* A copy of s with control characters replaced by '?'; malloc'd. */
+char	*client_printable(const char *s);
+
+#endif

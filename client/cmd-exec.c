@@ -1,0 +1,560 @@
+/*
+ * cmd-exec.c - "porthole exec [-n|--no-stdin] TARGET -- CMD [ARG...]": run
+ * a program on one agent with its stdout and stderr kept apart, stdin
+ * streamed, and the remote exit status as ours.
+ *
+ * The life of one exec: GET /v1/agents and resolve TARGET to one agent;
+ * open /v1/session and send `open`; then, on the loop, STDIN frames from
+ * the stdin thread (at most PH_MAX_PAYLOAD each, `eof` at the end),
+ * STDOUT/STDERR payloads to the writer thread (rx paused while its queue is
+ * above the high mark), until `exit` arrives and the session closes.
+ * After the loop the remaining output is flushed, then we exit with the
+ * remote status: `code` as is, `signal` N as 128+N.
+ *
+ * Everything else ends with 255 and one line: the relay's `error` message
+ * (agent_lost: "agent NAME (ID) was lost mid-session ..."), or what the
+ * close code says.
+ *
+ * Local stdout closed (EPIPE, e.g. "| head"): we close the session at once
+ * (the relay closes the agent's side, which ends the remote program), wait
+ * at most EXEC_ABORT_MS for that, and die of SIGPIPE like any member of a
+ * pipeline.
+ *
+ * SIGINT/SIGTERM (this is not a tty session: the terminal's Ctrl-C reaches
+ * us, not the remote program): the first one is forwarded as `signal`
+ * {name: INT|TERM}, so a remote program that handles it can finish
+ * properly and its exit status still comes back.  A second one means
+ * "stop waiting": we close the session (ending the remote program) and
+ * exit 255.  Once the loop is over (flushing the last output), a signal
+ * ends us by its default action.  Before the session is up, any signal
+ * ends the command with 255.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "porthole/frame.h"
+#include "porthole/protocol.h"
+#include "porthole/util.h"
+
+#include "client-conn.h"
+#include "client-io.h"
+#include "client-signal.h"
+#include "client-target.h"
+#include "cmd.h"
+
+#define EXEC_ABORT_MS	2000	/* longest wait for our close to go through */
+
+enum exec_abort {
+	EXEC_RUNNING = 0,
+	EXEC_ABORT_PIPE,	/* local stdout/stderr reader went away */
+	EXEC_ABORT_WRITE,	/* local output failed otherwise */
+	EXEC_ABORT_SIGNAL,	/* second SIGINT/SIGTERM */
+	EXEC_ABORT_OVERFLOW,	/* output queue past its hard limit (a bug) */
+};
+
+struct exec {
+	struct client_conn	*cc;
+	struct client_session	*s;
+	struct client_io	*io;
+	char			*agent_id;	/* printable */
+	char			*agent_name;	/* printable */
+	json_t			*agent;		/* the resolved agent object */
+	char			 sid[PH_SID_LEN + 1];
+	int			 argc;		/* the remote argv */
+	char			**argv;
+	int			 no_stdin;
+
+	int			 established;
+	int			 eof_sent;
+	int			 rx_paused;
+	int			 forwarded;	/* signals forwarded so far */
+
+	int			 got_exit;
+	int			 status;	/* our exit status from `exit` */
+	char			*exit_message;	/* printable */
+	char			*err_code;	/* last `error` frame */
+	char			*err_message;	/* printable */
+
+	enum exec_abort		 abort;
+	int			 out_errno;
+	int			 out_fd;
+
+	int			 close_code;	/* from ops->closed */
+	char			*close_reason;
+	char			*close_cause;
+	volatile int		 done;
+};
+
+static void
+exec_abort_timeout(void *arg)
+{
+	struct exec	*e = arg;
+
+	e->done = 1;	/* the close did not go through in time: leave anyway */
+}
+
+/* Stop: close the session without flushing and leave within EXEC_ABORT_MS. */
+static void
+exec_abort(struct exec *e, enum exec_abort why, const char *reason)
+{
+	if (e->abort != EXEC_RUNNING)
+		return;
+	e->abort = why;
+	if (e->s != NULL)
+		client_session_close(e->s, PH_CLOSE_GOING_AWAY, reason, 0);
+	client_conn_timer(e->cc, EXEC_ABORT_MS, exec_abort_timeout, e);
+}
+
+/* Move stdin chunks to the session while it has room; then `eof`. */
+static void
+exec_pump(struct exec *e)
+{
+	struct client_io_status	 st;
+	const uint8_t		*p;
+	size_t			 n;
+
+	if (!e->established || e->abort != EXEC_RUNNING || e->got_exit ||
+	    e->no_stdin || e->eof_sent)
+		return;
+	while (!client_session_full(e->s) && client_io_peek(e->io, &p, &n)) {
+		if (client_session_send(e->s, PH_FRAME_STDIN, p, n) != 0)
+			return;
+		client_io_pop(e->io);
+	}
+	client_io_status(e->io, &st);
+	if (st.in_eof && client_session_send_ctl(e->s,
+	    ph_ctl_new(PH_CTL_EOF)) == 0)
+		e->eof_sent = 1;
+}
+
+static void
+exec_established(void *arg)
+{
+	struct exec	*e = arg;
+	json_t		*o, *av, *members;
+	int		 i;
+
+	e->established = 1;
+	av = json_array();
+	for (i = 0; i < e->argc; i++)
+		json_array_append_new(av, json_string(e->argv[i]));
+	o = ph_ctl_new(PH_CTL_OPEN);
+	members = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:I, s:i, s:n}",
+	    "sid", e->sid, "agent", client_agent_str(e->agent, "id"),
+	    "op", "exec", "argv", av, "tty", 0, "stdin", !e->no_stdin,
+	    "ts", (json_int_t)ph_now(), "proto", PH_PROTOCOL_VERSION, "sig");
+	if (o == NULL || members == NULL || json_object_update(o, members) != 0) {
+		json_decref(o);
+		json_decref(members);
+		exec_abort(e, EXEC_ABORT_OVERFLOW, "internal error");
+		return;
+	}
+	json_decref(members);
+	client_session_send_ctl(e->s, o);
+	exec_pump(e);
+}
+
+static void
+exec_ctl(struct exec *e, const struct ph_frame *f)
+{
+	json_t		*code, *sig;
+	const char	*s;
+
+	switch (f->ctl) {
+	case PH_CTL_READY:
+	case PH_CTL_PROGRESS:
+	case PH_CTL_META:
+		return;
+	case PH_CTL_EXIT:
+		code = json_object_get(f->json, "code");
+		sig = json_object_get(f->json, "signal");
+		if (json_is_integer(sig))
+			e->status = 128 + (int)json_integer_value(sig);
+		else
+			e->status = (int)json_integer_value(code);
+		if (e->status < 0 || e->status > 255)
+			e->status = CMD_EXIT_FAIL;
+		if ((s = json_string_value(json_object_get(f->json,
+		    "message"))) != NULL && *s != '\0') {
+			free(e->exit_message);
+			e->exit_message = client_printable(s);
+		}
+		e->got_exit = 1;
+		/* Nothing more to say or hear: close now, within a bound. */
+		client_session_close(e->s, PH_CLOSE_NORMAL, NULL, 0);
+		client_conn_timer(e->cc, EXEC_ABORT_MS, exec_abort_timeout, e);
+		return;
+	case PH_CTL_ERROR:
+		free(e->err_code);
+		free(e->err_message);
+		e->err_code = client_printable(json_string_value(
+		    json_object_get(f->json, "code")));
+		e->err_message = client_printable(json_string_value(
+		    json_object_get(f->json, "message")));
+		return;
+	default:
+		client_session_fail(e->s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "unexpected message on a client session");
+		return;
+	}
+}
+
+static int
+exec_message(void *arg, const struct ph_frame *f)
+{
+	struct exec		*e = arg;
+	struct client_io_status	 st;
+
+	switch (f->type) {
+	case PH_FRAME_STDOUT:
+	case PH_FRAME_STDERR:
+		if (e->abort != EXEC_RUNNING)
+			return 0;
+		if (client_io_write(e->io, f->type == PH_FRAME_STDOUT ? 1 : 2,
+		    f->payload, f->len) != 0) {
+			exec_abort(e, EXEC_ABORT_OVERFLOW, "client output overflow");
+			return 0;
+		}
+		client_io_status(e->io, &st);
+		if (st.out_full && !e->rx_paused) {
+			e->rx_paused = 1;
+			client_session_rx(e->s, 0);
+		}
+		return 0;
+	case PH_FRAME_CONTROL:
+		exec_ctl(e, f);
+		return 0;
+	default:
+		client_session_fail(e->s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "unexpected frame type on a client session");
+		return -1;
+	}
+}
+
+static void
+exec_drained(void *arg)
+{
+	exec_pump(arg);
+}
+
+static void
+exec_wake(void *arg)
+{
+	struct exec		*e = arg;
+	struct client_io_status	 st;
+	json_t			*o;
+	int			 sig;
+
+	client_io_status(e->io, &st);
+	if (st.out_errno != 0 && e->abort == EXEC_RUNNING) {
+		e->out_errno = st.out_errno;
+		e->out_fd = st.out_fd;
+		exec_abort(e, st.out_errno == EPIPE ? EXEC_ABORT_PIPE :
+		    EXEC_ABORT_WRITE, "client output closed");
+		return;
+	}
+	if (e->rx_paused && st.out_low) {
+		e->rx_paused = 0;
+		client_session_rx(e->s, 1);
+	}
+
+	while ((sig = client_signal_take()) != 0) {
+		if (e->forwarded == 0 && e->established && !e->got_exit &&
+		    e->abort == EXEC_RUNNING) {
+			o = ph_ctl_new(PH_CTL_SIGNAL);
+			if (o != NULL)
+				json_object_set_new(o, "name", json_string(
+				    sig == SIGINT ? "INT" : "TERM"));
+			client_session_send_ctl(e->s, o);
+			e->forwarded++;
+			continue;
+		}
+		exec_abort(e, EXEC_ABORT_SIGNAL, "interrupted");
+	}
+	exec_pump(e);
+}
+
+static void
+exec_closed(void *arg, int code, const char *reason, const char *cause)
+{
+	struct exec	*e = arg;
+
+	e->close_code = code;
+	e->close_reason = strdup(reason != NULL ? reason : "");
+	e->close_cause = cause != NULL ? strdup(cause) : NULL;
+	client_conn_timer(e->cc, -1, NULL, NULL);
+	e->done = 1;
+}
+
+static const struct client_session_ops exec_ops = {
+	.established = exec_established,
+	.message = exec_message,
+	.drained = exec_drained,
+	.wake = exec_wake,
+	.closed = exec_closed,
+};
+
+/* The one line for a session that ended without `exit`; malloc'd. */
+static char *
+exec_failure(struct exec *e)
+{
+	const char	*ec = e->err_code, *em = e->err_message;
+	const char	*name = e->agent_name, *id = e->agent_id;
+	int		 code = e->close_code;
+
+	if (ec == NULL) {
+		/* No `error` frame: our side's cause, else the close code. */
+		if (e->close_cause != NULL)
+			return strdup(e->close_cause);
+		switch (code) {
+		case PH_CLOSE_AGENT_LOST:
+			ec = PH_ERR_AGENT_LOST;
+			break;
+		case PH_CLOSE_UNAUTHORIZED:
+			ec = PH_ERR_UNAUTHORIZED;
+			break;
+		case PH_CLOSE_FORBIDDEN:
+			ec = PH_ERR_FORBIDDEN;
+			break;
+		case PH_CLOSE_NOT_FOUND:
+			ec = PH_ERR_NO_AGENT;
+			break;
+		case PH_CLOSE_TIMEOUT:
+			ec = PH_ERR_TIMEOUT;
+			break;
+		case PH_CLOSE_GOING_AWAY:
+			return ph_asprintf("the relay closed the session (going "
+			    "away%s%s) before the program on %s (%s) exited: "
+			    "its exit status is unknown and output may be "
+			    "truncated", e->close_reason[0] != '\0' ? ": " : "",
+			    e->close_reason, name, id);
+		case 1006:
+			return ph_asprintf("lost the connection to the relay "
+			    "mid-session with %s (%s); output may be truncated",
+			    name, id);
+		default:
+			return ph_asprintf("the relay closed the session (code "
+			    "%d%s%s) before the program on %s (%s) exited; "
+			    "output may be truncated", code,
+			    e->close_reason[0] != '\0' ? ": " : "",
+			    e->close_reason, name, id);
+		}
+		em = e->close_reason;
+	}
+	if (em == NULL || *em == '\0')
+		em = ec;
+
+	if (strcmp(ec, PH_ERR_AGENT_LOST) == 0)
+		return ph_asprintf("agent %s (%s) was lost mid-session; output "
+		    "may be truncated", name, id);
+	if (strcmp(ec, PH_ERR_UNAUTHORIZED) == 0)
+		return ph_asprintf("the relay refused the token: %s: check "
+		    "PORTHOLE_TOKEN, or issue a new one with 'porthole token "
+		    "issue'", em);
+	if (strcmp(ec, PH_ERR_FORBIDDEN) == 0)
+		return ph_asprintf("not allowed to exec on %s (%s): %s: ask for "
+		    "a token whose scope and target allow it", name, id, em);
+	if (strcmp(ec, PH_ERR_NO_AGENT) == 0)
+		return ph_asprintf("agent %s (%s) is not connected any more (%s): "
+		    "'porthole ls' shows the connected agents", name, id, em);
+	if (strcmp(ec, PH_ERR_TIMEOUT) == 0)
+		return ph_asprintf("agent %s (%s) did not start the session in "
+		    "time (%s): is it overloaded or cut off from the relay?",
+		    name, id, em);
+	if (strcmp(ec, PH_ERR_SID_REUSED) == 0)
+		return ph_asprintf("the relay has seen this session id before "
+		    "(%s): run the command again", em);
+	if (strcmp(ec, PH_ERR_VERSION) == 0)
+		return ph_asprintf("%s", em);
+	return ph_asprintf("the session with %s (%s) failed: %s (%s)", name, id,
+	    em, ec);
+}
+
+/* Die of SIGPIPE like any member of a pipeline whose reader left. */
+static int
+exec_die_of_sigpipe(void)
+{
+	sigset_t	 set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	signal(SIGPIPE, SIG_DFL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	raise(SIGPIPE);
+	/* Still here: SIGPIPE is blocked by something we do not control. */
+	return cmd_failf("the reader of our output went away");
+}
+
+/* Parse "[-n] TARGET [--] CMD [ARG...]"; returns 0 or an exit status. */
+static int
+exec_parse(struct exec *e, struct client_conf *conf, int argc, char **argv,
+    const char **target)
+{
+	char	*cause = NULL;
+	int	 i, r;
+
+	*target = NULL;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (a[0] == '-' && a[1] != '\0') {
+			if (strcmp(a, "-n") == 0 || strcmp(a, "--no-stdin") == 0) {
+				e->no_stdin = 1;
+				continue;
+			}
+			r = client_conf_option(conf, argc, argv, &i, &cause);
+			if (r < 0) {
+				r = cmd_usage_error(&cmd_exec_entry, "%s", cause);
+				free(cause);
+				return r;
+			}
+			if (r == 0)
+				return cmd_usage_error(&cmd_exec_entry,
+				    "unknown option '%s'", a);
+			continue;
+		}
+		if (*target != NULL)
+			break;	/* no "--": the command starts here */
+		*target = a;
+	}
+	if (*target == NULL)
+		return cmd_usage_error(&cmd_exec_entry, "missing TARGET");
+	if (i >= argc)
+		return cmd_usage_error(&cmd_exec_entry, "missing the command to "
+		    "run after '--'");
+	e->argc = argc - i;
+	e->argv = argv + i;
+	return 0;
+}
+
+static int
+cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
+{
+	struct exec	 e;
+	json_t		*agents;
+	const char	*target;
+	char		*cause = NULL, *line;
+	int		 r, fd;
+
+	memset(&e, 0, sizeof e);
+	if ((r = exec_parse(&e, conf, argc, argv, &target)) != 0)
+		return r;
+	if (client_conf_load(conf, &cause) != 0)
+		return cmd_fail(cause);
+	if ((e.cc = client_conn_new(conf, &cause)) == NULL)
+		return cmd_fail(cause);
+
+	if ((agents = client_conn_get_agents(e.cc, NULL, &cause)) == NULL) {
+		client_conn_free(e.cc);
+		return cmd_fail(cause);
+	}
+	e.agent = client_target_one(agents, target, conf->relay, &cause);
+	json_decref(agents);
+	if (e.agent == NULL) {
+		client_conn_free(e.cc);
+		return cmd_fail(cause);
+	}
+	e.agent_id = client_printable(client_agent_str(e.agent, "id"));
+	e.agent_name = client_printable(client_agent_str(e.agent, "name"));
+	if (ph_random_hex(e.sid, PH_SID_LEN) != 0) {
+		r = cmd_failf("cannot draw a random session id");
+		goto out;
+	}
+	e.sid[PH_SID_LEN] = '\0';
+
+	/* Signals are blocked before any thread exists, then sigwait'ed. */
+	client_signal_block();
+	if ((e.io = client_io_new(e.cc, !e.no_stdin, &cause)) == NULL ||
+	    client_signal_start(e.cc, &cause) != 0) {
+		r = cmd_fail(cause);
+		goto out;
+	}
+	if ((e.s = client_session_open(e.cc, &exec_ops, &e, &cause)) == NULL) {
+		r = cmd_fail(cause);
+		goto out;
+	}
+	if (client_conn_run(e.cc, &e.done) != 0 && e.close_cause == NULL)
+		e.close_cause = strdup("the event loop failed");
+
+	/* From here the loop is gone: threads must not wake it. */
+	client_signal_detach();
+	client_io_detach(e.io);
+	client_session_free(e.s);
+	e.s = NULL;
+	client_conn_free(e.cc);
+	e.cc = NULL;
+
+	switch (e.abort) {
+	case EXEC_ABORT_PIPE:
+		r = exec_die_of_sigpipe();
+		goto out;
+	case EXEC_ABORT_WRITE:
+		r = cmd_failf("cannot write to %s (%s): closed the session; the "
+		    "output is truncated", e.out_fd == 2 ? "stderr" : "stdout",
+		    strerror(e.out_errno));
+		goto out;
+	case EXEC_ABORT_SIGNAL:
+		r = cmd_failf("interrupted: closed the session, which ends the "
+		    "program on %s (%s)", e.agent_name, e.agent_id);
+		goto out;
+	case EXEC_ABORT_OVERFLOW:
+		r = cmd_failf("internal error: the output queue overflowed; the "
+		    "session was closed and output is truncated");
+		goto out;
+	case EXEC_RUNNING:
+		break;
+	}
+
+	/* Whatever arrived is written before the verdict. */
+	if ((r = client_io_flush(e.io, &fd)) != 0) {
+		if (r == EPIPE) {
+			r = exec_die_of_sigpipe();
+			goto out;
+		}
+		r = cmd_failf("cannot write to %s (%s): the output is truncated",
+		    fd == 2 ? "stderr" : "stdout", strerror(r));
+		goto out;
+	}
+	if (e.got_exit) {
+		if (e.exit_message != NULL)
+			fprintf(stderr, "porthole: %s\n", e.exit_message);
+		r = e.status;
+		goto out;
+	}
+	line = exec_failure(&e);
+	r = cmd_fail(line);
+out:
+	if (e.s != NULL)
+		client_session_free(e.s);
+	if (e.cc != NULL) {
+		client_signal_detach();
+		if (e.io != NULL)
+			client_io_detach(e.io);
+		client_conn_free(e.cc);
+	}
+	json_decref(e.agent);
+	free(e.agent_id);
+	free(e.agent_name);
+	free(e.exit_message);
+	free(e.err_code);
+	free(e.err_message);
+	free(e.close_reason);
+	free(e.close_cause);
+	return r;
+}
+
+const struct cmd_entry cmd_exec_entry = {
+	.name = "exec",
+	.alias = NULL,
+	.usage = "[-n|--no-stdin] TARGET -- CMD [ARG...]",
+	.about = "run a program on an agent: its stdout, stderr and exit status",
+	.exec = cmd_exec_exec,
+};

@@ -1,0 +1,135 @@
+/*
+ * cmd.c - the table of porthole's commands, finding one by name, alias or
+ * unique prefix, and the few ways a command reports a failure.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "porthole/util.h"
+
+#include "client-conn.h"
+#include "cmd.h"
+
+const struct cmd_entry *cmd_table[] = {
+	&cmd_ls_entry,
+	&cmd_exec_entry,
+	&cmd_entry_token,
+	&cmd_version_entry,
+	&cmd_help_entry,
+	NULL
+};
+
+static int
+cmd_exec_token(struct client_conf *conf, int argc, char **argv)
+{
+	(void)conf;
+	return cmd_token_main(argc, argv);
+}
+
+const struct cmd_entry cmd_entry_token = {
+	.name = "token",
+	.alias = NULL,
+	.usage = "keygen|issue|show ...",
+	.about = "signing keys and tokens",
+	.exec = cmd_exec_token,
+};
+
+const struct cmd_entry *
+cmd_find(const char *name, char **cause)
+{
+	const struct cmd_entry	**e, *found = NULL;
+	char			 *list = NULL, *next;
+	int			  n = 0;
+
+	for (e = cmd_table; *e != NULL; e++)
+		if (strcmp((*e)->name, name) == 0 ||
+		    ((*e)->alias != NULL && strcmp((*e)->alias, name) == 0))
+			return *e;
+
+	for (e = cmd_table; *e != NULL; e++) {
+		if (*name == '\0' || strncmp((*e)->name, name, strlen(name)) != 0)
+			continue;
+		found = *e;
+		next = ph_asprintf("%s%s%s", list != NULL ? list : "",
+		    list != NULL ? ", " : "", (*e)->name);
+		free(list);
+		list = next;
+		n++;
+	}
+	if (n == 1) {
+		free(list);
+		return found;
+	}
+	if (n == 0)
+		*cause = ph_asprintf("unknown command '%s': 'porthole help' lists "
+		    "the commands", name);
+	else
+		*cause = ph_asprintf("ambiguous command '%s': could be %s", name,
+		    list);
+	free(list);
+	return NULL;
+}
+
+int
+cmd_usage_error(const struct cmd_entry *entry, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("porthole: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; usage: porthole %s %s\n", entry->name, entry->usage);
+	return CMD_EXIT_FAIL;
+}
+
+int
+cmd_fail(char *cause)
+{
+	fprintf(stderr, "porthole: %s\n", cause != NULL ? cause : "failed");
+	free(cause);
+	return CMD_EXIT_FAIL;
+}
+
+int
+cmd_failf(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fputs("porthole: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CMD_EXIT_FAIL;
+}
+
+void
+cmd_list(void)
+{
+	const struct cmd_entry	**e;
+	char			 *left;
+
+	printf("usage: porthole [--relay URL] [--token TOKEN|@FILE] [--key FILE] "
+	    "[--ca FILE] [--insecure] COMMAND [ARG...]\n\n");
+	printf("commands:\n");
+	for (e = cmd_table; *e != NULL; e++) {
+		left = ph_asprintf("%s %s", (*e)->name, (*e)->usage);
+		printf("  %-46s %s%s%s%s\n", left, (*e)->about,
+		    (*e)->alias != NULL ? " (alias: " : "",
+		    (*e)->alias != NULL ? (*e)->alias : "",
+		    (*e)->alias != NULL ? ")" : "");
+		free(left);
+	}
+	printf("\nsettings (a flag overrides its variable):\n"
+	    "  PORTHOLE_RELAY   wss://HOST:PORT of the relay          --relay\n"
+	    "  PORTHOLE_TOKEN   the token, or @FILE holding it        --token\n"
+	    "  PORTHOLE_KEY     the private key the token is bound to --key\n"
+	    "  PORTHOLE_CA      PEM file to trust besides the system  --ca\n"
+	    "\nTARGET is an agent id, a name, a task id or a unique prefix of "
+	    "one,\nor a label selector key=value[,key=value].\n"
+	    "Failures of porthole itself exit with 255 and one line on "
+	    "stderr.\n");
+}

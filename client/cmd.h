@@ -1,0 +1,62 @@
+/*
+ * cmd.h - the command table of the porthole CLI.
+ *
+ * Every subcommand lives in its own cmd-<verb>.c and exports one
+ * const struct cmd_entry; cmd.c lists them in cmd_table, finds a command by
+ * name, alias or unique prefix, and prints usage.  The console (later) walks
+ * the same table for completion.
+ *
+ * A command's exec function gets the settings gathered from the global
+ * options (not yet checked: commands that talk to the relay call
+ * client_conf_load) and its own argv, argv[0] being the command name.  It
+ * returns the process exit status: 0, the remote program's status, or 255
+ * after printing exactly one "porthole: ..." line on stderr.
+ */
+#ifndef PORTHOLE_CLIENT_CMD_H
+#define PORTHOLE_CLIENT_CMD_H
+
+#include <stddef.h>
+
+struct client_conf;
+
+#define CMD_EXIT_FAIL	255	/* any failure of porthole itself */
+
+struct cmd_entry {
+	const char	*name;
+	const char	*alias;		/* NULL: none */
+	const char	*usage;		/* arguments after the name */
+	const char	*about;		/* one line for "porthole help" */
+	int		(*exec)(struct client_conf *conf, int argc, char **argv);
+};
+
+extern const struct cmd_entry cmd_ls_entry;
+extern const struct cmd_entry cmd_exec_entry;
+extern const struct cmd_entry cmd_version_entry;
+extern const struct cmd_entry cmd_help_entry;
+extern const struct cmd_entry cmd_entry_token;
+
+/* NULL-terminated. */
+extern const struct cmd_entry *cmd_table[];
+
+/* Written by the token engineer in cmd-token.c; argv[0] == "token". */
+int	cmd_token_main(int argc, char **argv);
+
+/*
+ * Find a command by exact name, exact alias, or unique prefix of a name.
+ * Returns NULL with *cause (malloc'd) for an unknown or ambiguous name.
+ */
+const struct cmd_entry *cmd_find(const char *name, char **cause);
+
+/* Print "porthole: WHAT; usage: porthole NAME USAGE" and return 255. */
+int	cmd_usage_error(const struct cmd_entry *entry, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* Print "porthole: CAUSE", free cause, return 255. */
+int	cmd_fail(char *cause);
+/* Print "porthole: ..." and return 255. */
+int	cmd_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "porthole help" text: every command with its usage and about line. */
+void	cmd_list(void);
+
+#endif

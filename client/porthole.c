@@ -1,0 +1,79 @@
+/*
+ * porthole.c - main() of the operator's CLI: the global options (--relay,
+ * --token, --key, --ca, --insecure), then the command named by the first
+ * other argument, found in cmd_table by name, alias or unique prefix.
+ * Global options may also follow the command name; each command accepts
+ * them through client_conf_option.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "porthole/log.h"
+#include "porthole/util.h"
+
+#include "client-conn.h"
+#include "client-io.h"
+#include "cmd.h"
+
+static int
+main_usage(const char *what)
+{
+	fprintf(stderr, "porthole: %s; usage: porthole [--relay URL] [--token "
+	    "TOKEN|@FILE] [--key FILE] [--ca FILE] [--insecure] COMMAND "
+	    "[ARG...] ('porthole help' lists the commands)\n", what);
+	return CMD_EXIT_FAIL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct client_conf	 conf;
+	const struct cmd_entry	*e;
+	char			*cause = NULL, *what;
+	int			 i, r;
+
+	client_io_guard_std();
+	ph_log_init("porthole", PH_LOG_WARN);
+	memset(&conf, 0, sizeof conf);
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			cmd_list();
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			argv[i] = (char *)"version";
+			break;
+		}
+		if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		}
+		r = client_conf_option(&conf, argc, argv, &i, &cause);
+		if (r < 0) {
+			r = main_usage(cause);
+			free(cause);
+			client_conf_free(&conf);
+			return r;
+		}
+		if (r == 0) {
+			what = ph_asprintf("unknown option '%s'", argv[i]);
+			r = main_usage(what);
+			free(what);
+			client_conf_free(&conf);
+			return r;
+		}
+	}
+	if (i >= argc) {
+		client_conf_free(&conf);
+		return main_usage("no command given");
+	}
+	if ((e = cmd_find(argv[i], &cause)) == NULL) {
+		client_conf_free(&conf);
+		return cmd_fail(cause);
+	}
+	r = e->exec(&conf, argc - i, argv + i);
+	client_conf_free(&conf);
+	return r;
+}

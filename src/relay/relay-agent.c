@@ -1,0 +1,318 @@
+/*
+ * relay-agent.c - the registry of connected agents and their control
+ * channels (/v1/agent).
+ *
+ * An agent's first message is `hello`; the relay checks its protocol
+ * version and the labels its token lets it claim, registers it by id, and
+ * answers `welcome`.  Ids are unique: a second hello with an id already
+ * held replaces the old connection only when it comes from the same agent
+ * process (same `instance`: a reconnect over a half-dead socket); anyone
+ * else is refused with 4409.  The relay later sends `open` requests down
+ * the channel (relay_agent_send).  When a control channel closes, the
+ * sessions still waiting for that agent's data channel fail (agent_lost);
+ * sessions already spliced go on, their data channels are independent.
+ *
+ * Agents are kept in a hash by id for lookups and in a list in connection
+ * order for listings.  A record lives exactly as long as its registration.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "porthole/log.h"
+#include "porthole/selector.h"
+#include "porthole/util.h"
+#include "relay.h"
+
+struct relay_agent {
+	char			*id;
+	char			*name;
+	char			*version;
+	char			*instance;	/* random per agent process */
+	char			*sub;		/* token subject, for logs */
+	json_t			*labels;	/* object of strings */
+	json_t			*caps;		/* array of operation names, or NULL */
+	int			 proto;
+	int64_t			 since;		/* Unix seconds */
+	char			 peer[64];
+	struct relay_conn	*conn;		/* its control channel */
+	struct relay_agent	*prev, *next;
+};
+
+static struct relay_map		 agents_by_id;
+static struct relay_agent	*agents_head, *agents_tail;
+static size_t			 agents_n;
+
+static void
+relay_agent_free(struct relay_agent *a)
+{
+	if (a == NULL)
+		return;
+	free(a->id);
+	free(a->name);
+	free(a->version);
+	free(a->instance);
+	free(a->sub);
+	json_decref(a->labels);
+	json_decref(a->caps);
+	free(a);
+}
+
+static void
+relay_agent_unlink(struct relay_agent *a)
+{
+	relay_map_del(&agents_by_id, a->id);
+	if (a->prev != NULL)
+		a->prev->next = a->next;
+	else
+		agents_head = a->next;
+	if (a->next != NULL)
+		a->next->prev = a->prev;
+	else
+		agents_tail = a->prev;
+	agents_n--;
+}
+
+static int
+relay_agent_link(struct relay_agent *a)
+{
+	if (relay_map_put(&agents_by_id, a->id, a) != 0)
+		return -1;
+	a->next = NULL;
+	a->prev = agents_tail;
+	if (agents_tail != NULL)
+		agents_tail->next = a;
+	else
+		agents_head = a;
+	agents_tail = a;
+	agents_n++;
+	return 0;
+}
+
+struct relay_agent *
+relay_agent_find(const char *id)
+{
+	return relay_map_get(&agents_by_id, id);
+}
+
+const char *
+relay_agent_id(const struct relay_agent *a)
+{
+	return a->id;
+}
+
+size_t
+relay_agent_count(void)
+{
+	return agents_n;
+}
+
+/* The agent as /v1/agents shows it (new reference). */
+json_t *
+relay_agent_json(const struct relay_agent *a)
+{
+	return json_pack("{s:s,s:s,s:O,s:s,s:i,s:I,s:s}",
+	    "id", a->id, "name", a->name, "labels", a->labels,
+	    "version", a->version, "proto", a->proto,
+	    "connected_since", (json_int_t)a->since, "peer", a->peer);
+}
+
+/*
+ * The agents a client with claims cl may see, optionally filtered by a
+ * label selector: a new JSON array, or NULL with *cause (bad selector).
+ */
+json_t *
+relay_agent_list(const struct ph_claims *cl, const char *selector, char **cause)
+{
+	struct relay_agent *a;
+	json_t *out, *j;
+	int m;
+
+	if ((out = json_array()) == NULL) {
+		*cause = strdup("out of memory");
+		return NULL;
+	}
+	for (a = agents_head; a != NULL; a = a->next) {
+		if ((j = relay_agent_json(a)) == NULL)
+			continue;
+		if (!relay_auth_may_touch(cl, j)) {
+			json_decref(j);
+			continue;
+		}
+		if (selector != NULL) {
+			if ((m = ph_selector_match(selector, j, cause)) < 0) {
+				json_decref(j);
+				json_decref(out);
+				return NULL;
+			}
+			if (!m) {
+				json_decref(j);
+				continue;
+			}
+		}
+		json_array_append_new(out, j);
+	}
+	return out;
+}
+
+/* Queue a control message to the agent.  -1: its channel is closing or full. */
+int
+relay_agent_send(struct relay_agent *a, json_t *obj)
+{
+	if (a->conn == NULL)
+		return -1;
+	return relay_conn_send_ctl(a->conn, obj);
+}
+
+static char *
+relay_agent_str(json_t *obj, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return strdup(s != NULL ? s : dflt);
+}
+
+static void
+relay_agent_hello(struct relay_conn *c, json_t *hello)
+{
+	struct relay_agent *a, *old;
+	json_t *labels, *welcome;
+	char *cause = NULL;
+	int proto;
+
+	proto = (int)json_integer_value(json_object_get(hello, "proto"));
+	if (proto < PH_PROTOCOL_VERSION_MIN || proto > PH_PROTOCOL_VERSION) {
+		ph_info("refused agent from %s: protocol %d", c->peer, proto);
+		relay.stats.refusals++;
+		relay_conn_fail(c, PH_ERR_VERSION, PH_CLOSE_VERSION,
+		    "agent speaks protocol %d, this relay speaks %d-%d: upgrade the %s",
+		    proto, PH_PROTOCOL_VERSION_MIN, PH_PROTOCOL_VERSION,
+		    proto < PH_PROTOCOL_VERSION_MIN ? "agent" : "relay");
+		return;
+	}
+	labels = json_object_get(hello, "labels");
+	if (ph_claims_labels_allow(&c->claims, labels, &cause) != 0) {
+		ph_info("refused agent from %s: %s", c->peer, cause);
+		relay.stats.refusals++;
+		relay_conn_fail(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, "%s", cause);
+		free(cause);
+		return;
+	}
+
+	if ((a = calloc(1, sizeof *a)) == NULL)
+		goto nomem;
+	a->id = relay_agent_str(hello, "id", "");
+	a->name = relay_agent_str(hello, "name", "");
+	a->version = relay_agent_str(hello, "version", "");
+	a->instance = relay_agent_str(hello, "instance", "");
+	a->sub = strdup(c->claims.sub != NULL ? c->claims.sub : "?");
+	a->labels = labels != NULL ? json_deep_copy(labels) : json_object();
+	if (json_is_array(json_object_get(hello, "caps")))
+		a->caps = json_deep_copy(json_object_get(hello, "caps"));
+	a->proto = proto;
+	a->since = ph_now();
+	snprintf(a->peer, sizeof a->peer, "%s", c->peer);
+	if (a->id == NULL || a->name == NULL || a->version == NULL ||
+	    a->instance == NULL || a->sub == NULL || a->labels == NULL)
+		goto nomem;
+
+	if ((old = relay_agent_find(a->id)) != NULL) {
+		if (strcmp(old->instance, a->instance) != 0) {
+			ph_info("refused agent %s from %s: id held by another instance "
+			    "(connected from %s)", a->id, c->peer, old->peer);
+			relay.stats.refusals++;
+			relay_conn_fail(c, PH_ERR_CONFLICT, PH_CLOSE_CONFLICT,
+			    "agent id %s is held by another agent process", a->id);
+			relay_agent_free(a);
+			return;
+		}
+		ph_info("agent %s reconnected from %s: replacing its connection from %s",
+		    a->id, c->peer, old->peer);
+		relay_agent_unlink(old);
+		if (old->conn != NULL) {
+			old->conn->agent = NULL;
+			relay_conn_close(old->conn, PH_CLOSE_GOING_AWAY,
+			    "replaced by a new connection", 1);
+		}
+		relay_agent_free(old);
+	}
+	if (relay_agent_link(a) != 0)
+		goto nomem;
+	a->conn = c;
+	c->agent = a;
+	relay.stats.agents_total++;
+
+	welcome = ph_ctl_new(PH_CTL_WELCOME);
+	if (welcome == NULL ||
+	    json_object_set_new(welcome, "proto", json_integer(proto)) != 0 ||
+	    json_object_set_new(welcome, "max_payload", json_integer(PH_MAX_PAYLOAD)) != 0 ||
+	    relay_conn_send_ctl(c, welcome) != 0) {
+		json_decref(welcome);
+		relay_conn_fail(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "cannot answer hello");
+		return;
+	}
+	json_decref(welcome);
+	ph_info("agent connected: id=%s name=%s peer=%s version=%s proto=%d sub=%s",
+	    a->id, a->name, a->peer, a->version, a->proto, a->sub);
+	return;
+nomem:
+	relay_agent_free(a);
+	relay_conn_fail(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
+}
+
+/* A decoded message on a control channel. */
+void
+relay_agent_rx(struct relay_conn *c, struct ph_frame *f)
+{
+	const char *code, *msg;
+
+	if (f->type != PH_FRAME_CONTROL) {
+		relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "only CONTROL frames are allowed on %s, not %s", PH_PATH_AGENT,
+		    ph_frame_type_name(f->type));
+		return;
+	}
+	if (c->agent == NULL) {
+		if (f->ctl != PH_CTL_HELLO) {
+			relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+			    "the first message on %s must be hello, not %s",
+			    PH_PATH_AGENT, ph_ctl_name(f->ctl));
+			return;
+		}
+		relay_agent_hello(c, f->json);
+		return;
+	}
+	if (f->ctl == PH_CTL_ERROR) {
+		code = json_string_value(json_object_get(f->json, "code"));
+		msg = json_string_value(json_object_get(f->json, "message"));
+		ph_warn("agent %s reports %s: %s", c->agent->id, code, msg);
+		return;
+	}
+	relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+	    "%s is not expected on %s", ph_ctl_name(f->ctl), PH_PATH_AGENT);
+}
+
+/* The control channel c closed. */
+void
+relay_agent_closed(struct relay_conn *c)
+{
+	struct relay_agent *a = c->agent;
+
+	if (a == NULL)
+		return;
+	c->agent = NULL;
+	a->conn = NULL;
+	relay_agent_unlink(a);
+	ph_info("agent gone: id=%s name=%s peer=%s (close %d, connected %llds)",
+	    a->id, a->name, a->peer, c->peer_close,
+	    (long long)(ph_now() - a->since));
+	relay_session_agent_gone(a->id);
+	relay_agent_free(a);
+}
+
+/* At exit, after every connection closed. */
+void
+relay_agent_cleanup(void)
+{
+	relay_map_free(&agents_by_id);
+}

@@ -1,0 +1,437 @@
+/*
+ * relay-conn.c - the relay's one libwebsockets callback and the life of a
+ * connection: which endpoint it is, its token, reassembly of its messages,
+ * its outgoing queue, pausing its reads, and closing it with a code.
+ *
+ * Every protocol of the vhost uses relay_conn_callback; the endpoint is
+ * decided by the request path at ESTABLISHED (where the headers are still
+ * readable) and must agree with the subprotocol lws bound.  Plain HTTP
+ * requests go to relay-http.c.  Complete, decoded messages go to the
+ * module of the endpoint: relay-agent.c for control channels,
+ * relay-session.c for client and data channels.
+ *
+ * Writing: only from SERVER_WRITEABLE, one lws_write of one queued message
+ * per callback.  Closing: relay_conn_close() records the code; the next
+ * WRITEABLE with an empty queue (or at once with `now`) sets the close
+ * reason and returns -1; lws calls WRITEABLE once more after that, which
+ * close_sent ignores.  A refusal (relay_conn_fail) is an `error` message
+ * queued first, then such a close.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "porthole/log.h"
+#include "porthole/util.h"
+#include "relay.h"
+
+int
+relay_conn_closing(const struct relay_conn *c)
+{
+	return c->close_code != 0;
+}
+
+/* Queue one whole message (type byte first).  -1: closing or queue full. */
+int
+relay_conn_send(struct relay_conn *c, const void *msg, size_t len)
+{
+	if (!c->established || c->close_code != 0 || relay.dying)
+		return -1;
+	if (ph_queue_push(&c->tx, -1, msg, len) != 0)
+		return -1;
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+/* Queue a control message (obj stays the caller's). */
+int
+relay_conn_send_ctl(struct relay_conn *c, json_t *obj)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if (obj == NULL || ph_ctl_encode(obj, &buf, &len) != 0)
+		return -1;
+	r = relay_conn_send(c, buf + PH_HEADROOM, len);
+	free(buf);
+	return r;
+}
+
+/*
+ * Close c with code: at once (now), or once what is queued has gone out.
+ * Reads resume so the peer's close reply can be read; anything else it
+ * sends from now on is dropped.  A second call can only hurry the first.
+ */
+void
+relay_conn_close(struct relay_conn *c, int code, const char *reason, int now)
+{
+	if (!c->established || relay.dying)
+		return;
+	if (c->close_code != 0) {
+		if (now && !c->close_now) {
+			c->close_now = 1;
+			lws_callback_on_writable(c->wsi);
+		}
+		return;
+	}
+	c->close_code = code;
+	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason != NULL ? reason : "");
+	c->close_now = now;
+	if (c->pause != 0) {
+		c->pause = 0;
+		lws_rx_flow_control(c->wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+	}
+	lws_callback_on_writable(c->wsi);
+}
+
+/* Refuse: queue `error` {err, message} and close with code after it. */
+void
+relay_conn_fail(struct relay_conn *c, const char *err, int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	json_t *e;
+
+	if (!c->established || c->close_code != 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if ((e = ph_ctl_error(err, "%s", msg)) != NULL) {
+		if (relay_conn_send_ctl(c, e) != 0)
+			ph_debug("%s: no room for the error frame", c->peer);
+		json_decref(e);
+	}
+	relay_conn_close(c, code, err, 0);
+}
+
+/* Stop reading c for reason why (RELAY_PAUSE_*). */
+void
+relay_conn_pause(struct relay_conn *c, unsigned why)
+{
+	if (!c->established || c->close_code != 0 || relay.dying)
+		return;
+	if (c->pause == 0)
+		lws_rx_flow_control(c->wsi, 0);
+	c->pause |= why;
+	ph_debug("%s: reads paused (0x%x)", c->peer, c->pause);
+}
+
+/* Drop reason why; read again once no reason is left.  Any callback may call it. */
+void
+relay_conn_resume(struct relay_conn *c, unsigned why)
+{
+	if (!c->established || (c->pause & why) == 0 || relay.dying)
+		return;
+	c->pause &= ~why;
+	if (c->pause == 0)
+		lws_rx_flow_control(c->wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+	ph_debug("%s: reads %s (0x%x)", c->peer,
+	    c->pause != 0 ? "still paused" : "resumed", c->pause);
+}
+
+/* SIGTERM: every WebSocket gets 1001 now. */
+void
+relay_conn_shutdown_all(void)
+{
+	struct relay_conn *c;
+
+	for (c = relay.conns; c != NULL; c = c->next)
+		relay_conn_close(c, PH_CLOSE_GOING_AWAY, "relay shutting down", 1);
+}
+
+/* "::ffff:1.2.3.4" -> "1.2.3.4" */
+static void
+relay_conn_peer(struct lws *wsi, char *buf, size_t len)
+{
+	const char *p;
+
+	buf[0] = '\0';
+	p = lws_get_peer_simple(wsi, buf, len);
+	if (p == NULL) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (strncmp(buf, "::ffff:", 7) == 0 && strchr(buf + 7, '.') != NULL)
+		memmove(buf, buf + 7, strlen(buf + 7) + 1);
+}
+
+/* The endpoint a WebSocket path names, and the subprotocol it speaks. */
+static enum relay_conn_kind
+relay_conn_kind_of(const char *path, const char **subproto, const char **sid)
+{
+	size_t n = strlen(PH_PATH_AGENT_SESSION);
+
+	*sid = NULL;
+	if (strcmp(path, PH_PATH_AGENT) == 0) {
+		*subproto = PH_SUBPROTO_CONTROL;
+		return RELAY_CONN_CONTROL;
+	}
+	*subproto = PH_SUBPROTO_SESSION;
+	if (strcmp(path, PH_PATH_SESSION) == 0)
+		return RELAY_CONN_CLIENT;
+	if (strncmp(path, PH_PATH_AGENT_SESSION, n) == 0) {
+		*sid = path + n;
+		return RELAY_CONN_DATA;
+	}
+	*subproto = NULL;
+	return RELAY_CONN_OTHER;
+}
+
+static void
+relay_conn_established(struct relay_conn *c, struct lws *wsi)
+{
+	const struct lws_protocols *bound = lws_get_protocol(wsi);
+	const char *want, *sid;
+	char path[256], *cause = NULL;
+	int refusal;
+
+	c->wsi = wsi;
+	c->established = 1;
+	relay_conn_peer(wsi, c->peer, sizeof c->peer);
+	ph_msgbuf_init(&c->rx, PH_MAX_MESSAGE);
+	c->next = relay.conns;
+	if (relay.conns != NULL)
+		relay.conns->prev = c;
+	relay.conns = c;
+	relay.nconns++;
+
+	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0)
+		path[0] = '\0';
+	c->kind = relay_conn_kind_of(path, &want, &sid);
+	if (c->kind == RELAY_CONN_CONTROL)
+		ph_queue_init(&c->tx, RELAY_CTLQ_LIMIT / 4, RELAY_CTLQ_LIMIT / 2, RELAY_CTLQ_LIMIT);
+	else
+		ph_queue_init(&c->tx, RELAY_Q_LOW, RELAY_Q_HIGH, RELAY_Q_LIMIT);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, RELAY_FIRST_MSG_SECS);
+
+	if (relay.shutting_down) {
+		relay_conn_close(c, PH_CLOSE_GOING_AWAY, "relay shutting down", 1);
+		return;
+	}
+	if (c->kind == RELAY_CONN_OTHER) {
+		ph_info("refused WebSocket to %s from %s: no such endpoint", path, c->peer);
+		relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_NOT_FOUND,
+		    "no WebSocket endpoint at %s", path);
+		return;
+	}
+	if (bound == NULL || bound->name == NULL || strcmp(bound->name, want) != 0) {
+		ph_info("refused %s from %s: subprotocol %s", path, c->peer,
+		    bound != NULL && bound->name != NULL ? bound->name : "none");
+		relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "%s speaks the WebSocket subprotocol %s", path, want);
+		return;
+	}
+	if (c->kind == RELAY_CONN_DATA) {
+		if (!ph_sid_valid(sid)) {
+			relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_NOT_FOUND,
+			    "the path names no valid session id");
+			return;
+		}
+		memcpy(c->path_sid, sid, PH_SID_LEN + 1);
+	}
+	if (relay_auth_check(wsi, c->kind == RELAY_CONN_CLIENT ? PH_TOKEN_CLIENT :
+	    PH_TOKEN_AGENT, &c->claims, &refusal, &cause) != 0) {
+		relay.stats.refusals++;
+		ph_info("refused %s from %s: %s", path, c->peer, cause);
+		if (refusal == 403)
+			relay_conn_fail(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, "%s", cause);
+		else
+			relay_conn_fail(c, PH_ERR_UNAUTHORIZED, PH_CLOSE_UNAUTHORIZED, "%s", cause);
+		free(cause);
+		return;
+	}
+	c->authed = 1;
+	ph_debug("%s from %s: token of %s (jti %s)", path, c->peer, c->claims.sub,
+	    c->claims.jti != NULL ? c->claims.jti : "-");
+}
+
+/* One whole message: decode, then hand it to the endpoint's module. */
+static void
+relay_conn_message(struct relay_conn *c, const uint8_t *msg, size_t len)
+{
+	struct ph_frame f;
+	const char *cause;
+	int code;
+
+	if (c->bytes_in == 0)
+		lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+	c->bytes_in += (int64_t)len;
+	if (ph_frame_decode(msg, len, &f, &code, &cause) != 0) {
+		ph_info("%s: bad message from %s: %s", c->kind == RELAY_CONN_CONTROL ?
+		    "control channel" : "session", c->peer, cause);
+		relay_conn_fail(c, f.err, code, "%s", cause);
+		return;
+	}
+	switch (c->kind) {
+	case RELAY_CONN_CONTROL:
+		relay_agent_rx(c, &f);
+		break;
+	case RELAY_CONN_CLIENT:
+		relay_session_client_rx(c, &f, msg, len);
+		break;
+	case RELAY_CONN_DATA:
+		relay_session_data_rx(c, &f, msg, len);
+		break;
+	default:
+		break;
+	}
+	ph_frame_clear(&f);
+}
+
+static int
+relay_conn_receive(struct relay_conn *c, struct lws *wsi, const uint8_t *in, size_t len)
+{
+	const uint8_t *msg;
+	size_t mlen;
+	int final;
+
+	if (!c->established || !c->authed || c->close_code != 0)
+		return 0;	/* refused or closing: drop */
+	if (!lws_frame_is_binary(wsi)) {
+		relay_conn_fail(c, PH_ERR_BAD_FRAME, PH_CLOSE_POLICY,
+		    "text message: porthole frames are binary");
+		return 0;
+	}
+	final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+	if (final && c->rx.len == 0) {
+		msg = in;		/* the whole message in one piece: no copy */
+		mlen = len;
+	} else {
+		if (ph_msgbuf_add(&c->rx, in, len) != 0) {
+			relay_conn_fail(c, PH_ERR_TOO_BIG, PH_CLOSE_TOO_BIG,
+			    "message larger than %d bytes", PH_MAX_MESSAGE);
+			return 0;
+		}
+		if (!final)
+			return 0;
+		msg = ph_msgbuf_msg(&c->rx);
+		mlen = c->rx.len;
+	}
+	if (mlen > PH_MAX_MESSAGE) {
+		relay_conn_fail(c, PH_ERR_TOO_BIG, PH_CLOSE_TOO_BIG,
+		    "message larger than %d bytes", PH_MAX_MESSAGE);
+		return 0;
+	}
+	relay_conn_message(c, msg, mlen);
+	ph_msgbuf_reset(&c->rx);
+	if (c->kind == RELAY_CONN_CONTROL)
+		ph_msgbuf_free(&c->rx);	/* idle agents hold no 64 KiB buffer */
+	return 0;
+}
+
+static int
+relay_conn_writeable(struct relay_conn *c, struct lws *wsi)
+{
+	struct ph_qitem *it;
+	int n;
+
+	if (!c->established || c->close_sent)
+		return 0;	/* lws calls once more after we returned -1 */
+	if (c->close_code != 0 && c->close_now)
+		goto close;
+	if ((it = ph_queue_peek(&c->tx)) != NULL) {
+		n = lws_write(wsi, it->data + PH_HEADROOM, it->len, LWS_WRITE_BINARY);
+		if (n < (int)it->len) {
+			ph_warn("write to %s failed (%d of %zu)", c->peer, n, it->len);
+			c->close_sent = 1;
+			return -1;
+		}
+		ph_queue_pop(&c->tx);
+		if (c->sess != NULL)
+			relay_session_drained(c);
+		if (ph_queue_peek(&c->tx) != NULL || c->close_code != 0)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (c->close_code == 0)
+		return 0;
+close:
+	lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+	    (unsigned char *)c->close_reason, strlen(c->close_reason));
+	c->close_sent = 1;
+	return -1;
+}
+
+static void
+relay_conn_closed(struct relay_conn *c)
+{
+	if (!c->established)
+		return;
+	switch (c->kind) {
+	case RELAY_CONN_CONTROL:
+		relay_agent_closed(c);
+		break;
+	case RELAY_CONN_CLIENT:
+		relay_session_client_closed(c);
+		break;
+	case RELAY_CONN_DATA:
+		relay_session_data_closed(c);
+		break;
+	default:
+		break;
+	}
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		relay.conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	relay.nconns--;
+	ph_msgbuf_free(&c->rx);
+	ph_queue_free(&c->tx);
+	if (c->authed)
+		ph_claims_free(&c->claims);
+	c->authed = 0;
+	c->established = 0;
+	c->wsi = NULL;
+	if (relay.shutting_down && relay.nconns == 0) {
+		relay.done = 1;
+		lws_cancel_service(relay.ctx);
+	}
+}
+
+int
+relay_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct relay_conn *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		if (c == NULL)
+			return -1;
+		return relay_http_request(c, wsi, in);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (c == NULL)
+			return -1;
+		return relay_http_writeable(c, wsi);
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (c != NULL)
+			relay_http_closed(c);
+		break;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return 0;	/* accept; the token is checked at ESTABLISHED */
+	case LWS_CALLBACK_ESTABLISHED:
+		relay_conn_established(c, wsi);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return relay_conn_receive(c, wsi, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return relay_conn_writeable(c, wsi);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (c != NULL && len >= 2)
+			c->peer_close = ((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1];
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		if (c != NULL)
+			relay_conn_closed(c);
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}

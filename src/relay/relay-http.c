@@ -1,0 +1,224 @@
+/*
+ * relay-http.c - the relay's plain HTTP endpoints on the WebSocket port:
+ * GET /healthz ("ok"), GET /metrics (Prometheus text), GET /v1/agents (the
+ * agents a client token may see, JSON), and a JSON 404 for anything else.
+ *
+ * A response is built whole in memory (headers written at once, the body
+ * kept in the connection with LWS_PRE bytes of headroom) and sent from
+ * HTTP_WRITEABLE in pieces of at most 64 KiB, so that a listing of ten
+ * thousand agents does not land in one socket write.  Works over HTTP/1.1
+ * keep-alive and HTTP/2 alike.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "porthole/log.h"
+#include "porthole/util.h"
+#include "relay.h"
+
+#define RELAY_HTTP_CHUNK	65536
+
+/* Queue a response: status line and headers now, body from WRITEABLE. */
+static int
+relay_http_respond(struct relay_conn *c, struct lws *wsi, unsigned status,
+    const char *type, const char *body, size_t len, int challenge)
+{
+	uint8_t hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
+	uint8_t *end = hdr + sizeof hdr - 1;
+
+	free(c->http_body);
+	if ((c->http_body = malloc(LWS_PRE + len + 1)) == NULL)
+		return -1;
+	memcpy(c->http_body + LWS_PRE, body, len);
+	c->http_len = len;
+	c->http_off = 0;
+	if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+	    (const uint8_t *)"no-store", 8, &p, end) ||
+	    (challenge && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+	    (const uint8_t *)"Bearer", 6, &p, end)) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* {"error": {"code": code, "message": message}} with the given status. */
+static int
+relay_http_error(struct relay_conn *c, struct lws *wsi, unsigned status,
+    const char *code, const char *message)
+{
+	json_t *j;
+	char *s;
+	int r;
+
+	j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (s == NULL)
+		return -1;
+	r = relay_http_respond(c, wsi, status, "application/json", s, strlen(s),
+	    status == 401);
+	free(s);
+	return r;
+}
+
+static int
+relay_http_agents(struct relay_conn *c, struct lws *wsi)
+{
+	struct ph_claims cl;
+	char sel[1024], *cause = NULL, *s;
+	const char *selector;
+	json_t *list, *doc;
+	int refusal, r;
+
+	if (relay_auth_check(wsi, PH_TOKEN_CLIENT, &cl, &refusal, &cause) != 0) {
+		relay.stats.refusals++;
+		ph_info("refused %s from %s: %s", PH_PATH_AGENTS, c->peer, cause);
+		r = relay_http_error(c, wsi, (unsigned)refusal, refusal == 403 ?
+		    PH_ERR_FORBIDDEN : PH_ERR_UNAUTHORIZED, cause);
+		free(cause);
+		return r;
+	}
+	if (!ph_claims_allows(&cl, "ls")) {
+		relay.stats.refusals++;
+		cause = ph_asprintf("token for %s lacks scope ls", cl.sub);
+		ph_info("refused %s from %s: %s", PH_PATH_AGENTS, c->peer, cause);
+		r = relay_http_error(c, wsi, 403, PH_ERR_FORBIDDEN, cause);
+		free(cause);
+		ph_claims_free(&cl);
+		return r;
+	}
+	/* lws 4.1.6 returns a pointer into sel just past "selector=". */
+	selector = lws_get_urlarg_by_name(wsi, "selector=", sel, (int)sizeof sel);
+	if (selector != NULL && *selector == '\0')
+		selector = NULL;
+	list = relay_agent_list(&cl, selector, &cause);
+	ph_claims_free(&cl);
+	if (list == NULL) {
+		r = relay_http_error(c, wsi, 400, "bad_request",
+		    cause != NULL ? cause : "bad selector");
+		free(cause);
+		return r;
+	}
+	doc = json_pack("{s:o}", "agents", list);
+	s = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (s == NULL)
+		return -1;
+	r = relay_http_respond(c, wsi, 200, "application/json", s, strlen(s), 0);
+	free(s);
+	return r;
+}
+
+static int
+relay_http_metrics(struct relay_conn *c, struct lws *wsi)
+{
+	char buf[2048];
+	int n;
+
+	n = snprintf(buf, sizeof buf,
+	    "# HELP porthole_relay_agents Agents connected now.\n"
+	    "# TYPE porthole_relay_agents gauge\n"
+	    "porthole_relay_agents %zu\n"
+	    "# HELP porthole_relay_agent_connections_total Agent control channels registered.\n"
+	    "# TYPE porthole_relay_agent_connections_total counter\n"
+	    "porthole_relay_agent_connections_total %llu\n"
+	    "# HELP porthole_relay_sessions Sessions open now.\n"
+	    "# TYPE porthole_relay_sessions gauge\n"
+	    "porthole_relay_sessions %llu\n"
+	    "# HELP porthole_relay_sessions_total Sessions opened.\n"
+	    "# TYPE porthole_relay_sessions_total counter\n"
+	    "porthole_relay_sessions_total %llu\n"
+	    "# HELP porthole_relay_refusals_total Requests and channels refused.\n"
+	    "# TYPE porthole_relay_refusals_total counter\n"
+	    "porthole_relay_refusals_total %llu\n"
+	    "# HELP porthole_relay_session_bytes_total Session bytes spliced.\n"
+	    "# TYPE porthole_relay_session_bytes_total counter\n"
+	    "porthole_relay_session_bytes_total{direction=\"to_agent\"} %llu\n"
+	    "porthole_relay_session_bytes_total{direction=\"to_client\"} %llu\n"
+	    "# HELP porthole_relay_websockets WebSocket connections open now.\n"
+	    "# TYPE porthole_relay_websockets gauge\n"
+	    "porthole_relay_websockets %zu\n",
+	    relay_agent_count(),
+	    (unsigned long long)relay.stats.agents_total,
+	    (unsigned long long)relay.stats.sessions_active,
+	    (unsigned long long)relay.stats.sessions_total,
+	    (unsigned long long)relay.stats.refusals,
+	    (unsigned long long)relay.stats.bytes_to_agent,
+	    (unsigned long long)relay.stats.bytes_to_client,
+	    relay.nconns);
+	if (n < 0 || (size_t)n >= sizeof buf)
+		return -1;
+	return relay_http_respond(c, wsi, 200, "text/plain; version=0.0.4",
+	    buf, (size_t)n, 0);
+}
+
+/* LWS_CALLBACK_HTTP: path is the request path (no query).  -1 closes. */
+int
+relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path)
+{
+	char msg[300];
+
+	c->kind = RELAY_CONN_HTTP;
+	if (c->peer[0] == '\0') {
+		if (lws_get_peer_simple(wsi, c->peer, sizeof c->peer) == NULL)
+			snprintf(c->peer, sizeof c->peer, "?");
+	}
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0 ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0 ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0)
+		return relay_http_error(c, wsi, 405, "method", "only GET is served here");
+	if (strcmp(path, PH_PATH_HEALTHZ) == 0) {
+		if (relay.shutting_down)
+			return relay_http_respond(c, wsi, 503, "text/plain",
+			    "shutting down\n", 14, 0);
+		return relay_http_respond(c, wsi, 200, "text/plain", "ok\n", 3, 0);
+	}
+	if (strcmp(path, PH_PATH_METRICS) == 0)
+		return relay_http_metrics(c, wsi);
+	if (strcmp(path, PH_PATH_AGENTS) == 0)
+		return relay_http_agents(c, wsi);
+	snprintf(msg, sizeof msg, "nothing at %.256s", path);
+	return relay_http_error(c, wsi, 404, "not_found", msg);
+}
+
+/* LWS_CALLBACK_HTTP_WRITEABLE: the next piece of the body. */
+int
+relay_http_writeable(struct relay_conn *c, struct lws *wsi)
+{
+	size_t left, n;
+	int final;
+
+	if (c->http_body == NULL)
+		return 0;
+	left = c->http_len - c->http_off;
+	n = left > RELAY_HTTP_CHUNK ? RELAY_HTTP_CHUNK : left;
+	final = n == left;
+	/*
+	 * The LWS_PRE bytes before this piece are headroom at the start, or
+	 * body bytes already sent, which lws may overwrite (h2 frame header).
+	 */
+	if (lws_write(wsi, c->http_body + LWS_PRE + c->http_off, n,
+	    final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+		return -1;
+	c->http_off += n;
+	if (!final) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	free(c->http_body);
+	c->http_body = NULL;
+	if (lws_http_transaction_completed(wsi))
+		return -1;
+	return 0;
+}
+
+void
+relay_http_closed(struct relay_conn *c)
+{
+	free(c->http_body);
+	c->http_body = NULL;
+}

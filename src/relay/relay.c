@@ -1,0 +1,354 @@
+/*
+ * relay.c - porthole-relay's main: options (flags over PORTHOLE_*
+ * variables), the --dev state directory, the libwebsockets context and its
+ * one TLS vhost serving HTTP and the three WebSocket endpoints, signals,
+ * and the event loop.
+ *
+ * The listening address is bound exactly: an IPv4 literal turns IPv6 off
+ * for the vhost, because lws 4.1.6 binds a v4 literal on an IPv6 socket as
+ * "every interface" (research/libwebsockets-4.1.6.md, section 1).  Port 0
+ * lets the kernel choose; the port actually bound is reported on stderr as
+ * "porthole-relay: listening on ADDR:PORT" (tests wait for that line) and,
+ * with --dev, written to DIR/env first.
+ *
+ * SIGTERM and SIGINT close every WebSocket with 1001 "relay shutting down"
+ * and leave the loop once they are gone (at most RELAY_SHUTDOWN_MS later).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "porthole/log.h"
+#include "porthole/util.h"
+#include "relay-dev.h"
+#include "relay.h"
+
+struct relay relay;
+
+static volatile sig_atomic_t relay_signalled;
+
+/* Keepalive for every connection of the vhost (lws keeps the pointer). */
+static const lws_retry_bo_t relay_keepalive = {
+	.secs_since_valid_ping = PH_PING_SECS,
+	.secs_since_valid_hangup = PH_HANGUP_SECS,
+};
+
+static const struct lws_protocols relay_protocols[] = {
+	{
+		.name = "http",
+		.callback = relay_conn_callback,
+		.per_session_data_size = sizeof(struct relay_conn),
+	},
+	{
+		.name = PH_SUBPROTO_CONTROL,
+		.callback = relay_conn_callback,
+		.per_session_data_size = sizeof(struct relay_conn),
+		.rx_buffer_size = RELAY_RX_CONTROL,
+	},
+	{
+		.name = PH_SUBPROTO_SESSION,
+		.callback = relay_conn_callback,
+		.per_session_data_size = sizeof(struct relay_conn),
+		.rx_buffer_size = RELAY_RX_SESSION,
+		.tx_packet_size = RELAY_TX_PACKET,
+	},
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+struct relay_opts {
+	char	*listen;
+	char	*cert;
+	char	*key;
+	char	*pubkey;
+	char	*state;
+	int	 dev;
+};
+
+static void
+relay_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: porthole-relay [--listen ADDR:PORT] --tls-cert FILE --tls-key FILE "
+	    "--pubkey FILE[,FILE...]\n"
+	    "       porthole-relay --dev [--state DIR] [--listen ADDR:PORT]\n"
+	    "\n"
+	    "  --listen ADDR:PORT  address to serve on (PORTHOLE_LISTEN; default 0.0.0.0:7443,\n"
+	    "                      with --dev 127.0.0.1:7443; port 0 picks a free port)\n"
+	    "  --tls-cert FILE     PEM certificate chain (PORTHOLE_TLS_CERT)\n"
+	    "  --tls-key FILE      PEM private key (PORTHOLE_TLS_KEY)\n"
+	    "  --pubkey FILES      token verification keys, comma-separated PEM files\n"
+	    "                      (PORTHOLE_PUBKEY)\n"
+	    "  --dev               make (or reuse) a self-signed certificate, signing keys\n"
+	    "                      and tokens in the state directory, then serve with them\n"
+	    "  --state DIR         state directory for --dev (default ./.porthole-dev)\n");
+}
+
+static void
+relay_on_signal(int sig)
+{
+	relay_signalled = sig;
+	if (relay.ctx != NULL)
+		lws_cancel_service(relay.ctx);
+}
+
+static void
+relay_shutdown_timeout(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	if (relay.nconns > 0)
+		ph_warn("%zu connections did not finish closing; leaving anyway",
+		    relay.nconns);
+	relay.done = 1;
+	lws_cancel_service(relay.ctx);	/* sul callbacks run before poll: wake it */
+}
+
+static void
+relay_shutdown_begin(int sig)
+{
+	relay.shutting_down = 1;
+	ph_info("%s: closing %zu WebSockets", strsignal(sig), relay.nconns);
+	relay_conn_shutdown_all();
+	if (relay.nconns == 0) {
+		relay.done = 1;
+		return;
+	}
+	lws_sul_schedule(relay.ctx, 0, &relay.sul_shutdown, relay_shutdown_timeout,
+	    (lws_usec_t)RELAY_SHUTDOWN_MS * LWS_US_PER_MS);
+}
+
+/*
+ * What to give lws for addr: iface (NULL = every address) and whether IPv6
+ * must be off.  Only numeric addresses (and "localhost") are accepted: a
+ * relay should not depend on DNS to know where it listens.
+ */
+static int
+relay_listen_iface(const char *addr, const char **iface, int *v4only, char **cause)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	*v4only = 0;
+	*iface = NULL;
+	if (strcmp(addr, "*") == 0)
+		return 0;
+	if (strcmp(addr, "localhost") == 0)
+		addr = "127.0.0.1";
+	if (inet_pton(AF_INET, addr, &a4) == 1) {
+		*v4only = 1;
+		*iface = strcmp(addr, "0.0.0.0") == 0 ? NULL : addr;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &a6) == 1) {
+		*iface = strcmp(addr, "::") == 0 ? NULL : addr;
+		return 0;
+	}
+	*cause = ph_asprintf("listen address '%s' is not a numeric IPv4 or IPv6 address", addr);
+	return -1;
+}
+
+static int
+relay_readable(const char *what, const char *path)
+{
+	if (access(path, R_OK) != 0) {
+		fprintf(stderr, "porthole-relay: %s %s: %s\n", what, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+relay_opts_parse(int argc, char **argv, struct relay_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "pubkey", required_argument, NULL, 'p' },
+		{ "state", required_argument, NULL, 's' },
+		{ "dev", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
+	const char *f_state = NULL;
+	int ch;
+
+	memset(o, 0, sizeof *o);
+	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l': f_listen = optarg; break;
+		case 'c': f_cert = optarg; break;
+		case 'k': f_key = optarg; break;
+		case 'p': f_pub = optarg; break;
+		case 's': f_state = optarg; break;
+		case 'd': o->dev = 1; break;
+		case 'h':
+			relay_usage(stdout);
+			exit(0);
+		case 'V':
+			printf("porthole-relay %s (protocol %d)\n", PORTHOLE_VERSION,
+			    PH_PROTOCOL_VERSION);
+			exit(0);
+		default:
+			relay_usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "porthole-relay: unexpected argument '%s'\n", argv[optind]);
+		relay_usage(stderr);
+		return -1;
+	}
+	o->listen = ph_setting(f_listen, "PORTHOLE_LISTEN");
+	o->cert = ph_setting(f_cert, "PORTHOLE_TLS_CERT");
+	o->key = ph_setting(f_key, "PORTHOLE_TLS_KEY");
+	o->pubkey = ph_setting(f_pub, "PORTHOLE_PUBKEY");
+	if (f_state != NULL && !o->dev) {
+		fprintf(stderr, "porthole-relay: --state only goes with --dev\n");
+		return -1;
+	}
+	o->state = strdup(f_state != NULL ? f_state : ".porthole-dev");
+	if (o->listen == NULL)
+		o->listen = strdup(o->dev ? "127.0.0.1:7443" : "0.0.0.0:7443");
+	if (o->dev) {
+		/* Flags and variables still override what the state directory holds. */
+		if (o->cert == NULL)
+			o->cert = ph_asprintf("%s/%s", o->state, RELAY_DEV_CERT);
+		if (o->key == NULL)
+			o->key = ph_asprintf("%s/%s", o->state, RELAY_DEV_TLS_KEY);
+		if (o->pubkey == NULL)
+			o->pubkey = ph_asprintf("%s/%s", o->state, RELAY_DEV_PUBKEY);
+	}
+	if (o->cert == NULL || o->key == NULL || o->pubkey == NULL) {
+		fprintf(stderr, "porthole-relay: %s is required (or try --dev)\n",
+		    o->cert == NULL ? "--tls-cert (PORTHOLE_TLS_CERT)" :
+		    o->key == NULL ? "--tls-key (PORTHOLE_TLS_KEY)" :
+		    "--pubkey (PORTHOLE_PUBKEY)");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+relay_opts_free(struct relay_opts *o)
+{
+	free(o->listen);
+	free(o->cert);
+	free(o->key);
+	free(o->pubkey);
+	free(o->state);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct lws_context_creation_info info;
+	struct relay_opts o;
+	struct sigaction sa;
+	const char *iface;
+	char *addr = NULL, *cause = NULL;
+	int port, v4only, rc = 1;
+	uint64_t opts;
+
+	ph_log_init("porthole-relay", PH_LOG_INFO);
+	ph_log_lws_init();
+	if (relay_opts_parse(argc, argv, &o) != 0) {
+		relay_opts_free(&o);
+		return 2;
+	}
+	if (ph_hostport_parse(o.listen, &addr, &port, &cause) != 0 ||
+	    relay_listen_iface(addr, &iface, &v4only, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --listen: %s\n", cause);
+		goto out;
+	}
+	if (o.dev && relay_dev_prepare(o.state, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --dev: %s\n", cause);
+		goto out;
+	}
+	if (relay_readable("certificate", o.cert) != 0 ||
+	    relay_readable("private key", o.key) != 0)
+		goto out;
+	if (ph_keyset_load(&relay.keys, o.pubkey, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --pubkey: %s\n", cause);
+		goto out;
+	}
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = relay_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	opts = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (v4only)
+		opts |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	memset(&info, 0, sizeof info);
+	info.options = opts;
+	info.max_http_header_data = PH_TOKEN_MAX + 4096;
+	info.pt_serv_buf_size = 64 * 1024;	/* one read takes a whole message */
+	if ((relay.ctx = lws_create_context(&info)) == NULL) {
+		fprintf(stderr, "porthole-relay: cannot create the libwebsockets context\n");
+		goto out;
+	}
+	memset(&info, 0, sizeof info);
+	info.options = opts;
+	info.vhost_name = "porthole";
+	info.port = port;
+	info.iface = iface;
+	info.protocols = relay_protocols;
+	info.ssl_cert_filepath = o.cert;
+	info.ssl_private_key_filepath = o.key;
+	info.retry_and_idle_policy = &relay_keepalive;
+	info.server_string = "porthole-relay";
+	if ((relay.vh = lws_create_vhost(relay.ctx, &info)) == NULL) {
+		fprintf(stderr, "porthole-relay: cannot serve on %s (address in use, "
+		    "not local, or bad certificate/key)\n", o.listen);
+		goto out;
+	}
+	port = lws_get_vhost_listen_port(relay.vh);
+	if (port <= 0) {
+		fprintf(stderr, "porthole-relay: cannot tell which port %s bound\n", o.listen);
+		goto out;
+	}
+	if (o.dev && relay_dev_write_env(o.state, addr, port, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --dev: %s\n", cause);
+		goto out;
+	}
+	if (strchr(addr, ':') != NULL)
+		fprintf(stderr, "porthole-relay: listening on [%s]:%d\n", addr, port);
+	else
+		fprintf(stderr, "porthole-relay: listening on %s:%d\n", addr, port);
+	if (o.dev)
+		ph_info("dev mode: '. %s/env' configures a client on this machine; "
+		    "the agent takes %s/agent.token", o.state, o.state);
+
+	while (!relay.done) {
+		if (relay_signalled && !relay.shutting_down)
+			relay_shutdown_begin(relay_signalled);
+		if (lws_service(relay.ctx, 0) < 0)
+			break;
+	}
+	rc = 0;
+out:
+	if (relay.ctx != NULL) {
+		lws_sul_cancel(&relay.sul_shutdown);
+		relay.dying = 1;
+		lws_context_destroy(relay.ctx);
+		relay.ctx = NULL;
+	}
+	relay_agent_cleanup();
+	relay_session_cleanup();
+	relay_sids_free();
+	ph_keyset_free(&relay.keys);
+	free(addr);
+	free(cause);
+	relay_opts_free(&o);
+	return rc;
+}

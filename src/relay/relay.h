@@ -1,0 +1,188 @@
+/*
+ * relay.h - the state porthole-relay's modules share, and their entry points.
+ *
+ * The relay runs one libwebsockets event loop on one thread.  Every
+ * connection carries a struct relay_conn (the lws per-session data, zeroed
+ * and freed by lws); relay-conn.c owns its life (reassembly, the outgoing
+ * queue, closing), relay-http.c answers plain HTTP requests, relay-auth.c
+ * turns the Authorization header into verified claims, relay-agent.c keeps
+ * the registry of connected agents (control channels), relay-session.c
+ * pairs client channels with the agents' data channels and splices them,
+ * relay-sids.c remembers the session ids already used, relay-map.c is the
+ * string-keyed table the registries are built on.  The process-wide state
+ * lives in the one struct relay of relay.c.
+ */
+#ifndef PORTHOLE_RELAY_H
+#define PORTHOLE_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+#include <jansson.h>
+
+#include "porthole/buf.h"
+#include "porthole/frame.h"
+#include "porthole/protocol.h"
+#include "porthole/token.h"
+
+/*
+ * Receive buffers: control channels carry small JSON, sessions bulk data.
+ * A whole session message fits one RECEIVE, so it is forwarded uncopied.
+ */
+#define RELAY_RX_CONTROL	4096
+#define RELAY_RX_SESSION	(PH_MAX_MESSAGE + 64)
+/* Largest socket write: one whole message plus its WebSocket header. */
+#define RELAY_TX_PACKET		(PH_MAX_MESSAGE + 64)
+
+/*
+ * Outgoing queues.  A session queue past its high mark stops reads of the
+ * connection feeding it; below the low mark they resume.  The hard limit
+ * leaves room for what arrives between the mark and the pause taking hold.
+ */
+#define RELAY_Q_LOW		(64 * 1024)
+#define RELAY_Q_HIGH		(256 * 1024)
+#define RELAY_Q_LIMIT		(1024 * 1024 + 4 * PH_MAX_MESSAGE)
+/* Control channels: open requests and errors only; nothing is paused. */
+#define RELAY_CTLQ_LIMIT	(1024 * 1024)
+
+#define RELAY_ATTACH_SECS	10	/* agent must attach a session in this */
+#define RELAY_FIRST_MSG_SECS	10	/* hello / open / attach must come in this */
+#define RELAY_SHUTDOWN_MS	2000	/* close handshakes get this long at exit */
+
+enum relay_conn_kind {
+	RELAY_CONN_HTTP = 0,	/* plain request: /healthz, /v1/agents ... */
+	RELAY_CONN_CONTROL,	/* /v1/agent: an agent's control channel */
+	RELAY_CONN_CLIENT,	/* /v1/session: a client's session */
+	RELAY_CONN_DATA,	/* /v1/agent/session/<sid>: an agent's side of it */
+	RELAY_CONN_OTHER,	/* a WebSocket on no endpoint; being refused */
+};
+
+/* Reasons rx is off on a connection; reads resume when none is left. */
+#define RELAY_PAUSE_ATTACH	0x1	/* client waits for the agent to attach */
+#define RELAY_PAUSE_PEER	0x2	/* the other side's queue is over its high mark */
+
+struct relay_agent;
+struct relay_session;
+
+/* Per-connection state: the lws per-session data of every protocol. */
+struct relay_conn {
+	enum relay_conn_kind	 kind;
+	struct lws		*wsi;
+	char			 peer[64];	/* peer address, for logs */
+	int			 established;	/* ESTABLISHED seen, CLOSED not yet */
+	int			 authed;	/* claims hold a verified token */
+	struct ph_claims	 claims;
+
+	struct ph_msgbuf	 rx;		/* message being reassembled */
+	int			 rx_text;	/* current message is text: refuse */
+	struct ph_queue		 tx;		/* whole messages waiting for WRITEABLE */
+	unsigned		 pause;		/* RELAY_PAUSE_* bits */
+
+	/* Closing: once close_code is set nothing more is read or queued. */
+	int			 close_code;
+	char			 close_reason[64];
+	int			 close_now;	/* don't wait for tx to drain */
+	int			 close_sent;	/* returned -1: ignore later WRITEABLEs */
+	int			 peer_close;	/* code of a close the peer started */
+
+	struct relay_agent	*agent;		/* CONTROL: the registration it holds */
+	struct relay_session	*sess;		/* CLIENT / DATA: its session */
+	char			 path_sid[PH_SID_LEN + 1];	/* DATA: sid in the path */
+	int64_t			 bytes_in;	/* message bytes read */
+
+	/* HTTP: the response body, LWS_PRE bytes of headroom in front. */
+	uint8_t			*http_body;
+	size_t			 http_len, http_off;
+
+	struct relay_conn	*prev, *next;	/* relay.conns: live WebSockets */
+};
+
+/* Counters for /metrics. */
+struct relay_stats {
+	uint64_t	 agents_total;
+	uint64_t	 sessions_total;
+	uint64_t	 sessions_active;
+	uint64_t	 refusals;
+	uint64_t	 bytes_to_agent;
+	uint64_t	 bytes_to_client;
+};
+
+/* The process. */
+struct relay {
+	struct lws_context	*ctx;
+	struct lws_vhost	*vh;
+	struct ph_keyset	 keys;
+	struct relay_conn	*conns;		/* every live WebSocket */
+	size_t			 nconns;
+	int			 shutting_down;
+	int			 done;		/* leave the loop */
+	int			 dying;		/* lws_context_destroy is running */
+	lws_sorted_usec_list_t	 sul_shutdown;
+	struct relay_stats	 stats;
+};
+
+extern struct relay relay;
+
+/* relay-conn.c: the one lws callback and connection plumbing. */
+int	relay_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
+	    void *user, void *in, size_t len);
+int	relay_conn_send(struct relay_conn *c, const void *msg, size_t len);
+int	relay_conn_send_ctl(struct relay_conn *c, json_t *obj);
+void	relay_conn_fail(struct relay_conn *c, const char *err, int code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	relay_conn_close(struct relay_conn *c, int code, const char *reason, int now);
+int	relay_conn_closing(const struct relay_conn *c);
+void	relay_conn_pause(struct relay_conn *c, unsigned why);
+void	relay_conn_resume(struct relay_conn *c, unsigned why);
+void	relay_conn_shutdown_all(void);
+
+/* relay-http.c: plain HTTP requests. */
+int	relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path);
+int	relay_http_writeable(struct relay_conn *c, struct lws *wsi);
+void	relay_http_closed(struct relay_conn *c);
+
+/* relay-auth.c: tokens on requests and upgrades. */
+int	relay_auth_check(struct lws *wsi, enum ph_token_kind want,
+	    struct ph_claims *out, int *refusal, char **cause);
+int	relay_auth_may_touch(const struct ph_claims *cl, json_t *agent);
+
+/* relay-agent.c: the registry of connected agents. */
+void	relay_agent_rx(struct relay_conn *c, struct ph_frame *f);
+void	relay_agent_closed(struct relay_conn *c);
+struct relay_agent *relay_agent_find(const char *id);
+json_t	*relay_agent_json(const struct relay_agent *a);
+json_t	*relay_agent_list(const struct ph_claims *cl, const char *selector, char **cause);
+int	relay_agent_send(struct relay_agent *a, json_t *obj);
+const char *relay_agent_id(const struct relay_agent *a);
+size_t	relay_agent_count(void);
+void	relay_agent_cleanup(void);
+
+/* relay-session.c: client and data channels, splicing. */
+void	relay_session_client_rx(struct relay_conn *c, struct ph_frame *f,
+	    const uint8_t *msg, size_t len);
+void	relay_session_data_rx(struct relay_conn *c, struct ph_frame *f,
+	    const uint8_t *msg, size_t len);
+void	relay_session_client_closed(struct relay_conn *c);
+void	relay_session_data_closed(struct relay_conn *c);
+void	relay_session_drained(struct relay_conn *c);
+void	relay_session_agent_gone(const char *agent_id);
+void	relay_session_cleanup(void);
+
+/* relay-sids.c: session ids already used (bounded, oldest forgotten). */
+int	relay_sids_seen(const char *sid);
+int	relay_sids_add(const char *sid);
+void	relay_sids_free(void);
+
+/* relay-map.c: string key -> pointer; keys belong to the values. */
+struct relay_map_ent;
+struct relay_map {
+	struct relay_map_ent	**b;
+	size_t			  nb, n;
+};
+void	*relay_map_get(const struct relay_map *m, const char *key);
+int	 relay_map_put(struct relay_map *m, const char *key, void *val);
+void	*relay_map_del(struct relay_map *m, const char *key);
+void	 relay_map_free(struct relay_map *m);
+
+#endif

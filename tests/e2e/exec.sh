@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# exec end to end: exit codes, stdout and stderr kept apart, stdin streamed
+# byte-exact, program not found / not executable, PORTHOLE_* scrubbed.
+. "$(dirname "$0")/lib.sh"
+
+start_relay
+start_agent e2e-exec
+
+ph exec e2e-exec -- true </dev/null; eq "exit 0" $? 0
+ph exec e2e-exec -- sh -c 'exit 7' </dev/null; eq "exit 7" $? 7
+ph exec e2e-exec -- sh -c 'kill -9 $$' </dev/null; eq "killed by SIGKILL is 137" $? 137
+ph exec e2e-exec -- sh -c 'kill -TERM $$' </dev/null; eq "killed by SIGTERM is 143" $? 143
+
+ph exec e2e-exec -- /nonexistent/prog arg </dev/null 2>"$T/nf.err"; eq "not found is 127" $? 127
+contains "not found says so" "$(cat "$T/nf.err")" "not found"
+printf '#!/bin/sh\necho hi\n' >"$T/noexec"; chmod 644 "$T/noexec"
+ph exec e2e-exec -- "$T/noexec" </dev/null 2>/dev/null; eq "not executable is 126" $? 126
+
+out=$(ph exec e2e-exec -- sh -c 'echo out; echo err >&2; echo out2' 2>"$T/err" </dev/null)
+eq "stdout alone" "$out" "$(printf 'out\nout2')"
+eq "stderr alone" "$(cat "$T/err")" "err"
+
+# Binary-exact: 64 MiB of random bytes through stdin -> cat -> stdout.
+head -c 64M /dev/urandom >"$T/rand"
+ph exec e2e-exec -- cat <"$T/rand" >"$T/rand.out"; eq "cat exit 0" $? 0
+eq "64 MiB through stdin and stdout, sha256" "$(sha256sum <"$T/rand.out")" "$(sha256sum <"$T/rand")"
+
+# Bytes that are not UTF-8, NULs included, on stderr too.
+printf '\x00\xff\xfe\n\x80' >"$T/bin"
+ph exec e2e-exec -- sh -c 'cat >&2' <"$T/bin" 2>"$T/bin.err" >"$T/bin.out"
+eq "binary on stderr" "$(sha256sum <"$T/bin.err")" "$(sha256sum <"$T/bin")"
+eq "nothing on stdout" "$(wc -c <"$T/bin.out")" 0
+
+# stdin closes when the client's stdin ends: wc sees EOF and exits.
+eq "stdin eof reaches the program" "$(printf 'a\nb\n' | ph exec e2e-exec -- wc -l)" 2
+
+# Arguments pass untouched (spaces, quotes, empty).
+eq "argv intact" "$(ph exec e2e-exec -- printf '[%s]' 'a b' '' "q'\"" </dev/null)" "[a b][][q'\"]"
+
+# PORTHOLE_* never reaches the programs the agent starts.
+env_out=$(ph exec e2e-exec -- env </dev/null)
+case $env_out in *PORTHOLE_*) fail "PORTHOLE_ variables leaked to the program";; *) ok "environment scrubbed";; esac
+
+# Several sessions at once on one agent.
+cpids=()
+for i in 1 2 3 4; do ph exec e2e-exec -- sh -c "sleep 0.3; exit $i" </dev/null & cpids+=($!); done
+codes=""
+for p in "${cpids[@]}"; do wait "$p"; codes="$codes$?"; done
+eq "concurrent sessions" "$codes" "1234"
+
+# No zombies or leftovers under the agent.
+check "no children left under the agent" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
+finish

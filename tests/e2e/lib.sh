@@ -1,0 +1,112 @@
+# tests/e2e/lib.sh - sourced by every end-to-end test: starts the real
+# porthole-relay (--dev, loopback, a free port), real agents and the real
+# CLI from the build tree, and cleans every process up on exit.
+#
+# The build directory comes from $PORTHOLE_BUILD (meson sets it).  Waits are
+# bounded generously (see wait_for) and tests assert outcomes, never times.
+set -u
+
+BUILD=${PORTHOLE_BUILD:?PORTHOLE_BUILD must name the build directory}
+RELAY_BIN=$BUILD/src/relay/porthole-relay
+AGENT_BIN=$BUILD/agent/porthole-agent
+CLI_BIN=$BUILD/client/porthole
+PROBE_BIN=$BUILD/tests/tools/ph-probe
+
+# Nothing from the caller's environment: the dev relay's env file sets what a test needs.
+for v in $(env | sed -n 's/^\(PORTHOLE_[A-Z_]*\)=.*/\1/p'); do
+	case $v in PORTHOLE_BUILD|PORTHOLE_SANITIZER) ;; *) unset "$v";; esac
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/porthole-e2e.XXXXXX")
+STATE=$T/state
+PIDS=()
+fails=0
+checks=0
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ "${KEEP_T:-0}" = 1 ] || [ $fails -gt 0 ]; then
+		echo "# state kept in $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+
+log() { echo "# $*"; }
+ok() { checks=$((checks + 1)); echo "ok - $*"; }
+fail() { checks=$((checks + 1)); fails=$((fails + 1)); echo "not ok - $*"; }
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
+# eq DESCRIPTION GOT WANT
+eq() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: got '$2', want '$3'"; fi; }
+contains() { case $2 in *"$3"*) ok "$1";; *) fail "$1: '$2' lacks '$3'";; esac; }
+finish() {
+	echo "# $checks checks, $fails failed"
+	[ $fails -eq 0 ]
+	exit $?
+}
+
+# wait_for SECONDS COMMAND...: poll until the command succeeds; 1 on timeout.
+wait_for() {
+	local secs=$1 i; shift
+	for i in $(seq $((secs * 10))); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_relay [ARGS...]: a dev relay on 127.0.0.1:0; sets RELAY_PID, PORT and
+# sources the env file (PORTHOLE_RELAY, _CA, _TOKEN, _KEY, _PUBKEY).
+start_relay() {
+	"$RELAY_BIN" --dev --state "$STATE" --listen "${RELAY_LISTEN:-127.0.0.1:0}" "$@" \
+		>"$T/relay.out" 2>"$T/relay.err" &
+	RELAY_PID=$!
+	PIDS+=("$RELAY_PID")
+	if ! wait_for 20 grep -q 'listening on' "$T/relay.err"; then
+		cat "$T/relay.err" >&2
+		fail "relay did not start"
+		finish
+	fi
+	PORT=$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$T/relay.err" | head -1)
+	# shellcheck disable=SC1091
+	. "$STATE/env"
+	export PORTHOLE_RELAY PORTHOLE_CA PORTHOLE_TOKEN PORTHOLE_KEY PORTHOLE_PUBKEY
+}
+
+# start_agent NAME [LABELS]: an agent with the dev agent token; sets AGENT_PID.
+start_agent() {
+	local name=$1 labels=${2:-}
+	PORTHOLE_TOKEN=@$STATE/agent.token PORTHOLE_NAME=$name PORTHOLE_LABELS=$labels \
+		"$AGENT_BIN" >"$T/agent-$name.out" 2>"$T/agent-$name.err" &
+	AGENT_PID=$!
+	PIDS+=("$AGENT_PID")
+	if ! wait_for 20 agent_listed "$name"; then
+		cat "$T/agent-$name.err" >&2
+		fail "agent $name did not register"
+		finish
+	fi
+}
+
+agent_listed() { "$CLI_BIN" ls --json 2>/dev/null | grep -q "\"name\": *\"$1\""; }
+
+# ph ARGS...: the CLI with the dev operator token.
+ph() { "$CLI_BIN" "$@"; }
+
+# rss_kib PID: peak resident set (VmHWM) of a process in KiB.
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# no_process PATTERN: no process whose command line matches PATTERN.
+no_process() { ! pgrep -f -- "$1" >/dev/null; }
+
+sanitizer() { [ "${PORTHOLE_SANITIZER:-0}" = 1 ]; }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# ls and TARGET resolution: listing, JSON, selectors, unknown and ambiguous
+# targets (255, the message lists what is connected / what matched).
+. "$(dirname "$0")/lib.sh"
+
+start_relay
+out=$(ph exec nobody -- true </dev/null 2>&1); eq "no agents: exit 255" $? 255
+contains "no agents: says so" "$out" "no agent"
+
+start_agent web-1 "family=web,zone=a"
+a1=$AGENT_PID
+start_agent web-2 "family=web,zone=b"
+start_agent dup "family=db"
+start_agent dup "family=db"
+
+ls_out=$(ph ls); eq "ls exits 0" $? 0
+for n in web-1 web-2 dup; do contains "ls shows $n" "$ls_out" "$n"; done
+contains "ls shows labels" "$ls_out" "family=web"
+contains "ls has a header" "$ls_out" "NAME"
+
+json=$(ph ls --json); eq "ls --json exits 0" $? 0
+eq "ls --json has 4 agents" "$(printf '%s' "$json" | jq '.agents | length')" 4
+eq "ls --json carries labels" "$(printf '%s' "$json" | jq -r '.agents[] | select(.name == "web-2") | .labels.zone')" b
+sel=$(ph ls family=web); eq "ls SELECTOR exits 0" $? 0
+contains "selector keeps web-1" "$sel" "web-1"
+case $sel in *dup*) fail "selector dropped dup";; *) ok "selector dropped dup";; esac
+
+out=$(ph exec web-9 -- true </dev/null 2>&1); eq "unknown target exits 255" $? 255
+contains "unknown target lists connected agents" "$out" "web-1"
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && ok "unknown target: one line" || fail "unknown target: one line: $out"
+
+out=$(ph exec dup -- true </dev/null 2>&1); eq "ambiguous name exits 255" $? 255
+contains "ambiguous lists candidates" "$out" "2 agents"
+out=$(ph exec family=web -- true </dev/null 2>&1); eq "ambiguous selector exits 255" $? 255
+
+eq "unique selector runs" "$(ph exec family=web,zone=b -- echo hi </dev/null)" hi
+eq "exact name runs" "$(ph exec web-1 -- echo hi </dev/null)" hi
+id=$(ph ls --json | jq -r '.agents[] | select(.name == "web-1") | .id')
+[ -n "$id" ] && eq "id prefix runs" "$(ph exec "${id:0:6}" -- echo hi </dev/null)" hi
+
+# An agent that goes away leaves the list.
+kill "$a1"
+check "killed agent leaves the list" wait_for 20 sh -c "! \"$CLI_BIN\" ls | grep -q web-1"
+finish
