@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# A reader that stops: `porthole exec T -- cat /dev/zero | (sleep 5; head -c 1M)`
+# keeps the relay's and the agent's memory flat (bounded queues, rx flow
+# control, the pipe's reads paused) and the remote cat is gone afterwards.
+# Memory figures only mean something in the plain build (ASan's quarantine).
+. "$(dirname "$0")/lib.sh"
+
+start_relay
+start_agent e2e-slow
+# Warm up both so the baseline includes TLS and session setup.
+ph exec e2e-slow -- head -c 4M /dev/zero </dev/null >/dev/null
+relay0=$(hwm_kib "$RELAY_PID"); agent0=$(hwm_kib "$AGENT_PID")
+log "before: relay VmHWM ${relay0} KiB, agent VmHWM ${agent0} KiB"
+
+marker=porthole-slow-$$
+ph exec e2e-slow -- bash -c "exec -a $marker cat /dev/zero" </dev/null |
+	(sleep 5; head -c 1M >/dev/null)
+relay1=$(hwm_kib "$RELAY_PID"); agent1=$(hwm_kib "$AGENT_PID")
+log "after: relay VmHWM ${relay1} KiB (+$((relay1 - relay0))), agent VmHWM ${agent1} KiB (+$((agent1 - agent0)))"
+if sanitizer; then
+	log "sanitizer build: memory bounds are checked in the plain build"
+else
+	check "relay peak grew by less than 8 MiB" [ $((relay1 - relay0)) -lt 8192 ]
+	check "agent peak grew by less than 8 MiB" [ $((agent1 - agent0)) -lt 8192 ]
+fi
+check "remote cat is gone" wait_for 20 no_process "$marker"
+
+# And the stream itself is intact when the reader comes back: 32 MiB byte-exact.
+ph exec e2e-slow -- head -c 32M /dev/urandom </dev/null >"$T/big" 2>/dev/null
+eq "32 MiB arrive" "$(wc -c <"$T/big")" $((32 * 1024 * 1024))
+finish
