@@ -17,6 +17,9 @@
  * close_sent ignores.  A refusal (relay_conn_fail) is an `error` message
  * queued first, then such a close.
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,70 @@
 #include "porthole/log.h"
 #include "porthole/util.h"
 #include "relay.h"
+
+/*
+ * Liveness of connections that backpressure keeps from answering pings.
+ *
+ * lws hangs up a WebSocket whose pong is late (research section 5).  A
+ * session whose reader has stopped (a pager, a SIGSTOPped CLI) cannot
+ * send its pings (the socket is full) and its other side cannot read
+ * pongs (rx is paused), so lws would cut a healthy session after the
+ * hangup time.  TCP knows better: while a connection is held up by flow
+ * control, the relay asks the kernel whether it is still established and
+ * not half-closed, and tells lws it is alive.
+ *
+ * Not TCP_USER_TIMEOUT: Linux aborts a connection whose window has stayed
+ * zero that long even while the peer answers every probe, which is
+ * exactly the slow reader this keeps alive (measured: a 3 s timeout cut a
+ * reader paused for 10 s).  A peer that dies while its window is zero is
+ * found by TCP's own probe retransmissions, which take minutes.
+ */
+static int
+relay_conn_tcp_alive(struct lws *wsi)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	struct pollfd pfd;
+	int fd = (int)lws_get_socket_fd(wsi);
+
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    ti.tcpi_state != TCP_ESTABLISHED)
+		return 0;
+	pfd.fd = fd;
+	pfd.events = POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) < 0 || (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		return 0;
+	return 1;
+}
+
+static void
+relay_conn_liveness(lws_sorted_usec_list_t *sul)
+{
+	struct relay_conn *c;
+
+	for (c = relay.conns; c != NULL; c = c->next) {
+		if ((c->kind != RELAY_CONN_CLIENT && c->kind != RELAY_CONN_DATA) ||
+		    c->close_code != 0 || c->wsi == NULL)
+			continue;
+		/* Held up by flow control in either direction? */
+		if (!(c->pause & RELAY_PAUSE_PEER) && c->tx.bytes == 0 &&
+		    !lws_send_pipe_choked(c->wsi))
+			continue;
+		if (relay_conn_tcp_alive(c->wsi))
+			lws_validity_confirmed(c->wsi);
+	}
+	lws_sul_schedule(relay.ctx, 0, &relay.sul_liveness, relay_conn_liveness,
+	    (lws_usec_t)relay.hangup_secs * LWS_USEC_PER_SEC / 4);
+}
+
+void
+relay_conn_liveness_start(int hangup_secs)
+{
+	relay.hangup_secs = hangup_secs;
+	lws_sul_schedule(relay.ctx, 0, &relay.sul_liveness, relay_conn_liveness,
+	    (lws_usec_t)hangup_secs * LWS_USEC_PER_SEC / 4);
+}
 
 int
 relay_conn_closing(const struct relay_conn *c)

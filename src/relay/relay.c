@@ -33,7 +33,7 @@ struct relay relay;
 static volatile sig_atomic_t relay_signalled;
 
 /* Keepalive for every connection of the vhost (lws keeps the pointer). */
-static const lws_retry_bo_t relay_keepalive = {
+static lws_retry_bo_t relay_keepalive = {
 	.secs_since_valid_ping = PH_PING_SECS,
 	.secs_since_valid_hangup = PH_HANGUP_SECS,
 };
@@ -85,7 +85,10 @@ relay_usage(FILE *f)
 	    "                      (PORTHOLE_PUBKEY)\n"
 	    "  --dev               make (or reuse) a self-signed certificate, signing keys\n"
 	    "                      and tokens in the state directory, then serve with them\n"
-	    "  --state DIR         state directory for --dev (default ./.porthole-dev)\n");
+	    "  --state DIR         state directory for --dev (default ./.porthole-dev)\n"
+	    "  --hangup-secs N     drop a peer that answers no ping for N seconds (default 60;\n"
+	    "                      pings every min(20, N/3) s; a peer held up by flow control\n"
+	    "                      counts as alive while its TCP connection is)\n");
 }
 
 static void
@@ -171,6 +174,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		{ "pubkey", required_argument, NULL, 'p' },
 		{ "state", required_argument, NULL, 's' },
 		{ "dev", no_argument, NULL, 'd' },
+		{ "hangup-secs", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -188,6 +192,20 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case 'p': f_pub = optarg; break;
 		case 's': f_state = optarg; break;
 		case 'd': o->dev = 1; break;
+		case 'H': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || v < 3 || v > 3600) {
+				fprintf(stderr, "porthole-relay: --hangup-secs wants 3 to "
+				    "3600, not '%s'\n", optarg);
+				return -1;
+			}
+			relay_keepalive.secs_since_valid_hangup = (uint16_t)v;
+			relay_keepalive.secs_since_valid_ping = (uint16_t)(v / 3 < PH_PING_SECS ?
+			    v / 3 : PH_PING_SECS);
+			break;
+		}
 		case 'h':
 			relay_usage(stdout);
 			exit(0);
@@ -312,6 +330,7 @@ main(int argc, char **argv)
 		    "not local, or bad certificate/key)\n", o.listen);
 		goto out;
 	}
+	relay_conn_liveness_start(relay_keepalive.secs_since_valid_hangup);
 	port = lws_get_vhost_listen_port(relay.vh);
 	if (port <= 0) {
 		fprintf(stderr, "porthole-relay: cannot tell which port %s bound\n", o.listen);
@@ -339,6 +358,7 @@ main(int argc, char **argv)
 out:
 	if (relay.ctx != NULL) {
 		lws_sul_cancel(&relay.sul_shutdown);
+		lws_sul_cancel(&relay.sul_liveness);
 		relay.dying = 1;
 		lws_context_destroy(relay.ctx);
 		relay.ctx = NULL;

@@ -119,6 +119,8 @@ struct relay {
 	int			 done;		/* leave the loop */
 	int			 dying;		/* lws_context_destroy is running */
 	lws_sorted_usec_list_t	 sul_shutdown;
+	lws_sorted_usec_list_t	 sul_liveness;	/* relay_conn_liveness */
+	int			 hangup_secs;
 	struct relay_stats	 stats;
 };
 
@@ -136,6 +138,7 @@ int	relay_conn_closing(const struct relay_conn *c);
 void	relay_conn_pause(struct relay_conn *c, unsigned why);
 void	relay_conn_resume(struct relay_conn *c, unsigned why);
 void	relay_conn_shutdown_all(void);
+void	relay_conn_liveness_start(int hangup_secs);
 
 /* relay-http.c: plain HTTP requests. */
 int	relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path);

@@ -5,7 +5,9 @@
 # Memory figures only mean something in the plain build (ASan's quarantine).
 . "$(dirname "$0")/lib.sh"
 
-start_relay
+# The relay's keepalive hangup is cut to 3 s so that the 10 s stall below
+# proves a stalled reader is not taken for a dead peer.
+start_relay --hangup-secs 3
 start_agent e2e-slow
 # Warm up both so the baseline includes TLS and session setup.
 ph exec e2e-slow -- head -c 4M /dev/zero </dev/null >/dev/null
@@ -25,7 +27,10 @@ else
 fi
 check "remote cat is gone" wait_for 20 no_process "$marker"
 
-# And the stream itself is intact when the reader comes back: 32 MiB byte-exact.
-ph exec e2e-slow -- head -c 32M /dev/urandom </dev/null >"$T/big" 2>/dev/null
-eq "32 MiB arrive" "$(wc -c <"$T/big")" $((32 * 1024 * 1024))
+# A reader that stops for 10 s, longer than the relay's hangup: the
+# session survives and the stream arrives byte-exact.
+ph exec e2e-slow -- sh -c "head -c 32M /dev/urandom | tee $T/sent" </dev/null 2>"$T/big.err" |
+	(sleep 10; cat >"$T/big")
+eq "stalled 10 s: 32 MiB arrive" "$(wc -c <"$T/big")" $((32 * 1024 * 1024))
+eq "stalled 10 s: byte-exact" "$(sha256sum <"$T/big")" "$(sha256sum <"$T/sent")"
 finish
