@@ -105,7 +105,7 @@ agent_child_kill_cb(lws_sorted_usec_list_t *sul)
 		}
 	}
 	if (kill(-k->pgid, 0) == 0) {
-		ph_info("process group %d still there %d ms after SIGTERM: SIGKILL",
+		ph_info("process group %d still there %d ms after SIGTERM/SIGHUP: SIGKILL",
 		    (int)k->pgid, AGENT_KILL_GRACE_MS);
 		kill(-k->pgid, SIGKILL);
 	}
@@ -113,17 +113,18 @@ agent_child_kill_cb(lws_sorted_usec_list_t *sul)
 }
 
 /*
- * End a process group: SIGTERM (and SIGCONT, so a stopped group can act
- * on it) now, SIGKILL after the grace if any member is left.
+ * End a process group: signo (SIGTERM, or SIGHUP for a hung-up terminal)
+ * and SIGCONT, so a stopped group can act on it, now; SIGKILL after the
+ * grace if any member is left.
  */
-void
-agent_child_kill(struct agent *a, pid_t pgid)
+static void
+agent_child_end(struct agent *a, pid_t pgid, int signo)
 {
 	struct agent_kill	*k;
 
 	if (pgid <= 0)
 		return;
-	if (kill(-pgid, SIGTERM) != 0 && errno == ESRCH)
+	if (kill(-pgid, signo) != 0 && errno == ESRCH)
 		return;
 	kill(-pgid, SIGCONT);
 	if ((k = calloc(1, sizeof *k)) == NULL) {
@@ -136,6 +137,19 @@ agent_child_kill(struct agent *a, pid_t pgid)
 	a->kills = k;
 	lws_sul_schedule(a->ctx, 0, &k->sul, agent_child_kill_cb,
 	    (lws_usec_t)AGENT_KILL_GRACE_MS * LWS_US_PER_MS);
+}
+
+void
+agent_child_kill(struct agent *a, pid_t pgid)
+{
+	agent_child_end(a, pgid, SIGTERM);
+}
+
+/* The same with SIGHUP first: a terminal session whose user hung up. */
+void
+agent_child_hangup(struct agent *a, pid_t pgid)
+{
+	agent_child_end(a, pgid, SIGHUP);
 }
 
 /* The agent is exiting (after lws_context_destroy): no grace is left. */

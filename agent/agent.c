@@ -43,6 +43,7 @@ static const struct lws_protocols agent_protocols[] = {
 	{ AGENT_SESSION_PROTOCOL, agent_session_callback, 0, PH_MAX_PAYLOAD, 0, NULL,
 	  PH_MAX_MESSAGE + 16 },
 	{ OP_EXEC_PROTOCOL, op_exec_pipe_callback, 0, 0, 0, NULL, 0 },
+	{ OP_SHELL_PROTOCOL, op_shell_pty_callback, 0, 0, 0, NULL, 0 },
 	{ AGENT_SIGNAL_PROTOCOL, agent_signal_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
@@ -202,7 +203,9 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 		    "/etc/pki/tls/certs/ca-bundle.crt): set PORTHOLE_CA");
 
 	/* Name. */
+	c->name_set = 1;
 	if ((c->name = ph_setting(f_name, "PORTHOLE_NAME")) == NULL || *c->name == '\0') {
+		c->name_set = 0;
 		free(c->name);
 		if (gethostname(host, sizeof host) != 0)
 			agent_config_fail("no name: gethostname failed (%s): set PORTHOLE_NAME",
@@ -308,6 +311,12 @@ main(int argc, char **argv)
 	static struct agent agent;
 	struct agent	*a = &agent;
 	char		*cause = NULL;
+
+	/* The helper children of ps and mem (op-ps.c, op-mem.c): no loop. */
+	if (argc >= 2 && strcmp(argv[1], OP_PS_FLAG) == 0)
+		return op_ps_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], OP_MEM_FLAG) == 0)
+		return op_mem_main(argc - 1, argv + 1);
 
 	ph_log_init("porthole-agent", PH_LOG_INFO);
 	agent_std_fds();

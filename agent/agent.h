@@ -73,6 +73,7 @@ struct agent_config {
 	char		*ca;		/* PORTHOLE_CA: extra PEM file to trust, or NULL */
 	char		*ca_bundle;	/* the system bundle found, or NULL */
 	char		*name;		/* hello.name */
+	int		 name_set;	/* name came from PORTHOLE_NAME / --name */
 	json_t		*labels;	/* hello.labels, a JSON object of strings */
 	char		*shell;		/* PORTHOLE_SHELL, kept for the shell op */
 	char		*pubkey;	/* PORTHOLE_PUBKEY, kept for open signatures */
@@ -212,6 +213,7 @@ int	agent_child_watch(struct agent *a, pid_t pid, agent_child_cb cb, void *arg);
 void	agent_child_unwatch(struct agent *a, pid_t pid);
 void	agent_child_reap(struct agent *a);
 void	agent_child_kill(struct agent *a, pid_t pgid);
+void	agent_child_hangup(struct agent *a, pid_t pgid);
 void	agent_child_cleanup(struct agent *a);
 void	agent_child_init(void);
 void	agent_child_prepare(int keep_fd);

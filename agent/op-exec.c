@@ -25,6 +25,11 @@
  * status pipe reached EOF, so no output is ever lost behind it.  If the
  * session is lost first, the pipes are closed (a writer gets EPIPE) and
  * the process group gets SIGTERM, then SIGKILL after the grace.
+ *
+ * Timeout (`open` timeout_ms, grace_ms): the timer lives here, not in the
+ * CLI, so it holds however slow the client is.  When it fires the process
+ * group gets SIGTERM (and SIGCONT), and SIGKILL grace_ms later if any
+ * member is left; `exit` then carries "timeout": true.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +79,10 @@ struct op_exec {
 	int		 out_paused;	/* stdout/stderr paused: the session's queue is full */
 	int		 exit_sent;
 	int		 lost;		/* the session is gone: discard, report nothing */
+	int64_t		 grace_ms;	/* --timeout: SIGTERM → SIGKILL */
+	int		 timed_out;	/* the timeout fired: `exit` says so */
+	int		 timer_on;	/* sul_timeout is scheduled */
+	lws_sorted_usec_list_t sul_timeout; /* the timeout, then the grace */
 };
 
 static const struct {
@@ -126,6 +135,8 @@ exec_exit_message(struct op_exec *x)
 		m = ph_ctl_exit_signal(WTERMSIG(x->status));
 	else
 		m = ph_ctl_exit_code(WEXITSTATUS(x->status));
+	if (m != NULL && x->timed_out)
+		json_object_set_new(m, "timeout", json_true());
 	return m;
 }
 
@@ -146,6 +157,47 @@ exec_check(struct op_exec *x)
 		agent_session_exit(s, exec_exit_message(x));
 	}
 	agent_session_check(s);
+}
+
+/* Is anything of the program left (leader, or a member holding a pipe)? */
+static int
+exec_running(struct op_exec *x)
+{
+	return x->pid > 0 && (!x->reaped || x->p[EXEC_STDOUT].wsi != NULL ||
+	    x->p[EXEC_STDERR].wsi != NULL);
+}
+
+/* The grace after the timeout's SIGTERM is over. */
+static void
+exec_grace_over(lws_sorted_usec_list_t *sul)
+{
+	struct op_exec	*x = lws_container_of(sul, struct op_exec, sul_timeout);
+
+	x->timer_on = 0;
+	if (exec_running(x) && kill(-x->pid, 0) == 0) {
+		ph_info("session %.8s: process group %d still there %lld ms after "
+		    "SIGTERM: SIGKILL", x->s->sid, (int)x->pid, (long long)x->grace_ms);
+		kill(-x->pid, SIGKILL);
+	}
+}
+
+/* open.timeout_ms passed. */
+static void
+exec_timeout(lws_sorted_usec_list_t *sul)
+{
+	struct op_exec	*x = lws_container_of(sul, struct op_exec, sul_timeout);
+
+	x->timer_on = 0;
+	if (!exec_running(x) || x->lost || x->exit_sent)
+		return;
+	x->timed_out = 1;
+	ph_info("session %.8s: timeout: SIGTERM to process group %d", x->s->sid,
+	    (int)x->pid);
+	kill(-x->pid, SIGTERM);
+	kill(-x->pid, SIGCONT);
+	x->timer_on = 1;
+	lws_sul_schedule(x->s->agent->ctx, 0, &x->sul_timeout, exec_grace_over,
+	    (lws_usec_t)x->grace_ms * LWS_US_PER_MS);
 }
 
 static void
@@ -531,6 +583,15 @@ exec_start(struct agent_session *s, json_t *req)
 
 	ph_info("session %.8s: started pid %d: %s%s", s->sid, (int)pid, x->argv0,
 	    want_stdin ? "" : " (no stdin)");
+	if (json_is_integer(json_object_get(req, "timeout_ms"))) {
+		x->grace_ms = json_is_integer(json_object_get(req, "grace_ms")) ?
+		    json_integer_value(json_object_get(req, "grace_ms")) :
+		    AGENT_KILL_GRACE_MS;
+		x->timer_on = 1;
+		lws_sul_schedule(a->ctx, 0, &x->sul_timeout, exec_timeout,
+		    (lws_usec_t)json_integer_value(json_object_get(req, "timeout_ms")) *
+		    LWS_US_PER_MS);
+	}
 	if ((ready = ph_ctl_new(PH_CTL_READY)) != NULL)
 		json_object_set_new(ready, "pid", json_integer(pid));
 	agent_session_send_ctl(s, ready);
@@ -633,8 +694,13 @@ exec_free(struct agent_session *s)
 		return;
 	if (x->pid > 0 && !x->reaped)
 		agent_child_unwatch(s->agent, x->pid);
-	if (!s->agent->destroying)
+	if (!s->agent->destroying) {
 		lws_sul_cancel(&x->sul_stdin);
+		lws_sul_cancel(&x->sul_timeout);
+		/* Freed inside the grace: the group is still ended with one. */
+		if (x->timed_out && x->timer_on && x->pid > 0)
+			agent_child_kill(s->agent, x->pid);
+	}
 	ph_queue_free(&x->inq);
 	free(x->argv0);
 	free(x);

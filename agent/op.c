@@ -11,6 +11,9 @@
 
 static const struct op_entry *const op_table[] = {
 	&op_exec_entry,
+	&op_shell_entry,
+	&op_ps_entry,
+	&op_mem_entry,
 };
 
 #define OP_COUNT	(sizeof op_table / sizeof op_table[0])

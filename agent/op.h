@@ -37,6 +37,21 @@ struct op_entry {
 };
 
 extern const struct op_entry op_exec_entry;
+extern const struct op_entry op_shell_entry;
+extern const struct op_entry op_ps_entry;
+extern const struct op_entry op_mem_entry;
+
+/*
+ * ps and mem run in a helper child: the agent re-executes itself with one
+ * of these flags (op-ps.c, op-mem.c) under the exec machinery.
+ * op_helper_start runs exec of /proc/self/exe with helper_argv (stolen;
+ * NULL fails the session) in front of which it puts the program.
+ */
+#define OP_PS_FLAG	"--op-ps"
+#define OP_MEM_FLAG	"--op-mem"
+int		 op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv);
+int		 op_ps_main(int argc, char **argv);
+int		 op_mem_main(int argc, char **argv);
 
 /* The operation called name, or NULL. */
 const struct op_entry *op_find(const char *name);
@@ -46,6 +61,11 @@ json_t		*op_caps(void);
 /* The raw-fd protocol of op-exec.c (pipes to and from the child). */
 #define OP_EXEC_PROTOCOL	"porthole-exec-pipe"
 int		 op_exec_pipe_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		    void *user, void *in, size_t len);
+
+/* The raw-fd protocol of op-shell.c (the pty master). */
+#define OP_SHELL_PROTOCOL	"porthole-shell-pty"
+int		 op_shell_pty_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		    void *user, void *in, size_t len);
 
 #endif

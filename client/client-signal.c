@@ -20,6 +20,8 @@ static int		 signal_pending[SIGNAL_PENDING_MAX];
 static int		 signal_count;
 
 static sigset_t		 signal_waited;	/* what client_signal_block chose */
+static sigset_t		 signal_extra;	/* added by client_signal_also */
+static int		 signal_extra_set;
 
 /*
  * SIGINT and SIGTERM, except one our parent made us ignore (a background
@@ -38,6 +40,23 @@ signal_set(sigset_t *set)
 			continue;
 		sigaddset(set, sigs[i]);
 	}
+	for (i = 1; signal_extra_set && i < NSIG; i++)
+		if (sigismember(&signal_extra, (int)i) == 1)
+			sigaddset(set, (int)i);
+}
+
+void
+client_signal_also(int sig)
+{
+	struct sigaction	 sa;
+
+	if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+		return;		/* our parent wants it ignored (nohup) */
+	if (!signal_extra_set) {
+		sigemptyset(&signal_extra);
+		signal_extra_set = 1;
+	}
+	sigaddset(&signal_extra, sig);
 }
 
 void

@@ -11,6 +11,8 @@
 
 struct client_conn;
 
+/* Also wait for sig (SIGHUP, SIGWINCH...): call before client_signal_block. */
+void	client_signal_also(int sig);
 /* Block SIGINT and SIGTERM in this thread and the threads it starts. */
 void	client_signal_block(void);
 /* Start the waiting thread; -1 with *cause. */

@@ -28,6 +28,12 @@
  * exit 255.  Once the loop is over (flushing the last output), a signal
  * ends us by its default action.  Before the session is up, any signal
  * ends the command with 255.
+ *
+ * --timeout DUR [--grace DUR]: the agent keeps the clock (open.timeout_ms,
+ * grace_ms): SIGTERM to the program's process group when DUR is over,
+ * SIGKILL after the grace (default 5 s).  Its `exit` then says
+ * "timeout": true and we exit 124 with one line saying so.
+ * --all SELECTOR: every matching agent at once (client-fanout.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -41,6 +47,7 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
+#include "client-fanout.h"
 #include "client-io.h"
 #include "client-signal.h"
 #include "client-target.h"
@@ -67,6 +74,11 @@ struct exec {
 	int			 argc;		/* the remote argv */
 	char			**argv;
 	int			 no_stdin;
+	int64_t			 timeout_ms;	/* --timeout; 0: none */
+	int64_t			 grace_ms;	/* --grace; -1: the agent's */
+	int			 all;		/* --all */
+	int			 json;		/* --json (with --all) */
+	int			 timed_out;	/* `exit` said "timeout": true */
 
 	int			 established;
 	int			 eof_sent;
@@ -154,6 +166,10 @@ exec_established(void *arg)
 		return;
 	}
 	json_decref(members);
+	if (e->timeout_ms > 0)
+		json_object_set_new(o, "timeout_ms", json_integer(e->timeout_ms));
+	if (e->timeout_ms > 0 && e->grace_ms >= 0)
+		json_object_set_new(o, "grace_ms", json_integer(e->grace_ms));
 	client_session_send_ctl(e->s, o);
 	exec_pump(e);
 }
@@ -178,6 +194,7 @@ exec_ctl(struct exec *e, const struct ph_frame *f)
 			e->status = (int)json_integer_value(code);
 		if (e->status < 0 || e->status > 255)
 			e->status = CMD_EXIT_FAIL;
+		e->timed_out = json_is_true(json_object_get(f->json, "timeout"));
 		if ((s = json_string_value(json_object_get(f->json,
 		    "message"))) != NULL && *s != '\0') {
 			free(e->exit_message);
@@ -410,6 +427,28 @@ exec_parse(struct exec *e, struct client_conf *conf, int argc, char **argv,
 				e->no_stdin = 1;
 				continue;
 			}
+			if (strcmp(a, "--all") == 0 || strcmp(a, "--json") == 0) {
+				*(a[2] == 'a' ? &e->all : &e->json) = 1;
+				continue;
+			}
+			if (strcmp(a, "--timeout") == 0 || strcmp(a, "--grace") == 0) {
+				int64_t	*ms = a[2] == 't' ? &e->timeout_ms : &e->grace_ms;
+
+				if (i + 1 >= argc)
+					return cmd_usage_error(&cmd_exec_entry,
+					    "%s needs a duration (like 30s)", a);
+				if (ph_duration_parse(argv[++i], ms, &cause) != 0 ||
+				    (a[2] == 't' && *ms <= 0) || *ms > (a[2] == 't' ?
+				    7LL * 86400 * 1000 : 3600 * 1000)) {
+					r = cmd_usage_error(&cmd_exec_entry,
+					    "%s %s: %s", a, argv[i], cause != NULL ?
+					    cause : a[2] == 't' ? "must be more than "
+					    "zero and at most 7d" : "must be at most 1h");
+					free(cause);
+					return r;
+				}
+				continue;
+			}
 			r = client_conf_option(conf, argc, argv, &i, &cause);
 			if (r < 0) {
 				r = cmd_usage_error(&cmd_exec_entry, "%s", cause);
@@ -427,6 +466,10 @@ exec_parse(struct exec *e, struct client_conf *conf, int argc, char **argv,
 	}
 	if (*target == NULL)
 		return cmd_usage_error(&cmd_exec_entry, "missing TARGET");
+	if (e->json && !e->all)
+		return cmd_usage_error(&cmd_exec_entry, "--json goes with --all");
+	if (e->grace_ms >= 0 && e->timeout_ms == 0)
+		return cmd_usage_error(&cmd_exec_entry, "--grace goes with --timeout");
 	if (i >= argc)
 		return cmd_usage_error(&cmd_exec_entry, "missing the command to "
 		    "run after '--'");
@@ -445,8 +488,13 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 	int		 r, fd;
 
 	memset(&e, 0, sizeof e);
+	e.grace_ms = -1;
 	if ((r = exec_parse(&e, conf, argc, argv, &target)) != 0)
 		return r;
+	if (e.all)
+		return client_fanout_run(conf, target, &(struct client_fanout_opts){
+		    .op = "exec", .argc = e.argc, .argv = e.argv, .json = e.json,
+		    .timeout_ms = e.timeout_ms, .grace_ms = e.grace_ms });
 	if (client_conf_load(conf, &cause) != 0)
 		return cmd_fail(cause);
 	if ((e.cc = client_conn_new(conf, &cause)) == NULL)
@@ -527,6 +575,12 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 		if (e.exit_message != NULL)
 			fprintf(stderr, "porthole: %s\n", e.exit_message);
 		r = e.status;
+		if (e.timed_out) {
+			fprintf(stderr, "porthole: timed out after %lld ms: the program on "
+			    "%s (%s) was stopped (it ended with status %d)\n",
+			    (long long)e.timeout_ms, e.agent_name, e.agent_id, e.status);
+			r = CLIENT_EXIT_TIMEOUT;
+		}
 		goto out;
 	}
 	line = exec_failure(&e);
@@ -554,7 +608,8 @@ out:
 const struct cmd_entry cmd_exec_entry = {
 	.name = "exec",
 	.alias = NULL,
-	.usage = "[-n|--no-stdin] TARGET -- CMD [ARG...]",
+	.usage = "[-n|--no-stdin] [--timeout DUR [--grace DUR]] [--all [--json]] "
+	    "TARGET -- CMD [ARG...]",
 	.about = "run a program on an agent: its stdout, stderr and exit status",
 	.exec = cmd_exec_exec,
 };

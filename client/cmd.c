@@ -15,6 +15,9 @@
 const struct cmd_entry *cmd_table[] = {
 	&cmd_ls_entry,
 	&cmd_exec_entry,
+	&cmd_ps_entry,
+	&cmd_mem_entry,
+	&cmd_shell_entry,
 	&cmd_entry_token,
 	&cmd_version_entry,
 	&cmd_help_entry,

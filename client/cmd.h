@@ -31,6 +31,9 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_ls_entry;
 extern const struct cmd_entry cmd_exec_entry;
+extern const struct cmd_entry cmd_ps_entry;
+extern const struct cmd_entry cmd_mem_entry;
+extern const struct cmd_entry cmd_shell_entry;
 extern const struct cmd_entry cmd_version_entry;
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_entry_token;

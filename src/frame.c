@@ -74,7 +74,9 @@ static const struct member s_open[] = {
 	INT("cols", 0, 0, 65535), INT("rows", 0, 0, 65535), BOOL("stdin"),
 	INT("ts", 0, 0, (long long)1 << 40), { "sig", M_STR_OR_NULL, 0, 0, 4096 },
 	STR("secret", 0, PH_SECRET_LEN, PH_SECRET_LEN), STR("sub", 0, 0, 256),
-	INT("proto", 0, 0, 65535), END
+	INT("proto", 0, 0, 65535),
+	INT("timeout_ms", 0, 1, 7LL * 24 * 3600 * 1000), INT("grace_ms", 0, 0, 3600 * 1000),
+	END
 };
 static const struct member s_attach[] = {
 	STR("sid", 1, PH_SID_LEN, PH_SID_LEN),
@@ -87,7 +89,8 @@ static const struct member s_resize[] = {
 static const struct member s_signal[] = { STR("name", 1, 1, 16), END };
 static const struct member s_eof[] = { END };
 static const struct member s_exit[] = {
-	INT("code", 0, 0, 255), INT("signal", 0, 1, 64), STR("message", 0, 0, 4096), END
+	INT("code", 0, 0, 255), INT("signal", 0, 1, 64), STR("message", 0, 0, 4096),
+	BOOL("timeout"), END
 };
 static const struct member s_error[] = {
 	STR("code", 1, 1, 64), STR("message", 1, 0, 4096), END

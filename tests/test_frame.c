@@ -201,3 +201,41 @@ Test(frame, names)
 	cr_assert_str_eq(ph_frame_type_name(PH_FRAME_STDERR), "STDERR");
 	cr_assert_str_eq(ph_frame_type_name(77), "?");
 }
+
+/* exec --timeout: open.timeout_ms / grace_ms and exit.timeout (optional). */
+Test(frame, timeout_members)
+{
+	static const char *good[] = {
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"exec\",\"argv\":[\"sleep\",\"9\"],"
+		"\"timeout_ms\":1000,\"grace_ms\":0}",
+		"{\"type\":\"exit\",\"signal\":15,\"timeout\":true}",
+		"{\"type\":\"exit\",\"code\":3,\"timeout\":false}",
+	};
+	static const char *bad[] = {
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"exec\",\"timeout_ms\":0}",
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"exec\",\"timeout_ms\":\"1s\"}",
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"exec\",\"timeout_ms\":10,\"grace_ms\":-1}",
+		"{\"type\":\"exit\",\"code\":0,\"timeout\":1}",
+	};
+	struct ph_frame f;
+	const char *cause;
+	size_t i;
+	int code;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		cause = NULL;
+		cr_expect_eq(decode_str(PH_FRAME_CONTROL, good[i], &f, &code, &cause), 0,
+		    "refused %s: %s", good[i], cause);
+		ph_frame_clear(&f);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		code = 0;
+		cr_expect_eq(decode_str(PH_FRAME_CONTROL, bad[i], &f, &code, &cause), -1,
+		    "accepted %s", bad[i]);
+		cr_expect_eq(code, PH_CLOSE_POLICY);
+	}
+}

@@ -1,0 +1,582 @@
+/*
+ * op-shell.c - the `shell` operation: a program on a pseudo-terminal, the
+ * client's keystrokes in, the terminal's output out, the window size kept
+ * in step, and the program's exit status at the end.
+ *
+ * Which program: the open's argv when there is one, else a login shell:
+ * $PORTHOLE_SHELL (read when the agent started), else the shell of the
+ * agent's user in the image's /etc/passwd (read by us, no NSS), else
+ * /bin/sh.  A shell that is not there ends the session with exit 127 and
+ * a message that points at exec, ps and dump, which need no shell.
+ *
+ * With `tty` false (the client's stdin is not a terminal, like ssh -T) the
+ * shell runs with pipes: the session is handed to the exec operation.
+ *
+ * The pty master joins the loop as a raw file (research §8).  Output is
+ * read only while the session's queue is under its high mark; above it the
+ * master is paused, the program blocks writing its terminal, and nothing
+ * grows.  The master hangs up (EIO) once every holder of the slave is
+ * gone; libwebsockets may close a paused fd at once on that, so
+ * RAW_CLOSE_FILE drains what is left.  Input: STDIN frames go through a
+ * bounded queue written on RAW_WRITEABLE_FILE (the data channel is paused
+ * above its high mark); `resize` is TIOCSWINSZ (the kernel tells the
+ * foreground group with SIGWINCH); `signal` goes to the terminal's
+ * foreground process group.
+ *
+ * `exit` is sent when the program is reaped and the master is closed (its
+ * output read).  A reaped program whose terminal is still held by a
+ * background process: the master is drained and closed then.  Lost
+ * session: the master is closed (the kernel hangs up the terminal: SIGHUP
+ * to its session), SIGHUP to the program's process group, and SIGKILL
+ * after the grace if it is still there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "porthole/frame.h"
+#include "porthole/log.h"
+#include "porthole/util.h"
+
+#include "agent.h"
+#include "op.h"
+
+#define SHELL_IN_LOW	(16 * 1024)
+#define SHELL_IN_HIGH	(64 * 1024)
+#define SHELL_IN_LIMIT	(SHELL_IN_HIGH + PH_MAX_MESSAGE)
+/* Most a closing master can still give (a pty holds a few KiB). */
+#define SHELL_DRAIN_MAX	(1024 * 1024)
+#define SHELL_TERM_MAX	64
+#define SHELL_DEFAULT	"/bin/sh"
+
+struct op_shell {
+	struct agent_session *s;
+	pid_t		 pid;		/* the program, leader of its session; 0: none */
+	int		 reaped;
+	int		 status;
+	struct lws	*pty;		/* the master in the loop; NULL once closed */
+	struct ph_queue	 inq;		/* keystrokes on their way to the master */
+	lws_sorted_usec_list_t sul_in;	/* re-asks for RAW_WRITEABLE_FILE */
+	int		 paused;	/* master reads paused: the session is full */
+	int		 exit_sent;
+	int		 lost;
+};
+
+static const struct {
+	const char	*name;
+	int		 signo;
+} shell_signals[] = {
+	{ "INT", SIGINT }, { "TERM", SIGTERM }, { "KILL", SIGKILL }, { "HUP", SIGHUP },
+	{ "QUIT", SIGQUIT }, { "TSTP", SIGTSTP }, { "CONT", SIGCONT }, { "PIPE", SIGPIPE },
+	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "WINCH", SIGWINCH },
+};
+
+static int
+shell_signal_number(const char *name)
+{
+	size_t	i;
+
+	if (name == NULL)
+		return -1;
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < sizeof shell_signals / sizeof shell_signals[0]; i++)
+		if (strcasecmp(name, shell_signals[i].name) == 0)
+			return shell_signals[i].signo;
+	return -1;
+}
+
+/*
+ * The login shell of uid in /etc/passwd (read directly: the static agent
+ * has no NSS).  Returns a malloc'd path, or NULL when there is none.
+ */
+static char *
+shell_of_user(uid_t uid)
+{
+	FILE	*f;
+	char	 line[1024], *fields[7], *p, *nl, *found = NULL;
+	int	 n;
+
+	if ((f = fopen("/etc/passwd", "re")) == NULL)
+		return NULL;
+	while (found == NULL && fgets(line, sizeof line, f) != NULL) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl = '\0';
+		p = line;
+		for (n = 0; n < 7 && p != NULL; n++)
+			fields[n] = strsep(&p, ":");
+		if (n < 7 || fields[6][0] != '/')
+			continue;
+		if (strtoul(fields[2], NULL, 10) == (unsigned long)uid && fields[2][0] != '\0')
+			found = strdup(fields[6]);
+	}
+	fclose(f);
+	return found;
+}
+
+/* Which shell to run: PORTHOLE_SHELL, the user's, /bin/sh.  malloc'd. */
+static char *
+shell_choose(struct agent *a)
+{
+	char	*sh;
+
+	if (a->cfg.shell != NULL && a->cfg.shell[0] != '\0')
+		return strdup(a->cfg.shell);
+	if ((sh = shell_of_user(getuid())) != NULL) {
+		if (access(sh, X_OK) == 0)
+			return sh;
+		free(sh);
+	}
+	return strdup(SHELL_DEFAULT);
+}
+
+static json_t *
+shell_exit_message(struct op_shell *x)
+{
+	if (WIFSIGNALED(x->status))
+		return ph_ctl_exit_signal(WTERMSIG(x->status));
+	return ph_ctl_exit_code(WEXITSTATUS(x->status));
+}
+
+/* Send `exit` once reaped and the master is closed; may free the session. */
+static void
+shell_check(struct op_shell *x)
+{
+	struct agent_session	*s = x->s;
+
+	if (!x->lost && !x->exit_sent && x->reaped && x->pty == NULL) {
+		x->exit_sent = 1;
+		agent_session_exit(s, shell_exit_message(x));
+	}
+	agent_session_check(s);
+}
+
+/* Read what the master holds now (it hung up, or the program is gone). */
+static void
+shell_drain(struct op_shell *x, int fd)
+{
+	struct agent	*a = x->s->agent;
+	size_t		 total = 0;
+	ssize_t		 n;
+
+	while (total < SHELL_DRAIN_MAX) {
+		n = read(fd, a->iobuf, agent_session_read_max(x->s));
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+		if (agent_session_send(x->s, PH_FRAME_STDOUT, a->iobuf, (size_t)n) != 0)
+			break;
+	}
+	if (total > 0)
+		ph_debug("session %.8s: %zu bytes drained from the terminal", x->s->sid, total);
+}
+
+static void
+shell_close_pty(struct op_shell *x)
+{
+	if (x->pty != NULL)
+		lws_set_timeout(x->pty, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void
+shell_reaped(void *arg, pid_t pid, int status)
+{
+	struct op_shell	*x = arg;
+
+	(void)pid;
+	x->reaped = 1;
+	x->status = status;
+	if (x->pty != NULL && !x->lost) {
+		/* Whatever it wrote before it ended is in the master now. */
+		shell_drain(x, lws_get_socket_fd(x->pty));
+		shell_close_pty(x);
+	}
+	shell_check(x);
+}
+
+static void
+shell_resume(struct agent_session *s)
+{
+	struct op_shell	*x = s->op_data;
+
+	if (x == NULL || !x->paused || s->op != &op_shell_entry)
+		return;
+	x->paused = 0;
+	if (x->pty != NULL)
+		lws_rx_flow_control(x->pty, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+}
+
+static void
+shell_in_rearm(lws_sorted_usec_list_t *sul)
+{
+	struct op_shell	*x = lws_container_of(sul, struct op_shell, sul_in);
+
+	if (x->pty != NULL)
+		lws_callback_on_writable(x->pty);
+}
+
+/* RAW_WRITEABLE_FILE: keystrokes to the master (see op-exec.c on re-arming). */
+static int
+shell_pty_write(struct op_shell *x, struct lws *wsi)
+{
+	struct ph_qitem	*it;
+	ssize_t		 n;
+
+	while ((it = ph_queue_peek(&x->inq)) != NULL) {
+		n = write(lws_get_socket_fd(wsi), it->data + PH_HEADROOM + it->off,
+		    it->len - it->off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return 0;	/* EIO: hung up; the read side closes it */
+		}
+		it->off += (size_t)n;
+		if (it->off < it->len)
+			break;
+		ph_queue_pop(&x->inq);
+	}
+	if (ph_queue_peek(&x->inq) != NULL)
+		lws_sul_schedule(x->s->agent->ctx, 0, &x->sul_in, shell_in_rearm, 1000);
+	if (ph_queue_under_low(&x->inq))
+		agent_session_rx_pause(x->s, 0);
+	return 0;
+}
+
+int
+op_shell_pty_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct agent	*a = lws_context_user(lws_get_context(wsi));
+	struct op_shell	*x;
+	ssize_t		 n;
+	int		 fd;
+
+	(void)user;
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if ((x = lws_get_opaque_user_data(wsi)) == NULL || a->destroying)
+			return -1;
+		fd = lws_get_socket_fd(wsi);
+		n = read(fd, a->iobuf, agent_session_read_max(x->s));
+		if (n > 0) {
+			if (!x->lost) {
+				agent_session_send(x->s, PH_FRAME_STDOUT, a->iobuf, (size_t)n);
+				if (agent_session_over_high(x->s) && !x->paused) {
+					x->paused = 1;
+					lws_rx_flow_control(wsi, 0);
+				}
+			}
+			return 0;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return -1;	/* EIO: every holder of the slave is gone */
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		if ((x = lws_get_opaque_user_data(wsi)) == NULL || a->destroying)
+			return -1;
+		return shell_pty_write(x, wsi);
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if ((x = lws_get_opaque_user_data(wsi)) == NULL || a->destroying ||
+		    x->pty != wsi)
+			return 0;
+		if (!x->lost)
+			shell_drain(x, lws_get_socket_fd(wsi));
+		x->pty = NULL;
+		while (ph_queue_peek(&x->inq) != NULL)
+			ph_queue_pop(&x->inq);
+		agent_session_rx_pause(x->s, 0);
+		shell_check(x);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* In the child, on the slave: never returns. */
+static void __attribute__((noreturn))
+shell_child(char **argv, const char *path, const char *term)
+{
+	char	msg[512];
+	int	n;
+
+	agent_child_prepare(-1);
+	setenv("TERM", term, 1);
+	execvp(path, argv);
+	n = snprintf(msg, sizeof msg, "porthole-agent: %s: %s\r\n", path, strerror(errno));
+	if (n > 0)
+		(void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+static int
+shell_size(json_t *req, const char *key, int dflt)
+{
+	json_int_t	v = json_integer_value(json_object_get(req, key));
+
+	return v >= 1 && v <= 65535 ? (int)v : dflt;
+}
+
+/* Hand a shell without a terminal to the exec operation (pipes). */
+static int
+shell_start_pipes(struct agent_session *s, json_t *req, const char *path)
+{
+	json_t	*argv = json_object_get(req, "argv");
+
+	if (!json_is_array(argv) || json_array_size(argv) == 0) {
+		argv = json_pack("[s]", path);
+		if (argv == NULL || json_object_set_new(req, "argv", argv) != 0) {
+			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
+			return -1;
+		}
+	}
+	s->op = &op_exec_entry;
+	return op_exec_entry.start(s, req);
+}
+
+static int
+shell_start(struct agent_session *s, json_t *req)
+{
+	struct agent	*a = s->agent;
+	struct op_shell	*x;
+	struct winsize	 ws;
+	lws_adopt_desc_t ad;
+	json_t		*jargv = json_object_get(req, "argv"), *ready, *m;
+	const char	*term = json_string_value(json_object_get(req, "term"));
+	char		**argv = NULL, *path = NULL, *login = NULL, *base;
+	size_t		 argc, i;
+	int		 master = -1, e;
+	pid_t		 pid;
+
+	argc = json_is_array(jargv) ? json_array_size(jargv) : 0;
+	for (i = 0; i < argc; i++) {
+		const char *v = json_string_value(json_array_get(jargv, i));
+
+		if (v == NULL || (i == 0 && *v == '\0')) {
+			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+			    "argv[%zu] is not a usable string", i);
+			return -1;
+		}
+	}
+	if (argc == 0) {
+		if ((path = shell_choose(a)) == NULL)
+			goto nomem;
+		if (access(path, X_OK) != 0) {
+			e = errno;
+			if ((m = ph_ctl_exit_code(127)) != NULL)
+				json_object_set_new(m, "message", json_sprintf("no shell on "
+				    "agent %s: %s: %s; use 'porthole exec' with a program the "
+				    "image has, 'porthole ps' or 'porthole dump', which need "
+				    "no shell", a->id, path, strerror(e)));
+			ph_info("session %.8s: no shell: %s: %s", s->sid, path, strerror(e));
+			agent_session_exit(s, m);
+			free(path);
+			return 0;
+		}
+		if (!json_is_true(json_object_get(req, "tty"))) {
+			e = shell_start_pipes(s, req, path);
+			free(path);
+			return e;
+		}
+	} else if (!json_is_true(json_object_get(req, "tty")))
+		return shell_start_pipes(s, req, NULL);
+
+	if (term == NULL || *term == '\0' || strlen(term) > SHELL_TERM_MAX ||
+	    strspn(term, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.+") != strlen(term))
+		term = "xterm";
+
+	if ((argv = calloc(argc > 0 ? argc + 1 : 2, sizeof *argv)) == NULL)
+		goto nomem;
+	if (argc == 0) {
+		/* A login shell: argv[0] is "-" and its base name. */
+		base = strrchr(path, '/');
+		login = ph_asprintf("-%s", base != NULL ? base + 1 : path);
+		if (login == NULL)
+			goto nomem;
+		argv[0] = login;
+	} else {
+		for (i = 0; i < argc; i++)
+			argv[i] = (char *)json_string_value(json_array_get(jargv, i));
+		if ((path = strdup(argv[0])) == NULL)
+			goto nomem;
+	}
+
+	if ((x = calloc(1, sizeof *x)) == NULL)
+		goto nomem;
+	x->s = s;
+	ph_queue_init(&x->inq, SHELL_IN_LOW, SHELL_IN_HIGH, SHELL_IN_LIMIT);
+	s->op_data = x;
+
+	memset(&ws, 0, sizeof ws);
+	ws.ws_col = (unsigned short)shell_size(req, "cols", 80);
+	ws.ws_row = (unsigned short)shell_size(req, "rows", 24);
+	pid = forkpty(&master, NULL, NULL, &ws);
+	if (pid == 0)
+		shell_child(argv, path, term);
+	e = errno;
+	free(argv);
+	free(login);
+	if (pid < 0) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_SPAWN, "forkpty: %s",
+		    strerror(e));
+		free(path);
+		return -1;
+	}
+	fcntl(master, F_SETFD, FD_CLOEXEC);
+	x->pid = pid;
+	if (agent_child_watch(a, pid, shell_reaped, x) != 0) {
+		kill(-pid, SIGKILL);
+		x->reaped = 1;
+		x->status = SIGKILL;
+		close(master);
+		free(path);
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	memset(&ad, 0, sizeof ad);
+	ad.vh = a->vh;
+	ad.type = LWS_ADOPT_RAW_FILE_DESC;
+	ad.fd.filefd = master;
+	ad.vh_prot_name = OP_SHELL_PROTOCOL;
+	ad.opaque = x;
+	if ((x->pty = lws_adopt_descriptor_vhost_via_info(&ad)) == NULL) {
+		agent_child_hangup(a, pid);
+		free(path);
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+		    "cannot add the terminal to the event loop");
+		return -1;
+	}
+	ph_info("session %.8s: started pid %d on a %dx%d terminal (%s): %s", s->sid,
+	    (int)pid, ws.ws_col, ws.ws_row, term, path);
+	free(path);
+	if ((ready = ph_ctl_new(PH_CTL_READY)) != NULL)
+		json_object_set_new(ready, "pid", json_integer(pid));
+	agent_session_send_ctl(s, ready);
+	return 0;
+
+nomem:
+	free(argv);
+	free(login);
+	free(path);
+	agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
+	return -1;
+}
+
+static void
+shell_input(struct agent_session *s, const struct ph_frame *f)
+{
+	struct op_shell	*x = s->op_data;
+	struct winsize	 ws;
+	const char	*name;
+	pid_t		 fg;
+	int		 signo;
+
+	if (x == NULL || x->lost)
+		return;
+	if (f->type == PH_FRAME_STDIN) {
+		if (x->pty == NULL || f->len == 0)
+			return;
+		if (ph_queue_push(&x->inq, -1, f->payload, f->len) != 0) {
+			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+			    "terminal input queue overflow");
+			return;
+		}
+		lws_callback_on_writable(x->pty);
+		if (ph_queue_over_high(&x->inq))
+			agent_session_rx_pause(s, 1);
+		return;
+	}
+	switch (f->ctl) {
+	case PH_CTL_RESIZE:
+		if (x->pty == NULL)
+			break;
+		memset(&ws, 0, sizeof ws);
+		ws.ws_col = (unsigned short)shell_size(f->json, "cols", 80);
+		ws.ws_row = (unsigned short)shell_size(f->json, "rows", 24);
+		if (ioctl(lws_get_socket_fd(x->pty), TIOCSWINSZ, &ws) != 0)
+			ph_debug("session %.8s: TIOCSWINSZ: %s", s->sid, strerror(errno));
+		break;
+	case PH_CTL_SIGNAL:
+		name = json_string_value(json_object_get(f->json, "name"));
+		if ((signo = shell_signal_number(name)) < 0) {
+			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+			    "unknown signal '%s'", name != NULL ? name : "");
+			break;
+		}
+		fg = x->pty != NULL ? tcgetpgrp(lws_get_socket_fd(x->pty)) : -1;
+		if (fg <= 0 && !x->reaped)
+			fg = x->pid;
+		if (fg > 0)
+			kill(-fg, signo);
+		break;
+	default:
+		break;		/* eof: a terminal has no end of input but ^D */
+	}
+}
+
+static void
+shell_lost(struct agent_session *s)
+{
+	struct op_shell	*x = s->op_data;
+
+	if (x == NULL || x->lost || s->op != &op_shell_entry)
+		return;
+	x->lost = 1;
+	while (ph_queue_peek(&x->inq) != NULL)
+		ph_queue_pop(&x->inq);
+	shell_close_pty(x);	/* the terminal hangs up: SIGHUP to its session */
+	if (x->pid > 0 && !x->reaped)
+		agent_child_hangup(s->agent, x->pid);
+}
+
+static int
+shell_busy(struct agent_session *s)
+{
+	struct op_shell	*x = s->op_data;
+
+	if (x == NULL)
+		return 0;
+	return (x->pid > 0 && !x->reaped) || x->pty != NULL;
+}
+
+static void
+shell_free(struct agent_session *s)
+{
+	struct op_shell	*x = s->op_data;
+
+	if (x == NULL)
+		return;
+	if (x->pid > 0 && !x->reaped)
+		agent_child_unwatch(s->agent, x->pid);
+	if (!s->agent->destroying)
+		lws_sul_cancel(&x->sul_in);
+	ph_queue_free(&x->inq);
+	free(x);
+	s->op_data = NULL;
+}
+
+const struct op_entry op_shell_entry = {
+	.name = "shell",
+	.start = shell_start,
+	.input = shell_input,
+	.resume = shell_resume,
+	.lost = shell_lost,
+	.busy = shell_busy,
+	.free = shell_free,
+};

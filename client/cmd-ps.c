@@ -1,0 +1,316 @@
+/*
+ * cmd-ps.c - "porthole ps TARGET [--json] [--sort cpu|rss|pid] [--tree]":
+ * the processes of a container, read by the agent from /proc (op-ps.c),
+ * with the container's cgroup memory use and limit on top.
+ *
+ * The agent sends one JSON document on STDOUT (docs/protocol.md, "ps");
+ * we keep it (at most PS_DOC_MAX bytes) and print it after the session:
+ * --json as it came (one document), else a table
+ *   PID PPID USER STATE %CPU RSS THR FDS START COMMAND
+ * sorted by pid (default), cpu or rss (largest first), or --tree: each
+ * process under its parent, children by pid.  On a terminal the command
+ * column is cut at the terminal's width.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "porthole/util.h"
+
+#include "client-conn.h"
+#include "client-op.h"
+#include "client-target.h"
+#include "cmd.h"
+
+#define PS_DOC_MAX	(32 * 1024 * 1024)
+
+enum ps_sort { PS_SORT_PID, PS_SORT_CPU, PS_SORT_RSS };
+
+struct ps {
+	char		*doc;
+	size_t		 len;
+	int		 overflow;
+	enum ps_sort	 sort;
+};
+
+static int
+ps_out(struct client_op *op, void *arg, const uint8_t *p, size_t n)
+{
+	struct ps	*ps = arg;
+	char		*nd;
+
+	if (ps->len + n > PS_DOC_MAX) {
+		if (!ps->overflow)
+			client_op_abort(op, ph_asprintf("the process list is larger than "
+			    "%d MiB: refused", PS_DOC_MAX >> 20));
+		ps->overflow = 1;
+		return -1;
+	}
+	if ((nd = realloc(ps->doc, ps->len + n + 1)) == NULL) {
+		client_op_abort(op, strdup("out of memory"));
+		return -1;
+	}
+	ps->doc = nd;
+	memcpy(ps->doc + ps->len, p, n);
+	ps->len += n;
+	ps->doc[ps->len] = '\0';
+	return 0;
+}
+
+/* KiB as a short human size: 812K, 12.3M, 1.2G. */
+static void
+ps_size(char *buf, size_t len, double kib)
+{
+	if (kib < 1024)
+		snprintf(buf, len, "%.0fK", kib);
+	else if (kib < 1024 * 1024)
+		snprintf(buf, len, "%.1fM", kib / 1024);
+	else
+		snprintf(buf, len, "%.1fG", kib / 1024 / 1024);
+}
+
+static json_int_t
+ps_int(json_t *p, const char *k)
+{
+	return json_integer_value(json_object_get(p, k));
+}
+
+static enum ps_sort ps_sort_key;
+
+static int
+ps_cmp(const void *a, const void *b)
+{
+	json_t	*x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	double	 dx, dy;
+
+	switch (ps_sort_key) {
+	case PS_SORT_CPU:
+		dx = json_number_value(json_object_get(x, "cpu"));
+		dy = json_number_value(json_object_get(y, "cpu"));
+		if (dx != dy)
+			return dx > dy ? -1 : 1;
+		break;
+	case PS_SORT_RSS:
+		if (ps_int(x, "rss_kib") != ps_int(y, "rss_kib"))
+			return ps_int(x, "rss_kib") > ps_int(y, "rss_kib") ? -1 : 1;
+		break;
+	case PS_SORT_PID:
+		break;
+	}
+	return ps_int(x, "pid") < ps_int(y, "pid") ? -1 : ps_int(x, "pid") > ps_int(y, "pid");
+}
+
+static void
+ps_row(json_t *p, int depth, int width)
+{
+	char		 rss[16], start[16], fds[16], *user, *cmd, *line;
+	const char	*c;
+	time_t		 st = (time_t)ps_int(p, "start"), now = time(NULL);
+	struct tm	 tm, tn;
+	int		 n;
+
+	ps_size(rss, sizeof rss, (double)ps_int(p, "rss_kib"));
+	localtime_r(&st, &tm);
+	localtime_r(&now, &tn);
+	if (tm.tm_year == tn.tm_year && tm.tm_yday == tn.tm_yday)
+		strftime(start, sizeof start, "%H:%M", &tm);
+	else
+		strftime(start, sizeof start, "%b%d", &tm);
+	user = client_printable(client_agent_str(p, "user"));
+	c = client_agent_str(p, "command");
+	cmd = client_printable(*c != '\0' ? c : client_agent_str(p, "comm"));
+	n = (int)ps_int(p, "fds");
+	if (n < 0)
+		snprintf(fds, sizeof fds, "-");
+	else
+		snprintf(fds, sizeof fds, "%d", n);
+	line = ph_asprintf("%7lld %7lld %-10.10s %-5s %5.1f %7s %4lld %4s %-5s %*s%s%s",
+	    (long long)ps_int(p, "pid"), (long long)ps_int(p, "ppid"), user,
+	    client_agent_str(p, "state"), json_number_value(json_object_get(p, "cpu")), rss,
+	    (long long)ps_int(p, "threads"), fds, start, depth * 2, "",
+	    depth > 0 ? "\\_ " : "", cmd);
+	if (width > 0 && (int)strlen(line) > width)
+		line[width] = '\0';
+	printf("%s\n", line);
+	free(line);
+	free(user);
+	free(cmd);
+}
+
+static void
+ps_tree(json_t **v, size_t n, json_int_t parent, int depth, int width, char *done)
+{
+	size_t	i;
+
+	if (depth > 64)
+		return;
+	for (i = 0; i < n; i++) {
+		if (done[i] || ps_int(v[i], "ppid") != parent || ps_int(v[i], "pid") == parent)
+			continue;
+		done[i] = 1;
+		ps_row(v[i], depth, width);
+		ps_tree(v, n, ps_int(v[i], "pid"), depth + 1, width, done);
+	}
+}
+
+static int
+ps_print(json_t *doc, enum ps_sort sort, int tree)
+{
+	json_t		*procs = json_object_get(doc, "processes"), *cg, **v;
+	size_t		 n, i, j;
+	struct winsize	 ws;
+	int		 width = 0, found;
+	char		 used[16], lim[16];
+	char		*done;
+
+	if (!json_is_array(procs))
+		return cmd_failf("the agent sent a process list without processes");
+	if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		width = ws.ws_col;
+	cg = json_object_get(doc, "cgroup");
+	if (json_is_object(cg)) {
+		double u = (double)ps_int(cg, "usage") / 1024, l = (double)ps_int(cg, "limit") / 1024;
+
+		ps_size(used, sizeof used, u);
+		if (l > 0) {
+			ps_size(lim, sizeof lim, l);
+			printf("memory: %s of %s (%.0f%%), cgroup v%lld %s\n", used, lim,
+			    u * 100 / l, (long long)ps_int(cg, "version"),
+			    client_agent_str(cg, "path"));
+		} else
+			printf("memory: %s, no limit, cgroup v%lld %s\n", used,
+			    (long long)ps_int(cg, "version"), client_agent_str(cg, "path"));
+	} else
+		printf("memory: no memory cgroup found\n");
+	printf("%7s %7s %-10s %-5s %5s %7s %4s %4s %-5s %s\n", "PID", "PPID", "USER",
+	    "STATE", "%CPU", "RSS", "THR", "FDS", "START", "COMMAND");
+	n = json_array_size(procs);
+	if ((v = calloc(n + 1, sizeof *v)) == NULL || (done = calloc(n + 1, 1)) == NULL) {
+		free(v);
+		return cmd_failf("out of memory");
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(procs, i);
+	ps_sort_key = tree ? PS_SORT_PID : sort;
+	qsort(v, n, sizeof *v, ps_cmp);
+	if (!tree) {
+		for (i = 0; i < n; i++)
+			ps_row(v[i], 0, width);
+	} else {
+		/* Roots: processes whose parent is not in the list. */
+		for (i = 0; i < n; i++) {
+			if (done[i])
+				continue;
+			for (found = 0, j = 0; j < n && !found; j++)
+				found = j != i && ps_int(v[j], "pid") == ps_int(v[i], "ppid");
+			if (found)
+				continue;
+			done[i] = 1;
+			ps_row(v[i], 0, width);
+			ps_tree(v, n, ps_int(v[i], "pid"), 1, width, done);
+		}
+		for (i = 0; i < n; i++)	/* cycles, if /proc ever shows one */
+			if (!done[i])
+				ps_row(v[i], 0, width);
+	}
+	free(done);
+	free(v);
+	if (fflush(stdout) != 0)
+		return cmd_failf("cannot write to stdout");
+	return 0;
+}
+
+static int
+cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
+{
+	struct client_op_result	 res;
+	struct ps		 ps;
+	json_t			*doc;
+	json_error_t		 jerr;
+	const char		*target = NULL;
+	char			*cause = NULL;
+	int			 i, r, json = 0, tree = 0;
+
+	memset(&ps, 0, sizeof ps);
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--json") == 0)
+			json = 1;
+		else if (strcmp(a, "--tree") == 0)
+			tree = 1;
+		else if (strcmp(a, "--sort") == 0 || strncmp(a, "--sort=", 7) == 0) {
+			const char *k = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : "");
+
+			if (strcmp(k, "pid") == 0)
+				ps.sort = PS_SORT_PID;
+			else if (strcmp(k, "cpu") == 0)
+				ps.sort = PS_SORT_CPU;
+			else if (strcmp(k, "rss") == 0)
+				ps.sort = PS_SORT_RSS;
+			else
+				return cmd_usage_error(&cmd_ps_entry, "--sort takes cpu, rss "
+				    "or pid, not '%s'", k);
+		} else if (a[0] == '-' && a[1] != '\0') {
+			r = client_conf_option(conf, argc, argv, &i, &cause);
+			if (r < 0) {
+				r = cmd_usage_error(&cmd_ps_entry, "%s", cause);
+				free(cause);
+				return r;
+			}
+			if (r == 0)
+				return cmd_usage_error(&cmd_ps_entry, "unknown option '%s'", a);
+		} else if (target == NULL)
+			target = a;
+		else
+			return cmd_usage_error(&cmd_ps_entry, "unexpected argument '%s'", a);
+	}
+	if (target == NULL)
+		return cmd_usage_error(&cmd_ps_entry, "missing TARGET");
+
+	if (client_op_run(conf, target, "ps", json_array(), ps_out, &ps, &res, &cause) != 0) {
+		client_op_result_free(&res);
+		free(ps.doc);
+		return cmd_fail(cause);
+	}
+	if (res.interrupted) {
+		r = cmd_failf("interrupted");
+		goto out;
+	}
+	if (res.status != 0) {
+		r = cmd_failf("ps on %s (%s) failed: %s", res.agent_name, res.agent_id,
+		    res.err != NULL ? res.err : "no reason given");
+		goto out;
+	}
+	if ((doc = json_loadb(ps.doc != NULL ? ps.doc : "", ps.len, 0, &jerr)) == NULL) {
+		r = cmd_failf("the agent %s (%s) sent a process list that is not JSON (%s)",
+		    res.agent_name, res.agent_id, jerr.text);
+		goto out;
+	}
+	if (json) {
+		if (json_dumpf(doc, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF ||
+		    fflush(stdout) != 0)
+			r = cmd_failf("cannot write to stdout");
+		else
+			r = 0;
+	} else
+		r = ps_print(doc, ps.sort, tree);
+	json_decref(doc);
+out:
+	client_op_result_free(&res);
+	free(ps.doc);
+	return r;
+}
+
+const struct cmd_entry cmd_ps_entry = {
+	.name = "ps",
+	.alias = NULL,
+	.usage = "TARGET [--json] [--sort cpu|rss|pid] [--tree]",
+	.about = "processes of a container, with its cgroup memory",
+	.exec = cmd_ps_exec,
+};

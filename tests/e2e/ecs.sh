@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# ECS identity end to end: an agent whose ECS_CONTAINER_METADATA_URI_V4
+# points at a stand-in endpoint (tests/tools/ph-ecsmeta, AWS's documented v4
+# format) registers as <task id>/<container> with the metadata labels, is
+# named after the family, PORTHOLE_LABELS override the metadata, and a label
+# selector reaches it.  Malformed or unreachable metadata: the agent still
+# connects, with a random id, and says why in its log.
+. "$(dirname "$0")/lib.sh"
+
+META_BIN=$BUILD/tests/tools/ph-ecsmeta
+TASK=cd189a933e5849daa93386466019ab50
+
+start_relay
+
+# start_meta DIR: the stand-in endpoint serving DIR; sets META_PORT.
+start_meta() {
+	"$META_BIN" "$1" >"$1/meta.out" 2>&1 &
+	PIDS+=("$!")
+	wait_for 10 grep -q 'listening on' "$1/meta.out" || { fail "ph-ecsmeta did not start"; finish; }
+	META_PORT=$(sed -n 's/listening on //p' "$1/meta.out")
+}
+
+# start_ecs_agent LOG URI [VAR=VALUE...]: an agent with that metadata URI.
+start_ecs_agent() {
+	local log=$1 uri=$2; shift 2
+	env PORTHOLE_TOKEN=@"$STATE/agent.token" ECS_CONTAINER_METADATA_URI_V4="$uri" "$@" \
+		"$AGENT_BIN" >"$T/$log.out" 2>"$T/$log.err" &
+	PIDS+=("$!")
+}
+
+mkdir -p "$T/good" "$T/bad"
+cat >"$T/good/container.json" <<JSON
+{"DockerId": "$TASK-2495160603", "Name": "app", "DockerName": "app",
+ "Image": "111122223333.dkr.ecr.us-west-2.amazonaws.com/api:latest",
+ "Labels": {"com.amazonaws.ecs.cluster": "arn:aws:ecs:us-west-2:111122223333:cluster/prod",
+            "com.amazonaws.ecs.container-name": "app",
+            "com.amazonaws.ecs.task-arn": "arn:aws:ecs:us-west-2:111122223333:task/prod/$TASK",
+            "com.amazonaws.ecs.task-definition-family": "api",
+            "com.amazonaws.ecs.task-definition-version": "26"},
+ "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING", "Limits": {"CPU": 2, "Memory": 512},
+ "Type": "NORMAL", "Networks": [{"NetworkMode": "awsvpc", "IPv4Addresses": ["10.0.0.108"]}]}
+JSON
+cat >"$T/good/task.json" <<JSON
+{"Cluster": "arn:aws:ecs:us-west-2:111122223333:cluster/prod",
+ "TaskARN": "arn:aws:ecs:us-west-2:111122223333:task/prod/$TASK",
+ "Family": "api", "Revision": "26", "DesiredStatus": "RUNNING", "KnownStatus": "RUNNING",
+ "Limits": {"CPU": 0.25, "Memory": 512}, "PullStartedAt": "2023-07-21T15:45:33.532811081Z",
+ "AvailabilityZone": "us-west-2d", "LaunchType": "FARGATE", "Containers": []}
+JSON
+start_meta "$T/good"
+start_ecs_agent good "http://127.0.0.1:$META_PORT/v4/$TASK-2495160603" PORTHOLE_LABELS=team=core,az=override
+
+ecs_listed() { "$CLI_BIN" ls --json 2>/dev/null | jq -e --arg id "$1" '.agents[] | select(.id == $id)' >/dev/null; }
+check "agent registered as <task>/<container>" wait_for 20 ecs_listed "$TASK/app"
+agent=$(ph ls --json | jq -c --arg id "$TASK/app" '.agents[] | select(.id == $id)')
+eq "name defaults to the family" "$(jq -r .name <<<"$agent")" "api"
+eq "cluster label" "$(jq -r .labels.cluster <<<"$agent")" "prod"
+eq "family label" "$(jq -r .labels.family <<<"$agent")" "api"
+eq "revision label" "$(jq -r .labels.revision <<<"$agent")" "26"
+eq "task label" "$(jq -r .labels.task <<<"$agent")" "$TASK"
+eq "container label" "$(jq -r .labels.container <<<"$agent")" "app"
+eq "launch_type label" "$(jq -r .labels.launch_type <<<"$agent")" "FARGATE"
+eq "PORTHOLE_LABELS override the metadata" "$(jq -r .labels.az <<<"$agent")" "override"
+eq "PORTHOLE_LABELS add" "$(jq -r .labels.team <<<"$agent")" "core"
+
+out=$(ph exec cluster=prod,family=api -- echo reached </dev/null); eq "exec by selector exit 0" $? 0
+eq "exec by cluster=prod,family=api reaches it" "$out" "reached"
+eq "a task id prefix reaches it" "$(ph exec "${TASK:0:12}" -- echo ok </dev/null)" "ok"
+
+# PORTHOLE_NAME wins over the family (another task: ids are unique).
+mkdir -p "$T/named"
+sed "s/$TASK/0123456789abcdef0123456789abcdef/g" "$T/good/task.json" >"$T/named/task.json"
+cp "$T/good/container.json" "$T/named/container.json"
+start_meta "$T/named"
+start_ecs_agent named "http://127.0.0.1:$META_PORT/v4/other" PORTHOLE_NAME=e2e-named
+check "PORTHOLE_NAME overrides the family" wait_for 20 agent_listed e2e-named
+eq "its id is its own task's" "$(ph ls --json | jq -r '.agents[] | select(.name == "e2e-named") | .id')" \
+	"0123456789abcdef0123456789abcdef/app"
+
+# Malformed metadata: still connects, random id, a log line.
+echo '{"Name": "app", ' >"$T/bad/container.json"
+echo 'not json at all' >"$T/bad/task.json"
+start_meta "$T/bad"
+start_ecs_agent bad "http://127.0.0.1:$META_PORT/v4/x" PORTHOLE_NAME=e2e-ecs-bad
+check "malformed metadata: agent still connects" wait_for 20 agent_listed e2e-ecs-bad
+id=$(ph ls --json | jq -r '.agents[] | select(.name == "e2e-ecs-bad") | .id')
+check "malformed metadata: random id ($id)" grep -Eqx '[0-9a-f]{16}' <<<"$id"
+contains "malformed metadata is logged" "$(cat "$T/bad.err")" "ECS task metadata skipped"
+eq "exec reaches the malformed-metadata agent" "$(ph exec e2e-ecs-bad -- echo ok </dev/null)" "ok"
+
+# Unreachable endpoint (nothing listens): same.
+start_ecs_agent gone "http://127.0.0.1:1/v4/x" PORTHOLE_NAME=e2e-ecs-gone
+check "unreachable metadata: agent still connects" wait_for 20 agent_listed e2e-ecs-gone
+contains "unreachable metadata is logged" "$(cat "$T/gone.err")" "cannot connect"
+finish

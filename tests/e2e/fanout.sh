@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# exec --all end to end: three agents share a label; every output line is
+# prefixed with its agent's name, the highest status wins, --json holds one
+# result per agent (base64 for bytes that are not UTF-8, capped at 1 MiB per
+# stream), and an agent lost mid-run counts 255 without spoiling the others.
+. "$(dirname "$0")/lib.sh"
+
+command -v jq >/dev/null || { echo "1..0 # SKIP jq not installed"; exit 77; }
+
+start_relay
+ID=one RC=0 start_agent fo-a "family=api,zone=x"
+ID=two RC=5 start_agent fo-b "family=api,zone=y"
+ID=three RC=2 start_agent fo-c "family=api,zone=x"
+start_agent fo-other "family=web"
+
+# Prefixes, streams apart, the highest status.
+ph exec --all family=api -- sh -c 'echo "out $ID"; echo "err $ID" >&2; printf "tail"; exit ${RC:-0}' \
+	>"$T/o1" 2>"$T/e1"
+eq "highest status wins" $? 5
+eq "stdout lines prefixed" "$(sort "$T/o1")" "$(printf 'fo-a: out one\nfo-a: tail\nfo-b: out two\nfo-b: tail\nfo-c: out three\nfo-c: tail')"
+eq "stderr lines prefixed" "$(sort "$T/e1")" "$(printf 'fo-a: err one\nfo-b: err two\nfo-c: err three')"
+check "the agent outside the selector did not run" sh -c "! grep -q fo-other $T/o1 $T/e1"
+
+# A selector matching two: exactly those two.
+ph exec --all zone=x -- sh -c 'echo $ID; exit ${RC:-0}' >"$T/o2"; eq "zone=x exit" $? 2
+eq "zone=x reaches exactly two" "$(sort "$T/o2")" "$(printf 'fo-a: one\nfo-c: three')"
+
+# Without --all several matches stay an error.
+ph exec family=api -- true 2>"$T/e3"; eq "several without --all is an error" $? 255
+contains "it says so" "$(cat "$T/e3")" "porthole: "
+
+# --json: one document, three results.
+ph exec --all family=api --json -- sh -c 'echo "hi $ID"; echo "e" >&2; exit ${RC:-0}' >"$T/j1"
+eq "--json status" $? 5
+eq "three results" "$(jq '.results | length' "$T/j1")" 3
+eq "names and exits" "$(jq -r '.results[] | "\(.agent.name) \(.exit) \(.stdout | @json)"' "$T/j1" | sort)" \
+	"$(printf 'fo-a 0 "hi one\\n"\nfo-b 5 "hi two\\n"\nfo-c 2 "hi three\\n"')"
+eq "stderr kept" "$(jq -r '[.results[].stderr] | unique | .[]' "$T/j1")" "e"
+eq "agent ids present" "$(jq '[.results[].agent.id | length > 0] | all' "$T/j1")" true
+eq "no encoding for text" "$(jq '[.results[] | has("encoding")] | any' "$T/j1")" false
+
+# Binary output: base64, byte-exact.
+printf '\x00\xff\xfe\n\x80' >"$T/bin"
+ph exec --all zone=y --json -- printf '\000\377\376\n\200' >"$T/j2"
+eq "binary: encoding base64" "$(jq -r '.results[0].encoding' "$T/j2")" base64
+jq -r '.results[0].stdout' "$T/j2" | base64 -d >"$T/bin.out"
+eq "binary: byte-exact" "$(sha256sum <"$T/bin.out")" "$(sha256sum <"$T/bin")"
+
+# More than 1 MiB: truncated at 1 MiB, still valid JSON.
+ph exec --all zone=y --json -- sh -c 'head -c 3000000 /dev/zero | tr "\0" a' >"$T/j3"
+eq "big: exit 0" $? 0
+eq "big: truncated" "$(jq '.results[0].truncated' "$T/j3")" true
+eq "big: 1 MiB kept" "$(jq -r '.results[0].stdout | length' "$T/j3")" 1048576
+
+# A partial last line gets its newline; a line past 64 KiB is split, not lost.
+ph exec --all zone=y -- sh -c 'head -c 100000 /dev/zero | tr "\0" b' >"$T/o4"
+eq "long line: bytes kept" "$(sed 's/^fo-b: //' "$T/o4" | tr -d '\n' | wc -c)" 100000
+
+# --timeout applies to each: 124 overall, "timeout": true in --json.
+ph exec --all zone=x --timeout 1s --json -- sh -c 'echo before; sleep 1031' >"$T/j8"
+eq "timeout on all: 124" $? 124
+eq "timeout on all: flagged" "$(jq -r '[.results[] | "\(.timeout) \(.exit) \(.stdout)"] | unique | .[]' "$T/j8")" \
+	"$(printf 'true 124 before\n')"
+check "timeout on all: sleeps gone" wait_for 10 no_process "sleep 1031"
+
+# Many short lines from three agents into a reader that starts late: every
+# line arrives once, prefixed (the output queue fills and the sessions wait).
+ph exec --all family=api -- seq 200000 | { sleep 1; cat; } >"$T/o7"
+eq "many lines: status" "${PIPESTATUS[0]}" 0
+eq "many lines: count" "$(wc -l <"$T/o7")" 600000
+eq "many lines: per agent, in order" "$(grep '^fo-b: ' "$T/o7" | sed 's/^fo-b: //' | sha256sum)" \
+	"$(seq 200000 | sha256sum)"
+
+# One agent killed mid-run: 255 for it, the others' output intact.
+ph exec --all family=api -- sh -c 'echo "start $ID"; sleep 3; echo "end $ID"; exit 0' \
+	>"$T/o5" 2>"$T/e5" &
+cli=$!
+PIDS+=("$cli")
+if wait_for 30 grep -q 'fo-c: start three' "$T/o5"; then
+	agent_c=$(for p in $(pgrep -f "$AGENT_BIN"); do
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx PORTHOLE_NAME=fo-c && echo "$p"; done)
+	kill -KILL $agent_c
+	wait "$cli"; eq "lost agent: 255 overall" $? 255
+	eq "others intact" "$(grep -v fo-c "$T/o5" | sort)" \
+		"$(printf 'fo-a: end one\nfo-a: start one\nfo-b: end two\nfo-b: start two')"
+	contains "the lost one is named" "$(cat "$T/e5")" "porthole: fo-c:"
+else
+	fail "fo-c never started"
+fi
+
+# --json with a lost agent: its result has exit 255 and an error.
+mv "$T/agent-fo-c.err" "$T/agent-fo-c.err.1"
+ID=three RC=2 start_agent fo-c "family=api,zone=x"
+ph exec --all zone=x --json -- sh -c 'echo "start $ID"; sleep 3; echo "end $ID"' >"$T/j6" &
+cli=$!
+PIDS+=("$cli")
+wait_for 30 sh -c "[ \$(grep -c 'started pid' $T/agent-fo-c.err) -ge 1 ]" || fail "fo-c never started (json)"
+agent_c=$(for p in $(pgrep -f "$AGENT_BIN"); do
+	tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx PORTHOLE_NAME=fo-c && echo "$p"; done)
+kill -KILL $agent_c
+wait "$cli"; eq "json lost: 255" $? 255
+eq "json lost: fo-c 255 with error" \
+	"$(jq -r '.results[] | select(.agent.name == "fo-c") | "\(.exit) \(has("error"))"' "$T/j6")" "255 true"
+eq "json lost: fo-a intact" \
+	"$(jq -r '.results[] | select(.agent.name == "fo-a") | "\(.exit) \(.stdout)"' "$T/j6")" \
+	"$(printf '0 start one\nend one\n')"
+finish

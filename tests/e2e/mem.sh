@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# mem end to end: JSON Lines of a process that allocates steadily show RSS
+# growing and a positive growth rate; --for ends it with 0; the plain and
+# live (terminal) formats; a pid that
+# exits ends it with 255 and says so; a pid that does not exist too.
+. "$(dirname "$0")/lib.sh"
+
+jqq() { jq -e "$@" >/dev/null; }
+
+start_relay
+start_agent e2e-mem
+
+# Grows by 4 MiB every 100 ms, touched so it is resident, up to 400 MiB.
+python3 -c "
+import time
+keep = []
+print('ready', flush=True)
+for i in range(100):
+    b = bytearray(4 * 1024 * 1024)
+    for j in range(0, len(b), 4096): b[j] = 1
+    keep.append(b)
+    time.sleep(0.1)
+time.sleep(300)
+" >"$T/grow.out" &
+grow=$!
+PIDS+=("$grow")
+check "growing process started" wait_for 30 grep -q ready "$T/grow.out"
+
+ph mem e2e-mem "$grow" --every 200ms --for 2s --json >"$T/mem.jsonl"; eq "mem --json --for exit 0" $? 0
+n=$(wc -l <"$T/mem.jsonl")
+check "several samples ($n)" [ "$n" -ge 5 ]
+check "every line is JSON with rss and pid" jqq -s --argjson p "$grow" \
+	'all(.[]; .pid == $p and (.rss | type) == "number")' "$T/mem.jsonl"
+first=$(head -1 "$T/mem.jsonl" | jq .rss)
+last=$(tail -1 "$T/mem.jsonl" | jq .rss)
+check "rss grew ($first -> $last KiB)" [ "$last" -gt "$first" ]
+check "positive growth rate in the last line" jqq -s '.[-1].growth_kib_min > 0' "$T/mem.jsonl"
+check "cgroup usage sampled" jqq -s 'map(.cg_usage) | min > 0' "$T/mem.jsonl"
+
+# Not a terminal, no --json: one plain line per sample.
+ph mem e2e-mem "$grow" --every 100ms --for 500ms >"$T/mem.txt"; eq "plain exit 0" $? 0
+contains "plain line" "$(head -1 "$T/mem.txt")" "pid=$grow rss="
+contains "plain growth" "$(tail -1 "$T/mem.txt")" "growth_kib_min="
+
+# On a terminal (script(1) gives it a pty): header, growth and sparkline.
+if command -v script >/dev/null; then
+	script -qec "$CLI_BIN mem e2e-mem $grow --every 100ms --for 1s" /dev/null \
+		</dev/null >"$T/mem.tty"; eq "live exit 0" $? 0
+	contains "live header" "$(cat "$T/mem.tty")" "GROWTH/min"
+	contains "live sparkline" "$(cat "$T/mem.tty")" "▁"
+else
+	log "no script(1): live view not checked"
+fi
+
+# Without --for it runs until interrupted (SIGTERM here: a background job
+# ignores SIGINT); that ends it with 0 and the agent's sampler is killed.
+"$CLI_BIN" mem e2e-mem "$grow" --every 100ms --json >"$T/open.jsonl" &
+mp=$!
+check "open-ended mem samples" wait_for 20 test -s "$T/open.jsonl"
+kill -TERM "$mp"; wait "$mp"; eq "interrupted mem exits 0" $? 0
+check "the sampler is gone from the agent" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
+
+# A process that exits while watched: 255 and a message.
+sleep 1.5 &
+short=$!
+ph mem e2e-mem "$short" --every 100ms --json >"$T/short.jsonl" 2>"$T/short.err"; eq "exited pid is 255" $? 255
+contains "exit is said" "$(cat "$T/short.err")" "process $short has exited"
+check "it was sampled before it exited" [ "$(wc -l <"$T/short.jsonl")" -ge 1 ]
+
+ph mem e2e-mem 2147483000 --json 2>"$T/none.err" >/dev/null; eq "no such pid is 255" $? 255
+contains "no such pid is said" "$(cat "$T/none.err")" "no process 2147483000"
+
+ph mem e2e-mem notapid 2>"$T/usage.err"; eq "bad pid is a usage error" $? 255
+contains "bad pid says so" "$(cat "$T/usage.err")" "PID must be a process id"
+
+check "no helper children left under the agent" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
+finish

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# ps end to end: the agent reads /proc itself; a process we start shows up
+# with its pid, ppid and user; --json is one document; --sort rss puts the
+# biggest first; the header gives the cgroup's memory; the viewer token may
+# run ps; a bad --sort is a usage error.
+. "$(dirname "$0")/lib.sh"
+
+jqq() { jq -e "$@" >/dev/null; }
+
+start_relay
+start_agent e2e-ps
+
+marker="porthole-ps-marker-$$"
+# A parent shell and its child with the marker in argv.
+printf 'exec -a %s-parent sleep 300 &\necho $! >%s/child.pid\nwait\n' "$marker" "$T" >"$T/parent.sh"
+bash "$T/parent.sh" &
+parent=$!
+PIDS+=("$parent")
+check "marker process started" wait_for 10 test -s "$T/child.pid"
+child=$(cat "$T/child.pid")
+PIDS+=("$child")
+
+ph ps e2e-ps --json >"$T/ps.json"; eq "ps --json exit 0" $? 0
+check "ps --json parses with jq" jqq '.processes | length > 0' "$T/ps.json"
+eq "marker pid is listed" "$(jq -r --arg m "$marker-parent" \
+	'.processes[] | select(.command | startswith($m)) | .pid' "$T/ps.json")" "$child"
+eq "marker ppid" "$(jq -r --argjson p "$child" '.processes[] | select(.pid == $p) | .ppid' \
+	"$T/ps.json")" "$parent"
+eq "marker user" "$(jq -r --argjson p "$child" '.processes[] | select(.pid == $p) | .user' \
+	"$T/ps.json")" "$(id -un)"
+eq "agent's process is there too" "$(jq --argjson p "$AGENT_PID" \
+	'[.processes[] | select(.pid == $p)] | length' "$T/ps.json")" 1
+check "cgroup memory usage in the document" jqq '.cgroup.usage > 0' "$T/ps.json"
+check "cpu is a number" jqq '[.processes[].cpu | numbers] | length > 0' "$T/ps.json"
+
+# A process with a big resident set comes first under --sort rss.
+python3 -c "import time; b = bytearray(400 * 1024 * 1024); [b.__setitem__(i, 1) for i in range(0, len(b), 4096)]; print('ready', flush=True); time.sleep(300)" \
+	>"$T/big.out" &
+big=$!
+PIDS+=("$big")
+check "big process allocated" wait_for 60 grep -q ready "$T/big.out"
+out=$(ph ps e2e-ps --sort rss); eq "ps --sort rss exit 0" $? 0
+first=$(printf '%s\n' "$out" | sed -n 3p | awk '{print $1}')
+eq "the 400 MiB process is first under --sort rss" "$first" "$big"
+header=$(printf '%s\n' "$out" | head -1)
+contains "header gives the cgroup memory" "$header" "memory: "
+contains "header names the cgroup" "$header" "cgroup v"
+contains "column headings" "$(printf '%s\n' "$out" | sed -n 2p)" \
+	"PID    PPID USER       STATE  %CPU     RSS  THR  FDS START COMMAND"
+
+# --tree: the child is indented under its parent.
+tree=$(ph ps e2e-ps --tree)
+contains "tree shows the child under the parent" "$tree" "\\_ $marker-parent"
+
+# The viewer token's scope includes ps.
+PORTHOLE_TOKEN=@$STATE/viewer.token PORTHOLE_KEY=$STATE/viewer.key ph ps e2e-ps --json \
+	>/dev/null; eq "viewer may run ps" $? 0
+
+ph ps e2e-ps --sort mem 2>"$T/usage.err"; eq "bad --sort is 255" $? 255
+contains "bad --sort says so" "$(cat "$T/usage.err")" "--sort takes cpu, rss or pid"
+
+check "no helper children left under the agent" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
+finish

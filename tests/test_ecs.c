@@ -1,0 +1,160 @@
+/* test_ecs.c - ECS task metadata v4: URL, HTTP answer, labels and id. */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "porthole/ecs.h"
+#include "porthole/util.h"
+
+/* Shaped like AWS's documented v4 responses (Fargate). */
+static const char *container_doc =
+    "{\"DockerId\": \"cd189a933e5849daa93386466019ab50-2495160603\","
+    " \"Name\": \"curl\", \"DockerName\": \"curl\", \"Image\": \"111122223333.dkr.ecr"
+    ".us-west-2.amazonaws.com/curltest:latest\", \"Labels\": {"
+    " \"com.amazonaws.ecs.cluster\": \"arn:aws:ecs:us-west-2:111122223333:cluster/default\","
+    " \"com.amazonaws.ecs.container-name\": \"curl\"}, \"DesiredStatus\": \"RUNNING\","
+    " \"KnownStatus\": \"RUNNING\", \"Limits\": {\"CPU\": 10, \"Memory\": 128}}";
+static const char *task_doc =
+    "{\"Cluster\": \"arn:aws:ecs:us-west-2:111122223333:cluster/default\","
+    " \"TaskARN\": \"arn:aws:ecs:us-west-2:111122223333:task/default/"
+    "cd189a933e5849daa93386466019ab50\", \"Family\": \"curltest\", \"Revision\": \"2\","
+    " \"DesiredStatus\": \"RUNNING\", \"KnownStatus\": \"RUNNING\","
+    " \"AvailabilityZone\": \"us-west-2d\", \"LaunchType\": \"FARGATE\","
+    " \"Containers\": []}";
+
+static json_t *
+labels_of(const char *c, const char *t, char **cause)
+{
+	return ph_ecs_labels(c, strlen(c), t, strlen(t), cause);
+}
+
+static const char *
+lab(json_t *l, const char *k)
+{
+	return json_string_value(json_object_get(l, k));
+}
+
+Test(ecs, labels_from_documented_format)
+{
+	char	*cause = NULL, *id;
+	json_t	*l = labels_of(container_doc, task_doc, &cause);
+
+	cr_assert_not_null(l, "%s", cause);
+	cr_assert_str_eq(lab(l, "cluster"), "default");
+	cr_assert_str_eq(lab(l, "family"), "curltest");
+	cr_assert_str_eq(lab(l, "revision"), "2");
+	cr_assert_str_eq(lab(l, "task"), "cd189a933e5849daa93386466019ab50");
+	cr_assert_str_eq(lab(l, "container"), "curl");
+	cr_assert_str_eq(lab(l, "az"), "us-west-2d");
+	cr_assert_str_eq(lab(l, "launch_type"), "FARGATE");
+	id = ph_ecs_id(l);
+	cr_assert_str_eq(id, "cd189a933e5849daa93386466019ab50/curl");
+	free(id);
+	json_decref(l);
+}
+
+Test(ecs, short_cluster_name_integer_revision_optional_missing)
+{
+	char	*cause = NULL;
+	json_t	*l = labels_of("{\"Name\": \"app\"}",
+	    "{\"Cluster\": \"prod\", \"TaskARN\": \"arn:aws:ecs:r:1:task/abc123\","
+	    " \"Family\": \"api\", \"Revision\": 7}", &cause);
+
+	cr_assert_not_null(l, "%s", cause);
+	cr_assert_str_eq(lab(l, "cluster"), "prod");
+	cr_assert_str_eq(lab(l, "revision"), "7");
+	cr_assert_str_eq(lab(l, "task"), "abc123");
+	cr_assert_null(json_object_get(l, "az"));
+	cr_assert_null(json_object_get(l, "launch_type"));
+	json_decref(l);
+}
+
+Test(ecs, malformed_refused_with_cause)
+{
+	static const struct { const char *c, *t, *want; } cases[] = {
+		{ "not json", "{}", "container metadata" },
+		{ "{\"Name\": \"a\"}", "[1]", "task metadata" },
+		{ "{\"Name\": \"a\"}", "{\"Family\": \"f\"}", "task" },
+		{ "{}", "{\"TaskARN\": \"t/x\", \"Family\": \"f\"}", "container" },
+		{ "{\"Name\": \"a\"}", "{\"TaskARN\": \"t/x\"}", "family" },
+		{ "{\"Name\": \"a,b=c\"}", "{\"TaskARN\": \"t/x\", \"Family\": \"f\"}",
+		    "container" },
+		{ "{\"Name\": \"a\"}", "{\"TaskARN\": \"t/\", \"Family\": \"f\"}", "task" },
+		{ "{\"Name\": 5}", "{\"TaskARN\": \"t/x\", \"Family\": \"f\"}", "container" },
+	};
+	size_t	i;
+	char	*cause;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cause = NULL;
+		cr_assert_null(labels_of(cases[i].c, cases[i].t, &cause), "case %zu", i);
+		cr_assert_not_null(cause);
+		cr_assert(strstr(cause, cases[i].want) != NULL, "case %zu: %s", i, cause);
+		free(cause);
+	}
+}
+
+Test(ecs, unusable_optional_values_left_out)
+{
+	char	*cause = NULL;
+	char	 big[400];
+	json_t	*l;
+	char	*t;
+
+	memset(big, 'z', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	t = ph_asprintf("{\"TaskARN\": \"t/x\", \"Family\": \"f\", \"AvailabilityZone\": "
+	    "\"%s\", \"LaunchType\": \"a\\u0001b\"}", big);
+	l = labels_of("{\"Name\": \"a\"}", t, &cause);
+	cr_assert_not_null(l, "%s", cause);
+	cr_assert_null(json_object_get(l, "az"));
+	cr_assert_null(json_object_get(l, "launch_type"));
+	json_decref(l);
+	free(t);
+}
+
+Test(ecs, url)
+{
+	struct ph_ecs_url	 u;
+	char			*cause = NULL;
+
+	cr_assert_eq(ph_ecs_url_parse("http://169.254.170.2/v4/abc-123", &u, &cause), 0);
+	cr_assert_str_eq(u.host, "169.254.170.2");
+	cr_assert_eq(u.port, 80);
+	cr_assert_str_eq(u.path, "/v4/abc-123");
+	cr_assert_eq(ph_ecs_url_parse("http://127.0.0.1:8123", &u, &cause), 0);
+	cr_assert_eq(u.port, 8123);
+	cr_assert_str_eq(u.path, "/");
+	cr_assert_eq(ph_ecs_url_parse("https://x/", &u, &cause), -1);
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(ph_ecs_url_parse("http://x:99999/", &u, &cause), -1);
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(ph_ecs_url_parse("http://:80/", &u, &cause), -1);
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(ph_ecs_url_parse("http://x/a b", &u, &cause), -1);
+	free(cause);
+}
+
+Test(ecs, http_body)
+{
+	const char	*ok = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"a\":1}";
+	const char	*body, *nf = "HTTP/1.0 404 Not Found\r\n\r\nno";
+	size_t		 blen;
+	char		*cause = NULL;
+
+	cr_assert_eq(ph_ecs_http_body(ok, strlen(ok), &body, &blen, &cause), 0);
+	cr_assert_eq(blen, 7);
+	cr_assert_eq(memcmp(body, "{\"a\":1}", 7), 0);
+	cr_assert_eq(ph_ecs_http_body(nf, strlen(nf), &body, &blen, &cause), -1);
+	cr_assert(strstr(cause, "404") != NULL);
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(ph_ecs_http_body("HTTP/1.1 200 OK\r\n", 17, &body, &blen, &cause), -1);
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(ph_ecs_http_body("SSH-2.0", 7, &body, &blen, &cause), -1);
+	free(cause);
+}
