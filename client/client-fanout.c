@@ -296,7 +296,7 @@ fo_message(void *arg, const struct ph_frame *fr)
 		which = fr->type == PH_FRAME_STDOUT ? 0 : 1;
 		if (f->o->json) {
 			r = fo_append(&m->out[which], fr->payload, fr->len,
-			    CLIENT_FANOUT_KEEP);
+			    f->o->keep);
 			if (r < 0)
 				fo_overflow(f);
 			else if (r > 0)
@@ -482,8 +482,9 @@ fo_result(struct fo_member *m)
 
 int
 client_fanout_run(struct client_conf *conf, const char *target,
-    const struct client_fanout_opts *o)
+    const struct client_fanout_opts *opts)
 {
+	struct client_fanout_opts oc = *opts, *o = &oc;
 	struct fanout	 f;
 	json_t		*agents = NULL, *found = NULL, *doc, *results;
 	char		*cause = NULL, *t, *out;
@@ -491,6 +492,12 @@ client_fanout_run(struct client_conf *conf, const char *target,
 	int		 r = 0, fd;
 
 	memset(&f, 0, sizeof f);
+	if (oc.collect != NULL) {
+		*oc.collect = NULL;
+		oc.json = 1;
+	}
+	if (oc.keep == 0)
+		oc.keep = CLIENT_FANOUT_KEEP;
 	f.o = o;
 	if (client_conf_load(conf, &cause) != 0)
 		return cmd_fail(cause);
@@ -585,7 +592,12 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		    "sessions were closed and output is truncated");
 		goto out;
 	}
-	if (o->json && f.out_errno == 0) {
+	if (o->collect != NULL && f.out_errno == 0) {
+		results = json_array();
+		for (i = 0; i < f.n; i++)
+			json_array_append_new(results, fo_result(&f.m[i]));
+		*o->collect = results;
+	} else if (o->json && f.out_errno == 0) {
 		results = json_array();
 		for (i = 0; i < f.n; i++)
 			json_array_append_new(results, fo_result(&f.m[i]));
@@ -608,7 +620,7 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		    fd == 2 ? "stderr" : "stdout", strerror(r != 0 ? r : f.out_errno));
 		goto out;
 	}
-	for (i = 0; i < f.n; i++) {
+	for (i = 0; o->collect == NULL && i < f.n; i++) {
 		if (f.m[i].status > r)
 			r = f.m[i].status;
 		if (!o->json && f.m[i].error != NULL)

@@ -13,7 +13,10 @@
 #ifndef PORTHOLE_CLIENT_FANOUT_H
 #define PORTHOLE_CLIENT_FANOUT_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 struct client_conf;
 
@@ -24,6 +27,13 @@ struct client_fanout_opts {
 	int		 json;		/* --json: one document at the end */
 	int64_t		 timeout_ms;	/* open.timeout_ms; 0: none */
 	int64_t		 grace_ms;	/* open.grace_ms; -1: the agent's */
+	/*
+	 * Collect instead of print (implies json): the results array (as in
+	 * the --json document) is returned in *collect for the caller to
+	 * render, keeping up to keep bytes of each stream (0: the default).
+	 */
+	json_t		**collect;
+	size_t		 keep;
 };
 
 #define CLIENT_FANOUT_MAX	128	/* agents in one fan-out, at most */

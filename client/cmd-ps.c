@@ -23,6 +23,7 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
+#include "client-fanout.h"
 #include "client-op.h"
 #include "client-target.h"
 #include "cmd.h"
@@ -72,6 +73,15 @@ ps_size(char *buf, size_t len, double kib)
 		snprintf(buf, len, "%.1fM", kib / 1024);
 	else
 		snprintf(buf, len, "%.1fG", kib / 1024 / 1024);
+}
+
+/* Where the table goes: stdout, or a buffer while ps --all prefixes it. */
+static FILE *ps_out_fp;
+
+static FILE *
+ps_fp(void)
+{
+	return ps_out_fp != NULL ? ps_out_fp : stdout;
 }
 
 static json_int_t
@@ -136,7 +146,7 @@ ps_row(json_t *p, int depth, int width)
 	    depth > 0 ? "\\_ " : "", cmd);
 	if (width > 0 && (int)strlen(line) > width)
 		line[width] = '\0';
-	printf("%s\n", line);
+	fprintf(ps_fp(), "%s\n", line);
 	free(line);
 	free(user);
 	free(cmd);
@@ -179,15 +189,15 @@ ps_print(json_t *doc, enum ps_sort sort, int tree)
 		ps_size(used, sizeof used, u);
 		if (l > 0) {
 			ps_size(lim, sizeof lim, l);
-			printf("memory: %s of %s (%.0f%%), cgroup v%lld %s\n", used, lim,
+			fprintf(ps_fp(), "memory: %s of %s (%.0f%%), cgroup v%lld %s\n", used, lim,
 			    u * 100 / l, (long long)ps_int(cg, "version"),
 			    client_agent_str(cg, "path"));
 		} else
-			printf("memory: %s, no limit, cgroup v%lld %s\n", used,
+			fprintf(ps_fp(), "memory: %s, no limit, cgroup v%lld %s\n", used,
 			    (long long)ps_int(cg, "version"), client_agent_str(cg, "path"));
 	} else
-		printf("memory: no memory cgroup found\n");
-	printf("%7s %7s %-10s %-5s %5s %7s %4s %4s %-5s %s\n", "PID", "PPID", "USER",
+		fprintf(ps_fp(), "memory: no memory cgroup found\n");
+	fprintf(ps_fp(), "%7s %7s %-10s %-5s %5s %7s %4s %4s %-5s %s\n", "PID", "PPID", "USER",
 	    "STATE", "%CPU", "RSS", "THR", "FDS", "START", "COMMAND");
 	n = json_array_size(procs);
 	if ((v = calloc(n + 1, sizeof *v)) == NULL || (done = calloc(n + 1, 1)) == NULL) {
@@ -220,9 +230,98 @@ ps_print(json_t *doc, enum ps_sort sort, int tree)
 	}
 	free(done);
 	free(v);
-	if (fflush(stdout) != 0)
+	if (fflush(ps_fp()) != 0)
 		return cmd_failf("cannot write to stdout");
 	return 0;
+}
+
+/*
+ * ps --all: the same operation on every agent TARGET matches, through the
+ * fan-out module; each agent's table is printed with every line prefixed
+ * by the agent's name, or, with --json, one document
+ * {"results": [{"agent": {id, name}, "exit": N, "ps": {...}, "error"?}]}.
+ * The status is the highest of the agents' (255 for any that failed).
+ */
+static int
+ps_all(struct client_conf *conf, const char *target, enum ps_sort sort, int tree,
+    int json)
+{
+	struct client_fanout_opts fo;
+	json_t		*results = NULL, *res, *doc, *out;
+	const char	*name, *err;
+	char		*buf, *line, *save;
+	size_t		 i, len;
+	FILE		*mem;
+	int		 r, status = 0, code;
+
+	memset(&fo, 0, sizeof fo);
+	fo.op = "ps";
+	fo.grace_ms = -1;
+	fo.collect = &results;
+	fo.keep = PS_DOC_MAX;
+	if ((r = client_fanout_run(conf, target, &fo)) != 0 || results == NULL)
+		return r != 0 ? r : cmd_failf("ps --all: no results");
+	out = json_array();
+	json_array_foreach(results, i, res) {
+		name = client_agent_str(json_object_get(res, "agent"), "name");
+		code = (int)json_integer_value(json_object_get(res, "exit"));
+		err = json_string_value(json_object_get(res, "error"));
+		doc = NULL;
+		if (code == 0 && err == NULL && !json_is_true(json_object_get(res, "truncated")) &&
+		    json_object_get(res, "encoding") == NULL) {
+			const char *txt = json_string_value(json_object_get(res, "stdout"));
+			doc = json_loads(txt != NULL ? txt : "", 0, NULL);
+		}
+		if (doc == NULL) {
+			if (code == 0)
+				code = CMD_EXIT_FAIL;
+			if (err == NULL)
+				err = "the agent sent no readable process list";
+			if (!json)
+				fprintf(stderr, "porthole: %s: %s\n", name, err);
+		}
+		if (code > status)
+			status = code;
+		if (json) {
+			json_t *o = json_pack("{s:O,s:i}", "agent", json_object_get(res, "agent"),
+			    "exit", code);
+			if (doc != NULL)
+				json_object_set(o, "ps", doc);
+			if (err != NULL)
+				json_object_set_new(o, "error", json_string(err));
+			json_array_append_new(out, o);
+		} else if (doc != NULL) {
+			buf = NULL;
+			len = 0;
+			if ((mem = open_memstream(&buf, &len)) == NULL) {
+				json_decref(doc);
+				status = cmd_failf("out of memory");
+				break;
+			}
+			ps_out_fp = mem;
+			r = ps_print(doc, sort, tree);
+			ps_out_fp = NULL;
+			fclose(mem);
+			for (line = strtok_r(buf, "\n", &save); line != NULL;
+			    line = strtok_r(NULL, "\n", &save))
+				printf("%s: %s\n", name, line);
+			free(buf);
+			if (r > status)
+				status = r;
+		}
+		json_decref(doc);
+	}
+	if (json) {
+		doc = json_pack("{s:o}", "results", out);
+		if (json_dumpf(doc, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF)
+			status = cmd_failf("cannot write to stdout");
+		json_decref(doc);
+	} else
+		json_decref(out);
+	json_decref(results);
+	if (fflush(stdout) != 0)
+		return cmd_failf("cannot write to stdout");
+	return status;
 }
 
 static int
@@ -234,7 +333,7 @@ cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
 	json_error_t		 jerr;
 	const char		*target = NULL;
 	char			*cause = NULL;
-	int			 i, r, json = 0, tree = 0;
+	int			 i, r, json = 0, tree = 0, all = 0;
 
 	memset(&ps, 0, sizeof ps);
 	for (i = 1; i < argc; i++) {
@@ -242,6 +341,8 @@ cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
 
 		if (strcmp(a, "--json") == 0)
 			json = 1;
+		else if (strcmp(a, "--all") == 0)
+			all = 1;
 		else if (strcmp(a, "--tree") == 0)
 			tree = 1;
 		else if (strcmp(a, "--sort") == 0 || strncmp(a, "--sort=", 7) == 0) {
@@ -272,6 +373,8 @@ cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
 	}
 	if (target == NULL)
 		return cmd_usage_error(&cmd_ps_entry, "missing TARGET");
+	if (all)
+		return ps_all(conf, target, ps.sort, tree, json);
 
 	if (client_op_run(conf, target, "ps", json_array(), ps_out, &ps, &res, &cause) != 0) {
 		client_op_result_free(&res);
@@ -310,7 +413,7 @@ out:
 const struct cmd_entry cmd_ps_entry = {
 	.name = "ps",
 	.alias = NULL,
-	.usage = "TARGET [--json] [--sort cpu|rss|pid] [--tree]",
+	.usage = "[--all] TARGET [--json] [--sort cpu|rss|pid] [--tree]",
 	.about = "processes of a container, with its cgroup memory",
 	.exec = cmd_ps_exec,
 };

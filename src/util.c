@@ -395,6 +395,15 @@ ph_env_scrub(void)
 				n = sizeof name - 1;
 			memcpy(name, *e, n);
 			name[n] = '\0';
+			/*
+			 * Wipe secrets where they stand: /proc/PID/environ shows
+			 * the environment the process started with, and unsetenv()
+			 * only unlinks the string.  A program the agent starts as
+			 * the same user could read the token there otherwise.
+			 */
+			if ((strcmp(name, "PORTHOLE_TOKEN") == 0 ||
+			    strcmp(name, "PORTHOLE_KEY") == 0) && (*e)[n] == '=')
+				explicit_bzero(*e + n + 1, strlen(*e + n + 1));
 			unsetenv(name);
 			again = 1;
 			break;

@@ -119,6 +119,21 @@ Test(util, secret_value_and_files)
 	free(at);
 }
 
+Test(util, env_scrub_wipes_secrets_in_place)
+{
+	char *tok, *other;
+
+	setenv("PORTHOLE_TOKEN", "secret", 1);
+	setenv("PORTHOLE_NAME", "visible", 1);
+	tok = getenv("PORTHOLE_TOKEN");
+	other = getenv("PORTHOLE_NAME");
+	ph_env_scrub();
+	/* glibc never frees environment strings: their bytes are still there. */
+	cr_assert_eq(memcmp(tok, "\0\0\0\0\0\0", 6), 0, "token bytes not wiped");
+	cr_assert_str_eq(other, "visible");
+	cr_assert_null(getenv("PORTHOLE_TOKEN"));
+}
+
 Test(util, env_scrub)
 {
 	setenv("PORTHOLE_TOKEN", "secret", 1);

@@ -44,7 +44,11 @@ int	 ph_duration_parse(const char *s, int64_t *ms, char **cause);
  */
 json_t	*ph_labels_parse(const char *s, char **cause);
 
-/* Remove every PORTHOLE_* variable from the environment. */
+/*
+ * Remove every PORTHOLE_* variable from the environment, first wiping the
+ * values of PORTHOLE_TOKEN and PORTHOLE_KEY in place (they would still show
+ * in /proc/PID/environ).  Read settings (ph_setting copies) before this.
+ */
 void	 ph_env_scrub(void);
 
 /* Printf into a malloc'd string; aborts on allocation failure. */

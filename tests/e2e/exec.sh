@@ -40,6 +40,9 @@ eq "argv intact" "$(ph exec e2e-exec -- printf '[%s]' 'a b' '' "q'\"" </dev/null
 # PORTHOLE_* never reaches the programs the agent starts.
 env_out=$(ph exec e2e-exec -- env </dev/null)
 case $env_out in *PORTHOLE_*) fail "PORTHOLE_ variables leaked to the program";; *) ok "environment scrubbed";; esac
+# ... nor can a program read the token from the agent's /proc/PID/environ.
+check "token wiped from the agent's /proc environ" \
+	sh -c "! tr '\\0' '\\n' </proc/$AGENT_PID/environ | grep -q '^PORTHOLE_TOKEN=.'"
 
 # Several sessions at once on one agent.
 cpids=()

@@ -104,4 +104,13 @@ eq "json lost: fo-c 255 with error" \
 eq "json lost: fo-a intact" \
 	"$(jq -r '.results[] | select(.agent.name == "fo-a") | "\(.exit) \(.stdout)"' "$T/j6")" \
 	"$(printf '0 start one\nend one\n')"
+# ps --all: every agent's table, each line prefixed with its name (fo-c
+# was killed above: family=api is fo-a and fo-b now).
+out=$(ph ps --all family=api); eq "ps --all exits 0" $? 0
+for n in fo-a fo-b; do contains "ps --all: $n's header" "$out" "$n:     PID"; done
+case $out in *fo-other:*) fail "ps --all ran on fo-other";; *) ok "ps --all only where the selector matches";; esac
+json=$(ph ps --all --json family=api); eq "ps --all --json exits 0" $? 0
+eq "ps --all --json: two results" "$(printf '%s' "$json" | jq '.results | length')" 2
+eq "ps --all --json: process lists" \
+	"$(printf '%s' "$json" | jq '[.results[] | select(.exit == 0 and (.ps.processes | length) > 0)] | length')" 2
 finish
