@@ -188,7 +188,7 @@ out:
 
 /* Labels from the metadata under uri; NULL with *cause. */
 static json_t *
-agent_identity_ecs(const char *uri, char **cause)
+agent_identity_ecs(const char *uri, json_t **containers, char **cause)
 {
 	struct ph_ecs_url	 u;
 	char			*cdoc = NULL, *tdoc = NULL, *tpath;
@@ -201,6 +201,16 @@ agent_identity_ecs(const char *uri, char **cause)
 	if ((cdoc = ecs_get(&u, u.path, &clen, cause)) != NULL &&
 	    (tdoc = ecs_get(&u, tpath, &tlen, cause)) != NULL)
 		labels = ph_ecs_labels(cdoc, clen, tdoc, tlen, cause);
+	if (labels != NULL) {
+		char	*why = NULL;
+
+		/* For --container (agent-target.c); without it, only that is lost. */
+		if ((*containers = ph_ecs_containers(tdoc, tlen, &why)) == NULL) {
+			ph_warn("ECS task metadata: no container list (%s): --container "
+			    "will not work", why);
+			free(why);
+		}
+	}
 	free(cdoc);
 	free(tdoc);
 	free(tpath);
@@ -225,7 +235,7 @@ agent_identity(struct agent *a, char **cause)
 
 	if ((uri = getenv("ECS_CONTAINER_METADATA_URI_V4")) == NULL || *uri == '\0')
 		return 0;
-	if ((labels = agent_identity_ecs(uri, &why)) == NULL) {
+	if ((labels = agent_identity_ecs(uri, &a->cfg.ecs_containers, &why)) == NULL) {
 		ph_warn("ECS task metadata skipped (%s): id %s is random", why, a->id);
 		free(why);
 		return 0;

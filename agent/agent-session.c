@@ -402,6 +402,7 @@ agent_session_message(struct agent_session *s, struct lws *wsi)
 	}
 	switch (f.type) {
 	case PH_FRAME_STDIN:
+	case PH_FRAME_DATA:	/* cp put: the stream (op-cp.c) */
 		if (s->op != NULL && s->op->input != NULL)
 			s->op->input(s, &f);
 		break;
@@ -410,6 +411,7 @@ agent_session_message(struct agent_session *s, struct lws *wsi)
 		case PH_CTL_RESIZE:
 		case PH_CTL_SIGNAL:
 		case PH_CTL_EOF:
+		case PH_CTL_META:
 			if (s->op != NULL && s->op->input != NULL)
 				s->op->input(s, &f);
 			break;

@@ -244,6 +244,7 @@ agent_config_free(struct agent_config *c)
 	free(c->ca_bundle);
 	free(c->name);
 	json_decref(c->labels);
+	json_decref(c->ecs_containers);
 	free(c->shell);
 	free(c->pubkey);
 }

@@ -17,6 +17,7 @@
  *   agent-wsframe.c  masked WebSocket frames for bulk output (fast path)
  *   agent-signal.c   SIGCHLD/SIGTERM/SIGINT/SIGHUP through a signalfd
  *   agent-child.c    children: reaping, kill with grace, post-fork setup
+ *   agent-target.c   --pid/--container: whose root, ids, env a program gets
  *   op.c, op-*.c     the operations a session runs (see op.h)
  */
 #ifndef PORTHOLE_AGENT_H
@@ -75,6 +76,7 @@ struct agent_config {
 	char		*name;		/* hello.name */
 	int		 name_set;	/* name came from PORTHOLE_NAME / --name */
 	json_t		*labels;	/* hello.labels, a JSON object of strings */
+	json_t		*ecs_containers; /* task metadata: [{name, docker_id}], or NULL */
 	char		*shell;		/* PORTHOLE_SHELL, kept for the shell op */
 	char		*pubkey;	/* PORTHOLE_PUBKEY, kept for open signatures */
 };
@@ -217,5 +219,36 @@ void	agent_child_hangup(struct agent *a, pid_t pgid);
 void	agent_child_cleanup(struct agent *a);
 void	agent_child_init(void);
 void	agent_child_prepare(int keep_fd);
+
+/*
+ * agent-target.c: another process's world for a program (sidecar mode).
+ * agent_target_resolve reads the open's `pid` or `container` into t (pid 0:
+ * none, run as the agent); -1 with *cause and *code (PH_ERR_*) when the
+ * process is not there, not ours to enter, or the container is unknown.
+ * agent_target_enter runs in the forked child before exec (before
+ * agent_child_prepare): chroot to the process's root, its cwd, groups,
+ * gid, uid, environment; no allocation; -1 with *cause (static) on
+ * failure.  agent_target_clear closes and frees (safe twice).
+ */
+struct agent_target {
+	pid_t		 pid;		/* the process entered; 0: no target */
+	int		 root_fd;	/* /proc/PID/root (O_PATH), or -1 */
+	int		 cwd_fd;	/* /proc/PID/cwd (O_PATH), or -1 */
+	uid_t		 uid;		/* effective ids from /proc/PID/status */
+	gid_t		 gid;
+	gid_t		*groups;	/* supplementary groups (Groups:) */
+	size_t		 ngroups;
+	char		*envbuf;	/* /proc/PID/environ, NUL-separated */
+	char		**env;		/* pointers into envbuf, NULL-terminated */
+};
+void	agent_target_init(struct agent_target *t);
+int	agent_target_resolve(struct agent *a, json_t *open, struct agent_target *t,
+	    const char **code, char **cause);
+int	agent_target_from_pid(pid_t pid, struct agent_target *t, const char **code,
+	    char **cause);
+pid_t	agent_target_container_pid(struct agent *a, const char *name, const char **code,
+	    char **cause);
+int	agent_target_enter(const struct agent_target *t, const char **cause);
+void	agent_target_clear(struct agent_target *t);
 
 #endif

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -435,15 +436,23 @@ exec_close_fds(int fds[EXEC_NPIPES][2])
 	}
 }
 
-/* In the child: never returns. */
+/* In the child: never returns.  t: the process to run inside (--pid). */
 static void __attribute__((noreturn))
-exec_child(char **argv, int fds[EXEC_NPIPES][2], int want_stdin)
+exec_child(char **argv, int fds[EXEC_NPIPES][2], int want_stdin,
+    const struct agent_target *t)
 {
-	int	status = fds[EXEC_STATUS][1], e;
+	int		 status = fds[EXEC_STATUS][1], e;
+	const char	*why = NULL;
 
 	if (dup2(fds[EXEC_STDIN][want_stdin ? 0 : 1], 0) < 0 ||
 	    dup2(fds[EXEC_STDOUT][1], 1) < 0 || dup2(fds[EXEC_STDERR][1], 2) < 0) {
 		e = errno;
+		(void)!write(status, &e, sizeof e);
+		_exit(126);
+	}
+	if (agent_target_enter(t, &why) != 0) {
+		e = errno;
+		dprintf(2, "porthole-agent: %s: %s\n", why, strerror(e));
 		(void)!write(status, &e, sizeof e);
 		_exit(126);
 	}
@@ -459,8 +468,10 @@ exec_start(struct agent_session *s, json_t *req)
 {
 	struct agent	*a = s->agent;
 	struct op_exec	*x;
+	struct agent_target t;
 	json_t		*jargv = json_object_get(req, "argv"), *ready;
-	char		**argv;
+	const char	*tcode = NULL;
+	char		**argv, *tcause = NULL;
 	size_t		 argc, i;
 	int		 fds[EXEC_NPIPES][2], want_stdin, kind, e;
 	pid_t		 pid;
@@ -477,13 +488,20 @@ exec_start(struct agent_session *s, json_t *req)
 		return -1;
 	}
 	want_stdin = !json_is_false(json_object_get(req, "stdin"));
+	if (agent_target_resolve(a, req, &t, &tcode, &tcause) != 0) {
+		agent_session_fail(s, PH_CLOSE_NORMAL, tcode, "%s", tcause);
+		free(tcause);
+		return -1;
+	}
 	if ((argv = calloc(argc + 1, sizeof *argv)) == NULL) {
+		agent_target_clear(&t);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
 	for (i = 0; i < argc; i++) {
 		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
 		if (argv[i] == NULL || (i == 0 && argv[0][0] == '\0')) {
+			agent_target_clear(&t);
 			free(argv);
 			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 			    "argv[%zu] is not a usable string", i);
@@ -492,6 +510,7 @@ exec_start(struct agent_session *s, json_t *req)
 	}
 
 	if ((x = calloc(1, sizeof *x)) == NULL || (x->argv0 = strdup(argv[0])) == NULL) {
+		agent_target_clear(&t);
 		free(x);
 		free(argv);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
@@ -514,6 +533,7 @@ exec_start(struct agent_session *s, json_t *req)
 	if (kind < EXEC_NPIPES) {
 		e = errno;
 		exec_close_fds(fds);
+		agent_target_clear(&t);
 		free(argv);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_SPAWN, "cannot make pipes: %s",
 		    strerror(e));
@@ -522,9 +542,10 @@ exec_start(struct agent_session *s, json_t *req)
 
 	pid = fork();
 	if (pid == 0)
-		exec_child(argv, fds, want_stdin);
+		exec_child(argv, fds, want_stdin, &t);
 	e = errno;
 	free(argv);
+	agent_target_clear(&t);
 
 	/* The child's ends. */
 	close(want_stdin ? fds[EXEC_STDIN][0] : fds[EXEC_STDIN][1]);

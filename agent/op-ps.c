@@ -55,6 +55,9 @@ op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv)
 		return -1;
 	}
 	json_decref(helper_argv);
+	/* Helpers run as the agent, never inside another process (sidecar mode). */
+	json_object_del(req, "pid");
+	json_object_del(req, "container");
 	r = op_exec_entry.start(s, req);
 	json_decref(req);
 	return r;

@@ -308,13 +308,18 @@ op_shell_pty_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	}
 }
 
-/* In the child, on the slave: never returns. */
+/* In the child, on the slave: never returns.  t: the process to enter. */
 static void __attribute__((noreturn))
-shell_child(char **argv, const char *path, const char *term)
+shell_child(char **argv, const char *path, const char *term, const struct agent_target *t)
 {
-	char	msg[512];
-	int	n;
+	const char	*why = NULL;
+	char		 msg[512];
+	int		 n;
 
+	if (agent_target_enter(t, &why) != 0) {
+		dprintf(2, "porthole-agent: %s: %s\r\n", why, strerror(errno));
+		_exit(126);
+	}
 	agent_child_prepare(-1);
 	setenv("TERM", term, 1);
 	execvp(path, argv);
@@ -360,7 +365,10 @@ shell_start(struct agent_session *s, json_t *req)
 	const char	*term = json_string_value(json_object_get(req, "term"));
 	char		**argv = NULL, *path = NULL, *login = NULL, *base;
 	size_t		 argc, i;
-	int		 master = -1, e;
+	int		 master = -1, e, in_target;
+	struct agent_target t;
+	const char	*tcode = NULL;
+	char		*tcause = NULL;
 	pid_t		 pid;
 
 	argc = json_is_array(jargv) ? json_array_size(jargv) : 0;
@@ -373,10 +381,13 @@ shell_start(struct agent_session *s, json_t *req)
 			return -1;
 		}
 	}
+	/* Inside another process's root (--pid, --container): its /bin/sh. */
+	in_target = json_object_get(req, "pid") != NULL ||
+	    json_object_get(req, "container") != NULL;
 	if (argc == 0) {
-		if ((path = shell_choose(a)) == NULL)
+		if ((path = in_target ? strdup("/bin/sh") : shell_choose(a)) == NULL)
 			goto nomem;
-		if (access(path, X_OK) != 0) {
+		if (!in_target && access(path, X_OK) != 0) {
 			e = errno;
 			if ((m = ph_ctl_exit_code(127)) != NULL)
 				json_object_set_new(m, "message", json_sprintf("no shell on "
@@ -426,10 +437,19 @@ shell_start(struct agent_session *s, json_t *req)
 	memset(&ws, 0, sizeof ws);
 	ws.ws_col = (unsigned short)shell_size(req, "cols", 80);
 	ws.ws_row = (unsigned short)shell_size(req, "rows", 24);
+	if (agent_target_resolve(a, req, &t, &tcode, &tcause) != 0) {
+		free(argv);
+		free(login);
+		free(path);
+		agent_session_fail(s, PH_CLOSE_NORMAL, tcode, "%s", tcause);
+		free(tcause);
+		return -1;
+	}
 	pid = forkpty(&master, NULL, NULL, &ws);
 	if (pid == 0)
-		shell_child(argv, path, term);
+		shell_child(argv, path, term, &t);
 	e = errno;
+	agent_target_clear(&t);
 	free(argv);
 	free(login);
 	if (pid < 0) {

@@ -40,6 +40,7 @@ extern const struct op_entry op_exec_entry;
 extern const struct op_entry op_shell_entry;
 extern const struct op_entry op_ps_entry;
 extern const struct op_entry op_mem_entry;
+extern const struct op_entry op_cp_entry;
 
 /*
  * ps and mem run in a helper child: the agent re-executes itself with one

@@ -79,6 +79,8 @@ struct exec {
 	int			 all;		/* --all */
 	int			 json;		/* --json (with --all) */
 	int			 timed_out;	/* `exit` said "timeout": true */
+	long long		 pid;		/* --pid: run inside it; 0: none */
+	const char		*container;	/* --container NAME, or NULL */
 
 	int			 established;
 	int			 eof_sent;
@@ -170,6 +172,10 @@ exec_established(void *arg)
 		json_object_set_new(o, "timeout_ms", json_integer(e->timeout_ms));
 	if (e->timeout_ms > 0 && e->grace_ms >= 0)
 		json_object_set_new(o, "grace_ms", json_integer(e->grace_ms));
+	if (e->pid > 0)
+		json_object_set_new(o, "pid", json_integer(e->pid));
+	if (e->container != NULL)
+		json_object_set_new(o, "container", json_string(e->container));
 	client_session_send_ctl(e->s, o);
 	exec_pump(e);
 }
@@ -431,6 +437,28 @@ exec_parse(struct exec *e, struct client_conf *conf, int argc, char **argv,
 				*(a[2] == 'a' ? &e->all : &e->json) = 1;
 				continue;
 			}
+			if (strcmp(a, "--pid") == 0 || strcmp(a, "--container") == 0) {
+				char	*end;
+
+				if (i + 1 >= argc || argv[i + 1][0] == '\0')
+					return cmd_usage_error(&cmd_exec_entry,
+					    "%s needs a value", a);
+				if (e->pid > 0 || e->container != NULL)
+					return cmd_usage_error(&cmd_exec_entry,
+					    "--pid and --container exclude each other");
+				if (a[2] == 'c') {
+					e->container = argv[++i];
+					if (strlen(e->container) > 255)
+						return cmd_usage_error(&cmd_exec_entry,
+						    "--container: name too long");
+					continue;
+				}
+				e->pid = strtoll(argv[++i], &end, 10);
+				if (*end != '\0' || e->pid <= 0 || e->pid > 2147483647LL)
+					return cmd_usage_error(&cmd_exec_entry,
+					    "--pid %s: not a process id", argv[i]);
+				continue;
+			}
 			if (strcmp(a, "--timeout") == 0 || strcmp(a, "--grace") == 0) {
 				int64_t	*ms = a[2] == 't' ? &e->timeout_ms : &e->grace_ms;
 
@@ -468,6 +496,9 @@ exec_parse(struct exec *e, struct client_conf *conf, int argc, char **argv,
 		return cmd_usage_error(&cmd_exec_entry, "missing TARGET");
 	if (e->json && !e->all)
 		return cmd_usage_error(&cmd_exec_entry, "--json goes with --all");
+	if (e->all && (e->pid > 0 || e->container != NULL))
+		return cmd_usage_error(&cmd_exec_entry, "--pid and --container do not go "
+		    "with --all");
 	if (e->grace_ms >= 0 && e->timeout_ms == 0)
 		return cmd_usage_error(&cmd_exec_entry, "--grace goes with --timeout");
 	if (i >= argc)
@@ -609,7 +640,8 @@ const struct cmd_entry cmd_exec_entry = {
 	.name = "exec",
 	.alias = NULL,
 	.usage = "[-n|--no-stdin] [--timeout DUR [--grace DUR]] [--all [--json]] "
-	    "TARGET -- CMD [ARG...]",
+	    "[--pid PID|--container NAME] TARGET -- CMD [ARG...]",
 	.about = "run a program on an agent: its stdout, stderr and exit status",
 	.exec = cmd_exec_exec,
+	.flags = CMD_TARGET,
 };

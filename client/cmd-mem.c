@@ -257,4 +257,5 @@ const struct cmd_entry cmd_mem_entry = {
 	.usage = "TARGET PID [--every DUR] [--for DUR] [--json]",
 	.about = "watch a process's memory: JSON Lines, growth rate, sparkline",
 	.exec = cmd_mem_exec,
+	.flags = CMD_TARGET,
 };

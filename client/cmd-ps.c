@@ -416,4 +416,5 @@ const struct cmd_entry cmd_ps_entry = {
 	.usage = "[--all] TARGET [--json] [--sort cpu|rss|pid] [--tree]",
 	.about = "processes of a container, with its cgroup memory",
 	.exec = cmd_ps_exec,
+	.flags = CMD_TARGET,
 };

@@ -61,6 +61,8 @@ struct shell {
 	char			 sid[PH_SID_LEN + 1];
 	int			 argc;
 	char			**argv;
+	long long		 pid;		/* --pid: run inside it; 0: none */
+	const char		*container;	/* --container NAME, or NULL */
 
 	int			 tty;		/* stdin is a terminal: raw mode */
 	int			 established;
@@ -271,6 +273,10 @@ shell_established(void *arg)
 		return;
 	}
 	json_decref(m);
+	if (sh->pid > 0)
+		json_object_set_new(o, "pid", json_integer(sh->pid));
+	if (sh->container != NULL)
+		json_object_set_new(o, "container", json_string(sh->container));
 	client_session_send_ctl(sh->s, o);
 	shell_pump(sh);
 }
@@ -489,6 +495,28 @@ shell_parse(struct shell *sh, struct client_conf *conf, int argc, char **argv,
 			break;
 		}
 		if (a[0] == '-' && a[1] != '\0') {
+			if (strcmp(a, "--pid") == 0 || strcmp(a, "--container") == 0) {
+				char	*end;
+
+				if (i + 1 >= argc || argv[i + 1][0] == '\0')
+					return cmd_usage_error(&cmd_shell_entry,
+					    "%s needs a value", a);
+				if (sh->pid > 0 || sh->container != NULL)
+					return cmd_usage_error(&cmd_shell_entry,
+					    "--pid and --container exclude each other");
+				if (a[2] == 'c') {
+					sh->container = argv[++i];
+					if (strlen(sh->container) > 255)
+						return cmd_usage_error(&cmd_shell_entry,
+						    "--container: name too long");
+					continue;
+				}
+				sh->pid = strtoll(argv[++i], &end, 10);
+				if (*end != '\0' || sh->pid <= 0 || sh->pid > 2147483647LL)
+					return cmd_usage_error(&cmd_shell_entry,
+					    "--pid %s: not a process id", argv[i]);
+				continue;
+			}
 			r = client_conf_option(conf, argc, argv, &i, &cause);
 			if (r < 0) {
 				r = cmd_usage_error(&cmd_shell_entry, "%s", cause);
@@ -626,7 +654,8 @@ out:
 const struct cmd_entry cmd_shell_entry = {
 	.name = "shell",
 	.alias = "sh",
-	.usage = "TARGET [-- CMD [ARG...]]",
+	.usage = "[--pid PID|--container NAME] TARGET [-- CMD [ARG...]]",
 	.about = "an interactive terminal on an agent (~. disconnects, ~? helps)",
 	.exec = cmd_shell_exec,
+	.flags = CMD_TARGET,
 };

@@ -27,13 +27,19 @@ struct cmd_entry {
 	const char	*usage;		/* arguments after the name */
 	const char	*about;		/* one line for "porthole help" */
 	int		(*exec)(struct client_conf *conf, int argc, char **argv);
+	int		  flags;	/* CMD_* below */
 };
+
+#define CMD_TARGET	0x1	/* first positional argument is TARGET */
+#define CMD_NO_CONSOLE	0x2	/* makes no sense inside the console */
 
 extern const struct cmd_entry cmd_ls_entry;
 extern const struct cmd_entry cmd_exec_entry;
 extern const struct cmd_entry cmd_ps_entry;
 extern const struct cmd_entry cmd_mem_entry;
+extern const struct cmd_entry cmd_cp_entry;
 extern const struct cmd_entry cmd_shell_entry;
+extern const struct cmd_entry cmd_console_entry;
 extern const struct cmd_entry cmd_version_entry;
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_entry_token;

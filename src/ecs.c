@@ -197,3 +197,71 @@ ph_ecs_id(json_t *labels)
 		return NULL;
 	return ph_asprintf("%s/%s", task, cont);
 }
+
+json_t *
+ph_ecs_containers(const char *task, size_t tlen, char **cause)
+{
+	json_error_t	 jerr;
+	json_t		*doc, *list, *out, *c, *e;
+	const char	*name, *id;
+	size_t		 i;
+
+	if ((doc = json_loadb(task, tlen, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		*cause = ph_asprintf("the task document is not JSON: %s", jerr.text);
+		return NULL;
+	}
+	if (!json_is_array(list = json_object_get(doc, "Containers"))) {
+		json_decref(doc);
+		*cause = ph_asprintf("the task document has no Containers");
+		return NULL;
+	}
+	if ((out = json_array()) == NULL) {
+		json_decref(doc);
+		*cause = ph_asprintf("out of memory");
+		return NULL;
+	}
+	json_array_foreach(list, i, c) {
+		name = json_string_value(json_object_get(c, "Name"));
+		id = json_string_value(json_object_get(c, "DockerId"));
+		if (name == NULL || id == NULL || *name == '\0' || *id == '\0' ||
+		    strlen(name) > PH_ECS_VALUE_MAX || strlen(id) > PH_ECS_VALUE_MAX)
+			continue;
+		if ((e = json_pack("{s:s,s:s}", "name", name, "docker_id", id)) == NULL ||
+		    json_array_append_new(out, e) != 0) {
+			json_decref(out);
+			json_decref(doc);
+			*cause = ph_asprintf("out of memory");
+			return NULL;
+		}
+	}
+	json_decref(doc);
+	return out;
+}
+
+int
+ph_ecs_cgroup_match(const char *cg, size_t len, const char *docker_id)
+{
+	size_t		 idl = docker_id != NULL ? strlen(docker_id) : 0;
+	const char	*end = cg + len, *p, *ls, *c1;
+	char		 before, after;
+
+	if (idl == 0 || cg == NULL || len < idl)
+		return 0;
+	for (p = cg; p + idl <= end; p++) {
+		if (memcmp(p, docker_id, idl) != 0)
+			continue;
+		before = p == cg ? '\n' : p[-1];
+		after = p + idl == end ? '\n' : p[idl];
+		if (before != '/' && before != '-' && before != ':')
+			continue;
+		if (after != '\n' && after != '/' && after != '.')
+			continue;
+		/* Only in the path part: after the line's second ':'. */
+		for (ls = p; ls > cg && ls[-1] != '\n'; ls--)
+			;
+		if ((c1 = memchr(ls, ':', (size_t)(p - ls))) != NULL &&
+		    memchr(c1 + 1, ':', (size_t)(p - c1 - 1)) != NULL)
+			return 1;
+	}
+	return 0;
+}

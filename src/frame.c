@@ -76,6 +76,7 @@ static const struct member s_open[] = {
 	STR("secret", 0, PH_SECRET_LEN, PH_SECRET_LEN), STR("sub", 0, 0, 256),
 	INT("proto", 0, 0, 65535),
 	INT("timeout_ms", 0, 1, 7LL * 24 * 3600 * 1000), INT("grace_ms", 0, 0, 3600 * 1000),
+	INT("pid", 0, 1, (1LL << 31) - 1), STR("container", 0, 1, 255),
 	END
 };
 static const struct member s_attach[] = {
@@ -99,7 +100,10 @@ static const struct member s_progress[] = {
 	INT("done", 1, 0, INT64_MAX), INT("total", 1, -1, INT64_MAX), END
 };
 static const struct member s_meta[] = {
-	INT("size", 0, -1, INT64_MAX), STR("sha256", 0, 0, 64), STR("format", 0, 0, 64), END
+	INT("size", 0, -1, INT64_MAX), STR("sha256", 0, 0, 64), STR("format", 0, 0, 64),
+	/* cp streams (docs/protocol.md, "cp") */
+	STR("path", 0, 1, 4096), STR("kind", 0, 1, 16), INT("mode", 0, 0, 07777),
+	INT("mtime", 0, 0, 1LL << 40), STR("target", 0, 1, 4096), END
 };
 
 static const struct member *schemas[PH_CTL_COUNT] = {

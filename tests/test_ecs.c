@@ -1,5 +1,6 @@
 /* test_ecs.c - ECS task metadata v4: URL, HTTP answer, labels and id. */
 #include <string.h>
+#include <stdlib.h>
 
 #include <criterion/criterion.h>
 
@@ -157,4 +158,56 @@ Test(ecs, http_body)
 	cause = NULL;
 	cr_assert_eq(ph_ecs_http_body("SSH-2.0", 7, &body, &blen, &cause), -1);
 	free(cause);
+}
+
+/* --container: the task's containers, and cgroup paths that name them. */
+Test(ecs, containers_list)
+{
+	static const char *doc =
+	    "{\"TaskARN\": \"arn:aws:ecs:us-west-2:1:task/d/t\", \"Containers\": ["
+	    " {\"DockerId\": \"abc123\", \"Name\": \"app\"},"
+	    " {\"Name\": \"noid\"},"
+	    " {\"DockerId\": \"t-99\", \"Name\": \"~internal~ecs~pause\"}]}";
+	char	*cause = NULL;
+	json_t	*l = ph_ecs_containers(doc, strlen(doc), &cause);
+
+	cr_assert_not_null(l, "%s", cause);
+	cr_assert_eq(json_array_size(l), 2);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(l, 0), "name")), "app");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(l, 0), "docker_id")),
+	    "abc123");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(l, 1), "docker_id")),
+	    "t-99");
+	json_decref(l);
+	cr_expect_null(ph_ecs_containers("{}", 2, &cause));
+	free(cause);
+	cr_expect_null(ph_ecs_containers("nope", 4, &cause));
+	free(cause);
+}
+
+Test(ecs, cgroup_match)
+{
+	/* cgroup v1 on EC2 (ECS agent), Fargate, v2 with systemd, plain docker. */
+	static const char *v1 =
+	    "12:memory:/ecs/5a3c1e0f/3c01e5b7d2f6a1e4\n"
+	    "11:cpu,cpuacct:/ecs/5a3c1e0f/3c01e5b7d2f6a1e4\n";
+	static const char *fargate =
+	    "9:memory:/ecs/cd189a93/cd189a93-2495160603\n";
+	static const char *v2 = "0::/system.slice/docker-3c01e5b7d2f6a1e4.scope\n";
+	static const char *host = "0::/user.slice/user-0.slice/session-3.scope\n";
+
+	cr_expect_eq(ph_ecs_cgroup_match(v1, strlen(v1), "3c01e5b7d2f6a1e4"), 1);
+	cr_expect_eq(ph_ecs_cgroup_match(fargate, strlen(fargate), "cd189a93-2495160603"), 1);
+	cr_expect_eq(ph_ecs_cgroup_match(v2, strlen(v2), "3c01e5b7d2f6a1e4"), 1);
+	/* A prefix or a part of another id is not a match. */
+	cr_expect_eq(ph_ecs_cgroup_match(v1, strlen(v1), "3c01e5b7"), 0);
+	cr_expect_eq(ph_ecs_cgroup_match(v1, strlen(v1), "01e5b7d2f6a1e4"), 0);
+	cr_expect_eq(ph_ecs_cgroup_match(fargate, strlen(fargate), "2495160603x"), 0);
+	/* The task's own directory is not the container. */
+	cr_expect_eq(ph_ecs_cgroup_match(fargate, strlen(fargate), "cd189a93-24951"), 0);
+	cr_expect_eq(ph_ecs_cgroup_match(host, strlen(host), "3c01e5b7d2f6a1e4"), 0);
+	/* Only the path: the controller list is not searched. */
+	cr_expect_eq(ph_ecs_cgroup_match(v1, strlen(v1), "memory"), 0);
+	cr_expect_eq(ph_ecs_cgroup_match(v1, strlen(v1), ""), 0);
+	cr_expect_eq(ph_ecs_cgroup_match(v1, 10, "3c01e5b7d2f6a1e4"), 0);
 }

@@ -239,3 +239,83 @@ Test(frame, timeout_members)
 		cr_expect_eq(code, PH_CLOSE_POLICY);
 	}
 }
+
+/* cp streams: the members of `meta` (docs/protocol.md, "cp"). */
+Test(frame, cp_meta_members)
+{
+	static const char *good[] = {
+		"{\"type\":\"meta\",\"path\":\"a/b\",\"kind\":\"file\",\"mode\":420,"
+		"\"size\":0,\"mtime\":1700000000}",
+		"{\"type\":\"meta\",\"path\":\"a\",\"kind\":\"dir\",\"mode\":4095,\"mtime\":0}",
+		"{\"type\":\"meta\",\"path\":\"l\",\"kind\":\"symlink\",\"target\":\"/etc\"}",
+		"{\"type\":\"meta\",\"path\":\"a/b\",\"sha256\":"
+		"\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}",
+		"{\"type\":\"meta\",\"kind\":\"end\"}",
+	};
+	static const char *bad[] = {
+		"{\"type\":\"meta\",\"path\":\"\",\"kind\":\"file\"}",
+		"{\"type\":\"meta\",\"path\":\"a\",\"kind\":\"file\",\"mode\":4096}",
+		"{\"type\":\"meta\",\"path\":\"a\",\"kind\":\"file\",\"mode\":-1}",
+		"{\"type\":\"meta\",\"path\":\"a\",\"kind\":\"file\",\"mtime\":-5}",
+		"{\"type\":\"meta\",\"path\":7}",
+		"{\"type\":\"meta\",\"kind\":\"\"}",
+		"{\"type\":\"meta\",\"path\":\"l\",\"kind\":\"symlink\",\"target\":\"\"}",
+	};
+	struct ph_frame f;
+	const char *cause;
+	size_t i;
+	int code;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		cause = NULL;
+		cr_expect_eq(decode_str(PH_FRAME_CONTROL, good[i], &f, &code, &cause), 0,
+		    "refused %s: %s", good[i], cause);
+		ph_frame_clear(&f);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		code = 0;
+		cr_expect_eq(decode_str(PH_FRAME_CONTROL, bad[i], &f, &code, &cause), -1,
+		    "accepted %s", bad[i]);
+		cr_expect_eq(code, PH_CLOSE_POLICY);
+	}
+}
+
+/* Sidecar mode: open.pid (int) and open.container (str), both optional. */
+Test(frame, target_members)
+{
+	static const char *good[] = {
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"exec\",\"argv\":[\"id\"],\"pid\":42}",
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"shell\",\"container\":\"web\"}",
+	};
+	static const char *bad[] = {
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"exec\",\"pid\":0}",
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"exec\",\"pid\":\"42\"}",
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"exec\",\"pid\":4294967296}",
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"exec\",\"container\":\"\"}",
+		"{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+		"\"agent\":\"a\",\"op\":\"exec\",\"container\":7}",
+	};
+	struct ph_frame f;
+	const char *cause;
+	size_t i;
+	int code;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		cause = NULL;
+		cr_expect_eq(decode_str(PH_FRAME_CONTROL, good[i], &f, &code, &cause), 0,
+		    "refused %s: %s", good[i], cause);
+		ph_frame_clear(&f);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		code = 0;
+		cr_expect_eq(decode_str(PH_FRAME_CONTROL, bad[i], &f, &code, &cause), -1,
+		    "accepted %s", bad[i]);
+		cr_expect_eq(code, PH_CLOSE_POLICY);
+	}
+}

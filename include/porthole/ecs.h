@@ -50,4 +50,18 @@ json_t	*ph_ecs_labels(const char *container, size_t clen, const char *task, size
 /* "<task>/<container>" from labels made by ph_ecs_labels; malloc'd. */
 char	*ph_ecs_id(json_t *labels);
 
+/*
+ * The task document's Containers as a new JSON array of {"name", "docker_id"}
+ * (entries without both strings are skipped); NULL with *cause when the
+ * document is not JSON or has no Containers array.
+ */
+json_t	*ph_ecs_containers(const char *task, size_t tlen, char **cause);
+
+/*
+ * Does the text of a /proc/PID/cgroup file (cg[0..len)) put the process in
+ * the container docker_id?  1 when some line's path holds docker_id as a
+ * whole word (after '/', '-' or ':', before '/', '.', end of line), else 0.
+ */
+int	ph_ecs_cgroup_match(const char *cg, size_t len, const char *docker_id);
+
 #endif

@@ -99,6 +99,7 @@ enum ph_ctl {
 #define PH_ERR_SPAWN		"spawn_failed"
 #define PH_ERR_INTERNAL		"internal"
 #define PH_ERR_CONFLICT		"conflict"	/* agent id held by another instance */
+#define PH_ERR_NO_TARGET	"no_target"	/* open.pid / open.container: no such process */
 
 /* Keepalive on every WebSocket: ping after this many idle seconds ... */
 #define PH_PING_SECS		20

@@ -21,7 +21,7 @@
  * neither channel is left; that is where it is logged.
  *
  * Only the frame types that belong to a direction pass: STDIN and client
- * controls (resize, signal, eof, error) toward the agent; STDOUT, STDERR
+ * controls (resize, signal, eof, error, meta of a cp put) toward the agent; STDOUT, STDERR
  * and agent controls (ready, exit, error, progress, meta) toward the
  * client; DATA both ways.  Anything else is bad_message, 1008.
  */
@@ -367,7 +367,8 @@ relay_session_client_rx(struct relay_conn *c, struct ph_frame *f,
 		break;
 	case PH_FRAME_CONTROL:
 		ok = f->ctl == PH_CTL_RESIZE || f->ctl == PH_CTL_SIGNAL ||
-		    f->ctl == PH_CTL_EOF || f->ctl == PH_CTL_ERROR;
+		    f->ctl == PH_CTL_EOF || f->ctl == PH_CTL_ERROR ||
+		    f->ctl == PH_CTL_META;	/* cp put streams */
 		break;
 	default:
 		ok = 0;

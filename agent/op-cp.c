@@ -1,0 +1,298 @@
+/*
+ * op-cp.c - the `cp` operation: send a file or directory tree to the
+ * client (argv ["get", PATH]) or receive one from it (argv ["put", PATH]),
+ * as the cp stream of docs/protocol.md ("cp"): `meta` control messages and
+ * DATA frames, sha256 per file, walked and written by the agent itself (no
+ * tar in the image; src/cpstream.c does the walking and the writing).
+ *
+ * Every path resolves inside a root directory with openat2(RESOLVE_IN_ROOT
+ * | RESOLVE_NO_MAGICLINKS): the agent's "/" by default, /proc/PID/root when
+ * `open` carries `pid`, so an absolute symlink in another container's tree
+ * stays in that tree.  Sending reads files only while the session's queue
+ * is under its high mark (resume picks up again); receiving writes what
+ * each DATA frame carries.  The operation ends with `exit` code 0, or code
+ * 1 and a `message` saying what failed (a missing path, a refused name, a
+ * sha256 mismatch); a failed receive leaves no partial file behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "porthole/cpstream.h"
+#include "porthole/frame.h"
+#include "porthole/util.h"
+
+#include "agent.h"
+#include "op.h"
+
+struct cp_op {
+	int		 rootfd;
+	int		 destfd;	/* put: the directory written into */
+	struct ph_cptx	*tx;		/* get */
+	struct ph_cprx	*rx;		/* put */
+	int		 over;
+};
+
+static void
+cp_close(struct cp_op *c)
+{
+	ph_cptx_free(c->tx);
+	ph_cprx_free(c->rx);	/* removes a partial file */
+	c->tx = NULL;
+	c->rx = NULL;
+	if (c->destfd != -1)
+		close(c->destfd);
+	if (c->rootfd != -1)
+		close(c->rootfd);
+	c->destfd = c->rootfd = -1;
+}
+
+/* End with code (0 or 1) and, for 1, why; takes cause. */
+static void
+cp_finish(struct agent_session *s, int code, char *cause)
+{
+	struct cp_op	*c = s->op_data;
+	json_t		*m = ph_ctl_exit_code(code);
+
+	if (c->over) {
+		free(cause);
+		return;
+	}
+	c->over = 1;
+	cp_close(c);
+	if (m != NULL && cause != NULL)
+		json_object_set_new(m, "message", json_string(cause));
+	free(cause);
+	agent_session_exit(s, m);
+}
+
+/* Send until the queue is over its high mark or the stream is out. */
+static void
+cp_pump(struct agent_session *s)
+{
+	struct cp_op	*c = s->op_data;
+	uint8_t		*buf = s->agent->iobuf;
+	size_t		 max = agent_session_read_max(s), n;
+	json_t		*m;
+	char		*cause = NULL;
+	int		 rc;
+
+	while (!c->over && c->tx != NULL && !agent_session_over_high(s)) {
+		rc = ph_cptx_next(c->tx, buf, max, &n, &m, &cause);
+		if (rc < 0) {
+			cp_finish(s, 1, cause);
+			return;
+		}
+		if (rc == 0) {
+			cp_finish(s, 0, NULL);
+			return;
+		}
+		if (m != NULL)
+			rc = agent_session_send_ctl(s, m);
+		else
+			rc = agent_session_send(s, PH_FRAME_DATA, buf, n);
+		if (rc != 0)
+			return;		/* the session failed */
+	}
+}
+
+static int
+cp_openat2(int dirfd, const char *path, int flags, char **cause)
+{
+	struct open_how	how;
+	int		fd;
+
+	memset(&how, 0, sizeof how);
+	how.flags = (uint64_t)(flags | O_CLOEXEC);
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	if ((fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how)) < 0) {
+		int e = errno;
+
+		*cause = ph_asprintf("%s: %s", path, strerror(e));
+		errno = e;
+	}
+	return fd;
+}
+
+/* put: the directory to write into and the name of the top entry (or NULL). */
+static int
+cp_dest(struct cp_op *c, const char *path, char **as, char **cause)
+{
+	char	*dir, *slash;
+	int	 fd;
+
+	*as = NULL;
+	if ((fd = cp_openat2(c->rootfd, path, O_RDONLY | O_DIRECTORY, cause)) >= 0)
+		return fd;
+	if (errno != ENOENT && errno != ENOTDIR)
+		return -1;
+	free(*cause);
+	*cause = NULL;
+	if ((dir = strdup(path)) == NULL) {
+		*cause = ph_asprintf("out of memory");
+		return -1;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL)
+		*as = strdup(dir), strcpy(dir, ".");
+	else {
+		*as = strdup(slash + 1);
+		if (slash == dir)
+			slash++;
+		*slash = '\0';
+	}
+	if (*as == NULL || ph_cp_name_ok(*as, cause) != 0) {
+		if (*cause == NULL)
+			*cause = ph_asprintf("out of memory");
+		else {
+			free(*cause);
+			*cause = ph_asprintf("%s: not a file or directory name", path);
+		}
+		free(*as);
+		*as = NULL;
+		free(dir);
+		return -1;
+	}
+	fd = cp_openat2(c->rootfd, dir, O_RDONLY | O_DIRECTORY, cause);
+	free(dir);
+	if (fd < 0) {
+		free(*as);
+		*as = NULL;
+	}
+	return fd;
+}
+
+static int
+cp_start(struct agent_session *s, json_t *req)
+{
+	json_t		*argv = json_object_get(req, "argv"), *pid;
+	const char	*mode = json_string_value(json_array_get(argv, 0));
+	const char	*path = json_string_value(json_array_get(argv, 1));
+	struct cp_op	*c;
+	char		 root[64], *cause = NULL, *as = NULL;
+
+	if (json_array_size(argv) != 2 || mode == NULL || path == NULL || *path == '\0' ||
+	    (strcmp(mode, "get") != 0 && strcmp(mode, "put") != 0)) {
+		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "cp wants argv [\"get\"|\"put\", PATH]");
+		return -1;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	c->rootfd = c->destfd = -1;
+	s->op_data = c;
+	pid = json_object_get(req, "pid");
+	if (json_is_integer(pid) && json_integer_value(pid) > 0)
+		snprintf(root, sizeof root, "/proc/%lld/root", (long long)json_integer_value(pid));
+	else
+		snprintf(root, sizeof root, "/");
+	if ((c->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		agent_session_send_ctl(s, ph_ctl_new(PH_CTL_READY));
+		cp_finish(s, 1, ph_asprintf("cannot open root %s: %s", root, strerror(errno)));
+		return 0;
+	}
+	if (agent_session_send_ctl(s, ph_ctl_new(PH_CTL_READY)) != 0)
+		return -1;
+	if (strcmp(mode, "get") == 0) {
+		if ((c->tx = ph_cptx_new(c->rootfd, path, &cause)) == NULL) {
+			cp_finish(s, 1, cause);
+			return 0;
+		}
+		cp_pump(s);
+		return 0;
+	}
+	if ((c->destfd = cp_dest(c, path, &as, &cause)) < 0 ||
+	    (c->rx = ph_cprx_new(c->destfd, as, &cause)) == NULL) {
+		free(as);
+		cp_finish(s, 1, cause);
+		return 0;
+	}
+	free(as);
+	return 0;
+}
+
+static void
+cp_input(struct agent_session *s, const struct ph_frame *f)
+{
+	struct cp_op	*c = s->op_data;
+	char		*cause = NULL;
+	int		 rc = 0;
+
+	if (c->over)
+		return;
+	if (c->rx == NULL) {
+		if (f->type == PH_FRAME_DATA || (f->type == PH_FRAME_CONTROL &&
+		    f->ctl == PH_CTL_META))
+			cp_finish(s, 1, ph_asprintf("cp get does not take a stream"));
+		return;
+	}
+	if (f->type == PH_FRAME_DATA)
+		rc = ph_cprx_data(c->rx, f->payload, f->len, &cause);
+	else if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_META)
+		rc = ph_cprx_meta(c->rx, f->json, &cause);
+	else if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_EOF) {
+		if (!ph_cprx_done(c->rx))
+			cp_finish(s, 1, ph_asprintf("the stream ended before its end"));
+		return;
+	} else
+		return;		/* STDIN, resize, signal: nothing to do */
+	if (rc != 0)
+		cp_finish(s, 1, cause);
+	else if (ph_cprx_done(c->rx))
+		cp_finish(s, 0, NULL);
+}
+
+static void
+cp_resume(struct agent_session *s)
+{
+	if (s->op_data != NULL)
+		cp_pump(s);
+}
+
+static void
+cp_lost(struct agent_session *s)
+{
+	struct cp_op *c = s->op_data;
+
+	if (c != NULL) {
+		c->over = 1;
+		cp_close(c);
+	}
+}
+
+static int
+cp_busy(struct agent_session *s)
+{
+	(void)s;
+	return 0;
+}
+
+static void
+cp_free(struct agent_session *s)
+{
+	struct cp_op *c = s->op_data;
+
+	if (c != NULL) {
+		cp_close(c);
+		free(c);
+		s->op_data = NULL;
+	}
+}
+
+const struct op_entry op_cp_entry = {
+	.name = "cp",
+	.start = cp_start,
+	.input = cp_input,
+	.resume = cp_resume,
+	.lost = cp_lost,
+	.busy = cp_busy,
+	.free = cp_free,
+};

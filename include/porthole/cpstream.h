@@ -1,0 +1,84 @@
+/*
+ * cpstream.h - the receiving end of a `cp` stream, shared by the agent
+ * (upload: LOCAL -> TARGET:PATH) and the CLI (download).
+ *
+ * A cp stream is a sequence of CONTROL `meta` messages and DATA frames
+ * (docs/protocol.md, "cp"): per entry a `meta` naming it (path, kind, mode,
+ * mtime, size or target), for a file then exactly `size` bytes of DATA and
+ * a `meta` with its sha256, and at the end a `meta` of kind "end".  The
+ * receiver never trusts a name: an absolute name, an empty component, `.`
+ * or `..` is refused, and every name is resolved beneath the destination
+ * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a symlink created
+ * earlier in the stream cannot be used to climb out.  A file is written as
+ * NAME.porthole-partial-XXXXXX next to its final name, its sha256 checked,
+ * then fchmod/futimens and renamed; on any failure ph_cprx_abort() removes
+ * the partial file.  Directory modes and mtimes are applied at the end
+ * (a 0555 directory must still take its children).
+ */
+#ifndef PORTHOLE_CPSTREAM_H
+#define PORTHOLE_CPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define PH_CP_MAX_ENTRIES	1000000	/* entries in one stream */
+#define PH_CP_MAX_NAME		4096	/* bytes of one relative path */
+
+struct ph_cprx;
+
+/*
+ * A receiver writing beneath the directory dirfd (borrowed, stays open).
+ * With as != NULL the first component of every name is replaced by as
+ * (copying dir "src" to "dst" that does not exist yet, or one file to a
+ * new name).  NULL with *cause (malloc'd).
+ */
+struct ph_cprx	*ph_cprx_new(int dirfd, const char *as, char **cause);
+/* One `meta` message (the whole object).  0, or -1 with *cause. */
+int		 ph_cprx_meta(struct ph_cprx *rx, json_t *meta, char **cause);
+/* One DATA payload.  0, or -1 with *cause. */
+int		 ph_cprx_data(struct ph_cprx *rx, const uint8_t *p, size_t n, char **cause);
+/* Did the `end` meta arrive (and every entry complete)? */
+int		 ph_cprx_done(const struct ph_cprx *rx);
+/* Totals so far. */
+uint64_t	 ph_cprx_bytes(const struct ph_cprx *rx);
+unsigned	 ph_cprx_files(const struct ph_cprx *rx);
+/* Remove the partial file, if any.  Safe to call twice. */
+void		 ph_cprx_abort(struct ph_cprx *rx);
+/* Abort if not done, then free. */
+void		 ph_cprx_free(struct ph_cprx *rx);
+
+/*
+ * The sending end: walks one file, symlink or directory tree and produces
+ * the stream message by message.  Directories are walked with one dirfd
+ * per level (at most PH_CP_MAX_DEPTH) and every child is opened relative
+ * to its directory with O_NOFOLLOW, so symlinks are sent as symlinks and
+ * never followed; fifos, sockets and devices are skipped (counted).  The
+ * starting path itself is resolved with openat2(RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS) against rootfd when rootfd != -1 (the agent:
+ * an absolute symlink resolves inside that root), otherwise from the
+ * current directory (the CLI's own files).
+ */
+#define PH_CP_MAX_DEPTH		256
+struct ph_cptx;
+struct ph_cptx	*ph_cptx_new(int rootfd, const char *path, char **cause);
+/*
+ * The next message: 1 with either *meta (a new `meta` object) or *len
+ * bytes of DATA in buf (at most max), 0 once `end` was produced, -1 with
+ * *cause.
+ */
+int		 ph_cptx_next(struct ph_cptx *tx, uint8_t *buf, size_t max, size_t *len,
+		    json_t **meta, char **cause);
+/* Is the source a directory (so `cp SRC DIR` copies into DIR/NAME)? */
+int		 ph_cptx_is_dir(const struct ph_cptx *tx);
+uint64_t	 ph_cptx_bytes(const struct ph_cptx *tx);
+unsigned	 ph_cptx_skipped(const struct ph_cptx *tx);
+void		 ph_cptx_free(struct ph_cptx *tx);
+
+/* Is rel a safe relative name (no absolute, empty, `.` or `..` part)? */
+int		 ph_cp_name_ok(const char *rel, char **cause);
+
+/* Lowercase hex of a SHA-256 digest; out has 65 bytes. */
+void		 ph_cp_hex(const uint8_t md[32], char out[65]);
+
+#endif

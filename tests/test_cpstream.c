@@ -1,0 +1,376 @@
+/*
+ * test_cpstream.c - the cp stream receiver: files land byte-exact with
+ * their modes and mtimes, directories and symlinks are recreated, and
+ * every name that would climb out of the destination (absolute, `..`,
+ * through a symlink sent earlier) is refused with nothing written outside;
+ * a sha256 mismatch leaves no file under its final name.
+ */
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <openssl/evp.h>
+
+#include "porthole/cpstream.h"
+
+static char	root[256];	/* temp dir: dest/ and outside/ */
+static int	destfd = -1;
+
+static void
+setup(void)
+{
+	char cmd[300];
+
+	snprintf(root, sizeof root, "%s/cpstream-XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	cr_assert_not_null(mkdtemp(root));
+	snprintf(cmd, sizeof cmd, "%s/dest", root);
+	cr_assert_eq(mkdir(cmd, 0755), 0);
+	snprintf(cmd, sizeof cmd, "%s/outside", root);
+	cr_assert_eq(mkdir(cmd, 0755), 0);
+	snprintf(cmd, sizeof cmd, "%s/dest", root);
+	destfd = open(cmd, O_RDONLY | O_DIRECTORY);
+	cr_assert(destfd >= 0);
+}
+
+static void
+teardown(void)
+{
+	char cmd[700];
+
+	close(destfd);
+	snprintf(cmd, sizeof cmd, "chmod -R u+rwx '%s'; rm -rf '%s'", root, root);
+	(void)system(cmd);
+}
+
+static void
+sha_hex(const void *p, size_t n, char out[65])
+{
+	uint8_t		md[32];
+	unsigned	len;
+
+	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+	ph_cp_hex(md, out);
+}
+
+static int
+meta(struct ph_cprx *rx, const char *json, char **cause)
+{
+	json_t	*m = json_loads(json, 0, NULL);
+	int	 rc;
+
+	cr_assert_not_null(m, "bad test json %s", json);
+	rc = ph_cprx_meta(rx, m, cause);
+	json_decref(m);
+	return rc;
+}
+
+static int
+send_file(struct ph_cprx *rx, const char *path, const char *data, int mode, const char *sha,
+    char **cause)
+{
+	char	j[1024], hex[65];
+	size_t	n = strlen(data);
+
+	snprintf(j, sizeof j, "{\"type\":\"meta\",\"path\":\"%s\",\"kind\":\"file\","
+	    "\"mode\":%d,\"size\":%zu,\"mtime\":1000000}", path, mode, n);
+	if (meta(rx, j, cause) != 0)
+		return -1;
+	if (n > 0 && ph_cprx_data(rx, (const uint8_t *)data, n, cause) != 0)
+		return -1;
+	sha_hex(data, n, hex);
+	snprintf(j, sizeof j, "{\"type\":\"meta\",\"path\":\"%s\",\"sha256\":\"%s\"}", path,
+	    sha != NULL ? sha : hex);
+	return meta(rx, j, cause);
+}
+
+static int
+count_entries(const char *sub)
+{
+	char		 p[400];
+	DIR		*d;
+	struct dirent	*e;
+	int		 n = 0;
+
+	snprintf(p, sizeof p, "%s/%s", root, sub);
+	cr_assert_not_null(d = opendir(p));
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+TestSuite(cpstream, .init = setup, .fini = teardown);
+
+Test(cpstream, names)
+{
+	char *cause = NULL;
+
+	cr_assert_eq(ph_cp_name_ok("a/b/c.txt", &cause), 0);
+	cr_assert_eq(ph_cp_name_ok("..a/b..", &cause), 0);
+	const char *bad[] = { "", "/etc/passwd", "..", "a/../../x", "a//b", "./a", "a/.",
+	    "a/", "../x" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cause = NULL;
+		cr_assert_eq(ph_cp_name_ok(bad[i], &cause), -1, "accepted \"%s\"", bad[i]);
+		cr_assert_not_null(cause);
+		free(cause);
+	}
+}
+
+Test(cpstream, tree_with_modes_and_symlink)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL, p[400], buf[64];
+	struct stat	 st;
+	ssize_t		 n;
+	FILE		*f;
+
+	rx = ph_cprx_new(destfd, NULL, &cause);
+	cr_assert_not_null(rx, "%s", cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"t\",\"kind\":\"dir\",\"mode\":493,"
+	    "\"mtime\":2000000}", &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"t/ro\",\"kind\":\"dir\","
+	    "\"mode\":365,\"mtime\":3000000}", &cause), 0, "%s", cause);
+	cr_assert_eq(send_file(rx, "t/ro/x.sh", "#!/bin/sh\necho hi\n", 0750, NULL, &cause), 0,
+	    "%s", cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"t/ln\",\"kind\":\"symlink\","
+	    "\"target\":\"/etc/passwd\",\"mtime\":0}", &cause), 0, "%s", cause);
+	cr_assert_eq(send_file(rx, "t/empty", "", 0600, NULL, &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"kind\":\"end\"}", &cause), 0, "%s", cause);
+	cr_assert(ph_cprx_done(rx));
+	cr_assert_eq(ph_cprx_files(rx), 2);
+	ph_cprx_free(rx);
+
+	snprintf(p, sizeof p, "%s/dest/t/ro/x.sh", root);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0750);
+	cr_assert_eq(st.st_mtime, 1000000);
+	cr_assert_not_null(f = fopen(p, "r"));
+	n = (ssize_t)fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	cr_assert_eq(n, 18);
+	cr_assert_eq(memcmp(buf, "#!/bin/sh\necho hi\n", 18), 0);
+	snprintf(p, sizeof p, "%s/dest/t/ro", root);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0555);
+	cr_assert_eq(st.st_mtime, 3000000);
+	snprintf(p, sizeof p, "%s/dest/t/ln", root);
+	cr_assert_eq(lstat(p, &st), 0);
+	cr_assert(S_ISLNK(st.st_mode));
+	n = readlink(p, buf, sizeof buf);
+	cr_assert_eq(n, 11);
+	cr_assert_eq(memcmp(buf, "/etc/passwd", 11), 0);
+	cr_assert_eq(count_entries("dest/t"), 3);
+}
+
+Test(cpstream, rename_with_as)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL, p[400];
+	struct stat	 st;
+
+	rx = ph_cprx_new(destfd, "renamed", &cause);
+	cr_assert_not_null(rx, "%s", cause);
+	cr_assert_eq(send_file(rx, "orig", "data", 0640, NULL, &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"kind\":\"end\"}", &cause), 0, "%s", cause);
+	ph_cprx_free(rx);
+	snprintf(p, sizeof p, "%s/dest/renamed", root);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0640);
+	cr_assert_eq(count_entries("dest"), 1);
+}
+
+Test(cpstream, refuses_climbing_names)
+{
+	const char *bad[] = { "../outside/x", "/tmp/x", "a/../../outside/x" };
+	struct ph_cprx	*rx;
+	char		*cause;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cause = NULL;
+		rx = ph_cprx_new(destfd, NULL, &cause);
+		cr_assert_eq(send_file(rx, bad[i], "evil", 0644, NULL, &cause), -1,
+		    "accepted %s", bad[i]);
+		cr_assert_not_null(cause);
+		cr_assert(strstr(cause, "refusing") != NULL, "cause: %s", cause);
+		free(cause);
+		ph_cprx_free(rx);
+	}
+	cr_assert_eq(count_entries("outside"), 0);
+	cr_assert_eq(count_entries("dest"), 0);
+}
+
+Test(cpstream, refuses_through_streamed_symlink)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL, j[600];
+
+	rx = ph_cprx_new(destfd, NULL, &cause);
+	snprintf(j, sizeof j, "{\"type\":\"meta\",\"path\":\"esc\",\"kind\":\"symlink\","
+	    "\"target\":\"%s/outside\"}", root);
+	cr_assert_eq(meta(rx, j, &cause), 0, "%s", cause);
+	cr_assert_eq(send_file(rx, "esc/x", "evil", 0644, NULL, &cause), -1);
+	cr_assert(strstr(cause, "refusing") != NULL, "cause: %s", cause);
+	free(cause);
+	cause = NULL;
+	/* A directory entry through it too. */
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"esc/d\",\"kind\":\"dir\"}",
+	    &cause), -1);
+	free(cause);
+	ph_cprx_free(rx);
+	cr_assert_eq(count_entries("outside"), 0);
+	cr_assert_eq(count_entries("dest"), 1);	/* just the symlink */
+}
+
+Test(cpstream, sha_mismatch_leaves_nothing)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL;
+
+	rx = ph_cprx_new(destfd, NULL, &cause);
+	cr_assert_eq(send_file(rx, "f", "payload", 0644,
+	    "0000000000000000000000000000000000000000000000000000000000000000", &cause), -1);
+	cr_assert(strstr(cause, "sha256 mismatch") != NULL, "cause: %s", cause);
+	free(cause);
+	ph_cprx_free(rx);
+	cr_assert_eq(count_entries("dest"), 0);
+}
+
+Test(cpstream, short_and_long_data_refused)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL;
+
+	rx = ph_cprx_new(destfd, NULL, &cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"f\",\"kind\":\"file\",\"size\":2}",
+	    &cause), 0, "%s", cause);
+	cr_assert_eq(ph_cprx_data(rx, (const uint8_t *)"abc", 3, &cause), -1);
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(ph_cprx_data(rx, (const uint8_t *)"a", 1, &cause), 0);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"f\",\"sha256\":\"00\"}", &cause), -1);
+	cr_assert(strstr(cause, "got 1 bytes of 2") != NULL, "cause: %s", cause);
+	free(cause);
+	/* Abandoned mid-file: the partial file is removed. */
+	ph_cprx_free(rx);
+	cr_assert_eq(count_entries("dest"), 0);
+}
+
+Test(cpstream, unwritable_destination)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL;
+
+	if (geteuid() == 0)
+		cr_skip_test("root ignores directory modes");
+	cr_assert_eq(fchmod(destfd, 0555), 0);
+	rx = ph_cprx_new(destfd, NULL, &cause);
+	cr_assert_eq(send_file(rx, "f", "x", 0644, NULL, &cause), -1);
+	cr_assert(strstr(cause, "Permission denied") != NULL, "cause: %s", cause);
+	free(cause);
+	ph_cprx_free(rx);
+	fchmod(destfd, 0755);
+}
+
+/* Run tx into rx until the end; 0 or -1 with *cause. */
+static int
+pump(struct ph_cptx *tx, struct ph_cprx *rx, char **cause)
+{
+	static uint8_t	buf[65536];
+	json_t		*m;
+	size_t		 n;
+	int		 rc;
+
+	while ((rc = ph_cptx_next(tx, buf, sizeof buf, &n, &m, cause)) == 1) {
+		if (m != NULL) {
+			rc = ph_cprx_meta(rx, m, cause);
+			json_decref(m);
+		} else
+			rc = ph_cprx_data(rx, buf, n, cause);
+		if (rc != 0)
+			return -1;
+	}
+	return rc;
+}
+
+static void
+sh(const char *fmt, const char *arg)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof cmd, fmt, arg, arg, arg, arg, arg, arg);
+	cr_assert_eq(system(cmd), 0, "failed: %s", cmd);
+}
+
+Test(cpstream, tree_round_trip)
+{
+	struct ph_cptx	*tx;
+	struct ph_cprx	*rx;
+	char		*cause = NULL, src[400];
+
+	sh("cd '%s' && mkdir -p src/a/b src/empty && head -c 300000 /dev/urandom > src/a/b/big"
+	    " && echo hi > src/a/x && chmod 751 src/a/x && ln -s ../a/x src/a/b/rel"
+	    " && ln -s /etc/passwd src/abs && chmod 700 src/a/b && mkfifo src/fifo", root);
+	snprintf(src, sizeof src, "%s/src", root);
+	tx = ph_cptx_new(-1, src, &cause);
+	cr_assert_not_null(tx, "%s", cause);
+	cr_assert(ph_cptx_is_dir(tx));
+	rx = ph_cprx_new(destfd, NULL, &cause);
+	cr_assert_eq(pump(tx, rx, &cause), 0, "%s", cause);
+	cr_assert(ph_cprx_done(rx));
+	cr_assert_eq(ph_cptx_skipped(tx), 1);	/* the fifo */
+	cr_assert_eq(ph_cptx_bytes(tx), 300003);
+	cr_assert_eq(ph_cprx_bytes(rx), 300003);
+	ph_cptx_free(tx);
+	ph_cprx_free(rx);
+	sh("cd '%s' && rm src/fifo && diff -r --no-dereference src dest/src"
+	    " && (cd src && find . -mindepth 1 | sort | xargs stat -c '%%n %%a %%F %%Y') > st1"
+	    " && (cd dest/src && find . -mindepth 1 | sort | xargs stat -c '%%n %%a %%F %%Y') > st2"
+	    " && cmp st1 st2", root);
+}
+
+/* The agent's view: paths resolve inside rootfd, whatever symlinks say. */
+Test(cpstream, in_root_resolution)
+{
+	struct ph_cptx	*tx;
+	char		*cause = NULL, p[400];
+	int		 rootfd;
+
+	sh("cd '%s' && mkdir -p r/etc && echo inside > r/etc/passwd && ln -s /etc r/esc"
+	    " && ln -s ../../../../.. r/up", root);
+	snprintf(p, sizeof p, "%s/r", root);
+	cr_assert((rootfd = open(p, O_PATH | O_DIRECTORY)) >= 0);
+	const char *names[] = { "esc/passwd", "/etc/passwd", "../../../etc/passwd",
+	    "up/etc/passwd" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		struct ph_cprx	*rx;
+		char		 q[500], buf[32] = "";
+		FILE		*f;
+
+		tx = ph_cptx_new(rootfd, names[i], &cause);
+		cr_assert_not_null(tx, "%s: %s", names[i], cause);
+		rx = ph_cprx_new(destfd, "got", &cause);
+		cr_assert_eq(pump(tx, rx, &cause), 0, "%s", cause);
+		ph_cptx_free(tx);
+		ph_cprx_free(rx);
+		snprintf(q, sizeof q, "%s/dest/got", root);
+		cr_assert_not_null(f = fopen(q, "r"));
+		cr_assert_not_null(fgets(buf, sizeof buf, f));
+		fclose(f);
+		cr_assert_str_eq(buf, "inside\n", "%s escaped the root", names[i]);
+		unlink(q);
+	}
+	tx = ph_cptx_new(rootfd, "missing/file", &cause);
+	cr_assert_null(tx);
+	cr_assert(strstr(cause, "No such file") != NULL, "%s", cause);
+	free(cause);
+	close(rootfd);
+}
