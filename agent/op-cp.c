@@ -183,17 +183,30 @@ cp_start(struct agent_session *s, json_t *req)
 		    "cp wants argv [\"get\"|\"put\", PATH]");
 		return -1;
 	}
+	pid = json_object_get(req, "pid");
+	if (json_is_string(json_object_get(req, "container"))) {
+		/* --container: the task metadata and /proc/PID/cgroup name the pid. */
+		const char *code = NULL;
+		pid_t cpid = agent_target_container_pid(s->agent,
+		    json_string_value(json_object_get(req, "container")), &code, &cause);
+
+		if (cpid <= 0) {
+			agent_session_fail(s, PH_CLOSE_NORMAL, code != NULL ? code :
+			    PH_ERR_NO_TARGET, "%s", cause != NULL ? cause : "no such container");
+			free(cause);
+			return -1;
+		}
+		snprintf(root, sizeof root, "/proc/%d/root", (int)cpid);
+	} else if (json_is_integer(pid) && json_integer_value(pid) > 0)
+		snprintf(root, sizeof root, "/proc/%lld/root", (long long)json_integer_value(pid));
+	else
+		snprintf(root, sizeof root, "/");
 	if ((c = calloc(1, sizeof *c)) == NULL) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
 	c->rootfd = c->destfd = -1;
 	s->op_data = c;
-	pid = json_object_get(req, "pid");
-	if (json_is_integer(pid) && json_integer_value(pid) > 0)
-		snprintf(root, sizeof root, "/proc/%lld/root", (long long)json_integer_value(pid));
-	else
-		snprintf(root, sizeof root, "/");
 	if ((c->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		agent_session_send_ctl(s, ph_ctl_new(PH_CTL_READY));
 		cp_finish(s, 1, ph_asprintf("cannot open root %s: %s", root, strerror(errno)));

@@ -39,6 +39,7 @@ struct cp {
 	json_t			*argv;
 	char			 sid[PH_SID_LEN + 1];
 	long			 pid;		/* --pid, or 0 */
+	const char		*container;	/* --container, or NULL */
 
 	struct ph_cprx		*rx;		/* get */
 	struct ph_cptx		*tx;		/* put */
@@ -116,6 +117,8 @@ cp_established(void *arg)
 	    "proto", PH_PROTOCOL_VERSION, "sig");
 	if (members != NULL && c->pid > 0)
 		json_object_set_new(members, "pid", json_integer(c->pid));
+	if (members != NULL && c->container != NULL)
+		json_object_set_new(members, "container", json_string(c->container));
 	if (m == NULL || members == NULL || json_object_update(m, members) != 0) {
 		json_decref(m);
 		json_decref(members);
@@ -326,7 +329,11 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "--pid") == 0) {
+		if (strcmp(a, "--container") == 0) {
+			if (i + 1 >= argc || argv[i + 1][0] == '\0')
+				return cmd_usage_error(&cmd_cp_entry, "--container needs a name");
+			c.container = argv[++i];
+		} else if (strcmp(a, "--pid") == 0) {
 			if (i + 1 >= argc)
 				return cmd_usage_error(&cmd_cp_entry, "--pid needs a process id");
 			c.pid = strtol(argv[++i], &end, 10);
@@ -353,6 +360,8 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 		else
 			return cmd_usage_error(&cmd_cp_entry, "unexpected argument '%s'", a);
 	}
+	if (c.pid > 0 && c.container != NULL)
+		return cmd_usage_error(&cmd_cp_entry, "give --pid or --container, not both");
 	if (np != 2)
 		return cmd_usage_error(&cmd_cp_entry, "want a source and a destination");
 	get = cp_remote(pos[0], &target, &rpath);
@@ -460,7 +469,7 @@ out:
 const struct cmd_entry cmd_cp_entry = {
 	.name = "cp",
 	.alias = NULL,
-	.usage = "[--pid PID] TARGET:PATH LOCAL | LOCAL TARGET:PATH",
+	.usage = "[--container NAME | --pid PID] TARGET:PATH LOCAL | LOCAL TARGET:PATH",
 	.about = "copy files and directory trees to or from an agent, sha256-verified",
 	.exec = cmd_cp_exec,
 	.flags = 0,

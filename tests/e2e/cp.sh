@@ -26,6 +26,13 @@ eq "get a file: mode kept" "$(stat -c %a "$T/local/f1.up")" 640
 ph cp "e2e-cp:$T/f1" "$T/local/renamed"; eq "get a file to a new name: exit 0" $? 0
 check "get to a new name: byte-exact" cmp "$T/f1" "$T/local/renamed"
 
+# 100 MiB round trip: up, then back down, sha256 equal.
+head -c 100M /dev/urandom >"$T/h1"
+ph cp "$T/h1" "e2e-cp:$T/remote/h1"; eq "put 100 MiB: exit 0" $? 0
+ph cp "e2e-cp:$T/remote/h1" "$T/local/h1"; eq "get 100 MiB: exit 0" $? 0
+eq "100 MiB round trip: sha256" "$(sha256sum <"$T/local/h1")" "$(sha256sum <"$T/h1")"
+rm -f "$T/h1" "$T/remote/h1" "$T/local/h1"
+
 # A tree: nested dirs, an empty dir, symlinks (relative and absolute), 20 MiB.
 src="$T/tree"
 mkdir -p "$src/a/b/c" "$src/empty" "$src/ro"

@@ -37,6 +37,48 @@ check "rss grew ($first -> $last KiB)" [ "$last" -gt "$first" ]
 check "positive growth rate in the last line" jqq -s '.[-1].growth_kib_min > 0' "$T/mem.jsonl"
 check "cgroup usage sampled" jqq -s 'map(.cg_usage) | min > 0' "$T/mem.jsonl"
 
+# A process that grows by exactly 1 MiB/s (allocation follows the clock, so
+# a slow loop catches up) and one that holds still: the least-squares rate
+# is within 20% of 61440 KiB/min for the first and near zero for the second.
+python3 -c "
+import time
+keep = []
+t0 = time.monotonic()
+print('ready', flush=True)
+done = 0
+while True:
+    want = int((time.monotonic() - t0) * 1024 * 1024)
+    while done < want and done < 200 * 1024 * 1024:
+        b = bytearray(64 * 1024)
+        for j in range(0, len(b), 4096): b[j] = 1
+        keep.append(b)
+        done += len(b)
+    time.sleep(0.02)
+" >"$T/rate.out" &
+rate=$!
+PIDS+=("$rate")
+python3 -c "
+import time
+b = bytearray(64 * 1024 * 1024)
+for j in range(0, len(b), 4096): b[j] = 1
+print('ready', flush=True)
+time.sleep(300)
+" >"$T/steady.out" &
+steady=$!
+PIDS+=("$steady")
+check "1 MiB/s process started" wait_for 30 grep -q ready "$T/rate.out"
+check "steady process started" wait_for 30 grep -q ready "$T/steady.out"
+sleep 1
+ph mem e2e-mem "$rate" --every 500ms --for 10s --json >"$T/rate.jsonl"; eq "rate: exit 0" $? 0
+g=$(tail -1 "$T/rate.jsonl" | jq '.growth_kib_min | floor')
+log "1 MiB/s process: growth ${g} KiB/min (want 61440 +/- 20%)"
+check "1 MiB/s measured within 20% (${g} KiB/min)" [ "$g" -ge 49152 ] && [ "$g" -le 73728 ]
+ph mem e2e-mem "$steady" --every 500ms --for 5s --json >"$T/steady.jsonl"; eq "steady: exit 0" $? 0
+g=$(tail -1 "$T/steady.jsonl" | jq '.growth_kib_min | floor')
+log "steady process: growth ${g} KiB/min"
+check "steady process near zero (${g} KiB/min)" [ "$g" -ge -1024 ] && [ "$g" -le 1024 ]
+kill "$rate" "$steady" 2>/dev/null
+
 # Not a terminal, no --json: one plain line per sample.
 ph mem e2e-mem "$grow" --every 100ms --for 500ms >"$T/mem.txt"; eq "plain exit 0" $? 0
 contains "plain line" "$(head -1 "$T/mem.txt")" "pid=$grow rss="

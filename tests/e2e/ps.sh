@@ -28,6 +28,12 @@ eq "marker ppid" "$(jq -r --argjson p "$child" '.processes[] | select(.pid == $p
 	"$T/ps.json")" "$parent"
 eq "marker user" "$(jq -r --argjson p "$child" '.processes[] | select(.pid == $p) | .user' \
 	"$T/ps.json")" "$(id -un)"
+# rss within 10% of what the kernel says (the agent's own process: it is
+# steady while idle; sampled just after ps so the two readings are close).
+ps_rss=$(jq --argjson p "$AGENT_PID" '.processes[] | select(.pid == $p) | .rss_kib' "$T/ps.json")
+vm_rss=$(rss_kib "$AGENT_PID")
+check "agent rss ${ps_rss} KiB within 10% of VmRSS ${vm_rss} KiB" \
+	[ $(( (ps_rss - vm_rss) * 100 )) -le $((vm_rss * 10)) ] && [ $(( (vm_rss - ps_rss) * 100 )) -le $((vm_rss * 10)) ]
 eq "agent's process is there too" "$(jq --argjson p "$AGENT_PID" \
 	'[.processes[] | select(.pid == $p)] | length' "$T/ps.json")" 1
 check "cgroup memory usage in the document" jqq '.cgroup.usage > 0' "$T/ps.json"

@@ -118,6 +118,9 @@ eq "unknown container: 255" $? 255
 eq "unknown container: one line" "$(wc -l <"$T/unknown.err")" 1
 contains "unknown container: names it" "$(cat "$T/unknown.err")" "no container 'db'"
 contains "unknown container: lists the known" "$(cat "$T/unknown.err")" "porthole, web"
+ph cp --container db e2e-sidecar-ecs:/marker "$T/nope" 2>"$T/cpunknown.err"
+eq "cp unknown container: 255" $? 255
+contains "cp unknown container: lists the known" "$(cat "$T/cpunknown.err")" "porthole, web"
 
 if mkdir "$CG" 2>/dev/null; then
 	echo "$APP" >"$CG/cgroup.procs"
@@ -126,6 +129,11 @@ if mkdir "$CG" 2>/dev/null; then
 	eq "--container web: exit 0" $? 0
 	eq "--container web: the app's cwd, env and root" "$out" \
 		"$(printf '/app\nfrom-the-app\nonly in the app'"'"'s root')"
+	# cp --container reads inside the app's root, not the agent's.
+	ph cp --container web e2e-sidecar-ecs:/marker "$T/ctr-marker" 2>"$T/cpctr.err"
+	eq "cp --container web: exit 0" $? 0
+	eq "cp --container web: the app's file" "$(cat "$T/ctr-marker" 2>/dev/null)" \
+		"only in the app's root"
 	# Back to the root cgroup, then the fake container cgroup goes.
 	echo "$APP" >/sys/fs/cgroup/pids/cgroup.procs
 	rmdir "$CG"
