@@ -40,6 +40,7 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
+#include "client-exit.h"
 #include "client-fanout.h"
 #include "client-io.h"
 #include "client-target.h"
@@ -261,13 +262,9 @@ fo_exit(struct fo_member *m, const struct ph_frame *fr)
 	size_t	 i;
 
 	m->got_exit = 1;
-	if (json_is_integer(sig)) {
+	if (json_is_integer(sig))
 		m->signal = (int)json_integer_value(sig);
-		m->status = 128 + m->signal;
-	} else
-		m->status = (int)json_integer_value(json_object_get(fr->json, "code"));
-	if (m->status < 0 || m->status > 255)
-		m->status = CMD_EXIT_FAIL;
+	m->status = client_exit_status(fr->json);
 	if (json_is_true(json_object_get(fr->json, "timeout"))) {
 		m->timed_out = 1;
 		m->status = CLIENT_EXIT_TIMEOUT;

@@ -14,6 +14,7 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
+#include "client-exit.h"
 #include "client-io.h"
 #include "client-op.h"
 #include "client-signal.h"
@@ -110,7 +111,6 @@ client_op_message(void *arg, const struct ph_frame *f)
 {
 	struct client_op	*o = arg;
 	const char		*s;
-	json_t			*sig;
 	size_t			 n;
 
 	switch (f->type) {
@@ -138,13 +138,7 @@ client_op_message(void *arg, const struct ph_frame *f)
 	case PH_CTL_META:
 		return 0;
 	case PH_CTL_EXIT:
-		sig = json_object_get(f->json, "signal");
-		if (json_is_integer(sig))
-			o->res->status = 128 + (int)json_integer_value(sig);
-		else
-			o->res->status = (int)json_integer_value(json_object_get(f->json, "code"));
-		if (o->res->status < 0 || o->res->status > 255)
-			o->res->status = CMD_EXIT_FAIL;
+		o->res->status = client_exit_status(f->json);
 		if ((s = json_string_value(json_object_get(f->json, "message"))) != NULL &&
 		    o->errlen == 0) {
 			n = strlen(s) < CLIENT_OP_ERR_MAX ? strlen(s) : CLIENT_OP_ERR_MAX;
@@ -156,12 +150,7 @@ client_op_message(void *arg, const struct ph_frame *f)
 		client_conn_timer(o->cc, CLIENT_OP_CLOSE_MS, client_op_timeout, o);
 		return 0;
 	case PH_CTL_ERROR:
-		free(o->err_code);
-		free(o->err_message);
-		o->err_code = client_printable(json_string_value(json_object_get(f->json,
-		    "code")));
-		o->err_message = client_printable(json_string_value(json_object_get(f->json,
-		    "message")));
+		client_error_note(f->json, &o->err_code, &o->err_message);
 		return 0;
 	default:
 		client_session_fail(o->s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,

@@ -23,6 +23,7 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
+#include "client-exit.h"
 #include "client-io.h"
 #include "client-signal.h"
 #include "client-target.h"
@@ -167,7 +168,6 @@ cp_message(void *arg, const struct ph_frame *f)
 {
 	struct cp	*c = arg;
 	char		*cause = NULL;
-	json_t		*v;
 
 	if (c->cause != NULL)
 		return 0;
@@ -192,8 +192,7 @@ cp_message(void *arg, const struct ph_frame *f)
 		return 0;
 	case PH_CTL_EXIT:
 		c->got_exit = 1;
-		v = json_object_get(f->json, "code");
-		c->status = json_is_integer(v) ? (int)json_integer_value(v) : CMD_EXIT_FAIL;
+		c->status = client_exit_status(f->json);
 		c->message = client_printable(json_string_value(json_object_get(f->json,
 		    "message")));
 		client_session_close(c->s, PH_CLOSE_NORMAL, NULL, 0);

@@ -47,6 +47,7 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
+#include "client-exit.h"
 #include "client-fanout.h"
 #include "client-io.h"
 #include "client-signal.h"
@@ -183,7 +184,6 @@ exec_established(void *arg)
 static void
 exec_ctl(struct exec *e, const struct ph_frame *f)
 {
-	json_t		*code, *sig;
 	const char	*s;
 
 	switch (f->ctl) {
@@ -192,14 +192,7 @@ exec_ctl(struct exec *e, const struct ph_frame *f)
 	case PH_CTL_META:
 		return;
 	case PH_CTL_EXIT:
-		code = json_object_get(f->json, "code");
-		sig = json_object_get(f->json, "signal");
-		if (json_is_integer(sig))
-			e->status = 128 + (int)json_integer_value(sig);
-		else
-			e->status = (int)json_integer_value(code);
-		if (e->status < 0 || e->status > 255)
-			e->status = CMD_EXIT_FAIL;
+		e->status = client_exit_status(f->json);
 		e->timed_out = json_is_true(json_object_get(f->json, "timeout"));
 		if ((s = json_string_value(json_object_get(f->json,
 		    "message"))) != NULL && *s != '\0') {
@@ -212,12 +205,7 @@ exec_ctl(struct exec *e, const struct ph_frame *f)
 		client_conn_timer(e->cc, EXEC_ABORT_MS, exec_abort_timeout, e);
 		return;
 	case PH_CTL_ERROR:
-		free(e->err_code);
-		free(e->err_message);
-		e->err_code = client_printable(json_string_value(
-		    json_object_get(f->json, "code")));
-		e->err_message = client_printable(json_string_value(
-		    json_object_get(f->json, "message")));
+		client_error_note(f->json, &e->err_code, &e->err_message);
 		return;
 	default:
 		client_session_fail(e->s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,

@@ -35,6 +35,7 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
+#include "client-exit.h"
 #include "client-io.h"
 #include "client-signal.h"
 #include "client-target.h"
@@ -300,7 +301,6 @@ shell_resize(struct shell *sh)
 static void
 shell_ctl(struct shell *sh, const struct ph_frame *f)
 {
-	json_t		*sig;
 	const char	*s;
 
 	switch (f->ctl) {
@@ -309,14 +309,7 @@ shell_ctl(struct shell *sh, const struct ph_frame *f)
 	case PH_CTL_META:
 		return;
 	case PH_CTL_EXIT:
-		sig = json_object_get(f->json, "signal");
-		if (json_is_integer(sig))
-			sh->status = 128 + (int)json_integer_value(sig);
-		else
-			sh->status = (int)json_integer_value(json_object_get(f->json,
-			    "code"));
-		if (sh->status < 0 || sh->status > 255)
-			sh->status = CMD_EXIT_FAIL;
+		sh->status = client_exit_status(f->json);
 		if ((s = json_string_value(json_object_get(f->json, "message"))) != NULL &&
 		    *s != '\0') {
 			free(sh->exit_message);
@@ -327,12 +320,7 @@ shell_ctl(struct shell *sh, const struct ph_frame *f)
 		client_conn_timer(sh->cc, SHELL_ABORT_MS, shell_abort_timeout, sh);
 		return;
 	case PH_CTL_ERROR:
-		free(sh->err_code);
-		free(sh->err_message);
-		sh->err_code = client_printable(json_string_value(
-		    json_object_get(f->json, "code")));
-		sh->err_message = client_printable(json_string_value(
-		    json_object_get(f->json, "message")));
+		client_error_note(f->json, &sh->err_code, &sh->err_message);
 		return;
 	default:
 		client_session_fail(sh->s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
