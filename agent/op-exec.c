@@ -86,31 +86,6 @@ struct op_exec {
 	lws_sorted_usec_list_t sul_timeout; /* the timeout, then the grace */
 };
 
-static const struct {
-	const char	*name;
-	int		 signo;
-} exec_signals[] = {
-	{ "INT", SIGINT }, { "TERM", SIGTERM }, { "KILL", SIGKILL }, { "HUP", SIGHUP },
-	{ "QUIT", SIGQUIT }, { "TSTP", SIGTSTP }, { "CONT", SIGCONT }, { "PIPE", SIGPIPE },
-	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "WINCH", SIGWINCH },
-};
-
-static int
-exec_signal_number(const char *name)
-{
-	size_t	i;
-
-	if (name == NULL)
-		return -1;
-	if (strncasecmp(name, "SIG", 3) == 0)
-		name += 3;
-	for (i = 0; i < sizeof exec_signals / sizeof exec_signals[0]; i++) {
-		if (strcasecmp(name, exec_signals[i].name) == 0)
-			return exec_signals[i].signo;
-	}
-	return -1;
-}
-
 /* Close a pipe end from outside its own callback (RAW_CLOSE_FILE follows). */
 static void
 exec_pipe_close(struct op_exec *x, int kind)
@@ -649,7 +624,7 @@ exec_input(struct agent_session *s, const struct ph_frame *f)
 		break;
 	case PH_CTL_SIGNAL:
 		name = json_string_value(json_object_get(f->json, "name"));
-		if ((signo = exec_signal_number(name)) < 0) {
+		if ((signo = ph_signal_number(name)) < 0) {
 			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 			    "unknown signal '%s'", name != NULL ? name : "");
 			break;

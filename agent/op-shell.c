@@ -74,30 +74,6 @@ struct op_shell {
 	int		 lost;
 };
 
-static const struct {
-	const char	*name;
-	int		 signo;
-} shell_signals[] = {
-	{ "INT", SIGINT }, { "TERM", SIGTERM }, { "KILL", SIGKILL }, { "HUP", SIGHUP },
-	{ "QUIT", SIGQUIT }, { "TSTP", SIGTSTP }, { "CONT", SIGCONT }, { "PIPE", SIGPIPE },
-	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "WINCH", SIGWINCH },
-};
-
-static int
-shell_signal_number(const char *name)
-{
-	size_t	i;
-
-	if (name == NULL)
-		return -1;
-	if (strncasecmp(name, "SIG", 3) == 0)
-		name += 3;
-	for (i = 0; i < sizeof shell_signals / sizeof shell_signals[0]; i++)
-		if (strcasecmp(name, shell_signals[i].name) == 0)
-			return shell_signals[i].signo;
-	return -1;
-}
-
 /*
  * The login shell of uid in /etc/passwd (read directly: the static agent
  * has no NSS).  Returns a malloc'd path, or NULL when there is none.
@@ -534,7 +510,7 @@ shell_input(struct agent_session *s, const struct ph_frame *f)
 		break;
 	case PH_CTL_SIGNAL:
 		name = json_string_value(json_object_get(f->json, "name"));
-		if ((signo = shell_signal_number(name)) < 0) {
+		if ((signo = ph_signal_number(name)) < 0) {
 			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 			    "unknown signal '%s'", name != NULL ? name : "");
 			break;

@@ -7,10 +7,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -426,4 +428,30 @@ ph_sid_valid(const char *sid)
 			return 0;
 	}
 	return 1;
+}
+
+/* The signals a `signal` message may name: docs/protocol.md lists the same. */
+static const struct {
+	const char	*name;
+	int		 signo;
+} frame_signals[] = {
+	{ "INT", SIGINT }, { "TERM", SIGTERM }, { "KILL", SIGKILL }, { "HUP", SIGHUP },
+	{ "QUIT", SIGQUIT }, { "TSTP", SIGTSTP }, { "CONT", SIGCONT }, { "PIPE", SIGPIPE },
+	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "WINCH", SIGWINCH },
+};
+
+int
+ph_signal_number(const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		return -1;
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < sizeof frame_signals / sizeof frame_signals[0]; i++) {
+		if (strcasecmp(name, frame_signals[i].name) == 0)
+			return frame_signals[i].signo;
+	}
+	return -1;
 }

@@ -1,5 +1,6 @@
 /* test_frame.c - the frame codec and control-message schemas. */
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -318,4 +319,14 @@ Test(frame, target_members)
 		    "accepted %s", bad[i]);
 		cr_expect_eq(code, PH_CLOSE_POLICY);
 	}
+}
+
+Test(frame, signal_names)
+{
+	cr_assert_eq(ph_signal_number("INT"), SIGINT);
+	cr_assert_eq(ph_signal_number("sigterm"), SIGTERM);
+	cr_assert_eq(ph_signal_number("SIGWINCH"), SIGWINCH);
+	cr_assert_eq(ph_signal_number("SEGV"), -1, "only the documented names");
+	cr_assert_eq(ph_signal_number("SIG"), -1);
+	cr_assert_eq(ph_signal_number(NULL), -1);
 }

@@ -63,6 +63,12 @@ json_t		*ph_ctl_error(const char *code, const char *fmt, ...)
 json_t		*ph_ctl_exit_code(int code);
 json_t		*ph_ctl_exit_signal(int signo);
 
+/*
+ * The signal a `signal` message names ("INT", "SIGTERM", ... any case; the
+ * list in docs/protocol.md), or -1 for a name outside it.
+ */
+int		 ph_signal_number(const char *name);
+
 /* Session id and secret helpers: random lowercase hex of the given length. */
 int		 ph_random_hex(char *out, size_t hexlen);
 int		 ph_sid_valid(const char *sid);
