@@ -50,7 +50,9 @@ static const struct lws_protocols agent_protocols[] = {
 
 static const char agent_usage[] =
 "usage: porthole-agent [--relay wss://HOST[:PORT]] [--token TOKEN|@FILE] [--ca FILE]\n"
-"                      [--name NAME] [--labels KEY=VALUE,...]\n"
+"                      [--name NAME] [--labels KEY=VALUE,...] [-- APP [ARG...]]\n"
+"With -- APP, APP is exec'd in place (it keeps the pid, the signals and the\n"
+"exit code) and the agent runs as its child (launcher mode).\n"
 "Every flag has a variable: PORTHOLE_RELAY, PORTHOLE_TOKEN, PORTHOLE_CA,\n"
 "PORTHOLE_NAME, PORTHOLE_LABELS; flags win.  PORTHOLE_* never reaches the\n"
 "programs the agent starts.\n";
@@ -87,6 +89,18 @@ agent_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	}
 }
+
+static const struct option agent_longopts[] = {
+	{ "relay", required_argument, NULL, 'r' },
+	{ "token", required_argument, NULL, 't' },
+	{ "ca", required_argument, NULL, 'c' },
+	{ "name", required_argument, NULL, 'n' },
+	{ "labels", required_argument, NULL, 'l' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+#define AGENT_SHORTOPTS "+hV"
 
 /* One line on stderr and exit 2: the agent cannot run with these settings. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -134,23 +148,14 @@ agent_config_option_fail(const struct option *longopts, const char *arg)
 static void
 agent_config_read(struct agent_config *c, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "relay", required_argument, NULL, 'r' },
-		{ "token", required_argument, NULL, 't' },
-		{ "ca", required_argument, NULL, 'c' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "labels", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	const struct option *longopts = agent_longopts;
 	const char	*f_relay = NULL, *f_token = NULL, *f_ca = NULL;
 	const char	*f_name = NULL, *f_labels = NULL;
 	char		*v, *cause = NULL, host[256];
 	int		 ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, AGENT_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r': f_relay = optarg; break;
 		case 't': f_token = optarg; break;
@@ -169,8 +174,8 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		agent_config_fail("unexpected argument '%s': launcher mode "
-		    "(porthole-agent -- APP) is not available in this version", argv[optind]);
+		agent_config_fail("unexpected argument '%s' (to start a program with "
+		    "the agent: porthole-agent [OPTIONS] -- APP [ARG...])", argv[optind]);
 
 	/* Relay. */
 	if ((c->relay = ph_setting(f_relay, "PORTHOLE_RELAY")) == NULL || *c->relay == '\0')
@@ -312,12 +317,19 @@ main(int argc, char **argv)
 	static struct agent agent;
 	struct agent	*a = &agent;
 	char		*cause = NULL;
+	int		 app;
 
 	/* The helper children of ps and mem (op-ps.c, op-mem.c): no loop. */
 	if (argc >= 2 && strcmp(argv[1], OP_PS_FLAG) == 0)
 		return op_ps_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], OP_MEM_FLAG) == 0)
 		return op_mem_main(argc - 1, argv + 1);
+
+	/* Launcher mode: the launcher becomes APP here; the agent child goes on. */
+	if ((app = agent_launch_split(argc, argv, agent_longopts, AGENT_SHORTOPTS)) != 0) {
+		agent_launch(argv + app);
+		argc = app - 1;		/* the agent's options only, without "--" */
+	}
 
 	ph_log_init("porthole-agent", PH_LOG_INFO);
 	agent_std_fds();

@@ -18,6 +18,7 @@
  *   agent-signal.c   SIGCHLD/SIGTERM/SIGINT/SIGHUP through a signalfd
  *   agent-child.c    children: reaping, kill with grace, post-fork setup
  *   agent-target.c   --pid/--container: whose root, ids, env a program gets
+ *   agent-launch.c   launcher mode: -- APP is exec'd in place, the agent forks off
  *   op.c, op-*.c     the operations a session runs (see op.h)
  */
 #ifndef PORTHOLE_AGENT_H
@@ -176,6 +177,12 @@ void	agent_session_free_all(struct agent *a);
 void	agent_shutdown(struct agent *a, const char *why);
 void	agent_check_done(struct agent *a);
 
+
+/* agent-launch.c: the index of APP after "--" in argv (0: none); then fork. */
+struct option;
+int	agent_launch_split(int argc, char **argv, const struct option *longopts,
+	    const char *shortopts);
+void	agent_launch(char **app);
 
 /* agent-wsframe.c: one masked binary frame; msg has PH_HEADROOM in front. */
 int	agent_wsframe_write(struct lws *wsi, uint8_t *msg, size_t len);
