@@ -5,7 +5,8 @@
  * The agent is one static executable copied into images that keep their CA
  * bundle in different places, while OpenSSL's built-in path is Debian's:
  * so it looks for the bundle itself (SSL_CERT_FILE, then where Debian,
- * Alpine and RHEL keep it) and trusts PORTHOLE_CA besides it.  OpenSSL
+ * distroless, Alpine, Amazon Linux/RHEL and openSUSE keep it) and trusts
+ * PORTHOLE_CA besides it.  OpenSSL
  * reports every verification failure as the same opaque error to
  * libwebsockets; the real reason is caught here so the log says it.
  */
@@ -23,11 +24,37 @@
 
 #include "agent.h"
 
+/*
+ * Where images keep their bundle, in the order looked at.  distroless
+ * (gcr.io/distroless/static, base) is Debian's layout; a scratch image
+ * has none, so a `FROM scratch` image must COPY one (deploy/Dockerfile).
+ */
 static const char *const agent_tls_bundles[] = {
-	"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, Alpine (ca-certificates) */
-	"/etc/ssl/cert.pem",			/* Alpine, macOS-style */
-	"/etc/pki/tls/certs/ca-bundle.crt",	/* RHEL, Fedora, Amazon Linux */
+	"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, distroless, Alpine with ca-certificates */
+	"/etc/ssl/cert.pem",			/* Alpine (ca-certificates-bundle), LibreSSL */
+	"/etc/pki/tls/certs/ca-bundle.crt",	/* Amazon Linux, RHEL, Fedora, CentOS */
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* the same, where it is made */
+	"/etc/ssl/ca-bundle.pem",		/* openSUSE, SLES */
 };
+#define AGENT_TLS_NBUNDLES (sizeof agent_tls_bundles / sizeof agent_tls_bundles[0])
+
+/* "A, B, C": where agent_tls_find_bundle looks, for error messages.  Static. */
+const char *
+agent_tls_bundle_places(void)
+{
+	static char	places[512];
+	size_t		i, off = 0;
+	int		n;
+
+	for (i = 0; i < AGENT_TLS_NBUNDLES && off < sizeof places; i++) {
+		n = snprintf(places + off, sizeof places - off, "%s%s", i > 0 ? ", " : "",
+		    agent_tls_bundles[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	return places;
+}
 
 /*
  * The system CA bundle: SSL_CERT_FILE when it names a readable file, else
@@ -45,7 +72,7 @@ agent_tls_find_bundle(void)
 		ph_warn("SSL_CERT_FILE=%s cannot be read (%s): looking in the usual places",
 		    env, strerror(errno));
 	}
-	for (i = 0; i < sizeof agent_tls_bundles / sizeof agent_tls_bundles[0]; i++) {
+	for (i = 0; i < AGENT_TLS_NBUNDLES; i++) {
 		if (access(agent_tls_bundles[i], R_OK) == 0)
 			return strdup(agent_tls_bundles[i]);
 	}

@@ -204,8 +204,7 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 	c->ca_bundle = agent_tls_find_bundle();
 	if (c->ca == NULL && c->ca_bundle == NULL)
 		agent_config_fail("no CA certificates found (looked at SSL_CERT_FILE, "
-		    "/etc/ssl/certs/ca-certificates.crt, /etc/ssl/cert.pem, "
-		    "/etc/pki/tls/certs/ca-bundle.crt): set PORTHOLE_CA");
+		    "%s): set PORTHOLE_CA or SSL_CERT_FILE", agent_tls_bundle_places());
 
 	/* Name. */
 	c->name_set = 1;
@@ -363,8 +362,12 @@ main(int argc, char **argv)
 	info.fd_limit_per_thread = 2048;
 	info.timeout_secs = 15;
 
-	if ((a->ctx = lws_create_context(&info)) == NULL)
+	if ((a->ctx = lws_create_context(&info)) == NULL) {
+		if (access("/dev/urandom", R_OK) != 0)
+			agent_config_fail("cannot read /dev/urandom (%s): libwebsockets needs "
+			    "it (every container runtime provides it)", strerror(errno));
 		agent_config_fail("cannot create the libwebsockets context (TLS setup failed?)");
+	}
 	if ((a->vh = lws_get_vhost_by_name(a->ctx, "default")) == NULL)
 		agent_config_fail("libwebsockets has no default vhost");
 	if (agent_signal_adopt(a, &cause) != 0)

@@ -192,6 +192,7 @@ int	agent_identity(struct agent *a, char **cause);
 
 /* agent-tls.c */
 char	*agent_tls_find_bundle(void);
+const char *agent_tls_bundle_places(void);
 int	agent_tls_load_extra(struct agent *a, void *ssl_ctx);
 void	agent_tls_verify_note(struct agent *a, void *x509_store_ctx, int preverify_ok);
 
