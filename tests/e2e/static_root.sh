@@ -113,6 +113,22 @@ eq "a program the root lacks is 127" $? 127
 contains "... and says so" "$(cat "$T/nosh.err")" "not found"
 stop_root
 
+# A FROM scratch application image in launcher mode: the root's only program is
+# APP, started as PID 1 by the static agent (ENTRYPOINT ["/porthole-agent", "--", ...]).
+new_root; put "$STATE/ca.pem" /etc/ssl/certs/ca-certificates.crt
+unshare --mount --pid --fork sh -c 'mount --bind /dev/null "$1/dev/null" &&
+	mount --bind /dev/urandom "$1/dev/urandom" && shift && exec "$@"' sh "$ROOT" \
+	env -i PORTHOLE_RELAY="$NUMERIC" PORTHOLE_TOKEN="$TOKEN" PORTHOLE_NAME=sr-launch \
+	"$CHROOT" "$ROOT" /porthole-agent -- /ph-testapp app / 4 >"$T/sr-launch.out" 2>"$T/sr-launch.err" &
+RPID=$!
+PIDS+=("$RPID")
+check "launcher in the empty root: APP started" wait_for 20 test -f "$ROOT/ready"
+eq "... APP is PID 1" "$(cat "$ROOT/pid")" 1
+eq "... APP's environment has no PORTHOLE_*" "$(grep -c PORTHOLE_ "$ROOT/env")" 0
+serves sr-launch "launcher in the empty root"
+kill -TERM "$(pgrep -P "$RPID" | head -1)"
+wait "$RPID"; eq "... APP's SIGTERM handler ran and its code is the namespace's" $? 4
+
 # Nothing to trust: one line naming every place looked at, status 2.
 new_root
 in_root sr-none "$NUMERIC"
