@@ -52,7 +52,10 @@
  * When APP exits, the agent gets SIGTERM (parent death) and winds down as
  * on any SIGTERM; as PID 1's child in a namespace it is SIGKILLed by the
  * kernel with the rest of the namespace anyway.  An agent reparented by an
- * APP that died before the prctl exits at once.
+ * APP that died before the prctl exits at once.  One known limit: the
+ * parent-death signal follows APP's main thread (the one that forked), so
+ * an APP whose main thread calls pthread_exit() while other threads go on
+ * loses its agent (none of the usual runtimes does that).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,9 +68,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "porthole/log.h"
 #include "porthole/util.h"
 
 #include "agent.h"
+
+static const char *agent_launch_app;	/* APP's argv[0] in the agent child */
+static pid_t	 agent_launch_pid;	/* APP's pid (the launcher's) */
 
 /*
  * Where APP starts in argv: the index after a `--` that ends the agent's
@@ -214,4 +221,15 @@ agent_launch(char **app)
 	}
 	close(pfd[1]);
 	agent_launch_child(launcher, pfd[0]);
+	agent_launch_app = app[0];
+	agent_launch_pid = launcher;
+}
+
+/* Once logging is set up: say that this agent rides with APP, and as which pids. */
+void
+agent_launch_log(void)
+{
+	if (agent_launch_app != NULL)
+		ph_info("launcher mode: %s runs as pid %d, the agent as its child, pid %d",
+		    agent_launch_app, (int)agent_launch_pid, (int)getpid());
 }

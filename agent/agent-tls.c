@@ -6,9 +6,9 @@
  * bundle in different places, while OpenSSL's built-in path is Debian's:
  * so it looks for the bundle itself (SSL_CERT_FILE, then where Debian,
  * distroless, Alpine, Amazon Linux/RHEL and openSUSE keep it) and trusts
- * PORTHOLE_CA besides it.  OpenSSL
- * reports every verification failure as the same opaque error to
- * libwebsockets; the real reason is caught here so the log says it.
+ * PORTHOLE_CA besides it.  OpenSSL reports every verification failure as
+ * the same opaque error to libwebsockets; the real reason is caught here
+ * so the log says it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,7 +30,7 @@
  * has none, so a `FROM scratch` image must COPY one (deploy/Dockerfile).
  */
 static const char *const agent_tls_bundles[] = {
-	"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, distroless, Alpine with ca-certificates */
+	"/etc/ssl/certs/ca-certificates.crt",	/* Debian, Ubuntu, distroless, Alpine */
 	"/etc/ssl/cert.pem",			/* Alpine (ca-certificates-bundle), LibreSSL */
 	"/etc/pki/tls/certs/ca-bundle.crt",	/* Amazon Linux, RHEL, Fedora, CentOS */
 	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* the same, where it is made */

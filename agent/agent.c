@@ -331,6 +331,7 @@ main(int argc, char **argv)
 	}
 
 	ph_log_init("porthole-agent", PH_LOG_INFO);
+	agent_launch_log();
 	agent_std_fds();
 	agent_config_read(&a->cfg, argc, argv);
 	ph_env_scrub();

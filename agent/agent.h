@@ -183,6 +183,7 @@ struct option;
 int	agent_launch_split(int argc, char **argv, const struct option *longopts,
 	    const char *shortopts);
 void	agent_launch(char **app);
+void	agent_launch_log(void);
 
 /* agent-wsframe.c: one masked binary frame; msg has PH_HEADROOM in front. */
 int	agent_wsframe_write(struct lws *wsi, uint8_t *msg, size_t len);

@@ -36,6 +36,8 @@ eq "APP keeps the launcher's pid" "$(cat "$T/plain/pid")" "$LPID"
 check "the launched agent is listed" wait_for 20 agent_listed l-plain
 apid=$(pgrep -P "$LPID" | head -1)
 check "the agent is APP's child" test -n "$apid"
+contains "the agent says it rides with APP" "$(cat "$T/l-plain.err")" \
+	"launcher mode: $APP_BIN runs as pid $LPID, the agent as its child, pid $apid"
 check "the agent has a session of its own" test "$(sid "$apid")" = "$apid"
 eq "APP sees no PORTHOLE_*" "$(grep -c '^PORTHOLE_' "$T/plain/env")" 0
 check "APP keeps the rest of its environment" grep -q '^PATH=' "$T/plain/env"
