@@ -48,6 +48,13 @@ check "APP handled SIGTERM" test -f "$T/plain/term"
 check "the agent goes when APP goes (parent-death signal)" wait_for 20 gone "$apid"
 check "... and leaves the relay" wait_for 20 not_listed l-plain
 
+# APP's fds are exactly what they would be without the agent (stdin closed
+# here: the agent's sync pipe must not take its place, nor leak into APP).
+fds='ls /proc/$$/fd | sort -n | tr "\n" " "'
+want=$(sh -c "$fds" <&-)
+got=$(PORTHOLE_TOKEN=@$STATE/agent.token PORTHOLE_NAME=l-fds "$AGENT_BIN" -- sh -c "$fds" <&- 2>/dev/null)
+eq "APP's fds are its own (closed stdin stays closed, no pipe of ours)" "$got" "$want"
+
 # --- APP that cannot run: the launcher's status says so, no agent lingers -------
 PORTHOLE_TOKEN=@$STATE/agent.token PORTHOLE_NAME=l-nf "$AGENT_BIN" -- /nonexistent/ph-app-nf \
 	>/dev/null 2>"$T/nf.err"
