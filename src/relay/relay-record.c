@@ -51,6 +51,7 @@ struct relay_record {
 	uint8_t			 carry[2][4];	/* incomplete UTF-8, per stream */
 	size_t			 ncarry[2];
 	int			 failed;
+	int			 reported;	/* the caller was told of the failure */
 	char			*error;		/* why it failed */
 	struct relay_record	*prev, *next;
 };
@@ -416,9 +417,22 @@ fail:
 }
 
 /*
+ * A failed recording: -1 the first time the caller hears of it (also when
+ * the flush timer hit the failure), 1 after that.
+ */
+static int
+relay_record_failed(struct relay_record *r)
+{
+	if (r->reported)
+		return 1;
+	r->reported = 1;
+	return -1;
+}
+
+/*
  * Output of the session: stream 0 STDOUT, 1 STDERR.  0: recorded; -1: the
- * recording failed just now (relay_record_error says why); later calls on
- * a failed recording do nothing and return 1.
+ * recording failed (relay_record_error says why), reported once; later
+ * calls on a failed recording do nothing and return 1.
  */
 int
 relay_record_output(struct relay_record *r, int stream, const uint8_t *p, size_t n)
@@ -427,8 +441,10 @@ relay_record_output(struct relay_record *r, int stream, const uint8_t *p, size_t
 	size_t nc, len;
 	ssize_t took;
 
-	if (r == NULL || r->failed)
-		return r == NULL ? 0 : 1;
+	if (r == NULL)
+		return 0;
+	if (r->failed)
+		return relay_record_failed(r);
 	if (n == 0)
 		return 0;
 	stream = stream != 0;
@@ -441,7 +457,7 @@ relay_record_output(struct relay_record *r, int stream, const uint8_t *p, size_t
 	if (relay_record_event(r, "o") != 0 ||
 	    (took = relay_record_text(r, s, len, 0)) < 0 ||
 	    relay_record_puts(r, "\"]\n", 3) != 0)
-		return -1;
+		return relay_record_failed(r);
 	r->ncarry[stream] = len - (size_t)took;		/* at most 3 */
 	memcpy(r->carry[stream], s + took, r->ncarry[stream]);
 	return 0;
@@ -455,22 +471,24 @@ relay_record_resize(struct relay_record *r, json_t *resize)
 	json_int_t cols, rows;
 	int n;
 
-	if (r == NULL || r->failed)
-		return r == NULL ? 0 : 1;
+	if (r == NULL)
+		return 0;
+	if (r->failed)
+		return relay_record_failed(r);
 	cols = json_integer_value(json_object_get(resize, "cols"));
 	rows = json_integer_value(json_object_get(resize, "rows"));
 	if (cols < 1 || cols > 65535 || rows < 1 || rows > 65535)
 		return 0;
 	n = snprintf(ev, sizeof ev, "%lldx%lld\"]\n", (long long)cols, (long long)rows);
 	if (relay_record_event(r, "r") != 0 || relay_record_puts(r, ev, (size_t)n) != 0)
-		return -1;
+		return relay_record_failed(r);
 	return 0;
 }
 
 /*
  * End the recording: what is carried becomes U+FFFD, the buffer is
  * written, the file closed and r freed.  Returns -1 if the recording
- * failed now or before, with *cause (malloc'd) saying why.
+ * failed and the caller was not told yet, with *cause (malloc'd).
  */
 int
 relay_record_finish(struct relay_record *r, char **cause)
@@ -494,7 +512,7 @@ relay_record_finish(struct relay_record *r, char **cause)
 		if (close(fd) != 0)
 			relay_record_fail(r, "close", errno);
 	}
-	if (r->failed) {
+	if (r->failed && !r->reported) {
 		*cause = strdup(r->error);
 		rc = -1;
 	}

@@ -125,11 +125,9 @@ static void
 relay_session_audit_closed(struct relay_session *s)
 {
 	char *cause = NULL;
-	int was_ok;
 
 	if (s->rec != NULL) {
-		was_ok = relay_record_error(s->rec) == NULL;
-		if (relay_record_finish(s->rec, &cause) != 0 && was_ok) {
+		if (relay_record_finish(s->rec, &cause) != 0) {
 			relay_audit("recording_failed", json_pack("{s:s,s:s,s:b,s:s}",
 			    "sid", s->sid, "error", cause, "required",
 			    relay_record_required(), "action", "recording ended incomplete"));
