@@ -10,11 +10,8 @@
  * is never written: refusals carry the reason, and `sub` once verified.
  *
  * Where from: the TCP peer, unless the peer is in PORTHOLE_TRUSTED_PROXIES
- * (CIDRs) and the request carries X-Forwarded-For: then the list is walked
- * from its right end (the hop the proxy itself added) past addresses that
- * are trusted proxies too, and the first one that is not is the client.  A
- * header from any other peer is not believed, and an entry that is not an
- * address stops the walk at the last hop believed so far.
+ * (CIDRs) and the request carries X-Forwarded-For: then the last hop that
+ * is not a trusted proxy (the rule is in relay-xff.c).
  *
  * Writing never blocks the event loop for long: when stdout is a pipe it is
  * reopened non-blocking (a new open file description, so nobody sharing the
@@ -41,17 +38,9 @@
 
 #define RELAY_AUDIT_MAX		(1024 * 1024)	/* bytes waiting for stdout */
 #define RELAY_AUDIT_RETRY_MS	50
-#define RELAY_AUDIT_PROXIES	64
 #define RELAY_AUDIT_XFF_MAX	2048		/* longest X-Forwarded-For read */
 
-struct relay_cidr {
-	int	 v6;
-	uint8_t	 addr[16];
-	int	 bits;
-};
-
-static struct relay_cidr	 proxies[RELAY_AUDIT_PROXIES];
-static int			 nproxies;
+static struct relay_cidrs	 proxies;
 
 static int			 audit_fd = 1;
 static int			 audit_sock;	/* stdout is a socket: send() */
@@ -60,108 +49,6 @@ static size_t			 pending_len;
 static lws_sorted_usec_list_t	 audit_sul;
 static int			 audit_sul_on;
 static uint64_t			 audit_dropped;
-
-/* Parse an address (v4, v6, v4-mapped v6 as v4) into c.  -1: not one. */
-static int
-relay_audit_addr(const char *s, struct relay_cidr *c)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	memset(c, 0, sizeof *c);
-	if (inet_pton(AF_INET, s, &a4) == 1) {
-		memcpy(c->addr, &a4, 4);
-		c->bits = 32;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &a6) != 1)
-		return -1;
-	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
-		memcpy(c->addr, (uint8_t *)&a6 + 12, 4);
-		c->bits = 32;
-		return 0;
-	}
-	c->v6 = 1;
-	memcpy(c->addr, &a6, 16);
-	c->bits = 128;
-	return 0;
-}
-
-static int
-relay_audit_cidr_has(const struct relay_cidr *net, const struct relay_cidr *a)
-{
-	int full = net->bits / 8, rest = net->bits % 8;
-	uint8_t mask;
-
-	if (net->v6 != a->v6)
-		return 0;
-	if (memcmp(net->addr, a->addr, (size_t)full) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	mask = (uint8_t)(0xff << (8 - rest));
-	return (net->addr[full] & mask) == (a->addr[full] & mask);
-}
-
-static int
-relay_audit_trusted(const char *s)
-{
-	struct relay_cidr a;
-	int i;
-
-	if (nproxies == 0 || relay_audit_addr(s, &a) != 0)
-		return 0;
-	for (i = 0; i < nproxies; i++) {
-		if (relay_audit_cidr_has(&proxies[i], &a))
-			return 1;
-	}
-	return 0;
-}
-
-/* "10.0.0.0/8, 192.168.1.1,fd00::/8" -> proxies.  -1 with *cause. */
-static int
-relay_audit_proxies_parse(const char *list, char **cause)
-{
-	char *copy, *tok, *save = NULL, *slash, *end;
-	struct relay_cidr c;
-	long bits;
-
-	nproxies = 0;
-	if ((copy = strdup(list)) == NULL) {
-		*cause = strdup("out of memory");
-		return -1;
-	}
-	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
-	    tok = strtok_r(NULL, ", \t", &save)) {
-		if ((slash = strchr(tok, '/')) != NULL)
-			*slash++ = '\0';
-		if (relay_audit_addr(tok, &c) != 0) {
-			*cause = ph_asprintf("'%s' is not an IPv4 or IPv6 address", tok);
-			goto bad;
-		}
-		if (slash != NULL) {
-			bits = strtol(slash, &end, 10);
-			if (*slash == '\0' || *end != '\0' || bits < 0 || bits > c.bits) {
-				*cause = ph_asprintf("'/%s' is not a prefix length for %s",
-				    slash, tok);
-				goto bad;
-			}
-			c.bits = (int)bits;
-		}
-		if (nproxies == RELAY_AUDIT_PROXIES) {
-			*cause = ph_asprintf("more than %d trusted proxy networks",
-			    RELAY_AUDIT_PROXIES);
-			goto bad;
-		}
-		proxies[nproxies++] = c;
-	}
-	free(copy);
-	return 0;
-bad:
-	free(copy);
-	nproxies = 0;
-	return -1;
-}
 
 /*
  * Set up the stream and the trusted proxies (a CIDR list, or NULL).
@@ -173,7 +60,7 @@ relay_audit_init(const char *trusted_proxies, char **cause)
 	struct stat st;
 	int fd;
 
-	if (trusted_proxies != NULL && relay_audit_proxies_parse(trusted_proxies, cause) != 0)
+	if (trusted_proxies != NULL && relay_cidrs_parse(&proxies, trusted_proxies, cause) != 0)
 		return -1;
 	if ((pending = malloc(RELAY_AUDIT_MAX)) == NULL) {
 		*cause = strdup("out of memory");
@@ -192,7 +79,7 @@ relay_audit_init(const char *trusted_proxies, char **cause)
 int
 relay_audit_trusts_proxies(void)
 {
-	return nproxies > 0;
+	return proxies.n > 0;
 }
 
 /*
@@ -203,43 +90,18 @@ relay_audit_trusts_proxies(void)
 void
 relay_audit_from(struct lws *wsi, const char *peer, char *from, size_t len)
 {
-	char *xff, *p, *hop;
-	const char *best = peer;
-	struct relay_cidr a;
+	char *xff = NULL;
 	int n;
 
-	snprintf(from, len, "%s", peer);
-	if (!relay_audit_trusted(peer))
-		return;
-	n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
-	if (n <= 0 || n > RELAY_AUDIT_XFF_MAX || (xff = malloc((size_t)n + 1)) == NULL)
-		return;
-	if (lws_hdr_copy(wsi, xff, n + 1, WSI_TOKEN_X_FORWARDED_FOR) < 0) {
-		free(xff);
-		return;
+	if (relay_cidrs_has(&proxies, peer)) {
+		n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+		if (n > 0 && n <= RELAY_AUDIT_XFF_MAX && (xff = malloc((size_t)n + 1)) != NULL &&
+		    lws_hdr_copy(wsi, xff, n + 1, WSI_TOKEN_X_FORWARDED_FOR) < 0) {
+			free(xff);
+			xff = NULL;
+		}
 	}
-	/* Right to left: each hop was added by the one after it. */
-	for (;;) {
-		p = strrchr(xff, ',');
-		hop = p != NULL ? p + 1 : xff;
-		while (*hop == ' ' || *hop == '\t')
-			hop++;
-		n = (int)strlen(hop);
-		while (n > 0 && (hop[n - 1] == ' ' || hop[n - 1] == '\t'))
-			hop[--n] = '\0';
-		if (relay_audit_addr(hop, &a) != 0)
-			break;		/* not an address: believe nothing further */
-		best = hop;
-		if (!relay_audit_trusted(hop) || p == NULL)
-			break;
-		*p = '\0';
-	}
-	if (best != peer) {
-		/* Print it normalised (a v4-mapped address as v4). */
-		if (relay_audit_addr(best, &a) == 0 &&
-		    inet_ntop(a.v6 ? AF_INET6 : AF_INET, a.addr, from, (socklen_t)len) == NULL)
-			snprintf(from, len, "%s", peer);
-	}
+	relay_xff_client(&proxies, peer, xff, from, len);
 	free(xff);
 }
 

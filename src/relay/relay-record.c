@@ -11,10 +11,11 @@
  * and never what the client typed (STDIN): keystrokes include passwords.
  *
  * Output is raw bytes; the file holds JSON strings, so it is decoded as
- * UTF-8: a sequence split between two frames is carried (per stream) to
- * the next one, bytes that are not UTF-8 become U+FFFD (one per maximal
- * invalid subpart, as Unicode recommends), and a sequence still incomplete
- * when the session ends becomes U+FFFD too.  Nothing is dropped unsaid.
+ * UTF-8 (relay-utf8.c): a sequence split between two frames is carried
+ * (per stream) to the next one, bytes that are not UTF-8 become U+FFFD
+ * (one per maximal invalid subpart, as Unicode recommends), and a sequence
+ * still incomplete when the session ends becomes U+FFFD too.  Nothing is
+ * dropped unsaid.
  *
  * Writes are bounded: events are encoded into a buffer of RELAY_RECORD_BUF
  * bytes that is written when full, once a second by a timer, and at the
@@ -39,8 +40,6 @@
 
 #define RELAY_RECORD_BUF	(64 * 1024)
 #define RELAY_RECORD_FLUSH_MS	1000
-/* Room one escaped code point or event prefix needs in the buffer. */
-#define RELAY_RECORD_SLACK	64
 
 struct relay_record {
 	int			 fd;
@@ -209,102 +208,29 @@ relay_record_event(struct relay_record *r, const char *code)
 	return relay_record_puts(r, head, (size_t)n);
 }
 
-/* Append one byte of a JSON string, escaped. */
-static void
-relay_record_esc(struct relay_record *r, uint8_t b)
-{
-	static const char hex[] = "0123456789abcdef";
-	char *p = r->buf + r->len;
-
-	switch (b) {
-	case '"':  *p++ = '\\'; *p++ = '"'; break;
-	case '\\': *p++ = '\\'; *p++ = '\\'; break;
-	case '\n': *p++ = '\\'; *p++ = 'n'; break;
-	case '\r': *p++ = '\\'; *p++ = 'r'; break;
-	case '\t': *p++ = '\\'; *p++ = 't'; break;
-	case '\b': *p++ = '\\'; *p++ = 'b'; break;
-	case '\f': *p++ = '\\'; *p++ = 'f'; break;
-	default:
-		if (b < 0x20 || b == 0x7f) {
-			memcpy(p, "\\u00", 4);
-			p += 4;
-			*p++ = hex[b >> 4];
-			*p++ = hex[b & 0xf];
-		} else
-			*p++ = (char)b;
-		break;
-	}
-	r->len = (size_t)(p - r->buf);
-}
-
-/* Length of the UTF-8 sequence led by b; 0: b cannot lead one. */
-static size_t
-relay_record_seqlen(uint8_t b)
-{
-	if (b < 0x80)
-		return 1;
-	if (b >= 0xc2 && b <= 0xdf)
-		return 2;
-	if (b >= 0xe0 && b <= 0xef)
-		return 3;
-	if (b >= 0xf0 && b <= 0xf4)
-		return 4;
-	return 0;
-}
-
-/* May c be byte k (1..3) of a sequence led by lead?  (No overlongs, surrogates, > U+10FFFF.) */
-static int
-relay_record_cont(uint8_t lead, size_t k, uint8_t c)
-{
-	if (k == 1) {
-		switch (lead) {
-		case 0xe0: return c >= 0xa0 && c <= 0xbf;
-		case 0xed: return c >= 0x80 && c <= 0x9f;
-		case 0xf0: return c >= 0x90 && c <= 0xbf;
-		case 0xf4: return c >= 0x80 && c <= 0x8f;
-		}
-	}
-	return c >= 0x80 && c <= 0xbf;
-}
-
 /*
- * Append p[0..n) as JSON string text.  Returns how many bytes it took: all
- * of them, except an incomplete sequence at the end when !final.  -1: the
- * recording failed.
+ * Append p[0..n) as JSON string text (relay-utf8.c).  Returns how many
+ * bytes it took: all of them, except an incomplete sequence at the end
+ * when !final.  -1: the recording failed.
  */
 static ssize_t
 relay_record_text(struct relay_record *r, const uint8_t *p, size_t n, int final)
 {
-	size_t i = 0, need, k;
+	size_t off = 0, used, wrote;
+	enum relay_utf8_stop stop;
 
-	while (i < n) {
-		if (relay_record_room(r, RELAY_RECORD_SLACK) != 0)
+	for (;;) {
+		if (relay_record_room(r, RELAY_UTF8_ROOM) != 0)
 			return -1;
-		need = relay_record_seqlen(p[i]);
-		if (need == 1) {
-			relay_record_esc(r, p[i++]);
-			continue;
-		}
-		for (k = 1; k < need; k++) {
-			if (i + k >= n) {
-				if (!final)
-					return (ssize_t)i;	/* carry it */
-				break;
-			}
-			if (!relay_record_cont(p[i], k, p[i + k]))
-				break;
-		}
-		if (need == 0 || k < need) {
-			memcpy(r->buf + r->len, "\\ufffd", 6);
-			r->len += 6;
-			i += need == 0 ? 1 : k;
-			continue;
-		}
-		memcpy(r->buf + r->len, p + i, need);
-		r->len += need;
-		i += need;
+		stop = relay_utf8_json(p + off, n - off, final, r->buf + r->len,
+		    RELAY_RECORD_BUF - r->len, &used, &wrote);
+		r->len += wrote;
+		off += used;
+		if (stop != RELAY_UTF8_FULL)
+			return (ssize_t)off;
+		if (relay_record_flush(r) != 0)
+			return -1;
 	}
-	return (ssize_t)n;
 }
 
 /*

@@ -11,9 +11,9 @@
  * relay-sids.c remembers the session ids already used, relay-map.c is the
  * string-keyed table the registries are built on.  relay-audit.c writes
  * the audit stream (JSON lines on stdout) and decides where a client came
- * from (X-Forwarded-For of trusted proxies), relay-record.c writes session
- * recordings (asciicast v2), relay-metrics.c keeps the counters behind
- * GET /metrics.  The process-wide state
+ * from (relay-xff.c: X-Forwarded-For of trusted proxies), relay-record.c
+ * writes session recordings (asciicast v2; relay-utf8.c makes their text),
+ * relay-metrics.c keeps the counters behind GET /metrics.  The process-wide state
  * lives in the one struct relay of relay.c.
  */
 #ifndef PORTHOLE_RELAY_H
@@ -187,6 +187,28 @@ void	relay_audit_refusal(const struct relay_conn *c, const char *what,
 	    const char *code, const char *reason);
 uint64_t relay_audit_dropped(void);
 void	relay_audit_cleanup(void);
+
+/* relay-xff.c: trusted proxy networks and the X-Forwarded-For rule. */
+#define RELAY_CIDRS_MAX		64
+struct relay_cidr {
+	int	 v6;
+	uint8_t	 addr[16];
+	int	 bits;
+};
+struct relay_cidrs {
+	int			 n;
+	struct relay_cidr	 v[RELAY_CIDRS_MAX];
+};
+int	relay_cidrs_parse(struct relay_cidrs *set, const char *list, char **cause);
+int	relay_cidrs_has(const struct relay_cidrs *set, const char *addr);
+void	relay_xff_client(const struct relay_cidrs *trusted, const char *peer,
+	    char *xff, char *from, size_t len);
+
+/* relay-utf8.c: bytes to the text of a JSON string, for recordings. */
+#define RELAY_UTF8_ROOM		8	/* output room one step may need */
+enum relay_utf8_stop { RELAY_UTF8_DONE, RELAY_UTF8_FULL, RELAY_UTF8_PARTIAL };
+enum relay_utf8_stop relay_utf8_json(const uint8_t *in, size_t n, int final,
+	    char *out, size_t outsize, size_t *used, size_t *wrote);
 
 /* relay-record.c: asciicast v2 recordings of shell and exec sessions. */
 #define RELAY_ERR_RECORDING	"recording_failed"	/* error code to the client */
