@@ -63,6 +63,15 @@ check "shell: sub, peer, argv, agent, bytes, exit" jqt "$closed" \
 	'.sub == "dev-operator" and .peer == "127.0.0.1" and .argv == ["sh", "-c", "echo shelled; exit 4"]
 	 and .agent.name == "e2e-audit" and .bytes.to_client >= 8 and .exit.code == 4'
 
+# A client that vanishes mid-session: closed without an exit, and says so.
+"$CLI_BIN" exec e2e-audit -- sleep 60 </dev/null >/dev/null 2>&1 &
+cli=$!
+check "the sleep session opened" wait_for 20 has_event '.event == "session_opened" and .argv == ["sleep", "60"]'
+kill -KILL "$cli"
+wait "$cli" 2>/dev/null
+check "closed with no exit, ended by the client leaving" wait_for 20 has_event \
+	'.event == "session_closed" and .argv == ["sleep", "60"] and .exit == null and .end == "client left"'
+
 # --- refused tokens: the reason, never the token ---
 good=$(cat "$STATE/operator.token")
 sig=${good##*.}
