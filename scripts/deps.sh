@@ -1,11 +1,15 @@
 # scripts/deps.sh - sourced by scripts/test and scripts/demo: installs the
 # Debian packages porthole builds and tests with, when any is missing.
 # Needs root (or sudo) only when something is missing.
+# asciinema (record test: `asciinema cat`) and prometheus (metrics test:
+# `promtool check metrics`; ~23 MB download, ~330 MB installed with its
+# web UI's JavaScript, which --no-install-recommends cannot leave out).
 
 PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
  libwebsockets-dev libssl-dev libjansson-dev libedit-dev libcriterion-dev
  libzstd-dev libcap-dev zlib1g-dev openssl procps iproute2 coreutils
- jq curl file python3 tmux util-linux"
+ jq curl file python3 tmux util-linux
+ asciinema prometheus"
 
 ph_install_deps() {
 	local missing="" p

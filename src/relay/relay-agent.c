@@ -164,6 +164,30 @@ relay_agent_send(struct relay_agent *a, json_t *obj)
 	return relay_conn_send_ctl(a->conn, obj);
 }
 
+/*
+ * Audit an agent event: who (id, name, labels, version, sub), from where,
+ * and the members of extra (taken).
+ */
+static void
+relay_agent_audit(struct relay_conn *c, const struct relay_agent *a,
+    const char *event, json_t *extra)
+{
+	json_t *o;
+
+	o = json_pack("{s:{s:s,s:s,s:O},s:s,s:s}", "agent", "id", a->id, "name",
+	    a->name, "labels", a->labels, "version", a->version, "sub", a->sub);
+	if (o == NULL) {
+		json_decref(extra);
+		return;
+	}
+	relay_audit_origin(o, c);
+	if (extra != NULL) {
+		json_object_update(o, extra);
+		json_decref(extra);
+	}
+	relay_audit(event, o);
+}
+
 static char *
 relay_agent_str(json_t *obj, const char *key, const char *dflt)
 {
@@ -182,18 +206,17 @@ relay_agent_hello(struct relay_conn *c, json_t *hello)
 
 	proto = (int)json_integer_value(json_object_get(hello, "proto"));
 	if (proto < PH_PROTOCOL_VERSION_MIN || proto > PH_PROTOCOL_VERSION) {
-		ph_info("refused agent from %s: protocol %d", c->peer, proto);
-		relay.stats.refusals++;
-		relay_conn_fail(c, PH_ERR_VERSION, PH_CLOSE_VERSION,
-		    "agent speaks protocol %d, this relay speaks %d-%d: upgrade the %s",
-		    proto, PH_PROTOCOL_VERSION_MIN, PH_PROTOCOL_VERSION,
+		cause = ph_asprintf("agent speaks protocol %d, this relay speaks %d-%d: "
+		    "upgrade the %s", proto, PH_PROTOCOL_VERSION_MIN, PH_PROTOCOL_VERSION,
 		    proto < PH_PROTOCOL_VERSION_MIN ? "agent" : "relay");
+		relay_audit_refusal(c, "agent hello", PH_ERR_VERSION, cause);
+		relay_conn_fail(c, PH_ERR_VERSION, PH_CLOSE_VERSION, "%s", cause);
+		free(cause);
 		return;
 	}
 	labels = json_object_get(hello, "labels");
 	if (ph_claims_labels_allow(&c->claims, labels, &cause) != 0) {
-		ph_info("refused agent from %s: %s", c->peer, cause);
-		relay.stats.refusals++;
+		relay_audit_refusal(c, "agent hello", PH_ERR_FORBIDDEN, cause);
 		relay_conn_fail(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, "%s", cause);
 		free(cause);
 		return;
@@ -218,9 +241,10 @@ relay_agent_hello(struct relay_conn *c, json_t *hello)
 
 	if ((old = relay_agent_find(a->id)) != NULL) {
 		if (strcmp(old->instance, a->instance) != 0) {
-			ph_info("refused agent %s from %s: id held by another instance "
-			    "(connected from %s)", a->id, c->peer, old->peer);
-			relay.stats.refusals++;
+			cause = ph_asprintf("agent id %s is held by another agent "
+			    "process (connected from %s)", a->id, old->peer);
+			relay_audit_refusal(c, "agent hello", PH_ERR_CONFLICT, cause);
+			free(cause);
 			relay_conn_fail(c, PH_ERR_CONFLICT, PH_CLOSE_CONFLICT,
 			    "agent id %s is held by another agent process", a->id);
 			relay_agent_free(a);
@@ -230,6 +254,9 @@ relay_agent_hello(struct relay_conn *c, json_t *hello)
 		    a->id, c->peer, old->peer);
 		relay_agent_unlink(old);
 		if (old->conn != NULL) {
+			relay_agent_audit(old->conn, old, "agent_gone", json_pack("{s:s,s:I}",
+			    "reason", "replaced by a new connection of the same agent",
+			    "connected_secs", (json_int_t)(ph_now() - old->since)));
 			old->conn->agent = NULL;
 			relay_conn_close(old->conn, PH_CLOSE_GOING_AWAY,
 			    "replaced by a new connection", 1);
@@ -254,6 +281,7 @@ relay_agent_hello(struct relay_conn *c, json_t *hello)
 	json_decref(welcome);
 	ph_info("agent connected: id=%s name=%s peer=%s version=%s proto=%d sub=%s",
 	    a->id, a->name, a->peer, a->version, a->proto, a->sub);
+	relay_agent_audit(c, a, "agent_connected", NULL);
 	return;
 nomem:
 	relay_agent_free(a);
@@ -306,6 +334,9 @@ relay_agent_closed(struct relay_conn *c)
 	ph_info("agent gone: id=%s name=%s peer=%s (close %d, connected %llds)",
 	    a->id, a->name, a->peer, c->peer_close,
 	    (long long)(ph_now() - a->since));
+	relay_agent_audit(c, a, "agent_gone", json_pack("{s:i,s:I}", "close",
+	    c->peer_close != 0 ? c->peer_close : c->close_code,
+	    "connected_secs", (json_int_t)(ph_now() - a->since)));
 	relay_session_agent_gone(a->id);
 	relay_agent_free(a);
 }

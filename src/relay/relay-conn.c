@@ -107,6 +107,7 @@ relay_conn_send(struct relay_conn *c, const void *msg, size_t len)
 		return -1;
 	if (ph_queue_push(&c->tx, -1, msg, len) != 0)
 		return -1;
+	relay_metrics_queue(c->kind, c->tx.bytes);
 	lws_callback_on_writable(c->wsi);
 	return 0;
 }
@@ -258,6 +259,7 @@ relay_conn_established(struct relay_conn *c, struct lws *wsi)
 	c->wsi = wsi;
 	c->established = 1;
 	relay_conn_peer(wsi, c->peer, sizeof c->peer);
+	relay_audit_from(wsi, c->peer, c->from, sizeof c->from);
 	ph_msgbuf_init(&c->rx, PH_MAX_MESSAGE);
 	c->next = relay.conns;
 	if (relay.conns != NULL)
@@ -301,8 +303,8 @@ relay_conn_established(struct relay_conn *c, struct lws *wsi)
 	}
 	if (relay_auth_check(wsi, c->kind == RELAY_CONN_CLIENT ? PH_TOKEN_CLIENT :
 	    PH_TOKEN_AGENT, &c->claims, &refusal, &cause) != 0) {
-		relay.stats.refusals++;
-		ph_info("refused %s from %s: %s", path, c->peer, cause);
+		relay_audit_refusal(c, path, refusal == 403 ? PH_ERR_FORBIDDEN :
+		    PH_ERR_UNAUTHORIZED, cause);
 		if (refusal == 403)
 			relay_conn_fail(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, "%s", cause);
 		else

@@ -1,6 +1,7 @@
 /*
  * relay-http.c - the relay's plain HTTP endpoints on the WebSocket port:
- * GET /healthz ("ok"), GET /metrics (Prometheus text), GET /v1/agents (the
+ * GET /healthz ("ok"), GET /metrics (Prometheus text, relay-metrics.c),
+ * GET /v1/agents (the
  * agents a client token may see, JSON), and a JSON 404 for anything else.
  *
  * A response is built whole in memory (headers written at once, the body
@@ -73,18 +74,18 @@ relay_http_agents(struct relay_conn *c, struct lws *wsi)
 	json_t *list, *doc;
 	int refusal, r;
 
+	relay_audit_from(wsi, c->peer, c->from, sizeof c->from);
 	if (relay_auth_check(wsi, PH_TOKEN_CLIENT, &cl, &refusal, &cause) != 0) {
-		relay.stats.refusals++;
-		ph_info("refused %s from %s: %s", PH_PATH_AGENTS, c->peer, cause);
+		relay_audit_refusal(c, PH_PATH_AGENTS, refusal == 403 ?
+		    PH_ERR_FORBIDDEN : PH_ERR_UNAUTHORIZED, cause);
 		r = relay_http_error(c, wsi, (unsigned)refusal, refusal == 403 ?
 		    PH_ERR_FORBIDDEN : PH_ERR_UNAUTHORIZED, cause);
 		free(cause);
 		return r;
 	}
 	if (!ph_claims_allows(&cl, "ls")) {
-		relay.stats.refusals++;
 		cause = ph_asprintf("token for %s lacks scope ls", cl.sub);
-		ph_info("refused %s from %s: %s", PH_PATH_AGENTS, c->peer, cause);
+		relay_audit_refusal(c, PH_PATH_AGENTS, PH_ERR_FORBIDDEN, cause);
 		r = relay_http_error(c, wsi, 403, PH_ERR_FORBIDDEN, cause);
 		free(cause);
 		ph_claims_free(&cl);
@@ -112,47 +113,19 @@ relay_http_agents(struct relay_conn *c, struct lws *wsi)
 	return r;
 }
 
+/* The body comes from relay-metrics.c. */
 static int
 relay_http_metrics(struct relay_conn *c, struct lws *wsi)
 {
-	char buf[2048];
-	int n;
+	char *body;
+	size_t len;
+	int r;
 
-	n = snprintf(buf, sizeof buf,
-	    "# HELP porthole_relay_agents Agents connected now.\n"
-	    "# TYPE porthole_relay_agents gauge\n"
-	    "porthole_relay_agents %zu\n"
-	    "# HELP porthole_relay_agent_connections_total Agent control channels registered.\n"
-	    "# TYPE porthole_relay_agent_connections_total counter\n"
-	    "porthole_relay_agent_connections_total %llu\n"
-	    "# HELP porthole_relay_sessions Sessions open now.\n"
-	    "# TYPE porthole_relay_sessions gauge\n"
-	    "porthole_relay_sessions %llu\n"
-	    "# HELP porthole_relay_sessions_total Sessions opened.\n"
-	    "# TYPE porthole_relay_sessions_total counter\n"
-	    "porthole_relay_sessions_total %llu\n"
-	    "# HELP porthole_relay_refusals_total Requests and channels refused.\n"
-	    "# TYPE porthole_relay_refusals_total counter\n"
-	    "porthole_relay_refusals_total %llu\n"
-	    "# HELP porthole_relay_session_bytes_total Session bytes spliced.\n"
-	    "# TYPE porthole_relay_session_bytes_total counter\n"
-	    "porthole_relay_session_bytes_total{direction=\"to_agent\"} %llu\n"
-	    "porthole_relay_session_bytes_total{direction=\"to_client\"} %llu\n"
-	    "# HELP porthole_relay_websockets WebSocket connections open now.\n"
-	    "# TYPE porthole_relay_websockets gauge\n"
-	    "porthole_relay_websockets %zu\n",
-	    relay_agent_count(),
-	    (unsigned long long)relay.stats.agents_total,
-	    (unsigned long long)relay.stats.sessions_active,
-	    (unsigned long long)relay.stats.sessions_total,
-	    (unsigned long long)relay.stats.refusals,
-	    (unsigned long long)relay.stats.bytes_to_agent,
-	    (unsigned long long)relay.stats.bytes_to_client,
-	    relay.nconns);
-	if (n < 0 || (size_t)n >= sizeof buf)
-		return -1;
-	return relay_http_respond(c, wsi, 200, "text/plain; version=0.0.4",
-	    buf, (size_t)n, 0);
+	if (relay_metrics_render(&body, &len) != 0)
+		return relay_http_error(c, wsi, 500, PH_ERR_INTERNAL, "cannot render metrics");
+	r = relay_http_respond(c, wsi, 200, "text/plain; version=0.0.4", body, len, 0);
+	free(body);
+	return r;
 }
 
 /* LWS_CALLBACK_HTTP: path is the request path (no query).  -1 closes. */

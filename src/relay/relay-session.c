@@ -55,6 +55,8 @@ struct relay_session {
 	char			 end[128];	/* how it ended, for the log */
 	int64_t			 t0;		/* monotonic ms at open */
 	uint64_t		 to_agent, to_client;	/* payload bytes */
+	json_t			*audit;		/* session_opened's members, once sent */
+	struct relay_record	*rec;		/* recording, or NULL */
 	struct relay_session	*prev, *next;
 };
 
@@ -88,6 +90,68 @@ relay_session_unregister(struct relay_session *s)
 	lws_sul_cancel(&s->sul);
 }
 
+/*
+ * The recording failed: audit it; with recordings required the session
+ * ends here (the output that could not be recorded is not forwarded).
+ * Returns 1 when the session is closing because of it.
+ */
+static int
+relay_session_record_failed(struct relay_session *s)
+{
+	const char *err = relay_record_error(s->rec);
+	int req = relay_record_required();
+
+	ph_warn("session %.8s: recording failed: %s%s", s->sid, err,
+	    req ? "; recordings are required: closing the session" : "");
+	relay_audit("recording_failed", json_pack("{s:s,s:s,s:s,s:b,s:s}", "sid", s->sid,
+	    "recording", relay_record_path(s->rec), "error", err, "required", req,
+	    "action", req ? "session closed" : "session goes on unrecorded"));
+	if (s->audit != NULL)
+		json_object_set_new(s->audit, "recording_error", json_string(err));
+	if (!req)
+		return 0;
+	relay_session_end(s, "recording failed: %s", err);
+	if (s->client != NULL)
+		relay_conn_fail(s->client, RELAY_ERR_RECORDING, PH_CLOSE_INTERNAL,
+		    "the relay could not record this session (%s) and recordings are "
+		    "required: the session was closed", err);
+	if (s->data != NULL)
+		relay_conn_close(s->data, PH_CLOSE_GOING_AWAY, "recording failed", 1);
+	return 1;
+}
+
+/* The session's last words: recording closed, session_closed audited. */
+static void
+relay_session_audit_closed(struct relay_session *s)
+{
+	char *cause = NULL;
+
+	if (s->rec != NULL) {
+		if (relay_record_finish(s->rec, &cause) != 0) {
+			relay_audit("recording_failed", json_pack("{s:s,s:s,s:b,s:s}",
+			    "sid", s->sid, "error", cause, "required",
+			    relay_record_required(), "action", "recording ended incomplete"));
+			if (s->audit != NULL)
+				json_object_set_new(s->audit, "recording_error",
+				    json_string(cause));
+		}
+		free(cause);
+		s->rec = NULL;
+	}
+	if (s->audit == NULL)
+		return;
+	relay_metrics_session(s->op, -1);
+	json_object_set_new(s->audit, "bytes", json_pack("{s:I,s:I}",
+	    "to_agent", (json_int_t)s->to_agent, "to_client", (json_int_t)s->to_client));
+	json_object_set_new(s->audit, "duration_ms", json_integer(ph_mono_ms() - s->t0));
+	if (json_object_get(s->audit, "exit") == NULL)
+		json_object_set_new(s->audit, "exit", json_null());
+	json_object_set_new(s->audit, "end", json_string(s->end[0] != '\0' ? s->end :
+	    "closed"));
+	relay_audit("session_closed", s->audit);
+	s->audit = NULL;
+}
+
 static void
 relay_session_free(struct relay_session *s)
 {
@@ -104,6 +168,7 @@ relay_session_free(struct relay_session *s)
 	    (double)(ph_mono_ms() - s->t0) / 1000.0,
 	    s->end[0] != '\0' ? s->end : "closed");
 	relay.stats.sessions_active--;
+	relay_session_audit_closed(s);
 	ph_queue_free(&s->early);
 	OPENSSL_cleanse(s->secret, sizeof s->secret);
 	free(s->agent_id);
@@ -172,10 +237,8 @@ relay_session_forward(struct relay_session *s, struct relay_conn *src,
 static void
 relay_session_refuse(struct relay_conn *c, const char *err, int code, const char *msg)
 {
-	relay.stats.refusals++;
-	ph_info("refused %s from %s (%s): %s", c->kind == RELAY_CONN_DATA ?
-	    "data channel" : "session", c->peer,
-	    c->claims.sub != NULL ? c->claims.sub : "?", msg);
+	relay_audit_refusal(c, c->kind == RELAY_CONN_DATA ? "data channel" :
+	    "session open", err, msg);
 	relay_conn_fail(c, err, code, "%s", msg);
 }
 
@@ -185,9 +248,10 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 {
 	struct relay_session *s;
 	struct relay_agent *a;
+	struct relay_record *rec = NULL;
 	const char *sid, *agent_id, *op, *sub;
-	json_t *o = f->json, *aj, *pj;
-	char msg[512];
+	json_t *o = f->json, *aj, *pj, *argv;
+	char msg[512], *cause = NULL;
 	int proto, may;
 
 	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_OPEN) {
@@ -236,15 +300,55 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	}
 	aj = relay_agent_json(a);
 	may = aj != NULL && relay_auth_may_touch(&c->claims, aj);
-	json_decref(aj);
 	if (!may) {
+		json_decref(aj);
 		snprintf(msg, sizeof msg, "token for %s may not touch agent %s", sub, agent_id);
 		relay_session_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, msg);
 		return;
 	}
+	if (relay_record_wanted(op) &&
+	    (rec = relay_record_start(sid, o, json_string_value(json_object_get(aj,
+	    "name")), sub, &cause)) == NULL) {
+		ph_warn("session %.8s: cannot record: %s", sid, cause);
+		relay_audit("recording_failed", json_pack("{s:s,s:s,s:b,s:s}", "sid", sid,
+		    "error", cause, "required", relay_record_required(), "action",
+		    relay_record_required() ? "session refused" : "session goes on unrecorded"));
+		if (relay_record_required()) {
+			json_decref(aj);
+			snprintf(msg, sizeof msg, "the relay cannot record this session "
+			    "(%.300s) and recordings are required: ask the relay's operator",
+			    cause);
+			free(cause);
+			relay_session_refuse(c, RELAY_ERR_RECORDING, PH_CLOSE_INTERNAL, msg);
+			return;
+		}
+	}
 
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		goto nomem;
+	s->rec = rec;
+	rec = NULL;
+	argv = json_object_get(o, "argv");
+	s->audit = json_pack("{s:s,s:s,s:s,s:O,s:b,s:{s:s,s:s,s:O}}", "sid", sid,
+	    "sub", sub, "op", op, "argv", argv != NULL ? argv : json_null(),
+	    "tty", json_is_true(json_object_get(o, "tty")), "agent", "id", agent_id,
+	    "name", json_string_value(json_object_get(aj, "name")), "labels",
+	    json_object_get(aj, "labels"));
+	if (s->audit != NULL) {
+		relay_audit_origin(s->audit, c);
+		if (json_object_get(o, "pid") != NULL)
+			json_object_set(s->audit, "pid", json_object_get(o, "pid"));
+		if (json_object_get(o, "container") != NULL)
+			json_object_set(s->audit, "container", json_object_get(o, "container"));
+		json_object_set_new(s->audit, "recording", s->rec != NULL ?
+		    json_string(relay_record_path(s->rec)) : json_null());
+		if (cause != NULL)
+			json_object_set_new(s->audit, "recording_error", json_string(cause));
+	}
+	json_decref(aj);
+	aj = NULL;
+	free(cause);
+	cause = NULL;
 	memcpy(s->sid, sid, PH_SID_LEN + 1);
 	s->agent_id = strdup(agent_id);
 	s->op = strdup(op);
@@ -252,9 +356,15 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	snprintf(s->peer, sizeof s->peer, "%s", c->peer);
 	s->t0 = ph_mono_ms();
 	ph_queue_init(&s->early, RELAY_Q_LOW, RELAY_Q_HIGH, RELAY_Q_LIMIT);
-	if (s->agent_id == NULL || s->op == NULL || s->sub == NULL ||
+	if (s->agent_id == NULL || s->op == NULL || s->sub == NULL || s->audit == NULL ||
 	    ph_random_hex(s->secret, PH_SECRET_LEN) != 0 ||
 	    relay_map_put(&sessions_by_sid, s->sid, s) != 0) {
+		if (s->rec != NULL) {
+			(void)relay_record_finish(s->rec, &cause);
+			free(cause);
+			cause = NULL;
+		}
+		json_decref(s->audit);
 		free(s->agent_id);
 		free(s->op);
 		free(s->sub);
@@ -278,6 +388,8 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 		s->state = RELAY_SESS_DONE;
 		relay_session_unregister(s);
 		relay_session_end(s, "open not forwarded");
+		json_decref(s->audit);		/* never opened: a refusal, not a session */
+		s->audit = NULL;
 		snprintf(msg, sizeof msg, "cannot forward the open to agent %s: its "
 		    "control channel is closing or full, or the request is too large",
 		    agent_id);
@@ -289,8 +401,16 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	    (lws_usec_t)RELAY_ATTACH_SECS * LWS_US_PER_SEC);
 	ph_info("session %.8s opened: op=%s agent=%s sub=%s peer=%s", s->sid, s->op,
 	    s->agent_id, s->sub, s->peer);
+	relay_metrics_session(s->op, 1);
+	relay_audit("session_opened", json_deep_copy(s->audit));
 	return;
 nomem:
+	json_decref(aj);
+	free(cause);
+	if (rec != NULL) {
+		(void)relay_record_finish(rec, &cause);
+		free(cause);
+	}
 	relay_session_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
 }
 
@@ -381,6 +501,10 @@ relay_session_client_rx(struct relay_conn *c, struct ph_frame *f,
 		    ph_ctl_name(f->ctl) : ph_frame_type_name(f->type));
 		return;
 	}
+	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_RESIZE && s->rec != NULL &&
+	    s->state != RELAY_SESS_DONE &&
+	    relay_record_resize(s->rec, f->json) < 0 && relay_session_record_failed(s))
+		return;
 	switch (s->state) {
 	case RELAY_SESS_WAIT:
 		if (ph_queue_push(&s->early, -1, msg, len) != 0) {
@@ -433,11 +557,19 @@ relay_session_data_rx(struct relay_conn *c, struct ph_frame *f,
 	}
 	if (s->exit_seen)
 		return;		/* exit was the last word */
+	if (s->rec != NULL && (f->type == PH_FRAME_STDOUT || f->type == PH_FRAME_STDERR) &&
+	    relay_record_output(s->rec, f->type == PH_FRAME_STDERR, msg + 1, len - 1) < 0 &&
+	    relay_session_record_failed(s))
+		return;
 	relay_session_forward(s, c, s->client, msg, len);
 	if (f->type != PH_FRAME_CONTROL)
 		return;
 	if (f->ctl == PH_CTL_EXIT) {
 		s->exit_seen = 1;
+		if (s->audit != NULL && (v = json_deep_copy(f->json)) != NULL) {
+			json_object_del(v, "type");
+			json_object_set_new(s->audit, "exit", v);
+		}
 		if ((v = json_object_get(f->json, "code")) != NULL)
 			relay_session_end(s, "exit %lld", (long long)json_integer_value(v));
 		else

@@ -67,6 +67,9 @@ struct relay_opts {
 	char	*pubkey;
 	char	*state;
 	int	 dev;
+	char	*trusted_proxies;	/* relay-audit.c */
+	char	*record_dir;		/* relay-record.c */
+	int	 record_required;
 };
 
 static void
@@ -88,7 +91,14 @@ relay_usage(FILE *f)
 	    "  --state DIR         state directory for --dev (default ./.porthole-dev)\n"
 	    "  --hangup-secs N     drop a peer that answers no ping for N seconds (default 60;\n"
 	    "                      pings every min(20, N/3) s; a peer held up by flow control\n"
-	    "                      counts as alive while its TCP connection is)\n");
+	    "                      counts as alive while its TCP connection is)\n"
+	    "  --trusted-proxies CIDRS  believe X-Forwarded-For from these peers, e.g. the\n"
+	    "                      subnets of an ALB (PORTHOLE_TRUSTED_PROXIES)\n"
+	    "  --record-dir DIR    record shell and exec sessions there as asciicast v2\n"
+	    "                      (PORTHOLE_RECORD_DIR)\n"
+	    "  --record-required   refuse or close a session that cannot be recorded\n"
+	    "                      (PORTHOLE_RECORD_REQUIRED=1)\n"
+	    "The audit stream (JSON lines) goes to stdout, the diagnostic log to stderr.\n");
 }
 
 static void
@@ -175,13 +185,16 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		{ "state", required_argument, NULL, 's' },
 		{ "dev", no_argument, NULL, 'd' },
 		{ "hangup-secs", required_argument, NULL, 'H' },
+		{ "trusted-proxies", required_argument, NULL, 'P' },
+		{ "record-dir", required_argument, NULL, 'R' },
+		{ "record-required", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
-	const char *f_state = NULL;
-	int ch;
+	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
+	int ch, f_required = 0;
 
 	memset(o, 0, sizeof *o);
 	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -192,6 +205,9 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case 'p': f_pub = optarg; break;
 		case 's': f_state = optarg; break;
 		case 'd': o->dev = 1; break;
+		case 'P': f_proxies = optarg; break;
+		case 'R': f_record = optarg; break;
+		case 'Q': f_required = 1; break;
 		case 'H': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -227,6 +243,11 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	o->cert = ph_setting(f_cert, "PORTHOLE_TLS_CERT");
 	o->key = ph_setting(f_key, "PORTHOLE_TLS_KEY");
 	o->pubkey = ph_setting(f_pub, "PORTHOLE_PUBKEY");
+	o->trusted_proxies = ph_setting(f_proxies, "PORTHOLE_TRUSTED_PROXIES");
+	o->record_dir = ph_setting(f_record, "PORTHOLE_RECORD_DIR");
+	req = getenv("PORTHOLE_RECORD_REQUIRED");
+	o->record_required = f_required || (req != NULL && *req != '\0' &&
+	    strcmp(req, "0") != 0 && strcmp(req, "false") != 0 && strcmp(req, "no") != 0);
 	if (f_state != NULL && !o->dev) {
 		fprintf(stderr, "porthole-relay: --state only goes with --dev\n");
 		return -1;
@@ -261,6 +282,8 @@ relay_opts_free(struct relay_opts *o)
 	free(o->key);
 	free(o->pubkey);
 	free(o->state);
+	free(o->trusted_proxies);
+	free(o->record_dir);
 }
 
 int
@@ -294,6 +317,15 @@ main(int argc, char **argv)
 		goto out;
 	if (ph_keyset_load(&relay.keys, o.pubkey, &cause) != 0) {
 		fprintf(stderr, "porthole-relay: --pubkey: %s\n", cause);
+		goto out;
+	}
+	relay_metrics_init();
+	if (relay_audit_init(o.trusted_proxies, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --trusted-proxies: %s\n", cause);
+		goto out;
+	}
+	if (relay_record_init(o.record_dir, o.record_required, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --record-dir: %s\n", cause);
 		goto out;
 	}
 
@@ -365,6 +397,8 @@ out:
 	}
 	relay_agent_cleanup();
 	relay_session_cleanup();
+	relay_record_cleanup();
+	relay_audit_cleanup();
 	relay_sids_free();
 	ph_keyset_free(&relay.keys);
 	free(addr);

@@ -9,7 +9,11 @@
  * the registry of connected agents (control channels), relay-session.c
  * pairs client channels with the agents' data channels and splices them,
  * relay-sids.c remembers the session ids already used, relay-map.c is the
- * string-keyed table the registries are built on.  The process-wide state
+ * string-keyed table the registries are built on.  relay-audit.c writes
+ * the audit stream (JSON lines on stdout) and decides where a client came
+ * from (relay-xff.c: X-Forwarded-For of trusted proxies), relay-record.c
+ * writes session recordings (asciicast v2; relay-utf8.c makes their text),
+ * relay-metrics.c keeps the counters behind GET /metrics.  The process-wide state
  * lives in the one struct relay of relay.c.
  */
 #ifndef PORTHOLE_RELAY_H
@@ -70,6 +74,7 @@ struct relay_conn {
 	enum relay_conn_kind	 kind;
 	struct lws		*wsi;
 	char			 peer[64];	/* peer address, for logs */
+	char			 from[64];	/* the client: peer, or X-Forwarded-For (audit) */
 	int			 established;	/* ESTABLISHED seen, CLOSED not yet */
 	int			 authed;	/* claims hold a verified token */
 	struct ph_claims	 claims;
@@ -171,6 +176,63 @@ void	relay_session_data_closed(struct relay_conn *c);
 void	relay_session_drained(struct relay_conn *c);
 void	relay_session_agent_gone(const char *agent_id);
 void	relay_session_cleanup(void);
+
+/* relay-audit.c: the audit stream on stdout; where a request comes from. */
+int	relay_audit_init(const char *trusted_proxies, char **cause);
+int	relay_audit_trusts_proxies(void);
+void	relay_audit_from(struct lws *wsi, const char *peer, char *from, size_t len);
+void	relay_audit(const char *event, json_t *fields);
+void	relay_audit_origin(json_t *obj, const struct relay_conn *c);
+void	relay_audit_refusal(const struct relay_conn *c, const char *what,
+	    const char *code, const char *reason);
+uint64_t relay_audit_dropped(void);
+void	relay_audit_cleanup(void);
+
+/* relay-xff.c: trusted proxy networks and the X-Forwarded-For rule. */
+#define RELAY_CIDRS_MAX		64
+struct relay_cidr {
+	int	 v6;
+	uint8_t	 addr[16];
+	int	 bits;
+};
+struct relay_cidrs {
+	int			 n;
+	struct relay_cidr	 v[RELAY_CIDRS_MAX];
+};
+int	relay_cidrs_parse(struct relay_cidrs *set, const char *list, char **cause);
+int	relay_cidrs_has(const struct relay_cidrs *set, const char *addr);
+void	relay_xff_client(const struct relay_cidrs *trusted, const char *peer,
+	    char *xff, char *from, size_t len);
+
+/* relay-utf8.c: bytes to the text of a JSON string, for recordings. */
+#define RELAY_UTF8_ROOM		8	/* output room one step may need */
+enum relay_utf8_stop { RELAY_UTF8_DONE, RELAY_UTF8_FULL, RELAY_UTF8_PARTIAL };
+enum relay_utf8_stop relay_utf8_json(const uint8_t *in, size_t n, int final,
+	    char *out, size_t outsize, size_t *used, size_t *wrote);
+
+/* relay-record.c: asciicast v2 recordings of shell and exec sessions. */
+#define RELAY_ERR_RECORDING	"recording_failed"	/* error code to the client */
+struct relay_record;
+int	relay_record_init(const char *dir, int required, char **cause);
+int	relay_record_required(void);
+int	relay_record_wanted(const char *op);
+struct relay_record *relay_record_start(const char *sid, json_t *open,
+	    const char *agent_name, const char *sub, char **cause);
+int	relay_record_output(struct relay_record *r, int stream, const uint8_t *p,
+	    size_t n);
+int	relay_record_resize(struct relay_record *r, json_t *resize);
+const char *relay_record_path(const struct relay_record *r);
+const char *relay_record_error(const struct relay_record *r);
+int	relay_record_finish(struct relay_record *r, char **cause);
+void	relay_record_cleanup(void);
+
+/* relay-metrics.c: counters and the GET /metrics body. */
+void	relay_metrics_init(void);
+void	relay_metrics_session(const char *op, int delta);
+void	relay_metrics_refusal(const char *code);
+void	relay_metrics_queue(enum relay_conn_kind kind, size_t bytes);
+void	relay_metrics_recording(int failed);
+int	relay_metrics_render(char **out, size_t *len);
 
 /* relay-sids.c: session ids already used (bounded, oldest forgotten). */
 int	relay_sids_seen(const char *sid);

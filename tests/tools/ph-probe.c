@@ -10,7 +10,9 @@
  *   connect-error MESSAGE                 timeout
  *
  * Usage: ph-probe --url wss://127.0.0.1:PORT/PATH --ca FILE [--token T]
- *   [--proto SUBPROTOCOL] [--wait-ms N] ACTION...
+ *   [--proto SUBPROTOCOL] [--wait-ms N] [--xff VALUE] [--source ADDR] ACTION...
+ * --xff sends an X-Forwarded-For header; --source binds the local address
+ * (127.0.0.2 ...: another loopback peer).
  * ACTION: --hex HEX (one binary message), --text STR (a text message),
  *   --ctl JSON (a CONTROL frame), --big N (a STDIN message of N payload
  *   bytes in one frame), --frag N (a STDIN message of N payload bytes in
@@ -153,6 +155,7 @@ write_next(struct lws *wsi)
 }
 
 static const char *token, *proto = PH_SUBPROTO_SESSION;
+static const char *xff, *source;
 
 static int
 callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -164,9 +167,13 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		hp = (unsigned char **)in;
+		if (xff != NULL && lws_add_http_header_by_name(wsi,
+		    (const unsigned char *)"x-forwarded-for:", (const unsigned char *)xff,
+		    (int)strlen(xff), hp, *hp + len))
+			return -1;
 		if (token == NULL)
 			break;
-		hp = (unsigned char **)in;
 		snprintf(hdr, sizeof hdr, "Bearer %s", token);
 		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
 		    (unsigned char *)hdr, (int)strlen(hdr), hp, *hp + len))
@@ -229,6 +236,8 @@ main(int argc, char **argv)
 		{ "big", required_argument, NULL, 'B' },
 		{ "frag", required_argument, NULL, 'F' },
 		{ "sleep-ms", required_argument, NULL, 'S' },
+		{ "xff", required_argument, NULL, 'X' },
+		{ "source", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct lws_context_creation_info info;
@@ -253,6 +262,8 @@ main(int argc, char **argv)
 		case 'B': add_act(A_BIG, optarg); break;
 		case 'F': add_act(A_FRAG, optarg); break;
 		case 'S': add_act(A_SLEEP, optarg); break;
+		case 'X': xff = optarg; break;
+		case 's': source = optarg; break;
 		default: return 2;
 		}
 	}
@@ -289,6 +300,7 @@ main(int argc, char **argv)
 	ci.port = port;
 	ci.path = path;
 	ci.host = host;
+	ci.iface = source;
 	ci.origin = host;
 	ci.ssl_connection = LCCSCF_USE_SSL;
 	ci.protocol = proto;

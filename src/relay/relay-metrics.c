@@ -1,0 +1,265 @@
+/*
+ * relay-metrics.c - the relay's counters and GET /metrics in the
+ * Prometheus text format (version 0.0.4), which `promtool check metrics`
+ * accepts.
+ *
+ * Label values come from fixed tables (operations, refusal codes, queue
+ * kinds), never from what a peer sent, so the number of series is bounded:
+ * an operation or code outside the table counts as "other".  Refusals that
+ * other modules count only in relay.stats.refusals show up as "other" too.
+ * Process figures (RSS, open fds, CPU) are read from /proc/self and
+ * getrusage at scrape time: a few system calls.
+ */
+#include <sys/resource.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "porthole/log.h"
+#include "porthole/util.h"
+#include "relay.h"
+
+static const char *metrics_ops[] = {
+	"shell", "exec", "ps", "mem", "dump", "cp", "other"
+};
+#define METRICS_NOPS	(sizeof metrics_ops / sizeof metrics_ops[0])
+
+static const char *metrics_refusals[] = {
+	PH_ERR_UNAUTHORIZED, PH_ERR_FORBIDDEN, PH_ERR_NO_AGENT, PH_ERR_SID_REUSED,
+	PH_ERR_VERSION, PH_ERR_CONFLICT, PH_ERR_BAD_MESSAGE, PH_ERR_BAD_FRAME,
+	PH_ERR_BAD_JSON, PH_ERR_TOO_BIG, PH_ERR_TIMEOUT, PH_ERR_INTERNAL,
+	RELAY_ERR_RECORDING,
+};
+#define METRICS_NREFUSALS (sizeof metrics_refusals / sizeof metrics_refusals[0])
+
+static struct {
+	uint64_t	 open[METRICS_NOPS];
+	uint64_t	 total[METRICS_NOPS];
+	uint64_t	 refusals[METRICS_NREFUSALS];
+	size_t		 q_high[2];		/* control, session */
+	uint64_t	 recordings, recording_failures;
+	int64_t		 start;
+} m;
+
+void
+relay_metrics_init(void)
+{
+	m.start = ph_now();
+}
+
+static size_t
+relay_metrics_op(const char *op)
+{
+	size_t i;
+
+	for (i = 0; i < METRICS_NOPS - 1; i++) {
+		if (op != NULL && strcmp(op, metrics_ops[i]) == 0)
+			return i;
+	}
+	return METRICS_NOPS - 1;
+}
+
+/* A session of op opened (delta 1) or ended (delta -1). */
+void
+relay_metrics_session(const char *op, int delta)
+{
+	size_t i = relay_metrics_op(op);
+
+	if (delta > 0) {
+		m.open[i]++;
+		m.total[i]++;
+	} else if (m.open[i] > 0)
+		m.open[i]--;
+}
+
+void
+relay_metrics_refusal(const char *code)
+{
+	size_t i;
+
+	relay.stats.refusals++;
+	for (i = 0; i < METRICS_NREFUSALS; i++) {
+		if (code != NULL && strcmp(code, metrics_refusals[i]) == 0) {
+			m.refusals[i]++;
+			return;
+		}
+	}
+}
+
+/* A queue of a connection of kind now holds bytes: keep the high-water mark. */
+void
+relay_metrics_queue(enum relay_conn_kind kind, size_t bytes)
+{
+	int i = kind == RELAY_CONN_CONTROL ? 0 : 1;
+
+	if (bytes > m.q_high[i])
+		m.q_high[i] = bytes;
+}
+
+void
+relay_metrics_recording(int failed)
+{
+	if (failed)
+		m.recording_failures++;
+	else
+		m.recordings++;
+}
+
+/* Open descriptors of this process, -1 if /proc is not there. */
+static long
+relay_metrics_fds(void)
+{
+	struct dirent *de;
+	DIR *d;
+	long n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.')
+			n++;
+	}
+	closedir(d);
+	return n - 1;		/* the directory being read */
+}
+
+static long
+relay_metrics_rss(void)
+{
+	unsigned long size, rss;
+	FILE *f;
+	int n;
+
+	if ((f = fopen("/proc/self/statm", "r")) == NULL)
+		return -1;
+	n = fscanf(f, "%lu %lu", &size, &rss);
+	fclose(f);
+	if (n != 2)
+		return -1;
+	return (long)rss * sysconf(_SC_PAGESIZE);
+}
+
+static void
+relay_metrics_head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The /metrics body: a malloc'd string in *out.  -1 on failure. */
+int
+relay_metrics_render(char **out, size_t *len)
+{
+	struct rusage ru;
+	struct rlimit rl;
+	uint64_t known = 0;
+	size_t i;
+	long v;
+	FILE *f;
+
+	*out = NULL;
+	if ((f = open_memstream(out, len)) == NULL)
+		return -1;
+
+	relay_metrics_head(f, "porthole_relay_build_info", "gauge",
+	    "Version of this relay and the protocol it speaks.");
+	fprintf(f, "porthole_relay_build_info{version=\"%s\",protocol=\"%d\"} 1\n",
+	    PORTHOLE_VERSION, PH_PROTOCOL_VERSION);
+
+	relay_metrics_head(f, "porthole_relay_agents", "gauge", "Agents connected now.");
+	fprintf(f, "porthole_relay_agents %zu\n", relay_agent_count());
+	relay_metrics_head(f, "porthole_relay_agent_connections_total", "counter",
+	    "Agent control channels registered.");
+	fprintf(f, "porthole_relay_agent_connections_total %llu\n",
+	    (unsigned long long)relay.stats.agents_total);
+
+	relay_metrics_head(f, "porthole_relay_sessions", "gauge",
+	    "Sessions open now, by operation.");
+	for (i = 0; i < METRICS_NOPS; i++)
+		fprintf(f, "porthole_relay_sessions{op=\"%s\"} %llu\n", metrics_ops[i],
+		    (unsigned long long)m.open[i]);
+	relay_metrics_head(f, "porthole_relay_sessions_total", "counter",
+	    "Sessions opened (passed every check and forwarded to the agent), by operation.");
+	for (i = 0; i < METRICS_NOPS; i++)
+		fprintf(f, "porthole_relay_sessions_total{op=\"%s\"} %llu\n", metrics_ops[i],
+		    (unsigned long long)m.total[i]);
+
+	relay_metrics_head(f, "porthole_relay_session_bytes_total", "counter",
+	    "Session payload bytes spliced, by direction.");
+	fprintf(f, "porthole_relay_session_bytes_total{direction=\"to_agent\"} %llu\n",
+	    (unsigned long long)relay.stats.bytes_to_agent);
+	fprintf(f, "porthole_relay_session_bytes_total{direction=\"to_client\"} %llu\n",
+	    (unsigned long long)relay.stats.bytes_to_client);
+
+	relay_metrics_head(f, "porthole_relay_refusals_total", "counter",
+	    "Requests, channels and sessions refused, by error code.");
+	for (i = 0; i < METRICS_NREFUSALS; i++) {
+		fprintf(f, "porthole_relay_refusals_total{reason=\"%s\"} %llu\n",
+		    metrics_refusals[i], (unsigned long long)m.refusals[i]);
+		known += m.refusals[i];
+	}
+	fprintf(f, "porthole_relay_refusals_total{reason=\"other\"} %llu\n",
+	    (unsigned long long)(relay.stats.refusals > known ?
+	    relay.stats.refusals - known : 0));
+
+	relay_metrics_head(f, "porthole_relay_queue_high_water_bytes", "gauge",
+	    "Most bytes any one outgoing queue held since start, by channel kind.");
+	fprintf(f, "porthole_relay_queue_high_water_bytes{kind=\"control\"} %zu\n",
+	    m.q_high[0]);
+	fprintf(f, "porthole_relay_queue_high_water_bytes{kind=\"session\"} %zu\n",
+	    m.q_high[1]);
+
+	relay_metrics_head(f, "porthole_relay_websockets", "gauge",
+	    "WebSocket connections open now.");
+	fprintf(f, "porthole_relay_websockets %zu\n", relay.nconns);
+
+	relay_metrics_head(f, "porthole_relay_recordings_total", "counter",
+	    "Session recordings started.");
+	fprintf(f, "porthole_relay_recordings_total %llu\n",
+	    (unsigned long long)m.recordings);
+	relay_metrics_head(f, "porthole_relay_recording_failures_total", "counter",
+	    "Recordings that could not be started or written.");
+	fprintf(f, "porthole_relay_recording_failures_total %llu\n",
+	    (unsigned long long)m.recording_failures);
+	relay_metrics_head(f, "porthole_relay_audit_dropped_total", "counter",
+	    "Audit events lost because stdout was not read or failed.");
+	fprintf(f, "porthole_relay_audit_dropped_total %llu\n",
+	    (unsigned long long)relay_audit_dropped());
+
+	if ((v = relay_metrics_rss()) >= 0) {
+		relay_metrics_head(f, "process_resident_memory_bytes", "gauge",
+		    "Resident memory size in bytes.");
+		fprintf(f, "process_resident_memory_bytes %ld\n", v);
+	}
+	if ((v = relay_metrics_fds()) >= 0) {
+		relay_metrics_head(f, "process_open_fds", "gauge",
+		    "Number of open file descriptors.");
+		fprintf(f, "process_open_fds %ld\n", v);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		relay_metrics_head(f, "process_max_fds", "gauge",
+		    "Maximum number of open file descriptors.");
+		fprintf(f, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+	}
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		relay_metrics_head(f, "process_cpu_seconds_total", "counter",
+		    "Total user and system CPU time spent in seconds.");
+		fprintf(f, "process_cpu_seconds_total %.3f\n",
+		    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	}
+	relay_metrics_head(f, "process_start_time_seconds", "gauge",
+	    "Start time of the process since unix epoch in seconds.");
+	fprintf(f, "process_start_time_seconds %lld\n", (long long)m.start);
+
+	if (ferror(f)) {
+		fclose(f);
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
