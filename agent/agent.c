@@ -52,8 +52,9 @@ static const char agent_usage[] =
 "usage: porthole-agent [--relay wss://HOST[:PORT]] [--token TOKEN|@FILE] [--ca FILE]\n"
 "                      [--name NAME] [--labels KEY=VALUE,...]\n"
 "Every flag has a variable: PORTHOLE_RELAY, PORTHOLE_TOKEN, PORTHOLE_CA,\n"
-"PORTHOLE_NAME, PORTHOLE_LABELS; flags win.  PORTHOLE_* never reaches the\n"
-"programs the agent starts.\n";
+"PORTHOLE_NAME, PORTHOLE_LABELS; flags win.  PORTHOLE_PUBKEY (required: the\n"
+"token issuer's public key files) and PORTHOLE_REVOKED (revoked token ids)\n"
+"check every request.  PORTHOLE_* never reaches the programs the agent starts.\n";
 
 /*
  * Context-wide callbacks (protocols[0]): TLS trust, certificate verdicts,
@@ -229,6 +230,7 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 	/* Kept for later operations; read now because the scrub removes them. */
 	c->shell = ph_setting(NULL, "PORTHOLE_SHELL");
 	c->pubkey = ph_setting(NULL, "PORTHOLE_PUBKEY");
+	c->revoked = ph_setting(NULL, "PORTHOLE_REVOKED");
 }
 
 static void
@@ -247,6 +249,7 @@ agent_config_free(struct agent_config *c)
 	json_decref(c->ecs_containers);
 	free(c->shell);
 	free(c->pubkey);
+	free(c->revoked);
 }
 
 /* A closed 0, 1 or 2 would be taken by the first pipe: fill them with /dev/null. */
@@ -327,6 +330,8 @@ main(int argc, char **argv)
 
 	if (agent_identity(a, &cause) != 0)
 		agent_config_fail("%s", cause);
+	if (agent_verify_init(a, &cause) != 0)
+		agent_config_fail("%s", cause);
 	a->max_payload = PH_MAX_PAYLOAD;
 
 	/* Before any thread exists, so that every thread has them blocked. */
@@ -378,6 +383,7 @@ main(int argc, char **argv)
 	ph_queue_free(&a->ctl_out);
 	ph_msgbuf_free(&a->ctl_in);
 	free(a->last_problem);
+	agent_verify_free(a);
 	agent_config_free(&a->cfg);
 	ph_info("stopped");
 	return 0;

@@ -252,7 +252,7 @@ fo_established(void *arg)
 		json_object_set_new(msg, "timeout_ms", json_integer(o->timeout_ms));
 	if (o->timeout_ms > 0 && o->grace_ms >= 0)
 		json_object_set_new(msg, "grace_ms", json_integer(o->grace_ms));
-	client_session_send_ctl(m->s, msg);
+	client_session_send_open(m->s, msg);
 }
 
 static void

@@ -103,7 +103,7 @@ client_op_established(void *arg)
 		return;
 	}
 	json_decref(members);
-	client_session_send_ctl(o->s, m);
+	client_session_send_open(o->s, m);
 }
 
 static int

@@ -127,7 +127,7 @@ cp_established(void *arg)
 		return;
 	}
 	json_decref(members);
-	client_session_send_ctl(c->s, m);
+	client_session_send_open(c->s, m);
 }
 
 /* put: send while the session's queue has room. */

@@ -177,7 +177,7 @@ exec_established(void *arg)
 		json_object_set_new(o, "pid", json_integer(e->pid));
 	if (e->container != NULL)
 		json_object_set_new(o, "container", json_string(e->container));
-	client_session_send_ctl(e->s, o);
+	client_session_send_open(e->s, o);
 	exec_pump(e);
 }
 

@@ -278,7 +278,7 @@ shell_established(void *arg)
 		json_object_set_new(o, "pid", json_integer(sh->pid));
 	if (sh->container != NULL)
 		json_object_set_new(o, "container", json_string(sh->container));
-	client_session_send_ctl(sh->s, o);
+	client_session_send_open(sh->s, o);
 	shell_pump(sh);
 }
 

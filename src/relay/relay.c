@@ -65,6 +65,7 @@ struct relay_opts {
 	char	*cert;
 	char	*key;
 	char	*pubkey;
+	char	*revoked;
 	char	*state;
 	int	 dev;
 };
@@ -83,6 +84,8 @@ relay_usage(FILE *f)
 	    "  --tls-key FILE      PEM private key (PORTHOLE_TLS_KEY)\n"
 	    "  --pubkey FILES      token verification keys, comma-separated PEM files\n"
 	    "                      (PORTHOLE_PUBKEY)\n"
+	    "  --revoked FILE      revoked token ids (jti), one a line, re-read when the\n"
+	    "                      file changes (PORTHOLE_REVOKED)\n"
 	    "  --dev               make (or reuse) a self-signed certificate, signing keys\n"
 	    "                      and tokens in the state directory, then serve with them\n"
 	    "  --state DIR         state directory for --dev (default ./.porthole-dev)\n"
@@ -172,6 +175,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "pubkey", required_argument, NULL, 'p' },
+		{ "revoked", required_argument, NULL, 'r' },
 		{ "state", required_argument, NULL, 's' },
 		{ "dev", no_argument, NULL, 'd' },
 		{ "hangup-secs", required_argument, NULL, 'H' },
@@ -180,7 +184,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
-	const char *f_state = NULL;
+	const char *f_state = NULL, *f_revoked = NULL;
 	int ch;
 
 	memset(o, 0, sizeof *o);
@@ -190,6 +194,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case 'c': f_cert = optarg; break;
 		case 'k': f_key = optarg; break;
 		case 'p': f_pub = optarg; break;
+		case 'r': f_revoked = optarg; break;
 		case 's': f_state = optarg; break;
 		case 'd': o->dev = 1; break;
 		case 'H': {
@@ -227,6 +232,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	o->cert = ph_setting(f_cert, "PORTHOLE_TLS_CERT");
 	o->key = ph_setting(f_key, "PORTHOLE_TLS_KEY");
 	o->pubkey = ph_setting(f_pub, "PORTHOLE_PUBKEY");
+	o->revoked = ph_setting(f_revoked, "PORTHOLE_REVOKED");
 	if (f_state != NULL && !o->dev) {
 		fprintf(stderr, "porthole-relay: --state only goes with --dev\n");
 		return -1;
@@ -260,6 +266,7 @@ relay_opts_free(struct relay_opts *o)
 	free(o->cert);
 	free(o->key);
 	free(o->pubkey);
+	free(o->revoked);
 	free(o->state);
 }
 
@@ -294,6 +301,10 @@ main(int argc, char **argv)
 		goto out;
 	if (ph_keyset_load(&relay.keys, o.pubkey, &cause) != 0) {
 		fprintf(stderr, "porthole-relay: --pubkey: %s\n", cause);
+		goto out;
+	}
+	if (ph_revoked_init(&relay.revoked, o.revoked, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --revoked: %s\n", cause);
 		goto out;
 	}
 
@@ -367,6 +378,7 @@ out:
 	relay_session_cleanup();
 	relay_sids_free();
 	ph_keyset_free(&relay.keys);
+	ph_revoked_free(&relay.revoked);
 	free(addr);
 	free(cause);
 	relay_opts_free(&o);
