@@ -107,18 +107,18 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 		ph_info("session %.8s: not started: the agent is shutting down", sid);
 		return 0;
 	}
-	for (s = a->sessions; s != NULL; s = s->next) {
-		if (strcmp(s->sid, sid) == 0) {
-			ph_warn("session %.8s: second open for a running session ignored", sid);
-			return 0;
-		}
-	}
 	if (agent_verify_open(a, open, &rcode, &rclose, &why) != 0)
 		ph_warn("session %.8s: refused %s: %s", sid, op, why);
 	else
 		rcode = NULL;
 	sub = json_string_value(json_object_get(open, "sub"));	/* the token's */
 	json_object_del(open, "token");		/* not kept */
+	for (s = a->sessions; rcode == NULL && s != NULL; s = s->next) {
+		if (strcmp(s->sid, sid) == 0) {
+			ph_warn("session %.8s: second open for a running session ignored", sid);
+			return 0;
+		}
+	}
 	if (a->nsessions >= AGENT_SESSIONS_MAX) {
 		ph_warn("session %.8s: not started: %u sessions are running already", sid,
 		    a->nsessions);

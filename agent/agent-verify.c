@@ -24,15 +24,15 @@
  * more than VERIFY_SEEN_MAX opens arrive within the window, new ones are
  * refused rather than old ids forgotten (bounded memory, no hole).
  *
- * Key rotation: the key set is re-read when one of its files changes (stat
- * per check, like the revocation list), so a new public key added next to
- * the old one takes effect without restarting the agent.
+ * Key rotation: the key set is re-read when one of its files changes
+ * (keywatch.h; a stat per check, like the revocation list), so a new public
+ * key added next to the old one takes effect without restarting the agent.
  */
-#include <sys/stat.h>
-
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/keywatch.h"
 #include "porthole/log.h"
 #include "porthole/opensig.h"
 #include "porthole/revoked.h"
@@ -43,102 +43,34 @@
 #include "agent.h"
 
 #define VERIFY_SEEN_MAX		16384	/* opens accepted within the skew window */
-#define VERIFY_KEYFILES_MAX	16	/* files in PORTHOLE_PUBKEY watched */
 
 struct verify_seen {
 	char		 sid[PH_SID_LEN + 1];
 	int64_t		 ts;		/* the open's time */
 };
 
-struct verify_file {
-	char		*path;
-	struct stat	 st;
-	int		 ok;
-};
-
 struct agent_verify {
 	struct ph_keyset	 keys;
-	struct verify_file	 files[VERIFY_KEYFILES_MAX];
-	size_t			 nfiles;
+	struct ph_keywatch	 watch;		/* re-reads keys when their files change */
 	struct ph_revoked	 revoked;
 	struct verify_seen	*seen;
 	size_t			 nseen, capseen;
 };
-
-/* Remember the identity of each file of spec, to notice when one changes. */
-static void
-verify_watch(struct agent_verify *v, const char *spec)
-{
-	char	*copy, *p, *next, *end;
-	size_t	 i;
-
-	for (i = 0; i < v->nfiles; i++)
-		free(v->files[i].path);
-	v->nfiles = 0;
-	if ((copy = strdup(spec)) == NULL)
-		return;
-	for (p = copy; p != NULL && v->nfiles < VERIFY_KEYFILES_MAX; p = next) {
-		if ((next = strchr(p, ',')) != NULL)
-			*next++ = '\0';
-		while (*p == ' ' || *p == '\t')
-			p++;
-		end = p + strlen(p);
-		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		if (*p == '\0')
-			continue;
-		v->files[v->nfiles].path = strdup(p);
-		v->files[v->nfiles].ok = stat(p, &v->files[v->nfiles].st) == 0;
-		v->nfiles++;
-	}
-	free(copy);
-}
-
-/* Did a file of the key set change since it was read? */
-static int
-verify_keys_changed(struct agent_verify *v)
-{
-	struct stat	st;
-	size_t		i;
-	int		ok;
-
-	for (i = 0; i < v->nfiles; i++) {
-		if (v->files[i].path == NULL)
-			continue;
-		ok = stat(v->files[i].path, &st) == 0;
-		if (ok != v->files[i].ok)
-			return 1;
-		if (ok && (st.st_ino != v->files[i].st.st_ino ||
-		    st.st_dev != v->files[i].st.st_dev ||
-		    st.st_size != v->files[i].st.st_size ||
-		    st.st_mtim.tv_sec != v->files[i].st.st_mtim.tv_sec ||
-		    st.st_mtim.tv_nsec != v->files[i].st.st_mtim.tv_nsec))
-			return 1;
-	}
-	return 0;
-}
 
 /* Re-read the key set and the revocation list if their files changed. */
 static void
 verify_refresh(struct agent *a)
 {
 	struct agent_verify	*v = a->verify;
-	struct ph_keyset	 ks = { NULL, 0 };
 	char			*why = NULL;
 	int			 r;
 
-	if (verify_keys_changed(v)) {
-		verify_watch(v, a->cfg.pubkey);	/* this version, good or bad */
-		if (ph_keyset_load(&ks, a->cfg.pubkey, &why) != 0) {
-			ph_warn("PORTHOLE_PUBKEY changed but cannot be read (%s): "
-			    "keeping the %zu keys read before", why, v->keys.n);
-			free(why);
-		} else {
-			ph_keyset_free(&v->keys);
-			v->keys = ks;
-			ph_info("PORTHOLE_PUBKEY re-read: %zu keys", v->keys.n);
-		}
-	}
+	r = ph_keywatch_refresh(&v->watch, &v->keys, &why);
+	if (r < 0) {
+		ph_warn("PORTHOLE_PUBKEY: %s", why);
+		free(why);
+	} else if (r > 0)
+		ph_info("PORTHOLE_PUBKEY re-read: %zu keys", v->keys.n);
 	r = ph_revoked_refresh(&v->revoked, &why);
 	if (r < 0) {
 		ph_warn("%s", why);
@@ -164,8 +96,7 @@ agent_verify_init(struct agent *a, char **cause)
 		*cause = ph_asprintf("out of memory");
 		return -1;
 	}
-	verify_watch(v, a->cfg.pubkey);
-	if (ph_keyset_load(&v->keys, a->cfg.pubkey, &why) != 0) {
+	if (ph_keywatch_init(&v->watch, &v->keys, a->cfg.pubkey, &why) != 0) {
 		*cause = ph_asprintf("PORTHOLE_PUBKEY: %s", why);
 		free(why);
 		agent_verify_free_state(v);
@@ -184,14 +115,11 @@ agent_verify_init(struct agent *a, char **cause)
 void
 agent_verify_free_state(struct agent_verify *v)
 {
-	size_t	i;
-
 	if (v == NULL)
 		return;
 	ph_keyset_free(&v->keys);
+	ph_keywatch_free(&v->watch);
 	ph_revoked_free(&v->revoked);
-	for (i = 0; i < v->nfiles; i++)
-		free(v->files[i].path);
 	free(v->seen);
 	free(v);
 }

@@ -185,6 +185,7 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 	if ((c->token = ph_secret_value(v, &cause)) == NULL)
 		agent_config_fail("bad token: %s", cause);
 	free(v);
+	ph_arg_wipe((char *)f_token);	/* --token VALUE: not in ps */
 	if (!agent_token_ok(c->token))
 		agent_config_fail("the token is not a JWT (empty, too long, or has "
 		    "characters a token cannot have)");

@@ -81,6 +81,8 @@ conf_take(char **slot, const char *name, const char *arg, int argc, char **argv,
 	if (arg[n] == '=') {
 		free(*slot);
 		*slot = strdup(arg + n + 1);
+		if (strcmp(name, "--token") == 0)
+			ph_arg_wipe((char *)arg + n + 1);	/* not in ps */
 		return 1;
 	}
 	if (*i + 1 >= argc) {
@@ -89,6 +91,8 @@ conf_take(char **slot, const char *name, const char *arg, int argc, char **argv,
 	}
 	free(*slot);
 	*slot = strdup(argv[++*i]);
+	if (strcmp(name, "--token") == 0)
+		ph_arg_wipe(argv[*i]);		/* not in ps */
 	return 1;
 }
 

@@ -43,6 +43,7 @@ struct client_conf {
 	struct ph_key *signer;	/* PORTHOLE_KEY loaded, or NULL */
 	char	*jti;		/* the token's jti (unverified), or NULL */
 	int	 bound;		/* the token names a key (cnf) */
+	char	*token_target;	/* the token's target (unverified), or NULL */
 };
 
 /*

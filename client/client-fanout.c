@@ -513,8 +513,11 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		goto out;
 	}
 	if ((f.n = json_array_size(found)) == 0) {
+		char *lim = client_target_limit(conf);
+
 		t = client_printable(target);
-		r = cmd_failf("no agent matches '%s'", t);
+		r = cmd_failf("no agent matches '%s'%s", t, lim);
+		free(lim);
 		free(t);
 		goto out;
 	}

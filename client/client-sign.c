@@ -34,6 +34,10 @@ client_sign_load(struct client_conf *conf, char **cause)
 	    (jti = json_string_value(json_object_get(claims, "jti"))) != NULL &&
 	    (conf->jti = strdup(jti)) == NULL)
 		goto nomem;
+	if (claims != NULL &&
+	    (jti = json_string_value(json_object_get(claims, "target"))) != NULL &&
+	    *jti != '\0' && (conf->token_target = strdup(jti)) == NULL)
+		goto nomem;
 	jwk = claims != NULL ? json_object_get(json_object_get(claims, "cnf"),
 	    "jwk") : NULL;
 	if (jwk != NULL && (bound = ph_key_from_jwk(jwk, &why)) == NULL) {
@@ -98,4 +102,6 @@ client_sign_free(struct client_conf *conf)
 	conf->signer = NULL;
 	free(conf->jti);
 	conf->jti = NULL;
+	free(conf->token_target);
+	conf->token_target = NULL;
 }

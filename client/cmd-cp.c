@@ -399,7 +399,7 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 	    (c.cc = client_conn_new(conf, &cause)) == NULL ||
 	    (agents = client_conn_get_agents(c.cc, NULL, &cause)) == NULL)
 		goto fail;
-	c.agent = client_target_one(agents, target, conf->relay, &cause);
+	c.agent = client_target_one(agents, target, conf, &cause);
 	json_decref(agents);
 	if (c.agent == NULL)
 		goto fail;

@@ -523,7 +523,7 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 		client_conn_free(e.cc);
 		return cmd_fail(cause);
 	}
-	e.agent = client_target_one(agents, target, conf->relay, &cause);
+	e.agent = client_target_one(agents, target, conf, &cause);
 	json_decref(agents);
 	if (e.agent == NULL) {
 		client_conn_free(e.cc);

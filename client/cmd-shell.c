@@ -548,7 +548,7 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 		client_conn_free(sh.cc);
 		return cmd_fail(cause);
 	}
-	sh.agent = client_target_one(agents, target, conf->relay, &cause);
+	sh.agent = client_target_one(agents, target, conf, &cause);
 	json_decref(agents);
 	if (sh.agent == NULL) {
 		client_conn_free(sh.cc);

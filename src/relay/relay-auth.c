@@ -11,6 +11,7 @@
  * kept (relay_auth_check_keep) until its `open` carries it to the agent.
  * Revoked tokens (PORTHOLE_REVOKED, re-read when it changes) are refused at
  * the upgrade and again at `open`, whose signature relay_auth_open checks.
+ * The key set is re-read when its files change (key rotation, keywatch.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,21 @@ relay_auth_wipe(char **tok)
 	}
 }
 
+/* Re-read PORTHOLE_PUBKEY if one of its files changed (keywatch.h). */
+static void
+relay_auth_refresh_keys(void)
+{
+	char *note = NULL;
+	int r;
+
+	r = ph_keywatch_refresh(&relay.keywatch, &relay.keys, &note);
+	if (r < 0) {
+		ph_warn("PORTHOLE_PUBKEY: %s", note);
+		free(note);
+	} else if (r > 0)
+		ph_info("PORTHOLE_PUBKEY re-read: %zu keys", relay.keys.n);
+}
+
 /*
  * Is the token with this jti revoked?  Re-reads PORTHOLE_REVOKED first when
  * it changed (a stat per call; see revoked.h).
@@ -127,6 +143,7 @@ relay_auth_check_keep(struct lws *wsi, enum ph_token_kind want, struct ph_claims
 	*refusal = 401;
 	if ((tok = relay_auth_bearer(wsi, cause)) == NULL)
 		return -1;
+	relay_auth_refresh_keys();
 	r = ph_token_verify(&relay.keys, tok, ph_now(), out, &why);
 	if (r != 0 || keep == NULL)
 		relay_auth_wipe(&tok);

@@ -299,7 +299,7 @@ main(int argc, char **argv)
 	if (relay_readable("certificate", o.cert) != 0 ||
 	    relay_readable("private key", o.key) != 0)
 		goto out;
-	if (ph_keyset_load(&relay.keys, o.pubkey, &cause) != 0) {
+	if (ph_keywatch_init(&relay.keywatch, &relay.keys, o.pubkey, &cause) != 0) {
 		fprintf(stderr, "porthole-relay: --pubkey: %s\n", cause);
 		goto out;
 	}
@@ -378,6 +378,7 @@ out:
 	relay_session_cleanup();
 	relay_sids_free();
 	ph_keyset_free(&relay.keys);
+	ph_keywatch_free(&relay.keywatch);
 	ph_revoked_free(&relay.revoked);
 	free(addr);
 	free(cause);

@@ -23,6 +23,7 @@
 
 #include "porthole/buf.h"
 #include "porthole/frame.h"
+#include "porthole/keywatch.h"
 #include "porthole/protocol.h"
 #include "porthole/revoked.h"
 #include "porthole/token.h"
@@ -115,6 +116,7 @@ struct relay {
 	struct lws_context	*ctx;
 	struct lws_vhost	*vh;
 	struct ph_keyset	 keys;
+	struct ph_keywatch	 keywatch;	/* re-reads keys when PORTHOLE_PUBKEY changes */
 	struct ph_revoked	 revoked;	/* PORTHOLE_REVOKED */
 	struct relay_conn	*conns;		/* every live WebSocket */
 	size_t			 nconns;
