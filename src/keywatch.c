@@ -70,6 +70,13 @@ ph_keywatch_init(struct ph_keywatch *w, struct ph_keyset *ks, const char *spec,
 		*cause = ph_asprintf("no public key file given (PORTHOLE_PUBKEY)");
 		return -1;
 	}
+	if (strncmp(spec, "-----BEGIN", 10) == 0) {
+		/* The PEM text itself (an ECS environment value): nothing to watch. */
+		free(w->spec);
+		w->spec = NULL;
+		return ph_keyset_add_pem(ks, spec, strlen(spec), "PORTHOLE_PUBKEY",
+		    cause);
+	}
 	keywatch_mark(w);	/* before reading: a change in between is seen */
 	if (ph_keyset_load(ks, spec, cause) != 0) {
 		ph_keywatch_free(w);

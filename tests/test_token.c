@@ -1102,3 +1102,18 @@ Test(token, keywatch_rotation)
 	free(both);
 	free(path);
 }
+
+Test(token, keywatch_pem_text)
+{
+	struct ph_keywatch	 w;
+	struct ph_keyset	 ks = { NULL, 0 };
+	char			*pem, *cause = NULL, *note = NULL;
+
+	pem = ph_key_public_pem(key1, &cause);
+	cr_assert_eq(ph_keywatch_init(&w, &ks, pem, &cause), 0, "%s", cause);
+	cr_assert_not_null(ph_keyset_find(&ks, ph_key_kid(key1)));
+	cr_assert_eq(ph_keywatch_refresh(&w, &ks, &note), 0);
+	ph_keywatch_free(&w);
+	ph_keyset_free(&ks);
+	free(pem);
+}

@@ -28,7 +28,11 @@ struct ph_keywatch {
 	size_t		 n;
 };
 
-/* Load spec into ks (which starts zeroed) and watch its files; -1 with *cause. */
+/*
+ * Load spec into ks (which starts zeroed) and watch its files; -1 with
+ * *cause.  A spec that is PEM text itself ("-----BEGIN ...", as an ECS
+ * environment value can carry it) is loaded as such and not watched.
+ */
 int	ph_keywatch_init(struct ph_keywatch *w, struct ph_keyset *ks, const char *spec,
 	    char **cause);
 /*
