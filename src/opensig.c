@@ -32,7 +32,7 @@ sbuf_add(struct sbuf *b, const void *p, size_t n)
 	uint8_t	*np;
 	size_t	 cap;
 
-	if (b->failed)
+	if (b->failed || n == 0)
 		return;
 	if (n > OPENSIG_INPUT_MAX - b->len) {
 		b->failed = 1;

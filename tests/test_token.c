@@ -1117,3 +1117,19 @@ Test(token, keywatch_pem_text)
 	ph_keyset_free(&ks);
 	free(pem);
 }
+
+Test(token, opensig_empty_argv)
+{
+	json_t	*o;
+	uint8_t	*in;
+	size_t	 n;
+	char	*cause = NULL;
+	const char *want = "16:porthole-open-v1,3:jti,1:j,2:op,5:shell,4:argv,0:,";
+
+	o = json_pack("{s:s, s:[]}", "op", "shell", "argv");
+	cr_assert_eq(ph_opensig_input(o, "j", &in, &n, &cause), 0);
+	cr_assert_eq(n, strlen(want));
+	cr_assert(memcmp(in, want, n) == 0, "%.*s", (int)n, in);
+	free(in);
+	json_decref(o);
+}

@@ -133,6 +133,27 @@ PORTHOLE_TOKEN=@$T/devagent.token PORTHOLE_NAME=honest PORTHOLE_LABELS=env=dev,t
 PIDS+=("$!")
 check "allowed labels (one by a glob) register" wait_for 20 agent_listed honest
 
+# A second connection claiming a held id from another agent process: refused.
+out=$("$PROBE_BIN" --url "$URL/v1/agent" --ca "$PORTHOLE_CA" --token "@$STATE/agent.token" \
+	--proto porthole.control.v1 --ctl "{\"type\":\"hello\",\"proto\":1,\"id\":\"$agent_id\",\"name\":\"thief\",\"version\":\"x\",\"instance\":\"not-the-same\",\"labels\":{}}")
+contains "hello with a held id: 4409" "$out" "close 4409"
+contains "hello with a held id: says why" "$out" "held by another agent process"
+check "the holder is still listed" agent_listed tok-dev
+
+# --- the agent's own checks behind the real relay ---------------------------
+# An agent with its own revocation list (the relay's does not list the token):
+# the agent refuses, and the CLI gets the agent's reason through the relay.
+issue --kind client --sub agent-revoked --bind "$STATE/operator.key" >"$T/arev.token"
+jti_of "$T/arev.token" >"$T/agent-only-revoked"
+PORTHOLE_REVOKED=$T/agent-only-revoked PORTHOLE_TOKEN=@$STATE/agent.token PORTHOLE_NAME=strict \
+	"$AGENT_BIN" >"$T/strict.out" 2>"$T/strict.err" &
+PIDS+=("$!")
+check "strict agent registers" wait_for 20 agent_listed strict
+check "the token works on the other agent" env PORTHOLE_TOKEN=@$T/arev.token "$CLI_BIN" exec tok-dev -- true
+refused "agent's own revocation, through the relay" "was revoked" \
+	env PORTHOLE_TOKEN=@$T/arev.token "$CLI_BIN" exec strict -- true
+check "strict agent logs the refusal" grep -q "refused exec: token .* was revoked" "$T/strict.err"
+
 # --- key rotation: two keys valid at once ----------------------------------
 ph token keygen -o "$T/next.key" >/dev/null
 ph token issue --key "$T/next.key" --kind client --sub rotated --bind "$STATE/operator.key" \
