@@ -42,6 +42,12 @@ open_json() {	# open_json SID [ARGV-JSON]
 
 check "operator exec works (signed open)" ph exec tok-dev -- true
 
+# An agent without the issuer's public key refuses to start: it could check nothing.
+env -u PORTHOLE_PUBKEY PORTHOLE_TOKEN=@$STATE/agent.token "$AGENT_BIN" >/dev/null 2>"$T/nopub.err"
+rc=$?
+check "agent without PORTHOLE_PUBKEY fails" [ $rc -ne 0 ]
+contains "agent without PORTHOLE_PUBKEY: says so" "$(cat "$T/nopub.err")" "no PORTHOLE_PUBKEY"
+
 # --- tokens -------------------------------------------------------------
 tok=$(cat "$STATE/operator.token")
 sig=${tok##*.}
