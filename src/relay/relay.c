@@ -76,6 +76,7 @@ relay_usage(FILE *f)
 	fprintf(f,
 	    "usage: porthole-relay [--listen ADDR:PORT] --tls-cert FILE --tls-key FILE "
 	    "--pubkey FILE[,FILE...]\n"
+	    "                      [--revoked FILE]\n"
 	    "       porthole-relay --dev [--state DIR] [--listen ADDR:PORT]\n"
 	    "\n"
 	    "  --listen ADDR:PORT  address to serve on (PORTHOLE_LISTEN; default 0.0.0.0:7443,\n"
