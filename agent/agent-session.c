@@ -2,10 +2,11 @@
  * agent-session.c - the data channels: one WebSocket per session to
  * wss://RELAY/v1/agent/session/<sid>, and the operation behind it.
  *
- * On `open` (from the control channel) the agent dials the data channel
- * with its agent token, to the numeric address the control channel
+ * On `open` (from the control channel) the agent checks it (agent-verify.c)
+ * and dials the data channel with its agent token, to the numeric address the control channel
  * resolved (no DNS on the loop), and queues `attach` {sid, secret}; then it
- * starts the operation from the table in op.c.  Frames toward the relay go
+ * starts the operation from the table in op.c, or, for an open it refused,
+ * only sends `error` with the reason and closes 4401/4403.  Frames toward the relay go
  * through one bounded queue, written one message per WRITEABLE callback;
  * the operation stops reading its sources while the queue is above its
  * high mark and reads again below the low mark (op->resume).  Frames from
@@ -81,7 +82,9 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 {
 	struct lws_client_connect_info	 i;
 	struct agent_session		*s;
-	const char			*sid, *secret, *op, *sub;
+	const char			*sid, *secret, *op, *sub, *rcode = NULL;
+	char				*why = NULL;
+	int				 rclose = 0;
 
 	sid = json_string_value(json_object_get(open, "sid"));
 	secret = json_string_value(json_object_get(open, "secret"));
@@ -104,7 +107,13 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 		ph_info("session %.8s: not started: the agent is shutting down", sid);
 		return 0;
 	}
-	for (s = a->sessions; s != NULL; s = s->next) {
+	if (agent_verify_open(a, open, &rcode, &rclose, &why) != 0)
+		ph_warn("session %.8s: refused %s: %s", sid, op, why);
+	else
+		rcode = NULL;
+	sub = json_string_value(json_object_get(open, "sub"));	/* the token's */
+	json_object_del(open, "token");		/* not kept */
+	for (s = a->sessions; rcode == NULL && s != NULL; s = s->next) {
 		if (strcmp(s->sid, sid) == 0) {
 			ph_warn("session %.8s: second open for a running session ignored", sid);
 			return 0;
@@ -113,13 +122,22 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	if (a->nsessions >= AGENT_SESSIONS_MAX) {
 		ph_warn("session %.8s: not started: %u sessions are running already", sid,
 		    a->nsessions);
+		free(why);
 		return 0;
 	}
 
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		ph_err("session %.8s: out of memory", sid);
+		free(why);
 		return 0;
 	}
+	if (rcode != NULL) {
+		s->refuse_code = rcode;
+		s->refuse_close = rclose;
+		s->refuse_msg = why;	/* said on the data channel */
+		why = NULL;
+	}
+	free(why);
 	s->agent = a;
 	memcpy(s->sid, sid, PH_SID_LEN);
 	memcpy(s->secret, secret, PH_SECRET_LEN);
@@ -131,7 +149,8 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	s->next = a->sessions;
 	a->sessions = s;
 	a->nsessions++;
-	ph_info("session %.8s: %s for %s", sid, op, s->sub);
+	if (s->refuse_code == NULL)
+		ph_info("session %.8s: %s for %s", sid, op, s->sub);
 
 	memset(&i, 0, sizeof i);
 	i.context = a->ctx;
@@ -312,6 +331,7 @@ agent_session_check(struct agent_session *s)
 	explicit_bzero(s->secret, sizeof s->secret);
 	free(s->sub);
 	free(s->path);
+	free(s->refuse_msg);
 	free(s);
 	agent_check_done(a);
 }
@@ -371,6 +391,11 @@ agent_session_established(struct agent_session *s)
 	lws_sul_schedule(s->agent->ctx, 0, &s->sul_keep, agent_session_keep,
 	    (lws_usec_t)AGENT_KEEP_SECS * LWS_US_PER_SEC);
 
+	if (s->refuse_code != NULL) {
+		agent_session_fail(s, s->refuse_close, s->refuse_code, "%s",
+		    s->refuse_msg);
+		return;
+	}
 	if ((op = op_find(opname)) == NULL) {
 		/* The client reports the error; the close is a normal one. */
 		agent_session_fail(s, PH_CLOSE_NORMAL, PH_ERR_UNSUPPORTED,

@@ -54,8 +54,9 @@ static const char agent_usage[] =
 "With -- APP, APP is exec'd in place (it keeps the pid, the signals and the\n"
 "exit code) and the agent runs as its child (launcher mode).\n"
 "Every flag has a variable: PORTHOLE_RELAY, PORTHOLE_TOKEN, PORTHOLE_CA,\n"
-"PORTHOLE_NAME, PORTHOLE_LABELS; flags win.  PORTHOLE_* never reaches the\n"
-"programs the agent starts.\n";
+"PORTHOLE_NAME, PORTHOLE_LABELS; flags win.  PORTHOLE_PUBKEY (required: the\n"
+"token issuer's public key files) and PORTHOLE_REVOKED (revoked token ids)\n"
+"check every request.  PORTHOLE_* never reaches the programs the agent starts.\n";
 
 /*
  * Context-wide callbacks (protocols[0]): TLS trust, certificate verdicts,
@@ -189,6 +190,7 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 	if ((c->token = ph_secret_value(v, &cause)) == NULL)
 		agent_config_fail("bad token: %s", cause);
 	free(v);
+	ph_arg_wipe((char *)f_token);	/* --token VALUE: not in ps */
 	if (!agent_token_ok(c->token))
 		agent_config_fail("the token is not a JWT (empty, too long, or has "
 		    "characters a token cannot have)");
@@ -233,6 +235,7 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 	/* Kept for later operations; read now because the scrub removes them. */
 	c->shell = ph_setting(NULL, "PORTHOLE_SHELL");
 	c->pubkey = ph_setting(NULL, "PORTHOLE_PUBKEY");
+	c->revoked = ph_setting(NULL, "PORTHOLE_REVOKED");
 }
 
 static void
@@ -251,6 +254,7 @@ agent_config_free(struct agent_config *c)
 	json_decref(c->ecs_containers);
 	free(c->shell);
 	free(c->pubkey);
+	free(c->revoked);
 }
 
 /* A closed 0, 1 or 2 would be taken by the first pipe: fill them with /dev/null. */
@@ -339,6 +343,8 @@ main(int argc, char **argv)
 
 	if (agent_identity(a, &cause) != 0)
 		agent_config_fail("%s", cause);
+	if (agent_verify_init(a, &cause) != 0)
+		agent_config_fail("%s", cause);
 	a->max_payload = PH_MAX_PAYLOAD;
 
 	/* Before any thread exists, so that every thread has them blocked. */
@@ -394,6 +400,7 @@ main(int argc, char **argv)
 	ph_queue_free(&a->ctl_out);
 	ph_msgbuf_free(&a->ctl_in);
 	free(a->last_problem);
+	agent_verify_free(a);
 	agent_config_free(&a->cfg);
 	ph_info("stopped");
 	return 0;

@@ -14,6 +14,7 @@
  *   agent-resolve.c  off-loop DNS for the relay's name
  *   agent-conn.c     the control channel: hello, welcome, open, reconnect
  *   agent-session.c  the data channels: attach, frames, queues, close
+ *   agent-verify.c   every open checked again: token, signature, replay
  *   agent-wsframe.c  masked WebSocket frames for bulk output (fast path)
  *   agent-signal.c   SIGCHLD/SIGTERM/SIGINT/SIGHUP through a signalfd
  *   agent-child.c    children: reaping, kill with grace, post-fork setup
@@ -79,8 +80,11 @@ struct agent_config {
 	json_t		*labels;	/* hello.labels, a JSON object of strings */
 	json_t		*ecs_containers; /* task metadata: [{name, docker_id}], or NULL */
 	char		*shell;		/* PORTHOLE_SHELL, kept for the shell op */
-	char		*pubkey;	/* PORTHOLE_PUBKEY, kept for open signatures */
+	char		*pubkey;	/* PORTHOLE_PUBKEY: keys of the token issuer */
+	char		*revoked;	/* PORTHOLE_REVOKED: revoked jtis, or NULL */
 };
+
+struct agent_verify;
 
 struct agent {
 	struct agent_config cfg;
@@ -110,6 +114,7 @@ struct agent {
 	/* Sessions (agent-session.c). */
 	struct agent_session *sessions;
 	unsigned	 nsessions;
+	struct agent_verify *verify;	/* agent-verify.c */
 
 	/* Children (agent-child.c). */
 	struct agent_child *children;	/* pids being waited for */
@@ -154,6 +159,10 @@ struct agent_session {
 	char		 close_reason[64];
 	int		 close_sent;	/* lws_close_reason done: ignore WRITEABLE */
 	lws_sorted_usec_list_t sul_keep; /* keepalive while flow-controlled */
+	/* A refused open: its data channel only says why (agent-verify.c). */
+	const char	*refuse_code;	/* PH_ERR_*, NULL: not refused */
+	int		 refuse_close;
+	char		*refuse_msg;
 };
 
 /* agent-session.c */
@@ -172,6 +181,17 @@ void	agent_session_check(struct agent_session *s);
 void	agent_session_lost(struct agent *a, struct lws *wsi);
 void	agent_session_stop_all(struct agent *a);
 void	agent_session_free_all(struct agent *a);
+
+/*
+ * agent-verify.c: agent_verify_init loads PORTHOLE_PUBKEY (required) and
+ * PORTHOLE_REVOKED; agent_verify_open checks an open (see the file) and
+ * returns 0, or -1 with *code (PH_ERR_*), *close_code and *cause.
+ */
+int	agent_verify_init(struct agent *a, char **cause);
+int	agent_verify_open(struct agent *a, json_t *open, const char **code,
+	    int *close_code, char **cause);
+void	agent_verify_free(struct agent *a);
+void	agent_verify_free_state(struct agent_verify *v);
 
 /* agent.c */
 void	agent_shutdown(struct agent *a, const char *why);

@@ -42,6 +42,7 @@
 
 #include "client-conn.h"
 #include "client-conn-priv.h"
+#include "client-sign.h"
 
 #define CONN_HTTP_PROTOCOL	"porthole-http"
 
@@ -80,6 +81,8 @@ conf_take(char **slot, const char *name, const char *arg, int argc, char **argv,
 	if (arg[n] == '=') {
 		free(*slot);
 		*slot = strdup(arg + n + 1);
+		if (strcmp(name, "--token") == 0)
+			ph_arg_wipe((char *)arg + n + 1);	/* not in ps */
 		return 1;
 	}
 	if (*i + 1 >= argc) {
@@ -88,6 +91,8 @@ conf_take(char **slot, const char *name, const char *arg, int argc, char **argv,
 	}
 	free(*slot);
 	*slot = strdup(argv[++*i]);
+	if (strcmp(name, "--token") == 0)
+		ph_arg_wipe(argv[*i]);		/* not in ps */
 	return 1;
 }
 
@@ -203,6 +208,9 @@ client_conf_load(struct client_conf *conf, char **cause)
 	    "set PORTHOLE_KEY to the private key the token is bound to", cause))
 		return -1;
 
+	if (client_sign_load(conf, cause) != 0)
+		return -1;
+
 	conf->ca = ph_setting(conf->flag_ca, "PORTHOLE_CA");
 	if (conf->ca != NULL && *conf->ca == '\0') {
 		free(conf->ca);
@@ -234,6 +242,7 @@ client_conf_free(struct client_conf *conf)
 	}
 	free(conf->key);
 	free(conf->ca);
+	client_sign_free(conf);
 	memset(conf, 0, sizeof *conf);
 }
 

@@ -20,6 +20,8 @@
 
 #include "porthole/frame.h"
 
+struct ph_key;
+
 /* Settings: a flag overrides its PORTHOLE_* variable. */
 struct client_conf {
 	/* As given on the command line (NULL: not given). */
@@ -36,6 +38,12 @@ struct client_conf {
 	char	*token;		/* the token itself; never printed */
 	char	*key;		/* PORTHOLE_KEY path, or NULL */
 	char	*ca;		/* PORTHOLE_CA path, or NULL */
+
+	/* Filled by client_sign_load (client-sign.h). */
+	struct ph_key *signer;	/* PORTHOLE_KEY loaded, or NULL */
+	char	*jti;		/* the token's jti (unverified), or NULL */
+	int	 bound;		/* the token names a key (cnf) */
+	char	*token_target;	/* the token's target (unverified), or NULL */
 };
 
 /*
@@ -119,6 +127,11 @@ int	client_session_send(struct client_session *s, int type, const void *p,
 	    size_t n);
 /* Queue one CONTROL message (steals the reference to obj); -1 on failure. */
 int	client_session_send_ctl(struct client_session *s, json_t *obj);
+/*
+ * Queue the session's `open` (steals obj) with ts and the signature of the
+ * key the token is bound to (client-sign.h); -1 on failure.
+ */
+int	client_session_send_open(struct client_session *s, json_t *obj);
 /* Is the outgoing queue above its high mark (stop feeding it)? */
 int	client_session_full(const struct client_session *s);
 /* Pause (0) or resume (1) reading from the relay. */

@@ -252,7 +252,7 @@ fo_established(void *arg)
 		json_object_set_new(msg, "timeout_ms", json_integer(o->timeout_ms));
 	if (o->timeout_ms > 0 && o->grace_ms >= 0)
 		json_object_set_new(msg, "grace_ms", json_integer(o->grace_ms));
-	client_session_send_ctl(m->s, msg);
+	client_session_send_open(m->s, msg);
 }
 
 static void
@@ -513,8 +513,11 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		goto out;
 	}
 	if ((f.n = json_array_size(found)) == 0) {
+		char *lim = client_target_limit(conf);
+
 		t = client_printable(target);
-		r = cmd_failf("no agent matches '%s'", t);
+		r = cmd_failf("no agent matches '%s'%s", t, lim);
+		free(lim);
 		free(t);
 		goto out;
 	}

@@ -103,7 +103,7 @@ client_op_established(void *arg)
 		return;
 	}
 	json_decref(members);
-	client_session_send_ctl(o->s, m);
+	client_session_send_open(o->s, m);
 }
 
 static int
@@ -258,7 +258,7 @@ client_op_run(struct client_conf *conf, const char *target, const char *opname,
 		goto out;
 	if ((agents = client_conn_get_agents(o.cc, NULL, cause)) == NULL)
 		goto out;
-	o.agent = client_target_one(agents, target, conf->relay, cause);
+	o.agent = client_target_one(agents, target, conf, cause);
 	json_decref(agents);
 	if (o.agent == NULL)
 		goto out;

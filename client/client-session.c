@@ -45,6 +45,7 @@
 
 #include "client-conn.h"
 #include "client-conn-priv.h"
+#include "client-sign.h"
 #include "client-tls.h"
 #include "client-ws.h"
 
@@ -717,6 +718,8 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 	struct lws_client_connect_info	 ci;
 	struct client_session		*s;
 
+	if (client_sign_ready(cc->conf, cause) != 0)
+		return NULL;
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		*cause = ph_asprintf("out of memory");
 		return NULL;
@@ -782,6 +785,23 @@ client_session_send_ctl(struct client_session *s, json_t *obj)
 	free(msg);
 	json_decref(obj);
 	return r;
+}
+
+int
+client_session_send_open(struct client_session *s, json_t *obj)
+{
+	char	*why = NULL;
+
+	if (obj == NULL)
+		return -1;
+	if (client_sign_open(s->cc->conf, obj, &why) != 0) {
+		session_set_cause(s, ph_asprintf("cannot sign the request: %s", why));
+		free(why);
+		json_decref(obj);
+		session_kill(s);
+		return -1;
+	}
+	return client_session_send_ctl(s, obj);
 }
 
 int

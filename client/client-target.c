@@ -8,6 +8,7 @@
 #include "porthole/selector.h"
 #include "porthole/util.h"
 
+#include "client-conn.h"
 #include "client-target.h"
 
 #define TARGET_LIST_MAX		10	/* agents named in one message */
@@ -61,12 +62,26 @@ client_target_list(json_t *agents, size_t max)
 	return out;
 }
 
-json_t *
-client_target_one(json_t *agents, const char *target, const char *relay,
-    char **cause)
+char *
+client_target_limit(const struct client_conf *conf)
 {
-	json_t	*found, *one;
-	char	*c = NULL, *list, *t;
+	char	*p, *s;
+
+	if (conf == NULL || conf->token_target == NULL)
+		return ph_asprintf("%s", "");
+	p = client_printable(conf->token_target);
+	s = ph_asprintf(" (the token may only touch agents matching %s)", p);
+	free(p);
+	return s;
+}
+
+json_t *
+client_target_one(json_t *agents, const char *target,
+    const struct client_conf *conf, char **cause)
+{
+	json_t		*found, *one;
+	char		*c = NULL, *list, *t, *lim;
+	const char	*relay = conf->relay;
 
 	t = client_printable(target);
 	if ((found = ph_target_resolve(target, agents, &c)) == NULL) {
@@ -79,15 +94,19 @@ client_target_one(json_t *agents, const char *target, const char *relay,
 	}
 	switch (json_array_size(found)) {
 	case 0:
-		if (json_array_size(agents) == 0)
+		lim = client_target_limit(conf);
+		if (json_array_size(agents) == 0 && *lim != '\0')
+			*cause = ph_asprintf("no agent matches '%s'%s", t, lim);
+		else if (json_array_size(agents) == 0)
 			*cause = ph_asprintf("no agent matches '%s': no agents are "
 			    "connected to %s", t, relay);
 		else {
 			list = client_target_list(agents, TARGET_LIST_MAX);
-			*cause = ph_asprintf("no agent matches '%s'; connected: %s",
-			    t, list);
+			*cause = ph_asprintf("no agent matches '%s'%s; connected: %s",
+			    t, lim, list);
 			free(list);
 		}
+		free(lim);
 		one = NULL;
 		break;
 	case 1:

@@ -13,14 +13,18 @@
 #include <stddef.h>
 #include <jansson.h>
 
+struct client_conf;
+
 /*
  * The single agent (new reference) that target names among agents (the
  * /v1/agents array), or NULL with *cause: no match (listing the connected
  * agents), several matches (listing them), or a malformed selector.
- * relay is only used in the message when no agent is connected.
+ * conf names the relay and the token's own target in the message.
  */
-json_t	*client_target_one(json_t *agents, const char *target, const char *relay,
-	    char **cause);
+json_t	*client_target_one(json_t *agents, const char *target,
+	    const struct client_conf *conf, char **cause);
+/* ", and the token may only touch agents matching SEL" or ""; malloc'd. */
+char	*client_target_limit(const struct client_conf *conf);
 
 /* "name (id), name (id), ... and N more" for up to max agents; malloc'd. */
 char	*client_target_list(json_t *agents, size_t max);

@@ -127,7 +127,7 @@ cp_established(void *arg)
 		return;
 	}
 	json_decref(members);
-	client_session_send_ctl(c->s, m);
+	client_session_send_open(c->s, m);
 }
 
 /* put: send while the session's queue has room. */
@@ -399,7 +399,7 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 	    (c.cc = client_conn_new(conf, &cause)) == NULL ||
 	    (agents = client_conn_get_agents(c.cc, NULL, &cause)) == NULL)
 		goto fail;
-	c.agent = client_target_one(agents, target, conf->relay, &cause);
+	c.agent = client_target_one(agents, target, conf, &cause);
 	json_decref(agents);
 	if (c.agent == NULL)
 		goto fail;

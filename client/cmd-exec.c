@@ -177,7 +177,7 @@ exec_established(void *arg)
 		json_object_set_new(o, "pid", json_integer(e->pid));
 	if (e->container != NULL)
 		json_object_set_new(o, "container", json_string(e->container));
-	client_session_send_ctl(e->s, o);
+	client_session_send_open(e->s, o);
 	exec_pump(e);
 }
 
@@ -523,7 +523,7 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 		client_conn_free(e.cc);
 		return cmd_fail(cause);
 	}
-	e.agent = client_target_one(agents, target, conf->relay, &cause);
+	e.agent = client_target_one(agents, target, conf, &cause);
 	json_decref(agents);
 	if (e.agent == NULL) {
 		client_conn_free(e.cc);

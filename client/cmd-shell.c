@@ -278,7 +278,7 @@ shell_established(void *arg)
 		json_object_set_new(o, "pid", json_integer(sh->pid));
 	if (sh->container != NULL)
 		json_object_set_new(o, "container", json_string(sh->container));
-	client_session_send_ctl(sh->s, o);
+	client_session_send_open(sh->s, o);
 	shell_pump(sh);
 }
 
@@ -548,7 +548,7 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 		client_conn_free(sh.cc);
 		return cmd_fail(cause);
 	}
-	sh.agent = client_target_one(agents, target, conf->relay, &cause);
+	sh.agent = client_target_one(agents, target, conf, &cause);
 	json_decref(agents);
 	if (sh.agent == NULL) {
 		client_conn_free(sh.cc);

@@ -602,6 +602,7 @@ token_show(int argc, char **argv)
 		return token_usage_error("show", "give one TOKEN or @FILE");
 	if ((token = ph_secret_value(argv[optind], &cause)) == NULL)
 		return token_fail_cause("show", cause);
+	ph_arg_wipe(argv[optind]);	/* a token given as is: not in ps */
 
 	if (ph_token_decode(token, &header, &cl, &cause) != 0) {
 		token_fail_cause(NULL, cause);

@@ -76,6 +76,7 @@ static const struct member s_open[] = {
 	INT("cols", 0, 0, 65535), INT("rows", 0, 0, 65535), BOOL("stdin"),
 	INT("ts", 0, 0, (long long)1 << 40), { "sig", M_STR_OR_NULL, 0, 0, 4096 },
 	STR("secret", 0, PH_SECRET_LEN, PH_SECRET_LEN), STR("sub", 0, 0, 256),
+	STR("token", 0, 1, 8192),	/* relay -> agent: the client's token */
 	INT("proto", 0, 0, 65535),
 	INT("timeout_ms", 0, 1, 7LL * 24 * 3600 * 1000), INT("grace_ms", 0, 0, 3600 * 1000),
 	INT("pid", 0, 1, (1LL << 31) - 1), STR("container", 0, 1, 255),

@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -947,8 +948,8 @@ ph_claims_labels_allow(const struct ph_claims *c, const json_t *labels,
 		if (json_is_string(allowed))	/* "*" */
 			continue;
 		found = 0;
-		json_array_foreach(allowed, i, e) {
-			if (strcmp(json_string_value(e), value) == 0)
+		json_array_foreach(allowed, i, e) {	/* exact, or a glob */
+			if (fnmatch(json_string_value(e), value, 0) == 0)
 				found = 1;
 		}
 		if (!found) {

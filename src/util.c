@@ -425,3 +425,10 @@ ph_mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+void
+ph_arg_wipe(char *arg)
+{
+	if (arg != NULL && arg[0] != '@')
+		memset(arg, 'x', strlen(arg));
+}

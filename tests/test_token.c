@@ -3,7 +3,10 @@
  * verifying EdDSA JWTs, every refusal an attacker or a stale setup can
  * provoke (expiry, tampering, unknown keys, foreign algorithms, malformed
  * structure, oversize), key rotation through a key set, scope checks,
- * base64url edge cases and PEM round trips through real files.
+ * base64url edge cases and PEM round trips through real files; and the
+ * pieces around tokens: the client's signature over an open (opensig.c),
+ * label patterns, the revocation list (revoked.c) and key sets re-read
+ * when their files change (keywatch.c).
  */
 #include <sys/stat.h>
 
@@ -13,6 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "porthole/keywatch.h"
+#include "porthole/opensig.h"
+#include "porthole/revoked.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
 
@@ -798,4 +804,332 @@ Test(token, pem_files_roundtrip)
 	free(pem);
 	ph_key_free(k);
 	ph_keyset_free(&ks);
+}
+
+/* ---- signed opens (src/opensig.c) ------------------------------------- */
+
+/* Claims of a client token bound to k (as the relay and agent see them). */
+static void
+bound_claims(struct ph_claims *c, const struct ph_key *k)
+{
+	memset(c, 0, sizeof *c);
+	c->sub = strdup("alice");
+	c->kind = PH_TOKEN_CLIENT;
+	c->jti = strdup("jti-1");
+	c->cnf = json_pack("{s:o}", "jwk", ph_key_jwk(k));
+	cr_assert_not_null(c->cnf);
+}
+
+static json_t *
+an_open(void)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:[s,s,s], s:b, s:b, s:s, s:s}",
+	    "type", "open", "sid", "0123456789abcdef0123456789abcdef",
+	    "agent", "task/app", "op", "exec", "argv", "sh", "-c", "echo hi",
+	    "tty", 0, "stdin", 1, "secret", "s", "sub", "relay-says");
+}
+
+Test(token, opensig_roundtrip_and_what_is_signed)
+{
+	struct ph_claims	 c;
+	json_t			*o, *o2;
+	char			*cause = NULL;
+
+	bound_claims(&c, key2);
+	o = an_open();
+	cr_assert_eq(ph_opensig_sign(key2, "jti-1", o, NOW, &cause), 0, "%s", cause);
+	cr_assert_eq(json_integer_value(json_object_get(o, "ts")), NOW);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW + 10, &cause), 0, "%s", cause);
+	/* What the relay adds and cosmetic members are not signed. */
+	json_object_set_new(o, "secret", json_string("other"));
+	json_object_set_new(o, "sub", json_string("x"));
+	json_object_set_new(o, "token", json_string("t"));
+	json_object_set_new(o, "cols", json_integer(80));
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW, &cause), 0, "%s", cause);
+
+	/* Every signed member, changed, added or removed, breaks it. */
+	{
+		static const char *names[] = { "agent", "op", "sid", "argv",
+		    "tty", "stdin", "pid", "container", "timeout_ms", "grace_ms",
+		    "ts" };
+		size_t i;
+
+		for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+			o2 = json_deep_copy(o);
+			if (strcmp(names[i], "argv") == 0)
+				json_array_append_new(json_object_get(o2, "argv"),
+				    json_string("x"));
+			else if (strcmp(names[i], "tty") == 0 ||
+			    strcmp(names[i], "stdin") == 0)
+				json_object_set_new(o2, names[i], json_boolean(
+				    !json_is_true(json_object_get(o, names[i]))));
+			else if (strcmp(names[i], "pid") == 0 ||
+			    strcmp(names[i], "timeout_ms") == 0 ||
+			    strcmp(names[i], "grace_ms") == 0 ||
+			    strcmp(names[i], "ts") == 0)
+				json_object_set_new(o2, names[i], json_integer(NOW + 1));
+			else
+				json_object_set_new(o2, names[i], json_string("zzz"));
+			cause = NULL;
+			cr_assert_eq(ph_opensig_verify(&c, o2, NOW, &cause), -1,
+			    "changing %s went unnoticed", names[i]);
+			cr_assert(strstr(cause, "altered") != NULL, "%s", cause);
+			free(cause);
+			json_decref(o2);
+		}
+	}
+	/* argv ["a b"] and ["a", "b"] are different requests. */
+	o2 = json_deep_copy(o);
+	json_object_set_new(o2, "argv", json_pack("[s]", "sh -c echo hi"));
+	cause = NULL;
+	cr_assert_eq(ph_opensig_verify(&c, o2, NOW, &cause), -1);
+	free(cause);
+	json_decref(o2);
+	json_decref(o);
+	ph_claims_free(&c);
+}
+
+Test(token, opensig_refusals)
+{
+	struct ph_claims	 c;
+	json_t			*o;
+	char			*cause = NULL;
+
+	bound_claims(&c, key2);
+	o = an_open();
+	/* Unsigned. */
+	json_object_set_new(o, "ts", json_integer(NOW));
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW, &cause), -1);
+	cr_assert(strstr(cause, "not signed") != NULL, "%s", cause);
+	free(cause);
+	/* Signed by another key than the bound one. */
+	cr_assert_eq(ph_opensig_sign(key1, "jti-1", o, NOW, &cause), 0);
+	cause = NULL;
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW, &cause), -1);
+	cr_assert(strstr(cause, "does not verify") != NULL, "%s", cause);
+	free(cause);
+	/* Signed for another token (jti). */
+	cr_assert_eq(ph_opensig_sign(key2, "jti-2", o, NOW, &cause), 0);
+	cause = NULL;
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW, &cause), -1);
+	free(cause);
+	/* Stale and future, past the 60 s of skew; within it is fine. */
+	cr_assert_eq(ph_opensig_sign(key2, "jti-1", o, NOW, &cause), 0);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW + PH_CLOCK_SKEW, &cause), 0);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW - PH_CLOCK_SKEW, &cause), 0);
+	cause = NULL;
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW + PH_CLOCK_SKEW + 1, &cause), -1);
+	cr_assert(strstr(cause, "stale") != NULL && strstr(cause, "old") != NULL,
+	    "%s", cause);
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW - PH_CLOCK_SKEW - 5, &cause), -1);
+	cr_assert(strstr(cause, "ahead") != NULL, "%s", cause);
+	free(cause);
+	/* An unbound token cannot open anything. */
+	json_decref(c.cnf);
+	c.cnf = NULL;
+	cause = NULL;
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW, &cause), -1);
+	cr_assert(strstr(cause, "not bound") != NULL, "%s", cause);
+	free(cause);
+	/* A member of the wrong type is an error, not a crash. */
+	json_object_set_new(o, "argv", json_string("not a list"));
+	cause = NULL;
+	cr_assert_eq(ph_opensig_sign(key2, "jti-1", o, NOW, &cause), -1);
+	free(cause);
+	json_decref(o);
+	ph_claims_free(&c);
+}
+
+Test(token, opensig_input_is_netstrings)
+{
+	json_t	*o;
+	uint8_t	*in;
+	size_t	 n;
+	char	*cause = NULL;
+	const char *want = "16:porthole-open-v1,3:jti,1:j,5:agent,1:a,2:op,4:exec,"
+	    "4:argv,9:1:x,2:yz,,3:tty,4:true,3:pid,2:42,";
+
+	o = json_pack("{s:s, s:s, s:[s,s], s:b, s:i, s:s}", "agent", "a", "op",
+	    "exec", "argv", "x", "yz", "tty", 1, "pid", 42, "term", "xterm");
+	cr_assert_eq(ph_opensig_input(o, "j", &in, &n, &cause), 0);
+	cr_assert_eq(n, strlen(want));
+	cr_assert(memcmp(in, want, n) == 0, "%.*s", (int)n, in);
+	free(in);
+	json_decref(o);
+}
+
+/* ---- label patterns ---------------------------------------------------- */
+
+Test(token, labels_claim_globs)
+{
+	struct ph_claims	 c;
+	json_t			*l;
+	char			*cause = NULL;
+
+	memset(&c, 0, sizeof c);
+	c.sub = "agents";
+	c.kind = PH_TOKEN_AGENT;
+	c.labels = json_pack("{s:[s,s]}", "team", "web-*", "db");
+	l = json_pack("{s:s}", "team", "web-7");
+	cr_assert_eq(ph_claims_labels_allow(&c, l, &cause), 0);
+	json_decref(l);
+	l = json_pack("{s:s}", "team", "db");
+	cr_assert_eq(ph_claims_labels_allow(&c, l, &cause), 0);
+	json_decref(l);
+	l = json_pack("{s:s}", "team", "dbx");
+	cr_assert_eq(ph_claims_labels_allow(&c, l, &cause), -1);
+	free(cause);
+	json_decref(l);
+	json_decref(c.labels);
+}
+
+/* ---- the revocation list (src/revoked.c) -------------------------------- */
+
+static char *
+tmpfile_with(const char *text)
+{
+	char	*path = ph_asprintf("%s/ph-revoked-XXXXXX", getenv("TMPDIR") ?
+	    getenv("TMPDIR") : "/tmp");
+	int	 fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+Test(token, revoked_list_reread_on_change)
+{
+	struct ph_revoked	 r;
+	char			*path, *cause = NULL, *note = NULL, *tmp;
+
+	path = tmpfile_with("# comment\n  aaa  \n\nbbb\n");
+	cr_assert_eq(ph_revoked_init(&r, path, &cause), 0, "%s", cause);
+	cr_assert_eq(r.n, 2);
+	cr_assert(ph_revoked_has(&r, "aaa"));
+	cr_assert(ph_revoked_has(&r, "bbb"));
+	cr_assert_not(ph_revoked_has(&r, "ccc"));
+	cr_assert_not(ph_revoked_has(&r, "# comment"));
+	cr_assert_eq(ph_revoked_refresh(&r, &note), 0);	/* unchanged */
+
+	/* Replaced by rename (a new inode): seen at once. */
+	tmp = tmpfile_with("ccc\n");
+	cr_assert_eq(rename(tmp, path), 0);
+	free(tmp);
+	cr_assert_eq(ph_revoked_refresh(&r, &note), 1);
+	cr_assert(ph_revoked_has(&r, "ccc"));
+	cr_assert_not(ph_revoked_has(&r, "aaa"));
+
+	/* A malformed version keeps the last good list, said once. */
+	tmp = tmpfile_with("ok\nbad\x01line\n");
+	cr_assert_eq(rename(tmp, path), 0);
+	free(tmp);
+	cr_assert_eq(ph_revoked_refresh(&r, &note), -1);
+	cr_assert(strstr(note, ":2:") != NULL, "%s", note);
+	free(note);
+	note = NULL;
+	cr_assert_eq(ph_revoked_refresh(&r, &note), 0);
+	cr_assert(ph_revoked_has(&r, "ccc"));
+
+	/* Removed: last list kept, said once. */
+	unlink(path);
+	cr_assert_eq(ph_revoked_refresh(&r, &note), -1);
+	free(note);
+	note = NULL;
+	cr_assert_eq(ph_revoked_refresh(&r, &note), 0);
+	cr_assert(ph_revoked_has(&r, "ccc"));
+	ph_revoked_free(&r);
+
+	/* At start a missing file is an error; no path is no list. */
+	cr_assert_eq(ph_revoked_init(&r, path, &cause), -1);
+	free(cause);
+	cr_assert_eq(ph_revoked_init(&r, NULL, &cause), 0);
+	cr_assert_not(ph_revoked_has(&r, "ccc"));
+	cr_assert_eq(ph_revoked_refresh(&r, &note), 0);
+	ph_revoked_free(&r);
+	free(path);
+}
+
+/* ---- key sets re-read (src/keywatch.c) ---------------------------------- */
+
+Test(token, keywatch_rotation)
+{
+	struct ph_keywatch	 w;
+	struct ph_keyset	 ks = { NULL, 0 };
+	char			*p1, *p2, *path, *cause = NULL, *note = NULL, *both, *tmp;
+
+	p1 = ph_key_public_pem(key1, &cause);
+	p2 = ph_key_public_pem(key2, &cause);
+	path = tmpfile_with(p1);
+	cr_assert_eq(ph_keywatch_init(&w, &ks, path, &cause), 0, "%s", cause);
+	cr_assert_eq(ks.n, 1);
+	cr_assert_eq(ph_keywatch_refresh(&w, &ks, &note), 0);
+	cr_assert_null(ph_keyset_find(&ks, ph_key_kid(key2)));
+
+	/* Publish the second key next to the first: both valid at once. */
+	both = ph_asprintf("%s%s", p1, p2);
+	tmp = tmpfile_with(both);
+	cr_assert_eq(rename(tmp, path), 0);
+	free(tmp);
+	cr_assert_eq(ph_keywatch_refresh(&w, &ks, &note), 1);
+	cr_assert_eq(ks.n, 2);
+	cr_assert_not_null(ph_keyset_find(&ks, ph_key_kid(key1)));
+	cr_assert_not_null(ph_keyset_find(&ks, ph_key_kid(key2)));
+
+	/* A broken file keeps the set in force. */
+	tmp = tmpfile_with("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n");
+	cr_assert_eq(rename(tmp, path), 0);
+	free(tmp);
+	cr_assert_eq(ph_keywatch_refresh(&w, &ks, &note), -1);
+	free(note);
+	cr_assert_eq(ks.n, 2);
+
+	/* Drop the old key. */
+	tmp = tmpfile_with(p2);
+	cr_assert_eq(rename(tmp, path), 0);
+	free(tmp);
+	cr_assert_eq(ph_keywatch_refresh(&w, &ks, &note), 1);
+	cr_assert_eq(ks.n, 1);
+	cr_assert_null(ph_keyset_find(&ks, ph_key_kid(key1)));
+
+	unlink(path);
+	ph_keywatch_free(&w);
+	ph_keyset_free(&ks);
+	free(p1);
+	free(p2);
+	free(both);
+	free(path);
+}
+
+Test(token, keywatch_pem_text)
+{
+	struct ph_keywatch	 w;
+	struct ph_keyset	 ks = { NULL, 0 };
+	char			*pem, *cause = NULL, *note = NULL;
+
+	pem = ph_key_public_pem(key1, &cause);
+	cr_assert_eq(ph_keywatch_init(&w, &ks, pem, &cause), 0, "%s", cause);
+	cr_assert_not_null(ph_keyset_find(&ks, ph_key_kid(key1)));
+	cr_assert_eq(ph_keywatch_refresh(&w, &ks, &note), 0);
+	ph_keywatch_free(&w);
+	ph_keyset_free(&ks);
+	free(pem);
+}
+
+Test(token, opensig_empty_argv)
+{
+	json_t	*o;
+	uint8_t	*in;
+	size_t	 n;
+	char	*cause = NULL;
+	const char *want = "16:porthole-open-v1,3:jti,1:j,2:op,5:shell,4:argv,0:,";
+
+	o = json_pack("{s:s, s:[]}", "op", "shell", "argv");
+	cr_assert_eq(ph_opensig_input(o, "j", &in, &n, &cause), 0);
+	cr_assert_eq(n, strlen(want));
+	cr_assert(memcmp(in, want, n) == 0, "%.*s", (int)n, in);
+	free(in);
+	json_decref(o);
 }

@@ -128,7 +128,9 @@ int		 ph_claims_allows(const struct ph_claims *c, const char *op);
 /*
  * May an agent with token claims c claim labels (an object of strings)?
  * c->labels NULL means no restriction; otherwise every key must be listed
- * and its value be among the listed values (or the key map to "*").
+ * and its value match one of the listed values, each a shell glob
+ * (fnmatch(3): "*", "?", "[...]"; a value without them matches only
+ * itself), or the key map to "*".
  * Returns 0, or -1 with *cause naming the first label refused.
  */
 int		 ph_claims_labels_allow(const struct ph_claims *c, const json_t *labels,

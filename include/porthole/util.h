@@ -51,6 +51,12 @@ json_t	*ph_labels_parse(const char *s, char **cause);
  */
 void	 ph_env_scrub(void);
 
+/*
+ * Overwrite a secret given on the command line (--token VALUE) in place, so
+ * it no longer shows in ps or /proc/PID/cmdline; "@path" is left alone.
+ */
+void	 ph_arg_wipe(char *arg);
+
 /* Printf into a malloc'd string; aborts on allocation failure. */
 char	*ph_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -7,7 +7,11 @@
  * LWS_CALLBACK_HTTP or LWS_CALLBACK_ESTABLISHED), verifies the token and its
  * kind, and says whether a refusal is "who are you" (401 / 4401) or "not
  * allowed" (403 / 4403).  The token itself is never logged nor put in a
- * cause; it is wiped from memory once verified.
+ * cause; it is wiped from memory once verified, except a client's, which is
+ * kept (relay_auth_check_keep) until its `open` carries it to the agent.
+ * Revoked tokens (PORTHOLE_REVOKED, re-read when it changes) are refused at
+ * the upgrade and again at `open`, whose signature relay_auth_open checks.
+ * The key set is re-read when its files change (key rotation, keywatch.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,8 @@
 #include <openssl/crypto.h>
 
 #include "porthole/log.h"
+#include "porthole/opensig.h"
+#include "porthole/revoked.h"
 #include "porthole/selector.h"
 #include "porthole/util.h"
 #include "relay.h"
@@ -73,14 +79,62 @@ relay_auth_bearer(struct lws *wsi, char **cause)
 	return tok;
 }
 
+/* Wipe and free a token. */
+void
+relay_auth_wipe(char **tok)
+{
+	if (*tok != NULL) {
+		OPENSSL_cleanse(*tok, strlen(*tok));
+		free(*tok);
+		*tok = NULL;
+	}
+}
+
+/* Re-read PORTHOLE_PUBKEY if one of its files changed (keywatch.h). */
+static void
+relay_auth_refresh_keys(void)
+{
+	char *note = NULL;
+	int r;
+
+	r = ph_keywatch_refresh(&relay.keywatch, &relay.keys, &note);
+	if (r < 0) {
+		ph_warn("PORTHOLE_PUBKEY: %s", note);
+		free(note);
+	} else if (r > 0)
+		ph_info("PORTHOLE_PUBKEY re-read: %zu keys", relay.keys.n);
+}
+
+/*
+ * Is the token with this jti revoked?  Re-reads PORTHOLE_REVOKED first when
+ * it changed (a stat per call; see revoked.h).
+ */
+int
+relay_auth_revoked(const char *jti)
+{
+	char *note = NULL;
+	int r;
+
+	r = ph_revoked_refresh(&relay.revoked, &note);
+	if (r < 0) {
+		ph_warn("%s", note);
+		free(note);
+	} else if (r > 0)
+		ph_info("revocation list %s re-read: %zu token ids", relay.revoked.path,
+		    relay.revoked.n);
+	return ph_revoked_has(&relay.revoked, jti);
+}
+
 /*
  * Verify the request's token and that it is of kind want.  Returns 0 with
  * *out filled (free with ph_claims_free), or -1 with *refusal set to 401 or
- * 403 and *cause a malloc'd message for the peer (never the token).
+ * 403 and *cause a malloc'd message for the peer (never the token).  With
+ * keep, the token itself is handed back there (the relay passes a client's
+ * token on to the agent with its open; wipe it with relay_auth_wipe).
  */
 int
-relay_auth_check(struct lws *wsi, enum ph_token_kind want, struct ph_claims *out,
-    int *refusal, char **cause)
+relay_auth_check_keep(struct lws *wsi, enum ph_token_kind want, struct ph_claims *out,
+    char **keep, int *refusal, char **cause)
 {
 	char *tok, *why = NULL;
 	int r;
@@ -89,12 +143,21 @@ relay_auth_check(struct lws *wsi, enum ph_token_kind want, struct ph_claims *out
 	*refusal = 401;
 	if ((tok = relay_auth_bearer(wsi, cause)) == NULL)
 		return -1;
+	relay_auth_refresh_keys();
 	r = ph_token_verify(&relay.keys, tok, ph_now(), out, &why);
-	OPENSSL_cleanse(tok, strlen(tok));
-	free(tok);
+	if (r != 0 || keep == NULL)
+		relay_auth_wipe(&tok);
 	if (r != 0) {
 		*cause = ph_asprintf("bad token: %s", why != NULL ? why : "not valid");
 		free(why);
+		return -1;
+	}
+	if (relay_auth_revoked(out->jti)) {
+		*cause = ph_asprintf("bad token: token %s of %s was revoked (listed in "
+		    "PORTHOLE_REVOKED): ask its issuer for a new one", out->jti, out->sub);
+		relay_auth_wipe(&tok);
+		ph_claims_free(out);
+		memset(out, 0, sizeof *out);
 		return -1;
 	}
 	if (out->kind != want) {
@@ -102,11 +165,38 @@ relay_auth_check(struct lws *wsi, enum ph_token_kind want, struct ph_claims *out
 			*cause = strdup("this is an agent token; the CLI needs a client token");
 		else
 			*cause = strdup("this is a client token; the agent needs an agent token");
+		relay_auth_wipe(&tok);
 		ph_claims_free(out);
 		memset(out, 0, sizeof *out);
 		return -1;
 	}
+	if (keep != NULL)
+		*keep = tok;
 	return 0;
+}
+
+int
+relay_auth_check(struct lws *wsi, enum ph_token_kind want, struct ph_claims *out,
+    int *refusal, char **cause)
+{
+	return relay_auth_check_keep(wsi, want, out, NULL, refusal, cause);
+}
+
+/*
+ * May the client with claims cl (verified at the upgrade) send this open?
+ * Its token must not have been revoked since, and the open must carry the
+ * signature of the key the token is bound to, fresh (opensig.h).  0, or -1
+ * with *cause (malloc'd).
+ */
+int
+relay_auth_open(const struct ph_claims *cl, const json_t *open, char **cause)
+{
+	if (relay_auth_revoked(cl->jti)) {
+		*cause = ph_asprintf("token %s of %s was revoked (listed in "
+		    "PORTHOLE_REVOKED)", cl->jti, cl->sub);
+		return -1;
+	}
+	return ph_opensig_verify(cl, open, ph_now(), cause);
 }
 
 /*

@@ -301,8 +301,9 @@ relay_conn_established(struct relay_conn *c, struct lws *wsi)
 		}
 		memcpy(c->path_sid, sid, PH_SID_LEN + 1);
 	}
-	if (relay_auth_check(wsi, c->kind == RELAY_CONN_CLIENT ? PH_TOKEN_CLIENT :
-	    PH_TOKEN_AGENT, &c->claims, &refusal, &cause) != 0) {
+	if (relay_auth_check_keep(wsi, c->kind == RELAY_CONN_CLIENT ? PH_TOKEN_CLIENT :
+	    PH_TOKEN_AGENT, &c->claims, c->kind == RELAY_CONN_CLIENT ? &c->bearer : NULL,
+	    &refusal, &cause) != 0) {
 		relay_audit_refusal(c, path, refusal == 403 ? PH_ERR_FORBIDDEN :
 		    PH_ERR_UNAUTHORIZED, cause);
 		if (refusal == 403)
@@ -453,6 +454,7 @@ relay_conn_closed(struct relay_conn *c)
 	ph_queue_free(&c->tx);
 	if (c->authed)
 		ph_claims_free(&c->claims);
+	relay_auth_wipe(&c->bearer);
 	c->authed = 0;
 	c->established = 0;
 	c->wsi = NULL;

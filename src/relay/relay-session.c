@@ -3,9 +3,11 @@
  * the agent's data channel (/v1/agent/session/<sid>), spliced.
  *
  * Life of a session:
- *   WAIT     the client's `open` passed the checks (scope, session id never
+ *   WAIT     the client's `open` passed the checks (scope, signature of the
+ *            key the token is bound to, not revoked, session id never
  *            seen, agent connected, token's target); the relay forwarded it
- *            to the agent with a one-time secret and the token's subject,
+ *            to the agent with a one-time secret, the token's subject and
+ *            the token itself (the agent checks them again),
  *            stopped reading the client, and waits RELAY_ATTACH_SECS for
  *            the agent to dial in and `attach` {sid, secret}.
  *   SPLICED  every frame from one side is queued, untouched, to the other.
@@ -251,7 +253,7 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	struct relay_record *rec = NULL;
 	const char *sid, *agent_id, *op, *sub;
 	json_t *o = f->json, *aj, *pj, *argv;
-	char msg[512], *cause = NULL;
+	char msg[512], *cause = NULL, *why = NULL;
 	int proto, may;
 
 	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_OPEN) {
@@ -282,6 +284,12 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	if (!ph_claims_allows(&c->claims, op)) {
 		snprintf(msg, sizeof msg, "token for %s lacks scope %s", sub, op);
 		relay_session_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, msg);
+		return;
+	}
+	if (relay_auth_open(&c->claims, o, &why) != 0) {
+		snprintf(msg, sizeof msg, "open refused: %s", why);
+		free(why);
+		relay_session_refuse(c, PH_ERR_UNAUTHORIZED, PH_CLOSE_UNAUTHORIZED, msg);
 		return;
 	}
 	if (relay_sids_seen(sid)) {
@@ -381,10 +389,17 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	relay.stats.sessions_total++;
 	relay.stats.sessions_active++;
 
-	/* Forward the open with the secret and who asked; the rest untouched. */
+	/*
+	 * Forward the open with the secret, who asked and the client's token
+	 * (the agent checks token and signature again); the rest untouched.
+	 */
 	if (json_object_set_new(o, "secret", json_string(s->secret)) != 0 ||
 	    json_object_set_new(o, "sub", json_string(s->sub)) != 0 ||
+	    c->bearer == NULL ||
+	    json_object_set_new(o, "token", json_string(c->bearer)) != 0 ||
 	    relay_agent_send(a, o) != 0) {
+		json_object_del(o, "token");
+		relay_auth_wipe(&c->bearer);
 		s->state = RELAY_SESS_DONE;
 		relay_session_unregister(s);
 		relay_session_end(s, "open not forwarded");
@@ -396,6 +411,8 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 		relay_session_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND, msg);
 		return;
 	}
+	json_object_del(o, "token");	/* the frame is freed, but wipe our copy now */
+	relay_auth_wipe(&c->bearer);
 	relay_conn_pause(c, RELAY_PAUSE_ATTACH);
 	lws_sul_schedule(relay.ctx, 0, &s->sul, relay_session_attach_timeout,
 	    (lws_usec_t)RELAY_ATTACH_SECS * LWS_US_PER_SEC);

@@ -65,6 +65,7 @@ struct relay_opts {
 	char	*cert;
 	char	*key;
 	char	*pubkey;
+	char	*revoked;
 	char	*state;
 	int	 dev;
 	char	*trusted_proxies;	/* relay-audit.c */
@@ -78,6 +79,7 @@ relay_usage(FILE *f)
 	fprintf(f,
 	    "usage: porthole-relay [--listen ADDR:PORT] --tls-cert FILE --tls-key FILE "
 	    "--pubkey FILE[,FILE...]\n"
+	    "                      [--revoked FILE]\n"
 	    "       porthole-relay --dev [--state DIR] [--listen ADDR:PORT]\n"
 	    "\n"
 	    "  --listen ADDR:PORT  address to serve on (PORTHOLE_LISTEN; default 0.0.0.0:7443,\n"
@@ -86,6 +88,8 @@ relay_usage(FILE *f)
 	    "  --tls-key FILE      PEM private key (PORTHOLE_TLS_KEY)\n"
 	    "  --pubkey FILES      token verification keys, comma-separated PEM files\n"
 	    "                      (PORTHOLE_PUBKEY)\n"
+	    "  --revoked FILE      revoked token ids (jti), one a line, re-read when the\n"
+	    "                      file changes (PORTHOLE_REVOKED)\n"
 	    "  --dev               make (or reuse) a self-signed certificate, signing keys\n"
 	    "                      and tokens in the state directory, then serve with them\n"
 	    "  --state DIR         state directory for --dev (default ./.porthole-dev)\n"
@@ -182,6 +186,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "pubkey", required_argument, NULL, 'p' },
+		{ "revoked", required_argument, NULL, 'r' },
 		{ "state", required_argument, NULL, 's' },
 		{ "dev", no_argument, NULL, 'd' },
 		{ "hangup-secs", required_argument, NULL, 'H' },
@@ -194,6 +199,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	};
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
+	const char *f_revoked = NULL;
 	int ch, f_required = 0;
 
 	memset(o, 0, sizeof *o);
@@ -203,6 +209,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case 'c': f_cert = optarg; break;
 		case 'k': f_key = optarg; break;
 		case 'p': f_pub = optarg; break;
+		case 'r': f_revoked = optarg; break;
 		case 's': f_state = optarg; break;
 		case 'd': o->dev = 1; break;
 		case 'P': f_proxies = optarg; break;
@@ -248,6 +255,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	req = getenv("PORTHOLE_RECORD_REQUIRED");
 	o->record_required = f_required || (req != NULL && *req != '\0' &&
 	    strcmp(req, "0") != 0 && strcmp(req, "false") != 0 && strcmp(req, "no") != 0);
+	o->revoked = ph_setting(f_revoked, "PORTHOLE_REVOKED");
 	if (f_state != NULL && !o->dev) {
 		fprintf(stderr, "porthole-relay: --state only goes with --dev\n");
 		return -1;
@@ -281,6 +289,7 @@ relay_opts_free(struct relay_opts *o)
 	free(o->cert);
 	free(o->key);
 	free(o->pubkey);
+	free(o->revoked);
 	free(o->state);
 	free(o->trusted_proxies);
 	free(o->record_dir);
@@ -315,8 +324,12 @@ main(int argc, char **argv)
 	if (relay_readable("certificate", o.cert) != 0 ||
 	    relay_readable("private key", o.key) != 0)
 		goto out;
-	if (ph_keyset_load(&relay.keys, o.pubkey, &cause) != 0) {
+	if (ph_keywatch_init(&relay.keywatch, &relay.keys, o.pubkey, &cause) != 0) {
 		fprintf(stderr, "porthole-relay: --pubkey: %s\n", cause);
+		goto out;
+	}
+	if (ph_revoked_init(&relay.revoked, o.revoked, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --revoked: %s\n", cause);
 		goto out;
 	}
 	relay_metrics_init();
@@ -401,6 +414,8 @@ out:
 	relay_audit_cleanup();
 	relay_sids_free();
 	ph_keyset_free(&relay.keys);
+	ph_keywatch_free(&relay.keywatch);
+	ph_revoked_free(&relay.revoked);
 	free(addr);
 	free(cause);
 	relay_opts_free(&o);

@@ -27,7 +27,9 @@
 
 #include "porthole/buf.h"
 #include "porthole/frame.h"
+#include "porthole/keywatch.h"
 #include "porthole/protocol.h"
+#include "porthole/revoked.h"
 #include "porthole/token.h"
 
 /*
@@ -78,6 +80,7 @@ struct relay_conn {
 	int			 established;	/* ESTABLISHED seen, CLOSED not yet */
 	int			 authed;	/* claims hold a verified token */
 	struct ph_claims	 claims;
+	char			*bearer;	/* CLIENT: its token, until the open (wiped) */
 
 	struct ph_msgbuf	 rx;		/* message being reassembled */
 	int			 rx_text;	/* current message is text: refuse */
@@ -118,6 +121,8 @@ struct relay {
 	struct lws_context	*ctx;
 	struct lws_vhost	*vh;
 	struct ph_keyset	 keys;
+	struct ph_keywatch	 keywatch;	/* re-reads keys when PORTHOLE_PUBKEY changes */
+	struct ph_revoked	 revoked;	/* PORTHOLE_REVOKED */
 	struct relay_conn	*conns;		/* every live WebSocket */
 	size_t			 nconns;
 	int			 shutting_down;
@@ -153,7 +158,12 @@ void	relay_http_closed(struct relay_conn *c);
 /* relay-auth.c: tokens on requests and upgrades. */
 int	relay_auth_check(struct lws *wsi, enum ph_token_kind want,
 	    struct ph_claims *out, int *refusal, char **cause);
+int	relay_auth_check_keep(struct lws *wsi, enum ph_token_kind want,
+	    struct ph_claims *out, char **keep, int *refusal, char **cause);
 int	relay_auth_may_touch(const struct ph_claims *cl, json_t *agent);
+int	relay_auth_open(const struct ph_claims *cl, const json_t *open, char **cause);
+int	relay_auth_revoked(const char *jti);
+void	relay_auth_wipe(char **tok);
 
 /* relay-agent.c: the registry of connected agents. */
 void	relay_agent_rx(struct relay_conn *c, struct ph_frame *f);

@@ -10,15 +10,24 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
 	-subj /CN=fake -addext subjectAltName=IP:127.0.0.1 \
 	-keyout "$T/fake.key" -out "$T/fake.pem" 2>/dev/null
 
+# The fake relay holds a client's token and key, as if it had recorded them:
+# its opens pass the agent's checks, so what is tested is the frame after.
+"$CLI_BIN" token keygen -o "$T/issuer.key" >/dev/null
+"$CLI_BIN" token keygen -o "$T/client.key" >/dev/null
+"$CLI_BIN" token issue --key "$T/issuer.key" --kind client --sub fake-client \
+	--bind "$T/client.key.pub" >"$T/client.token"
+FAKE_AUTH=(--token "@$T/client.token" --client-key "$T/client.key")
+
 # run_case NAME CODE ERRCODE FAKE-ARGS...
 run_case() {
 	local name=$1 code=$2 err=$3 out=$T/fake-$1.out; shift 3
-	"$FAKE_BIN" --cert "$T/fake.pem" --key "$T/fake.key" --wait-ms 30000 "$@" >"$out" 2>&1 &
+	"$FAKE_BIN" --cert "$T/fake.pem" --key "$T/fake.key" "${FAKE_AUTH[@]}" --wait-ms 30000 "$@" >"$out" 2>&1 &
 	local fake=$!
 	PIDS+=("$fake")
 	wait_for 10 grep -q '^listening' "$out" || { fail "$name: fake relay did not start"; return; }
 	local port; port=$(sed -n 's/^listening //p' "$out")
 	PORTHOLE_RELAY=wss://127.0.0.1:$port PORTHOLE_CA=$T/fake.pem PORTHOLE_TOKEN=x \
+		PORTHOLE_PUBKEY=$T/issuer.key.pub \
 		PORTHOLE_NAME=victim "$AGENT_BIN" >"$T/agent-$name.log" 2>&1 &
 	local agent=$!
 	PIDS+=("$agent")

@@ -40,7 +40,7 @@ expect "schema violation" 1008 bad_message "$(probe /v1/session "$OP" $S --ctl '
 expect "oversized message" 1009 too_big "$(probe /v1/session "$OP" $S --big 70000)"
 expect "oversized in fragments" 1009 too_big "$(probe /v1/session "$OP" $S --frag 200000)"
 expect "STDOUT from a client" 1008 bad_message "$(probe /v1/session "$OP" $S --hex 01aa)"
-expect "no such agent" 4404 no_agent "$(probe /v1/session "$OP" $S \
+expect "no such agent" 4404 no_agent "$(probe /v1/session "$OP" $S --sign "$STATE/operator.key" \
 	--ctl '{"type":"open","sid":"0123456789abcdef0123456789abcdef","agent":"nope","op":"exec","argv":["true"]}')"
 
 # Control channel: an agent that says nonsense.
@@ -57,9 +57,9 @@ expect "attach to an unknown session" 4404 no_agent "$(probe /v1/agent/session/$
 # A session id may be used once: open one, then the same sid again.
 agent_id=$(ph ls --json | jq -r '.agents[] | select(.name == "e2e-bad") | .id')
 open="{\"type\":\"open\",\"sid\":\"$sid\",\"agent\":\"$agent_id\",\"op\":\"exec\",\"argv\":[\"sleep\",\"1\"],\"stdin\":false}"
-first=$(probe /v1/session "$OP" $S --wait-ms 8000 --ctl "$open")
+first=$(probe /v1/session "$OP" $S --wait-ms 8000 --sign "$STATE/operator.key" --ctl "$open")
 contains "first open runs" "$first" '"type":"exit"'
-expect "reused session id" 4409 sid_reused "$(probe /v1/session "$OP" $S --ctl "$open")"
+expect "reused session id" 4409 sid_reused "$(probe /v1/session "$OP" $S --sign "$STATE/operator.key" --ctl "$open")"
 
 # Wrong kinds of token on each endpoint.
 expect "agent token on /v1/session" 4401 unauthorized "$(probe /v1/session "$AG" $S --ctl '{"type":"eof"}')"

@@ -50,9 +50,11 @@ check "... and leaves the relay" wait_for 20 not_listed l-plain
 
 # APP's fds are exactly what they would be without the agent (stdin closed
 # here: the agent's sync pipe must not take its place, nor leak into APP).
-fds='ls /proc/$$/fd | sort -n | tr "\n" " "'
-want=$(sh -c "$fds" <&-)
-got=$(PORTHOLE_TOKEN=@$STATE/agent.token PORTHOLE_NAME=l-fds "$AGENT_BIN" -- sh -c "$fds" <&- 2>/dev/null)
+# ls lists its own fds (exec'd by sh: no pipeline of sh's in between, whose
+# pipe ends would come and go while it looks).
+fds='exec ls /proc/self/fd'
+want=$(sh -c "$fds" <&- | sort -n | tr "\n" " ")
+got=$(PORTHOLE_TOKEN=@$STATE/agent.token PORTHOLE_NAME=l-fds "$AGENT_BIN" -- sh -c "$fds" <&- 2>/dev/null | sort -n | tr "\n" " ")
 eq "APP's fds are its own (closed stdin stays closed, no pipe of ours)" "$got" "$want"
 
 # --- APP that cannot run: the launcher's status says so, no agent lingers -------

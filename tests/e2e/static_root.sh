@@ -30,6 +30,8 @@ strip -o "$T/agent.stripped" "$AGENT_BIN" && log "stripped agent: $(stat -c %s "
 start_relay
 ROOT=$T/root
 TOKEN=$(cat "$STATE/agent.token")
+# The issuer's public key as PEM text: the root holds no key file.
+PUBPEM=$(cat "$PORTHOLE_PUBKEY")
 NUMERIC=wss://127.0.0.1:$PORT
 
 # new_root: a root with the agent, the test program and the two device nodes, nothing else.
@@ -48,7 +50,7 @@ in_root() {
 	local name=$1 relay=$2; shift 2
 	unshare --mount sh -c 'mount --bind /dev/null "$1/dev/null" &&
 		mount --bind /dev/urandom "$1/dev/urandom" && shift && exec "$@"' sh "$ROOT" \
-		env -i PORTHOLE_RELAY="$relay" PORTHOLE_TOKEN="$TOKEN" PORTHOLE_NAME="$name" "$@" \
+		env -i PORTHOLE_PUBKEY="$PUBPEM" PORTHOLE_RELAY="$relay" PORTHOLE_TOKEN="$TOKEN" PORTHOLE_NAME="$name" "$@" \
 		"$CHROOT" "$ROOT" /porthole-agent >"$T/$name.out" 2>"$T/$name.err" &
 	RPID=$!
 	PIDS+=("$RPID")
@@ -118,7 +120,7 @@ stop_root
 new_root; put "$STATE/ca.pem" /etc/ssl/certs/ca-certificates.crt
 unshare --mount --pid --fork sh -c 'mount --bind /dev/null "$1/dev/null" &&
 	mount --bind /dev/urandom "$1/dev/urandom" && shift && exec "$@"' sh "$ROOT" \
-	env -i PORTHOLE_RELAY="$NUMERIC" PORTHOLE_TOKEN="$TOKEN" PORTHOLE_NAME=sr-launch \
+	env -i PORTHOLE_PUBKEY="$PUBPEM" PORTHOLE_RELAY="$NUMERIC" PORTHOLE_TOKEN="$TOKEN" PORTHOLE_NAME=sr-launch \
 	"$CHROOT" "$ROOT" /porthole-agent -- /ph-testapp app / 4 >"$T/sr-launch.out" 2>"$T/sr-launch.err" &
 RPID=$!
 PIDS+=("$RPID")
@@ -138,7 +140,7 @@ contains "... and the message names the places" "$(cat "$T/sr-none.err")" \
 
 # No /dev/urandom (libwebsockets needs it): said, not a vague TLS failure.
 new_root; put "$STATE/ca.pem" /etc/ssl/cert.pem
-env -i PORTHOLE_RELAY="$NUMERIC" PORTHOLE_TOKEN="$TOKEN" unshare --mount sh -c \
+env -i PORTHOLE_PUBKEY="$PUBPEM" PORTHOLE_RELAY="$NUMERIC" PORTHOLE_TOKEN="$TOKEN" unshare --mount sh -c \
 	'mount --bind /dev/null "$1/dev/null" && rm "$1/dev/urandom" && exec "$2" "$1" /porthole-agent' \
 	sh "$ROOT" "$CHROOT" >/dev/null 2>"$T/nourandom.err"
 eq "no /dev/urandom: status 2" $? 2

@@ -7,19 +7,29 @@
  * reach deeper:
  *   - input starting with '{' is taken as a claims object, signed with the
  *     fixed private key and verified, so the claim checks see arbitrary JSON;
- *   - input starting with "-----" is taken as PEM for ph_keyset_add_pem.
+ *   - input starting with "-----" is taken as PEM for ph_keyset_add_pem;
+ *   - input starting with "open:" is taken as an `open` (JSON): its signing
+ *     input is built, it is signed with the fixed key and checked against a
+ *     token bound to it (ph_opensig_verify), and checked unsigned as given;
+ *   - input starting with "revoked:" is taken as a revocation list file
+ *     (through a memfd, so revoked.c reads it as it reads PORTHOLE_REVOKED).
  * The key is fixed (below) and so is the clock, so the seed tokens in
  * corpus/token/, made with this key, verify and the fuzzer starts from
  * accepted tokens.  The key is a test fixture and protects nothing.
  *
  * Build: clang -fsanitize=fuzzer,address -D_GNU_SOURCE -Iinclude
- *        src/token.c src/util.c tests/fuzz/fuzz_token.c -lcrypto -ljansson
+ *        src/token.c src/opensig.c src/revoked.c src/util.c
+ *        tests/fuzz/fuzz_token.c -lcrypto -ljansson
  */
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/opensig.h"
+#include "porthole/revoked.h"
 #include "porthole/token.h"
 
 #define FUZZ_NOW	1700000000	/* the clock the seeds were made for */
@@ -102,6 +112,61 @@ fuzz_claims(const uint8_t *data, size_t size)
 	free(c64);
 }
 
+/* An open: signing input, sign, verify against a token bound to the key. */
+static void
+fuzz_open(const uint8_t *data, size_t size)
+{
+	struct ph_claims	 c;
+	json_t			*o;
+	uint8_t			*in;
+	size_t			 n;
+	char			*cause = NULL;
+
+	if ((o = json_loadb((const char *)data, size, 0, NULL)) == NULL)
+		return;
+	memset(&c, 0, sizeof c);
+	c.sub = "fuzz";
+	c.kind = PH_TOKEN_CLIENT;
+	c.jti = "fuzz-jti";
+	c.cnf = json_pack("{s:o}", "jwk", ph_key_jwk(fuzz_key));
+	(void)ph_opensig_verify(&c, o, FUZZ_NOW, &cause);	/* as given */
+	free(cause);
+	cause = NULL;
+	if (ph_opensig_input(o, c.jti, &in, &n, &cause) == 0)
+		free(in);
+	free(cause);
+	cause = NULL;
+	if (json_is_object(o) &&
+	    ph_opensig_sign(fuzz_key, c.jti, o, FUZZ_NOW, &cause) == 0 &&
+	    ph_opensig_verify(&c, o, FUZZ_NOW, &cause) != 0)
+		abort();	/* what was just signed must verify */
+	free(cause);
+	json_decref(c.cnf);
+	json_decref(o);
+}
+
+/* A revocation list, read from a file as relay and agent read it. */
+static void
+fuzz_revoked(const uint8_t *data, size_t size)
+{
+	struct ph_revoked	 r;
+	char			 path[64], *cause = NULL;
+	int			 fd;
+
+	if ((fd = memfd_create("revoked", 0)) < 0)
+		return;
+	if (write(fd, data, size) == (ssize_t)size) {
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		if (ph_revoked_init(&r, path, &cause) == 0) {
+			(void)ph_revoked_has(&r, "fuzz-jti");
+			(void)ph_revoked_has(&r, "");
+			ph_revoked_free(&r);
+		}
+		free(cause);
+	}
+	close(fd);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -136,6 +201,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 0 && data[0] == '{')
 		fuzz_claims(data, size);
+	if (size >= 5 && memcmp(data, "open:", 5) == 0)
+		fuzz_open(data + 5, size - 5);
+	if (size >= 8 && memcmp(data, "revoked:", 8) == 0)
+		fuzz_revoked(data + 8, size - 8);
 	if (size > 5 && memcmp(data, "-----", 5) == 0) {
 		(void)ph_keyset_add_pem(&ks, data, size, "fuzz", &cause);
 		free(cause);

@@ -17,6 +17,10 @@
  *   --ctl JSON (a CONTROL frame), --big N (a STDIN message of N payload
  *   bytes in one frame), --frag N (a STDIN message of N payload bytes in
  *   4 KiB fragments), --sleep-ms N.
+ * Signing: with --sign KEY every --ctl `open` is signed as the CLI signs
+ * it (ts now plus --ts-offset SECS), for the token of --token; then the
+ * members of --after-sign JSON are merged in (an open altered after it was
+ * signed).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -27,7 +31,9 @@
 
 #include <libwebsockets.h>
 
+#include "porthole/opensig.h"
 #include "porthole/protocol.h"
+#include "porthole/token.h"
 #include "porthole/util.h"
 
 enum act_kind { A_HEX, A_TEXT, A_CTL, A_BIG, A_FRAG, A_SLEEP };
@@ -221,6 +227,56 @@ static const struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
+/* Sign every --ctl open (see the top of the file). */
+static void
+sign_opens(const char *keyfile, long ts_offset, const char *after)
+{
+	struct ph_key *k;
+	json_t *claims = NULL, *o, *extra = NULL;
+	const char *jti;
+	char *cause = NULL, *s;
+	int i;
+
+	if ((k = ph_key_load(keyfile, 0, &cause)) == NULL ||
+	    ph_token_decode(token, NULL, &claims, &cause) != 0) {
+		fprintf(stderr, "ph-probe: --sign: %s\n", cause);
+		exit(2);
+	}
+	if (after != NULL && (extra = json_loads(after, 0, NULL)) == NULL) {
+		fprintf(stderr, "ph-probe: --after-sign is not JSON\n");
+		exit(2);
+	}
+	jti = json_string_value(json_object_get(claims, "jti"));
+	for (i = 0; i < nacts; i++) {
+		if (acts[i].kind != A_CTL)
+			continue;
+		o = json_loadb((const char *)acts[i].data + 1, acts[i].len - 1, 0, NULL);
+		if (o == NULL || strcmp(json_string_value(json_object_get(o, "type")) ?
+		    json_string_value(json_object_get(o, "type")) : "", "open") != 0) {
+			json_decref(o);
+			continue;
+		}
+		if (ph_opensig_sign(k, jti != NULL ? jti : "", o, ph_now() + ts_offset,
+		    &cause) != 0) {
+			fprintf(stderr, "ph-probe: --sign: %s\n", cause);
+			exit(2);
+		}
+		if (extra != NULL)
+			json_object_update(o, extra);
+		s = json_dumps(o, JSON_COMPACT);
+		free(acts[i].data);
+		acts[i].len = strlen(s) + 1;
+		acts[i].data = malloc(acts[i].len);
+		acts[i].data[0] = PH_FRAME_CONTROL;
+		memcpy(acts[i].data + 1, s, acts[i].len - 1);
+		free(s);
+		json_decref(o);
+	}
+	json_decref(extra);
+	json_decref(claims);
+	ph_key_free(k);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -238,12 +294,16 @@ main(int argc, char **argv)
 		{ "sleep-ms", required_argument, NULL, 'S' },
 		{ "xff", required_argument, NULL, 'X' },
 		{ "source", required_argument, NULL, 's' },
+		{ "sign", required_argument, NULL, 'k' },
+		{ "ts-offset", required_argument, NULL, 'o' },
+		{ "after-sign", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct lws_context_creation_info info;
 	struct lws_client_connect_info ci;
 	struct lws_context *ctx;
-	const char *url = NULL, *ca = NULL, *path;
+	const char *url = NULL, *ca = NULL, *path, *signkey = NULL, *after = NULL;
+	long ts_offset = 0;
 	char *host = NULL, *cause = NULL, *tok;
 	long wait_ms = 5000;
 	int64_t deadline;
@@ -264,6 +324,9 @@ main(int argc, char **argv)
 		case 'S': add_act(A_SLEEP, optarg); break;
 		case 'X': xff = optarg; break;
 		case 's': source = optarg; break;
+		case 'k': signkey = optarg; break;
+		case 'o': ts_offset = strtol(optarg, NULL, 10); break;
+		case 'a': after = optarg; break;
 		default: return 2;
 		}
 	}
@@ -277,6 +340,13 @@ main(int argc, char **argv)
 			return 2;
 		}
 		token = tok;
+	}
+	if (signkey != NULL) {
+		if (token == NULL) {
+			fprintf(stderr, "ph-probe: --sign needs --token\n");
+			return 2;
+		}
+		sign_opens(signkey, ts_offset, after);
 	}
 	{
 		char *base = strndup(url, (size_t)(path - url));
