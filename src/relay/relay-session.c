@@ -104,6 +104,7 @@ relay_session_free(struct relay_session *s)
 	    (double)(ph_mono_ms() - s->t0) / 1000.0,
 	    s->end[0] != '\0' ? s->end : "closed");
 	relay.stats.sessions_active--;
+	relay_limits_session_del(s->agent_id);
 	ph_queue_free(&s->early);
 	OPENSSL_cleanse(s->secret, sizeof s->secret);
 	free(s->agent_id);
@@ -187,7 +188,7 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	struct relay_agent *a;
 	const char *sid, *agent_id, *op, *sub;
 	json_t *o = f->json, *aj, *pj;
-	char msg[512];
+	char msg[512], *cause = NULL;
 	int proto, may;
 
 	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_OPEN) {
@@ -242,9 +243,16 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 		relay_session_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, msg);
 		return;
 	}
+	if (relay_limits_session_add(agent_id, &cause) != 0) {
+		relay_session_refuse(c, PH_ERR_LIMIT, PH_CLOSE_LIMIT, cause);
+		free(cause);
+		return;
+	}
 
-	if ((s = calloc(1, sizeof *s)) == NULL)
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		relay_limits_session_del(agent_id);
 		goto nomem;
+	}
 	memcpy(s->sid, sid, PH_SID_LEN + 1);
 	s->agent_id = strdup(agent_id);
 	s->op = strdup(op);
@@ -255,6 +263,7 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	if (s->agent_id == NULL || s->op == NULL || s->sub == NULL ||
 	    ph_random_hex(s->secret, PH_SECRET_LEN) != 0 ||
 	    relay_map_put(&sessions_by_sid, s->sid, s) != 0) {
+		relay_limits_session_del(agent_id);
 		free(s->agent_id);
 		free(s->op);
 		free(s->sub);
