@@ -490,12 +490,19 @@ relay_limits_pending(void)
 	return npending;
 }
 
+/* Before lws_context_destroy: the timer lives in the context. */
+void
+relay_limits_stop(void)
+{
+	lws_sul_cancel(&sul_tick);
+}
+
+/* After lws_context_destroy (which ran WSI_DESTROY for every connection). */
 void
 relay_limits_cleanup(void)
 {
 	struct relay_limits_conn *lc;
 
-	lws_sul_cancel(&sul_tick);
 	while ((lc = pend_head) != NULL)
 		relay_limits_unpend(lc);
 	relay_map_free(&conns);

@@ -12,10 +12,10 @@
  * with --dev, written to DIR/env first.
  *
  * SIGTERM and SIGINT: new connections are closed as soon as they are
- * accepted (relay-limits.c; not lws_context_deprecate, which uses the
- * listener's wsi after freeing it in 4.1.6), every WebSocket is closed with 1001 "relay shutting down" once
- * what is queued for it has gone out, and the loop ends when they are all
- * gone.  --shutdown-secs (default 25, under ECS's 30 s stop timeout) bounds
+ * accepted (relay-limits.c; not lws_context_deprecate, which crashed the
+ * relay in 4.1.6: docs/libwebsockets-notes.md), every WebSocket is closed
+ * with 1001 "relay shutting down" once what is queued for it has gone out,
+ * and the loop ends when they are all gone.  --shutdown-secs (default 25, under ECS's 30 s stop timeout) bounds
  * it: RELAY_SHUTDOWN_HURRY seconds before the end the relay stops waiting
  * for queues to drain and closes at once, and at the end it leaves anyway.
  *
@@ -427,6 +427,7 @@ out:
 	if (relay.ctx != NULL) {
 		lws_sul_cancel(&relay.sul_shutdown);
 		lws_sul_cancel(&relay.sul_liveness);
+		relay_limits_stop();
 		relay.dying = 1;
 		lws_context_destroy(relay.ctx);
 		relay.ctx = NULL;

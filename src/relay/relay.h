@@ -209,6 +209,7 @@ void	relay_limits_destroyed(struct lws *wsi);
 int	relay_limits_session_add(const char *agent_id, char **cause);
 void	relay_limits_session_del(const char *agent_id);
 size_t	relay_limits_pending(void);
+void	relay_limits_stop(void);
 void	relay_limits_cleanup(void);
 
 /* relay-map.c: string key -> pointer; keys belong to the values. */
