@@ -452,9 +452,9 @@ relay_limits_session_add(const char *agent_id, char **cause)
 	struct relay_limits_agent *la = relay_map_get(&agents, agent_id);
 
 	if (la != NULL && la->sessions >= relay_limits.max_sessions_per_agent) {
-		*cause = ph_asprintf("agent %s already has %d sessions open, this "
+		*cause = ph_asprintf("agent %s already has %d open session%s, this "
 		    "relay's limit (--max-sessions-per-agent): try again when one "
-		    "has ended", agent_id, la->sessions);
+		    "has ended", agent_id, la->sessions, la->sessions == 1 ? "" : "s");
 		return -1;
 	}
 	if (la == NULL) {

@@ -16,7 +16,7 @@ tmux_cleanup() { tm kill-server 2>/dev/null; cleanup; }
 trap tmux_cleanup EXIT
 
 export PORTHOLE_SHELL=/bin/sh
-start_relay --shutdown-secs 10
+start_relay --shutdown-secs 30
 start_agent e2e-drain
 agent_pid=$AGENT_PID
 
@@ -44,9 +44,18 @@ exec_pid=$!
 PIDS+=("$exec_pid")
 check "exec running" wait_for 20 grep -q before-term "$T/exec.out"
 
+# An exec whose output is held up: its reader sleeps, so the relay's queue
+# toward this CLI is full when the signal comes.  The relay must send what
+# it queued before its 1001.
+"$CLI_BIN" exec e2e-drain -- sh -c 'head -c 8M /dev/zero; exec sleep 100' </dev/null \
+	2>"$T/big.err" | (sleep 4; cat >"$T/big.out") &
+big_pid=$!
+PIDS+=("$big_pid")
+sleep 1
+
 kill -TERM "$RELAY_PID"
 relay_gone() { ! kill -0 "$RELAY_PID" 2>/dev/null; }
-check "the relay exits (bound: --shutdown-secs 10)" wait_for 50 relay_gone
+check "the relay exits (bound: --shutdown-secs 30)" wait_for 150 relay_gone
 wait "$RELAY_PID"; eq "the relay's exit status" $? 0
 check "the relay drained without being forced" \
 	sh -c "! grep -q 'still draining\|did not finish closing' '$T/relay.err'"
@@ -58,6 +67,19 @@ wait "$exec_pid"; eq "exec: exit 255" $? 255
 contains "exec: told why" "$(cat "$T/exec.err")" "porthole: relay shutting down"
 eq "exec: output before the signal arrived" "$(cat "$T/exec.out")" before-term
 check "the remote sleep was ended" wait_for 30 no_process "sleep 100$"
+
+wait "$big_pid"
+contains "held-up exec: told why" "$(cat "$T/big.err")" "porthole: relay shutting down"
+# Payload bytes the relay forwarded to that client (its output and a few
+# control messages) against what the client wrote out: all that was queued
+# arrived (without the drain, the queue's 256 KiB and more would be lost).
+queued=$(sed -n 's/.*session .* closed: op=exec .* to_client=\([0-9]*\) .*/\1/p' \
+	"$T/relay.err" | sort -n | tail -1)
+got=$(wc -c <"$T/big.out")
+log "held-up exec: relay forwarded ${queued:-?} payload bytes, the client wrote $got"
+check "held-up exec: output arrived" [ "$got" -gt 0 ]
+all_arrived() { [ -n "$queued" ] && [ "$got" -ge $((queued - 4096)) ] && [ "$got" -le "$queued" ]; }
+check "held-up exec: everything the relay queued arrived (less control messages)" all_arrived
 
 # The agent stays up and comes back to a relay restarted on the same port.
 check "the agent is still running" kill -0 "$agent_pid"

@@ -96,4 +96,29 @@ contains "the relay says why" "$(cat "$T/relay.err")" "did not authenticate with
 # An operator who authenticates in time is not affected.
 start_agent e2e-limits2
 eq "exec after the timeouts" "$(ph exec e2e-limits2 -- echo fine </dev/null)" fine
+
+# --- relay 3: few file descriptors (ulimit -n 128: 64 connections) ---
+# Four floods want 4 x 32 (the per-address limit) = 128 connections, as
+# many as the process has fds; the relay must neither run out of them nor
+# keep the operator out: the oldest pending connections make room.
+kill -TERM "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null
+mv "$T/relay.err" "$T/relay2.err"
+printf '#!/bin/sh\nulimit -n 128 || exit 1\nexec "%s" "$@"\n' "$RELAY_BIN" >"$T/relay-lowfd"
+chmod +x "$T/relay-lowfd"
+RELAY_BIN=$T/relay-lowfd start_relay --handshake-timeout 120
+contains "the relay sizes itself to the fd limit" "$(cat "$T/relay.err")" "limits: 64 connections"
+start_agent e2e-limits3
+n=2
+for f in e f g h; do
+	flood $f 127.0.0.$n 40 --hold 200
+	check "127.0.0.$n's flood settled" wait_for 60 flood_is $f 'pending=0 connected=40 '
+	n=$((n + 1))
+done
+held() { echo $(( $(count_of e alive) + $(count_of f alive) + $(count_of g alive) + $(count_of h alive) )); }
+fd_room() { [ "$(held)" -le 63 ]; }
+check "at most 63 flood connections held (64 less the agent's)" wait_for 30 fd_room
+log "held: e=$(count_of e alive) f=$(count_of f alive) g=$(count_of g alive) h=$(count_of h alive)"
+eq "exec with every connection slot taken" "$(ph exec e2e-limits3 -- echo room </dev/null)" room
+check "the relay never ran out of file descriptors" \
+	sh -c "! grep -qi 'too many open files' '$T/relay.err'"
 finish

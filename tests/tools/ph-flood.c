@@ -299,5 +299,14 @@ main(int argc, char **argv)
 	printf("done connected=%d alive=%d closed=%d failed=%d\n", connected, alive,
 	    closed, failed);
 	fflush(stdout);
+	for (i = 0; i < count; i++) {
+		SSL_free(cs[i].ssl);
+		if (cs[i].state == FL_CONNECTING || cs[i].state == FL_TLS ||
+		    cs[i].state == FL_IDLE)
+			close(cs[i].fd);
+	}
+	SSL_CTX_free(ctx);
+	free(cs);
+	free(pfd);
 	return 0;
 }
