@@ -9,8 +9,8 @@
  *
  *   --handshake-timeout  a pending connection older than this is shut down
  *                        (TLS, upgrade and token must be done by then)
- *   --max-pending-per-addr  pending connections from one source address;
- *                        the next one is refused at accept
+ *   --max-pending-per-addr  pending connections from one source address
+ *                        (an IPv6 /64); the next one is refused at accept
  *   --max-pending        pending connections in all; past it the oldest
  *                        pending one is shut down to make room, so a flood
  *                        of idle half-open connections cannot keep a real
@@ -64,7 +64,7 @@ struct relay_limits relay_limits = {
 
 /* A source address with pending connections. */
 struct relay_limits_addr {
-	char			 key[INET6_ADDRSTRLEN];
+	char			 key[INET6_ADDRSTRLEN + 3];	/* address, or IPv6 prefix/64 */
 	int			 pending;
 };
 
@@ -89,7 +89,7 @@ static struct relay_map		 addrs;		/* address -> relay_limits_addr */
 static struct relay_map		 agents;	/* agent id -> relay_limits_agent */
 static struct relay_limits_conn	*pend_head, *pend_tail;
 static size_t			 npending, nconns;
-static char			 accepted[INET6_ADDRSTRLEN];	/* FILTER -> WSI_CREATE */
+static char			 accepted[INET6_ADDRSTRLEN + 3];	/* FILTER -> WSI_CREATE */
 static int			 have_accepted;
 static lws_sorted_usec_list_t	 sul_tick;
 static uint64_t			 refused_logged;
@@ -275,26 +275,39 @@ relay_limits_start(void)
 	    (lws_usec_t)RELAY_LIMITS_TICK_MS * LWS_US_PER_MS);
 }
 
-/* The peer of an accepted socket as a numeric address ("::ffff:" dropped). */
+/*
+ * The source an accepted socket counts against: its IPv4 address
+ * ("::ffff:" dropped), or for IPv6 its /64 (one subscriber's prefix: an
+ * address each would let one host escape the limit).
+ */
 static int
 relay_limits_peer(int fd, char *buf, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
+	struct in6_addr a6;
 	const void *a;
+	int v6 = 0;
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
 		return -1;
 	if (ss.ss_family == AF_INET)
 		a = &((struct sockaddr_in *)&ss)->sin_addr;
-	else if (ss.ss_family == AF_INET6)
-		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-	else
+	else if (ss.ss_family == AF_INET6) {
+		a6 = ((struct sockaddr_in6 *)&ss)->sin6_addr;
+		if (!IN6_IS_ADDR_V4MAPPED(&a6)) {
+			memset(a6.s6_addr + 8, 0, 8);
+			v6 = 1;
+		}
+		a = &a6;
+	} else
 		return -1;
-	if (inet_ntop(ss.ss_family, a, buf, (socklen_t)len) == NULL)
+	if (inet_ntop(ss.ss_family, a, buf, (socklen_t)len - 3) == NULL)
 		return -1;
 	if (strncmp(buf, "::ffff:", 7) == 0 && strchr(buf + 7, '.') != NULL)
 		memmove(buf, buf + 7, strlen(buf + 7) + 1);
+	if (v6)
+		strcat(buf, "/64");
 	return 0;
 }
 
@@ -316,7 +329,7 @@ int
 relay_limits_accept(int fd)
 {
 	struct relay_limits_addr *ad;
-	char addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN + 3];
 
 	have_accepted = 0;
 	if (relay.shutting_down)

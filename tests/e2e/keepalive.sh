@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Keepalive both ways, with the hangup cut to 6 s (pings every 2 s): the
 # relay drops an agent that went silent (SIGSTOP) and takes it back once it
-# answers again; when the relay goes silent, the agent notices and
+# answers again; it drops a silent client, and the agent ends the program
+# of its session; when the relay goes silent, the agent notices and
 # reconnects, and the CLI in the middle of an exec exits 255 saying the
 # relay stopped answering.  (A reader held up by flow control is not
 # silent: slow_reader.sh checks that it is never cut.)
@@ -22,6 +23,22 @@ check "the relay says it is gone" wait_for 10 grep -q "agent gone: .*name=e2e-ka
 check "the other agent stays" agent_listed e2e-ka
 kill -CONT "$frozen"
 check "the agent is back once it answers again" wait_for 60 agent_listed e2e-ka-frozen
+
+# --- a silent client is dropped by the relay, and its program ended ---
+marker=porthole-ka-$$
+"$CLI_BIN" exec e2e-ka -- bash -c "exec -a $marker sleep 100" </dev/null \
+	>/dev/null 2>"$T/frozen-cli.err" &
+cli=$!
+PIDS+=("$cli")
+check "the client's program is running" wait_for 20 pgrep -f "^$marker 100\$"
+kill -STOP "$cli"
+check "the relay drops the SIGSTOPped client: its program ends" \
+	wait_for 60 no_process "^$marker 100\$"
+kill -CONT "$cli"
+cli_gone() { ! kill -0 "$cli" 2>/dev/null; }
+check "the thawed CLI ends" wait_for 30 cli_gone
+wait "$cli"; eq "... with 255" $? 255
+log "it said: $(cat "$T/frozen-cli.err")"
 
 # --- a silent relay: the CLI gives up, the agent reconnects ---
 "$CLI_BIN" exec e2e-ka -- sh -c 'echo started; exec sleep 100' </dev/null \
