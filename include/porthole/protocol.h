@@ -106,9 +106,13 @@ enum ph_ctl {
 #define PH_ERR_LIMIT		"limit"		/* a limit of the relay's; try later */
 #define PH_ERR_NO_TARGET	"no_target"	/* open.pid / open.container: no such process */
 
-/* Keepalive on every WebSocket: ping after this many idle seconds ... */
+/*
+ * Keepalive on every WebSocket: hang up when no pong came for
+ * PH_HANGUP_SECS (a dead peer is found within a minute: lws needs 5 s more
+ * to close), pinging after min(PH_PING_SECS, hangup / 3) s without one
+ * (16 s by default; porthole/keepalive.h).
+ */
 #define PH_PING_SECS		20
-/* ... and hang up when no pong came for this long. */
 #define PH_HANGUP_SECS		50
 
 #endif
