@@ -343,7 +343,12 @@ relay_limits_accept(int fd)
 		return -1;
 	}
 	if (nconns >= (size_t)relay_limits.max_conns) {
-		if (pend_head == NULL) {
+		/*
+		 * An evicted connection holds its fd until lws has closed it:
+		 * past half the reserve, a burst of accepts is refused instead.
+		 */
+		if (pend_head == NULL || nconns >= (size_t)relay_limits.max_conns +
+		    RELAY_LIMITS_FD_RESERVE / 2) {
 			relay_limits_refused(addr, "connection limit reached (--max-conns)");
 			return -1;
 		}
