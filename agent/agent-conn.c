@@ -39,8 +39,11 @@ static const uint32_t agent_backoff_ms[] = {
 	500, 1000, 2000, 4000, 8000, 16000, 24000
 };
 
-/* Shared by both channel kinds: backoff table and keepalive (must be static). */
-const lws_retry_bo_t agent_retry_policy = {
+/*
+ * Shared by both channel kinds: backoff table and keepalive (must be
+ * static; main sets the keepalive from PORTHOLE_HANGUP_SECS).
+ */
+lws_retry_bo_t agent_retry_policy = {
 	.retry_ms_table = agent_backoff_ms,
 	.retry_ms_table_count = sizeof agent_backoff_ms / sizeof agent_backoff_ms[0],
 	.conceal_count = LWS_RETRY_CONCEAL_ALWAYS,

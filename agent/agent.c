@@ -21,6 +21,7 @@
 
 #include <libwebsockets.h>
 
+#include "porthole/keepalive.h"
 #include "porthole/log.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
@@ -320,7 +321,7 @@ main(int argc, char **argv)
 	static struct agent agent;
 	struct agent	*a = &agent;
 	char		*cause = NULL;
-	int		 app;
+	int		 app, ping, hangup;
 
 	/* The helper children of ps and mem (op-ps.c, op-mem.c): no loop. */
 	if (argc >= 2 && strcmp(argv[1], OP_PS_FLAG) == 0)
@@ -338,6 +339,11 @@ main(int argc, char **argv)
 	agent_launch_log();
 	agent_std_fds();
 	agent_config_read(&a->cfg, argc, argv);
+	if (ph_keepalive_secs(NULL, &ping, &hangup) != 0)
+		agent_config_fail("PORTHOLE_HANGUP_SECS wants a number of seconds from "
+		    "%d to %d", PH_HANGUP_MIN, PH_HANGUP_MAX);
+	agent_retry_policy.secs_since_valid_ping = (uint16_t)ping;
+	agent_retry_policy.secs_since_valid_hangup = (uint16_t)hangup;
 	ph_env_scrub();
 	agent_child_init();
 

@@ -223,7 +223,7 @@ void	agent_resolve_poll(struct agent *a);
 void	agent_resolve_stop(struct agent *a);
 
 /* agent-conn.c */
-extern const lws_retry_bo_t agent_retry_policy;	/* backoff + keepalive, both channels */
+extern lws_retry_bo_t agent_retry_policy;	/* backoff + keepalive, both channels */
 void	agent_conn_start(struct agent *a);
 void	agent_conn_resolved(struct agent *a, const char *addr, const char *error);
 void	agent_conn_stop(struct agent *a);

@@ -23,7 +23,8 @@
  * then lws stops reading the socket.
  *
  * Keepalive: a ping after PH_PING_SECS without a byte from the relay, and
- * the session is declared lost after PH_HANGUP_SECS of silence, except
+ * the session is declared lost after PH_HANGUP_SECS of silence (both from
+ * PORTHOLE_HANGUP_SECS when set: porthole/keepalive.h), except
  * while we are the ones not reading (rx paused because the local output is
  * slow): silence is then our own doing, and the clock restarts on resume.
  */
@@ -39,6 +40,7 @@
 
 #include "porthole/buf.h"
 #include "porthole/frame.h"
+#include "porthole/keepalive.h"
 #include "porthole/log.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
@@ -97,6 +99,8 @@ struct client_session {
 	int64_t			 started_ms;	/* connection attempt began */
 	int64_t			 heard_ms;	/* last byte from the relay */
 	int			 pinged;	/* a ping is out since heard_ms */
+	int			 ping_secs;	/* keepalive (PORTHOLE_HANGUP_SECS) */
+	int			 hangup_secs;
 
 	int			 peer_code;	/* close code the relay sent, 0: none */
 	char			 peer_reason[124];
@@ -312,6 +316,12 @@ session_control(void *arg, int opcode, const uint8_t *p, size_t n)
 			    sizeof s->peer_reason, (const char *)p + 2, n - 2);
 		} else
 			s->peer_code = 1005;	/* RFC 6455: no status received */
+		if (s->peer_code == PH_CLOSE_GOING_AWAY &&
+		    strcmp(s->peer_reason, PH_REASON_SHUTDOWN) == 0)
+			session_set_cause(s, ph_asprintf("relay shutting down: the relay "
+			    "at %s ended the session before it finished (output may be "
+			    "truncated); run the command again once the relay is back",
+			    s->cc->conf->relay));
 		if (s->close_queued && s->close_written)
 			return 1;	/* handshake complete: hang up */
 		/* Echo it; once written, hang up (see session_writeable). */
@@ -692,12 +702,13 @@ client_session_tick(struct client_session *s, int64_t now)
 			s->heard_ms = now;	/* our silence, not the relay's */
 			return;
 		}
-		if (now - s->heard_ms >= PH_HANGUP_SECS * 1000) {
-			session_set_cause(s, ph_asprintf("the relay stopped "
+		if (now - s->heard_ms >= (int64_t)s->hangup_secs * 1000) {
+			session_set_cause(s, ph_asprintf("the relay at %s stopped "
 			    "answering (nothing for %d s): the session is lost and "
-			    "output may be truncated", PH_HANGUP_SECS));
+			    "output may be truncated", s->cc->conf->relay,
+			    s->hangup_secs));
 			session_kill(s);
-		} else if (!s->pinged && now - s->heard_ms >= PH_PING_SECS * 1000) {
+		} else if (!s->pinged && now - s->heard_ms >= (int64_t)s->ping_secs * 1000) {
 			s->pinged = 1;
 			session_queue_frame(s, CLIENT_WS_PING, -1, NULL, 0);
 		}
@@ -718,12 +729,21 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 	struct lws_client_connect_info	 ci;
 	struct client_session		*s;
 
+	int				 ping, hangup;
+
 	if (client_sign_ready(cc->conf, cause) != 0)
 		return NULL;
+	if (ph_keepalive_secs(NULL, &ping, &hangup) != 0) {
+		*cause = ph_asprintf("PORTHOLE_HANGUP_SECS wants a number of seconds "
+		    "from %d to %d", PH_HANGUP_MIN, PH_HANGUP_MAX);
+		return NULL;
+	}
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		*cause = ph_asprintf("out of memory");
 		return NULL;
 	}
+	s->ping_secs = ping;
+	s->hangup_secs = hangup;
 	s->cc = cc;
 	s->ops = ops;
 	s->arg = arg;

@@ -56,9 +56,13 @@ enum ph_close {
 	PH_CLOSE_NOT_FOUND = 4404,	/* agent not connected / unknown session */
 	PH_CLOSE_CONFLICT = 4409,	/* session id already seen */
 	PH_CLOSE_VERSION = 4426,	/* protocol version outside what the relay serves */
+	PH_CLOSE_LIMIT = 4429,		/* a limit of the relay's reached: try later */
 	PH_CLOSE_AGENT_LOST = 4502,	/* the agent's side of a session went away */
 	PH_CLOSE_TIMEOUT = 4504,	/* the agent did not attach in time */
 };
+
+/* The reason of the 1001 close a relay that is shutting down sends. */
+#define PH_REASON_SHUTDOWN	"relay shutting down"
 
 /*
  * Control message types ("type" member of a CONTROL frame).  The numeric
@@ -99,11 +103,16 @@ enum ph_ctl {
 #define PH_ERR_SPAWN		"spawn_failed"
 #define PH_ERR_INTERNAL		"internal"
 #define PH_ERR_CONFLICT		"conflict"	/* agent id held by another instance */
+#define PH_ERR_LIMIT		"limit"		/* a limit of the relay's; try later */
 #define PH_ERR_NO_TARGET	"no_target"	/* open.pid / open.container: no such process */
 
-/* Keepalive on every WebSocket: ping after this many idle seconds ... */
+/*
+ * Keepalive on every WebSocket: hang up when no pong came for
+ * PH_HANGUP_SECS (a dead peer is found within a minute: lws needs 5 s more
+ * to close), pinging after min(PH_PING_SECS, hangup / 3) s without one
+ * (16 s by default; porthole/keepalive.h).
+ */
 #define PH_PING_SECS		20
-/* ... and hang up when no pong came for this long. */
-#define PH_HANGUP_SECS		60
+#define PH_HANGUP_SECS		50
 
 #endif

@@ -200,14 +200,18 @@ relay_conn_resume(struct relay_conn *c, unsigned why)
 	    c->pause != 0 ? "still paused" : "resumed", c->pause);
 }
 
-/* SIGTERM: every WebSocket gets 1001 now. */
+/*
+ * SIGTERM: every WebSocket gets 1001 once what is queued for it is out (or
+ * at once with now).  Whatever arrives from then on is dropped, so queues
+ * only shrink.
+ */
 void
-relay_conn_shutdown_all(void)
+relay_conn_shutdown_all(int now)
 {
 	struct relay_conn *c;
 
 	for (c = relay.conns; c != NULL; c = c->next)
-		relay_conn_close(c, PH_CLOSE_GOING_AWAY, "relay shutting down", 1);
+		relay_conn_close(c, PH_CLOSE_GOING_AWAY, PH_REASON_SHUTDOWN, now);
 }
 
 /* "::ffff:1.2.3.4" -> "1.2.3.4" */
@@ -277,7 +281,7 @@ relay_conn_established(struct relay_conn *c, struct lws *wsi)
 	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, RELAY_FIRST_MSG_SECS);
 
 	if (relay.shutting_down) {
-		relay_conn_close(c, PH_CLOSE_GOING_AWAY, "relay shutting down", 1);
+		relay_conn_close(c, PH_CLOSE_GOING_AWAY, PH_REASON_SHUTDOWN, 1);
 		return;
 	}
 	if (c->kind == RELAY_CONN_OTHER) {
@@ -314,6 +318,7 @@ relay_conn_established(struct relay_conn *c, struct lws *wsi)
 		return;
 	}
 	c->authed = 1;
+	relay_limits_admit(wsi);
 	ph_debug("%s from %s: token of %s (jti %s)", path, c->peer, c->claims.sub,
 	    c->claims.jti != NULL ? c->claims.jti : "-");
 }
@@ -474,6 +479,7 @@ relay_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP:
 		if (c == NULL)
 			return -1;
+		relay_limits_touch(wsi);
 		return relay_http_request(c, wsi, in);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (c == NULL)
@@ -484,6 +490,14 @@ relay_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (c != NULL)
 			relay_http_closed(c);
 		break;
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return relay_limits_accept((int)(intptr_t)in) != 0 ? -1 : 0;
+	case LWS_CALLBACK_WSI_CREATE:
+		relay_limits_created(wsi);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		relay_limits_destroyed(wsi);
+		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return 0;	/* accept; the token is checked at ESTABLISHED */
 	case LWS_CALLBACK_ESTABLISHED:

@@ -11,8 +11,17 @@
  * "porthole-relay: listening on ADDR:PORT" (tests wait for that line) and,
  * with --dev, written to DIR/env first.
  *
- * SIGTERM and SIGINT close every WebSocket with 1001 "relay shutting down"
- * and leave the loop once they are gone (at most RELAY_SHUTDOWN_MS later).
+ * SIGTERM and SIGINT: new connections are closed as soon as they are
+ * accepted (relay-limits.c; not lws_context_deprecate, which crashed the
+ * relay in 4.1.6: docs/libwebsockets-notes.md), every WebSocket is closed
+ * with 1001 "relay shutting down" once what is queued for it has gone out,
+ * and the loop ends when they are all gone.  --shutdown-secs (default 25, under ECS's 30 s stop timeout) bounds
+ * it: RELAY_SHUTDOWN_HURRY seconds before the end the relay stops waiting
+ * for queues to drain and closes at once, and at the end it leaves anyway.
+ *
+ * Keepalive: lws pings every connection after min(20, hangup/3) s without
+ * a pong and hangs up after --hangup-secs (PORTHOLE_HANGUP_SECS, default
+ * PH_HANGUP_SECS); relay-conn.c keeps flow-controlled sessions alive.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "porthole/keepalive.h"
 #include "porthole/log.h"
 #include "porthole/util.h"
 #include "relay-dev.h"
@@ -31,6 +41,8 @@
 struct relay relay;
 
 static volatile sig_atomic_t relay_signalled;
+static int relay_shutdown_secs = RELAY_SHUTDOWN_SECS;
+static int relay_shutdown_hurried;
 
 /* Keepalive for every connection of the vhost (lws keeps the pointer). */
 static lws_retry_bo_t relay_keepalive = {
@@ -93,16 +105,21 @@ relay_usage(FILE *f)
 	    "  --dev               make (or reuse) a self-signed certificate, signing keys\n"
 	    "                      and tokens in the state directory, then serve with them\n"
 	    "  --state DIR         state directory for --dev (default ./.porthole-dev)\n"
-	    "  --hangup-secs N     drop a peer that answers no ping for N seconds (default 60;\n"
-	    "                      pings every min(20, N/3) s; a peer held up by flow control\n"
-	    "                      counts as alive while its TCP connection is)\n"
+	    "  --hangup-secs N     drop a peer that answers no ping for N seconds\n"
+	    "                      (PORTHOLE_HANGUP_SECS; default %d; pings every\n"
+	    "                      min(%d, N/3) s; a peer held up by flow control counts\n"
+	    "                      as alive while its TCP connection is)\n"
+	    "  --shutdown-secs N   SIGTERM: close every session with 1001 once its queued\n"
+	    "                      data is out, and exit within N s (default %d)\n"
 	    "  --trusted-proxies CIDRS  believe X-Forwarded-For from these peers, e.g. the\n"
 	    "                      subnets of an ALB (PORTHOLE_TRUSTED_PROXIES)\n"
 	    "  --record-dir DIR    record shell and exec sessions there as asciicast v2\n"
 	    "                      (PORTHOLE_RECORD_DIR)\n"
 	    "  --record-required   refuse or close a session that cannot be recorded\n"
-	    "                      (PORTHOLE_RECORD_REQUIRED=1)\n"
-	    "The audit stream (JSON lines) goes to stdout, the diagnostic log to stderr.\n");
+	    "                      (PORTHOLE_RECORD_REQUIRED=1)\n",
+	    PH_HANGUP_SECS, PH_PING_SECS, RELAY_SHUTDOWN_SECS);
+	relay_limits_usage(f);
+	fprintf(f, "The audit stream (JSON lines) goes to stdout, the diagnostic log to stderr.\n");
 }
 
 static void
@@ -113,10 +130,25 @@ relay_on_signal(int sig)
 		lws_cancel_service(relay.ctx);
 }
 
+/*
+ * The shutdown clock: first RELAY_SHUTDOWN_HURRY s before the bound, stop
+ * waiting for queues (close every WebSocket at once); then leave.
+ */
 static void
 relay_shutdown_timeout(lws_sorted_usec_list_t *sul)
 {
 	(void)sul;
+	if (!relay_shutdown_hurried) {
+		relay_shutdown_hurried = 1;
+		if (relay.nconns > 0) {
+			ph_warn("%zu connections still draining after %d s: closing them "
+			    "now", relay.nconns, relay_shutdown_secs - RELAY_SHUTDOWN_HURRY);
+			relay_conn_shutdown_all(1);
+		}
+		lws_sul_schedule(relay.ctx, 0, &relay.sul_shutdown, relay_shutdown_timeout,
+		    (lws_usec_t)RELAY_SHUTDOWN_HURRY * LWS_US_PER_SEC);
+		return;
+	}
 	if (relay.nconns > 0)
 		ph_warn("%zu connections did not finish closing; leaving anyway",
 		    relay.nconns);
@@ -127,15 +159,22 @@ relay_shutdown_timeout(lws_sorted_usec_list_t *sul)
 static void
 relay_shutdown_begin(int sig)
 {
+	int first = relay_shutdown_secs - RELAY_SHUTDOWN_HURRY;
+
 	relay.shutting_down = 1;
-	ph_info("%s: closing %zu WebSockets", strsignal(sig), relay.nconns);
-	relay_conn_shutdown_all();
+	ph_info("%s: no longer accepting; closing %zu WebSockets (at most %d s)",
+	    strsignal(sig), relay.nconns, relay_shutdown_secs);
+	relay_conn_shutdown_all(0);
 	if (relay.nconns == 0) {
 		relay.done = 1;
 		return;
 	}
+	if (first <= 0) {
+		relay_shutdown_hurried = 1;
+		first = relay_shutdown_secs;
+	}
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_shutdown, relay_shutdown_timeout,
-	    (lws_usec_t)RELAY_SHUTDOWN_MS * LWS_US_PER_MS);
+	    (lws_usec_t)first * LWS_US_PER_SEC);
 }
 
 /*
@@ -193,14 +232,22 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		{ "trusted-proxies", required_argument, NULL, 'P' },
 		{ "record-dir", required_argument, NULL, 'R' },
 		{ "record-required", no_argument, NULL, 'Q' },
+		{ "shutdown-secs", required_argument, NULL, 'S' },
+		{ "handshake-timeout", required_argument, NULL, RELAY_OPT_HANDSHAKE_TIMEOUT },
+		{ "max-pending", required_argument, NULL, RELAY_OPT_MAX_PENDING },
+		{ "max-pending-per-addr", required_argument, NULL,
+		    RELAY_OPT_MAX_PENDING_PER_ADDR },
+		{ "max-conns", required_argument, NULL, RELAY_OPT_MAX_CONNS },
+		{ "max-sessions-per-agent", required_argument, NULL,
+		    RELAY_OPT_MAX_SESSIONS_PER_AGENT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
-	const char *f_revoked = NULL;
-	int ch, f_required = 0;
+	const char *f_revoked = NULL, *f_hangup = NULL;
+	int ch, f_required = 0, ping, hangup;
 
 	memset(o, 0, sizeof *o);
 	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
@@ -215,20 +262,29 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case 'P': f_proxies = optarg; break;
 		case 'R': f_record = optarg; break;
 		case 'Q': f_required = 1; break;
-		case 'H': {
+		case 'H':
+			f_hangup = optarg;
+			break;
+		case 'S': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
 
-			if (*optarg == '\0' || *end != '\0' || v < 3 || v > 3600) {
-				fprintf(stderr, "porthole-relay: --hangup-secs wants 3 to "
+			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 3600) {
+				fprintf(stderr, "porthole-relay: --shutdown-secs wants 1 to "
 				    "3600, not '%s'\n", optarg);
 				return -1;
 			}
-			relay_keepalive.secs_since_valid_hangup = (uint16_t)v;
-			relay_keepalive.secs_since_valid_ping = (uint16_t)(v / 3 < PH_PING_SECS ?
-			    v / 3 : PH_PING_SECS);
+			relay_shutdown_secs = (int)v;
 			break;
 		}
+		case RELAY_OPT_HANDSHAKE_TIMEOUT:
+		case RELAY_OPT_MAX_PENDING:
+		case RELAY_OPT_MAX_PENDING_PER_ADDR:
+		case RELAY_OPT_MAX_CONNS:
+		case RELAY_OPT_MAX_SESSIONS_PER_AGENT:
+			if (relay_limits_option(ch, optarg) != 0)
+				return -1;
+			break;
 		case 'h':
 			relay_usage(stdout);
 			exit(0);
@@ -246,6 +302,14 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		relay_usage(stderr);
 		return -1;
 	}
+	if (ph_keepalive_secs(f_hangup, &ping, &hangup) != 0) {
+		fprintf(stderr, "porthole-relay: --hangup-secs (PORTHOLE_HANGUP_SECS) wants "
+		    "%d to %d, not '%s'\n", PH_HANGUP_MIN, PH_HANGUP_MAX,
+		    f_hangup != NULL ? f_hangup : getenv("PORTHOLE_HANGUP_SECS"));
+		return -1;
+	}
+	relay_keepalive.secs_since_valid_ping = (uint16_t)ping;
+	relay_keepalive.secs_since_valid_hangup = (uint16_t)hangup;
 	o->listen = ph_setting(f_listen, "PORTHOLE_LISTEN");
 	o->cert = ph_setting(f_cert, "PORTHOLE_TLS_CERT");
 	o->key = ph_setting(f_key, "PORTHOLE_TLS_KEY");
@@ -342,6 +406,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	if (relay_limits_init() != 0)
+		goto out;
+
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = relay_on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -376,6 +443,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	relay_conn_liveness_start(relay_keepalive.secs_since_valid_hangup);
+	relay_limits_start();
 	port = lws_get_vhost_listen_port(relay.vh);
 	if (port <= 0) {
 		fprintf(stderr, "porthole-relay: cannot tell which port %s bound\n", o.listen);
@@ -404,6 +472,7 @@ out:
 	if (relay.ctx != NULL) {
 		lws_sul_cancel(&relay.sul_shutdown);
 		lws_sul_cancel(&relay.sul_liveness);
+		relay_limits_stop();
 		relay.dying = 1;
 		lws_context_destroy(relay.ctx);
 		relay.ctx = NULL;
@@ -413,6 +482,7 @@ out:
 	relay_record_cleanup();
 	relay_audit_cleanup();
 	relay_sids_free();
+	relay_limits_cleanup();
 	ph_keyset_free(&relay.keys);
 	ph_keywatch_free(&relay.keywatch);
 	ph_revoked_free(&relay.revoked);

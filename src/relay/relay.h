@@ -8,8 +8,9 @@
  * turns the Authorization header into verified claims, relay-agent.c keeps
  * the registry of connected agents (control channels), relay-session.c
  * pairs client channels with the agents' data channels and splices them,
- * relay-sids.c remembers the session ids already used, relay-map.c is the
- * string-keyed table the registries are built on.  relay-audit.c writes
+ * relay-sids.c remembers the session ids already used, relay-limits.c
+ * keeps connections it has not admitted (and sessions per agent) within
+ * bounds, relay-map.c is the string-keyed table the registries are built on.  relay-audit.c writes
  * the audit stream (JSON lines on stdout) and decides where a client came
  * from (relay-xff.c: X-Forwarded-For of trusted proxies), relay-record.c
  * writes session recordings (asciicast v2; relay-utf8.c makes their text),
@@ -20,6 +21,7 @@
 #define PORTHOLE_RELAY_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <libwebsockets.h>
@@ -54,7 +56,8 @@
 
 #define RELAY_ATTACH_SECS	10	/* agent must attach a session in this */
 #define RELAY_FIRST_MSG_SECS	10	/* hello / open / attach must come in this */
-#define RELAY_SHUTDOWN_MS	2000	/* close handshakes get this long at exit */
+#define RELAY_SHUTDOWN_SECS	25	/* SIGTERM: exit within this (--shutdown-secs) */
+#define RELAY_SHUTDOWN_HURRY	2	/* ... the last seconds stop waiting for queues */
 
 enum relay_conn_kind {
 	RELAY_CONN_HTTP = 0,	/* plain request: /healthz, /v1/agents ... */
@@ -147,7 +150,7 @@ void	relay_conn_close(struct relay_conn *c, int code, const char *reason, int no
 int	relay_conn_closing(const struct relay_conn *c);
 void	relay_conn_pause(struct relay_conn *c, unsigned why);
 void	relay_conn_resume(struct relay_conn *c, unsigned why);
-void	relay_conn_shutdown_all(void);
+void	relay_conn_shutdown_all(int now);
 void	relay_conn_liveness_start(int hangup_secs);
 
 /* relay-http.c: plain HTTP requests. */
@@ -248,6 +251,38 @@ int	relay_metrics_render(char **out, size_t *len);
 int	relay_sids_seen(const char *sid);
 int	relay_sids_add(const char *sid);
 void	relay_sids_free(void);
+
+/* relay-limits.c: limits before and after admission (see its comment). */
+struct relay_limits {
+	int	handshake_secs;		/* --handshake-timeout */
+	int	max_pending;		/* --max-pending */
+	int	max_pending_per_addr;	/* --max-pending-per-addr */
+	int	max_conns;		/* --max-conns (0: from the fd limit) */
+	int	max_sessions_per_agent;	/* --max-sessions-per-agent */
+};
+extern struct relay_limits relay_limits;
+enum relay_opt {	/* getopt values of the long-only options */
+	RELAY_OPT_HANDSHAKE_TIMEOUT = 0x100,
+	RELAY_OPT_MAX_PENDING,
+	RELAY_OPT_MAX_PENDING_PER_ADDR,
+	RELAY_OPT_MAX_CONNS,
+	RELAY_OPT_MAX_SESSIONS_PER_AGENT,
+	RELAY_OPT_LIMITS_END,
+};
+int	relay_limits_option(int opt, const char *arg);
+void	relay_limits_usage(FILE *f);
+int	relay_limits_init(void);
+void	relay_limits_start(void);
+int	relay_limits_accept(int fd);
+void	relay_limits_created(struct lws *wsi);
+void	relay_limits_admit(struct lws *wsi);
+void	relay_limits_touch(struct lws *wsi);
+void	relay_limits_destroyed(struct lws *wsi);
+int	relay_limits_session_add(const char *agent_id, char **cause);
+void	relay_limits_session_del(const char *agent_id);
+size_t	relay_limits_pending(void);
+void	relay_limits_stop(void);
+void	relay_limits_cleanup(void);
 
 /* relay-map.c: string key -> pointer; keys belong to the values. */
 struct relay_map_ent;
