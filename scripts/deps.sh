@@ -5,7 +5,10 @@
 PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
  libwebsockets-dev libssl-dev libjansson-dev libedit-dev libcriterion-dev
  libzstd-dev libcap-dev zlib1g-dev openssl procps iproute2 coreutils
- jq curl file python3 tmux util-linux"
+ jq curl file python3 tmux util-linux gdb zstd
+ openjdk-17-jdk-headless nodejs"
+# openjdk-17-jdk-headless (java, javac) and nodejs: test-only, the targets of
+# the heap-dump tests (tests/e2e/dump_jvm.sh, dump_node.sh).
 
 ph_install_deps() {
 	local missing="" p
