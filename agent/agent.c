@@ -27,6 +27,7 @@
 #include "porthole/util.h"
 
 #include "agent.h"
+#include "dump.h"
 #include "op.h"
 
 static int agent_callback(struct lws *, enum lws_callback_reasons, void *,
@@ -328,6 +329,9 @@ main(int argc, char **argv)
 		return op_ps_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], OP_MEM_FLAG) == 0)
 		return op_mem_main(argc - 1, argv + 1);
+	/* The dump worker (dump-worker.c): ptrace and zstd, no loop. */
+	if (argc >= 2 && strcmp(argv[1], OP_DUMP_FLAG) == 0)
+		return op_dump_main(argc - 1, argv + 1);
 
 	/* Launcher mode: the launcher becomes APP here; the agent child goes on. */
 	if ((app = agent_launch_split(argc, argv, agent_longopts, AGENT_SHORTOPTS)) != 0) {

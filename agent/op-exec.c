@@ -15,7 +15,9 @@
  * its high mark both output pipes are paused, so a slow client blocks the
  * program in write(2) instead of growing the agent.  A pipe that hangs up
  * while paused is closed by libwebsockets at once with data still in it,
- * so RAW_CLOSE_FILE drains it (bounded by the pipe's capacity).
+ * so RAW_CLOSE_FILE drains it (bounded by the pipe's capacity).  A helper
+ * started with op_exec_start_as(..., PH_FRAME_DATA) (the dump worker) has
+ * its stdout sent as DATA frames instead, under the same flow control.
  *
  * Input: STDIN frames go to a bounded queue written to the stdin pipe on
  * RAW_WRITEABLE_FILE; above its high mark the data channel stops being
@@ -84,6 +86,7 @@ struct op_exec {
 	int		 timed_out;	/* the timeout fired: `exit` says so */
 	int		 timer_on;	/* sul_timeout is scheduled */
 	lws_sorted_usec_list_t sul_timeout; /* the timeout, then the grace */
+	int		 out_type;	/* frame type of stdout: STDOUT, or DATA (dump) */
 };
 
 /* Close a pipe end from outside its own callback (RAW_CLOSE_FILE follows). */
@@ -236,7 +239,7 @@ exec_pipe_rx(struct exec_pipe *p, struct lws *wsi)
 	n = read(fd, a->iobuf, agent_session_read_max(x->s));
 	if (n > 0) {
 		if (!x->lost) {
-			agent_session_send(x->s, p->kind == EXEC_STDOUT ? PH_FRAME_STDOUT :
+			agent_session_send(x->s, p->kind == EXEC_STDOUT ? x->out_type :
 			    PH_FRAME_STDERR, a->iobuf, (size_t)n);
 			if (agent_session_over_high(x->s))
 				exec_pause_output(x);
@@ -269,7 +272,7 @@ exec_pipe_drain(struct exec_pipe *p, int fd)
 		if (n <= 0)
 			break;
 		total += (size_t)n;
-		if (agent_session_send(x->s, p->kind == EXEC_STDOUT ? PH_FRAME_STDOUT :
+		if (agent_session_send(x->s, p->kind == EXEC_STDOUT ? x->out_type :
 		    PH_FRAME_STDERR, a->iobuf, (size_t)n) != 0)
 			break;
 	}
@@ -438,8 +441,13 @@ exec_child(char **argv, int fds[EXEC_NPIPES][2], int want_stdin,
 	_exit(e == ENOENT ? 127 : 126);
 }
 
-static int
-exec_start(struct agent_session *s, json_t *req)
+/*
+ * Start req's argv (see the top of the file); the child's stdout goes out
+ * as frames of type out_type: PH_FRAME_STDOUT for exec, PH_FRAME_DATA for
+ * a helper whose stdout is a file's bytes (dump).
+ */
+int
+op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 {
 	struct agent	*a = s->agent;
 	struct op_exec	*x;
@@ -492,6 +500,7 @@ exec_start(struct agent_session *s, json_t *req)
 		return -1;
 	}
 	x->s = s;
+	x->out_type = out_type;
 	ph_queue_init(&x->inq, EXEC_IN_LOW, EXEC_IN_HIGH, EXEC_IN_LIMIT);
 	s->op_data = x;
 
@@ -592,6 +601,12 @@ exec_start(struct agent_session *s, json_t *req)
 		json_object_set_new(ready, "pid", json_integer(pid));
 	agent_session_send_ctl(s, ready);
 	return 0;
+}
+
+static int
+exec_start(struct agent_session *s, json_t *req)
+{
+	return op_exec_start_as(s, req, PH_FRAME_STDOUT);
 }
 
 static void

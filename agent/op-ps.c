@@ -41,6 +41,13 @@
 int
 op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv)
 {
+	return op_helper_start_as(s, open, helper_argv, PH_FRAME_STDOUT);
+}
+
+int
+op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
+    int out_type)
+{
 	json_t	*req;
 	int	 r;
 
@@ -58,7 +65,7 @@ op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv)
 	/* Helpers run as the agent, never inside another process (sidecar mode). */
 	json_object_del(req, "pid");
 	json_object_del(req, "container");
-	r = op_exec_entry.start(s, req);
+	r = op_exec_start_as(s, req, out_type);
 	json_decref(req);
 	return r;
 }

@@ -15,6 +15,7 @@ static const struct op_entry *const op_table[] = {
 	&op_ps_entry,
 	&op_mem_entry,
 	&op_cp_entry,
+	&op_dump_entry,
 };
 
 #define OP_COUNT	(sizeof op_table / sizeof op_table[0])

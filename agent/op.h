@@ -41,16 +41,26 @@ extern const struct op_entry op_shell_entry;
 extern const struct op_entry op_ps_entry;
 extern const struct op_entry op_mem_entry;
 extern const struct op_entry op_cp_entry;
+extern const struct op_entry op_dump_entry;
 
 /*
- * ps and mem run in a helper child: the agent re-executes itself with one
- * of these flags (op-ps.c, op-mem.c) under the exec machinery.
+ * ps, mem and dump run in a helper child: the agent re-executes itself
+ * with one of these flags (op-ps.c, op-mem.c; OP_DUMP_FLAG in dump.h)
+ * under the exec machinery.
  * op_helper_start runs exec of /proc/self/exe with helper_argv (stolen;
  * NULL fails the session) in front of which it puts the program.
  */
 #define OP_PS_FLAG	"--op-ps"
 #define OP_MEM_FLAG	"--op-mem"
 int		 op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv);
+/*
+ * The same with the helper's stdout sent as frames of type out_type
+ * (PH_FRAME_STDOUT, or PH_FRAME_DATA for the dump worker: a file's bytes).
+ */
+int		 op_helper_start_as(struct agent_session *s, json_t *open,
+		    json_t *helper_argv, int out_type);
+/* exec's start with stdout sent as out_type frames (op-exec.c). */
+int		 op_exec_start_as(struct agent_session *s, json_t *req, int out_type);
 int		 op_ps_main(int argc, char **argv);
 int		 op_mem_main(int argc, char **argv);
 

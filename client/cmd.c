@@ -18,6 +18,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_ps_entry,
 	&cmd_mem_entry,
 	&cmd_cp_entry,
+	&cmd_dump_entry,
 	&cmd_shell_entry,
 	&cmd_console_entry,
 	&cmd_entry_token,

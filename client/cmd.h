@@ -38,6 +38,7 @@ extern const struct cmd_entry cmd_exec_entry;
 extern const struct cmd_entry cmd_ps_entry;
 extern const struct cmd_entry cmd_mem_entry;
 extern const struct cmd_entry cmd_cp_entry;
+extern const struct cmd_entry cmd_dump_entry;
 extern const struct cmd_entry cmd_shell_entry;
 extern const struct cmd_entry cmd_console_entry;
 extern const struct cmd_entry cmd_version_entry;

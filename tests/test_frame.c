@@ -321,6 +321,43 @@ Test(frame, target_members)
 	}
 }
 
+/* dump: open.kind (str), freeze (bool), tmpdir (str), all optional. */
+Test(frame, dump_members)
+{
+#define DUMP_OPEN "{\"type\":\"open\",\"sid\":\"0123456789abcdef0123456789abcdef\"," \
+	"\"agent\":\"a\",\"op\":\"dump\",\"pid\":42"
+	static const char *good[] = {
+		DUMP_OPEN "}",
+		DUMP_OPEN ",\"kind\":\"core\",\"freeze\":true,\"tmpdir\":\"/var/tmp\"}",
+	};
+	static const char *bad[] = {
+		DUMP_OPEN ",\"kind\":\"\"}",
+		DUMP_OPEN ",\"kind\":\"a-kind-name-too-long\"}",
+		DUMP_OPEN ",\"kind\":1}",
+		DUMP_OPEN ",\"freeze\":\"yes\"}",
+		DUMP_OPEN ",\"tmpdir\":\"\"}",
+		DUMP_OPEN ",\"tmpdir\":[\"/tmp\"]}",
+	};
+#undef DUMP_OPEN
+	struct ph_frame f;
+	const char *cause;
+	size_t i;
+	int code;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		cause = NULL;
+		cr_expect_eq(decode_str(PH_FRAME_CONTROL, good[i], &f, &code, &cause), 0,
+		    "refused %s: %s", good[i], cause);
+		ph_frame_clear(&f);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		code = 0;
+		cr_expect_eq(decode_str(PH_FRAME_CONTROL, bad[i], &f, &code, &cause), -1,
+		    "accepted %s", bad[i]);
+		cr_expect_eq(code, PH_CLOSE_POLICY);
+	}
+}
+
 Test(frame, signal_names)
 {
 	cr_assert_eq(ph_signal_number("INT"), SIGINT);

@@ -1,0 +1,915 @@
+/*
+ * cmd-dump.c - `porthole dump TARGET PID [--kind auto|core|jvm|node]
+ * [--freeze] [--tmpdir DIR] [-o FILE] [--force]`: a core, JVM heap or
+ * Node.js heap dump of a process on an agent, written to a local file that
+ * gdb, Eclipse MAT or Chrome DevTools opens.
+ *
+ * The agent's dump worker (agent/dump.h) sends the file as one zstd stream
+ * in DATA frames and its events as JSON lines on STDERR: "start" (kind,
+ * mode, fallback reason, pause, size estimate), "progress", "done" (size
+ * and sha256 of the file) or "error" (a message for the operator).
+ *
+ * The file: decompressed (libzstd, streaming) and hashed (SHA-256) as it
+ * arrives, and written, unnamed, into the destination directory
+ * (O_TMPFILE).  Only once the worker said "done", its exit status is 0,
+ * the zstd stream ended cleanly and our byte count and sha256 equal its
+ * own, the file is fsync'd, linked as FILE.partial (failing if that
+ * exists, like O_EXCL), renamed to FILE and the directory fsync'd.  So a
+ * failure of any kind, even SIGKILL of the CLI, leaves neither FILE nor
+ * FILE.partial behind.  On a filesystem without O_TMPFILE, FILE.partial
+ * is created with O_EXCL at the start and unlinked on every failure the
+ * CLI lives to see.  The file is mode 0600: a core holds the process's
+ * secrets.
+ *
+ * FILE: -o FILE, or by the kind the worker names in "start":
+ * core.NAME.PID, NAME.PID.hprof, NAME.PID.heapsnapshot (NAME: the agent's
+ * name) in the current directory, or in -o DIR when DIR is a directory.
+ * An existing FILE is never replaced unless --force is given (then it is,
+ * atomically, by rename).
+ *
+ * Flow control: the file is written on the loop, synchronously, one
+ * decompressed chunk (ZSTD_DStreamOutSize) at a time; while a write
+ * blocks nothing is read from the relay, so TCP pushes back through the
+ * relay and the agent to the worker, which blocks in write(2).  Memory
+ * stays at one frame and one chunk whatever the disk's speed.
+ *
+ * Progress (bytes, rate, ETA when "start" gave an estimate) goes to
+ * stderr, through the writer thread, at most 4 times a second, and only
+ * when stderr is a terminal.  The end: one summary line on stderr (file,
+ * size, sha256, kind, mode with the fallback reason, how long the app was
+ * paused), exit 0.  Any failure: one "porthole: dump: ..." line, the
+ * partial file removed, exit 255.  SIGINT/SIGTERM: the session is closed
+ * (the agent stops the worker, which leaves the app running), the partial
+ * removed, exit 255 -- as cp, and as exec once it stops waiting for the
+ * remote program.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include "porthole/frame.h"
+#include "porthole/protocol.h"
+#include "porthole/util.h"
+
+#include "client-conn.h"
+#include "client-exit.h"
+#include "client-io.h"
+#include "client-signal.h"
+#include "client-target.h"
+#include "cmd.h"
+
+#define DUMP_CLOSE_MS		2000	/* longest wait for our close to go through */
+#define DUMP_PROGRESS_MS	250	/* at most 4 redraws a second */
+#define DUMP_LINE_MAX		(16 * 1024)	/* one event line from the worker */
+
+struct dump {
+	struct client_conn	*cc;
+	struct client_session	*s;
+	struct client_io	*io;
+	json_t			*agent;
+	char			*name;		/* the agent's, printable */
+	char			*id;
+	char			 sid[PH_SID_LEN + 1];
+
+	/* What was asked. */
+	long			 pid;
+	const char		*kind;		/* auto|core|jvm|node */
+	int			 freeze;
+	const char		*tmpdir;
+	int			 force;
+
+	/* The file. */
+	char			*dir;		/* destination directory, as given */
+	int			 dirfd;
+	char			*base;		/* FILE's name in dir; NULL until known */
+	char			*partial;	/* FILE.partial's name in dir (named) */
+	int			 fd;		/* the file being written, or -1 */
+	int			 unnamed;	/* fd is O_TMPFILE: no name yet */
+	int			 named;		/* partial exists under its name */
+	ZSTD_DCtx		*z;
+	size_t			 zret;		/* last ZSTD_decompressStream: 0 = frame ended */
+	uint8_t			*obuf;
+	size_t			 obufsz;
+	EVP_MD_CTX		*md;
+	uint64_t		 written;
+
+	/* The worker's events. */
+	char			 line[DUMP_LINE_MAX + 1];
+	size_t			 linelen;
+	int			 line_skip;	/* inside an overlong line */
+	int			 got_start;
+	char			*ev_kind, *ev_mode, *ev_reason;
+	int64_t			 pause_us;	/* -1: not known */
+	int64_t			 estimate;	/* -1: not known */
+	int			 got_done;
+	uint64_t		 done_bytes;
+	char			 done_sha[65];
+	char			*werr;		/* "error" event message */
+	char			*wcode;
+	char			*noise;		/* first line that was not an event */
+
+	/* The session. */
+	int			 got_exit;
+	int			 status;
+	char			*exit_message;
+	char			*err_code;	/* `error` frame */
+	char			*err_message;
+	char			*cause;		/* our own failure */
+	int			 interrupted;
+	int			 close_code;
+	char			*close_cause;
+	volatile int		 done;
+
+	int			 progress;	/* stderr is a terminal */
+	int64_t			 t0, last;
+};
+
+static const char *
+dump_display(struct dump *d, const char *leaf)
+{
+	static char	buf[4096 + 256];
+
+	if (strcmp(d->dir, ".") == 0)
+		snprintf(buf, sizeof buf, "%s", leaf);
+	else
+		snprintf(buf, sizeof buf, "%s%s%s", d->dir,
+		    d->dir[strlen(d->dir) - 1] == '/' ? "" : "/", leaf);
+	return buf;
+}
+
+static void
+dump_timeout(void *arg)
+{
+	((struct dump *)arg)->done = 1;
+}
+
+/* Give up: keep the first cause (stolen), close the session now. */
+static void
+dump_abort(struct dump *d, char *cause)
+{
+	if (d->cause == NULL)
+		d->cause = cause != NULL ? cause : strdup("out of memory");
+	else
+		free(cause);
+	client_session_close(d->s, PH_CLOSE_GOING_AWAY, "client done", 0);
+	client_conn_timer(d->cc, DUMP_CLOSE_MS, dump_timeout, d);
+}
+
+static void
+dump_human(char *buf, size_t len, double v)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	size_t	i = 0;
+
+	while (v >= 1024.0 && i < sizeof u / sizeof u[0] - 1) {
+		v /= 1024.0;
+		i++;
+	}
+	snprintf(buf, len, i == 0 ? "%.0f %s" : "%.1f %s", v, u[i]);
+}
+
+static void
+dump_progress(struct dump *d)
+{
+	char	line[160], done[32], rate[32], eta[48] = "";
+	int64_t	now = ph_mono_ms(), el;
+	double	r;
+	int	n;
+
+	if (!d->progress || now - d->last < DUMP_PROGRESS_MS)
+		return;
+	d->last = now;
+	el = now - d->t0 > 0 ? now - d->t0 : 1;
+	r = (double)d->written * 1000.0 / (double)el;
+	dump_human(done, sizeof done, (double)d->written);
+	dump_human(rate, sizeof rate, r);
+	if (d->estimate > 0 && r > 0 && (uint64_t)d->estimate > d->written) {
+		int64_t	s = (int64_t)((double)((uint64_t)d->estimate - d->written) / r);
+
+		snprintf(eta, sizeof eta, "  %3d%%  ETA %lld:%02lld",
+		    (int)(d->written * 100 / (uint64_t)d->estimate),
+		    (long long)(s / 60), (long long)(s % 60));
+	}
+	n = snprintf(line, sizeof line, "\r%s  %s/s%s\033[K", done, rate, eta);
+	if (n > 0)
+		client_io_write(d->io, 2, line, (size_t)n < sizeof line ? (size_t)n :
+		    sizeof line - 1);
+}
+
+/* Wipe the progress line before the last words. */
+static void
+dump_progress_clear(struct dump *d)
+{
+	if (d->progress && d->last != d->t0)
+		client_io_write(d->io, 2, "\r\033[K", 4);
+}
+
+/* The default name for kind, in dir; malloc'd. */
+static char *
+dump_default_name(struct dump *d, const char *kind)
+{
+	char	*n, *p;
+
+	if ((n = strdup(d->name[0] != '\0' ? d->name : "agent")) == NULL)
+		return NULL;
+	for (p = n; *p != '\0'; p++) {
+		if (*p == '/' || *p == '?' || *p == ' ')
+			*p = '_';
+	}
+	if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+		n[0] = '_';
+	if (strcmp(kind, "jvm") == 0)
+		p = ph_asprintf("%s.%ld.hprof", n, d->pid);
+	else if (strcmp(kind, "node") == 0)
+		p = ph_asprintf("%s.%ld.heapsnapshot", n, d->pid);
+	else
+		p = ph_asprintf("core.%s.%ld", n, d->pid);
+	free(n);
+	return p;
+}
+
+/* FILE is decided: refuse an existing one (unless --force). */
+static int
+dump_name_file(struct dump *d, char *base, char **cause)
+{
+	struct stat	st;
+	char		*partial;
+
+	if (!d->force && fstatat(d->dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		*cause = ph_asprintf("dump: %s exists; remove it, name another "
+		    "file with -o, or replace it with --force", dump_display(d, base));
+		free(base);
+		return -1;
+	}
+	if ((partial = ph_asprintf("%s.partial", base)) == NULL) {
+		free(base);
+		*cause = strdup("out of memory");
+		return -1;
+	}
+	/* Without O_TMPFILE the file already has a provisional name: move it. */
+	if (d->named && renameat2(d->dirfd, d->partial, d->dirfd, partial,
+	    RENAME_NOREPLACE) != 0) {
+		*cause = ph_asprintf("dump: cannot create %s: %s",
+		    dump_display(d, partial), strerror(errno));
+		free(partial);
+		free(base);
+		return -1;
+	}
+	d->base = base;
+	if (d->partial != NULL) {
+		free(d->partial);
+		d->partial = NULL;
+	}
+	d->partial = partial;
+	return 0;
+}
+
+/*
+ * Open the file: unnamed (O_TMPFILE) in the destination directory, else
+ * FILE.partial (or, while FILE is not known yet, a provisional name) with
+ * O_EXCL.
+ */
+static int
+dump_open_file(struct dump *d, char **cause)
+{
+	char	*prov;
+
+	d->fd = openat(d->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (d->fd >= 0) {
+		d->unnamed = 1;
+		return 0;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT) {
+		*cause = ph_asprintf("dump: cannot create a file in %s: %s", d->dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (d->partial != NULL)
+		prov = strdup(d->partial);
+	else
+		prov = ph_asprintf(".porthole-dump.%ld.%s.partial", d->pid, d->sid);
+	if (prov == NULL) {
+		*cause = strdup("out of memory");
+		return -1;
+	}
+	d->fd = openat(d->dirfd, prov, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (d->fd < 0) {
+		*cause = ph_asprintf("dump: cannot create %s: %s%s", dump_display(d, prov),
+		    strerror(errno), errno == EEXIST ? " (another dump writing it, or "
+		    "one that was killed: remove it)" : "");
+		free(prov);
+		return -1;
+	}
+	free(d->partial);
+	d->partial = prov;
+	d->named = 1;
+	return 0;
+}
+
+/* Append n decompressed bytes; -1 after dump_abort. */
+static int
+dump_write(struct dump *d, const uint8_t *p, size_t n)
+{
+	ssize_t	w;
+
+	if (EVP_DigestUpdate(d->md, p, n) != 1) {
+		dump_abort(d, strdup("dump: sha256 failed"));
+		return -1;
+	}
+	while (n > 0) {
+		if ((w = write(d->fd, p, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			dump_abort(d, ph_asprintf("dump: cannot write %s: %s%s; the "
+			    "partial file was removed", dump_display(d, d->named ?
+			    d->partial : d->base != NULL ? d->base : "the dump"),
+			    strerror(errno), errno == ENOSPC || errno == EDQUOT ?
+			    " (the disk is full)" : ""));
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		d->written += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* One DATA payload: part of the zstd stream. */
+static void
+dump_data(struct dump *d, const uint8_t *p, size_t n)
+{
+	ZSTD_inBuffer	in = { p, n, 0 };
+	ZSTD_outBuffer	out;
+	size_t		r;
+
+	do {
+		out.dst = d->obuf;
+		out.size = d->obufsz;
+		out.pos = 0;
+		r = ZSTD_decompressStream(d->z, &out, &in);
+		if (ZSTD_isError(r)) {
+			dump_abort(d, ph_asprintf("dump: the stream from %s is corrupt "
+			    "(zstd: %s)", d->name, ZSTD_getErrorName(r)));
+			return;
+		}
+		d->zret = r;
+		if (out.pos > 0 && dump_write(d, d->obuf, out.pos) != 0)
+			return;
+	} while (in.pos < in.size || out.pos == out.size);
+	dump_progress(d);
+}
+
+static char *
+dump_jstr(json_t *o, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? client_printable(s) : NULL;
+}
+
+static int64_t
+dump_jint(json_t *o, const char *key)
+{
+	json_t	*v = json_object_get(o, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
+}
+
+/* "start": the kind is known, so is the default FILE. */
+static void
+dump_ev_start(struct dump *d, json_t *ev)
+{
+	char	*cause = NULL, *base;
+
+	if (d->got_start++)
+		return;
+	d->ev_kind = dump_jstr(ev, "kind");
+	d->ev_mode = dump_jstr(ev, "mode");
+	d->ev_reason = dump_jstr(ev, "reason");
+	d->pause_us = dump_jint(ev, "pause_us");
+	d->estimate = dump_jint(ev, "estimate");
+	if (d->base != NULL)
+		return;
+	if (d->ev_kind == NULL || (strcmp(d->ev_kind, "core") != 0 &&
+	    strcmp(d->ev_kind, "jvm") != 0 && strcmp(d->ev_kind, "node") != 0)) {
+		dump_abort(d, ph_asprintf("dump: the agent's worker named no known kind "
+		    "(%s): use -o FILE", d->ev_kind != NULL ? d->ev_kind : "none"));
+		return;
+	}
+	if ((base = dump_default_name(d, d->ev_kind)) == NULL ||
+	    dump_name_file(d, base, &cause) != 0)
+		dump_abort(d, cause);
+}
+
+/* One line of the worker's stderr. */
+static void
+dump_event(struct dump *d, char *line, size_t len)
+{
+	json_t		*ev;
+	const char	*what, *sha;
+	int64_t		 v;
+
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		line[--len] = '\0';
+	if (len == 0)
+		return;
+	ev = json_loadb(line, len, 0, NULL);
+	what = json_string_value(json_object_get(ev, "event"));
+	if (what == NULL) {
+		/* Not an event (a crash report?): kept for the verdict. */
+		if (d->noise == NULL)
+			d->noise = client_printable(line);
+		json_decref(ev);
+		return;
+	}
+	if (strcmp(what, "start") == 0)
+		dump_ev_start(d, ev);
+	else if (strcmp(what, "done") == 0) {
+		d->got_done = 1;
+		d->done_bytes = (v = dump_jint(ev, "bytes")) >= 0 ? (uint64_t)v : 0;
+		sha = json_string_value(json_object_get(ev, "sha256"));
+		snprintf(d->done_sha, sizeof d->done_sha, "%s", sha != NULL ? sha : "");
+		if ((v = dump_jint(ev, "pause_us")) >= 0)
+			d->pause_us = v;
+	} else if (strcmp(what, "error") == 0) {
+		if (d->werr == NULL) {
+			d->werr = dump_jstr(ev, "message");
+			d->wcode = dump_jstr(ev, "code");
+		}
+	}
+	/* "progress": our own count is closer to the disk. */
+	json_decref(ev);
+}
+
+/* A STDERR payload: split into lines, each at most DUMP_LINE_MAX. */
+static void
+dump_stderr(struct dump *d, const uint8_t *p, size_t n)
+{
+	const uint8_t	*nl;
+	size_t		 k;
+
+	while (n > 0) {
+		nl = memchr(p, '\n', n);
+		k = nl != NULL ? (size_t)(nl - p) : n;
+		if (!d->line_skip) {
+			if (k > DUMP_LINE_MAX - d->linelen) {
+				d->line_skip = 1;	/* too long to be an event */
+				if (d->noise == NULL)
+					d->noise = strdup("an overlong line");
+			} else {
+				memcpy(d->line + d->linelen, p, k);
+				d->linelen += k;
+			}
+		}
+		if (nl == NULL)
+			return;
+		if (!d->line_skip) {
+			d->line[d->linelen] = '\0';
+			dump_event(d, d->line, d->linelen);
+		}
+		d->linelen = 0;
+		d->line_skip = 0;
+		p += k + 1;
+		n -= k + 1;
+	}
+}
+
+static void
+dump_established(void *arg)
+{
+	struct dump	*d = arg;
+	json_t		*m, *members;
+
+	m = ph_ctl_new(PH_CTL_OPEN);
+	members = json_pack("{s:s, s:s, s:s, s:[], s:b, s:b, s:I, s:i, s:n, s:I, s:s, s:b}",
+	    "sid", d->sid, "agent", client_agent_str(d->agent, "id"), "op", "dump",
+	    "argv", "tty", 0, "stdin", 0, "ts", (json_int_t)ph_now(),
+	    "proto", PH_PROTOCOL_VERSION, "sig", "pid", (json_int_t)d->pid,
+	    "kind", d->kind, "freeze", d->freeze);
+	if (members != NULL && d->tmpdir != NULL)
+		json_object_set_new(members, "tmpdir", json_string(d->tmpdir));
+	if (m == NULL || members == NULL || json_object_update(m, members) != 0) {
+		json_decref(m);
+		json_decref(members);
+		dump_abort(d, strdup("out of memory"));
+		return;
+	}
+	json_decref(members);
+	client_session_send_open(d->s, m);
+}
+
+static int
+dump_message(void *arg, const struct ph_frame *f)
+{
+	struct dump	*d = arg;
+
+	if (d->cause != NULL || d->interrupted)
+		return 0;
+	switch (f->type) {
+	case PH_FRAME_DATA:
+		if (d->got_exit) {
+			dump_abort(d, strdup("dump: the agent sent data after the worker's exit"));
+			return 0;
+		}
+		dump_data(d, f->payload, f->len);
+		return 0;
+	case PH_FRAME_STDERR:
+		dump_stderr(d, f->payload, f->len);
+		return 0;
+	case PH_FRAME_STDOUT:
+		dump_abort(d, ph_asprintf("dump: agent %s sent output where a dump "
+		    "stream was expected: is it older than this CLI?", d->name));
+		return 0;
+	case PH_FRAME_CONTROL:
+		break;
+	default:
+		return 0;
+	}
+	switch (f->ctl) {
+	case PH_CTL_EXIT:
+		d->got_exit = 1;
+		d->status = client_exit_status(f->json);
+		d->exit_message = dump_jstr(f->json, "message");
+		if (d->linelen > 0 && !d->line_skip) {
+			d->line[d->linelen] = '\0';
+			dump_event(d, d->line, d->linelen);
+			d->linelen = 0;
+		}
+		client_session_close(d->s, PH_CLOSE_NORMAL, NULL, 0);
+		client_conn_timer(d->cc, DUMP_CLOSE_MS, dump_timeout, d);
+		return 0;
+	case PH_CTL_ERROR:
+		client_error_note(f->json, &d->err_code, &d->err_message);
+		return 0;
+	default:
+		return 0;	/* ready, progress, meta */
+	}
+}
+
+static void
+dump_drained(void *arg)
+{
+	(void)arg;
+}
+
+static void
+dump_wake(void *arg)
+{
+	struct dump	*d = arg;
+
+	if (client_signal_take() != 0 && !d->interrupted && !d->got_exit) {
+		d->interrupted = 1;
+		client_session_close(d->s, PH_CLOSE_GOING_AWAY, "client interrupted", 0);
+		client_conn_timer(d->cc, DUMP_CLOSE_MS, dump_timeout, d);
+	}
+}
+
+static void
+dump_closed(void *arg, int code, const char *reason, const char *cause)
+{
+	struct dump	*d = arg;
+
+	(void)reason;
+	d->close_code = code;
+	d->close_cause = cause != NULL ? strdup(cause) : NULL;
+	client_conn_timer(d->cc, -1, NULL, NULL);
+	d->done = 1;
+}
+
+static const struct client_session_ops dump_ops = {
+	.established = dump_established,
+	.message = dump_message,
+	.drained = dump_drained,
+	.wake = dump_wake,
+	.closed = dump_closed,
+};
+
+/* After the loop: is the file whole and exactly what the worker wrote? */
+static char *
+dump_verdict(struct dump *d)
+{
+	uint8_t		 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen = 0, i;
+	char		 hex[65];
+
+	if (d->interrupted)
+		return ph_asprintf("dump interrupted: closed the session (the agent stops "
+		    "the worker and leaves process %ld running); no file was written",
+		    d->pid);
+	if (d->cause != NULL)
+		return strdup(d->cause);
+	if (d->werr != NULL)
+		return ph_asprintf("dump: %s", d->werr);
+	if (d->err_code != NULL) {
+		if (strcmp(d->err_code, PH_ERR_AGENT_LOST) == 0)
+			return ph_asprintf("dump: agent %s (%s) was lost mid-dump; no file "
+			    "was written", d->name, d->id);
+		if (strcmp(d->err_code, PH_ERR_FORBIDDEN) == 0)
+			return ph_asprintf("dump: not allowed on %s (%s): %s: ask for a "
+			    "token whose scope and target allow dump", d->name, d->id,
+			    d->err_message);
+		return ph_asprintf("dump on %s (%s) failed: %s (%s)", d->name, d->id,
+		    d->err_message, d->err_code);
+	}
+	if (!d->got_exit) {
+		if (d->close_cause != NULL)
+			return ph_asprintf("dump: %s; no file was written", d->close_cause);
+		if (d->close_code == 1006 || d->close_code == PH_CLOSE_GOING_AWAY)
+			return ph_asprintf("dump: the connection to the relay was lost "
+			    "mid-dump (%s); no file was written; try again",
+			    d->close_code == 1006 ? "it broke" : "the relay is shutting down");
+		return ph_asprintf("dump: the session with %s (%s) ended (code %d) "
+		    "mid-dump; no file was written", d->name, d->id, d->close_code);
+	}
+	if (d->status != 0)
+		return ph_asprintf("dump: the dump worker on %s %s %d%s%s; no file was "
+		    "written", d->name, d->status > 128 ? "died of signal" : "exited",
+		    d->status > 128 ? d->status - 128 : d->status,
+		    d->noise != NULL || d->exit_message != NULL ? ": " : "",
+		    d->noise != NULL ? d->noise : d->exit_message != NULL ?
+		    d->exit_message : "");
+	if (!d->got_done)
+		return ph_asprintf("dump: the dump worker on %s ended without saying "
+		    "\"done\"; no file was written", d->name);
+	if (d->base == NULL)
+		return strdup("dump: the worker never said what it dumped; no file was "
+		    "written");
+	if (d->zret != 0)
+		return ph_asprintf("dump: the stream ended early (truncated zstd stream) "
+		    "after %llu bytes; no file was written",
+		    (unsigned long long)d->written);
+	if (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32)
+		return strdup("dump: sha256 failed");
+	for (i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (d->written != d->done_bytes || strcmp(hex, d->done_sha) != 0)
+		return ph_asprintf("dump: what arrived (%llu bytes, sha256 %s) is not "
+		    "what the worker sent (%llu bytes, sha256 %s); no file was written",
+		    (unsigned long long)d->written, hex, (unsigned long long)d->done_bytes,
+		    d->done_sha);
+	memcpy(d->done_sha, hex, sizeof hex);
+	return NULL;
+}
+
+/* Make the verified file durable under its final name. */
+static char *
+dump_commit(struct dump *d)
+{
+	char	 proc[64];
+
+	if (fsync(d->fd) != 0)
+		return ph_asprintf("dump: cannot write %s: %s%s", dump_display(d,
+		    d->partial != NULL ? d->partial : d->base), strerror(errno),
+		    errno == ENOSPC ? " (the disk is full)" : "");
+	if (d->unnamed) {
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", d->fd);
+		if (linkat(AT_FDCWD, proc, d->dirfd, d->partial, AT_SYMLINK_FOLLOW) != 0)
+			return ph_asprintf("dump: cannot create %s: %s",
+			    dump_display(d, d->partial), strerror(errno));
+		d->named = 1;
+	}
+	if (renameat2(d->dirfd, d->partial, d->dirfd, d->base,
+	    d->force ? 0 : RENAME_NOREPLACE) != 0)
+		return ph_asprintf("dump: cannot rename %s to %s: %s", d->partial,
+		    dump_display(d, d->base), strerror(errno));
+	d->named = 0;
+	(void)fsync(d->dirfd);
+	return NULL;
+}
+
+static void
+dump_summary(struct dump *d)
+{
+	char	size[32], pause[48], mode[256];
+	int64_t	el = ph_mono_ms() - d->t0;
+
+	dump_human(size, sizeof size, (double)d->written);
+	if (d->pause_us >= 0)
+		snprintf(pause, sizeof pause, "app paused %.1f ms",
+		    (double)d->pause_us / 1000.0);
+	else
+		snprintf(pause, sizeof pause, "app pause not measured");
+	snprintf(mode, sizeof mode, "%s%s%s%s", d->ev_mode != NULL ? d->ev_mode : "?",
+	    d->ev_reason != NULL ? " (" : "", d->ev_reason != NULL ? d->ev_reason : "",
+	    d->ev_reason != NULL ? ")" : "");
+	fprintf(stderr, "dump: wrote %s: %llu bytes (%s), sha256 %s, kind %s, mode %s, "
+	    "%s, %.1f s in all\n", dump_display(d, d->base),
+	    (unsigned long long)d->written, size, d->done_sha,
+	    d->ev_kind != NULL ? d->ev_kind : "?", mode, pause, (double)el / 1000.0);
+}
+
+/* -o: split into directory and name; a directory means "the default name in it". */
+static int
+dump_output(struct dump *d, const char *out, char **cause)
+{
+	struct stat	 st;
+	const char	*slash;
+
+	if (out == NULL || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))) {
+		d->dir = strdup(out != NULL ? out : ".");
+		return d->dir != NULL ? 0 : -1;
+	}
+	if ((slash = strrchr(out, '/')) == NULL) {
+		d->dir = strdup(".");
+		d->base = strdup(out);
+	} else {
+		d->dir = slash == out ? strdup("/") : strndup(out, (size_t)(slash - out));
+		d->base = strdup(slash + 1);
+	}
+	if (d->dir == NULL || d->base == NULL)
+		return -1;
+	if (d->base[0] == '\0' || strcmp(d->base, ".") == 0 || strcmp(d->base, "..") == 0) {
+		*cause = ph_asprintf("dump: -o %s: not a file name", out);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
+{
+	struct dump	 d;
+	const char	*pos[2] = { NULL, NULL }, *out = NULL, *a;
+	char		*cause = NULL, *end, *base;
+	json_t		*agents;
+	int		 i, r, np = 0, fd;
+
+	memset(&d, 0, sizeof d);
+	d.fd = d.dirfd = -1;
+	d.kind = "auto";
+	d.pause_us = d.estimate = -1;
+	d.zret = 1;
+	for (i = 1; i < argc; i++) {
+		a = argv[i];
+		if (strcmp(a, "--kind") == 0 || strncmp(a, "--kind=", 7) == 0) {
+			if (a[6] == '=')
+				d.kind = a + 7;
+			else if (i + 1 < argc)
+				d.kind = argv[++i];
+			else
+				return cmd_usage_error(&cmd_dump_entry, "--kind needs a kind");
+			if (strcmp(d.kind, "auto") != 0 && strcmp(d.kind, "core") != 0 &&
+			    strcmp(d.kind, "jvm") != 0 && strcmp(d.kind, "node") != 0)
+				return cmd_usage_error(&cmd_dump_entry, "--kind is auto, core, "
+				    "jvm or node, not '%s'", d.kind);
+		} else if (strcmp(a, "--freeze") == 0)
+			d.freeze = 1;
+		else if (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0)
+			d.force = 1;
+		else if (strcmp(a, "--tmpdir") == 0 || strncmp(a, "--tmpdir=", 9) == 0) {
+			if (a[8] == '=')
+				d.tmpdir = a + 9;
+			else if (i + 1 < argc)
+				d.tmpdir = argv[++i];
+			else
+				return cmd_usage_error(&cmd_dump_entry, "--tmpdir needs a directory");
+			if (d.tmpdir[0] != '/')
+				return cmd_usage_error(&cmd_dump_entry, "--tmpdir wants an "
+				    "absolute path inside the task, not '%s'", d.tmpdir);
+		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+			if (i + 1 >= argc || argv[i + 1][0] == '\0')
+				return cmd_usage_error(&cmd_dump_entry, "%s needs a file", a);
+			out = argv[++i];
+		} else if (a[0] == '-' && a[1] != '\0') {
+			r = client_conf_option(conf, argc, argv, &i, &cause);
+			if (r < 0) {
+				r = cmd_usage_error(&cmd_dump_entry, "%s", cause);
+				free(cause);
+				return r;
+			}
+			if (r == 0)
+				return cmd_usage_error(&cmd_dump_entry, "unknown option '%s'", a);
+		} else if (np < 2)
+			pos[np++] = a;
+		else
+			return cmd_usage_error(&cmd_dump_entry, "unexpected argument '%s'", a);
+	}
+	if (np != 2)
+		return cmd_usage_error(&cmd_dump_entry, "want a target and a process id");
+	errno = 0;
+	d.pid = strtol(pos[1], &end, 10);
+	if (pos[1][0] < '1' || pos[1][0] > '9' || *end != '\0' || errno != 0 ||
+	    d.pid > 0x7fffffff)
+		return cmd_usage_error(&cmd_dump_entry, "PID wants a process id, not '%s'",
+		    pos[1]);
+
+	if (dump_output(&d, out, &cause) != 0)
+		goto fail;
+	if ((d.dirfd = open(d.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		cause = ph_asprintf("dump: %s: %s", d.dir, strerror(errno));
+		goto fail;
+	}
+	if (client_conf_load(conf, &cause) != 0 ||
+	    (d.cc = client_conn_new(conf, &cause)) == NULL ||
+	    (agents = client_conn_get_agents(d.cc, NULL, &cause)) == NULL)
+		goto fail;
+	d.agent = client_target_one(agents, pos[0], conf->relay, &cause);
+	json_decref(agents);
+	if (d.agent == NULL)
+		goto fail;
+	d.name = client_printable(client_agent_str(d.agent, "name"));
+	d.id = client_printable(client_agent_str(d.agent, "id"));
+	if (ph_random_hex(d.sid, PH_SID_LEN) != 0) {
+		cause = strdup("cannot draw a random session id");
+		goto fail;
+	}
+	d.sid[PH_SID_LEN] = '\0';
+
+	/* FILE known now (-o, or --kind): refuse an existing one before dumping. */
+	base = d.base;
+	d.base = NULL;
+	if (base == NULL && strcmp(d.kind, "auto") != 0 &&
+	    (base = dump_default_name(&d, d.kind)) == NULL) {
+		cause = strdup("out of memory");
+		goto fail;
+	}
+	if (base != NULL && dump_name_file(&d, base, &cause) != 0)
+		goto fail;
+	if (dump_open_file(&d, &cause) != 0)
+		goto fail;
+	if ((d.z = ZSTD_createDCtx()) == NULL || (d.md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) != 1 ||
+	    (d.obuf = malloc(d.obufsz = ZSTD_DStreamOutSize())) == NULL) {
+		cause = strdup("out of memory");
+		goto fail;
+	}
+	d.progress = isatty(2);
+	d.t0 = d.last = ph_mono_ms();
+
+	client_signal_block();
+	if ((d.io = client_io_new(d.cc, 0, &cause)) == NULL ||
+	    client_signal_start(d.cc, &cause) != 0 ||
+	    (d.s = client_session_open(d.cc, &dump_ops, &d, &cause)) == NULL)
+		goto fail;
+	if (client_conn_run(d.cc, &d.done) != 0 && d.close_cause == NULL)
+		d.close_cause = strdup("the event loop failed");
+	dump_progress_clear(&d);
+	client_signal_detach();
+	client_io_detach(d.io);
+	client_session_free(d.s);
+	d.s = NULL;
+	client_conn_free(d.cc);
+	d.cc = NULL;
+	(void)client_io_flush(d.io, &fd);
+
+	if ((cause = dump_verdict(&d)) == NULL && (cause = dump_commit(&d)) == NULL) {
+		dump_summary(&d);
+		r = 0;
+		goto out;
+	}
+fail:
+	r = cmd_fail(cause);
+out:
+	if (d.s != NULL)
+		client_session_free(d.s);
+	if (d.cc != NULL) {
+		client_signal_detach();
+		if (d.io != NULL)
+			client_io_detach(d.io);
+		client_conn_free(d.cc);
+	}
+	if (d.fd != -1)
+		close(d.fd);
+	if (d.named)
+		unlinkat(d.dirfd, d.partial, 0);
+	if (d.dirfd != -1)
+		close(d.dirfd);
+	ZSTD_freeDCtx(d.z);
+	EVP_MD_CTX_free(d.md);
+	free(d.obuf);
+	json_decref(d.agent);
+	free(d.name);
+	free(d.id);
+	free(d.dir);
+	free(d.base);
+	free(d.partial);
+	free(d.ev_kind);
+	free(d.ev_mode);
+	free(d.ev_reason);
+	free(d.werr);
+	free(d.wcode);
+	free(d.noise);
+	free(d.exit_message);
+	free(d.err_code);
+	free(d.err_message);
+	free(d.cause);
+	free(d.close_cause);
+	return r;
+}
+
+const struct cmd_entry cmd_dump_entry = {
+	.name = "dump",
+	.alias = NULL,
+	.usage = "TARGET PID [--kind auto|core|jvm|node] [--freeze] [--tmpdir DIR] "
+	    "[-o FILE|DIR] [--force]",
+	.about = "core or heap dump of a process, to a local file (sha256-checked)",
+	.exec = cmd_dump_exec,
+	.flags = CMD_TARGET,
+};
