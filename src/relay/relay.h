@@ -8,7 +8,8 @@
  * turns the Authorization header into verified claims, relay-agent.c keeps
  * the registry of connected agents (control channels), relay-session.c
  * pairs client channels with the agents' data channels and splices them,
- * relay-sids.c remembers the session ids already used, relay-map.c is the
+ * relay-sids.c remembers the session ids already used, relay-route.c reads
+ * paths and the Authorization header, relay-map.c is the
  * string-keyed table the registries are built on.  The process-wide state
  * lives in the one struct relay of relay.c.
  */
@@ -144,6 +145,10 @@ void	relay_conn_liveness_start(int hangup_secs);
 int	relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path);
 int	relay_http_writeable(struct relay_conn *c, struct lws *wsi);
 void	relay_http_closed(struct relay_conn *c);
+
+/* relay-route.c: the endpoint a path names; the token in a header. */
+enum relay_conn_kind relay_route(const char *path, const char **subproto, const char **sid);
+char	*relay_route_bearer(const char *hdr, char **cause);
 
 /* relay-auth.c: tokens on requests and upgrades. */
 int	relay_auth_check(struct lws *wsi, enum ph_token_kind want,
