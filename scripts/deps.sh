@@ -5,7 +5,8 @@
 PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
  libwebsockets-dev libssl-dev libjansson-dev libedit-dev libcriterion-dev
  libzstd-dev libcap-dev zlib1g-dev openssl procps iproute2 coreutils
- jq curl file python3 tmux util-linux"
+ jq curl file python3 tmux util-linux
+ openssh-server openssh-client binutils gdb"
 
 ph_install_deps() {
 	local missing="" p
