@@ -15,6 +15,11 @@
  *   --ctl JSON (a CONTROL frame), --big N (a STDIN message of N payload
  *   bytes in one frame), --frag N (a STDIN message of N payload bytes in
  *   4 KiB fragments), --sleep-ms N.
+ *
+ * Flood mode (probe-flood.c): ph-probe --url ... --ca FILE --token T
+ *   --flood N [--from 127.0.0.2] [--flood-secs S] opens N hostile
+ *   connections at once, each from its own source address counting up
+ *   from --from, and holds them for S seconds (default 20).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -27,6 +32,10 @@
 
 #include "porthole/protocol.h"
 #include "porthole/util.h"
+
+/* probe-flood.c */
+int	probe_flood(const char *host, int port, const char *ca, const char *token,
+	    const char *from, int n, int secs);
 
 enum act_kind { A_HEX, A_TEXT, A_CTL, A_BIG, A_FRAG, A_SLEEP };
 
@@ -229,6 +238,9 @@ main(int argc, char **argv)
 		{ "big", required_argument, NULL, 'B' },
 		{ "frag", required_argument, NULL, 'F' },
 		{ "sleep-ms", required_argument, NULL, 'S' },
+		{ "flood", required_argument, NULL, 'f' },
+		{ "from", required_argument, NULL, 'o' },
+		{ "flood-secs", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct lws_context_creation_info info;
@@ -236,7 +248,8 @@ main(int argc, char **argv)
 	struct lws_context *ctx;
 	const char *url = NULL, *ca = NULL, *path;
 	char *host = NULL, *cause = NULL, *tok;
-	long wait_ms = 5000;
+	long wait_ms = 5000, flood = 0, flood_secs = 20;
+	const char *from = "127.0.0.2";
 	int64_t deadline;
 	int c, port;
 
@@ -253,6 +266,9 @@ main(int argc, char **argv)
 		case 'B': add_act(A_BIG, optarg); break;
 		case 'F': add_act(A_FRAG, optarg); break;
 		case 'S': add_act(A_SLEEP, optarg); break;
+		case 'f': flood = strtol(optarg, NULL, 10); break;
+		case 'o': from = optarg; break;
+		case 's': flood_secs = strtol(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
@@ -275,6 +291,8 @@ main(int argc, char **argv)
 		}
 		free(base);
 	}
+	if (flood > 0)
+		return probe_flood(host, port, ca, token, from, (int)flood, (int)flood_secs);
 	lws_set_log_level(LLL_ERR, NULL);
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
