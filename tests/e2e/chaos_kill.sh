@@ -32,19 +32,34 @@ check "exec: no session process left under the agent" wait_for 30 agent_children
 
 # shell: one job stopped with Ctrl-Z, another in the foreground.
 python3 - "$CLI_BIN" "$m" "$T/shell.pid" <<'PY' &
-import os, pty, sys, time
+import os, pty, select, subprocess, sys, time
 cli, m, pidfile = sys.argv[1:4]
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(cli, [cli, "shell", "e2e-kill"])
-def say(s):
-    os.write(fd, s.encode()); time.sleep(0.5)
-time.sleep(1.0)
-say("exec 2>&1; set -m\r")
-say("M=%s\r" % m)
-say("bash -c 'exec -a \"$0-stopped\" sleep 1000' \"$M\"\r")
-say("\x1a")
-say("bash -c 'exec -a \"$0-fg\" sleep 1000' \"$M\"\r")
+out = b""
+def until(cond, what, secs=60):
+    global out
+    end = time.monotonic() + secs
+    while not cond():
+        if time.monotonic() > end:
+            sys.exit("shell driver: no " + what)
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            out += os.read(fd, 4096)
+def running(name):
+    return subprocess.run(["pgrep", "-f", "^%s-%s( |$)" % (m, name)],
+                          stdout=subprocess.DEVNULL).returncode == 0
+# Type only once the remote shell answers: until then the local terminal
+# may still be cooked, and a Ctrl-Z would stop the CLI itself.
+os.write(fd, b"M=%s; echo rdy''x\r" % m.encode())
+until(lambda: b"rdyx" in out, "remote shell")
+os.write(fd, b"bash -c 'exec -a \"$0-stopped\" sleep 1000' \"$M\"\r")
+until(lambda: running("stopped"), "first job")
+os.write(fd, b"\x1a")
+until(lambda: b"Stopped" in out, "job stopped")
+os.write(fd, b"bash -c 'exec -a \"$0-fg\" sleep 1000' \"$M\"\r")
+until(lambda: running("fg"), "second job")
 open(pidfile, "w").write(str(pid))
 try:
     while os.read(fd, 4096):
@@ -54,10 +69,9 @@ except OSError:
 os.waitpid(pid, 0)
 PY
 driver=$!
-check "shell: jobs started" wait_for 30 running fg
-check "shell: driver ready" wait_for 30 test -s "$T/shell.pid"
+check "shell: driver ready (jobs started)" wait_for 90 test -s "$T/shell.pid"
 stopped=$(pgrep -f -- "^$m-stopped( |\$)" | head -1)
-check "shell: a job is stopped" [ -n "$stopped" ] && [ "$(awk '{print $3}' "/proc/$stopped/stat" 2>/dev/null)" = T ]
+eq "shell: a job is stopped" "$(awk '{print $3}' "/proc/${stopped:-0}/stat" 2>/dev/null)" T
 kill -KILL "$(cat "$T/shell.pid")" 2>/dev/null
 check "shell: foreground job gone after kill -9 of the client" wait_for 30 gone fg
 check "shell: stopped job gone too" wait_for 30 gone stopped
