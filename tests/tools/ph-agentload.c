@@ -45,7 +45,9 @@ static char		*host;
 static int		 port;
 static struct lws_context *ctx;
 static volatile sig_atomic_t stop;
-static int64_t		 t0;
+static int64_t		 t0, last_progress;
+static int		 stuck;
+static lws_sorted_usec_list_t sul_watch;
 
 static void
 on_signal(int sig)
@@ -92,14 +94,43 @@ dial(int i)
 static void
 dial_more(void)
 {
+	last_progress = ph_mono_ms();
 	while (next_dial < nconns && pending < inflight && !stop)
 		dial(next_dial++);
 	if (!ready_said && welcomed + failed == nconns) {
 		ready_said = 1;
-		printf("ready %d of %d (%d failed) in %lld ms\n", welcomed, nconns, failed,
-		    (long long)(ph_mono_ms() - t0));
+		printf("ready %d of %d (%d failed, %d stuck) in %lld ms\n", welcomed, nconns,
+		    failed, stuck, (long long)(ph_mono_ms() - t0));
 		fflush(stdout);
 	}
+}
+
+/*
+ * Every second: dials that made no progress for 10 s are written off.
+ * (Seen with libwebsockets 4.1.6 past ~6,000 client connections in one
+ * context: a few dozen connect calls return a wsi that never opens a
+ * socket nor calls back.)  Fresh dials take their place.
+ */
+static void
+watch(lws_sorted_usec_list_t *sul)
+{
+	int i;
+
+	(void)sul;
+	if (pending > 0 && ph_mono_ms() - last_progress > 10000) {
+		for (i = 0; i < next_dial; i++) {
+			if (conns[i].state < 2) {
+				conns[i].state = 3;
+				stuck++;
+				failed++;
+			}
+		}
+		fprintf(stderr, "ph-agentload: %d dials made no progress in 10 s: "
+		    "written off (%d so far)\n", pending, stuck);
+		pending = 0;
+		dial_more();
+	}
+	lws_sul_schedule(ctx, 0, &sul_watch, watch, LWS_US_PER_SEC);
 }
 
 static int
@@ -274,7 +305,8 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	lws_set_log_level(LLL_ERR, NULL);
+	lws_set_log_level(getenv("PH_AGENTLOAD_DEBUG") != NULL ? LLL_ERR | LLL_WARN |
+	    LLL_NOTICE | LLL_INFO : LLL_ERR, NULL);
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
@@ -285,6 +317,7 @@ main(int argc, char **argv)
 		return 2;
 	t0 = ph_mono_ms();
 	dial_more();
+	lws_sul_schedule(ctx, 0, &sul_watch, watch, LWS_US_PER_SEC);
 	until = hold > 0 ? ph_mono_ms() + hold * 1000 : 0;
 	while (!stop && (until == 0 || ph_mono_ms() < until))
 		lws_service(ctx, 0);
