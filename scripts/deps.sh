@@ -8,10 +8,12 @@
 PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
  libwebsockets-dev libssl-dev libjansson-dev libedit-dev libcriterion-dev
  libzstd-dev libcap-dev zlib1g-dev openssl procps iproute2 coreutils
- jq curl file python3 tmux util-linux gdb zstd
+ jq curl file python3 tmux util-linux gdb zstd binutils
+ openssh-server openssh-client
  asciinema prometheus openjdk-17-jdk-headless nodejs"
-# asciinema, prometheus (promtool), openjdk-17-jdk-headless (java, javac) and
-# nodejs: test-only (record.sh, metrics.sh, dump_jvm.sh, dump_node.sh).
+# openssh-server, openssh-client: bench/run's peer.  asciinema, prometheus
+# (promtool), openjdk-17-jdk-headless (java, javac) and nodejs: test-only
+# (record.sh, metrics.sh, dump_jvm.sh, dump_node.sh).
 
 ph_install_deps() {
 	local missing="" p

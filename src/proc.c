@@ -75,23 +75,43 @@ fail_read(const char *what, pid_t pid, char **cause)
 int64_t
 ph_boot_time(const char *root)
 {
-	char buf[16384], *p;
+	char buf[16384];
 
 	if (slurp(root, "proc/stat", buf, sizeof buf) < 0)
 		return 0;
-	if ((p = strstr(buf, "\nbtime ")) == NULL)
+	return ph_btime_parse(buf);
+}
+
+int64_t
+ph_btime_parse(const char *buf)
+{
+	const char *p;
+
+	if (strncmp(buf, "btime ", 6) == 0)
+		p = buf;
+	else if ((p = strstr(buf, "\nbtime ")) != NULL)
+		p++;
+	else
 		return 0;
-	return strtoll(p + 7, NULL, 10);
+	return strtoll(p + 6, NULL, 10);
 }
 
 int
 ph_passwd_name(const char *root, uid_t uid, char *out, size_t len)
 {
-	char buf[65536], *line, *save = NULL, *f[4];
-	int i;
+	char buf[65536];
 
 	if (slurp(root, "etc/passwd", buf, sizeof buf) < 0)
 		return -1;
+	return ph_passwd_lookup(buf, uid, out, len);
+}
+
+int
+ph_passwd_lookup(char *buf, uid_t uid, char *out, size_t len)
+{
+	char *line, *save = NULL, *f[4];
+	int i;
+
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		/* name:password:uid:gid:... */
@@ -129,6 +149,25 @@ field_u64(const char *buf, const char *key)
 	return 0;
 }
 
+/* The effective uid in the text of /proc/PID/status; -1 if none. */
+int
+ph_proc_parse_uid(const char *buf, uid_t *uid)
+{
+	unsigned long ruid, euid;
+	const char *s;
+
+	if (strncmp(buf, "Uid:", 4) == 0)
+		s = buf + 4;
+	else if ((s = strstr(buf, "\nUid:")) != NULL)
+		s += 5;
+	else
+		return -1;
+	if (sscanf(s, "%lu %lu", &ruid, &euid) != 2)
+		return -1;
+	*uid = (uid_t)euid;
+	return 0;
+}
+
 static int
 count_fds(const char *root, pid_t pid)
 {
@@ -148,35 +187,33 @@ count_fds(const char *root, pid_t pid)
 	return n;
 }
 
+/*
+ * Parse the text of /proc/PID/stat (buf, modified) into p: comm, state,
+ * ppid, cpu, threads, start (boot + start ticks / ticks), rss.  p->pid
+ * names the process in *cause.
+ */
 int
-ph_proc_read(const char *root, pid_t pid, struct ph_proc *p, char **cause)
+ph_proc_parse_stat(char *buf, struct ph_proc *p, int64_t boot, long ticks, long pagekib,
+    char **cause)
 {
-	char buf[4096], rel[64], *s, *e, *fields[64];
+	char *s, *e, *fields[64];
 	unsigned long long flags;
-	long ticks = sysconf(_SC_CLK_TCK);
-	ssize_t n;
-	int nf = 0, i;
+	int nf = 0;
 
-	memset(p, 0, sizeof *p);
-	p->pid = pid;
 	if (ticks <= 0)
 		ticks = 100;
-
-	snprintf(rel, sizeof rel, "proc/%d/stat", (int)pid);
-	if (slurp(root, rel, buf, sizeof buf) < 0)
-		return fail_read("stat", pid, cause);
 	/* "pid (comm) state ...": comm may hold spaces and parentheses. */
 	s = strchr(buf, '(');
 	e = strrchr(buf, ')');
 	if (s == NULL || e == NULL || e < s || e[1] != ' ') {
-		*cause = ph_asprintf("/proc/%d/stat is malformed", (int)pid);
+		*cause = ph_asprintf("/proc/%d/stat is malformed", (int)p->pid);
 		return -1;
 	}
 	snprintf(p->comm, sizeof p->comm, "%.*s", (int)(e - s - 1), s + 1);
 	for (s = strtok(e + 2, " \n"); s != NULL && nf < 64; s = strtok(NULL, " \n"))
 		fields[nf++] = s;
 	if (nf < 22) {
-		*cause = ph_asprintf("/proc/%d/stat has %d fields", (int)pid, nf + 2);
+		*cause = ph_asprintf("/proc/%d/stat has %d fields", (int)p->pid, nf + 2);
 		return -1;
 	}
 	/* fields[0] is stat field 3 (state). */
@@ -185,22 +222,34 @@ ph_proc_read(const char *root, pid_t pid, struct ph_proc *p, char **cause)
 	flags = strtoull(fields[6], NULL, 10);
 	p->cpu_ticks = strtoull(fields[11], NULL, 10) + strtoull(fields[12], NULL, 10);
 	p->threads = (int)strtol(fields[17], NULL, 10);
-	p->start = ph_boot_time(root) + (int64_t)(strtoull(fields[19], NULL, 10) / (unsigned long long)ticks);
-	p->rss_kib = strtoull(fields[21], NULL, 10) * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
+	p->start = boot + (int64_t)(strtoull(fields[19], NULL, 10) / (unsigned long long)ticks);
+	p->rss_kib = strtoull(fields[21], NULL, 10) * (uint64_t)pagekib;
 	p->kernel = (flags & PF_KTHREAD) != 0;
+	return 0;
+}
+
+int
+ph_proc_read(const char *root, pid_t pid, struct ph_proc *p, char **cause)
+{
+	char buf[4096], rel[64];
+	long ticks = sysconf(_SC_CLK_TCK);
+	ssize_t n;
+	int i;
+
+	memset(p, 0, sizeof *p);
+	p->pid = pid;
+
+	snprintf(rel, sizeof rel, "proc/%d/stat", (int)pid);
+	if (slurp(root, rel, buf, sizeof buf) < 0)
+		return fail_read("stat", pid, cause);
+	if (ph_proc_parse_stat(buf, p, ph_boot_time(root), ticks,
+	    sysconf(_SC_PAGESIZE) / 1024, cause) != 0)
+		return -1;
 
 	snprintf(rel, sizeof rel, "proc/%d/status", (int)pid);
 	if (slurp(root, rel, buf, sizeof buf) < 0)
 		return fail_read("status", pid, cause);
-	if (strncmp(buf, "Uid:", 4) == 0)
-		s = buf + 4;
-	else if ((s = strstr(buf, "\nUid:")) != NULL)
-		s += 5;
-	if (s != NULL) {
-		unsigned long ruid, euid;
-		if (sscanf(s, "%lu %lu", &ruid, &euid) == 2)
-			p->uid = (uid_t)euid;
-	}
+	ph_proc_parse_uid(buf, &p->uid);
 	if (ph_passwd_name(root, p->uid, p->user, sizeof p->user) != 0)
 		snprintf(p->user, sizeof p->user, "%lu", (unsigned long)p->uid);
 
@@ -278,6 +327,32 @@ ph_proc_pids(const char *root, pid_t **pidsp, size_t *np, char **cause)
 	return 0;
 }
 
+/* The KiB figures of the text of /proc/PID/status into m. */
+void
+ph_memstat_parse_status(const char *buf, struct ph_memstat *m)
+{
+	m->rss = field_u64(buf, "VmRSS");
+	m->anon = field_u64(buf, "RssAnon");
+	m->file = field_u64(buf, "RssFile");
+	m->shmem = field_u64(buf, "RssShmem");
+	m->swap = field_u64(buf, "VmSwap");
+	m->peak = field_u64(buf, "VmHWM");
+	m->threads = (int)field_u64(buf, "Threads");
+}
+
+/* Pss from the text of /proc/PID/smaps_rollup into m. */
+void
+ph_memstat_parse_rollup(const char *buf, struct ph_memstat *m)
+{
+	/* The first line is the address range; fields follow. */
+	const char *body = strchr(buf, '\n');
+
+	if (body != NULL) {
+		m->pss = field_u64(body + 1, "Pss");
+		m->have_pss = 1;
+	}
+}
+
 int
 ph_memstat_read(const char *root, pid_t pid, struct ph_memstat *m, char **cause)
 {
@@ -287,22 +362,11 @@ ph_memstat_read(const char *root, pid_t pid, struct ph_memstat *m, char **cause)
 	snprintf(rel, sizeof rel, "proc/%d/status", (int)pid);
 	if (slurp(root, rel, buf, sizeof buf) < 0)
 		return fail_read("status", pid, cause);
-	m->rss = field_u64(buf, "VmRSS");
-	m->anon = field_u64(buf, "RssAnon");
-	m->file = field_u64(buf, "RssFile");
-	m->shmem = field_u64(buf, "RssShmem");
-	m->swap = field_u64(buf, "VmSwap");
-	m->peak = field_u64(buf, "VmHWM");
-	m->threads = (int)field_u64(buf, "Threads");
+	ph_memstat_parse_status(buf, m);
 	snprintf(rel, sizeof rel, "proc/%d/smaps_rollup", (int)pid);
-	if (slurp(root, rel, buf, sizeof buf) >= 0) {
-		/* The first line is the address range; fields follow. */
-		char *body = strchr(buf, '\n');
-		if (body != NULL) {
-			m->pss = field_u64(body + 1, "Pss");
-			m->have_pss = 1;
-		}
-	} else if (vanished(errno))
+	if (slurp(root, rel, buf, sizeof buf) >= 0)
+		ph_memstat_parse_rollup(buf, m);
+	else if (vanished(errno))
 		return fail_read("smaps_rollup", pid, cause);
 	else if (errno == EACCES || errno == EPERM) {
 		*cause = ph_asprintf("no permission to read /proc/%d/smaps_rollup: the "
@@ -314,8 +378,8 @@ ph_memstat_read(const char *root, pid_t pid, struct ph_memstat *m, char **cause)
 }
 
 /* Parse "N" or "max" into bytes; "max" and v1's huge sentinel mean no limit. */
-static uint64_t
-limit_value(const char *s)
+uint64_t
+ph_cg_limit_parse(const char *s)
 {
 	uint64_t v;
 
@@ -339,22 +403,21 @@ cg_try(const char *cgroot, const char *sub, const char *path, const char *usage_
 	c->usage = strtoull(buf, NULL, 10);
 	snprintf(rel, sizeof rel, "%s%s/%s", sub, path, limit_f);
 	if (slurp(cgroot, rel, buf, sizeof buf) >= 0)
-		c->limit = limit_value(buf);
+		c->limit = ph_cg_limit_parse(buf);
 	return 0;
 }
 
+/*
+ * The memory cgroup paths in the text of /proc/PID/cgroup (buf, modified):
+ * the v1 memory controller's into v1, the v2 unified one's into v2.
+ * Returns a mask: 1 = v1 found, 2 = v2 found.
+ */
 int
-ph_cgmem_read(const char *root, const char *cgroot, pid_t pid, struct ph_cgmem *c,
-    char **cause)
+ph_cgroup_parse(char *buf, char *v1, size_t v1len, char *v2, size_t v2len)
 {
-	char buf[8192], rel[64], *line, *save = NULL, *ctrl, *path;
-	char v1[512] = "", v2[512] = "";
-	int have_v1 = 0, have_v2 = 0;
+	char *line, *save = NULL, *ctrl, *path;
+	int have = 0;
 
-	memset(c, 0, sizeof *c);
-	snprintf(rel, sizeof rel, "proc/%d/cgroup", (int)pid);
-	if (slurp(root, rel, buf, sizeof buf) < 0)
-		return fail_read("cgroup", pid, cause);
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		/* hierarchy-ID:controllers:path */
@@ -365,19 +428,37 @@ ph_cgmem_read(const char *root, const char *cgroot, pid_t pid, struct ph_cgmem *
 			continue;
 		*path++ = '\0';
 		if (strcmp(line, "0") == 0 && *ctrl == '\0') {
-			snprintf(v2, sizeof v2, "%s", path);
-			have_v2 = 1;
+			snprintf(v2, v2len, "%s", path);
+			have |= 2;
 		} else {
 			char *tok, *s2 = NULL;
 			for (tok = strtok_r(ctrl, ",", &s2); tok != NULL;
 			    tok = strtok_r(NULL, ",", &s2)) {
 				if (strcmp(tok, "memory") == 0) {
-					snprintf(v1, sizeof v1, "%s", path);
-					have_v1 = 1;
+					snprintf(v1, v1len, "%s", path);
+					have |= 1;
 				}
 			}
 		}
 	}
+	return have;
+}
+
+int
+ph_cgmem_read(const char *root, const char *cgroot, pid_t pid, struct ph_cgmem *c,
+    char **cause)
+{
+	char buf[8192], rel[64];
+	char v1[512] = "", v2[512] = "";
+	int have, have_v1, have_v2;
+
+	memset(c, 0, sizeof *c);
+	snprintf(rel, sizeof rel, "proc/%d/cgroup", (int)pid);
+	if (slurp(root, rel, buf, sizeof buf) < 0)
+		return fail_read("cgroup", pid, cause);
+	have = ph_cgroup_parse(buf, v1, sizeof v1, v2, sizeof v2);
+	have_v1 = (have & 1) != 0;
+	have_v2 = (have & 2) != 0;
 	/*
 	 * Inside a container the cgroup namespace may show "/" while the mount
 	 * is the container's own cgroup, or show the host path that the mount

@@ -65,4 +65,18 @@ struct ph_cgmem {
 int	ph_cgmem_read(const char *root, const char *cgroot, pid_t pid, struct ph_cgmem *c,
 	    char **cause);
 
+/*
+ * The parsers behind the readers above, on text already read (for the
+ * fuzz targets and fixture tests).  Functions taking a char * modify it.
+ */
+int	ph_proc_parse_stat(char *buf, struct ph_proc *p, int64_t boot, long ticks,
+	    long pagekib, char **cause);
+int	ph_proc_parse_uid(const char *buf, uid_t *uid);
+int	ph_passwd_lookup(char *buf, uid_t uid, char *out, size_t len);
+int64_t	ph_btime_parse(const char *buf);
+void	ph_memstat_parse_status(const char *buf, struct ph_memstat *m);
+void	ph_memstat_parse_rollup(const char *buf, struct ph_memstat *m);
+int	ph_cgroup_parse(char *buf, char *v1, size_t v1len, char *v2, size_t v2len);
+uint64_t ph_cg_limit_parse(const char *s);	/* bytes; 0 = "max" or no limit */
+
 #endif

@@ -33,7 +33,7 @@
 static char *
 relay_auth_bearer(struct lws *wsi, char **cause)
 {
-	char *hdr, *p, *tok;
+	char *hdr, *tok;
 	int n;
 
 	n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -54,28 +54,9 @@ relay_auth_bearer(struct lws *wsi, char **cause)
 		*cause = strdup("cannot read the Authorization header");
 		return NULL;
 	}
-	p = hdr;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (strncasecmp(p, "Bearer", 6) != 0 || (p[6] != ' ' && p[6] != '\t')) {
-		OPENSSL_cleanse(hdr, (size_t)n);
-		free(hdr);
-		*cause = strdup("the Authorization header must be \"Bearer <token>\"");
-		return NULL;
-	}
-	p += 6;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	tok = strdup(p);
+	tok = relay_route_bearer(hdr, cause);
 	OPENSSL_cleanse(hdr, (size_t)n);
 	free(hdr);
-	if (tok == NULL) {
-		*cause = strdup("out of memory");
-		return NULL;
-	}
-	n = (int)strlen(tok);
-	while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
-		tok[--n] = '\0';
 	return tok;
 }
 

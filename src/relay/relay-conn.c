@@ -230,28 +230,6 @@ relay_conn_peer(struct lws *wsi, char *buf, size_t len)
 		memmove(buf, buf + 7, strlen(buf + 7) + 1);
 }
 
-/* The endpoint a WebSocket path names, and the subprotocol it speaks. */
-static enum relay_conn_kind
-relay_conn_kind_of(const char *path, const char **subproto, const char **sid)
-{
-	size_t n = strlen(PH_PATH_AGENT_SESSION);
-
-	*sid = NULL;
-	if (strcmp(path, PH_PATH_AGENT) == 0) {
-		*subproto = PH_SUBPROTO_CONTROL;
-		return RELAY_CONN_CONTROL;
-	}
-	*subproto = PH_SUBPROTO_SESSION;
-	if (strcmp(path, PH_PATH_SESSION) == 0)
-		return RELAY_CONN_CLIENT;
-	if (strncmp(path, PH_PATH_AGENT_SESSION, n) == 0) {
-		*sid = path + n;
-		return RELAY_CONN_DATA;
-	}
-	*subproto = NULL;
-	return RELAY_CONN_OTHER;
-}
-
 static void
 relay_conn_established(struct relay_conn *c, struct lws *wsi)
 {
@@ -273,7 +251,7 @@ relay_conn_established(struct relay_conn *c, struct lws *wsi)
 
 	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0)
 		path[0] = '\0';
-	c->kind = relay_conn_kind_of(path, &want, &sid);
+	c->kind = relay_route(path, &want, &sid);
 	if (c->kind == RELAY_CONN_CONTROL)
 		ph_queue_init(&c->tx, RELAY_CTLQ_LIMIT / 4, RELAY_CTLQ_LIMIT / 2, RELAY_CTLQ_LIMIT);
 	else

@@ -10,7 +10,8 @@
  * pairs client channels with the agents' data channels and splices them,
  * relay-sids.c remembers the session ids already used, relay-limits.c
  * keeps connections it has not admitted (and sessions per agent) within
- * bounds, relay-map.c is the string-keyed table the registries are built on.  relay-audit.c writes
+ * bounds, relay-route.c reads paths and the Authorization header,
+ * relay-map.c is the string-keyed table the registries are built on.  relay-audit.c writes
  * the audit stream (JSON lines on stdout) and decides where a client came
  * from (relay-xff.c: X-Forwarded-For of trusted proxies), relay-record.c
  * writes session recordings (asciicast v2; relay-utf8.c makes their text),
@@ -157,6 +158,10 @@ void	relay_conn_liveness_start(int hangup_secs);
 int	relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path);
 int	relay_http_writeable(struct relay_conn *c, struct lws *wsi);
 void	relay_http_closed(struct relay_conn *c);
+
+/* relay-route.c: the endpoint a path names; the token in a header. */
+enum relay_conn_kind relay_route(const char *path, const char **subproto, const char **sid);
+char	*relay_route_bearer(const char *hdr, char **cause);
 
 /* relay-auth.c: tokens on requests and upgrades. */
 int	relay_auth_check(struct lws *wsi, enum ph_token_kind want,

@@ -21,6 +21,11 @@
  * it (ts now plus --ts-offset SECS), for the token of --token; then the
  * members of --after-sign JSON are merged in (an open altered after it was
  * signed).
+ *
+ * Flood mode (probe-flood.c): ph-probe --url ... --ca FILE --token T
+ *   --flood N [--from 127.0.0.2] [--flood-secs S] opens N hostile
+ *   connections at once, each from its own source address counting up
+ *   from --from, and holds them for S seconds (default 20).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -35,6 +40,10 @@
 #include "porthole/protocol.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
+
+/* probe-flood.c */
+int	probe_flood(const char *host, int port, const char *ca, const char *token,
+	    const char *from, int n, int secs);
 
 enum act_kind { A_HEX, A_TEXT, A_CTL, A_BIG, A_FRAG, A_SLEEP };
 
@@ -297,6 +306,9 @@ main(int argc, char **argv)
 		{ "sign", required_argument, NULL, 'k' },
 		{ "ts-offset", required_argument, NULL, 'o' },
 		{ "after-sign", required_argument, NULL, 'a' },
+		{ "flood", required_argument, NULL, 'f' },
+		{ "from", required_argument, NULL, 'O' },
+		{ "flood-secs", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct lws_context_creation_info info;
@@ -305,7 +317,8 @@ main(int argc, char **argv)
 	const char *url = NULL, *ca = NULL, *path, *signkey = NULL, *after = NULL;
 	long ts_offset = 0;
 	char *host = NULL, *cause = NULL, *tok;
-	long wait_ms = 5000;
+	long wait_ms = 5000, flood = 0, flood_secs = 20;
+	const char *from = "127.0.0.2";
 	int64_t deadline;
 	int c, port;
 
@@ -327,6 +340,9 @@ main(int argc, char **argv)
 		case 'k': signkey = optarg; break;
 		case 'o': ts_offset = strtol(optarg, NULL, 10); break;
 		case 'a': after = optarg; break;
+		case 'f': flood = strtol(optarg, NULL, 10); break;
+		case 'O': from = optarg; break;
+		case 'D': flood_secs = strtol(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
@@ -356,6 +372,8 @@ main(int argc, char **argv)
 		}
 		free(base);
 	}
+	if (flood > 0)
+		return probe_flood(host, port, ca, token, from, (int)flood, (int)flood_secs);
 	lws_set_log_level(LLL_ERR, NULL);
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
