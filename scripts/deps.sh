@@ -9,9 +9,10 @@ PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
  libwebsockets-dev libssl-dev libjansson-dev libedit-dev libcriterion-dev
  libzstd-dev libcap-dev zlib1g-dev openssl procps iproute2 coreutils
  jq curl file python3 tmux util-linux gdb zstd binutils
- openssh-server openssh-client
+ openssh-server openssh-client busybox-static
  asciinema prometheus openjdk-17-jdk-headless nodejs"
-# openssh-server, openssh-client: bench/run's peer.  asciinema, prometheus
+# openssh-server, openssh-client: bench/run's peer; busybox-static: the
+# static program of static_root.sh's empty root.  asciinema, prometheus
 # (promtool), openjdk-17-jdk-headless (java, javac) and nodejs: test-only
 # (record.sh, metrics.sh, dump_jvm.sh, dump_node.sh).
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The static agent in an empty root: a chroot (in a mount namespace of its
 # own) holding only the agent, a CA bundle (the dev relay's certificate),
-# /dev/null, /dev/urandom and the static test program.  It connects to the
+# /dev/null, /dev/urandom and a static program (busybox, as the issue asks,
+# and the static test program).  It connects to the
 # dev relay over TLS and serves exec of that program; it finds the bundle at
 # each place the common images keep it, through SSL_CERT_FILE and
 # PORTHOLE_CA, resolves a name through /etc/hosts without any NSS module,
@@ -68,6 +69,34 @@ serves() {
 		"$(ph exec "$name" -- /ph-testapp echo from the empty root </dev/null)" \
 		"from the empty root"
 }
+
+# The issue's root: the agent, a CA bundle, /dev/null (and /dev/urandom) and
+# a static busybox, no /etc/hosts, no ph-testapp; exec of busybox through it.
+BUSYBOX=$(command -v busybox || true)
+if [ -n "$BUSYBOX" ] && file -L "$BUSYBOX" | grep -q 'statically linked'; then
+	new_root; rm "$ROOT/ph-testapp"
+	put "$STATE/ca.pem" /etc/ssl/certs/ca-certificates.crt
+	put "$BUSYBOX" /bin/busybox
+	eq "the busybox root holds only the agent, the bundle, busybox and two devices" \
+		"$(cd "$ROOT" && find . -type f | sort | tr '\n' ' ')" \
+		"./bin/busybox ./dev/null ./dev/urandom ./etc/ssl/certs/ca-certificates.crt ./porthole-agent "
+	in_root sr-busybox "$NUMERIC"
+	if wait_for 20 agent_listed sr-busybox; then
+		eq "busybox root: exec of busybox" \
+			"$(ph exec sr-busybox -- /bin/busybox echo hello from busybox </dev/null)" \
+			"hello from busybox"
+		eq "busybox root: busybox sh runs, its exit code comes back" \
+			"$(ph exec sr-busybox -- /bin/busybox sh -c 'echo $((6 * 7)); exit 3' </dev/null; echo "rc=$?")" \
+			"42
+rc=3"
+	else
+		fail "busybox root: the agent did not register"
+		sed 's/^/#   /' "$T/sr-busybox.err"
+	fi
+	stop_root
+else
+	log "no static busybox here (Debian: busybox-static): busybox root not tried"
+fi
 
 # Each well-known place, alone in the root.
 i=0
