@@ -51,6 +51,9 @@ check "exec running" wait_for 20 grep -q before-term "$T/exec.out"
 	2>"$T/big.err" | (sleep 4; cat >"$T/big.out") &
 big_pid=$!
 PIDS+=("$big_pid")
+# Its session is up once the remote head runs (it then blocks on the full
+# queue); a moment more lets the relay's queue toward the CLI fill.
+check "held-up exec running" wait_for 60 pgrep -x -f "head -c 8M /dev/zero"
 sleep 1
 
 kill -TERM "$RELAY_PID"
