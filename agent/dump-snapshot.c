@@ -59,7 +59,9 @@
 #define SNAP_XSTATE_MAX	(64 * 1024)
 #define SNAP_PF_KTHREAD	0x00200000
 #define SNAP_ROUNDS	100	/* rescans of /proc/PID/task before giving up */
-#define SNAP_STOP_SECS	5	/* for every thread to stop (SIGALRM) */
+#define SNAP_STOP_SECS	10	/* for every thread to stop (SIGALRM): a thread
+				 * in uninterruptible sleep holds the others
+				 * stopped that long at most */
 
 static void
 snap_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

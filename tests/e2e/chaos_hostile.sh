@@ -9,7 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 
 N=${CHAOS_HOSTILE_N:-1000}
-start_relay
+# A handshake bound well inside the flood's 25 s, however slow the machine.
+start_relay --handshake-timeout 4
 start_agent e2e-hostile
 
 "$PROBE_BIN" --url "$PORTHOLE_RELAY/v1/session" --ca "$PORTHOLE_CA" --token "$PORTHOLE_TOKEN" \
@@ -39,6 +40,9 @@ eq "relay still runs sessions" "$(ph exec e2e-hostile -- echo still-serving </de
 # The relay cut the hostile connections itself (handshake and first-message
 # timeouts, refusals); what the flood still held at its end is counted too.
 byrelay=$(sed -n 's/.*closed-by-relay \([0-9]*\).*/\1/p' "$T/flood.out")
-log "closed by the relay: ${byrelay:-?} of $N"
-check "the relay closed most hostile connections itself" [ "${byrelay:-0}" -ge $((N * 7 / 10)) ]
+connected=$(sed -n 's/.*connected \([0-9]*\).*/\1/p' "$T/flood.out")
+log "closed by the relay: ${byrelay:-?} of ${connected:-?} connected ($N tried)"
+check "most of the flood got in" [ "${connected:-0}" -ge $((N / 2)) ]
+check "the relay closed most hostile connections itself" \
+	[ "${byrelay:-0}" -ge $(( ${connected:-0} * 7 / 10 )) ]
 finish
