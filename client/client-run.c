@@ -17,6 +17,75 @@
 #include "cmd.h"
 
 int
+client_run_option(struct client_run *r, const struct cmd_entry *ce, int argc,
+    char **argv, int *i)
+{
+	const char	*a = argv[*i];
+	char		*end;
+
+	if (strcmp(a, "--pid") != 0 && strcmp(a, "--container") != 0)
+		return -1;
+	if (*i + 1 >= argc || argv[*i + 1][0] == '\0')
+		return cmd_usage_error(ce, "%s needs a value", a);
+	if (r->pid > 0 || r->container != NULL)
+		return cmd_usage_error(ce, "--pid and --container exclude each other");
+	if (a[2] == 'c') {
+		r->container = argv[++*i];
+		if (strlen(r->container) > 255)
+			return cmd_usage_error(ce, "--container: name too long");
+		return 0;
+	}
+	r->pid = strtoll(argv[++*i], &end, 10);
+	if (*end != '\0' || r->pid <= 0 || r->pid > 2147483647LL)
+		return cmd_usage_error(ce, "--pid %s: not a process id", argv[*i]);
+	return 0;
+}
+
+int
+client_run_parse(struct client_run *r, const struct cmd_entry *ce,
+    struct client_conf *conf, int argc, char **argv, client_run_opt_cb opt,
+    void *arg, const char **target, int *rargc, char ***rargv)
+{
+	char	*cause = NULL;
+	int	 i, rc;
+
+	*target = NULL;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (a[0] != '-' || a[1] == '\0') {
+			if (*target != NULL)
+				break;	/* no "--": the command starts here */
+			*target = a;
+			continue;
+		}
+		if ((opt == NULL || (rc = opt(arg, argc, argv, &i)) < 0) &&
+		    (rc = client_run_option(r, ce, argc, argv, &i)) < 0) {
+			rc = client_conf_option(conf, argc, argv, &i, &cause);
+			if (rc < 0) {
+				rc = cmd_usage_error(ce, "%s", cause);
+				free(cause);
+				return rc;
+			}
+			if (rc == 0)
+				return cmd_usage_error(ce, "unknown option '%s'", a);
+			rc = 0;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	if (*target == NULL)
+		return cmd_usage_error(ce, "missing TARGET");
+	*rargc = i < argc ? argc - i : 0;
+	*rargv = argv + i;
+	return 0;
+}
+
+int
 client_run_resolve(struct client_run *r, struct client_conf *conf,
     const char *target)
 {
@@ -41,13 +110,18 @@ client_run_resolve(struct client_run *r, struct client_conf *conf,
 	return 0;
 }
 
+static const struct client_session_ops client_run_session_ops;	/* below */
+
 int
 client_run_loop(struct client_run *r, int with_stdin,
-    const struct client_session_ops *ops, void *arg, char **cause)
+    const struct client_run_ops *ops, void *arg, char **cause)
 {
+	r->ops = ops;
+	r->arg = arg;
 	if ((r->io = client_io_new(r->cc, with_stdin, cause)) == NULL ||
 	    client_signal_start(r->cc, cause) != 0 ||
-	    (r->s = client_session_open(r->cc, ops, arg, cause)) == NULL)
+	    (r->s = client_session_open(r->cc, &client_run_session_ops, r,
+	    cause)) == NULL)
 		return -1;
 	if (client_conn_run(r->cc, &r->done) != 0 && r->close_cause == NULL)
 		r->close_cause = strdup("the event loop failed");
@@ -111,6 +185,16 @@ client_run_open(struct client_run *r, const char *op, int argc, char **argv,
 	return o;
 }
 
+void
+client_run_send_open(struct client_run *r, json_t *o)
+{
+	if (o != NULL && r->pid > 0)
+		json_object_set_new(o, "pid", json_integer(r->pid));
+	if (o != NULL && r->container != NULL)
+		json_object_set_new(o, "container", json_string(r->container));
+	client_session_send_open(r->s, o);
+}
+
 static void
 client_run_abort_timeout(void *arg)
 {
@@ -165,9 +249,10 @@ client_run_ctl(struct client_run *r, const struct ph_frame *f)
 	}
 }
 
-int
-client_run_message(struct client_run *r, const struct ph_frame *f)
+static int
+client_run_message(void *arg, const struct ph_frame *f)
 {
+	struct client_run	*r = arg;
 	struct client_io_status	 st;
 
 	switch (f->type) {
@@ -197,10 +282,13 @@ client_run_message(struct client_run *r, const struct ph_frame *f)
 	}
 }
 
-int
-client_run_wake(struct client_run *r)
+/* The writer or the stdin reader moved, or a signal came. */
+static void
+client_run_wake(void *arg)
 {
+	struct client_run	*r = arg;
 	struct client_io_status	 st;
+	int			 sig;
 
 	client_io_status(r->io, &st);
 	if (st.out_errno != 0 && r->abort == CLIENT_RUN_RUNNING) {
@@ -208,13 +296,33 @@ client_run_wake(struct client_run *r)
 		r->out_fd = st.out_fd;
 		client_run_abort(r, st.out_errno == EPIPE ? CLIENT_RUN_ABORT_PIPE :
 		    CLIENT_RUN_ABORT_WRITE, "client output closed");
-		return -1;
+		return;
 	}
 	if (r->rx_paused && st.out_low) {
 		r->rx_paused = 0;
 		client_session_rx(r->s, 1);
 	}
-	return 0;
+	while ((sig = client_signal_take()) != 0)
+		r->ops->signal(r->arg, sig);
+	r->ops->pump(r->arg);
+}
+
+static void
+client_run_established(void *arg)
+{
+	struct client_run	*r = arg;
+
+	r->established = 1;
+	r->ops->open(r->arg);
+	r->ops->pump(r->arg);
+}
+
+static void
+client_run_drained(void *arg)
+{
+	struct client_run	*r = arg;
+
+	r->ops->pump(r->arg);
 }
 
 int
@@ -232,10 +340,11 @@ client_run_forward(struct client_run *r, const char *name)
 	return 1;
 }
 
-void
-client_run_closed(struct client_run *r, int code, const char *reason,
-    const char *cause)
+static void
+client_run_closed(void *arg, int code, const char *reason, const char *cause)
 {
+	struct client_run	*r = arg;
+
 	r->close_code = code;
 	free(r->close_reason);
 	free(r->close_cause);
@@ -244,3 +353,11 @@ client_run_closed(struct client_run *r, int code, const char *reason,
 	client_conn_timer(r->cc, -1, NULL, NULL);
 	r->done = 1;
 }
+
+static const struct client_session_ops client_run_session_ops = {
+	.established = client_run_established,
+	.message = client_run_message,
+	.drained = client_run_drained,
+	.wake = client_run_wake,
+	.closed = client_run_closed,
+};

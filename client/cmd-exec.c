@@ -64,15 +64,14 @@ struct exec {
 	int64_t			 grace_ms;	/* --grace; -1: the agent's */
 	int			 all;		/* --all */
 	int			 json;		/* --json (with --all) */
-	long long		 pid;		/* --pid: run inside it; 0: none */
-	const char		*container;	/* --container NAME, or NULL */
 	int			 eof_sent;
 };
 
 /* Move stdin chunks to the session while it has room; then `eof`. */
 static void
-exec_pump(struct exec *e)
+exec_pump(void *arg)
 {
+	struct exec		*e = arg;
 	struct client_run	*r = &e->run;
 	struct client_io_status	 st;
 	const uint8_t		*p;
@@ -93,12 +92,11 @@ exec_pump(struct exec *e)
 }
 
 static void
-exec_established(void *arg)
+exec_open(void *arg)
 {
 	struct exec	*e = arg;
 	json_t		*o;
 
-	e->run.established = 1;
 	o = client_run_open(&e->run, "exec", e->argc, e->argv, 0, NULL,
 	    !e->no_stdin);
 	if (o == NULL) {
@@ -110,54 +108,23 @@ exec_established(void *arg)
 		json_object_set_new(o, "timeout_ms", json_integer(e->timeout_ms));
 	if (e->timeout_ms > 0 && e->grace_ms >= 0)
 		json_object_set_new(o, "grace_ms", json_integer(e->grace_ms));
-	if (e->pid > 0)
-		json_object_set_new(o, "pid", json_integer(e->pid));
-	if (e->container != NULL)
-		json_object_set_new(o, "container", json_string(e->container));
-	client_session_send_open(e->run.s, o);
-	exec_pump(e);
+	client_run_send_open(&e->run, o);
 }
 
-static int
-exec_message(void *arg, const struct ph_frame *f)
-{
-	return client_run_message(&((struct exec *)arg)->run, f);
-}
-
+/* The first SIGINT/SIGTERM is forwarded, any other stops waiting. */
 static void
-exec_drained(void *arg)
-{
-	exec_pump(arg);
-}
-
-static void
-exec_wake(void *arg)
+exec_signal(void *arg, int sig)
 {
 	struct exec	*e = arg;
-	int		 sig;
 
-	if (client_run_wake(&e->run) != 0)
-		return;
-	while ((sig = client_signal_take()) != 0) {
-		if (!client_run_forward(&e->run, sig == SIGINT ? "INT" : "TERM"))
-			client_run_abort(&e->run, CLIENT_RUN_ABORT_SIGNAL,
-			    "interrupted");
-	}
-	exec_pump(e);
+	if (!client_run_forward(&e->run, sig == SIGINT ? "INT" : "TERM"))
+		client_run_abort(&e->run, CLIENT_RUN_ABORT_SIGNAL, "interrupted");
 }
 
-static void
-exec_closed(void *arg, int code, const char *reason, const char *cause)
-{
-	client_run_closed(&((struct exec *)arg)->run, code, reason, cause);
-}
-
-static const struct client_session_ops exec_ops = {
-	.established = exec_established,
-	.message = exec_message,
-	.drained = exec_drained,
-	.wake = exec_wake,
-	.closed = exec_closed,
+static const struct client_run_ops exec_ops = {
+	.open = exec_open,
+	.pump = exec_pump,
+	.signal = exec_signal,
 };
 
 /* The one line for a session that ended without `exit`; malloc'd. */
@@ -251,100 +218,62 @@ exec_die_of_sigpipe(void)
 	return cmd_failf("the reader of our output went away");
 }
 
+/* exec's own options (client_run_opt_cb). */
+static int
+exec_option(void *arg, int argc, char **argv, int *i)
+{
+	struct exec	*e = arg;
+	const char	*a = argv[*i];
+	char		*cause = NULL;
+	int64_t		*ms;
+	int		 r;
+
+	if (strcmp(a, "-n") == 0 || strcmp(a, "--no-stdin") == 0) {
+		e->no_stdin = 1;
+		return 0;
+	}
+	if (strcmp(a, "--all") == 0 || strcmp(a, "--json") == 0) {
+		*(a[2] == 'a' ? &e->all : &e->json) = 1;
+		return 0;
+	}
+	if (strcmp(a, "--timeout") != 0 && strcmp(a, "--grace") != 0)
+		return -1;
+	ms = a[2] == 't' ? &e->timeout_ms : &e->grace_ms;
+	if (*i + 1 >= argc)
+		return cmd_usage_error(&cmd_exec_entry,
+		    "%s needs a duration (like 30s)", a);
+	if (ph_duration_parse(argv[++*i], ms, &cause) != 0 ||
+	    (a[2] == 't' && *ms <= 0) || *ms > (a[2] == 't' ?
+	    7LL * 86400 * 1000 : 3600 * 1000)) {
+		r = cmd_usage_error(&cmd_exec_entry, "%s %s: %s", a, argv[*i],
+		    cause != NULL ? cause : a[2] == 't' ? "must be more than "
+		    "zero and at most 7d" : "must be at most 1h");
+		free(cause);
+		return r;
+	}
+	return 0;
+}
+
 /* Parse "[-n] TARGET [--] CMD [ARG...]"; returns 0 or an exit status. */
 static int
 exec_parse(struct exec *e, struct client_conf *conf, int argc, char **argv,
     const char **target)
 {
-	char	*cause = NULL;
-	int	 i, r;
+	int	r;
 
-	*target = NULL;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		if (a[0] == '-' && a[1] != '\0') {
-			if (strcmp(a, "-n") == 0 || strcmp(a, "--no-stdin") == 0) {
-				e->no_stdin = 1;
-				continue;
-			}
-			if (strcmp(a, "--all") == 0 || strcmp(a, "--json") == 0) {
-				*(a[2] == 'a' ? &e->all : &e->json) = 1;
-				continue;
-			}
-			if (strcmp(a, "--pid") == 0 || strcmp(a, "--container") == 0) {
-				char	*end;
-
-				if (i + 1 >= argc || argv[i + 1][0] == '\0')
-					return cmd_usage_error(&cmd_exec_entry,
-					    "%s needs a value", a);
-				if (e->pid > 0 || e->container != NULL)
-					return cmd_usage_error(&cmd_exec_entry,
-					    "--pid and --container exclude each other");
-				if (a[2] == 'c') {
-					e->container = argv[++i];
-					if (strlen(e->container) > 255)
-						return cmd_usage_error(&cmd_exec_entry,
-						    "--container: name too long");
-					continue;
-				}
-				e->pid = strtoll(argv[++i], &end, 10);
-				if (*end != '\0' || e->pid <= 0 || e->pid > 2147483647LL)
-					return cmd_usage_error(&cmd_exec_entry,
-					    "--pid %s: not a process id", argv[i]);
-				continue;
-			}
-			if (strcmp(a, "--timeout") == 0 || strcmp(a, "--grace") == 0) {
-				int64_t	*ms = a[2] == 't' ? &e->timeout_ms : &e->grace_ms;
-
-				if (i + 1 >= argc)
-					return cmd_usage_error(&cmd_exec_entry,
-					    "%s needs a duration (like 30s)", a);
-				if (ph_duration_parse(argv[++i], ms, &cause) != 0 ||
-				    (a[2] == 't' && *ms <= 0) || *ms > (a[2] == 't' ?
-				    7LL * 86400 * 1000 : 3600 * 1000)) {
-					r = cmd_usage_error(&cmd_exec_entry,
-					    "%s %s: %s", a, argv[i], cause != NULL ?
-					    cause : a[2] == 't' ? "must be more than "
-					    "zero and at most 7d" : "must be at most 1h");
-					free(cause);
-					return r;
-				}
-				continue;
-			}
-			r = client_conf_option(conf, argc, argv, &i, &cause);
-			if (r < 0) {
-				r = cmd_usage_error(&cmd_exec_entry, "%s", cause);
-				free(cause);
-				return r;
-			}
-			if (r == 0)
-				return cmd_usage_error(&cmd_exec_entry,
-				    "unknown option '%s'", a);
-			continue;
-		}
-		if (*target != NULL)
-			break;	/* no "--": the command starts here */
-		*target = a;
-	}
-	if (*target == NULL)
-		return cmd_usage_error(&cmd_exec_entry, "missing TARGET");
+	if ((r = client_run_parse(&e->run, &cmd_exec_entry, conf, argc, argv,
+	    exec_option, e, target, &e->argc, &e->argv)) != 0)
+		return r;
 	if (e->json && !e->all)
 		return cmd_usage_error(&cmd_exec_entry, "--json goes with --all");
-	if (e->all && (e->pid > 0 || e->container != NULL))
+	if (e->all && (e->run.pid > 0 || e->run.container != NULL))
 		return cmd_usage_error(&cmd_exec_entry, "--pid and --container do not go "
 		    "with --all");
 	if (e->grace_ms >= 0 && e->timeout_ms == 0)
 		return cmd_usage_error(&cmd_exec_entry, "--grace goes with --timeout");
-	if (i >= argc)
+	if (e->argc == 0)
 		return cmd_usage_error(&cmd_exec_entry, "missing the command to "
 		    "run after '--'");
-	e->argc = argc - i;
-	e->argv = argv + i;
 	return 0;
 }
 

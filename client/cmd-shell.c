@@ -48,8 +48,6 @@ struct shell {
 	struct client_run	 run;		/* agent, session, outcome */
 	int			 argc;
 	char			**argv;
-	long long		 pid;		/* --pid: run inside it; 0: none */
-	const char		*container;	/* --container NAME, or NULL */
 
 	int			 tty;		/* stdin is a terminal: raw mode */
 	int			 eof_sent;
@@ -162,8 +160,9 @@ shell_escapes(struct shell *sh, const uint8_t *p, size_t n, uint8_t *out)
 
 /* Move stdin chunks to the session while it has room. */
 static void
-shell_pump(struct shell *sh)
+shell_pump(void *arg)
 {
+	struct shell		*sh = arg;
 	struct client_run	*r = &sh->run;
 	struct client_io_status	 st;
 	const uint8_t		*p;
@@ -204,14 +203,13 @@ shell_pump(struct shell *sh)
 }
 
 static void
-shell_established(void *arg)
+shell_open(void *arg)
 {
 	struct shell	*sh = arg;
 	json_t		*o;
 	const char	*term = getenv("TERM");
 	int		 cols, rows;
 
-	sh->run.established = 1;
 	shell_winsize(&cols, &rows);
 	o = client_run_open(&sh->run, "shell", sh->argc, sh->argv, sh->tty,
 	    json_pack("{s:s, s:i, s:i}",
@@ -222,12 +220,7 @@ shell_established(void *arg)
 		    "internal error");
 		return;
 	}
-	if (sh->pid > 0)
-		json_object_set_new(o, "pid", json_integer(sh->pid));
-	if (sh->container != NULL)
-		json_object_set_new(o, "container", json_string(sh->container));
-	client_session_send_open(sh->run.s, o);
-	shell_pump(sh);
+	client_run_send_open(&sh->run, o);
 }
 
 static void
@@ -247,60 +240,33 @@ shell_resize(struct shell *sh)
 	client_session_send_ctl(sh->run.s, o);
 }
 
-static int
-shell_message(void *arg, const struct ph_frame *f)
-{
-	return client_run_message(&((struct shell *)arg)->run, f);
-}
-
 static void
-shell_drained(void *arg)
-{
-	shell_pump(arg);
-}
-
-static void
-shell_wake(void *arg)
+shell_signal(void *arg, int sig)
 {
 	struct shell	*sh = arg;
-	int		 sig;
 
-	if (client_run_wake(&sh->run) != 0)
+	if (sig == SIGWINCH) {
+		shell_resize(sh);
 		return;
-	while ((sig = client_signal_take()) != 0) {
-		if (sig == SIGWINCH) {
-			shell_resize(sh);
-			continue;
-		}
-		if (sig == SIGTERM || sig == SIGHUP) {
-			/* The terminal first: we may not get another chance. */
-			shell_tty_restore();
-			sh->abort_sig = sig;
-			client_run_abort(&sh->run, CLIENT_RUN_ABORT_SIGNAL,
-			    "terminated");
-			continue;
-		}
-		/* SIGINT from outside (a terminal in raw mode sends ^C itself). */
-		if (client_run_forward(&sh->run, "INT"))
-			continue;
-		sh->abort_sig = sig;
-		client_run_abort(&sh->run, CLIENT_RUN_ABORT_SIGNAL, "interrupted");
 	}
-	shell_pump(sh);
+	if (sig == SIGTERM || sig == SIGHUP) {
+		/* The terminal first: we may not get another chance. */
+		shell_tty_restore();
+		sh->abort_sig = sig;
+		client_run_abort(&sh->run, CLIENT_RUN_ABORT_SIGNAL, "terminated");
+		return;
+	}
+	/* SIGINT from outside (a terminal in raw mode sends ^C itself). */
+	if (client_run_forward(&sh->run, "INT"))
+		return;
+	sh->abort_sig = sig;
+	client_run_abort(&sh->run, CLIENT_RUN_ABORT_SIGNAL, "interrupted");
 }
 
-static void
-shell_closed(void *arg, int code, const char *reason, const char *cause)
-{
-	client_run_closed(&((struct shell *)arg)->run, code, reason, cause);
-}
-
-static const struct client_session_ops shell_ops = {
-	.established = shell_established,
-	.message = shell_message,
-	.drained = shell_drained,
-	.wake = shell_wake,
-	.closed = shell_closed,
+static const struct client_run_ops shell_ops = {
+	.open = shell_open,
+	.pump = shell_pump,
+	.signal = shell_signal,
 };
 
 /* The one line for a session that ended without `exit`; malloc'd. */
@@ -338,66 +304,6 @@ shell_failure(struct client_run *sh)
 }
 
 static int
-shell_parse(struct shell *sh, struct client_conf *conf, int argc, char **argv,
-    const char **target)
-{
-	char	*cause = NULL;
-	int	 i, r;
-
-	*target = NULL;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		if (a[0] == '-' && a[1] != '\0') {
-			if (strcmp(a, "--pid") == 0 || strcmp(a, "--container") == 0) {
-				char	*end;
-
-				if (i + 1 >= argc || argv[i + 1][0] == '\0')
-					return cmd_usage_error(&cmd_shell_entry,
-					    "%s needs a value", a);
-				if (sh->pid > 0 || sh->container != NULL)
-					return cmd_usage_error(&cmd_shell_entry,
-					    "--pid and --container exclude each other");
-				if (a[2] == 'c') {
-					sh->container = argv[++i];
-					if (strlen(sh->container) > 255)
-						return cmd_usage_error(&cmd_shell_entry,
-						    "--container: name too long");
-					continue;
-				}
-				sh->pid = strtoll(argv[++i], &end, 10);
-				if (*end != '\0' || sh->pid <= 0 || sh->pid > 2147483647LL)
-					return cmd_usage_error(&cmd_shell_entry,
-					    "--pid %s: not a process id", argv[i]);
-				continue;
-			}
-			r = client_conf_option(conf, argc, argv, &i, &cause);
-			if (r < 0) {
-				r = cmd_usage_error(&cmd_shell_entry, "%s", cause);
-				free(cause);
-				return r;
-			}
-			if (r == 0)
-				return cmd_usage_error(&cmd_shell_entry,
-				    "unknown option '%s'", a);
-			continue;
-		}
-		if (*target != NULL)
-			break;
-		*target = a;
-	}
-	if (*target == NULL)
-		return cmd_usage_error(&cmd_shell_entry, "missing TARGET");
-	sh->argc = i < argc ? argc - i : 0;
-	sh->argv = argv + i;
-	return 0;
-}
-
-static int
 cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 {
 	struct shell		 sh;
@@ -408,7 +314,8 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 
 	memset(&sh, 0, sizeof sh);
 	sh.line_start = 1;
-	if ((r = shell_parse(&sh, conf, argc, argv, &target)) != 0)
+	if ((r = client_run_parse(run, &cmd_shell_entry, conf, argc, argv, NULL,
+	    NULL, &target, &sh.argc, &sh.argv)) != 0)
 		return r;
 	if ((r = client_run_resolve(run, conf, target)) != 0)
 		goto out;
