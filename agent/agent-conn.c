@@ -85,24 +85,6 @@ agent_conn_problem(struct agent *a, const char *fmt, ...)
 	a->last_problem = msg;
 }
 
-/* Queue a control message toward the relay; takes the reference. */
-static int
-agent_conn_send(struct agent *a, json_t *msg)
-{
-	uint8_t	*out = NULL;
-	size_t	 len;
-	int	 rc = -1;
-
-	if (msg != NULL && ph_ctl_encode(msg, &out, &len) == 0 &&
-	    ph_queue_push(&a->ctl_out, -1, out + PH_HEADROOM, len) == 0)
-		rc = 0;
-	free(out);
-	json_decref(msg);
-	if (rc == 0 && a->ctl_wsi != NULL)
-		lws_callback_on_writable(a->ctl_wsi);
-	return rc;
-}
-
 /* Send `error` and close with close_code once it is out. */
 static void __attribute__((format(printf, 4, 5)))
 agent_conn_fail(struct agent *a, int close_code, const char *code, const char *fmt, ...)
@@ -114,12 +96,10 @@ agent_conn_fail(struct agent *a, int close_code, const char *code, const char *f
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	ph_warn("relay: %s: closing the control channel (%d)", msg, close_code);
-	if (a->ctl_close_code != 0)
+	if (a->ctl.close_code != 0)
 		return;
-	agent_conn_send(a, ph_ctl_error(code, "%s", msg));
-	a->ctl_close_code = close_code;
-	if (a->ctl_wsi != NULL)
-		lws_callback_on_writable(a->ctl_wsi);
+	agent_chan_push_ctl(&a->ctl, ph_ctl_error(code, "%s", msg));
+	agent_chan_close(&a->ctl, close_code);
 }
 
 /*
@@ -151,7 +131,7 @@ agent_conn_start(struct agent *a)
 {
 	char	*cause = NULL;
 
-	if (a->stopping || a->ctl_wsi != NULL || a->resolve != NULL)
+	if (a->stopping || a->ctl.wsi != NULL || a->resolve != NULL)
 		return;
 	if (agent_resolve_start(a, &cause) != 0) {
 		agent_conn_problem(a, "%s", cause);
@@ -182,8 +162,6 @@ agent_conn_retry(struct agent *a)
 void
 agent_conn_resolved(struct agent *a, const char *addr, const char *error)
 {
-	struct lws_client_connect_info	i;
-
 	if (a->stopping)
 		return;
 	if (addr == NULL) {
@@ -193,30 +171,14 @@ agent_conn_resolved(struct agent *a, const char *addr, const char *error)
 	}
 	snprintf(a->relay_addr, sizeof a->relay_addr, "%s", addr);
 
-	memset(&i, 0, sizeof i);
-	i.context = a->ctx;
-	i.vhost = a->vh;
-	i.address = a->relay_addr;
-	i.port = a->cfg.port;
-	i.host = a->cfg.host;
-	i.origin = a->cfg.host;
-	i.path = PH_PATH_AGENT;
-	i.protocol = PH_SUBPROTO_CONTROL;
-	i.local_protocol_name = AGENT_CONTROL_PROTOCOL;
-	i.ssl_connection = LCCSCF_USE_SSL;
-	i.retry_and_idle_policy = &agent_retry_policy;
-	i.opaque_user_data = a;
-	i.pwsi = &a->ctl_wsi;
-
 	a->ctl_welcomed = 0;
 	a->ctl_got_error = 0;
 	a->ctl_going_away = 0;
-	a->ctl_close_code = 0;
-	a->ctl_close_sent = 0;
+	agent_chan_reset(&a->ctl);
 	a->tls_error[0] = '\0';
 	ph_debug("connecting to %s:%d (%s)", a->cfg.host, a->cfg.port, a->relay_addr);
-	if (lws_client_connect_via_info(&i) == NULL) {
-		a->ctl_wsi = NULL;
+	if (agent_chan_connect(&a->ctl, a, PH_PATH_AGENT, PH_SUBPROTO_CONTROL,
+	    AGENT_CONTROL_PROTOCOL) != 0) {
 		agent_conn_problem(a, "cannot connect to relay %s:%d: no connection could be "
 		    "started", a->cfg.host, a->cfg.port);
 		agent_conn_retry(a);
@@ -233,12 +195,9 @@ agent_conn_lost(struct agent *a, struct lws *wsi)
 {
 	int	was_welcomed = a->ctl_welcomed;
 
-	if (wsi != a->ctl_wsi)
+	if (wsi != a->ctl.wsi)
 		return;
-	a->ctl_wsi = NULL;	/* lws never clears *pwsi (research §4) */
-	while (ph_queue_peek(&a->ctl_out) != NULL)
-		ph_queue_pop(&a->ctl_out);
-	ph_msgbuf_reset(&a->ctl_in);
+	agent_chan_gone(&a->ctl);
 	if (a->stopping) {
 		agent_check_done(a);
 		return;
@@ -270,14 +229,12 @@ agent_conn_stop(struct agent *a)
 {
 	lws_sul_cancel(&a->sul_ctl);
 	agent_resolve_stop(a);
-	if (a->ctl_wsi == NULL)
+	if (a->ctl.wsi == NULL)
 		return;
-	if (a->ctl_close_code == 0) {
-		a->ctl_close_code = PH_CLOSE_GOING_AWAY;
-		lws_callback_on_writable(a->ctl_wsi);
-	}
+	if (a->ctl.close_code == 0)
+		agent_chan_close(&a->ctl, PH_CLOSE_GOING_AWAY);
 	/* Not yet established, or a relay that does not read: do not wait on it. */
-	lws_set_timeout(a->ctl_wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+	lws_set_timeout(a->ctl.wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
 }
 
 static void
@@ -300,7 +257,7 @@ agent_conn_established(struct agent *a)
 		agent_conn_fail(a, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot build hello");
 		return;
 	}
-	if (agent_conn_send(a, h) != 0)
+	if (agent_chan_push_ctl(&a->ctl, h) != 0)
 		agent_conn_fail(a, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot queue hello");
 }
 
@@ -321,44 +278,31 @@ agent_conn_welcome(struct agent *a, json_t *w)
 	    a->id, (long long)proto);
 }
 
-/* One whole message from the relay. */
+/* One whole message from the relay (agent_chan_ops.frame). */
 static void
-agent_conn_message(struct agent *a, struct lws *wsi)
+agent_conn_frame(void *arg, struct ph_frame *f)
 {
-	struct ph_frame	 f;
-	const char	*why = NULL;
+	struct agent	*a = arg;
 	char		*cause = NULL;
-	int		 close_code = PH_CLOSE_POLICY;
 
-	if (!lws_frame_is_binary(wsi)) {
-		agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_FRAME, "text message");
-		return;
-	}
-	memset(&f, 0, sizeof f);
-	if (ph_frame_decode(ph_msgbuf_msg(&a->ctl_in), a->ctl_in.len, &f, &close_code,
-	    &why) != 0) {
-		agent_conn_fail(a, close_code, f.err, "%s", why != NULL ? why : "bad frame");
-		return;
-	}
-	if (f.type != PH_FRAME_CONTROL) {
+	if (f->type != PH_FRAME_CONTROL) {
 		agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-		    "%s frame on the control channel", ph_frame_type_name(f.type));
-		ph_frame_clear(&f);
+		    "%s frame on the control channel", ph_frame_type_name(f->type));
 		return;
 	}
 
-	switch (f.ctl) {
+	switch (f->ctl) {
 	case PH_CTL_WELCOME:
 		if (a->ctl_welcomed)
 			agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE, "second welcome");
 		else
-			agent_conn_welcome(a, f.json);
+			agent_conn_welcome(a, f->json);
 		break;
 	case PH_CTL_ERROR:
 		a->ctl_got_error = 1;
 		agent_conn_problem(a, "relay %s:%d refused the agent: %s: %s", a->cfg.host,
-		    a->cfg.port, json_string_value(json_object_get(f.json, "code")),
-		    json_string_value(json_object_get(f.json, "message")));
+		    a->cfg.port, json_string_value(json_object_get(f->json, "code")),
+		    json_string_value(json_object_get(f->json, "message")));
 		break;
 	case PH_CTL_OPEN:
 		if (!a->ctl_welcomed) {
@@ -366,7 +310,7 @@ agent_conn_message(struct agent *a, struct lws *wsi)
 			    "open before welcome");
 			break;
 		}
-		if (agent_session_open(a, f.json, &cause) != 0) {
+		if (agent_session_open(a, f->json, &cause) != 0) {
 			agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE, "bad open: %s",
 			    cause);
 			free(cause);
@@ -375,58 +319,35 @@ agent_conn_message(struct agent *a, struct lws *wsi)
 	default:
 		agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 		    "%s is not expected on the control channel",
-		    f.ctl_name != NULL ? f.ctl_name : "message");
+		    f->ctl_name != NULL ? f->ctl_name : "message");
 		break;
 	}
-	ph_frame_clear(&f);
 }
 
 static void
-agent_conn_receive(struct agent *a, struct lws *wsi, const void *in, size_t len)
+agent_conn_chan_fail(void *arg, int close_code, const char *code, const char *msg)
 {
-	if (a->ctl_close_code != 0)
-		return;		/* closing: what comes now is not read */
-	if (ph_msgbuf_add(&a->ctl_in, in, len) != 0) {
-		ph_msgbuf_reset(&a->ctl_in);
-		agent_conn_fail(a, PH_CLOSE_TOO_BIG, PH_ERR_TOO_BIG,
-		    "message larger than %d bytes", PH_MAX_MESSAGE);
-		return;
-	}
-	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
-		return;
-	agent_conn_message(a, wsi);
-	ph_msgbuf_reset(&a->ctl_in);
+	agent_conn_fail(arg, close_code, code, "%s", msg);
 }
 
 static int
-agent_conn_writeable(struct agent *a, struct lws *wsi)
+agent_conn_write(struct lws *wsi, uint8_t *msg, size_t len)
 {
-	struct ph_qitem	*it;
-	const char	*reason = "";
-	int		 n;
+	return lws_write(wsi, msg, len, LWS_WRITE_BINARY) < (int)len ? -1 : 0;
+}
 
-	if (a->ctl_close_sent)
-		return -1;	/* the extra WRITEABLE after a close (research §2) */
-	if ((it = ph_queue_peek(&a->ctl_out)) != NULL) {
-		n = lws_write(wsi, it->data + PH_HEADROOM, it->len, LWS_WRITE_BINARY);
-		if (n < (int)it->len) {
-			ph_warn("write to the relay failed");
-			return -1;
-		}
-		ph_queue_pop(&a->ctl_out);
-		if (ph_queue_peek(&a->ctl_out) != NULL || a->ctl_close_code != 0)
-			lws_callback_on_writable(wsi);
-		return 0;
-	}
-	if (a->ctl_close_code != 0) {
-		if (a->ctl_close_code == PH_CLOSE_GOING_AWAY)
-			reason = "agent shutting down";
-		lws_close_reason(wsi, (enum lws_close_status)a->ctl_close_code,
-		    (unsigned char *)reason, strlen(reason));
-		a->ctl_close_sent = 1;
-		return -1;
-	}
-	return 0;
+static const struct agent_chan_ops agent_conn_chan_ops = {
+	.frame = agent_conn_frame,
+	.fail = agent_conn_chan_fail,
+	.write = agent_conn_write,
+};
+
+/* The control channel's queues, for the life of the agent. */
+void
+agent_conn_init(struct agent *a)
+{
+	agent_chan_init(&a->ctl, &agent_conn_chan_ops, a, 16 * 1024, 64 * 1024,
+	    1024 * 1024);
 }
 
 /* WS_PEER_INITIATED_CLOSE: in is the 2-byte code and the reason. */
@@ -454,8 +375,8 @@ agent_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct agent	*a = lws_context_user(lws_get_context(wsi));
 
 	if (a->destroying) {
-		if (wsi == a->ctl_wsi)
-			a->ctl_wsi = NULL;
+		if (wsi == a->ctl.wsi)
+			a->ctl.wsi = NULL;
 		return 0;
 	}
 
@@ -466,15 +387,15 @@ agent_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		agent_conn_established(a);
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		agent_conn_receive(a, wsi, in, len);
+		agent_chan_receive(&a->ctl, wsi, in, len);
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return agent_conn_writeable(a, wsi);
+		return agent_chan_writeable(&a->ctl, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		agent_conn_peer_close(a, in, len);
 		return 0;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (wsi != a->ctl_wsi)
+		if (wsi != a->ctl.wsi)
 			return 0;
 		if (!a->stopping)
 			agent_conn_problem(a, "cannot connect to relay %s:%d (%s): %s%s%s",

@@ -41,6 +41,8 @@
 #include "agent.h"
 #include "op.h"
 
+static const struct agent_chan_ops agent_session_chan_ops;	/* below */
+
 #define AGENT_SESSIONS_MAX	256	/* beyond this an open is ignored (relay times it out) */
 #define AGENT_KEEP_SECS		5	/* < PH_PING_SECS: confirm before a ping is due */
 
@@ -56,22 +58,23 @@ agent_session_keep(lws_sorted_usec_list_t *sul)
 	struct agent_session	*s = lws_container_of(sul, struct agent_session, sul_keep);
 	struct pollfd		 pfd;
 
-	if (s->wsi == NULL)
+	if (s->chan.wsi == NULL)
 		return;
 	if (s->rx_paused) {
-		pfd.fd = lws_get_socket_fd(s->wsi);
+		pfd.fd = lws_get_socket_fd(s->chan.wsi);
 		pfd.events = POLLRDHUP;
 		pfd.revents = 0;
 		if (pfd.fd >= 0 && poll(&pfd, 1, 0) == 1 &&
 		    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
 			ph_info("session %.8s: the relay hung up while the channel was "
 			    "paused", s->sid);
-			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			lws_set_timeout(s->chan.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 			return;
 		}
 	}
-	if (s->rx_paused || ph_queue_peek(&s->out) != NULL || lws_send_pipe_choked(s->wsi))
-		lws_validity_confirmed(s->wsi);
+	if (s->rx_paused || ph_queue_peek(&s->chan.out) != NULL ||
+	    lws_send_pipe_choked(s->chan.wsi))
+		lws_validity_confirmed(s->chan.wsi);
 	lws_sul_schedule(s->agent->ctx, 0, &s->sul_keep, agent_session_keep,
 	    (lws_usec_t)AGENT_KEEP_SECS * LWS_US_PER_SEC);
 }
@@ -80,7 +83,6 @@ agent_session_keep(lws_sorted_usec_list_t *sul)
 int
 agent_session_open(struct agent *a, json_t *open, char **cause)
 {
-	struct lws_client_connect_info	 i;
 	struct agent_session		*s;
 	const char			*sid, *secret, *op, *sub, *rcode = NULL;
 	char				*why = NULL;
@@ -144,59 +146,21 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	s->sub = strdup(sub != NULL ? sub : "?");
 	s->path = ph_asprintf("%s%s", PH_PATH_AGENT_SESSION, sid);
 	s->open = json_incref(open);
-	ph_queue_init(&s->out, AGENT_OUT_LOW, AGENT_OUT_HIGH, AGENT_OUT_LIMIT);
-	ph_msgbuf_init(&s->in, PH_MAX_MESSAGE);
+	agent_chan_init(&s->chan, &agent_session_chan_ops, s, AGENT_OUT_LOW,
+	    AGENT_OUT_HIGH, AGENT_OUT_LIMIT);
+	snprintf(s->chan.label, sizeof s->chan.label, "session %.8s: ", sid);
 	s->next = a->sessions;
 	a->sessions = s;
 	a->nsessions++;
 	if (s->refuse_code == NULL)
 		ph_info("session %.8s: %s for %s", sid, op, s->sub);
 
-	memset(&i, 0, sizeof i);
-	i.context = a->ctx;
-	i.vhost = a->vh;
-	i.address = a->relay_addr;
-	i.port = a->cfg.port;
-	i.host = a->cfg.host;
-	i.origin = a->cfg.host;
-	i.path = s->path;
-	i.protocol = PH_SUBPROTO_SESSION;
-	i.local_protocol_name = AGENT_SESSION_PROTOCOL;
-	i.ssl_connection = LCCSCF_USE_SSL;
-	i.retry_and_idle_policy = &agent_retry_policy;
-	i.opaque_user_data = s;
-	i.pwsi = &s->wsi;
-	if (s->sub == NULL || lws_client_connect_via_info(&i) == NULL) {
-		s->wsi = NULL;
+	if (s->sub == NULL || agent_chan_connect(&s->chan, a, s->path,
+	    PH_SUBPROTO_SESSION, AGENT_SESSION_PROTOCOL) != 0) {
 		ph_warn("session %.8s: cannot start a connection to the relay", sid);
 		agent_session_check(s);
 	}
 	return 0;
-}
-
-/* Queue one message (type byte + payload) toward the relay. */
-static int
-agent_session_push(struct agent_session *s, int type, const void *p, size_t n)
-{
-	if (ph_queue_push(&s->out, type, p, n) != 0)
-		return -1;
-	if (s->wsi != NULL)
-		lws_callback_on_writable(s->wsi);
-	return 0;
-}
-
-static int
-agent_session_push_ctl(struct agent_session *s, json_t *msg)
-{
-	uint8_t	*out = NULL;
-	size_t	 len;
-	int	 rc = -1;
-
-	if (msg != NULL && ph_ctl_encode(msg, &out, &len) == 0)
-		rc = agent_session_push(s, -1, out + PH_HEADROOM, len);
-	free(out);
-	json_decref(msg);
-	return rc;
 }
 
 /*
@@ -213,13 +177,12 @@ agent_session_fail(struct agent_session *s, int close_code, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (s->close_code != 0 || s->wsi == NULL)
+	if (s->chan.close_code != 0 || s->chan.wsi == NULL)
 		return;
 	ph_info("session %.8s: %s: %s (closing %d)", s->sid, code, msg, close_code);
-	if (agent_session_push_ctl(s, ph_ctl_error(code, "%s", msg)) != 0)
+	if (agent_chan_push_ctl(&s->chan, ph_ctl_error(code, "%s", msg)) != 0)
 		close_code = PH_CLOSE_INTERNAL;
-	s->close_code = close_code;
-	lws_callback_on_writable(s->wsi);
+	agent_chan_close(&s->chan, close_code);
 }
 
 /*
@@ -229,11 +192,11 @@ agent_session_fail(struct agent_session *s, int close_code, const char *code,
 int
 agent_session_send(struct agent_session *s, int type, const void *p, size_t n)
 {
-	if (s->wsi == NULL || s->close_code != 0)
+	if (s->chan.wsi == NULL || s->chan.close_code != 0)
 		return 0;
-	if (agent_session_push(s, type, p, n) != 0) {
+	if (agent_chan_push(&s->chan, type, p, n) != 0) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
-		    "output queue overflow (%zu bytes queued)", s->out.bytes);
+		    "output queue overflow (%zu bytes queued)", s->chan.out.bytes);
 		return -1;
 	}
 	return 0;
@@ -243,11 +206,11 @@ agent_session_send(struct agent_session *s, int type, const void *p, size_t n)
 int
 agent_session_send_ctl(struct agent_session *s, json_t *msg)
 {
-	if (s->wsi == NULL || s->close_code != 0) {
+	if (s->chan.wsi == NULL || s->chan.close_code != 0) {
 		json_decref(msg);
 		return 0;
 	}
-	if (agent_session_push_ctl(s, msg) != 0) {
+	if (agent_chan_push_ctl(&s->chan, msg) != 0) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
 		    "cannot queue a control message");
 		return -1;
@@ -258,7 +221,7 @@ agent_session_send_ctl(struct agent_session *s, json_t *msg)
 int
 agent_session_over_high(const struct agent_session *s)
 {
-	return ph_queue_over_high(&s->out);
+	return ph_queue_over_high(&s->chan.out);
 }
 
 /* Bytes an operation may read for one output frame. */
@@ -276,10 +239,10 @@ agent_session_read_max(const struct agent_session *s)
 void
 agent_session_rx_pause(struct agent_session *s, int pause)
 {
-	if (s->wsi == NULL || s->rx_paused == !!pause)
+	if (s->chan.wsi == NULL || s->rx_paused == !!pause)
 		return;
 	s->rx_paused = !!pause;
-	lws_rx_flow_control(s->wsi, pause ? 0 : 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+	lws_rx_flow_control(s->chan.wsi, pause ? 0 : 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
 }
 
 /* The operation is over: queue `exit` (takes the reference), close 1000 after. */
@@ -288,7 +251,7 @@ agent_session_exit(struct agent_session *s, json_t *exit_msg)
 {
 	char	*txt;
 
-	if (s->finished || s->wsi == NULL || s->close_code != 0) {
+	if (s->finished || s->chan.wsi == NULL || s->chan.close_code != 0) {
 		json_decref(exit_msg);
 		return;
 	}
@@ -297,12 +260,11 @@ agent_session_exit(struct agent_session *s, json_t *exit_msg)
 		ph_info("session %.8s: %s", s->sid, txt);
 		free(txt);
 	}
-	if (agent_session_push_ctl(s, exit_msg) != 0) {
+	if (agent_chan_push_ctl(&s->chan, exit_msg) != 0) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot queue exit");
 		return;
 	}
-	s->close_code = PH_CLOSE_NORMAL;
-	lws_callback_on_writable(s->wsi);
+	agent_chan_close(&s->chan, PH_CLOSE_NORMAL);
 }
 
 /* Free the session if nothing holds it any more (channel closed, op idle). */
@@ -312,7 +274,7 @@ agent_session_check(struct agent_session *s)
 	struct agent		 *a = s->agent;
 	struct agent_session	**pp;
 
-	if (s->wsi != NULL || (s->op != NULL && s->op->busy != NULL && s->op->busy(s)))
+	if (s->chan.wsi != NULL || (s->op != NULL && s->op->busy != NULL && s->op->busy(s)))
 		return;
 	for (pp = &a->sessions; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == s) {
@@ -325,8 +287,7 @@ agent_session_check(struct agent_session *s)
 	if (s->op != NULL && s->op->free != NULL)
 		s->op->free(s);
 	lws_sul_cancel(&s->sul_keep);
-	ph_queue_free(&s->out);
-	ph_msgbuf_free(&s->in);
+	agent_chan_free(&s->chan);
 	json_decref(s->open);
 	explicit_bzero(s->secret, sizeof s->secret);
 	free(s->sub);
@@ -340,12 +301,10 @@ agent_session_check(struct agent_session *s)
 static void
 agent_session_closed(struct agent_session *s, struct lws *wsi)
 {
-	if (s->wsi != wsi)
+	if (s->chan.wsi != wsi)
 		return;
-	s->wsi = NULL;		/* lws never clears *pwsi (research §4) */
+	agent_chan_gone(&s->chan);
 	lws_sul_cancel(&s->sul_keep);
-	while (ph_queue_peek(&s->out) != NULL)
-		ph_queue_pop(&s->out);
 	if (s->started && !s->finished && s->op != NULL && s->op->lost != NULL) {
 		ph_info("session %.8s: channel closed before the program ended: stopping it",
 		    s->sid);
@@ -361,7 +320,7 @@ agent_session_lost(struct agent *a, struct lws *wsi)
 	struct agent_session	*s;
 
 	for (s = a->sessions; s != NULL; s = s->next) {
-		if (s->wsi == wsi) {
+		if (s->chan.wsi == wsi) {
 			agent_session_closed(s, wsi);
 			return;
 		}
@@ -383,9 +342,8 @@ agent_session_established(struct agent_session *s)
 		att = NULL;
 	}
 	explicit_bzero(s->secret, sizeof s->secret);
-	if (att == NULL || agent_session_push_ctl(s, att) != 0) {
-		s->close_code = PH_CLOSE_INTERNAL;
-		lws_callback_on_writable(s->wsi);
+	if (att == NULL || agent_chan_push_ctl(&s->chan, att) != 0) {
+		agent_chan_close(&s->chan, PH_CLOSE_INTERNAL);
 		return;
 	}
 	lws_sul_schedule(s->agent->ctx, 0, &s->sul_keep, agent_session_keep,
@@ -408,105 +366,69 @@ agent_session_established(struct agent_session *s)
 	op->start(s, s->open);
 }
 
-/* One whole message from the relay. */
+/* One whole message from the relay (agent_chan_ops.frame). */
 static void
-agent_session_message(struct agent_session *s, struct lws *wsi)
+agent_session_frame(void *arg, struct ph_frame *f)
 {
-	struct ph_frame	 f;
-	const char	*why = NULL;
-	int		 close_code = PH_CLOSE_POLICY;
+	struct agent_session	*s = arg;
 
-	if (!lws_frame_is_binary(wsi)) {
-		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_FRAME, "text message");
-		return;
-	}
-	memset(&f, 0, sizeof f);
-	if (ph_frame_decode(ph_msgbuf_msg(&s->in), s->in.len, &f, &close_code, &why) != 0) {
-		agent_session_fail(s, close_code, f.err, "%s", why != NULL ? why : "bad frame");
-		return;
-	}
-	switch (f.type) {
+	switch (f->type) {
 	case PH_FRAME_STDIN:
 	case PH_FRAME_DATA:	/* cp put: the stream (op-cp.c) */
 		if (s->op != NULL && s->op->input != NULL)
-			s->op->input(s, &f);
+			s->op->input(s, f);
 		break;
 	case PH_FRAME_CONTROL:
-		switch (f.ctl) {
+		switch (f->ctl) {
 		case PH_CTL_RESIZE:
 		case PH_CTL_SIGNAL:
 		case PH_CTL_EOF:
 		case PH_CTL_META:
 			if (s->op != NULL && s->op->input != NULL)
-				s->op->input(s, &f);
+				s->op->input(s, f);
 			break;
 		case PH_CTL_ERROR:
 			ph_warn("session %.8s: relay says %s: %s", s->sid,
-			    json_string_value(json_object_get(f.json, "code")),
-			    json_string_value(json_object_get(f.json, "message")));
+			    json_string_value(json_object_get(f->json, "code")),
+			    json_string_value(json_object_get(f->json, "message")));
 			break;
 		default:
 			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 			    "%s is not expected on a data channel",
-			    f.ctl_name != NULL ? f.ctl_name : "message");
+			    f->ctl_name != NULL ? f->ctl_name : "message");
 			break;
 		}
 		break;
 	default:
 		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-		    "%s frames do not go to the agent", ph_frame_type_name(f.type));
+		    "%s frames do not go to the agent", ph_frame_type_name(f->type));
 		break;
 	}
-	ph_frame_clear(&f);
 }
 
 static void
-agent_session_receive(struct agent_session *s, struct lws *wsi, const void *in, size_t len)
+agent_session_chan_fail(void *arg, int close_code, const char *code, const char *msg)
 {
-	if (s->close_code != 0)
-		return;		/* closing: input is not read any more */
-	if (ph_msgbuf_add(&s->in, in, len) != 0) {
-		ph_msgbuf_reset(&s->in);
-		agent_session_fail(s, PH_CLOSE_TOO_BIG, PH_ERR_TOO_BIG,
-		    "message larger than %d bytes", PH_MAX_MESSAGE);
-		return;
-	}
-	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
-		return;
-	agent_session_message(s, wsi);
-	ph_msgbuf_reset(&s->in);
+	agent_session_fail(arg, close_code, code, "%s", msg);
 }
 
-static int
-agent_session_writeable(struct agent_session *s, struct lws *wsi)
+/* The queue is under its low mark: the operation may read its sources again. */
+static void
+agent_session_low(void *arg)
 {
-	struct ph_qitem	*it;
-	const char	*reason = "";
+	struct agent_session	*s = arg;
 
-	if (s->close_sent)
-		return -1;	/* the extra WRITEABLE after a close (research §2) */
-	if ((it = ph_queue_peek(&s->out)) != NULL) {
-		if (agent_wsframe_write(wsi, it->data + PH_HEADROOM, it->len) != 0) {
-			ph_warn("session %.8s: write to the relay failed", s->sid);
-			return -1;
-		}
-		ph_queue_pop(&s->out);
-		if (s->op != NULL && s->op->resume != NULL && ph_queue_under_low(&s->out))
-			s->op->resume(s);
-		if (ph_queue_peek(&s->out) != NULL || s->close_code != 0)
-			lws_callback_on_writable(wsi);
-		return 0;
-	}
-	if (s->close_code != 0) {
-		if (s->close_code == PH_CLOSE_GOING_AWAY)
-			reason = "agent shutting down";
-		lws_close_reason(wsi, (enum lws_close_status)s->close_code,
-		    (unsigned char *)reason, strlen(reason));
-		s->close_sent = 1;
-		return -1;
-	}
-	return 0;
+	if (s->op != NULL && s->op->resume != NULL)
+		s->op->resume(s);
 }
+
+static const struct agent_chan_ops agent_session_chan_ops = {
+	.frame = agent_session_frame,
+	.fail = agent_session_chan_fail,
+	.low = agent_session_low,
+	.write = agent_wsframe_write,
+};
+
 
 int
 agent_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -525,12 +447,12 @@ agent_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		if ((s = lws_get_opaque_user_data(wsi)) != NULL && !a->destroying)
-			agent_session_receive(s, wsi, in, len);
+			agent_chan_receive(&s->chan, wsi, in, len);
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if ((s = lws_get_opaque_user_data(wsi)) == NULL || a->destroying)
 			return -1;
-		return agent_session_writeable(s, wsi);
+		return agent_chan_writeable(&s->chan, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if ((s = lws_get_opaque_user_data(wsi)) != NULL && len >= 2)
 			ph_debug("session %.8s: relay closed the channel: %d %.*s", s->sid,
@@ -541,11 +463,11 @@ agent_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		if ((s = lws_get_opaque_user_data(wsi)) == NULL)
 			return 0;
 		if (a->destroying) {
-			if (s->wsi == wsi)
-				s->wsi = NULL;
+			if (s->chan.wsi == wsi)
+				s->chan.wsi = NULL;
 			return 0;
 		}
-		if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR && s->wsi == wsi)
+		if (reason == LWS_CALLBACK_CLIENT_CONNECTION_ERROR && s->chan.wsi == wsi)
 			ph_warn("session %.8s: cannot connect to relay %s:%d: %s%s%s", s->sid,
 			    a->cfg.host, a->cfg.port,
 			    in != NULL ? (const char *)in : "connection failed",
@@ -568,12 +490,12 @@ agent_session_stop_all(struct agent *a)
 		if (s->started && !s->finished && s->op != NULL && s->op->lost != NULL)
 			s->op->lost(s);
 		s->finished = 1;
-		if (s->wsi != NULL) {
-			if (s->close_code == 0)
-				s->close_code = PH_CLOSE_GOING_AWAY;
-			lws_callback_on_writable(s->wsi);
+		if (s->chan.wsi != NULL) {
+			if (s->chan.close_code == 0)
+				s->chan.close_code = PH_CLOSE_GOING_AWAY;
+			lws_callback_on_writable(s->chan.wsi);
 			/* Do not wait long for a relay that does not read. */
-			lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+			lws_set_timeout(s->chan.wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
 		}
 		agent_session_check(s);
 	}
@@ -589,8 +511,7 @@ agent_session_free_all(struct agent *a)
 		a->sessions = s->next;
 		if (s->op != NULL && s->op->free != NULL)
 			s->op->free(s);
-		ph_queue_free(&s->out);
-		ph_msgbuf_free(&s->in);
+		agent_chan_free(&s->chan);
 		json_decref(s->open);
 		free(s->sub);
 		free(s->path);

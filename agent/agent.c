@@ -311,7 +311,7 @@ agent_shutdown(struct agent *a, const char *why)
 void
 agent_check_done(struct agent *a)
 {
-	if (a->stopping && a->ctl_wsi == NULL && a->sessions == NULL)
+	if (a->stopping && a->ctl.wsi == NULL && a->sessions == NULL)
 		a->done = 1;
 }
 
@@ -361,8 +361,7 @@ main(int argc, char **argv)
 	if (agent_signal_block(&cause) != 0)
 		agent_config_fail("%s", cause);
 
-	ph_queue_init(&a->ctl_out, 16 * 1024, 64 * 1024, 1024 * 1024);
-	ph_msgbuf_init(&a->ctl_in, PH_MAX_MESSAGE);
+	agent_conn_init(a);
 
 	ph_log_lws_init();
 	memset(&info, 0, sizeof info);
@@ -407,8 +406,7 @@ main(int argc, char **argv)
 	a->ctx = NULL;
 	agent_session_free_all(a);
 	agent_child_cleanup(a);
-	ph_queue_free(&a->ctl_out);
-	ph_msgbuf_free(&a->ctl_in);
+	agent_chan_free(&a->ctl);
 	free(a->last_problem);
 	agent_verify_free(a);
 	agent_config_free(&a->cfg);

@@ -12,6 +12,7 @@
  *   agent-identity.c the agent's id and instance
  *   agent-tls.c      which CA certificates to trust, why a verify failed
  *   agent-resolve.c  off-loop DNS for the relay's name
+ *   agent-chan.c     what both channel kinds share: queue out, reassembly in, close
  *   agent-conn.c     the control channel: hello, welcome, open, reconnect
  *   agent-session.c  the data channels: attach, frames, queues, close
  *   agent-verify.c   every open checked again: token, signature, replay
@@ -64,6 +65,32 @@
 
 struct agent_session;
 struct agent_resolve;
+
+/*
+ * A WebSocket to the relay, control or data (agent-chan.c): what its owner
+ * does with it.
+ */
+struct agent_chan_ops {
+	/* One whole, decoded message from the relay (cleared after). */
+	void	(*frame)(void *arg, struct ph_frame *f);
+	/* Bad input: say `error` {code, msg} and close with close_code. */
+	void	(*fail)(void *arg, int close_code, const char *code, const char *msg);
+	/* The queue fell under its low mark after a write (may be NULL). */
+	void	(*low)(void *arg);
+	/* Write one message (PH_HEADROOM free in front of msg): 0 or -1. */
+	int	(*write)(struct lws *wsi, uint8_t *msg, size_t len);
+};
+
+struct agent_chan {
+	const struct agent_chan_ops *ops;
+	void		*arg;		/* the owner: struct agent or agent_session */
+	char		 label[32];	/* log prefix: "" or "session 1234abcd: " */
+	struct lws	*wsi;		/* NULL while not connected (cleared by us: research §4) */
+	struct ph_queue	 out;		/* messages toward the relay */
+	struct ph_msgbuf in;		/* reassembly of one message from the relay */
+	int		 close_code;	/* nonzero: close with it once out is drained */
+	int		 close_sent;	/* lws_close_reason done: ignore WRITEABLE */
+};
 struct agent_child;
 struct agent_kill;
 
@@ -96,14 +123,10 @@ struct agent {
 	size_t		 max_payload;	/* min(ours, the relay's welcome) */
 
 	/* Control channel (agent-conn.c). */
-	struct lws	*ctl_wsi;	/* NULL while not connected (cleared by us: research §4) */
-	struct ph_queue	 ctl_out;	/* messages toward the relay */
-	struct ph_msgbuf ctl_in;	/* reassembly of the relay's messages */
+	struct agent_chan ctl;		/* the WebSocket, its queues and close */
 	int		 ctl_welcomed;	/* welcome received on this connection */
 	int		 ctl_got_error;	/* an error frame came on this connection */
 	int		 ctl_going_away; /* the relay closed it with 1001 (restart) */
-	int		 ctl_close_code; /* nonzero: close with it once ctl_out drained */
-	int		 ctl_close_sent; /* lws_close_reason done: ignore WRITEABLE */
 	uint16_t	 ctl_retries;	/* backoff step; zeroed on ESTABLISHED */
 	lws_sorted_usec_list_t sul_ctl;	/* reconnect timer */
 	char		*last_problem;	/* last connection problem logged (once each) */
@@ -148,16 +171,10 @@ struct agent_session {
 	const struct op_entry *op;	/* NULL until started */
 	void		*op_data;	/* the operation's state */
 
-	struct lws	*wsi;		/* data channel; NULL once closed */
-	struct ph_queue	 out;		/* frames toward the relay */
-	struct ph_msgbuf in;		/* reassembly of one incoming message */
-	int		 in_text;	/* the message being reassembled is text */
+	struct agent_chan chan;		/* the data channel; chan.wsi NULL once closed */
 	int		 rx_paused;	/* we stopped reading the data channel */
 	int		 started;	/* the operation was started */
 	int		 finished;	/* exit queued: close 1000 after the drain */
-	int		 close_code;	/* nonzero: close with it once out is drained */
-	char		 close_reason[64];
-	int		 close_sent;	/* lws_close_reason done: ignore WRITEABLE */
 	lws_sorted_usec_list_t sul_keep; /* keepalive while flow-controlled */
 	/* A refused open: its data channel only says why (agent-verify.c). */
 	const char	*refuse_code;	/* PH_ERR_*, NULL: not refused */
@@ -222,7 +239,26 @@ int	agent_resolve_start(struct agent *a, char **cause);
 void	agent_resolve_poll(struct agent *a);
 void	agent_resolve_stop(struct agent *a);
 
+/* agent-chan.c */
+void	agent_chan_init(struct agent_chan *ch, const struct agent_chan_ops *ops,
+	    void *arg, size_t low, size_t high, size_t limit);
+void	agent_chan_free(struct agent_chan *ch);
+int	agent_chan_connect(struct agent_chan *ch, struct agent *a, const char *path,
+	    const char *subproto, const char *proto);
+void	agent_chan_reset(struct agent_chan *ch);
+void	agent_chan_gone(struct agent_chan *ch);
+/* Queue one message (type byte + payload), or a control message (stolen). */
+int	agent_chan_push(struct agent_chan *ch, int type, const void *p, size_t n);
+int	agent_chan_push_ctl(struct agent_chan *ch, json_t *msg);
+/* Close with close_code once the queue is out. */
+void	agent_chan_close(struct agent_chan *ch, int close_code);
+/* CLIENT_RECEIVE and CLIENT_WRITEABLE (returns the callback's value). */
+void	agent_chan_receive(struct agent_chan *ch, struct lws *wsi, const void *in,
+	    size_t len);
+int	agent_chan_writeable(struct agent_chan *ch, struct lws *wsi);
+
 /* agent-conn.c */
+void	agent_conn_init(struct agent *a);
 extern lws_retry_bo_t agent_retry_policy;	/* backoff + keepalive, both channels */
 void	agent_conn_start(struct agent *a);
 void	agent_conn_resolved(struct agent *a, const char *addr, const char *error);

@@ -17,7 +17,7 @@
  *
  * Local stdout closed (EPIPE, e.g. "| head"): we close the session at once
  * (the relay closes the agent's side, which ends the remote program), wait
- * at most EXEC_ABORT_MS for that, and die of SIGPIPE like any member of a
+ * at most CLIENT_RUN_ABORT_MS for that, and die of SIGPIPE like any member of a
  * pipeline.
  *
  * SIGINT/SIGTERM (this is not a tty session: the terminal's Ctrl-C reaches
@@ -50,28 +50,13 @@
 #include "client-exit.h"
 #include "client-fanout.h"
 #include "client-io.h"
+#include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
 #include "cmd.h"
 
-#define EXEC_ABORT_MS	2000	/* longest wait for our close to go through */
-
-enum exec_abort {
-	EXEC_RUNNING = 0,
-	EXEC_ABORT_PIPE,	/* local stdout/stderr reader went away */
-	EXEC_ABORT_WRITE,	/* local output failed otherwise */
-	EXEC_ABORT_SIGNAL,	/* second SIGINT/SIGTERM */
-	EXEC_ABORT_OVERFLOW,	/* output queue past its hard limit (a bug) */
-};
-
 struct exec {
-	struct client_conn	*cc;
-	struct client_session	*s;
-	struct client_io	*io;
-	char			*agent_id;	/* printable */
-	char			*agent_name;	/* printable */
-	json_t			*agent;		/* the resolved agent object */
-	char			 sid[PH_SID_LEN + 1];
+	struct client_run	 run;		/* agent, session, outcome */
 	int			 argc;		/* the remote argv */
 	char			**argv;
 	int			 no_stdin;
@@ -79,239 +64,72 @@ struct exec {
 	int64_t			 grace_ms;	/* --grace; -1: the agent's */
 	int			 all;		/* --all */
 	int			 json;		/* --json (with --all) */
-	int			 timed_out;	/* `exit` said "timeout": true */
-	long long		 pid;		/* --pid: run inside it; 0: none */
-	const char		*container;	/* --container NAME, or NULL */
-
-	int			 established;
 	int			 eof_sent;
-	int			 rx_paused;
-	int			 forwarded;	/* signals forwarded so far */
-
-	int			 got_exit;
-	int			 status;	/* our exit status from `exit` */
-	char			*exit_message;	/* printable */
-	char			*err_code;	/* last `error` frame */
-	char			*err_message;	/* printable */
-
-	enum exec_abort		 abort;
-	int			 out_errno;
-	int			 out_fd;
-
-	int			 close_code;	/* from ops->closed */
-	char			*close_reason;
-	char			*close_cause;
-	volatile int		 done;
 };
-
-static void
-exec_abort_timeout(void *arg)
-{
-	struct exec	*e = arg;
-
-	e->done = 1;	/* the close did not go through in time: leave anyway */
-}
-
-/* Stop: close the session without flushing and leave within EXEC_ABORT_MS. */
-static void
-exec_abort(struct exec *e, enum exec_abort why, const char *reason)
-{
-	if (e->abort != EXEC_RUNNING)
-		return;
-	e->abort = why;
-	if (e->s != NULL)
-		client_session_close(e->s, PH_CLOSE_GOING_AWAY, reason, 0);
-	client_conn_timer(e->cc, EXEC_ABORT_MS, exec_abort_timeout, e);
-}
 
 /* Move stdin chunks to the session while it has room; then `eof`. */
 static void
-exec_pump(struct exec *e)
+exec_pump(void *arg)
 {
+	struct exec		*e = arg;
+	struct client_run	*r = &e->run;
 	struct client_io_status	 st;
 	const uint8_t		*p;
 	size_t			 n;
 
-	if (!e->established || e->abort != EXEC_RUNNING || e->got_exit ||
+	if (!r->established || r->abort != CLIENT_RUN_RUNNING || r->got_exit ||
 	    e->no_stdin || e->eof_sent)
 		return;
-	while (!client_session_full(e->s) && client_io_peek(e->io, &p, &n)) {
-		if (client_session_send(e->s, PH_FRAME_STDIN, p, n) != 0)
+	while (!client_session_full(r->s) && client_io_peek(r->io, &p, &n)) {
+		if (client_session_send(r->s, PH_FRAME_STDIN, p, n) != 0)
 			return;
-		client_io_pop(e->io);
+		client_io_pop(r->io);
 	}
-	client_io_status(e->io, &st);
-	if (st.in_eof && client_session_send_ctl(e->s,
+	client_io_status(r->io, &st);
+	if (st.in_eof && client_session_send_ctl(r->s,
 	    ph_ctl_new(PH_CTL_EOF)) == 0)
 		e->eof_sent = 1;
 }
 
 static void
-exec_established(void *arg)
+exec_open(void *arg)
 {
 	struct exec	*e = arg;
-	json_t		*o, *av, *members;
-	int		 i;
+	json_t		*o;
 
-	e->established = 1;
-	av = json_array();
-	for (i = 0; i < e->argc; i++)
-		json_array_append_new(av, json_string(e->argv[i]));
-	o = ph_ctl_new(PH_CTL_OPEN);
-	members = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:I, s:i, s:n}",
-	    "sid", e->sid, "agent", client_agent_str(e->agent, "id"),
-	    "op", "exec", "argv", av, "tty", 0, "stdin", !e->no_stdin,
-	    "ts", (json_int_t)ph_now(), "proto", PH_PROTOCOL_VERSION, "sig");
-	if (o == NULL || members == NULL || json_object_update(o, members) != 0) {
-		json_decref(o);
-		json_decref(members);
-		exec_abort(e, EXEC_ABORT_OVERFLOW, "internal error");
+	o = client_run_open(&e->run, "exec", e->argc, e->argv, 0, NULL,
+	    !e->no_stdin);
+	if (o == NULL) {
+		client_run_abort(&e->run, CLIENT_RUN_ABORT_OVERFLOW,
+		    "internal error");
 		return;
 	}
-	json_decref(members);
 	if (e->timeout_ms > 0)
 		json_object_set_new(o, "timeout_ms", json_integer(e->timeout_ms));
 	if (e->timeout_ms > 0 && e->grace_ms >= 0)
 		json_object_set_new(o, "grace_ms", json_integer(e->grace_ms));
-	if (e->pid > 0)
-		json_object_set_new(o, "pid", json_integer(e->pid));
-	if (e->container != NULL)
-		json_object_set_new(o, "container", json_string(e->container));
-	client_session_send_open(e->s, o);
-	exec_pump(e);
+	client_run_send_open(&e->run, o);
 }
 
+/* The first SIGINT/SIGTERM is forwarded, any other stops waiting. */
 static void
-exec_ctl(struct exec *e, const struct ph_frame *f)
-{
-	const char	*s;
-
-	switch (f->ctl) {
-	case PH_CTL_READY:
-	case PH_CTL_PROGRESS:
-	case PH_CTL_META:
-		return;
-	case PH_CTL_EXIT:
-		e->status = client_exit_status(f->json);
-		e->timed_out = json_is_true(json_object_get(f->json, "timeout"));
-		if ((s = json_string_value(json_object_get(f->json,
-		    "message"))) != NULL && *s != '\0') {
-			free(e->exit_message);
-			e->exit_message = client_printable(s);
-		}
-		e->got_exit = 1;
-		/* Nothing more to say or hear: close now, within a bound. */
-		client_session_close(e->s, PH_CLOSE_NORMAL, NULL, 0);
-		client_conn_timer(e->cc, EXEC_ABORT_MS, exec_abort_timeout, e);
-		return;
-	case PH_CTL_ERROR:
-		client_error_note(f->json, &e->err_code, &e->err_message);
-		return;
-	default:
-		client_session_fail(e->s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-		    "unexpected message on a client session");
-		return;
-	}
-}
-
-static int
-exec_message(void *arg, const struct ph_frame *f)
-{
-	struct exec		*e = arg;
-	struct client_io_status	 st;
-
-	switch (f->type) {
-	case PH_FRAME_STDOUT:
-	case PH_FRAME_STDERR:
-		if (e->abort != EXEC_RUNNING)
-			return 0;
-		if (client_io_write(e->io, f->type == PH_FRAME_STDOUT ? 1 : 2,
-		    f->payload, f->len) != 0) {
-			exec_abort(e, EXEC_ABORT_OVERFLOW, "client output overflow");
-			return 0;
-		}
-		client_io_status(e->io, &st);
-		if (st.out_full && !e->rx_paused) {
-			e->rx_paused = 1;
-			client_session_rx(e->s, 0);
-		}
-		return 0;
-	case PH_FRAME_CONTROL:
-		exec_ctl(e, f);
-		return 0;
-	default:
-		client_session_fail(e->s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-		    "unexpected frame type on a client session");
-		return -1;
-	}
-}
-
-static void
-exec_drained(void *arg)
-{
-	exec_pump(arg);
-}
-
-static void
-exec_wake(void *arg)
-{
-	struct exec		*e = arg;
-	struct client_io_status	 st;
-	json_t			*o;
-	int			 sig;
-
-	client_io_status(e->io, &st);
-	if (st.out_errno != 0 && e->abort == EXEC_RUNNING) {
-		e->out_errno = st.out_errno;
-		e->out_fd = st.out_fd;
-		exec_abort(e, st.out_errno == EPIPE ? EXEC_ABORT_PIPE :
-		    EXEC_ABORT_WRITE, "client output closed");
-		return;
-	}
-	if (e->rx_paused && st.out_low) {
-		e->rx_paused = 0;
-		client_session_rx(e->s, 1);
-	}
-
-	while ((sig = client_signal_take()) != 0) {
-		if (e->forwarded == 0 && e->established && !e->got_exit &&
-		    e->abort == EXEC_RUNNING) {
-			o = ph_ctl_new(PH_CTL_SIGNAL);
-			if (o != NULL)
-				json_object_set_new(o, "name", json_string(
-				    sig == SIGINT ? "INT" : "TERM"));
-			client_session_send_ctl(e->s, o);
-			e->forwarded++;
-			continue;
-		}
-		exec_abort(e, EXEC_ABORT_SIGNAL, "interrupted");
-	}
-	exec_pump(e);
-}
-
-static void
-exec_closed(void *arg, int code, const char *reason, const char *cause)
+exec_signal(void *arg, int sig)
 {
 	struct exec	*e = arg;
 
-	e->close_code = code;
-	e->close_reason = strdup(reason != NULL ? reason : "");
-	e->close_cause = cause != NULL ? strdup(cause) : NULL;
-	client_conn_timer(e->cc, -1, NULL, NULL);
-	e->done = 1;
+	if (!client_run_forward(&e->run, sig == SIGINT ? "INT" : "TERM"))
+		client_run_abort(&e->run, CLIENT_RUN_ABORT_SIGNAL, "interrupted");
 }
 
-static const struct client_session_ops exec_ops = {
-	.established = exec_established,
-	.message = exec_message,
-	.drained = exec_drained,
-	.wake = exec_wake,
-	.closed = exec_closed,
+static const struct client_run_ops exec_ops = {
+	.open = exec_open,
+	.pump = exec_pump,
+	.signal = exec_signal,
 };
 
 /* The one line for a session that ended without `exit`; malloc'd. */
 static char *
-exec_failure(struct exec *e)
+exec_failure(struct client_run *e)
 {
 	const char	*ec = e->err_code, *em = e->err_message;
 	const char	*name = e->agent_name, *id = e->agent_id;
@@ -400,111 +218,73 @@ exec_die_of_sigpipe(void)
 	return cmd_failf("the reader of our output went away");
 }
 
+/* exec's own options (client_run_opt_cb). */
+static int
+exec_option(void *arg, int argc, char **argv, int *i)
+{
+	struct exec	*e = arg;
+	const char	*a = argv[*i];
+	char		*cause = NULL;
+	int64_t		*ms;
+	int		 r;
+
+	if (strcmp(a, "-n") == 0 || strcmp(a, "--no-stdin") == 0) {
+		e->no_stdin = 1;
+		return 0;
+	}
+	if (strcmp(a, "--all") == 0 || strcmp(a, "--json") == 0) {
+		*(a[2] == 'a' ? &e->all : &e->json) = 1;
+		return 0;
+	}
+	if (strcmp(a, "--timeout") != 0 && strcmp(a, "--grace") != 0)
+		return -1;
+	ms = a[2] == 't' ? &e->timeout_ms : &e->grace_ms;
+	if (*i + 1 >= argc)
+		return cmd_usage_error(&cmd_exec_entry,
+		    "%s needs a duration (like 30s)", a);
+	if (ph_duration_parse(argv[++*i], ms, &cause) != 0 ||
+	    (a[2] == 't' && *ms <= 0) || *ms > (a[2] == 't' ?
+	    7LL * 86400 * 1000 : 3600 * 1000)) {
+		r = cmd_usage_error(&cmd_exec_entry, "%s %s: %s", a, argv[*i],
+		    cause != NULL ? cause : a[2] == 't' ? "must be more than "
+		    "zero and at most 7d" : "must be at most 1h");
+		free(cause);
+		return r;
+	}
+	return 0;
+}
+
 /* Parse "[-n] TARGET [--] CMD [ARG...]"; returns 0 or an exit status. */
 static int
 exec_parse(struct exec *e, struct client_conf *conf, int argc, char **argv,
     const char **target)
 {
-	char	*cause = NULL;
-	int	 i, r;
+	int	r;
 
-	*target = NULL;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		}
-		if (a[0] == '-' && a[1] != '\0') {
-			if (strcmp(a, "-n") == 0 || strcmp(a, "--no-stdin") == 0) {
-				e->no_stdin = 1;
-				continue;
-			}
-			if (strcmp(a, "--all") == 0 || strcmp(a, "--json") == 0) {
-				*(a[2] == 'a' ? &e->all : &e->json) = 1;
-				continue;
-			}
-			if (strcmp(a, "--pid") == 0 || strcmp(a, "--container") == 0) {
-				char	*end;
-
-				if (i + 1 >= argc || argv[i + 1][0] == '\0')
-					return cmd_usage_error(&cmd_exec_entry,
-					    "%s needs a value", a);
-				if (e->pid > 0 || e->container != NULL)
-					return cmd_usage_error(&cmd_exec_entry,
-					    "--pid and --container exclude each other");
-				if (a[2] == 'c') {
-					e->container = argv[++i];
-					if (strlen(e->container) > 255)
-						return cmd_usage_error(&cmd_exec_entry,
-						    "--container: name too long");
-					continue;
-				}
-				e->pid = strtoll(argv[++i], &end, 10);
-				if (*end != '\0' || e->pid <= 0 || e->pid > 2147483647LL)
-					return cmd_usage_error(&cmd_exec_entry,
-					    "--pid %s: not a process id", argv[i]);
-				continue;
-			}
-			if (strcmp(a, "--timeout") == 0 || strcmp(a, "--grace") == 0) {
-				int64_t	*ms = a[2] == 't' ? &e->timeout_ms : &e->grace_ms;
-
-				if (i + 1 >= argc)
-					return cmd_usage_error(&cmd_exec_entry,
-					    "%s needs a duration (like 30s)", a);
-				if (ph_duration_parse(argv[++i], ms, &cause) != 0 ||
-				    (a[2] == 't' && *ms <= 0) || *ms > (a[2] == 't' ?
-				    7LL * 86400 * 1000 : 3600 * 1000)) {
-					r = cmd_usage_error(&cmd_exec_entry,
-					    "%s %s: %s", a, argv[i], cause != NULL ?
-					    cause : a[2] == 't' ? "must be more than "
-					    "zero and at most 7d" : "must be at most 1h");
-					free(cause);
-					return r;
-				}
-				continue;
-			}
-			r = client_conf_option(conf, argc, argv, &i, &cause);
-			if (r < 0) {
-				r = cmd_usage_error(&cmd_exec_entry, "%s", cause);
-				free(cause);
-				return r;
-			}
-			if (r == 0)
-				return cmd_usage_error(&cmd_exec_entry,
-				    "unknown option '%s'", a);
-			continue;
-		}
-		if (*target != NULL)
-			break;	/* no "--": the command starts here */
-		*target = a;
-	}
-	if (*target == NULL)
-		return cmd_usage_error(&cmd_exec_entry, "missing TARGET");
+	if ((r = client_run_parse(&e->run, &cmd_exec_entry, conf, argc, argv,
+	    exec_option, e, target, &e->argc, &e->argv)) != 0)
+		return r;
 	if (e->json && !e->all)
 		return cmd_usage_error(&cmd_exec_entry, "--json goes with --all");
-	if (e->all && (e->pid > 0 || e->container != NULL))
+	if (e->all && (e->run.pid > 0 || e->run.container != NULL))
 		return cmd_usage_error(&cmd_exec_entry, "--pid and --container do not go "
 		    "with --all");
 	if (e->grace_ms >= 0 && e->timeout_ms == 0)
 		return cmd_usage_error(&cmd_exec_entry, "--grace goes with --timeout");
-	if (i >= argc)
+	if (e->argc == 0)
 		return cmd_usage_error(&cmd_exec_entry, "missing the command to "
 		    "run after '--'");
-	e->argc = argc - i;
-	e->argv = argv + i;
 	return 0;
 }
 
 static int
 cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 {
-	struct exec	 e;
-	json_t		*agents;
-	const char	*target;
-	char		*cause = NULL, *line;
-	int		 r, fd;
+	struct exec		 e;
+	struct client_run	*run = &e.run;
+	const char		*target;
+	char			*cause = NULL;
+	int			 r, fd;
 
 	memset(&e, 0, sizeof e);
 	e.grace_ms = -1;
@@ -514,74 +294,40 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 		return client_fanout_run(conf, target, &(struct client_fanout_opts){
 		    .op = "exec", .argc = e.argc, .argv = e.argv, .json = e.json,
 		    .timeout_ms = e.timeout_ms, .grace_ms = e.grace_ms });
-	if (client_conf_load(conf, &cause) != 0)
-		return cmd_fail(cause);
-	if ((e.cc = client_conn_new(conf, &cause)) == NULL)
-		return cmd_fail(cause);
-
-	if ((agents = client_conn_get_agents(e.cc, NULL, &cause)) == NULL) {
-		client_conn_free(e.cc);
-		return cmd_fail(cause);
-	}
-	e.agent = client_target_one(agents, target, conf, &cause);
-	json_decref(agents);
-	if (e.agent == NULL) {
-		client_conn_free(e.cc);
-		return cmd_fail(cause);
-	}
-	e.agent_id = client_printable(client_agent_str(e.agent, "id"));
-	e.agent_name = client_printable(client_agent_str(e.agent, "name"));
-	if (ph_random_hex(e.sid, PH_SID_LEN) != 0) {
-		r = cmd_failf("cannot draw a random session id");
+	if ((r = client_run_resolve(run, conf, target)) != 0)
 		goto out;
-	}
-	e.sid[PH_SID_LEN] = '\0';
 
 	/* Signals are blocked before any thread exists, then sigwait'ed. */
 	client_signal_block();
-	if ((e.io = client_io_new(e.cc, !e.no_stdin, &cause)) == NULL ||
-	    client_signal_start(e.cc, &cause) != 0) {
+	if (client_run_loop(run, !e.no_stdin, &exec_ops, &e, &cause) != 0) {
 		r = cmd_fail(cause);
 		goto out;
 	}
-	if ((e.s = client_session_open(e.cc, &exec_ops, &e, &cause)) == NULL) {
-		r = cmd_fail(cause);
-		goto out;
-	}
-	if (client_conn_run(e.cc, &e.done) != 0 && e.close_cause == NULL)
-		e.close_cause = strdup("the event loop failed");
 
-	/* From here the loop is gone: threads must not wake it. */
-	client_signal_detach();
-	client_io_detach(e.io);
-	client_session_free(e.s);
-	e.s = NULL;
-	client_conn_free(e.cc);
-	e.cc = NULL;
-
-	switch (e.abort) {
-	case EXEC_ABORT_PIPE:
+	switch (run->abort) {
+	case CLIENT_RUN_ABORT_PIPE:
 		r = exec_die_of_sigpipe();
 		goto out;
-	case EXEC_ABORT_WRITE:
+	case CLIENT_RUN_ABORT_WRITE:
 		r = cmd_failf("cannot write to %s (%s): closed the session; the "
-		    "output is truncated", e.out_fd == 2 ? "stderr" : "stdout",
-		    strerror(e.out_errno));
+		    "output is truncated", run->out_fd == 2 ? "stderr" : "stdout",
+		    strerror(run->out_errno));
 		goto out;
-	case EXEC_ABORT_SIGNAL:
+	case CLIENT_RUN_ABORT_SIGNAL:
+	case CLIENT_RUN_ABORT_ESCAPE:
 		r = cmd_failf("interrupted: closed the session, which ends the "
-		    "program on %s (%s)", e.agent_name, e.agent_id);
+		    "program on %s (%s)", run->agent_name, run->agent_id);
 		goto out;
-	case EXEC_ABORT_OVERFLOW:
+	case CLIENT_RUN_ABORT_OVERFLOW:
 		r = cmd_failf("internal error: the output queue overflowed; the "
 		    "session was closed and output is truncated");
 		goto out;
-	case EXEC_RUNNING:
+	case CLIENT_RUN_RUNNING:
 		break;
 	}
 
 	/* Whatever arrived is written before the verdict. */
-	if ((r = client_io_flush(e.io, &fd)) != 0) {
+	if ((r = client_io_flush(run->io, &fd)) != 0) {
 		if (r == EPIPE) {
 			r = exec_die_of_sigpipe();
 			goto out;
@@ -590,37 +336,22 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 		    fd == 2 ? "stderr" : "stdout", strerror(r));
 		goto out;
 	}
-	if (e.got_exit) {
-		if (e.exit_message != NULL)
-			fprintf(stderr, "porthole: %s\n", e.exit_message);
-		r = e.status;
-		if (e.timed_out) {
+	if (run->got_exit) {
+		if (run->exit_message != NULL)
+			fprintf(stderr, "porthole: %s\n", run->exit_message);
+		r = run->status;
+		if (run->timed_out) {
 			fprintf(stderr, "porthole: timed out after %lld ms: the program on "
 			    "%s (%s) was stopped (it ended with status %d)\n",
-			    (long long)e.timeout_ms, e.agent_name, e.agent_id, e.status);
+			    (long long)e.timeout_ms, run->agent_name, run->agent_id,
+			    run->status);
 			r = CLIENT_EXIT_TIMEOUT;
 		}
 		goto out;
 	}
-	line = exec_failure(&e);
-	r = cmd_fail(line);
+	r = cmd_fail(exec_failure(run));
 out:
-	if (e.s != NULL)
-		client_session_free(e.s);
-	if (e.cc != NULL) {
-		client_signal_detach();
-		if (e.io != NULL)
-			client_io_detach(e.io);
-		client_conn_free(e.cc);
-	}
-	json_decref(e.agent);
-	free(e.agent_id);
-	free(e.agent_name);
-	free(e.exit_message);
-	free(e.err_code);
-	free(e.err_message);
-	free(e.close_reason);
-	free(e.close_cause);
+	client_run_free(run);
 	return r;
 }
 

@@ -1,0 +1,201 @@
+/*
+ * agent-chan.c - what the control channel (agent-conn.c) and the data
+ * channels (agent-session.c) share: one WebSocket to the relay with a
+ * bounded queue of messages toward it, written one per WRITEABLE callback,
+ * a close code sent once that queue is out, and the relay's messages
+ * reassembled up to PH_MAX_MESSAGE and decoded before they are handed on.
+ *
+ * The owners keep what differs, through struct agent_chan_ops: what a
+ * frame means, how a failure is said and logged, how a message is written
+ * (lws_write, or the masked fast path of agent-wsframe.c for bulk output),
+ * who reads more when the queue falls under its low mark, and what
+ * happens when the channel is gone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "porthole/frame.h"
+#include "porthole/log.h"
+
+#include "agent.h"
+
+void
+agent_chan_init(struct agent_chan *ch, const struct agent_chan_ops *ops, void *arg,
+    size_t low, size_t high, size_t limit)
+{
+	ch->ops = ops;
+	ch->arg = arg;
+	ch->wsi = NULL;
+	ch->close_code = 0;
+	ch->close_sent = 0;
+	ch->label[0] = '\0';
+	ph_queue_init(&ch->out, low, high, limit);
+	ph_msgbuf_init(&ch->in, PH_MAX_MESSAGE);
+}
+
+void
+agent_chan_free(struct agent_chan *ch)
+{
+	ph_queue_free(&ch->out);
+	ph_msgbuf_free(&ch->in);
+}
+
+/*
+ * Dial the relay at the address the control channel resolved: path with
+ * subprotocol subproto, handled by the local protocol named proto.  -1
+ * when no connection could be started.
+ */
+int
+agent_chan_connect(struct agent_chan *ch, struct agent *a, const char *path,
+    const char *subproto, const char *proto)
+{
+	struct lws_client_connect_info	i;
+
+	memset(&i, 0, sizeof i);
+	i.context = a->ctx;
+	i.vhost = a->vh;
+	i.address = a->relay_addr;
+	i.port = a->cfg.port;
+	i.host = a->cfg.host;
+	i.origin = a->cfg.host;
+	i.path = path;
+	i.protocol = subproto;
+	i.local_protocol_name = proto;
+	i.ssl_connection = LCCSCF_USE_SSL;
+	i.retry_and_idle_policy = &agent_retry_policy;
+	i.opaque_user_data = ch->arg;
+	i.pwsi = &ch->wsi;
+	if (lws_client_connect_via_info(&i) == NULL) {
+		ch->wsi = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A new connection: nothing to close yet. */
+void
+agent_chan_reset(struct agent_chan *ch)
+{
+	ch->close_code = 0;
+	ch->close_sent = 0;
+}
+
+/* The connection is gone: forget its wsi, what was queued and half-read. */
+void
+agent_chan_gone(struct agent_chan *ch)
+{
+	ch->wsi = NULL;		/* lws never clears *pwsi (research §4) */
+	while (ph_queue_peek(&ch->out) != NULL)
+		ph_queue_pop(&ch->out);
+	ph_msgbuf_reset(&ch->in);
+}
+
+int
+agent_chan_push(struct agent_chan *ch, int type, const void *p, size_t n)
+{
+	if (ph_queue_push(&ch->out, type, p, n) != 0)
+		return -1;
+	if (ch->wsi != NULL)
+		lws_callback_on_writable(ch->wsi);
+	return 0;
+}
+
+int
+agent_chan_push_ctl(struct agent_chan *ch, json_t *msg)
+{
+	uint8_t	*out = NULL;
+	size_t	 len;
+	int	 rc = -1;
+
+	if (msg != NULL && ph_ctl_encode(msg, &out, &len) == 0)
+		rc = agent_chan_push(ch, -1, out + PH_HEADROOM, len);
+	free(out);
+	json_decref(msg);
+	return rc;
+}
+
+void
+agent_chan_close(struct agent_chan *ch, int close_code)
+{
+	ch->close_code = close_code;
+	if (ch->wsi != NULL)
+		lws_callback_on_writable(ch->wsi);
+}
+
+/* One whole message from the relay: decode it and hand it on. */
+static void
+agent_chan_message(struct agent_chan *ch, struct lws *wsi)
+{
+	struct ph_frame	 f;
+	const char	*why = NULL;
+	int		 close_code = PH_CLOSE_POLICY;
+
+	if (!lws_frame_is_binary(wsi)) {
+		ch->ops->fail(ch->arg, PH_CLOSE_POLICY, PH_ERR_BAD_FRAME,
+		    "text message");
+		return;
+	}
+	memset(&f, 0, sizeof f);
+	if (ph_frame_decode(ph_msgbuf_msg(&ch->in), ch->in.len, &f, &close_code,
+	    &why) != 0) {
+		ch->ops->fail(ch->arg, close_code, f.err, why != NULL ? why :
+		    "bad frame");
+		return;
+	}
+	ch->ops->frame(ch->arg, &f);
+	ph_frame_clear(&f);
+}
+
+void
+agent_chan_receive(struct agent_chan *ch, struct lws *wsi, const void *in, size_t len)
+{
+	char	msg[64];
+
+	if (ch->close_code != 0)
+		return;		/* closing: what comes now is not read */
+	if (ph_msgbuf_add(&ch->in, in, len) != 0) {
+		ph_msgbuf_reset(&ch->in);
+		snprintf(msg, sizeof msg, "message larger than %d bytes",
+		    PH_MAX_MESSAGE);
+		ch->ops->fail(ch->arg, PH_CLOSE_TOO_BIG, PH_ERR_TOO_BIG, msg);
+		return;
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0)
+		return;
+	agent_chan_message(ch, wsi);
+	ph_msgbuf_reset(&ch->in);
+}
+
+int
+agent_chan_writeable(struct agent_chan *ch, struct lws *wsi)
+{
+	struct ph_qitem	*it;
+	const char	*reason = "";
+
+	if (ch->close_sent)
+		return -1;	/* the extra WRITEABLE after a close (research §2) */
+	if ((it = ph_queue_peek(&ch->out)) != NULL) {
+		if (ch->ops->write(wsi, it->data + PH_HEADROOM, it->len) != 0) {
+			ph_warn("%swrite to the relay failed", ch->label);
+			return -1;
+		}
+		ph_queue_pop(&ch->out);
+		if (ch->ops->low != NULL && ph_queue_under_low(&ch->out))
+			ch->ops->low(ch->arg);
+		if (ph_queue_peek(&ch->out) != NULL || ch->close_code != 0)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (ch->close_code != 0) {
+		if (ch->close_code == PH_CLOSE_GOING_AWAY)
+			reason = "agent shutting down";
+		lws_close_reason(wsi, (enum lws_close_status)ch->close_code,
+		    (unsigned char *)reason, strlen(reason));
+		ch->close_sent = 1;
+		return -1;
+	}
+	return 0;
+}
