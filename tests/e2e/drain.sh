@@ -38,7 +38,7 @@ tm send-keys -t s1 -l 'echo UP$((6*7))'; tm send-keys -t s1 Enter
 check "remote shell up" wait_for 20 pane_has s1 UP42
 
 # An exec that has printed a line and is still running.
-"$CLI_BIN" exec e2e-drain -- sh -c 'echo before-term; exec sleep 100' </dev/null \
+"$CLI_BIN" exec e2e-drain -- sh -c 'echo before-term; exec sleep 4711' </dev/null \
 	>"$T/exec.out" 2>"$T/exec.err" &
 exec_pid=$!
 PIDS+=("$exec_pid")
@@ -47,11 +47,12 @@ check "exec running" wait_for 20 grep -q before-term "$T/exec.out"
 # An exec whose output is held up: its reader sleeps, so the relay's queue
 # toward this CLI is full when the signal comes.  The relay must send what
 # it queued before its 1001.
-"$CLI_BIN" exec e2e-drain -- sh -c 'head -c 8M /dev/zero; exec sleep 100' </dev/null \
+"$CLI_BIN" exec e2e-drain -- sh -c 'head -c 8M /dev/zero; exec sleep 4711' </dev/null \
 	2>"$T/big.err" | (sleep 4; cat >"$T/big.out") &
 big_pid=$!
 PIDS+=("$big_pid")
-# Its session is up once the remote head runs (it then blocks on the full
+# (sleep 4711: a duration no other test uses, since no_process looks
+# machine-wide.)  Its session is up once the remote head runs (it then blocks on the full
 # queue); a moment more lets the relay's queue toward the CLI fill.
 check "held-up exec running" wait_for 60 pgrep -x -f "head -c 8M /dev/zero"
 sleep 1
@@ -69,7 +70,7 @@ contains "shell: told why" "$(cat "$T/shell.err")" "porthole: relay shutting dow
 wait "$exec_pid"; eq "exec: exit 255" $? 255
 contains "exec: told why" "$(cat "$T/exec.err")" "porthole: relay shutting down"
 eq "exec: output before the signal arrived" "$(cat "$T/exec.out")" before-term
-check "the remote sleep was ended" wait_for 30 no_process "sleep 100$"
+check "the remote sleep was ended" wait_for 30 no_process "sleep 4711$"
 
 wait "$big_pid"
 contains "held-up exec: told why" "$(cat "$T/big.err")" "porthole: relay shutting down"
