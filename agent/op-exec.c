@@ -10,8 +10,16 @@
  * it: all four pipe ends the agent keeps (stdout, stderr, status, stdin)
  * join the event loop as raw files (research §8).
  *
- * Output: one read of at most max_payload - 1 bytes per RAW_RX_FILE
- * becomes one STDOUT or STDERR frame.  While the session's queue is above
+ * Output: each pipe fills a frame (max_payload - 1 bytes) of its own:
+ * RAW_RX_FILE reads until the frame is full (then sends it, and goes on
+ * for up to EXEC_RX_FRAMES frames, so one busy pipe cannot hold the loop)
+ * or the pipe is empty.  A partial frame goes out at once when the
+ * session's queue is empty and the pipe is not streaming (an interactive
+ * program's output is not held back); when output is already queued (the
+ * bytes would wait anyway) or the pipe brought bytes within EXEC_HOT_US
+ * before (a bulk writer), the frame waits up to EXEC_HOLD_US to grow.  A writer such as
+ * `head -c 1G` writes 4 KiB at a time: read as it comes, that was a 4 KiB
+ * frame each, and the relay and both TLS ends pay per frame.  While the session's queue is above
  * its high mark both output pipes are paused, so a slow client blocks the
  * program in write(2) instead of growing the agent.  A pipe that hangs up
  * while paused is closed by libwebsockets at once with data still in it,
@@ -56,6 +64,12 @@
 #define EXEC_IN_HIGH	(256 * 1024)
 /* High mark, plus what one read of the data channel may still deliver. */
 #define EXEC_IN_LIMIT	(1024 * 1024)
+/* Most full output frames one RAW_RX_FILE sends. */
+#define EXEC_RX_FRAMES	4
+/* Longest a partial output frame waits to grow (see above). */
+#define EXEC_HOLD_US	500
+/* Bytes again within this of the last ones: the pipe is streaming. */
+#define EXEC_HOT_US	2000
 
 enum exec_pipe_kind { EXEC_STDIN, EXEC_STDOUT, EXEC_STDERR, EXEC_STATUS, EXEC_NPIPES };
 
@@ -66,6 +80,9 @@ struct exec_pipe {
 	struct op_exec	*x;
 	int		 kind;		/* enum exec_pipe_kind */
 	struct lws	*wsi;		/* NULL once closed */
+	uint8_t		*hold;		/* stdout, stderr: the frame being filled */
+	size_t		 held;		/* bytes in it */
+	lws_usec_t	 last_rx;	/* when a read last brought bytes */
 };
 
 struct op_exec {
@@ -87,6 +104,8 @@ struct op_exec {
 	int		 timer_on;	/* sul_timeout is scheduled */
 	lws_sorted_usec_list_t sul_timeout; /* the timeout, then the grace */
 	int		 out_type;	/* frame type of stdout: STDOUT, or DATA (dump) */
+	int		 hold_on;	/* sul_hold is scheduled */
+	lws_sorted_usec_list_t sul_hold; /* sends partial frames held back */
 };
 
 /* Close a pipe end from outside its own callback (RAW_CLOSE_FILE follows). */
@@ -216,14 +235,43 @@ exec_resume(struct agent_session *s)
 		lws_rx_flow_control(x->p[EXEC_STDERR].wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
 }
 
+/* Send what an output pipe holds as one frame. */
+static void
+exec_pipe_flush(struct exec_pipe *p)
+{
+	struct op_exec	*x = p->x;
+
+	if (p->held == 0)
+		return;
+	if (!x->lost)
+		agent_session_send(x->s, p->kind == EXEC_STDOUT ? x->out_type :
+		    PH_FRAME_STDERR, p->hold, p->held);
+	p->held = 0;
+}
+
+/* A partial frame waited EXEC_HOLD_US behind queued output: send it. */
+static void
+exec_hold_over(lws_sorted_usec_list_t *sul)
+{
+	struct op_exec	*x = lws_container_of(sul, struct op_exec, sul_hold);
+
+	x->hold_on = 0;
+	exec_pipe_flush(&x->p[EXEC_STDOUT]);
+	exec_pipe_flush(&x->p[EXEC_STDERR]);
+	if (!x->lost && agent_session_over_high(x->s))
+		exec_pause_output(x);
+}
+
 /* RAW_RX_FILE: 0 to go on, -1 at EOF or error (lws closes the pipe). */
 static int
 exec_pipe_rx(struct exec_pipe *p, struct lws *wsi)
 {
 	struct op_exec	*x = p->x;
-	struct agent	*a = x->s->agent;
-	int		 fd = lws_get_socket_fd(wsi), e;
+	int		 fd = lws_get_socket_fd(wsi), e, frames;
+	size_t		 max, want;
 	ssize_t		 n;
+	lws_usec_t	 now;
+	int		 hot;
 
 	if (p->kind == EXEC_STATUS) {
 		n = read(fd, &e, sizeof e);
@@ -236,19 +284,46 @@ exec_pipe_rx(struct exec_pipe *p, struct lws *wsi)
 	if (p->kind != EXEC_STDOUT && p->kind != EXEC_STDERR)
 		return 0;
 
-	n = read(fd, a->iobuf, agent_session_read_max(x->s));
-	if (n > 0) {
-		if (!x->lost) {
-			agent_session_send(x->s, p->kind == EXEC_STDOUT ? x->out_type :
-			    PH_FRAME_STDERR, a->iobuf, (size_t)n);
-			if (agent_session_over_high(x->s))
-				exec_pause_output(x);
+	max = agent_session_read_max(x->s);
+	for (frames = 0; frames < EXEC_RX_FRAMES; frames++) {
+		want = max - p->held;
+		n = read(fd, p->hold + p->held, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (n < 0 && errno != EAGAIN)) {
+			exec_pipe_flush(p);
+			return -1;
 		}
-		return 0;
+		if (n < 0)
+			break;			/* empty */
+		p->held += (size_t)n;
+		if (p->held == max) {
+			exec_pipe_flush(p);
+			if (!x->lost && agent_session_over_high(x->s)) {
+				exec_pause_output(x);
+				return 0;
+			}
+			continue;
+		}
+		if ((size_t)n < want)
+			break;			/* a short read: it is empty */
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	return -1;
+	now = lws_now_usecs();
+	hot = now - p->last_rx < EXEC_HOT_US;
+	if (p->held > 0)
+		p->last_rx = now;
+	if (p->held > 0) {
+		if (x->lost || (x->s->out.count == 0 && !hot))
+			exec_pipe_flush(p);
+		else if (!x->hold_on) {
+			x->hold_on = 1;
+			lws_sul_schedule(x->s->agent->ctx, 0, &x->sul_hold, exec_hold_over,
+			    EXEC_HOLD_US);
+		}
+	}
+	if (!x->lost && agent_session_over_high(x->s))
+		exec_pause_output(x);
+	return 0;
 }
 
 /*
@@ -265,6 +340,7 @@ exec_pipe_drain(struct exec_pipe *p, int fd)
 	ssize_t		 n;
 	int		 sz;
 
+	exec_pipe_flush(p);
 	sz = fcntl(fd, F_GETPIPE_SZ);
 	cap = sz > 0 ? (size_t)sz : 65536;
 	while (total < cap) {
@@ -492,8 +568,14 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 		}
 	}
 
-	if ((x = calloc(1, sizeof *x)) == NULL || (x->argv0 = strdup(argv[0])) == NULL) {
+	if ((x = calloc(1, sizeof *x)) == NULL || (x->argv0 = strdup(argv[0])) == NULL ||
+	    (x->p[EXEC_STDOUT].hold = malloc(PH_MAX_PAYLOAD)) == NULL ||
+	    (x->p[EXEC_STDERR].hold = malloc(PH_MAX_PAYLOAD)) == NULL) {
 		agent_target_clear(&t);
+		if (x != NULL) {
+			free(x->p[EXEC_STDOUT].hold);
+			free(x->argv0);
+		}
 		free(x);
 		free(argv);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
@@ -708,11 +790,14 @@ exec_free(struct agent_session *s)
 	if (!s->agent->destroying) {
 		lws_sul_cancel(&x->sul_stdin);
 		lws_sul_cancel(&x->sul_timeout);
+		lws_sul_cancel(&x->sul_hold);
 		/* Freed inside the grace: the group is still ended with one. */
 		if (x->timed_out && x->timer_on && x->pid > 0)
 			agent_child_kill(s->agent, x->pid);
 	}
 	ph_queue_free(&x->inq);
+	free(x->p[EXEC_STDOUT].hold);
+	free(x->p[EXEC_STDERR].hold);
 	free(x->argv0);
 	free(x);
 	s->op_data = NULL;

@@ -64,6 +64,7 @@ struct http_get {
 	int			 status;	/* HTTP status, 0: none yet */
 	char			*body;
 	size_t			 len, cap;
+	long long		 clen;		/* Content-Length, -1: none */
 	int			 done;
 	char			*cause;		/* failure sentence */
 	lws_sorted_usec_list_t	 sul;		/* overall timeout */
@@ -436,6 +437,47 @@ conn_http_append(struct http_get *g, const void *p, size_t n)
 	return 0;
 }
 
+/*
+ * ESTABLISHED_CLIENT_HTTP: note the Content-Length the relay announced, so
+ * a body cut short is called truncated rather than bad JSON; refuse one
+ * larger than CONN_BODY_MAX before reading any of it.
+ */
+static int
+conn_http_length(struct http_get *g, struct lws *wsi)
+{
+	char	 v[32], *end;
+
+	g->clen = -1;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+	    lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return 0;
+	errno = 0;
+	g->clen = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || g->clen < 0) {
+		g->cause = ph_asprintf("the relay sent a bad Content-Length "
+		    "(%.31s): is PORTHOLE_RELAY a porthole relay?", v);
+		return -1;
+	}
+	if (g->clen > (long long)CONN_BODY_MAX) {
+		g->cause = ph_asprintf("the relay's agent list is %lld bytes, "
+		    "more than %u MiB: narrow it with a selector", g->clen,
+		    CONN_BODY_MAX >> 20);
+		return -1;
+	}
+	return 0;
+}
+
+/* The body is over: NULL if whole, else why it is not (malloc'd). */
+static char *
+conn_http_short(struct http_get *g)
+{
+	if (g->clen < 0 || (long long)g->len == g->clen)
+		return NULL;
+	return ph_asprintf("the relay's answer to GET %s was truncated: %zu of "
+	    "%lld bytes arrived: try again, and check the relay's log",
+	    PH_PATH_AGENTS, g->len, g->clen);
+}
+
 static void
 conn_http_finish(struct http_get *g, char *cause)
 {
@@ -482,8 +524,13 @@ conn_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		return 0;
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-		if (g != NULL)
+		if (g != NULL) {
 			g->status = (int)lws_http_client_http_response(wsi);
+			if (conn_http_length(g, wsi) != 0) {
+				g->done = 1;
+				return -1;
+			}
+		}
 		return 0;
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
 		px = buf + LWS_PRE;
@@ -501,7 +548,7 @@ conn_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return 0;
 	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
 		if (g != NULL)
-			conn_http_finish(g, NULL);
+			conn_http_finish(g, conn_http_short(g));
 		return -1;	/* one request per connection: close it */
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (g != NULL) {
@@ -513,9 +560,10 @@ conn_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
 		if (g != NULL) {
 			g->wsi = NULL;
-			if (!g->done && g->status != 0 && g->len != 0)
-				/* HTTP/1.0 style: the body ends at close. */
-				conn_http_finish(g, NULL);
+			if (!g->done && g->status != 0 &&
+			    (g->len != 0 || g->clen >= 0))
+				/* Without Content-Length the body ends at close. */
+				conn_http_finish(g, conn_http_short(g));
 			else
 				conn_http_finish(g, ph_asprintf("the relay at %s "
 				    "closed the connection before answering: is "
@@ -594,6 +642,7 @@ client_conn_get_agents(struct client_conn *cc, const char *selector,
 
 	memset(&g, 0, sizeof g);
 	g.cc = cc;
+	g.clen = -1;
 	if (selector != NULL && *selector != '\0') {
 		if ((esc = conn_query_escape(selector)) == NULL) {
 			*cause = ph_asprintf("out of memory");

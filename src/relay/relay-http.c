@@ -9,6 +9,14 @@
  * HTTP_WRITEABLE in pieces of at most 64 KiB, so that a listing of ten
  * thousand agents does not land in one socket write.  Works over HTTP/1.1
  * keep-alive and HTTP/2 alike.
+ *
+ * An HTTP connection is never admitted (relay-limits.c): it stays pending,
+ * under --handshake-timeout from its last request.  Every piece written
+ * restarts that deadline, so a long answer is cut only when its reader
+ * stops taking it, not because the loop is slow: with ten thousand agents
+ * the relay's loop serves a 2 MB /v1/agents in 64 KiB pieces between
+ * their pings and took more than the 10 s default, and the shutdown cut
+ * the answer short.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +186,7 @@ relay_http_writeable(struct relay_conn *c, struct lws *wsi)
 	    final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
 		return -1;
 	c->http_off += n;
+	relay_limits_touch(wsi);	/* progress, not a stalled handshake */
 	if (!final) {
 		lws_callback_on_writable(wsi);
 		return 0;

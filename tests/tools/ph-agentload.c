@@ -9,9 +9,19 @@
  *
  * Usage: ph-agentload --url wss://127.0.0.1:PORT --ca FILE --token @FILE
  *   [-n AGENTS] [--per-addr N] [--inflight N] [--prefix NAME] [--hold SECS]
+ *   [--retries N] [--pad BYTES]
  *
- * Prints "ready W of N (F failed) in MS ms" once every connection is
- * welcomed or has failed, then "lost K" lines when the relay drops some,
+ * A dial that fails before the welcome (refused at accept by the relay's
+ * per-address limit, a handshake cut short) is tried again like a real
+ * agent would: after a jittered, doubling backoff (250 ms, capped at 8 s),
+ * at most --retries times (default 8; 0: never), then it counts as failed.
+ * --pad adds labels pad0, pad1... holding that many bytes in all to every
+ * hello (250 a label: a value may have 255), so that a
+ * few thousand agents make a large /v1/agents answer.
+ *
+ * Prints "ready W of N (F failed, S stuck, R retries) in MS ms" once every
+ * connection is welcomed or has failed, then "lost K" lines when the relay
+ * drops some,
  * and holds them until SIGTERM/SIGINT or --hold seconds (0: forever).
  * Exit 0 if every agent was welcomed, 1 otherwise, 2 on usage.
  */
@@ -34,12 +44,16 @@ struct conn {
 	int		 idx;
 	int		 state;		/* 0 dialling, 1 upgraded, 2 welcomed, 3 gone */
 	int		 hello_sent;
+	int		 tries;		/* dials that failed so far */
 	struct lws	*wsi;
+	lws_sorted_usec_list_t sul;	/* the next dial after a failure */
 };
 
 static struct conn	*conns;
 static int		 nconns, per_addr = 50, inflight = 64, next_dial;
 static int		 pending, welcomed, failed, lost, ready_said;
+static int		 max_retries = 8, retries, waiting;
+static char		*pad;
 static const char	*token, *prefix = "load";
 static char		*host;
 static int		 port;
@@ -83,6 +97,7 @@ dial(int i)
 	ci.pwsi = &conns[i].wsi;
 	conns[i].idx = i;
 	conns[i].state = 0;
+	conns[i].hello_sent = 0;
 	pending++;
 	if (lws_client_connect_via_info(&ci) == NULL) {
 		pending--;
@@ -97,12 +112,56 @@ dial_more(void)
 	last_progress = ph_mono_ms();
 	while (next_dial < nconns && pending < inflight && !stop)
 		dial(next_dial++);
-	if (!ready_said && welcomed + failed == nconns) {
+	if (!ready_said && waiting == 0 && welcomed + failed == nconns) {
 		ready_said = 1;
-		printf("ready %d of %d (%d failed, %d stuck) in %lld ms\n", welcomed, nconns,
-		    failed, stuck, (long long)(ph_mono_ms() - t0));
+		printf("ready %d of %d (%d failed, %d stuck, %d retries) in %lld ms\n",
+		    welcomed, nconns, failed, stuck, retries,
+		    (long long)(ph_mono_ms() - t0));
 		fflush(stdout);
 	}
+}
+
+static void
+redial(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, sul);
+
+	waiting--;
+	if (stop)
+		return;
+	dial(c->idx);
+	last_progress = ph_mono_ms();
+}
+
+/*
+ * Dial i failed before its welcome: try again after a jittered backoff, or
+ * give up past --retries.  The slot in flight is freed either way.
+ */
+static void
+dial_failed(struct conn *c, const char *why)
+{
+	lws_usec_t ms;
+
+	pending--;
+	c->state = 3;
+	c->wsi = NULL;
+	if (!stop && c->tries < max_retries) {
+		ms = 250LL << (c->tries < 5 ? c->tries : 5);
+		if (ms > 8000)
+			ms = 8000;
+		ms = ms / 2 + (lws_usec_t)(random() % (long)(ms / 2 + 1));
+		c->tries++;
+		retries++;
+		waiting++;
+		c->hello_sent = 0;
+		lws_sul_schedule(ctx, 0, &c->sul, redial, ms * LWS_US_PER_MS);
+	} else {
+		if (failed < 5)
+			fprintf(stderr, "ph-agentload: agent %d: %s (after %d tries)\n",
+			    c->idx, why, c->tries + 1);
+		failed++;
+	}
+	dial_more();
 }
 
 /*
@@ -139,14 +198,23 @@ send_hello(struct conn *c, struct lws *wsi)
 	char id[96], inst[96];
 	uint8_t *enc;
 	size_t len;
-	json_t *h;
+	json_t *h, *labels;
+	char key[32];
+	size_t off;
 	int r;
 
 	snprintf(id, sizeof id, "%s-%d", prefix, c->idx);
 	snprintf(inst, sizeof inst, "%s-%ld-%d", prefix, (long)getpid(), c->idx);
-	h = json_pack("{s:s, s:i, s:s, s:s, s:{s:s}, s:s, s:s, s:[s], s:i}",
+	labels = json_pack("{s:s}", "bench", prefix);
+	/* Label values are at most 255 bytes: the padding takes several. */
+	for (off = 0; labels != NULL && pad != NULL && off < strlen(pad); off += 250) {
+		snprintf(key, sizeof key, "pad%zu", off / 250);
+		json_object_set_new(labels, key, json_stringn(pad + off,
+		    strlen(pad) - off > 250 ? 250 : strlen(pad) - off));
+	}
+	h = json_pack("{s:s, s:i, s:s, s:s, s:o, s:s, s:s, s:[s], s:i}",
 	    "type", "hello", "proto", PH_PROTOCOL_VERSION, "id", id, "name", id,
-	    "labels", "bench", prefix, "version", "agentload", "instance", inst,
+	    "labels", labels, "version", "agentload", "instance", inst,
 	    "caps", "exec", "max_payload", PH_MAX_PAYLOAD);
 	if (h == NULL || ph_ctl_encode(h, &enc, &len) != 0) {
 		json_decref(h);
@@ -177,16 +245,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1;
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (c != NULL && c->state < 3) {
-			if (failed < 5)
-				fprintf(stderr, "ph-agentload: agent %d: %s\n", c->idx,
-				    in ? (char *)in : "connect error");
-			if (c->state < 2)
-				pending--;
-			c->state = 3;
-			failed++;
-			dial_more();
-		}
+		if (c != NULL && c->state < 2)
+			dial_failed(c, in ? (char *)in : "connect error");
 		break;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if (c != NULL) {
@@ -220,12 +280,10 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 					printf("lost %d\n", lost);
 					fflush(stdout);
 				}
-			} else {
-				pending--;
-				failed++;
-			}
-			c->state = 3;
-			dial_more();
+				c->state = 3;
+				dial_more();
+			} else
+				dial_failed(c, "closed before the welcome");
 		}
 		break;
 	default:
@@ -250,13 +308,15 @@ main(int argc, char **argv)
 		{ "inflight", required_argument, NULL, 'i' },
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "hold", required_argument, NULL, 'H' },
+		{ "retries", required_argument, NULL, 'r' },
+		{ "pad", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct lws_context_creation_info info;
 	struct rlimit rl;
 	const char *url = NULL, *ca = NULL;
 	char *cause = NULL;
-	long hold = 0;
+	long hold = 0, padlen = 0;
 	int64_t until;
 	int c;
 
@@ -271,14 +331,17 @@ main(int argc, char **argv)
 		case 'i': inflight = atoi(optarg); break;
 		case 'p': prefix = optarg; break;
 		case 'H': hold = strtol(optarg, NULL, 10); break;
+		case 'r': max_retries = atoi(optarg); break;
+		case 'P': padlen = strtol(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
 	if (url == NULL || token == NULL || nconns < 1 || per_addr < 1 || inflight < 1 ||
-	    nconns / per_addr > 65000) {
+	    nconns / per_addr > 65000 || max_retries < 0 || padlen < 0 ||
+	    padlen > 16384) {
 		fprintf(stderr, "usage: ph-agentload --url wss://HOST:PORT --ca FILE "
 		    "--token @FILE [-n AGENTS] [--per-addr N] [--inflight N] "
-		    "[--prefix NAME] [--hold SECS]\n");
+		    "[--prefix NAME] [--hold SECS] [--retries N] [--pad BYTES]\n");
 		return 2;
 	}
 	if (token[0] == '@' && (token = ph_secret_value(token, &cause)) == NULL) {
@@ -302,6 +365,13 @@ main(int argc, char **argv)
 	}
 	if ((conns = calloc((size_t)nconns, sizeof *conns)) == NULL)
 		return 2;
+	if (padlen > 0) {
+		if ((pad = malloc((size_t)padlen + 1)) == NULL)
+			return 2;
+		memset(pad, 'x', (size_t)padlen);
+		pad[padlen] = '\0';
+	}
+	srandom((unsigned)getpid());
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
