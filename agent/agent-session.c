@@ -224,6 +224,13 @@ agent_session_over_high(const struct agent_session *s)
 	return ph_queue_over_high(&s->chan.out);
 }
 
+/* Is anything queued toward the relay? */
+int
+agent_session_queued(const struct agent_session *s)
+{
+	return s->chan.out.count != 0;
+}
+
 /* Bytes an operation may read for one output frame. */
 size_t
 agent_session_read_max(const struct agent_session *s)

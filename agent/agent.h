@@ -189,6 +189,7 @@ int	agent_session_callback(struct lws *wsi, enum lws_callback_reasons reason,
 int	agent_session_send(struct agent_session *s, int type, const void *p, size_t n);
 int	agent_session_send_ctl(struct agent_session *s, json_t *msg);
 int	agent_session_over_high(const struct agent_session *s);
+int	agent_session_queued(const struct agent_session *s);
 void	agent_session_rx_pause(struct agent_session *s, int pause);
 void	agent_session_exit(struct agent_session *s, json_t *exit_msg);
 void	agent_session_fail(struct agent_session *s, int close_code, const char *code,

@@ -313,7 +313,7 @@ exec_pipe_rx(struct exec_pipe *p, struct lws *wsi)
 	if (p->held > 0)
 		p->last_rx = now;
 	if (p->held > 0) {
-		if (x->lost || (x->s->out.count == 0 && !hot))
+		if (x->lost || (!agent_session_queued(x->s) && !hot))
 			exec_pipe_flush(p);
 		else if (!x->hold_on) {
 			x->hold_on = 1;

@@ -22,20 +22,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char	base[256], dest[300], outside[300];
 
+/*
+ * Make every real directory below the scratch directory searchable, so the
+ * second walk can empty it.  Only FTW_D: chmod() follows symlinks, and a
+ * received symlink may point anywhere (one to "/" once made the whole
+ * machine's root 0700).
+ */
+static int
+open_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)ftw;
+	if (flag == FTW_D || flag == FTW_DNR)
+		chmod(p, 0700);
+	return 0;
+}
+
 static int
 rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st; (void)flag;
 	if (ftw->level == 0)
 		return 0;
-	chmod(p, 0700);
-	return remove(p);
+	return remove(p);	/* a symlink itself, never its target */
 }
 
 static void
 empty_dir(const char *p)
 {
 	chmod(p, 0700);
+	nftw(p, open_one, 16, FTW_PHYS);
 	nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
