@@ -856,7 +856,7 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 	    (d.cc = client_conn_new(conf, &cause)) == NULL ||
 	    (agents = client_conn_get_agents(d.cc, NULL, &cause)) == NULL)
 		goto fail;
-	d.agent = client_target_one(agents, pos[0], conf->relay, &cause);
+	d.agent = client_target_one(agents, pos[0], conf, &cause);
 	json_decref(agents);
 	if (d.agent == NULL)
 		goto fail;
