@@ -11,6 +11,7 @@
  * Worker command line (the agent's own pid namespace):
  *   porthole-agent --op-dump --kind auto|core|jvm|node --pid PID
  *       [--freeze] [--tmpdir DIR] [--level N]
+ * (--level: zstd's, negative for its fast levels; default -4.)
  *
  * Worker contract:
  *   stdout  the dump file's bytes as one zstd stream, nothing else.
@@ -23,8 +24,10 @@
  *      "threads":N|null, "estimate":BYTES|null}
  *     {"event":"progress","bytes":N}    uncompressed bytes written so far, at
  *                                      most one every 250 ms
- *     {"event":"done","bytes":N,"sha256":HEX,"pause_us":N|null}
- *                                      uncompressed size and hash of the file
+ *     {"event":"done","bytes":N,"pause_us":N|null}
+ *                                      uncompressed size of the file (the
+ *                                      content's checksum is the zstd
+ *                                      frame's own, XXH64: checksumFlag)
  *     {"event":"error","code":STRING,"message":STRING}
  *                                      fatal; the worker then exits 1.  code is
  *                                      one of: no_such_process, kernel_thread,
@@ -50,8 +53,9 @@
  * the app exits before the dump is complete the worker ends with
  * target_exited, even though a snapshot could have finished it.
  *
- * The CLI decompresses, writes FILE.partial, checks its own sha256 against
- * "done", renames to FILE, prints size, sha256, mode and pause.
+ * The CLI decompresses (which checks the frame's checksum), writes the
+ * file, checks its size against "done", computes the file's sha256,
+ * renames to FILE, prints size, sha256, mode and pause.
  */
 #ifndef PORTHOLE_AGENT_DUMP_H
 #define PORTHOLE_AGENT_DUMP_H

@@ -7,13 +7,19 @@
  * The agent's dump worker (agent/dump.h) sends the file as one zstd stream
  * in DATA frames and its events as JSON lines on STDERR: "start" (kind,
  * mode, fallback reason, pause, size estimate), "progress", "done" (size
- * and sha256 of the file) or "error" (a message for the operator).
+ * of the file; an older worker adds its sha256) or "error" (a message for
+ * the operator).
  *
- * The file: decompressed (libzstd, streaming) and hashed (SHA-256) as it
- * arrives, and written, unnamed, into the destination directory
- * (O_TMPFILE).  Only once the worker said "done", its exit status is 0,
- * the zstd stream ended cleanly and our byte count and sha256 equal its
- * own, the file is fsync'd, linked as FILE.partial (failing if that
+ * The file: decompressed (libzstd, streaming; the frame's content
+ * checksum, XXH64, is checked by the decompressor) and hashed (SHA-256,
+ * the figure the summary prints) as it arrives, and written, unnamed,
+ * into the destination directory (O_TMPFILE).  Whole 4 KiB blocks of
+ * zeros (memory never written) are not written but skipped over, as the
+ * kernel's own core dumps do: the file is sparse, reads the same, and
+ * costs the disk only what it holds.  Only once the worker said "done",
+ * its exit status is 0, the zstd stream ended cleanly (checksum
+ * included) and our byte count equals its own (and our sha256 its, if it
+ * sent one), the file is fsync'd, linked as FILE.partial (failing if that
  * exists, like O_EXCL), renamed to FILE and the directory fsync'd.  So a
  * failure of any kind, even SIGKILL of the CLI, leaves neither FILE nor
  * FILE.partial behind.  On a filesystem without O_TMPFILE, FILE.partial
@@ -68,6 +74,7 @@
 #define DUMP_CLOSE_MS		2000	/* longest wait for our close to go through */
 #define DUMP_PROGRESS_MS	250	/* at most 4 redraws a second */
 #define DUMP_LINE_MAX		(16 * 1024)	/* one event line from the worker */
+#define DUMP_HOLE		4096	/* zero blocks of this size become holes */
 
 struct dump {
 	struct client_conn	*cc;
@@ -313,6 +320,28 @@ dump_open_file(struct dump *d, char **cause)
 	return 0;
 }
 
+/* Are the n bytes at p all zero? */
+static int
+dump_zero(const uint8_t *p, size_t n)
+{
+	return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+/* How much of p (at file offset off) to write at once: up to the first
+ * aligned block of zeros. */
+static size_t
+dump_run(uint64_t off, const uint8_t *p, size_t n)
+{
+	size_t	k;
+
+	k = DUMP_HOLE - off % DUMP_HOLE;	/* up to the next boundary */
+	if (k >= n)
+		return n;
+	while (k + DUMP_HOLE <= n && !dump_zero(p + k, DUMP_HOLE))
+		k += DUMP_HOLE;
+	return k + DUMP_HOLE <= n ? k : n;
+}
+
 /* Append n decompressed bytes; -1 after dump_abort. */
 static int
 dump_write(struct dump *d, const uint8_t *p, size_t n)
@@ -324,7 +353,21 @@ dump_write(struct dump *d, const uint8_t *p, size_t n)
 		return -1;
 	}
 	while (n > 0) {
-		if ((w = write(d->fd, p, n)) < 0) {
+		/* An aligned block of zeros: a hole (ftruncate at the end
+		 * makes trailing ones count). */
+		if (d->written % DUMP_HOLE == 0 && n >= DUMP_HOLE &&
+		    dump_zero(p, DUMP_HOLE)) {
+			if (lseek(d->fd, DUMP_HOLE, SEEK_CUR) == -1)
+				w = -1;
+			else {
+				p += DUMP_HOLE;
+				n -= DUMP_HOLE;
+				d->written += DUMP_HOLE;
+				continue;
+			}
+		} else
+			w = write(d->fd, p, dump_run(d->written, p, n));
+		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			dump_abort(d, ph_asprintf("dump: cannot write %s: %s%s; the "
@@ -434,6 +477,7 @@ dump_event(struct dump *d, char *line, size_t len)
 	else if (strcmp(what, "done") == 0) {
 		d->got_done = 1;
 		d->done_bytes = (v = dump_jint(ev, "bytes")) >= 0 ? (uint64_t)v : 0;
+		/* Sent by workers before the zstd checksum took its place. */
 		sha = json_string_value(json_object_get(ev, "sha256"));
 		snprintf(d->done_sha, sizeof d->done_sha, "%s", sha != NULL ? sha : "");
 		if ((v = dump_jint(ev, "pause_us")) >= 0)
@@ -649,11 +693,13 @@ dump_verdict(struct dump *d)
 		return strdup("dump: sha256 failed");
 	for (i = 0; i < mdlen; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	if (d->written != d->done_bytes || strcmp(hex, d->done_sha) != 0)
-		return ph_asprintf("dump: what arrived (%llu bytes, sha256 %s) is not "
-		    "what the worker sent (%llu bytes, sha256 %s); no file was written",
-		    (unsigned long long)d->written, hex, (unsigned long long)d->done_bytes,
-		    d->done_sha);
+	if (d->written != d->done_bytes)
+		return ph_asprintf("dump: what arrived (%llu bytes) is not what the "
+		    "worker sent (%llu bytes); no file was written",
+		    (unsigned long long)d->written, (unsigned long long)d->done_bytes);
+	if (d->done_sha[0] != '\0' && strcmp(hex, d->done_sha) != 0)
+		return ph_asprintf("dump: what arrived (sha256 %s) is not what the "
+		    "worker sent (sha256 %s); no file was written", hex, d->done_sha);
 	memcpy(d->done_sha, hex, sizeof hex);
 	return NULL;
 }
@@ -664,7 +710,7 @@ dump_commit(struct dump *d)
 {
 	char	 proc[64];
 
-	if (fsync(d->fd) != 0)
+	if (ftruncate(d->fd, (off_t)d->written) != 0 || fsync(d->fd) != 0)
 		return ph_asprintf("dump: cannot write %s: %s%s", dump_display(d,
 		    d->partial != NULL ? d->partial : d->base), strerror(errno),
 		    errno == ENOSPC ? " (the disk is full)" : "");

@@ -102,7 +102,9 @@ in_flight() {
 
 # 1. The core of the test program, opened by gdb.
 if [ -x "$DT_BIN" ]; then
-	"$DT_BIN" --status "$T/dt.status" --threads 3 >"$T/dt.out" 2>&1 &
+	# --fill semi: a heap with runs of zero pages, which the CLI leaves
+	# as holes (a sparse file that reads, hashes and opens the same).
+	"$DT_BIN" --status "$T/dt.status" --threads 3 --fill semi --heap 32 >"$T/dt.out" 2>&1 &
 	DT=$!
 	PIDS+=("$DT")
 	wait_for 20 test -f "$T/dt.status" || fail "ph-dumptarget did not start"
@@ -117,6 +119,8 @@ if [ -x "$DT_BIN" ]; then
 	eq "dump: the summary's sha256 is the file's" "$sha" "$(sha256sum <"$f" | cut -d' ' -f1)"
 	size=$(sed -n 's/.*: \([0-9]*\) bytes.*/\1/p' "$T/err")
 	eq "dump: the summary's size is the file's" "$size" "$(stat -c %s "$f")"
+	check "dump: zero blocks are holes (8 MiB of zero pages: the file is sparse)" \
+		test $(( $(stat -c %b "$f") * $(stat -c %B "$f") + 6 * 1048576 )) -le "$size"
 	contains "dump: the summary gives the mode" "$summary" "mode "
 	contains "dump: the summary gives the pause" "$summary" "paused"
 	eq "dump: the file is private (0600)" "$(stat -c %a "$f")" 600

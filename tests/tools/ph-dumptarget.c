@@ -3,7 +3,8 @@
  * counts every trace a dump could leave on it.
  *
  *   ph-dumptarget --status FILE [--threads N] [--heap MIB] [--seccomp]
- *       [--pids-cgroup DIR] [--zombie-main]
+ *       [--pids-cgroup DIR] [--zombie-main] [--fill sparse|semi|zero]
+ *       [--writer-sleep US]
  *
  * Shape (gdb must show it in the core): main -> level_one -> level_two ->
  * park (nanosleep, a restartable sleep), N parked threads (park_thread ->
@@ -31,6 +32,18 @@
  * Every handled signal is blocked in every thread and taken by one
  * thread in sigwaitinfo, so no test signal ever interrupts a parked call:
  * an EINTR can only come from a dump.
+ *
+ * --fill: what the heap holds.  sparse (the default): one word in eight
+ * set on every page, the rest zero; semi: what a real heap looks like to
+ * a compressor, in runs of four pages: half low-entropy bytes (4 random bits of 8),
+ * a quarter pointer-like words, a quarter zero (touched, never set);
+ * zero: every page touched with zero bytes only (memory never written).
+ * bench/dump-vs-gcore dumps all three.
+ *
+ * --writer-sleep US: the writer sleeps US microseconds every 64 bumps
+ * instead of spinning: an app that works but does not hold a whole core
+ * (a benchmark on a machine of two cores wants the other one for the
+ * dump); stall_us then includes the sleeps.
  *
  * --seccomp: after the threads exist, a filter on every thread (TSYNC)
  * answers EPERM to clone and clone3 (the snapshot's fallback test).
@@ -76,7 +89,9 @@ static int pipefd[2] = { -1, -1 };
 static const char *status_path;
 static uint32_t futex_word;
 static size_t heap_mib = 16;
+static long writer_sleep_us;		/* --writer-sleep: 0 = spin */
 static char *heap;
+static enum { FILL_SPARSE, FILL_SEMI, FILL_ZERO } heap_fill = FILL_SPARSE;
 
 static void
 die(const char *what)
@@ -214,6 +229,8 @@ writer_thread(void *arg)
 			if (t - last > stall_ns)
 				stall_ns = t - last;
 			last = t;
+			if (writer_sleep_us > 0)
+				usleep((useconds_t)writer_sleep_us);
 		}
 	}
 	return NULL;
@@ -348,6 +365,45 @@ pids_cgroup(const char *dir)
 	put(dir, "pids.max", buf);
 }
 
+/* One page of the heap, as --fill says (see the top of the file). */
+static void
+fill_page(unsigned long *w, size_t pg)
+{
+	static uint64_t	 x = 0x9e3779b97f4a7c15ULL;
+	size_t		 k, n = 4096 / sizeof *w;
+
+	switch (heap_fill) {
+	case FILL_ZERO:
+		*(volatile unsigned long *)w = 0;
+		break;
+	case FILL_SPARSE:
+		for (k = 0; k < n; k += 8)
+			w[k] = (pg + k) * 2654435761UL;
+		break;
+	case FILL_SEMI:
+		switch ((pg >> 14) & 3) {
+		case 0:
+		case 1:
+			for (k = 0; k < n; k++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				w[k] = x & 0x0f0f0f0f0f0f0f0fULL;
+			}
+			break;
+		case 2:
+			for (k = 0; k < n; k++)
+				w[k] = k % 3 == 0 ? 0x7f0000000000UL + pg * 8 + k * 16 :
+				    k % 3 == 1 ? k : 0;
+			break;
+		default:
+			*(volatile unsigned long *)w = 0;
+			break;
+		}
+		break;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -364,6 +420,20 @@ main(int argc, char **argv)
 			nthreads = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--heap") == 0 && i + 1 < argc)
 			heap_mib = (size_t)atol(argv[++i]);
+		else if (strcmp(argv[i], "--fill") == 0 && i + 1 < argc &&
+		    strcmp(argv[i + 1], "sparse") == 0) {
+			heap_fill = FILL_SPARSE;
+			i++;
+		} else if (strcmp(argv[i], "--fill") == 0 && i + 1 < argc &&
+		    strcmp(argv[i + 1], "semi") == 0) {
+			heap_fill = FILL_SEMI;
+			i++;
+		} else if (strcmp(argv[i], "--fill") == 0 && i + 1 < argc &&
+		    strcmp(argv[i + 1], "zero") == 0) {
+			heap_fill = FILL_ZERO;
+			i++;
+		} else if (strcmp(argv[i], "--writer-sleep") == 0 && i + 1 < argc)
+			writer_sleep_us = atol(argv[++i]);
 		else if (strcmp(argv[i], "--seccomp") == 0)
 			secc = 1;
 		else if (strcmp(argv[i], "--zombie-main") == 0)
@@ -373,7 +443,8 @@ main(int argc, char **argv)
 		else {
 			fprintf(stderr, "usage: ph-dumptarget --status FILE "
 			    "[--threads N] [--heap MIB] [--seccomp] "
-			    "[--pids-cgroup DIR] [--zombie-main]\n");
+			    "[--pids-cgroup DIR] [--zombie-main] "
+			    "[--fill sparse|semi|zero] [--writer-sleep US]\n");
 			return 2;
 		}
 	}
@@ -387,13 +458,8 @@ main(int argc, char **argv)
 	len = heap_mib << 20;
 	if ((heap = malloc(len)) == NULL)
 		die("malloc");
-	for (pg = 0; pg < len; pg += 4096) {
-		unsigned long	*w = (unsigned long *)(heap + pg);
-		size_t		 k;
-
-		for (k = 0; k < 4096 / sizeof *w; k += 8)
-			w[k] = (pg + k) * 2654435761UL;
-	}
+	for (pg = 0; pg < len; pg += 4096)
+		fill_page((unsigned long *)(heap + pg), pg);
 	tail = (volatile unsigned long *)(heap + len - sizeof *tail);
 	*tail = 0;
 
