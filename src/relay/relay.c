@@ -437,6 +437,11 @@ main(int argc, char **argv)
 	info.ssl_private_key_filepath = o.key;
 	info.retry_and_idle_policy = &relay_keepalive;
 	info.server_string = "porthole-relay";
+	/*
+	 * HTTP/1.1 only: WebSocket upgrades need it, and libwebsockets 4.1.6
+	 * answered an HTTP/2 GET of more than 64 KiB with an empty body.
+	 */
+	info.alpn = "http/1.1";
 	if ((relay.vh = lws_create_vhost(relay.ctx, &info)) == NULL) {
 		fprintf(stderr, "porthole-relay: cannot serve on %s (address in use, "
 		    "not local, or bad certificate/key)\n", o.listen);
