@@ -132,6 +132,14 @@ int	client_session_send_ctl(struct client_session *s, json_t *obj);
  * key the token is bound to (client-sign.h); -1 on failure.
  */
 int	client_session_send_open(struct client_session *s, json_t *obj);
+/*
+ * A new `open` with the members every operation carries: sid, agent (its
+ * id), op, argv (stolen; NULL: none), tty and stdin false, ts, proto and
+ * sig (filled by client_session_send_open).  The caller adds the rest.
+ * NULL when out of memory.
+ */
+json_t	*client_open_new(const char *sid, const char *agent_id, const char *op,
+	    json_t *argv);
 /* Is the outgoing queue above its high mark (stop feeding it)? */
 int	client_session_full(const struct client_session *s);
 /* Pause (0) or resume (1) reading from the relay. */

@@ -236,18 +236,12 @@ fo_established(void *arg)
 	av = json_array();
 	for (i = 0; i < o->argc; i++)
 		json_array_append_new(av, json_string(o->argv[i]));
-	if ((msg = ph_ctl_new(PH_CTL_OPEN)) == NULL || av == NULL ||
-	    json_object_update_new(msg, json_pack("{s:s, s:s, s:s, s:O, s:b, s:b, "
-	    "s:I, s:i, s:n}", "sid", m->sid, "agent", client_agent_str(m->agent, "id"),
-	    "op", o->op, "argv", av, "tty", 0, "stdin", 0, "ts", (json_int_t)ph_now(),
-	    "proto", PH_PROTOCOL_VERSION, "sig")) != 0) {
-		json_decref(av);
-		json_decref(msg);
+	if (av == NULL || (msg = client_open_new(m->sid,
+	    client_agent_str(m->agent, "id"), o->op, av)) == NULL) {
 		client_session_fail(m->s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
 		    "out of memory");
 		return;
 	}
-	json_decref(av);
 	if (o->timeout_ms > 0)
 		json_object_set_new(msg, "timeout_ms", json_integer(o->timeout_ms));
 	if (o->timeout_ms > 0 && o->grace_ms >= 0)

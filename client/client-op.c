@@ -89,20 +89,13 @@ static void
 client_op_established(void *arg)
 {
 	struct client_op	*o = arg;
-	json_t			*m, *members;
+	json_t			*m;
 
-	m = ph_ctl_new(PH_CTL_OPEN);
-	members = json_pack("{s:s, s:s, s:s, s:O, s:b, s:b, s:I, s:i, s:n}",
-	    "sid", o->sid, "agent", client_agent_str(o->agent, "id"),
-	    "op", o->opname, "argv", o->argv, "tty", 0, "stdin", 0,
-	    "ts", (json_int_t)ph_now(), "proto", PH_PROTOCOL_VERSION, "sig");
-	if (m == NULL || members == NULL || json_object_update(m, members) != 0) {
-		json_decref(m);
-		json_decref(members);
+	if ((m = client_open_new(o->sid, client_agent_str(o->agent, "id"),
+	    o->opname, json_incref(o->argv))) == NULL) {
 		client_op_abort(o, strdup("out of memory"));
 		return;
 	}
-	json_decref(members);
 	client_session_send_open(o->s, m);
 }
 

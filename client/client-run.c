@@ -162,25 +162,20 @@ json_t *
 client_run_open(struct client_run *r, const char *op, int argc, char **argv,
     int tty, json_t *extra, int with_stdin)
 {
-	json_t	*o, *av, *m;
+	json_t	*o = NULL, *av;
 	int	 i;
 
-	av = json_array();
-	for (i = 0; i < argc; i++)
-		json_array_append_new(av, json_string(argv[i]));
-	o = ph_ctl_new(PH_CTL_OPEN);
-	m = json_pack("{s:s, s:s, s:s, s:o, s:b}", "sid", r->sid, "agent",
-	    client_agent_str(r->agent, "id"), "op", op, "argv", av, "tty", tty);
-	if (o == NULL || m == NULL || json_object_update(o, m) != 0 ||
-	    (extra != NULL && json_object_update(o, extra) != 0) ||
+	if ((av = json_array()) != NULL)
+		for (i = 0; i < argc; i++)
+			json_array_append_new(av, json_string(argv[i]));
+	if (av == NULL || (o = client_open_new(r->sid,
+	    client_agent_str(r->agent, "id"), op, av)) == NULL ||
+	    json_object_set_new(o, "tty", json_boolean(tty)) != 0 ||
 	    json_object_set_new(o, "stdin", json_boolean(with_stdin)) != 0 ||
-	    json_object_set_new(o, "ts", json_integer(ph_now())) != 0 ||
-	    json_object_set_new(o, "proto", json_integer(PH_PROTOCOL_VERSION)) != 0 ||
-	    json_object_set_new(o, "sig", json_null()) != 0) {
-		json_decref(o);
+	    (extra != NULL && json_object_update(o, extra) != 0)) {
+		json_decref(o);	/* NULL-safe; av is stolen either way */
 		o = NULL;
 	}
-	json_decref(m);
 	json_decref(extra);
 	return o;
 }

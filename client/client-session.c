@@ -807,6 +807,24 @@ client_session_send_ctl(struct client_session *s, json_t *obj)
 	return r;
 }
 
+json_t *
+client_open_new(const char *sid, const char *agent_id, const char *op, json_t *argv)
+{
+	json_t	*m, *members;
+
+	m = ph_ctl_new(PH_CTL_OPEN);
+	members = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:I, s:i, s:n}",
+	    "sid", sid, "agent", agent_id != NULL ? agent_id : "", "op", op,
+	    "argv", argv != NULL ? argv : json_array(), "tty", 0, "stdin", 0,
+	    "ts", (json_int_t)ph_now(), "proto", PH_PROTOCOL_VERSION, "sig");
+	if (m == NULL || members == NULL || json_object_update(m, members) != 0) {
+		json_decref(m);
+		m = NULL;
+	}
+	json_decref(members);
+	return m;
+}
+
 int
 client_session_send_open(struct client_session *s, json_t *obj)
 {

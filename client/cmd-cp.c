@@ -109,24 +109,17 @@ static void
 cp_established(void *arg)
 {
 	struct cp	*c = arg;
-	json_t		*m, *members;
+	json_t		*m;
 
-	m = ph_ctl_new(PH_CTL_OPEN);
-	members = json_pack("{s:s, s:s, s:s, s:O, s:b, s:b, s:I, s:i, s:n}",
-	    "sid", c->sid, "agent", client_agent_str(c->agent, "id"), "op", "cp",
-	    "argv", c->argv, "tty", 0, "stdin", 0, "ts", (json_int_t)ph_now(),
-	    "proto", PH_PROTOCOL_VERSION, "sig");
-	if (members != NULL && c->pid > 0)
-		json_object_set_new(members, "pid", json_integer(c->pid));
-	if (members != NULL && c->container != NULL)
-		json_object_set_new(members, "container", json_string(c->container));
-	if (m == NULL || members == NULL || json_object_update(m, members) != 0) {
-		json_decref(m);
-		json_decref(members);
+	if ((m = client_open_new(c->sid, client_agent_str(c->agent, "id"), "cp",
+	    json_incref(c->argv))) == NULL) {
 		cp_abort(c, strdup("out of memory"));
 		return;
 	}
-	json_decref(members);
+	if (c->pid > 0)
+		json_object_set_new(m, "pid", json_integer(c->pid));
+	if (c->container != NULL)
+		json_object_set_new(m, "container", json_string(c->container));
 	client_session_send_open(c->s, m);
 }
 

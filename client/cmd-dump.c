@@ -529,23 +529,17 @@ static void
 dump_established(void *arg)
 {
 	struct dump	*d = arg;
-	json_t		*m, *members;
+	json_t		*m;
 
-	m = ph_ctl_new(PH_CTL_OPEN);
-	members = json_pack("{s:s, s:s, s:s, s:[], s:b, s:b, s:I, s:i, s:n, s:I, s:s, s:b}",
-	    "sid", d->sid, "agent", client_agent_str(d->agent, "id"), "op", "dump",
-	    "argv", "tty", 0, "stdin", 0, "ts", (json_int_t)ph_now(),
-	    "proto", PH_PROTOCOL_VERSION, "sig", "pid", (json_int_t)d->pid,
-	    "kind", d->kind, "freeze", d->freeze);
-	if (members != NULL && d->tmpdir != NULL)
-		json_object_set_new(members, "tmpdir", json_string(d->tmpdir));
-	if (m == NULL || members == NULL || json_object_update(m, members) != 0) {
+	if ((m = client_open_new(d->sid, client_agent_str(d->agent, "id"), "dump",
+	    NULL)) == NULL || json_object_update_new(m, json_pack("{s:I, s:s, s:b}",
+	    "pid", (json_int_t)d->pid, "kind", d->kind, "freeze", d->freeze)) != 0) {
 		json_decref(m);
-		json_decref(members);
 		dump_abort(d, strdup("out of memory"));
 		return;
 	}
-	json_decref(members);
+	if (d->tmpdir != NULL)
+		json_object_set_new(m, "tmpdir", json_string(d->tmpdir));
 	client_session_send_open(d->s, m);
 }
 
