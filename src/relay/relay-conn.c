@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,15 +31,26 @@
 #include "relay.h"
 
 /*
- * Liveness of connections that backpressure keeps from answering pings.
+ * Keepalive, the relay's own rather than libwebsockets' (whose per-wsi
+ * validity timer is turned off, see relay.c).
  *
- * lws hangs up a WebSocket whose pong is late (research section 5).  A
- * session whose reader has stopped (a pager, a SIGSTOPped CLI) cannot
- * send its pings (the socket is full) and its other side cannot read
- * pongs (rx is paused), so lws would cut a healthy session after the
- * hangup time.  TCP knows better: while a connection is held up by flow
+ * lws keeps its timers in one sorted list per thread and inserts by
+ * walking it: with a validity timer for each of 10,000 agents, every
+ * ping sent and every pong read walked 10,000 entries, and the relay
+ * spent four fifths of its time there (perf, 10,000 ph-agentload agents)
+ * -- long enough stalls that peers' own pings went unanswered and a
+ * several-MB `ls` answer was cut by its reader's deadline.  So: one
+ * timer, once a second, walks the connections; each remembers when its
+ * peer last sent anything (a message or a pong).  Silent for ping_secs:
+ * a ping goes out (from WRITEABLE, between whole messages).  Silent for
+ * hangup_secs: the connection is dropped.
+ *
+ * A connection that backpressure keeps from answering pings is not
+ * silent: a session whose reader has stopped (a pager, a SIGSTOPped CLI)
+ * cannot send its pings (the socket is full) and its other side cannot
+ * read pongs (rx is paused).  While a connection is held up by flow
  * control, the relay asks the kernel whether it is still established and
- * not half-closed, and tells lws it is alive.
+ * not half-closed, and counts that as a sign of life.
  *
  * Not TCP_USER_TIMEOUT: Linux aborts a connection whose window has stayed
  * zero that long even while the peer answers every probe, which is
@@ -65,32 +77,57 @@ relay_conn_tcp_alive(struct lws *wsi)
 	return 1;
 }
 
+/* Held up by flow control in either direction? */
+static int
+relay_conn_held(struct relay_conn *c)
+{
+	return (c->pause & RELAY_PAUSE_PEER) || c->tx.bytes > 0 ||
+	    lws_send_pipe_choked(c->wsi);
+}
+
 static void
-relay_conn_liveness(lws_sorted_usec_list_t *sul)
+relay_conn_keepalive(lws_sorted_usec_list_t *sul)
 {
 	struct relay_conn *c;
+	int64_t now = ph_mono_ms(), ping = relay.ping_secs * 1000LL,
+	    hangup = relay.hangup_secs * 1000LL;
 
+	(void)sul;
 	for (c = relay.conns; c != NULL; c = c->next) {
-		if ((c->kind != RELAY_CONN_CLIENT && c->kind != RELAY_CONN_DATA) ||
-		    c->close_code != 0 || c->wsi == NULL)
+		if (c->close_code != 0 || c->wsi == NULL || c->hung_up)
 			continue;
-		/* Held up by flow control in either direction? */
-		if (!(c->pause & RELAY_PAUSE_PEER) && c->tx.bytes == 0 &&
-		    !lws_send_pipe_choked(c->wsi))
-			continue;
-		if (relay_conn_tcp_alive(c->wsi))
-			lws_validity_confirmed(c->wsi);
+		if (now - c->rx_ms >= ping && relay_conn_held(c) &&
+		    relay_conn_tcp_alive(c->wsi))
+			c->rx_ms = now;
+		if (now - c->rx_ms >= hangup) {
+			ph_info("%s: nothing from %s for %lld s: hanging up",
+			    c->kind == RELAY_CONN_CONTROL ? "control channel" : "session",
+			    c->peer, (long long)((now - c->rx_ms) / 1000));
+			c->hung_up = 1;
+			/*
+			 * No close frame: the peer is not listening.  shutdown(2)
+			 * as well, as relay-limits.c does: lws sees the hangup
+			 * whatever state timeout it might set over this one.
+			 */
+			if (lws_get_socket_fd(c->wsi) >= 0)
+				shutdown((int)lws_get_socket_fd(c->wsi), SHUT_RDWR);
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		} else if (now - c->rx_ms >= ping && now - c->ping_ms >= ping) {
+			c->ping_due = 1;
+			lws_callback_on_writable(c->wsi);
+		}
 	}
-	lws_sul_schedule(relay.ctx, 0, &relay.sul_liveness, relay_conn_liveness,
-	    (lws_usec_t)relay.hangup_secs * LWS_USEC_PER_SEC / 4);
+	lws_sul_schedule(relay.ctx, 0, &relay.sul_keepalive, relay_conn_keepalive,
+	    LWS_USEC_PER_SEC);
 }
 
 void
-relay_conn_liveness_start(int hangup_secs)
+relay_conn_keepalive_start(int ping_secs, int hangup_secs)
 {
+	relay.ping_secs = ping_secs;
 	relay.hangup_secs = hangup_secs;
-	lws_sul_schedule(relay.ctx, 0, &relay.sul_liveness, relay_conn_liveness,
-	    (lws_usec_t)hangup_secs * LWS_USEC_PER_SEC / 4);
+	lws_sul_schedule(relay.ctx, 0, &relay.sul_keepalive, relay_conn_keepalive,
+	    LWS_USEC_PER_SEC);
 }
 
 int
@@ -240,6 +277,7 @@ relay_conn_established(struct relay_conn *c, struct lws *wsi)
 
 	c->wsi = wsi;
 	c->established = 1;
+	c->rx_ms = c->ping_ms = ph_mono_ms();
 	relay_conn_peer(wsi, c->peer, sizeof c->peer);
 	relay_audit_from(wsi, c->peer, c->from, sizeof c->from);
 	ph_msgbuf_init(&c->rx, PH_MAX_MESSAGE);
@@ -378,6 +416,7 @@ relay_conn_receive(struct relay_conn *c, struct lws *wsi, const uint8_t *in, siz
 static int
 relay_conn_writeable(struct relay_conn *c, struct lws *wsi)
 {
+	uint8_t ping[LWS_PRE + 1] = { 0 };
 	struct ph_qitem *it;
 	int n;
 
@@ -385,6 +424,21 @@ relay_conn_writeable(struct relay_conn *c, struct lws *wsi)
 		return 0;	/* lws calls once more after we returned -1 */
 	if (c->close_code != 0 && c->close_now)
 		goto close;
+	if (c->ping_due) {
+		/*
+		 * One byte of payload: with none, the pong never came back as
+		 * RECEIVE_PONG (libwebsockets 4.1.6 agent and CLI as peers).
+		 */
+		c->ping_due = 0;
+		c->ping_ms = ph_mono_ms();
+		if (lws_write(wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0) {
+			c->close_sent = 1;
+			return -1;
+		}
+		if (ph_queue_peek(&c->tx) != NULL || c->close_code != 0)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
 	if ((it = ph_queue_peek(&c->tx)) != NULL) {
 		n = lws_write(wsi, it->data + PH_HEADROOM, it->len, LWS_WRITE_BINARY);
 		if (n < (int)it->len) {
@@ -482,7 +536,13 @@ relay_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		relay_conn_established(c, wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
+		if (c != NULL)
+			c->rx_ms = ph_mono_ms();
 		return relay_conn_receive(c, wsi, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (c != NULL)
+			c->rx_ms = ph_mono_ms();
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return relay_conn_writeable(c, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:

@@ -44,11 +44,18 @@ static volatile sig_atomic_t relay_signalled;
 static int relay_shutdown_secs = RELAY_SHUTDOWN_SECS;
 static int relay_shutdown_hurried;
 
-/* Keepalive for every connection of the vhost (lws keeps the pointer). */
-static lws_retry_bo_t relay_keepalive = {
-	.secs_since_valid_ping = PH_PING_SECS,
-	.secs_since_valid_hangup = PH_HANGUP_SECS,
+/*
+ * No libwebsockets validity timers on the relay's connections (both zero
+ * turns them off; without a policy lws would use its default, a ping at
+ * 300 s): relay-conn.c keeps connections alive with one timer for all,
+ * where lws would sort one timer per connection into a list on every ping
+ * and pong.
+ */
+static const lws_retry_bo_t relay_no_validity = {
+	.secs_since_valid_ping = 0,
+	.secs_since_valid_hangup = 0,
 };
+static int relay_ping_secs = PH_PING_SECS, relay_hangup_secs = PH_HANGUP_SECS;
 
 static const struct lws_protocols relay_protocols[] = {
 	{
@@ -308,8 +315,8 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		    f_hangup != NULL ? f_hangup : getenv("PORTHOLE_HANGUP_SECS"));
 		return -1;
 	}
-	relay_keepalive.secs_since_valid_ping = (uint16_t)ping;
-	relay_keepalive.secs_since_valid_hangup = (uint16_t)hangup;
+	relay_ping_secs = ping;
+	relay_hangup_secs = hangup;
 	o->listen = ph_setting(f_listen, "PORTHOLE_LISTEN");
 	o->cert = ph_setting(f_cert, "PORTHOLE_TLS_CERT");
 	o->key = ph_setting(f_key, "PORTHOLE_TLS_KEY");
@@ -435,7 +442,7 @@ main(int argc, char **argv)
 	info.protocols = relay_protocols;
 	info.ssl_cert_filepath = o.cert;
 	info.ssl_private_key_filepath = o.key;
-	info.retry_and_idle_policy = &relay_keepalive;
+	info.retry_and_idle_policy = &relay_no_validity;
 	info.server_string = "porthole-relay";
 	/*
 	 * HTTP/1.1 only: WebSocket upgrades need it, and libwebsockets 4.1.6
@@ -447,7 +454,7 @@ main(int argc, char **argv)
 		    "not local, or bad certificate/key)\n", o.listen);
 		goto out;
 	}
-	relay_conn_liveness_start(relay_keepalive.secs_since_valid_hangup);
+	relay_conn_keepalive_start(relay_ping_secs, relay_hangup_secs);
 	relay_limits_start();
 	port = lws_get_vhost_listen_port(relay.vh);
 	if (port <= 0) {
@@ -476,7 +483,7 @@ main(int argc, char **argv)
 out:
 	if (relay.ctx != NULL) {
 		lws_sul_cancel(&relay.sul_shutdown);
-		lws_sul_cancel(&relay.sul_liveness);
+		lws_sul_cancel(&relay.sul_keepalive);
 		relay_limits_stop();
 		relay.dying = 1;
 		lws_context_destroy(relay.ctx);

@@ -102,6 +102,10 @@ struct relay_conn {
 	struct relay_session	*sess;		/* CLIENT / DATA: its session */
 	char			 path_sid[PH_SID_LEN + 1];	/* DATA: sid in the path */
 	int64_t			 bytes_in;	/* message bytes read */
+	int64_t			 rx_ms;		/* ph_mono_ms() the peer last sent anything */
+	int64_t			 ping_ms;	/* ... and the relay last pinged it */
+	int			 ping_due;	/* send a ping at the next WRITEABLE */
+	int			 hung_up;	/* silent too long: being killed */
 
 	/* HTTP: the response body, LWS_PRE bytes of headroom in front. */
 	uint8_t			*http_body;
@@ -133,8 +137,8 @@ struct relay {
 	int			 done;		/* leave the loop */
 	int			 dying;		/* lws_context_destroy is running */
 	lws_sorted_usec_list_t	 sul_shutdown;
-	lws_sorted_usec_list_t	 sul_liveness;	/* relay_conn_liveness */
-	int			 hangup_secs;
+	lws_sorted_usec_list_t	 sul_keepalive;	/* relay_conn_keepalive */
+	int			 ping_secs, hangup_secs;
 	struct relay_stats	 stats;
 };
 
@@ -152,7 +156,7 @@ int	relay_conn_closing(const struct relay_conn *c);
 void	relay_conn_pause(struct relay_conn *c, unsigned why);
 void	relay_conn_resume(struct relay_conn *c, unsigned why);
 void	relay_conn_shutdown_all(int now);
-void	relay_conn_liveness_start(int hangup_secs);
+void	relay_conn_keepalive_start(int ping_secs, int hangup_secs);
 
 /* relay-http.c: plain HTTP requests. */
 int	relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path);

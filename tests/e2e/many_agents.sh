@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # many_agents end to end: a relay holding thousands of real agent control
 # channels (tests/tools/ph-agentload, sources in 127.1.0.0/16) answers
-# `porthole ls --json` whole, a /v1/agents answer of several MB that outlasts
+# `porthole ls --json` whole, keeps them all past several hangup times
+# (ph-agentload never pings on its own: only the relay's pings, answered,
+# keep them), a /v1/agents answer of several MB that outlasts
 # --handshake-timeout is not cut short while its reader takes it, a burst of
 # agents 50 to an address past --max-pending-per-addr still gets in (they
 # retry as agents do), and a CLI that gets less than the Content-Length it
@@ -19,7 +21,7 @@ if sanitizer; then N=400 PAD=15000; else N=2000 PAD=3000; fi
 
 # A short handshake deadline: HTTP connections are never admitted, so the
 # slow reader below is under it; the agents' handshakes retry if they miss it.
-start_relay --handshake-timeout 2
+start_relay --handshake-timeout 2 --hangup-secs 6
 
 "$LOAD_BIN" --url "$PORTHOLE_RELAY" --ca "$PORTHOLE_CA" --token "@$STATE/agent.token" \
 	-n $N --pad $PAD --per-addr 50 --inflight 64 >"$T/load.out" 2>"$T/load.err" &
@@ -31,6 +33,12 @@ log "$(head -1 "$T/load.out")"
 # 50 agents an address dialled 64 at a time: past the 32 pending an address
 # allows, some are refused at accept and get in on a retry.
 contains "every agent connected (retrying refusals)" "$(head -1 "$T/load.out")" "ready $N of $N"
+
+# Three hangup times of quiet: the relay pings every agent (every 2 s here)
+# and drops none of them, since each answers.
+sleep 18
+eq "agents the relay dropped as silent" "$(grep -c "hanging up" "$T/relay.err")" 0
+eq "agents that lost their connection (ph-agentload)" "$(grep -c "^lost" "$T/load.out")" 0
 
 ph ls --json >"$T/ls.json" 2>"$T/ls.err"; eq "ls --json exit 0" $? 0
 size=$(wc -c <"$T/ls.json")

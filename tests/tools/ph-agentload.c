@@ -52,6 +52,14 @@ struct conn {
 static struct conn	*conns;
 static int		 nconns, per_addr = 50, inflight = 64, next_dial;
 static int		 pending, welcomed, failed, lost, ready_said;
+
+/*
+ * No libwebsockets validity timers (lws's default would ping at 300 s):
+ * one per connection, each sorted into one list on every ping and pong,
+ * costs O(n) apiece at thousands of connections.  The relay pings these
+ * connections and lws answers its pings.
+ */
+static const lws_retry_bo_t no_validity = { .secs_since_valid_ping = 0 };
 static int		 max_retries = 8, retries, waiting;
 static char		*pad;
 static const char	*token, *prefix = "load";
@@ -95,6 +103,7 @@ dial(int i)
 	ci.local_protocol_name = "load";
 	ci.userdata = &conns[i];
 	ci.pwsi = &conns[i].wsi;
+	ci.retry_and_idle_policy = &no_validity;
 	conns[i].idx = i;
 	conns[i].state = 0;
 	conns[i].hello_sent = 0;
@@ -383,6 +392,7 @@ main(int argc, char **argv)
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.client_ssl_ca_filepath = ca;
 	info.fd_limit_per_thread = (unsigned int)nconns + 64;
+	info.retry_and_idle_policy = &no_validity;
 	if ((ctx = lws_create_context(&info)) == NULL)
 		return 2;
 	t0 = ph_mono_ms();
