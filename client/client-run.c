@@ -46,8 +46,7 @@ client_run_parse(struct client_run *r, const struct cmd_entry *ce,
     struct client_conf *conf, int argc, char **argv, client_run_opt_cb opt,
     void *arg, const char **target, int *rargc, char ***rargv)
 {
-	char	*cause = NULL;
-	int	 i, rc;
+	int	i, rc;
 
 	*target = NULL;
 	for (i = 1; i < argc; i++) {
@@ -64,17 +63,8 @@ client_run_parse(struct client_run *r, const struct cmd_entry *ce,
 			continue;
 		}
 		if ((opt == NULL || (rc = opt(arg, argc, argv, &i)) < 0) &&
-		    (rc = client_run_option(r, ce, argc, argv, &i)) < 0) {
-			rc = client_conf_option(conf, argc, argv, &i, &cause);
-			if (rc < 0) {
-				rc = cmd_usage_error(ce, "%s", cause);
-				free(cause);
-				return rc;
-			}
-			if (rc == 0)
-				return cmd_usage_error(ce, "unknown option '%s'", a);
-			rc = 0;
-		}
+		    (rc = client_run_option(r, ce, argc, argv, &i)) < 0)
+			rc = cmd_conf_option(ce, conf, argc, argv, &i);
 		if (rc != 0)
 			return rc;
 	}

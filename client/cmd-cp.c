@@ -288,14 +288,8 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 				return cmd_usage_error(&cmd_cp_entry, "unexpected argument '%s'",
 				    argv[i]);
 		} else if (a[0] == '-' && a[1] != '\0') {
-			r = client_conf_option(conf, argc, argv, &i, &cause);
-			if (r < 0) {
-				r = cmd_usage_error(&cmd_cp_entry, "%s", cause);
-				free(cause);
+			if ((r = cmd_conf_option(&cmd_cp_entry, conf, argc, argv, &i)) != 0)
 				return r;
-			}
-			if (r == 0)
-				return cmd_usage_error(&cmd_cp_entry, "unknown option '%s'", a);
 		} else if (np < 2)
 			pos[np++] = a;
 		else

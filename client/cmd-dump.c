@@ -775,14 +775,8 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 				return cmd_usage_error(&cmd_dump_entry, "%s needs a file", a);
 			out = argv[++i];
 		} else if (a[0] == '-' && a[1] != '\0') {
-			r = client_conf_option(conf, argc, argv, &i, &cause);
-			if (r < 0) {
-				r = cmd_usage_error(&cmd_dump_entry, "%s", cause);
-				free(cause);
+			if ((r = cmd_conf_option(&cmd_dump_entry, conf, argc, argv, &i)) != 0)
 				return r;
-			}
-			if (r == 0)
-				return cmd_usage_error(&cmd_dump_entry, "unknown option '%s'", a);
 		} else if (np < 2)
 			pos[np++] = a;
 		else
