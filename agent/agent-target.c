@@ -69,44 +69,6 @@ agent_target_clear(struct agent_target *t)
 	agent_target_init(t);
 }
 
-/* Read all of path (at most max bytes) into a new NUL-terminated buffer. */
-static char *
-target_read(const char *path, size_t max, size_t *lenp, int *err)
-{
-	char	*buf;
-	size_t	 len = 0;
-	ssize_t	 n;
-	int	 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		*err = errno;
-		return NULL;
-	}
-	if ((buf = malloc(max + 1)) == NULL) {
-		*err = ENOMEM;
-		close(fd);
-		return NULL;
-	}
-	while (len < max) {
-		n = read(fd, buf + len, max - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			*err = errno;
-			close(fd);
-			free(buf);
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	*lenp = len;
-	return buf;
-}
-
 /* Fill *code and *cause for errno e met reading what of process pid. */
 static int
 target_fail(pid_t pid, const char *what, int e, const char **code, char **cause)
@@ -198,7 +160,8 @@ agent_target_from_pid(pid_t pid, struct agent_target *t, const char **code, char
 		return -1;
 	}
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	if ((st = target_read(path, TARGET_STATUS_MAX, &len, &e)) == NULL)
+	if ((st = ph_read_file_errno(path, TARGET_STATUS_MAX, PH_READ_TRUNCATE, &len,
+	    &e)) == NULL)
 		return target_fail(pid, "status", e, code, cause);
 	if (target_status(t, st) != 0) {
 		free(st);
@@ -222,7 +185,8 @@ agent_target_from_pid(pid_t pid, struct agent_target *t, const char **code, char
 		return target_fail(pid, "working directory", e, code, cause);
 	}
 	snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
-	if ((env = target_read(path, TARGET_ENV_MAX, &len, &e)) == NULL) {
+	if ((env = ph_read_file_errno(path, TARGET_ENV_MAX, PH_READ_TRUNCATE, &len,
+	    &e)) == NULL) {
 		agent_target_clear(t);
 		return target_fail(pid, "environment", e, code, cause);
 	}
@@ -288,7 +252,8 @@ agent_target_container_pid(struct agent *a, const char *name, const char **code,
 		if (*end != '\0' || pid <= 0 || pid > INT_MAX || (best != 0 && pid >= best))
 			continue;
 		snprintf(path, sizeof path, "/proc/%ld/cgroup", pid);
-		if ((cg = target_read(path, TARGET_CGROUP_MAX, &len, &e)) == NULL)
+		if ((cg = ph_read_file_errno(path, TARGET_CGROUP_MAX,
+		    PH_READ_TRUNCATE, &len, &e)) == NULL)
 			continue;	/* gone meanwhile */
 		if (ph_ecs_cgroup_match(cg, len, id))
 			best = pid;

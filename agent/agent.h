@@ -22,6 +22,7 @@
  *   agent-target.c   --pid/--container: whose root, ids, env a program gets
  *   agent-launch.c   launcher mode: -- APP is exec'd in place, the agent forks off
  *   op.c, op-*.c     the operations a session runs (see op.h)
+ *   op-child.c       what exec and shell share of a child's life (see op.h)
  */
 #ifndef PORTHOLE_AGENT_H
 #define PORTHOLE_AGENT_H

@@ -40,6 +40,10 @@
  * CLI, so it holds however slow the client is.  When it fires the process
  * group gets SIGTERM (and SIGCONT), and SIGKILL grace_ms later if any
  * member is left; `exit` then carries "timeout": true.
+ *
+ * What exec shares with shell (the watch, the stdin queue and its writer,
+ * draining, when `exit` is due, the first step of a lost session) is
+ * op-child.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,19 +90,11 @@ struct exec_pipe {
 };
 
 struct op_exec {
-	struct agent_session *s;
-	pid_t		 pid;		/* the child, leader of its process group; 0: none */
-	int		 reaped;
-	int		 status;	/* from waitpid, once reaped */
+	struct op_child	 c;		/* the child, its stdin queue (op-child.c) */
 	int		 exec_errno;	/* why execvp failed; 0: it did not */
 	char		*argv0;		/* for messages */
 	struct exec_pipe p[EXEC_NPIPES];
-	struct ph_queue	 inq;		/* STDIN bytes on their way to the child */
-	lws_sorted_usec_list_t sul_stdin; /* re-asks for RAW_WRITEABLE_FILE (see below) */
-	int		 in_eof;	/* the client sent eof */
 	int		 out_paused;	/* stdout/stderr paused: the session's queue is full */
-	int		 exit_sent;
-	int		 lost;		/* the session is gone: discard, report nothing */
 	int64_t		 grace_ms;	/* --timeout: SIGTERM → SIGKILL */
 	int		 timed_out;	/* the timeout fired: `exit` says so */
 	int		 timer_on;	/* sul_timeout is scheduled */
@@ -129,10 +125,10 @@ exec_exit_message(struct op_exec *x)
 		if ((m = ph_ctl_exit_code(126)) != NULL)
 			json_object_set_new(m, "message",
 			    json_sprintf("%s: %s", x->argv0, strerror(x->exec_errno)));
-	} else if (WIFSIGNALED(x->status))
-		m = ph_ctl_exit_signal(WTERMSIG(x->status));
+	} else if (WIFSIGNALED(x->c.status))
+		m = ph_ctl_exit_signal(WTERMSIG(x->c.status));
 	else
-		m = ph_ctl_exit_code(WEXITSTATUS(x->status));
+		m = ph_ctl_exit_code(WEXITSTATUS(x->c.status));
 	if (m != NULL && x->timed_out)
 		json_object_set_new(m, "timeout", json_true());
 	return m;
@@ -146,11 +142,10 @@ exec_exit_message(struct op_exec *x)
 static void
 exec_check(struct op_exec *x)
 {
-	struct agent_session	*s = x->s;
+	struct agent_session	*s = x->c.s;
 
-	if (!x->lost && !x->exit_sent && x->reaped && x->p[EXEC_STDOUT].wsi == NULL &&
-	    x->p[EXEC_STDERR].wsi == NULL && x->p[EXEC_STATUS].wsi == NULL) {
-		x->exit_sent = 1;
+	if (op_child_exit_due(&x->c, x->p[EXEC_STDOUT].wsi != NULL ||
+	    x->p[EXEC_STDERR].wsi != NULL || x->p[EXEC_STATUS].wsi != NULL)) {
 		exec_pipe_close(x, EXEC_STDIN);
 		agent_session_exit(s, exec_exit_message(x));
 	}
@@ -161,7 +156,7 @@ exec_check(struct op_exec *x)
 static int
 exec_running(struct op_exec *x)
 {
-	return x->pid > 0 && (!x->reaped || x->p[EXEC_STDOUT].wsi != NULL ||
+	return x->c.pid > 0 && (!x->c.reaped || x->p[EXEC_STDOUT].wsi != NULL ||
 	    x->p[EXEC_STDERR].wsi != NULL);
 }
 
@@ -172,10 +167,10 @@ exec_grace_over(lws_sorted_usec_list_t *sul)
 	struct op_exec	*x = lws_container_of(sul, struct op_exec, sul_timeout);
 
 	x->timer_on = 0;
-	if (exec_running(x) && kill(-x->pid, 0) == 0) {
+	if (exec_running(x) && kill(-x->c.pid, 0) == 0) {
 		ph_info("session %.8s: process group %d still there %lld ms after "
-		    "SIGTERM: SIGKILL", x->s->sid, (int)x->pid, (long long)x->grace_ms);
-		kill(-x->pid, SIGKILL);
+		    "SIGTERM: SIGKILL", x->c.s->sid, (int)x->c.pid, (long long)x->grace_ms);
+		kill(-x->c.pid, SIGKILL);
 	}
 }
 
@@ -186,15 +181,15 @@ exec_timeout(lws_sorted_usec_list_t *sul)
 	struct op_exec	*x = lws_container_of(sul, struct op_exec, sul_timeout);
 
 	x->timer_on = 0;
-	if (!exec_running(x) || x->lost || x->exit_sent)
+	if (!exec_running(x) || x->c.lost || x->c.exit_sent)
 		return;
 	x->timed_out = 1;
-	ph_info("session %.8s: timeout: SIGTERM to process group %d", x->s->sid,
-	    (int)x->pid);
-	kill(-x->pid, SIGTERM);
-	kill(-x->pid, SIGCONT);
+	ph_info("session %.8s: timeout: SIGTERM to process group %d", x->c.s->sid,
+	    (int)x->c.pid);
+	kill(-x->c.pid, SIGTERM);
+	kill(-x->c.pid, SIGCONT);
 	x->timer_on = 1;
-	lws_sul_schedule(x->s->agent->ctx, 0, &x->sul_timeout, exec_grace_over,
+	lws_sul_schedule(x->c.s->agent->ctx, 0, &x->sul_timeout, exec_grace_over,
 	    (lws_usec_t)x->grace_ms * LWS_US_PER_MS);
 }
 
@@ -203,8 +198,9 @@ exec_reaped(void *arg, pid_t pid, int status)
 {
 	struct op_exec	*x = arg;
 
-	x->reaped = 1;
-	x->status = status;
+	(void)pid;
+	x->c.reaped = 1;
+	x->c.status = status;
 	exec_check(x);
 }
 
@@ -243,8 +239,8 @@ exec_pipe_flush(struct exec_pipe *p)
 
 	if (p->held == 0)
 		return;
-	if (!x->lost)
-		agent_session_send(x->s, p->kind == EXEC_STDOUT ? x->out_type :
+	if (!x->c.lost)
+		agent_session_send(x->c.s, p->kind == EXEC_STDOUT ? x->out_type :
 		    PH_FRAME_STDERR, p->hold, p->held);
 	p->held = 0;
 }
@@ -258,7 +254,7 @@ exec_hold_over(lws_sorted_usec_list_t *sul)
 	x->hold_on = 0;
 	exec_pipe_flush(&x->p[EXEC_STDOUT]);
 	exec_pipe_flush(&x->p[EXEC_STDERR]);
-	if (!x->lost && agent_session_over_high(x->s))
+	if (!x->c.lost && agent_session_over_high(x->c.s))
 		exec_pause_output(x);
 }
 
@@ -284,7 +280,7 @@ exec_pipe_rx(struct exec_pipe *p, struct lws *wsi)
 	if (p->kind != EXEC_STDOUT && p->kind != EXEC_STDERR)
 		return 0;
 
-	max = agent_session_read_max(x->s);
+	max = agent_session_read_max(x->c.s);
 	for (frames = 0; frames < EXEC_RX_FRAMES; frames++) {
 		want = max - p->held;
 		n = read(fd, p->hold + p->held, want);
@@ -299,7 +295,7 @@ exec_pipe_rx(struct exec_pipe *p, struct lws *wsi)
 		p->held += (size_t)n;
 		if (p->held == max) {
 			exec_pipe_flush(p);
-			if (!x->lost && agent_session_over_high(x->s)) {
+			if (!x->c.lost && agent_session_over_high(x->c.s)) {
 				exec_pause_output(x);
 				return 0;
 			}
@@ -313,15 +309,15 @@ exec_pipe_rx(struct exec_pipe *p, struct lws *wsi)
 	if (p->held > 0)
 		p->last_rx = now;
 	if (p->held > 0) {
-		if (x->lost || (!agent_session_queued(x->s) && !hot))
+		if (x->c.lost || (!agent_session_queued(x->c.s) && !hot))
 			exec_pipe_flush(p);
 		else if (!x->hold_on) {
 			x->hold_on = 1;
-			lws_sul_schedule(x->s->agent->ctx, 0, &x->sul_hold, exec_hold_over,
+			lws_sul_schedule(x->c.s->agent->ctx, 0, &x->sul_hold, exec_hold_over,
 			    EXEC_HOLD_US);
 		}
 	}
-	if (!x->lost && agent_session_over_high(x->s))
+	if (!x->c.lost && agent_session_over_high(x->c.s))
 		exec_pause_output(x);
 	return 0;
 }
@@ -335,25 +331,12 @@ static void
 exec_pipe_drain(struct exec_pipe *p, int fd)
 {
 	struct op_exec	*x = p->x;
-	struct agent	*a = x->s->agent;
-	size_t		 total = 0, cap;
-	ssize_t		 n;
 	int		 sz;
 
 	exec_pipe_flush(p);
 	sz = fcntl(fd, F_GETPIPE_SZ);
-	cap = sz > 0 ? (size_t)sz : 65536;
-	while (total < cap) {
-		n = read(fd, a->iobuf, agent_session_read_max(x->s));
-		if (n <= 0)
-			break;
-		total += (size_t)n;
-		if (agent_session_send(x->s, p->kind == EXEC_STDOUT ? x->out_type :
-		    PH_FRAME_STDERR, a->iobuf, (size_t)n) != 0)
-			break;
-	}
-	if (total > 0)
-		ph_debug("session %.8s: %zu bytes drained from a closing pipe", x->s->sid, total);
+	op_child_drain(&x->c, fd, p->kind == EXEC_STDOUT ? x->out_type :
+	    PH_FRAME_STDERR, sz > 0 ? (size_t)sz : 65536, "a closing pipe");
 }
 
 /* RAW_CLOSE_FILE: this pipe end is gone (EOF, error, or closed by us). */
@@ -365,70 +348,33 @@ exec_pipe_closed(struct exec_pipe *p, struct lws *wsi)
 
 	if (p->wsi != wsi)
 		return;
-	if (!x->lost) {
+	if (!x->c.lost) {
 		if (p->kind == EXEC_STDOUT || p->kind == EXEC_STDERR)
 			exec_pipe_drain(p, fd);
 		else if (p->kind == EXEC_STATUS && read(fd, &e, sizeof e) == (ssize_t)sizeof e)
 			x->exec_errno = e;
 	}
 	p->wsi = NULL;
-	if (p->kind == EXEC_STDIN) {
-		/* Nothing more can reach the child: stop holding the client back. */
-		while (ph_queue_peek(&x->inq) != NULL)
-			ph_queue_pop(&x->inq);
-		agent_session_rx_pause(x->s, 0);
-	}
+	if (p->kind == EXEC_STDIN)
+		op_child_input_closed(&x->c);	/* nothing more can reach the child */
 	exec_check(x);
 }
 
-static void
-exec_stdin_rearm(lws_sorted_usec_list_t *sul)
-{
-	struct op_exec	*x = lws_container_of(sul, struct op_exec, sul_stdin);
-
-	if (x->p[EXEC_STDIN].wsi != NULL)
-		lws_callback_on_writable(x->p[EXEC_STDIN].wsi);
-}
-
-/*
- * RAW_WRITEABLE_FILE on the stdin pipe: write from the queue until it is
- * empty or the pipe is full.  libwebsockets 4.1.6 clears POLLOUT of a raw
- * file *after* this callback returns, so lws_callback_on_writable() from in
- * here is lost (the program then waits for input that never comes); the
- * next WRITEABLE is asked for from a timer instead.
- */
+/* RAW_WRITEABLE_FILE on the stdin pipe (op_child_write). */
 static int
 exec_pipe_write(struct exec_pipe *p, struct lws *wsi)
 {
 	struct op_exec	*x = p->x;
-	struct ph_qitem	*it;
-	ssize_t		 n;
 
 	if (p->kind != EXEC_STDIN)
 		return 0;
-	while ((it = ph_queue_peek(&x->inq)) != NULL) {
-		n = write(lws_get_socket_fd(wsi), it->data + PH_HEADROOM + it->off,
-		    it->len - it->off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			ph_debug("session %.8s: the program's stdin is closed (%s)", x->s->sid,
-			    strerror(errno));
-			return -1;	/* EPIPE: the program closed its stdin */
-		}
-		it->off += (size_t)n;
-		if (it->off < it->len)
-			break;		/* the pipe is full */
-		ph_queue_pop(&x->inq);
+	if (op_child_write(&x->c, wsi) != 0) {
+		ph_debug("session %.8s: the program's stdin is closed (%s)", x->c.s->sid,
+		    strerror(errno));
+		return -1;	/* EPIPE: the program closed its stdin */
 	}
-	if (ph_queue_peek(&x->inq) != NULL)
-		lws_sul_schedule(x->s->agent->ctx, 0, &x->sul_stdin, exec_stdin_rearm, 1);
-	else if (x->in_eof)
+	if (ph_queue_peek(&x->c.inq) == NULL && x->c.in_eof)
 		return -1;	/* all written: closing gives the program its EOF */
-	if (ph_queue_under_low(&x->inq))
-		agent_session_rx_pause(x->s, 0);
 	return 0;
 }
 
@@ -462,17 +408,9 @@ op_exec_pipe_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 static int
 exec_adopt(struct op_exec *x, int kind, int fd)
 {
-	lws_adopt_desc_t	ad;
-
 	x->p[kind].x = x;
 	x->p[kind].kind = kind;
-	memset(&ad, 0, sizeof ad);
-	ad.vh = x->s->agent->vh;
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = fd;
-	ad.vh_prot_name = OP_EXEC_PROTOCOL;
-	ad.opaque = &x->p[kind];
-	x->p[kind].wsi = lws_adopt_descriptor_vhost_via_info(&ad);
+	x->p[kind].wsi = op_child_adopt(&x->c, fd, OP_EXEC_PROTOCOL, &x->p[kind]);
 	return x->p[kind].wsi != NULL ? 0 : -1;
 }
 
@@ -528,7 +466,7 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 	struct agent	*a = s->agent;
 	struct op_exec	*x;
 	struct agent_target t;
-	json_t		*jargv = json_object_get(req, "argv"), *ready;
+	json_t		*jargv = json_object_get(req, "argv");
 	const char	*tcode = NULL;
 	char		**argv, *tcause = NULL;
 	size_t		 argc, i;
@@ -552,21 +490,17 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 		free(tcause);
 		return -1;
 	}
+	if (!op_child_argv_ok(s, jargv)) {
+		agent_target_clear(&t);
+		return -1;
+	}
 	if ((argv = calloc(argc + 1, sizeof *argv)) == NULL) {
 		agent_target_clear(&t);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
-	for (i = 0; i < argc; i++) {
+	for (i = 0; i < argc; i++)
 		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
-		if (argv[i] == NULL || (i == 0 && argv[0][0] == '\0')) {
-			agent_target_clear(&t);
-			free(argv);
-			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-			    "argv[%zu] is not a usable string", i);
-			return -1;
-		}
-	}
 
 	if ((x = calloc(1, sizeof *x)) == NULL || (x->argv0 = strdup(argv[0])) == NULL ||
 	    (x->p[EXEC_STDOUT].hold = malloc(PH_MAX_PAYLOAD)) == NULL ||
@@ -581,9 +515,10 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
-	x->s = s;
+	/* A partial write to the stdin pipe is retried 1 µs later. */
+	op_child_init(&x->c, s, &x->p[EXEC_STDIN].wsi, EXEC_IN_LOW, EXEC_IN_HIGH,
+	    EXEC_IN_LIMIT, 1);
 	x->out_type = out_type;
-	ph_queue_init(&x->inq, EXEC_IN_LOW, EXEC_IN_HIGH, EXEC_IN_LIMIT);
 	s->op_data = x;
 
 	memset(fds, -1, sizeof fds);
@@ -629,12 +564,7 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_SPAWN, "fork: %s", strerror(e));
 		return -1;
 	}
-	x->pid = pid;
-	if (agent_child_watch(a, pid, exec_reaped, x) != 0) {
-		/* Reaped unwatched: count it as reaped now. */
-		kill(-pid, SIGKILL);
-		x->reaped = 1;
-		x->status = SIGKILL;
+	if (op_child_watch(&x->c, pid, exec_reaped, x) != 0) {
 		exec_close_fds(fds);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
 		return -1;
@@ -679,9 +609,7 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 		    (lws_usec_t)json_integer_value(json_object_get(req, "timeout_ms")) *
 		    LWS_US_PER_MS);
 	}
-	if ((ready = ph_ctl_new(PH_CTL_READY)) != NULL)
-		json_object_set_new(ready, "pid", json_integer(pid));
-	agent_session_send_ctl(s, ready);
+	op_child_ready(&x->c);
 	return 0;
 }
 
@@ -698,40 +626,22 @@ exec_input(struct agent_session *s, const struct ph_frame *f)
 	const char	*name;
 	int		 signo;
 
-	if (x == NULL || x->lost)
+	if (x == NULL || op_child_input(&x->c, f, "stdin queue"))
 		return;
-	if (f->type == PH_FRAME_STDIN) {
-		if (x->p[EXEC_STDIN].wsi == NULL || x->in_eof || f->len == 0)
-			return;		/* no stdin, or it is closed: dropped */
-		if (ph_queue_push(&x->inq, -1, f->payload, f->len) != 0) {
-			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
-			    "stdin queue overflow");
-			return;
-		}
-		lws_callback_on_writable(x->p[EXEC_STDIN].wsi);
-		if (ph_queue_over_high(&x->inq))
-			agent_session_rx_pause(s, 1);
-		return;
-	}
 	switch (f->ctl) {
 	case PH_CTL_EOF:
-		x->in_eof = 1;
+		x->c.in_eof = 1;
 		if (x->p[EXEC_STDIN].wsi != NULL)
 			lws_callback_on_writable(x->p[EXEC_STDIN].wsi);
 		break;
 	case PH_CTL_SIGNAL:
-		name = json_string_value(json_object_get(f->json, "name"));
-		if ((signo = ph_signal_number(name)) < 0) {
-			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-			    "unknown signal '%s'", name != NULL ? name : "");
+		if ((signo = op_child_signal(s, f, &name)) < 0)
 			break;
-		}
 		/* The group may outlive its leader while it still holds the pipes. */
-		if (x->pid > 0 && (!x->reaped || x->p[EXEC_STDOUT].wsi != NULL ||
-		    x->p[EXEC_STDERR].wsi != NULL)) {
+		if (exec_running(x)) {
 			ph_info("session %.8s: signal %s to process group %d", s->sid, name,
-			    (int)x->pid);
-			kill(-x->pid, signo);
+			    (int)x->c.pid);
+			kill(-x->c.pid, signo);
 		}
 		break;
 	default:
@@ -746,36 +656,29 @@ exec_lost(struct agent_session *s)
 	struct op_exec	*x = s->op_data;
 	int		 kind, any_open = 0;
 
-	if (x == NULL || x->lost)
+	if (x == NULL || !op_child_lose(&x->c))
 		return;
-	x->lost = 1;
-	while (ph_queue_peek(&x->inq) != NULL)
-		ph_queue_pop(&x->inq);
 	for (kind = 0; kind < EXEC_NPIPES; kind++) {
 		if (x->p[kind].wsi != NULL) {
 			any_open = 1;
 			exec_pipe_close(x, kind);
 		}
 	}
-	if (x->pid > 0 && (!x->reaped || any_open))
-		agent_child_kill(s->agent, x->pid);
+	if (x->c.pid > 0 && (!x->c.reaped || any_open))
+		agent_child_kill(s->agent, x->c.pid);
 }
 
 static int
 exec_busy(struct agent_session *s)
 {
 	struct op_exec	*x = s->op_data;
-	int		 kind;
+	int		 kind, open = 0;
 
 	if (x == NULL)
 		return 0;
-	if (x->pid > 0 && !x->reaped)
-		return 1;
-	for (kind = 0; kind < EXEC_NPIPES; kind++) {
-		if (x->p[kind].wsi != NULL)
-			return 1;
-	}
-	return 0;
+	for (kind = 0; kind < EXEC_NPIPES; kind++)
+		open |= x->p[kind].wsi != NULL;
+	return op_child_busy(&x->c, open);
 }
 
 static void
@@ -785,17 +688,14 @@ exec_free(struct agent_session *s)
 
 	if (x == NULL)
 		return;
-	if (x->pid > 0 && !x->reaped)
-		agent_child_unwatch(s->agent, x->pid);
+	op_child_free(&x->c);
 	if (!s->agent->destroying) {
-		lws_sul_cancel(&x->sul_stdin);
 		lws_sul_cancel(&x->sul_timeout);
 		lws_sul_cancel(&x->sul_hold);
 		/* Freed inside the grace: the group is still ended with one. */
-		if (x->timed_out && x->timer_on && x->pid > 0)
-			agent_child_kill(s->agent, x->pid);
+		if (x->timed_out && x->timer_on && x->c.pid > 0)
+			agent_child_kill(s->agent, x->c.pid);
 	}
-	ph_queue_free(&x->inq);
 	free(x->p[EXEC_STDOUT].hold);
 	free(x->p[EXEC_STDERR].hold);
 	free(x->argv0);

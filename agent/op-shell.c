@@ -28,7 +28,8 @@
  * background process: the master is drained and closed then.  Lost
  * session: the master is closed (the kernel hangs up the terminal: SIGHUP
  * to its session), SIGHUP to the program's process group, and SIGKILL
- * after the grace if it is still there.
+ * after the grace if it is still there.  The part of the child's life
+ * shell shares with exec is op-child.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,16 +63,9 @@
 #define SHELL_DEFAULT	"/bin/sh"
 
 struct op_shell {
-	struct agent_session *s;
-	pid_t		 pid;		/* the program, leader of its session; 0: none */
-	int		 reaped;
-	int		 status;
+	struct op_child	 c;		/* the program, the keystroke queue (op-child.c) */
 	struct lws	*pty;		/* the master in the loop; NULL once closed */
-	struct ph_queue	 inq;		/* keystrokes on their way to the master */
-	lws_sorted_usec_list_t sul_in;	/* re-asks for RAW_WRITEABLE_FILE */
 	int		 paused;	/* master reads paused: the session is full */
-	int		 exit_sent;
-	int		 lost;
 };
 
 /*
@@ -121,21 +115,19 @@ shell_choose(struct agent *a)
 static json_t *
 shell_exit_message(struct op_shell *x)
 {
-	if (WIFSIGNALED(x->status))
-		return ph_ctl_exit_signal(WTERMSIG(x->status));
-	return ph_ctl_exit_code(WEXITSTATUS(x->status));
+	if (WIFSIGNALED(x->c.status))
+		return ph_ctl_exit_signal(WTERMSIG(x->c.status));
+	return ph_ctl_exit_code(WEXITSTATUS(x->c.status));
 }
 
 /* Send `exit` once reaped and the master is closed; may free the session. */
 static void
 shell_check(struct op_shell *x)
 {
-	struct agent_session	*s = x->s;
+	struct agent_session	*s = x->c.s;
 
-	if (!x->lost && !x->exit_sent && x->reaped && x->pty == NULL) {
-		x->exit_sent = 1;
+	if (op_child_exit_due(&x->c, x->pty != NULL))
 		agent_session_exit(s, shell_exit_message(x));
-	}
 	agent_session_check(s);
 }
 
@@ -143,20 +135,7 @@ shell_check(struct op_shell *x)
 static void
 shell_drain(struct op_shell *x, int fd)
 {
-	struct agent	*a = x->s->agent;
-	size_t		 total = 0;
-	ssize_t		 n;
-
-	while (total < SHELL_DRAIN_MAX) {
-		n = read(fd, a->iobuf, agent_session_read_max(x->s));
-		if (n <= 0)
-			break;
-		total += (size_t)n;
-		if (agent_session_send(x->s, PH_FRAME_STDOUT, a->iobuf, (size_t)n) != 0)
-			break;
-	}
-	if (total > 0)
-		ph_debug("session %.8s: %zu bytes drained from the terminal", x->s->sid, total);
+	op_child_drain(&x->c, fd, PH_FRAME_STDOUT, SHELL_DRAIN_MAX, "the terminal");
 }
 
 static void
@@ -172,9 +151,9 @@ shell_reaped(void *arg, pid_t pid, int status)
 	struct op_shell	*x = arg;
 
 	(void)pid;
-	x->reaped = 1;
-	x->status = status;
-	if (x->pty != NULL && !x->lost) {
+	x->c.reaped = 1;
+	x->c.status = status;
+	if (x->pty != NULL && !x->c.lost) {
 		/* Whatever it wrote before it ended is in the master now. */
 		shell_drain(x, lws_get_socket_fd(x->pty));
 		shell_close_pty(x);
@@ -194,44 +173,6 @@ shell_resume(struct agent_session *s)
 		lws_rx_flow_control(x->pty, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
 }
 
-static void
-shell_in_rearm(lws_sorted_usec_list_t *sul)
-{
-	struct op_shell	*x = lws_container_of(sul, struct op_shell, sul_in);
-
-	if (x->pty != NULL)
-		lws_callback_on_writable(x->pty);
-}
-
-/* RAW_WRITEABLE_FILE: keystrokes to the master (see op-exec.c on re-arming). */
-static int
-shell_pty_write(struct op_shell *x, struct lws *wsi)
-{
-	struct ph_qitem	*it;
-	ssize_t		 n;
-
-	while ((it = ph_queue_peek(&x->inq)) != NULL) {
-		n = write(lws_get_socket_fd(wsi), it->data + PH_HEADROOM + it->off,
-		    it->len - it->off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return 0;	/* EIO: hung up; the read side closes it */
-		}
-		it->off += (size_t)n;
-		if (it->off < it->len)
-			break;
-		ph_queue_pop(&x->inq);
-	}
-	if (ph_queue_peek(&x->inq) != NULL)
-		lws_sul_schedule(x->s->agent->ctx, 0, &x->sul_in, shell_in_rearm, 1000);
-	if (ph_queue_under_low(&x->inq))
-		agent_session_rx_pause(x->s, 0);
-	return 0;
-}
-
 int
 op_shell_pty_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
@@ -249,11 +190,11 @@ op_shell_pty_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		if ((x = lws_get_opaque_user_data(wsi)) == NULL || a->destroying)
 			return -1;
 		fd = lws_get_socket_fd(wsi);
-		n = read(fd, a->iobuf, agent_session_read_max(x->s));
+		n = read(fd, a->iobuf, agent_session_read_max(x->c.s));
 		if (n > 0) {
-			if (!x->lost) {
-				agent_session_send(x->s, PH_FRAME_STDOUT, a->iobuf, (size_t)n);
-				if (agent_session_over_high(x->s) && !x->paused) {
+			if (!x->c.lost) {
+				agent_session_send(x->c.s, PH_FRAME_STDOUT, a->iobuf, (size_t)n);
+				if (agent_session_over_high(x->c.s) && !x->paused) {
 					x->paused = 1;
 					lws_rx_flow_control(wsi, 0);
 				}
@@ -266,17 +207,18 @@ op_shell_pty_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
 		if ((x = lws_get_opaque_user_data(wsi)) == NULL || a->destroying)
 			return -1;
-		return shell_pty_write(x, wsi);
+		/* Keystrokes to the master; a failed write (EIO: hung up) is
+		 * left to the read side, which closes it. */
+		(void)op_child_write(&x->c, wsi);
+		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if ((x = lws_get_opaque_user_data(wsi)) == NULL || a->destroying ||
 		    x->pty != wsi)
 			return 0;
-		if (!x->lost)
+		if (!x->c.lost)
 			shell_drain(x, lws_get_socket_fd(wsi));
 		x->pty = NULL;
-		while (ph_queue_peek(&x->inq) != NULL)
-			ph_queue_pop(&x->inq);
-		agent_session_rx_pause(x->s, 0);
+		op_child_input_closed(&x->c);
 		shell_check(x);
 		return 0;
 	default:
@@ -336,8 +278,7 @@ shell_start(struct agent_session *s, json_t *req)
 	struct agent	*a = s->agent;
 	struct op_shell	*x;
 	struct winsize	 ws;
-	lws_adopt_desc_t ad;
-	json_t		*jargv = json_object_get(req, "argv"), *ready, *m;
+	json_t		*jargv = json_object_get(req, "argv"), *m;
 	const char	*term = json_string_value(json_object_get(req, "term"));
 	char		**argv = NULL, *path = NULL, *login = NULL, *base;
 	size_t		 argc, i;
@@ -348,15 +289,8 @@ shell_start(struct agent_session *s, json_t *req)
 	pid_t		 pid;
 
 	argc = json_is_array(jargv) ? json_array_size(jargv) : 0;
-	for (i = 0; i < argc; i++) {
-		const char *v = json_string_value(json_array_get(jargv, i));
-
-		if (v == NULL || (i == 0 && *v == '\0')) {
-			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-			    "argv[%zu] is not a usable string", i);
-			return -1;
-		}
-	}
+	if (!op_child_argv_ok(s, jargv))
+		return -1;
 	/* Inside another process's root (--pid, --container): its /bin/sh. */
 	in_target = json_object_get(req, "pid") != NULL ||
 	    json_object_get(req, "container") != NULL;
@@ -406,8 +340,9 @@ shell_start(struct agent_session *s, json_t *req)
 
 	if ((x = calloc(1, sizeof *x)) == NULL)
 		goto nomem;
-	x->s = s;
-	ph_queue_init(&x->inq, SHELL_IN_LOW, SHELL_IN_HIGH, SHELL_IN_LIMIT);
+	/* A partial write to the master is retried 1 ms later. */
+	op_child_init(&x->c, s, &x->pty, SHELL_IN_LOW, SHELL_IN_HIGH, SHELL_IN_LIMIT,
+	    1000);
 	s->op_data = x;
 
 	memset(&ws, 0, sizeof ws);
@@ -435,23 +370,13 @@ shell_start(struct agent_session *s, json_t *req)
 		return -1;
 	}
 	fcntl(master, F_SETFD, FD_CLOEXEC);
-	x->pid = pid;
-	if (agent_child_watch(a, pid, shell_reaped, x) != 0) {
-		kill(-pid, SIGKILL);
-		x->reaped = 1;
-		x->status = SIGKILL;
+	if (op_child_watch(&x->c, pid, shell_reaped, x) != 0) {
 		close(master);
 		free(path);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
-	memset(&ad, 0, sizeof ad);
-	ad.vh = a->vh;
-	ad.type = LWS_ADOPT_RAW_FILE_DESC;
-	ad.fd.filefd = master;
-	ad.vh_prot_name = OP_SHELL_PROTOCOL;
-	ad.opaque = x;
-	if ((x->pty = lws_adopt_descriptor_vhost_via_info(&ad)) == NULL) {
+	if ((x->pty = op_child_adopt(&x->c, master, OP_SHELL_PROTOCOL, x)) == NULL) {
 		agent_child_hangup(a, pid);
 		free(path);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
@@ -461,9 +386,7 @@ shell_start(struct agent_session *s, json_t *req)
 	ph_info("session %.8s: started pid %d on a %dx%d terminal (%s): %s", s->sid,
 	    (int)pid, ws.ws_col, ws.ws_row, term, path);
 	free(path);
-	if ((ready = ph_ctl_new(PH_CTL_READY)) != NULL)
-		json_object_set_new(ready, "pid", json_integer(pid));
-	agent_session_send_ctl(s, ready);
+	op_child_ready(&x->c);
 	return 0;
 
 nomem:
@@ -483,21 +406,8 @@ shell_input(struct agent_session *s, const struct ph_frame *f)
 	pid_t		 fg;
 	int		 signo;
 
-	if (x == NULL || x->lost)
+	if (x == NULL || op_child_input(&x->c, f, "terminal input queue"))
 		return;
-	if (f->type == PH_FRAME_STDIN) {
-		if (x->pty == NULL || f->len == 0)
-			return;
-		if (ph_queue_push(&x->inq, -1, f->payload, f->len) != 0) {
-			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
-			    "terminal input queue overflow");
-			return;
-		}
-		lws_callback_on_writable(x->pty);
-		if (ph_queue_over_high(&x->inq))
-			agent_session_rx_pause(s, 1);
-		return;
-	}
 	switch (f->ctl) {
 	case PH_CTL_RESIZE:
 		if (x->pty == NULL)
@@ -509,15 +419,11 @@ shell_input(struct agent_session *s, const struct ph_frame *f)
 			ph_debug("session %.8s: TIOCSWINSZ: %s", s->sid, strerror(errno));
 		break;
 	case PH_CTL_SIGNAL:
-		name = json_string_value(json_object_get(f->json, "name"));
-		if ((signo = ph_signal_number(name)) < 0) {
-			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-			    "unknown signal '%s'", name != NULL ? name : "");
+		if ((signo = op_child_signal(s, f, &name)) < 0)
 			break;
-		}
 		fg = x->pty != NULL ? tcgetpgrp(lws_get_socket_fd(x->pty)) : -1;
-		if (fg <= 0 && !x->reaped)
-			fg = x->pid;
+		if (fg <= 0 && !x->c.reaped)
+			fg = x->c.pid;
 		if (fg > 0)
 			kill(-fg, signo);
 		break;
@@ -531,14 +437,11 @@ shell_lost(struct agent_session *s)
 {
 	struct op_shell	*x = s->op_data;
 
-	if (x == NULL || x->lost || s->op != &op_shell_entry)
+	if (x == NULL || s->op != &op_shell_entry || !op_child_lose(&x->c))
 		return;
-	x->lost = 1;
-	while (ph_queue_peek(&x->inq) != NULL)
-		ph_queue_pop(&x->inq);
 	shell_close_pty(x);	/* the terminal hangs up: SIGHUP to its session */
-	if (x->pid > 0 && !x->reaped)
-		agent_child_hangup(s->agent, x->pid);
+	if (x->c.pid > 0 && !x->c.reaped)
+		agent_child_hangup(s->agent, x->c.pid);
 }
 
 static int
@@ -548,7 +451,7 @@ shell_busy(struct agent_session *s)
 
 	if (x == NULL)
 		return 0;
-	return (x->pid > 0 && !x->reaped) || x->pty != NULL;
+	return op_child_busy(&x->c, x->pty != NULL);
 }
 
 static void
@@ -558,11 +461,7 @@ shell_free(struct agent_session *s)
 
 	if (x == NULL)
 		return;
-	if (x->pid > 0 && !x->reaped)
-		agent_child_unwatch(s->agent, x->pid);
-	if (!s->agent->destroying)
-		lws_sul_cancel(&x->sul_in);
-	ph_queue_free(&x->inq);
+	op_child_free(&x->c);
 	free(x);
 	s->op_data = NULL;
 }

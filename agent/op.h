@@ -15,6 +15,9 @@
  *   busy    does the operation still hold a child or an fd?  The session is
  *           freed only when the channel is closed and busy() says no.
  *   free    release the operation's state (busy() is false).
+ *
+ * exec and shell share the life of their child (watch, STDIN queue,
+ * drain, `exit`, lost, free) through struct op_child, op-child.c.
  */
 #ifndef PORTHOLE_AGENT_OP_H
 #define PORTHOLE_AGENT_OP_H
@@ -22,7 +25,10 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
+#include "porthole/buf.h"
 #include "porthole/frame.h"
+
+#include "agent.h"
 
 struct agent_session;
 
@@ -68,6 +74,71 @@ int		 op_mem_main(int argc, char **argv);
 const struct op_entry *op_find(const char *name);
 /* hello.caps: a new JSON array of the operation names. */
 json_t		*op_caps(void);
+
+/*
+ * A child's life as exec and shell share it (op-child.c).  The operation
+ * embeds one, and keeps in *in the wsi its STDIN goes to (NULL once
+ * closed).
+ */
+struct op_child {
+	struct agent_session *s;
+	pid_t		 pid;		/* leader of its group or session; 0: none */
+	int		 reaped;
+	int		 status;	/* from waitpid, once reaped */
+	struct lws	**in;		/* the operation's wsi for STDIN */
+	struct ph_queue	 inq;		/* STDIN bytes on their way to *in */
+	lws_sorted_usec_list_t sul_in;	/* re-asks for RAW_WRITEABLE_FILE */
+	lws_usec_t	 rearm_us;	/* ... this long after a partial write */
+	int		 in_eof;	/* the client sent eof (exec) */
+	int		 exit_sent;
+	int		 lost;		/* the session is gone: discard, report nothing */
+};
+
+/* Set up c for session s; the STDIN queue's marks and limit, its re-arm. */
+void		 op_child_init(struct op_child *c, struct agent_session *s,
+		    struct lws **in, size_t low, size_t high, size_t limit,
+		    lws_usec_t rearm_us);
+/*
+ * Watch pid (cb(arg, pid, status) when reaped).  -1 if that failed: the
+ * group got SIGKILL and c counts it as reaped.
+ */
+int		 op_child_watch(struct op_child *c, pid_t pid, agent_child_cb cb,
+		    void *arg);
+/* fd into the loop as a raw file of protocol; NULL if lws refused (fd closed). */
+struct lws	*op_child_adopt(struct op_child *c, int fd, const char *protocol,
+		    void *opaque);
+/* Queue `ready` {pid}. */
+void		 op_child_ready(struct op_child *c);
+/* Is every member of jargv a string (argv[0] not empty)?  0: session failed. */
+int		 op_child_argv_ok(struct agent_session *s, json_t *jargv);
+/*
+ * input(): a STDIN frame into the queue ("QUEUE overflow" fails the
+ * session), anything after a lost session dropped: 1; 0 for a control
+ * frame, which is the operation's.
+ */
+int		 op_child_input(struct op_child *c, const struct ph_frame *f,
+		    const char *queue);
+/* `signal` f: its number, or -1 after failing the session; *name its name. */
+int		 op_child_signal(struct agent_session *s, const struct ph_frame *f,
+		    const char **name);
+/*
+ * RAW_WRITEABLE_FILE on *in: write the queue until it is empty or wsi is
+ * full.  -1 when a write failed (errno says why), else 0.
+ */
+int		 op_child_write(struct op_child *c, struct lws *wsi);
+/* *in closed: drop what was queued, stop holding the client back. */
+void		 op_child_input_closed(struct op_child *c);
+/* Read what fd still holds (at most max bytes) into type frames. */
+void		 op_child_drain(struct op_child *c, int fd, int type, size_t max,
+		    const char *from);
+/* 1 once (then `exit` is the caller's to send): reaped, output closed. */
+int		 op_child_exit_due(struct op_child *c, int output_open);
+/* The session is lost: 1 the first time (queue dropped), then 0. */
+int		 op_child_lose(struct op_child *c);
+/* busy(): the child is not reaped, or the operation still holds an fd. */
+int		 op_child_busy(struct op_child *c, int open);
+/* free(): stop watching, cancel the timer, free the queue. */
+void		 op_child_free(struct op_child *c);
 
 /* The raw-fd protocol of op-exec.c (pipes to and from the child). */
 #define OP_EXEC_PROTOCOL	"porthole-exec-pipe"

@@ -1,5 +1,5 @@
 /*
- * client-run.c - the session plumbing exec and shell share (see
+ * client-run.c - the session plumbing exec, shell, cp and dump share (see
  * client-run.h): resolving the agent, running the loop, output with
  * backpressure, `exit` and `error`, bounded stops and the teardown.
  */
@@ -46,8 +46,7 @@ client_run_parse(struct client_run *r, const struct cmd_entry *ce,
     struct client_conf *conf, int argc, char **argv, client_run_opt_cb opt,
     void *arg, const char **target, int *rargc, char ***rargv)
 {
-	char	*cause = NULL;
-	int	 i, rc;
+	int	i, rc;
 
 	*target = NULL;
 	for (i = 1; i < argc; i++) {
@@ -64,17 +63,8 @@ client_run_parse(struct client_run *r, const struct cmd_entry *ce,
 			continue;
 		}
 		if ((opt == NULL || (rc = opt(arg, argc, argv, &i)) < 0) &&
-		    (rc = client_run_option(r, ce, argc, argv, &i)) < 0) {
-			rc = client_conf_option(conf, argc, argv, &i, &cause);
-			if (rc < 0) {
-				rc = cmd_usage_error(ce, "%s", cause);
-				free(cause);
-				return rc;
-			}
-			if (rc == 0)
-				return cmd_usage_error(ce, "unknown option '%s'", a);
-			rc = 0;
-		}
+		    (rc = client_run_option(r, ce, argc, argv, &i)) < 0)
+			rc = cmd_conf_option(ce, conf, argc, argv, &i);
 		if (rc != 0)
 			return rc;
 	}
@@ -250,6 +240,8 @@ client_run_message(void *arg, const struct ph_frame *f)
 	struct client_run	*r = arg;
 	struct client_io_status	 st;
 
+	if (r->ops->frame != NULL && r->ops->frame(r->arg, f))
+		return 0;
 	switch (f->type) {
 	case PH_FRAME_STDOUT:
 	case PH_FRAME_STDERR:
@@ -286,7 +278,7 @@ client_run_wake(void *arg)
 	int			 sig;
 
 	client_io_status(r->io, &st);
-	if (st.out_errno != 0 && r->abort == CLIENT_RUN_RUNNING) {
+	if (st.out_errno != 0 && !r->quiet_out && r->abort == CLIENT_RUN_RUNNING) {
 		r->out_errno = st.out_errno;
 		r->out_fd = st.out_fd;
 		client_run_abort(r, st.out_errno == EPIPE ? CLIENT_RUN_ABORT_PIPE :
@@ -299,7 +291,8 @@ client_run_wake(void *arg)
 	}
 	while ((sig = client_signal_take()) != 0)
 		r->ops->signal(r->arg, sig);
-	r->ops->pump(r->arg);
+	if (r->ops->pump != NULL)
+		r->ops->pump(r->arg);
 }
 
 static void
@@ -309,7 +302,8 @@ client_run_established(void *arg)
 
 	r->established = 1;
 	r->ops->open(r->arg);
-	r->ops->pump(r->arg);
+	if (r->ops->pump != NULL)
+		r->ops->pump(r->arg);
 }
 
 static void
@@ -317,7 +311,8 @@ client_run_drained(void *arg)
 {
 	struct client_run	*r = arg;
 
-	r->ops->pump(r->arg);
+	if (r->ops->pump != NULL)
+		r->ops->pump(r->arg);
 }
 
 int

@@ -1,16 +1,18 @@
 /*
- * client-run.h - the session plumbing that exec and shell share: one agent
- * resolved from TARGET, one session on the loop with its output handed to
- * the writer thread (rx paused above the high mark), `exit` and `error`
- * noted, stops bounded by CLIENT_RUN_ABORT_MS, and everything freed on
- * the way out.  The commands keep what differs: their `open`, their stdin
- * (escapes, eof), their signals and the line they print.
+ * client-run.h - the session plumbing that exec, shell, cp and dump share:
+ * one agent resolved from TARGET, one session on the loop with its output
+ * handed to the writer thread (rx paused above the high mark), `exit` and
+ * `error` noted, stops bounded by CLIENT_RUN_ABORT_MS, and everything
+ * freed on the way out.  The commands keep what differs: their `open`,
+ * their stdin (escapes, eof), the frames that are theirs (cp's stream,
+ * dump's file and events), their signals and the line they print.
  *
  * A command embeds struct client_run, gives client_run_loop its
- * client_run_ops (open, pump, signal) and, after the loop, reads the
- * outcome (abort, got_exit, status, err_*, close_*) from it.  Output goes
- * to the writer thread; a failed local write stops the run with
- * CLIENT_RUN_ABORT_PIPE or _WRITE before the command hears of it.
+ * client_run_ops (open, pump, signal, frame) and, after the loop, reads
+ * the outcome (abort, got_exit, status, err_*, close_*) from it.  Output
+ * goes to the writer thread; a failed local write stops the run with
+ * CLIENT_RUN_ABORT_PIPE or _WRITE before the command hears of it, unless
+ * the command set quiet_out (its output is only a progress line).
  */
 #ifndef PORTHOLE_CLIENT_RUN_H
 #define PORTHOLE_CLIENT_RUN_H
@@ -32,6 +34,7 @@ enum client_run_abort {
 	CLIENT_RUN_ABORT_SIGNAL,	/* a signal that is not forwarded */
 	CLIENT_RUN_ABORT_ESCAPE,	/* ~. (shell) */
 	CLIENT_RUN_ABORT_OVERFLOW,	/* output queue past its hard limit (a bug) */
+	CLIENT_RUN_ABORT_COMMAND,	/* the command gave up (its own cause) */
 };
 
 /* What a command adds to the run, called on the loop with its arg. */
@@ -39,9 +42,16 @@ struct client_run_ops {
 	/* The session is up: send `open` (client_run_open, then extras). */
 	void	(*open)(void *arg);
 	/* Room in the session, or new stdin: move stdin to the session. */
-	void	(*pump)(void *arg);
+	void	(*pump)(void *arg);		/* may be NULL */
 	/* A signal taken by the signal thread (client-signal.h). */
 	void	(*signal)(void *arg, int sig);
+	/*
+	 * A frame from the agent, before the run's own handling (STDOUT and
+	 * STDERR to the writer, `exit`, `error`, bad_message for the
+	 * unexpected): 1 when the command took it, 0 to leave it to the run.
+	 * May be NULL.
+	 */
+	int	(*frame)(void *arg, const struct ph_frame *f);
 };
 
 struct client_run {
@@ -71,6 +81,7 @@ struct client_run {
 	enum client_run_abort	 abort;
 	int			 out_errno;	/* with ABORT_PIPE/WRITE */
 	int			 out_fd;
+	int			 quiet_out;	/* a failed local write is dropped */
 
 	int			 close_code;	/* from ops->closed */
 	char			*close_reason;

@@ -8,7 +8,9 @@
  * recreated as symlinks, never followed.  Sending (put) feeds the session
  * only while its queue is under the high mark and resumes on `drained`.
  * Progress (bytes, rate) goes to stderr only when stderr is a terminal.
- * Any failure prints one "porthole: ..." line and exits 255.
+ * Any failure prints one "porthole: ..." line and exits 255.  The session
+ * itself (agent, loop, `exit`, `error`, bounded stops) is client-run.c's;
+ * this file keeps the stream and the verdict.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,39 +25,25 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
-#include "client-exit.h"
 #include "client-io.h"
+#include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
 #include "cmd.h"
 
-#define CP_CLOSE_MS	2000	/* longest wait for our close to go through */
 #define CP_PROGRESS_MS	250
 
 struct cp {
-	struct client_conn	*cc;
-	struct client_session	*s;
-	struct client_io	*io;
-	json_t			*agent;
+	struct client_run	 run;		/* agent, session, outcome */
 	json_t			*argv;
-	char			 sid[PH_SID_LEN + 1];
-	long			 pid;		/* --pid, or 0 */
-	const char		*container;	/* --container, or NULL */
 
 	struct ph_cprx		*rx;		/* get */
 	struct ph_cptx		*tx;		/* put */
 	int			 started;	/* `ready` seen */
 	int			 sent_all;
 
-	int			 got_exit;
-	int			 status;
-	char			*message;	/* from exit */
-	char			*err;		/* `error` frame, printable */
 	char			*cause;		/* our own failure */
 	int			 interrupted;
-	int			 close_code;
-	char			*close_cause;
-	volatile int		 done;
 
 	int			 progress;	/* stderr is a terminal */
 	int64_t			 t0, last;
@@ -83,13 +71,7 @@ cp_progress(struct cp *c, int final)
 	n = snprintf(line, sizeof line, "\r%.1f MiB  %.1f MiB/s%s", mib, mib * 1000.0 / (double)el,
 	    final ? "\n" : "   ");
 	if (n > 0)
-		client_io_write(c->io, 2, line, (size_t)n);
-}
-
-static void
-cp_timeout(void *arg)
-{
-	((struct cp *)arg)->done = 1;
+		client_io_write(c->run.io, 2, line, (size_t)n);
 }
 
 /* Give up: keep the first cause (stolen), close now. */
@@ -101,40 +83,36 @@ cp_abort(struct cp *c, char *cause)
 	else
 		free(cause);
 	ph_cprx_abort(c->rx);
-	client_session_close(c->s, PH_CLOSE_GOING_AWAY, "client done", 0);
-	client_conn_timer(c->cc, CP_CLOSE_MS, cp_timeout, c);
+	client_run_abort(&c->run, CLIENT_RUN_ABORT_COMMAND, "client done");
 }
 
 static void
-cp_established(void *arg)
+cp_open(void *arg)
 {
 	struct cp	*c = arg;
 	json_t		*m;
 
-	if ((m = client_open_new(c->sid, client_agent_str(c->agent, "id"), "cp",
-	    json_incref(c->argv))) == NULL) {
+	if ((m = client_open_new(c->run.sid, client_agent_str(c->run.agent, "id"),
+	    "cp", json_incref(c->argv))) == NULL) {
 		cp_abort(c, strdup("out of memory"));
 		return;
 	}
-	if (c->pid > 0)
-		json_object_set_new(m, "pid", json_integer(c->pid));
-	if (c->container != NULL)
-		json_object_set_new(m, "container", json_string(c->container));
-	client_session_send_open(c->s, m);
+	client_run_send_open(&c->run, m);
 }
 
 /* put: send while the session's queue has room. */
 static void
-cp_pump(struct cp *c)
+cp_pump(void *arg)
 {
 	static uint8_t	 buf[PH_MAX_PAYLOAD];
+	struct cp	*c = arg;
 	json_t		*m;
 	size_t		 n;
 	char		*cause = NULL;
 	int		 rc;
 
 	while (c->tx != NULL && c->started && !c->sent_all && c->cause == NULL &&
-	    !client_session_full(c->s)) {
+	    !client_session_full(c->run.s)) {
 		rc = ph_cptx_next(c->tx, buf, sizeof buf - 1, &n, &m, &cause);
 		if (rc < 0) {
 			cp_abort(c, cause);
@@ -145,9 +123,9 @@ cp_pump(struct cp *c)
 			break;
 		}
 		if (m != NULL)
-			rc = client_session_send_ctl(c->s, m);
+			rc = client_session_send_ctl(c->run.s, m);
 		else
-			rc = client_session_send(c->s, PH_FRAME_DATA, buf, n);
+			rc = client_session_send(c->run.s, PH_FRAME_DATA, buf, n);
 		if (rc != 0) {
 			cp_abort(c, strdup("cannot queue the stream to the relay"));
 			return;
@@ -156,86 +134,54 @@ cp_pump(struct cp *c)
 	cp_progress(c, 0);
 }
 
+/* The stream, and `ready`; `exit` and `error` are the run's. */
 static int
-cp_message(void *arg, const struct ph_frame *f)
+cp_frame(void *arg, const struct ph_frame *f)
 {
 	struct cp	*c = arg;
 	char		*cause = NULL;
 
 	if (c->cause != NULL)
-		return 0;
+		return 1;	/* given up: nothing more counts */
 	if (f->type == PH_FRAME_DATA || (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_META)) {
 		if (c->rx == NULL) {
 			cp_abort(c, strdup("the agent sent a stream to a cp upload"));
-			return 0;
+			return 1;
 		}
 		if ((f->type == PH_FRAME_DATA ? ph_cprx_data(c->rx, f->payload, f->len, &cause) :
 		    ph_cprx_meta(c->rx, f->json, &cause)) != 0)
 			cp_abort(c, cause);
 		else
 			cp_progress(c, 0);
-		return 0;
+		return 1;
 	}
 	if (f->type != PH_FRAME_CONTROL)
-		return 0;	/* STDOUT/STDERR: cp has none */
-	switch (f->ctl) {
-	case PH_CTL_READY:
+		return 1;	/* STDOUT/STDERR: cp has none */
+	if (f->ctl == PH_CTL_READY) {
 		c->started = 1;
 		cp_pump(c);
-		return 0;
-	case PH_CTL_EXIT:
-		c->got_exit = 1;
-		c->status = client_exit_status(f->json);
-		c->message = client_printable(json_string_value(json_object_get(f->json,
-		    "message")));
-		client_session_close(c->s, PH_CLOSE_NORMAL, NULL, 0);
-		client_conn_timer(c->cc, CP_CLOSE_MS, cp_timeout, c);
-		return 0;
-	case PH_CTL_ERROR:
-		free(c->err);
-		c->err = ph_asprintf("%s (%s)", json_string_value(json_object_get(f->json,
-		    "message")), json_string_value(json_object_get(f->json, "code")));
-		return 0;
-	default:
-		return 0;
 	}
+	return f->ctl == PH_CTL_EXIT || f->ctl == PH_CTL_ERROR ? 0 : 1;
 }
 
+/* Any signal: stop, leaving nothing partial under a final name. */
 static void
-cp_drained(void *arg)
+cp_signal(void *arg, int sig)
 {
-	cp_pump(arg);
-}
+	struct cp	*c = arg;
 
-static void
-cp_wake(void *arg)
-{
-	struct cp *c = arg;
-
-	if (client_signal_take() != 0 && !c->interrupted && !c->got_exit) {
+	(void)sig;
+	if (!c->interrupted && !c->run.got_exit) {
 		c->interrupted = 1;
 		cp_abort(c, strdup("interrupted"));
 	}
 }
 
-static void
-cp_closed(void *arg, int code, const char *reason, const char *cause)
-{
-	struct cp *c = arg;
-
-	(void)reason;
-	c->close_code = code;
-	c->close_cause = cause != NULL ? strdup(cause) : NULL;
-	client_conn_timer(c->cc, -1, NULL, NULL);
-	c->done = 1;
-}
-
-static const struct client_session_ops cp_ops = {
-	.established = cp_established,
-	.message = cp_message,
-	.drained = cp_drained,
-	.wake = cp_wake,
-	.closed = cp_closed,
+static const struct client_run_ops cp_ops = {
+	.open = cp_open,
+	.pump = cp_pump,
+	.signal = cp_signal,
+	.frame = cp_frame,
 };
 
 /* TARGET:PATH?  The part before the first ':' names no local directory. */
@@ -288,24 +234,36 @@ cp_local_dest(const char *local, char **as, char **cause)
 	return fd;
 }
 
-static char *
-cp_failure(struct cp *c, const char *name, const char *id)
+/* Did the copy finish, whole? */
+static int
+cp_ok(struct cp *c)
 {
+	return c->run.got_exit && c->run.status == 0 && c->cause == NULL &&
+	    (c->rx == NULL || ph_cprx_done(c->rx)) && (c->tx == NULL || c->sent_all);
+}
+
+static char *
+cp_failure(struct cp *c)
+{
+	struct client_run	*r = &c->run;
+	const char		*name = r->agent_name, *id = r->agent_id;
+
 	if (c->cause != NULL && !c->interrupted)
 		return strdup(c->cause);
 	if (c->interrupted)
 		return strdup("cp interrupted; nothing partial was left under a final name");
-	if (c->got_exit && c->status != 0)
-		return ph_asprintf("cp on %s (%s): %s", name, id, c->message != NULL ?
-		    c->message : "failed");
-	if (c->got_exit && c->rx != NULL && !ph_cprx_done(c->rx))
+	if (r->got_exit && r->status != 0)
+		return ph_asprintf("cp on %s (%s): %s", name, id, r->exit_message != NULL ?
+		    r->exit_message : "failed");
+	if (r->got_exit && c->rx != NULL && !ph_cprx_done(c->rx))
 		return ph_asprintf("cp on %s (%s): the stream ended early", name, id);
-	if (c->err != NULL)
-		return ph_asprintf("cp on %s (%s) failed: %s", name, id, c->err);
-	if (c->close_cause != NULL)
-		return strdup(c->close_cause);
+	if (r->err_code != NULL)
+		return ph_asprintf("cp on %s (%s) failed: %s (%s)", name, id,
+		    r->err_message, r->err_code);
+	if (r->close_cause != NULL)
+		return strdup(r->close_cause);
 	return ph_asprintf("the session with %s (%s) ended (code %d) before cp finished",
-	    name, id, c->close_code);
+	    name, id, r->close_code);
 }
 
 static int
@@ -313,25 +271,16 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 {
 	struct cp	 c;
 	const char	*pos[2] = { NULL, NULL }, *rpath = NULL, *local;
-	char		*target = NULL, *cause = NULL, *as = NULL, *name = NULL, *id = NULL, *end;
-	json_t		*agents;
+	char		*target = NULL, *cause = NULL, *as = NULL;
 	int		 i, r, np = 0, get, destfd = -1, fd;
 
 	memset(&c, 0, sizeof c);
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "--container") == 0) {
-			if (i + 1 >= argc || argv[i + 1][0] == '\0')
-				return cmd_usage_error(&cmd_cp_entry, "--container needs a name");
-			c.container = argv[++i];
-		} else if (strcmp(a, "--pid") == 0) {
-			if (i + 1 >= argc)
-				return cmd_usage_error(&cmd_cp_entry, "--pid needs a process id");
-			c.pid = strtol(argv[++i], &end, 10);
-			if (*argv[i] < '1' || *argv[i] > '9' || *end != '\0' || c.pid > 0x7fffffff)
-				return cmd_usage_error(&cmd_cp_entry, "--pid wants a process id, "
-				    "not '%s'", argv[i]);
+		if ((r = client_run_option(&c.run, &cmd_cp_entry, argc, argv, &i)) >= 0) {
+			if (r != 0)
+				return r;
 		} else if (strcmp(a, "--") == 0 && i + 1 < argc) {
 			while (++i < argc && np < 2)
 				pos[np++] = argv[i];
@@ -339,21 +288,13 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 				return cmd_usage_error(&cmd_cp_entry, "unexpected argument '%s'",
 				    argv[i]);
 		} else if (a[0] == '-' && a[1] != '\0') {
-			r = client_conf_option(conf, argc, argv, &i, &cause);
-			if (r < 0) {
-				r = cmd_usage_error(&cmd_cp_entry, "%s", cause);
-				free(cause);
+			if ((r = cmd_conf_option(&cmd_cp_entry, conf, argc, argv, &i)) != 0)
 				return r;
-			}
-			if (r == 0)
-				return cmd_usage_error(&cmd_cp_entry, "unknown option '%s'", a);
 		} else if (np < 2)
 			pos[np++] = a;
 		else
 			return cmd_usage_error(&cmd_cp_entry, "unexpected argument '%s'", a);
 	}
-	if (c.pid > 0 && c.container != NULL)
-		return cmd_usage_error(&cmd_cp_entry, "give --pid or --container, not both");
 	if (np != 2)
 		return cmd_usage_error(&cmd_cp_entry, "want a source and a destination");
 	get = cp_remote(pos[0], &target, &rpath);
@@ -388,73 +329,33 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 		goto fail;
 	c.argv = json_pack("[s, s]", get ? "get" : "put", rpath);
 
-	if (client_conf_load(conf, &cause) != 0 ||
-	    (c.cc = client_conn_new(conf, &cause)) == NULL ||
-	    (agents = client_conn_get_agents(c.cc, NULL, &cause)) == NULL)
-		goto fail;
-	c.agent = client_target_one(agents, target, conf, &cause);
-	json_decref(agents);
-	if (c.agent == NULL)
-		goto fail;
-	name = client_printable(client_agent_str(c.agent, "name"));
-	id = client_printable(client_agent_str(c.agent, "id"));
-	if (ph_random_hex(c.sid, PH_SID_LEN) != 0) {
-		cause = strdup("cannot draw a random session id");
-		goto fail;
-	}
-	c.sid[PH_SID_LEN] = '\0';
+	if ((r = client_run_resolve(&c.run, conf, target)) != 0)
+		goto out;
 	c.progress = isatty(2);
 	c.t0 = c.last = ph_mono_ms();
+	c.run.quiet_out = 1;	/* a lost progress line does not stop the copy */
 
 	client_signal_block();
-	if ((c.io = client_io_new(c.cc, 0, &cause)) == NULL ||
-	    client_signal_start(c.cc, &cause) != 0 ||
-	    (c.s = client_session_open(c.cc, &cp_ops, &c, &cause)) == NULL)
+	if (client_run_loop(&c.run, 0, &cp_ops, &c, &cause) != 0)
 		goto fail;
-	if (client_conn_run(c.cc, &c.done) != 0 && c.close_cause == NULL)
-		c.close_cause = strdup("the event loop failed");
-	if (c.got_exit && c.status == 0 && c.cause == NULL &&
-	    (c.rx == NULL || ph_cprx_done(c.rx)) && (c.tx == NULL || c.sent_all))
+	if (cp_ok(&c))
 		cp_progress(&c, 1);
-	client_signal_detach();
-	client_io_detach(c.io);
-	client_session_free(c.s);
-	c.s = NULL;
-	client_conn_free(c.cc);
-	c.cc = NULL;
-	(void)client_io_flush(c.io, &fd);
+	(void)client_io_flush(c.run.io, &fd);
 
-	if (c.got_exit && c.status == 0 && c.cause == NULL &&
-	    (c.rx == NULL || ph_cprx_done(c.rx)) && (c.tx == NULL || c.sent_all))
-		r = 0;
-	else
-		r = cmd_fail(cp_failure(&c, name, id));
+	r = cp_ok(&c) ? 0 : cmd_fail(cp_failure(&c));
 	goto out;
 fail:
 	r = cmd_fail(cause);
 out:
-	if (c.s != NULL)
-		client_session_free(c.s);
-	if (c.cc != NULL) {
-		client_signal_detach();
-		if (c.io != NULL)
-			client_io_detach(c.io);
-		client_conn_free(c.cc);
-	}
+	client_run_free(&c.run);
 	ph_cprx_free(c.rx);	/* removes a partial file */
 	ph_cptx_free(c.tx);
 	if (destfd != -1)
 		close(destfd);
-	json_decref(c.agent);
 	json_decref(c.argv);
-	free(c.message);
-	free(c.err);
 	free(c.cause);
-	free(c.close_cause);
 	free(target);
 	free(as);
-	free(name);
-	free(id);
 	return r;
 }
 

@@ -48,6 +48,9 @@
  * (the agent stops the worker, which leaves the app running), the partial
  * removed, exit 255 -- as cp, and as exec once it stops waiting for the
  * remote program.
+ *
+ * The session itself (agent, loop, `exit`, `error`, bounded stops) is
+ * client-run.c's; this file keeps the file, the events and the verdict.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -65,25 +68,23 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
-#include "client-exit.h"
 #include "client-io.h"
+#include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
 #include "cmd.h"
 
-#define DUMP_CLOSE_MS		2000	/* longest wait for our close to go through */
 #define DUMP_PROGRESS_MS	250	/* at most 4 redraws a second */
 #define DUMP_LINE_MAX		(16 * 1024)	/* one event line from the worker */
 #define DUMP_HOLE		4096	/* zero blocks of this size become holes */
 
 struct dump {
-	struct client_conn	*cc;
-	struct client_session	*s;
-	struct client_io	*io;
-	json_t			*agent;
-	char			*name;		/* the agent's, printable */
-	char			*id;
-	char			 sid[PH_SID_LEN + 1];
+	struct client_run	 run;		/* agent, session, outcome */
+	/* The run's, named for the file's side. */
+	struct client_io	*io;		/* set once the session is up */
+	const char		*name;		/* the agent's, printable */
+	const char		*id;
+	const char		*sid;
 
 	/* What was asked. */
 	long			 pid;
@@ -122,17 +123,9 @@ struct dump {
 	char			*wcode;
 	char			*noise;		/* first line that was not an event */
 
-	/* The session. */
-	int			 got_exit;
-	int			 status;
-	char			*exit_message;
-	char			*err_code;	/* `error` frame */
-	char			*err_message;
+	/* Ours. */
 	char			*cause;		/* our own failure */
 	int			 interrupted;
-	int			 close_code;
-	char			*close_cause;
-	volatile int		 done;
 
 	int			 progress;	/* stderr is a terminal */
 	int64_t			 t0, last;
@@ -151,12 +144,6 @@ dump_display(struct dump *d, const char *leaf)
 	return buf;
 }
 
-static void
-dump_timeout(void *arg)
-{
-	((struct dump *)arg)->done = 1;
-}
-
 /* Give up: keep the first cause (stolen), close the session now. */
 static void
 dump_abort(struct dump *d, char *cause)
@@ -165,8 +152,7 @@ dump_abort(struct dump *d, char *cause)
 		d->cause = cause != NULL ? cause : strdup("out of memory");
 	else
 		free(cause);
-	client_session_close(d->s, PH_CLOSE_GOING_AWAY, "client done", 0);
-	client_conn_timer(d->cc, DUMP_CLOSE_MS, dump_timeout, d);
+	client_run_abort(&d->run, CLIENT_RUN_ABORT_COMMAND, "client done");
 }
 
 static void
@@ -526,12 +512,13 @@ dump_stderr(struct dump *d, const uint8_t *p, size_t n)
 }
 
 static void
-dump_established(void *arg)
+dump_open(void *arg)
 {
 	struct dump	*d = arg;
 	json_t		*m;
 
-	if ((m = client_open_new(d->sid, client_agent_str(d->agent, "id"), "dump",
+	d->io = d->run.io;
+	if ((m = client_open_new(d->sid, client_agent_str(d->run.agent, "id"), "dump",
 	    NULL)) == NULL || json_object_update_new(m, json_pack("{s:I, s:s, s:b}",
 	    "pid", (json_int_t)d->pid, "kind", d->kind, "freeze", d->freeze)) != 0) {
 		json_decref(m);
@@ -540,102 +527,73 @@ dump_established(void *arg)
 	}
 	if (d->tmpdir != NULL)
 		json_object_set_new(m, "tmpdir", json_string(d->tmpdir));
-	client_session_send_open(d->s, m);
+	client_run_send_open(&d->run, m);
 }
 
+/* The file and the worker's events; `exit` and `error` are the run's. */
 static int
-dump_message(void *arg, const struct ph_frame *f)
+dump_frame(void *arg, const struct ph_frame *f)
 {
 	struct dump	*d = arg;
 
 	if (d->cause != NULL || d->interrupted)
-		return 0;
+		return 1;	/* given up: nothing more counts */
 	switch (f->type) {
 	case PH_FRAME_DATA:
-		if (d->got_exit) {
+		if (d->run.got_exit) {
 			dump_abort(d, strdup("dump: the agent sent data after the worker's exit"));
-			return 0;
+			return 1;
 		}
 		dump_data(d, f->payload, f->len);
-		return 0;
+		return 1;
 	case PH_FRAME_STDERR:
 		dump_stderr(d, f->payload, f->len);
-		return 0;
+		return 1;
 	case PH_FRAME_STDOUT:
 		dump_abort(d, ph_asprintf("dump: agent %s sent output where a dump "
 		    "stream was expected: is it older than this CLI?", d->name));
-		return 0;
+		return 1;
 	case PH_FRAME_CONTROL:
 		break;
 	default:
-		return 0;
+		return 1;
 	}
-	switch (f->ctl) {
-	case PH_CTL_EXIT:
-		d->got_exit = 1;
-		d->status = client_exit_status(f->json);
-		d->exit_message = dump_jstr(f->json, "message");
-		if (d->linelen > 0 && !d->line_skip) {
-			d->line[d->linelen] = '\0';
-			dump_event(d, d->line, d->linelen);
-			d->linelen = 0;
-		}
-		client_session_close(d->s, PH_CLOSE_NORMAL, NULL, 0);
-		client_conn_timer(d->cc, DUMP_CLOSE_MS, dump_timeout, d);
-		return 0;
-	case PH_CTL_ERROR:
-		client_error_note(f->json, &d->err_code, &d->err_message);
-		return 0;
-	default:
-		return 0;	/* ready, progress, meta */
+	if (f->ctl == PH_CTL_EXIT && d->linelen > 0 && !d->line_skip) {
+		/* The worker's last line, if it did not end it. */
+		d->line[d->linelen] = '\0';
+		dump_event(d, d->line, d->linelen);
+		d->linelen = 0;
 	}
+	return f->ctl == PH_CTL_EXIT || f->ctl == PH_CTL_ERROR ? 0 : 1;
 }
 
+/* Any signal: close the session; the agent stops the worker. */
 static void
-dump_drained(void *arg)
-{
-	(void)arg;
-}
-
-static void
-dump_wake(void *arg)
+dump_signal(void *arg, int sig)
 {
 	struct dump	*d = arg;
 
-	if (client_signal_take() != 0 && !d->interrupted && !d->got_exit) {
+	(void)sig;
+	if (!d->interrupted && !d->run.got_exit) {
 		d->interrupted = 1;
-		client_session_close(d->s, PH_CLOSE_GOING_AWAY, "client interrupted", 0);
-		client_conn_timer(d->cc, DUMP_CLOSE_MS, dump_timeout, d);
+		client_run_abort(&d->run, CLIENT_RUN_ABORT_SIGNAL, "client interrupted");
 	}
 }
 
-static void
-dump_closed(void *arg, int code, const char *reason, const char *cause)
-{
-	struct dump	*d = arg;
-
-	(void)reason;
-	d->close_code = code;
-	d->close_cause = cause != NULL ? strdup(cause) : NULL;
-	client_conn_timer(d->cc, -1, NULL, NULL);
-	d->done = 1;
-}
-
-static const struct client_session_ops dump_ops = {
-	.established = dump_established,
-	.message = dump_message,
-	.drained = dump_drained,
-	.wake = dump_wake,
-	.closed = dump_closed,
+static const struct client_run_ops dump_ops = {
+	.open = dump_open,
+	.signal = dump_signal,
+	.frame = dump_frame,
 };
 
 /* After the loop: is the file whole and exactly what the worker wrote? */
 static char *
 dump_verdict(struct dump *d)
 {
-	uint8_t		 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0, i;
-	char		 hex[65];
+	struct client_run	*r = &d->run;
+	uint8_t			 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen = 0, i;
+	char			 hex[65];
 
 	if (d->interrupted)
 		return ph_asprintf("dump interrupted: closed the session (the agent stops "
@@ -645,34 +603,34 @@ dump_verdict(struct dump *d)
 		return strdup(d->cause);
 	if (d->werr != NULL)
 		return ph_asprintf("dump: %s", d->werr);
-	if (d->err_code != NULL) {
-		if (strcmp(d->err_code, PH_ERR_AGENT_LOST) == 0)
+	if (r->err_code != NULL) {
+		if (strcmp(r->err_code, PH_ERR_AGENT_LOST) == 0)
 			return ph_asprintf("dump: agent %s (%s) was lost mid-dump; no file "
 			    "was written", d->name, d->id);
-		if (strcmp(d->err_code, PH_ERR_FORBIDDEN) == 0)
+		if (strcmp(r->err_code, PH_ERR_FORBIDDEN) == 0)
 			return ph_asprintf("dump: not allowed on %s (%s): %s: ask for a "
 			    "token whose scope and target allow dump", d->name, d->id,
-			    d->err_message);
+			    r->err_message);
 		return ph_asprintf("dump on %s (%s) failed: %s (%s)", d->name, d->id,
-		    d->err_message, d->err_code);
+		    r->err_message, r->err_code);
 	}
-	if (!d->got_exit) {
-		if (d->close_cause != NULL)
-			return ph_asprintf("dump: %s; no file was written", d->close_cause);
-		if (d->close_code == 1006 || d->close_code == PH_CLOSE_GOING_AWAY)
+	if (!r->got_exit) {
+		if (r->close_cause != NULL)
+			return ph_asprintf("dump: %s; no file was written", r->close_cause);
+		if (r->close_code == 1006 || r->close_code == PH_CLOSE_GOING_AWAY)
 			return ph_asprintf("dump: the connection to the relay was lost "
 			    "mid-dump (%s); no file was written; try again",
-			    d->close_code == 1006 ? "it broke" : "the relay is shutting down");
+			    r->close_code == 1006 ? "it broke" : "the relay is shutting down");
 		return ph_asprintf("dump: the session with %s (%s) ended (code %d) "
-		    "mid-dump; no file was written", d->name, d->id, d->close_code);
+		    "mid-dump; no file was written", d->name, d->id, r->close_code);
 	}
-	if (d->status != 0)
+	if (r->status != 0)
 		return ph_asprintf("dump: the dump worker on %s %s %d%s%s; no file was "
-		    "written", d->name, d->status > 128 ? "died of signal" : "exited",
-		    d->status > 128 ? d->status - 128 : d->status,
-		    d->noise != NULL || d->exit_message != NULL ? ": " : "",
-		    d->noise != NULL ? d->noise : d->exit_message != NULL ?
-		    d->exit_message : "");
+		    "written", d->name, r->status > 128 ? "died of signal" : "exited",
+		    r->status > 128 ? r->status - 128 : r->status,
+		    d->noise != NULL || r->exit_message != NULL ? ": " : "",
+		    d->noise != NULL ? d->noise : r->exit_message != NULL ?
+		    r->exit_message : "");
 	if (!d->got_done)
 		return ph_asprintf("dump: the dump worker on %s ended without saying "
 		    "\"done\"; no file was written", d->name);
@@ -778,7 +736,6 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 	struct dump	 d;
 	const char	*pos[2] = { NULL, NULL }, *out = NULL, *a;
 	char		*cause = NULL, *end, *base;
-	json_t		*agents;
 	int		 i, r, np = 0, fd;
 
 	memset(&d, 0, sizeof d);
@@ -818,14 +775,8 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 				return cmd_usage_error(&cmd_dump_entry, "%s needs a file", a);
 			out = argv[++i];
 		} else if (a[0] == '-' && a[1] != '\0') {
-			r = client_conf_option(conf, argc, argv, &i, &cause);
-			if (r < 0) {
-				r = cmd_usage_error(&cmd_dump_entry, "%s", cause);
-				free(cause);
+			if ((r = cmd_conf_option(&cmd_dump_entry, conf, argc, argv, &i)) != 0)
 				return r;
-			}
-			if (r == 0)
-				return cmd_usage_error(&cmd_dump_entry, "unknown option '%s'", a);
 		} else if (np < 2)
 			pos[np++] = a;
 		else
@@ -846,21 +797,11 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 		cause = ph_asprintf("dump: %s: %s", d.dir, strerror(errno));
 		goto fail;
 	}
-	if (client_conf_load(conf, &cause) != 0 ||
-	    (d.cc = client_conn_new(conf, &cause)) == NULL ||
-	    (agents = client_conn_get_agents(d.cc, NULL, &cause)) == NULL)
-		goto fail;
-	d.agent = client_target_one(agents, pos[0], conf, &cause);
-	json_decref(agents);
-	if (d.agent == NULL)
-		goto fail;
-	d.name = client_printable(client_agent_str(d.agent, "name"));
-	d.id = client_printable(client_agent_str(d.agent, "id"));
-	if (ph_random_hex(d.sid, PH_SID_LEN) != 0) {
-		cause = strdup("cannot draw a random session id");
-		goto fail;
-	}
-	d.sid[PH_SID_LEN] = '\0';
+	if ((r = client_run_resolve(&d.run, conf, pos[0])) != 0)
+		goto out;
+	d.name = d.run.agent_name;
+	d.id = d.run.agent_id;
+	d.sid = d.run.sid;
 
 	/* FILE known now (-o, or --kind): refuse an existing one before dumping. */
 	base = d.base;
@@ -882,22 +823,13 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 	}
 	d.progress = isatty(2);
 	d.t0 = d.last = ph_mono_ms();
+	d.run.quiet_out = 1;	/* a lost progress line does not stop the dump */
 
 	client_signal_block();
-	if ((d.io = client_io_new(d.cc, 0, &cause)) == NULL ||
-	    client_signal_start(d.cc, &cause) != 0 ||
-	    (d.s = client_session_open(d.cc, &dump_ops, &d, &cause)) == NULL)
+	if (client_run_loop(&d.run, 0, &dump_ops, &d, &cause) != 0)
 		goto fail;
-	if (client_conn_run(d.cc, &d.done) != 0 && d.close_cause == NULL)
-		d.close_cause = strdup("the event loop failed");
 	dump_progress_clear(&d);
-	client_signal_detach();
-	client_io_detach(d.io);
-	client_session_free(d.s);
-	d.s = NULL;
-	client_conn_free(d.cc);
-	d.cc = NULL;
-	(void)client_io_flush(d.io, &fd);
+	(void)client_io_flush(d.run.io, &fd);
 
 	if ((cause = dump_verdict(&d)) == NULL && (cause = dump_commit(&d)) == NULL) {
 		dump_summary(&d);
@@ -907,14 +839,7 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 fail:
 	r = cmd_fail(cause);
 out:
-	if (d.s != NULL)
-		client_session_free(d.s);
-	if (d.cc != NULL) {
-		client_signal_detach();
-		if (d.io != NULL)
-			client_io_detach(d.io);
-		client_conn_free(d.cc);
-	}
+	client_run_free(&d.run);
 	if (d.fd != -1)
 		close(d.fd);
 	if (d.named)
@@ -924,9 +849,6 @@ out:
 	ZSTD_freeDCtx(d.z);
 	EVP_MD_CTX_free(d.md);
 	free(d.obuf);
-	json_decref(d.agent);
-	free(d.name);
-	free(d.id);
 	free(d.dir);
 	free(d.base);
 	free(d.partial);
@@ -936,11 +858,7 @@ out:
 	free(d.werr);
 	free(d.wcode);
 	free(d.noise);
-	free(d.exit_message);
-	free(d.err_code);
-	free(d.err_message);
 	free(d.cause);
-	free(d.close_cause);
 	return r;
 }
 

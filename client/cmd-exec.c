@@ -319,6 +319,7 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 		    "program on %s (%s)", run->agent_name, run->agent_id);
 		goto out;
 	case CLIENT_RUN_ABORT_OVERFLOW:
+	case CLIENT_RUN_ABORT_COMMAND:	/* not used here */
 		r = cmd_failf("internal error: the output queue overflowed; the "
 		    "session was closed and output is truncated");
 		goto out;

@@ -208,15 +208,9 @@ cmd_ls_exec(struct client_conf *conf, int argc, char **argv)
 				json = 1;
 				continue;
 			}
-			r = client_conf_option(conf, argc, argv, &i, &cause);
-			if (r < 0) {
-				r = cmd_usage_error(&cmd_ls_entry, "%s", cause);
-				free(cause);
+			if ((r = cmd_conf_option(&cmd_ls_entry, conf, argc, argv,
+			    &i)) != 0)
 				return r;
-			}
-			if (r == 0)
-				return cmd_usage_error(&cmd_ls_entry, "unknown "
-				    "option '%s'", a);
 			continue;
 		}
 		if (arg != NULL)

@@ -358,14 +358,8 @@ cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
 				return cmd_usage_error(&cmd_ps_entry, "--sort takes cpu, rss "
 				    "or pid, not '%s'", k);
 		} else if (a[0] == '-' && a[1] != '\0') {
-			r = client_conf_option(conf, argc, argv, &i, &cause);
-			if (r < 0) {
-				r = cmd_usage_error(&cmd_ps_entry, "%s", cause);
-				free(cause);
+			if ((r = cmd_conf_option(&cmd_ps_entry, conf, argc, argv, &i)) != 0)
 				return r;
-			}
-			if (r == 0)
-				return cmd_usage_error(&cmd_ps_entry, "unknown option '%s'", a);
 		} else if (target == NULL)
 			target = a;
 		else

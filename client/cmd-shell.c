@@ -357,6 +357,7 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 		r = cmd_failf("cannot write to the terminal: closed the session");
 		goto out;
 	case CLIENT_RUN_ABORT_OVERFLOW:
+	case CLIENT_RUN_ABORT_COMMAND:	/* not used here */
 		r = cmd_failf("internal error: the session was closed");
 		goto out;
 	case CLIENT_RUN_RUNNING:

@@ -92,6 +92,24 @@ cmd_usage_error(const struct cmd_entry *entry, const char *fmt, ...)
 }
 
 int
+cmd_conf_option(const struct cmd_entry *entry, struct client_conf *conf,
+    int argc, char **argv, int *i)
+{
+	const char	*a = argv[*i];
+	char		*cause = NULL;
+	int		 r;
+
+	if ((r = client_conf_option(conf, argc, argv, i, &cause)) < 0) {
+		r = cmd_usage_error(entry, "%s", cause);
+		free(cause);
+		return r;
+	}
+	if (r == 0)
+		return cmd_usage_error(entry, "unknown option '%s'", a);
+	return 0;
+}
+
+int
 cmd_fail(char *cause)
 {
 	fprintf(stderr, "porthole: %s\n", cause != NULL ? cause : "failed");

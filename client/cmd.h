@@ -61,6 +61,15 @@ const struct cmd_entry *cmd_find(const char *name, char **cause);
 int	cmd_usage_error(const struct cmd_entry *entry, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+struct client_conf;
+/*
+ * A setting's flag (client_conf_option: --relay, --token, ...) at
+ * argv[*i] for command entry: 0 when taken (*i moved to its value), else
+ * the exit status after the usage error (an unknown option included).
+ */
+int	cmd_conf_option(const struct cmd_entry *entry, struct client_conf *conf,
+	    int argc, char **argv, int *i);
+
 /* Print "porthole: CAUSE", free cause, return 255. */
 int	cmd_fail(char *cause);
 /* Print "porthole: ..." and return 255. */

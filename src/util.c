@@ -44,48 +44,83 @@ ph_setting(const char *flag, const char *env)
 	return strdup(v);
 }
 
+/*
+ * Read fd to its end into a new NUL-terminated buffer of at most max bytes;
+ * more is EFBIG, or with truncate the first max bytes.  NULL with *err (an
+ * errno) on failure.
+ */
+static char *
+read_fd(int fd, size_t max, int truncate, size_t *lenp, int *err)
+{
+	char *buf;
+	size_t len = 0, limit = truncate ? max : max + 1;
+	ssize_t r;
+
+	if ((buf = malloc(max + 1)) == NULL) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	while (len < limit) {
+		r = read(fd, buf + len, limit - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			*err = errno;
+			free(buf);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > max) {
+		*err = EFBIG;
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	if (lenp != NULL)
+		*lenp = len;
+	return buf;
+}
+
 char *
 ph_read_file(const char *path, size_t max, size_t *lenp, char **cause)
 {
 	char *buf;
-	size_t len = 0;
-	ssize_t r;
-	int fd;
+	int fd, err;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		*cause = ph_asprintf("cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if ((buf = malloc(max + 1)) == NULL) {
-		close(fd);
+	buf = read_fd(fd, max, 0, lenp, &err);
+	close(fd);
+	if (buf != NULL)
+		return buf;
+	if (err == ENOMEM)
 		*cause = ph_asprintf("out of memory reading %s", path);
+	else if (err == EFBIG)
+		*cause = ph_asprintf("%s is larger than %zu bytes", path, max);
+	else
+		*cause = ph_asprintf("cannot read %s: %s", path, strerror(err));
+	return NULL;
+}
+
+char *
+ph_read_file_errno(const char *path, size_t max, int flags, size_t *lenp,
+    int *err)
+{
+	char *buf;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		*err = errno;
 		return NULL;
 	}
-	for (;;) {
-		r = read(fd, buf + len, max + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			*cause = ph_asprintf("cannot read %s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > max) {
-			*cause = ph_asprintf("%s is larger than %zu bytes", path, max);
-			goto fail;
-		}
-	}
+	buf = read_fd(fd, max, (flags & PH_READ_TRUNCATE) != 0, lenp, err);
 	close(fd);
-	buf[len] = '\0';
-	if (lenp != NULL)
-		*lenp = len;
 	return buf;
-fail:
-	close(fd);
-	free(buf);
-	return NULL;
 }
 
 int

@@ -1,4 +1,5 @@
 /* test_util.c - settings, URLs, durations, labels, environment scrub. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -117,6 +118,45 @@ Test(util, secret_value_and_files)
 	rmdir(dir);
 	free(path);
 	free(at);
+}
+
+/* The whole file, a too-large one (an error, or its head when truncating),
+ * and the errno of a missing one. */
+Test(util, read_file_limits_and_errno)
+{
+	char dir[] = "/tmp/ph-util-XXXXXX", *path, *v, *cause = NULL;
+	size_t len = 0;
+	int err = 0;
+
+	cr_assert_not_null(mkdtemp(dir));
+	path = ph_asprintf("%s/f", dir);
+	cr_assert_eq(ph_write_file(path, "0123456789", 10, 0600, &cause), 0);
+
+	v = ph_read_file(path, 10, &len, &cause);
+	cr_assert_str_eq(v, "0123456789");
+	cr_assert_eq(len, 10);
+	free(v);
+	cr_assert_null(ph_read_file(path, 9, &len, &cause));
+	cr_assert_not_null(strstr(cause, "larger than 9 bytes"));
+	free(cause);
+
+	cr_assert_null(ph_read_file_errno(path, 9, 0, &len, &err));
+	cr_assert_eq(err, EFBIG);
+	v = ph_read_file_errno(path, 4, PH_READ_TRUNCATE, &len, &err);
+	cr_assert_str_eq(v, "0123");
+	cr_assert_eq(len, 4);
+	free(v);
+	v = ph_read_file_errno(path, 64, 0, &len, &err);
+	cr_assert_str_eq(v, "0123456789");
+	cr_assert_eq(len, 10);
+	free(v);
+	cr_assert_null(ph_read_file_errno("/nonexistent/x", 64, PH_READ_TRUNCATE,
+	    &len, &err));
+	cr_assert_eq(err, ENOENT);
+
+	unlink(path);
+	rmdir(dir);
+	free(path);
 }
 
 Test(util, env_scrub_wipes_secrets_in_place)

@@ -26,6 +26,15 @@ char	*ph_secret_value(const char *value, char **cause);
 
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. */
 char	*ph_read_file(const char *path, size_t max, size_t *len, char **cause);
+/*
+ * The same for a caller that acts on the errno (a /proc file of a process
+ * that went away, one it may not read): NULL with *err set, EFBIG when the
+ * file is larger than max, unless flags has PH_READ_TRUNCATE (then the
+ * first max bytes are the answer).
+ */
+#define PH_READ_TRUNCATE	0x1
+char	*ph_read_file_errno(const char *path, size_t max, int flags, size_t *len,
+	    int *err);
 /* Write a file atomically (tmp + rename) with the given mode. */
 int	 ph_write_file(const char *path, const void *p, size_t n, int mode, char **cause);
 
