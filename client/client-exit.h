@@ -1,7 +1,8 @@
 /*
  * client-exit.h - what the CLI makes of the agent's `exit` and `error`
  * control messages, in one place for every command that runs a session
- * (exec and shell through client-run, cp, ps/mem through client-op, fan-out).
+ * (exec, shell, cp and dump through client-run, ps/mem through client-op on
+ * it, fan-out).
  */
 #ifndef PORTHOLE_CLIENT_EXIT_H
 #define PORTHOLE_CLIENT_EXIT_H

@@ -3,7 +3,7 @@
  * resolve TARGET, open the session with argv, hand every STDOUT payload to
  * a callback on the loop, keep what comes on STDERR, and report how it
  * ended.  Commands that render what the agent sends (cmd-ps.c, cmd-mem.c)
- * use it instead of repeating exec's session handling.
+ * use it; the session itself is client-run.c's.
  *
  * SIGINT/SIGTERM close the session (the agent kills its helper) and end
  * the run with interrupted set.  Output written with client_op_write goes
@@ -39,13 +39,13 @@ typedef int (*client_op_out_cb)(struct client_op *op, void *arg, const uint8_t *
 	    size_t n);
 
 /*
- * Run op with argv (stolen) on the agent target names.  Returns 0 with
- * *res filled when the session ended with `exit` or was interrupted,
- * -1 with *cause (malloc'd) otherwise.  Free res with client_op_result_free.
+ * Run op with argv (stolen) on the agent target names, on client-run.c.
+ * Returns 0 with *res filled when the session ended with `exit` or was
+ * interrupted, else the exit status after printing why.  Free res with
+ * client_op_result_free either way.
  */
 int	client_op_run(struct client_conf *conf, const char *target, const char *opname,
-	    json_t *argv, client_op_out_cb out, void *arg, struct client_op_result *res,
-	    char **cause);
+	    json_t *argv, client_op_out_cb out, void *arg, struct client_op_result *res);
 void	client_op_result_free(struct client_op_result *res);
 
 /* From the callback: queue bytes for our stdout (-1 on overflow). */

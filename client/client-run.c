@@ -1,7 +1,7 @@
 /*
- * client-run.c - the session plumbing exec, shell, cp and dump share (see
- * client-run.h): resolving the agent, running the loop, output with
- * backpressure, `exit` and `error`, bounded stops and the teardown.
+ * client-run.c - the session plumbing exec, shell, cp, dump, ps and mem
+ * share (see client-run.h): resolving the agent, running the loop, output
+ * with backpressure, `exit` and `error`, bounded stops and the teardown.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -234,11 +234,25 @@ client_run_ctl(struct client_run *r, const struct ph_frame *f)
 	}
 }
 
+int
+client_run_write(struct client_run *r, int fd, const void *p, size_t n)
+{
+	struct client_io_status	st;
+
+	if (client_io_write(r->io, fd, p, n) != 0)
+		return -1;
+	client_io_status(r->io, &st);
+	if (st.out_full && !r->rx_paused) {
+		r->rx_paused = 1;
+		client_session_rx(r->s, 0);
+	}
+	return 0;
+}
+
 static int
 client_run_message(void *arg, const struct ph_frame *f)
 {
 	struct client_run	*r = arg;
-	struct client_io_status	 st;
 
 	if (r->ops->frame != NULL && r->ops->frame(r->arg, f))
 		return 0;
@@ -247,17 +261,10 @@ client_run_message(void *arg, const struct ph_frame *f)
 	case PH_FRAME_STDERR:
 		if (r->abort != CLIENT_RUN_RUNNING)
 			return 0;
-		if (client_io_write(r->io, f->type == PH_FRAME_STDOUT ? 1 : 2,
-		    f->payload, f->len) != 0) {
+		if (client_run_write(r, f->type == PH_FRAME_STDOUT ? 1 : 2,
+		    f->payload, f->len) != 0)
 			client_run_abort(r, CLIENT_RUN_ABORT_OVERFLOW,
 			    "client output overflow");
-			return 0;
-		}
-		client_io_status(r->io, &st);
-		if (st.out_full && !r->rx_paused) {
-			r->rx_paused = 1;
-			client_session_rx(r->s, 0);
-		}
 		return 0;
 	case PH_FRAME_CONTROL:
 		client_run_ctl(r, f);

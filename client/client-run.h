@@ -1,7 +1,7 @@
 /*
- * client-run.h - the session plumbing that exec, shell, cp and dump share:
- * one agent resolved from TARGET, one session on the loop with its output
- * handed to the writer thread (rx paused above the high mark), `exit` and
+ * client-run.h - the session plumbing that exec, shell, cp, dump, and ps
+ * and mem through client-op.c, share: one agent resolved from TARGET, one
+ * session on the loop with its output handed to the writer thread (rx paused above the high mark), `exit` and
  * `error` noted, stops bounded by CLIENT_RUN_ABORT_MS, and everything
  * freed on the way out.  The commands keep what differs: their `open`,
  * their stdin (escapes, eof), the frames that are theirs (cp's stream,
@@ -146,6 +146,13 @@ json_t	*client_run_open(struct client_run *r, const char *op, int argc,
 
 /* Add --pid/--container to o and send it as the `open` (stolen). */
 void	client_run_send_open(struct client_run *r, json_t *o);
+
+/*
+ * Queue n bytes for our fd (1 or 2) through the writer, pausing the
+ * session's rx above the high mark; -1 when the queue is past its hard
+ * limit (nothing queued).
+ */
+int	client_run_write(struct client_run *r, int fd, const void *p, size_t n);
 
 /* Close the session without flushing and leave within CLIENT_RUN_ABORT_MS. */
 void	client_run_abort(struct client_run *r, enum client_run_abort why,

@@ -229,11 +229,11 @@ cmd_mem_exec(struct client_conf *conf, int argc, char **argv)
 
 	snprintf(be, sizeof be, "%lld", (long long)every);
 	snprintf(bd, sizeof bd, "%lld", (long long)dur);
-	if (client_op_run(conf, target, "mem", json_pack("[s, s, s]", pid, be, bd), mem_out,
-	    m, &res, &cause) != 0) {
+	if ((r = client_op_run(conf, target, "mem", json_pack("[s, s, s]", pid, be, bd),
+	    mem_out, m, &res)) != 0) {
 		client_op_result_free(&res);
 		free(m);
-		return cmd_fail(cause);
+		return r;
 	}
 	free(m);
 	if (res.interrupted || (res.got_exit && res.status == 0))

@@ -332,7 +332,6 @@ cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
 	json_t			*doc;
 	json_error_t		 jerr;
 	const char		*target = NULL;
-	char			*cause = NULL;
 	int			 i, r, json = 0, tree = 0, all = 0;
 
 	memset(&ps, 0, sizeof ps);
@@ -370,10 +369,10 @@ cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
 	if (all)
 		return ps_all(conf, target, ps.sort, tree, json);
 
-	if (client_op_run(conf, target, "ps", json_array(), ps_out, &ps, &res, &cause) != 0) {
+	if ((r = client_op_run(conf, target, "ps", json_array(), ps_out, &ps, &res)) != 0) {
 		client_op_result_free(&res);
 		free(ps.doc);
-		return cmd_fail(cause);
+		return r;
 	}
 	if (res.interrupted) {
 		r = cmd_failf("interrupted");

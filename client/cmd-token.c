@@ -31,7 +31,6 @@
 #include "porthole/util.h"
 #include "cmd.h"
 
-#define TOKEN_FAIL	255
 #define DEFAULT_TTL	"30d"
 
 static const char token_usage[] =
@@ -51,30 +50,15 @@ static const char token_usage[] =
 "        (also in the past: tests of expiry use it)\n"
 "show    prints header and claims; verifies only with --pubkey\n";
 
-/* Print "porthole: ..." on stderr and return 255. */
-static int __attribute__((format(printf, 1, 2)))
-token_fail(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fputs("porthole: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return TOKEN_FAIL;
-}
-
 /* Fail with a cause, freeing it. */
 static int
 token_fail_cause(const char *what, char *cause)
 {
-	if (what != NULL)
-		token_fail("%s: %s", what, cause != NULL ? cause : "failed");
-	else
-		token_fail("%s", cause != NULL ? cause : "failed");
+	if (what == NULL)
+		return cmd_fail(cause);
+	cmd_failf("%s: %s", what, cause != NULL ? cause : "failed");
 	free(cause);
-	return TOKEN_FAIL;
+	return CMD_EXIT_FAIL;
 }
 
 /* A usage error of subcommand sub. */
@@ -88,7 +72,7 @@ token_usage_error(const char *sub, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("; see 'porthole token --help'\n", stderr);
-	return TOKEN_FAIL;
+	return CMD_EXIT_FAIL;
 }
 
 /* Report a getopt error for the option at argv[optind - 1]. */
@@ -128,7 +112,7 @@ token_keygen(int argc, char **argv)
 	struct ph_key	*k;
 	struct stat	 st;
 	char		*out = NULL, *pub = NULL, *pem, *cause = NULL;
-	int		 c, force = 0, rc = TOKEN_FAIL;
+	int		 c, force = 0, rc = CMD_EXIT_FAIL;
 
 	optind = 0;
 	opterr = 0;
@@ -155,7 +139,7 @@ token_keygen(int argc, char **argv)
 		    "private key goes there, the public one to FILE.pub)");
 	pub = ph_asprintf("%s.pub", out);
 	if (!force && (stat(out, &st) == 0 || stat(pub, &st) == 0)) {
-		token_fail("%s exists; keygen does not overwrite keys (choose "
+		cmd_failf("%s exists; keygen does not overwrite keys (choose "
 		    "another name, or --force)", stat(out, &st) == 0 ? out :
 		    pub);
 		goto out;
@@ -175,7 +159,7 @@ token_keygen(int argc, char **argv)
 	}
 	printf("kid %s\nprivate %s\npublic %s\n", ph_key_kid(k), out, pub);
 	ph_key_free(k);
-	rc = fflush(stdout) == 0 ? 0 : token_fail("cannot write stdout: %s",
+	rc = fflush(stdout) == 0 ? 0 : cmd_failf("cannot write stdout: %s",
 	    strerror(errno));
 out:
 	free(pub);
@@ -389,7 +373,7 @@ token_issue(int argc, char **argv)
 	json_t		*sel, *jwk;
 	char		*token = NULL, *cause = NULL;
 	int64_t		 ms;
-	int		 c, viewer = 0, rc = TOKEN_FAIL;
+	int		 c, viewer = 0, rc = CMD_EXIT_FAIL;
 
 	memset(&claims, 0, sizeof claims);
 	optind = 0;
@@ -478,7 +462,7 @@ token_issue(int argc, char **argv)
 		}
 		if ((jwk = ph_key_jwk(client)) == NULL ||
 		    (claims.cnf = json_pack("{s:o}", "jwk", jwk)) == NULL) {
-			token_fail("out of memory");
+			cmd_failf("out of memory");
 			goto out;
 		}
 	}
@@ -508,7 +492,7 @@ token_issue(int argc, char **argv)
 		goto out;
 	}
 	printf("%s\n", token);
-	rc = fflush(stdout) == 0 ? 0 : token_fail("cannot write stdout: %s",
+	rc = fflush(stdout) == 0 ? 0 : cmd_failf("cannot write stdout: %s",
 	    strerror(errno));
 out:
 	if (token != NULL) {
@@ -582,7 +566,7 @@ token_show(int argc, char **argv)
 	json_t		*header = NULL, *cl = NULL, *out = NULL;
 	char		*token = NULL, *cause = NULL, *refused = NULL, *s;
 	int64_t		 now = ph_now();
-	int		 c, rc = TOKEN_FAIL;
+	int		 c, rc = CMD_EXIT_FAIL;
 
 	optind = 0;
 	opterr = 0;
@@ -619,20 +603,20 @@ token_show(int argc, char **argv)
 	out = json_pack("{s:b, s:O, s:O}", "verified",
 	    pubkey != NULL && refused == NULL, "header", header, "claims", cl);
 	if (out == NULL) {
-		token_fail("out of memory");
+		cmd_failf("out of memory");
 		goto out;
 	}
 	if (refused != NULL)
 		json_object_set_new(out, "refused", json_string(refused));
 	show_times(out, cl, now);
 	if ((s = json_dumps(out, JSON_INDENT(2))) == NULL) {
-		token_fail("out of memory");
+		cmd_failf("out of memory");
 		goto out;
 	}
 	printf("%s\n", s);
 	free(s);
 	if (fflush(stdout) != 0) {
-		token_fail("cannot write stdout: %s", strerror(errno));
+		cmd_failf("cannot write stdout: %s", strerror(errno));
 		goto out;
 	}
 	if (pubkey == NULL) {
@@ -640,7 +624,7 @@ token_show(int argc, char **argv)
 		    "checked; add --pubkey FILE to check them)\n", stderr);
 		rc = 0;
 	} else if (refused != NULL)
-		rc = token_fail("token refused: %s", refused);
+		rc = cmd_failf("token refused: %s", refused);
 	else
 		rc = 0;
 out:
@@ -664,7 +648,7 @@ cmd_token_main(int argc, char **argv)
 	const char	*sub;
 
 	if (argc < 2)
-		return token_fail("token: give keygen, issue or show; see "
+		return cmd_failf("token: give keygen, issue or show; see "
 		    "'porthole token --help'");
 	sub = argv[1];
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
@@ -678,6 +662,6 @@ cmd_token_main(int argc, char **argv)
 		return token_issue(argc - 1, argv + 1);
 	if (strcmp(sub, "show") == 0)
 		return token_show(argc - 1, argv + 1);
-	return token_fail("token: unknown subcommand '%s' (keygen, issue or "
+	return cmd_failf("token: unknown subcommand '%s' (keygen, issue or "
 	    "show)", sub);
 }
