@@ -15,10 +15,13 @@
  * gcore's file on the same disk taking 2 s per GiB.  So every SINK_WINDOW
  * completed is handed to the disk at once (SYNC_FILE_RANGE_WRITE) and the
  * window before the previous one waited for: the disk works while the
- * stream still flows, and a disk slower than the stream slows the thread,
- * the ring fills and the loop stops reading.  sync_file_range is only a
- * hint here (errors are the fsync's to report; on a filesystem without it
- * nothing changes).
+ * stream still flows.  That is a third thread's work (the flusher): the
+ * writeback of a window allocates its blocks, which may read the
+ * filesystem's bitmaps from the disk, and the writer should be hashing
+ * meanwhile.  The writer runs at most SINK_LAG ahead of the flusher, so a
+ * disk slower than the stream slows the writer, the ring fills and the
+ * loop stops reading.  sync_file_range is only a hint here (errors are
+ * the fsync's to report; on a filesystem without it nothing changes).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +40,7 @@
 #define SINK_NBUF	4			/* buffers in the ring */
 #define SINK_HOLE	4096			/* zero blocks of this size: holes */
 #define SINK_WINDOW	(8 * 1024 * 1024)	/* writeback unit */
+#define SINK_LAG	(4 * SINK_WINDOW)	/* writer ahead of the flusher */
 
 struct dump_sink {
 	pthread_mutex_t	 lock;
@@ -44,6 +48,13 @@ struct dump_sink {
 	pthread_cond_t	 room;		/* loop: a slot free, or failed */
 	pthread_t	 thread;
 	int		 running;	/* thread started, not joined */
+	pthread_cond_t	 fwork;		/* flusher: a window due, or stop */
+	pthread_cond_t	 fdone;		/* writer: the flusher moved on */
+	pthread_t	 flusher;
+	int		 frunning;
+	int		 fstop;
+	uint64_t	 due;		/* the writer's offset, for the flusher */
+	uint64_t	 kicked;	/* writeback started below this */
 
 	uint8_t		*buf[SINK_NBUF];
 	size_t		 len[SINK_NBUF];
@@ -58,7 +69,6 @@ struct dump_sink {
 	int		 fd;
 	EVP_MD_CTX	*md;
 	uint64_t	 off;		/* bytes hashed and written (or skipped) */
-	uint64_t	 kicked;	/* writeback started below this */
 };
 
 /* Are the n bytes at p all zero? */
@@ -83,19 +93,63 @@ sink_run(uint64_t off, const uint8_t *p, size_t n)
 	return k + SINK_HOLE <= n ? k : n;
 }
 
-/* Start the disk on every whole window written, wait for older ones. */
+/* The writer: tell the flusher how far the file is written; wait while
+ * it is SINK_LAG behind. */
 static void
 sink_writeback(struct dump_sink *s)
 {
-	while (s->off - s->kicked >= SINK_WINDOW) {
-		(void)sync_file_range(s->fd, (off_t)s->kicked, SINK_WINDOW,
+	pthread_mutex_lock(&s->lock);
+	s->due = s->off;
+	if (s->due - s->kicked >= SINK_WINDOW)
+		pthread_cond_signal(&s->fwork);
+	while (s->due - s->kicked > SINK_LAG && !s->stop && !s->fstop)
+		pthread_cond_wait(&s->fdone, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The flusher: start the disk on every whole window written, wait for the
+ * one before the previous. */
+static void *
+sink_flusher(void *arg)
+{
+	struct dump_sink	*s = arg;
+	uint64_t		 k;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (s->due - s->kicked < SINK_WINDOW && !s->fstop)
+			pthread_cond_wait(&s->fwork, &s->lock);
+		if (s->fstop)
+			break;
+		k = s->kicked;
+		pthread_mutex_unlock(&s->lock);
+		(void)sync_file_range(s->fd, (off_t)k, SINK_WINDOW,
 		    SYNC_FILE_RANGE_WRITE);
-		if (s->kicked >= 2 * SINK_WINDOW)
-			(void)sync_file_range(s->fd, (off_t)(s->kicked -
-			    2 * SINK_WINDOW), SINK_WINDOW, SYNC_FILE_RANGE_WAIT_BEFORE |
+		if (k >= 2 * SINK_WINDOW)
+			(void)sync_file_range(s->fd, (off_t)(k - 2 * SINK_WINDOW),
+			    SINK_WINDOW, SYNC_FILE_RANGE_WAIT_BEFORE |
 			    SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-		s->kicked += SINK_WINDOW;
+		pthread_mutex_lock(&s->lock);
+		s->kicked = k + SINK_WINDOW;
+		pthread_cond_signal(&s->fdone);
 	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Stop the flusher (what is left is the fsync's). */
+static void
+sink_flusher_stop(struct dump_sink *s)
+{
+	if (!s->frunning)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->fstop = 1;
+	pthread_cond_signal(&s->fwork);
+	pthread_cond_broadcast(&s->fdone);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->flusher, NULL);
+	s->frunning = 0;
 }
 
 /* Hash and write n bytes at s->off; 0 or an errno. */
@@ -174,6 +228,8 @@ dump_sink_new(int fd, char **cause)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->room, NULL);
+	pthread_cond_init(&s->fwork, NULL);
+	pthread_cond_init(&s->fdone, NULL);
 	for (i = 0; i < SINK_NBUF; i++) {
 		if ((s->buf[i] = malloc(DUMP_SINK_BUF)) == NULL)
 			goto nomem;
@@ -184,7 +240,11 @@ dump_sink_new(int fd, char **cause)
 	/* Signals stay the loop's (signalfd). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&s->thread, NULL, sink_main, s);
+	if ((r = pthread_create(&s->flusher, NULL, sink_flusher, s)) == 0) {
+		s->frunning = 1;
+		if ((r = pthread_create(&s->thread, NULL, sink_main, s)) == 0)
+			s->running = 1;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
 		*cause = ph_asprintf("dump: cannot start the writer thread (%s)",
@@ -192,7 +252,6 @@ dump_sink_new(int fd, char **cause)
 		dump_sink_free(s);
 		return NULL;
 	}
-	s->running = 1;
 	return s;
 nomem:
 	dump_sink_free(s);
@@ -247,6 +306,7 @@ dump_sink_finish(struct dump_sink *s, uint8_t *md, uint64_t *bytes)
 		pthread_join(s->thread, NULL);
 		s->running = 0;
 	}
+	sink_flusher_stop(s);
 	if (s->err != 0)
 		return -1;
 	if (EVP_DigestFinal_ex(s->md, md, &mdlen) != 1 || mdlen != 32) {
@@ -281,14 +341,18 @@ dump_sink_free(struct dump_sink *s)
 		pthread_mutex_lock(&s->lock);
 		s->stop = 1;
 		pthread_cond_signal(&s->work);
+		pthread_cond_broadcast(&s->fdone);
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->thread, NULL);
 	}
+	sink_flusher_stop(s);
 	for (i = 0; i < SINK_NBUF; i++)
 		free(s->buf[i]);
 	EVP_MD_CTX_free(s->md);
 	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->room);
+	pthread_cond_destroy(&s->fwork);
+	pthread_cond_destroy(&s->fdone);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

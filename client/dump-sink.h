@@ -8,10 +8,10 @@
  * memory is bounded, and while every one is queued dump_sink_get blocks:
  * the loop stops reading the relay and TCP pushes back to the agent, as
  * a blocking write(2) on the loop did.  The writer turns aligned 4 KiB
- * blocks of zeros into holes and starts the disk's writeback of every
- * window it completes (sync_file_range), waiting for the one before the
- * previous: the fsync at the end then has little left to do, and dirty
- * memory stays at a few windows however slow the disk.
+ * blocks of zeros into holes, and a flusher thread starts the disk's
+ * writeback of every window written (sync_file_range), waiting for the
+ * one before the previous: the fsync at the end then has little left to
+ * do, and dirty memory stays at a few windows however slow the disk.
  *
  * The fd stays the caller's (it fsyncs, links and renames it).  A failed
  * write or hash stops the writer; the loop learns it from the next get or
