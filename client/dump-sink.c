@@ -39,6 +39,7 @@
 
 #define SINK_NBUF	4			/* buffers in the ring */
 #define SINK_HOLE	4096			/* zero blocks of this size: holes */
+#define SINK_WRITE_MAX	(128 * 1024)		/* one pwrite */
 #define SINK_WINDOW	(8 * 1024 * 1024)	/* writeback unit */
 #define SINK_LAG	(4 * SINK_WINDOW)	/* writer ahead of the flusher */
 
@@ -78,13 +79,20 @@ sink_zero(const uint8_t *p, size_t n)
 	return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
 }
 
-/* How much of p (at file offset off) to write at once: up to the first
- * aligned block of zeros. */
+/*
+ * How much of p (at file offset off) to write at once: up to the first
+ * aligned block of zeros, and SINK_WRITE_MAX at most -- on Linux 6.18's
+ * ext4, copying a 1 MiB pwrite into the page cache cost six times as
+ * much CPU per byte as 128 KiB ones (perf: copy_folio_from_iter_atomic,
+ * 1.2 s instead of 0.2 s per GiB).
+ */
 static size_t
 sink_run(uint64_t off, const uint8_t *p, size_t n)
 {
 	size_t	k;
 
+	if (n > SINK_WRITE_MAX)
+		n = SINK_WRITE_MAX;
 	k = SINK_HOLE - off % SINK_HOLE;	/* up to the next boundary */
 	if (k >= n)
 		return n;
