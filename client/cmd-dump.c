@@ -10,13 +10,15 @@
  * of the file; an older worker adds its sha256) or "error" (a message for
  * the operator).
  *
- * The file: decompressed (libzstd, streaming; the frame's content
- * checksum, XXH64, is checked by the decompressor) and hashed (SHA-256,
- * the figure the summary prints) as it arrives, and written, unnamed,
- * into the destination directory (O_TMPFILE).  Whole 4 KiB blocks of
- * zeros (memory never written) are not written but skipped over, as the
- * kernel's own core dumps do: the file is sparse, reads the same, and
- * costs the disk only what it holds.  Only once the worker said "done",
+ * The file: decompressed on the loop (libzstd, streaming; the frame's
+ * content checksum, XXH64, is checked by the decompressor), then hashed
+ * (SHA-256, the figure the summary prints) and written, unnamed, into the
+ * destination directory (O_TMPFILE) by the writer thread of dump-sink.c,
+ * so that decompression overlaps hashing and writing.  Whole 4 KiB blocks
+ * of zeros (memory never written) are not written but skipped over, as
+ * the kernel's own core dumps do: the file is sparse, reads the same, and
+ * costs the disk only what it holds.  The disk's writeback starts as the
+ * file grows, so the fsync at the end finds little left to write.  Only once the worker said "done",
  * its exit status is 0, the zstd stream ended cleanly (checksum
  * included) and our byte count equals its own (and our sha256 its, if it
  * sent one), the file is fsync'd, linked as FILE.partial (failing if that
@@ -33,11 +35,12 @@
  * An existing FILE is never replaced unless --force is given (then it is,
  * atomically, by rename).
  *
- * Flow control: the file is written on the loop, synchronously, one
- * decompressed chunk (ZSTD_DStreamOutSize) at a time; while a write
- * blocks nothing is read from the relay, so TCP pushes back through the
- * relay and the agent to the worker, which blocks in write(2).  Memory
- * stays at one frame and one chunk whatever the disk's speed.
+ * Flow control: the loop decompresses into the sink's buffers (a few of
+ * 1 MiB); while all of them wait for the writer (a slow disk) the loop
+ * waits for one and reads nothing from the relay, so TCP pushes back
+ * through the relay and the agent to the worker, which blocks in
+ * write(2).  Memory stays at one frame and those buffers whatever the
+ * disk's speed.
  *
  * Progress (bytes, rate, ETA when "start" gave an estimate) goes to
  * stderr, through the writer thread, at most 4 times a second, and only
@@ -60,7 +63,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <zstd.h>
 
 #include "porthole/frame.h"
@@ -73,10 +75,10 @@
 #include "client-signal.h"
 #include "client-target.h"
 #include "cmd.h"
+#include "dump-sink.h"
 
 #define DUMP_PROGRESS_MS	250	/* at most 4 redraws a second */
 #define DUMP_LINE_MAX		(16 * 1024)	/* one event line from the worker */
-#define DUMP_HOLE		4096	/* zero blocks of this size become holes */
 
 struct dump {
 	struct client_run	 run;		/* agent, session, outcome */
@@ -103,10 +105,10 @@ struct dump {
 	int			 named;		/* partial exists under its name */
 	ZSTD_DCtx		*z;
 	size_t			 zret;		/* last ZSTD_decompressStream: 0 = frame ended */
-	uint8_t			*obuf;
-	size_t			 obufsz;
-	EVP_MD_CTX		*md;
-	uint64_t		 written;
+	struct dump_sink	*sink;		/* hashes and writes (dump-sink.h) */
+	uint8_t			*obuf;		/* the sink's buffer being filled */
+	size_t			 olen;
+	uint64_t		 written;	/* decompressed so far */
 
 	/* The worker's events. */
 	char			 line[DUMP_LINE_MAX + 1];
@@ -306,71 +308,25 @@ dump_open_file(struct dump *d, char **cause)
 	return 0;
 }
 
-/* Are the n bytes at p all zero? */
-static int
-dump_zero(const uint8_t *p, size_t n)
+/* Why the sink failed, for the operator; malloc'd. */
+static char *
+dump_sink_cause(struct dump *d)
 {
-	return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+	int	err = dump_sink_errno(d->sink);
+
+	if (dump_sink_hash_failed(d->sink))
+		return strdup("dump: sha256 failed");
+	return ph_asprintf("dump: cannot write %s: %s%s; the partial file was "
+	    "removed", dump_display(d, d->named ? d->partial : d->base != NULL ?
+	    d->base : "the dump"), strerror(err), err == ENOSPC || err == EDQUOT ?
+	    " (the disk is full)" : "");
 }
 
-/* How much of p (at file offset off) to write at once: up to the first
- * aligned block of zeros. */
-static size_t
-dump_run(uint64_t off, const uint8_t *p, size_t n)
-{
-	size_t	k;
-
-	k = DUMP_HOLE - off % DUMP_HOLE;	/* up to the next boundary */
-	if (k >= n)
-		return n;
-	while (k + DUMP_HOLE <= n && !dump_zero(p + k, DUMP_HOLE))
-		k += DUMP_HOLE;
-	return k + DUMP_HOLE <= n ? k : n;
-}
-
-/* Append n decompressed bytes; -1 after dump_abort. */
-static int
-dump_write(struct dump *d, const uint8_t *p, size_t n)
-{
-	ssize_t	w;
-
-	if (EVP_DigestUpdate(d->md, p, n) != 1) {
-		dump_abort(d, strdup("dump: sha256 failed"));
-		return -1;
-	}
-	while (n > 0) {
-		/* An aligned block of zeros: a hole (ftruncate at the end
-		 * makes trailing ones count). */
-		if (d->written % DUMP_HOLE == 0 && n >= DUMP_HOLE &&
-		    dump_zero(p, DUMP_HOLE)) {
-			if (lseek(d->fd, DUMP_HOLE, SEEK_CUR) == -1)
-				w = -1;
-			else {
-				p += DUMP_HOLE;
-				n -= DUMP_HOLE;
-				d->written += DUMP_HOLE;
-				continue;
-			}
-		} else
-			w = write(d->fd, p, dump_run(d->written, p, n));
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			dump_abort(d, ph_asprintf("dump: cannot write %s: %s%s; the "
-			    "partial file was removed", dump_display(d, d->named ?
-			    d->partial : d->base != NULL ? d->base : "the dump"),
-			    strerror(errno), errno == ENOSPC || errno == EDQUOT ?
-			    " (the disk is full)" : ""));
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-		d->written += (uint64_t)w;
-	}
-	return 0;
-}
-
-/* One DATA payload: part of the zstd stream. */
+/*
+ * One DATA payload: part of the zstd stream, decompressed straight into
+ * the sink's buffer, which goes to the writer thread once full.  Waiting
+ * for a free buffer blocks the loop: that is the flow control.
+ */
 static void
 dump_data(struct dump *d, const uint8_t *p, size_t n)
 {
@@ -379,9 +335,13 @@ dump_data(struct dump *d, const uint8_t *p, size_t n)
 	size_t		r;
 
 	do {
+		if (d->obuf == NULL && (d->obuf = dump_sink_get(d->sink)) == NULL) {
+			dump_abort(d, dump_sink_cause(d));
+			return;
+		}
 		out.dst = d->obuf;
-		out.size = d->obufsz;
-		out.pos = 0;
+		out.size = DUMP_SINK_BUF;
+		out.pos = d->olen;
 		r = ZSTD_decompressStream(d->z, &out, &in);
 		if (ZSTD_isError(r)) {
 			dump_abort(d, ph_asprintf("dump: the stream from %s is corrupt "
@@ -389,8 +349,16 @@ dump_data(struct dump *d, const uint8_t *p, size_t n)
 			return;
 		}
 		d->zret = r;
-		if (out.pos > 0 && dump_write(d, d->obuf, out.pos) != 0)
-			return;
+		d->written += out.pos - d->olen;
+		d->olen = out.pos;
+		if (out.pos == out.size) {
+			d->obuf = NULL;
+			d->olen = 0;
+			if (dump_sink_put(d->sink, DUMP_SINK_BUF) != 0) {
+				dump_abort(d, dump_sink_cause(d));
+				return;
+			}
+		}
 	} while (in.pos < in.size || out.pos == out.size);
 	dump_progress(d);
 }
@@ -591,8 +559,9 @@ static char *
 dump_verdict(struct dump *d)
 {
 	struct client_run	*r = &d->run;
-	uint8_t			 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen = 0, i;
+	uint8_t			 md[32];
+	uint64_t		 sunk;
+	unsigned int		 i;
 	char			 hex[65];
 
 	if (d->interrupted)
@@ -641,9 +610,15 @@ dump_verdict(struct dump *d)
 		return ph_asprintf("dump: the stream ended early (truncated zstd stream) "
 		    "after %llu bytes; no file was written",
 		    (unsigned long long)d->written);
-	if (EVP_DigestFinal_ex(d->md, md, &mdlen) != 1 || mdlen != 32)
-		return strdup("dump: sha256 failed");
-	for (i = 0; i < mdlen; i++)
+	/* The last, partial buffer; then wait for the writer. */
+	if (dump_sink_put(d->sink, d->olen) != 0 ||
+	    dump_sink_finish(d->sink, md, &sunk) != 0)
+		return dump_sink_cause(d);
+	d->obuf = NULL;
+	if (sunk != d->written)
+		return ph_asprintf("dump: wrote %llu of %llu bytes; no file was written",
+		    (unsigned long long)sunk, (unsigned long long)d->written);
+	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (d->written != d->done_bytes)
 		return ph_asprintf("dump: what arrived (%llu bytes) is not what the "
@@ -815,12 +790,12 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 		goto fail;
 	if (dump_open_file(&d, &cause) != 0)
 		goto fail;
-	if ((d.z = ZSTD_createDCtx()) == NULL || (d.md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) != 1 ||
-	    (d.obuf = malloc(d.obufsz = ZSTD_DStreamOutSize())) == NULL) {
+	if ((d.z = ZSTD_createDCtx()) == NULL) {
 		cause = strdup("out of memory");
 		goto fail;
 	}
+	if ((d.sink = dump_sink_new(d.fd, &cause)) == NULL)
+		goto fail;
 	d.progress = isatty(2);
 	d.t0 = d.last = ph_mono_ms();
 	d.run.quiet_out = 1;	/* a lost progress line does not stop the dump */
@@ -847,8 +822,7 @@ out:
 	if (d.dirfd != -1)
 		close(d.dirfd);
 	ZSTD_freeDCtx(d.z);
-	EVP_MD_CTX_free(d.md);
-	free(d.obuf);
+	dump_sink_free(d.sink);
 	free(d.dir);
 	free(d.base);
 	free(d.partial);

@@ -4,7 +4,7 @@
  *
  *   ph-dumptarget --status FILE [--threads N] [--heap MIB] [--seccomp]
  *       [--pids-cgroup DIR] [--zombie-main] [--fill sparse|semi|zero]
- *       [--writer-sleep US]
+ *       [--writer-sleep US] [--holes]
  *
  * Shape (gdb must show it in the core): main -> level_one -> level_two ->
  * park (nanosleep, a restartable sleep), N parked threads (park_thread ->
@@ -45,12 +45,19 @@
  * (a benchmark on a machine of two cores wants the other one for the
  * dump); stall_us then includes the sleeps.
  *
+ * --holes: `holes`, 4 MiB of private anonymous memory of which only some
+ * pages were ever touched: page k holds the byte HOLES_BYTE(k) 4096 times
+ * if HOLES_TOUCHED(k), else it was never touched (the dump's pagemap
+ * shortcut writes it as zeros without reading it); runs of either kind
+ * cross the worker's 1 MiB chunks.  Without --holes, holes is NULL.
+ *
  * --seccomp: after the threads exist, a filter on every thread (TSYNC)
  * answers EPERM to clone and clone3 (the snapshot's fallback test).
  * --zombie-main: main calls pthread_exit once all is up (a dead leader).
  * --pids-cgroup DIR: a cgroup v1 pids directory to create and join with
  * pids.max set to the current number of tasks (the EAGAIN fallback).
  */
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -80,6 +87,11 @@ const char marker[] = "porthole-dump-marker-7f3a";
 volatile unsigned long counter;
 volatile unsigned long *tail;		/* the last word of the heap */
 volatile unsigned long stall_ns;
+unsigned char *holes;			/* --holes */
+const unsigned long holes_len = 4UL << 20;
+
+#define HOLES_TOUCHED(k)	((k) % 5 == 0 || ((k) >= 200 && (k) < 600))
+#define HOLES_BYTE(k)		((unsigned char)((k) * 7 % 255 + 1))
 
 static volatile unsigned long n_eintr, n_badret, n_strays, n_sigwait_eintr;
 static unsigned long n_sigchld, n_rt, n_usr1;
@@ -410,7 +422,7 @@ main(int argc, char **argv)
 	static sigset_t	 set;
 	pthread_t	 th;
 	const char	*cgdir = NULL;
-	int		 i, nthreads = 3, secc = 0, zmain = 0;
+	int		 i, nthreads = 3, secc = 0, zmain = 0, want_holes = 0;
 	size_t		 len, pg;
 
 	for (i = 1; i < argc; i++) {
@@ -438,13 +450,16 @@ main(int argc, char **argv)
 			secc = 1;
 		else if (strcmp(argv[i], "--zombie-main") == 0)
 			zmain = 1;
+		else if (strcmp(argv[i], "--holes") == 0)
+			want_holes = 1;
 		else if (strcmp(argv[i], "--pids-cgroup") == 0 && i + 1 < argc)
 			cgdir = argv[++i];
 		else {
 			fprintf(stderr, "usage: ph-dumptarget --status FILE "
 			    "[--threads N] [--heap MIB] [--seccomp] "
 			    "[--pids-cgroup DIR] [--zombie-main] "
-			    "[--fill sparse|semi|zero] [--writer-sleep US]\n");
+			    "[--fill sparse|semi|zero] [--writer-sleep US] "
+			    "[--holes]\n");
 			return 2;
 		}
 	}
@@ -462,6 +477,16 @@ main(int argc, char **argv)
 		fill_page((unsigned long *)(heap + pg), pg);
 	tail = (volatile unsigned long *)(heap + len - sizeof *tail);
 	*tail = 0;
+	if (want_holes) {
+		holes = mmap(NULL, holes_len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (holes == MAP_FAILED)
+			die("mmap");
+		for (pg = 0; pg < holes_len / 4096; pg++) {
+			if (HOLES_TOUCHED(pg))
+				memset(holes + pg * 4096, HOLES_BYTE(pg), 4096);
+		}
+	}
 
 	if (pipe(pipefd) != 0)
 		die("pipe");
