@@ -55,7 +55,6 @@ static const lws_retry_bo_t relay_no_validity = {
 	.secs_since_valid_ping = 0,
 	.secs_since_valid_hangup = 0,
 };
-static int relay_ping_secs = PH_PING_SECS, relay_hangup_secs = PH_HANGUP_SECS;
 
 static const struct lws_protocols relay_protocols[] = {
 	{
@@ -90,6 +89,7 @@ struct relay_opts {
 	char	*trusted_proxies;	/* relay-audit.c */
 	char	*record_dir;		/* relay-record.c */
 	int	 record_required;
+	int	 ping_secs, hangup_secs;	/* relay-conn.c's keepalive */
 };
 
 static void
@@ -315,8 +315,8 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		    f_hangup != NULL ? f_hangup : getenv("PORTHOLE_HANGUP_SECS"));
 		return -1;
 	}
-	relay_ping_secs = ping;
-	relay_hangup_secs = hangup;
+	o->ping_secs = ping;
+	o->hangup_secs = hangup;
 	o->listen = ph_setting(f_listen, "PORTHOLE_LISTEN");
 	o->cert = ph_setting(f_cert, "PORTHOLE_TLS_CERT");
 	o->key = ph_setting(f_key, "PORTHOLE_TLS_KEY");
@@ -454,7 +454,7 @@ main(int argc, char **argv)
 		    "not local, or bad certificate/key)\n", o.listen);
 		goto out;
 	}
-	relay_conn_keepalive_start(relay_ping_secs, relay_hangup_secs);
+	relay_conn_keepalive_start(o.ping_secs, o.hangup_secs);
 	relay_limits_start();
 	port = lws_get_vhost_listen_port(relay.vh);
 	if (port <= 0) {
