@@ -1,6 +1,7 @@
 /*
  * op-cp.c - the `cp` operation: send a file or directory tree to the
- * client (argv ["get", PATH]) or receive one from it (argv ["put", PATH]),
+ * client (argv ["get", PATH]) or receive one from it (argv ["put", PATH,
+ * NAME]),
  * as the cp stream of docs/protocol.md ("cp"): `meta` control messages and
  * DATA frames, sha256 per file, walked and written by the agent itself (no
  * tar in the image; src/cpstream.c does the walking and the writing).
@@ -10,7 +11,12 @@
  * `open` carries `pid`, so an absolute symlink in another container's tree
  * stays in that tree.  Sending reads files only while the session's queue
  * is under its high mark (resume picks up again); receiving writes what
- * each DATA frame carries.  The operation ends with `exit` code 0, or code
+ * each DATA frame carries, as the CLI does on its side: the stream's one
+ * top-level entry arrives as PATH/NAME when PATH is a directory, else as
+ * PATH (NAME is the client's source's name, signed in argv: a relay cannot
+ * rename what it passes on), anything beside it is refused, and modes lose
+ * setuid/setgid/sticky and pass through the agent's umask unless the open
+ * has `preserve` (cp -p).  The operation ends with `exit` code 0, or code
  * 1 and a `message` saying what failed (a missing path, a refused name, a
  * sha256 mismatch); a failed receive leaves no partial file behind.
  */
@@ -121,16 +127,25 @@ cp_openat2(int dirfd, const char *path, int flags, char **cause)
 	return fd;
 }
 
-/* put: the directory to write into and the name of the top entry (or NULL). */
+/*
+ * put: the directory to write into and the name the top entry arrives as:
+ * name inside an existing directory path, else path's last component.
+ */
 static int
-cp_dest(struct cp_op *c, const char *path, char **as, char **cause)
+cp_dest(struct cp_op *c, const char *path, const char *name, char **as, char **cause)
 {
 	char	*dir, *slash;
 	int	 fd;
 
 	*as = NULL;
-	if ((fd = cp_openat2(c->rootfd, path, O_RDONLY | O_DIRECTORY, cause)) >= 0)
+	if ((fd = cp_openat2(c->rootfd, path, O_RDONLY | O_DIRECTORY, cause)) >= 0) {
+		if ((*as = strdup(name)) == NULL) {
+			close(fd);
+			*cause = ph_asprintf("out of memory");
+			return -1;
+		}
 		return fd;
+	}
 	if (errno != ENOENT && errno != ENOTDIR)
 		return -1;
 	free(*cause);
@@ -174,13 +189,19 @@ cp_start(struct agent_session *s, json_t *req)
 	json_t		*argv = json_object_get(req, "argv"), *pid;
 	const char	*mode = json_string_value(json_array_get(argv, 0));
 	const char	*path = json_string_value(json_array_get(argv, 1));
+	const char	*name = json_string_value(json_array_get(argv, 2));
 	struct cp_op	*c;
 	char		 root[64], *cause = NULL, *as = NULL;
+	int		 put = mode != NULL && strcmp(mode, "put") == 0;
 
-	if (json_array_size(argv) != 2 || mode == NULL || path == NULL || *path == '\0' ||
-	    (strcmp(mode, "get") != 0 && strcmp(mode, "put") != 0)) {
+	if (mode == NULL || path == NULL || *path == '\0' ||
+	    (strcmp(mode, "get") != 0 && !put) || json_array_size(argv) != (put ? 3u : 2u) ||
+	    (put && (name == NULL || strchr(name, '/') != NULL ||
+	    ph_cp_name_ok(name, &cause) != 0))) {
+		free(cause);
 		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-		    "cp wants argv [\"get\"|\"put\", PATH]");
+		    "cp wants argv [\"get\", PATH] or [\"put\", PATH, NAME] (NAME one "
+		    "file or directory name)");
 		return -1;
 	}
 	pid = json_object_get(req, "pid");
@@ -222,8 +243,10 @@ cp_start(struct agent_session *s, json_t *req)
 		cp_pump(s);
 		return 0;
 	}
-	if ((c->destfd = cp_dest(c, path, &as, &cause)) < 0 ||
-	    (c->rx = ph_cprx_new(c->destfd, as, &cause)) == NULL) {
+	if ((c->destfd = cp_dest(c, path, name, &as, &cause)) < 0 ||
+	    (c->rx = ph_cprx_new(c->destfd, as,
+	    json_is_true(json_object_get(req, "preserve")) ? PH_CPRX_PRESERVE : 0,
+	    ph_cp_umask(), &cause)) == NULL) {
 		free(as);
 		cp_finish(s, 1, cause);
 		return 0;

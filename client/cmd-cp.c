@@ -5,7 +5,13 @@
  * both ends: sha256 is checked per file by the receiver, a file is written
  * under NAME.porthole-partial-XXXXXXXX and renamed only once it verified,
  * names that would climb out of the destination are refused, symlinks are
- * recreated as symlinks, never followed.  Sending (put) feeds the session
+ * recreated as symlinks, never followed.  What arrives is only ever the
+ * name asked for: the receiver maps the stream's one top-level entry to it
+ * (DIR/NAME-of-the-source when the destination is a directory) and refuses
+ * anything beside it; modes lose setuid/setgid/sticky and pass through the
+ * umask (of the CLI on get, of the agent on put) unless -p, which a put
+ * carries to the agent as `preserve` in the signed open, with the name in
+ * argv ["put", PATH, NAME].  Sending (put) feeds the session
  * only while its queue is under the high mark and resumes on `drained`.
  * Progress (bytes, rate) goes to stderr only when stderr is a terminal.
  * Any failure prints one "porthole: ..." line and exits 255.  The session
@@ -39,6 +45,7 @@ struct cp {
 
 	struct ph_cprx		*rx;		/* get */
 	struct ph_cptx		*tx;		/* put */
+	int			 preserve;	/* -p */
 	int			 started;	/* `ready` seen */
 	int			 sent_all;
 
@@ -93,7 +100,10 @@ cp_open(void *arg)
 	json_t		*m;
 
 	if ((m = client_open_new(c->run.sid, client_agent_str(c->run.agent, "id"),
-	    "cp", json_incref(c->argv))) == NULL) {
+	    "cp", json_incref(c->argv))) == NULL ||
+	    (c->tx != NULL && c->preserve &&
+	    json_object_set_new(m, "preserve", json_true()) != 0)) {
+		json_decref(m);
 		cp_abort(c, strdup("out of memory"));
 		return;
 	}
@@ -149,9 +159,11 @@ cp_frame(void *arg, const struct ph_frame *f)
 			return 1;
 		}
 		if ((f->type == PH_FRAME_DATA ? ph_cprx_data(c->rx, f->payload, f->len, &cause) :
-		    ph_cprx_meta(c->rx, f->json, &cause)) != 0)
-			cp_abort(c, cause);
-		else
+		    ph_cprx_meta(c->rx, f->json, &cause)) != 0) {
+			cp_abort(c, ph_asprintf("cp from %s (%s): %s", c->run.agent_name,
+			    c->run.agent_id, cause));
+			free(cause);
+		} else
 			cp_progress(c, 0);
 		return 1;
 	}
@@ -197,16 +209,26 @@ cp_remote(const char *a, char **target, const char **path)
 	return 1;
 }
 
-/* get: the local directory written into, and the top entry's new name. */
+/*
+ * get: the local directory written into, and the name the top entry
+ * arrives as: the remote path's own name inside an existing directory,
+ * else the last component of local.
+ */
 static int
-cp_local_dest(const char *local, char **as, char **cause)
+cp_local_dest(const char *local, const char *rpath, char **as, char **cause)
 {
 	char	*dir, *slash;
 	int	 fd;
 
 	*as = NULL;
-	if ((fd = open(local, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+	if ((fd = open(local, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		if ((*as = ph_cp_top_name(rpath)) == NULL) {
+			close(fd);
+			*cause = ph_asprintf("out of memory");
+			return -1;
+		}
 		return fd;
+	}
 	if ((dir = strdup(local)) == NULL)
 		return -1;
 	if ((slash = strrchr(dir, '/')) == NULL) {
@@ -281,6 +303,8 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 		if ((r = client_run_option(&c.run, &cmd_cp_entry, argc, argv, &i)) >= 0) {
 			if (r != 0)
 				return r;
+		} else if (strcmp(a, "-p") == 0 || strcmp(a, "--preserve") == 0) {
+			c.preserve = 1;
 		} else if (strcmp(a, "--") == 0 && i + 1 < argc) {
 			while (++i < argc && np < 2)
 				pos[np++] = argv[i];
@@ -322,12 +346,16 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 
 	/* The local side first: a missing source or unwritable destination fails here. */
 	if (get) {
-		if ((destfd = cp_local_dest(local, &as, &cause)) < 0 ||
-		    (c.rx = ph_cprx_new(destfd, as, &cause)) == NULL)
+		if ((destfd = cp_local_dest(local, rpath, &as, &cause)) < 0 ||
+		    (c.rx = ph_cprx_new(destfd, as, c.preserve ? PH_CPRX_PRESERVE : 0,
+		    ph_cp_umask(), &cause)) == NULL)
 			goto fail;
-	} else if ((c.tx = ph_cptx_new(-1, local, &cause)) == NULL)
-		goto fail;
-	c.argv = json_pack("[s, s]", get ? "get" : "put", rpath);
+		c.argv = json_pack("[s, s]", "get", rpath);
+	} else {
+		if ((c.tx = ph_cptx_new(-1, local, &cause)) == NULL)
+			goto fail;
+		c.argv = json_pack("[s, s, s]", "put", rpath, ph_cptx_name(c.tx));
+	}
 
 	if ((r = client_run_resolve(&c.run, conf, target)) != 0)
 		goto out;
@@ -362,7 +390,7 @@ out:
 const struct cmd_entry cmd_cp_entry = {
 	.name = "cp",
 	.alias = NULL,
-	.usage = "[--container NAME | --pid PID] TARGET:PATH LOCAL | LOCAL TARGET:PATH",
+	.usage = "[-p] [--container NAME | --pid PID] TARGET:PATH LOCAL | LOCAL TARGET:PATH",
 	.about = "copy files and directory trees to or from an agent, sha256-verified",
 	.exec = cmd_cp_exec,
 	.flags = 0,

@@ -1,10 +1,13 @@
 /*
  * cpstream.c - the receiving end of a `cp` stream (include/porthole/
- * cpstream.h): checks every name from the peer, creates directories,
- * symlinks and files beneath one destination directory with openat2
- * (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), writes each file under a
- * partial name while hashing it, and renames it into place only when its
- * size and sha256 match what the sender announced.
+ * cpstream.h): checks every name from the peer and maps its one top-level
+ * entry to the name the operator asked for, creates directories, symlinks
+ * and files beneath one destination directory with openat2
+ * (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), masks modes (no setuid, setgid
+ * or sticky, the umask) unless told to keep them, writes each file under
+ * a partial name while hashing it, and renames it into place only when its
+ * size and sha256 match what the sender announced.  Also the sending end,
+ * below.
  */
 
 #include <dirent.h>
@@ -32,7 +35,11 @@ struct cp_dir {
 
 struct ph_cprx {
 	int		 dirfd;
-	char		*as;
+	char		*as;		/* the name the top entry arrives as */
+	int		 flags;		/* PH_CPRX_* */
+	mode_t		 mask;		/* umask, without PH_CPRX_PRESERVE */
+	char		*top;		/* the top entry's name in the stream, once seen */
+	int		 top_dir;	/* ... and it is a directory */
 	int		 done;
 	unsigned	 entries;
 	unsigned	 files;
@@ -48,7 +55,7 @@ struct ph_cprx {
 	int		 mode;
 	EVP_MD_CTX	*md;
 
-	struct cp_dir	*dirs;		/* modes and mtimes applied at `end` */
+	struct cp_dir	*dirs;		/* created here: modes and mtimes applied at `end` */
 	size_t		 ndirs, dirsz;
 };
 
@@ -98,42 +105,119 @@ ph_cp_hex(const uint8_t md[32], char out[65])
 	out[64] = '\0';
 }
 
+char *
+ph_cp_top_name(const char *path)
+{
+	const char	*e = path + strlen(path), *b;
+
+	while (e > path + 1 && e[-1] == '/')
+		e--;
+	for (b = e; b > path && b[-1] != '/'; b--)
+		;
+	if (b == e || (e - b == 1 && b[0] == '.') ||
+	    (e - b == 2 && b[0] == '.' && b[1] == '.'))
+		return strdup("root");
+	return strndup(b, (size_t)(e - b));
+}
+
+mode_t
+ph_cp_umask(void)
+{
+	char		 line[128];
+	unsigned	 m;
+	mode_t		 old;
+	FILE		*f;
+
+	if ((f = fopen("/proc/self/status", "re")) != NULL) {
+		while (fgets(line, sizeof line, f) != NULL) {
+			if (sscanf(line, "Umask: %o", &m) == 1) {
+				fclose(f);
+				return (mode_t)(m & 0777);
+			}
+		}
+		fclose(f);
+	}
+	old = umask(022);
+	umask(old);
+	return old;
+}
+
 struct ph_cprx *
-ph_cprx_new(int dirfd, const char *as, char **cause)
+ph_cprx_new(int dirfd, const char *as, int flags, mode_t mask, char **cause)
 {
 	struct ph_cprx *rx;
 
-	if (as != NULL && (strchr(as, '/') != NULL || ph_cp_name_ok(as, cause) != 0)) {
-		if (strchr(as, '/') != NULL)
-			*cause = ph_asprintf("bad destination name \"%s\"", as);
+	if (as == NULL || strchr(as, '/') != NULL || ph_cp_name_ok(as, cause) != 0) {
+		if (as == NULL || strchr(as, '/') != NULL)
+			*cause = ph_asprintf("bad destination name \"%s\"", as != NULL ? as : "");
 		return NULL;
 	}
-	if ((rx = calloc(1, sizeof *rx)) == NULL) {
+	if ((rx = calloc(1, sizeof *rx)) == NULL || (rx->as = strdup(as)) == NULL) {
+		free(rx);
 		*cause = ph_asprintf("out of memory");
 		return NULL;
 	}
 	rx->dirfd = dirfd;
 	rx->fd = rx->pfd = -1;
-	if (as != NULL && (rx->as = strdup(as)) == NULL) {
-		free(rx);
-		*cause = ph_asprintf("out of memory");
-		return NULL;
-	}
+	rx->flags = flags;
+	rx->mask = mask & 0777;
 	return rx;
 }
 
-/* The stream name rel, checked, with its first component replaced by as. */
-static char *
-cp_map(struct ph_cprx *rx, const char *rel, char **cause)
+/* The mode an entry gets: as sent with -p, else no setuid/setgid/sticky, umasked. */
+static mode_t
+cp_mode(const struct ph_cprx *rx, int mode)
 {
-	const char *slash;
+	if (rx->flags & PH_CPRX_PRESERVE)
+		return (mode_t)(mode & 07777);
+	return (mode_t)(mode & 0777) & ~rx->mask;
+}
+
+/*
+ * The stream's name rel of a new entry of kind, checked, as a name beneath
+ * the destination: the top entry (the first, one component, a file or a
+ * directory) becomes as; every later one must lie beneath a top directory
+ * and has its first component replaced by as.
+ */
+static char *
+cp_map(struct ph_cprx *rx, const char *rel, const char *kind, char **cause)
+{
+	const char	*slash;
+	size_t		 n;
 
 	if (ph_cp_name_ok(rel, cause) != 0)
 		return NULL;
-	if (rx->as == NULL)
-		return strdup(rel);
 	slash = strchr(rel, '/');
-	return ph_asprintf("%s%s", rx->as, slash != NULL ? slash : "");
+	if (rx->top == NULL) {
+		if (slash != NULL) {
+			*cause = ph_asprintf("refusing \"%s\": the stream must start with "
+			    "the entry asked for (\"%s\")", rel, rx->as);
+			return NULL;
+		}
+		if (strcmp(kind, "file") != 0 && strcmp(kind, "dir") != 0) {
+			*cause = ph_asprintf("refusing \"%s\": the entry asked for arrived "
+			    "as a %s, not a file or directory", rel, kind);
+			return NULL;
+		}
+		if ((rx->top = strdup(rel)) == NULL) {
+			*cause = ph_asprintf("out of memory");
+			return NULL;
+		}
+		rx->top_dir = strcmp(kind, "dir") == 0;
+		return strdup(rx->as);
+	}
+	if (!rx->top_dir) {
+		*cause = ph_asprintf("refusing \"%s\": \"%s\" is a file, and the one "
+		    "file asked for already arrived", rel, rx->as);
+		return NULL;
+	}
+	n = strlen(rx->top);
+	if (slash == NULL || (size_t)(slash - rel) != n || strncmp(rel, rx->top, n) != 0) {
+		*cause = ph_asprintf("refusing \"%s\": a second top-level entry (only "
+		    "\"%s\", asked for, and what is beneath it may arrive)", rel, rx->as);
+		return NULL;
+	}
+	return ph_asprintf("%s%s", rx->as, slash);
 }
 
 static int
@@ -200,11 +284,15 @@ ph_cprx_abort(struct ph_cprx *rx)
 	cp_file_clear(rx);
 }
 
+/*
+ * A directory: created 0700 (its mode and mtime come at `end`), or an
+ * existing one merged into, never changed.
+ */
 static int
 cp_dir_entry(struct ph_cprx *rx, char *mapped, int mode, int64_t mtime, char **cause)
 {
 	struct stat	 st;
-	char		*base;
+	char		*base, *path;
 	int		 pfd;
 	struct cp_dir	*d;
 
@@ -218,21 +306,28 @@ cp_dir_entry(struct ph_cprx *rx, char *mapped, int mode, int64_t mtime, char **c
 			close(pfd);
 			return -1;
 		}
+		close(pfd);
+		return 0;	/* not ours: its mode and times stay */
 	}
 	close(pfd);
 	if (base != mapped)
 		base[-1] = '/';
+	if ((path = strdup(mapped)) == NULL) {
+		*cause = ph_asprintf("out of memory");
+		return -1;
+	}
 	if (rx->ndirs == rx->dirsz) {
 		size_t nsz = rx->dirsz != 0 ? rx->dirsz * 2 : 16;
 
 		if ((d = realloc(rx->dirs, nsz * sizeof *d)) == NULL) {
+			free(path);
 			*cause = ph_asprintf("out of memory");
 			return -1;
 		}
 		rx->dirs = d;
 		rx->dirsz = nsz;
 	}
-	rx->dirs[rx->ndirs].path = mapped;
+	rx->dirs[rx->ndirs].path = path;
 	rx->dirs[rx->ndirs].mode = mode;
 	rx->dirs[rx->ndirs].mtime = mtime;
 	rx->ndirs++;
@@ -346,7 +441,7 @@ cp_file_end(struct ph_cprx *rx, const char *rel, const char *sha, char **cause)
 	}
 	ts[0].tv_sec = ts[1].tv_sec = (time_t)rx->mtime;
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
-	if (fchmod(rx->fd, (mode_t)(rx->mode & 07777)) != 0 || futimens(rx->fd, ts) != 0 ||
+	if (fchmod(rx->fd, cp_mode(rx, rx->mode)) != 0 || futimens(rx->fd, ts) != 0 ||
 	    close(rx->fd) != 0) {
 		*cause = ph_asprintf("%s: %s", rel, strerror(errno));
 		return -1;
@@ -369,13 +464,17 @@ cp_finish(struct ph_cprx *rx, char **cause)
 	size_t		i;
 	int		fd;
 
+	if (rx->top == NULL) {
+		*cause = ph_asprintf("the stream ended without the entry asked for");
+		return -1;
+	}
 	for (i = rx->ndirs; i-- > 0; ) {
 		if ((fd = cp_openat2(rx->dirfd, rx->dirs[i].path, O_RDONLY | O_DIRECTORY,
 		    cause)) < 0)
 			return -1;
 		ts[0].tv_sec = ts[1].tv_sec = (time_t)rx->dirs[i].mtime;
 		ts[0].tv_nsec = ts[1].tv_nsec = 0;
-		if (fchmod(fd, (mode_t)(rx->dirs[i].mode & 07777)) != 0 ||
+		if (fchmod(fd, cp_mode(rx, rx->dirs[i].mode)) != 0 ||
 		    futimens(fd, ts) != 0) {
 			*cause = ph_asprintf("%s: %s", rx->dirs[i].path, strerror(errno));
 			close(fd);
@@ -394,7 +493,7 @@ ph_cprx_meta(struct ph_cprx *rx, json_t *meta, char **cause)
 	const char	*rel = json_string_value(json_object_get(meta, "path"));
 	const char	*sha = json_string_value(json_object_get(meta, "sha256"));
 	json_t		*v;
-	int		 mode = 0644;
+	int		 mode = kind != NULL && strcmp(kind, "dir") == 0 ? 0755 : 0644;
 	int64_t		 mtime = 0, size = -1;
 	char		*mapped;
 	int		 rc;
@@ -425,22 +524,20 @@ ph_cprx_meta(struct ph_cprx *rx, json_t *meta, char **cause)
 		*cause = ph_asprintf("more than %d entries", PH_CP_MAX_ENTRIES);
 		return -1;
 	}
-	if ((mapped = cp_map(rx, rel, cause)) == NULL)
+	if (strcmp(kind, "dir") != 0 && strcmp(kind, "symlink") != 0 &&
+	    strcmp(kind, "file") != 0) {
+		*cause = ph_asprintf("unknown kind \"%s\"", kind);
 		return -1;
-	if (strcmp(kind, "dir") == 0) {
-		if ((rc = cp_dir_entry(rx, mapped, mode, mtime, cause)) != 0)
-			free(mapped);
-		return rc;	/* mapped kept in dirs */
 	}
-	if (strcmp(kind, "symlink") == 0)
+	if ((mapped = cp_map(rx, rel, kind, cause)) == NULL)
+		return -1;
+	if (strcmp(kind, "dir") == 0)
+		rc = cp_dir_entry(rx, mapped, mode, mtime, cause);
+	else if (strcmp(kind, "symlink") == 0)
 		rc = cp_symlink_entry(rx, mapped,
 		    json_string_value(json_object_get(meta, "target")), mtime, cause);
-	else if (strcmp(kind, "file") == 0)
+	else
 		rc = cp_file_begin(rx, mapped, rel, mode, size, mtime, cause);
-	else {
-		*cause = ph_asprintf("unknown kind \"%s\"", kind);
-		rc = -1;
-	}
 	free(mapped);
 	return rc;
 }
@@ -508,6 +605,7 @@ ph_cprx_free(struct ph_cprx *rx)
 		free(rx->dirs[i].path);
 	free(rx->dirs);
 	free(rx->as);
+	free(rx->top);
 	free(rx);
 }
 
@@ -549,8 +647,6 @@ ph_cptx_new(int rootfd, const char *path, char **cause)
 {
 	struct ph_cptx	*tx;
 	struct open_how	 how;
-	char		*copy, *b;
-	size_t		 n;
 	int		 fd;
 
 	if (rootfd != -1) {
@@ -564,8 +660,7 @@ ph_cptx_new(int rootfd, const char *path, char **cause)
 		*cause = ph_asprintf("%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if ((tx = calloc(1, sizeof *tx)) == NULL || (copy = strdup(path)) == NULL) {
-		free(tx);
+	if ((tx = calloc(1, sizeof *tx)) == NULL) {
 		close(fd);
 		*cause = ph_asprintf("out of memory");
 		return NULL;
@@ -574,20 +669,10 @@ ph_cptx_new(int rootfd, const char *path, char **cause)
 	tx->fd = -1;
 	if (fstat(fd, &tx->top_st) != 0) {
 		*cause = ph_asprintf("%s: %s", path, strerror(errno));
-		free(copy);
 		ph_cptx_free(tx);
 		return NULL;
 	}
-	n = strlen(copy);
-	while (n > 1 && copy[n - 1] == '/')
-		copy[--n] = '\0';
-	b = strrchr(copy, '/');
-	b = b != NULL ? b + 1 : copy;
-	if (*b == '\0' || strcmp(b, ".") == 0 || strcmp(b, "..") == 0)
-		b = "root";
-	tx->top_name = strdup(b);
-	free(copy);
-	if (tx->top_name == NULL) {
+	if ((tx->top_name = ph_cp_top_name(path)) == NULL) {
 		*cause = ph_asprintf("out of memory");
 		ph_cptx_free(tx);
 		return NULL;
@@ -599,6 +684,12 @@ int
 ph_cptx_is_dir(const struct ph_cptx *tx)
 {
 	return S_ISDIR(tx->top_st.st_mode);
+}
+
+const char *
+ph_cptx_name(const struct ph_cptx *tx)
+{
+	return tx->top_name;
 }
 
 uint64_t

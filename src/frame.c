@@ -80,6 +80,7 @@ static const struct member s_open[] = {
 	INT("proto", 0, 0, 65535),
 	INT("timeout_ms", 0, 1, 7LL * 24 * 3600 * 1000), INT("grace_ms", 0, 0, 3600 * 1000),
 	INT("pid", 0, 1, (1LL << 31) - 1), STR("container", 0, 1, 255),
+	BOOL("preserve"),	/* cp put -p */
 	/* dump (docs/protocol.md, "dump") */
 	STR("kind", 0, 1, 16), BOOL("freeze"), STR("tmpdir", 0, 1, 4096),
 	END

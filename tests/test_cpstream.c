@@ -3,7 +3,11 @@
  * their modes and mtimes, directories and symlinks are recreated, and
  * every name that would climb out of the destination (absolute, `..`,
  * through a symlink sent earlier) is refused with nothing written outside;
- * a sha256 mismatch leaves no file under its final name.
+ * a sha256 mismatch leaves no file under its final name.  The sender picks
+ * no name and no mode: the one top-level entry arrives under the name the
+ * receiver was given, nothing arrives beside it, modes lose setuid/setgid/
+ * sticky and take the umask unless PH_CPRX_PRESERVE, and a directory that
+ * was already there keeps its mode and times.
  */
 
 #include <dirent.h>
@@ -133,7 +137,7 @@ Test(cpstream, tree_with_modes_and_symlink)
 	ssize_t		 n;
 	FILE		*f;
 
-	rx = ph_cprx_new(destfd, NULL, &cause);
+	rx = ph_cprx_new(destfd, "t", 0, 022, &cause);
 	cr_assert_not_null(rx, "%s", cause);
 	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"t\",\"kind\":\"dir\",\"mode\":493,"
 	    "\"mtime\":2000000}", &cause), 0, "%s", cause);
@@ -177,7 +181,7 @@ Test(cpstream, rename_with_as)
 	char		*cause = NULL, p[400];
 	struct stat	 st;
 
-	rx = ph_cprx_new(destfd, "renamed", &cause);
+	rx = ph_cprx_new(destfd, "renamed", 0, 022, &cause);
 	cr_assert_not_null(rx, "%s", cause);
 	cr_assert_eq(send_file(rx, "orig", "data", 0640, NULL, &cause), 0, "%s", cause);
 	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"kind\":\"end\"}", &cause), 0, "%s", cause);
@@ -196,7 +200,7 @@ Test(cpstream, refuses_climbing_names)
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		cause = NULL;
-		rx = ph_cprx_new(destfd, NULL, &cause);
+		rx = ph_cprx_new(destfd, "x", 0, 022, &cause);
 		cr_assert_eq(send_file(rx, bad[i], "evil", 0644, NULL, &cause), -1,
 		    "accepted %s", bad[i]);
 		cr_assert_not_null(cause);
@@ -213,21 +217,24 @@ Test(cpstream, refuses_through_streamed_symlink)
 	struct ph_cprx	*rx;
 	char		*cause = NULL, j[600];
 
-	rx = ph_cprx_new(destfd, NULL, &cause);
-	snprintf(j, sizeof j, "{\"type\":\"meta\",\"path\":\"esc\",\"kind\":\"symlink\","
+	rx = ph_cprx_new(destfd, "d", 0, 022, &cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"d\",\"kind\":\"dir\"}", &cause),
+	    0, "%s", cause);
+	snprintf(j, sizeof j, "{\"type\":\"meta\",\"path\":\"d/esc\",\"kind\":\"symlink\","
 	    "\"target\":\"%s/outside\"}", root);
 	cr_assert_eq(meta(rx, j, &cause), 0, "%s", cause);
-	cr_assert_eq(send_file(rx, "esc/x", "evil", 0644, NULL, &cause), -1);
+	cr_assert_eq(send_file(rx, "d/esc/x", "evil", 0644, NULL, &cause), -1);
 	cr_assert(strstr(cause, "refusing") != NULL, "cause: %s", cause);
 	free(cause);
 	cause = NULL;
 	/* A directory entry through it too. */
-	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"esc/d\",\"kind\":\"dir\"}",
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"d/esc/d\",\"kind\":\"dir\"}",
 	    &cause), -1);
 	free(cause);
 	ph_cprx_free(rx);
 	cr_assert_eq(count_entries("outside"), 0);
-	cr_assert_eq(count_entries("dest"), 1);	/* just the symlink */
+	cr_assert_eq(count_entries("dest"), 1);	/* d */
+	cr_assert_eq(count_entries("dest/d"), 1);	/* just the symlink */
 }
 
 Test(cpstream, sha_mismatch_leaves_nothing)
@@ -235,7 +242,7 @@ Test(cpstream, sha_mismatch_leaves_nothing)
 	struct ph_cprx	*rx;
 	char		*cause = NULL;
 
-	rx = ph_cprx_new(destfd, NULL, &cause);
+	rx = ph_cprx_new(destfd, "f", 0, 022, &cause);
 	cr_assert_eq(send_file(rx, "f", "payload", 0644,
 	    "0000000000000000000000000000000000000000000000000000000000000000", &cause), -1);
 	cr_assert(strstr(cause, "sha256 mismatch") != NULL, "cause: %s", cause);
@@ -249,7 +256,7 @@ Test(cpstream, short_and_long_data_refused)
 	struct ph_cprx	*rx;
 	char		*cause = NULL;
 
-	rx = ph_cprx_new(destfd, NULL, &cause);
+	rx = ph_cprx_new(destfd, "f", 0, 022, &cause);
 	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"f\",\"kind\":\"file\",\"size\":2}",
 	    &cause), 0, "%s", cause);
 	cr_assert_eq(ph_cprx_data(rx, (const uint8_t *)"abc", 3, &cause), -1);
@@ -272,7 +279,7 @@ Test(cpstream, unwritable_destination)
 	if (geteuid() == 0)
 		cr_skip_test("root ignores directory modes");
 	cr_assert_eq(fchmod(destfd, 0555), 0);
-	rx = ph_cprx_new(destfd, NULL, &cause);
+	rx = ph_cprx_new(destfd, "f", 0, 022, &cause);
 	cr_assert_eq(send_file(rx, "f", "x", 0644, NULL, &cause), -1);
 	cr_assert(strstr(cause, "Permission denied") != NULL, "cause: %s", cause);
 	free(cause);
@@ -323,7 +330,7 @@ Test(cpstream, tree_round_trip)
 	tx = ph_cptx_new(-1, src, &cause);
 	cr_assert_not_null(tx, "%s", cause);
 	cr_assert(ph_cptx_is_dir(tx));
-	rx = ph_cprx_new(destfd, NULL, &cause);
+	rx = ph_cprx_new(destfd, ph_cptx_name(tx), 0, 022, &cause);
 	cr_assert_eq(pump(tx, rx, &cause), 0, "%s", cause);
 	cr_assert(ph_cprx_done(rx));
 	cr_assert_eq(ph_cptx_skipped(tx), 1);	/* the fifo */
@@ -357,7 +364,7 @@ Test(cpstream, in_root_resolution)
 
 		tx = ph_cptx_new(rootfd, names[i], &cause);
 		cr_assert_not_null(tx, "%s: %s", names[i], cause);
-		rx = ph_cprx_new(destfd, "got", &cause);
+		rx = ph_cprx_new(destfd, "got", 0, 022, &cause);
 		cr_assert_eq(pump(tx, rx, &cause), 0, "%s", cause);
 		ph_cptx_free(tx);
 		ph_cprx_free(rx);
@@ -373,4 +380,262 @@ Test(cpstream, in_root_resolution)
 	cr_assert(strstr(cause, "No such file") != NULL, "%s", cause);
 	free(cause);
 	close(rootfd);
+}
+
+/* ---- the sender chooses no name and no mode ---- */
+
+static const char *END = "{\"type\":\"meta\",\"kind\":\"end\"}";
+
+static mode_t
+mode_of(const char *sub)
+{
+	char		p[500];
+	struct stat	st;
+
+	snprintf(p, sizeof p, "%s/%s", root, sub);
+	cr_assert_eq(lstat(p, &st), 0, "%s is missing", sub);
+	return st.st_mode & 07777;
+}
+
+static int
+exists(const char *sub)
+{
+	char		p[500];
+	struct stat	st;
+
+	snprintf(p, sizeof p, "%s/%s", root, sub);
+	return lstat(p, &st) == 0;
+}
+
+Test(cpstream, top_name)
+{
+	const char *cases[][2] = {
+		{ "/srv/x", "x" }, { "x", "x" }, { "a/b/", "b" }, { "a//b//", "b" },
+		{ "/", "root" }, { "//", "root" }, { ".", "root" }, { "..", "root" },
+		{ "a/..", "root" }, { "a/.", "root" }, { ".bashrc", ".bashrc" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *n = ph_cp_top_name(cases[i][0]);
+
+		cr_assert_str_eq(n, cases[i][1], "top name of \"%s\"", cases[i][0]);
+		free(n);
+	}
+}
+
+/* Whatever the stream calls its top entry, it arrives as the name asked for. */
+Test(cpstream, top_entry_takes_the_name_asked_for)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL;
+
+	rx = ph_cprx_new(destfd, "x", 0, 022, &cause);
+	cr_assert_eq(send_file(rx, ".bashrc", "evil", 0644, NULL, &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, END, &cause), 0, "%s", cause);
+	ph_cprx_free(rx);
+	cr_assert(exists("dest/x"));
+	cr_assert_eq(count_entries("dest"), 1);
+
+	rx = ph_cprx_new(destfd, "y", 0, 022, &cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\".ssh\",\"kind\":\"dir\",\"mode\":511}",
+	    &cause), 0, "%s", cause);
+	cr_assert_eq(send_file(rx, ".ssh/authorized_keys", "k", 0600, NULL, &cause), 0, "%s",
+	    cause);
+	cr_assert_eq(meta(rx, END, &cause), 0, "%s", cause);
+	ph_cprx_free(rx);
+	cr_assert(exists("dest/y/authorized_keys"));
+	cr_assert(!exists("dest/.ssh"));
+	cr_assert_eq(count_entries("dest"), 2);
+}
+
+/* A file asked for: exactly one file arrives; any further entry is refused. */
+Test(cpstream, one_file_and_nothing_beside_it)
+{
+	const char *after[] = {
+		"{\"type\":\"meta\",\"path\":\".bashrc\",\"kind\":\"file\",\"size\":0}",
+		"{\"type\":\"meta\",\"path\":\"x\",\"kind\":\"file\",\"size\":0}",
+		"{\"type\":\"meta\",\"path\":\"x/y\",\"kind\":\"file\",\"size\":0}",
+		"{\"type\":\"meta\",\"path\":\".ssh\",\"kind\":\"dir\",\"mode\":511}",
+		"{\"type\":\"meta\",\"path\":\"l\",\"kind\":\"symlink\",\"target\":\"/\"}",
+	};
+
+	for (size_t i = 0; i < sizeof after / sizeof after[0]; i++) {
+		struct ph_cprx	*rx;
+		char		*cause = NULL;
+
+		rx = ph_cprx_new(destfd, "x", 0, 022, &cause);
+		cr_assert_eq(send_file(rx, "x", "payload", 0644, NULL, &cause), 0, "%s", cause);
+		cr_assert_eq(meta(rx, after[i], &cause), -1, "accepted %s", after[i]);
+		cr_assert(strstr(cause, "refusing") != NULL, "cause: %s", cause);
+		free(cause);
+		ph_cprx_free(rx);
+		cr_assert_eq(count_entries("dest"), 1, "after %s", after[i]);
+		cr_assert(exists("dest/x"));
+	}
+}
+
+/* A directory asked for: a second top-level entry is refused, nothing of it made. */
+Test(cpstream, second_top_level_entry_refused)
+{
+	const char *second[] = {
+		"{\"type\":\"meta\",\"path\":\"e\",\"kind\":\"file\",\"size\":0}",
+		"{\"type\":\"meta\",\"path\":\"dd\",\"kind\":\"dir\"}",
+		"{\"type\":\"meta\",\"path\":\"dd/x\",\"kind\":\"dir\"}",	/* "d" is a prefix */
+		"{\"type\":\"meta\",\"path\":\"d2/x\",\"kind\":\"file\",\"size\":0}",
+		"{\"type\":\"meta\",\"path\":\"d\",\"kind\":\"dir\"}",	/* the top again */
+	};
+
+	for (size_t i = 0; i < sizeof second / sizeof second[0]; i++) {
+		struct ph_cprx	*rx;
+		char		*cause = NULL;
+
+		rx = ph_cprx_new(destfd, "asked", 0, 022, &cause);
+		cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"d\",\"kind\":\"dir\"}",
+		    &cause), 0, "%s", cause);
+		cr_assert_eq(send_file(rx, "d/a", "a", 0644, NULL, &cause), 0, "%s", cause);
+		cr_assert_eq(meta(rx, second[i], &cause), -1, "accepted %s", second[i]);
+		cr_assert(strstr(cause, "refusing") != NULL, "cause: %s", cause);
+		free(cause);
+		ph_cprx_free(rx);
+		/* What arrived before stays, beneath the name asked for; nothing else. */
+		cr_assert_eq(count_entries("dest"), 1, "after %s", second[i]);
+		cr_assert_eq(count_entries("dest/asked"), 1, "after %s", second[i]);
+		cr_assert(exists("dest/asked/a"));
+	}
+}
+
+/* The first entry must be the top one, a file or a directory; and it must come. */
+Test(cpstream, first_entry_rules)
+{
+	const char *bad[] = {
+		"{\"type\":\"meta\",\"path\":\"a/b\",\"kind\":\"dir\"}",
+		"{\"type\":\"meta\",\"path\":\"a/b\",\"kind\":\"file\",\"size\":0}",
+		"{\"type\":\"meta\",\"path\":\"x\",\"kind\":\"symlink\",\"target\":\"/etc\"}",
+		"{\"type\":\"meta\",\"kind\":\"end\"}",
+		"{\"type\":\"meta\",\"path\":\"x\",\"kind\":\"fifo\"}",
+	};
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct ph_cprx	*rx;
+		char		*cause = NULL;
+
+		rx = ph_cprx_new(destfd, "x", 0, 022, &cause);
+		cr_assert_eq(meta(rx, bad[i], &cause), -1, "accepted %s", bad[i]);
+		cr_assert_not_null(cause);
+		free(cause);
+		cr_assert(!ph_cprx_done(rx));
+		ph_cprx_free(rx);
+		cr_assert_eq(count_entries("dest"), 0, "after %s", bad[i]);
+	}
+}
+
+/* Files and directories: no setuid, setgid or sticky bit, the umask applied. */
+Test(cpstream, modes_masked)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL;
+
+	rx = ph_cprx_new(destfd, "t", 0, 027, &cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"t\",\"kind\":\"dir\",\"mode\":2047}",
+	    &cause), 0, "%s", cause);	/* 03777 */
+	cr_assert_eq(send_file(rx, "t/suid", "s", 04755, NULL, &cause), 0, "%s", cause);
+	cr_assert_eq(send_file(rx, "t/sgid", "s", 02777, NULL, &cause), 0, "%s", cause);
+	cr_assert_eq(send_file(rx, "t/w", "w", 0666, NULL, &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, END, &cause), 0, "%s", cause);
+	ph_cprx_free(rx);
+	cr_assert_eq(mode_of("dest/t"), 0750);
+	cr_assert_eq(mode_of("dest/t/suid"), 0750);
+	cr_assert_eq(mode_of("dest/t/sgid"), 0750);
+	cr_assert_eq(mode_of("dest/t/w"), 0640);
+
+	rx = ph_cprx_new(destfd, "one", 0, 0, &cause);
+	cr_assert_eq(send_file(rx, "one", "s", 06777, NULL, &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, END, &cause), 0, "%s", cause);
+	ph_cprx_free(rx);
+	cr_assert_eq(mode_of("dest/one"), 0777);
+}
+
+/* -p: modes as sent, setuid, setgid and sticky included, no umask. */
+Test(cpstream, modes_preserved)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL;
+
+	if (geteuid() != 0)
+		cr_skip_test("setgid on a file needs its group or root");
+	rx = ph_cprx_new(destfd, "t", PH_CPRX_PRESERVE, 077, &cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"t\",\"kind\":\"dir\",\"mode\":1023}",
+	    &cause), 0, "%s", cause);	/* 01777 */
+	cr_assert_eq(send_file(rx, "t/suid", "s", 04755, NULL, &cause), 0, "%s", cause);
+	cr_assert_eq(send_file(rx, "t/w", "w", 0666, NULL, &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, END, &cause), 0, "%s", cause);
+	ph_cprx_free(rx);
+	cr_assert_eq(mode_of("dest/t"), 01777);
+	cr_assert_eq(mode_of("dest/t/suid"), 04755);
+	cr_assert_eq(mode_of("dest/t/w"), 0666);
+}
+
+/* A directory that was there keeps its mode and times; one made here gets them. */
+Test(cpstream, existing_directory_untouched)
+{
+	struct ph_cprx	*rx;
+	struct timespec	 ts[2] = { { 1500000000, 0 }, { 1500000000, 0 } };
+	struct stat	 st;
+	char		*cause = NULL, p[500];
+
+	snprintf(p, sizeof p, "%s/dest/x", root);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	cr_assert_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
+	rx = ph_cprx_new(destfd, "x", PH_CPRX_PRESERVE, 0, &cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"x\",\"kind\":\"dir\",\"mode\":511,"
+	    "\"mtime\":1}", &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, END, &cause), 0, "%s", cause);
+	ph_cprx_free(rx);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0700);
+	cr_assert_eq(st.st_mtime, 1500000000);
+
+	/* Merged into: the existing one stays 0700, the new child gets its own. */
+	rx = ph_cprx_new(destfd, "x", PH_CPRX_PRESERVE, 0, &cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"x\",\"kind\":\"dir\",\"mode\":511,"
+	    "\"mtime\":1}", &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"x/new\",\"kind\":\"dir\","
+	    "\"mode\":365,\"mtime\":2000000}", &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, END, &cause), 0, "%s", cause);
+	ph_cprx_free(rx);
+	cr_assert_eq(mode_of("dest/x"), 0700);
+	cr_assert_eq(mode_of("dest/x/new"), 0555);
+	snprintf(p, sizeof p, "%s/dest/x/new", root);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mtime, 2000000);
+}
+
+/* A symlink that was already there is never written through. */
+Test(cpstream, existing_symlink_not_followed)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL, p[500], t[500];
+
+	snprintf(p, sizeof p, "%s/dest/lnk", root);
+	snprintf(t, sizeof t, "%s/outside", root);
+	cr_assert_eq(symlink(t, p), 0);
+	rx = ph_cprx_new(destfd, "lnk", 0, 022, &cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"lnk\",\"kind\":\"dir\"}", &cause), -1);
+	free(cause);
+	ph_cprx_free(rx);
+	/* A file of that name replaces the link itself. */
+	rx = ph_cprx_new(destfd, "lnk", 0, 022, &cause);
+	cr_assert_eq(send_file(rx, "lnk", "data", 0644, NULL, &cause), 0, "%s", cause);
+	cr_assert_eq(meta(rx, END, &cause), 0, "%s", cause);
+	ph_cprx_free(rx);
+	cr_assert_eq(count_entries("outside"), 0);
+	cr_assert_eq(mode_of("dest/lnk") , 0644);	/* a file now, not the link */
+}
+
+Test(cpstream, umask_read_without_change)
+{
+	mode_t old = umask(027);
+
+	cr_assert_eq(ph_cp_umask(), 027);
+	cr_assert_eq(umask(old), 027);
 }

@@ -5,21 +5,37 @@
  * A cp stream is a sequence of CONTROL `meta` messages and DATA frames
  * (docs/protocol.md, "cp"): per entry a `meta` naming it (path, kind, mode,
  * mtime, size or target), for a file then exactly `size` bytes of DATA and
- * a `meta` with its sha256, and at the end a `meta` of kind "end".  The
- * receiver never trusts a name: an absolute name, an empty component, `.`
- * or `..` is refused, and every name is resolved beneath the destination
- * with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), so a symlink created
- * earlier in the stream cannot be used to climb out.  A file is written as
- * NAME.porthole-partial-XXXXXX next to its final name, its sha256 checked,
- * then fchmod/futimens and renamed; on any failure ph_cprx_abort() removes
- * the partial file.  Directory modes and mtimes are applied at the end
- * (a 0555 directory must still take its children).
+ * a `meta` with its sha256, and at the end a `meta` of kind "end".
+ *
+ * The receiver trusts no name and no mode from the sender:
+ *  - The sender names exactly one top-level entry, and the receiver gives
+ *    it the name the operator asked for (`as`) whatever the stream calls
+ *    it: the first entry must be a file or directory of one component; a
+ *    file is the whole copy (any entry after it is refused); below a
+ *    directory every name must start with the first entry's own name (a
+ *    second top-level entry is refused).  So nothing arrives beside the
+ *    name asked for.
+ *  - An absolute name, an empty component, `.` or `..` is refused, and
+ *    every name is resolved beneath the destination with openat2
+ *    (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): neither a symlink sent
+ *    earlier in the stream nor one that was already there is followed.
+ *  - Modes lose setuid, setgid and sticky and pass through the umask given,
+ *    unless PH_CPRX_PRESERVE (cp -p).  Only directories the receiver
+ *    created get the stream's mode and mtime (at the end: a 0555 directory
+ *    must still take its children); an existing one is merged into and
+ *    left as it was.
+ * A file is written as NAME.porthole-partial-XXXXXX next to its final name,
+ * its sha256 checked, then fchmod/futimens and renamed; on any failure
+ * ph_cprx_abort() removes the partial file.  A refused entry is refused
+ * before anything of it is written; entries that arrived whole before it
+ * stay (all beneath the name asked for).
  */
 #ifndef PORTHOLE_CPSTREAM_H
 #define PORTHOLE_CPSTREAM_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #define PH_CP_MAX_ENTRIES	1000000	/* entries in one stream */
@@ -27,13 +43,18 @@
 
 struct ph_cprx;
 
+/* ph_cprx_new flags. */
+#define PH_CPRX_PRESERVE	0x1	/* modes as sent, setuid/setgid/sticky too (cp -p) */
+
 /*
- * A receiver writing beneath the directory dirfd (borrowed, stays open).
- * With as != NULL the first component of every name is replaced by as
- * (copying dir "src" to "dst" that does not exist yet, or one file to a
- * new name).  NULL with *cause (malloc'd).
+ * A receiver writing beneath the directory dirfd (borrowed, stays open):
+ * the stream's top-level entry arrives as dirfd/as, as being the one name
+ * the operator asked for (one component).  mask is the umask applied to
+ * every mode unless flags has PH_CPRX_PRESERVE.  NULL with *cause
+ * (malloc'd).
  */
-struct ph_cprx	*ph_cprx_new(int dirfd, const char *as, char **cause);
+struct ph_cprx	*ph_cprx_new(int dirfd, const char *as, int flags, mode_t mask,
+		    char **cause);
 /* One `meta` message (the whole object).  0, or -1 with *cause. */
 int		 ph_cprx_meta(struct ph_cprx *rx, json_t *meta, char **cause);
 /* One DATA payload.  0, or -1 with *cause. */
@@ -71,12 +92,27 @@ int		 ph_cptx_next(struct ph_cptx *tx, uint8_t *buf, size_t max, size_t *len,
 		    json_t **meta, char **cause);
 /* Is the source a directory (so `cp SRC DIR` copies into DIR/NAME)? */
 int		 ph_cptx_is_dir(const struct ph_cptx *tx);
+/* The name the top entry is sent under (ph_cp_top_name of the path). */
+const char	*ph_cptx_name(const struct ph_cptx *tx);
 uint64_t	 ph_cptx_bytes(const struct ph_cptx *tx);
 unsigned	 ph_cptx_skipped(const struct ph_cptx *tx);
 void		 ph_cptx_free(struct ph_cptx *tx);
 
 /* Is rel a safe relative name (no absolute, empty, `.` or `..` part)? */
 int		 ph_cp_name_ok(const char *rel, char **cause);
+
+/*
+ * The name a copy of path is called by: its last component (trailing
+ * slashes ignored), or "root" for "/", "." and "..".  Malloc'd; NULL when
+ * out of memory.
+ */
+char		*ph_cp_top_name(const char *path);
+
+/*
+ * This process's umask, read without changing it (/proc/self/status;
+ * umask(2) twice when /proc is not there).
+ */
+mode_t		 ph_cp_umask(void);
 
 /* Lowercase hex of a SHA-256 digest; out has 65 bytes. */
 void		 ph_cp_hex(const uint8_t md[32], char out[65]);

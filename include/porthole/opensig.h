@@ -35,7 +35,7 @@
  */
 #define PH_OPENSIG_MEMBERS \
 	"agent", "op", "sid", "ts", "argv", "tty", "stdin", "pid", "container", \
-	"timeout_ms", "grace_ms", "kind", "freeze", "tmpdir"
+	"timeout_ms", "grace_ms", "kind", "freeze", "tmpdir", "preserve"
 
 /* The signing input of open for a token with this jti (malloc'd bytes). */
 int	ph_opensig_input(const json_t *open, const char *jti, uint8_t **out,

@@ -6,6 +6,7 @@
 # missing local source, bad arguments -- each 255 with a message, and no
 # partial file left under a final name.
 . "$(dirname "$0")/lib.sh"
+umask 022	# modes below: the CLI and the agent apply their umask unless -p
 
 start_relay
 start_agent e2e-cp

@@ -91,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if ((dfd = open(dest, O_RDONLY | O_DIRECTORY)) < 0)
 		abort();
-	rx = ph_cprx_new(dfd, size > 0 && data[0] == 'R' ? "renamed" : NULL, &cause);
+	rx = ph_cprx_new(dfd, size > 0 && data[0] == 'R' ? "renamed" : "t", 0, 022, &cause);
 	while (rx != NULL && rc == 0 && p < end) {
 		if ((e = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			e = end;
