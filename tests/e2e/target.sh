@@ -35,7 +35,7 @@ out=$(ph exec family=web -- true </dev/null 2>&1); eq "ambiguous selector exits 
 
 eq "unique selector runs" "$(ph exec family=web,zone=b -- echo hi </dev/null)" hi
 eq "exact name runs" "$(ph exec web-1 -- echo hi </dev/null)" hi
-id=$(ph ls --json | jq -r '.agents[] | select(.name == "web-1") | .id')
+id=$(ph ls --json | jq -r '.agents[] | select(.name == "web-1") | .id // empty')
 check "web-1's id known ($id)" test -n "$id"
 eq "id prefix runs" "$(ph exec "${id:0:6}" -- echo hi </dev/null)" hi
 
