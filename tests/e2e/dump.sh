@@ -50,16 +50,13 @@ not_stopped() {
 	done
 	return 0
 }
-# Has $P no child at all (alive or zombie)?
+# Has $P no child at all (alive or zombie)?  One cat and one awk over every
+# /proc/PID/stat (a process of its own per file took 2 s on a loaded machine,
+# and wait_for counts tries, not seconds: 4c's wait_for 10 ran for minutes).
 no_children() {
-	local f s rest
-	for f in /proc/[0-9]*/stat; do
-		s=$(cat "$f" 2>/dev/null) || continue
-		rest=${s##*) }
-		set -- $rest
-		[ "${2:-}" = "$P" ] && return 1
-	done
-	return 0
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$P" '
+		{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); if (f[2] == p) n++ }
+		END { exit n > 0 }'
 }
 worker_gone() { no_process "--op-dump --kind [a-z]* --pid $1( |\$)"; }
 nothing_left() { [ -z "$(ls -A "$1")" ]; }
@@ -71,8 +68,10 @@ after_fault() {
 	check "$name: the worker is gone" wait_for 30 worker_gone "$pid"
 	if [ -d "/proc/$pid" ]; then
 		check "$name: the app is not left stopped" wait_for 30 not_stopped "$pid"
-		[ "${KEEP_CHILD:-0}" = 1 ] ||
+		# KEEP_CHILD=1: a SIGKILLed worker's snapshot may outlive it (4c).
+		if [ "${KEEP_CHILD:-0}" != 1 ]; then
 			check "$name: no snapshot child left (alive or zombie)" wait_for 30 no_children
+		fi
 	fi
 	check "$name: neither FILE nor FILE.partial left" nothing_left "$dir"
 }
@@ -249,7 +248,11 @@ eq "256 MiB dump: sha256" "$(sed -n 's/.*sha256 \([0-9a-f]\{64\}\).*/\1/p' "$T/e
 	"$(sha256sum <"$W/big.core" | cut -d' ' -f1)"
 log "256 MiB dump: CLI peak RSS ${maxrss} KiB; $(cat "$T/err")"
 # ASan's shadow and quarantine make RSS meaningless there (DESIGN.md).
-sanitizer || check "256 MiB dump: the CLI's peak RSS stays under 64 MiB" test "$maxrss" -lt 65536
+if sanitizer; then
+	log "256 MiB dump: peak RSS not asserted under sanitizers"
+else
+	less_than "256 MiB dump: the CLI's peak RSS (${maxrss} KiB) stays under 64 MiB" "$maxrss" 65536
+fi
 rm -f "$W/big.core"
 
 # 4. The CLI killed (SIGKILL) mid-dump.

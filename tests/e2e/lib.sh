@@ -49,6 +49,19 @@ check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
 # eq DESCRIPTION GOT WANT
 eq() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: got '$2', want '$3'"; fi; }
 contains() { case $2 in *"$3"*) ok "$1";; *) fail "$1: '$2' lacks '$3'";; esac; }
+# between DESCRIPTION VALUE LOW HIGH: VALUE is an integer from LOW to HIGH.
+between() {
+	if [[ $2 =~ ^-?[0-9]+$ ]] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ]; then ok "$1"
+	else fail "$1: got '$2', want $3 to $4"; fi
+}
+# less_than DESCRIPTION A B: A and B are integers and A < B.
+less_than() {
+	if [[ $2 =~ ^-?[0-9]+$ && $3 =~ ^-?[0-9]+$ ]] && [ "$2" -lt "$3" ]; then ok "$1"
+	else fail "$1: got '$2' and '$3', want the first below the second"; fi
+}
+# A compound condition is never `check "…" [ a ] && [ b ]` (check gets only
+# `[ a ]`): use between/less_than, two checks, or check "…" sh -c '…'.
+# scripts/lint-tests rejects the pattern.
 finish() {
 	echo "# $checks checks, $fails failed"
 	[ $fails -eq 0 ]

@@ -72,11 +72,11 @@ sleep 1
 ph mem e2e-mem "$rate" --every 500ms --for 10s --json >"$T/rate.jsonl"; eq "rate: exit 0" $? 0
 g=$(tail -1 "$T/rate.jsonl" | jq '.growth_kib_min | floor')
 log "1 MiB/s process: growth ${g} KiB/min (want 61440 +/- 20%)"
-check "1 MiB/s measured within 20% (${g} KiB/min)" [ "$g" -ge 49152 ] && [ "$g" -le 73728 ]
+between "1 MiB/s measured within 20% (${g} KiB/min)" "$g" 49152 73728
 ph mem e2e-mem "$steady" --every 500ms --for 5s --json >"$T/steady.jsonl"; eq "steady: exit 0" $? 0
 g=$(tail -1 "$T/steady.jsonl" | jq '.growth_kib_min | floor')
 log "steady process: growth ${g} KiB/min"
-check "steady process near zero (${g} KiB/min)" [ "$g" -ge -1024 ] && [ "$g" -le 1024 ]
+between "steady process near zero (${g} KiB/min)" "$g" -1024 1024
 kill "$rate" "$steady" 2>/dev/null
 
 # Not a terminal, no --json: one plain line per sample.

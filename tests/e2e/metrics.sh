@@ -37,15 +37,20 @@ unauth0=$(metric 'porthole_relay_refusals_total{reason="unauthorized"}')
 eq "one agent connected" "$(metric porthole_relay_agents)" 1
 
 # --- live sessions: an exec and a shell that wait ---
-"$CLI_BIN" exec e2e-metrics -- sh -c 'echo live; sleep 60' </dev/null >/dev/null 2>&1 &
+"$CLI_BIN" exec e2e-metrics -- sh -c 'echo live; sleep 60' </dev/null >"$T/live1.out" 2>&1 &
 live1=$!
-"$CLI_BIN" shell e2e-metrics -- sh -c 'sleep 60' </dev/null >/dev/null 2>&1 &
+"$CLI_BIN" shell e2e-metrics -- sh -c 'echo live; sleep 60' </dev/null >"$T/live2.out" 2>&1 &
 live2=$!
 check "exec session open gauge is 1" wait_for 20 metric_is 'porthole_relay_sessions{op="exec"}' 1
 check "shell session open gauge is 1" wait_for 20 metric_is 'porthole_relay_sessions{op="shell"}' 1
+# Output at the CLI: the session's agent side is attached too (a session is
+# counted open before it is), so the count below is steady, not passing by.
+check "exec session's output arrived" wait_for 20 grep -q live "$T/live1.out"
+check "shell session's output arrived" wait_for 20 grep -q live "$T/live2.out"
 scrape >"$T/m1"
 check "promtool check metrics: during live sessions" promtool_ok "$T/m1"
-check "websockets counted (two sessions: four)" wait_for 20 metric_ge porthole_relay_websockets 5
+eq "websockets: the agent's link and two per live session" \
+	"$(metric porthole_relay_websockets)" 5
 
 # --- counters move ---
 for i in 1 2 3; do ph exec e2e-metrics -- true </dev/null; done

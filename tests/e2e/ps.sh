@@ -32,8 +32,8 @@ eq "marker user" "$(jq -r --argjson p "$child" '.processes[] | select(.pid == $p
 # steady while idle; sampled just after ps so the two readings are close).
 ps_rss=$(jq --argjson p "$AGENT_PID" '.processes[] | select(.pid == $p) | .rss_kib' "$T/ps.json")
 vm_rss=$(rss_kib "$AGENT_PID")
-check "agent rss ${ps_rss} KiB within 10% of VmRSS ${vm_rss} KiB" \
-	[ $(( (ps_rss - vm_rss) * 100 )) -le $((vm_rss * 10)) ] && [ $(( (vm_rss - ps_rss) * 100 )) -le $((vm_rss * 10)) ]
+between "agent rss ${ps_rss} KiB within 10% of VmRSS ${vm_rss} KiB" \
+	"$ps_rss" $((vm_rss - vm_rss / 10)) $((vm_rss + vm_rss / 10))
 eq "agent's process is there too" "$(jq --argjson p "$AGENT_PID" \
 	'[.processes[] | select(.pid == $p)] | length' "$T/ps.json")" 1
 check "cgroup memory usage in the document" jqq '.cgroup.usage > 0' "$T/ps.json"
@@ -50,8 +50,8 @@ out=$(ph ps e2e-ps --sort rss); eq "ps --sort rss exit 0" $? 0
 # ours (400 MiB before the agent and this shell, both far smaller).
 row() { printf '%s\n' "$out" | awk -v p="$1" '$1 == p { print NR; exit }'; }
 rb=$(row "$big") ra=$(row "$AGENT_PID") rs=$(row $$)
-check "the 400 MiB process comes before the agent and this shell under --sort rss" \
-	[ -n "$rb" ] && [ -n "$ra" ] && [ -n "$rs" ] && [ "$rb" -lt "$ra" ] && [ "$rb" -lt "$rs" ]
+less_than "--sort rss: the 400 MiB process (row $rb) before the agent (row $ra)" "$rb" "$ra"
+less_than "--sort rss: the 400 MiB process (row $rb) before this shell (row $rs)" "$rb" "$rs"
 header=$(printf '%s\n' "$out" | head -1)
 contains "header gives the cgroup memory" "$header" "memory: "
 contains "header names the cgroup" "$header" "cgroup v"

@@ -27,7 +27,7 @@ case $sel in *dup*) fail "selector dropped dup";; *) ok "selector dropped dup";;
 
 out=$(ph exec web-9 -- true </dev/null 2>&1); eq "unknown target exits 255" $? 255
 contains "unknown target lists connected agents" "$out" "web-1"
-[ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && ok "unknown target: one line" || fail "unknown target: one line: $out"
+eq "unknown target: one line ($out)" "$(printf '%s\n' "$out" | wc -l)" 1
 
 out=$(ph exec dup -- true </dev/null 2>&1); eq "ambiguous name exits 255" $? 255
 contains "ambiguous lists candidates" "$out" "2 agents"
@@ -35,8 +35,9 @@ out=$(ph exec family=web -- true </dev/null 2>&1); eq "ambiguous selector exits 
 
 eq "unique selector runs" "$(ph exec family=web,zone=b -- echo hi </dev/null)" hi
 eq "exact name runs" "$(ph exec web-1 -- echo hi </dev/null)" hi
-id=$(ph ls --json | jq -r '.agents[] | select(.name == "web-1") | .id')
-[ -n "$id" ] && eq "id prefix runs" "$(ph exec "${id:0:6}" -- echo hi </dev/null)" hi
+id=$(ph ls --json | jq -r '.agents[] | select(.name == "web-1") | .id // empty')
+check "web-1's id known ($id)" test -n "$id"
+eq "id prefix runs" "$(ph exec "${id:0:6}" -- echo hi </dev/null)" hi
 
 # An agent that goes away leaves the list.
 kill "$a1"

@@ -25,8 +25,8 @@ ph exec --timeout 1s --grace 1s e2e-timeout -- sh -c 'trap "" TERM; sleep 1020; 
 eq "SIGTERM ignored: still 124" $? 124
 eq "it did not survive" "$(cat "$T/t3.out")" ""
 check "SIGTERM-ignoring program is gone" wait_for 10 no_process "sleep 1020"
-grep -q 'still there .*SIGKILL' "$T/agent-e2e-timeout.err" && ok "agent logged the SIGKILL" \
-	|| fail "agent did not log the SIGKILL after the grace"
+check "agent logged the SIGKILL after the grace" \
+	grep -q 'still there .*SIGKILL' "$T/agent-e2e-timeout.err"
 
 # Ending in time: its own status and output, no timeout line.
 out=$(ph exec --timeout 60s e2e-timeout -- sh -c 'echo done; exit 3' </dev/null 2>"$T/t4.err")
