@@ -177,7 +177,8 @@ relay_auth_open(const struct ph_claims *cl, const json_t *open, char **cause)
 		    "PORTHOLE_REVOKED)", cl->jti, cl->sub);
 		return -1;
 	}
-	return ph_opensig_verify(cl, open, ph_now(), cause);
+	/* Both forms here: whether the agent takes form 1 is relay-session.c's. */
+	return ph_opensig_verify(cl, open, ph_now(), 1, cause);
 }
 
 /*

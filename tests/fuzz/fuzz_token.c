@@ -129,7 +129,7 @@ fuzz_open(const uint8_t *data, size_t size)
 	c.kind = PH_TOKEN_CLIENT;
 	c.jti = "fuzz-jti";
 	c.cnf = json_pack("{s:o}", "jwk", ph_key_jwk(fuzz_key));
-	(void)ph_opensig_verify(&c, o, FUZZ_NOW, &cause);	/* as given */
+	(void)ph_opensig_verify(&c, o, FUZZ_NOW, 1, &cause);	/* as given */
 	free(cause);
 	cause = NULL;
 	if (ph_opensig_input(o, c.jti, &in, &n, &cause) == 0)
@@ -138,7 +138,7 @@ fuzz_open(const uint8_t *data, size_t size)
 	cause = NULL;
 	if (json_is_object(o) &&
 	    ph_opensig_sign(fuzz_key, c.jti, o, FUZZ_NOW, &cause) == 0 &&
-	    ph_opensig_verify(&c, o, FUZZ_NOW, &cause) != 0)
+	    ph_opensig_verify(&c, o, FUZZ_NOW, 1, &cause) != 0)
 		abort();	/* what was just signed must verify */
 	free(cause);
 	json_decref(c.cnf);
