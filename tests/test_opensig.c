@@ -6,13 +6,16 @@
  * with `openssl pkeyutl -sign -rawin`), that values of different types
  * never encode alike, that a type-confused or extended open does not verify
  * while the relay's own members stay outside the signature, and that a
- * form-2 peer refuses form 1 however the open is dressed.
+ * form-2 peer refuses form 1 however the open is dressed; and the proof of
+ * the key on a listing (src/listproof.c): its signing input, that it holds
+ * for its own request only, and that malformed headers are refused.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/listproof.h"
 #include "porthole/opensig.h"
 #include "porthole/protocol.h"
 #include "porthole/sigenc.h"
@@ -297,4 +300,100 @@ Test(opensig, form_two_peers_refuse_form_one)
 	    cause);
 	ph_claims_free(&c);
 	json_decref(o);
+}
+
+/* ---- the listing's proof (src/listproof.c) ----------------------------- */
+
+Test(opensig, listproof_vector_and_host_forms)
+{
+	struct ph_listreq req = { "GET", "Relay.Example.COM:7443", "/v1/agents", NULL };
+	static const char want[] =
+	    "s16:porthole-list-v1,s2:j1,o5:4:host,s17:relay.example.com,6:method,"
+	    "s3:GET,4:path,s10:/v1/agents,5:query,o0:,2:ts,i1700000000,,";
+	static const char *const hosts[][2] = {
+		{ "relay.example.com", "relay.example.com" },
+		{ "RELAY.example.com:443", "relay.example.com" },
+		{ "127.0.0.1:7443", "127.0.0.1" }, { "[::1]:7443", "::1" },
+		{ "[::1]", "::1" }, { "::1", "::1" }, { "", "" },
+	};
+	uint8_t	*in;
+	size_t	 n, i;
+	char	*cause = NULL, buf[64];
+
+	cr_assert_eq(ph_listproof_input(&req, "j1", NOW, &in, &n, &cause), 0, "%s", cause);
+	cr_assert_eq(n, strlen(want), "%.*s", (int)n, in);
+	cr_assert(memcmp(in, want, n) == 0, "%.*s", (int)n, in);
+	free(in);
+	for (i = 0; i < sizeof hosts / sizeof hosts[0]; i++)
+		cr_assert_str_eq(ph_listproof_host(hosts[i][0], buf, sizeof buf),
+		    hosts[i][1], "host %s", hosts[i][0]);
+	/* An empty selector is no selector. */
+	req.selector = "";
+	cr_assert_eq(ph_listproof_input(&req, "j1", NOW, &in, &n, &cause), 0);
+	cr_assert(n == strlen(want) && memcmp(in, want, n) == 0);
+	free(in);
+}
+
+/* Does hdr (made for req) verify for a request of host, selector at now? */
+static int
+proof_holds(const char *hdr, const char *host, const char *selector, int64_t now,
+    const char *want_cause)
+{
+	struct ph_listreq req = { "GET", host, "/v1/agents", selector };
+	struct ph_claims c;
+	char	*cause = NULL;
+	int	 r;
+
+	claims_for(&c, "j1");
+	r = ph_listproof_verify(&c, hdr, &req, now, &cause);
+	if (r != 0 && want_cause != NULL)
+		cr_assert(strstr(cause, want_cause) != NULL, "%s", cause);
+	free(cause);
+	ph_claims_free(&c);
+	return r == 0;
+}
+
+Test(opensig, listproof_holds_for_its_request_only)
+{
+	struct ph_listreq req = { "GET", "relay.example.com", "/v1/agents", "env=prod" };
+	struct ph_claims c;
+	char	*hdr, *cause = NULL;
+
+	hdr = ph_listproof_make(key, "j1", &req, NOW, &cause);
+	cr_assert_not_null(hdr, "%s", cause);
+	cr_assert(strncmp(hdr, "ts=1700000000;sig=", 18) == 0, "%s", hdr);
+	cr_assert(proof_holds(hdr, "relay.example.com:7443", "env=prod", NOW, NULL));
+	cr_assert(proof_holds(hdr, "RELAY.EXAMPLE.COM", "env=prod", NOW + 60, NULL));
+	cr_assert(!proof_holds(hdr, "other.example.com", "env=prod", NOW, "does not verify"));
+	cr_assert(!proof_holds(hdr, "relay.example.com", NULL, NOW, "does not verify"));
+	cr_assert(!proof_holds(hdr, "relay.example.com", "env=dev", NOW, "does not verify"));
+	cr_assert(!proof_holds(hdr, "relay.example.com", "env=prod", NOW + 61, "stale"));
+	cr_assert(!proof_holds(hdr, "relay.example.com", "env=prod", NOW - 61, "ahead"));
+	cr_assert(!proof_holds(NULL, "relay.example.com", "env=prod", NOW, "no proof"));
+	cr_assert(!proof_holds("", "relay.example.com", "env=prod", NOW, "no proof"));
+	{
+		static const char *const bad[] = {
+			"ts=;sig=AAAA", "sig=AAAA;ts=1700000000", "ts=1700000000",
+			"ts=1700000000;sig=", "ts=1700000000;sig=AA AA",
+			"ts=-1700000000;sig=AAAA", "ts=1700000000;sig=AAAA;x=1",
+			"ts=1234567890123456;sig=AAAA", " ts=1700000000;sig=AAAA",
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+			cr_assert(!proof_holds(bad[i], "relay.example.com", "env=prod",
+			    NOW, "is not ts="), "%s", bad[i]);
+	}
+	/* Made by another token's holder (jti), or for an unbound token. */
+	claims_for(&c, "j2");
+	cr_assert_eq(ph_listproof_verify(&c, hdr, &req, NOW, &cause), -1);
+	free(cause);
+	json_decref(c.cnf);
+	c.cnf = NULL;
+	cause = NULL;
+	cr_assert_eq(ph_listproof_verify(&c, hdr, &req, NOW, &cause), -1);
+	cr_assert(strstr(cause, "not bound") != NULL, "%s", cause);
+	free(cause);
+	ph_claims_free(&c);
+	free(hdr);
 }
