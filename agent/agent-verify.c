@@ -11,8 +11,10 @@
  *   2. its scope names the operation and its target selects this agent
  *      (its id, name and labels, as in the relay's registry);
  *   3. the open names this agent's id;
- *   4. the open is signed by the key the token is bound to, and its time is
- *      within PH_CLOCK_SKEW of ours (opensig.h);
+ *   4. the open is signed by the key the token is bound to, in form 2
+ *      (every member typed and signed: never form 1, which a relay could
+ *      otherwise downgrade a request to), of a protocol this agent speaks,
+ *      and its time is within PH_CLOCK_SKEW of ours (opensig.h);
  *   5. its session id was not opened here before.
  * A refused open is answered on its data channel: `error` with the reason
  * and close 4401 (who are you) or 4403 (not allowed); agent-session.c does
@@ -220,8 +222,13 @@ agent_verify_open(struct agent *a, json_t *open, const char **code, int *close_c
 		goto refuse;
 	}
 	/* Tell a forged signature from a refused permission: signature first. */
-	if (ph_opensig_verify(&c, open, now, cause) != 0)
+	if (ph_opensig_verify(&c, open, now, PH_OPENSIG_FORM, cause) != 0)
 		goto refuse;
+	if (ph_opensig_proto(open) > PH_PROTOCOL_VERSION) {
+		*cause = ph_asprintf("the open is protocol %d; this agent speaks %d: "
+		    "upgrade the agent", ph_opensig_proto(open), PH_PROTOCOL_VERSION);
+		goto refuse;
+	}
 	*code = PH_ERR_FORBIDDEN;
 	*close_code = PH_CLOSE_FORBIDDEN;
 	if (op == NULL || !ph_claims_allows(&c, op)) {

@@ -5,7 +5,8 @@
  * relay's host once before the event loop exists (a one-shot CLI may block
  * there; the loop never does), creates the one libwebsockets context with
  * TLS verification against the system store plus PORTHOLE_CA, and runs the
- * HTTP GET of /v1/agents.  WebSocket sessions on the same context are in
+ * HTTP GET of /v1/agents (with the proof of the token's key,
+ * client-sign.h).  WebSocket sessions on the same context are in
  * client-session.c.  Whatever fails is turned here into one sentence that
  * says what is wrong and what to do; the caller prints it after
  * "porthole: ".
@@ -35,6 +36,7 @@
 
 #include "porthole/buf.h"
 #include "porthole/frame.h"
+#include "porthole/listproof.h"
 #include "porthole/log.h"
 #include "porthole/protocol.h"
 #include "porthole/token.h"
@@ -65,6 +67,7 @@ struct http_get {
 	char			*body;
 	size_t			 len, cap;
 	long long		 clen;		/* Content-Length, -1: none */
+	char			*proof;		/* Porthole-Proof value, or NULL */
 	int			 done;
 	char			*cause;		/* failure sentence */
 	lws_sorted_usec_list_t	 sul;		/* overall timeout */
@@ -522,6 +525,14 @@ conn_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			    "header: issue a shorter one");
 			return -1;
 		}
+		if (g->proof != NULL && lws_add_http_header_by_name(wsi,
+		    (const unsigned char *)"porthole-proof:",
+		    (const unsigned char *)g->proof, (int)strlen(g->proof),
+		    (unsigned char **)in, *(unsigned char **)in + len) != 0) {
+			g->cause = ph_asprintf("no room for the %s header",
+			    PH_LISTPROOF_HEADER);
+			return -1;
+		}
 		return 0;
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
 		if (g != NULL) {
@@ -652,6 +663,12 @@ client_conn_get_agents(struct client_conn *cc, const char *selector,
 		free(esc);
 	} else
 		path = ph_asprintf("%s", PH_PATH_AGENTS);
+	/* A token alone lists nothing: prove we hold its key (listproof.h). */
+	g.proof = client_sign_list(cc->conf, PH_PATH_AGENTS, selector, cause);
+	if (g.proof == NULL && *cause != NULL) {
+		free(path);
+		return NULL;
+	}
 
 	client_conn_ccinfo(cc, &ci);
 	ci.path = path;
@@ -680,6 +697,7 @@ client_conn_get_agents(struct client_conn *cc, const char *selector,
 		g.wsi = NULL;
 	}
 	free(path);
+	free(g.proof);
 
 	if (g.cause != NULL) {
 		*cause = g.cause;

@@ -133,12 +133,14 @@ int	client_session_send_ctl(struct client_session *s, json_t *obj);
  */
 int	client_session_send_open(struct client_session *s, json_t *obj);
 /*
- * A new `open` with the members every operation carries: sid, agent (its
- * id), op, argv (stolen; NULL: none), tty and stdin false, ts, proto and
- * sig (filled by client_session_send_open).  The caller adds the rest.
- * NULL when out of memory.
+ * A new `open` with the members every operation carries: sid, agent (the
+ * id of agent, an entry of /v1/agents), op, argv (stolen; NULL: none), tty
+ * and stdin false, ts, proto (the lower of ours and the agent's: it says
+ * how the open is signed, opensig.h) and sig (filled by
+ * client_session_send_open).  The caller adds the rest.  NULL when out of
+ * memory.
  */
-json_t	*client_open_new(const char *sid, const char *agent_id, const char *op,
+json_t	*client_open_new(const char *sid, json_t *agent, const char *op,
 	    json_t *argv);
 /* Is the outgoing queue above its high mark (stop feeding it)? */
 int	client_session_full(const struct client_session *s);

@@ -237,7 +237,7 @@ fo_established(void *arg)
 	for (i = 0; i < o->argc; i++)
 		json_array_append_new(av, json_string(o->argv[i]));
 	if (av == NULL || (msg = client_open_new(m->sid,
-	    client_agent_str(m->agent, "id"), o->op, av)) == NULL) {
+	    m->agent, o->op, av)) == NULL) {
 		client_session_fail(m->s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
 		    "out of memory");
 		return;

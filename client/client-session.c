@@ -48,6 +48,7 @@
 #include "client-conn.h"
 #include "client-conn-priv.h"
 #include "client-sign.h"
+#include "client-target.h"
 #include "client-tls.h"
 #include "client-ws.h"
 
@@ -808,15 +809,26 @@ client_session_send_ctl(struct client_session *s, json_t *obj)
 }
 
 json_t *
-client_open_new(const char *sid, const char *agent_id, const char *op, json_t *argv)
+client_open_new(const char *sid, json_t *agent, const char *op, json_t *argv)
 {
-	json_t	*m, *members;
+	json_t		*m, *members;
+	json_int_t	 proto;
 
+	/*
+	 * An agent that speaks protocol 1 checks only form-1 signatures (the
+	 * weaker one: opensig.h).  A relay that lies about a newer agent gains
+	 * nothing: such an agent refuses form 1.
+	 */
+	proto = json_integer_value(json_object_get(agent, "proto"));
+	if (proto < 1)
+		proto = 1;
+	if (proto > PH_PROTOCOL_VERSION)
+		proto = PH_PROTOCOL_VERSION;
 	m = ph_ctl_new(PH_CTL_OPEN);
-	members = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:I, s:i, s:n}",
-	    "sid", sid, "agent", agent_id != NULL ? agent_id : "", "op", op,
+	members = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:I, s:I, s:n}",
+	    "sid", sid, "agent", client_agent_str(agent, "id"), "op", op,
 	    "argv", argv != NULL ? argv : json_array(), "tty", 0, "stdin", 0,
-	    "ts", (json_int_t)ph_now(), "proto", PH_PROTOCOL_VERSION, "sig");
+	    "ts", (json_int_t)ph_now(), "proto", proto, "sig");
 	if (m == NULL || members == NULL || json_object_update(m, members) != 0) {
 		json_decref(m);
 		m = NULL;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/listproof.h"
 #include "porthole/opensig.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
@@ -82,6 +83,23 @@ client_sign_ready(const struct client_conf *conf, char **cause)
 		return -1;
 	}
 	return 0;
+}
+
+char *
+client_sign_list(const struct client_conf *conf, const char *path,
+    const char *selector, char **cause)
+{
+	struct ph_listreq req;
+
+	*cause = NULL;
+	if (client_sign_ready(conf, cause) != 0 || conf->signer == NULL)
+		return NULL;
+	req.method = "GET";
+	req.host = conf->host;
+	req.path = path;
+	req.selector = selector;
+	return ph_listproof_make(conf->signer, conf->jti != NULL ? conf->jti : "",
+	    &req, ph_now(), cause);
 }
 
 int

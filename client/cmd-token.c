@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "porthole/token.h"
+#include "porthole/tokenlife.h"
 #include "porthole/util.h"
 #include "cmd.h"
 
@@ -46,9 +47,27 @@ static const char token_usage[] =
 "        every operation (" PH_SCOPE_ALL ") unless --scope or --viewer\n"
 "        (" PH_SCOPE_VIEWER ") says less; --bind ties one to the client's\n"
 "        key (PORTHOLE_KEY); --labels limits the labels an agent may claim;\n"
-"        --ttl defaults to " DEFAULT_TTL "; --expires-at sets exp exactly\n"
+"        --ttl defaults to " DEFAULT_TTL " (the longest a relay takes a client\n"
+"        token by default); --expires-at sets exp exactly\n"
 "        (also in the past: tests of expiry use it)\n"
 "show    prints header and claims; verifies only with --pubkey\n";
+
+/* Say so when relays with the default policy (tokenlife.h) would refuse c. */
+static void
+token_warn_lifetime(const struct ph_claims *c)
+{
+	struct ph_lifetime	 lt;
+	char			*why = NULL, max[32];
+	const char		*kind = ph_token_kind_name(c->kind);
+
+	ph_lifetime_defaults(&lt);
+	if (ph_lifetime_check(&lt, c, &why) == 0)
+		return;
+	free(why);
+	fprintf(stderr, "porthole: warning: relays refuse %s tokens made to live "
+	    "longer than %s unless their --max-token-lifetime allows it\n", kind,
+	    ph_lifetime_fmt(ph_lifetime_max(&lt, kind), max, sizeof max));
+}
 
 /* Fail with a cause, freeing it. */
 static int
@@ -491,6 +510,7 @@ token_issue(int argc, char **argv)
 		token_fail_cause("issue", cause);
 		goto out;
 	}
+	token_warn_lifetime(&claims);
 	printf("%s\n", token);
 	rc = fflush(stdout) == 0 ? 0 : cmd_failf("cannot write stdout: %s",
 	    strerror(errno));

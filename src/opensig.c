@@ -1,11 +1,13 @@
 /*
  * opensig.c - the client's signature over an `open` (see opensig.h for the
- * signing input): built here once for the CLI that signs, the relay that
- * checks before it forwards, and the agent that checks before it runs.
+ * two forms of signing input): built here once for the CLI that signs, the
+ * relay that checks before it forwards, and the agent that checks before
+ * it runs.
  *
- * The input is netstrings rather than JSON so that it is the same bytes
- * whatever a JSON encoder does with escapes, key order or white space:
- * every field is length-prefixed, so no value can be shifted into another.
+ * Form 2 is sigenc.c's typed encoding of every member the client sent.
+ * Form 1 stays, byte for byte, for agents of protocol 1: netstrings of a
+ * fixed member list.  Both are the same bytes whatever a JSON encoder does
+ * with escapes, key order or white space.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,70 +15,32 @@
 #include <string.h>
 
 #include "porthole/opensig.h"
+#include "porthole/protocol.h"
+#include "porthole/sigenc.h"
 #include "porthole/util.h"
 
-#define OPENSIG_INPUT_MAX	(256 * 1024)	/* an open is at most 64 KiB */
+static const char *opensig_v1_members[] = { PH_OPENSIG_V1_MEMBERS };
+static const char *const opensig_unsigned[] = { PH_OPENSIG_UNSIGNED, NULL };
 
-static const char *opensig_members[] = { PH_OPENSIG_MEMBERS };
-
-/* A growing byte string, capped at OPENSIG_INPUT_MAX. */
-struct sbuf {
-	uint8_t	*p;
-	size_t	 len, cap;
-	int	 failed;
-};
-
-static void
-sbuf_add(struct sbuf *b, const void *p, size_t n)
+int
+ph_opensig_proto(const json_t *open)
 {
-	uint8_t	*np;
-	size_t	 cap;
+	const json_t	*p = json_object_get(open, "proto");
 
-	if (b->failed || n == 0)
-		return;
-	if (n > OPENSIG_INPUT_MAX - b->len) {
-		b->failed = 1;
-		return;
-	}
-	if (b->len + n > b->cap) {
-		cap = b->cap == 0 ? 512 : b->cap;
-		while (cap < b->len + n)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
+	return json_is_integer(p) ? (int)json_integer_value(p) : 1;
 }
 
-/* One netstring: LEN ":" BYTES "," */
-static void
-sbuf_ns(struct sbuf *b, const void *p, size_t n)
+int
+ph_opensig_form(int proto)
 {
-	char	hdr[32];
-	int	hn;
-
-	hn = snprintf(hdr, sizeof hdr, "%zu:", n);
-	sbuf_add(b, hdr, (size_t)hn);
-	sbuf_add(b, p, n);
-	sbuf_add(b, ",", 1);
+	return proto >= 2 ? 2 : 1;
 }
 
-static void
-sbuf_ns_str(struct sbuf *b, const char *s)
-{
-	sbuf_ns(b, s, strlen(s));
-}
-
-/* The value of member v as bytes into b (one netstring); -1 if of no known kind. */
+/* Form 1: member v as one netstring into b; -1 if of no known kind. */
 static int
-opensig_value(struct sbuf *b, const char *name, const json_t *v)
+opensig_v1_value(struct ph_sigbuf *b, const char *name, const json_t *v)
 {
-	struct sbuf	 inner = { NULL, 0, 0, 0 };
+	struct ph_sigbuf inner = { NULL, 0, 0, 0 };
 	char		 num[32];
 	const json_t	*e;
 	size_t		 i;
@@ -89,54 +53,48 @@ opensig_value(struct sbuf *b, const char *name, const json_t *v)
 				free(inner.p);
 				return -1;
 			}
-			sbuf_ns(&inner, json_string_value(e), json_string_length(e));
+			ph_sigbuf_ns(&inner, json_string_value(e), json_string_length(e));
 		}
-		if (inner.failed) {
-			free(inner.p);
+		if (inner.failed)
 			b->failed = 1;
-			return 0;
-		}
-		sbuf_ns(b, inner.p, inner.len);
+		else
+			ph_sigbuf_ns(b, inner.p, inner.len);
 		free(inner.p);
 		return 0;
 	}
 	if (json_is_string(v))
-		sbuf_ns(b, json_string_value(v), json_string_length(v));
+		ph_sigbuf_ns(b, json_string_value(v), json_string_length(v));
 	else if (json_is_integer(v)) {
 		snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-		sbuf_ns_str(b, num);
+		ph_sigbuf_ns(b, num, strlen(num));
 	} else if (json_is_boolean(v))
-		sbuf_ns_str(b, json_is_true(v) ? "true" : "false");
+		ph_sigbuf_ns(b, json_is_true(v) ? "true" : "false",
+		    json_is_true(v) ? 4 : 5);
 	else
 		return -1;
 	return 0;
 }
 
-int
-ph_opensig_input(const json_t *open, const char *jti, uint8_t **out,
+/* Form 1's signing input (opensig.h). */
+static int
+opensig_v1_input(const json_t *open, const char *jti, uint8_t **out,
     size_t *len, char **cause)
 {
-	struct sbuf	 b = { NULL, 0, 0, 0 };
+	struct ph_sigbuf b = { NULL, 0, 0, 0 };
 	const json_t	*v;
 	size_t		 i;
 
-	*out = NULL;
-	*len = 0;
-	if (!json_is_object(open) || jti == NULL) {
-		*cause = ph_asprintf("no open or no token id to sign");
-		return -1;
-	}
-	sbuf_ns_str(&b, PH_OPENSIG_CONTEXT);
-	sbuf_ns_str(&b, "jti");
-	sbuf_ns_str(&b, jti);
-	for (i = 0; i < sizeof opensig_members / sizeof opensig_members[0]; i++) {
-		if ((v = json_object_get(open, opensig_members[i])) == NULL)
+	ph_sigbuf_ns(&b, PH_OPENSIG_V1_CONTEXT, strlen(PH_OPENSIG_V1_CONTEXT));
+	ph_sigbuf_ns(&b, "jti", 3);
+	ph_sigbuf_ns(&b, jti, strlen(jti));
+	for (i = 0; i < sizeof opensig_v1_members / sizeof opensig_v1_members[0]; i++) {
+		if ((v = json_object_get(open, opensig_v1_members[i])) == NULL)
 			continue;
-		sbuf_ns_str(&b, opensig_members[i]);
-		if (opensig_value(&b, opensig_members[i], v) != 0) {
+		ph_sigbuf_ns(&b, opensig_v1_members[i], strlen(opensig_v1_members[i]));
+		if (opensig_v1_value(&b, opensig_v1_members[i], v) != 0) {
 			free(b.p);
 			*cause = ph_asprintf("open member %s has the wrong type",
-			    opensig_members[i]);
+			    opensig_v1_members[i]);
 			return -1;
 		}
 	}
@@ -147,6 +105,29 @@ ph_opensig_input(const json_t *open, const char *jti, uint8_t **out,
 	}
 	*out = b.p;
 	*len = b.len;
+	return 0;
+}
+
+int
+ph_opensig_input(const json_t *open, const char *jti, uint8_t **out,
+    size_t *len, char **cause)
+{
+	char	*why = NULL;
+
+	*out = NULL;
+	*len = 0;
+	if (!json_is_object(open) || jti == NULL) {
+		*cause = ph_asprintf("no open or no token id to sign");
+		return -1;
+	}
+	if (ph_opensig_form(ph_opensig_proto(open)) == 1)
+		return opensig_v1_input(open, jti, out, len, cause);
+	if (ph_sigenc_input(PH_OPENSIG_CONTEXT, jti, open, opensig_unsigned, out,
+	    len, &why) != 0) {
+		*cause = ph_asprintf("the open cannot be signed: %s", why);
+		free(why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -163,6 +144,11 @@ ph_opensig_sign(const struct ph_key *k, const char *jti, json_t *open,
 		return -1;
 	}
 	json_object_del(open, "sig");
+	if (json_object_get(open, "proto") == NULL &&
+	    json_object_set_new(open, "proto", json_integer(PH_PROTOCOL_VERSION)) != 0) {
+		*cause = ph_asprintf("out of memory");
+		return -1;
+	}
 	if (ph_opensig_input(open, jti, &in, &n, cause) != 0)
 		return -1;
 	sig = ph_key_sign_b64url(k, in, n, cause);
@@ -180,7 +166,7 @@ ph_opensig_sign(const struct ph_key *k, const char *jti, json_t *open,
 
 int
 ph_opensig_verify(const struct ph_claims *c, const json_t *open, int64_t now,
-    char **cause)
+    int min_form, char **cause)
 {
 	struct ph_key	*k;
 	const json_t	*ts;
@@ -189,7 +175,7 @@ ph_opensig_verify(const struct ph_claims *c, const json_t *open, int64_t now,
 	size_t		 n;
 	char		*why = NULL;
 	int64_t		 age;
-	int		 r;
+	int		 r, proto;
 
 	if (c->cnf == NULL || json_object_get(c->cnf, "jwk") == NULL) {
 		*cause = ph_asprintf("the token of %s is not bound to a client "
@@ -201,6 +187,15 @@ ph_opensig_verify(const struct ph_claims *c, const json_t *open, int64_t now,
 	if (sig == NULL || *sig == '\0') {
 		*cause = ph_asprintf("the open is not signed (no sig): the "
 		    "client needs PORTHOLE_KEY, the key its token is bound to");
+		return -1;
+	}
+	proto = ph_opensig_proto(open);
+	if (ph_opensig_form(proto) < min_form) {
+		*cause = ph_asprintf("the open is signed in form %d (protocol %d), "
+		    "which does not tell types apart nor cover every member; "
+		    "this peer accepts form %d only: upgrade porthole (the CLI), "
+		    "or a relay downgraded the request", ph_opensig_form(proto),
+		    proto, min_form);
 		return -1;
 	}
 	ts = json_object_get(open, "ts");

@@ -3,7 +3,8 @@
  * (src/relay/relay-dev.c): the files and their modes, that the three tokens
  * verify against signing.pub with the kind, scope and key binding each is
  * for, that a second start reuses keys and tokens but reissues a token that
- * no longer verifies, that the certificate carries the names and verifies
+ * no longer verifies or lives longer than the relay's --max-token-lifetime
+ * allows its kind, that the certificate carries the names and verifies
  * as a TLS server certificate for localhost and 127.0.0.1, and the env file
  * (including quoting of awkward paths).
  */
@@ -75,12 +76,23 @@ mode_of(const char *d, const char *name)
 	return st.st_mode & 0777;
 }
 
+/* Prepare d under the lifetime policy spec (NULL: the defaults). */
+static void
+prepare_with(const char *d, const char *spec)
+{
+	struct ph_lifetime	 lt;
+	char			*cause = NULL;
+
+	ph_lifetime_defaults(&lt);
+	if (spec != NULL)
+		cr_assert_eq(ph_lifetime_parse(&lt, spec, &cause), 0, "%s", cause);
+	cr_assert_eq(relay_dev_prepare(d, &lt, &cause), 0, "prepare: %s", cause);
+}
+
 static void
 prepare(const char *d)
 {
-	char	*cause = NULL;
-
-	cr_assert_eq(relay_dev_prepare(d, &cause), 0, "prepare: %s", cause);
+	prepare_with(d, NULL);
 }
 
 /* Verify DIR/name against DIR/signing.pub. */
@@ -156,6 +168,10 @@ Test(relay_dev, tokens_verify_with_their_roles)
 	cr_assert_null(c.target);
 	cr_assert_null(c.cnf);
 	cr_assert(c.exp > now + 364 * 86400 && c.exp <= now + 366 * 86400);
+	ph_claims_free(&c);
+	/* Client tokens within the relay's default limit for them: 30 days. */
+	verify(dir, "viewer.token", &c);
+	cr_assert_eq(c.exp - c.iat, 30 * 86400);
 	ph_claims_free(&c);
 
 	verify(dir, "operator.token", &c);
@@ -272,11 +288,54 @@ Test(relay_dev, second_prepare_reuses)
 		verify(dir, "agent.token", &c);
 		ph_claims_free(&c);
 		verify(dir, "operator.token", &c);
-		cr_assert(c.exp > ph_now() + 300 * 86400);
+		cr_assert(c.exp > ph_now() + 29 * 86400);
 		ph_claims_free(&c);
 	}
 	for (i = 0; names[i] != NULL; i++)
 		free(before[i]);
+}
+
+/* life of DIR/name: exp - iat */
+static int64_t
+life_of(const char *d, const char *name)
+{
+	struct ph_claims	 c;
+	int64_t			 life;
+
+	verify(d, name, &c);
+	life = c.exp - c.iat;
+	ph_claims_free(&c);
+	return life;
+}
+
+Test(relay_dev, tokens_follow_the_lifetime_policy)
+{
+	char	*before, *after;
+	size_t	 n;
+
+	/* No limit on client tokens: a year, as before the policy. */
+	prepare_with(dir, "client=0");
+	cr_assert_eq(life_of(dir, "operator.token"), 365 * 86400);
+	before = slurp(dir, "agent.token", &n);
+	/* The default limit: a state directory of a year-long client token is reissued. */
+	prepare(dir);
+	cr_assert_eq(life_of(dir, "operator.token"), 30 * 86400);
+	cr_assert_eq(life_of(dir, "viewer.token"), 30 * 86400);
+	after = slurp(dir, "agent.token", &n);
+	cr_assert_str_eq(before, after, "the agent token (no limit) was reissued");
+	free(before);
+	free(after);
+	/* Tighter limits for both kinds. */
+	prepare_with(dir, "client=7d,agent=90d");
+	cr_assert_eq(life_of(dir, "operator.token"), 7 * 86400);
+	cr_assert_eq(life_of(dir, "agent.token"), 90 * 86400);
+	/* A looser one keeps what is within it. */
+	before = slurp(dir, "operator.token", &n);
+	prepare(dir);
+	after = slurp(dir, "operator.token", &n);
+	cr_assert_str_eq(before, after);
+	free(before);
+	free(after);
 }
 
 Test(relay_dev, new_signing_key_reissues_everything)
@@ -309,7 +368,12 @@ Test(relay_dev, corrupt_key_is_an_error)
 	prepare(dir);
 	p = path_of(dir, "operator.key");
 	cr_assert_eq(ph_write_file(p, "nope\n", 5, 0600, &cause), 0);
-	cr_assert_eq(relay_dev_prepare(dir, &cause), -1);
+	{
+		struct ph_lifetime lt;
+
+		ph_lifetime_defaults(&lt);
+		cr_assert_eq(relay_dev_prepare(dir, &lt, &cause), -1);
+	}
 	cr_assert(strstr(cause, "operator.key") != NULL, "%s", cause);
 	cr_assert(strstr(cause, "remove it") != NULL, "%s", cause);
 	free(cause);
@@ -318,7 +382,12 @@ Test(relay_dev, corrupt_key_is_an_error)
 	p = path_of(dir, "file");
 	cr_assert_eq(ph_write_file(p, "x", 1, 0600, &cause), 0);
 	cause = NULL;
-	cr_assert_eq(relay_dev_prepare(p, &cause), -1);
+	{
+		struct ph_lifetime lt;
+
+		ph_lifetime_defaults(&lt);
+		cr_assert_eq(relay_dev_prepare(p, &lt, &cause), -1);
+	}
 	cr_assert(strstr(cause, "not a directory") != NULL, "%s", cause);
 	free(cause);
 	free(p);

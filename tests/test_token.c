@@ -839,19 +839,18 @@ Test(token, opensig_roundtrip_and_what_is_signed)
 	o = an_open();
 	cr_assert_eq(ph_opensig_sign(key2, "jti-1", o, NOW, &cause), 0, "%s", cause);
 	cr_assert_eq(json_integer_value(json_object_get(o, "ts")), NOW);
-	cr_assert_eq(ph_opensig_verify(&c, o, NOW + 10, &cause), 0, "%s", cause);
-	/* What the relay adds and cosmetic members are not signed. */
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW + 10, PH_OPENSIG_FORM, &cause), 0, "%s", cause);
+	/* What the relay adds is not signed. */
 	json_object_set_new(o, "secret", json_string("other"));
 	json_object_set_new(o, "sub", json_string("x"));
 	json_object_set_new(o, "token", json_string("t"));
-	json_object_set_new(o, "cols", json_integer(80));
-	cr_assert_eq(ph_opensig_verify(&c, o, NOW, &cause), 0, "%s", cause);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW, PH_OPENSIG_FORM, &cause), 0, "%s", cause);
 
-	/* Every signed member, changed, added or removed, breaks it. */
+	/* Every other member, changed, added or removed, breaks it. */
 	{
 		static const char *names[] = { "agent", "op", "sid", "argv",
 		    "tty", "stdin", "pid", "container", "timeout_ms", "grace_ms",
-		    "ts" };
+		    "ts", "cols", "term", "proto", "type", "anything-new" };
 		size_t i;
 
 		for (i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -866,12 +865,14 @@ Test(token, opensig_roundtrip_and_what_is_signed)
 			else if (strcmp(names[i], "pid") == 0 ||
 			    strcmp(names[i], "timeout_ms") == 0 ||
 			    strcmp(names[i], "grace_ms") == 0 ||
+			    strcmp(names[i], "cols") == 0 ||
+			    strcmp(names[i], "proto") == 0 ||
 			    strcmp(names[i], "ts") == 0)
 				json_object_set_new(o2, names[i], json_integer(NOW + 1));
 			else
 				json_object_set_new(o2, names[i], json_string("zzz"));
 			cause = NULL;
-			cr_assert_eq(ph_opensig_verify(&c, o2, NOW, &cause), -1,
+			cr_assert_eq(ph_opensig_verify(&c, o2, NOW, PH_OPENSIG_FORM, &cause), -1,
 			    "changing %s went unnoticed", names[i]);
 			cr_assert(strstr(cause, "altered") != NULL, "%s", cause);
 			free(cause);
@@ -882,7 +883,7 @@ Test(token, opensig_roundtrip_and_what_is_signed)
 	o2 = json_deep_copy(o);
 	json_object_set_new(o2, "argv", json_pack("[s]", "sh -c echo hi"));
 	cause = NULL;
-	cr_assert_eq(ph_opensig_verify(&c, o2, NOW, &cause), -1);
+	cr_assert_eq(ph_opensig_verify(&c, o2, NOW, PH_OPENSIG_FORM, &cause), -1);
 	free(cause);
 	json_decref(o2);
 	json_decref(o);
@@ -899,41 +900,51 @@ Test(token, opensig_refusals)
 	o = an_open();
 	/* Unsigned. */
 	json_object_set_new(o, "ts", json_integer(NOW));
-	cr_assert_eq(ph_opensig_verify(&c, o, NOW, &cause), -1);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW, PH_OPENSIG_FORM, &cause), -1);
 	cr_assert(strstr(cause, "not signed") != NULL, "%s", cause);
 	free(cause);
 	/* Signed by another key than the bound one. */
 	cr_assert_eq(ph_opensig_sign(key1, "jti-1", o, NOW, &cause), 0);
 	cause = NULL;
-	cr_assert_eq(ph_opensig_verify(&c, o, NOW, &cause), -1);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW, PH_OPENSIG_FORM, &cause), -1);
 	cr_assert(strstr(cause, "does not verify") != NULL, "%s", cause);
 	free(cause);
 	/* Signed for another token (jti). */
 	cr_assert_eq(ph_opensig_sign(key2, "jti-2", o, NOW, &cause), 0);
 	cause = NULL;
-	cr_assert_eq(ph_opensig_verify(&c, o, NOW, &cause), -1);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW, PH_OPENSIG_FORM, &cause), -1);
 	free(cause);
 	/* Stale and future, past the 60 s of skew; within it is fine. */
 	cr_assert_eq(ph_opensig_sign(key2, "jti-1", o, NOW, &cause), 0);
-	cr_assert_eq(ph_opensig_verify(&c, o, NOW + PH_CLOCK_SKEW, &cause), 0);
-	cr_assert_eq(ph_opensig_verify(&c, o, NOW - PH_CLOCK_SKEW, &cause), 0);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW + PH_CLOCK_SKEW, PH_OPENSIG_FORM, &cause), 0);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW - PH_CLOCK_SKEW, PH_OPENSIG_FORM, &cause), 0);
 	cause = NULL;
-	cr_assert_eq(ph_opensig_verify(&c, o, NOW + PH_CLOCK_SKEW + 1, &cause), -1);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW + PH_CLOCK_SKEW + 1, PH_OPENSIG_FORM, &cause), -1);
 	cr_assert(strstr(cause, "stale") != NULL && strstr(cause, "old") != NULL,
 	    "%s", cause);
 	free(cause);
 	cause = NULL;
-	cr_assert_eq(ph_opensig_verify(&c, o, NOW - PH_CLOCK_SKEW - 5, &cause), -1);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW - PH_CLOCK_SKEW - 5, PH_OPENSIG_FORM, &cause), -1);
 	cr_assert(strstr(cause, "ahead") != NULL, "%s", cause);
 	free(cause);
 	/* An unbound token cannot open anything. */
 	json_decref(c.cnf);
 	c.cnf = NULL;
 	cause = NULL;
-	cr_assert_eq(ph_opensig_verify(&c, o, NOW, &cause), -1);
+	cr_assert_eq(ph_opensig_verify(&c, o, NOW, PH_OPENSIG_FORM, &cause), -1);
 	cr_assert(strstr(cause, "not bound") != NULL, "%s", cause);
 	free(cause);
-	/* A member of the wrong type is an error, not a crash. */
+	/*
+	 * What a form cannot sign is an error, not a crash: a number with a
+	 * fraction (form 2), argv not a list of strings (form 1).
+	 */
+	json_object_set_new(o, "timeout_ms", json_real(1.5));
+	cause = NULL;
+	cr_assert_eq(ph_opensig_sign(key2, "jti-1", o, NOW, &cause), -1);
+	cr_assert(strstr(cause, "timeout_ms") != NULL, "%s", cause);
+	free(cause);
+	json_object_del(o, "timeout_ms");
+	json_object_set_new(o, "proto", json_integer(1));
 	json_object_set_new(o, "argv", json_string("not a list"));
 	cause = NULL;
 	cr_assert_eq(ph_opensig_sign(key2, "jti-1", o, NOW, &cause), -1);

@@ -7,11 +7,16 @@
  * a peer must understand, or a close code changes meaning.  Adding an
  * optional member that old peers may ignore does not need a bump.  The relay
  * serves PH_PROTOCOL_VERSION and PH_PROTOCOL_VERSION_MIN.
+ *
+ * 2: the signature of an `open` covers every member the client sent, with
+ *    its type (opensig.h, form 2); agents of 2 refuse opens of form 1.
+ *    A session's version is the open's `proto`: the lower of the client's
+ *    and the agent's.
  */
 #ifndef PORTHOLE_PROTOCOL_H
 #define PORTHOLE_PROTOCOL_H
 
-#define PH_PROTOCOL_VERSION	1
+#define PH_PROTOCOL_VERSION	2
 #define PH_PROTOCOL_VERSION_MIN	1
 
 /* Largest payload of one WebSocket message, after the type byte. */

@@ -10,7 +10,9 @@
  * cause; it is wiped from memory once verified, except a client's, which is
  * kept (relay_auth_check_keep) until its `open` carries it to the agent.
  * Revoked tokens (PORTHOLE_REVOKED, re-read when it changes) are refused at
- * the upgrade and again at `open`, whose signature relay_auth_open checks.
+ * the upgrade and again at `open`, whose signature relay_auth_open checks;
+ * so are tokens made to live longer than --max-token-lifetime allows their
+ * kind (tokenlife.h), wherever a token is presented.
  * The key set is re-read when its files change (key rotation, keywatch.h).
  */
 #include <stdlib.h>
@@ -151,6 +153,14 @@ relay_auth_check_keep(struct lws *wsi, enum ph_token_kind want, struct ph_claims
 		memset(out, 0, sizeof *out);
 		return -1;
 	}
+	if (ph_lifetime_check(&relay.lifetime, out, &why) != 0) {
+		*cause = ph_asprintf("bad token: %s", why);
+		free(why);
+		relay_auth_wipe(&tok);
+		ph_claims_free(out);
+		memset(out, 0, sizeof *out);
+		return -1;
+	}
 	if (keep != NULL)
 		*keep = tok;
 	return 0;
@@ -177,7 +187,8 @@ relay_auth_open(const struct ph_claims *cl, const json_t *open, char **cause)
 		    "PORTHOLE_REVOKED)", cl->jti, cl->sub);
 		return -1;
 	}
-	return ph_opensig_verify(cl, open, ph_now(), cause);
+	/* Both forms here: whether the agent takes form 1 is relay-session.c's. */
+	return ph_opensig_verify(cl, open, ph_now(), 1, cause);
 }
 
 /*

@@ -36,7 +36,7 @@
 #include "porthole/util.h"
 #include "relay-dev.h"
 
-#define DEV_TOKEN_TTL	(365 * 86400)	/* lifetime of the dev tokens */
+#define DEV_TOKEN_TTL	(365 * 86400)	/* lifetime of the dev tokens (at most) */
 #define DEV_TOKEN_MIN	86400		/* reissue when less is left */
 #define DEV_CERT_DAYS	3650		/* lifetime of the certificate */
 #define DEV_CERT_CN	"porthole dev relay"
@@ -427,7 +427,7 @@ dev_scope_is(const struct ph_claims *c, const char *want)
 /* Is the token at path one we would issue now (and good for a while)? */
 static int
 dev_token_good(const char *path, const struct dev_token *t,
-    const struct ph_keyset *ks, json_t *cnf)
+    const struct ph_keyset *ks, json_t *cnf, const struct ph_lifetime *lt)
 {
 	struct ph_claims	 c;
 	char			*tok, *why = NULL;
@@ -451,10 +451,12 @@ dev_token_good(const char *path, const struct dev_token *t,
 	OPENSSL_cleanse(tok, len);
 	free(tok);
 	good = c.kind == t->kind && c.exp - now >= DEV_TOKEN_MIN &&
+	    ph_lifetime_check(lt, &c, &why) == 0 &&
 	    c.target == NULL && c.labels == NULL &&
 	    dev_scope_is(&c, t->scope) &&
 	    (cnf == NULL ? c.cnf == NULL :
 	    (c.cnf != NULL && json_equal(c.cnf, cnf)));
+	free(why);
 	ph_claims_free(&c);
 	return good;
 }
@@ -489,10 +491,20 @@ dev_split_free(char **v)
 	free(v);
 }
 
+/* How long to issue a token of kind for: a year, or less if lt says so. */
+static int64_t
+dev_token_ttl(const struct ph_lifetime *lt, enum ph_token_kind kind)
+{
+	int64_t	max = ph_lifetime_max(lt, ph_token_kind_name(kind));
+
+	return max > 0 && max < DEV_TOKEN_TTL ? max : DEV_TOKEN_TTL;
+}
+
 /* Keep or (re)issue one token. */
 static int
 dev_prepare_token(const char *dir, const struct dev_token *t,
-    const struct ph_key *signing, const struct ph_keyset *ks, char **cause)
+    const struct ph_key *signing, const struct ph_keyset *ks,
+    const struct ph_lifetime *lt, char **cause)
 {
 	struct ph_claims	 c;
 	struct ph_key		*client = NULL;
@@ -511,7 +523,7 @@ dev_prepare_token(const char *dir, const struct dev_token *t,
 			goto out;
 		}
 	}
-	if (dev_exists(path) && dev_token_good(path, t, ks, cnf)) {
+	if (dev_exists(path) && dev_token_good(path, t, ks, cnf, lt)) {
 		rc = 0;
 		goto out;
 	}
@@ -522,7 +534,7 @@ dev_prepare_token(const char *dir, const struct dev_token *t,
 	c.scope = t->scope != NULL ? dev_split(t->scope) : NULL;
 	c.cnf = cnf;
 	c.iat = ph_now();
-	c.exp = c.iat + DEV_TOKEN_TTL;
+	c.exp = c.iat + dev_token_ttl(lt, t->kind);
 	tok = ph_token_issue(signing, &c, cause);
 	dev_split_free(c.scope);
 	if (tok == NULL)
@@ -542,7 +554,7 @@ out:
 }
 
 int
-relay_dev_prepare(const char *dir, char **cause)
+relay_dev_prepare(const char *dir, const struct ph_lifetime *lt, char **cause)
 {
 	struct ph_keyset	 ks = { NULL, 0 };
 	struct ph_key		*signing = NULL, *k;
@@ -581,7 +593,7 @@ relay_dev_prepare(const char *dir, char **cause)
 		path = NULL;
 	}
 	for (i = 0; i < sizeof dev_tokens / sizeof dev_tokens[0]; i++) {
-		if (dev_prepare_token(dir, &dev_tokens[i], signing, &ks,
+		if (dev_prepare_token(dir, &dev_tokens[i], signing, &ks, lt,
 		    cause) != 0)
 			goto out;
 	}

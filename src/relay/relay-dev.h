@@ -14,10 +14,13 @@
  *   operator.token		kind client, every operation, bound to operator.key
  *   viewer.token		kind client, ls/ps/mem, bound to viewer.key
  *   env			`. DIR/env` sets the PORTHOLE_* of a client
- * Tokens last 365 days.
+ * Tokens last 365 days, or less where the relay's --max-token-lifetime
+ * allows their kind less (client tokens: 30 days by default).
  */
 #ifndef PORTHOLE_RELAY_DEV_H
 #define PORTHOLE_RELAY_DEV_H
+
+#include "porthole/tokenlife.h"
 
 /* File names inside the state directory. */
 #define RELAY_DEV_CERT		"ca.pem"
@@ -30,12 +33,12 @@
  * Create dir (0700) if missing and every file above that is missing or no
  * longer usable: a certificate that does not match tls.key or has expired
  * is remade, a token that does not verify against signing.pub (expired,
- * signed by an older key, bound to a key that changed) or expires within a
- * day is reissued; everything else is kept as it is.  Does not write env.
- * Blocking file and key work: call it before the event loop starts.
- * Returns 0, or -1 with *cause (malloc'd).
+ * signed by an older key, bound to a key that changed), expires within a
+ * day or lives longer than lt allows its kind is reissued; everything else
+ * is kept as it is.  Does not write env.  Blocking file and key work: call
+ * it before the event loop starts.  Returns 0, or -1 with *cause (malloc'd).
  */
-int	relay_dev_prepare(const char *dir, char **cause);
+int	relay_dev_prepare(const char *dir, const struct ph_lifetime *lt, char **cause);
 
 /*
  * Write DIR/env (0600) for a relay reachable at host:port (a wildcard or

@@ -2,7 +2,8 @@
  * relay-http.c - the relay's plain HTTP endpoints on the WebSocket port:
  * GET /healthz ("ok"), GET /metrics (Prometheus text, relay-metrics.c),
  * GET /v1/agents (the
- * agents a client token may see, JSON), and a JSON 404 for anything else.
+ * agents a client token may see, JSON, to a client that proves it holds
+ * the token's key: listproof.h), and a JSON 404 for anything else.
  *
  * A response is built whole in memory (headers written at once, the body
  * kept in the connection with LWS_PRE bytes of headroom) and sent from
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/listproof.h"
 #include "porthole/log.h"
 #include "porthole/util.h"
 #include "relay.h"
@@ -73,6 +75,40 @@ relay_http_error(struct relay_conn *c, struct lws *wsi, unsigned status,
 	return r;
 }
 
+/*
+ * Does the listing carry a proof of the token's key (listproof.h) for
+ * this relay name, path and selector?  0, or -1 with *cause.
+ */
+static int
+relay_http_proof(struct lws *wsi, const struct ph_claims *cl, const char *selector,
+    char **cause)
+{
+	static const char name[] = "porthole-proof:";	/* lws keeps names in lower case */
+	struct ph_listreq req;
+	char proof[PH_LISTPROOF_MAX + 1], host[256];
+	int n;
+
+	proof[0] = '\0';
+	n = lws_hdr_custom_length(wsi, name, (int)strlen(name));
+	if (n > PH_LISTPROOF_MAX) {
+		*cause = ph_asprintf("the %s header is longer than %d bytes",
+		    PH_LISTPROOF_HEADER, PH_LISTPROOF_MAX);
+		return -1;
+	}
+	if (n > 0 && lws_hdr_custom_copy(wsi, proof, (int)sizeof proof, name,
+	    (int)strlen(name)) < 0)
+		proof[0] = '\0';
+	host[0] = '\0';
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HOST) >= (int)sizeof host ||
+	    lws_hdr_copy(wsi, host, (int)sizeof host, WSI_TOKEN_HOST) < 0)
+		host[0] = '\0';
+	req.method = "GET";
+	req.host = host;
+	req.path = PH_PATH_AGENTS;
+	req.selector = selector;
+	return ph_listproof_verify(cl, proof, &req, ph_now(), cause);
+}
+
 static int
 relay_http_agents(struct relay_conn *c, struct lws *wsi)
 {
@@ -91,6 +127,17 @@ relay_http_agents(struct relay_conn *c, struct lws *wsi)
 		free(cause);
 		return r;
 	}
+	/* lws 4.1.6 returns a pointer into sel just past "selector=". */
+	selector = lws_get_urlarg_by_name(wsi, "selector=", sel, (int)sizeof sel);
+	if (selector != NULL && *selector == '\0')
+		selector = NULL;
+	if (relay_http_proof(wsi, &cl, selector, &cause) != 0) {
+		relay_audit_refusal(c, PH_PATH_AGENTS, PH_ERR_UNAUTHORIZED, cause);
+		r = relay_http_error(c, wsi, 401, PH_ERR_UNAUTHORIZED, cause);
+		free(cause);
+		ph_claims_free(&cl);
+		return r;
+	}
 	if (!ph_claims_allows(&cl, "ls")) {
 		cause = ph_asprintf("token for %s lacks scope ls", cl.sub);
 		relay_audit_refusal(c, PH_PATH_AGENTS, PH_ERR_FORBIDDEN, cause);
@@ -99,10 +146,6 @@ relay_http_agents(struct relay_conn *c, struct lws *wsi)
 		ph_claims_free(&cl);
 		return r;
 	}
-	/* lws 4.1.6 returns a pointer into sel just past "selector=". */
-	selector = lws_get_urlarg_by_name(wsi, "selector=", sel, (int)sizeof sel);
-	if (selector != NULL && *selector == '\0')
-		selector = NULL;
 	list = relay_agent_list(&cl, selector, &cause);
 	ph_claims_free(&cl);
 	if (list == NULL) {

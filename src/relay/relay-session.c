@@ -35,6 +35,7 @@
 #include <openssl/crypto.h>
 
 #include "porthole/log.h"
+#include "porthole/opensig.h"
 #include "porthole/util.h"
 #include "relay.h"
 
@@ -245,6 +246,34 @@ relay_session_refuse(struct relay_conn *c, const char *err, int code, const char
 	relay_conn_fail(c, err, code, "%s", msg);
 }
 
+/*
+ * Can the agent (aj, as listed) take this open?  Not one of a newer
+ * protocol than it speaks, nor one signed in a weaker form than its
+ * protocol requires (opensig.h: a protocol-2 agent takes form 2 only; the
+ * agent checks this itself, the relay only says it sooner and clearer).
+ * 0, or -1 with the refusal in msg.
+ */
+static int
+relay_session_version(const json_t *o, const json_t *aj, char *msg, size_t len)
+{
+	const char *id = json_string_value(json_object_get(aj, "id"));
+	int op = ph_opensig_proto(o);
+	int ap = (int)json_integer_value(json_object_get(aj, "proto"));
+
+	if (op > ap) {
+		snprintf(msg, len, "agent %s speaks protocol %d, the open is protocol "
+		    "%d: list the agents again (or upgrade the agent)", id, ap, op);
+		return -1;
+	}
+	if (ph_opensig_form(op) < ph_opensig_form(ap)) {
+		snprintf(msg, len, "agent %s speaks protocol %d and takes only opens "
+		    "signed in form %d; this open is protocol %d: upgrade porthole "
+		    "(the CLI)", id, ap, ph_opensig_form(ap), op);
+		return -1;
+	}
+	return 0;
+}
+
 /* The first message of a client channel: `open`. */
 static void
 relay_session_open(struct relay_conn *c, struct ph_frame *f)
@@ -313,6 +342,11 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 		json_decref(aj);
 		snprintf(msg, sizeof msg, "token for %s may not touch agent %s", sub, agent_id);
 		relay_session_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, msg);
+		return;
+	}
+	if (relay_session_version(o, aj, msg, sizeof msg) != 0) {
+		json_decref(aj);
+		relay_session_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION, msg);
 		return;
 	}
 	if (relay_limits_session_add(agent_id, &cause) != 0) {

@@ -90,6 +90,7 @@ struct relay_opts {
 	char	*record_dir;		/* relay-record.c */
 	int	 record_required;
 	int	 ping_secs, hangup_secs;	/* relay-conn.c's keepalive */
+	struct ph_lifetime lifetime;		/* relay-auth.c, relay-dev.c */
 };
 
 static void
@@ -109,6 +110,10 @@ relay_usage(FILE *f)
 	    "                      (PORTHOLE_PUBKEY)\n"
 	    "  --revoked FILE      revoked token ids (jti), one a line, re-read when the\n"
 	    "                      file changes (PORTHOLE_REVOKED)\n"
+	    "  --max-token-lifetime KIND=DUR[,KIND=DUR...]  refuse tokens made to live\n"
+	    "                      longer (exp - iat) than this for their kind: client,\n"
+	    "                      agent, relay; 0 for no limit (PORTHOLE_MAX_TOKEN_LIFETIME;\n"
+	    "                      default " PH_LIFETIME_DEFAULT ", relay as client)\n"
 	    "  --dev               make (or reuse) a self-signed certificate, signing keys\n"
 	    "                      and tokens in the state directory, then serve with them\n"
 	    "  --state DIR         state directory for --dev (default ./.porthole-dev)\n"
@@ -233,6 +238,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "pubkey", required_argument, NULL, 'p' },
 		{ "revoked", required_argument, NULL, 'r' },
+		{ "max-token-lifetime", required_argument, NULL, 'L' },
 		{ "state", required_argument, NULL, 's' },
 		{ "dev", no_argument, NULL, 'd' },
 		{ "hangup-secs", required_argument, NULL, 'H' },
@@ -253,7 +259,8 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	};
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
-	const char *f_revoked = NULL, *f_hangup = NULL;
+	const char *f_revoked = NULL, *f_hangup = NULL, *f_lifetime = NULL;
+	char *lifetime, *cause = NULL;
 	int ch, f_required = 0, ping, hangup;
 
 	memset(o, 0, sizeof *o);
@@ -264,6 +271,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case 'k': f_key = optarg; break;
 		case 'p': f_pub = optarg; break;
 		case 'r': f_revoked = optarg; break;
+		case 'L': f_lifetime = optarg; break;
 		case 's': f_state = optarg; break;
 		case 'd': o->dev = 1; break;
 		case 'P': f_proxies = optarg; break;
@@ -317,6 +325,16 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	}
 	o->ping_secs = ping;
 	o->hangup_secs = hangup;
+	ph_lifetime_defaults(&o->lifetime);
+	if ((lifetime = ph_setting(f_lifetime, "PORTHOLE_MAX_TOKEN_LIFETIME")) != NULL &&
+	    ph_lifetime_parse(&o->lifetime, lifetime, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --max-token-lifetime "
+		    "(PORTHOLE_MAX_TOKEN_LIFETIME): %s\n", cause);
+		free(cause);
+		free(lifetime);
+		return -1;
+	}
+	free(lifetime);
 	o->listen = ph_setting(f_listen, "PORTHOLE_LISTEN");
 	o->cert = ph_setting(f_cert, "PORTHOLE_TLS_CERT");
 	o->key = ph_setting(f_key, "PORTHOLE_TLS_KEY");
@@ -388,7 +406,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "porthole-relay: --listen: %s\n", cause);
 		goto out;
 	}
-	if (o.dev && relay_dev_prepare(o.state, &cause) != 0) {
+	relay.lifetime = o.lifetime;
+	{
+		char c[32], a[32], r[32];
+
+		ph_info("token lifetimes at most: client %s, agent %s, relay %s",
+		    ph_lifetime_fmt(ph_lifetime_max(&o.lifetime, "client"), c, sizeof c),
+		    ph_lifetime_fmt(ph_lifetime_max(&o.lifetime, "agent"), a, sizeof a),
+		    ph_lifetime_fmt(ph_lifetime_max(&o.lifetime, "relay"), r, sizeof r));
+	}
+	if (o.dev && relay_dev_prepare(o.state, &o.lifetime, &cause) != 0) {
 		fprintf(stderr, "porthole-relay: --dev: %s\n", cause);
 		goto out;
 	}

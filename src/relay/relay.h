@@ -34,6 +34,7 @@
 #include "porthole/protocol.h"
 #include "porthole/revoked.h"
 #include "porthole/token.h"
+#include "porthole/tokenlife.h"
 
 /*
  * Receive buffers: control channels carry small JSON, sessions bulk data.
@@ -131,6 +132,7 @@ struct relay {
 	struct ph_keyset	 keys;
 	struct ph_keywatch	 keywatch;	/* re-reads keys when PORTHOLE_PUBKEY changes */
 	struct ph_revoked	 revoked;	/* PORTHOLE_REVOKED */
+	struct ph_lifetime	 lifetime;	/* --max-token-lifetime */
 	struct relay_conn	*conns;		/* every live WebSocket */
 	size_t			 nconns;
 	int			 shutting_down;

@@ -51,7 +51,7 @@ eq "ls --json lists every agent" "$(jq '[.agents[] | select(.labels.bench == "lo
 # whole of it must arrive although it takes longer than the deadline.
 cat >"$T/slowget.py" <<'PY'
 import socket, ssl, sys, time
-host, port, ca, tokf = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+host, port, ca, tokf, proof = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 tok = open(tokf).read().strip()
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -59,8 +59,8 @@ s.connect((host, port))
 ctx = ssl.create_default_context(cafile=ca)
 ctx.set_alpn_protocols(["http/1.1"])
 t = ctx.wrap_socket(s, server_hostname=host)
-t.sendall(("GET /v1/agents HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n"
-           % (host, tok)).encode())
+t.sendall(("GET /v1/agents HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+           "Porthole-Proof: %s\r\n\r\n" % (host, tok, proof)).encode())
 buf = b""
 while b"\r\n\r\n" not in buf:
     d = t.recv(4096)
@@ -84,8 +84,11 @@ while clen < 0 or got < clen:
     time.sleep(0.01)
 print(clen, got, "%.1f" % (time.monotonic() - t0))
 PY
+# A token lists only with the proof of its key (what the CLI sends).
+proof=$("$PROBE_BIN" --url "wss://127.0.0.1:$PORT/v1/agents" --token "$PORTHOLE_TOKEN" \
+	--sign "$PORTHOLE_KEY" --list-proof)
 read -r want got secs < <(timeout 120 python3 "$T/slowget.py" 127.0.0.1 "$PORT" "$PORTHOLE_CA" \
-	"${PORTHOLE_TOKEN#@}")
+	"${PORTHOLE_TOKEN#@}" "$proof")
 log "slow reader: $got of $want bytes in $secs s (deadline 2 s)"
 check "the slow reader's answer has a Content-Length" [ "${want:--1}" -gt 5000000 ]
 eq "the slow reader gets all of it" "${got:-0}" "${want:-x}"

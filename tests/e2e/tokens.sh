@@ -205,6 +205,11 @@ forge replay replay 4401 "replayed"
 forge stale stale 4401 "stale"
 forge agent-token agent 4401 "agent token"
 forge other-agent other 4403 "is for agent someone-else"
+# The signature covers every member with its type (form 2): an added
+# member, a retyped one, and the weak form 1 itself are refused.
+forge added added 4401 "signature does not verify"
+forge retyped retyped 4401 "signature does not verify"
+forge downgrade downgrade 4401 "signed in form 1"
 
 # The agent honours the revocation list too (the fake relay has a revoked token).
 out=$T/fake-revoked.out

@@ -12,13 +12,15 @@
  *     input is built, it is signed with the fixed key and checked against a
  *     token bound to it (ph_opensig_verify), and checked unsigned as given;
  *   - input starting with "revoked:" is taken as a revocation list file
- *     (through a memfd, so revoked.c reads it as it reads PORTHOLE_REVOKED).
+ *     (through a memfd, so revoked.c reads it as it reads PORTHOLE_REVOKED);
+ *   - input starting with "proof:" is taken as a listing's Porthole-Proof
+ *     header and checked (listproof.h) against a token bound to the key.
  * The key is fixed (below) and so is the clock, so the seed tokens in
  * corpus/token/, made with this key, verify and the fuzzer starts from
  * accepted tokens.  The key is a test fixture and protects nothing.
  *
  * Build: clang -fsanitize=fuzzer,address -D_GNU_SOURCE -Iinclude
- *        src/token.c src/opensig.c src/revoked.c src/util.c
+ *        src/token.c src/opensig.c src/sigenc.c src/listproof.c src/revoked.c src/util.c
  *        tests/fuzz/fuzz_token.c -lcrypto -ljansson
  */
 #include <sys/mman.h>
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/listproof.h"
 #include "porthole/opensig.h"
 #include "porthole/revoked.h"
 #include "porthole/token.h"
@@ -129,7 +132,7 @@ fuzz_open(const uint8_t *data, size_t size)
 	c.kind = PH_TOKEN_CLIENT;
 	c.jti = "fuzz-jti";
 	c.cnf = json_pack("{s:o}", "jwk", ph_key_jwk(fuzz_key));
-	(void)ph_opensig_verify(&c, o, FUZZ_NOW, &cause);	/* as given */
+	(void)ph_opensig_verify(&c, o, FUZZ_NOW, 1, &cause);	/* as given */
 	free(cause);
 	cause = NULL;
 	if (ph_opensig_input(o, c.jti, &in, &n, &cause) == 0)
@@ -138,7 +141,7 @@ fuzz_open(const uint8_t *data, size_t size)
 	cause = NULL;
 	if (json_is_object(o) &&
 	    ph_opensig_sign(fuzz_key, c.jti, o, FUZZ_NOW, &cause) == 0 &&
-	    ph_opensig_verify(&c, o, FUZZ_NOW, &cause) != 0)
+	    ph_opensig_verify(&c, o, FUZZ_NOW, 1, &cause) != 0)
 		abort();	/* what was just signed must verify */
 	free(cause);
 	json_decref(c.cnf);
@@ -165,6 +168,25 @@ fuzz_revoked(const uint8_t *data, size_t size)
 		free(cause);
 	}
 	close(fd);
+}
+
+/* A listing's proof header, checked for a fixed request. */
+static void
+fuzz_proof(const char *hdr)
+{
+	struct ph_listreq	 req = { "GET", "relay.example.com:7443", "/v1/agents",
+	    "env=prod" };
+	struct ph_claims	 c;
+	char			*cause = NULL;
+
+	memset(&c, 0, sizeof c);
+	c.sub = "fuzz";
+	c.kind = PH_TOKEN_CLIENT;
+	c.jti = "fuzz-jti";
+	c.cnf = json_pack("{s:o}", "jwk", ph_key_jwk(fuzz_key));
+	(void)ph_listproof_verify(&c, hdr, &req, FUZZ_NOW, &cause);
+	free(cause);
+	json_decref(c.cnf);
 }
 
 int
@@ -205,6 +227,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_open(data + 5, size - 5);
 	if (size >= 8 && memcmp(data, "revoked:", 8) == 0)
 		fuzz_revoked(data + 8, size - 8);
+	if (size >= 6 && memcmp(data, "proof:", 6) == 0)
+		fuzz_proof(s + 6);
 	if (size > 5 && memcmp(data, "-----", 5) == 0) {
 		(void)ph_keyset_add_pem(&ks, data, size, "fuzz", &cause);
 		free(cause);

@@ -22,6 +22,13 @@
  *	  stale     signed, but its time 5 minutes ago (an old open replayed)
  *	  agent     carrying the agent's token instead of the client's
  *	  other     signed for another agent id
+ *	  added     a member the client did not send added after signing
+ *		    (`e2e_share`, as a later version's would be)
+ *	  retyped   a member the client signed as 123 turned into "123"
+ *		    (`x_count`: no schema checks it, as for a member a later
+ *		    version adds before the schema knows it)
+ *	  downgrade signed by the client in form 1 (protocol 1), as a client
+ *		    told by the relay that the agent is of protocol 1 would
  *
  * Usage: ph-fakerelay --cert PEM --key PEM --token FILE --client-key PEM
  *	[--wait-ms N] (--hex HEX | --big N | --text STR | --forge MODE)
@@ -96,12 +103,20 @@ make_open(const char *s, const char *cmd, const char *mode)
 	    strcmp(cmd, "cat") == 0);
 	json_object_set_new(o, "argv", strcmp(cmd, "cat") == 0 ?
 	    json_pack("[s]", "cat") : json_pack("[s,s,s]", "sh", "-c", cmd));
+	if (strcmp(mode, "retyped") == 0)
+		json_object_set_new(o, "x_count", json_integer(123));
+	if (strcmp(mode, "downgrade") == 0)
+		json_object_set_new(o, "proto", json_integer(1));
 	if (strcmp(mode, "unsigned") == 0)
 		json_object_set_new(o, "ts", json_integer(now));
 	else if (ph_opensig_sign(k, jti, o, now, &cause) != 0)
 		goto fail;
 	if (strcmp(mode, "altered") == 0)
 		json_object_set_new(o, "argv", json_pack("[s,s,s]", "sh", "-c", "echo pwned"));
+	if (strcmp(mode, "added") == 0)
+		json_object_set_new(o, "e2e_share", json_string("AAAA"));
+	if (strcmp(mode, "retyped") == 0)
+		json_object_set_new(o, "x_count", json_string("123"));
 	json_object_set_new(o, "secret", json_string(secret));
 	json_object_set_new(o, "sub", json_string("t"));
 	json_object_set_new(o, "token", json_string(strcmp(mode, "agent") == 0 ?

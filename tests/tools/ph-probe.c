@@ -22,6 +22,11 @@
  * members of --after-sign JSON are merged in (an open altered after it was
  * signed).
  *
+ * Listing proof: ph-probe --url wss://HOST:PORT/v1/agents --token T --sign KEY
+ *   --list-proof [--selector S] [--proof-host H] [--ts-offset SECS] prints
+ *   the Porthole-Proof header value the CLI would send for that listing
+ *   (signed for H instead of the URL's host with --proof-host) and exits.
+ *
  * Flood mode (probe-flood.c): ph-probe --url ... --ca FILE --token T
  *   --flood N [--from 127.0.0.2] [--flood-secs S] opens N hostile
  *   connections at once, each from its own source address counting up
@@ -36,6 +41,7 @@
 
 #include <libwebsockets.h>
 
+#include "porthole/listproof.h"
 #include "porthole/opensig.h"
 #include "porthole/protocol.h"
 #include "porthole/token.h"
@@ -236,6 +242,36 @@ static const struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
+/* Print the proof of a listing (see the top of the file). */
+static int
+list_proof(const char *keyfile, const char *host, const char *path,
+    const char *selector, long ts_offset)
+{
+	struct ph_listreq req = { "GET", host, path, selector };
+	struct ph_key *k;
+	json_t *claims = NULL;
+	const char *jti;
+	char *cause = NULL, *hdr;
+
+	if ((k = ph_key_load(keyfile, 0, &cause)) == NULL ||
+	    ph_token_decode(token, NULL, &claims, &cause) != 0) {
+		fprintf(stderr, "ph-probe: --list-proof: %s\n", cause);
+		return 2;
+	}
+	jti = json_string_value(json_object_get(claims, "jti"));
+	if ((hdr = ph_listproof_make(k, jti != NULL ? jti : "", &req,
+	    ph_now() + ts_offset, &cause)) == NULL) {
+		fprintf(stderr, "ph-probe: --list-proof: %s\n", cause);
+		return 2;
+	}
+	printf("%s\n", hdr);
+	fflush(stdout);
+	free(hdr);
+	json_decref(claims);
+	ph_key_free(k);
+	return 0;
+}
+
 /* Sign every --ctl open (see the top of the file). */
 static void
 sign_opens(const char *keyfile, long ts_offset, const char *after)
@@ -309,6 +345,9 @@ main(int argc, char **argv)
 		{ "flood", required_argument, NULL, 'f' },
 		{ "from", required_argument, NULL, 'O' },
 		{ "flood-secs", required_argument, NULL, 'D' },
+		{ "list-proof", no_argument, NULL, 'L' },
+		{ "selector", required_argument, NULL, 'e' },
+		{ "proof-host", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct lws_context_creation_info info;
@@ -318,9 +357,9 @@ main(int argc, char **argv)
 	long ts_offset = 0;
 	char *host = NULL, *cause = NULL, *tok;
 	long wait_ms = 5000, flood = 0, flood_secs = 20;
-	const char *from = "127.0.0.2";
+	const char *from = "127.0.0.2", *selector = NULL, *proof_host = NULL;
 	int64_t deadline;
-	int c, port;
+	int c, port, listproof = 0;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -343,6 +382,9 @@ main(int argc, char **argv)
 		case 'f': flood = strtol(optarg, NULL, 10); break;
 		case 'O': from = optarg; break;
 		case 'D': flood_secs = strtol(optarg, NULL, 10); break;
+		case 'L': listproof = 1; break;
+		case 'e': selector = optarg; break;
+		case 'H': proof_host = optarg; break;
 		default: return 2;
 		}
 	}
@@ -357,12 +399,9 @@ main(int argc, char **argv)
 		}
 		token = tok;
 	}
-	if (signkey != NULL) {
-		if (token == NULL) {
-			fprintf(stderr, "ph-probe: --sign needs --token\n");
-			return 2;
-		}
-		sign_opens(signkey, ts_offset, after);
+	if (signkey != NULL && token == NULL) {
+		fprintf(stderr, "ph-probe: --sign needs --token\n");
+		return 2;
 	}
 	{
 		char *base = strndup(url, (size_t)(path - url));
@@ -372,6 +411,18 @@ main(int argc, char **argv)
 		}
 		free(base);
 	}
+	if (listproof) {
+		if (signkey == NULL) {
+			fprintf(stderr, "ph-probe: --list-proof needs --sign\n");
+			return 2;
+		}
+		c = list_proof(signkey, proof_host != NULL ? proof_host : host,
+		    path, selector, ts_offset);
+		free(host);
+		return c;
+	}
+	if (signkey != NULL)
+		sign_opens(signkey, ts_offset, after);
 	if (flood > 0)
 		return probe_flood(host, port, ca, token, from, (int)flood, (int)flood_secs);
 	lws_set_log_level(LLL_ERR, NULL);
