@@ -110,8 +110,10 @@ agent_chan_push_ctl(struct agent_chan *ch, json_t *msg)
 	size_t	 len;
 	int	 rc = -1;
 
-	if (msg != NULL && ph_ctl_encode(msg, &out, &len) == 0)
+	if (msg != NULL && ph_ctl_encode(msg, &out, &len) == 0) {
 		rc = agent_chan_push(ch, -1, out + PH_HEADROOM, len);
+		explicit_bzero(out, PH_HEADROOM + len);	/* an attach's secret */
+	}
 	free(out);
 	json_decref(msg);
 	return rc;
@@ -131,7 +133,7 @@ agent_chan_message(struct agent_chan *ch, struct lws *wsi)
 {
 	struct ph_frame	 f;
 	const char	*why = NULL;
-	int		 close_code = PH_CLOSE_POLICY;
+	int		 close_code = PH_CLOSE_POLICY, ctl;
 
 	if (!lws_frame_is_binary(wsi)) {
 		ch->ops->fail(ch->arg, PH_CLOSE_POLICY, PH_ERR_BAD_FRAME,
@@ -145,8 +147,12 @@ agent_chan_message(struct agent_chan *ch, struct lws *wsi)
 		    "bad frame");
 		return;
 	}
+	ctl = f.type == PH_FRAME_CONTROL;
 	ch->ops->frame(ch->arg, &f);
 	ph_frame_clear(&f);
+	/* An open's client token and secret: not left in the buffer (agent-secret.c). */
+	if (ctl)
+		explicit_bzero((void *)ph_msgbuf_msg(&ch->in), ch->in.len);
 }
 
 void

@@ -10,7 +10,9 @@
  *   launcher (the pid ECS started)          agent child
  *   ------------------------------          -----------
  *   pipe P (both ends >= 3, close-on-exec)
- *   fork ------------------------------->   prctl(PR_SET_PDEATHSIG, SIGTERM);
+ *   oom_score_adj 1000, not dumpable
+ *   fork ------------------------------->   born with both (inherited);
+ *   oom_score_adj back to APP's own         prctl(PR_SET_PDEATHSIG, SIGTERM);
  *                                           getppid() still the launcher?
  *                                           else it is already gone: exit
  *   close P's read end                      close P's write end
@@ -22,15 +24,28 @@
  *                                           stdin = /dev/null, close every
  *                                           fd >= 3 (they are APP's: a socket
  *                                           passed to APP must not be held)
- *                                           SIGTERM/INT/HUP back to default,
- *                                           oom_score_adj 1000 (die before APP)
+ *                                           SIGTERM/INT/HUP back to default
  *                                           -> the agent's main goes on
  *
  * Why the agent waits for the exec and not the reverse: APP is never held
- * up by the agent (its start is not delayed by a single syscall of ours
- * beyond fork), and the agent never registers with the relay for an APP
- * that did not start.  Why the agent is the child: APP must keep its pid,
- * so the launcher itself becomes APP; the child is the only other place.
+ * up by the agent (its start is delayed by fork and the handful of system
+ * calls around it, nothing more), and the agent never registers with the
+ * relay for an APP that did not start.  Why the agent is the child: APP
+ * must keep its pid, so the launcher itself becomes APP; the child is the
+ * only other place.
+ *
+ * Why the launcher, and not the child, sets the child's oom_score_adj
+ * (1000: under memory pressure the guest goes before APP, best effort) and
+ * makes it not dumpable: APP is the agent's parent and its user, and could
+ * read the agent's memory -- the token -- from the moment it runs, so the
+ * child must be born not dumpable (agent-secret.c); and a process that is
+ * not dumpable cannot open its own /proc/self/oom_score_adj unless it is
+ * root (its /proc files are root's then).  So the launcher raises its own
+ * oom_score_adj through a descriptor opened before, makes itself not
+ * dumpable, forks, and puts its oom_score_adj back through that descriptor
+ * (a value it held already is always allowed back).  APP is dumpable again
+ * as usual: exec gives it a new mm, dumpable unless its binary is setuid or
+ * unreadable, as without porthole.
  *
  * The fork happens first thing in main, before any setting is read, any
  * signal blocked or any thread started: the launcher is single-threaded
@@ -175,12 +190,36 @@ agent_launch_child(pid_t launcher, int rfd)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &sa, NULL);
 	}
+}
 
-	/* Under memory pressure the guest goes before APP (best effort). */
-	if ((fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)) != -1) {
-		(void)!write(fd, "1000", 4);	/* read-only /proc: keep the default */
+/*
+ * fork(), the child born as the agent must be: oom_score_adj 1000 and not
+ * dumpable; the launcher keeps its own oom_score_adj (see the top).  A
+ * /proc that cannot be written (read-only) leaves oom_score_adj alone.
+ */
+static pid_t
+agent_launch_fork(void)
+{
+	char	was[16];
+	ssize_t	n = -1;
+	pid_t	pid;
+	int	fd, e;
+
+	if ((fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC)) != -1 &&
+	    ((n = pread(fd, was, sizeof was, 0)) <= 0 || pwrite(fd, "1000", 4, 0) != 4)) {
+		close(fd);	/* unchanged: nothing to put back */
+		fd = -1;
+	}
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);	/* checked again in main */
+	pid = fork();
+	e = errno;
+	if (fd != -1) {
+		if (pid != 0)	/* the launcher, about to become APP */
+			(void)!pwrite(fd, was, (size_t)n, 0);
 		close(fd);
 	}
+	errno = e;
+	return pid;
 }
 
 /*
@@ -206,7 +245,7 @@ agent_launch(char **app)
 	}
 	pfd[0] = agent_launch_high(pfd[0]);
 	pfd[1] = agent_launch_high(pfd[1]);
-	if (pfd[0] == -1 || pfd[1] == -1 || (pid = fork()) == -1) {
+	if (pfd[0] == -1 || pfd[1] == -1 || (pid = agent_launch_fork()) == -1) {
 		fprintf(stderr, "porthole-agent: cannot start the agent (%s): "
 		    "running %s without it\n", strerror(errno), app[0]);
 		if (pfd[0] != -1)

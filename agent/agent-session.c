@@ -114,7 +114,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	else
 		rcode = NULL;
 	sub = json_string_value(json_object_get(open, "sub"));	/* the token's */
-	json_object_del(open, "token");		/* not kept */
+	json_object_del(open, "token");		/* not kept (wiped: agent-secret.c) */
 	for (s = a->sessions; rcode == NULL && s != NULL; s = s->next) {
 		if (strcmp(s->sid, sid) == 0) {
 			ph_warn("session %.8s: second open for a running session ignored", sid);
@@ -143,6 +143,8 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	s->agent = a;
 	memcpy(s->sid, sid, PH_SID_LEN);
 	memcpy(s->secret, secret, PH_SECRET_LEN);
+	json_object_del(open, "secret");	/* s->secret is the one copy */
+	secret = NULL;
 	s->sub = strdup(sub != NULL ? sub : "?");
 	s->path = ph_asprintf("%s%s", PH_PATH_AGENT_SESSION, sid);
 	s->open = json_incref(open);

@@ -1,13 +1,15 @@
 /*
  * agent.c - porthole-agent's main.
  *
- * It reads every setting first (flags over PORTHOLE_* variables), then
- * scrubs PORTHOLE_* from the environment so that no program the agent
- * starts ever sees the token; a bad setting is one "porthole-agent: ..."
- * line and exit status 2.  Then it blocks the signals it handles (they are
- * read from a signalfd on the loop), creates the one libwebsockets context
- * (client only, no listening port), starts the control channel and runs the
- * loop until a SIGTERM/SIGINT/SIGHUP has wound every session down.
+ * It makes itself not dumpable (agent-secret.c), reads every setting
+ * (flags over PORTHOLE_* variables), then scrubs PORTHOLE_* from the
+ * environment so that no program the agent starts ever sees the token
+ * (whose value is overwritten where it stood); a bad setting is one
+ * "porthole-agent: ..." line and exit status 2.  Then it blocks the
+ * signals it handles (they are read from a signalfd on the loop), creates
+ * the one libwebsockets context (client only, no listening port), starts
+ * the control channel and runs the loop until a SIGTERM/SIGINT/SIGHUP has
+ * wound every session down.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -191,7 +193,7 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 		agent_config_fail("no token: set PORTHOLE_TOKEN or --token (the token, or @FILE)");
 	if ((c->token = ph_secret_value(v, &cause)) == NULL)
 		agent_config_fail("bad token: %s", cause);
-	free(v);
+	agent_secret_free(v);	/* the token itself, or @FILE */
 	ph_arg_wipe((char *)f_token);	/* --token VALUE: not in ps */
 	if (!agent_token_ok(c->token))
 		agent_config_fail("the token is not a JWT (empty, too long, or has "
@@ -245,10 +247,7 @@ agent_config_free(struct agent_config *c)
 {
 	free(c->relay);
 	free(c->host);
-	if (c->token != NULL) {
-		explicit_bzero(c->token, strlen(c->token));
-		free(c->token);
-	}
+	agent_secret_free(c->token);
 	free(c->ca);
 	free(c->ca_bundle);
 	free(c->name);
@@ -333,11 +332,18 @@ main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], OP_DUMP_FLAG) == 0)
 		return op_dump_main(argc - 1, argv + 1);
 
-	/* Launcher mode: the launcher becomes APP here; the agent child goes on. */
+	/*
+	 * Launcher mode: the launcher becomes APP here; the agent child goes on,
+	 * born not dumpable.  Either way the agent is not dumpable before it
+	 * reads a single setting, and what jansson frees is wiped (agent-secret.c).
+	 */
 	if ((app = agent_launch_split(argc, argv, agent_longopts, AGENT_SHORTOPTS)) != 0) {
 		agent_launch(argv + app);
 		argc = app - 1;		/* the agent's options only, without "--" */
 	}
+	if (agent_secret_nodump(&cause) != 0)
+		agent_config_fail("%s", cause);
+	agent_secret_json_init();
 
 	ph_log_init("porthole-agent", PH_LOG_INFO);
 	agent_launch_log();

@@ -21,6 +21,7 @@
  *   agent-child.c    children: reaping, kill with grace, post-fork setup
  *   agent-target.c   --pid/--container: whose root, ids, env a program gets
  *   agent-launch.c   launcher mode: -- APP is exec'd in place, the agent forks off
+ *   agent-secret.c   not dumpable; secrets wiped once used
  *   op.c, op-*.c     the operations a session runs (see op.h)
  *   op-child.c       what exec and shell share of a child's life (see op.h)
  */
@@ -216,6 +217,11 @@ void	agent_verify_free_state(struct agent_verify *v);
 void	agent_shutdown(struct agent *a, const char *why);
 void	agent_check_done(struct agent *a);
 
+
+/* agent-secret.c: the agent's secrets out of reach of its neighbours. */
+int	agent_secret_nodump(char **cause);
+void	agent_secret_json_init(void);
+void	agent_secret_free(char *s);
 
 /* agent-launch.c: the index of APP after "--" in argv (0: none); then fork. */
 struct option;

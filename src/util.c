@@ -173,6 +173,7 @@ char *
 ph_secret_value(const char *value, char **cause)
 {
 	char *s, *start, *end;
+	size_t len;
 
 	if (value == NULL || *value == '\0') {
 		*cause = ph_asprintf("no value given");
@@ -180,7 +181,7 @@ ph_secret_value(const char *value, char **cause)
 	}
 	if (value[0] != '@')
 		return strdup(value);
-	if ((s = ph_read_file(value + 1, 65536, NULL, cause)) == NULL)
+	if ((s = ph_read_file(value + 1, 65536, &len, cause)) == NULL)
 		return NULL;
 	for (start = s; isspace((unsigned char)*start); start++)
 		;
@@ -193,7 +194,9 @@ ph_secret_value(const char *value, char **cause)
 		free(s);
 		return NULL;
 	}
-	memmove(s, start, (size_t)(end - start) + 1);
+	memmove(s, start, (size_t)(end - start));
+	/* What the move left behind (a shifted tail of the secret): zeros. */
+	explicit_bzero(s + (end - start), len + 1 - (size_t)(end - start));
 	return s;
 }
 

@@ -107,6 +107,9 @@ Test(util, secret_value_and_files)
 	at = ph_asprintf("@%s", path);
 	v = ph_secret_value(at, &cause);
 	cr_assert_str_eq(v, "abc.def");
+	/* Trimming moved the secret: no byte of the file is left behind it. */
+	for (int i = 7; i <= 10; i++)
+		cr_assert_eq(v[i], '\0', "byte %d after the trimmed secret is '%c'", i, v[i]);
 	free(v);
 	v = ph_secret_value("literal", &cause);
 	cr_assert_str_eq(v, "literal");

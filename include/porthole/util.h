@@ -19,7 +19,8 @@ char	*ph_setting(const char *flag, const char *env);
 
 /*
  * A secret such as PORTHOLE_TOKEN: "@path" means the contents of path with
- * surrounding whitespace removed; anything else is the value itself.
+ * surrounding whitespace removed (no byte of the file is left past the
+ * string's end); anything else is the value itself.
  * Returns malloc'd string or NULL with *cause.
  */
 char	*ph_secret_value(const char *value, char **cause);

@@ -19,6 +19,11 @@
  *                        file descriptors the process may open (the soft
  *                        RLIMIT_NOFILE is raised to the hard one at start)
  *   --max-sessions-per-agent  sessions open on one agent at once
+ *   --max-sessions-per-sub  sessions one token subject (`sub`) may hold on
+ *                        one agent at once (PORTHOLE_MAX_SESSIONS_PER_SUB;
+ *                        default half the per-agent limit): a viewer's, or
+ *                        a stolen token's, sessions cannot fill the agent
+ *                        and lock its operators out
  *
  * Only pending connections count per address: behind a NAT gateway a whole
  * fleet of agents shares one address, and admitted connections are bounded
@@ -60,6 +65,7 @@ struct relay_limits relay_limits = {
 	.max_pending_per_addr = 32,
 	.max_conns = 0,			/* from RLIMIT_NOFILE */
 	.max_sessions_per_agent = 32,
+	.max_sessions_per_sub = 0,	/* half the per-agent limit */
 };
 
 /* A source address with pending connections. */
@@ -78,15 +84,16 @@ struct relay_limits_conn {
 	struct relay_limits_conn *prev, *next;	/* pending list, oldest first */
 };
 
-/* An agent with sessions. */
+/* An agent with sessions, or one token subject's sessions on an agent. */
 struct relay_limits_agent {
-	char			*key;		/* agent id */
+	char			*key;		/* agent id; or "LEN:AGENT_ID" then sub */
 	int			 sessions;
 };
 
 static struct relay_map		 conns;		/* wsi hex -> relay_limits_conn */
 static struct relay_map		 addrs;		/* address -> relay_limits_addr */
 static struct relay_map		 agents;	/* agent id -> relay_limits_agent */
+static struct relay_map		 subs;		/* (agent id, sub) -> relay_limits_agent */
 static struct relay_limits_conn	*pend_head, *pend_tail;
 static size_t			 npending, nconns;
 static char			 accepted[INET6_ADDRSTRLEN + 3];	/* FILTER -> WSI_CREATE */
@@ -94,7 +101,7 @@ static int			 have_accepted;
 static lws_sorted_usec_list_t	 sul_tick;
 static uint64_t			 refused_logged;
 
-/* Parse a flag's number: lo..hi. */
+/* Parse a setting's number: lo..hi ("--flag", or a variable's name). */
 static int
 relay_limits_num(const char *flag, const char *s, long lo, long hi, int *out)
 {
@@ -104,8 +111,8 @@ relay_limits_num(const char *flag, const char *s, long lo, long hi, int *out)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi) {
-		fprintf(stderr, "porthole-relay: --%s wants a number from %ld to %ld, "
-		    "not '%s'\n", flag, lo, hi, s);
+		fprintf(stderr, "porthole-relay: %s%s wants a number from %ld to %ld, "
+		    "not '%s'\n", *flag == 'P' ? "" : "--", flag, lo, hi, s);
 		return -1;
 	}
 	*out = (int)v;
@@ -131,6 +138,9 @@ relay_limits_option(int opt, const char *arg)
 	case RELAY_OPT_MAX_SESSIONS_PER_AGENT:
 		return relay_limits_num("max-sessions-per-agent", arg, 1, 100000,
 		    &relay_limits.max_sessions_per_agent);
+	case RELAY_OPT_MAX_SESSIONS_PER_SUB:
+		return relay_limits_num("max-sessions-per-sub", arg, 1, 100000,
+		    &relay_limits.max_sessions_per_sub);
 	}
 	return -1;
 }
@@ -147,7 +157,10 @@ relay_limits_usage(FILE *f)
 	    "                      oldest is closed to make room (default 1024)\n"
 	    "  --max-conns N       connections in all (default: the file descriptor limit\n"
 	    "                      less %d)\n"
-	    "  --max-sessions-per-agent N  sessions open on one agent (default 32)\n",
+	    "  --max-sessions-per-agent N  sessions open on one agent (default 32)\n"
+	    "  --max-sessions-per-sub N  sessions one token subject may hold on one agent\n"
+	    "                      (PORTHOLE_MAX_SESSIONS_PER_SUB; default half the\n"
+	    "                      per-agent limit, so that others keep room)\n",
 	    RELAY_LIMITS_FD_RESERVE);
 }
 
@@ -159,7 +172,18 @@ int
 relay_limits_init(void)
 {
 	struct rlimit rl;
+	const char *env;
 	long room;
+
+	/* The flag wins over the variable; neither: half the per-agent limit. */
+	if (relay_limits.max_sessions_per_sub == 0 &&
+	    (env = getenv("PORTHOLE_MAX_SESSIONS_PER_SUB")) != NULL && *env != '\0' &&
+	    relay_limits_num("PORTHOLE_MAX_SESSIONS_PER_SUB", env, 1, 100000,
+	    &relay_limits.max_sessions_per_sub) != 0)
+		return -1;
+	if (relay_limits.max_sessions_per_sub == 0)
+		relay_limits.max_sessions_per_sub = relay_limits.max_sessions_per_agent > 1 ?
+		    relay_limits.max_sessions_per_agent / 2 : 1;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
 		fprintf(stderr, "porthole-relay: getrlimit: %s\n", strerror(errno));
@@ -191,9 +215,10 @@ relay_limits_init(void)
 		relay_limits.max_conns = (int)room;
 	}
 	ph_info("limits: %d connections, %d pending (%d per address), handshake "
-	    "%d s, %d sessions per agent", relay_limits.max_conns,
-	    relay_limits.max_pending, relay_limits.max_pending_per_addr,
-	    relay_limits.handshake_secs, relay_limits.max_sessions_per_agent);
+	    "%d s, %d sessions per agent, %d per token subject on one agent",
+	    relay_limits.max_conns, relay_limits.max_pending,
+	    relay_limits.max_pending_per_addr, relay_limits.handshake_secs,
+	    relay_limits.max_sessions_per_agent, relay_limits.max_sessions_per_sub);
 	return 0;
 }
 
@@ -460,46 +485,104 @@ relay_limits_destroyed(struct lws *wsi)
 	free(lc);
 }
 
+/* The count under key in map, created at 0 when absent; NULL when out of memory. */
+static struct relay_limits_agent *
+relay_limits_count(struct relay_map *map, const char *key)
+{
+	struct relay_limits_agent *la = relay_map_get(map, key);
+
+	if (la != NULL)
+		return la;
+	if ((la = calloc(1, sizeof *la)) == NULL ||
+	    (la->key = strdup(key)) == NULL ||
+	    relay_map_put(map, la->key, la) != 0) {
+		if (la != NULL)
+			free(la->key);
+		free(la);
+		return NULL;
+	}
+	return la;
+}
+
+/* One session fewer under key; the count goes when it reaches 0. */
+static void
+relay_limits_uncount(struct relay_map *map, const char *key)
+{
+	struct relay_limits_agent *la = relay_map_get(map, key);
+
+	if (la == NULL || --la->sessions > 0)
+		return;
+	relay_map_del(map, la->key);
+	free(la->key);
+	free(la);
+}
+
+/* The key of (agent_id, sub): the id's length first, so no two pairs share one. */
+static char *
+relay_limits_subkey(const char *agent_id, const char *sub)
+{
+	return ph_asprintf("%zu:%s%s", strlen(agent_id), agent_id, sub);
+}
+
 /*
- * A session is about to open on agent_id: 0 and counted, or -1 and *cause
- * (malloc'd) when the agent already has --max-sessions-per-agent.
+ * A session of token subject sub is about to open on agent_id: 0 and
+ * counted, or -1 and *cause (malloc'd) when sub already holds
+ * --max-sessions-per-sub there, or the agent --max-sessions-per-agent.
  */
 int
-relay_limits_session_add(const char *agent_id, char **cause)
+relay_limits_session_add(const char *agent_id, const char *sub, char **cause)
 {
-	struct relay_limits_agent *la = relay_map_get(&agents, agent_id);
+	struct relay_limits_agent *la = relay_map_get(&agents, agent_id), *ls;
+	char *key;
 
+	if ((key = relay_limits_subkey(agent_id, sub)) == NULL) {
+		*cause = ph_asprintf("out of memory");
+		return -1;
+	}
+	/* Set at or above the agent's limit, the subject's never binds first. */
+	ls = relay_map_get(&subs, key);
+	if (ls != NULL && ls->sessions >= relay_limits.max_sessions_per_sub &&
+	    relay_limits.max_sessions_per_sub < relay_limits.max_sessions_per_agent) {
+		*cause = ph_asprintf("%s already has %d open session%s on agent %s, this "
+		    "relay's limit per token subject (--max-sessions-per-sub), which keeps "
+		    "room on the agent for others: end one of them first", sub,
+		    ls->sessions, ls->sessions == 1 ? "" : "s", agent_id);
+		free(key);
+		return -1;
+	}
 	if (la != NULL && la->sessions >= relay_limits.max_sessions_per_agent) {
 		*cause = ph_asprintf("agent %s already has %d open session%s, this "
 		    "relay's limit (--max-sessions-per-agent): try again when one "
 		    "has ended", agent_id, la->sessions, la->sessions == 1 ? "" : "s");
+		free(key);
 		return -1;
 	}
-	if (la == NULL) {
-		if ((la = calloc(1, sizeof *la)) == NULL ||
-		    (la->key = strdup(agent_id)) == NULL ||
-		    relay_map_put(&agents, la->key, la) != 0) {
-			if (la != NULL)
-				free(la->key);
-			free(la);
-			*cause = ph_asprintf("out of memory");
-			return -1;
-		}
+	if ((la = relay_limits_count(&agents, agent_id)) == NULL) {
+		free(key);
+		*cause = ph_asprintf("out of memory");
+		return -1;
 	}
 	la->sessions++;
+	if ((ls = relay_limits_count(&subs, key)) == NULL) {
+		relay_limits_uncount(&agents, agent_id);
+		free(key);
+		*cause = ph_asprintf("out of memory");
+		return -1;
+	}
+	ls->sessions++;
+	free(key);
 	return 0;
 }
 
 void
-relay_limits_session_del(const char *agent_id)
+relay_limits_session_del(const char *agent_id, const char *sub)
 {
-	struct relay_limits_agent *la = relay_map_get(&agents, agent_id);
+	char *key = relay_limits_subkey(agent_id, sub);
 
-	if (la == NULL || --la->sessions > 0)
-		return;
-	relay_map_del(&agents, la->key);
-	free(la->key);
-	free(la);
+	relay_limits_uncount(&agents, agent_id);
+	if (key != NULL)
+		relay_limits_uncount(&subs, key);
+	free(key);
 }
 
 size_t
@@ -526,4 +609,5 @@ relay_limits_cleanup(void)
 	relay_map_free(&conns);
 	relay_map_free(&addrs);
 	relay_map_free(&agents);
+	relay_map_free(&subs);
 }

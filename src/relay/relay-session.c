@@ -172,7 +172,7 @@ relay_session_free(struct relay_session *s)
 	    s->end[0] != '\0' ? s->end : "closed");
 	relay.stats.sessions_active--;
 	relay_session_audit_closed(s);
-	relay_limits_session_del(s->agent_id);
+	relay_limits_session_del(s->agent_id, s->sub);
 	ph_queue_free(&s->early);
 	OPENSSL_cleanse(s->secret, sizeof s->secret);
 	free(s->agent_id);
@@ -349,7 +349,7 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 		relay_session_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION, msg);
 		return;
 	}
-	if (relay_limits_session_add(agent_id, &cause) != 0) {
+	if (relay_limits_session_add(agent_id, sub, &cause) != 0) {
 		json_decref(aj);
 		relay_session_refuse(c, PH_ERR_LIMIT, PH_CLOSE_LIMIT, cause);
 		free(cause);
@@ -364,7 +364,7 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 		    relay_record_required() ? "session refused" : "session goes on unrecorded"));
 		if (relay_record_required()) {
 			json_decref(aj);
-			relay_limits_session_del(agent_id);
+			relay_limits_session_del(agent_id, sub);
 			snprintf(msg, sizeof msg, "the relay cannot record this session "
 			    "(%.300s) and recordings are required: ask the relay's operator",
 			    cause);
@@ -375,7 +375,7 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	}
 
 	if ((s = calloc(1, sizeof *s)) == NULL) {
-		relay_limits_session_del(agent_id);
+		relay_limits_session_del(agent_id, sub);
 		goto nomem;
 	}
 	s->rec = rec;
@@ -417,7 +417,7 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 			cause = NULL;
 		}
 		json_decref(s->audit);
-		relay_limits_session_del(agent_id);
+		relay_limits_session_del(agent_id, sub);
 		free(s->agent_id);
 		free(s->op);
 		free(s->sub);

@@ -253,6 +253,8 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		{ "max-conns", required_argument, NULL, RELAY_OPT_MAX_CONNS },
 		{ "max-sessions-per-agent", required_argument, NULL,
 		    RELAY_OPT_MAX_SESSIONS_PER_AGENT },
+		{ "max-sessions-per-sub", required_argument, NULL,
+		    RELAY_OPT_MAX_SESSIONS_PER_SUB },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -297,6 +299,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case RELAY_OPT_MAX_PENDING_PER_ADDR:
 		case RELAY_OPT_MAX_CONNS:
 		case RELAY_OPT_MAX_SESSIONS_PER_AGENT:
+		case RELAY_OPT_MAX_SESSIONS_PER_SUB:
 			if (relay_limits_option(ch, optarg) != 0)
 				return -1;
 			break;

@@ -270,6 +270,7 @@ struct relay_limits {
 	int	max_pending_per_addr;	/* --max-pending-per-addr */
 	int	max_conns;		/* --max-conns (0: from the fd limit) */
 	int	max_sessions_per_agent;	/* --max-sessions-per-agent */
+	int	max_sessions_per_sub;	/* --max-sessions-per-sub (0 until init: half) */
 };
 extern struct relay_limits relay_limits;
 enum relay_opt {	/* getopt values of the long-only options */
@@ -278,6 +279,7 @@ enum relay_opt {	/* getopt values of the long-only options */
 	RELAY_OPT_MAX_PENDING_PER_ADDR,
 	RELAY_OPT_MAX_CONNS,
 	RELAY_OPT_MAX_SESSIONS_PER_AGENT,
+	RELAY_OPT_MAX_SESSIONS_PER_SUB,
 	RELAY_OPT_LIMITS_END,
 };
 int	relay_limits_option(int opt, const char *arg);
@@ -289,8 +291,8 @@ void	relay_limits_created(struct lws *wsi);
 void	relay_limits_admit(struct lws *wsi);
 void	relay_limits_touch(struct lws *wsi);
 void	relay_limits_destroyed(struct lws *wsi);
-int	relay_limits_session_add(const char *agent_id, char **cause);
-void	relay_limits_session_del(const char *agent_id);
+int	relay_limits_session_add(const char *agent_id, const char *sub, char **cause);
+void	relay_limits_session_del(const char *agent_id, const char *sub);
 size_t	relay_limits_pending(void);
 void	relay_limits_stop(void);
 void	relay_limits_cleanup(void);

@@ -27,8 +27,11 @@ flood_is() { flood_last "$1" | grep -Eq -- "$2"; }
 count_of() { flood_last "$1" | sed -n "s/.* $2=\([0-9]*\).*/\1/p"; }
 
 # --- relay 1: per-address and total pending limits, sessions per agent ---
+# (Both sessions are the operator's: --max-sessions-per-sub 2 lifts the
+# per-subject limit, half the agent's by default, out of the way; limits_sub.sh
+# tests that one.)
 start_relay --max-pending-per-addr 40 --max-pending 100 --handshake-timeout 120 \
-	--max-sessions-per-agent 2
+	--max-sessions-per-agent 2 --max-sessions-per-sub 2
 start_agent e2e-limits
 
 flood a 127.0.0.2 300 --hold 200
