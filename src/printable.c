@@ -156,6 +156,19 @@ ph_printable(const char *s)
 	return ph_printable_n(s, strlen(s));
 }
 
+size_t
+ph_utf8_cut(const char *s, size_t max)
+{
+	size_t	n = strlen(s);
+
+	if (n <= max)
+		return n;
+	/* Back off continuation bytes: s[max] must start a character. */
+	while (max > 0 && ((uint8_t)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
 int
 ph_is_printable(const void *src, size_t n)
 {
@@ -170,6 +183,30 @@ ph_is_printable(const void *src, size_t n)
 		i += len;
 	}
 	return 1;
+}
+
+char *
+ph_utf8_repair(const char *s)
+{
+	const uint8_t	*p = (const uint8_t *)s;
+	size_t		 n = strlen(s), i = 0, o = 0, len;
+	uint32_t	 c;
+	char		*out;
+
+	if (n > (SIZE_MAX - 1) / 4 || (out = malloc(n * 4 + 1)) == NULL)
+		abort();
+	while (i < n) {
+		if ((len = printable_utf8(p + i, n - i, &c)) == 0) {
+			o += (size_t)sprintf(out + o, "\\x%02x", p[i]);
+			i++;
+		} else {
+			memcpy(out + o, p + i, len);
+			o += len;
+			i += len;
+		}
+	}
+	out[o] = '\0';
+	return out;
 }
 
 char *

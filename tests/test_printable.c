@@ -205,6 +205,19 @@ Test(printable, bounded_output)
 	cr_expect_str_eq(buf, "ab");
 }
 
+Test(printable, utf8_cut)
+{
+	cr_expect_eq(ph_utf8_cut("abc", 10), 3);
+	cr_expect_eq(ph_utf8_cut("abcdef", 4), 4);
+	/* Not inside a character: "ab" + U+65E5 (3 bytes) + "c". */
+	cr_expect_eq(ph_utf8_cut("ab\xe6\x97\xa5" "c", 5), 5);
+	cr_expect_eq(ph_utf8_cut("ab\xe6\x97\xa5" "c", 4), 2);
+	cr_expect_eq(ph_utf8_cut("ab\xe6\x97\xa5" "c", 3), 2);
+	cr_expect_eq(ph_utf8_cut("\xc3\xa9\xc3\xa9", 3), 2);
+	cr_expect_eq(ph_utf8_cut("\xc3\xa9", 1), 0);
+	cr_expect_eq(ph_utf8_cut("abc", 0), 0);
+}
+
 Test(printable, worst_case_growth)
 {
 	uint8_t in[256];
@@ -221,6 +234,23 @@ Test(printable, worst_case_growth)
 	out = ph_printable_n(in, sizeof in);
 	cr_expect_eq(strlen(out), 4 * sizeof in);
 	free(out);
+}
+
+Test(printable, utf8_repair)
+{
+	json_t *j;
+	char *s;
+
+	/* Invalid bytes as text; valid text, controls included, kept. */
+	s = ph_utf8_repair("esc\x1b[31m\xc2\x9b\x9b-\xc0\x80-\xe2\x82-caf\xc3\xa9");
+	cr_expect_str_eq(s, "esc\x1b[31m\xc2\x9b\\x9b-\\xc0\\x80-\\xe2\\x82-caf\xc3\xa9");
+	j = json_string(s);	/* jansson takes it */
+	cr_expect_not_null(j);
+	json_decref(j);
+	free(s);
+	s = ph_utf8_repair("");
+	cr_expect_str_eq(s, "");
+	free(s);
 }
 
 Test(printable, json_text)

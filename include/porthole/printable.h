@@ -50,8 +50,24 @@ char	*ph_printable_n(const void *src, size_t n);
 /* Escape the string s (NULL is ""); malloc'd, aborts on OOM. */
 char	*ph_printable(const char *s);
 
+/*
+ * Where to cut the string s to at most max bytes without splitting a UTF-8
+ * character (a table's column, a terminal's width): the length to keep.
+ */
+size_t	 ph_utf8_cut(const char *s, size_t max);
+
 /* 1 if ph_printable_n would return src unchanged, else 0. */
 int	 ph_is_printable(const void *src, size_t n);
+
+/*
+ * s made valid UTF-8 for a JSON string (jansson refuses anything else):
+ * each byte that is not part of valid UTF-8 becomes the four characters
+ * \xHH, as ph_printable would show it; everything else, controls included,
+ * is kept (JSON escapes those, and the reader's printer escapes them again).
+ * For what an agent reads from /proc or a file and sends on: a process's
+ * argv is bytes, not text.  malloc'd, aborts on OOM.
+ */
+char	*ph_utf8_repair(const char *s);
 
 /*
  * JSON text as jansson writes it, with what a terminal would act on inside
