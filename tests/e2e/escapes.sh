@@ -139,8 +139,8 @@ check "ls shows labels and version escaped" sh -c "grep -qF 'k\\x1b[1m=v\\u009d0
 check "no forged line in ls" sh -c "! grep -q '^FORGED' '$T/ls.out'"
 
 run lsjson ls --json; eq "ls --json exit" "$rc" 0
-check "ls --json still parses, names intact" jq -e \
-	'any(.agents[].name; . == "db\u009b31m\u001b[5m\u007f")' "$T/lsjson.out"
+check "ls --json still parses, names intact" jq -n -e \
+	'input | any(.agents[].name; . == "db\u009b31m\u001b[5m\u007f")' "$T/lsjson.out"
 
 run ps ps evil-a; eq "ps exit" "$rc" 0
 check "ps shows cgroup path, user, state and command escaped" sh -c "
@@ -249,11 +249,11 @@ check "the comm process is up" wait_for 20 grep -q ready "$T/comm.out"
 run realps ps e2e-escapes; eq "ps with a non-UTF-8 argv among the processes exit" "$rc" 0
 check "the argv shows escaped" has realps.out "esc\\x1b[31m\\u009b\\x9b-$$"
 run realpsjson ps e2e-escapes --json; eq "ps --json exit" "$rc" 0
-check "ps --json gives the comm as it is (JSON-escaped)" jq -e \
-	'any(.processes[].comm; . == "pc\u001b[31m\u009bz")' "$T/realpsjson.out"
+check "ps --json gives the comm as it is (JSON-escaped)" jq -n -e \
+	'input | any(.processes[].comm; . == "pc\u001b[31m\u009bz")' "$T/realpsjson.out"
 want=$(printf 'esc\033[31m\302\233\\x9b-%s' $$)
-check "ps --json gives the raw byte of the argv as text" jq -e --arg p "$want" \
-	'any(.processes[].command; startswith($p))' "$T/realpsjson.out"
+check "ps --json gives the raw byte of the argv as text" jq -n -e --arg p "$want" \
+	'input | any(.processes[].command; startswith($p))' "$T/realpsjson.out"
 
 # An agent named with a newline, ESC and DEL: one log line per event.
 bad_name=$(printf 'e2e-esc\nFORGED: line\033[31m\177')
