@@ -48,7 +48,9 @@ Test(printable, plain_text_kept)
 	expect("api-7f3c/app_1.2 k=v,x y", "api-7f3c/app_1.2 k=v,x y");
 	/* A backslash is kept: escaping is for reading, and idempotent. */
 	expect("C:\\path\\x1b", "C:\\path\\x1b");
-	cr_expect_str_eq(ph_printable(NULL), "");
+	char *none = ph_printable(NULL);
+	cr_expect_str_eq(none, "");
+	free(none);
 }
 
 Test(printable, c0_and_del)
