@@ -133,12 +133,13 @@ int	client_session_send_ctl(struct client_session *s, json_t *obj);
  */
 int	client_session_send_open(struct client_session *s, json_t *obj);
 /*
- * A new `open` with the members every operation carries: sid, agent (its
- * id), op, argv (stolen; NULL: none), tty and stdin false, ts, proto and
- * sig (filled by client_session_send_open).  The caller adds the rest.
- * NULL when out of memory.
+ * A new `open` with the members every operation carries: sid, agent (the
+ * full id of agent, an object of /v1/agents; for an agent of protocol 1
+ * its claimed id and agent_sub), op, argv (stolen; NULL: none), tty and
+ * stdin false, ts, proto and sig (filled by client_session_send_open).
+ * The caller adds the rest.  NULL when out of memory.
  */
-json_t	*client_open_new(const char *sid, const char *agent_id, const char *op,
+json_t	*client_open_new(const char *sid, json_t *agent, const char *op,
 	    json_t *argv);
 /* Is the outgoing queue above its high mark (stop feeding it)? */
 int	client_session_full(const struct client_session *s);

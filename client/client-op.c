@@ -55,7 +55,7 @@ client_op_open(void *arg)
 	struct client_op	*o = arg;
 	json_t			*m;
 
-	if ((m = client_open_new(o->run.sid, client_agent_str(o->run.agent, "id"),
+	if ((m = client_open_new(o->run.sid, o->run.agent,
 	    o->opname, json_incref(o->argv))) == NULL) {
 		client_op_abort(o, strdup("out of memory"));
 		return;

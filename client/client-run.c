@@ -159,7 +159,7 @@ client_run_open(struct client_run *r, const char *op, int argc, char **argv,
 		for (i = 0; i < argc; i++)
 			json_array_append_new(av, json_string(argv[i]));
 	if (av == NULL || (o = client_open_new(r->sid,
-	    client_agent_str(r->agent, "id"), op, av)) == NULL ||
+	    r->agent, op, av)) == NULL ||
 	    json_object_set_new(o, "tty", json_boolean(tty)) != 0 ||
 	    json_object_set_new(o, "stdin", json_boolean(with_stdin)) != 0 ||
 	    (extra != NULL && json_object_update(o, extra) != 0)) {

@@ -38,6 +38,7 @@
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
 
+#include "porthole/agentid.h"
 #include "porthole/buf.h"
 #include "porthole/frame.h"
 #include "porthole/keepalive.h"
@@ -808,20 +809,40 @@ client_session_send_ctl(struct client_session *s, json_t *obj)
 }
 
 json_t *
-client_open_new(const char *sid, const char *agent_id, const char *op, json_t *argv)
+client_open_new(const char *sid, json_t *agent, const char *op, json_t *argv)
 {
-	json_t	*m, *members;
+	json_t		*m, *members, *proto;
+	const char	*id, *sub;
+	char		*claimed = NULL;
 
+	/*
+	 * An agent of protocol 1 knows only its claimed id and checks that the
+	 * open (and its signature) names it: send that, and its sub for the
+	 * relay to find it (docs/protocol.md, "Agent identity").
+	 */
+	id = json_string_value(json_object_get(agent, "id"));
+	sub = json_string_value(json_object_get(agent, "sub"));
+	proto = json_object_get(agent, "proto");
+	if (id != NULL && sub != NULL && json_is_integer(proto) &&
+	    json_integer_value(proto) < PH_PROTOCOL_QUALIFIED_IDS &&
+	    (claimed = strndup(id, ph_agent_claim_len(id, sub))) == NULL)
+		return NULL;
 	m = ph_ctl_new(PH_CTL_OPEN);
 	members = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:I, s:i, s:n}",
-	    "sid", sid, "agent", agent_id != NULL ? agent_id : "", "op", op,
-	    "argv", argv != NULL ? argv : json_array(), "tty", 0, "stdin", 0,
+	    "sid", sid, "agent", claimed != NULL ? claimed : id != NULL ? id : "",
+	    "op", op, "argv", argv != NULL ? argv : json_array(), "tty", 0, "stdin", 0,
 	    "ts", (json_int_t)ph_now(), "proto", PH_PROTOCOL_VERSION, "sig");
+	if (members != NULL && claimed != NULL &&
+	    json_object_set_new(members, "agent_sub", json_string(sub)) != 0) {
+		json_decref(members);
+		members = NULL;
+	}
 	if (m == NULL || members == NULL || json_object_update(m, members) != 0) {
 		json_decref(m);
 		m = NULL;
 	}
 	json_decref(members);
+	free(claimed);
 	return m;
 }
 

@@ -92,7 +92,7 @@ cp_open(void *arg)
 	struct cp	*c = arg;
 	json_t		*m;
 
-	if ((m = client_open_new(c->run.sid, client_agent_str(c->run.agent, "id"),
+	if ((m = client_open_new(c->run.sid, c->run.agent,
 	    "cp", json_incref(c->argv))) == NULL) {
 		cp_abort(c, strdup("out of memory"));
 		return;

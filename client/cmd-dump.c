@@ -486,7 +486,7 @@ dump_open(void *arg)
 	json_t		*m;
 
 	d->io = d->run.io;
-	if ((m = client_open_new(d->sid, client_agent_str(d->run.agent, "id"), "dump",
+	if ((m = client_open_new(d->sid, d->run.agent, "dump",
 	    NULL)) == NULL || json_object_update_new(m, json_pack("{s:I, s:s, s:b}",
 	    "pid", (json_int_t)d->pid, "kind", d->kind, "freeze", d->freeze)) != 0) {
 		json_decref(m);

@@ -11,8 +11,15 @@
 #ifndef PORTHOLE_PROTOCOL_H
 #define PORTHOLE_PROTOCOL_H
 
-#define PH_PROTOCOL_VERSION	1
+#define PH_PROTOCOL_VERSION	2
 #define PH_PROTOCOL_VERSION_MIN	1
+
+/*
+ * From this version on an agent knows its full id "<claimed>@<sub>" and
+ * checks that every open names it; an agent of an earlier version knows
+ * only its claimed id (docs/protocol.md, "Agent identity").
+ */
+#define PH_PROTOCOL_QUALIFIED_IDS	2
 
 /* Largest payload of one WebSocket message, after the type byte. */
 #define PH_MAX_PAYLOAD		65536
