@@ -3,7 +3,9 @@
  *
  * Life of a connection: resolve the relay's name off the loop
  * (agent-resolve.c), connect to the numeric address with the name as host
- * (SNI, certificate check, Host), send `hello`, get `welcome`, then receive
+ * (SNI, certificate check, Host), send `hello` (claiming a->claimed), get
+ * `welcome` (naming the full id the relay registered: compared with ours,
+ * never adopted), then receive
  * `open` requests, each of which starts a session (agent-session.c).  The
  * agent reconnects forever with capped (30 s), jittered exponential backoff;
  * the backoff is reset by `welcome`, not by the WebSocket upgrade, because
@@ -246,7 +248,7 @@ agent_conn_established(struct agent *a)
 	    a->relay_addr);
 	if ((h = ph_ctl_new(PH_CTL_HELLO)) == NULL ||
 	    json_object_set_new(h, "proto", json_integer(PH_PROTOCOL_VERSION)) != 0 ||
-	    json_object_set_new(h, "id", json_string(a->id)) != 0 ||
+	    json_object_set_new(h, "id", json_string(a->claimed)) != 0 ||
 	    json_object_set_new(h, "name", json_string(a->cfg.name)) != 0 ||
 	    json_object_set(h, "labels", a->cfg.labels) != 0 ||
 	    json_object_set_new(h, "version", json_string(PORTHOLE_VERSION)) != 0 ||
@@ -266,6 +268,8 @@ agent_conn_welcome(struct agent *a, json_t *w)
 {
 	json_int_t	mp = json_integer_value(json_object_get(w, "max_payload"));
 	json_int_t	proto = json_integer_value(json_object_get(w, "proto"));
+	const char	*rid = json_string_value(json_object_get(w, "id"));
+	char		*q;
 
 	a->ctl_welcomed = 1;
 	a->ctl_retries = 0;
@@ -276,6 +280,17 @@ agent_conn_welcome(struct agent *a, json_t *w)
 	a->last_problem = NULL;
 	ph_info("connected to relay %s:%d as %s (protocol %lld)", a->cfg.host, a->cfg.port,
 	    a->id, (long long)proto);
+	/*
+	 * Who we are comes from our own token, never from the relay: a relay
+	 * that registered us under another id sends opens we refuse.
+	 */
+	if (rid != NULL && strcmp(rid, a->id) != 0) {
+		q = ph_ident_quote(rid, strlen(rid));
+		ph_warn("relay %s:%d registered this agent as \"%s\", but its token "
+		    "makes it %s: opens naming \"%s\" will be refused", a->cfg.host,
+		    a->cfg.port, q != NULL ? q : "?", a->id, q != NULL ? q : "?");
+		free(q);
+	}
 }
 
 /* One whole message from the relay (agent_chan_ops.frame). */

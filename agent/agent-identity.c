@@ -12,6 +12,13 @@
  * and the name defaults to the family (PORTHOLE_NAME wins).  Metadata that
  * is missing, slow or malformed is logged and skipped: never fatal.
  *
+ * That is the id the agent claims in its hello.  The relay registers it
+ * qualified with the sub of the agent's token, "<claimed>@<sub>"
+ * (agentid.h; docs/protocol.md, "Agent identity"), and every open must
+ * name that full id.  The agent computes it itself from its own token
+ * (only its payload is read: the relay verifies the token), so a relay's
+ * word is never needed to know who it is.
+ *
  * The instance is another random value; both stay the same across
  * reconnects of one process, so the relay can tell "the same agent came
  * back over a fresh socket" from "another agent claims this id".
@@ -31,6 +38,7 @@
 #include "porthole/ecs.h"
 #include "porthole/frame.h"
 #include "porthole/log.h"
+#include "porthole/token.h"
 #include "porthole/util.h"
 
 #include "agent.h"
@@ -217,8 +225,43 @@ agent_identity_ecs(const char *uri, json_t **containers, char **cause)
 	return labels;
 }
 
-int
-agent_identity(struct agent *a, char **cause)
+/*
+ * The full id: the claimed id qualified with the sub of our own token.
+ * 0, or -1 with *cause (the token has no usable sub).
+ */
+static int
+agent_identity_full(struct agent *a, char **cause)
+{
+	json_t		*claims = NULL;
+	const char	*sub;
+	char		*why = NULL, *full;
+
+	if (ph_token_decode(a->cfg.token, NULL, &claims, &why) != 0) {
+		*cause = ph_asprintf("cannot read the agent token: %s", why);
+		free(why);
+		return -1;
+	}
+	if ((sub = json_string_value(json_object_get(claims, "sub"))) == NULL) {
+		*cause = ph_asprintf("the agent token has no sub: the agent's id is "
+		    "qualified with it");
+		json_decref(claims);
+		return -1;
+	}
+	if ((full = ph_agent_full_id(a->claimed, sub, &why)) == NULL) {
+		*cause = ph_asprintf("cannot make the agent's id: %s", why);
+		free(why);
+		json_decref(claims);
+		return -1;
+	}
+	snprintf(a->id, sizeof a->id, "%s", full);
+	free(full);
+	json_decref(claims);
+	return 0;
+}
+
+/* The id to claim (random, or the ECS task's), labels and name. */
+static int
+agent_identity_claim(struct agent *a, char **cause)
 {
 	char		 id[AGENT_ID_HEX + 1], *eid, *why = NULL;
 	const char	*uri, *k, *fam;
@@ -231,22 +274,25 @@ agent_identity(struct agent *a, char **cause)
 	}
 	id[AGENT_ID_HEX] = '\0';
 	a->instance[AGENT_INSTANCE_HEX] = '\0';
-	memcpy(a->id, id, sizeof id);
+	memcpy(a->claimed, id, sizeof id);
 
 	if ((uri = getenv("ECS_CONTAINER_METADATA_URI_V4")) == NULL || *uri == '\0')
 		return 0;
 	if ((labels = agent_identity_ecs(uri, &a->cfg.ecs_containers, &why)) == NULL) {
-		ph_warn("ECS task metadata skipped (%s): id %s is random", why, a->id);
+		ph_warn("ECS task metadata skipped (%s): id %s is random", why, a->claimed);
 		free(why);
 		return 0;
 	}
-	if ((eid = ph_ecs_id(labels)) == NULL || strlen(eid) > AGENT_NAME_MAX) {
-		ph_warn("ECS task metadata skipped (the id is too long): id %s is random", a->id);
+	if ((eid = ph_ecs_id(labels)) == NULL ||
+	    !ph_ident_ok(PH_IDENT_ID, eid, strlen(eid))) {
+		ph_warn("ECS task metadata skipped (the task and container make no "
+		    "agent id: %s): id %s is random", ph_ident_rule(PH_IDENT_ID),
+		    a->claimed);
 		free(eid);
 		json_decref(labels);
 		return 0;
 	}
-	snprintf(a->id, sizeof a->id, "%s", eid);
+	snprintf(a->claimed, sizeof a->claimed, "%s", eid);
 	free(eid);
 	/* PORTHOLE_LABELS win over the metadata. */
 	json_object_foreach(labels, k, v) {
@@ -258,7 +304,15 @@ agent_identity(struct agent *a, char **cause)
 		free(a->cfg.name);
 		a->cfg.name = (char *)k;
 	}
-	ph_info("ECS task metadata: id %s, name %s", a->id, a->cfg.name);
+	ph_info("ECS task metadata: id %s, name %s", a->claimed, a->cfg.name);
 	json_decref(labels);
 	return 0;
+}
+
+int
+agent_identity(struct agent *a, char **cause)
+{
+	if (agent_identity_claim(a, cause) != 0)
+		return -1;
+	return agent_identity_full(a, cause);
 }

@@ -9,7 +9,7 @@
  *
  * The parts, one file each:
  *   agent.c          main: settings, environment scrub, lws context, loop
- *   agent-identity.c the agent's id and instance
+ *   agent-identity.c the agent's id (claimed, and full with its token's sub) and instance
  *   agent-tls.c      which CA certificates to trust, why a verify failed
  *   agent-resolve.c  off-loop DNS for the relay's name
  *   agent-chan.c     what both channel kinds share: queue out, reassembly in, close
@@ -36,6 +36,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
+#include "porthole/agentid.h"
 #include "porthole/buf.h"
 #include "porthole/frame.h"
 #include "porthole/protocol.h"
@@ -120,7 +121,8 @@ struct agent {
 	struct lws_context *ctx;
 	struct lws_vhost *vh;		/* the default vhost: raw fds are adopted here */
 
-	char		 id[AGENT_NAME_MAX + 1];
+	char		 claimed[AGENT_NAME_MAX + 1];	/* hello.id */
+	char		 id[PH_AGENT_ID_MAX + 1];	/* full id: <claimed>@<sub> */
 	char		 instance[AGENT_INSTANCE_HEX + 1];
 	size_t		 max_payload;	/* min(ours, the relay's welcome) */
 

@@ -134,9 +134,10 @@ int	client_session_send_ctl(struct client_session *s, json_t *obj);
 int	client_session_send_open(struct client_session *s, json_t *obj);
 /*
  * A new `open` with the members every operation carries: sid, agent (the
- * id of agent, an entry of /v1/agents), op, argv (stolen; NULL: none), tty
- * and stdin false, ts, proto (the lower of ours and the agent's: it says
- * how the open is signed, opensig.h) and sig (filled by
+ * full id of agent, an object of /v1/agents; for an agent of protocol 1
+ * its claimed id and agent_sub), op, argv (stolen; NULL: none), tty and
+ * stdin false, ts, proto (the lower of ours and the agent's: it says how
+ * the open is signed, opensig.h) and sig (filled by
  * client_session_send_open).  The caller adds the rest.  NULL when out of
  * memory.
  */

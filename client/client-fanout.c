@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -480,6 +481,7 @@ client_fanout_run(struct client_conf *conf, const char *target,
 	struct fanout	 f;
 	json_t		*agents = NULL, *found = NULL, *doc, *results;
 	char		*cause = NULL, *t, *out;
+	enum ph_target_how how;
 	size_t		 i;
 	int		 r = 0, fd;
 
@@ -499,7 +501,7 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		r = cmd_fail(cause);
 		goto out;
 	}
-	if ((found = ph_target_resolve(target, agents, &cause)) == NULL) {
+	if ((found = ph_target_resolve_how(target, agents, &how, &cause)) == NULL) {
 		t = client_printable(target);
 		r = cmd_failf("bad TARGET '%s' (%s)", t, cause != NULL ? cause :
 		    "malformed");
@@ -515,6 +517,32 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		free(lim);
 		free(t);
 		goto out;
+	}
+	/*
+	 * Names are not unique, and every token may claim any name: a name (or
+	 * task, or prefix) shared by agents of several token subs is ambiguous
+	 * even for --all.  Selectors and ids are not (labels are bound to tokens).
+	 */
+	if (how != PH_TARGET_SELECTOR && how != PH_TARGET_ID &&
+	    !ph_target_one_sub(found)) {
+		char *list = client_target_list(found, 10);
+
+		t = client_printable(target);
+		r = cmd_failf("'%s' matches agents of different token subs: %s; "
+		    "write NAME@SUB to pick one sub, or use a selector", t, list);
+		free(list);
+		free(t);
+		goto out;
+	}
+	if (how != PH_TARGET_SELECTOR && how != PH_TARGET_ID && isatty(STDERR_FILENO)) {
+		char *sub = client_printable(client_agent_str(json_array_get(found, 0),
+		    "sub"));
+
+		t = client_printable(target);
+		fprintf(stderr, "porthole: '%s' is %zu agent%s of sub %s\n", t, f.n,
+		    f.n == 1 ? "" : "s", *sub != '\0' ? sub : "unknown");
+		free(t);
+		free(sub);
 	}
 	if (f.n > CLIENT_FANOUT_MAX) {
 		r = cmd_failf("%zu agents match: at most %d at once", f.n,

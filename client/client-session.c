@@ -38,6 +38,7 @@
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
 
+#include "porthole/agentid.h"
 #include "porthole/buf.h"
 #include "porthole/frame.h"
 #include "porthole/keepalive.h"
@@ -814,6 +815,8 @@ client_open_new(const char *sid, json_t *agent, const char *op, json_t *argv)
 {
 	json_t		*m, *members;
 	json_int_t	 proto;
+	const char	*id, *sub;
+	char		*claimed = NULL;
 
 	/*
 	 * An agent that speaks protocol 1 checks only form-1 signatures (the
@@ -825,16 +828,32 @@ client_open_new(const char *sid, json_t *agent, const char *op, json_t *argv)
 		proto = 1;
 	if (proto > PH_PROTOCOL_VERSION)
 		proto = PH_PROTOCOL_VERSION;
+	/*
+	 * An agent of protocol 1 knows only its claimed id and checks that the
+	 * open (and its signature) names it: send that, and its sub for the
+	 * relay to find it (docs/protocol.md, "Agent identity").
+	 */
+	id = json_string_value(json_object_get(agent, "id"));
+	sub = json_string_value(json_object_get(agent, "sub"));
+	if (id != NULL && sub != NULL && proto < PH_PROTOCOL_QUALIFIED_IDS &&
+	    (claimed = strndup(id, ph_agent_claim_len(id, sub))) == NULL)
+		return NULL;
 	m = ph_ctl_new(PH_CTL_OPEN);
 	members = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:I, s:I, s:n}",
-	    "sid", sid, "agent", client_agent_str(agent, "id"), "op", op,
-	    "argv", argv != NULL ? argv : json_array(), "tty", 0, "stdin", 0,
+	    "sid", sid, "agent", claimed != NULL ? claimed : id != NULL ? id : "",
+	    "op", op, "argv", argv != NULL ? argv : json_array(), "tty", 0, "stdin", 0,
 	    "ts", (json_int_t)ph_now(), "proto", proto, "sig");
+	if (members != NULL && claimed != NULL &&
+	    json_object_set_new(members, "agent_sub", json_string(sub)) != 0) {
+		json_decref(members);
+		members = NULL;
+	}
 	if (m == NULL || members == NULL || json_object_update(m, members) != 0) {
 		json_decref(m);
 		m = NULL;
 	}
 	json_decref(members);
+	free(claimed);
 	return m;
 }
 

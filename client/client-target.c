@@ -2,8 +2,10 @@
  * client-target.c - TARGET resolution for commands that act on one agent,
  * and the printable names of agents.  See client-target.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "porthole/printable.h"
 #include "porthole/selector.h"
@@ -67,6 +69,25 @@ client_target_limit(const struct client_conf *conf)
 	return s;
 }
 
+/*
+ * A name, task or prefix decided the target: say which agent it is, and
+ * which token (sub) it came with, before anything runs there.
+ */
+static void
+client_target_said(const char *t, json_t *agent)
+{
+	char	*id, *name, *sub;
+
+	id = client_printable(client_agent_str(agent, "id"));
+	name = client_printable(client_agent_str(agent, "name"));
+	sub = client_printable(client_agent_str(agent, "sub"));
+	fprintf(stderr, "porthole: '%s' is %s (name %s, sub %s)\n", t, id, name,
+	    *sub != '\0' ? sub : "unknown");
+	free(id);
+	free(name);
+	free(sub);
+}
+
 json_t *
 client_target_one(json_t *agents, const char *target,
     const struct client_conf *conf, char **cause)
@@ -74,9 +95,10 @@ client_target_one(json_t *agents, const char *target,
 	json_t		*found, *one;
 	char		*c = NULL, *list, *t, *lim;
 	const char	*relay = conf->relay;
+	enum ph_target_how how;
 
 	t = client_printable(target);
-	if ((found = ph_target_resolve(target, agents, &c)) == NULL) {
+	if ((found = ph_target_resolve_how(target, agents, &how, &c)) == NULL) {
 		*cause = ph_asprintf("bad TARGET '%s' (%s): give an agent id, a "
 		    "name, a task id or prefix, or a selector key=value[,...]",
 		    t, c != NULL ? c : "malformed");
@@ -103,11 +125,14 @@ client_target_one(json_t *agents, const char *target,
 		break;
 	case 1:
 		one = json_incref(json_array_get(found, 0));
+		if (how != PH_TARGET_ID && isatty(STDERR_FILENO))
+			client_target_said(t, one);
 		break;
 	default:
 		list = client_target_list(found, TARGET_LIST_MAX);
-		*cause = ph_asprintf("'%s' matches %zu agents: %s; name one by id",
-		    t, json_array_size(found), list);
+		*cause = ph_asprintf("'%s' matches %zu agents: %s; name one by id%s",
+		    t, json_array_size(found), list, !ph_target_one_sub(found) ?
+		    " (agents of different token subs: NAME@SUB picks by sub)" : "");
 		free(list);
 		one = NULL;
 		break;

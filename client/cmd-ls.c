@@ -1,7 +1,8 @@
 /*
  * cmd-ls.c - "porthole ls [SELECTOR] [--json]": the agents connected to the
- * relay, as a table (ID NAME VERSION CONNECTED LABELS) or as one JSON
- * document {"agents": [...]}.
+ * relay, as a table (ID NAME SUB VERSION CONNECTED LABELS; SUB is the sub
+ * of the token the agent came with) or as one JSON document
+ * {"agents": [...]}.
  *
  * A SELECTOR (key=value[,key=value]) is sent to the relay as ?selector= and
  * applied here again, so an older relay that ignores the query still gives
@@ -25,10 +26,10 @@
 #include "client-target.h"
 #include "cmd.h"
 
-#define LS_COLUMNS	5
+#define LS_COLUMNS	6
 
 static const char *ls_headers[LS_COLUMNS] = {
-	"ID", "NAME", "VERSION", "CONNECTED", "LABELS"
+	"ID", "NAME", "SUB", "VERSION", "CONNECTED", "LABELS"
 };
 
 /* When an agent connected: "42s ago", "5m ago", "3h ago", else UTC time. */
@@ -133,9 +134,10 @@ ls_table(json_t *agents)
 
 		row[0] = client_printable(client_agent_str(sorted[i], "id"));
 		row[1] = client_printable(client_agent_str(sorted[i], "name"));
-		row[2] = client_printable(client_agent_str(sorted[i], "version"));
-		row[3] = ls_connected(sorted[i], now);
-		row[4] = ls_labels(sorted[i]);
+		row[2] = client_printable(client_agent_str(sorted[i], "sub"));
+		row[3] = client_printable(client_agent_str(sorted[i], "version"));
+		row[4] = ls_connected(sorted[i], now);
+		row[5] = ls_labels(sorted[i]);
 		for (c = 0; c < LS_COLUMNS; c++)
 			if (strlen(row[c]) > w[c])
 				w[c] = strlen(row[c]);

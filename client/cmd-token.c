@@ -28,6 +28,7 @@
 #include <openssl/crypto.h>
 
 #include "porthole/printable.h"
+#include "porthole/agentid.h"
 #include "porthole/token.h"
 #include "porthole/tokenlife.h"
 #include "porthole/util.h"
@@ -434,6 +435,10 @@ token_issue(int argc, char **argv)
 		if (scope != NULL || viewer || bind != NULL || target != NULL)
 			return token_usage_error("issue", "--scope, --viewer, "
 			    "--bind and --target are for client tokens");
+		/* It becomes part of every agent id (docs/protocol.md, "Agent identity"). */
+		if (!ph_ident_ok(PH_IDENT_SUB, sub, strlen(sub)))
+			return token_usage_error("issue", "an agent token's --sub is "
+			    "part of its agents' ids: %s", ph_ident_rule(PH_IDENT_SUB));
 	} else if (strcmp(kind, "client") == 0) {
 		claims.kind = PH_TOKEN_CLIENT;
 		if (labels != NULL)

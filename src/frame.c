@@ -18,6 +18,7 @@
 
 #include <libwebsockets.h>
 
+#include "porthole/agentid.h"
 #include "porthole/frame.h"
 
 _Static_assert(PH_HEADROOM == LWS_PRE, "PH_HEADROOM must equal LWS_PRE");
@@ -68,10 +69,12 @@ static const struct member s_hello[] = {
 	STRARR("caps", 0), INT("max_payload", 0, 1024, 1 << 30), END
 };
 static const struct member s_welcome[] = {
-	INT("proto", 1, 0, 65535), INT("max_payload", 0, 1024, 1 << 30), END
+	INT("proto", 1, 0, 65535), INT("max_payload", 0, 1024, 1 << 30),
+	STR("id", 0, 1, PH_AGENT_ID_MAX), END
 };
 static const struct member s_open[] = {
-	STR("sid", 1, PH_SID_LEN, PH_SID_LEN), STR("agent", 1, 1, 200),
+	STR("sid", 1, PH_SID_LEN, PH_SID_LEN), STR("agent", 1, 1, PH_AGENT_ID_MAX),
+	STR("agent_sub", 0, 1, PH_AGENT_SUB_MAX),	/* agents of protocol 1 */
 	STR("op", 1, 1, 32), STRARR("argv", 0), BOOL("tty"), STR("term", 0, 0, 64),
 	INT("cols", 0, 0, 65535), INT("rows", 0, 0, 65535), BOOL("stdin"),
 	INT("ts", 0, 0, (long long)1 << 40), { "sig", M_STR_OR_NULL, 0, 0, 4096 },

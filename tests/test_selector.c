@@ -179,3 +179,91 @@ Test(selector, no_agents_connected)
 	free(cause);
 	json_decref(a);
 }
+
+/*
+ * Agent ids qualified with their token's sub: a real agent and an impostor
+ * claiming the same task under two subs, plus a second real replica.
+ */
+static json_t *
+subs_agents(void)
+{
+	return json_pack("[{s:s,s:s,s:s,s:i,s:{s:s}},{s:s,s:s,s:s,s:i,s:{s:s}},"
+	    "{s:s,s:s,s:s,s:i,s:{s:s}}]",
+	    "id", "cd18/app@prod-tasks", "name", "api", "sub", "prod-tasks", "proto", 2,
+	    "labels", "task", "cd18",
+	    "id", "cd18/app@staging-tasks", "name", "api", "sub", "staging-tasks",
+	    "proto", 2, "labels", "task", "cd18",
+	    "id", "ee99/app@prod-tasks", "name", "api", "sub", "prod-tasks", "proto", 2,
+	    "labels", "task", "ee99");
+}
+
+/* The ids target resolves to, comma-separated, and how. */
+static char *
+sub_ids(const char *target, enum ph_target_how *how)
+{
+	json_t *a = subs_agents(), *m, *x;
+	char *cause = NULL, *out = calloc(1, 512);
+	size_t i;
+
+	m = ph_target_resolve_how(target, a, how, &cause);
+	cr_assert_not_null(m, "%s", cause);
+	json_array_foreach(m, i, x) {
+		if (i > 0)
+			strcat(out, ",");
+		strcat(out, json_string_value(json_object_get(x, "id")));
+	}
+	json_decref(m);
+	json_decref(a);
+	return out;
+}
+
+#define RESOLVES(t, want, wanthow) do {					\
+	enum ph_target_how h_;						\
+	char *got_ = sub_ids(t, &h_);					\
+	cr_assert_str_eq(got_, want, "%s", t);				\
+	cr_assert_eq(h_, wanthow, "%s: how %d", t, h_);			\
+	free(got_);							\
+} while (0)
+
+Test(selector, ids_qualified_by_sub)
+{
+	/* Full ids are exact. */
+	RESOLVES("cd18/app@prod-tasks", "cd18/app@prod-tasks", PH_TARGET_ID);
+	RESOLVES("cd18/app@staging-tasks", "cd18/app@staging-tasks", PH_TARGET_ID);
+	/* The claimed id alone, a task, a name: every sub that has it. */
+	RESOLVES("cd18/app", "cd18/app@prod-tasks,cd18/app@staging-tasks", PH_TARGET_PREFIX);
+	RESOLVES("cd18", "cd18/app@prod-tasks,cd18/app@staging-tasks", PH_TARGET_TASK);
+	RESOLVES("api", "cd18/app@prod-tasks,cd18/app@staging-tasks,ee99/app@prod-tasks",
+	    PH_TARGET_NAME);
+	/* T@SUB: within that sub only. */
+	RESOLVES("cd18@prod-tasks", "cd18/app@prod-tasks", PH_TARGET_TASK);
+	RESOLVES("cd@prod-tasks", "cd18/app@prod-tasks", PH_TARGET_PREFIX);
+	RESOLVES("api@prod-tasks", "cd18/app@prod-tasks,ee99/app@prod-tasks", PH_TARGET_NAME);
+	RESOLVES("api@staging-tasks", "cd18/app@staging-tasks", PH_TARGET_NAME);
+	RESOLVES("api@nobody", "", PH_TARGET_NONE);
+	/* A prefix of a full id across the '@' still works. */
+	RESOLVES("cd18/app@prod", "cd18/app@prod-tasks", PH_TARGET_PREFIX);
+	RESOLVES("family=x", "", PH_TARGET_NONE);
+}
+
+Test(selector, subs_counted)
+{
+	json_t *a = subs_agents(), *m;
+	char *cause = NULL;
+
+	cr_assert_eq(ph_target_one_sub(a), 0);
+	m = ph_target_resolve("api@prod-tasks", a, &cause);
+	cr_assert_eq(ph_target_one_sub(m), 1);
+	json_decref(m);
+	m = ph_target_resolve("api", a, &cause);
+	cr_assert_eq(ph_target_one_sub(m), 0);
+	json_decref(m);
+	json_decref(a);
+	/* Agents listed by an older relay (no sub) count as one sub. */
+	a = agents();
+	cr_assert_eq(ph_target_one_sub(a), 1);
+	json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "id", "x@s", "name", "x",
+	    "sub", "s"));
+	cr_assert_eq(ph_target_one_sub(a), 0);
+	json_decref(a);
+}

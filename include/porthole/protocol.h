@@ -11,13 +11,21 @@
  * 2: the signature of an `open` covers every member the client sent, with
  *    its type (opensig.h, form 2); agents of 2 refuse opens of form 1.
  *    A session's version is the open's `proto`: the lower of the client's
- *    and the agent's.
+ *    and the agent's.  Agents know their full id "<claimed>@<sub>"
+ *    (PH_PROTOCOL_QUALIFIED_IDS below).
  */
 #ifndef PORTHOLE_PROTOCOL_H
 #define PORTHOLE_PROTOCOL_H
 
 #define PH_PROTOCOL_VERSION	2
 #define PH_PROTOCOL_VERSION_MIN	1
+
+/*
+ * From this version on an agent knows its full id "<claimed>@<sub>" and
+ * checks that every open names it; an agent of an earlier version knows
+ * only its claimed id (docs/protocol.md, "Agent identity").
+ */
+#define PH_PROTOCOL_QUALIFIED_IDS	2
 
 /* Largest payload of one WebSocket message, after the type byte. */
 #define PH_MAX_PAYLOAD		65536

@@ -3,33 +3,43 @@
  * channels (/v1/agent).
  *
  * An agent's first message is `hello`; the relay checks its protocol
- * version and the labels its token lets it claim, registers it by id, and
- * answers `welcome`.  Ids are unique: a second hello with an id already
- * held replaces the old connection only when it comes from the same agent
- * process (same `instance`: a reconnect over a half-dead socket); anyone
- * else is refused with 4409.  The relay later sends `open` requests down
- * the channel (relay_agent_send).  When a control channel closes, the
- * sessions still waiting for that agent's data channel fail (agent_lost);
- * sessions already spliced go on, their data channels are independent.
+ * version, the characters of the id, name and labels it claims
+ * (agentid.h) and the labels its token lets it claim, registers it, and
+ * answers `welcome` with the agent's full id.  The full id is the claimed
+ * id qualified with the sub of the agent's token, "<claimed>@<sub>"
+ * (docs/protocol.md, "Agent identity"): an agent token can only ever hold
+ * ids of its own sub, so a token of another trust domain can neither take
+ * nor block them.  Within one sub ids are unique: a second hello for a
+ * full id already held replaces the old connection only when it comes from
+ * the same agent process (same `instance`: a reconnect over a half-dead
+ * socket); anyone else is refused with 4409.  The claim is one operation
+ * (relay_agent_claim) on one key, the full id, so that a fleet of relays
+ * can make it one atomic SET NX.  Every refusal is audited.  The relay
+ * later sends `open` requests down the channel (relay_agent_send).  When a
+ * control channel closes, the sessions still waiting for that agent's data
+ * channel fail (agent_lost); sessions already spliced go on, their data
+ * channels are independent.
  *
- * Agents are kept in a hash by id for lookups and in a list in connection
+ * Agents are kept in a hash by full id for lookups and in a list in connection
  * order for listings.  A record lives exactly as long as its registration.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/agentid.h"
 #include "porthole/log.h"
 #include "porthole/selector.h"
 #include "porthole/util.h"
 #include "relay.h"
 
 struct relay_agent {
-	char			*id;
+	char			*id;		/* full id: <claimed>@<sub> */
+	char			*claimed;	/* hello.id */
 	char			*name;
 	char			*version;
 	char			*instance;	/* random per agent process */
-	char			*sub;		/* token subject, for logs */
+	char			*sub;		/* the agent token's sub */
 	json_t			*labels;	/* object of strings */
 	json_t			*caps;		/* array of operation names, or NULL */
 	int			 proto;
@@ -49,6 +59,7 @@ relay_agent_free(struct relay_agent *a)
 	if (a == NULL)
 		return;
 	free(a->id);
+	free(a->claimed);
 	free(a->name);
 	free(a->version);
 	free(a->instance);
@@ -101,6 +112,12 @@ relay_agent_id(const struct relay_agent *a)
 	return a->id;
 }
 
+int
+relay_agent_proto(const struct relay_agent *a)
+{
+	return a->proto;
+}
+
 size_t
 relay_agent_count(void)
 {
@@ -111,8 +128,8 @@ relay_agent_count(void)
 json_t *
 relay_agent_json(const struct relay_agent *a)
 {
-	return json_pack("{s:s,s:s,s:O,s:s,s:i,s:I,s:s}",
-	    "id", a->id, "name", a->name, "labels", a->labels,
+	return json_pack("{s:s,s:s,s:s,s:O,s:s,s:i,s:I,s:s}",
+	    "id", a->id, "name", a->name, "sub", a->sub, "labels", a->labels,
 	    "version", a->version, "proto", a->proto,
 	    "connected_since", (json_int_t)a->since, "peer", a->peer);
 }
@@ -196,11 +213,65 @@ relay_agent_str(json_t *obj, const char *key, const char *dflt)
 	return strdup(s != NULL ? s : dflt);
 }
 
+/*
+ * Refuse a hello: audit it (with what it claimed, printable: the claim
+ * may be the reason), then `error` and close.
+ */
+static void
+relay_agent_refuse(struct relay_conn *c, json_t *hello, const char *code, int close,
+    const char *cause)
+{
+	json_t *claim, *v;
+	char *id = NULL, *name = NULL;
+
+	if ((v = json_object_get(hello, "id")) != NULL && json_is_string(v))
+		id = ph_ident_quote(json_string_value(v), json_string_length(v));
+	if ((v = json_object_get(hello, "name")) != NULL && json_is_string(v))
+		name = ph_ident_quote(json_string_value(v), json_string_length(v));
+	claim = json_pack("{s:{s:s?,s:s?}}", "claim", "id", id, "name", name);
+	free(id);
+	free(name);
+	relay_audit_refusal_with(c, "agent hello", code, cause, claim);
+	relay_conn_fail(c, code, close, "%s", cause);
+}
+
+/*
+ * Claim the full id of a for its connection.  The rule, in one place
+ * (a fleet makes it one atomic operation on the key a->id): free, the
+ * agent is registered; held by the same agent process (same instance),
+ * the old connection is replaced; held by another, -1 with *old set.
+ * Only agents of one sub can ever meet here.
+ */
+static int
+relay_agent_claim(struct relay_agent *a, struct relay_agent **old)
+{
+	*old = relay_agent_find(a->id);
+	if (*old == NULL)
+		return 0;
+	if (strcmp((*old)->instance, a->instance) != 0)
+		return -1;
+	ph_info("agent %s reconnected from %s: replacing its connection from %s",
+	    a->id, a->peer, (*old)->peer);
+	relay_agent_unlink(*old);
+	if ((*old)->conn != NULL) {
+		relay_agent_audit((*old)->conn, *old, "agent_gone", json_pack("{s:s,s:I}",
+		    "reason", "replaced by a new connection of the same agent",
+		    "connected_secs", (json_int_t)(ph_now() - (*old)->since)));
+		(*old)->conn->agent = NULL;
+		relay_conn_close((*old)->conn, PH_CLOSE_GOING_AWAY,
+		    "replaced by a new connection", 1);
+	}
+	relay_agent_free(*old);
+	*old = NULL;
+	return 0;
+}
+
 static void
 relay_agent_hello(struct relay_conn *c, json_t *hello)
 {
 	struct relay_agent *a, *old;
 	json_t *labels, *welcome;
+	const char *sub = c->claims.sub;
 	char *cause = NULL;
 	int proto;
 
@@ -209,59 +280,54 @@ relay_agent_hello(struct relay_conn *c, json_t *hello)
 		cause = ph_asprintf("agent speaks protocol %d, this relay speaks %d-%d: "
 		    "upgrade the %s", proto, PH_PROTOCOL_VERSION_MIN, PH_PROTOCOL_VERSION,
 		    proto < PH_PROTOCOL_VERSION_MIN ? "agent" : "relay");
-		relay_audit_refusal(c, "agent hello", PH_ERR_VERSION, cause);
-		relay_conn_fail(c, PH_ERR_VERSION, PH_CLOSE_VERSION, "%s", cause);
+		relay_agent_refuse(c, hello, PH_ERR_VERSION, PH_CLOSE_VERSION, cause);
+		free(cause);
+		return;
+	}
+	if (ph_ident_hello_check(hello, &cause) != 0) {
+		relay_agent_refuse(c, hello, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, cause);
 		free(cause);
 		return;
 	}
 	labels = json_object_get(hello, "labels");
 	if (ph_claims_labels_allow(&c->claims, labels, &cause) != 0) {
-		relay_audit_refusal(c, "agent hello", PH_ERR_FORBIDDEN, cause);
-		relay_conn_fail(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, "%s", cause);
+		relay_agent_refuse(c, hello, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, cause);
 		free(cause);
 		return;
 	}
 
 	if ((a = calloc(1, sizeof *a)) == NULL)
 		goto nomem;
-	a->id = relay_agent_str(hello, "id", "");
+	if ((a->id = ph_agent_full_id(json_string_value(json_object_get(hello, "id")),
+	    sub, &cause)) == NULL) {
+		/* The claim passed above: the token's sub cannot be part of an id. */
+		relay_agent_refuse(c, hello, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, cause);
+		free(cause);
+		relay_agent_free(a);
+		return;
+	}
+	a->claimed = relay_agent_str(hello, "id", "");
 	a->name = relay_agent_str(hello, "name", "");
 	a->version = relay_agent_str(hello, "version", "");
 	a->instance = relay_agent_str(hello, "instance", "");
-	a->sub = strdup(c->claims.sub != NULL ? c->claims.sub : "?");
+	a->sub = strdup(sub);
 	a->labels = labels != NULL ? json_deep_copy(labels) : json_object();
 	if (json_is_array(json_object_get(hello, "caps")))
 		a->caps = json_deep_copy(json_object_get(hello, "caps"));
 	a->proto = proto;
 	a->since = ph_now();
 	snprintf(a->peer, sizeof a->peer, "%s", c->peer);
-	if (a->id == NULL || a->name == NULL || a->version == NULL ||
+	if (a->claimed == NULL || a->name == NULL || a->version == NULL ||
 	    a->instance == NULL || a->sub == NULL || a->labels == NULL)
 		goto nomem;
 
-	if ((old = relay_agent_find(a->id)) != NULL) {
-		if (strcmp(old->instance, a->instance) != 0) {
-			cause = ph_asprintf("agent id %s is held by another agent "
-			    "process (connected from %s)", a->id, old->peer);
-			relay_audit_refusal(c, "agent hello", PH_ERR_CONFLICT, cause);
-			free(cause);
-			relay_conn_fail(c, PH_ERR_CONFLICT, PH_CLOSE_CONFLICT,
-			    "agent id %s is held by another agent process", a->id);
-			relay_agent_free(a);
-			return;
-		}
-		ph_info("agent %s reconnected from %s: replacing its connection from %s",
-		    a->id, c->peer, old->peer);
-		relay_agent_unlink(old);
-		if (old->conn != NULL) {
-			relay_agent_audit(old->conn, old, "agent_gone", json_pack("{s:s,s:I}",
-			    "reason", "replaced by a new connection of the same agent",
-			    "connected_secs", (json_int_t)(ph_now() - old->since)));
-			old->conn->agent = NULL;
-			relay_conn_close(old->conn, PH_CLOSE_GOING_AWAY,
-			    "replaced by a new connection", 1);
-		}
-		relay_agent_free(old);
+	if (relay_agent_claim(a, &old) != 0) {
+		cause = ph_asprintf("agent id %s is held by another agent process "
+		    "of the same token sub (connected from %s)", a->id, old->peer);
+		relay_agent_refuse(c, hello, PH_ERR_CONFLICT, PH_CLOSE_CONFLICT, cause);
+		free(cause);
+		relay_agent_free(a);
+		return;
 	}
 	if (relay_agent_link(a) != 0)
 		goto nomem;
@@ -273,6 +339,7 @@ relay_agent_hello(struct relay_conn *c, json_t *hello)
 	if (welcome == NULL ||
 	    json_object_set_new(welcome, "proto", json_integer(proto)) != 0 ||
 	    json_object_set_new(welcome, "max_payload", json_integer(PH_MAX_PAYLOAD)) != 0 ||
+	    json_object_set_new(welcome, "id", json_string(a->id)) != 0 ||
 	    relay_conn_send_ctl(c, welcome) != 0) {
 		json_decref(welcome);
 		relay_conn_fail(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "cannot answer hello");

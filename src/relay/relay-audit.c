@@ -227,6 +227,14 @@ void
 relay_audit_refusal(const struct relay_conn *c, const char *what, const char *code,
     const char *reason)
 {
+	relay_audit_refusal_with(c, what, code, reason, NULL);
+}
+
+/* relay_audit_refusal with the members of extra (taken; may be NULL) added. */
+void
+relay_audit_refusal_with(const struct relay_conn *c, const char *what,
+    const char *code, const char *reason, json_t *extra)
+{
 	json_t *o;
 
 	relay_metrics_refusal(code);
@@ -234,11 +242,17 @@ relay_audit_refusal(const struct relay_conn *c, const char *what, const char *co
 	    c->from[0] != '\0' && strcmp(c->from, c->peer) != 0 ? " for " : "",
 	    c->from[0] != '\0' && strcmp(c->from, c->peer) != 0 ? c->from : "", reason);
 	if ((o = json_pack("{s:s,s:s,s:s}", "what", what, "code", code,
-	    "reason", reason)) == NULL)
+	    "reason", reason)) == NULL) {
+		json_decref(extra);
 		return;
+	}
 	relay_audit_origin(o, c);
 	if (c->authed && c->claims.sub != NULL)
 		json_object_set_new(o, "sub", json_string(c->claims.sub));
+	if (extra != NULL) {
+		json_object_update(o, extra);
+		json_decref(extra);
+	}
 	relay_audit("refused", o);
 }
 

@@ -34,6 +34,7 @@
 
 #include <openssl/crypto.h>
 
+#include "porthole/agentid.h"
 #include "porthole/log.h"
 #include "porthole/opensig.h"
 #include "porthole/util.h"
@@ -281,9 +282,9 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	struct relay_session *s;
 	struct relay_agent *a;
 	struct relay_record *rec = NULL;
-	const char *sid, *agent_id, *op, *sub;
+	const char *sid, *agent_id, *agent_sub, *op, *sub;
 	json_t *o = f->json, *aj, *pj, *argv;
-	char msg[512], *cause = NULL, *why = NULL;
+	char msg[512], key[PH_AGENT_ID_MAX + 1], *cause = NULL, *why = NULL;
 	int proto, may;
 
 	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_OPEN) {
@@ -304,6 +305,7 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	}
 	sid = json_string_value(json_object_get(o, "sid"));
 	agent_id = json_string_value(json_object_get(o, "agent"));
+	agent_sub = json_string_value(json_object_get(o, "agent_sub"));
 	op = json_string_value(json_object_get(o, "op"));
 	sub = c->claims.sub != NULL ? c->claims.sub : "?";
 	if (sid == NULL || agent_id == NULL || op == NULL) {
@@ -331,9 +333,35 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 		relay_session_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
 		return;
 	}
+	/*
+	 * The agent's full id: `agent`, or for an agent of protocol 1 (which
+	 * knows only its claimed id, and checks that the open names it)
+	 * `agent`@`agent_sub` (docs/protocol.md, "Agent identity").
+	 */
+	if ((size_t)snprintf(key, sizeof key, "%s%s%s", agent_id,
+	    agent_sub != NULL ? "@" : "", agent_sub != NULL ? agent_sub : "") >= sizeof key) {
+		relay_session_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "agent and agent_sub are too long for an agent id");
+		return;
+	}
+	agent_id = key;
 	if ((a = relay_agent_find(agent_id)) == NULL) {
 		snprintf(msg, sizeof msg, "agent %s is not connected to this relay", agent_id);
 		relay_session_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND, msg);
+		return;
+	}
+	if (relay_agent_proto(a) < PH_PROTOCOL_QUALIFIED_IDS && agent_sub == NULL) {
+		snprintf(msg, sizeof msg, "agent %s speaks protocol %d, which only a "
+		    "CLI of protocol %d or later can reach (its open names the agent "
+		    "as it knows itself): upgrade the CLI", agent_id,
+		    relay_agent_proto(a), PH_PROTOCOL_QUALIFIED_IDS);
+		relay_session_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION, msg);
+		return;
+	}
+	if (relay_agent_proto(a) >= PH_PROTOCOL_QUALIFIED_IDS && agent_sub != NULL) {
+		snprintf(msg, sizeof msg, "agent %s speaks protocol %d: name it by its "
+		    "full id, without agent_sub", agent_id, relay_agent_proto(a));
+		relay_session_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, msg);
 		return;
 	}
 	aj = relay_agent_json(a);
@@ -381,10 +409,11 @@ relay_session_open(struct relay_conn *c, struct ph_frame *f)
 	s->rec = rec;
 	rec = NULL;
 	argv = json_object_get(o, "argv");
-	s->audit = json_pack("{s:s,s:s,s:s,s:O,s:b,s:{s:s,s:s,s:O}}", "sid", sid,
+	s->audit = json_pack("{s:s,s:s,s:s,s:O,s:b,s:{s:s,s:s,s:s,s:O}}", "sid", sid,
 	    "sub", sub, "op", op, "argv", argv != NULL ? argv : json_null(),
 	    "tty", json_is_true(json_object_get(o, "tty")), "agent", "id", agent_id,
-	    "name", json_string_value(json_object_get(aj, "name")), "labels",
+	    "name", json_string_value(json_object_get(aj, "name")), "sub",
+	    json_string_value(json_object_get(aj, "sub")), "labels",
 	    json_object_get(aj, "labels"));
 	if (s->audit != NULL) {
 		relay_audit_origin(s->audit, c);

@@ -187,6 +187,7 @@ json_t	*relay_agent_json(const struct relay_agent *a);
 json_t	*relay_agent_list(const struct ph_claims *cl, const char *selector, char **cause);
 int	relay_agent_send(struct relay_agent *a, json_t *obj);
 const char *relay_agent_id(const struct relay_agent *a);
+int	relay_agent_proto(const struct relay_agent *a);
 size_t	relay_agent_count(void);
 void	relay_agent_cleanup(void);
 
@@ -209,6 +210,8 @@ void	relay_audit(const char *event, json_t *fields);
 void	relay_audit_origin(json_t *obj, const struct relay_conn *c);
 void	relay_audit_refusal(const struct relay_conn *c, const char *what,
 	    const char *code, const char *reason);
+void	relay_audit_refusal_with(const struct relay_conn *c, const char *what,
+	    const char *code, const char *reason, json_t *extra);
 uint64_t relay_audit_dropped(void);
 void	relay_audit_cleanup(void);
 

@@ -55,7 +55,7 @@ check "use sets the target" wait_for 20 line_is "porthole e2e-console-agent>"
 
 # ls prints the agent table.
 text "ls"; keys Enter
-check "ls output appears" wait_for 30 on_screen "^ID  *NAME  *VERSION"
+check "ls output appears" wait_for 30 on_screen "^ID  *NAME  *SUB  *VERSION"
 check "ls lists the agent" wait_for 30 sh -c "tmux -L $SOCK capture-pane -p -t con | grep -v '>' | grep -q e2e-console-agent"
 check "prompt back after ls" wait_for 20 line_is "porthole e2e-console-agent>"
 

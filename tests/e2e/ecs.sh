@@ -51,8 +51,11 @@ start_meta "$T/good"
 start_ecs_agent good "http://127.0.0.1:$META_PORT/v4/$TASK-2495160603" PORTHOLE_LABELS=team=core,az=override
 
 ecs_listed() { "$CLI_BIN" ls --json 2>/dev/null | jq -e --arg id "$1" '.agents[] | select(.id == $id)' >/dev/null; }
-check "agent registered as <task>/<container>" wait_for 20 ecs_listed "$TASK/app"
-agent=$(ph ls --json | jq -c --arg id "$TASK/app" '.agents[] | select(.id == $id)')
+# The id claimed is <task>/<container>; the relay qualifies it with the
+# agent token's sub (dev-agent: the dev relay's agent token).
+check "agent registered as <task>/<container>@<sub>" wait_for 20 ecs_listed "$TASK/app@dev-agent"
+agent=$(ph ls --json | jq -c --arg id "$TASK/app@dev-agent" '.agents[] | select(.id == $id)')
+eq "its sub is listed" "$(jq -r .sub <<<"$agent")" "dev-agent"
 eq "name defaults to the family" "$(jq -r .name <<<"$agent")" "api"
 eq "cluster label" "$(jq -r .labels.cluster <<<"$agent")" "prod"
 eq "family label" "$(jq -r .labels.family <<<"$agent")" "api"
@@ -75,7 +78,7 @@ start_meta "$T/named"
 start_ecs_agent named "http://127.0.0.1:$META_PORT/v4/other" PORTHOLE_NAME=e2e-named
 check "PORTHOLE_NAME overrides the family" wait_for 20 agent_listed e2e-named
 eq "its id is its own task's" "$(ph ls --json | jq -r '.agents[] | select(.name == "e2e-named") | .id')" \
-	"0123456789abcdef0123456789abcdef/app"
+	"0123456789abcdef0123456789abcdef/app@dev-agent"
 
 # Malformed metadata: still connects, random id, a log line.
 echo '{"Name": "app", ' >"$T/bad/container.json"
@@ -84,7 +87,7 @@ start_meta "$T/bad"
 start_ecs_agent bad "http://127.0.0.1:$META_PORT/v4/x" PORTHOLE_NAME=e2e-ecs-bad
 check "malformed metadata: agent still connects" wait_for 20 agent_listed e2e-ecs-bad
 id=$(ph ls --json | jq -r '.agents[] | select(.name == "e2e-ecs-bad") | .id')
-check "malformed metadata: random id ($id)" grep -Eqx '[0-9a-f]{16}' <<<"$id"
+check "malformed metadata: random id ($id)" grep -Eqx '[0-9a-f]{16}@dev-agent' <<<"$id"
 contains "malformed metadata is logged" "$(cat "$T/bad.err")" "ECS task metadata skipped"
 eq "exec reaches the malformed-metadata agent" "$(ph exec e2e-ecs-bad -- echo ok </dev/null)" "ok"
 

@@ -139,9 +139,10 @@ PORTHOLE_TOKEN=@$T/devagent.token PORTHOLE_NAME=honest PORTHOLE_LABELS=env=dev,t
 PIDS+=("$!")
 check "allowed labels (one by a glob) register" wait_for 20 agent_listed honest
 
-# A second connection claiming a held id from another agent process: refused.
+# A second connection of the same token sub claiming a held id from another
+# agent process: refused.  (The id it claims is the full id without "@sub".)
 out=$("$PROBE_BIN" --url "$URL/v1/agent" --ca "$PORTHOLE_CA" --token "@$STATE/agent.token" \
-	--proto porthole.control.v1 --ctl "{\"type\":\"hello\",\"proto\":1,\"id\":\"$agent_id\",\"name\":\"thief\",\"version\":\"x\",\"instance\":\"not-the-same\",\"labels\":{}}")
+	--proto porthole.control.v1 --ctl "{\"type\":\"hello\",\"proto\":2,\"id\":\"${agent_id%@*}\",\"name\":\"thief\",\"version\":\"x\",\"instance\":\"not-the-same\",\"labels\":{}}")
 contains "hello with a held id: 4409" "$out" "close 4409"
 contains "hello with a held id: says why" "$out" "held by another agent process"
 check "the holder is still listed" agent_listed tok-dev

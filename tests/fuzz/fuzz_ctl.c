@@ -5,7 +5,8 @@
  * "type" is forced to it: every schema, its member ranges and the rules a
  * table cannot say (hello labels, sid syntax, exit's code xor signal) see
  * arbitrary objects.  What is accepted must encode and decode back to the
- * same type.
+ * same type; a hello is also put through the relay's character rules
+ * (agentid.c), whose refusal must be printable.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "porthole/agentid.h"
 #include "porthole/frame.h"
 #include "porthole/protocol.h"
 
@@ -25,6 +27,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ph_frame f;
 	json_error_t err;
 	const char *cause;
+	char *why = NULL;
 	json_t *obj, *name;
 	uint8_t *enc;
 	size_t len;
@@ -47,6 +50,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((name = json_object_get(obj, "name")) != NULL &&
 			    json_is_string(name))
 				(void)ph_signal_number(json_string_value(name));
+			/* What the relay checks next in a hello (agentid.c). */
+			if (want == PH_CTL_HELLO && ph_ident_hello_check(obj, &why) != 0) {
+				if (strchr(why, '\x1b') != NULL)
+					abort();	/* a cause is printable */
+				free(why);
+				why = NULL;
+			}
 			if (ph_ctl_encode(obj, &enc, &len) == 0) {
 				if (ph_frame_decode(enc + PH_HEADROOM, len, &f, &code,
 				    &cause) != 0 || f.ctl != want)

@@ -1,7 +1,8 @@
 /*
  * fuzz_selector.c - libFuzzer target for TARGET resolution (src/selector.c):
  * the first line is a TARGET (id, name, task id prefix or label selector),
- * the rest a JSON array of agents as /v1/agents lists them.  Every agent
+ * the rest a JSON array of agents as /v1/agents lists them (ids qualified
+ * "<claimed>@<sub>", TARGETs T@SUB among them).  Every agent
  * returned must be one of those given.
  */
 #include <stdint.h>
@@ -35,6 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)ph_selector_is(target);
 	got = ph_target_resolve(target, agents, &cause);
 	if (got != NULL) {
+		(void)ph_target_one_sub(got);
 		json_array_foreach(got, i, a) {
 			found = 0;
 			json_array_foreach(agents, j, b) {

@@ -59,7 +59,7 @@ static uint8_t *bad;
 static size_t bad_len;
 static int bad_text, closed_sessions, done;
 static const char *forge;		/* NULL: bad-frame mode */
-static char *client_token, *agent_token, *jti, *agent_id;
+static char *client_token, *agent_token, *jti, *agent_id, *agent_sub;
 static struct ph_key *client_key;
 static char *open1;			/* s1's open as sent (replay) */
 static int s1_closed, s1_conns;
@@ -164,7 +164,31 @@ control_writeable(struct lws *wsi, struct pss *p)
 	return 0;
 }
 
-/* The agent's id from its hello. */
+/*
+ * The sub of the agent's token, from the control channel's upgrade: the
+ * agent's full id is its claimed id qualified with it, as the real relay
+ * makes it (docs/protocol.md, "Agent identity").
+ */
+static void
+take_sub(struct lws *wsi)
+{
+	char hdr[PH_TOKEN_MAX + 64], *cause = NULL;
+	json_t *claims = NULL;
+	const char *sub;
+
+	free(agent_sub);
+	agent_sub = NULL;
+	if (lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) < 7 ||
+	    ph_token_decode(hdr + 7, NULL, &claims, &cause) != 0) {
+		free(cause);
+		return;
+	}
+	if ((sub = json_string_value(json_object_get(claims, "sub"))) != NULL)
+		agent_sub = strdup(sub);
+	json_decref(claims);
+}
+
+/* The agent's full id from its hello and its token's sub. */
 static void
 take_hello(const uint8_t *d, size_t len)
 {
@@ -172,7 +196,8 @@ take_hello(const uint8_t *d, size_t len)
 	const char *id = json_string_value(json_object_get(h, "id"));
 
 	free(agent_id);
-	agent_id = strdup(id != NULL ? id : "?");
+	agent_id = ph_asprintf("%s@%s", id != NULL ? id : "?",
+	    agent_sub != NULL ? agent_sub : "?");
 	json_decref(h);
 }
 
@@ -194,6 +219,7 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (strcmp(uri, PH_PATH_AGENT) == 0) {
 			p->kind = 0;
 			control_wsi = wsi;
+			take_sub(wsi);
 		} else if (strstr(uri, sid[1]) != NULL)
 			p->kind = ++s1_conns == 1 ? 1 : 2;	/* 2: the replay */
 		else if (strstr(uri, sid[2]) != NULL)
