@@ -44,7 +44,9 @@ new_id=$(ph ls --json | jq -r '.agents[] | select(.name == "sig-new") | .id')
 out=$(probe_open "$(printf '{"type":"open","sid":"%s","agent":"%s","op":"exec","argv":["true"],"stdin":false,"proto":1}' "$(newsid)" "$new_id")")
 contains "form 1 to an agent of protocol 2: 4426" "$out" "close 4426"
 contains "form 1 to an agent of protocol 2: says why" "$out" "takes only opens signed in form 2"
-out=$(probe_open "$(printf '{"type":"open","sid":"%s","agent":"old-1","op":"exec","argv":["true"],"stdin":false,"proto":2}' "$(newsid)")")
+# An agent of protocol 1 is named by its claimed id and its sub ("Agent identity").
+old_sub=$(ph ls --json | jq -r '.agents[] | select(.name == "old-one") | .sub')
+out=$(probe_open "$(printf '{"type":"open","sid":"%s","agent":"old-1","agent_sub":"%s","op":"exec","argv":["true"],"stdin":false,"proto":2}' "$(newsid)" "$old_sub")")
 contains "protocol 2 to an agent of protocol 1: 4426" "$out" "close 4426"
 contains "protocol 2 to an agent of protocol 1: says why" "$out" "speaks protocol 1"
 check "the relay audited both" sh -c "[ \$(grep -c '\"code\":\"version\"' '$T/relay.out') -ge 2 ]"
