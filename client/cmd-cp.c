@@ -30,6 +30,7 @@
 #include "porthole/protocol.h"
 #include "porthole/util.h"
 
+#include "client-exit.h"
 #include "client-conn.h"
 #include "client-io.h"
 #include "client-run.h"
@@ -269,6 +270,9 @@ cp_failure(struct cp *c)
 {
 	struct client_run	*r = &c->run;
 	const char		*name = r->agent_name, *id = r->agent_id;
+	struct client_end	 e = { "cp", name, id, r->err_code, r->err_message,
+	    r->close_code, r->close_reason, r->close_cause };
+	int			 status;
 
 	if (c->cause != NULL && !c->interrupted)
 		return strdup(c->cause);
@@ -279,13 +283,7 @@ cp_failure(struct cp *c)
 		    r->exit_message : "failed");
 	if (r->got_exit && c->rx != NULL && !ph_cprx_done(c->rx))
 		return ph_asprintf("cp on %s (%s): the stream ended early", name, id);
-	if (r->err_code != NULL)
-		return ph_asprintf("cp on %s (%s) failed: %s (%s)", name, id,
-		    r->err_message, r->err_code);
-	if (r->close_cause != NULL)
-		return strdup(r->close_cause);
-	return ph_asprintf("the session with %s (%s) ended (code %d) before cp finished",
-	    name, id, r->close_code);
+	return client_exit_line(&e, NULL, &status);
 }
 
 static int
