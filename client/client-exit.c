@@ -15,6 +15,8 @@
 #include "cmd.h"
 
 #define F CMD_EXIT_FAIL
+#define PROTO_BROKE "the session with %A broke the protocol"
+#define PROTO_TODO "check that the CLI, relay and agent are of compatible versions"
 
 static const struct client_exit_row client_exit_table[] = {
 	/* Error codes, each with the close code it comes with. */
@@ -52,16 +54,13 @@ static const struct client_exit_row client_exit_table[] = {
 	  "ask the relay's operator", F },
 	{ PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, 1, 1,
 	  "%O on %A failed inside porthole", "run the command again", F },
-	{ PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, 1, 1,
-	  "the session with %A broke the protocol",
-	  "check that the CLI, relay and agent are of compatible versions", F },
-	{ PH_ERR_BAD_FRAME, 0, 1, 1, "the session with %A broke the protocol",
-	  "check that the CLI, relay and agent are of compatible versions", F },
-	{ PH_ERR_BAD_JSON, 0, 1, 1, "the session with %A broke the protocol",
-	  "check that the CLI, relay and agent are of compatible versions", F },
+	{ PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, 1, 1, PROTO_BROKE,
+	  PROTO_TODO, F },
+	{ PH_ERR_BAD_FRAME, 0, 1, 1, PROTO_BROKE, PROTO_TODO, F },
+	{ PH_ERR_BAD_JSON, 0, 1, 1, PROTO_BROKE, PROTO_TODO, F },
 	{ PH_ERR_TOO_BIG, PH_CLOSE_TOO_BIG, 1, 1,
 	  "a message of the session with %A was too big",
-	  "check that the CLI, relay and agent are of compatible versions", F },
+	  PROTO_TODO, F },
 	/* Close codes that come without an error code. */
 	{ NULL, PH_CLOSE_NORMAL, 1, 0,
 	  "the session with %A was closed before %O finished", NULL, F },
@@ -76,6 +75,8 @@ static const struct client_exit_row client_exit_table[] = {
 };
 
 #undef F
+#undef PROTO_BROKE
+#undef PROTO_TODO
 
 const struct client_exit_row *
 client_exit_row_err(const char *code)

@@ -128,6 +128,7 @@ client_op_failure(struct client_op *o, const char *name, const char *id)
 	    r->close_code, r->close_reason, r->close_cause };
 	int			 status;
 
+	/* The agent's name and id are the result's now, not the run's. */
 	if (o->cause != NULL)
 		return strdup(o->cause);
 	return client_exit_line(&e, "output may be truncated", &status);

@@ -270,9 +270,6 @@ cp_failure(struct cp *c)
 {
 	struct client_run	*r = &c->run;
 	const char		*name = r->agent_name, *id = r->agent_id;
-	struct client_end	 e = { "cp", name, id, r->err_code, r->err_message,
-	    r->close_code, r->close_reason, r->close_cause };
-	int			 status;
 
 	if (c->cause != NULL && !c->interrupted)
 		return strdup(c->cause);
@@ -283,7 +280,7 @@ cp_failure(struct cp *c)
 		    r->exit_message : "failed");
 	if (r->got_exit && c->rx != NULL && !ph_cprx_done(c->rx))
 		return ph_asprintf("cp on %s (%s): the stream ended early", name, id);
-	return client_exit_line(&e, NULL, &status);
+	return client_run_failure(r, "cp", NULL);
 }
 
 static int

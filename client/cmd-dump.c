@@ -574,11 +574,12 @@ dump_verdict(struct dump *d)
 	if (d->werr != NULL)
 		return ph_asprintf("dump: %s", d->werr);
 	if (r->err_code != NULL || !r->got_exit) {
-		struct client_end e = { "dump", d->name, d->id, r->err_code,
-		    r->err_message, r->close_code, r->close_reason, r->close_cause };
-		int status;
+		/* Every line of dump's says "dump: " first, as the worker's do. */
+		char *why = client_run_failure(r, "dump", "no file was written");
+		char *line = why != NULL ? ph_asprintf("dump: %s", why) : NULL;
 
-		return client_exit_line(&e, "no file was written", &status);
+		free(why);
+		return line;
 	}
 	if (r->status != 0)
 		return ph_asprintf("dump: the dump worker on %s %s %d%s%s; no file was "

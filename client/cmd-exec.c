@@ -131,11 +131,7 @@ static const struct client_run_ops exec_ops = {
 static char *
 exec_failure(struct client_run *r)
 {
-	struct client_end	 e = { "exec", r->agent_name, r->agent_id, r->err_code,
-	    r->err_message, r->close_code, r->close_reason, r->close_cause };
-	int			 status;
-
-	return client_exit_line(&e, "output may be truncated", &status);
+	return client_run_failure(r, "exec", "output may be truncated");
 }
 
 /* Die of SIGPIPE like any member of a pipeline whose reader left. */

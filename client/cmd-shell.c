@@ -273,11 +273,7 @@ static const struct client_run_ops shell_ops = {
 static char *
 shell_failure(struct client_run *r)
 {
-	struct client_end	 e = { "shell", r->agent_name, r->agent_id, r->err_code,
-	    r->err_message, r->close_code, r->close_reason, r->close_cause };
-	int			 status;
-
-	return client_exit_line(&e, "the shell is gone", &status);
+	return client_run_failure(r, "shell", "the shell is gone");
 }
 
 static int
