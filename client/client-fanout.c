@@ -357,11 +357,13 @@ fo_closed(void *arg, int code, const char *reason, const char *cause)
 
 	m->closed = 1;
 	if (!m->got_exit) {
+		char *why = cause != NULL ? client_printable(cause) : NULL;
 		struct client_end e = { f->o->op, NULL, NULL, m->err_code,
-		    m->err_message, code, reason, cause };
+		    m->err_message, code, reason, why };
 
 		free(m->error);
 		m->error = client_exit_line(&e, "output may be truncated", &m->status);
+		free(why);
 	}
 	if (!f->o->json && !f->overflow) {
 		for (which = 0; which < 2; which++) {
