@@ -9,7 +9,8 @@
  * output (~2.5 s per GiB).  So the data channel builds each frame itself —
  * header in the 16 bytes of headroom every queued message has, a fresh
  * 32-bit masking key, the payload masked eight bytes at a time — and hands
- * the finished frame to lws_write() as LWS_WRITE_HTTP, which the ws role
+ * the finished frame (header and masking: libporthole's wsframe.c, which
+ * the CLI's sessions use too) to lws_write() as LWS_WRITE_HTTP, which the ws role
  * passes to the socket (and to its partial-write buffer) untouched.
  * Frames stay whole, so libwebsockets' own PING and close frames still go
  * out between them.  No extension is ever negotiated, so no RSV bit is used.
@@ -26,10 +27,11 @@
 #include <libwebsockets.h>
 
 #include "porthole/frame.h"
+#include "porthole/wsframe.h"
 
 #include "agent.h"
 
-_Static_assert(PH_HEADROOM >= 14, "a frame header needs 14 bytes of headroom");
+_Static_assert(PH_HEADROOM >= PH_WSFRAME_HEAD_MAX, "a frame header needs 14 bytes of headroom");
 
 static uint64_t agent_wsframe_state;
 
@@ -49,25 +51,6 @@ agent_wsframe_key(void)
 	return (uint32_t)((x * 0x2545f4914f6cdd1dULL) >> 32);
 }
 
-/* XOR p[0..n) with the 4-byte key, repeating, starting at key byte 0. */
-static void
-agent_wsframe_mask(uint8_t *p, size_t n, const uint8_t key[4])
-{
-	uint64_t	k8, w;
-	uint32_t	k4;
-	size_t		i = 0;
-
-	memcpy(&k4, key, 4);
-	k8 = (uint64_t)k4 | (uint64_t)k4 << 32;
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		w ^= k8;
-		memcpy(p + i, &w, 8);
-	}
-	for (; i < n; i++)
-		p[i] ^= key[i & 3];
-}
-
 /*
  * Send msg (len bytes, with PH_HEADROOM writable bytes in front of it) as
  * one masked, final, binary WebSocket frame.  msg is masked in place: it
@@ -79,25 +62,12 @@ agent_wsframe_write(struct lws *wsi, uint8_t *msg, size_t len)
 	uint8_t		 key[4], *h;
 	size_t		 hlen;
 	uint32_t	 k = agent_wsframe_key();
-	int		 i;
 
-	hlen = 2 + 4 + (len < 126 ? 0 : len <= 0xffff ? 2 : 8);
+	hlen = ph_wsframe_head_len(len);
 	h = msg - hlen;		/* hlen <= 14 <= PH_HEADROOM */
-	h[0] = 0x80 | 0x02;	/* FIN, binary */
-	if (len < 126)
-		h[1] = 0x80 | (uint8_t)len;
-	else if (len <= 0xffff) {
-		h[1] = 0x80 | 126;
-		h[2] = (uint8_t)(len >> 8);
-		h[3] = (uint8_t)len;
-	} else {
-		h[1] = 0x80 | 127;
-		for (i = 0; i < 8; i++)
-			h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
-	}
 	memcpy(key, &k, 4);
-	memcpy(msg - 4, key, 4);
-	agent_wsframe_mask(msg, len, key);
+	ph_wsframe_head(h, 0x02, len, key);	/* binary */
+	ph_wsframe_mask(msg, len, key);
 
 	return lws_write(wsi, h, hlen + len, LWS_WRITE_HTTP) == (int)(hlen + len) ? 0 : -1;
 }

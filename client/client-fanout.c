@@ -78,6 +78,8 @@ struct fo_member {
 	int			 signal;	/* 0: none */
 	int			 timed_out;
 	char			*error;		/* why it ended without `exit` */
+	char			*err_code;	/* the last `error` frame */
+	char			*err_message;
 	int			 closed;
 };
 
@@ -279,7 +281,6 @@ fo_message(void *arg, const struct ph_frame *fr)
 	struct fo_member	*m = arg;
 	struct fanout		*f = m->f;
 	int			 which, r;
-	const char		*s;
 
 	switch (fr->type) {
 	case PH_FRAME_STDOUT:
@@ -313,11 +314,7 @@ fo_message(void *arg, const struct ph_frame *fr)
 			fo_exit(m, fr);
 			return 0;
 		case PH_CTL_ERROR:
-			s = json_string_value(json_object_get(fr->json, "message"));
-			if (s == NULL || *s == '\0')
-				s = json_string_value(json_object_get(fr->json, "code"));
-			free(m->error);
-			m->error = client_printable(s != NULL ? s : "error");
+			client_error_note(fr->json, &m->err_code, &m->err_message);
 			return 0;
 		default:
 			break;
@@ -361,16 +358,13 @@ fo_closed(void *arg, int code, const char *reason, const char *cause)
 
 	m->closed = 1;
 	if (!m->got_exit) {
-		m->status = CMD_EXIT_FAIL;
-		if (code == PH_CLOSE_AGENT_LOST) {
-			free(m->error);
-			m->error = strdup("the agent was lost mid-session; output may "
-			    "be truncated");
-		} else if (m->error == NULL)
-			m->error = cause != NULL ? client_printable(cause) :
-			    ph_asprintf("the session closed (code %d%s%s) before the "
-			    "program exited", code, reason != NULL && *reason ? ": " : "",
-			    reason != NULL ? reason : "");
+		char *why = cause != NULL ? client_printable(cause) : NULL;
+		struct client_end e = { f->o->op, NULL, NULL, m->err_code,
+		    m->err_message, code, reason, why };
+
+		free(m->error);
+		m->error = client_exit_line(&e, "output may be truncated", &m->status);
+		free(why);
 	}
 	if (!f->o->json && !f->overflow) {
 		for (which = 0; which < 2; which++) {
@@ -669,6 +663,8 @@ out:
 		free(f.m[i].pend[0].buf);
 		free(f.m[i].pend[1].buf);
 		free(f.m[i].error);
+		free(f.m[i].err_code);
+		free(f.m[i].err_message);
 	}
 	free(f.m);
 	json_decref(found);

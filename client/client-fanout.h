@@ -1,6 +1,6 @@
 /*
  * client-fanout.h - one operation on every agent a TARGET matches, at once:
- * `exec --all` now, `ps --all` later.
+ * `exec --all` and `ps --all`.
  *
  * One session per agent, each on its own WebSocket, all in the CLI's one
  * event loop.  Without --json every output line is written prefixed with

@@ -13,6 +13,7 @@
 #include "porthole/protocol.h"
 #include "porthole/util.h"
 
+#include "client-exit.h"
 #include "client-conn.h"
 #include "client-io.h"
 #include "client-op.h"
@@ -124,27 +125,14 @@ static char *
 client_op_failure(struct client_op *o, const char *name, const char *id)
 {
 	struct client_run	*r = &o->run;
+	struct client_end	 e = { o->opname, name, id, r->err_code, r->err_message,
+	    r->close_code, r->close_reason, r->close_cause };
+	int			 status;
 
+	/* The agent's name and id are the result's now, not the run's. */
 	if (o->cause != NULL)
 		return strdup(o->cause);
-	if (r->err_code != NULL) {
-		if (strcmp(r->err_code, PH_ERR_FORBIDDEN) == 0)
-			return ph_asprintf("not allowed to run %s on %s (%s): %s: ask for a "
-			    "token whose scope and target allow it", o->opname, name, id,
-			    r->err_message);
-		if (strcmp(r->err_code, PH_ERR_AGENT_LOST) == 0)
-			return ph_asprintf("agent %s (%s) was lost mid-session; output may "
-			    "be truncated", name, id);
-		return ph_asprintf("%s on %s (%s) failed: %s (%s)", o->opname, name, id,
-		    r->err_message, r->err_code);
-	}
-	if (r->close_cause != NULL)
-		return strdup(r->close_cause);
-	if (r->close_code == PH_CLOSE_AGENT_LOST)
-		return ph_asprintf("agent %s (%s) was lost mid-session; output may be "
-		    "truncated", name, id);
-	return ph_asprintf("the session with %s (%s) ended (code %d) before %s finished; "
-	    "output may be truncated", name, id, r->close_code, o->opname);
+	return client_exit_line(&e, "output may be truncated", &status);
 }
 
 int

@@ -358,3 +358,13 @@ static const struct client_session_ops client_run_session_ops = {
 	.wake = client_run_wake,
 	.closed = client_run_closed,
 };
+
+char *
+client_run_failure(struct client_run *r, const char *op, const char *tail)
+{
+	struct client_end	 e = { op, r->agent_name, r->agent_id, r->err_code,
+	    r->err_message, r->close_code, r->close_reason, r->close_cause };
+	int			 status;
+
+	return client_exit_line(&e, tail, &status);
+}

@@ -137,6 +137,12 @@ int	client_run_loop(struct client_run *r, int with_stdin,
 void	client_run_free(struct client_run *r);
 
 /*
+ * The one line (malloc'd) for a run that ended without `exit`, from
+ * client-exit.c's table, naming op and adding the command's tail (or NULL).
+ */
+char	*client_run_failure(struct client_run *r, const char *op, const char *tail);
+
+/*
  * The start of an `open` for op: sid, agent, op, argv, tty, then the
  * members of extra (stolen, may be NULL), then stdin, ts, proto and the
  * signature's place.  NULL on failure.

@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include "porthole/util.h"
+#include "porthole/wsframe.h"
 
 #include "client-ws.h"
 
@@ -287,55 +288,24 @@ client_ws_rx_feed(struct client_ws_rx *rx, const uint8_t *p, size_t n,
 	return 0;
 }
 
-/* XOR p[0..n) with the 4-byte key, eight bytes at a time where possible. */
-static void
-ws_mask(uint8_t *p, size_t n, const uint8_t key[4])
-{
-	uint64_t	 k8, w;
-	size_t		 i = 0;
-
-	memcpy(&k8, key, 4);
-	memcpy((uint8_t *)&k8 + 4, key, 4);
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		w ^= k8;
-		memcpy(p + i, &w, 8);
-	}
-	for (; i < n; i++)
-		p[i] ^= key[i & 3];
-}
-
 size_t
 client_ws_frame(uint8_t *out, int opcode, int prefix, const void *p, size_t n)
 {
-	size_t	 plen = n + (prefix >= 0 ? 1 : 0), o = 0, i;
-	uint8_t	*key, *payload;
+	size_t	 plen = n + (prefix >= 0 ? 1 : 0), o;
+	uint8_t	 key[4], *payload;
 
-	out[o++] = (uint8_t)(0x80 | (opcode & 0x0f));
-	if (plen < 126)
-		out[o++] = (uint8_t)(0x80 | plen);
-	else if (plen <= 0xffff) {
-		out[o++] = 0x80 | 126;
-		out[o++] = (uint8_t)(plen >> 8);
-		out[o++] = (uint8_t)plen;
-	} else {
-		out[o++] = 0x80 | 127;
-		for (i = 0; i < 8; i++)
-			out[o++] = (uint8_t)((uint64_t)plen >> (56 - 8 * i));
-	}
-	key = out + o;
 	if (RAND_bytes(key, 4) != 1) {
 		/* Any key is valid framing; this one is merely guessable. */
 		uint32_t r = (uint32_t)random();
 
 		memcpy(key, &r, 4);
 	}
-	o += 4;
+	o = ph_wsframe_head(out, opcode, plen, key);
 	payload = out + o;
 	if (prefix >= 0)
 		*payload = (uint8_t)prefix;
 	if (n > 0)
 		memcpy(payload + (prefix >= 0 ? 1 : 0), p, n);
-	ws_mask(payload, plen, key);
+	ph_wsframe_mask(payload, plen, key);
 	return o + plen;
 }

@@ -22,8 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "porthole/wsframe.h"
+
 #define CLIENT_WS_KEY_LEN	24	/* base64 of 16 random bytes */
-#define CLIENT_WS_HDR_MAX	14	/* 2 + 8 length + 4 mask */
+#define CLIENT_WS_HDR_MAX	PH_WSFRAME_HEAD_MAX	/* 2 + 8 length + 4 mask */
 #define CLIENT_WS_CTL_MAX	125	/* largest control frame payload */
 #define CLIENT_WS_HEAD_MAX	16384	/* largest response head we accept */
 

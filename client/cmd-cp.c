@@ -30,6 +30,7 @@
 #include "porthole/protocol.h"
 #include "porthole/util.h"
 
+#include "client-exit.h"
 #include "client-conn.h"
 #include "client-io.h"
 #include "client-run.h"
@@ -279,13 +280,7 @@ cp_failure(struct cp *c)
 		    r->exit_message : "failed");
 	if (r->got_exit && c->rx != NULL && !ph_cprx_done(c->rx))
 		return ph_asprintf("cp on %s (%s): the stream ended early", name, id);
-	if (r->err_code != NULL)
-		return ph_asprintf("cp on %s (%s) failed: %s (%s)", name, id,
-		    r->err_message, r->err_code);
-	if (r->close_cause != NULL)
-		return strdup(r->close_cause);
-	return ph_asprintf("the session with %s (%s) ended (code %d) before cp finished",
-	    name, id, r->close_code);
+	return client_run_failure(r, "cp", NULL);
 }
 
 static int

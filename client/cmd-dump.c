@@ -70,6 +70,7 @@
 #include "porthole/protocol.h"
 #include "porthole/util.h"
 
+#include "client-exit.h"
 #include "client-conn.h"
 #include "client-io.h"
 #include "client-run.h"
@@ -575,26 +576,13 @@ dump_verdict(struct dump *d)
 		return strdup(d->cause);
 	if (d->werr != NULL)
 		return ph_asprintf("dump: %s", d->werr);
-	if (r->err_code != NULL) {
-		if (strcmp(r->err_code, PH_ERR_AGENT_LOST) == 0)
-			return ph_asprintf("dump: agent %s (%s) was lost mid-dump; no file "
-			    "was written", d->name, d->id);
-		if (strcmp(r->err_code, PH_ERR_FORBIDDEN) == 0)
-			return ph_asprintf("dump: not allowed on %s (%s): %s: ask for a "
-			    "token whose scope and target allow dump", d->name, d->id,
-			    r->err_message);
-		return ph_asprintf("dump on %s (%s) failed: %s (%s)", d->name, d->id,
-		    r->err_message, r->err_code);
-	}
-	if (!r->got_exit) {
-		if (r->close_cause != NULL)
-			return ph_asprintf("dump: %s; no file was written", r->close_cause);
-		if (r->close_code == 1006 || r->close_code == PH_CLOSE_GOING_AWAY)
-			return ph_asprintf("dump: the connection to the relay was lost "
-			    "mid-dump (%s); no file was written; try again",
-			    r->close_code == 1006 ? "it broke" : "the relay is shutting down");
-		return ph_asprintf("dump: the session with %s (%s) ended (code %d) "
-		    "mid-dump; no file was written", d->name, d->id, r->close_code);
+	if (r->err_code != NULL || !r->got_exit) {
+		/* Every line of dump's says "dump: " first, as the worker's do. */
+		char *why = client_run_failure(r, "dump", "no file was written");
+		char *line = why != NULL ? ph_asprintf("dump: %s", why) : NULL;
+
+		free(why);
+		return line;
 	}
 	if (r->status != 0)
 		return ph_asprintf("dump: the dump worker on %s %s %d%s%s; no file was "

@@ -129,78 +129,9 @@ static const struct client_run_ops exec_ops = {
 
 /* The one line for a session that ended without `exit`; malloc'd. */
 static char *
-exec_failure(struct client_run *e)
+exec_failure(struct client_run *r)
 {
-	const char	*ec = e->err_code, *em = e->err_message;
-	const char	*name = e->agent_name, *id = e->agent_id;
-	int		 code = e->close_code;
-
-	if (ec == NULL) {
-		/* No `error` frame: our side's cause, else the close code. */
-		if (e->close_cause != NULL)
-			return strdup(e->close_cause);
-		switch (code) {
-		case PH_CLOSE_AGENT_LOST:
-			ec = PH_ERR_AGENT_LOST;
-			break;
-		case PH_CLOSE_UNAUTHORIZED:
-			ec = PH_ERR_UNAUTHORIZED;
-			break;
-		case PH_CLOSE_FORBIDDEN:
-			ec = PH_ERR_FORBIDDEN;
-			break;
-		case PH_CLOSE_NOT_FOUND:
-			ec = PH_ERR_NO_AGENT;
-			break;
-		case PH_CLOSE_TIMEOUT:
-			ec = PH_ERR_TIMEOUT;
-			break;
-		case PH_CLOSE_GOING_AWAY:
-			return ph_asprintf("the relay closed the session (going "
-			    "away%s%s) before the program on %s (%s) exited: "
-			    "its exit status is unknown and output may be "
-			    "truncated", e->close_reason[0] != '\0' ? ": " : "",
-			    e->close_reason, name, id);
-		case 1006:
-			return ph_asprintf("lost the connection to the relay "
-			    "mid-session with %s (%s); output may be truncated",
-			    name, id);
-		default:
-			return ph_asprintf("the relay closed the session (code "
-			    "%d%s%s) before the program on %s (%s) exited; "
-			    "output may be truncated", code,
-			    e->close_reason[0] != '\0' ? ": " : "",
-			    e->close_reason, name, id);
-		}
-		em = e->close_reason;
-	}
-	if (em == NULL || *em == '\0')
-		em = ec;
-
-	if (strcmp(ec, PH_ERR_AGENT_LOST) == 0)
-		return ph_asprintf("agent %s (%s) was lost mid-session; output "
-		    "may be truncated", name, id);
-	if (strcmp(ec, PH_ERR_UNAUTHORIZED) == 0)
-		return ph_asprintf("the relay refused the token: %s: check "
-		    "PORTHOLE_TOKEN, or issue a new one with 'porthole token "
-		    "issue'", em);
-	if (strcmp(ec, PH_ERR_FORBIDDEN) == 0)
-		return ph_asprintf("not allowed to exec on %s (%s): %s: ask for "
-		    "a token whose scope and target allow it", name, id, em);
-	if (strcmp(ec, PH_ERR_NO_AGENT) == 0)
-		return ph_asprintf("agent %s (%s) is not connected any more (%s): "
-		    "'porthole ls' shows the connected agents", name, id, em);
-	if (strcmp(ec, PH_ERR_TIMEOUT) == 0)
-		return ph_asprintf("agent %s (%s) did not start the session in "
-		    "time (%s): is it overloaded or cut off from the relay?",
-		    name, id, em);
-	if (strcmp(ec, PH_ERR_SID_REUSED) == 0)
-		return ph_asprintf("the relay has seen this session id before "
-		    "(%s): run the command again", em);
-	if (strcmp(ec, PH_ERR_VERSION) == 0)
-		return ph_asprintf("%s", em);
-	return ph_asprintf("the session with %s (%s) failed: %s (%s)", name, id,
-	    em, ec);
+	return client_run_failure(r, "exec", "output may be truncated");
 }
 
 /* Die of SIGPIPE like any member of a pipeline whose reader left. */

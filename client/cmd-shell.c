@@ -271,36 +271,9 @@ static const struct client_run_ops shell_ops = {
 
 /* The one line for a session that ended without `exit`; malloc'd. */
 static char *
-shell_failure(struct client_run *sh)
+shell_failure(struct client_run *r)
 {
-	const char	*ec = sh->err_code, *em = sh->err_message;
-	const char	*name = sh->agent_name, *id = sh->agent_id;
-
-	if (ec != NULL && strcmp(ec, PH_ERR_AGENT_LOST) == 0)
-		return ph_asprintf("agent %s (%s) was lost mid-session: the shell "
-		    "is gone", name, id);
-	if (ec != NULL && strcmp(ec, PH_ERR_FORBIDDEN) == 0)
-		return ph_asprintf("not allowed to open a shell on %s (%s): %s: ask "
-		    "for a token whose scope includes 'shell'", name, id,
-		    em != NULL ? em : ec);
-	if (ec != NULL && strcmp(ec, PH_ERR_UNAUTHORIZED) == 0)
-		return ph_asprintf("the relay refused the token: %s: check "
-		    "PORTHOLE_TOKEN", em != NULL ? em : ec);
-	if (ec != NULL)
-		return ph_asprintf("the shell session with %s (%s) failed: %s (%s)",
-		    name, id, em != NULL && *em != '\0' ? em : ec, ec);
-	if (sh->close_cause != NULL)
-		return strdup(sh->close_cause);
-	if (sh->close_code == PH_CLOSE_AGENT_LOST)
-		return ph_asprintf("agent %s (%s) was lost mid-session: the shell "
-		    "is gone", name, id);
-	if (sh->close_code == 1006)
-		return ph_asprintf("lost the connection to the relay mid-session "
-		    "with %s (%s)", name, id);
-	return ph_asprintf("the relay closed the session (code %d%s%s) before the "
-	    "shell on %s (%s) exited", sh->close_code,
-	    sh->close_reason != NULL && *sh->close_reason != '\0' ? ": " : "",
-	    sh->close_reason != NULL ? sh->close_reason : "", name, id);
+	return client_run_failure(r, "shell", "the shell is gone");
 }
 
 static int

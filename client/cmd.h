@@ -3,8 +3,9 @@
  *
  * Every subcommand lives in its own cmd-<verb>.c and exports one
  * const struct cmd_entry; cmd.c lists them in cmd_table, finds a command by
- * name, alias or unique prefix, and prints usage.  The console (later) walks
- * the same table for completion.
+ * name, alias or unique prefix, and prints usage.  The console
+ * (cmd-console.c) runs commands from the same table and completes their
+ * names from it.
  *
  * A command's exec function gets the settings gathered from the global
  * options (not yet checked: commands that talk to the relay call
@@ -48,7 +49,10 @@ extern const struct cmd_entry cmd_entry_token;
 /* NULL-terminated. */
 extern const struct cmd_entry *cmd_table[];
 
-/* Written by the token engineer in cmd-token.c; argv[0] == "token". */
+/*
+ * "porthole token ..." (cmd-token.c), which parses its own options and
+ * needs no relay settings; argv[0] == "token".  cmd.c's entry calls it.
+ */
 int	cmd_token_main(int argc, char **argv);
 
 /*

@@ -118,6 +118,7 @@ enum ph_ctl {
 #define PH_ERR_CONFLICT		"conflict"	/* agent id held by another instance */
 #define PH_ERR_LIMIT		"limit"		/* a limit of the relay's; try later */
 #define PH_ERR_NO_TARGET	"no_target"	/* open.pid / open.container: no such process */
+#define PH_ERR_RECORDING	"recording_failed" /* the relay cannot record a session that must be */
 
 /*
  * Keepalive on every WebSocket: hang up when no pong came for

@@ -238,7 +238,7 @@ enum relay_utf8_stop relay_utf8_json(const uint8_t *in, size_t n, int final,
 	    char *out, size_t outsize, size_t *used, size_t *wrote);
 
 /* relay-record.c: asciicast v2 recordings of shell and exec sessions. */
-#define RELAY_ERR_RECORDING	"recording_failed"	/* error code to the client */
+#define RELAY_ERR_RECORDING	PH_ERR_RECORDING	/* error code to the client */
 struct relay_record;
 int	relay_record_init(const char *dir, int required, char **cause);
 int	relay_record_required(void);

@@ -56,8 +56,13 @@ status "$V4"; eq "the viewer's fourth session is refused: exit 255" "$rc" 255
 contains "the refusal names the limit" "$(cat "$T/v3.err")" "--max-sessions-per-sub"
 contains "... and whose sessions they are" "$(cat "$T/v3.err")" "dev-viewer already has 2 open sessions"
 contains "the refusal starts with porthole:" "$(cat "$T/v3.err")" "porthole: "
-check "the refusals are counted in /metrics (refusals{reason=limit} +2)" \
-	wait_for 20 limit_refusals_are $((lim0 + 2))
+check "mem's refusal says words, not the raw code" sh -c "! grep -q '(limit)' '$T/v3.err'"
+contains "... and what to do" "$(cat "$T/v3.err")" "try again once other sessions have ended"
+"${VIEWER[@]}" ps e2e-sub >/dev/null 2>"$T/vps.err"; eq "the viewer's ps is refused too: exit 255" $? 255
+check "ps's refusal says words, not the raw code" sh -c "! grep -q '(limit)' '$T/vps.err'"
+contains "... naming the limit" "$(cat "$T/vps.err")" "--max-sessions-per-sub"
+check "the refusals are counted in /metrics (refusals{reason=limit} +3: two mem, one ps)" \
+	wait_for 20 limit_refusals_are $((lim0 + 3))
 
 # The operator keeps room: a session that stays, and an exec beside it (4 in all).
 marker=porthole-sub-$$

@@ -116,4 +116,26 @@ ph mem e2e-mem notapid 2>"$T/usage.err"; eq "bad pid is a usage error" $? 255
 contains "bad pid says so" "$(cat "$T/usage.err")" "PID must be a process id"
 
 check "no helper children left under the agent" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
+
+# An agent that goes away: mem mid-watch and ps before its session started
+# say so in words (client-exit.c), not in raw codes.
+start_agent e2e-mem2
+lost=$AGENT_PID
+ph mem e2e-mem2 "$grow" --every 100ms --json >"$T/lost.jsonl" 2>"$T/lost.err" &
+memcli=$!
+PIDS+=("$memcli")
+check "mem on the second agent samples" wait_for 30 test -s "$T/lost.jsonl"
+kill -STOP "$lost"	# it hears no open from here on
+opened() { [ "$(grep -c 'opened: op=ps' "$T/relay.err")" -ge 1 ]; }
+ph ps e2e-mem2 >/dev/null 2>"$T/lostps.err" &
+pscli=$!
+PIDS+=("$pscli")
+check "ps's session reached the relay" wait_for 30 opened
+kill -KILL "$lost"
+wait "$memcli"; eq "mem: agent lost is 255" $? 255
+wait "$pscli"; eq "ps: agent lost is 255" $? 255
+contains "mem: the agent is said lost" "$(cat "$T/lost.err")" "porthole: agent e2e-mem2 ("
+contains "ps: the agent is said lost" "$(cat "$T/lostps.err")" "porthole: agent e2e-mem2 ("
+check "mem: no raw code" sh -c "! grep -Eq '\\(agent_lost\\)|code [0-9]{4}' '$T/lost.err'"
+check "ps: no raw code" sh -c "! grep -Eq '\\(agent_lost\\)|code [0-9]{4}' '$T/lostps.err'"
 finish
