@@ -49,6 +49,7 @@
 
 #include "porthole/frame.h"
 #include "porthole/log.h"
+#include "porthole/ops.h"
 #include "porthole/util.h"
 
 #include "agent.h"
@@ -250,7 +251,7 @@ shell_child(char **argv, const char *path, const char *term, const struct agent_
 static int
 shell_size(json_t *req, const char *key, int dflt)
 {
-	json_int_t	v = json_integer_value(json_object_get(req, key));
+	json_int_t	v = json_integer_value(ph_open_get(req, key));
 
 	return v >= 1 && v <= 65535 ? (int)v : dflt;
 }
@@ -259,7 +260,7 @@ shell_size(json_t *req, const char *key, int dflt)
 static int
 shell_start_pipes(struct agent_session *s, json_t *req, const char *path)
 {
-	json_t	*argv = json_object_get(req, "argv");
+	json_t	*argv = ph_open_get(req, "argv");
 
 	if (!json_is_array(argv) || json_array_size(argv) == 0) {
 		argv = json_pack("[s]", path);
@@ -278,8 +279,8 @@ shell_start(struct agent_session *s, json_t *req)
 	struct agent	*a = s->agent;
 	struct op_shell	*x;
 	struct winsize	 ws;
-	json_t		*jargv = json_object_get(req, "argv"), *m;
-	const char	*term = json_string_value(json_object_get(req, "term"));
+	json_t		*jargv = ph_open_get(req, "argv"), *m;
+	const char	*term = json_string_value(ph_open_get(req, "term"));
 	char		**argv = NULL, *path = NULL, *login = NULL, *base;
 	size_t		 argc, i;
 	int		 master = -1, e, in_target;
@@ -292,8 +293,8 @@ shell_start(struct agent_session *s, json_t *req)
 	if (!op_child_argv_ok(s, jargv))
 		return -1;
 	/* Inside another process's root (--pid, --container): its /bin/sh. */
-	in_target = json_object_get(req, "pid") != NULL ||
-	    json_object_get(req, "container") != NULL;
+	in_target = ph_open_get(req, "pid") != NULL ||
+	    ph_open_get(req, "container") != NULL;
 	if (argc == 0) {
 		if ((path = in_target ? strdup("/bin/sh") : shell_choose(a)) == NULL)
 			goto nomem;
@@ -309,12 +310,12 @@ shell_start(struct agent_session *s, json_t *req)
 			free(path);
 			return 0;
 		}
-		if (!json_is_true(json_object_get(req, "tty"))) {
+		if (!json_is_true(ph_open_get(req, "tty"))) {
 			e = shell_start_pipes(s, req, path);
 			free(path);
 			return e;
 		}
-	} else if (!json_is_true(json_object_get(req, "tty")))
+	} else if (!json_is_true(ph_open_get(req, "tty")))
 		return shell_start_pipes(s, req, NULL);
 
 	if (term == NULL || *term == '\0' || strlen(term) > SHELL_TERM_MAX ||
