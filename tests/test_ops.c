@@ -388,3 +388,64 @@ Test(ops, agent_reads_only_signed_members_of_its_operation)
 	}
 	cr_assert_geq(reads, 20, "the agent's reads were not found");
 }
+
+/* The row of op in docs/protocol.md's "Open members by operation". */
+static void
+doc_row(const struct ph_op *op, char *out, size_t len)
+{
+	const struct ph_op_member *m;
+	size_t n = 0;
+	int side, c, first;
+
+	n += (size_t)snprintf(out + n, len - n, "| `%s` | %s%s | %s | ", op->name,
+	    op->scope, op->flags & PH_OPF_VIEWER ? " (viewer)" : "",
+	    op->flags & PH_OPF_RECORDED ? "yes" : "no");
+	first = 1;
+	for (m = op->members; m->name != NULL; m++, first = 0)
+		n += (size_t)snprintf(out + n, len - n, "%s`%s`", first ? "" : ", ",
+		    m->name);
+	if (first)
+		n += (size_t)snprintf(out + n, len - n, "—");
+	for (side = 0; side < 2; side++) {
+		n += (size_t)snprintf(out + n, len - n, " | ");
+		first = 1;
+		for (c = PH_CTL_UNKNOWN + 1; c < PH_CTL_COUNT; c++) {
+			if (!ph_ops_ctl_allowed(op, side, c))
+				continue;
+			n += (size_t)snprintf(out + n, len - n, "%s%s", first ? "" : ", ",
+			    ph_ctl_name((enum ph_ctl)c));
+			first = 0;
+		}
+		if (first)
+			n += (size_t)snprintf(out + n, len - n, "—");
+	}
+	snprintf(out + n, len - n, " |\n");
+}
+
+/* docs/protocol.md lists exactly the registry (OPS_PRINT=1 prints the rows). */
+Test(ops, protocol_md_table_is_the_registry)
+{
+	const struct ph_op *ops;
+	char row[1024], *doc, *start, *end;
+	size_t n, i;
+	int rows = 0;
+
+	doc = slurp("docs/protocol.md");
+	start = strstr(doc, "<!-- ops-table -->");
+	end = strstr(doc, "<!-- /ops-table -->");
+	cr_assert(start != NULL && end != NULL && start < end, "no ops-table markers");
+	*end = '\0';
+	ops = ph_ops_all(&n);
+	for (i = 0; i < n; i++) {
+		doc_row(&ops[i], row, sizeof row);
+		if (getenv("OPS_PRINT") != NULL)
+			fputs(row, stderr);
+		cr_expect_not_null(strstr(start, row), "docs/protocol.md lacks the row\n%s",
+		    row);
+	}
+	for (; (start = strstr(start, "\n| `")) != NULL; start++)
+		rows++;
+	cr_assert_eq(rows, (int)n, "docs/protocol.md lists %d operations, the "
+	    "registry %zu", rows, n);
+	free(doc);
+}
