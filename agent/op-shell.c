@@ -248,10 +248,11 @@ shell_child(char **argv, const char *path, const char *term, const struct agent_
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
+/* A window size member (the open's cols/rows, or a resize's), or dflt. */
 static int
-shell_size(json_t *req, const char *key, int dflt)
+shell_size(const json_t *j, int dflt)
 {
-	json_int_t	v = json_integer_value(ph_open_get(req, key));
+	json_int_t	v = json_integer_value(j);
 
 	return v >= 1 && v <= 65535 ? (int)v : dflt;
 }
@@ -347,8 +348,8 @@ shell_start(struct agent_session *s, json_t *req)
 	s->op_data = x;
 
 	memset(&ws, 0, sizeof ws);
-	ws.ws_col = (unsigned short)shell_size(req, "cols", 80);
-	ws.ws_row = (unsigned short)shell_size(req, "rows", 24);
+	ws.ws_col = (unsigned short)shell_size(ph_open_get(req, "cols"), 80);
+	ws.ws_row = (unsigned short)shell_size(ph_open_get(req, "rows"), 24);
 	if (agent_target_resolve(a, req, &t, &tcode, &tcause) != 0) {
 		free(argv);
 		free(login);
@@ -414,8 +415,8 @@ shell_input(struct agent_session *s, const struct ph_frame *f)
 		if (x->pty == NULL)
 			break;
 		memset(&ws, 0, sizeof ws);
-		ws.ws_col = (unsigned short)shell_size(f->json, "cols", 80);
-		ws.ws_row = (unsigned short)shell_size(f->json, "rows", 24);
+		ws.ws_col = (unsigned short)shell_size(json_object_get(f->json, "cols"), 80);
+		ws.ws_row = (unsigned short)shell_size(json_object_get(f->json, "rows"), 24);
 		if (ioctl(lws_get_socket_fd(x->pty), TIOCSWINSZ, &ws) != 0)
 			ph_debug("session %.8s: TIOCSWINSZ: %s", s->sid, strerror(errno));
 		break;
