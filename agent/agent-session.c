@@ -36,6 +36,7 @@
 
 #include "porthole/frame.h"
 #include "porthole/log.h"
+#include "porthole/ops.h"
 #include "porthole/util.h"
 
 #include "agent.h"
@@ -88,10 +89,10 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	char				*why = NULL;
 	int				 rclose = 0;
 
-	sid = json_string_value(json_object_get(open, "sid"));
-	secret = json_string_value(json_object_get(open, "secret"));
-	op = json_string_value(json_object_get(open, "op"));
-	sub = json_string_value(json_object_get(open, "sub"));
+	sid = json_string_value(ph_open_get(open, "sid"));
+	secret = json_string_value(ph_open_relayed(open, "secret"));
+	op = json_string_value(ph_open_get(open, "op"));
+	sub = json_string_value(ph_open_relayed(open, "sub"));
 	if (sid == NULL || !ph_sid_valid(sid)) {
 		*cause = ph_asprintf("sid is not %d hex digits", PH_SID_LEN);
 		return -1;
@@ -113,7 +114,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 		ph_warn("session %.8s: refused %s: %s", sid, op, why);
 	else
 		rcode = NULL;
-	sub = json_string_value(json_object_get(open, "sub"));	/* the token's */
+	sub = json_string_value(ph_open_relayed(open, "sub"));	/* the token's */
 	json_object_del(open, "token");		/* not kept (wiped: agent-secret.c) */
 	for (s = a->sessions; rcode == NULL && s != NULL; s = s->next) {
 		if (strcmp(s->sid, sid) == 0) {

@@ -33,6 +33,7 @@
 
 #include "porthole/ecs.h"
 #include "porthole/log.h"
+#include "porthole/ops.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
 
@@ -273,8 +274,8 @@ int
 agent_target_resolve(struct agent *a, json_t *open, struct agent_target *t,
     const char **code, char **cause)
 {
-	json_t		*jpid = json_object_get(open, "pid");
-	const char	*name = json_string_value(json_object_get(open, "container"));
+	json_t		*jpid = ph_open_get(open, "pid");
+	const char	*name = json_string_value(ph_open_get(open, "container"));
 	pid_t		 pid;
 
 	agent_target_init(t);

@@ -37,6 +37,7 @@
 #include "porthole/keywatch.h"
 #include "porthole/log.h"
 #include "porthole/opensig.h"
+#include "porthole/ops.h"
 #include "porthole/revoked.h"
 #include "porthole/selector.h"
 #include "porthole/token.h"
@@ -197,10 +198,10 @@ agent_verify_open(struct agent *a, json_t *open, const char **code, int *close_c
 	memset(&c, 0, sizeof c);
 	verify_refresh(a);
 
-	token = json_string_value(json_object_get(open, "token"));
-	op = json_string_value(json_object_get(open, "op"));
-	sid = json_string_value(json_object_get(open, "sid"));
-	agent_id = json_string_value(json_object_get(open, "agent"));
+	token = json_string_value(ph_open_relayed(open, "token"));
+	op = json_string_value(ph_open_get(open, "op"));
+	sid = json_string_value(ph_open_get(open, "sid"));
+	agent_id = json_string_value(ph_open_get(open, "agent"));
 	if (token == NULL) {
 		*cause = ph_asprintf("the open carries no client token: the relay "
 		    "must pass it on (upgrade the relay)");
@@ -261,7 +262,7 @@ agent_verify_open(struct agent *a, json_t *open, const char **code, int *close_c
 		goto refuse;
 	}
 	if (verify_remember(v, sid,
-	    (int64_t)json_integer_value(json_object_get(open, "ts"))) != 0) {
+	    (int64_t)json_integer_value(ph_open_get(open, "ts"))) != 0) {
 		*code = PH_ERR_INTERNAL;
 		*close_code = PH_CLOSE_INTERNAL;
 		*cause = ph_asprintf("more than %d sessions opened within %d s: "

@@ -328,6 +328,14 @@ main(int argc, char **argv)
 		return op_ps_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], OP_MEM_FLAG) == 0)
 		return op_mem_main(argc - 1, argv + 1);
+	/* The unit test agent_ops: the op table against the registry. */
+	if (argc == 2 && strcmp(argv[1], OP_CHECK_FLAG) == 0) {
+		if (op_table_check(&cause) != 0) {
+			fprintf(stderr, "porthole-agent: %s\n", cause);
+			return 1;
+		}
+		return 0;
+	}
 	/* The dump worker (dump-worker.c): ptrace and zstd, no loop. */
 	if (argc >= 2 && strcmp(argv[1], OP_DUMP_FLAG) == 0)
 		return op_dump_main(argc - 1, argv + 1);
@@ -346,6 +354,8 @@ main(int argc, char **argv)
 	agent_secret_json_init();
 
 	ph_log_init("porthole-agent", PH_LOG_INFO);
+	if (op_table_check(&cause) != 0)
+		agent_config_fail("internal: %s", cause);
 	agent_launch_log();
 	agent_std_fds();
 	agent_config_read(&a->cfg, argc, argv);

@@ -33,6 +33,7 @@
 
 #include "porthole/cpstream.h"
 #include "porthole/frame.h"
+#include "porthole/ops.h"
 #include "porthole/util.h"
 
 #include "agent.h"
@@ -186,7 +187,7 @@ cp_dest(struct cp_op *c, const char *path, const char *name, char **as, char **c
 static int
 cp_start(struct agent_session *s, json_t *req)
 {
-	json_t		*argv = json_object_get(req, "argv"), *pid;
+	json_t		*argv = ph_open_get(req, "argv"), *pid;
 	const char	*mode = json_string_value(json_array_get(argv, 0));
 	const char	*path = json_string_value(json_array_get(argv, 1));
 	const char	*name = json_string_value(json_array_get(argv, 2));
@@ -204,12 +205,12 @@ cp_start(struct agent_session *s, json_t *req)
 		    "file or directory name)");
 		return -1;
 	}
-	pid = json_object_get(req, "pid");
-	if (json_is_string(json_object_get(req, "container"))) {
+	pid = ph_open_get(req, "pid");
+	if (json_is_string(ph_open_get(req, "container"))) {
 		/* --container: the task metadata and /proc/PID/cgroup name the pid. */
 		const char *code = NULL;
 		pid_t cpid = agent_target_container_pid(s->agent,
-		    json_string_value(json_object_get(req, "container")), &code, &cause);
+		    json_string_value(ph_open_get(req, "container")), &code, &cause);
 
 		if (cpid <= 0) {
 			agent_session_fail(s, PH_CLOSE_NORMAL, code != NULL ? code :
@@ -245,7 +246,7 @@ cp_start(struct agent_session *s, json_t *req)
 	}
 	if ((c->destfd = cp_dest(c, path, name, &as, &cause)) < 0 ||
 	    (c->rx = ph_cprx_new(c->destfd, as,
-	    json_is_true(json_object_get(req, "preserve")) ? PH_CPRX_PRESERVE : 0,
+	    json_is_true(ph_open_get(req, "preserve")) ? PH_CPRX_PRESERVE : 0,
 	    ph_cp_umask(), &cause)) == NULL) {
 		free(as);
 		cp_finish(s, 1, cause);

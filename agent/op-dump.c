@@ -31,6 +31,7 @@
 
 #include "porthole/frame.h"
 #include "porthole/log.h"
+#include "porthole/ops.h"
 
 #include "agent.h"
 #include "dump.h"
@@ -41,9 +42,9 @@ static const char *const dump_kinds[] = { "auto", "core", "jvm", "node" };
 static int
 dump_start(struct agent_session *s, json_t *open)
 {
-	json_t		*jpid = json_object_get(open, "pid");
-	json_t		*jkind = json_object_get(open, "kind");
-	json_t		*jtmp = json_object_get(open, "tmpdir");
+	json_t		*jpid = ph_open_get(open, "pid");
+	json_t		*jkind = ph_open_get(open, "kind");
+	json_t		*jtmp = ph_open_get(open, "tmpdir");
 	json_t		*argv, *req;
 	const char	*kind = "auto", *tmpdir = NULL;
 	char		 pidbuf[16];
@@ -57,7 +58,7 @@ dump_start(struct agent_session *s, json_t *open)
 		    "dump needs pid: the process to dump");
 		return -1;
 	}
-	if (json_object_get(open, "container") != NULL) {
+	if (ph_open_get(open, "container") != NULL) {
 		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 		    "dump takes a pid, not a container");
 		return -1;
@@ -82,8 +83,8 @@ dump_start(struct agent_session *s, json_t *open)
 			return -1;
 		}
 	}
-	if (json_object_get(open, "freeze") != NULL &&
-	    !json_is_boolean(json_object_get(open, "freeze"))) {
+	if (ph_open_get(open, "freeze") != NULL &&
+	    !json_is_boolean(ph_open_get(open, "freeze"))) {
 		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 		    "dump freeze must be true or false");
 		return -1;
@@ -101,7 +102,7 @@ dump_start(struct agent_session *s, json_t *open)
 
 	snprintf(pidbuf, sizeof pidbuf, "%d", (int)pid);
 	argv = json_pack("[s, s, s, s, s]", OP_DUMP_FLAG, "--kind", kind, "--pid", pidbuf);
-	if (argv != NULL && json_is_true(json_object_get(open, "freeze")))
+	if (argv != NULL && json_is_true(ph_open_get(open, "freeze")))
 		json_array_append_new(argv, json_string("--freeze"));
 	if (argv != NULL && tmpdir != NULL) {
 		json_array_append_new(argv, json_string("--tmpdir"));
@@ -114,7 +115,7 @@ dump_start(struct agent_session *s, json_t *open)
 		return -1;
 	}
 	ph_info("session %.8s: dump of pid %d (%s%s)", s->sid, (int)pid, kind,
-	    json_is_true(json_object_get(open, "freeze")) ? ", freeze" : "");
+	    json_is_true(ph_open_get(open, "freeze")) ? ", freeze" : "");
 	r = op_helper_start_as(s, req, argv, PH_FRAME_DATA);
 	json_decref(req);
 	return r;

@@ -59,6 +59,7 @@
 
 #include "porthole/frame.h"
 #include "porthole/log.h"
+#include "porthole/ops.h"
 #include "porthole/util.h"
 
 #include "agent.h"
@@ -466,7 +467,7 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 	struct agent	*a = s->agent;
 	struct op_exec	*x;
 	struct agent_target t;
-	json_t		*jargv = json_object_get(req, "argv");
+	json_t		*jargv = ph_open_get(req, "argv");
 	const char	*tcode = NULL;
 	char		**argv, *tcause = NULL;
 	size_t		 argc, i;
@@ -479,12 +480,12 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 		    "exec needs argv: the program and its arguments");
 		return -1;
 	}
-	if (json_is_true(json_object_get(req, "tty"))) {
+	if (json_is_true(ph_open_get(req, "tty"))) {
 		agent_session_fail(s, PH_CLOSE_NORMAL, PH_ERR_UNSUPPORTED,
 		    "exec with a terminal (-t) is not supported by this agent yet");
 		return -1;
 	}
-	want_stdin = !json_is_false(json_object_get(req, "stdin"));
+	want_stdin = !json_is_false(ph_open_get(req, "stdin"));
 	if (agent_target_resolve(a, req, &t, &tcode, &tcause) != 0) {
 		agent_session_fail(s, PH_CLOSE_NORMAL, tcode, "%s", tcause);
 		free(tcause);
@@ -600,13 +601,13 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 
 	ph_info("session %.8s: started pid %d: %s%s", s->sid, (int)pid, x->argv0,
 	    want_stdin ? "" : " (no stdin)");
-	if (json_is_integer(json_object_get(req, "timeout_ms"))) {
-		x->grace_ms = json_is_integer(json_object_get(req, "grace_ms")) ?
-		    json_integer_value(json_object_get(req, "grace_ms")) :
+	if (json_is_integer(ph_open_get(req, "timeout_ms"))) {
+		x->grace_ms = json_is_integer(ph_open_get(req, "grace_ms")) ?
+		    json_integer_value(ph_open_get(req, "grace_ms")) :
 		    AGENT_KILL_GRACE_MS;
 		x->timer_on = 1;
 		lws_sul_schedule(a->ctx, 0, &x->sul_timeout, exec_timeout,
-		    (lws_usec_t)json_integer_value(json_object_get(req, "timeout_ms")) *
+		    (lws_usec_t)json_integer_value(ph_open_get(req, "timeout_ms")) *
 		    LWS_US_PER_MS);
 	}
 	op_child_ready(&x->c);

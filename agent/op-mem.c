@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "porthole/frame.h"
+#include "porthole/ops.h"
 #include "porthole/proc.h"
 #include "porthole/util.h"
 
@@ -57,7 +58,7 @@ mem_number(const char *s, long long lo, long long hi)
 static int
 mem_start(struct agent_session *s, json_t *open)
 {
-	json_t		*argv = json_object_get(open, "argv");
+	json_t		*argv = ph_open_get(open, "argv");
 	const char	*a[3] = { NULL, NULL, NULL };
 	long long	 pid, every = MEM_EVERY_DEF, dur = 0;
 	size_t		 i, n = json_is_array(argv) ? json_array_size(argv) : 0;

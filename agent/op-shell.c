@@ -49,6 +49,7 @@
 
 #include "porthole/frame.h"
 #include "porthole/log.h"
+#include "porthole/ops.h"
 #include "porthole/util.h"
 
 #include "agent.h"
@@ -247,10 +248,11 @@ shell_child(char **argv, const char *path, const char *term, const struct agent_
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
+/* A window size member (the open's cols/rows, or a resize's), or dflt. */
 static int
-shell_size(json_t *req, const char *key, int dflt)
+shell_size(const json_t *j, int dflt)
 {
-	json_int_t	v = json_integer_value(json_object_get(req, key));
+	json_int_t	v = json_integer_value(j);
 
 	return v >= 1 && v <= 65535 ? (int)v : dflt;
 }
@@ -259,7 +261,7 @@ shell_size(json_t *req, const char *key, int dflt)
 static int
 shell_start_pipes(struct agent_session *s, json_t *req, const char *path)
 {
-	json_t	*argv = json_object_get(req, "argv");
+	json_t	*argv = ph_open_get(req, "argv");
 
 	if (!json_is_array(argv) || json_array_size(argv) == 0) {
 		argv = json_pack("[s]", path);
@@ -278,8 +280,8 @@ shell_start(struct agent_session *s, json_t *req)
 	struct agent	*a = s->agent;
 	struct op_shell	*x;
 	struct winsize	 ws;
-	json_t		*jargv = json_object_get(req, "argv"), *m;
-	const char	*term = json_string_value(json_object_get(req, "term"));
+	json_t		*jargv = ph_open_get(req, "argv"), *m;
+	const char	*term = json_string_value(ph_open_get(req, "term"));
 	char		**argv = NULL, *path = NULL, *login = NULL, *base;
 	size_t		 argc, i;
 	int		 master = -1, e, in_target;
@@ -292,8 +294,8 @@ shell_start(struct agent_session *s, json_t *req)
 	if (!op_child_argv_ok(s, jargv))
 		return -1;
 	/* Inside another process's root (--pid, --container): its /bin/sh. */
-	in_target = json_object_get(req, "pid") != NULL ||
-	    json_object_get(req, "container") != NULL;
+	in_target = ph_open_get(req, "pid") != NULL ||
+	    ph_open_get(req, "container") != NULL;
 	if (argc == 0) {
 		if ((path = in_target ? strdup("/bin/sh") : shell_choose(a)) == NULL)
 			goto nomem;
@@ -309,12 +311,12 @@ shell_start(struct agent_session *s, json_t *req)
 			free(path);
 			return 0;
 		}
-		if (!json_is_true(json_object_get(req, "tty"))) {
+		if (!json_is_true(ph_open_get(req, "tty"))) {
 			e = shell_start_pipes(s, req, path);
 			free(path);
 			return e;
 		}
-	} else if (!json_is_true(json_object_get(req, "tty")))
+	} else if (!json_is_true(ph_open_get(req, "tty")))
 		return shell_start_pipes(s, req, NULL);
 
 	if (term == NULL || *term == '\0' || strlen(term) > SHELL_TERM_MAX ||
@@ -346,8 +348,8 @@ shell_start(struct agent_session *s, json_t *req)
 	s->op_data = x;
 
 	memset(&ws, 0, sizeof ws);
-	ws.ws_col = (unsigned short)shell_size(req, "cols", 80);
-	ws.ws_row = (unsigned short)shell_size(req, "rows", 24);
+	ws.ws_col = (unsigned short)shell_size(ph_open_get(req, "cols"), 80);
+	ws.ws_row = (unsigned short)shell_size(ph_open_get(req, "rows"), 24);
 	if (agent_target_resolve(a, req, &t, &tcode, &tcause) != 0) {
 		free(argv);
 		free(login);
@@ -413,8 +415,8 @@ shell_input(struct agent_session *s, const struct ph_frame *f)
 		if (x->pty == NULL)
 			break;
 		memset(&ws, 0, sizeof ws);
-		ws.ws_col = (unsigned short)shell_size(f->json, "cols", 80);
-		ws.ws_row = (unsigned short)shell_size(f->json, "rows", 24);
+		ws.ws_col = (unsigned short)shell_size(json_object_get(f->json, "cols"), 80);
+		ws.ws_row = (unsigned short)shell_size(json_object_get(f->json, "rows"), 24);
 		if (ioctl(lws_get_socket_fd(x->pty), TIOCSWINSZ, &ws) != 0)
 			ph_debug("session %.8s: TIOCSWINSZ: %s", s->sid, strerror(errno));
 		break;

@@ -1,9 +1,14 @@
 /*
  * op.c - the list of operations porthole-agent serves, looked up by the
  * `op` member of an `open` request and announced as `caps` in `hello`.
- * Adding an operation is adding its op-<name>.c and one line here.
+ * Adding an operation is its op-<name>.c, one line here and its entry in
+ * the operation registry (src/ops.c); op_table_check(), run when the agent
+ * starts and by the unit test agent_ops, holds the two lists equal.
  */
 #include <string.h>
+
+#include "porthole/ops.h"
+#include "porthole/util.h"
 
 #include <libwebsockets.h>
 
@@ -49,4 +54,31 @@ op_caps(void)
 		}
 	}
 	return caps;
+}
+
+int
+op_table_check(char **cause)
+{
+	const struct ph_op	*all, *r;
+	size_t			 n, i;
+
+	for (i = 0; i < OP_COUNT; i++) {
+		r = ph_ops_find(op_table[i]->name);
+		if (r == NULL || (r->flags & PH_OPF_SESSION) == 0) {
+			*cause = ph_asprintf("the agent serves '%s', which the "
+			    "operation registry (src/ops.c) lacks as a session "
+			    "operation", op_table[i]->name);
+			return -1;
+		}
+	}
+	all = ph_ops_all(&n);
+	for (i = 0; i < n; i++) {
+		if ((all[i].flags & PH_OPF_SESSION) != 0 && op_find(all[i].name) == NULL) {
+			*cause = ph_asprintf("the operation registry has '%s', "
+			    "which the agent's op table (agent/op.c) lacks",
+			    all[i].name);
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -74,6 +74,13 @@ int		 op_mem_main(int argc, char **argv);
 const struct op_entry *op_find(const char *name);
 /* hello.caps: a new JSON array of the operation names. */
 json_t		*op_caps(void);
+/*
+ * Does the table name exactly the registry's session operations (ops.h)?
+ * 0, or -1 with *cause (malloc'd) naming the first one that differs.
+ */
+int		 op_table_check(char **cause);
+/* The agent's hidden flag that runs op_table_check() and exits 0 or 1. */
+#define OP_CHECK_FLAG	"--check-ops"
 
 /*
  * A child's life as exec and shell share it (op-child.c).  The operation

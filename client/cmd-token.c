@@ -27,6 +27,7 @@
 
 #include <openssl/crypto.h>
 
+#include "porthole/ops.h"
 #include "porthole/printable.h"
 #include "porthole/agentid.h"
 #include "porthole/token.h"
@@ -46,13 +47,24 @@ static const char token_usage[] =
 "\n"
 "keygen  makes FILE (private key, mode 0600) and FILE.pub (public key)\n"
 "issue   prints a token signed with --key on stdout; client tokens may do\n"
-"        every operation (" PH_SCOPE_ALL ") unless --scope or --viewer\n"
-"        (" PH_SCOPE_VIEWER ") says less; --bind ties one to the client's\n"
+"        every operation (%s) unless --scope or --viewer\n"
+"        (%s) says less; --bind ties one to the client's\n"
 "        key (PORTHOLE_KEY); --labels limits the labels an agent may claim;\n"
 "        --ttl defaults to " DEFAULT_TTL " (the longest a relay takes a client\n"
 "        token by default); --expires-at sets exp exactly\n"
 "        (also in the past: tests of expiry use it)\n"
 "show    prints header and claims; verifies only with --pubkey\n";
+
+/* The usage, with the scopes of the operation registry (ops.h). */
+static void
+token_usage_print(void)
+{
+	char	*all = ph_ops_scope_list(0), *viewer = ph_ops_scope_list(1);
+
+	printf(token_usage, all != NULL ? all : "?", viewer != NULL ? viewer : "?");
+	free(all);
+	free(viewer);
+}
 
 /* Say so when relays with the default policy (tokenlife.h) would refuse c. */
 static void
@@ -146,7 +158,7 @@ token_keygen(int argc, char **argv)
 			force = 1;
 			break;
 		case 'h':
-			fputs(token_usage, stdout);
+			token_usage_print();
 			return 0;
 		default:
 			return token_getopt_error("keygen", c, argv);
@@ -202,24 +214,6 @@ strv_free(char **v)
 	free(v);
 }
 
-/* Is op one of the operations a scope may name? */
-static int
-scope_op_known(const char *op, size_t len)
-{
-	const char	*p = PH_SCOPE_ALL, *e;
-
-	for (;;) {
-		e = strchr(p, ',');
-		if (e == NULL)
-			e = p + strlen(p);
-		if ((size_t)(e - p) == len && strncmp(p, op, len) == 0)
-			return 1;
-		if (*e == '\0')
-			return 0;
-		p = e + 1;
-	}
-}
-
 /*
  * "ls,ps,mem" -> NULL-terminated list; every operation must be known and
  * appear once.  NULL with *cause.
@@ -227,7 +221,7 @@ scope_op_known(const char *op, size_t len)
 static char **
 scope_parse(const char *s, char **cause)
 {
-	char		**v;
+	char		**v, *all = ph_ops_scope_list(0);
 	const char	 *p, *e;
 	size_t		  n = 1, i = 0, j;
 
@@ -244,13 +238,13 @@ scope_parse(const char *s, char **cause)
 			e = p + strlen(p);
 		if (e == p) {
 			*cause = ph_asprintf("--scope has an empty operation "
-			    "(give OP,OP,... from %s)", PH_SCOPE_ALL);
+			    "(give OP,OP,... from %s)", all != NULL ? all : "?");
 			goto fail;
 		}
-		if (!scope_op_known(p, (size_t)(e - p))) {
+		if (!ph_ops_scope_known(p, (size_t)(e - p))) {
 			*cause = ph_asprintf("--scope names '%.*s', which is not "
 			    "an operation (known: %s)", (int)(e - p), p,
-			    PH_SCOPE_ALL);
+			    all != NULL ? all : "?");
 			goto fail;
 		}
 		v[i] = strndup(p, (size_t)(e - p));
@@ -266,8 +260,10 @@ scope_parse(const char *s, char **cause)
 		if (*e == '\0')
 			break;
 	}
+	free(all);
 	return v;
 fail:
+	free(all);
 	strv_free(v);
 	return NULL;
 }
@@ -389,6 +385,7 @@ token_issue(int argc, char **argv)
 	const char	*keyfile = NULL, *kind = NULL, *sub = NULL;
 	const char	*scope = NULL, *target = NULL, *labels = NULL;
 	const char	*bind = NULL, *ttl = DEFAULT_TTL;
+	char		*scope_owned = NULL;
 	struct ph_claims claims;
 	struct ph_key	*key = NULL, *client = NULL;
 	json_t		*sel, *jwk;
@@ -412,7 +409,7 @@ token_issue(int argc, char **argv)
 		case 'T': ttl = optarg; break;
 		case 'E': expires_at = optarg; break;
 		case 'h':
-			fputs(token_usage, stdout);
+			token_usage_print();
 			return 0;
 		default:
 			return token_getopt_error("issue", c, argv);
@@ -458,11 +455,12 @@ token_issue(int argc, char **argv)
 
 	claims.sub = (char *)sub;
 	if (claims.kind == PH_TOKEN_CLIENT) {
-		if (viewer)
-			scope = PH_SCOPE_VIEWER;
-		else if (scope == NULL)
-			scope = PH_SCOPE_ALL;
-		if ((claims.scope = scope_parse(scope, &cause)) == NULL) {
+		if (viewer || scope == NULL)
+			scope = scope_owned = ph_ops_scope_list(viewer);
+		if (scope == NULL)
+			cause = ph_asprintf("out of memory");
+		if (scope == NULL ||
+		    (claims.scope = scope_parse(scope, &cause)) == NULL) {
 			token_fail_cause(NULL, cause);
 			goto out;
 		}
@@ -526,6 +524,7 @@ out:
 		free(token);
 	}
 	strv_free(claims.scope);
+	free(scope_owned);
 	json_decref(claims.labels);
 	json_decref(claims.cnf);
 	ph_key_free(key);
@@ -602,7 +601,7 @@ token_show(int argc, char **argv)
 			pubkey = optarg;
 			break;
 		case 'h':
-			fputs(token_usage, stdout);
+			token_usage_print();
 			return 0;
 		default:
 			return token_getopt_error("show", c, argv);
@@ -679,7 +678,7 @@ cmd_token_main(int argc, char **argv)
 	sub = argv[1];
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
 	    strcmp(sub, "help") == 0) {
-		fputs(token_usage, stdout);
+		token_usage_print();
 		return 0;
 	}
 	if (strcmp(sub, "keygen") == 0)

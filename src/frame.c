@@ -1,7 +1,8 @@
 /*
  * frame.c - the porthole frame codec: one type byte, then the payload; for
  * CONTROL frames a JSON object whose members are checked against a schema
- * table (one row per control type).  Every check the relay and the agent
+ * table (one row per control type; for `open`, the operation registry's
+ * members of the open's operation, ops.h).  Every check the relay and the agent
  * make on untrusted input before acting on it lives here, so the fuzz
  * target tests/fuzz/fuzz_frame.c covers all of it.
  */
@@ -20,6 +21,7 @@
 
 #include "porthole/agentid.h"
 #include "porthole/frame.h"
+#include "porthole/ops.h"
 
 _Static_assert(PH_HEADROOM == LWS_PRE, "PH_HEADROOM must equal LWS_PRE");
 
@@ -44,80 +46,57 @@ static const char *frame_names[PH_FRAME_TYPE_COUNT] = {
 };
 
 /*
- * Schema of a member: its name, its JSON kind, whether it is required and,
- * for integers, the range; for strings, the longest length.
+ * Schema of a member: its name, its JSON type, whether it is required and,
+ * for integers, the range; for strings, the length range (struct
+ * ph_op_member, ops.h).  The members of `open` are the operation
+ * registry's (src/ops.c): the common ones, then those of its operation.
  */
-enum m_kind { M_STR, M_INT, M_BOOL, M_OBJ, M_STRARR, M_STR_OR_NULL };
-
-struct member {
-	const char	*name;
-	enum m_kind	 kind;
-	int		 required;
-	long long	 min, max;	/* int range, or string length range */
-};
-
-#define STR(n, req, lo, hi)	{ n, M_STR, req, lo, hi }
-#define INT(n, req, lo, hi)	{ n, M_INT, req, lo, hi }
-#define BOOL(n)			{ n, M_BOOL, 0, 0, 0 }
-#define OBJ(n, req)		{ n, M_OBJ, req, 0, 0 }
-#define STRARR(n, req)		{ n, M_STRARR, req, 0, 4096 }
+#define STR(n, req, lo, hi)	{ n, PH_MT_STR, (req) ? PH_OPM_REQUIRED : 0, lo, hi }
+#define INT(n, req, lo, hi)	{ n, PH_MT_INT, (req) ? PH_OPM_REQUIRED : 0, lo, hi }
+#define BOOL(n)			{ n, PH_MT_BOOL, 0, 0, 0 }
+#define OBJ(n, req)		{ n, PH_MT_OBJ, (req) ? PH_OPM_REQUIRED : 0, 0, 0 }
+#define STRARR(n, req)		{ n, PH_MT_STRARR, (req) ? PH_OPM_REQUIRED : 0, 0, 4096 }
 #define END			{ NULL, 0, 0, 0, 0 }
 
-static const struct member s_hello[] = {
+static const struct ph_op_member s_hello[] = {
 	INT("proto", 1, 0, 65535), STR("id", 1, 1, 200), STR("name", 1, 1, 200),
 	OBJ("labels", 0), STR("version", 1, 0, 100), STR("instance", 1, 1, 100),
 	STRARR("caps", 0), INT("max_payload", 0, 1024, 1 << 30), END
 };
-static const struct member s_welcome[] = {
+static const struct ph_op_member s_welcome[] = {
 	INT("proto", 1, 0, 65535), INT("max_payload", 0, 1024, 1 << 30),
 	STR("id", 0, 1, PH_AGENT_ID_MAX), END
 };
-static const struct member s_open[] = {
-	STR("sid", 1, PH_SID_LEN, PH_SID_LEN), STR("agent", 1, 1, PH_AGENT_ID_MAX),
-	STR("agent_sub", 0, 1, PH_AGENT_SUB_MAX),	/* agents of protocol 1 */
-	STR("op", 1, 1, 32), STRARR("argv", 0), BOOL("tty"), STR("term", 0, 0, 64),
-	INT("cols", 0, 0, 65535), INT("rows", 0, 0, 65535), BOOL("stdin"),
-	INT("ts", 0, 0, (long long)1 << 40), { "sig", M_STR_OR_NULL, 0, 0, 4096 },
-	STR("secret", 0, PH_SECRET_LEN, PH_SECRET_LEN), STR("sub", 0, 0, 256),
-	STR("token", 0, 1, 8192),	/* relay -> agent: the client's token */
-	INT("proto", 0, 0, 65535),
-	INT("timeout_ms", 0, 1, 7LL * 24 * 3600 * 1000), INT("grace_ms", 0, 0, 3600 * 1000),
-	INT("pid", 0, 1, (1LL << 31) - 1), STR("container", 0, 1, 255),
-	BOOL("preserve"),	/* cp put -p */
-	/* dump (docs/protocol.md, "dump") */
-	STR("kind", 0, 1, 16), BOOL("freeze"), STR("tmpdir", 0, 1, 4096),
-	END
-};
-static const struct member s_attach[] = {
+static const struct ph_op_member s_attach[] = {
 	STR("sid", 1, PH_SID_LEN, PH_SID_LEN),
 	STR("secret", 1, PH_SECRET_LEN, PH_SECRET_LEN), END
 };
-static const struct member s_ready[] = { INT("pid", 0, 0, 1LL << 31), END };
-static const struct member s_resize[] = {
+static const struct ph_op_member s_ready[] = { INT("pid", 0, 0, 1LL << 31), END };
+static const struct ph_op_member s_resize[] = {
 	INT("cols", 1, 1, 65535), INT("rows", 1, 1, 65535), END
 };
-static const struct member s_signal[] = { STR("name", 1, 1, 16), END };
-static const struct member s_eof[] = { END };
-static const struct member s_exit[] = {
+static const struct ph_op_member s_signal[] = { STR("name", 1, 1, 16), END };
+static const struct ph_op_member s_eof[] = { END };
+static const struct ph_op_member s_exit[] = {
 	INT("code", 0, 0, 255), INT("signal", 0, 1, 64), STR("message", 0, 0, 4096),
 	BOOL("timeout"), END
 };
-static const struct member s_error[] = {
+static const struct ph_op_member s_error[] = {
 	STR("code", 1, 1, 64), STR("message", 1, 0, 4096), END
 };
-static const struct member s_progress[] = {
+static const struct ph_op_member s_progress[] = {
 	INT("done", 1, 0, INT64_MAX), INT("total", 1, -1, INT64_MAX), END
 };
-static const struct member s_meta[] = {
+static const struct ph_op_member s_meta[] = {
 	INT("size", 0, -1, INT64_MAX), STR("sha256", 0, 0, 64), STR("format", 0, 0, 64),
 	/* cp streams (docs/protocol.md, "cp") */
 	STR("path", 0, 1, 4096), STR("kind", 0, 1, 16), INT("mode", 0, 0, 07777),
 	INT("mtime", 0, 0, 1LL << 40), STR("target", 0, 1, 4096), END
 };
 
-static const struct member *schemas[PH_CTL_COUNT] = {
+static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_HELLO] = s_hello, [PH_CTL_WELCOME] = s_welcome,
-	[PH_CTL_OPEN] = s_open, [PH_CTL_ATTACH] = s_attach,
+	[PH_CTL_ATTACH] = s_attach,
 	[PH_CTL_READY] = s_ready, [PH_CTL_RESIZE] = s_resize,
 	[PH_CTL_SIGNAL] = s_signal, [PH_CTL_EOF] = s_eof,
 	[PH_CTL_EXIT] = s_exit, [PH_CTL_ERROR] = s_error,
@@ -153,7 +132,7 @@ ph_frame_type_name(int type)
 }
 
 static int
-member_check(json_t *obj, const struct member *m, const char **cause)
+member_check(json_t *obj, const struct ph_op_member *m, const char **cause)
 {
 	json_t *v = json_object_get(obj, m->name);
 	size_t i, len;
@@ -161,18 +140,18 @@ member_check(json_t *obj, const struct member *m, const char **cause)
 	json_t *e;
 
 	if (v == NULL) {
-		if (m->required) {
+		if (m->flags & PH_OPM_REQUIRED) {
 			*cause = "a required member is missing";
 			return -1;
 		}
 		return 0;
 	}
-	switch (m->kind) {
-	case M_STR_OR_NULL:
+	switch (m->type) {
+	case PH_MT_STR_OR_NULL:
 		if (json_is_null(v))
 			return 0;
 		/* FALLTHROUGH */
-	case M_STR:
+	case PH_MT_STR:
 		if (!json_is_string(v)) {
 			*cause = "a member that must be a string is not";
 			return -1;
@@ -187,7 +166,7 @@ member_check(json_t *obj, const struct member *m, const char **cause)
 			return -1;
 		}
 		return 0;
-	case M_INT:
+	case PH_MT_INT:
 		if (!json_is_integer(v)) {
 			*cause = "a member that must be an integer is not";
 			return -1;
@@ -198,19 +177,19 @@ member_check(json_t *obj, const struct member *m, const char **cause)
 			return -1;
 		}
 		return 0;
-	case M_BOOL:
+	case PH_MT_BOOL:
 		if (!json_is_boolean(v)) {
 			*cause = "a member that must be true or false is not";
 			return -1;
 		}
 		return 0;
-	case M_OBJ:
+	case PH_MT_OBJ:
 		if (!json_is_object(v)) {
 			*cause = "a member that must be an object is not";
 			return -1;
 		}
 		return 0;
-	case M_STRARR:
+	case PH_MT_STRARR:
 		if (!json_is_array(v) || json_array_size(v) > (size_t)m->max) {
 			*cause = "a member that must be an array of strings is not";
 			return -1;
@@ -228,10 +207,51 @@ member_check(json_t *obj, const struct member *m, const char **cause)
 	return -1;
 }
 
+/*
+ * An open: the members every open carries, then those of its operation in
+ * the registry (ops.h).  A member another operation lists but this one
+ * does not is refused; one no operation lists is left alone (a later
+ * version's: the signature covers it and the agent never reads it).  An
+ * operation the registry lacks has every listed member checked by type
+ * (the agent refuses the operation itself, with `unsupported`).
+ */
+static int
+open_check(json_t *obj, const char **cause)
+{
+	const struct ph_op_member	*m;
+	const struct ph_op		*op;
+	const char			*key;
+	json_t				*v;
+
+	for (m = ph_ops_common(); m->name != NULL; m++) {
+		if (member_check(obj, m, cause) != 0)
+			return -1;
+	}
+	op = ph_ops_find(json_string_value(json_object_get(obj, "op")));
+	if (op != NULL && (op->flags & PH_OPF_SESSION) == 0)
+		op = NULL;
+	json_object_foreach(obj, key, v) {
+		if (strcmp(key, "type") == 0)
+			continue;
+		if (op != NULL && (m = ph_ops_member(op, key)) == NULL) {
+			if (ph_ops_member_any(key) != NULL) {
+				*cause = "open has a member of another operation";
+				return -1;
+			}
+			continue;
+		}
+		if (op == NULL && (m = ph_ops_member_any(key)) == NULL)
+			continue;
+		if (member_check(obj, m, cause) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 ph_ctl_validate(json_t *obj, enum ph_ctl *ctlp, const char **cause)
 {
-	const struct member *m;
+	const struct ph_op_member *m;
 	json_t *type, *labels, *v;
 	const char *key;
 	enum ph_ctl ctl;
@@ -250,9 +270,14 @@ ph_ctl_validate(json_t *obj, enum ph_ctl *ctlp, const char **cause)
 		*cause = "unknown control message type";
 		return -1;
 	}
-	for (m = schemas[ctl]; m->name != NULL; m++) {
-		if (member_check(obj, m, cause) != 0)
+	if (ctl == PH_CTL_OPEN) {
+		if (open_check(obj, cause) != 0)
 			return -1;
+	} else {
+		for (m = schemas[ctl]; m->name != NULL; m++) {
+			if (member_check(obj, m, cause) != 0)
+				return -1;
+		}
 	}
 	/* Rules a member table cannot say. */
 	switch (ctl) {

@@ -15,12 +15,27 @@
 #include <string.h>
 
 #include "porthole/opensig.h"
+#include "porthole/ops.h"
 #include "porthole/protocol.h"
 #include "porthole/sigenc.h"
 #include "porthole/util.h"
 
 static const char *opensig_v1_members[] = { PH_OPENSIG_V1_MEMBERS };
-static const char *const opensig_unsigned[] = { PH_OPENSIG_UNSIGNED, NULL };
+#define OPENSIG_UNSIGNED_MAX	8
+
+/* The registry's unsigned members (ops.h) as a NULL-terminated list. */
+static void
+opensig_unsigned(const char **v)
+{
+	const struct ph_op_member	*m;
+	size_t				 n = 0;
+
+	for (m = ph_ops_common(); m->name != NULL; m++) {
+		if ((m->flags & PH_OPM_UNSIGNED) != 0 && n < OPENSIG_UNSIGNED_MAX)
+			v[n++] = m->name;
+	}
+	v[n] = NULL;
+}
 
 int
 ph_opensig_proto(const json_t *open)
@@ -112,7 +127,8 @@ int
 ph_opensig_input(const json_t *open, const char *jti, uint8_t **out,
     size_t *len, char **cause)
 {
-	char	*why = NULL;
+	const char	*unsig[OPENSIG_UNSIGNED_MAX + 1];
+	char		*why = NULL;
 
 	*out = NULL;
 	*len = 0;
@@ -122,7 +138,8 @@ ph_opensig_input(const json_t *open, const char *jti, uint8_t **out,
 	}
 	if (ph_opensig_form(ph_opensig_proto(open)) == 1)
 		return opensig_v1_input(open, jti, out, len, cause);
-	if (ph_sigenc_input(PH_OPENSIG_CONTEXT, jti, open, opensig_unsigned, out,
+	opensig_unsigned(unsig);
+	if (ph_sigenc_input(PH_OPENSIG_CONTEXT, jti, open, unsig, out,
 	    len, &why) != 0) {
 		*cause = ph_asprintf("the open cannot be signed: %s", why);
 		free(why);

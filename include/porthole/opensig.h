@@ -12,8 +12,8 @@
  * which one it carries:
  *   form 2 (protocol 2 and later): sigenc.h's typed encoding of the context
  *	"porthole-open-v2", the token's jti, and the open as an object of
- *	every member except PH_OPENSIG_UNSIGNED (`sig` and what the relay
- *	adds).  Types are tagged and nothing is listed member by member: a
+ *	every member except those the operation registry marks
+ *	PH_OPM_UNSIGNED (ops.h: `sig` and what the relay adds).  Types are tagged and nothing is listed member by member: a
  *	member a later version adds is signed without any change here.
  *   form 1 (protocol 1, for agents that speak nothing newer): netstrings
  *	(LEN ":" BYTES ","), the context "porthole-open-v1", "jti" and the
@@ -43,10 +43,10 @@
 
 /*
  * The members of an open that are not the client's request, and so never
- * signed: the signature itself, and what the relay adds on the way to the
- * agent.  Every other member is signed (form 2).
+ * signed (the signature itself, and what the relay adds on the way to the
+ * agent), are those ops.h's registry flags PH_OPM_UNSIGNED.  Every other
+ * member is signed (form 2).
  */
-#define PH_OPENSIG_UNSIGNED	"sig", "secret", "sub", "token"
 
 /*
  * Form 1 only, frozen with protocol 1: do not add to this list (form 2

@@ -26,9 +26,10 @@
 
 enum ph_token_kind { PH_TOKEN_AGENT, PH_TOKEN_CLIENT };
 
-/* Operations a client token's scope may name. */
-#define PH_SCOPE_ALL	"ls,shell,exec,ps,mem,dump,cp"
-#define PH_SCOPE_VIEWER	"ls,ps,mem"
+/*
+ * The operations a client token's scope may name are the operation
+ * registry's (ops.h: ph_ops_scope_known, ph_ops_scope_list).
+ */
 
 struct ph_key;		/* opaque: an Ed25519 key (private or public-only) */
 

@@ -32,6 +32,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "porthole/ops.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
 #include "relay-dev.h"
@@ -47,15 +48,18 @@ struct dev_token {
 	const char		*file;
 	enum ph_token_kind	 kind;
 	const char		*sub;
-	const char		*scope;	/* comma list; NULL for agents */
+	int			 scope;	/* DEV_SCOPE_*: none for agents */
 	const char		*key;	/* client key it is bound to, or NULL */
 };
 
+/* Scopes of the dev tokens: none, every operation, the viewer's (ops.h). */
+enum { DEV_SCOPE_NONE, DEV_SCOPE_ALL, DEV_SCOPE_VIEWER };
+
 static const struct dev_token dev_tokens[] = {
-	{ "agent.token", PH_TOKEN_AGENT, "dev-agent", NULL, NULL },
-	{ "operator.token", PH_TOKEN_CLIENT, "dev-operator", PH_SCOPE_ALL,
+	{ "agent.token", PH_TOKEN_AGENT, "dev-agent", DEV_SCOPE_NONE, NULL },
+	{ "operator.token", PH_TOKEN_CLIENT, "dev-operator", DEV_SCOPE_ALL,
 	  "operator.key" },
-	{ "viewer.token", PH_TOKEN_CLIENT, "dev-viewer", PH_SCOPE_VIEWER,
+	{ "viewer.token", PH_TOKEN_CLIENT, "dev-viewer", DEV_SCOPE_VIEWER,
 	  "viewer.key" },
 };
 
@@ -400,6 +404,15 @@ dev_prepare_pubkey(const char *path, const struct ph_key *signing,
 	    cause);
 }
 
+/* The comma list of scope (DEV_SCOPE_*), malloc'd; NULL for none. */
+static char *
+dev_scope_list(int scope)
+{
+	if (scope == DEV_SCOPE_NONE)
+		return NULL;
+	return ph_ops_scope_list(scope == DEV_SCOPE_VIEWER);
+}
+
 /* Does the scope of c equal the comma list want? */
 static int
 dev_scope_is(const struct ph_claims *c, const char *want)
@@ -430,7 +443,7 @@ dev_token_good(const char *path, const struct dev_token *t,
     const struct ph_keyset *ks, json_t *cnf, const struct ph_lifetime *lt)
 {
 	struct ph_claims	 c;
-	char			*tok, *why = NULL;
+	char			*tok, *why = NULL, *want;
 	int64_t			 now = ph_now();
 	size_t			 len;
 	int			 good;
@@ -450,12 +463,15 @@ dev_token_good(const char *path, const struct dev_token *t,
 	}
 	OPENSSL_cleanse(tok, len);
 	free(tok);
+	want = dev_scope_list(t->scope);
 	good = c.kind == t->kind && c.exp - now >= DEV_TOKEN_MIN &&
 	    ph_lifetime_check(lt, &c, &why) == 0 &&
 	    c.target == NULL && c.labels == NULL &&
-	    dev_scope_is(&c, t->scope) &&
+	    (want != NULL || t->scope == DEV_SCOPE_NONE) &&
+	    dev_scope_is(&c, want) &&
 	    (cnf == NULL ? c.cnf == NULL :
 	    (c.cnf != NULL && json_equal(c.cnf, cnf)));
+	free(want);
 	free(why);
 	ph_claims_free(&c);
 	return good;
@@ -509,7 +525,7 @@ dev_prepare_token(const char *dir, const struct dev_token *t,
 	struct ph_claims	 c;
 	struct ph_key		*client = NULL;
 	json_t			*cnf = NULL;
-	char			*path, *keypath = NULL, *tok = NULL, *line;
+	char			*path, *keypath = NULL, *tok = NULL, *line, *want;
 	int			 rc = -1;
 
 	path = ph_asprintf("%s/%s", dir, t->file);
@@ -531,7 +547,13 @@ dev_prepare_token(const char *dir, const struct dev_token *t,
 	memset(&c, 0, sizeof c);
 	c.sub = (char *)t->sub;
 	c.kind = t->kind;
-	c.scope = t->scope != NULL ? dev_split(t->scope) : NULL;
+	want = dev_scope_list(t->scope);
+	c.scope = want != NULL ? dev_split(want) : NULL;
+	free(want);
+	if (t->scope != DEV_SCOPE_NONE && c.scope == NULL) {
+		*cause = ph_asprintf("out of memory");
+		goto out;
+	}
 	c.cnf = cnf;
 	c.iat = ph_now();
 	c.exp = c.iat + dev_token_ttl(lt, t->kind);

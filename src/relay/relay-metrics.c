@@ -3,9 +3,10 @@
  * Prometheus text format (version 0.0.4), which `promtool check metrics`
  * accepts.
  *
- * Label values come from fixed tables (operations, refusal codes, queue
- * kinds), never from what a peer sent, so the number of series is bounded:
- * an operation or code outside the table counts as "other".  Refusals that
+ * Label values come from fixed tables (the operation registry's session
+ * operations, ops.h; refusal codes; queue kinds), never from what a peer
+ * sent, so the number of series is bounded: an operation or code outside
+ * the table counts as "other".  Refusals that
  * other modules count only in relay.stats.refusals show up as "other" too.
  * Process figures (RSS, open fds, CPU) are read from /proc/self and
  * getrusage at scrape time: a few system calls.
@@ -19,13 +20,14 @@
 #include <unistd.h>
 
 #include "porthole/log.h"
+#include "porthole/ops.h"
 #include "porthole/util.h"
 #include "relay.h"
 
-static const char *metrics_ops[] = {
-	"shell", "exec", "ps", "mem", "dump", "cp", "other"
-};
-#define METRICS_NOPS	(sizeof metrics_ops / sizeof metrics_ops[0])
+/* Counters by the registry's index of the operation; the last is "other". */
+#define METRICS_OPS_MAX	32
+#define METRICS_OTHER	METRICS_OPS_MAX
+#define METRICS_NOPS	(METRICS_OPS_MAX + 1)
 
 static const char *metrics_refusals[] = {
 	PH_ERR_UNAUTHORIZED, PH_ERR_FORBIDDEN, PH_ERR_NO_AGENT, PH_ERR_SID_REUSED,
@@ -53,13 +55,31 @@ relay_metrics_init(void)
 static size_t
 relay_metrics_op(const char *op)
 {
-	size_t i;
+	const struct ph_op	*all, *o = ph_ops_find(op);
+	size_t			 n, i;
 
-	for (i = 0; i < METRICS_NOPS - 1; i++) {
-		if (op != NULL && strcmp(op, metrics_ops[i]) == 0)
-			return i;
+	all = ph_ops_all(&n);
+	if (o == NULL || (o->flags & PH_OPF_SESSION) == 0)
+		return METRICS_OTHER;
+	i = (size_t)(o - all);
+	return i < METRICS_OPS_MAX ? i : METRICS_OTHER;
+}
+
+/* Print one line of metric name for each session operation, then "other". */
+static void
+relay_metrics_by_op(FILE *f, const char *name, const uint64_t *v)
+{
+	const struct ph_op	*all;
+	size_t			 n, i;
+
+	all = ph_ops_all(&n);
+	for (i = 0; i < n && i < METRICS_OPS_MAX; i++) {
+		if ((all[i].flags & PH_OPF_SESSION) != 0)
+			fprintf(f, "%s{op=\"%s\"} %llu\n", name, all[i].name,
+			    (unsigned long long)v[i]);
 	}
-	return METRICS_NOPS - 1;
+	fprintf(f, "%s{op=\"other\"} %llu\n", name,
+	    (unsigned long long)v[METRICS_OTHER]);
 }
 
 /* A session of op opened (delta 1) or ended (delta -1). */
@@ -177,14 +197,10 @@ relay_metrics_render(char **out, size_t *len)
 
 	relay_metrics_head(f, "porthole_relay_sessions", "gauge",
 	    "Sessions open now, by operation.");
-	for (i = 0; i < METRICS_NOPS; i++)
-		fprintf(f, "porthole_relay_sessions{op=\"%s\"} %llu\n", metrics_ops[i],
-		    (unsigned long long)m.open[i]);
+	relay_metrics_by_op(f, "porthole_relay_sessions", m.open);
 	relay_metrics_head(f, "porthole_relay_sessions_total", "counter",
 	    "Sessions opened (passed every check and forwarded to the agent), by operation.");
-	for (i = 0; i < METRICS_NOPS; i++)
-		fprintf(f, "porthole_relay_sessions_total{op=\"%s\"} %llu\n", metrics_ops[i],
-		    (unsigned long long)m.total[i]);
+	relay_metrics_by_op(f, "porthole_relay_sessions_total", m.total);
 
 	relay_metrics_head(f, "porthole_relay_session_bytes_total", "counter",
 	    "Session payload bytes spliced, by direction.");

@@ -1,5 +1,6 @@
 /*
- * relay-record.c - session recordings: shell and exec sessions written by
+ * relay-record.c - session recordings: sessions of the operations the
+ * registry marks recorded (ops.h: shell and exec) written by
  * the relay as asciicast v2 files (playable by `asciinema play`, printable
  * by `asciinema cat`), one per session, in PORTHOLE_RECORD_DIR.
  *
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "porthole/log.h"
+#include "porthole/ops.h"
 #include "porthole/util.h"
 #include "relay.h"
 
@@ -101,8 +103,9 @@ relay_record_required(void)
 int
 relay_record_wanted(const char *op)
 {
-	return record_dir != NULL && op != NULL &&
-	    (strcmp(op, "shell") == 0 || strcmp(op, "exec") == 0);
+	const struct ph_op *o = ph_ops_find(op);
+
+	return record_dir != NULL && o != NULL && (o->flags & PH_OPF_RECORDED) != 0;
 }
 
 const char *

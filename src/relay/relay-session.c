@@ -22,10 +22,13 @@
  * closes the data channel at once (1001).  The session is freed when
  * neither channel is left; that is where it is logged.
  *
- * Only the frame types that belong to a direction pass: STDIN and client
- * controls (resize, signal, eof, error, meta of a cp put) toward the agent; STDOUT, STDERR
- * and agent controls (ready, exit, error, progress, meta) toward the
- * client; DATA both ways.  Anything else is bad_message, 1008.
+ * Only the frame types that belong to a direction pass: STDIN and the
+ * controls the operation registry lets the client send in a session of its
+ * operation (ops.h: signal, error, and resize, eof or meta as the
+ * operation has them) toward the agent; STDOUT, STDERR and the agent's
+ * controls (ready, exit, error, and progress or meta as the operation has
+ * them) toward the client; DATA both ways.  Anything else is bad_message,
+ * 1008.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +40,7 @@
 #include "porthole/agentid.h"
 #include "porthole/log.h"
 #include "porthole/opensig.h"
+#include "porthole/ops.h"
 #include "porthole/util.h"
 #include "relay.h"
 
@@ -577,9 +581,7 @@ relay_session_client_rx(struct relay_conn *c, struct ph_frame *f,
 		ok = 1;
 		break;
 	case PH_FRAME_CONTROL:
-		ok = f->ctl == PH_CTL_RESIZE || f->ctl == PH_CTL_SIGNAL ||
-		    f->ctl == PH_CTL_EOF || f->ctl == PH_CTL_ERROR ||
-		    f->ctl == PH_CTL_META;	/* cp put streams */
+		ok = ph_ops_ctl_allowed(ph_ops_find(s->op), 0, f->ctl);
 		break;
 	default:
 		ok = 0;
@@ -632,9 +634,7 @@ relay_session_data_rx(struct relay_conn *c, struct ph_frame *f,
 		ok = 1;
 		break;
 	case PH_FRAME_CONTROL:
-		ok = f->ctl == PH_CTL_READY || f->ctl == PH_CTL_EXIT ||
-		    f->ctl == PH_CTL_ERROR || f->ctl == PH_CTL_PROGRESS ||
-		    f->ctl == PH_CTL_META;
+		ok = ph_ops_ctl_allowed(ph_ops_find(s->op), 1, f->ctl);
 		break;
 	default:
 		ok = 0;
