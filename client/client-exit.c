@@ -142,10 +142,12 @@ client_exit_line(const struct client_end *e, const char *tail, int *status)
 	if (e->err_code != NULL) {
 		row = client_exit_row_err(e->err_code);
 		msg = e->err_message;
+		if (row == NULL && e->agent_name == NULL)	/* fan-out: named already */
+			return ph_asprintf("%s failed: %s (%s)", e->op,
+			    msg != NULL && *msg != '\0' ? msg : e->err_code, e->err_code);
 		if (row == NULL)	/* a code newer than us: say it as it came */
 			return ph_asprintf("%s on %s (%s) failed: %s (%s)", e->op,
-			    e->agent_name != NULL ? e->agent_name : "the agent",
-			    e->agent_id != NULL ? e->agent_id : "?",
+			    e->agent_name, e->agent_id != NULL ? e->agent_id : "?",
 			    msg != NULL && *msg != '\0' ? msg : e->err_code, e->err_code);
 	} else if (e->close_cause != NULL) {
 		if (tail != NULL && strstr(e->close_cause, tail) == NULL)

@@ -180,7 +180,7 @@ check "exec prints the exit message escaped" has execb.err 'bye\x1b[2J\x1b[H\u00
 run execc exec other-c -- true; eq "exec (raw close reason) exit" "$rc" 255
 check "exec's error gives the close reason escaped" has execc.err '\x9b\x1b]0;gone\x07\nFORGED'
 run execall exec --all grp=evil -- true; eq "exec --all exit" "$rc" 255
-check "exec --all names the failed agent escaped" has execall.err 'porthole: web\x1b]0;owned\x07\nFORGED: line\u009b31m: not you'
+check "exec --all names the failed agent escaped" has execall.err 'porthole: web\x1b]0;owned\x07\nFORGED: line\u009b31m: exec failed: not you\x1b]0;x\x07'
 run execalljson exec --all grp=evil --json -- true; eq "exec --all --json exit" "$rc" 255
 check "exec --all --json gives the names JSON-escaped" has execalljson.out '"name":"db\u009B31m\u001B[5m\u007F"'
 
