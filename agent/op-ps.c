@@ -18,7 +18,10 @@
  *    threads, fds, start, comm, command, kernel}, ...]}
  * The helper leaves itself out.  A process that vanishes between the
  * samples is left out; one that appears during the interval has no first
- * sample and shows cpu 0.
+ * sample and shows cpu 0.  Names, argv, users and the cgroup path are
+ * bytes the container chose: what is not valid UTF-8 goes as the text
+ * \xHH (ph_utf8_repair), so that one process cannot make the document
+ * unwritable for all.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +33,7 @@
 #include <jansson.h>
 
 #include "porthole/frame.h"
+#include "porthole/printable.h"
 #include "porthole/proc.h"
 #include "porthole/util.h"
 
@@ -79,6 +83,7 @@ op_ps_main(int argc, char **argv)
 	struct ph_cgmem	 cg;
 	pid_t		*pids = NULL;
 	size_t		 n = 0, nfirst = 0, i;
+	char		*user, *comm, *cmd, *cgpath;
 	char		*cause = NULL, *out;
 	json_t		*doc, *procs, *o;
 	double		 t0, t1, hz = (double)sysconf(_SC_CLK_TCK);
@@ -135,23 +140,33 @@ op_ps_main(int argc, char **argv)
 			cpu = (double)(p.cpu_ticks - hit->ticks) / hz / (t1 - t0) * 100.0;
 		else
 			cpu = 0;
+		user = ph_utf8_repair(p.user);
+		comm = ph_utf8_repair(p.comm);
+		cmd = ph_utf8_repair(p.cmdline != NULL ? p.cmdline : "");
 		o = json_pack("{s:i, s:i, s:i, s:s, s:s#, s:f, s:I, s:i, s:i, s:I, s:s, s:s, s:b}",
 		    "pid", (int)p.pid, "ppid", (int)p.ppid, "uid", (int)p.uid,
-		    "user", p.user, "state", &p.state, 1, "cpu", (double)(long)(cpu * 10 + 0.5) / 10,
+		    "user", user, "state", &p.state, 1,
+		    "cpu", (double)(long)(cpu * 10 + 0.5) / 10,
 		    "rss_kib", (json_int_t)p.rss_kib, "threads", p.threads, "fds", p.fds,
-		    "start", (json_int_t)p.start, "comm", p.comm,
-		    "command", p.cmdline != NULL ? p.cmdline : "", "kernel", p.kernel);
+		    "start", (json_int_t)p.start, "comm", comm, "command", cmd,
+		    "kernel", p.kernel);
+		free(user);
+		free(comm);
+		free(cmd);
 		ph_proc_clear(&p);
 		if (o == NULL || json_array_append_new(procs, o) != 0)
 			goto oom;
 	}
 	json_object_set_new(doc, "time", json_integer(ph_now()));
 	json_object_set_new(doc, "interval_ms", json_integer((json_int_t)((t1 - t0) * 1000)));
-	if (ph_cgmem_read("/", "/sys/fs/cgroup", getpid(), &cg, &cause) == 0 && cg.version != 0)
+	if (ph_cgmem_read("/", "/sys/fs/cgroup", getpid(), &cg, &cause) == 0 &&
+	    cg.version != 0) {
+		cgpath = ph_utf8_repair(cg.path);
 		json_object_set_new(doc, "cgroup", json_pack("{s:i, s:I, s:I, s:s}",
 		    "version", cg.version, "usage", (json_int_t)cg.usage,
-		    "limit", (json_int_t)cg.limit, "path", cg.path));
-	else {
+		    "limit", (json_int_t)cg.limit, "path", cgpath));
+		free(cgpath);
+	} else {
 		free(cause);
 		cause = NULL;
 		json_object_set_new(doc, "cgroup", json_null());

@@ -48,8 +48,6 @@ char	*client_conn_connect_cause(struct client_conn *cc, struct lws *wsi,
 	    const struct conn_link *l, const char *in, size_t len);
 /* The relay's {"error":{"code","message"}} body as "message (code)", or NULL. */
 char	*client_conn_error_body(const char *body, size_t len);
-/* Copy at most n bytes of s into dst, control characters made '?'. */
-void	 client_conn_printable(char *dst, size_t dstlen, const char *s, size_t n);
 /* LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION, for any protocol. */
 int	 client_conn_verify(struct lws *wsi, void *x509_ctx, int preverify_ok);
 

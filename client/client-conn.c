@@ -38,6 +38,7 @@
 #include "porthole/frame.h"
 #include "porthole/listproof.h"
 #include "porthole/log.h"
+#include "porthole/printable.h"
 #include "porthole/protocol.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
@@ -252,20 +253,6 @@ client_conf_free(struct client_conf *conf)
 
 /* --- failures as sentences ------------------------------------------ */
 
-/* Copy at most n bytes of s, replacing what a terminal would act on. */
-void
-client_conn_printable(char *dst, size_t dstlen, const char *s, size_t n)
-{
-	size_t	 i, o = 0;
-
-	for (i = 0; i < n && s[i] != '\0' && o + 1 < dstlen; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		dst[o++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-	}
-	dst[o] = '\0';
-}
-
 /* The sentence for a TLS verification failure. */
 static char *
 conn_tls_cause(struct client_conn *cc, const struct conn_link *l)
@@ -306,7 +293,8 @@ client_conn_connect_cause(struct client_conn *cc, struct lws *wsi,
 	if (l != NULL && l->verify_err != 0)
 		return conn_tls_cause(cc, l);
 
-	client_conn_printable(why, sizeof why, in != NULL ? in : "", in != NULL ? len : 0);
+	ph_printable_buf(why, sizeof why, in != NULL ? in : "",
+	    in != NULL ? strnlen(in, len) : 0);
 	if (why[0] == '\0')
 		snprintf(why, sizeof why, "connection failed");
 	if (wsi != NULL)
@@ -357,8 +345,8 @@ client_conn_error_body(const char *body, size_t len)
 	code = json_string_value(json_object_get(e, "code"));
 	msg = json_string_value(json_object_get(e, "message"));
 	if (msg != NULL) {
-		client_conn_printable(m, sizeof m, msg, strlen(msg));
-		client_conn_printable(c, sizeof c, code != NULL ? code : "",
+		ph_printable_buf(m, sizeof m, msg, strlen(msg));
+		ph_printable_buf(c, sizeof c, code != NULL ? code : "",
 		    code != NULL ? strlen(code) : 0);
 		r = c[0] != '\0' ? ph_asprintf("%s (%s)", m, c) : strdup(m);
 	}

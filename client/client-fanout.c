@@ -35,6 +35,7 @@
 #include <openssl/evp.h>
 
 #include "porthole/frame.h"
+#include "porthole/printable.h"
 #include "porthole/protocol.h"
 #include "porthole/selector.h"
 #include "porthole/util.h"
@@ -596,7 +597,7 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		for (i = 0; i < f.n; i++)
 			json_array_append_new(results, fo_result(&f.m[i]));
 		doc = json_pack("{s:o}", "results", results);
-		out = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+		out = doc != NULL ? ph_json_dumps(doc, JSON_COMPACT) : NULL;
 		json_decref(doc);
 		if (out == NULL) {
 			r = cmd_failf("out of memory");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "porthole/frame.h"
+#include "porthole/printable.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
 
@@ -181,7 +182,7 @@ client_op_run(struct client_conf *conf, const char *target, const char *opname,
 		o.err[o.errlen] = '\0';
 		while (o.errlen > 0 && (o.err[o.errlen - 1] == '\n' || o.err[o.errlen - 1] == ' '))
 			o.err[--o.errlen] = '\0';
-		res->err = client_printable(o.err);
+		res->err = ph_printable_n(o.err, o.errlen);	/* NULs too */
 	}
 	res->got_exit = o.run.got_exit;
 	res->status = o.run.status;

@@ -42,6 +42,7 @@
 #include "porthole/frame.h"
 #include "porthole/keepalive.h"
 #include "porthole/log.h"
+#include "porthole/printable.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
 
@@ -104,7 +105,7 @@ struct client_session {
 	int			 hangup_secs;
 
 	int			 peer_code;	/* close code the relay sent, 0: none */
-	char			 peer_reason[124];
+	char			 peer_reason[124 * 4];	/* escaped */
 	int			 close_queued;	/* our close frame is in out */
 	int			 close_written;	/* ... and written */
 	int64_t			 close_ms;	/* when it was written */
@@ -313,8 +314,8 @@ session_control(void *arg, int opcode, const uint8_t *p, size_t n)
 	case CLIENT_WS_CLOSE:
 		if (n >= 2) {
 			s->peer_code = (p[0] << 8) | p[1];
-			client_conn_printable(s->peer_reason,
-			    sizeof s->peer_reason, (const char *)p + 2, n - 2);
+			ph_printable_buf(s->peer_reason, sizeof s->peer_reason,
+			    p + 2, n - 2);
 		} else
 			s->peer_code = 1005;	/* RFC 6455: no status received */
 		if (s->peer_code == PH_CLOSE_GOING_AWAY &&

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/printable.h"
 #include "porthole/selector.h"
 #include "porthole/util.h"
 
@@ -16,16 +17,7 @@
 char *
 client_printable(const char *s)
 {
-	char	*out, *o;
-
-	if (s == NULL)
-		s = "";
-	if ((out = strdup(s)) == NULL)
-		abort();
-	for (o = out; *o != '\0'; o++)
-		if ((unsigned char)*o < 0x20 || *o == 0x7f)
-			*o = '?';
-	return out;
+	return ph_printable(s);
 }
 
 const char *

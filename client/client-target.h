@@ -29,10 +29,16 @@ char	*client_target_limit(const struct client_conf *conf);
 /* "name (id), name (id), ... and N more" for up to max agents; malloc'd. */
 char	*client_target_list(json_t *agents, size_t max);
 
-/* A member of an agent object as a printable string ("" if absent). */
+/*
+ * A string member of an agent object as it came ("" if absent): the
+ * agent's bytes, for matching and JSON; client_printable before printing.
+ */
 const char *client_agent_str(json_t *agent, const char *key);
 
-/* A copy of s with control characters replaced by '?'; malloc'd. */
+/*
+ * s escaped for a terminal (ph_printable, porthole/printable.h: \x1b,
+ * \n, \u009b, ...); malloc'd.  Every CLI printer of network text uses it.
+ */
 char	*client_printable(const char *s);
 
 #endif

@@ -10,7 +10,8 @@
  * waits for its child, and what completion needs from the relay (the agent
  * list, a target's processes) is fetched the same way, by running `ls
  * --json` or `ps TARGET --json` in a child whose stdout is a pipe read with
- * a size cap and a deadline.
+ * a size cap and a deadline.  Only names without anything a terminal acts
+ * on are offered; pids are numbers made here.
  *
  * Builtins: `use [TARGET|-]` shows, sets or clears the default target;
  * `exit`/`quit` leave, as does Ctrl-D.  With a default target set, a
@@ -35,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "porthole/printable.h"
 #include "porthole/util.h"
 
 #include "client-conn.h"
@@ -209,11 +211,17 @@ console_fetch(struct console *c, const struct cmd_entry *entry, int argc, char *
 	return doc;
 }
 
-/* Agent names, from `ls --json`, cached for a few seconds. */
+/*
+ * Agent names, from `ls --json`, cached for a few seconds.  A name is the
+ * agent's choice: one that holds anything a terminal acts on (ESC, C1, a
+ * newline, invalid UTF-8: ph_is_printable) is never offered, since
+ * completion writes it into the line being edited and lists it as it is,
+ * and it could not be typed back anyway.
+ */
 static json_t *
 console_agents(struct console *c)
 {
-	json_t		*doc, *a, *names;
+	json_t		*doc, *a, *names, *name;
 	char		*argv[] = { (char *)"ls", (char *)"--json", NULL }, *cause = NULL;
 	size_t		 i;
 
@@ -225,8 +233,10 @@ console_agents(struct console *c)
 	}
 	names = json_array();
 	json_array_foreach(json_object_get(doc, "agents"), i, a) {
-		if (json_is_string(json_object_get(a, "name")))
-			json_array_append(names, json_object_get(a, "name"));
+		name = json_object_get(a, "name");
+		if (json_is_string(name) && ph_is_printable(json_string_value(name),
+		    json_string_length(name)))
+			json_array_append(names, name);
 	}
 	json_decref(doc);
 	json_decref(c->agents);

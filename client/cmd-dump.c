@@ -66,6 +66,7 @@
 #include <zstd.h>
 
 #include "porthole/frame.h"
+#include "porthole/printable.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
 
@@ -215,7 +216,7 @@ dump_default_name(struct dump *d, const char *kind)
 	if ((n = strdup(d->name[0] != '\0' ? d->name : "agent")) == NULL)
 		return NULL;
 	for (p = n; *p != '\0'; p++) {
-		if (*p == '/' || *p == '?' || *p == ' ')
+		if (*p == '/' || *p == '?' || *p == ' ' || *p == '\\')
 			*p = '_';
 	}
 	if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
@@ -449,7 +450,9 @@ dump_event_json(struct dump *d, json_t *ev)
 		d->done_bytes = (v = dump_jint(ev, "bytes")) >= 0 ? (uint64_t)v : 0;
 		/* Sent by workers before the zstd checksum took its place. */
 		sha = json_string_value(json_object_get(ev, "sha256"));
-		snprintf(d->done_sha, sizeof d->done_sha, "%s", sha != NULL ? sha : "");
+		/* Kept escaped: a hex digest is its own escape; anything else is quoted. */
+		ph_printable_buf(d->done_sha, sizeof d->done_sha, sha != NULL ? sha : "",
+		    sha != NULL ? strlen(sha) : 0);
 		if ((v = dump_jint(ev, "pause_us")) >= 0)
 			d->pause_us = v;
 	} else if (strcmp(what, "error") == 0) {

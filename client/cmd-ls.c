@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "porthole/printable.h"
 #include "porthole/selector.h"
 #include "porthole/util.h"
 
@@ -251,7 +252,7 @@ cmd_ls_exec(struct client_conf *conf, int argc, char **argv)
 
 	if (json) {
 		doc = json_pack("{s:O}", "agents", shown);
-		text = json_dumps(doc, JSON_INDENT(2));
+		text = ph_json_dumps(doc, JSON_INDENT(2));
 		if (text != NULL)
 			printf("%s\n", text);
 		free(text);

@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "porthole/printable.h"
 #include "porthole/util.h"
 
 #include "client-conn.h"
@@ -133,7 +134,7 @@ mem_sample(struct client_op *op, struct mem *m, const char *line, size_t len)
 		/* As the agent sent it, plus the growth rate so far. */
 		json_object_set_new(o, "growth_kib_min", json_real((double)(long long)
 		    (slope * 10) / 10));
-		out = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(13));
+		out = ph_json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(13));
 	} else if (m->mode == MEM_PLAIN) {
 		out = ph_asprintf("%s pid=%lld rss=%lld pss=%s anon=%lld file=%lld swap=%lld "
 		    "peak=%lld threads=%lld cgroup=%lld limit=%lld growth_kib_min=%.1f\n",

@@ -9,7 +9,10 @@
  *   PID PPID USER STATE %CPU RSS THR FDS START COMMAND
  * sorted by pid (default), cpu or rss (largest first), or --tree: each
  * process under its parent, children by pid.  On a terminal the command
- * column is cut at the terminal's width.
+ * column is cut at the terminal's width.  Every string of the document is
+ * the container's (names, argv, users, the cgroup path): escaped for the
+ * terminal in the table (client_printable), and in --json as JSON
+ * (ph_json_dumps: DEL and C1 too).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "porthole/printable.h"
 #include "porthole/util.h"
 
 #include "client-conn.h"
@@ -118,7 +122,7 @@ ps_cmp(const void *a, const void *b)
 static void
 ps_row(json_t *p, int depth, int width)
 {
-	char		 rss[16], start[16], fds[16], *user, *cmd, *line;
+	char		 rss[16], start[16], fds[16], *user, *state, *cmd, *line;
 	const char	*c;
 	time_t		 st = (time_t)ps_int(p, "start"), now = time(NULL);
 	struct tm	 tm, tn;
@@ -132,6 +136,8 @@ ps_row(json_t *p, int depth, int width)
 	else
 		strftime(start, sizeof start, "%b%d", &tm);
 	user = client_printable(client_agent_str(p, "user"));
+	user[ph_utf8_cut(user, 10)] = '\0';	/* the column's width */
+	state = client_printable(client_agent_str(p, "state"));
 	c = client_agent_str(p, "command");
 	cmd = client_printable(*c != '\0' ? c : client_agent_str(p, "comm"));
 	n = (int)ps_int(p, "fds");
@@ -139,16 +145,17 @@ ps_row(json_t *p, int depth, int width)
 		snprintf(fds, sizeof fds, "-");
 	else
 		snprintf(fds, sizeof fds, "%d", n);
-	line = ph_asprintf("%7lld %7lld %-10.10s %-5s %5.1f %7s %4lld %4s %-5s %*s%s%s",
+	line = ph_asprintf("%7lld %7lld %-10s %-5s %5.1f %7s %4lld %4s %-5s %*s%s%s",
 	    (long long)ps_int(p, "pid"), (long long)ps_int(p, "ppid"), user,
-	    client_agent_str(p, "state"), json_number_value(json_object_get(p, "cpu")), rss,
+	    state, json_number_value(json_object_get(p, "cpu")), rss,
 	    (long long)ps_int(p, "threads"), fds, start, depth * 2, "",
 	    depth > 0 ? "\\_ " : "", cmd);
-	if (width > 0 && (int)strlen(line) > width)
-		line[width] = '\0';
+	if (width > 0)
+		line[ph_utf8_cut(line, (size_t)width)] = '\0';
 	fprintf(ps_fp(), "%s\n", line);
 	free(line);
 	free(user);
+	free(state);
 	free(cmd);
 }
 
@@ -176,7 +183,7 @@ ps_print(json_t *doc, enum ps_sort sort, int tree)
 	struct winsize	 ws;
 	int		 width = 0, found;
 	char		 used[16], lim[16];
-	char		*done;
+	char		*done, *path;
 
 	if (!json_is_array(procs))
 		return cmd_failf("the agent sent a process list without processes");
@@ -187,14 +194,15 @@ ps_print(json_t *doc, enum ps_sort sort, int tree)
 		double u = (double)ps_int(cg, "usage") / 1024, l = (double)ps_int(cg, "limit") / 1024;
 
 		ps_size(used, sizeof used, u);
+		path = client_printable(client_agent_str(cg, "path"));
 		if (l > 0) {
 			ps_size(lim, sizeof lim, l);
 			fprintf(ps_fp(), "memory: %s of %s (%.0f%%), cgroup v%lld %s\n", used, lim,
-			    u * 100 / l, (long long)ps_int(cg, "version"),
-			    client_agent_str(cg, "path"));
+			    u * 100 / l, (long long)ps_int(cg, "version"), path);
 		} else
 			fprintf(ps_fp(), "memory: %s, no limit, cgroup v%lld %s\n", used,
-			    (long long)ps_int(cg, "version"), client_agent_str(cg, "path"));
+			    (long long)ps_int(cg, "version"), path);
+		free(path);
 	} else
 		fprintf(ps_fp(), "memory: no memory cgroup found\n");
 	fprintf(ps_fp(), "%7s %7s %-10s %-5s %5s %7s %4s %4s %-5s %s\n", "PID", "PPID", "USER",
@@ -248,8 +256,8 @@ ps_all(struct client_conf *conf, const char *target, enum ps_sort sort, int tree
 {
 	struct client_fanout_opts fo;
 	json_t		*results = NULL, *res, *doc, *out;
-	const char	*name, *err;
-	char		*buf, *line, *save;
+	const char	*err;
+	char		*buf, *line, *save, *name, *text;
 	size_t		 i, len;
 	FILE		*mem;
 	int		 r, status = 0, code;
@@ -263,7 +271,8 @@ ps_all(struct client_conf *conf, const char *target, enum ps_sort sort, int tree
 		return r != 0 ? r : cmd_failf("ps --all: no results");
 	out = json_array();
 	json_array_foreach(results, i, res) {
-		name = client_agent_str(json_object_get(res, "agent"), "name");
+		name = client_printable(client_agent_str(json_object_get(res, "agent"),
+		    "name"));
 		code = (int)json_integer_value(json_object_get(res, "exit"));
 		err = json_string_value(json_object_get(res, "error"));
 		doc = NULL;
@@ -277,8 +286,11 @@ ps_all(struct client_conf *conf, const char *target, enum ps_sort sort, int tree
 				code = CMD_EXIT_FAIL;
 			if (err == NULL)
 				err = "the agent sent no readable process list";
-			if (!json)
-				fprintf(stderr, "porthole: %s: %s\n", name, err);
+			if (!json) {
+				text = client_printable(err);
+				fprintf(stderr, "porthole: %s: %s\n", name, text);
+				free(text);
+			}
 		}
 		if (code > status)
 			status = code;
@@ -295,6 +307,7 @@ ps_all(struct client_conf *conf, const char *target, enum ps_sort sort, int tree
 			len = 0;
 			if ((mem = open_memstream(&buf, &len)) == NULL) {
 				json_decref(doc);
+				free(name);
 				status = cmd_failf("out of memory");
 				break;
 			}
@@ -310,11 +323,14 @@ ps_all(struct client_conf *conf, const char *target, enum ps_sort sort, int tree
 				status = r;
 		}
 		json_decref(doc);
+		free(name);
 	}
 	if (json) {
 		doc = json_pack("{s:o}", "results", out);
-		if (json_dumpf(doc, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF)
+		text = ph_json_dumps(doc, JSON_COMPACT);
+		if (text == NULL || fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF)
 			status = cmd_failf("cannot write to stdout");
+		free(text);
 		json_decref(doc);
 	} else
 		json_decref(out);
@@ -332,6 +348,7 @@ cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
 	json_t			*doc;
 	json_error_t		 jerr;
 	const char		*target = NULL;
+	char			*text;
 	int			 i, r, json = 0, tree = 0, all = 0;
 
 	memset(&ps, 0, sizeof ps);
@@ -389,11 +406,13 @@ cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		if (json_dumpf(doc, stdout, JSON_COMPACT) != 0 || fputc('\n', stdout) == EOF ||
+		text = ph_json_dumps(doc, JSON_COMPACT);
+		if (text == NULL || fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF ||
 		    fflush(stdout) != 0)
 			r = cmd_failf("cannot write to stdout");
 		else
 			r = 0;
+		free(text);
 	} else
 		r = ps_print(doc, ps.sort, tree);
 	json_decref(doc);

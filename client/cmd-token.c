@@ -27,6 +27,7 @@
 
 #include <openssl/crypto.h>
 
+#include "porthole/printable.h"
 #include "porthole/token.h"
 #include "porthole/tokenlife.h"
 #include "porthole/util.h"
@@ -629,7 +630,7 @@ token_show(int argc, char **argv)
 	if (refused != NULL)
 		json_object_set_new(out, "refused", json_string(refused));
 	show_times(out, cl, now);
-	if ((s = json_dumps(out, JSON_INDENT(2))) == NULL) {
+	if ((s = ph_json_dumps(out, JSON_INDENT(2))) == NULL) {
 		cmd_failf("out of memory");
 		goto out;
 	}

@@ -1,12 +1,19 @@
 /*
  * cmd.c - the table of porthole's commands, finding one by name, alias or
  * unique prefix, and the few ways a command reports a failure.
+ *
+ * A failure line quotes what agents and relays said (names, messages, file
+ * names from a stream): the whole line is escaped for the terminal
+ * (ph_printable) on its way out, whatever its parts did before (escaping
+ * twice changes nothing), so a cause built anywhere cannot carry an escape
+ * sequence or a second line to the operator's terminal.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/printable.h"
 #include "porthole/util.h"
 
 #include "client-conn.h"
@@ -78,16 +85,41 @@ cmd_find(const char *name, char **cause)
 	return NULL;
 }
 
+/* "porthole: LINE\n" on stderr, LINE escaped for the terminal. */
+static void
+cmd_line(const char *line)
+{
+	char	*p = ph_printable(line);
+
+	fprintf(stderr, "porthole: %s\n", p);
+	free(p);
+}
+
+/* vasprintf that aborts on allocation failure, as ph_asprintf. */
+static char *
+cmd_vasprintf(const char *fmt, va_list ap)
+{
+	char	*s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	return s;
+}
+
 int
 cmd_usage_error(const struct cmd_entry *entry, const char *fmt, ...)
 {
 	va_list	 ap;
+	char	*what, *line;
 
-	fputs("porthole: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	what = cmd_vasprintf(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "; usage: porthole %s %s\n", entry->name, entry->usage);
+	line = ph_asprintf("%s; usage: porthole %s %s", what, entry->name,
+	    entry->usage);
+	cmd_line(line);
+	free(line);
+	free(what);
 	return CMD_EXIT_FAIL;
 }
 
@@ -112,7 +144,7 @@ cmd_conf_option(const struct cmd_entry *entry, struct client_conf *conf,
 int
 cmd_fail(char *cause)
 {
-	fprintf(stderr, "porthole: %s\n", cause != NULL ? cause : "failed");
+	cmd_line(cause != NULL ? cause : "failed");
 	free(cause);
 	return CMD_EXIT_FAIL;
 }
@@ -121,12 +153,13 @@ int
 cmd_failf(const char *fmt, ...)
 {
 	va_list	 ap;
+	char	*line;
 
-	fputs("porthole: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	line = cmd_vasprintf(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	cmd_line(line);
+	free(line);
 	return CMD_EXIT_FAIL;
 }
 

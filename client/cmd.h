@@ -57,6 +57,11 @@ int	cmd_token_main(int argc, char **argv);
  */
 const struct cmd_entry *cmd_find(const char *name, char **cause);
 
+/*
+ * cmd_usage_error, cmd_fail and cmd_failf print one line, escaped for the
+ * terminal as a whole (ph_printable: causes quote what agents and relays
+ * said).
+ */
 /* Print "porthole: WHAT; usage: porthole NAME USAGE" and return 255. */
 int	cmd_usage_error(const struct cmd_entry *entry, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -2,6 +2,11 @@
  * log.c - diagnostic log lines on stderr, "PROG: LEVEL: function: message",
  * with the level taken from PORTHOLE_LOG.  libwebsockets' own warnings and
  * errors are routed here so every line has one shape.
+ *
+ * Messages quote what peers chose (agent names and ids, versions, error
+ * messages): the whole formatted message is escaped (ph_printable: \n,
+ * \x1b, \u009b, ...), so one event is always one line, and a log read on a
+ * terminal carries no escape sequence.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +16,11 @@
 #include <libwebsockets.h>
 
 #include "porthole/log.h"
+#include "porthole/printable.h"
+
+#define LOG_MSG_MAX	1024	/* a message, formatted, before escaping */
+/* Escaped, at worst 4 bytes for each (\xHH), and "..." when cut. */
+#define LOG_LINE_MAX	(LOG_MSG_MAX * 4 + 4)
 
 static const char *log_prog = "porthole";
 static enum ph_log_level log_level = PH_LOG_WARN;
@@ -47,16 +57,22 @@ ph_log_enabled(enum ph_log_level level)
 void
 ph_logf(enum ph_log_level level, const char *func, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[LOG_MSG_MAX], line[LOG_LINE_MAX];
 	va_list ap;
+	int n;
 
 	if (!ph_log_enabled(level))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	ph_printable_buf(line, sizeof line - 3, msg, strlen(msg));
+	if ((size_t)n >= sizeof msg)
+		strcat(line, "...");	/* cut: say so */
 	/* One write per line so lines of concurrent processes do not interleave. */
-	fprintf(stderr, "%s: %s: %s: %s\n", log_prog, log_names[level], func, msg);
+	fprintf(stderr, "%s: %s: %s: %s\n", log_prog, log_names[level], func, line);
 }
 
 static void

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "porthole/log.h"
+#include "porthole/printable.h"
 #include "porthole/util.h"
 #include "relay.h"
 
@@ -179,7 +180,8 @@ relay_audit(const char *event, json_t *fields)
 	if (ev != NULL && fields != NULL)
 		json_object_update(ev, fields);
 	json_decref(fields);
-	line = ev != NULL ? json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	/* ASCII, DEL escaped too: a line read on a terminal acts on nothing. */
+	line = ev != NULL ? ph_json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(ev);
 	if (line == NULL) {
 		audit_dropped++;
