@@ -24,10 +24,8 @@
  * program in write(2) instead of growing the agent.  A pipe that hangs up
  * while paused is closed by libwebsockets at once with data still in it,
  * so RAW_CLOSE_FILE drains it (bounded by the pipe's capacity).  A helper
- * started with op_exec_start_as and a struct op_exec_out (the dump worker)
- * has its stdout sent as DATA frames instead, under the same flow control,
- * and its stderr handed to the operation's sink (op-dump.c turns the
- * worker's event lines into CONTROL messages) instead of STDERR frames.
+ * started with op_exec_start_as(..., PH_FRAME_DATA) (the dump worker) has
+ * its stdout sent as DATA frames instead, under the same flow control.
  *
  * Input: STDIN frames go to a bounded queue written to the stdin pipe on
  * RAW_WRITEABLE_FILE; above its high mark the data channel stops being
@@ -101,7 +99,7 @@ struct op_exec {
 	int		 timed_out;	/* the timeout fired: `exit` says so */
 	int		 timer_on;	/* sul_timeout is scheduled */
 	lws_sorted_usec_list_t sul_timeout; /* the timeout, then the grace */
-	struct op_exec_out out;		/* where stdout and stderr go (op.h) */
+	int		 out_type;	/* frame type of stdout: STDOUT, or DATA (dump) */
 	int		 hold_on;	/* sul_hold is scheduled */
 	lws_sorted_usec_list_t sul_hold; /* sends partial frames held back */
 };
@@ -241,10 +239,8 @@ exec_pipe_flush(struct exec_pipe *p)
 
 	if (p->held == 0)
 		return;
-	if (!x->c.lost && p->kind == EXEC_STDERR && x->out.err_sink != NULL)
-		x->out.err_sink(x->out.arg, x->c.s, p->hold, p->held);
-	else if (!x->c.lost)
-		agent_session_send(x->c.s, p->kind == EXEC_STDOUT ? x->out.stdout_type :
+	if (!x->c.lost)
+		agent_session_send(x->c.s, p->kind == EXEC_STDOUT ? x->out_type :
 		    PH_FRAME_STDERR, p->hold, p->held);
 	p->held = 0;
 }
@@ -335,22 +331,12 @@ static void
 exec_pipe_drain(struct exec_pipe *p, int fd)
 {
 	struct op_exec	*x = p->x;
-	size_t		 max, total = 0;
-	ssize_t		 n;
 	int		 sz;
 
 	exec_pipe_flush(p);
 	sz = fcntl(fd, F_GETPIPE_SZ);
-	max = sz > 0 ? (size_t)sz : 65536;
-	while (total < max &&
-	    (n = read(fd, p->hold, agent_session_read_max(x->c.s))) > 0) {
-		p->held = (size_t)n;
-		total += (size_t)n;
-		exec_pipe_flush(p);
-	}
-	if (total > 0)
-		ph_debug("session %.8s: %zu bytes drained from a closing pipe",
-		    x->c.s->sid, total);
+	op_child_drain(&x->c, fd, p->kind == EXEC_STDOUT ? x->out_type :
+	    PH_FRAME_STDERR, sz > 0 ? (size_t)sz : 65536, "a closing pipe");
 }
 
 /* RAW_CLOSE_FILE: this pipe end is gone (EOF, error, or closed by us). */
@@ -365,8 +351,6 @@ exec_pipe_closed(struct exec_pipe *p, struct lws *wsi)
 	if (!x->c.lost) {
 		if (p->kind == EXEC_STDOUT || p->kind == EXEC_STDERR)
 			exec_pipe_drain(p, fd);
-		if (p->kind == EXEC_STDERR && x->out.err_sink != NULL)
-			x->out.err_sink(x->out.arg, x->c.s, NULL, 0);
 		else if (p->kind == EXEC_STATUS && read(fd, &e, sizeof e) == (ssize_t)sizeof e)
 			x->exec_errno = e;
 	}
@@ -471,10 +455,13 @@ exec_child(char **argv, int fds[EXEC_NPIPES][2], int want_stdin,
 	_exit(e == ENOENT ? 127 : 126);
 }
 
-/* op_exec_start_as (op.h), once out is taken: see there. */
-static int
-exec_start_out(struct agent_session *s, json_t *req, const struct op_exec_out *out,
-    int *taken)
+/*
+ * Start req's argv (see the top of the file); the child's stdout goes out
+ * as frames of type out_type: PH_FRAME_STDOUT for exec, PH_FRAME_DATA for
+ * a helper whose stdout is a file's bytes (dump).
+ */
+int
+op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 {
 	struct agent	*a = s->agent;
 	struct op_exec	*x;
@@ -531,8 +518,7 @@ exec_start_out(struct agent_session *s, json_t *req, const struct op_exec_out *o
 	/* A partial write to the stdin pipe is retried 1 µs later. */
 	op_child_init(&x->c, s, &x->p[EXEC_STDIN].wsi, EXEC_IN_LOW, EXEC_IN_HIGH,
 	    EXEC_IN_LIMIT, 1);
-	x->out = *out;
-	*taken = 1;
+	x->out_type = out_type;
 	s->op_data = x;
 
 	memset(fds, -1, sizeof fds);
@@ -627,22 +613,10 @@ exec_start_out(struct agent_session *s, json_t *req, const struct op_exec_out *o
 	return 0;
 }
 
-int
-op_exec_start_as(struct agent_session *s, json_t *req, const struct op_exec_out *out)
-{
-	static const struct op_exec_out plain = { PH_FRAME_STDOUT, NULL, NULL, NULL };
-	int	taken = 0, r;
-
-	r = exec_start_out(s, req, out != NULL ? out : &plain, &taken);
-	if (!taken && out != NULL && out->err_free != NULL)
-		out->err_free(out->arg);
-	return r;
-}
-
 static int
 exec_start(struct agent_session *s, json_t *req)
 {
-	return op_exec_start_as(s, req, NULL);
+	return op_exec_start_as(s, req, PH_FRAME_STDOUT);
 }
 
 void
@@ -715,8 +689,6 @@ op_exec_free(struct agent_session *s)
 	if (x == NULL)
 		return;
 	op_child_free(&x->c);
-	if (x->out.err_free != NULL)
-		x->out.err_free(x->out.arg);
 	if (!s->agent->destroying) {
 		lws_sul_cancel(&x->sul_timeout);
 		lws_sul_cancel(&x->sul_hold);

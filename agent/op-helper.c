@@ -20,12 +20,12 @@
 int
 op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv)
 {
-	return op_helper_start_as(s, open, helper_argv, NULL);
+	return op_helper_start_as(s, open, helper_argv, PH_FRAME_STDOUT);
 }
 
 int
 op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
-    const struct op_exec_out *out)
+    int out_type)
 {
 	json_t	*req;
 	int	 r;
@@ -37,8 +37,6 @@ op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
 	    json_object_set_new(req, "tty", json_false()) != 0) {
 		json_decref(req);
 		json_decref(helper_argv);
-		if (out != NULL && out->err_free != NULL)
-			out->err_free(out->arg);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
@@ -46,7 +44,7 @@ op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
 	/* Helpers run as the agent, never inside another process (sidecar mode). */
 	json_object_del(req, "pid");
 	json_object_del(req, "container");
-	r = op_exec_start_as(s, req, out);
+	r = op_exec_start_as(s, req, out_type);
 	json_decref(req);
 	return r;
 }

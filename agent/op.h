@@ -31,7 +31,6 @@
 #include "agent.h"
 
 struct agent_session;
-struct op_exec_out;
 
 struct op_entry {
 	const char	*name;
@@ -60,9 +59,12 @@ extern const struct op_entry op_dump_entry;
 #define OP_PS_FLAG	"--op-ps"
 #define OP_MEM_FLAG	"--op-mem"
 int		 op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv);
-/* The same with the helper's output sent as out says (op_exec_start_as). */
+/*
+ * The same with the helper's stdout sent as frames of type out_type
+ * (PH_FRAME_STDOUT, or PH_FRAME_DATA for the dump worker: a file's bytes).
+ */
 int		 op_helper_start_as(struct agent_session *s, json_t *open,
-		    json_t *helper_argv, const struct op_exec_out *out);
+		    json_t *helper_argv, int out_type);
 /*
  * A helper operation's entry: its own start and input, exec's for the
  * rest (the helper is an exec child).
@@ -72,25 +74,8 @@ int		 op_helper_start_as(struct agent_session *s, json_t *open,
 	.resume = op_exec_resume, .lost = op_exec_lost,			\
 	.busy = op_exec_busy, .free = op_exec_free }
 
-/*
- * Where an exec child's output goes: stdout as frames of stdout_type
- * (PH_FRAME_STDOUT, or PH_FRAME_DATA for the dump worker: a file's bytes);
- * stderr as STDERR frames, or, when err_sink is set, to err_sink(arg, ...)
- * (the bytes as read, in order, never while the session is lost; n 0
- * once at stderr's end: a last partial line is complete).  arg
- * is the exec's from op_exec_start_as on, even when that fails: err_free
- * (may be NULL) frees it with the operation.
- */
-struct op_exec_out {
-	int	  stdout_type;
-	void	(*err_sink)(void *arg, struct agent_session *s, const uint8_t *p,
-		    size_t n);
-	void	(*err_free)(void *arg);
-	void	 *arg;
-};
-/* exec's start with output sent as out says (NULL: exec's own). */
-int		 op_exec_start_as(struct agent_session *s, json_t *req,
-		    const struct op_exec_out *out);
+/* exec's start with stdout sent as out_type frames (op-exec.c). */
+int		 op_exec_start_as(struct agent_session *s, json_t *req, int out_type);
 /* exec's entry points, which the helper operations share. */
 void		 op_exec_input(struct agent_session *s, const struct ph_frame *f);
 void		 op_exec_resume(struct agent_session *s);

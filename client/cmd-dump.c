@@ -406,43 +406,27 @@ dump_ev_start(struct dump *d, json_t *ev)
 		dump_abort(d, cause);
 }
 
-static void dump_event_json(struct dump *, json_t *);
-
 /* One line of the worker's stderr. */
 static void
 dump_event(struct dump *d, char *line, size_t len)
 {
 	json_t		*ev;
+	const char	*what, *sha;
+	int64_t		 v;
 
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
 		line[--len] = '\0';
 	if (len == 0)
 		return;
 	ev = json_loadb(line, len, 0, NULL);
-	if (json_string_value(json_object_get(ev, "event")) == NULL) {
+	what = json_string_value(json_object_get(ev, "event"));
+	if (what == NULL) {
 		/* Not an event (a crash report?): kept for the verdict. */
 		if (d->noise == NULL)
 			d->noise = client_printable(line);
 		json_decref(ev);
 		return;
 	}
-	dump_event_json(d, ev);
-	json_decref(ev);
-}
-
-/*
- * One event: a worker's line (protocol 1) or a CONTROL `meta` carrying
- * its members (protocol 2; its `progress` is not needed: our own count is
- * closer to the disk).
- */
-static void
-dump_event_json(struct dump *d, json_t *ev)
-{
-	const char	*what, *sha;
-	int64_t		 v;
-
-	if ((what = json_string_value(json_object_get(ev, "event"))) == NULL)
-		return;
 	if (strcmp(what, "start") == 0)
 		dump_ev_start(d, ev);
 	else if (strcmp(what, "done") == 0) {
@@ -462,6 +446,7 @@ dump_event_json(struct dump *d, json_t *ev)
 		}
 	}
 	/* "progress": our own count is closer to the disk. */
+	json_decref(ev);
 }
 
 /* A STDERR payload: split into lines, each at most DUMP_LINE_MAX. */
@@ -549,10 +534,6 @@ dump_frame(void *arg, const struct ph_frame *f)
 		d->line[d->linelen] = '\0';
 		dump_event(d, d->line, d->linelen);
 		d->linelen = 0;
-	}
-	if (f->ctl == PH_CTL_META) {
-		dump_event_json(d, f->json);
-		return 1;
 	}
 	return f->ctl == PH_CTL_EXIT || f->ctl == PH_CTL_ERROR ? 0 : 1;
 }

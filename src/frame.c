@@ -109,9 +109,7 @@ static const struct member s_meta[] = {
 	INT("size", 0, -1, INT64_MAX), STR("sha256", 0, 0, 64), STR("format", 0, 0, 64),
 	/* cp streams (docs/protocol.md, "cp") */
 	STR("path", 0, 1, 4096), STR("kind", 0, 1, 16), INT("mode", 0, 0, 07777),
-	INT("mtime", 0, 0, 1LL << 40), STR("target", 0, 1, 4096),
-	/* dump (docs/protocol.md, "dump"): the worker's event */
-	STR("event", 0, 1, 16), END
+	INT("mtime", 0, 0, 1LL << 40), STR("target", 0, 1, 4096), END
 };
 
 static const struct member *schemas[PH_CTL_COUNT] = {
