@@ -24,6 +24,7 @@
  *   agent-secret.c   not dumpable; secrets wiped once used
  *   op.c, op-*.c     the operations a session runs (see op.h)
  *   op-child.c       what exec and shell share of a child's life (see op.h)
+ *   op-helper.c      ps, mem, dump: the agent re-executed as a helper child
  */
 #ifndef PORTHOLE_AGENT_H
 #define PORTHOLE_AGENT_H

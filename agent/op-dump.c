@@ -129,17 +129,4 @@ dump_input(struct agent_session *s, const struct ph_frame *f)
 	(void)f;
 }
 
-static void dump_resume(struct agent_session *s) { op_exec_entry.resume(s); }
-static void dump_lost(struct agent_session *s) { op_exec_entry.lost(s); }
-static int dump_busy(struct agent_session *s) { return op_exec_entry.busy(s); }
-static void dump_free(struct agent_session *s) { op_exec_entry.free(s); }
-
-const struct op_entry op_dump_entry = {
-	.name = "dump",
-	.start = dump_start,
-	.input = dump_input,
-	.resume = dump_resume,
-	.lost = dump_lost,
-	.busy = dump_busy,
-	.free = dump_free,
-};
+const struct op_entry op_dump_entry = OP_HELPER_ENTRY("dump", dump_start, dump_input);

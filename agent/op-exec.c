@@ -218,8 +218,8 @@ exec_pause_output(struct op_exec *x)
 }
 
 /* The session's queue fell below its low mark. */
-static void
-exec_resume(struct agent_session *s)
+void
+op_exec_resume(struct agent_session *s)
 {
 	struct op_exec	*x = s->op_data;
 
@@ -620,8 +620,8 @@ exec_start(struct agent_session *s, json_t *req)
 	return op_exec_start_as(s, req, PH_FRAME_STDOUT);
 }
 
-static void
-exec_input(struct agent_session *s, const struct ph_frame *f)
+void
+op_exec_input(struct agent_session *s, const struct ph_frame *f)
 {
 	struct op_exec	*x = s->op_data;
 	const char	*name;
@@ -651,8 +651,8 @@ exec_input(struct agent_session *s, const struct ph_frame *f)
 }
 
 /* The data channel is gone before `exit`: close the pipes, end the group. */
-static void
-exec_lost(struct agent_session *s)
+void
+op_exec_lost(struct agent_session *s)
 {
 	struct op_exec	*x = s->op_data;
 	int		 kind, any_open = 0;
@@ -669,8 +669,8 @@ exec_lost(struct agent_session *s)
 		agent_child_kill(s->agent, x->c.pid);
 }
 
-static int
-exec_busy(struct agent_session *s)
+int
+op_exec_busy(struct agent_session *s)
 {
 	struct op_exec	*x = s->op_data;
 	int		 kind, open = 0;
@@ -682,8 +682,8 @@ exec_busy(struct agent_session *s)
 	return op_child_busy(&x->c, open);
 }
 
-static void
-exec_free(struct agent_session *s)
+void
+op_exec_free(struct agent_session *s)
 {
 	struct op_exec	*x = s->op_data;
 
@@ -707,9 +707,9 @@ exec_free(struct agent_session *s)
 const struct op_entry op_exec_entry = {
 	.name = "exec",
 	.start = exec_start,
-	.input = exec_input,
-	.resume = exec_resume,
-	.lost = exec_lost,
-	.busy = exec_busy,
-	.free = exec_free,
+	.input = op_exec_input,
+	.resume = op_exec_resume,
+	.lost = op_exec_lost,
+	.busy = op_exec_busy,
+	.free = op_exec_free,
 };

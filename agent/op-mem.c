@@ -80,21 +80,7 @@ mem_start(struct agent_session *s, json_t *open)
 	return op_helper_start(s, open, json_pack("[s, s, s, s]", OP_MEM_FLAG, bp, be, bd));
 }
 
-static void mem_input(struct agent_session *s, const struct ph_frame *f) { op_exec_entry.input(s, f); }
-static void mem_resume(struct agent_session *s) { op_exec_entry.resume(s); }
-static void mem_lost(struct agent_session *s) { op_exec_entry.lost(s); }
-static int mem_busy(struct agent_session *s) { return op_exec_entry.busy(s); }
-static void mem_free(struct agent_session *s) { op_exec_entry.free(s); }
-
-const struct op_entry op_mem_entry = {
-	.name = "mem",
-	.start = mem_start,
-	.input = mem_input,
-	.resume = mem_resume,
-	.lost = mem_lost,
-	.busy = mem_busy,
-	.free = mem_free,
-};
+const struct op_entry op_mem_entry = OP_HELPER_ENTRY("mem", mem_start, op_exec_input);
 
 /* The helper side, in the child. */
 

@@ -9,8 +9,8 @@
  * `porthole-agent --op-ps`, under the exec operation's machinery (pipes in
  * the loop, flow control, kill on a lost session, reaping).  The helper
  * writes one JSON document on stdout and exits 0; the client renders it.
- * The client's argv is never executed: op_helper_start builds the helper's
- * argv itself, so `ps` scope cannot be turned into `exec`.
+ * The client's argv is never executed: ps_start builds the helper's argv
+ * (op-helper.c runs it), so `ps` scope cannot be turned into `exec`.
  *
  * The document (docs/protocol.md, "ps"):
  *   {"time": unix, "interval_ms": N, "cgroup": {version, usage, limit, path}
@@ -42,59 +42,13 @@
 
 #define OP_PS_SAMPLE_MS	500
 
-int
-op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv)
-{
-	return op_helper_start_as(s, open, helper_argv, PH_FRAME_STDOUT);
-}
-
-int
-op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
-    int out_type)
-{
-	json_t	*req;
-	int	 r;
-
-	if ((req = json_deep_copy(open)) == NULL ||
-	    json_array_insert_new(helper_argv, 0, json_string("/proc/self/exe")) != 0 ||
-	    json_object_set(req, "argv", helper_argv) != 0 ||
-	    json_object_set_new(req, "stdin", json_false()) != 0 ||
-	    json_object_set_new(req, "tty", json_false()) != 0) {
-		json_decref(req);
-		json_decref(helper_argv);
-		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
-		return -1;
-	}
-	json_decref(helper_argv);
-	/* Helpers run as the agent, never inside another process (sidecar mode). */
-	json_object_del(req, "pid");
-	json_object_del(req, "container");
-	r = op_exec_start_as(s, req, out_type);
-	json_decref(req);
-	return r;
-}
-
 static int
 ps_start(struct agent_session *s, json_t *open)
 {
 	return op_helper_start(s, open, json_pack("[s]", OP_PS_FLAG));
 }
 
-static void ps_input(struct agent_session *s, const struct ph_frame *f) { op_exec_entry.input(s, f); }
-static void ps_resume(struct agent_session *s) { op_exec_entry.resume(s); }
-static void ps_lost(struct agent_session *s) { op_exec_entry.lost(s); }
-static int ps_busy(struct agent_session *s) { return op_exec_entry.busy(s); }
-static void ps_free(struct agent_session *s) { op_exec_entry.free(s); }
-
-const struct op_entry op_ps_entry = {
-	.name = "ps",
-	.start = ps_start,
-	.input = ps_input,
-	.resume = ps_resume,
-	.lost = ps_lost,
-	.busy = ps_busy,
-	.free = ps_free,
-};
+const struct op_entry op_ps_entry = OP_HELPER_ENTRY("ps", ps_start, op_exec_input);
 
 /* The helper side, in the child: no event loop here. */
 

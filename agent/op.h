@@ -50,8 +50,8 @@ extern const struct op_entry op_cp_entry;
 extern const struct op_entry op_dump_entry;
 
 /*
- * ps, mem and dump run in a helper child: the agent re-executes itself
- * with one of these flags (op-ps.c, op-mem.c; OP_DUMP_FLAG in dump.h)
+ * ps, mem and dump run in a helper child (op-helper.c): the agent
+ * re-executes itself with one of these flags (OP_DUMP_FLAG in dump.h)
  * under the exec machinery.
  * op_helper_start runs exec of /proc/self/exe with helper_argv (stolen;
  * NULL fails the session) in front of which it puts the program.
@@ -65,8 +65,23 @@ int		 op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv
  */
 int		 op_helper_start_as(struct agent_session *s, json_t *open,
 		    json_t *helper_argv, int out_type);
+/*
+ * A helper operation's entry: its own start and input, exec's for the
+ * rest (the helper is an exec child).
+ */
+#define OP_HELPER_ENTRY(opname, startfn, inputfn) {			\
+	.name = (opname), .start = (startfn), .input = (inputfn),	\
+	.resume = op_exec_resume, .lost = op_exec_lost,			\
+	.busy = op_exec_busy, .free = op_exec_free }
+
 /* exec's start with stdout sent as out_type frames (op-exec.c). */
 int		 op_exec_start_as(struct agent_session *s, json_t *req, int out_type);
+/* exec's entry points, which the helper operations share. */
+void		 op_exec_input(struct agent_session *s, const struct ph_frame *f);
+void		 op_exec_resume(struct agent_session *s);
+void		 op_exec_lost(struct agent_session *s);
+int		 op_exec_busy(struct agent_session *s);
+void		 op_exec_free(struct agent_session *s);
 int		 op_ps_main(int argc, char **argv);
 int		 op_mem_main(int argc, char **argv);
 

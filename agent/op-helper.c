@@ -1,0 +1,50 @@
+/*
+ * op-helper.c - what the operations that run a helper child share: ps,
+ * mem and dump (op-ps.c, op-mem.c, op-dump.c).
+ *
+ * A helper is porthole-agent itself, re-executed from /proc/self/exe with
+ * an operation's flag (--op-ps, --op-mem, --op-dump) and an argv the
+ * operation builds from the `open`; the client's argv is never run, so
+ * none of those scopes can be turned into `exec`.  The helper runs under
+ * the exec machinery (op-exec.c): pipes in the loop, flow control, kill on
+ * a lost session, reaping, `exit`.  Apart from start (and dump's input),
+ * a helper operation's entry points are exec's: OP_HELPER_ENTRY in op.h.
+ */
+#include <jansson.h>
+
+#include "porthole/frame.h"
+
+#include "agent.h"
+#include "op.h"
+
+int
+op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv)
+{
+	return op_helper_start_as(s, open, helper_argv, PH_FRAME_STDOUT);
+}
+
+int
+op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
+    int out_type)
+{
+	json_t	*req;
+	int	 r;
+
+	if ((req = json_deep_copy(open)) == NULL ||
+	    json_array_insert_new(helper_argv, 0, json_string("/proc/self/exe")) != 0 ||
+	    json_object_set(req, "argv", helper_argv) != 0 ||
+	    json_object_set_new(req, "stdin", json_false()) != 0 ||
+	    json_object_set_new(req, "tty", json_false()) != 0) {
+		json_decref(req);
+		json_decref(helper_argv);
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	json_decref(helper_argv);
+	/* Helpers run as the agent, never inside another process (sidecar mode). */
+	json_object_del(req, "pid");
+	json_object_del(req, "container");
+	r = op_exec_start_as(s, req, out_type);
+	json_decref(req);
+	return r;
+}
