@@ -300,6 +300,9 @@ Test(ops, no_table_names_an_operation_the_registry_lacks)
 		t = slurp(files[i]);
 		agent_names += scan(files[i], t, "\\.name = \"([a-z_]+)\"",
 		    check_session_op, NULL);
+		/* ps, mem, dump: exec's entry points (op.h, OP_HELPER_ENTRY) */
+		agent_names += scan(files[i], t, "OP_HELPER_ENTRY\\(\"([a-z_]+)\"",
+		    check_session_op, NULL);
 		free(t);
 	}
 	cr_assert_geq(agent_names, 6, "the agent's op entries were not found");
