@@ -281,46 +281,51 @@ check_session_op(const char *file, const char *name, const void *arg)
 	    file, name);
 }
 
+/*
+ * check_session_op on every name the patterns res find in the files of dir
+ * starting with prefix; how many were found.
+ */
+static int
+scan_dir(const char *dir, const char *prefix, const char *const *res, size_t nres)
+{
+	static char files[128][256];
+	size_t n, i, j;
+	char *t;
+	int found = 0;
+
+	n = list_c(dir, prefix, files, 128);
+	for (i = 0; i < n; i++) {
+		t = slurp(files[i]);
+		for (j = 0; j < nres; j++)
+			found += scan(files[i], t, res[j], check_session_op, NULL);
+		free(t);
+	}
+	return found;
+}
+
 /* Every operation the agent's table, the CLI and the relay name. */
 Test(ops, no_table_names_an_operation_the_registry_lacks)
 {
-	static char files[128][256];
+	static const char *const agent_res[] = {
+		"\\.name = \"([a-z_]+)\"",
+		/* ps, mem, dump: exec's entry points (op.h) */
+		"OP_HELPER_ENTRY\\(\"([a-z_]+)\"",
+	};
 	static const char *const client_res[] = {
 		"client_op_run\\([^,]+,[^,]+, \"([a-z_]+)\"",
 		"client_open_new\\([^;\")]*, \"([a-z_]+)\",",
 		"client_run_open\\([^,]+, \"([a-z_]+)\"",
 		"\\.op = \"([a-z_]+)\"",
 	};
-	size_t n, i, j;
-	char *t;
-	int agent_names = 0, client_names = 0;
+	static const char *const relay_res[] = {
+		"strcmp\\(op, \"([a-z_]+)\"\\)",
+	};
 
-	n = list_c("agent", "op-", files, 128);
-	for (i = 0; i < n; i++) {
-		t = slurp(files[i]);
-		agent_names += scan(files[i], t, "\\.name = \"([a-z_]+)\"",
-		    check_session_op, NULL);
-		/* ps, mem, dump: exec's entry points (op.h, OP_HELPER_ENTRY) */
-		agent_names += scan(files[i], t, "OP_HELPER_ENTRY\\(\"([a-z_]+)\"",
-		    check_session_op, NULL);
-		free(t);
-	}
-	cr_assert_geq(agent_names, 6, "the agent's op entries were not found");
-	n = list_c("client", "", files, 128);
-	for (i = 0; i < n; i++) {
-		t = slurp(files[i]);
-		for (j = 0; j < sizeof client_res / sizeof client_res[0]; j++)
-			client_names += scan(files[i], t, client_res[j],
-			    check_session_op, NULL);
-		free(t);
-	}
-	cr_assert_geq(client_names, 6, "the CLI's opens were not found");
-	n = list_c("src/relay", "relay-", files, 128);
-	for (i = 0; i < n; i++) {
-		t = slurp(files[i]);
-		scan(files[i], t, "strcmp\\(op, \"([a-z_]+)\"\\)", check_session_op, NULL);
-		free(t);
-	}
+	cr_assert_geq(scan_dir("agent", "op-", agent_res, sizeof agent_res / sizeof agent_res[0]), 6,
+	    "the agent's op entries were not found");
+	cr_assert_geq(scan_dir("client", "", client_res, sizeof client_res / sizeof client_res[0]), 6,
+	    "the CLI's opens were not found");
+	scan_dir("src/relay", "relay-", relay_res, sizeof relay_res / sizeof relay_res[0]);
 }
 
 static void
