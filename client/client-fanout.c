@@ -34,6 +34,7 @@
 
 #include <openssl/evp.h>
 
+#include "porthole/duration.h"
 #include "porthole/frame.h"
 #include "porthole/printable.h"
 #include "porthole/protocol.h"
@@ -480,6 +481,7 @@ client_fanout_run(struct client_conf *conf, const char *target,
 	struct fanout	 f;
 	json_t		*agents = NULL, *found = NULL, *doc, *results;
 	char		*cause = NULL, *t, *out;
+	char		 tbuf[PH_DURATION_FMT_MAX];
 	size_t		 i;
 	int		 r = 0, fd;
 
@@ -621,8 +623,8 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		if (!o->json && f.m[i].error != NULL)
 			fprintf(stderr, "porthole: %s: %s\n", f.m[i].name, f.m[i].error);
 		else if (!o->json && f.m[i].timed_out)
-			fprintf(stderr, "porthole: %s: timed out after %lld ms\n",
-			    f.m[i].name, (long long)o->timeout_ms);
+			fprintf(stderr, "porthole: %s: timed out after %s\n", f.m[i].name,
+			    ph_duration_fmt(o->timeout_ms, tbuf, sizeof tbuf));
 	}
 out:
 	for (i = 0; f.m != NULL && i < f.n; i++)

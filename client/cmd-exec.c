@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/duration.h"
 #include "porthole/frame.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
@@ -342,10 +343,12 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 			fprintf(stderr, "porthole: %s\n", run->exit_message);
 		r = run->status;
 		if (run->timed_out) {
-			fprintf(stderr, "porthole: timed out after %lld ms: the program on "
+			char	t[PH_DURATION_FMT_MAX];
+
+			fprintf(stderr, "porthole: timed out after %s: the program on "
 			    "%s (%s) was stopped (it ended with status %d)\n",
-			    (long long)e.timeout_ms, run->agent_name, run->agent_id,
-			    run->status);
+			    ph_duration_fmt(e.timeout_ms, t, sizeof t), run->agent_name,
+			    run->agent_id, run->status);
 			r = CLIENT_EXIT_TIMEOUT;
 		}
 		goto out;

@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "porthole/duration.h"
 #include "porthole/printable.h"
 #include "porthole/util.h"
 

@@ -27,6 +27,7 @@
 
 #include <openssl/crypto.h>
 
+#include "porthole/duration.h"
 #include "porthole/printable.h"
 #include "porthole/token.h"
 #include "porthole/tokenlife.h"
