@@ -45,6 +45,7 @@
 #include "client-exit.h"
 #include "client-fanout.h"
 #include "client-io.h"
+#include "client-out.h"
 #include "client-target.h"
 #include "cmd.h"
 
@@ -613,8 +614,9 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		free(out);
 	}
 	if ((r = client_io_flush(f.io, &fd)) != 0 || f.out_errno != 0) {
-		r = cmd_failf("cannot write to %s (%s): the output is truncated",
-		    fd == 2 ? "stderr" : "stdout", strerror(r != 0 ? r : f.out_errno));
+		/* A reader gone ends us as a pipeline member (client-out.c). */
+		r = client_out_failed(fd, r != 0 ? r : f.out_errno, "the output is "
+		    "truncated");
 		goto out;
 	}
 	for (i = 0; o->collect == NULL && i < f.n; i++) {

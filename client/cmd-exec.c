@@ -18,7 +18,7 @@
  * Local stdout closed (EPIPE, e.g. "| head"): we close the session at once
  * (the relay closes the agent's side, which ends the remote program), wait
  * at most CLIENT_RUN_ABORT_MS for that, and die of SIGPIPE like any member of a
- * pipeline.
+ * pipeline (client-out.c, as every command does).
  *
  * SIGINT/SIGTERM (this is not a tty session: the terminal's Ctrl-C reaches
  * us, not the remote program): the first one is forwarded as `signal`
@@ -35,8 +35,6 @@
  * "timeout": true and we exit 124 with one line saying so.
  * --all SELECTOR: every matching agent at once (client-fanout.c).
  */
-#include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +49,7 @@
 #include "client-exit.h"
 #include "client-fanout.h"
 #include "client-io.h"
+#include "client-out.h"
 #include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
@@ -204,21 +203,6 @@ exec_failure(struct client_run *e)
 	    em, ec);
 }
 
-/* Die of SIGPIPE like any member of a pipeline whose reader left. */
-static int
-exec_die_of_sigpipe(void)
-{
-	sigset_t	 set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	signal(SIGPIPE, SIG_DFL);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	raise(SIGPIPE);
-	/* Still here: SIGPIPE is blocked by something we do not control. */
-	return cmd_failf("the reader of our output went away");
-}
-
 /* exec's own options (client_run_opt_cb). */
 static int
 exec_option(void *arg, int argc, char **argv, int *i)
@@ -306,13 +290,10 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 	}
 
 	switch (run->abort) {
-	case CLIENT_RUN_ABORT_PIPE:
-		r = exec_die_of_sigpipe();
-		goto out;
+	case CLIENT_RUN_ABORT_PIPE:	/* dies of SIGPIPE */
 	case CLIENT_RUN_ABORT_WRITE:
-		r = cmd_failf("cannot write to %s (%s): closed the session; the "
-		    "output is truncated", run->out_fd == 2 ? "stderr" : "stdout",
-		    strerror(run->out_errno));
+		r = client_out_failed(run->out_fd, run->out_errno, "closed the "
+		    "session; the output is truncated");
 		goto out;
 	case CLIENT_RUN_ABORT_SIGNAL:
 	case CLIENT_RUN_ABORT_ESCAPE:
@@ -330,12 +311,7 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 
 	/* Whatever arrived is written before the verdict. */
 	if ((r = client_io_flush(run->io, &fd)) != 0) {
-		if (r == EPIPE) {
-			r = exec_die_of_sigpipe();
-			goto out;
-		}
-		r = cmd_failf("cannot write to %s (%s): the output is truncated",
-		    fd == 2 ? "stderr" : "stdout", strerror(r));
+		r = client_out_failed(fd, r, "the output is truncated");
 		goto out;
 	}
 	if (run->got_exit) {

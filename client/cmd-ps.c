@@ -29,6 +29,7 @@
 #include "client-conn.h"
 #include "client-fanout.h"
 #include "client-op.h"
+#include "client-out.h"
 #include "client-target.h"
 #include "cmd.h"
 
@@ -238,8 +239,8 @@ ps_print(json_t *doc, enum ps_sort sort, int tree)
 	}
 	free(done);
 	free(v);
-	if (fflush(ps_fp()) != 0)
-		return cmd_failf("cannot write to stdout");
+	if (ps_fp() == stdout)
+		return client_out_flush();
 	return 0;
 }
 
@@ -328,15 +329,17 @@ ps_all(struct client_conf *conf, const char *target, enum ps_sort sort, int tree
 	if (json) {
 		doc = json_pack("{s:o}", "results", out);
 		text = ph_json_dumps(doc, JSON_COMPACT);
-		if (text == NULL || fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF)
-			status = cmd_failf("cannot write to stdout");
+		if (text == NULL)
+			status = cmd_failf("out of memory");
+		else
+			printf("%s\n", text);
 		free(text);
 		json_decref(doc);
 	} else
 		json_decref(out);
 	json_decref(results);
-	if (fflush(stdout) != 0)
-		return cmd_failf("cannot write to stdout");
+	if ((r = client_out_flush()) != 0)
+		return r;
 	return status;
 }
 
@@ -407,11 +410,12 @@ cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
 	}
 	if (json) {
 		text = ph_json_dumps(doc, JSON_COMPACT);
-		if (text == NULL || fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF ||
-		    fflush(stdout) != 0)
-			r = cmd_failf("cannot write to stdout");
-		else
-			r = 0;
+		if (text == NULL)
+			r = cmd_failf("out of memory");
+		else {
+			printf("%s\n", text);
+			r = client_out_flush();
+		}
 		free(text);
 	} else
 		r = ps_print(doc, ps.sort, tree);

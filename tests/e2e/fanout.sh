@@ -71,6 +71,16 @@ eq "many lines: count" "$(wc -l <"$T/o7")" 600000
 eq "many lines: per agent, in order" "$(grep '^fo-b: ' "$T/o7" | sed 's/^fo-b: //' | sha256sum)" \
 	"$(seq 200000 | sha256sum)"
 
+# A reader that leaves: exec --all, its --json and ps --all end quietly.
+quiet_pipe_end "exec --all" "$CLI_BIN" exec --all family=api -- echo hi
+quiet_pipe_end "exec --all --json" "$CLI_BIN" exec --all --json family=api -- echo hi
+quiet_pipe_end "ps --all" "$CLI_BIN" ps --all family=api
+quiet_pipe_end "ps --all --json" "$CLI_BIN" ps --all --json family=api
+ph exec --all family=api -- seq 100000002 2>"$T/head.err" | head -1 >/dev/null
+eq "exec --all | head -1: dies of SIGPIPE" "${PIPESTATUS[0]}" 141
+eq "exec --all | head -1: says nothing" "$(cat "$T/head.err")" ""
+check "exec --all | head -1: the remote seqs are gone" wait_for 10 no_process "seq 100000002"
+
 # One agent killed mid-run: 255 for it, the others' output intact.
 ph exec --all family=api -- sh -c 'echo "start $ID"; sleep 3; echo "end $ID"; exit 0' \
 	>"$T/o5" 2>"$T/e5" &

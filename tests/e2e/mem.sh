@@ -102,6 +102,17 @@ check "open-ended mem samples" wait_for 20 test -s "$T/open.jsonl"
 kill -TERM "$mp"; wait "$mp"; eq "interrupted mem exits 0" $? 0
 check "the sampler is gone from the agent" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
 
+# A reader that leaves after the first line: mem ends as a pipeline member
+# (SIGPIPE, nothing said) and the agent's sampler is ended.
+for mode in "" --json; do
+	"$CLI_BIN" mem e2e-mem "$grow" --every 100ms $mode 2>"$T/head.err" | head -1 >"$T/head.out"
+	eq "mem $mode | head -1: dies of SIGPIPE" "${PIPESTATUS[0]}" 141
+	eq "mem $mode | head -1: says nothing" "$(cat "$T/head.err")" ""
+	eq "mem $mode | head -1: the line" "$(wc -l <"$T/head.out")" 1
+done
+quiet_pipe_end "mem" "$CLI_BIN" mem e2e-mem "$grow" --every 100ms
+check "the sampler is gone after the reader left" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
+
 # A process that exits while watched: 255 and a message.
 sleep 1.5 &
 short=$!

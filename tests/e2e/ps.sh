@@ -69,5 +69,23 @@ PORTHOLE_TOKEN=@$STATE/viewer.token PORTHOLE_KEY=$STATE/viewer.key ph ps e2e-ps 
 ph ps e2e-ps --sort mem 2>"$T/usage.err"; eq "bad --sort is 255" $? 255
 contains "bad --sort says so" "$(cat "$T/usage.err")" "--sort takes cpu, rss or pid"
 
+# A reader that leaves (`| head -1`): ps, ls and the commands that print
+# without a session end quietly as pipeline members, like exec.
+quiet_pipe_end "ps" "$CLI_BIN" ps e2e-ps
+quiet_pipe_end "ps --json" "$CLI_BIN" ps e2e-ps --json
+quiet_pipe_end "ps --tree" "$CLI_BIN" ps e2e-ps --tree
+quiet_pipe_end "ls" "$CLI_BIN" ls
+quiet_pipe_end "ls --json" "$CLI_BIN" ls --json
+quiet_pipe_end "help" "$CLI_BIN" help
+quiet_pipe_end "version" "$CLI_BIN" version
+quiet_pipe_end "token show" "$CLI_BIN" token show "@$STATE/viewer.token"
+quiet_pipe_end "exec" "$CLI_BIN" exec e2e-ps -- echo hi
+quiet_pipe_end "shell without a terminal" "$CLI_BIN" shell e2e-ps -- echo hi
+# Another write error is still one line and 255.
+if [ -w /dev/full ]; then
+	ph ps e2e-ps >/dev/full 2>"$T/full.err"; eq "ps to a full disk: 255" $? 255
+	contains "ps to a full disk says so" "$(cat "$T/full.err")" "porthole: cannot write to stdout (No space left on device)"
+fi
+
 check "no helper children left under the agent" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
 finish
