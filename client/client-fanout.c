@@ -19,6 +19,10 @@
  *           {"results": [{"agent": {"id", "name"}, "exit": N, "signal"?: N,
  *             "timeout"?: true, "stdout": "...", "stderr": "...",
  *             "encoding"?: "base64", "truncated"?: true, "error"?: "..."}]}
+ *           "error" is what `exec` alone would say on stderr: the `exit`'s
+ *           message (a program not found: "PROG: not found", 127) or why the
+ *           session ended without `exit`.  Without --json each such agent
+ *           gets that as one "porthole: NAME: ..." line on stderr.
  *           Streams that are not valid UTF-8 are both given as base64 and
  *           the result says "encoding": "base64".
  *
@@ -78,7 +82,8 @@ struct fo_member {
 	int			 status;
 	int			 signal;	/* 0: none */
 	int			 timed_out;
-	char			*error;		/* why it ended without `exit` */
+	char			*error;		/* `exit`'s message, or why it
+						   ended without one */
 	int			 closed;
 };
 
@@ -255,13 +260,19 @@ fo_established(void *arg)
 static void
 fo_exit(struct fo_member *m, const struct ph_frame *fr)
 {
-	json_t	*sig = json_object_get(fr->json, "signal");
-	size_t	 i;
+	json_t		*sig = json_object_get(fr->json, "signal");
+	const char	*msg = json_string_value(json_object_get(fr->json, "message"));
+	size_t		 i;
 
 	m->got_exit = 1;
 	if (json_is_integer(sig))
 		m->signal = (int)json_integer_value(sig);
 	m->status = client_exit_status(fr->json);
+	/* What a single exec says ("nosuchprog: not found"), said for this agent. */
+	if (msg != NULL && *msg != '\0') {
+		free(m->error);
+		m->error = client_printable(msg);
+	}
 	if (json_is_true(json_object_get(fr->json, "timeout"))) {
 		m->timed_out = 1;
 		m->status = CLIENT_EXIT_TIMEOUT;
@@ -624,7 +635,7 @@ client_fanout_run(struct client_conf *conf, const char *target,
 			r = f.m[i].status;
 		if (!o->json && f.m[i].error != NULL)
 			fprintf(stderr, "porthole: %s: %s\n", f.m[i].name, f.m[i].error);
-		else if (!o->json && f.m[i].timed_out)
+		if (!o->json && f.m[i].timed_out)
 			fprintf(stderr, "porthole: %s: timed out after %s\n", f.m[i].name,
 			    ph_duration_fmt(o->timeout_ms, tbuf, sizeof tbuf));
 	}
