@@ -76,6 +76,7 @@
 #include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
+#include "client-units.h"
 #include "cmd.h"
 #include "dump-sink.h"
 
@@ -159,17 +160,11 @@ dump_abort(struct dump *d, char *cause)
 	client_run_abort(&d->run, CLIENT_RUN_ABORT_COMMAND, "client done");
 }
 
+/* Sizes for people: the CLI's one human size (client-units.c). */
 static void
 dump_human(char *buf, size_t len, double v)
 {
-	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	size_t	i = 0;
-
-	while (v >= 1024.0 && i < sizeof u / sizeof u[0] - 1) {
-		v /= 1024.0;
-		i++;
-	}
-	snprintf(buf, len, i == 0 ? "%.0f %s" : "%.1f %s", v, u[i]);
+	client_units_size(v, buf, len);
 }
 
 static void

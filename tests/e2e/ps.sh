@@ -30,13 +30,17 @@ eq "marker user" "$(jq -r --argjson p "$child" '.processes[] | select(.pid == $p
 	"$T/ps.json")" "$(id -un)"
 # rss within 10% of what the kernel says (the agent's own process: it is
 # steady while idle; sampled just after ps so the two readings are close).
-ps_rss=$(jq --argjson p "$AGENT_PID" '.processes[] | select(.pid == $p) | .rss_kib' "$T/ps.json")
-vm_rss=$(rss_kib "$AGENT_PID")
-between "agent rss ${ps_rss} KiB within 10% of VmRSS ${vm_rss} KiB" \
+ps_rss=$(jq --argjson p "$AGENT_PID" '.processes[] | select(.pid == $p) | .rss_bytes' "$T/ps.json")
+vm_rss=$(($(rss_kib "$AGENT_PID") * 1024))
+between "agent rss_bytes ${ps_rss} within 10% of VmRSS ${vm_rss} bytes" \
 	"$ps_rss" $((vm_rss - vm_rss / 10)) $((vm_rss + vm_rss / 10))
 eq "agent's process is there too" "$(jq --argjson p "$AGENT_PID" \
 	'[.processes[] | select(.pid == $p)] | length' "$T/ps.json")" 1
-check "cgroup memory usage in the document" jqq '.cgroup.usage > 0' "$T/ps.json"
+check "cgroup memory usage in the document" jqq '.cgroup.usage_bytes > 0' "$T/ps.json"
+check "cgroup limit in bytes too" jqq '.cgroup.limit_bytes | type == "number"' "$T/ps.json"
+# One naming of units (docs/operations.md, "Units"): sizes are _bytes, no KiB.
+eq "no member in KiB or without its unit" "$(jq -c '[.. | objects | keys[] |
+	select(endswith("_kib") or . == "usage" or . == "limit" or . == "rss")] | unique' "$T/ps.json")" "[]"
 check "cpu is a number" jqq '[.processes[].cpu | numbers] | length > 0' "$T/ps.json"
 
 # A process with a big resident set comes first under --sort rss.
@@ -56,7 +60,10 @@ header=$(printf '%s\n' "$out" | head -1)
 contains "header gives the cgroup memory" "$header" "memory: "
 contains "header names the cgroup" "$header" "cgroup v"
 contains "column headings" "$(printf '%s\n' "$out" | sed -n 2p)" \
-	"PID    PPID USER       STATE  %CPU     RSS  THR  FDS START COMMAND"
+	"PID    PPID USER       STATE  %CPU        RSS  THR  FDS START COMMAND"
+check "RSS in binary units: the 400 MiB process" sh -c "printf '%s\n' \"\$1\" |
+	awk -v p=$big '\$1 == p && \$7 == \"MiB\" && \$6 >= 390 && \$6 <= 420 { f = 1 } END { exit !f }'" _ "$out"
+contains "the cgroup's memory in binary units" "$header" "iB"
 
 # --tree: the child is indented under its parent.
 tree=$(ph ps e2e-ps --tree)
