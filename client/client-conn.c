@@ -34,6 +34,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "porthole/duration.h"
 #include "porthole/buf.h"
 #include "porthole/frame.h"
 #include "porthole/listproof.h"
@@ -580,10 +581,11 @@ static void
 conn_http_timeout(lws_sorted_usec_list_t *sul)
 {
 	struct http_get	*g = lws_container_of(sul, struct http_get, sul);
+	char		 t[PH_DURATION_FMT_MAX];
 
 	conn_http_finish(g, ph_asprintf("the relay at %s did not answer within "
-	    "%d s: check PORTHOLE_RELAY and the network path",
-	    g->cc->conf->relay, CONN_GET_TIMEOUT_MS / 1000));
+	    "%s: check PORTHOLE_RELAY and the network path", g->cc->conf->relay,
+	    ph_duration_fmt(CONN_GET_TIMEOUT_MS, t, sizeof t)));
 }
 
 /* Percent-encode what a query value must not carry raw. */

@@ -19,6 +19,10 @@
  *           {"results": [{"agent": {"id", "name"}, "exit": N, "signal"?: N,
  *             "timeout"?: true, "stdout": "...", "stderr": "...",
  *             "encoding"?: "base64", "truncated"?: true, "error"?: "..."}]}
+ *           "error" is what `exec` alone would say on stderr: the `exit`'s
+ *           message (a program not found: "PROG: not found", 127) or why the
+ *           session ended without `exit`.  Without --json each such agent
+ *           gets that as one "porthole: NAME: ..." line on stderr.
  *           Streams that are not valid UTF-8 are both given as base64 and
  *           the result says "encoding": "base64".
  *
@@ -35,6 +39,7 @@
 
 #include <openssl/evp.h>
 
+#include "porthole/duration.h"
 #include "porthole/frame.h"
 #include "porthole/printable.h"
 #include "porthole/protocol.h"
@@ -45,6 +50,7 @@
 #include "client-exit.h"
 #include "client-fanout.h"
 #include "client-io.h"
+#include "client-out.h"
 #include "client-target.h"
 #include "cmd.h"
 
@@ -77,7 +83,8 @@ struct fo_member {
 	int			 status;
 	int			 signal;	/* 0: none */
 	int			 timed_out;
-	char			*error;		/* why it ended without `exit` */
+	char			*error;		/* `exit`'s message, or why it
+						   ended without one */
 	char			*err_code;	/* the last `error` frame */
 	char			*err_message;
 	int			 closed;
@@ -256,13 +263,19 @@ fo_established(void *arg)
 static void
 fo_exit(struct fo_member *m, const struct ph_frame *fr)
 {
-	json_t	*sig = json_object_get(fr->json, "signal");
-	size_t	 i;
+	json_t		*sig = json_object_get(fr->json, "signal");
+	const char	*msg = json_string_value(json_object_get(fr->json, "message"));
+	size_t		 i;
 
 	m->got_exit = 1;
 	if (json_is_integer(sig))
 		m->signal = (int)json_integer_value(sig);
 	m->status = client_exit_status(fr->json);
+	/* What a single exec says ("nosuchprog: not found"), said for this agent. */
+	if (msg != NULL && *msg != '\0') {
+		free(m->error);
+		m->error = client_printable(msg);
+	}
 	if (json_is_true(json_object_get(fr->json, "timeout"))) {
 		m->timed_out = 1;
 		m->status = CLIENT_EXIT_TIMEOUT;
@@ -476,6 +489,7 @@ client_fanout_run(struct client_conf *conf, const char *target,
 	json_t		*agents = NULL, *found = NULL, *doc, *results;
 	char		*cause = NULL, *t, *out;
 	enum ph_target_how how;
+	char		 tbuf[PH_DURATION_FMT_MAX];
 	size_t		 i;
 	int		 r = 0, fd;
 
@@ -633,8 +647,9 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		free(out);
 	}
 	if ((r = client_io_flush(f.io, &fd)) != 0 || f.out_errno != 0) {
-		r = cmd_failf("cannot write to %s (%s): the output is truncated",
-		    fd == 2 ? "stderr" : "stdout", strerror(r != 0 ? r : f.out_errno));
+		/* A reader gone ends us as a pipeline member (client-out.c). */
+		r = client_out_failed(fd, r != 0 ? r : f.out_errno, "the output is "
+		    "truncated");
 		goto out;
 	}
 	for (i = 0; o->collect == NULL && i < f.n; i++) {
@@ -642,9 +657,9 @@ client_fanout_run(struct client_conf *conf, const char *target,
 			r = f.m[i].status;
 		if (!o->json && f.m[i].error != NULL)
 			fprintf(stderr, "porthole: %s: %s\n", f.m[i].name, f.m[i].error);
-		else if (!o->json && f.m[i].timed_out)
-			fprintf(stderr, "porthole: %s: timed out after %lld ms\n",
-			    f.m[i].name, (long long)o->timeout_ms);
+		if (!o->json && f.m[i].timed_out)
+			fprintf(stderr, "porthole: %s: timed out after %s\n", f.m[i].name,
+			    ph_duration_fmt(o->timeout_ms, tbuf, sizeof tbuf));
 	}
 out:
 	for (i = 0; f.m != NULL && i < f.n; i++)

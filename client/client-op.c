@@ -17,6 +17,7 @@
 #include "client-conn.h"
 #include "client-io.h"
 #include "client-op.h"
+#include "client-out.h"
 #include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
@@ -160,12 +161,16 @@ client_op_run(struct client_conf *conf, const char *target, const char *opname,
 		r = cmd_fail(cause);
 		goto out;
 	}
+	/* Our reader went away: end as a pipeline member (client-out.c). */
 	if (o.cause == NULL && (o.run.abort == CLIENT_RUN_ABORT_PIPE ||
-	    o.run.abort == CLIENT_RUN_ABORT_WRITE))
-		o.cause = ph_asprintf("cannot write to stdout (%s)",
-		    strerror(o.run.out_errno));
-	if ((e = client_io_flush(o.run.io, &fd)) != 0 && o.cause == NULL)
-		o.cause = ph_asprintf("cannot write to stdout (%s)", strerror(e));
+	    o.run.abort == CLIENT_RUN_ABORT_WRITE)) {
+		r = client_out_failed(o.run.out_fd, o.run.out_errno, NULL);
+		goto out;
+	}
+	if ((e = client_io_flush(o.run.io, &fd)) != 0 && o.cause == NULL) {
+		r = client_out_failed(fd, e, NULL);
+		goto out;
+	}
 	if (o.errlen > 0) {
 		o.err[o.errlen] = '\0';
 		while (o.errlen > 0 && (o.err[o.errlen - 1] == '\n' || o.err[o.errlen - 1] == ' '))

@@ -39,6 +39,7 @@
 #include <openssl/crypto.h>
 
 #include "porthole/agentid.h"
+#include "porthole/duration.h"
 #include "porthole/buf.h"
 #include "porthole/frame.h"
 #include "porthole/keepalive.h"
@@ -687,6 +688,8 @@ client_session_callback(struct lws *wsi, enum lws_callback_reasons reason,
 void
 client_session_tick(struct client_session *s, int64_t now)
 {
+	char	t[PH_DURATION_FMT_MAX];
+
 	switch (s->state) {
 	case SESSION_CONNECTING:
 		return;		/* lws's connect and TLS timeouts apply */
@@ -695,8 +698,9 @@ client_session_tick(struct client_session *s, int64_t now)
 	case SESSION_REFUSED:
 		if (now - s->heard_ms >= CLIENT_CONN_CONNECT_SECS * 1000) {
 			session_set_cause(s, ph_asprintf("the relay at %s did not "
-			    "answer the session upgrade within %d s",
-			    s->cc->conf->relay, CLIENT_CONN_CONNECT_SECS));
+			    "answer the session upgrade within %s", s->cc->conf->relay,
+			    ph_duration_fmt(CLIENT_CONN_CONNECT_SECS * 1000LL, t,
+			    sizeof t)));
 			session_kill(s);
 		}
 		return;
@@ -707,9 +711,9 @@ client_session_tick(struct client_session *s, int64_t now)
 		}
 		if (now - s->heard_ms >= (int64_t)s->hangup_secs * 1000) {
 			session_set_cause(s, ph_asprintf("the relay at %s stopped "
-			    "answering (nothing for %d s): the session is lost and "
+			    "answering (nothing for %s): the session is lost and "
 			    "output may be truncated", s->cc->conf->relay,
-			    s->hangup_secs));
+			    ph_duration_fmt(s->hangup_secs * 1000LL, t, sizeof t)));
 			session_kill(s);
 		} else if (!s->pinged && now - s->heard_ms >= (int64_t)s->ping_secs * 1000) {
 			s->pinged = 1;

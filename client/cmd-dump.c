@@ -65,6 +65,7 @@
 
 #include <zstd.h>
 
+#include "porthole/duration.h"
 #include "porthole/frame.h"
 #include "porthole/printable.h"
 #include "porthole/protocol.h"
@@ -76,6 +77,7 @@
 #include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
+#include "client-units.h"
 #include "cmd.h"
 #include "dump-sink.h"
 
@@ -159,17 +161,11 @@ dump_abort(struct dump *d, char *cause)
 	client_run_abort(&d->run, CLIENT_RUN_ABORT_COMMAND, "client done");
 }
 
+/* Sizes for people: the CLI's one human size (client-units.c). */
 static void
 dump_human(char *buf, size_t len, double v)
 {
-	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	size_t	i = 0;
-
-	while (v >= 1024.0 && i < sizeof u / sizeof u[0] - 1) {
-		v /= 1024.0;
-		i++;
-	}
-	snprintf(buf, len, i == 0 ? "%.0f %s" : "%.1f %s", v, u[i]);
+	client_units_size(v, buf, len);
 }
 
 static void
@@ -651,22 +647,24 @@ dump_commit(struct dump *d)
 static void
 dump_summary(struct dump *d)
 {
-	char	size[32], pause[48], mode[256];
+	char	size[32], pause[48], mode[256], took[PH_DURATION_FMT_MAX];
+	char	paused[PH_DURATION_FMT_MAX];
 	int64_t	el = ph_mono_ms() - d->t0;
 
 	dump_human(size, sizeof size, (double)d->written);
 	if (d->pause_us >= 0)
-		snprintf(pause, sizeof pause, "app paused %.1f ms",
-		    (double)d->pause_us / 1000.0);
+		snprintf(pause, sizeof pause, "app paused %s",
+		    ph_duration_fmt_us(d->pause_us, paused, sizeof paused));
 	else
 		snprintf(pause, sizeof pause, "app pause not measured");
 	snprintf(mode, sizeof mode, "%s%s%s%s", d->ev_mode != NULL ? d->ev_mode : "?",
 	    d->ev_reason != NULL ? " (" : "", d->ev_reason != NULL ? d->ev_reason : "",
 	    d->ev_reason != NULL ? ")" : "");
 	fprintf(stderr, "dump: wrote %s: %llu bytes (%s), sha256 %s, kind %s, mode %s, "
-	    "%s, %.1f s in all\n", dump_display(d, d->base),
+	    "%s, %s in all\n", dump_display(d, d->base),
 	    (unsigned long long)d->written, size, d->done_sha,
-	    d->ev_kind != NULL ? d->ev_kind : "?", mode, pause, (double)el / 1000.0);
+	    d->ev_kind != NULL ? d->ev_kind : "?", mode, pause,
+	    ph_duration_fmt(el, took, sizeof took));
 }
 
 /* -o: split into directory and name; a directory means "the default name in it". */

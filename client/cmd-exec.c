@@ -18,7 +18,7 @@
  * Local stdout closed (EPIPE, e.g. "| head"): we close the session at once
  * (the relay closes the agent's side, which ends the remote program), wait
  * at most CLIENT_RUN_ABORT_MS for that, and die of SIGPIPE like any member of a
- * pipeline.
+ * pipeline (client-out.c, as every command does).
  *
  * SIGINT/SIGTERM (this is not a tty session: the terminal's Ctrl-C reaches
  * us, not the remote program): the first one is forwarded as `signal`
@@ -35,13 +35,12 @@
  * "timeout": true and we exit 124 with one line saying so.
  * --all SELECTOR: every matching agent at once (client-fanout.c).
  */
-#include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/duration.h"
 #include "porthole/frame.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
@@ -50,6 +49,7 @@
 #include "client-exit.h"
 #include "client-fanout.h"
 #include "client-io.h"
+#include "client-out.h"
 #include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
@@ -132,21 +132,6 @@ static char *
 exec_failure(struct client_run *r)
 {
 	return client_run_failure(r, "exec", "output may be truncated");
-}
-
-/* Die of SIGPIPE like any member of a pipeline whose reader left. */
-static int
-exec_die_of_sigpipe(void)
-{
-	sigset_t	 set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	signal(SIGPIPE, SIG_DFL);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	raise(SIGPIPE);
-	/* Still here: SIGPIPE is blocked by something we do not control. */
-	return cmd_failf("the reader of our output went away");
 }
 
 /* exec's own options (client_run_opt_cb). */
@@ -236,13 +221,10 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 	}
 
 	switch (run->abort) {
-	case CLIENT_RUN_ABORT_PIPE:
-		r = exec_die_of_sigpipe();
-		goto out;
+	case CLIENT_RUN_ABORT_PIPE:	/* dies of SIGPIPE */
 	case CLIENT_RUN_ABORT_WRITE:
-		r = cmd_failf("cannot write to %s (%s): closed the session; the "
-		    "output is truncated", run->out_fd == 2 ? "stderr" : "stdout",
-		    strerror(run->out_errno));
+		r = client_out_failed(run->out_fd, run->out_errno, "closed the "
+		    "session; the output is truncated");
 		goto out;
 	case CLIENT_RUN_ABORT_SIGNAL:
 	case CLIENT_RUN_ABORT_ESCAPE:
@@ -260,12 +242,7 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 
 	/* Whatever arrived is written before the verdict. */
 	if ((r = client_io_flush(run->io, &fd)) != 0) {
-		if (r == EPIPE) {
-			r = exec_die_of_sigpipe();
-			goto out;
-		}
-		r = cmd_failf("cannot write to %s (%s): the output is truncated",
-		    fd == 2 ? "stderr" : "stdout", strerror(r));
+		r = client_out_failed(fd, r, "the output is truncated");
 		goto out;
 	}
 	if (run->got_exit) {
@@ -273,10 +250,12 @@ cmd_exec_exec(struct client_conf *conf, int argc, char **argv)
 			fprintf(stderr, "porthole: %s\n", run->exit_message);
 		r = run->status;
 		if (run->timed_out) {
-			fprintf(stderr, "porthole: timed out after %lld ms: the program on "
+			char	t[PH_DURATION_FMT_MAX];
+
+			fprintf(stderr, "porthole: timed out after %s: the program on "
 			    "%s (%s) was stopped (it ended with status %d)\n",
-			    (long long)e.timeout_ms, run->agent_name, run->agent_id,
-			    run->status);
+			    ph_duration_fmt(e.timeout_ms, t, sizeof t), run->agent_name,
+			    run->agent_id, run->status);
 			r = CLIENT_EXIT_TIMEOUT;
 		}
 		goto out;

@@ -11,7 +11,6 @@
  * "porthole exec api ..." would choose from.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "client-conn.h"
 #include "client-io.h"
+#include "client-out.h"
 #include "client-target.h"
 #include "cmd.h"
 
@@ -244,9 +244,6 @@ cmd_ls_exec(struct client_conf *conf, int argc, char **argv)
 	client_conn_free(cc);
 	if (agents == NULL)
 		return cmd_fail(cause);
-	/* Output goes to a pipe like any other program's: die of SIGPIPE. */
-	signal(SIGPIPE, SIG_DFL);
-
 	shown = ls_filter(agents, arg, is_selector, &cause);
 	json_decref(agents);
 	if (shown == NULL)
@@ -263,9 +260,12 @@ cmd_ls_exec(struct client_conf *conf, int argc, char **argv)
 		ls_table(shown);
 	json_decref(shown);
 
-	if (fflush(stdout) != 0 || ferror(stdout) || client_io_std_closed(1))
+	/* A reader gone ends us as a pipeline member (client-out.c). */
+	if ((r = client_out_flush()) != 0)
+		return r;
+	if (client_io_std_closed(1))
 		return cmd_failf("cannot write the agent list to stdout (%s)",
-		    client_io_std_closed(1) ? strerror(EBADF) : strerror(errno));
+		    strerror(EBADF));
 	return 0;
 }
 

@@ -3,12 +3,18 @@
  * watch one process's memory (op-mem.c samples it on the agent), until
  * --for is over, Ctrl-C, or the process exits.
  *
- * The agent sends one JSON line per sample on STDOUT.  --json prints them
- * as they come (JSON Lines).  On a terminal: a header, then one row per
- * sample with the growth rate of RSS (KiB/min, least squares over the
- * samples of the window, at most MEM_WINDOW of them) and a sparkline of
- * the last MEM_SPARK samples: is it leaking?  Not a terminal and no
- * --json: one plain "key=value" line per sample, for logs and grep.
+ * The agent sends one JSON line per sample on STDOUT; each is renamed to
+ * the CLI's naming of units first (client-units.c: sizes in bytes,
+ * `rss_bytes`, `cgroup_limit_bytes`...), and the growth rate of RSS is
+ * added (`growth_bytes_per_min`: least squares over the samples of the
+ * window, at most MEM_WINDOW of them).  Then:
+ *   --json          JSON Lines, one object per sample;
+ *   a terminal      a header, then one row per sample in human units (KiB,
+ *                   MiB, GiB), the growth with its unit ("+120.3 MiB/min")
+ *                   and a sparkline of the last MEM_SPARK samples: is it
+ *                   leaking?
+ *   otherwise       one "HH:MM:SS key=value ..." line per sample, for logs
+ *                   and grep, with the JSON's names and values (bytes).
  *
  * Exit: 0 when --for is over or on Ctrl-C; 255 when the process exits
  * ("process N has exited") or cannot be read (the agent's message says
@@ -22,12 +28,14 @@
 
 #include <jansson.h>
 
+#include "porthole/duration.h"
 #include "porthole/printable.h"
 #include "porthole/util.h"
 
 #include "client-conn.h"
 #include "client-op.h"
 #include "client-target.h"
+#include "client-units.h"
 #include "cmd.h"
 
 #define MEM_LINE_MAX	(64 * 1024)
@@ -41,13 +49,13 @@ struct mem {
 	char		 line[MEM_LINE_MAX + 1];
 	size_t		 len;
 	int		 overlong;
-	double		 t[MEM_WINDOW];	/* ring of (time, rss KiB) */
+	double		 t[MEM_WINDOW];	/* ring of (time, rss bytes) */
 	double		 rss[MEM_WINDOW];
 	size_t		 head, count;
 	unsigned long	 samples;
 };
 
-/* KiB per minute: the least-squares slope of rss over t; 0 under 2 samples. */
+/* Bytes per minute: the least-squares slope of rss over t; 0 under 2 samples. */
 static double
 mem_slope(const struct mem *m)
 {
@@ -101,12 +109,40 @@ mem_int(json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
+/* A size member of a renamed sample, human, into buf; "-" when not a number. */
+static const char *
+mem_size(json_t *o, const char *k, char *buf, size_t len)
+{
+	json_t	*v = json_object_get(o, k);
+
+	if (!json_is_integer(v))
+		snprintf(buf, len, "-");
+	else
+		client_units_size((double)json_integer_value(v), buf, len);
+	return buf;
+}
+
+/* An integer member for the key=value line; "-" when not one (pss). */
+static const char *
+mem_num(json_t *o, const char *k, char *buf, size_t len)
+{
+	json_t	*v = json_object_get(o, k);
+
+	if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
 static void
 mem_sample(struct client_op *op, struct mem *m, const char *line, size_t len)
 {
 	json_t		*o;
 	json_error_t	 jerr;
-	char		*out, tbuf[16], spark[MEM_SPARK * 4 + 1], pss[24];
+	char		*out, tbuf[16], spark[MEM_SPARK * 4 + 1];
+	char		 h[6][CLIENT_UNITS_SIZE_MAX], g[CLIENT_UNITS_SIZE_MAX + 8];
+	char		 n[9][24];
 	time_t		 t;
 	struct tm	 tm;
 	double		 slope;
@@ -117,40 +153,49 @@ mem_sample(struct client_op *op, struct mem *m, const char *line, size_t len)
 		    "object (%s)", jerr.text));
 		return;
 	}
+	client_units_mem(o);
 	m->t[m->head] = json_number_value(json_object_get(o, "t"));
-	m->rss[m->head] = (double)mem_int(o, "rss");
+	m->rss[m->head] = (double)mem_int(o, "rss_bytes");
 	m->head = (m->head + 1) % MEM_WINDOW;
 	if (m->count < MEM_WINDOW)
 		m->count++;
 	slope = mem_slope(m);
+	slope = slope < 0 ? -(double)(long long)(-slope + 0.5) : (double)(long long)(slope + 0.5);
+	json_object_set_new(o, "growth_bytes_per_min", json_integer((json_int_t)slope));
 	t = (time_t)json_number_value(json_object_get(o, "t"));
 	localtime_r(&t, &tm);
 	strftime(tbuf, sizeof tbuf, "%H:%M:%S", &tm);
-	if (json_is_integer(json_object_get(o, "pss")))
-		snprintf(pss, sizeof pss, "%lld", (long long)mem_int(o, "pss"));
-	else
-		snprintf(pss, sizeof pss, "-");
 	if (m->mode == MEM_JSON) {
-		/* As the agent sent it, plus the growth rate so far. */
-		json_object_set_new(o, "growth_kib_min", json_real((double)(long long)
-		    (slope * 10) / 10));
 		out = ph_json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(13));
 	} else if (m->mode == MEM_PLAIN) {
-		out = ph_asprintf("%s pid=%lld rss=%lld pss=%s anon=%lld file=%lld swap=%lld "
-		    "peak=%lld threads=%lld cgroup=%lld limit=%lld growth_kib_min=%.1f\n",
-		    tbuf, (long long)mem_int(o, "pid"), (long long)mem_int(o, "rss"), pss,
-		    (long long)mem_int(o, "anon"), (long long)mem_int(o, "file"),
-		    (long long)mem_int(o, "swap"), (long long)mem_int(o, "peak"),
-		    (long long)mem_int(o, "threads"), (long long)mem_int(o, "cg_usage"),
-		    (long long)mem_int(o, "cg_limit"), slope);
+		out = ph_asprintf("%s pid=%lld rss_bytes=%s pss_bytes=%s anon_bytes=%s "
+		    "file_bytes=%s shmem_bytes=%s swap_bytes=%s peak_bytes=%s threads=%lld "
+		    "cgroup_usage_bytes=%s cgroup_limit_bytes=%s growth_bytes_per_min=%lld\n",
+		    tbuf, (long long)mem_int(o, "pid"),
+		    mem_num(o, "rss_bytes", n[0], sizeof n[0]),
+		    mem_num(o, "pss_bytes", n[1], sizeof n[1]),
+		    mem_num(o, "anon_bytes", n[2], sizeof n[2]),
+		    mem_num(o, "file_bytes", n[3], sizeof n[3]),
+		    mem_num(o, "shmem_bytes", n[4], sizeof n[4]),
+		    mem_num(o, "swap_bytes", n[5], sizeof n[5]),
+		    mem_num(o, "peak_bytes", n[6], sizeof n[6]),
+		    (long long)mem_int(o, "threads"),
+		    mem_num(o, "cgroup_usage_bytes", n[7], sizeof n[7]),
+		    mem_num(o, "cgroup_limit_bytes", n[8], sizeof n[8]),
+		    (long long)mem_int(o, "growth_bytes_per_min"));
 	} else {
 		mem_spark(m, spark, sizeof spark);
-		out = ph_asprintf("%s%8s %10lld %10s %10lld %8lld %10lld %4lld %+12.1f  %s\n",
-		    m->samples == 0 ? "    TIME    RSS KiB    PSS KiB   ANON KiB SWAP KiB"
-		    "   PEAK KiB  THR  GROWTH/min  RSS\n" : "", tbuf,
-		    (long long)mem_int(o, "rss"), pss, (long long)mem_int(o, "anon"),
-		    (long long)mem_int(o, "swap"), (long long)mem_int(o, "peak"),
-		    (long long)mem_int(o, "threads"), slope, spark);
+		client_units_size(slope, h[5], sizeof h[5]);
+		snprintf(g, sizeof g, "%s%s/min", slope < 0 ? "" : "+", h[5]);
+		out = ph_asprintf("%s%8s %10s %10s %10s %10s %10s %4lld %15s  %s\n",
+		    m->samples == 0 ? "    TIME        RSS        PSS       ANON       SWAP"
+		    "       PEAK  THR          GROWTH  RSS\n" : "", tbuf,
+		    mem_size(o, "rss_bytes", h[0], sizeof h[0]),
+		    mem_size(o, "pss_bytes", h[1], sizeof h[1]),
+		    mem_size(o, "anon_bytes", h[2], sizeof h[2]),
+		    mem_size(o, "swap_bytes", h[3], sizeof h[3]),
+		    mem_size(o, "peak_bytes", h[4], sizeof h[4]),
+		    (long long)mem_int(o, "threads"), g, spark);
 	}
 	m->samples++;
 	if (out == NULL || client_op_write(op, out, strlen(out)) != 0 ||
@@ -250,7 +295,8 @@ const struct cmd_entry cmd_mem_entry = {
 	.name = "mem",
 	.alias = NULL,
 	.usage = "TARGET PID [--every DUR] [--for DUR] [--json]",
-	.about = "watch a process's memory: JSON Lines, growth rate, sparkline",
+	.about = "a process's memory and growth: live on a terminal, key=value piped, "
+	    "JSON Lines with --json",
 	.exec = cmd_mem_exec,
 	.flags = CMD_TARGET,
 };

@@ -4,8 +4,10 @@
  * with the container's cgroup memory use and limit on top.
  *
  * The agent sends one JSON document on STDOUT (docs/protocol.md, "ps");
- * we keep it (at most PS_DOC_MAX bytes) and print it after the session:
- * --json as it came (one document), else a table
+ * we keep it (at most PS_DOC_MAX bytes), rename its sizes to the CLI's
+ * naming of units (client-units.c: `rss_bytes`, `cgroup.usage_bytes`) and
+ * print it after the session: --json as one document, else a table (sizes
+ * in KiB, MiB, GiB)
  *   PID PPID USER STATE %CPU RSS THR FDS START COMMAND
  * sorted by pid (default), cpu or rss (largest first), or --tree: each
  * process under its parent, children by pid.  On a terminal the command
@@ -29,7 +31,9 @@
 #include "client-conn.h"
 #include "client-fanout.h"
 #include "client-op.h"
+#include "client-out.h"
 #include "client-target.h"
+#include "client-units.h"
 #include "cmd.h"
 
 #define PS_DOC_MAX	(32 * 1024 * 1024)
@@ -67,18 +71,6 @@ ps_out(struct client_op *op, void *arg, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* KiB as a short human size: 812K, 12.3M, 1.2G. */
-static void
-ps_size(char *buf, size_t len, double kib)
-{
-	if (kib < 1024)
-		snprintf(buf, len, "%.0fK", kib);
-	else if (kib < 1024 * 1024)
-		snprintf(buf, len, "%.1fM", kib / 1024);
-	else
-		snprintf(buf, len, "%.1fG", kib / 1024 / 1024);
-}
-
 /* Where the table goes: stdout, or a buffer while ps --all prefixes it. */
 static FILE *ps_out_fp;
 
@@ -110,8 +102,8 @@ ps_cmp(const void *a, const void *b)
 			return dx > dy ? -1 : 1;
 		break;
 	case PS_SORT_RSS:
-		if (ps_int(x, "rss_kib") != ps_int(y, "rss_kib"))
-			return ps_int(x, "rss_kib") > ps_int(y, "rss_kib") ? -1 : 1;
+		if (ps_int(x, "rss_bytes") != ps_int(y, "rss_bytes"))
+			return ps_int(x, "rss_bytes") > ps_int(y, "rss_bytes") ? -1 : 1;
 		break;
 	case PS_SORT_PID:
 		break;
@@ -122,13 +114,14 @@ ps_cmp(const void *a, const void *b)
 static void
 ps_row(json_t *p, int depth, int width)
 {
-	char		 rss[16], start[16], fds[16], *user, *state, *cmd, *line;
+	char		 rss[CLIENT_UNITS_SIZE_MAX], start[16], fds[16], *user, *state, *cmd;
+	char		*line;
 	const char	*c;
 	time_t		 st = (time_t)ps_int(p, "start"), now = time(NULL);
 	struct tm	 tm, tn;
 	int		 n;
 
-	ps_size(rss, sizeof rss, (double)ps_int(p, "rss_kib"));
+	client_units_size((double)ps_int(p, "rss_bytes"), rss, sizeof rss);
 	localtime_r(&st, &tm);
 	localtime_r(&now, &tn);
 	if (tm.tm_year == tn.tm_year && tm.tm_yday == tn.tm_yday)
@@ -145,7 +138,7 @@ ps_row(json_t *p, int depth, int width)
 		snprintf(fds, sizeof fds, "-");
 	else
 		snprintf(fds, sizeof fds, "%d", n);
-	line = ph_asprintf("%7lld %7lld %-10s %-5s %5.1f %7s %4lld %4s %-5s %*s%s%s",
+	line = ph_asprintf("%7lld %7lld %-10s %-5s %5.1f %10s %4lld %4s %-5s %*s%s%s",
 	    (long long)ps_int(p, "pid"), (long long)ps_int(p, "ppid"), user,
 	    state, json_number_value(json_object_get(p, "cpu")), rss,
 	    (long long)ps_int(p, "threads"), fds, start, depth * 2, "",
@@ -182,7 +175,7 @@ ps_print(json_t *doc, enum ps_sort sort, int tree)
 	size_t		 n, i, j;
 	struct winsize	 ws;
 	int		 width = 0, found;
-	char		 used[16], lim[16];
+	char		 used[CLIENT_UNITS_SIZE_MAX], lim[CLIENT_UNITS_SIZE_MAX];
 	char		*done, *path;
 
 	if (!json_is_array(procs))
@@ -191,12 +184,12 @@ ps_print(json_t *doc, enum ps_sort sort, int tree)
 		width = ws.ws_col;
 	cg = json_object_get(doc, "cgroup");
 	if (json_is_object(cg)) {
-		double u = (double)ps_int(cg, "usage") / 1024, l = (double)ps_int(cg, "limit") / 1024;
+		double u = (double)ps_int(cg, "usage_bytes"), l = (double)ps_int(cg, "limit_bytes");
 
-		ps_size(used, sizeof used, u);
+		client_units_size(u, used, sizeof used);
 		path = client_printable(client_agent_str(cg, "path"));
 		if (l > 0) {
-			ps_size(lim, sizeof lim, l);
+			client_units_size(l, lim, sizeof lim);
 			fprintf(ps_fp(), "memory: %s of %s (%.0f%%), cgroup v%lld %s\n", used, lim,
 			    u * 100 / l, (long long)ps_int(cg, "version"), path);
 		} else
@@ -205,7 +198,7 @@ ps_print(json_t *doc, enum ps_sort sort, int tree)
 		free(path);
 	} else
 		fprintf(ps_fp(), "memory: no memory cgroup found\n");
-	fprintf(ps_fp(), "%7s %7s %-10s %-5s %5s %7s %4s %4s %-5s %s\n", "PID", "PPID", "USER",
+	fprintf(ps_fp(), "%7s %7s %-10s %-5s %5s %10s %4s %4s %-5s %s\n", "PID", "PPID", "USER",
 	    "STATE", "%CPU", "RSS", "THR", "FDS", "START", "COMMAND");
 	n = json_array_size(procs);
 	if ((v = calloc(n + 1, sizeof *v)) == NULL || (done = calloc(n + 1, 1)) == NULL) {
@@ -238,8 +231,8 @@ ps_print(json_t *doc, enum ps_sort sort, int tree)
 	}
 	free(done);
 	free(v);
-	if (fflush(ps_fp()) != 0)
-		return cmd_failf("cannot write to stdout");
+	if (ps_fp() == stdout)
+		return client_out_flush();
 	return 0;
 }
 
@@ -280,6 +273,7 @@ ps_all(struct client_conf *conf, const char *target, enum ps_sort sort, int tree
 		    json_object_get(res, "encoding") == NULL) {
 			const char *txt = json_string_value(json_object_get(res, "stdout"));
 			doc = json_loads(txt != NULL ? txt : "", 0, NULL);
+			client_units_ps(doc);
 		}
 		if (doc == NULL) {
 			if (code == 0)
@@ -328,15 +322,17 @@ ps_all(struct client_conf *conf, const char *target, enum ps_sort sort, int tree
 	if (json) {
 		doc = json_pack("{s:o}", "results", out);
 		text = ph_json_dumps(doc, JSON_COMPACT);
-		if (text == NULL || fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF)
-			status = cmd_failf("cannot write to stdout");
+		if (text == NULL)
+			status = cmd_failf("out of memory");
+		else
+			printf("%s\n", text);
 		free(text);
 		json_decref(doc);
 	} else
 		json_decref(out);
 	json_decref(results);
-	if (fflush(stdout) != 0)
-		return cmd_failf("cannot write to stdout");
+	if ((r = client_out_flush()) != 0)
+		return r;
 	return status;
 }
 
@@ -405,13 +401,15 @@ cmd_ps_exec(struct client_conf *conf, int argc, char **argv)
 		    res.agent_name, res.agent_id, jerr.text);
 		goto out;
 	}
+	client_units_ps(doc);
 	if (json) {
 		text = ph_json_dumps(doc, JSON_COMPACT);
-		if (text == NULL || fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF ||
-		    fflush(stdout) != 0)
-			r = cmd_failf("cannot write to stdout");
-		else
-			r = 0;
+		if (text == NULL)
+			r = cmd_failf("out of memory");
+		else {
+			printf("%s\n", text);
+			r = client_out_flush();
+		}
 		free(text);
 	} else
 		r = ps_print(doc, ps.sort, tree);

@@ -37,6 +37,7 @@
 #include "client-conn.h"
 #include "client-exit.h"
 #include "client-io.h"
+#include "client-out.h"
 #include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
@@ -283,7 +284,7 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 	struct client_run	*run = &sh.run;
 	const char		*target;
 	char			*cause = NULL;
-	int			 r, fd;
+	int			 r, fd, e;
 
 	memset(&sh, 0, sizeof sh);
 	sh.line_start = 1;
@@ -310,8 +311,12 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 
 	/* Last output first (still raw: it is the remote terminal's), then ours. */
 	if (run->abort != CLIENT_RUN_ABORT_WRITE &&
-	    run->abort != CLIENT_RUN_ABORT_PIPE)
-		(void)client_io_flush(run->io, &fd);
+	    run->abort != CLIENT_RUN_ABORT_PIPE &&
+	    (e = client_io_flush(run->io, &fd)) != 0) {
+		shell_tty_restore();
+		r = client_out_failed(fd, e, "the output is truncated");
+		goto out;
+	}
 	shell_tty_restore();
 
 	switch (run->abort) {
@@ -325,7 +330,9 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 		    SIGINT ? "interrupted" : "terminated", run->agent_name,
 		    run->agent_id);
 		goto out;
-	case CLIENT_RUN_ABORT_PIPE:
+	case CLIENT_RUN_ABORT_PIPE:	/* not a terminal: ends like exec */
+		r = client_out_failed(run->out_fd, run->out_errno, "closed the session");
+		goto out;
 	case CLIENT_RUN_ABORT_WRITE:
 		r = cmd_failf("cannot write to the terminal: closed the session");
 		goto out;

@@ -28,11 +28,14 @@
 #include <openssl/crypto.h>
 
 #include "porthole/ops.h"
+#include "porthole/duration.h"
 #include "porthole/printable.h"
 #include "porthole/agentid.h"
 #include "porthole/token.h"
 #include "porthole/tokenlife.h"
 #include "porthole/util.h"
+
+#include "client-out.h"
 #include "cmd.h"
 
 #define DEFAULT_TTL	"30d"
@@ -192,8 +195,7 @@ token_keygen(int argc, char **argv)
 	}
 	printf("kid %s\nprivate %s\npublic %s\n", ph_key_kid(k), out, pub);
 	ph_key_free(k);
-	rc = fflush(stdout) == 0 ? 0 : cmd_failf("cannot write stdout: %s",
-	    strerror(errno));
+	rc = client_out_flush();
 out:
 	free(pub);
 	return rc;
@@ -516,8 +518,7 @@ token_issue(int argc, char **argv)
 	}
 	token_warn_lifetime(&claims);
 	printf("%s\n", token);
-	rc = fflush(stdout) == 0 ? 0 : cmd_failf("cannot write stdout: %s",
-	    strerror(errno));
+	rc = client_out_flush();
 out:
 	if (token != NULL) {
 		OPENSSL_cleanse(token, strlen(token));
@@ -640,10 +641,8 @@ token_show(int argc, char **argv)
 	}
 	printf("%s\n", s);
 	free(s);
-	if (fflush(stdout) != 0) {
-		cmd_failf("cannot write stdout: %s", strerror(errno));
+	if (client_out_flush() != 0)
 		goto out;
-	}
 	if (pubkey == NULL) {
 		fputs("(not verified: signature, key and expiry were not "
 		    "checked; add --pubkey FILE to check them)\n", stderr);

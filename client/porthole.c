@@ -3,7 +3,8 @@
  * --token, --key, --ca, --insecure), then the command named by the first
  * other argument, found in cmd_table by name, alias or unique prefix.
  * Global options may also follow the command name; each command accepts
- * them through client_conf_option.
+ * them through client_conf_option.  What a command printed with stdio is
+ * flushed after it returns (client-out.c): a reader gone ends us quietly.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "client-conn.h"
 #include "client-io.h"
+#include "client-out.h"
 #include "cmd.h"
 
 static int
@@ -75,5 +77,8 @@ main(int argc, char **argv)
 	}
 	r = e->exec(&conf, argc - i, argv + i);
 	client_conf_free(&conf);
+	/* Whatever went to stdout through stdio: a reader gone ends us quietly. */
+	if ((i = client_out_flush()) != 0 && r == 0)
+		r = i;
 	return r;
 }

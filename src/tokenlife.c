@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/duration.h"
 #include "porthole/tokenlife.h"
 #include "porthole/util.h"
 
@@ -97,25 +98,12 @@ ph_lifetime_max(const struct ph_lifetime *lt, const char *kind)
 const char *
 ph_lifetime_fmt(int64_t secs, char *buf, size_t len)
 {
-	static const struct {
-		char	 unit;
-		int64_t	 secs;
-	} units[] = { { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 } };
-	size_t	 i, o = 0;
-
 	if (secs <= 0) {
 		snprintf(buf, len, "none");
 		return buf;
 	}
-	buf[0] = '\0';
-	for (i = 0; i < sizeof units / sizeof units[0] && o < len; i++) {
-		if (secs / units[i].secs == 0)
-			continue;
-		o += (size_t)snprintf(buf + o, len - o, "%lld%c",
-		    (long long)(secs / units[i].secs), units[i].unit);
-		secs %= units[i].secs;
-	}
-	return buf;
+	return ph_duration_fmt(secs > INT64_MAX / 1000 ? INT64_MAX / 1000 : secs * 1000,
+	    buf, len);
 }
 
 int

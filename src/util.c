@@ -1,5 +1,5 @@
 /*
- * util.c - configuration values, relay URLs, durations, label maps and the
+ * util.c - configuration values, relay URLs, label maps and the
  * environment scrub shared by the three programs.  Failing functions return
  * -1 or NULL and set *cause to a malloc'd message.
  */
@@ -301,45 +301,6 @@ ph_url_parse(const char *url, char **host, int *port, char **cause)
 	} else
 		*host = hp;
 	*port = 443;
-	return 0;
-}
-
-int
-ph_duration_parse(const char *s, int64_t *ms, char **cause)
-{
-	char *end;
-	double v;
-	double mult = 1000;
-
-	if (s == NULL || *s == '\0') {
-		*cause = ph_asprintf("empty duration");
-		return -1;
-	}
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno != 0 || v < 0) {
-		*cause = ph_asprintf("'%s' is not a duration (like 500ms, 30s, 5m, 2h, 7d)", s);
-		return -1;
-	}
-	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
-		mult = 1000;
-	else if (strcmp(end, "ms") == 0)
-		mult = 1;
-	else if (strcmp(end, "m") == 0)
-		mult = 60e3;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600e3;
-	else if (strcmp(end, "d") == 0)
-		mult = 86400e3;
-	else {
-		*cause = ph_asprintf("'%s' has an unknown unit (use ms, s, m, h or d)", s);
-		return -1;
-	}
-	if (v * mult > 9.2e15) {
-		*cause = ph_asprintf("'%s' is too long", s);
-		return -1;
-	}
-	*ms = (int64_t)(v * mult);
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-/* test_util.c - settings, URLs, durations, labels, environment scrub. */
+/* test_util.c - settings, URLs, labels, environment scrub. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,27 +52,6 @@ Test(util, hostport)
 	cr_assert_eq(ph_hostport_parse("7443", &addr, &port, &cause), -1);
 	free(cause);
 	cr_assert_eq(ph_hostport_parse(":7443", &addr, &port, &cause), -1);
-	free(cause);
-}
-
-Test(util, durations)
-{
-	int64_t ms;
-	char *cause = NULL;
-
-	cr_assert_eq(ph_duration_parse("500ms", &ms, &cause), 0);
-	cr_assert_eq(ms, 500);
-	cr_assert_eq(ph_duration_parse("30", &ms, &cause), 0);
-	cr_assert_eq(ms, 30000);
-	cr_assert_eq(ph_duration_parse("1.5m", &ms, &cause), 0);
-	cr_assert_eq(ms, 90000);
-	cr_assert_eq(ph_duration_parse("30d", &ms, &cause), 0);
-	cr_assert_eq(ms, 30LL * 86400 * 1000);
-	cr_assert_eq(ph_duration_parse("5x", &ms, &cause), -1);
-	free(cause);
-	cr_assert_eq(ph_duration_parse("-1s", &ms, &cause), -1);
-	free(cause);
-	cr_assert_eq(ph_duration_parse("", &ms, &cause), -1);
 	free(cause);
 }
 

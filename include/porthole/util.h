@@ -1,6 +1,6 @@
 /*
  * util.h - small helpers shared by the three programs: configuration values
- * (flag over environment, "@path" indirection), relay URLs, durations and
+ * (flag over environment, "@path" indirection), relay URLs and
  * label maps.  Functions that can fail return -1 (or NULL) and set *cause to
  * a malloc'd message the caller frees.
  */
@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+
+#include "porthole/duration.h"
 
 /*
  * Value of a setting: the flag if given, else the environment variable,
@@ -45,8 +47,7 @@ int	 ph_url_parse(const char *url, char **host, int *port, char **cause);
 /* "ADDR:PORT" or "[v6]:PORT" -> addr (malloc'd) and port. */
 int	 ph_hostport_parse(const char *s, char **addr, int *port, char **cause);
 
-/* Durations: "500ms", "30s", "5m", "2h", "7d", or a bare number of seconds. */
-int	 ph_duration_parse(const char *s, int64_t *ms, char **cause);
+/* Durations (ph_duration_parse, ph_duration_fmt) have their own header. */
 
 /*
  * Labels "k=v,k=v" -> JSON object of strings.  Keys: [A-Za-z0-9_.-/]

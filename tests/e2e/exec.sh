@@ -51,6 +51,13 @@ codes=""
 for p in "${cpids[@]}"; do wait "$p"; codes="$codes$?"; done
 eq "concurrent sessions" "$codes" "1234"
 
+# `| head -1`: the CLI dies of SIGPIPE, quietly, and the remote program ends.
+ph exec e2e-exec -- seq 100000001 </dev/null 2>"$T/head.err" | head -1 >"$T/head.out"
+eq "exec | head -1: dies of SIGPIPE" "${PIPESTATUS[0]}" 141
+eq "exec | head -1: says nothing" "$(cat "$T/head.err")" ""
+eq "exec | head -1: the line" "$(cat "$T/head.out")" 1
+check "exec | head -1: the remote seq is gone" wait_for 10 no_process "seq 100000001"
+
 # No zombies or leftovers under the agent.
 check "no children left under the agent" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
 finish

@@ -71,6 +71,39 @@ eq "many lines: count" "$(wc -l <"$T/o7")" 600000
 eq "many lines: per agent, in order" "$(grep '^fo-b: ' "$T/o7" | sed 's/^fo-b: //' | sha256sum)" \
 	"$(seq 200000 | sha256sum)"
 
+# A program that cannot run: each agent's failure is said as a single exec
+# says it, prefixed with the agent's name, and --json has it as "error".
+ph exec fo-a -- nosuch-fanout-prog 2>"$T/nf1.err"; eq "not found alone: 127" $? 127
+single=$(sed 's/^porthole: //' "$T/nf1.err")
+contains "not found alone says so" "$single" "nosuch-fanout-prog: not found"
+ph exec --all family=api -- nosuch-fanout-prog >"$T/nf.out" 2>"$T/nf.err"; eq "not found on all: 127" $? 127
+eq "not found on all: one line per agent, prefixed" "$(sort "$T/nf.err")" \
+	"$(printf 'porthole: fo-a: %s\nporthole: fo-b: %s\nporthole: fo-c: %s' "$single" "$single" "$single")"
+eq "not found on all: nothing on stdout" "$(cat "$T/nf.out")" ""
+ph exec --all family=api --json -- nosuch-fanout-prog >"$T/nf.json" 2>"$T/nf.jerr"; eq "not found --json: 127" $? 127
+eq "not found --json: an error per agent" \
+	"$(jq -r '.results[] | "\(.agent.name) \(.exit) \(.error)"' "$T/nf.json" | sort)" \
+	"$(printf 'fo-a 127 %s\nfo-b 127 %s\nfo-c 127 %s' "$single" "$single" "$single")"
+eq "not found --json: stderr stays quiet" "$(cat "$T/nf.jerr")" ""
+printf '#!/bin/sh\necho hi\n' >"$T/noexec"; chmod 644 "$T/noexec"
+ph exec zone=y -- "$T/noexec" 2>"$T/ne1.err"; eq "not executable alone: 126" $? 126
+ph exec --all zone=y -- "$T/noexec" 2>"$T/ne.err"; eq "not executable on all: 126" $? 126
+eq "not executable on all: said as alone, prefixed" "$(cat "$T/ne.err")" \
+	"$(sed 's/^porthole: /porthole: fo-b: /' "$T/ne1.err")"
+# A program that runs and fails says nothing more than its own stderr.
+ph exec --all zone=y -- sh -c 'exit 3' 2>"$T/f3.err"; eq "own failure: 3" $? 3
+eq "own failure: no porthole line" "$(cat "$T/f3.err")" ""
+
+# A reader that leaves: exec --all, its --json and ps --all end quietly.
+quiet_pipe_end "exec --all" "$CLI_BIN" exec --all family=api -- echo hi
+quiet_pipe_end "exec --all --json" "$CLI_BIN" exec --all --json family=api -- echo hi
+quiet_pipe_end "ps --all" "$CLI_BIN" ps --all family=api
+quiet_pipe_end "ps --all --json" "$CLI_BIN" ps --all --json family=api
+ph exec --all family=api -- seq 100000002 2>"$T/head.err" | head -1 >/dev/null
+eq "exec --all | head -1: dies of SIGPIPE" "${PIPESTATUS[0]}" 141
+eq "exec --all | head -1: says nothing" "$(cat "$T/head.err")" ""
+check "exec --all | head -1: the remote seqs are gone" wait_for 10 no_process "seq 100000002"
+
 # One agent killed mid-run: 255 for it, the others' output intact.
 ph exec --all family=api -- sh -c 'echo "start $ID"; sleep 3; echo "end $ID"; exit 0' \
 	>"$T/o5" 2>"$T/e5" &

@@ -123,3 +123,26 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 no_process() { ! pgrep -f -- "$1" >/dev/null; }
 
 sanitizer() { [ "${PORTHOLE_SANITIZER:-0}" = 1 ]; }
+
+# reader_gone ERRFILE COMMAND...: run COMMAND with its stdout on a pipe whose
+# reader has already left (stdin /dev/null, stderr to ERRFILE) and print its
+# status as a shell would: 141 when it died of SIGPIPE, like a member of a
+# pipeline whose `head` is done.  No race with a reader that may not have
+# exited yet, unlike `| head -1` on a short output.
+reader_gone() {
+	local err=$1; shift
+	python3 -c '
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+with open(sys.argv[1], "wb") as err:
+    rc = subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=w, stderr=err).returncode
+print(128 - rc if rc < 0 else rc)' "$err" "$@"
+}
+# quiet_pipe_end DESCRIPTION COMMAND...: COMMAND ends like a pipeline member
+# when its reader has gone: SIGPIPE (141) and nothing on stderr.
+quiet_pipe_end() {
+	local d=$1; shift
+	eq "$d: dies of SIGPIPE when its reader is gone" "$(reader_gone "$T/rg.err" "$@")" 141
+	eq "$d: and says nothing" "$(cat "$T/rg.err")" ""
+}

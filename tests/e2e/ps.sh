@@ -30,13 +30,17 @@ eq "marker user" "$(jq -r --argjson p "$child" '.processes[] | select(.pid == $p
 	"$T/ps.json")" "$(id -un)"
 # rss within 10% of what the kernel says (the agent's own process: it is
 # steady while idle; sampled just after ps so the two readings are close).
-ps_rss=$(jq --argjson p "$AGENT_PID" '.processes[] | select(.pid == $p) | .rss_kib' "$T/ps.json")
-vm_rss=$(rss_kib "$AGENT_PID")
-between "agent rss ${ps_rss} KiB within 10% of VmRSS ${vm_rss} KiB" \
+ps_rss=$(jq --argjson p "$AGENT_PID" '.processes[] | select(.pid == $p) | .rss_bytes' "$T/ps.json")
+vm_rss=$(($(rss_kib "$AGENT_PID") * 1024))
+between "agent rss_bytes ${ps_rss} within 10% of VmRSS ${vm_rss} bytes" \
 	"$ps_rss" $((vm_rss - vm_rss / 10)) $((vm_rss + vm_rss / 10))
 eq "agent's process is there too" "$(jq --argjson p "$AGENT_PID" \
 	'[.processes[] | select(.pid == $p)] | length' "$T/ps.json")" 1
-check "cgroup memory usage in the document" jqq '.cgroup.usage > 0' "$T/ps.json"
+check "cgroup memory usage in the document" jqq '.cgroup.usage_bytes > 0' "$T/ps.json"
+check "cgroup limit in bytes too" jqq '.cgroup.limit_bytes | type == "number"' "$T/ps.json"
+# One naming of units (docs/operations.md, "Units"): sizes are _bytes, no KiB.
+eq "no member in KiB or without its unit" "$(jq -c '[.. | objects | keys[] |
+	select(endswith("_kib") or . == "usage" or . == "limit" or . == "rss")] | unique' "$T/ps.json")" "[]"
 check "cpu is a number" jqq '[.processes[].cpu | numbers] | length > 0' "$T/ps.json"
 
 # A process with a big resident set comes first under --sort rss.
@@ -56,7 +60,10 @@ header=$(printf '%s\n' "$out" | head -1)
 contains "header gives the cgroup memory" "$header" "memory: "
 contains "header names the cgroup" "$header" "cgroup v"
 contains "column headings" "$(printf '%s\n' "$out" | sed -n 2p)" \
-	"PID    PPID USER       STATE  %CPU     RSS  THR  FDS START COMMAND"
+	"PID    PPID USER       STATE  %CPU        RSS  THR  FDS START COMMAND"
+check "RSS in binary units: the 400 MiB process" sh -c "printf '%s\n' \"\$1\" |
+	awk -v p=$big '\$1 == p && \$7 == \"MiB\" && \$6 >= 390 && \$6 <= 420 { f = 1 } END { exit !f }'" _ "$out"
+contains "the cgroup's memory in binary units" "$header" "iB"
 
 # --tree: the child is indented under its parent.
 tree=$(ph ps e2e-ps --tree)
@@ -68,6 +75,24 @@ PORTHOLE_TOKEN=@$STATE/viewer.token PORTHOLE_KEY=$STATE/viewer.key ph ps e2e-ps 
 
 ph ps e2e-ps --sort mem 2>"$T/usage.err"; eq "bad --sort is 255" $? 255
 contains "bad --sort says so" "$(cat "$T/usage.err")" "--sort takes cpu, rss or pid"
+
+# A reader that leaves (`| head -1`): ps, ls and the commands that print
+# without a session end quietly as pipeline members, like exec.
+quiet_pipe_end "ps" "$CLI_BIN" ps e2e-ps
+quiet_pipe_end "ps --json" "$CLI_BIN" ps e2e-ps --json
+quiet_pipe_end "ps --tree" "$CLI_BIN" ps e2e-ps --tree
+quiet_pipe_end "ls" "$CLI_BIN" ls
+quiet_pipe_end "ls --json" "$CLI_BIN" ls --json
+quiet_pipe_end "help" "$CLI_BIN" help
+quiet_pipe_end "version" "$CLI_BIN" version
+quiet_pipe_end "token show" "$CLI_BIN" token show "@$STATE/viewer.token"
+quiet_pipe_end "exec" "$CLI_BIN" exec e2e-ps -- echo hi
+quiet_pipe_end "shell without a terminal" "$CLI_BIN" shell e2e-ps -- echo hi
+# Another write error is still one line and 255.
+if [ -w /dev/full ]; then
+	ph ps e2e-ps >/dev/full 2>"$T/full.err"; eq "ps to a full disk: 255" $? 255
+	contains "ps to a full disk says so" "$(cat "$T/full.err")" "porthole: cannot write to stdout (No space left on device)"
+fi
 
 check "no helper children left under the agent" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
 finish

@@ -12,6 +12,8 @@ ph exec --timeout 1s e2e-timeout -- sleep 1017 </dev/null 2>"$T/t1.err"
 eq "timeout exits 124" $? 124
 contains "timeout says so" "$(cat "$T/t1.err")" "porthole: timed out"
 eq "one line on stderr" "$(wc -l <"$T/t1.err")" 1
+# The timeout is said as it was given, not in milliseconds.
+contains "timeout said as given" "$(cat "$T/t1.err")" "porthole: timed out after 1s: "
 check "the remote sleep is gone" wait_for 10 no_process "sleep 1017"
 
 # The whole process group: a child of a shell is ended too.
@@ -34,6 +36,30 @@ eq "in time: own status" $? 3
 eq "in time: output" "$out" "done"
 eq "in time: nothing on stderr" "$(cat "$T/t4.err")" ""
 ph exec --timeout 60s e2e-timeout -- true </dev/null; eq "in time: exit 0" $? 0
+
+# Compound durations, as Go and kubectl take them; said back the same way.
+ph exec --timeout 1m30s e2e-timeout -- true </dev/null 2>"$T/c1.err"; eq "--timeout 1m30s taken" $? 0
+eq "--timeout 1m30s: nothing on stderr" "$(cat "$T/c1.err")" ""
+ph exec --timeout 1h2m3.5s --grace 1m500ms e2e-timeout -- true </dev/null
+eq "--timeout 1h2m3.5s --grace 1m500ms taken" $? 0
+ph exec --timeout 0.5s1500ms e2e-timeout -- sleep 1021 </dev/null 2>"$T/c2.err"
+eq "--timeout 0.5s1500ms expires: 124" $? 124
+contains "said normalised" "$(cat "$T/c2.err")" "timed out after 2s: "
+ph exec --all e2e-timeout --timeout 1500ms -- sleep 1022 </dev/null 2>"$T/c3.err"
+eq "--all: timeout 124" $? 124
+contains "--all: timeout said as given" "$(cat "$T/c3.err")" "porthole: e2e-timeout: timed out after 1.5s"
+check "the timed out sleeps are gone" wait_for 10 sh -c '! pgrep -f "sleep 102[12]" >/dev/null'
+
+# What is not a duration is refused, saying why.
+for bad in "nan:not a duration" "inf:not a duration" "-1s:is negative" "1m30:needs a unit after 30" \
+	"1e3s:unknown unit 'e'" "106752d:too long" "99999999999999999999s:too long" \
+	"1500us:finer than a millisecond"; do
+	ph exec --timeout "${bad%%:*}" e2e-timeout -- true </dev/null 2>"$T/bad.err"
+	eq "--timeout ${bad%%:*} refused" $? 255
+	contains "--timeout ${bad%%:*} says why" "$(cat "$T/bad.err")" "${bad#*:}"
+done
+ph mem e2e-timeout 1 --every nan 2>"$T/bad.err"; eq "mem --every nan refused" $? 255
+contains "mem --every nan says why" "$(cat "$T/bad.err")" "not a duration"
 
 # Usage errors.
 ph exec --timeout 0 e2e-timeout -- true </dev/null 2>/dev/null; eq "zero timeout refused" $? 255

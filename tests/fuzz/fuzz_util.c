@@ -29,7 +29,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(host);
 	free(cause);
 	cause = NULL;
-	ph_duration_parse(s, &ms, &cause);
+	if (ph_duration_parse(s, &ms, &cause) == 0) {
+		char	 buf[PH_DURATION_FMT_MAX];
+		int64_t	 back;
+
+		/* What is printed reads back as the same duration. */
+		ph_duration_fmt(ms, buf, sizeof buf);
+		if (ph_duration_parse(buf, &back, &cause) != 0 || back != ms)
+			abort();
+	}
 	free(cause);
 	cause = NULL;
 	if ((labels = ph_labels_parse(s, &cause)) != NULL)
