@@ -62,7 +62,9 @@ static const char agent_usage[] =
 "Every flag has a variable: PORTHOLE_RELAY, PORTHOLE_TOKEN, PORTHOLE_CA,\n"
 "PORTHOLE_NAME, PORTHOLE_LABELS; flags win.  PORTHOLE_PUBKEY (required: the\n"
 "token issuer's public key files) and PORTHOLE_REVOKED (revoked token ids)\n"
-"check every request.  PORTHOLE_* never reaches the programs the agent starts.\n";
+"check every request.  PORTHOLE_* never reaches the programs the agent starts.\n"
+"Exit status: 2 a setting is missing or malformed, 3 the token is not an agent\n"
+"token; a relay's refusal or a file not there yet is retried, never an exit.\n";
 
 /*
  * Context-wide callbacks (protocols[0]): TLS trust, certificate verdicts,
