@@ -250,7 +250,7 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 	if (c->pubkey == NULL || *c->pubkey == '\0')
 		agent_config_fail("no PORTHOLE_PUBKEY: the agent checks every "
 		    "request with the public key(s) of the token issuer; set it to "
-		    "their PEM file(s) (a dev relay's is DIR/signing.pub)");
+		    "their PEM file(s) (a dev relay's is DIR/signing.key.pub)");
 	c->revoked = ph_setting(NULL, "PORTHOLE_REVOKED");
 }
 

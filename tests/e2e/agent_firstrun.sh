@@ -90,7 +90,7 @@ check "unknown key: the agent is still running" kill -0 "$AGENT_PID"
 eq "unknown key: the refusal is said once" \
 	"$(loud "$T/fr-rotate.err" | grep -c 'refused the agent')" 1
 # The rotation reaches the relay: its key file gets the new public key beside the old.
-cat "$T/next.key.pub" >>"$STATE/signing.pub"
+cat "$T/next.key.pub" >>"$STATE/signing.key.pub"
 check "unknown key: connects once the relay knows the key" wait_for 60 agent_listed fr-rotate
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 
@@ -105,7 +105,7 @@ contains "missing files: names the file" "$(loud "$T/fr-later.err" | grep 'waiti
 mkdir -p "$T/later"
 cp "$STATE/agent.token" "$T/later/agent.token"
 cp "$STATE/ca.pem" "$T/later/ca.pem"
-cp "$STATE/signing.pub" "$T/later/signing.pub"
+cp "$STATE/signing.key.pub" "$T/later/signing.pub"
 check "missing files: connects once they are there" wait_for 60 agent_listed fr-later
 eq "missing files: serves exec" "$(ph exec fr-later -- echo hi </dev/null)" hi
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
