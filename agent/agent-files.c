@@ -45,8 +45,7 @@ agent_files_look(struct agent *a, char **cause)
 
 	if (c->token == NULL) {
 		if ((c->token = ph_secret_value(c->token_file, &why)) == NULL) {
-			*cause = ph_asprintf("the token file %s (PORTHOLE_TOKEN): %s",
-			    c->token_file + 1, why);
+			*cause = ph_asprintf("PORTHOLE_TOKEN's file: %s", why);
 			free(why);
 			return -1;
 		}

@@ -16,6 +16,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
 "$CLI_BIN" token keygen -o "$T/client.key" >/dev/null
 "$CLI_BIN" token issue --key "$T/issuer.key" --kind client --sub fake-client \
 	--bind "$T/client.key.pub" >"$T/client.token"
+# The agent's own token: the fake relay takes any, but the agent gives up on
+# one that is not an agent token (exit 3).
+"$CLI_BIN" token issue --key "$T/issuer.key" --kind agent --sub victim >"$T/agent.token"
 FAKE_AUTH=(--token "@$T/client.token" --client-key "$T/client.key")
 
 # run_case NAME CODE ERRCODE FAKE-ARGS...
@@ -26,7 +29,7 @@ run_case() {
 	PIDS+=("$fake")
 	wait_for 10 grep -q '^listening' "$out" || { fail "$name: fake relay did not start"; return; }
 	local port; port=$(sed -n 's/^listening //p' "$out")
-	PORTHOLE_RELAY=wss://127.0.0.1:$port PORTHOLE_CA=$T/fake.pem PORTHOLE_TOKEN=x \
+	PORTHOLE_RELAY=wss://127.0.0.1:$port PORTHOLE_CA=$T/fake.pem PORTHOLE_TOKEN=@$T/agent.token \
 		PORTHOLE_PUBKEY=$T/issuer.key.pub \
 		PORTHOLE_NAME=victim "$AGENT_BIN" >"$T/agent-$name.log" 2>&1 &
 	local agent=$!
