@@ -11,9 +11,13 @@
  * the backoff is reset by `welcome`, not by the WebSocket upgrade, because
  * a relay that refuses an agent completes the upgrade first and then sends
  * `error` and closes 4401/4403: resetting on the upgrade would make a
- * refused agent knock every half second.  A refusal's message is logged
- * once per distinct message (an operator may fix the token on the relay
- * side, and the agent must still be knocking then).  A relay that closes
+ * refused agent knock every half second.  A relay's verdict (4401, 4403)
+ * is never a reason to exit: the relay's keys may rotate, its revocation
+ * list change, and nothing restarts a launcher-mode agent that gave up; so
+ * the agent keeps knocking, and every problem it retries is logged once,
+ * then again every 10 minutes with a count (agent_problem).  A certificate
+ * the agent cannot verify is said with what to set (agent_tls_hint), as the
+ * CLI says it.  A relay that closes
  * with 1001 is restarting: its agents come back spread over a few seconds.
  *
  * Keepalive: libwebsockets pings after PH_PING_SECS without a pong and
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libwebsockets.h>
 
@@ -60,16 +65,27 @@ lws_retry_bo_t agent_retry_policy = {
 static void	agent_conn_retry(struct agent *a);
 static void	agent_conn_retry_cb(lws_sorted_usec_list_t *sul);
 
+static int64_t
+agent_now_secs(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 /*
- * Log a connection problem: at warn the first time a message is seen, at
- * debug while it repeats (the agent retries forever and must not flood the
- * log).  welcome forgets the last message.
+ * A problem the agent retries (agent.h): the first time at warn, repeats
+ * at debug ("(again)"), and at warn once more every
+ * AGENT_PROBLEM_REPEAT_SECS so that a log read later still shows why the
+ * agent is not connected.  welcome forgets the last message.
  */
-static void __attribute__((format(printf, 2, 3)))
-agent_conn_problem(struct agent *a, const char *fmt, ...)
+void
+agent_problem(struct agent *a, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*msg;
+	int64_t	 now = agent_now_secs();
 
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
@@ -78,13 +94,32 @@ agent_conn_problem(struct agent *a, const char *fmt, ...)
 	if (msg == NULL)
 		return;
 	if (a->last_problem != NULL && strcmp(a->last_problem, msg) == 0) {
-		ph_debug("%s (again)", msg);
+		a->problem_repeats++;
+		if (now - a->last_problem_at < AGENT_PROBLEM_REPEAT_SECS) {
+			ph_debug("%s (again)", msg);
+			free(msg);
+			return;
+		}
+		ph_warn("%s (still: %u times in the last %d min)", msg,
+		    a->problem_repeats, AGENT_PROBLEM_REPEAT_SECS / 60);
+		a->last_problem_at = now;
+		a->problem_repeats = 0;
 		free(msg);
 		return;
 	}
 	ph_warn("%s", msg);
 	free(a->last_problem);
 	a->last_problem = msg;
+	a->last_problem_at = now;
+	a->problem_repeats = 0;
+}
+
+void
+agent_problem_clear(struct agent *a)
+{
+	free(a->last_problem);
+	a->last_problem = NULL;
+	a->problem_repeats = 0;
 }
 
 /* Send `error` and close with close_code once it is out. */
@@ -136,7 +171,7 @@ agent_conn_start(struct agent *a)
 	if (a->stopping || a->ctl.wsi != NULL || a->resolve != NULL)
 		return;
 	if (agent_resolve_start(a, &cause) != 0) {
-		agent_conn_problem(a, "%s", cause);
+		agent_problem(a, "%s", cause);
 		free(cause);
 		agent_conn_retry(a);
 	}
@@ -167,7 +202,7 @@ agent_conn_resolved(struct agent *a, const char *addr, const char *error)
 	if (a->stopping)
 		return;
 	if (addr == NULL) {
-		agent_conn_problem(a, "cannot resolve relay %s: %s", a->cfg.host, error);
+		agent_problem(a, "cannot resolve relay %s: %s", a->cfg.host, error);
 		agent_conn_retry(a);
 		return;
 	}
@@ -178,10 +213,11 @@ agent_conn_resolved(struct agent *a, const char *addr, const char *error)
 	a->ctl_going_away = 0;
 	agent_chan_reset(&a->ctl);
 	a->tls_error[0] = '\0';
+	a->tls_verify_err = 0;
 	ph_debug("connecting to %s:%d (%s)", a->cfg.host, a->cfg.port, a->relay_addr);
 	if (agent_chan_connect(&a->ctl, a, PH_PATH_AGENT, PH_SUBPROTO_CONTROL,
 	    AGENT_CONTROL_PROTOCOL) != 0) {
-		agent_conn_problem(a, "cannot connect to relay %s:%d: no connection could be "
+		agent_problem(a, "cannot connect to relay %s:%d: no connection could be "
 		    "started", a->cfg.host, a->cfg.port);
 		agent_conn_retry(a);
 	}
@@ -276,8 +312,7 @@ agent_conn_welcome(struct agent *a, json_t *w)
 	a->max_payload = PH_MAX_PAYLOAD;
 	if (mp > 1 && mp < PH_MAX_PAYLOAD)
 		a->max_payload = (size_t)mp;
-	free(a->last_problem);
-	a->last_problem = NULL;
+	agent_problem_clear(a);
 	ph_info("connected to relay %s:%d as %s (protocol %lld)", a->cfg.host, a->cfg.port,
 	    a->id, (long long)proto);
 	/*
@@ -315,7 +350,7 @@ agent_conn_frame(void *arg, struct ph_frame *f)
 		break;
 	case PH_CTL_ERROR:
 		a->ctl_got_error = 1;
-		agent_conn_problem(a, "relay %s:%d refused the agent: %s: %s", a->cfg.host,
+		agent_problem(a, "relay %s:%d refused the agent: %s: %s", a->cfg.host,
 		    a->cfg.port, json_string_value(json_object_get(f->json, "code")),
 		    json_string_value(json_object_get(f->json, "message")));
 		break;
@@ -378,7 +413,7 @@ agent_conn_peer_close(struct agent *a, const unsigned char *in, size_t len)
 		ph_info("relay %s:%d is going away (%.*s): reconnecting", a->cfg.host,
 		    a->cfg.port, len > 2 ? (int)(len - 2) : 0, (const char *)in + 2);
 	else
-		agent_conn_problem(a, "relay %s:%d closed the control channel: %d %.*s",
+		agent_problem(a, "relay %s:%d closed the control channel: %d %.*s",
 		    a->cfg.host, a->cfg.port, code, len > 2 ? (int)(len - 2) : 0,
 		    (const char *)in + 2);
 }
@@ -412,11 +447,17 @@ agent_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (wsi != a->ctl.wsi)
 			return 0;
-		if (!a->stopping)
-			agent_conn_problem(a, "cannot connect to relay %s:%d (%s): %s%s%s",
+		if (a->stopping)
+			;
+		else if (a->tls_error[0] != '\0')
+			/* lws's own text is OpenSSL's opaque "SSL err 1": not shown. */
+			agent_problem(a, "cannot connect to relay %s:%d: TLS: cannot "
+			    "verify the relay's certificate (%s): %s", a->cfg.host,
+			    a->cfg.port, a->tls_error, agent_tls_hint(a));
+		else
+			agent_problem(a, "cannot connect to relay %s:%d (%s): %s",
 			    a->cfg.host, a->cfg.port, a->relay_addr,
-			    in != NULL ? (const char *)in : "connection failed",
-			    a->tls_error[0] != '\0' ? ": " : "", a->tls_error);
+			    in != NULL ? (const char *)in : "connection failed");
 		agent_conn_lost(a, wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:

@@ -8,7 +8,7 @@
  * distroless, Alpine, Amazon Linux/RHEL and openSUSE keep it) and trusts
  * PORTHOLE_CA besides it.  OpenSSL reports every verification failure as
  * the same opaque error to libwebsockets; the real reason is caught here
- * so the log says it.
+ * so the log says it, with what to change (the same advice as the CLI's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -114,8 +114,28 @@ agent_tls_verify_note(struct agent *a, void *x509_store_ctx, int preverify_ok)
 	if (preverify_ok || sctx == NULL)
 		return;
 	err = X509_STORE_CTX_get_error(sctx);
+	a->tls_verify_err = err;
 	if ((cert = X509_STORE_CTX_get_current_cert(sctx)) != NULL)
 		X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof subject);
 	snprintf(a->tls_error, sizeof a->tls_error, "certificate %s: %s", subject,
 	    X509_verify_cert_error_string(err));
+}
+
+/* What to change so that the relay's certificate verifies next time. */
+const char *
+agent_tls_hint(const struct agent *a)
+{
+	switch (a->tls_verify_err) {
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return "put a name the certificate holds in PORTHOLE_RELAY";
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "renew the relay's certificate or fix this machine's clock";
+	default:
+		if (a->cfg.ca != NULL)
+			return "PORTHOLE_CA does not vouch for it: set PORTHOLE_CA to "
+			    "the relay's CA file";
+		return "set PORTHOLE_CA to the relay's CA file (PEM)";
+	}
 }

@@ -92,7 +92,7 @@ agent_verify_init(struct agent *a, char **cause)
 	if (a->cfg.pubkey == NULL || *a->cfg.pubkey == '\0') {
 		*cause = ph_asprintf("no PORTHOLE_PUBKEY: the agent checks every "
 		    "request with the public key(s) of the token issuer; set it to "
-		    "their PEM file(s) (a dev relay's is DIR/signing.pub)");
+		    "their PEM file(s) (a dev relay's is DIR/signing.key.pub)");
 		return -1;
 	}
 	if ((v = calloc(1, sizeof *v)) == NULL) {

@@ -5,7 +5,9 @@
  * (flags over PORTHOLE_* variables), then scrubs PORTHOLE_* from the
  * environment so that no program the agent starts ever sees the token
  * (whose value is overwritten where it stood); a bad setting is one
- * "porthole-agent: ..." line and exit status 2.  Then it blocks the
+ * "porthole-agent: ..." line and exit status 2, a token no relay will ever
+ * take (agent-token.c) status 3.  Files it reads (token file, CA, public
+ * keys) that are not there yet are waited for (agent-files.c).  Then it blocks the
  * signals it handles (they are read from a signalfd on the loop), creates
  * the one libwebsockets context (client only, no listening port), starts
  * the control channel and runs the loop until a SIGTERM/SIGINT/SIGHUP has
@@ -60,7 +62,9 @@ static const char agent_usage[] =
 "Every flag has a variable: PORTHOLE_RELAY, PORTHOLE_TOKEN, PORTHOLE_CA,\n"
 "PORTHOLE_NAME, PORTHOLE_LABELS; flags win.  PORTHOLE_PUBKEY (required: the\n"
 "token issuer's public key files) and PORTHOLE_REVOKED (revoked token ids)\n"
-"check every request.  PORTHOLE_* never reaches the programs the agent starts.\n";
+"check every request.  PORTHOLE_* never reaches the programs the agent starts.\n"
+"Exit status: 2 a setting is missing or malformed, 3 the token is not an agent\n"
+"token; a relay's refusal or a file not there yet is retried, never an exit.\n";
 
 /*
  * Context-wide callbacks (protocols[0]): TLS trust, certificate verdicts,
@@ -107,7 +111,7 @@ static const struct option agent_longopts[] = {
 };
 #define AGENT_SHORTOPTS "+hV"
 
-/* One line on stderr and exit 2: the agent cannot run with these settings. */
+/* One line on stderr and exit 2 (AGENT_EXIT_CONFIG): a setting is missing or malformed. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
 agent_config_fail(const char *fmt, ...)
 {
@@ -118,19 +122,7 @@ agent_config_fail(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	exit(2);
-}
-
-/* A token goes into an HTTP header: allow only what a JWT is made of. */
-static int
-agent_token_ok(const char *t)
-{
-	size_t	n = strlen(t);
-
-	if (n == 0 || n > PH_TOKEN_MAX)
-		return 0;
-	return strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789-_.") == n;
+	exit(AGENT_EXIT_CONFIG);
 }
 
 /* getopt refused argv[optind - 1]: say whether it is unknown or lacks its value. */
@@ -191,21 +183,37 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 	/* Token. */
 	if ((v = ph_setting(f_token, "PORTHOLE_TOKEN")) == NULL || *v == '\0')
 		agent_config_fail("no token: set PORTHOLE_TOKEN or --token (the token, or @FILE)");
-	if ((c->token = ph_secret_value(v, &cause)) == NULL)
-		agent_config_fail("bad token: %s", cause);
+	/*
+	 * A token given by value is judged now; one in a file is read now if
+	 * the file is there, else waited for (agent-files.c).  A token that no
+	 * relay will ever take exits AGENT_EXIT_TOKEN, distinct from a bad
+	 * setting: retrying it would only fill the log.
+	 */
+	if (v[0] == '@') {
+		if ((c->token_file = strdup(v)) == NULL)
+			agent_config_fail("out of memory");
+		if ((c->token = ph_secret_value(v, &cause)) == NULL) {
+			free(cause);	/* said by the wait, once */
+			cause = NULL;
+		}
+	} else if ((c->token = strdup(v)) == NULL)
+		agent_config_fail("out of memory");
 	agent_secret_free(v);	/* the token itself, or @FILE */
 	ph_arg_wipe((char *)f_token);	/* --token VALUE: not in ps */
-	if (!agent_token_ok(c->token))
-		agent_config_fail("the token is not a JWT (empty, too long, or has "
-		    "characters a token cannot have)");
+	if (c->token != NULL && agent_token_check(c->token, &cause) != 0) {
+		fprintf(stderr, "porthole-agent: %s%s%s\n", c->token_file != NULL ?
+		    c->token_file + 1 : "", c->token_file != NULL ? ": " : "", cause);
+		exit(AGENT_EXIT_TOKEN);
+	}
 
 	/* Trust. */
-	if ((c->ca = ph_setting(f_ca, "PORTHOLE_CA")) != NULL) {
-		if (*c->ca == '\0') {
-			free(c->ca);
-			c->ca = NULL;
-		} else if (access(c->ca, R_OK) != 0)
-			agent_config_fail("cannot read CA file %s: %s", c->ca, strerror(errno));
+	/*
+	 * PORTHOLE_CA's file may come later (agent_files_wait); an image
+	 * without any CA bundle and no PORTHOLE_CA will not grow one.
+	 */
+	if ((c->ca = ph_setting(f_ca, "PORTHOLE_CA")) != NULL && *c->ca == '\0') {
+		free(c->ca);
+		c->ca = NULL;
 	}
 	c->ca_bundle = agent_tls_find_bundle();
 	if (c->ca == NULL && c->ca_bundle == NULL)
@@ -239,6 +247,10 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 	/* Kept for later operations; read now because the scrub removes them. */
 	c->shell = ph_setting(NULL, "PORTHOLE_SHELL");
 	c->pubkey = ph_setting(NULL, "PORTHOLE_PUBKEY");
+	if (c->pubkey == NULL || *c->pubkey == '\0')
+		agent_config_fail("no PORTHOLE_PUBKEY: the agent checks every "
+		    "request with the public key(s) of the token issuer; set it to "
+		    "their PEM file(s) (a dev relay's is DIR/signing.key.pub)");
 	c->revoked = ph_setting(NULL, "PORTHOLE_REVOKED");
 }
 
@@ -248,6 +260,7 @@ agent_config_free(struct agent_config *c)
 	free(c->relay);
 	free(c->host);
 	agent_secret_free(c->token);
+	free(c->token_file);
 	free(c->ca);
 	free(c->ca_bundle);
 	free(c->name);
@@ -369,8 +382,8 @@ main(int argc, char **argv)
 
 	if (agent_identity(a, &cause) != 0)
 		agent_config_fail("%s", cause);
-	if (agent_verify_init(a, &cause) != 0)
-		agent_config_fail("%s", cause);
+	/* Files that are not there yet are waited for, never a reason to exit. */
+	agent_files_wait(a);
 	a->max_payload = PH_MAX_PAYLOAD;
 
 	/* Before any thread exists, so that every thread has them blocked. */
@@ -380,6 +393,8 @@ main(int argc, char **argv)
 	agent_conn_init(a);
 
 	ph_log_lws_init();
+	/* A refused certificate: agent-conn.c says it once, with what to set. */
+	ph_log_lws_quiet("SSL error");
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = agent_protocols;

@@ -10,6 +10,8 @@
  * The parts, one file each:
  *   agent.c          main: settings, environment scrub, lws context, loop
  *   agent-identity.c the agent's id (claimed, and full with its token's sub) and instance
+ *   agent-token.c    is the agent's own token one a relay can ever take
+ *   agent-files.c    wait for the files it reads (token file, CA, keys)
  *   agent-tls.c      which CA certificates to trust, why a verify failed
  *   agent-resolve.c  off-loop DNS for the relay's name
  *   agent-chan.c     what both channel kinds share: queue out, reassembly in, close
@@ -62,6 +64,17 @@
  */
 #define AGENT_OUT_LIMIT		(AGENT_OUT_HIGH + 2 * 1024 * 1024 + 2 * PH_MAX_MESSAGE)
 
+/*
+ * Exit statuses of the agent (docs/operations.md, "Exit status of the
+ * agent"): only its own immutable inputs stop it; a relay's verdict or a
+ * file that is not there yet is retried.
+ */
+#define AGENT_EXIT_CONFIG	2	/* a setting missing or malformed (usage) */
+#define AGENT_EXIT_TOKEN	3	/* the token is not an agent token, or not a token */
+
+/* A problem repeated this long is logged again (at warn), with its count. */
+#define AGENT_PROBLEM_REPEAT_SECS 600
+
 /* Grace between SIGTERM and SIGKILL for a lost session's process group. */
 #define AGENT_KILL_GRACE_MS	5000
 /* Whole-agent shutdown deadline: after it the loop ends whatever is left. */
@@ -103,7 +116,8 @@ struct agent_config {
 	char		*relay;		/* wss://host[:port] as given */
 	char		*host;		/* host part of relay: SNI, cert name, Host */
 	int		 port;
-	char		*token;		/* agent token (never logged) */
+	char		*token;		/* agent token (never logged); NULL until read */
+	char		*token_file;	/* "@FILE" when the token comes from a file */
 	char		*ca;		/* PORTHOLE_CA: extra PEM file to trust, or NULL */
 	char		*ca_bundle;	/* the system bundle found, or NULL */
 	char		*name;		/* hello.name */
@@ -134,8 +148,11 @@ struct agent {
 	int		 ctl_going_away; /* the relay closed it with 1001 (restart) */
 	uint16_t	 ctl_retries;	/* backoff step; zeroed on ESTABLISHED */
 	lws_sorted_usec_list_t sul_ctl;	/* reconnect timer */
-	char		*last_problem;	/* last connection problem logged (once each) */
+	char		*last_problem;	/* last connection problem logged (agent_problem) */
+	int64_t		 last_problem_at; /* when it was last logged at warn (monotonic s) */
+	unsigned	 problem_repeats; /* times seen since then */
 	char		 tls_error[160]; /* why the last certificate check failed */
+	int		 tls_verify_err; /* its X509_V_ERR_*, 0 when none */
 	char		 relay_addr[INET6_ADDRSTRLEN]; /* numeric address resolved last */
 	struct agent_resolve *resolve;	/* in-flight resolution, or NULL */
 
@@ -244,6 +261,14 @@ char	*agent_tls_find_bundle(void);
 const char *agent_tls_bundle_places(void);
 int	agent_tls_load_extra(struct agent *a, void *ssl_ctx);
 void	agent_tls_verify_note(struct agent *a, void *x509_store_ctx, int preverify_ok);
+/* What to change for the last certificate refusal (a static string). */
+const char *agent_tls_hint(const struct agent *a);
+
+/* agent-token.c: 0, or -1 with *cause if no relay will ever take token. */
+int	agent_token_check(const char *token, char **cause);
+
+/* agent-files.c: return once the files the agent reads are all there. */
+void	agent_files_wait(struct agent *a);
 
 /* agent-resolve.c */
 int	agent_resolve_start(struct agent *a, char **cause);
@@ -269,6 +294,14 @@ void	agent_chan_receive(struct agent_chan *ch, struct lws *wsi, const void *in,
 int	agent_chan_writeable(struct agent_chan *ch, struct lws *wsi);
 
 /* agent-conn.c */
+/*
+ * Log a problem that the agent retries: at warn the first time, then at
+ * debug while it repeats, at warn again (with a count) every
+ * AGENT_PROBLEM_REPEAT_SECS.  agent_problem_clear forgets it (connected).
+ */
+void	agent_problem(struct agent *a, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	agent_problem_clear(struct agent *a);
 void	agent_conn_init(struct agent *a);
 extern lws_retry_bo_t agent_retry_policy;	/* backoff + keepalive, both channels */
 void	agent_conn_start(struct agent *a);

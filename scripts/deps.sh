@@ -1,24 +1,44 @@
-# scripts/deps.sh - sourced by scripts/test and scripts/demo: installs the
-# Debian packages porthole builds and tests with, when any is missing.
-# Needs root (or sudo) only when something is missing.
-# asciinema (record test: `asciinema cat`) and prometheus (metrics test:
-# `promtool check metrics`; ~23 MB download, ~330 MB installed with its
-# web UI's JavaScript, which --no-install-recommends cannot leave out).
+# scripts/deps.sh - sourced by scripts/demo and scripts/test: installs the
+# Debian packages porthole needs, when any is missing.  Needs root (or
+# sudo) only when something is missing.
+#
+#   ph_install_deps build        what building and running need (scripts/demo)
+#   ph_install_deps build test   and what the tests need besides (scripts/test)
+#
+# Building: the compiler, meson, and the libraries with their static
+# archives (the agent is linked statically); libcriterion-dev because the
+# unit tests are part of the default build.  Running the demo needs
+# nothing more (the dev relay makes its certificate and keys with the
+# OpenSSL library, not the openssl program).
 
-PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc libc6-dev
  libwebsockets-dev libssl-dev libjansson-dev libedit-dev libcriterion-dev
- libzstd-dev libcap-dev zlib1g-dev openssl procps iproute2 coreutils
+ libzstd-dev libcap-dev zlib1g-dev"
+
+# Tests only, about a gigabyte with the JDK and Prometheus:
+#   clang, libclang-rt-14-dev: fuzz targets and the sanitizer build;
+#   openssl, jq, curl, file, python3, tmux, gdb, zstd, binutils, procps,
+#   iproute2, util-linux, coreutils: the e2e scripts' tools;
+#   openssh-server, openssh-client: bench/run's peer; busybox-static: the
+#   static program of static_root.sh's empty root; asciinema (record.sh:
+#   `asciinema cat`), prometheus (metrics.sh: `promtool check metrics`),
+#   openjdk-17-jdk-headless (dump_jvm.sh: java, javac), nodejs (dump_node.sh),
+#   dpkg-dev (package.sh: scripts/package's dpkg-shlibdeps).
+PORTHOLE_TEST_DEPS="dpkg-dev clang libclang-rt-14-dev openssl procps iproute2 coreutils
  jq curl file python3 tmux util-linux gdb zstd binutils
  openssh-server openssh-client busybox-static
  asciinema prometheus openjdk-17-jdk-headless nodejs"
-# openssh-server, openssh-client: bench/run's peer; busybox-static: the
-# static program of static_root.sh's empty root.  asciinema, prometheus
-# (promtool), openjdk-17-jdk-headless (java, javac) and nodejs: test-only
-# (record.sh, metrics.sh, dump_jvm.sh, dump_node.sh).
 
 ph_install_deps() {
-	local missing="" p
-	for p in $PORTHOLE_BUILD_DEPS ${PORTHOLE_EXTRA_DEPS:-}; do
+	local missing="" p list="" set
+	for set in "${@:-build}"; do
+		case $set in
+		build) list="$list $PORTHOLE_BUILD_DEPS";;
+		test) list="$list $PORTHOLE_TEST_DEPS";;
+		*) echo "ph_install_deps: unknown set '$set' (build, test)" >&2; return 2;;
+		esac
+	done
+	for p in $list ${PORTHOLE_EXTRA_DEPS:-}; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 			missing="$missing $p"
 	done

@@ -25,6 +25,7 @@
 static const char *log_prog = "porthole";
 static enum ph_log_level log_level = PH_LOG_WARN;
 static const char *log_names[] = { "error", "warn", "info", "debug" };
+static const char *log_lws_quiet;	/* lws lines with this go at debug */
 
 void
 ph_log_init(const char *prog, enum ph_log_level deflt)
@@ -92,7 +93,16 @@ log_lws_emit(int level, const char *line)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	buf[n] = '\0';
-	ph_logf(level == LLL_ERR ? PH_LOG_ERROR : PH_LOG_WARN, "lws", "%s", buf);
+	if (log_lws_quiet != NULL && strstr(buf, log_lws_quiet) != NULL)
+		ph_logf(PH_LOG_DEBUG, "lws", "%s", buf);
+	else
+		ph_logf(level == LLL_ERR ? PH_LOG_ERROR : PH_LOG_WARN, "lws", "%s", buf);
+}
+
+void
+ph_log_lws_quiet(const char *quiet)
+{
+	log_lws_quiet = quiet;
 }
 
 void

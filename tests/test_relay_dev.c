@@ -1,7 +1,7 @@
 /*
  * test_relay_dev.c - unit tests of the --dev state directory
  * (src/relay/relay-dev.c): the files and their modes, that the three tokens
- * verify against signing.pub with the kind, scope and key binding each is
+ * verify against signing.key.pub with the kind, scope and key binding each is
  * for, that a second start reuses keys and tokens but reissues a token that
  * no longer verifies or lives longer than the relay's --max-token-lifetime
  * allows its kind, that the certificate carries the names and verifies
@@ -95,7 +95,7 @@ prepare(const char *d)
 	prepare_with(d, NULL);
 }
 
-/* Verify DIR/name against DIR/signing.pub. */
+/* Verify DIR/name against DIR/signing.key.pub. */
 static void
 verify(const char *d, const char *name, struct ph_claims *c)
 {
@@ -103,7 +103,7 @@ verify(const char *d, const char *name, struct ph_claims *c)
 	char			*pub, *tok, *cause = NULL;
 	size_t			 len;
 
-	pub = path_of(d, "signing.pub");
+	pub = path_of(d, "signing.key.pub");
 	cr_assert_eq(ph_keyset_load(&ks, pub, &cause), 0, "%s", cause);
 	tok = slurp(d, name, &len);
 	cr_assert(len > 0 && tok[len - 1] == '\n');
@@ -144,13 +144,50 @@ Test(relay_dev, files_and_modes)
 	cr_assert_eq(mode_of(sub, "tls.key"), 0600);
 	cr_assert_eq(mode_of(sub, "ca.pem"), 0644);
 	cr_assert_eq(mode_of(sub, "signing.key"), 0600);
-	cr_assert_eq(mode_of(sub, "signing.pub"), 0644);
+	cr_assert_eq(mode_of(sub, "signing.key.pub"), 0644);
 	cr_assert_eq(mode_of(sub, "operator.key"), 0600);
 	cr_assert_eq(mode_of(sub, "viewer.key"), 0600);
 	cr_assert_eq(mode_of(sub, "agent.token"), 0600);
 	cr_assert_eq(mode_of(sub, "operator.token"), 0600);
 	cr_assert_eq(mode_of(sub, "viewer.token"), 0600);
 	free(sub);
+}
+
+/*
+ * signing.key.pub is keygen's name; signing.pub, the old one, is a link to
+ * it, and a directory made before (signing.pub a file) has it renamed.
+ */
+Test(relay_dev, old_pubkey_name_is_a_link)
+{
+	char		*old, *new, *before, *after, link[64];
+	size_t		 n1, n2;
+	ssize_t		 n;
+	struct stat	 st;
+
+	prepare(dir);
+	old = path_of(dir, "signing.pub");
+	new = path_of(dir, "signing.key.pub");
+	n = readlink(old, link, sizeof link - 1);
+	cr_assert_gt(n, 0);
+	link[n] = '\0';
+	cr_assert_str_eq(link, "signing.key.pub");
+
+	/* An old directory: signing.pub is the file, signing.key.pub missing. */
+	before = slurp(dir, "signing.key.pub", &n1);
+	cr_assert_eq(unlink(old), 0);
+	cr_assert_eq(rename(new, old), 0);
+	prepare(dir);
+	cr_assert_eq(lstat(old, &st), 0);
+	cr_assert(S_ISLNK(st.st_mode));
+	cr_assert_eq(lstat(new, &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+	after = slurp(dir, "signing.key.pub", &n2);
+	cr_assert_eq(n1, n2);
+	cr_assert_eq(memcmp(before, after, n1), 0);
+	free(before);
+	free(after);
+	free(old);
+	free(new);
 }
 
 Test(relay_dev, tokens_verify_with_their_roles)
@@ -202,7 +239,7 @@ Test(relay_dev, tokens_verify_with_their_roles)
 
 Test(relay_dev, second_prepare_reuses)
 {
-	const char *names[] = { "signing.key", "signing.pub", "tls.key",
+	const char *names[] = { "signing.key", "signing.key.pub", "tls.key",
 	    "ca.pem", "operator.key", "viewer.key", "agent.token",
 	    "operator.token", "viewer.token", NULL };
 	char	*before[16], *after, *p, *cause = NULL;
@@ -265,8 +302,8 @@ Test(relay_dev, second_prepare_reuses)
 		json_decref(c.cnf);
 		ph_key_free(sk);
 	}
-	/* A corrupt signing.pub is rewritten from signing.key. */
-	p = path_of(dir, "signing.pub");
+	/* A corrupt signing.key.pub is rewritten from signing.key. */
+	p = path_of(dir, "signing.key.pub");
 	cr_assert_eq(ph_write_file(p, "garbage\n", 8, 0644, &cause), 0);
 	free(p);
 
@@ -534,7 +571,7 @@ Test(relay_dev, env_file)
 	    "export PORTHOLE_CA=%s/ca.pem\n"
 	    "export PORTHOLE_TOKEN=@%s/operator.token\n"
 	    "export PORTHOLE_KEY=%s/operator.key\n"
-	    "export PORTHOLE_PUBKEY=%s/signing.pub\n"
+	    "export PORTHOLE_PUBKEY=%s/signing.key.pub\n"
 	    "# the agent: PORTHOLE_TOKEN=@%s/agent.token porthole-agent\n",
 	    real, real, real, real, real, real);
 	cr_assert(strncmp(env, want, strlen(want)) == 0, "env:\n%s\nwant:\n%s",

@@ -18,6 +18,12 @@ void	ph_logf(enum ph_log_level level, const char *func, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 /* Route libwebsockets' own log lines through ph_logf (warn and error only). */
 void	ph_log_lws_init(void);
+/*
+ * libwebsockets lines that contain quiet (a static string) go at debug: the
+ * program says the same thing better itself (the agent's "SSL error" lines,
+ * repeated on every retry, beside its own line with what to set).
+ */
+void	ph_log_lws_quiet(const char *quiet);
 
 #define ph_err(...)	ph_logf(PH_LOG_ERROR, __func__, __VA_ARGS__)
 #define ph_warn(...)	ph_logf(PH_LOG_WARN, __func__, __VA_ARGS__)

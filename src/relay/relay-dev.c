@@ -382,7 +382,63 @@ dev_ed25519_key(const char *path, char **cause)
 	return k;
 }
 
-/* signing.pub must hold signing.key's public half; rewrite it if not. */
+/*
+ * The public key's old name (RELAY_DEV_PUBKEY_OLD, before keygen's name was
+ * taken): a directory that has it as a file and not the new one gets it
+ * renamed, before the new one is checked.
+ */
+static int
+dev_old_pubkey_move(const char *dir, char **cause)
+{
+	char		*old = ph_asprintf("%s/%s", dir, RELAY_DEV_PUBKEY_OLD);
+	char		*new = ph_asprintf("%s/%s", dir, RELAY_DEV_PUBKEY);
+	struct stat	 st;
+	int		 rc = 0;
+
+	if (lstat(old, &st) == 0 && S_ISREG(st.st_mode) && !dev_exists(new) &&
+	    rename(old, new) != 0) {
+		*cause = ph_asprintf("cannot rename %s to %s: %s", old, new,
+		    strerror(errno));
+		rc = -1;
+	}
+	free(old);
+	free(new);
+	return rc;
+}
+
+/*
+ * The old name stays, as a symbolic link to the new one: what reads it (an
+ * agent's PORTHOLE_PUBKEY) or appends to it (a key rotation) reaches the
+ * file the relay reads.  A regular file left there (both names existed)
+ * is replaced by the link.
+ */
+static int
+dev_old_pubkey_link(const char *dir, char **cause)
+{
+	char		*old = ph_asprintf("%s/%s", dir, RELAY_DEV_PUBKEY_OLD);
+	struct stat	 st;
+	int		 rc = 0;
+
+	if (lstat(old, &st) == 0) {
+		if (S_ISLNK(st.st_mode))
+			goto out;
+		if (unlink(old) != 0) {
+			*cause = ph_asprintf("cannot remove %s: %s", old, strerror(errno));
+			rc = -1;
+			goto out;
+		}
+	}
+	if (symlink(RELAY_DEV_PUBKEY, old) != 0) {
+		*cause = ph_asprintf("cannot link %s to %s: %s", old, RELAY_DEV_PUBKEY,
+		    strerror(errno));
+		rc = -1;
+	}
+out:
+	free(old);
+	return rc;
+}
+
+/* signing.key.pub must hold signing.key's public half; rewrite it if not. */
 static int
 dev_prepare_pubkey(const char *path, const struct ph_key *signing,
     char **cause)
@@ -598,9 +654,12 @@ relay_dev_prepare(const char *dir, const struct ph_lifetime *lt, char **cause)
 	free(path);
 	if (signing == NULL)
 		goto out;
+	if (dev_old_pubkey_move(dir, cause) != 0)
+		goto out;
 	path = ph_asprintf("%s/%s", dir, RELAY_DEV_PUBKEY);
 	if (dev_prepare_pubkey(path, signing, cause) != 0 ||
-	    ph_keyset_load(&ks, path, cause) != 0)
+	    ph_keyset_load(&ks, path, cause) != 0 ||
+	    dev_old_pubkey_link(dir, cause) != 0)
 		goto out;
 	free(path);
 	path = NULL;

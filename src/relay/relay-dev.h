@@ -7,8 +7,13 @@
  *   tls.key, ca.pem		EC P-256 key and a self-signed certificate for
  *				localhost, 127.0.0.1 and ::1; ca.pem is both the
  *				relay's certificate and the CA its clients trust
- *   signing.key, signing.pub	the Ed25519 token signing pair
- *				(signing.pub is the relay's PORTHOLE_PUBKEY)
+ *   signing.key, signing.key.pub  the Ed25519 token signing pair, named
+ *				as `porthole token keygen -o signing.key` names it
+ *				(signing.key.pub is the relay's PORTHOLE_PUBKEY)
+ *   signing.pub		a symbolic link to signing.key.pub: the name
+ *				before 0.1.0's issue 16, kept so that agents and
+ *				scripts pointed at it go on working (a directory
+ *				with signing.pub as a file gets it renamed)
  *   operator.key, viewer.key	the client keys the two client tokens are bound to
  *   agent.token		kind agent, sub dev-agent, no label restriction
  *   operator.token		kind client, every operation, bound to operator.key
@@ -26,13 +31,14 @@
 #define RELAY_DEV_CERT		"ca.pem"
 #define RELAY_DEV_TLS_KEY	"tls.key"
 #define RELAY_DEV_SIGNING_KEY	"signing.key"
-#define RELAY_DEV_PUBKEY	"signing.pub"
+#define RELAY_DEV_PUBKEY	"signing.key.pub"
+#define RELAY_DEV_PUBKEY_OLD	"signing.pub"	/* a link to RELAY_DEV_PUBKEY */
 #define RELAY_DEV_ENV		"env"
 
 /*
  * Create dir (0700) if missing and every file above that is missing or no
  * longer usable: a certificate that does not match tls.key or has expired
- * is remade, a token that does not verify against signing.pub (expired,
+ * is remade, a token that does not verify against signing.key.pub (expired,
  * signed by an older key, bound to a key that changed), expires within a
  * day or lives longer than lt allows its kind is reissued; everything else
  * is kept as it is.  Does not write env.  Blocking file and key work: call

@@ -16,6 +16,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
 "$CLI_BIN" token keygen -o "$T/client.key" >/dev/null
 "$CLI_BIN" token issue --key "$T/issuer.key" --kind client --sub fake-client \
 	--bind "$T/client.key.pub" >"$T/client.token"
+# The agent's own token: the fake relay takes any, but the agent gives up on
+# one that is not an agent token (exit 3).
+"$CLI_BIN" token issue --key "$T/issuer.key" --kind agent --sub victim >"$T/agent.token"
 FAKE_AUTH=(--token "@$T/client.token" --client-key "$T/client.key")
 # The agent's own token: the fake relay checks nothing, but the agent reads
 # its sub (its full id is <claimed>@<sub>: docs/protocol.md, "Agent identity").

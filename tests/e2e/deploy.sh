@@ -22,7 +22,8 @@ done
 check "deploy/ holds the JSON snippets" test "$n" -ge 12
 
 # jqcheck FILE DESCRIPTION FILTER: the filter is true of the file.
-jqcheck() { check "$(basename "$1"): $2" jq -e "$3" "$1" >/dev/null; }
+# (jq's output is dropped inside: a redirect of check itself would hide its ok/not ok lines)
+jqcheck() { check "$(basename "$1"): $2" sh -c 'jq -e "$1" "$2" >/dev/null' sh "$3" "$1"; }
 
 secret_token='any(.secrets[]?; .name == "PORTHOLE_TOKEN" and (.valueFrom | startswith("arn:aws:secretsmanager:")))'
 no_plain_token='all(.environment[]?; .name != "PORTHOLE_TOKEN")'
@@ -61,6 +62,19 @@ jqcheck "$R" "the relay listens on 7443" '.containerDefinitions[0].portMappings[
 jqcheck "$R" "TLS key from Secrets Manager" \
 	'any(.containerDefinitions[0].secrets[]; .name == "PORTHOLE_TLS_KEY_PEM")'
 jqcheck "$R" "stopTimeout leaves the 25 s drain room" '.containerDefinitions[0].stopTimeout >= 30'
+jqcheck "$R" "PORTHOLE_TRUSTED_PROXIES: subnets (longer than /16), not the VPC" \
+	'.containerDefinitions[0].environment[] | select(.name == "PORTHOLE_TRUSTED_PROXIES") |
+	 .value | split(",") | length > 0 and all(.[]; (split("/")[1] | tonumber) > 16)'
+jqcheck "$R" "the relay has no task role (it calls no AWS API)" 'has("taskRoleArn") | not'
+for f in "$D"/iam-*-execution-policy.json; do
+	jqcheck "$f" "reads secrets, nothing else" \
+		'[.Statement[] | .Effect == "Allow" and .Action == "secretsmanager:GetSecretValue" and
+		  all([.Resource] | flatten | .[]; startswith("arn:aws:secretsmanager:"))] | all'
+done
+jqcheck "$D/iam-ecs-tasks-trust.json" "trusts ECS tasks only" \
+	'[.Statement[].Principal.Service] == ["ecs-tasks.amazonaws.com"]'
+check ".dockerignore keeps build trees and dev state out" \
+	sh -c "grep -qx 'build\*/' '$SRC/.dockerignore' && grep -qx '.porthole-dev/' '$SRC/.dockerignore'"
 for lb in alb nlb; do
 	jqcheck "$D/relay-service-$lb.json" "forwards to the relay container's port" \
 		'.loadBalancers[0] | .containerName == "relay" and .containerPort == 7443'
@@ -75,7 +89,7 @@ for lb in alb nlb; do
 done
 jqcheck "$D/alb-target-group.json" "HTTPS, HTTP/1.1 (WebSocket upgrades)" '.Protocol == "HTTPS" and .ProtocolVersion == "HTTP1"'
 jqcheck "$D/alb-listener.json" "HTTPS with a certificate" '.Protocol == "HTTPS" and (.Certificates | length) > 0'
-jqcheck "$D/alb-attributes.json" "idle timeout at least 60 s (pings every 20 s)" \
+jqcheck "$D/alb-attributes.json" "idle timeout at least 60 s (pings after 16 s)" \
 	'.Attributes[] | select(.Key == "idle_timeout.timeout_seconds") | (.Value | tonumber) >= 60'
 jqcheck "$D/nlb-target-group.json" "TCP: TLS passes through" '.Protocol == "TCP"'
 jqcheck "$D/nlb-listener.json" "TCP: TLS passes through" '.Protocol == "TCP"'

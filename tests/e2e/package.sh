@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# scripts/package end to end: the two .deb files it builds from this build
+# directory are well formed (dpkg-deb -I, dpkg -c), hold the programs where
+# README.md says (/usr/bin/porthole, /usr/sbin/porthole-relay), depend on
+# packages this machine has, and what dpkg -x unpacks into a scratch root
+# runs: `porthole version`, and the unpacked relay (--dev) serves the
+# unpacked CLI.
+. "$(dirname "$0")/lib.sh"
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+command -v dpkg-shlibdeps >/dev/null || { fail "dpkg-dev is not installed (scripts/deps.sh installs it)"; finish; }
+
+"$SRC/scripts/package" --build "$BUILD" --out "$T/dist" >"$T/package.out" 2>"$T/package.err"
+eq "scripts/package succeeds" $? 0
+arch=$(dpkg --print-architecture)
+cli=$(ls "$T"/dist/porthole_*_"$arch".deb 2>/dev/null)
+relay=$(ls "$T"/dist/porthole-relay_*_"$arch".deb 2>/dev/null)
+check "the CLI's package is built" test -f "$cli"
+check "the relay's package is built" test -f "$relay"
+
+for deb in "$cli" "$relay"; do
+	name=$(basename "$deb" | cut -d_ -f1)
+	info=$(dpkg-deb -I "$deb")
+	contains "$name: dpkg-deb -I reads it" "$info" "Package: $name"
+	eq "$name: its version is the build's" "$(dpkg-deb -f "$deb" Version)" \
+		"$("$CLI_BIN" version | sed -n 's/^porthole \([^ ]*\).*/\1/p')"
+	contains "$name: depends on libwebsockets" "$(dpkg-deb -f "$deb" Depends)" libwebsockets
+	# Every package it depends on is installed here (so apt can install it on this release).
+	for p in $(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/(.*//; s/ //g'); do
+		check "$name: depends on $p, a package of this release" dpkg-query -W "$p" >/dev/null
+	done
+done
+check "dpkg -c: the CLI is /usr/bin/porthole" sh -c "dpkg -c '$cli' | grep -q ' ./usr/bin/porthole$'"
+check "dpkg -c: the relay is /usr/sbin/porthole-relay" \
+	sh -c "dpkg -c '$relay' | grep -q ' ./usr/sbin/porthole-relay$'"
+check "dpkg -c: every file is root's" sh -c "! dpkg -c '$cli' '$relay' | grep -v ' root/root '"
+
+ROOT=$T/root
+dpkg -x "$cli" "$ROOT"
+dpkg -x "$relay" "$ROOT"
+contains "the unpacked CLI runs: porthole version" "$("$ROOT/usr/bin/porthole" version 2>&1)" "porthole "
+contains "the unpacked relay runs: --version" "$("$ROOT/usr/sbin/porthole-relay" --version 2>&1)" \
+	"porthole-relay "
+
+# The unpacked relay and CLI work together (with the build's agent).
+RELAY_BIN=$ROOT/usr/sbin/porthole-relay
+CLI_BIN=$ROOT/usr/bin/porthole
+start_relay
+start_agent pkg-agent
+eq "the unpacked CLI execs through the unpacked relay" \
+	"$(ph exec pkg-agent -- echo packaged </dev/null)" packaged
+finish
