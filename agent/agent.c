@@ -380,10 +380,13 @@ main(int argc, char **argv)
 	ph_env_scrub();
 	agent_child_init();
 
+	/*
+	 * Files that are not there yet are waited for, never a reason to exit;
+	 * the identity reads the token (its sub qualifies the id), so after.
+	 */
+	agent_files_wait(a);
 	if (agent_identity(a, &cause) != 0)
 		agent_config_fail("%s", cause);
-	/* Files that are not there yet are waited for, never a reason to exit. */
-	agent_files_wait(a);
 	a->max_payload = PH_MAX_PAYLOAD;
 
 	/* Before any thread exists, so that every thread has them blocked. */
