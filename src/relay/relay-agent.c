@@ -404,7 +404,7 @@ relay_agent_closed(struct relay_conn *c)
 	relay_agent_audit(c, a, "agent_gone", json_pack("{s:i,s:I}", "close",
 	    c->peer_close != 0 ? c->peer_close : c->close_code,
 	    "connected_secs", (json_int_t)(ph_now() - a->since)));
-	relay_session_agent_gone(a->id);
+	relay_session_agent_gone(&relay.sessions, a->id);
 	relay_agent_free(a);
 }
 

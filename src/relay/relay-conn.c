@@ -361,10 +361,10 @@ relay_conn_message(struct relay_conn *c, const uint8_t *msg, size_t len)
 		relay_agent_rx(c, &f);
 		break;
 	case RELAY_CONN_CLIENT:
-		relay_session_client_rx(c, &f, msg, len);
+		relay_client_rx(c, &f, msg, len);
 		break;
 	case RELAY_CONN_DATA:
-		relay_session_data_rx(c, &f, msg, len);
+		relay_data_rx(c, &f, msg, len);
 		break;
 	default:
 		break;
@@ -448,7 +448,7 @@ relay_conn_writeable(struct relay_conn *c, struct lws *wsi)
 		}
 		ph_queue_pop(&c->tx);
 		if (c->sess != NULL)
-			relay_session_drained(c);
+			relay_session_drained(&relay.sessions, c->sess, c);
 		if (ph_queue_peek(&c->tx) != NULL || c->close_code != 0)
 			lws_callback_on_writable(wsi);
 		return 0;
@@ -472,10 +472,10 @@ relay_conn_closed(struct relay_conn *c)
 		relay_agent_closed(c);
 		break;
 	case RELAY_CONN_CLIENT:
-		relay_session_client_closed(c);
+		relay_client_closed(c);
 		break;
 	case RELAY_CONN_DATA:
-		relay_session_data_closed(c);
+		relay_data_closed(c);
 		break;
 	default:
 		break;

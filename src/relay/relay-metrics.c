@@ -205,9 +205,9 @@ relay_metrics_render(char **out, size_t *len)
 	relay_metrics_head(f, "porthole_relay_session_bytes_total", "counter",
 	    "Session payload bytes spliced, by direction.");
 	fprintf(f, "porthole_relay_session_bytes_total{direction=\"to_agent\"} %llu\n",
-	    (unsigned long long)relay.stats.bytes_to_agent);
+	    (unsigned long long)relay.sessions.bytes_to_agent);
 	fprintf(f, "porthole_relay_session_bytes_total{direction=\"to_client\"} %llu\n",
-	    (unsigned long long)relay.stats.bytes_to_client);
+	    (unsigned long long)relay.sessions.bytes_to_client);
 
 	relay_metrics_head(f, "porthole_relay_refusals_total", "counter",
 	    "Requests, channels and sessions refused, by error code.");

@@ -134,6 +134,15 @@ relay_usage(FILE *f)
 	fprintf(f, "The audit stream (JSON lines) goes to stdout, the diagnostic log to stderr.\n");
 }
 
+/* Once a second: sessions whose agent did not attach in time fail. */
+static void
+relay_tick(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	relay_session_tick(&relay.sessions, ph_mono_ms());
+	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
+}
+
 static void
 relay_on_signal(int sig)
 {
@@ -434,6 +443,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	relay_metrics_init();
+	relay_sessions_init(&relay.sessions, &relay_client_session_io);
 	if (relay_audit_init(o.trusted_proxies, &cause) != 0) {
 		fprintf(stderr, "porthole-relay: --trusted-proxies: %s\n", cause);
 		goto out;
@@ -486,6 +496,7 @@ main(int argc, char **argv)
 	}
 	relay_conn_keepalive_start(o.ping_secs, o.hangup_secs);
 	relay_limits_start();
+	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
 	port = lws_get_vhost_listen_port(relay.vh);
 	if (port <= 0) {
 		fprintf(stderr, "porthole-relay: cannot tell which port %s bound\n", o.listen);
@@ -514,13 +525,14 @@ out:
 	if (relay.ctx != NULL) {
 		lws_sul_cancel(&relay.sul_shutdown);
 		lws_sul_cancel(&relay.sul_keepalive);
+		lws_sul_cancel(&relay.sul_tick);
 		relay_limits_stop();
 		relay.dying = 1;
 		lws_context_destroy(relay.ctx);
 		relay.ctx = NULL;
 	}
 	relay_agent_cleanup();
-	relay_session_cleanup();
+	relay_sessions_free(&relay.sessions);
 	relay_record_cleanup();
 	relay_audit_cleanup();
 	relay_sids_free();

@@ -35,6 +35,8 @@
 #include "porthole/revoked.h"
 #include "porthole/token.h"
 #include "porthole/tokenlife.h"
+#include "relay-map.h"
+#include "relay-session.h"
 
 /*
  * Receive buffers: control channels carry small JSON, sessions bulk data.
@@ -45,18 +47,9 @@
 /* Largest socket write: one whole message plus its WebSocket header. */
 #define RELAY_TX_PACKET		(PH_MAX_MESSAGE + 64)
 
-/*
- * Outgoing queues.  A session queue past its high mark stops reads of the
- * connection feeding it; below the low mark they resume.  The hard limit
- * leaves room for what arrives between the mark and the pause taking hold.
- */
-#define RELAY_Q_LOW		(64 * 1024)
-#define RELAY_Q_HIGH		(256 * 1024)
-#define RELAY_Q_LIMIT		(1024 * 1024 + 4 * PH_MAX_MESSAGE)
 /* Control channels: open requests and errors only; nothing is paused. */
 #define RELAY_CTLQ_LIMIT	(1024 * 1024)
 
-#define RELAY_ATTACH_SECS	10	/* agent must attach a session in this */
 #define RELAY_FIRST_MSG_SECS	10	/* hello / open / attach must come in this */
 #define RELAY_SHUTDOWN_SECS	25	/* SIGTERM: exit within this (--shutdown-secs) */
 #define RELAY_SHUTDOWN_HURRY	2	/* ... the last seconds stop waiting for queues */
@@ -118,11 +111,7 @@ struct relay_conn {
 /* Counters for /metrics. */
 struct relay_stats {
 	uint64_t	 agents_total;
-	uint64_t	 sessions_total;
-	uint64_t	 sessions_active;
 	uint64_t	 refusals;
-	uint64_t	 bytes_to_agent;
-	uint64_t	 bytes_to_client;
 };
 
 /* The process. */
@@ -140,8 +129,10 @@ struct relay {
 	int			 dying;		/* lws_context_destroy is running */
 	lws_sorted_usec_list_t	 sul_shutdown;
 	lws_sorted_usec_list_t	 sul_keepalive;	/* relay_conn_keepalive */
+	lws_sorted_usec_list_t	 sul_tick;	/* relay_tick: attach deadlines */
 	int			 ping_secs, hangup_secs;
 	struct relay_stats	 stats;
+	struct relay_sessions	 sessions;	/* relay-session.c */
 };
 
 extern struct relay relay;
@@ -191,16 +182,16 @@ int	relay_agent_proto(const struct relay_agent *a);
 size_t	relay_agent_count(void);
 void	relay_agent_cleanup(void);
 
-/* relay-session.c: client and data channels, splicing. */
-void	relay_session_client_rx(struct relay_conn *c, struct ph_frame *f,
+/* relay-client.c: the client endpoint; a session's open; the sessions' io. */
+void	relay_client_rx(struct relay_conn *c, struct ph_frame *f,
 	    const uint8_t *msg, size_t len);
-void	relay_session_data_rx(struct relay_conn *c, struct ph_frame *f,
+void	relay_client_closed(struct relay_conn *c);
+extern const struct relay_session_io relay_client_session_io;
+
+/* relay-data.c: the agent's data endpoint. */
+void	relay_data_rx(struct relay_conn *c, struct ph_frame *f,
 	    const uint8_t *msg, size_t len);
-void	relay_session_client_closed(struct relay_conn *c);
-void	relay_session_data_closed(struct relay_conn *c);
-void	relay_session_drained(struct relay_conn *c);
-void	relay_session_agent_gone(const char *agent_id);
-void	relay_session_cleanup(void);
+void	relay_data_closed(struct relay_conn *c);
 
 /* relay-audit.c: the audit stream on stdout; where a request comes from. */
 int	relay_audit_init(const char *trusted_proxies, char **cause);
@@ -299,16 +290,5 @@ void	relay_limits_session_del(const char *agent_id, const char *sub);
 size_t	relay_limits_pending(void);
 void	relay_limits_stop(void);
 void	relay_limits_cleanup(void);
-
-/* relay-map.c: string key -> pointer; keys belong to the values. */
-struct relay_map_ent;
-struct relay_map {
-	struct relay_map_ent	**b;
-	size_t			  nb, n;
-};
-void	*relay_map_get(const struct relay_map *m, const char *key);
-int	 relay_map_put(struct relay_map *m, const char *key, void *val);
-void	*relay_map_del(struct relay_map *m, const char *key);
-void	 relay_map_free(struct relay_map *m);
 
 #endif
