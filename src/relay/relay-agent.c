@@ -257,7 +257,7 @@ relay_agent_claim(struct relay_agent *a, struct relay_agent **old)
 		relay_agent_audit((*old)->conn, *old, "agent_gone", json_pack("{s:s,s:I}",
 		    "reason", "replaced by a new connection of the same agent",
 		    "connected_secs", (json_int_t)(ph_now() - (*old)->since)));
-		(*old)->conn->agent = NULL;
+		(*old)->conn->ep = NULL;
 		relay_conn_close((*old)->conn, PH_CLOSE_GOING_AWAY,
 		    "replaced by a new connection", 1);
 	}
@@ -332,7 +332,7 @@ relay_agent_hello(struct relay_conn *c, json_t *hello)
 	if (relay_agent_link(a) != 0)
 		goto nomem;
 	a->conn = c;
-	c->agent = a;
+	c->ep = a;
 	relay.stats.agents_total++;
 
 	welcome = ph_ctl_new(PH_CTL_WELCOME);
@@ -356,18 +356,21 @@ nomem:
 }
 
 /* A decoded message on a control channel. */
-void
-relay_agent_rx(struct relay_conn *c, struct ph_frame *f)
+static void
+relay_agent_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *m, size_t len)
 {
+	struct relay_agent *a = c->ep;
 	const char *code, *msg;
 
+	(void)m;
+	(void)len;
 	if (f->type != PH_FRAME_CONTROL) {
 		relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
 		    "only CONTROL frames are allowed on %s, not %s", PH_PATH_AGENT,
 		    ph_frame_type_name(f->type));
 		return;
 	}
-	if (c->agent == NULL) {
+	if (a == NULL) {
 		if (f->ctl != PH_CTL_HELLO) {
 			relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
 			    "the first message on %s must be hello, not %s",
@@ -380,7 +383,7 @@ relay_agent_rx(struct relay_conn *c, struct ph_frame *f)
 	if (f->ctl == PH_CTL_ERROR) {
 		code = json_string_value(json_object_get(f->json, "code"));
 		msg = json_string_value(json_object_get(f->json, "message"));
-		ph_warn("agent %s reports %s: %s", c->agent->id, code, msg);
+		ph_warn("agent %s reports %s: %s", a->id, code, msg);
 		return;
 	}
 	relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
@@ -388,14 +391,14 @@ relay_agent_rx(struct relay_conn *c, struct ph_frame *f)
 }
 
 /* The control channel c closed. */
-void
+static void
 relay_agent_closed(struct relay_conn *c)
 {
-	struct relay_agent *a = c->agent;
+	struct relay_agent *a = c->ep;
 
 	if (a == NULL)
 		return;
-	c->agent = NULL;
+	c->ep = NULL;
 	a->conn = NULL;
 	relay_agent_unlink(a);
 	ph_info("agent gone: id=%s name=%s peer=%s (close %d, connected %llds)",
@@ -407,6 +410,17 @@ relay_agent_closed(struct relay_conn *c)
 	relay_session_agent_gone(&relay.sessions, a->id);
 	relay_agent_free(a);
 }
+
+const struct relay_endpoint relay_agent_endpoint = {
+	.what = "control channel",
+	.token = PH_TOKEN_AGENT,
+	.q_low = RELAY_CTLQ_LIMIT / 4,
+	.q_high = RELAY_CTLQ_LIMIT / 2,
+	.q_limit = RELAY_CTLQ_LIMIT,
+	.rx_release = 1,
+	.rx = relay_agent_rx,
+	.closed = relay_agent_closed,
+};
 
 /* At exit, after every connection closed. */
 void

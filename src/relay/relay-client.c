@@ -34,6 +34,12 @@
 #include "porthole/util.h"
 #include "relay.h"
 
+/* A client channel's own state (its c->ep). */
+struct relay_client_chan {
+	char			*bearer;	/* its token, until the open (wiped) */
+	struct relay_session	*sess;		/* once the open passed */
+};
+
 /* What admitting and creating took, until the session holds it. */
 struct relay_open {
 	json_t			*o;		/* the open (the frame's) */
@@ -271,7 +277,7 @@ relay_client_create(struct relay_conn *c, struct relay_open *p)
 	p->rec = NULL;
 	p->counted = 0;		/* relay_client_freed gives it back */
 	snprintf(s->peer, sizeof s->peer, "%s", c->peer);
-	c->sess = s;
+	((struct relay_client_chan *)c->ep)->sess = s;
 	return s;
 }
 
@@ -283,15 +289,16 @@ relay_client_create(struct relay_conn *c, struct relay_open *p)
 static int
 relay_client_forward(struct relay_conn *c, struct relay_session *s, struct relay_open *p)
 {
+	struct relay_client_chan *ch = c->ep;
 	int r;
 
 	r = json_object_set_new(p->o, "secret", json_string(s->secret)) != 0 ||
 	    json_object_set_new(p->o, "sub", json_string(s->sub)) != 0 ||
-	    c->bearer == NULL ||
-	    json_object_set_new(p->o, "token", json_string(c->bearer)) != 0 ||
+	    ch->bearer == NULL ||
+	    json_object_set_new(p->o, "token", json_string(ch->bearer)) != 0 ||
 	    relay_agent_send(p->agent, p->o) != 0;
 	json_object_del(p->o, "token");
-	relay_auth_wipe(&c->bearer);
+	relay_auth_wipe(&ch->bearer);
 	if (r != 0) {
 		relay_session_abandon(&relay.sessions, s, "open not forwarded");
 		json_decref(s->audit);		/* never opened: a refusal, not a session */
@@ -322,27 +329,77 @@ relay_client_open(struct relay_conn *c, struct ph_frame *f)
 	relay_client_open_clear(&p);
 }
 
+/* A client channel starts: its own state, empty. */
+static int
+relay_client_start(struct relay_conn *c, const char *sid)
+{
+	(void)sid;
+	if ((c->ep = calloc(1, sizeof(struct relay_client_chan))) == NULL) {
+		relay_conn_fail(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Its token verified: kept (to forward with the open) until the open. */
+static void
+relay_client_authed(struct relay_conn *c, char *bearer)
+{
+	struct relay_client_chan *ch = c->ep;
+
+	ch->bearer = bearer;
+}
+
 /* A decoded message on a client channel. */
-void
+static void
 relay_client_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *msg, size_t len)
 {
-	if (c->sess == NULL)
+	struct relay_client_chan *ch = c->ep;
+
+	if (ch->sess == NULL)
 		relay_client_open(c, f);
 	else
-		relay_session_client_frame(&relay.sessions, c->sess, f, msg, len);
+		relay_session_client_frame(&relay.sessions, ch->sess, f, msg, len);
 }
 
-void
+static void
+relay_client_drained(struct relay_conn *c)
+{
+	struct relay_client_chan *ch = c->ep;
+
+	if (ch != NULL && ch->sess != NULL)
+		relay_session_drained(&relay.sessions, ch->sess, c);
+}
+
+static void
 relay_client_closed(struct relay_conn *c)
 {
-	struct relay_session *s = c->sess;
+	struct relay_client_chan *ch = c->ep;
+	struct relay_session *s;
 
-	relay_auth_wipe(&c->bearer);
-	if (s == NULL)
+	if (ch == NULL)
 		return;
-	c->sess = NULL;
-	relay_session_client_closed(&relay.sessions, s);
+	c->ep = NULL;
+	relay_auth_wipe(&ch->bearer);
+	s = ch->sess;
+	free(ch);
+	if (s != NULL)
+		relay_session_client_closed(&relay.sessions, s);
 }
+
+const struct relay_endpoint relay_client_endpoint = {
+	.what = "session",
+	.token = PH_TOKEN_CLIENT,
+	.keep_bearer = 1,
+	.q_low = RELAY_Q_LOW,
+	.q_high = RELAY_Q_HIGH,
+	.q_limit = RELAY_Q_LIMIT,
+	.start = relay_client_start,
+	.authed = relay_client_authed,
+	.rx = relay_client_rx,
+	.drained = relay_client_drained,
+	.closed = relay_client_closed,
+};
 
 /*
  * The recording failed: audit it; with recordings required the session

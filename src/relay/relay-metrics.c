@@ -229,7 +229,7 @@ relay_metrics_render(char **out, size_t *len)
 
 	relay_metrics_head(f, "porthole_relay_websockets", "gauge",
 	    "WebSocket connections open now.");
-	fprintf(f, "porthole_relay_websockets %zu\n", relay.nconns);
+	fprintf(f, "porthole_relay_websockets %zu\n", relay.nwebsockets);
 
 	relay_metrics_head(f, "porthole_relay_recordings_total", "counter",
 	    "Session recordings started.");

@@ -161,18 +161,18 @@ relay_shutdown_timeout(lws_sorted_usec_list_t *sul)
 	(void)sul;
 	if (!relay_shutdown_hurried) {
 		relay_shutdown_hurried = 1;
-		if (relay.nconns > 0) {
+		if (relay.nwebsockets > 0) {
 			ph_warn("%zu connections still draining after %d s: closing them "
-			    "now", relay.nconns, relay_shutdown_secs - RELAY_SHUTDOWN_HURRY);
+			    "now", relay.nwebsockets, relay_shutdown_secs - RELAY_SHUTDOWN_HURRY);
 			relay_conn_shutdown_all(1);
 		}
 		lws_sul_schedule(relay.ctx, 0, &relay.sul_shutdown, relay_shutdown_timeout,
 		    (lws_usec_t)RELAY_SHUTDOWN_HURRY * LWS_US_PER_SEC);
 		return;
 	}
-	if (relay.nconns > 0)
+	if (relay.nwebsockets > 0)
 		ph_warn("%zu connections did not finish closing; leaving anyway",
-		    relay.nconns);
+		    relay.nwebsockets);
 	relay.done = 1;
 	lws_cancel_service(relay.ctx);	/* sul callbacks run before poll: wake it */
 }
@@ -184,9 +184,9 @@ relay_shutdown_begin(int sig)
 
 	relay.shutting_down = 1;
 	ph_info("%s: no longer accepting; closing %zu WebSockets (at most %d s)",
-	    strsignal(sig), relay.nconns, relay_shutdown_secs);
+	    strsignal(sig), relay.nwebsockets, relay_shutdown_secs);
 	relay_conn_shutdown_all(0);
-	if (relay.nconns == 0) {
+	if (relay.nwebsockets == 0) {
 		relay.done = 1;
 		return;
 	}

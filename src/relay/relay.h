@@ -35,6 +35,7 @@
 #include "porthole/revoked.h"
 #include "porthole/token.h"
 #include "porthole/tokenlife.h"
+#include "relay-endpoint.h"
 #include "relay-map.h"
 #include "relay-session.h"
 
@@ -54,13 +55,6 @@
 #define RELAY_SHUTDOWN_SECS	25	/* SIGTERM: exit within this (--shutdown-secs) */
 #define RELAY_SHUTDOWN_HURRY	2	/* ... the last seconds stop waiting for queues */
 
-enum relay_conn_kind {
-	RELAY_CONN_HTTP = 0,	/* plain request: /healthz, /v1/agents ... */
-	RELAY_CONN_CONTROL,	/* /v1/agent: an agent's control channel */
-	RELAY_CONN_CLIENT,	/* /v1/session: a client's session */
-	RELAY_CONN_DATA,	/* /v1/agent/session/<sid>: an agent's side of it */
-	RELAY_CONN_OTHER,	/* a WebSocket on no endpoint; being refused */
-};
 
 /* Reasons rx is off on a connection; reads resume when none is left. */
 #define RELAY_PAUSE_ATTACH	0x1	/* client waits for the agent to attach */
@@ -78,10 +72,8 @@ struct relay_conn {
 	int			 established;	/* ESTABLISHED seen, CLOSED not yet */
 	int			 authed;	/* claims hold a verified token */
 	struct ph_claims	 claims;
-	char			*bearer;	/* CLIENT: its token, until the open (wiped) */
 
 	struct ph_msgbuf	 rx;		/* message being reassembled */
-	int			 rx_text;	/* current message is text: refuse */
 	struct ph_queue		 tx;		/* whole messages waiting for WRITEABLE */
 	unsigned		 pause;		/* RELAY_PAUSE_* bits */
 
@@ -92,18 +84,12 @@ struct relay_conn {
 	int			 close_sent;	/* returned -1: ignore later WRITEABLEs */
 	int			 peer_close;	/* code of a close the peer started */
 
-	struct relay_agent	*agent;		/* CONTROL: the registration it holds */
-	struct relay_session	*sess;		/* CLIENT / DATA: its session */
-	char			 path_sid[PH_SID_LEN + 1];	/* DATA: sid in the path */
+	void			*ep;		/* the endpoint's own state (relay-endpoint.h) */
 	int64_t			 bytes_in;	/* message bytes read */
 	int64_t			 rx_ms;		/* ph_mono_ms() the peer last sent anything */
 	int64_t			 ping_ms;	/* ... and the relay last pinged it */
 	int			 ping_due;	/* send a ping at the next WRITEABLE */
 	int			 hung_up;	/* silent too long: being killed */
-
-	/* HTTP: the response body, LWS_PRE bytes of headroom in front. */
-	uint8_t			*http_body;
-	size_t			 http_len, http_off;
 
 	struct relay_conn	*prev, *next;	/* relay.conns: live WebSockets */
 };
@@ -123,7 +109,7 @@ struct relay {
 	struct ph_revoked	 revoked;	/* PORTHOLE_REVOKED */
 	struct ph_lifetime	 lifetime;	/* --max-token-lifetime */
 	struct relay_conn	*conns;		/* every live WebSocket */
-	size_t			 nconns;
+	size_t			 nwebsockets;	/* ... and how many */
 	int			 shutting_down;
 	int			 done;		/* leave the loop */
 	int			 dying;		/* lws_context_destroy is running */
@@ -151,11 +137,6 @@ void	relay_conn_resume(struct relay_conn *c, unsigned why);
 void	relay_conn_shutdown_all(int now);
 void	relay_conn_keepalive_start(int ping_secs, int hangup_secs);
 
-/* relay-http.c: plain HTTP requests. */
-int	relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path);
-int	relay_http_writeable(struct relay_conn *c, struct lws *wsi);
-void	relay_http_closed(struct relay_conn *c);
-
 /* relay-route.c: the endpoint a path names; the token in a header. */
 enum relay_conn_kind relay_route(const char *path, const char **subproto, const char **sid);
 char	*relay_route_bearer(const char *hdr, char **cause);
@@ -171,8 +152,6 @@ int	relay_auth_revoked(const char *jti);
 void	relay_auth_wipe(char **tok);
 
 /* relay-agent.c: the registry of connected agents. */
-void	relay_agent_rx(struct relay_conn *c, struct ph_frame *f);
-void	relay_agent_closed(struct relay_conn *c);
 struct relay_agent *relay_agent_find(const char *id);
 json_t	*relay_agent_json(const struct relay_agent *a);
 json_t	*relay_agent_list(const struct ph_claims *cl, const char *selector, char **cause);
@@ -182,16 +161,8 @@ int	relay_agent_proto(const struct relay_agent *a);
 size_t	relay_agent_count(void);
 void	relay_agent_cleanup(void);
 
-/* relay-client.c: the client endpoint; a session's open; the sessions' io. */
-void	relay_client_rx(struct relay_conn *c, struct ph_frame *f,
-	    const uint8_t *msg, size_t len);
-void	relay_client_closed(struct relay_conn *c);
+/* relay-client.c: the sessions' io (the client endpoint is in the table). */
 extern const struct relay_session_io relay_client_session_io;
-
-/* relay-data.c: the agent's data endpoint. */
-void	relay_data_rx(struct relay_conn *c, struct ph_frame *f,
-	    const uint8_t *msg, size_t len);
-void	relay_data_closed(struct relay_conn *c);
 
 /* relay-audit.c: the audit stream on stdout; where a request comes from. */
 int	relay_audit_init(const char *trusted_proxies, char **cause);
