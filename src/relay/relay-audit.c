@@ -36,6 +36,10 @@
 #include "porthole/printable.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-audit.h"
+#include "relay-conn.h"
+#include "relay-metrics.h"
+#include "relay-xff.h"
 
 #define RELAY_AUDIT_MAX		(1024 * 1024)	/* bytes waiting for stdout */
 #define RELAY_AUDIT_RETRY_MS	50

@@ -33,6 +33,17 @@
 #include "porthole/opensig.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-agent.h"
+#include "relay-audit.h"
+#include "relay-auth.h"
+#include "relay-client.h"
+#include "relay-conn.h"
+#include "relay-endpoint.h"
+#include "relay-limits.h"
+#include "relay-metrics.h"
+#include "relay-record.h"
+#include "relay-session.h"
+#include "relay-sids.h"
 
 /* A client channel's own state (its c->ep). */
 struct relay_client_chan {
@@ -149,10 +160,10 @@ relay_client_admit_open(struct relay_conn *c, struct ph_frame *f, struct relay_o
 		free(why);
 		return -1;
 	}
-	if (relay_sids_seen(p->sid))
+	if (relay_sids_seen(&relay.sids, p->sid))
 		return relay_client_refuse(c, PH_ERR_SID_REUSED, PH_CLOSE_CONFLICT,
 		    "session id %s was used before: draw a new one", p->sid);
-	if (relay_sids_add(p->sid) != 0)
+	if (relay_sids_add(&relay.sids, p->sid) != 0)
 		return relay_client_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL,
 		    "out of memory");
 	return 0;
@@ -176,7 +187,7 @@ relay_client_admit_agent(struct relay_conn *c, struct relay_open *p)
 	    asub != NULL ? "@" : "", asub != NULL ? asub : "") >= sizeof p->agent_id)
 		return relay_client_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
 		    "agent and agent_sub are too long for an agent id");
-	if ((p->agent = relay_agent_find(p->agent_id)) == NULL)
+	if ((p->agent = relay_agent_find(&relay.agents, p->agent_id)) == NULL)
 		return relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
 		    "agent %s is not connected to this relay", p->agent_id);
 	ap = relay_agent_proto(p->agent);

@@ -29,6 +29,13 @@
 #include "porthole/log.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-audit.h"
+#include "relay-auth.h"
+#include "relay-conn.h"
+#include "relay-endpoint.h"
+#include "relay-limits.h"
+#include "relay-metrics.h"
+#include "relay-route.h"
 
 /*
  * Keepalive, the relay's own rather than libwebsockets' (whose per-wsi

@@ -12,6 +12,10 @@
 
 #include "porthole/log.h"
 #include "relay.h"
+#include "relay-audit.h"
+#include "relay-conn.h"
+#include "relay-endpoint.h"
+#include "relay-session.h"
 
 /* A data channel's own state (its c->ep). */
 struct relay_data_chan {

@@ -27,6 +27,13 @@
 #include "porthole/log.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-agent.h"
+#include "relay-audit.h"
+#include "relay-auth.h"
+#include "relay-conn.h"
+#include "relay-endpoint.h"
+#include "relay-limits.h"
+#include "relay-metrics.h"
 
 #define RELAY_HTTP_CHUNK	65536
 
@@ -153,7 +160,7 @@ relay_http_agents(struct relay_conn *c, struct lws *wsi)
 		ph_claims_free(&cl);
 		return r;
 	}
-	list = relay_agent_list(&cl, selector, &cause);
+	list = relay_agent_list(&relay.agents, &cl, selector, &cause);
 	ph_claims_free(&cl);
 	if (list == NULL) {
 		r = relay_http_error(c, wsi, 400, "bad_request",

@@ -55,6 +55,9 @@
 #include "porthole/log.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-limits.h"
+#include "relay-map.h"
+#include "relay-metrics.h"
 
 #define RELAY_LIMITS_FD_RESERVE	64	/* fds kept for files, logs, recordings */
 #define RELAY_LIMITS_TICK_MS	1000
@@ -95,7 +98,8 @@ static struct relay_map		 addrs;		/* address -> relay_limits_addr */
 static struct relay_map		 agents;	/* agent id -> relay_limits_agent */
 static struct relay_map		 subs;		/* (agent id, sub) -> relay_limits_agent */
 static struct relay_limits_conn	*pend_head, *pend_tail;
-static size_t			 npending, nconns;
+static size_t			 npending;
+static size_t			 nsockets;	/* accepted TCP connections, WebSocket or not */
 static char			 accepted[INET6_ADDRSTRLEN + 3];	/* FILTER -> WSI_CREATE */
 static int			 have_accepted;
 static lws_sorted_usec_list_t	 sul_tick;
@@ -120,28 +124,26 @@ relay_limits_num(const char *flag, const char *s, long lo, long hi, int *out)
 }
 
 int
-relay_limits_option(int opt, const char *arg)
+relay_limits_option(const char *name, const char *arg)
 {
-	switch (opt) {
-	case RELAY_OPT_HANDSHAKE_TIMEOUT:
-		return relay_limits_num("handshake-timeout", arg, 1, 3600,
-		    &relay_limits.handshake_secs);
-	case RELAY_OPT_MAX_PENDING:
-		return relay_limits_num("max-pending", arg, 1, 1000000,
-		    &relay_limits.max_pending);
-	case RELAY_OPT_MAX_PENDING_PER_ADDR:
-		return relay_limits_num("max-pending-per-addr", arg, 1, 1000000,
-		    &relay_limits.max_pending_per_addr);
-	case RELAY_OPT_MAX_CONNS:
-		return relay_limits_num("max-conns", arg, 1, 10000000,
-		    &relay_limits.max_conns);
-	case RELAY_OPT_MAX_SESSIONS_PER_AGENT:
-		return relay_limits_num("max-sessions-per-agent", arg, 1, 100000,
-		    &relay_limits.max_sessions_per_agent);
-	case RELAY_OPT_MAX_SESSIONS_PER_SUB:
-		return relay_limits_num("max-sessions-per-sub", arg, 1, 100000,
-		    &relay_limits.max_sessions_per_sub);
-	}
+	static const struct {
+		const char	*name;
+		long		 min, max;
+		int		*out;
+	} opts[] = {
+		{ "handshake-timeout", 1, 3600, &relay_limits.handshake_secs },
+		{ "max-pending", 1, 1000000, &relay_limits.max_pending },
+		{ "max-pending-per-addr", 1, 1000000, &relay_limits.max_pending_per_addr },
+		{ "max-conns", 1, 10000000, &relay_limits.max_conns },
+		{ "max-sessions-per-agent", 1, 100000, &relay_limits.max_sessions_per_agent },
+		{ "max-sessions-per-sub", 1, 100000, &relay_limits.max_sessions_per_sub },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof opts / sizeof opts[0]; i++)
+		if (strcmp(name, opts[i].name) == 0)
+			return relay_limits_num(opts[i].name, arg, opts[i].min, opts[i].max,
+			    opts[i].out);
 	return -1;
 }
 
@@ -367,12 +369,12 @@ relay_limits_accept(int fd)
 		    "are not authenticated yet (--max-pending-per-addr)");
 		return -1;
 	}
-	if (nconns >= (size_t)relay_limits.max_conns) {
+	if (nsockets >= (size_t)relay_limits.max_conns) {
 		/*
 		 * An evicted connection holds its fd until lws has closed it:
 		 * past half the reserve, a burst of accepts is refused instead.
 		 */
-		if (pend_head == NULL || nconns >= (size_t)relay_limits.max_conns +
+		if (pend_head == NULL || nsockets >= (size_t)relay_limits.max_conns +
 		    RELAY_LIMITS_FD_RESERVE / 2) {
 			relay_limits_refused(addr, "connection limit reached (--max-conns)");
 			return -1;
@@ -419,7 +421,7 @@ relay_limits_created(struct lws *wsi)
 	ad->pending++;
 	lc->addr = ad;
 	relay_limits_pend(lc);
-	nconns++;
+	nsockets++;
 	return;
 fail:
 	free(lc);
@@ -481,7 +483,7 @@ relay_limits_destroyed(struct lws *wsi)
 	if ((lc = relay_map_del(&conns, key)) == NULL)
 		return;
 	relay_limits_unpend(lc);
-	nconns--;
+	nsockets--;
 	free(lc);
 }
 

@@ -7,7 +7,7 @@
  * operations, ops.h; refusal codes; queue kinds), never from what a peer
  * sent, so the number of series is bounded: an operation or code outside
  * the table counts as "other".  Refusals that
- * other modules count only in relay.stats.refusals show up as "other" too.
+ * other modules count only in relay.refusals show up as "other" too.
  * Process figures (RSS, open fds, CPU) are read from /proc/self and
  * getrusage at scrape time: a few system calls.
  */
@@ -23,6 +23,10 @@
 #include "porthole/ops.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-agent.h"
+#include "relay-audit.h"
+#include "relay-metrics.h"
+#include "relay-record.h"
 
 /* Counters by the registry's index of the operation; the last is "other". */
 #define METRICS_OPS_MAX	32
@@ -100,7 +104,7 @@ relay_metrics_refusal(const char *code)
 {
 	size_t i;
 
-	relay.stats.refusals++;
+	relay.refusals++;
 	for (i = 0; i < METRICS_NREFUSALS; i++) {
 		if (code != NULL && strcmp(code, metrics_refusals[i]) == 0) {
 			m.refusals[i]++;
@@ -189,11 +193,11 @@ relay_metrics_render(char **out, size_t *len)
 	    PORTHOLE_VERSION, PH_PROTOCOL_VERSION);
 
 	relay_metrics_head(f, "porthole_relay_agents", "gauge", "Agents connected now.");
-	fprintf(f, "porthole_relay_agents %zu\n", relay_agent_count());
+	fprintf(f, "porthole_relay_agents %zu\n", relay.agents.n);
 	relay_metrics_head(f, "porthole_relay_agent_connections_total", "counter",
 	    "Agent control channels registered.");
 	fprintf(f, "porthole_relay_agent_connections_total %llu\n",
-	    (unsigned long long)relay.stats.agents_total);
+	    (unsigned long long)relay.agents.total);
 
 	relay_metrics_head(f, "porthole_relay_sessions", "gauge",
 	    "Sessions open now, by operation.");
@@ -217,8 +221,8 @@ relay_metrics_render(char **out, size_t *len)
 		known += m.refusals[i];
 	}
 	fprintf(f, "porthole_relay_refusals_total{reason=\"other\"} %llu\n",
-	    (unsigned long long)(relay.stats.refusals > known ?
-	    relay.stats.refusals - known : 0));
+	    (unsigned long long)(relay.refusals > known ?
+	    relay.refusals - known : 0));
 
 	relay_metrics_head(f, "porthole_relay_queue_high_water_bytes", "gauge",
 	    "Most bytes any one outgoing queue held since start, by channel kind.");

@@ -39,6 +39,9 @@
 #include "porthole/ops.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-metrics.h"
+#include "relay-record.h"
+#include "relay-utf8.h"
 
 #define RELAY_RECORD_BUF	(64 * 1024)
 #define RELAY_RECORD_FLUSH_MS	1000

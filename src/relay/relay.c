@@ -35,14 +35,31 @@
 #include "porthole/keepalive.h"
 #include "porthole/log.h"
 #include "porthole/util.h"
-#include "relay-dev.h"
 #include "relay.h"
+#include "relay-agent.h"
+#include "relay-audit.h"
+#include "relay-client.h"
+#include "relay-conn.h"
+#include "relay-dev.h"
+#include "relay-limits.h"
+#include "relay-metrics.h"
+#include "relay-record.h"
+#include "relay-session.h"
+#include "relay-sids.h"
 
 struct relay relay;
 
 static volatile sig_atomic_t relay_signalled;
-static int relay_shutdown_secs = RELAY_SHUTDOWN_SECS;
-static int relay_shutdown_hurried;
+
+/* getopt values of the long-only options relay-limits.c reads (by name). */
+enum relay_opt {
+	RELAY_OPT_HANDSHAKE_TIMEOUT = 0x100,
+	RELAY_OPT_MAX_PENDING,
+	RELAY_OPT_MAX_PENDING_PER_ADDR,
+	RELAY_OPT_MAX_CONNS,
+	RELAY_OPT_MAX_SESSIONS_PER_AGENT,
+	RELAY_OPT_MAX_SESSIONS_PER_SUB,
+};
 
 /*
  * No libwebsockets validity timers on the relay's connections (both zero
@@ -159,11 +176,11 @@ static void
 relay_shutdown_timeout(lws_sorted_usec_list_t *sul)
 {
 	(void)sul;
-	if (!relay_shutdown_hurried) {
-		relay_shutdown_hurried = 1;
+	if (!relay.shutdown_hurried) {
+		relay.shutdown_hurried = 1;
 		if (relay.nwebsockets > 0) {
 			ph_warn("%zu connections still draining after %d s: closing them "
-			    "now", relay.nwebsockets, relay_shutdown_secs - RELAY_SHUTDOWN_HURRY);
+			    "now", relay.nwebsockets, relay.shutdown_secs - RELAY_SHUTDOWN_HURRY);
 			relay_conn_shutdown_all(1);
 		}
 		lws_sul_schedule(relay.ctx, 0, &relay.sul_shutdown, relay_shutdown_timeout,
@@ -180,19 +197,19 @@ relay_shutdown_timeout(lws_sorted_usec_list_t *sul)
 static void
 relay_shutdown_begin(int sig)
 {
-	int first = relay_shutdown_secs - RELAY_SHUTDOWN_HURRY;
+	int first = relay.shutdown_secs - RELAY_SHUTDOWN_HURRY;
 
 	relay.shutting_down = 1;
 	ph_info("%s: no longer accepting; closing %zu WebSockets (at most %d s)",
-	    strsignal(sig), relay.nwebsockets, relay_shutdown_secs);
+	    strsignal(sig), relay.nwebsockets, relay.shutdown_secs);
 	relay_conn_shutdown_all(0);
 	if (relay.nwebsockets == 0) {
 		relay.done = 1;
 		return;
 	}
 	if (first <= 0) {
-		relay_shutdown_hurried = 1;
-		first = relay_shutdown_secs;
+		relay.shutdown_hurried = 1;
+		first = relay.shutdown_secs;
 	}
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_shutdown, relay_shutdown_timeout,
 	    (lws_usec_t)first * LWS_US_PER_SEC);
@@ -272,10 +289,10 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
 	const char *f_revoked = NULL, *f_hangup = NULL, *f_lifetime = NULL;
 	char *lifetime, *cause = NULL;
-	int ch, f_required = 0, ping, hangup;
+	int ch, f_required = 0, ping, hangup, longindex = -1;
 
 	memset(o, 0, sizeof *o);
-	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hV", longopts, &longindex)) != -1) {
 		switch (ch) {
 		case 'l': f_listen = optarg; break;
 		case 'c': f_cert = optarg; break;
@@ -300,7 +317,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 				    "3600, not '%s'\n", optarg);
 				return -1;
 			}
-			relay_shutdown_secs = (int)v;
+			relay.shutdown_secs = (int)v;
 			break;
 		}
 		case RELAY_OPT_HANDSHAKE_TIMEOUT:
@@ -309,7 +326,8 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case RELAY_OPT_MAX_CONNS:
 		case RELAY_OPT_MAX_SESSIONS_PER_AGENT:
 		case RELAY_OPT_MAX_SESSIONS_PER_SUB:
-			if (relay_limits_option(ch, optarg) != 0)
+			if (longindex < 0 ||
+			    relay_limits_option(longopts[longindex].name, optarg) != 0)
 				return -1;
 			break;
 		case 'h':
@@ -407,6 +425,7 @@ main(int argc, char **argv)
 	int port, v4only, rc = 1;
 	uint64_t opts;
 
+	relay.shutdown_secs = RELAY_SHUTDOWN_SECS;
 	ph_log_init("porthole-relay", PH_LOG_INFO);
 	ph_log_lws_init();
 	if (relay_opts_parse(argc, argv, &o) != 0) {
@@ -531,11 +550,11 @@ out:
 		lws_context_destroy(relay.ctx);
 		relay.ctx = NULL;
 	}
-	relay_agent_cleanup();
+	relay_agents_free(&relay.agents);
 	relay_sessions_free(&relay.sessions);
 	relay_record_cleanup();
 	relay_audit_cleanup();
-	relay_sids_free();
+	relay_sids_free(&relay.sids);
 	relay_limits_cleanup();
 	ph_keyset_free(&relay.keys);
 	ph_keywatch_free(&relay.keywatch);
