@@ -10,8 +10,23 @@
 
 #include <jansson.h>
 
-struct lws;
+#include <libwebsockets.h>
+
+#include "relay-xff.h"
+
 struct relay_conn;
+
+/* The stream's state (struct relay's `audit`). */
+struct relay_audit {
+	struct relay_cidrs	 proxies;	/* --trusted-proxies */
+	int			 audit_fd;	/* stdout, once relay_audit_init ran */
+	int			 audit_sock;	/* stdout is a socket: send() */
+	char			*pending;	/* RELAY_AUDIT_MAX bytes */
+	size_t			 pending_len;
+	lws_sorted_usec_list_t	 audit_sul;	/* retry writing what is pending */
+	int			 audit_sul_on;
+	uint64_t		 audit_dropped;
+};
 
 int	relay_audit_init(const char *trusted_proxies, char **cause);
 int	relay_audit_trusts_proxies(void);

@@ -547,7 +547,8 @@ relay_client_io_fail(struct relay_conn *c, const char *err, int code, const char
 }
 
 /* The hold reasons are the connection's pause reasons. */
-_Static_assert(RELAY_HOLD_ATTACH == RELAY_PAUSE_ATTACH && RELAY_HOLD_PEER == RELAY_PAUSE_PEER,
+_Static_assert(RELAY_HOLD_ATTACH == RELAY_PAUSE_ATTACH &&
+    RELAY_HOLD_PEER == RELAY_PAUSE_PEER,
     "session hold reasons are connection pause reasons");
 
 const struct relay_session_io relay_client_session_io = {

@@ -8,7 +8,28 @@
 #include <stddef.h>
 #include <stdio.h>
 
-struct lws;
+#include <netinet/in.h>
+
+#include <libwebsockets.h>
+
+#include "relay-map.h"
+
+struct relay_limits_conn;
+
+/* What the limits keep count of (struct relay's `limits`). */
+struct relay_limits_state {
+	struct relay_map	 conns;		/* wsi hex -> relay_limits_conn */
+	struct relay_map	 addrs;		/* address -> relay_limits_addr */
+	struct relay_map	 agents;	/* agent id -> relay_limits_agent */
+	struct relay_map	 subs;		/* (agent id, sub) -> relay_limits_agent */
+	struct relay_limits_conn *pend_head, *pend_tail;	/* pending, oldest first */
+	size_t			 npending;
+	size_t			 nsockets;	/* accepted TCP connections, WebSocket or not */
+	char			 accepted[INET6_ADDRSTRLEN + 3];	/* FILTER -> WSI_CREATE */
+	int			 have_accepted;
+	lws_sorted_usec_list_t	 sul_tick;
+	uint64_t		 refused_logged;
+};
 
 struct relay_limits {
 	int	handshake_secs;		/* --handshake-timeout */

@@ -9,11 +9,23 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <libwebsockets.h>
 
 #include "porthole/protocol.h"
 
 #define RELAY_ERR_RECORDING	PH_ERR_RECORDING	/* error code to the client */
 struct relay_record;
+
+/* Recording's state (struct relay's `record`). */
+struct relay_records {
+	char			*record_dir;	/* NULL: no recordings */
+	int			 record_required;
+	struct relay_record	*records;	/* open ones, for the flush timer */
+	lws_sorted_usec_list_t	 record_sul;
+	int			 record_sul_on;
+	uint8_t			*record_scratch;	/* carry + one frame */
+};
+
 int	relay_record_init(const char *dir, int required, char **cause);
 int	relay_record_required(void);
 int	relay_record_wanted(const char *op);

@@ -441,7 +441,8 @@ relay_session_agent_error(struct relay_session *s, json_t *error)
 
 /* May f travel in this direction in a session of s's operation? */
 static int
-relay_session_allowed(const struct relay_session *s, int from_agent, const struct ph_frame *f)
+relay_session_allowed(const struct relay_session *s, int from_agent,
+    const struct ph_frame *f)
 {
 	switch (f->type) {
 	case PH_FRAME_STDIN:
@@ -519,7 +520,7 @@ relay_session_agent_frame(struct relay_sessions *ss, struct relay_session *s,
 		relay_session_agent_error(s, f->json);
 }
 
-/* c (client or data channel) sent a message off its queue: the other side may read again. */
+/* c (client or data channel) sent a message off its queue: the other side may read. */
 void
 relay_session_drained(struct relay_sessions *ss, struct relay_session *s,
     struct relay_conn *c)

@@ -129,8 +129,8 @@ struct relay_session *relay_session_find(struct relay_sessions *ss, const char *
 const char *relay_session_state_name(enum relay_session_state st);
 
 /* The transitions; each is refused (or a no-op) outside its from-state. */
-struct relay_session *relay_session_new(struct relay_sessions *ss, struct relay_conn *client,
-	    const char *sid, const char *agent_id, const char *op, const char *sub,
+struct relay_session *relay_session_new(struct relay_sessions *ss,
+	    struct relay_conn *client, const char *sid, const char *agent_id, const char *op, const char *sub,
 	    int64_t now_ms, char **cause);
 void	relay_session_abandon(struct relay_sessions *ss, struct relay_session *s,
 	    const char *why);

@@ -59,7 +59,8 @@ relay_sids_find(const struct relay_sids *sids, const uint8_t k[16])
 
 	if (sids->cap == 0)
 		return 0;
-	for (i = sids->bucket[relay_sids_hash(sids, k)]; i != RELAY_SIDS_NONE; i = sids->chain[i]) {
+	for (i = sids->bucket[relay_sids_hash(sids, k)]; i != RELAY_SIDS_NONE;
+	    i = sids->chain[i]) {
 		if (memcmp(sids->key[i], k, 16) == 0)
 			return 1;
 	}

@@ -47,7 +47,11 @@
 #include "relay-session.h"
 #include "relay-sids.h"
 
-struct relay relay;
+/* The context; module defaults that are not zero are set here. */
+struct relay relay = {
+	.shutdown_secs = RELAY_SHUTDOWN_SECS,
+	.audit = { .audit_fd = 1 },
+};
 
 static volatile sig_atomic_t relay_signalled;
 
@@ -425,7 +429,6 @@ main(int argc, char **argv)
 	int port, v4only, rc = 1;
 	uint64_t opts;
 
-	relay.shutdown_secs = RELAY_SHUTDOWN_SECS;
 	ph_log_init("porthole-relay", PH_LOG_INFO);
 	ph_log_lws_init();
 	if (relay_opts_parse(argc, argv, &o) != 0) {

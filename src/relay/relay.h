@@ -1,7 +1,8 @@
 /*
  * relay.h - the relay's context: the one struct relay of the process,
  * holding the libwebsockets context, the keys, the live WebSockets and the
- * state of the modules that keep any (sessions, agents, session ids).
+ * state every module keeps (agents, sessions, session ids, limits, the
+ * audit stream, recordings, metrics): no module keeps state of its own.
  *
  * The relay runs one libwebsockets event loop on one thread.  Its modules,
  * each with its own header:
@@ -37,6 +38,10 @@
 #include "porthole/token.h"
 #include "porthole/tokenlife.h"
 #include "relay-agent.h"
+#include "relay-audit.h"
+#include "relay-limits.h"
+#include "relay-metrics.h"
+#include "relay-record.h"
 #include "relay-session.h"
 #include "relay-sids.h"
 
@@ -68,6 +73,10 @@ struct relay {
 	struct relay_agents	 agents;	/* relay-agent.c */
 	struct relay_sessions	 sessions;	/* relay-session.c */
 	struct relay_sids	 sids;		/* relay-sids.c */
+	struct relay_limits_state limits;	/* relay-limits.c */
+	struct relay_audit	 audit;		/* relay-audit.c */
+	struct relay_records	 record;	/* relay-record.c */
+	struct relay_metrics	 metrics;	/* relay-metrics.c */
 };
 
 extern struct relay relay;
