@@ -259,36 +259,60 @@ relay_readable(const char *what, const char *path)
 	return 0;
 }
 
+/* --dev's files, unless flags or variables name others; then what is still missing. */
+static int
+relay_opts_dev(struct relay_opts *o)
+{
+	if (o->dev) {
+		/* Flags and variables still override what the state directory holds. */
+		if (o->cert == NULL)
+			o->cert = ph_asprintf("%s/%s", o->state, RELAY_DEV_CERT);
+		if (o->key == NULL)
+			o->key = ph_asprintf("%s/%s", o->state, RELAY_DEV_TLS_KEY);
+		if (o->pubkey == NULL)
+			o->pubkey = ph_asprintf("%s/%s", o->state, RELAY_DEV_PUBKEY);
+	}
+	if (o->cert == NULL || o->key == NULL || o->pubkey == NULL) {
+		fprintf(stderr, "porthole-relay: %s is required (or try --dev)\n",
+		    o->cert == NULL ? "--tls-cert (PORTHOLE_TLS_CERT)" :
+		    o->key == NULL ? "--tls-key (PORTHOLE_TLS_KEY)" :
+		    "--pubkey (PORTHOLE_PUBKEY)");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct option relay_longopts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "tls-cert", required_argument, NULL, 'c' },
+	{ "tls-key", required_argument, NULL, 'k' },
+	{ "pubkey", required_argument, NULL, 'p' },
+	{ "revoked", required_argument, NULL, 'r' },
+	{ "max-token-lifetime", required_argument, NULL, 'L' },
+	{ "state", required_argument, NULL, 's' },
+	{ "dev", no_argument, NULL, 'd' },
+	{ "hangup-secs", required_argument, NULL, 'H' },
+	{ "trusted-proxies", required_argument, NULL, 'P' },
+	{ "record-dir", required_argument, NULL, 'R' },
+	{ "record-required", no_argument, NULL, 'Q' },
+	{ "shutdown-secs", required_argument, NULL, 'S' },
+	{ "handshake-timeout", required_argument, NULL, RELAY_OPT_HANDSHAKE_TIMEOUT },
+	{ "max-pending", required_argument, NULL, RELAY_OPT_MAX_PENDING },
+	{ "max-pending-per-addr", required_argument, NULL,
+	    RELAY_OPT_MAX_PENDING_PER_ADDR },
+	{ "max-conns", required_argument, NULL, RELAY_OPT_MAX_CONNS },
+	{ "max-sessions-per-agent", required_argument, NULL,
+	    RELAY_OPT_MAX_SESSIONS_PER_AGENT },
+	{ "max-sessions-per-sub", required_argument, NULL,
+	    RELAY_OPT_MAX_SESSIONS_PER_SUB },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
 static int
 relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "tls-cert", required_argument, NULL, 'c' },
-		{ "tls-key", required_argument, NULL, 'k' },
-		{ "pubkey", required_argument, NULL, 'p' },
-		{ "revoked", required_argument, NULL, 'r' },
-		{ "max-token-lifetime", required_argument, NULL, 'L' },
-		{ "state", required_argument, NULL, 's' },
-		{ "dev", no_argument, NULL, 'd' },
-		{ "hangup-secs", required_argument, NULL, 'H' },
-		{ "trusted-proxies", required_argument, NULL, 'P' },
-		{ "record-dir", required_argument, NULL, 'R' },
-		{ "record-required", no_argument, NULL, 'Q' },
-		{ "shutdown-secs", required_argument, NULL, 'S' },
-		{ "handshake-timeout", required_argument, NULL, RELAY_OPT_HANDSHAKE_TIMEOUT },
-		{ "max-pending", required_argument, NULL, RELAY_OPT_MAX_PENDING },
-		{ "max-pending-per-addr", required_argument, NULL,
-		    RELAY_OPT_MAX_PENDING_PER_ADDR },
-		{ "max-conns", required_argument, NULL, RELAY_OPT_MAX_CONNS },
-		{ "max-sessions-per-agent", required_argument, NULL,
-		    RELAY_OPT_MAX_SESSIONS_PER_AGENT },
-		{ "max-sessions-per-sub", required_argument, NULL,
-		    RELAY_OPT_MAX_SESSIONS_PER_SUB },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
 	const char *f_revoked = NULL, *f_hangup = NULL, *f_lifetime = NULL;
@@ -296,7 +320,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	int ch, f_required = 0, ping, hangup, longindex = -1;
 
 	memset(o, 0, sizeof *o);
-	while ((ch = getopt_long(argc, argv, "hV", longopts, &longindex)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hV", relay_longopts, &longindex)) != -1) {
 		switch (ch) {
 		case 'l': f_listen = optarg; break;
 		case 'c': f_cert = optarg; break;
@@ -331,7 +355,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case RELAY_OPT_MAX_SESSIONS_PER_AGENT:
 		case RELAY_OPT_MAX_SESSIONS_PER_SUB:
 			if (longindex < 0 ||
-			    relay_limits_option(longopts[longindex].name, optarg) != 0)
+			    relay_limits_option(relay_longopts[longindex].name, optarg) != 0)
 				return -1;
 			break;
 		case 'h':
@@ -386,23 +410,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	o->state = strdup(f_state != NULL ? f_state : ".porthole-dev");
 	if (o->listen == NULL)
 		o->listen = strdup(o->dev ? "127.0.0.1:7443" : "0.0.0.0:7443");
-	if (o->dev) {
-		/* Flags and variables still override what the state directory holds. */
-		if (o->cert == NULL)
-			o->cert = ph_asprintf("%s/%s", o->state, RELAY_DEV_CERT);
-		if (o->key == NULL)
-			o->key = ph_asprintf("%s/%s", o->state, RELAY_DEV_TLS_KEY);
-		if (o->pubkey == NULL)
-			o->pubkey = ph_asprintf("%s/%s", o->state, RELAY_DEV_PUBKEY);
-	}
-	if (o->cert == NULL || o->key == NULL || o->pubkey == NULL) {
-		fprintf(stderr, "porthole-relay: %s is required (or try --dev)\n",
-		    o->cert == NULL ? "--tls-cert (PORTHOLE_TLS_CERT)" :
-		    o->key == NULL ? "--tls-key (PORTHOLE_TLS_KEY)" :
-		    "--pubkey (PORTHOLE_PUBKEY)");
-		return -1;
-	}
-	return 0;
+	return relay_opts_dev(o);
 }
 
 static void
@@ -418,16 +426,67 @@ relay_opts_free(struct relay_opts *o)
 	free(o->record_dir);
 }
 
+static void
+relay_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = relay_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The libwebsockets context and the one TLS vhost.  -1 with the reason on stderr. */
+static int
+relay_listen(const struct relay_opts *o, int port, const char *iface, int v4only)
+{
+	struct lws_context_creation_info info;
+	uint64_t opts;
+
+	opts = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (v4only)
+		opts |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	memset(&info, 0, sizeof info);
+	info.options = opts;
+	info.max_http_header_data = PH_TOKEN_MAX + 4096;
+	info.pt_serv_buf_size = 64 * 1024;	/* one read takes a whole message */
+	if ((relay.ctx = lws_create_context(&info)) == NULL) {
+		fprintf(stderr, "porthole-relay: cannot create the libwebsockets context\n");
+		return -1;
+	}
+	memset(&info, 0, sizeof info);
+	info.options = opts;
+	info.vhost_name = "porthole";
+	info.port = port;
+	info.iface = iface;
+	info.protocols = relay_protocols;
+	info.ssl_cert_filepath = o->cert;
+	info.ssl_private_key_filepath = o->key;
+	info.retry_and_idle_policy = &relay_no_validity;
+	info.server_string = "porthole-relay";
+	/*
+	 * HTTP/1.1 only: WebSocket upgrades need it, and libwebsockets 4.1.6
+	 * answered an HTTP/2 GET of more than 64 KiB with an empty body.
+	 */
+	info.alpn = "http/1.1";
+	if ((relay.vh = lws_create_vhost(relay.ctx, &info)) == NULL) {
+		fprintf(stderr, "porthole-relay: cannot serve on %s (address in use, "
+		    "not local, or bad certificate/key)\n", o->listen);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct lws_context_creation_info info;
 	struct relay_opts o;
-	struct sigaction sa;
 	const char *iface;
 	char *addr = NULL, *cause = NULL;
 	int port, v4only, rc = 1;
-	uint64_t opts;
 
 	ph_log_init("porthole-relay", PH_LOG_INFO);
 	ph_log_lws_init();
@@ -478,44 +537,9 @@ main(int argc, char **argv)
 	if (relay_limits_init() != 0)
 		goto out;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = relay_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	opts = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	if (v4only)
-		opts |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	memset(&info, 0, sizeof info);
-	info.options = opts;
-	info.max_http_header_data = PH_TOKEN_MAX + 4096;
-	info.pt_serv_buf_size = 64 * 1024;	/* one read takes a whole message */
-	if ((relay.ctx = lws_create_context(&info)) == NULL) {
-		fprintf(stderr, "porthole-relay: cannot create the libwebsockets context\n");
+	relay_signals();
+	if (relay_listen(&o, port, iface, v4only) != 0)
 		goto out;
-	}
-	memset(&info, 0, sizeof info);
-	info.options = opts;
-	info.vhost_name = "porthole";
-	info.port = port;
-	info.iface = iface;
-	info.protocols = relay_protocols;
-	info.ssl_cert_filepath = o.cert;
-	info.ssl_private_key_filepath = o.key;
-	info.retry_and_idle_policy = &relay_no_validity;
-	info.server_string = "porthole-relay";
-	/*
-	 * HTTP/1.1 only: WebSocket upgrades need it, and libwebsockets 4.1.6
-	 * answered an HTTP/2 GET of more than 64 KiB with an empty body.
-	 */
-	info.alpn = "http/1.1";
-	if ((relay.vh = lws_create_vhost(relay.ctx, &info)) == NULL) {
-		fprintf(stderr, "porthole-relay: cannot serve on %s (address in use, "
-		    "not local, or bad certificate/key)\n", o.listen);
-		goto out;
-	}
 	relay_conn_keepalive_start(o.ping_secs, o.hangup_secs);
 	relay_limits_start();
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
