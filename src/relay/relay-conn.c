@@ -5,10 +5,11 @@
  *
  * Every protocol of the vhost uses relay_conn_callback; the endpoint is
  * decided by the request path at ESTABLISHED (where the headers are still
- * readable) and must agree with the subprotocol lws bound.  Plain HTTP
- * requests go to relay-http.c.  Complete, decoded messages go to the
- * module of the endpoint: relay-agent.c for control channels,
- * relay-session.c for client and data channels.
+ * readable) and must agree with the subprotocol lws bound.  Everything
+ * kind-specific goes through the endpoint table (relay-endpoint.h): the
+ * endpoint's start and token, complete decoded messages (rx), a message
+ * leaving the queue (drained), the close; plain HTTP requests too.  This
+ * file names no endpoint module.
  *
  * Writing: only from SERVER_WRITEABLE, one lws_write of one queued message
  * per callback.  Closing: relay_conn_close() records the code; the next
