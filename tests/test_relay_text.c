@@ -10,7 +10,8 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
-#include "relay.h"
+#include "relay-utf8.h"
+#include "relay-xff.h"
 
 /*
  * Convert in (n bytes) in two pieces split at cut, carrying as the

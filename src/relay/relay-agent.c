@@ -32,6 +32,12 @@
 #include "porthole/selector.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-agent.h"
+#include "relay-audit.h"
+#include "relay-auth.h"
+#include "relay-conn.h"
+#include "relay-endpoint.h"
+#include "relay-session.h"
 
 struct relay_agent {
 	char			*id;		/* full id: <claimed>@<sub> */
@@ -49,9 +55,6 @@ struct relay_agent {
 	struct relay_agent	*prev, *next;
 };
 
-static struct relay_map		 agents_by_id;
-static struct relay_agent	*agents_head, *agents_tail;
-static size_t			 agents_n;
 
 static void
 relay_agent_free(struct relay_agent *a)
@@ -70,40 +73,41 @@ relay_agent_free(struct relay_agent *a)
 }
 
 static void
-relay_agent_unlink(struct relay_agent *a)
+relay_agent_unlink(struct relay_agents *as, struct relay_agent *a)
 {
-	relay_map_del(&agents_by_id, a->id);
+	relay_map_del(&as->by_id, a->id);
 	if (a->prev != NULL)
 		a->prev->next = a->next;
 	else
-		agents_head = a->next;
+		as->head = a->next;
 	if (a->next != NULL)
 		a->next->prev = a->prev;
 	else
-		agents_tail = a->prev;
-	agents_n--;
+		as->tail = a->prev;
+	as->n--;
 }
 
 static int
-relay_agent_link(struct relay_agent *a)
+relay_agent_link(struct relay_agents *as, struct relay_agent *a)
 {
-	if (relay_map_put(&agents_by_id, a->id, a) != 0)
+	if (relay_map_put(&as->by_id, a->id, a) != 0)
 		return -1;
 	a->next = NULL;
-	a->prev = agents_tail;
-	if (agents_tail != NULL)
-		agents_tail->next = a;
+	a->prev = as->tail;
+	if (as->tail != NULL)
+		as->tail->next = a;
 	else
-		agents_head = a;
-	agents_tail = a;
-	agents_n++;
+		as->head = a;
+	as->tail = a;
+	as->n++;
+	as->total++;
 	return 0;
 }
 
 struct relay_agent *
-relay_agent_find(const char *id)
+relay_agent_find(struct relay_agents *as, const char *id)
 {
-	return relay_map_get(&agents_by_id, id);
+	return relay_map_get(&as->by_id, id);
 }
 
 const char *
@@ -118,11 +122,6 @@ relay_agent_proto(const struct relay_agent *a)
 	return a->proto;
 }
 
-size_t
-relay_agent_count(void)
-{
-	return agents_n;
-}
 
 /* The agent as /v1/agents shows it (new reference). */
 json_t *
@@ -139,7 +138,8 @@ relay_agent_json(const struct relay_agent *a)
  * label selector: a new JSON array, or NULL with *cause (bad selector).
  */
 json_t *
-relay_agent_list(const struct ph_claims *cl, const char *selector, char **cause)
+relay_agent_list(struct relay_agents *as, const struct ph_claims *cl, const char *selector,
+    char **cause)
 {
 	struct relay_agent *a;
 	json_t *out, *j;
@@ -149,7 +149,7 @@ relay_agent_list(const struct ph_claims *cl, const char *selector, char **cause)
 		*cause = strdup("out of memory");
 		return NULL;
 	}
-	for (a = agents_head; a != NULL; a = a->next) {
+	for (a = as->head; a != NULL; a = a->next) {
 		if ((j = relay_agent_json(a)) == NULL)
 			continue;
 		if (!relay_auth_may_touch(cl, j)) {
@@ -245,19 +245,19 @@ relay_agent_refuse(struct relay_conn *c, json_t *hello, const char *code, int cl
 static int
 relay_agent_claim(struct relay_agent *a, struct relay_agent **old)
 {
-	*old = relay_agent_find(a->id);
+	*old = relay_agent_find(&relay.agents, a->id);
 	if (*old == NULL)
 		return 0;
 	if (strcmp((*old)->instance, a->instance) != 0)
 		return -1;
 	ph_info("agent %s reconnected from %s: replacing its connection from %s",
 	    a->id, a->peer, (*old)->peer);
-	relay_agent_unlink(*old);
+	relay_agent_unlink(&relay.agents, *old);
 	if ((*old)->conn != NULL) {
 		relay_agent_audit((*old)->conn, *old, "agent_gone", json_pack("{s:s,s:I}",
 		    "reason", "replaced by a new connection of the same agent",
 		    "connected_secs", (json_int_t)(ph_now() - (*old)->since)));
-		(*old)->conn->agent = NULL;
+		(*old)->conn->ep = NULL;
 		relay_conn_close((*old)->conn, PH_CLOSE_GOING_AWAY,
 		    "replaced by a new connection", 1);
 	}
@@ -329,11 +329,10 @@ relay_agent_hello(struct relay_conn *c, json_t *hello)
 		relay_agent_free(a);
 		return;
 	}
-	if (relay_agent_link(a) != 0)
+	if (relay_agent_link(&relay.agents, a) != 0)
 		goto nomem;
 	a->conn = c;
-	c->agent = a;
-	relay.stats.agents_total++;
+	c->ep = a;
 
 	welcome = ph_ctl_new(PH_CTL_WELCOME);
 	if (welcome == NULL ||
@@ -356,18 +355,21 @@ nomem:
 }
 
 /* A decoded message on a control channel. */
-void
-relay_agent_rx(struct relay_conn *c, struct ph_frame *f)
+static void
+relay_agent_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *m, size_t len)
 {
+	struct relay_agent *a = c->ep;
 	const char *code, *msg;
 
+	(void)m;
+	(void)len;
 	if (f->type != PH_FRAME_CONTROL) {
 		relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
 		    "only CONTROL frames are allowed on %s, not %s", PH_PATH_AGENT,
 		    ph_frame_type_name(f->type));
 		return;
 	}
-	if (c->agent == NULL) {
+	if (a == NULL) {
 		if (f->ctl != PH_CTL_HELLO) {
 			relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
 			    "the first message on %s must be hello, not %s",
@@ -380,7 +382,7 @@ relay_agent_rx(struct relay_conn *c, struct ph_frame *f)
 	if (f->ctl == PH_CTL_ERROR) {
 		code = json_string_value(json_object_get(f->json, "code"));
 		msg = json_string_value(json_object_get(f->json, "message"));
-		ph_warn("agent %s reports %s: %s", c->agent->id, code, msg);
+		ph_warn("agent %s reports %s: %s", a->id, code, msg);
 		return;
 	}
 	relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
@@ -388,29 +390,40 @@ relay_agent_rx(struct relay_conn *c, struct ph_frame *f)
 }
 
 /* The control channel c closed. */
-void
+static void
 relay_agent_closed(struct relay_conn *c)
 {
-	struct relay_agent *a = c->agent;
+	struct relay_agent *a = c->ep;
 
 	if (a == NULL)
 		return;
-	c->agent = NULL;
+	c->ep = NULL;
 	a->conn = NULL;
-	relay_agent_unlink(a);
+	relay_agent_unlink(&relay.agents, a);
 	ph_info("agent gone: id=%s name=%s peer=%s (close %d, connected %llds)",
 	    a->id, a->name, a->peer, c->peer_close,
 	    (long long)(ph_now() - a->since));
 	relay_agent_audit(c, a, "agent_gone", json_pack("{s:i,s:I}", "close",
 	    c->peer_close != 0 ? c->peer_close : c->close_code,
 	    "connected_secs", (json_int_t)(ph_now() - a->since)));
-	relay_session_agent_gone(a->id);
+	relay_session_agent_gone(&relay.sessions, a->id);
 	relay_agent_free(a);
 }
 
+const struct relay_endpoint relay_agent_endpoint = {
+	.what = "control channel",
+	.token = PH_TOKEN_AGENT,
+	.q_low = RELAY_CTLQ_LIMIT / 4,
+	.q_high = RELAY_CTLQ_LIMIT / 2,
+	.q_limit = RELAY_CTLQ_LIMIT,
+	.rx_release = 1,
+	.rx = relay_agent_rx,
+	.closed = relay_agent_closed,
+};
+
 /* At exit, after every connection closed. */
 void
-relay_agent_cleanup(void)
+relay_agents_free(struct relay_agents *as)
 {
-	relay_map_free(&agents_by_id);
+	relay_map_free(&as->by_id);
 }

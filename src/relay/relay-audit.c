@@ -36,20 +36,15 @@
 #include "porthole/printable.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-audit.h"
+#include "relay-conn.h"
+#include "relay-metrics.h"
+#include "relay-xff.h"
 
 #define RELAY_AUDIT_MAX		(1024 * 1024)	/* bytes waiting for stdout */
 #define RELAY_AUDIT_RETRY_MS	50
 #define RELAY_AUDIT_XFF_MAX	2048		/* longest X-Forwarded-For read */
 
-static struct relay_cidrs	 proxies;
-
-static int			 audit_fd = 1;
-static int			 audit_sock;	/* stdout is a socket: send() */
-static char			*pending;	/* RELAY_AUDIT_MAX bytes */
-static size_t			 pending_len;
-static lws_sorted_usec_list_t	 audit_sul;
-static int			 audit_sul_on;
-static uint64_t			 audit_dropped;
 
 /*
  * Set up the stream and the trusted proxies (a CIDR list, or NULL).
@@ -61,18 +56,19 @@ relay_audit_init(const char *trusted_proxies, char **cause)
 	struct stat st;
 	int fd;
 
-	if (trusted_proxies != NULL && relay_cidrs_parse(&proxies, trusted_proxies, cause) != 0)
+	if (trusted_proxies != NULL &&
+	    relay_cidrs_parse(&relay.audit.proxies, trusted_proxies, cause) != 0)
 		return -1;
-	if ((pending = malloc(RELAY_AUDIT_MAX)) == NULL) {
+	if ((relay.audit.pending = malloc(RELAY_AUDIT_MAX)) == NULL) {
 		*cause = strdup("out of memory");
 		return -1;
 	}
 	if (fstat(1, &st) == 0) {
 		if (S_ISFIFO(st.st_mode) &&
 		    (fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0)
-			audit_fd = fd;
+			relay.audit.audit_fd = fd;
 		else if (S_ISSOCK(st.st_mode))
-			audit_sock = 1;
+			relay.audit.audit_sock = 1;
 	}
 	return 0;
 }
@@ -80,7 +76,7 @@ relay_audit_init(const char *trusted_proxies, char **cause)
 int
 relay_audit_trusts_proxies(void)
 {
-	return proxies.n > 0;
+	return relay.audit.proxies.n > 0;
 }
 
 /*
@@ -94,7 +90,7 @@ relay_audit_from(struct lws *wsi, const char *peer, char *from, size_t len)
 	char *xff = NULL;
 	int n;
 
-	if (relay_cidrs_has(&proxies, peer)) {
+	if (relay_cidrs_has(&relay.audit.proxies, peer)) {
 		n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
 		if (n > 0 && n <= RELAY_AUDIT_XFF_MAX && (xff = malloc((size_t)n + 1)) != NULL &&
 		    lws_hdr_copy(wsi, xff, n + 1, WSI_TOKEN_X_FORWARDED_FOR) < 0) {
@@ -102,7 +98,7 @@ relay_audit_from(struct lws *wsi, const char *peer, char *from, size_t len)
 			xff = NULL;
 		}
 	}
-	relay_xff_client(&proxies, peer, xff, from, len);
+	relay_xff_client(&relay.audit.proxies, peer, xff, from, len);
 	free(xff);
 }
 
@@ -112,24 +108,26 @@ relay_audit_write(void)
 {
 	ssize_t n;
 
-	while (pending_len > 0) {
-		if (audit_sock)
-			n = send(audit_fd, pending, pending_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (relay.audit.pending_len > 0) {
+		if (relay.audit.audit_sock)
+			n = send(relay.audit.audit_fd, relay.audit.pending,
+			    relay.audit.pending_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		else
-			n = write(audit_fd, pending, pending_len);
+			n = write(relay.audit.audit_fd, relay.audit.pending, relay.audit.pending_len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (n <= 0) {
 			ph_warn("audit stream (stdout): %s; %zu bytes lost",
-			    n < 0 ? strerror(errno) : "closed", pending_len);
-			audit_dropped++;
-			pending_len = 0;
+			    n < 0 ? strerror(errno) : "closed", relay.audit.pending_len);
+			relay.audit.audit_dropped++;
+			relay.audit.pending_len = 0;
 			return -1;
 		}
-		memmove(pending, pending + n, pending_len - (size_t)n);
-		pending_len -= (size_t)n;
+		memmove(relay.audit.pending, relay.audit.pending + n,
+		    relay.audit.pending_len - (size_t)n);
+		relay.audit.pending_len -= (size_t)n;
 	}
 	return 0;
 }
@@ -138,11 +136,11 @@ static void
 relay_audit_retry(lws_sorted_usec_list_t *sul)
 {
 	(void)sul;
-	audit_sul_on = 0;
+	relay.audit.audit_sul_on = 0;
 	relay_audit_write();
-	if (pending_len > 0 && relay.ctx != NULL && !relay.dying) {
-		audit_sul_on = 1;
-		lws_sul_schedule(relay.ctx, 0, &audit_sul, relay_audit_retry,
+	if (relay.audit.pending_len > 0 && relay.ctx != NULL && !relay.dying) {
+		relay.audit.audit_sul_on = 1;
+		lws_sul_schedule(relay.ctx, 0, &relay.audit.audit_sul, relay_audit_retry,
 		    (lws_usec_t)RELAY_AUDIT_RETRY_MS * LWS_US_PER_MS);
 	}
 }
@@ -171,7 +169,7 @@ relay_audit(const char *event, json_t *fields)
 	json_t *ev;
 	size_t n;
 
-	if (pending == NULL) {		/* not initialised (unit use) */
+	if (relay.audit.pending == NULL) {		/* not initialised (unit use) */
 		json_decref(fields);
 		return;
 	}
@@ -184,26 +182,27 @@ relay_audit(const char *event, json_t *fields)
 	line = ev != NULL ? ph_json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(ev);
 	if (line == NULL) {
-		audit_dropped++;
+		relay.audit.audit_dropped++;
 		ph_warn("audit %s event lost: out of memory", event);
 		return;
 	}
 	n = strlen(line);
-	if (n + 1 > RELAY_AUDIT_MAX - pending_len) {
-		audit_dropped++;
+	if (n + 1 > RELAY_AUDIT_MAX - relay.audit.pending_len) {
+		relay.audit.audit_dropped++;
 		ph_warn("audit %s event dropped: stdout is not being read (%zu bytes "
-		    "waiting)", event, pending_len);
+		    "waiting)", event, relay.audit.pending_len);
 		free(line);
 		return;
 	}
-	memcpy(pending + pending_len, line, n);
-	pending[pending_len + n] = '\n';
-	pending_len += n + 1;
+	memcpy(relay.audit.pending + relay.audit.pending_len, line, n);
+	relay.audit.pending[relay.audit.pending_len + n] = '\n';
+	relay.audit.pending_len += n + 1;
 	free(line);
 	relay_audit_write();
-	if (pending_len > 0 && !audit_sul_on && relay.ctx != NULL && !relay.dying) {
-		audit_sul_on = 1;
-		lws_sul_schedule(relay.ctx, 0, &audit_sul, relay_audit_retry,
+	if (relay.audit.pending_len > 0 && !relay.audit.audit_sul_on && relay.ctx != NULL &&
+	    !relay.dying) {
+		relay.audit.audit_sul_on = 1;
+		lws_sul_schedule(relay.ctx, 0, &relay.audit.audit_sul, relay_audit_retry,
 		    (lws_usec_t)RELAY_AUDIT_RETRY_MS * LWS_US_PER_MS);
 	}
 }
@@ -260,7 +259,7 @@ relay_audit_refusal_with(const struct relay_conn *c, const char *what,
 uint64_t
 relay_audit_dropped(void)
 {
-	return audit_dropped;
+	return relay.audit.audit_dropped;
 }
 
 /* At exit: what is still pending gets up to a second to go out. */
@@ -270,24 +269,24 @@ relay_audit_cleanup(void)
 	struct pollfd pfd;
 	int i;
 
-	if (audit_sul_on && relay.ctx != NULL)
-		lws_sul_cancel(&audit_sul);
-	audit_sul_on = 0;
-	for (i = 0; i < 20 && pending_len > 0; i++) {
+	if (relay.audit.audit_sul_on && relay.ctx != NULL)
+		lws_sul_cancel(&relay.audit.audit_sul);
+	relay.audit.audit_sul_on = 0;
+	for (i = 0; i < 20 && relay.audit.pending_len > 0; i++) {
 		if (relay_audit_write() != 0)
 			break;
-		if (pending_len == 0)
+		if (relay.audit.pending_len == 0)
 			break;
-		pfd.fd = audit_fd;
+		pfd.fd = relay.audit.audit_fd;
 		pfd.events = POLLOUT;
 		(void)poll(&pfd, 1, 50);
 	}
-	if (pending_len > 0)
-		ph_warn("audit: %zu bytes not written at exit", pending_len);
-	free(pending);
-	pending = NULL;
-	pending_len = 0;
-	if (audit_fd != 1)
-		close(audit_fd);
-	audit_fd = 1;
+	if (relay.audit.pending_len > 0)
+		ph_warn("audit: %zu bytes not written at exit", relay.audit.pending_len);
+	free(relay.audit.pending);
+	relay.audit.pending = NULL;
+	relay.audit.pending_len = 0;
+	if (relay.audit.audit_fd != 1)
+		close(relay.audit.audit_fd);
+	relay.audit.audit_fd = 1;
 }

@@ -27,6 +27,8 @@
 #include "porthole/selector.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-auth.h"
+#include "relay-route.h"
 
 /*
  * The token of a request: a malloc'd copy of what follows "Bearer ", or

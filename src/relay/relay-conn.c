@@ -5,10 +5,11 @@
  *
  * Every protocol of the vhost uses relay_conn_callback; the endpoint is
  * decided by the request path at ESTABLISHED (where the headers are still
- * readable) and must agree with the subprotocol lws bound.  Plain HTTP
- * requests go to relay-http.c.  Complete, decoded messages go to the
- * module of the endpoint: relay-agent.c for control channels,
- * relay-session.c for client and data channels.
+ * readable) and must agree with the subprotocol lws bound.  Everything
+ * kind-specific goes through the endpoint table (relay-endpoint.h): the
+ * endpoint's start and token, complete decoded messages (rx), a message
+ * leaving the queue (drained), the close; plain HTTP requests too.  This
+ * file names no endpoint module.
  *
  * Writing: only from SERVER_WRITEABLE, one lws_write of one queued message
  * per callback.  Closing: relay_conn_close() records the code; the next
@@ -29,6 +30,13 @@
 #include "porthole/log.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-audit.h"
+#include "relay-auth.h"
+#include "relay-conn.h"
+#include "relay-endpoint.h"
+#include "relay-limits.h"
+#include "relay-metrics.h"
+#include "relay-route.h"
 
 /*
  * Keepalive, the relay's own rather than libwebsockets' (whose per-wsi
@@ -101,7 +109,7 @@ relay_conn_keepalive(lws_sorted_usec_list_t *sul)
 			c->rx_ms = now;
 		if (now - c->rx_ms >= hangup) {
 			ph_info("%s: nothing from %s for %lld s: hanging up",
-			    c->kind == RELAY_CONN_CONTROL ? "control channel" : "session",
+			    relay_endpoint(c->kind)->what,
 			    c->peer, (long long)((now - c->rx_ms) / 1000));
 			c->hung_up = 1;
 			/*
@@ -267,12 +275,18 @@ relay_conn_peer(struct lws *wsi, char *buf, size_t len)
 		memmove(buf, buf + 7, strlen(buf + 7) + 1);
 }
 
+/*
+ * A WebSocket is up: which endpoint its path names, the subprotocol that
+ * endpoint speaks, the endpoint's own start, then the token.  Any refusal
+ * is an `error` and a close code.
+ */
 static void
 relay_conn_established(struct relay_conn *c, struct lws *wsi)
 {
 	const struct lws_protocols *bound = lws_get_protocol(wsi);
+	const struct relay_endpoint *ep;
 	const char *want, *sid;
-	char path[256], *cause = NULL;
+	char path[256], *cause = NULL, *bearer = NULL;
 	int refusal;
 
 	c->wsi = wsi;
@@ -285,15 +299,16 @@ relay_conn_established(struct relay_conn *c, struct lws *wsi)
 	if (relay.conns != NULL)
 		relay.conns->prev = c;
 	relay.conns = c;
-	relay.nconns++;
+	relay.nwebsockets++;
 
 	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0)
 		path[0] = '\0';
 	c->kind = relay_route(path, &want, &sid);
-	if (c->kind == RELAY_CONN_CONTROL)
-		ph_queue_init(&c->tx, RELAY_CTLQ_LIMIT / 4, RELAY_CTLQ_LIMIT / 2, RELAY_CTLQ_LIMIT);
+	ep = relay_endpoint(c->kind);
+	if (ep->q_limit != 0)
+		ph_queue_init(&c->tx, ep->q_low, ep->q_high, ep->q_limit);
 	else
-		ph_queue_init(&c->tx, RELAY_Q_LOW, RELAY_Q_HIGH, RELAY_Q_LIMIT);
+		ph_queue_init(&c->tx, RELAY_CTLQ_LIMIT / 4, RELAY_CTLQ_LIMIT / 2, RELAY_CTLQ_LIMIT);
 	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, RELAY_FIRST_MSG_SECS);
 
 	if (relay.shutting_down) {
@@ -313,17 +328,10 @@ relay_conn_established(struct relay_conn *c, struct lws *wsi)
 		    "%s speaks the WebSocket subprotocol %s", path, want);
 		return;
 	}
-	if (c->kind == RELAY_CONN_DATA) {
-		if (!ph_sid_valid(sid)) {
-			relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_NOT_FOUND,
-			    "the path names no valid session id");
-			return;
-		}
-		memcpy(c->path_sid, sid, PH_SID_LEN + 1);
-	}
-	if (relay_auth_check_keep(wsi, c->kind == RELAY_CONN_CLIENT ? PH_TOKEN_CLIENT :
-	    PH_TOKEN_AGENT, &c->claims, c->kind == RELAY_CONN_CLIENT ? &c->bearer : NULL,
-	    &refusal, &cause) != 0) {
+	if (ep->start != NULL && ep->start(c, sid) != 0)
+		return;
+	if (relay_auth_check_keep(wsi, ep->token, &c->claims, ep->keep_bearer ? &bearer :
+	    NULL, &refusal, &cause) != 0) {
 		relay_audit_refusal(c, path, refusal == 403 ? PH_ERR_FORBIDDEN :
 		    PH_ERR_UNAUTHORIZED, cause);
 		if (refusal == 403)
@@ -334,6 +342,10 @@ relay_conn_established(struct relay_conn *c, struct lws *wsi)
 		return;
 	}
 	c->authed = 1;
+	if (ep->authed != NULL)
+		ep->authed(c, bearer);
+	else
+		relay_auth_wipe(&bearer);
 	relay_limits_admit(wsi);
 	ph_debug("%s from %s: token of %s (jti %s)", path, c->peer, c->claims.sub,
 	    c->claims.jti != NULL ? c->claims.jti : "-");
@@ -351,24 +363,13 @@ relay_conn_message(struct relay_conn *c, const uint8_t *msg, size_t len)
 		lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 	c->bytes_in += (int64_t)len;
 	if (ph_frame_decode(msg, len, &f, &code, &cause) != 0) {
-		ph_info("%s: bad message from %s: %s", c->kind == RELAY_CONN_CONTROL ?
-		    "control channel" : "session", c->peer, cause);
+		ph_info("%s: bad message from %s: %s", relay_endpoint(c->kind)->what,
+		    c->peer, cause);
 		relay_conn_fail(c, f.err, code, "%s", cause);
 		return;
 	}
-	switch (c->kind) {
-	case RELAY_CONN_CONTROL:
-		relay_agent_rx(c, &f);
-		break;
-	case RELAY_CONN_CLIENT:
-		relay_session_client_rx(c, &f, msg, len);
-		break;
-	case RELAY_CONN_DATA:
-		relay_session_data_rx(c, &f, msg, len);
-		break;
-	default:
-		break;
-	}
+	if (relay_endpoint(c->kind)->rx != NULL)
+		relay_endpoint(c->kind)->rx(c, &f, msg, len);
 	ph_frame_clear(&f);
 }
 
@@ -408,7 +409,7 @@ relay_conn_receive(struct relay_conn *c, struct lws *wsi, const uint8_t *in, siz
 	}
 	relay_conn_message(c, msg, mlen);
 	ph_msgbuf_reset(&c->rx);
-	if (c->kind == RELAY_CONN_CONTROL)
+	if (relay_endpoint(c->kind)->rx_release)
 		ph_msgbuf_free(&c->rx);	/* idle agents hold no 64 KiB buffer */
 	return 0;
 }
@@ -447,8 +448,8 @@ relay_conn_writeable(struct relay_conn *c, struct lws *wsi)
 			return -1;
 		}
 		ph_queue_pop(&c->tx);
-		if (c->sess != NULL)
-			relay_session_drained(c);
+		if (relay_endpoint(c->kind)->drained != NULL)
+			relay_endpoint(c->kind)->drained(c);
 		if (ph_queue_peek(&c->tx) != NULL || c->close_code != 0)
 			lws_callback_on_writable(wsi);
 		return 0;
@@ -467,35 +468,23 @@ relay_conn_closed(struct relay_conn *c)
 {
 	if (!c->established)
 		return;
-	switch (c->kind) {
-	case RELAY_CONN_CONTROL:
-		relay_agent_closed(c);
-		break;
-	case RELAY_CONN_CLIENT:
-		relay_session_client_closed(c);
-		break;
-	case RELAY_CONN_DATA:
-		relay_session_data_closed(c);
-		break;
-	default:
-		break;
-	}
+	if (relay_endpoint(c->kind)->closed != NULL)
+		relay_endpoint(c->kind)->closed(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
 		relay.conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	relay.nconns--;
+	relay.nwebsockets--;
 	ph_msgbuf_free(&c->rx);
 	ph_queue_free(&c->tx);
 	if (c->authed)
 		ph_claims_free(&c->claims);
-	relay_auth_wipe(&c->bearer);
 	c->authed = 0;
 	c->established = 0;
 	c->wsi = NULL;
-	if (relay.shutting_down && relay.nconns == 0) {
+	if (relay.shutting_down && relay.nwebsockets == 0) {
 		relay.done = 1;
 		lws_cancel_service(relay.ctx);
 	}
@@ -512,15 +501,16 @@ relay_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (c == NULL)
 			return -1;
 		relay_limits_touch(wsi);
-		return relay_http_request(c, wsi, in);
+		c->kind = RELAY_CONN_HTTP;
+		return relay_endpoint(RELAY_CONN_HTTP)->request(c, wsi, in);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		if (c == NULL)
+		if (c == NULL || c->kind != RELAY_CONN_HTTP)
 			return -1;
-		return relay_http_writeable(c, wsi);
+		return relay_endpoint(RELAY_CONN_HTTP)->writeable(c, wsi);
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-		if (c != NULL)
-			relay_http_closed(c);
+		if (c != NULL && c->kind == RELAY_CONN_HTTP && !c->established)
+			relay_endpoint(RELAY_CONN_HTTP)->closed(c);
 		break;
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return relay_limits_accept((int)(intptr_t)in) != 0 ? -1 : 0;

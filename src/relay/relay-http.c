@@ -27,8 +27,21 @@
 #include "porthole/log.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-agent.h"
+#include "relay-audit.h"
+#include "relay-auth.h"
+#include "relay-conn.h"
+#include "relay-endpoint.h"
+#include "relay-limits.h"
+#include "relay-metrics.h"
 
 #define RELAY_HTTP_CHUNK	65536
+
+/* A response body (the connection's c->ep), LWS_PRE bytes of headroom in front. */
+struct relay_http_body {
+	size_t	 len, off;
+	uint8_t	 buf[];
+};
 
 /* Queue a response: status line and headers now, body from WRITEABLE. */
 static int
@@ -37,13 +50,14 @@ relay_http_respond(struct relay_conn *c, struct lws *wsi, unsigned status,
 {
 	uint8_t hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
 	uint8_t *end = hdr + sizeof hdr - 1;
+	struct relay_http_body *b;
 
-	free(c->http_body);
-	if ((c->http_body = malloc(LWS_PRE + len + 1)) == NULL)
+	free(c->ep);
+	if ((c->ep = b = malloc(sizeof *b + LWS_PRE + len + 1)) == NULL)
 		return -1;
-	memcpy(c->http_body + LWS_PRE, body, len);
-	c->http_len = len;
-	c->http_off = 0;
+	memcpy(b->buf + LWS_PRE, body, len);
+	b->len = len;
+	b->off = 0;
 	if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 	    (const uint8_t *)"no-store", 8, &p, end) ||
@@ -146,7 +160,7 @@ relay_http_agents(struct relay_conn *c, struct lws *wsi)
 		ph_claims_free(&cl);
 		return r;
 	}
-	list = relay_agent_list(&cl, selector, &cause);
+	list = relay_agent_list(&relay.agents, &cl, selector, &cause);
 	ph_claims_free(&cl);
 	if (list == NULL) {
 		r = relay_http_error(c, wsi, 400, "bad_request",
@@ -180,12 +194,11 @@ relay_http_metrics(struct relay_conn *c, struct lws *wsi)
 }
 
 /* LWS_CALLBACK_HTTP: path is the request path (no query).  -1 closes. */
-int
+static int
 relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path)
 {
 	char msg[300];
 
-	c->kind = RELAY_CONN_HTTP;
 	if (c->peer[0] == '\0') {
 		if (lws_get_peer_simple(wsi, c->peer, sizeof c->peer) == NULL)
 			snprintf(c->peer, sizeof c->peer, "?");
@@ -210,40 +223,49 @@ relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path)
 }
 
 /* LWS_CALLBACK_HTTP_WRITEABLE: the next piece of the body. */
-int
+static int
 relay_http_writeable(struct relay_conn *c, struct lws *wsi)
 {
+	struct relay_http_body *b = c->ep;
 	size_t left, n;
 	int final;
 
-	if (c->http_body == NULL)
+	if (b == NULL)
 		return 0;
-	left = c->http_len - c->http_off;
+	left = b->len - b->off;
 	n = left > RELAY_HTTP_CHUNK ? RELAY_HTTP_CHUNK : left;
 	final = n == left;
 	/*
 	 * The LWS_PRE bytes before this piece are headroom at the start, or
 	 * body bytes already sent, which lws may overwrite (h2 frame header).
 	 */
-	if (lws_write(wsi, c->http_body + LWS_PRE + c->http_off, n,
+	if (lws_write(wsi, b->buf + LWS_PRE + b->off, n,
 	    final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
 		return -1;
-	c->http_off += n;
+	b->off += n;
 	relay_limits_touch(wsi);	/* progress, not a stalled handshake */
 	if (!final) {
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	free(c->http_body);
-	c->http_body = NULL;
+	free(c->ep);
+	c->ep = NULL;
 	if (lws_http_transaction_completed(wsi))
 		return -1;
 	return 0;
 }
 
-void
+static void
 relay_http_closed(struct relay_conn *c)
 {
-	free(c->http_body);
-	c->http_body = NULL;
+	free(c->ep);
+	c->ep = NULL;
 }
+
+const struct relay_endpoint relay_http_endpoint = {
+	.what = "request",
+	.token = PH_TOKEN_CLIENT,
+	.request = relay_http_request,
+	.writeable = relay_http_writeable,
+	.closed = relay_http_closed,
+};

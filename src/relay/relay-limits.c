@@ -55,6 +55,9 @@
 #include "porthole/log.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-limits.h"
+#include "relay-map.h"
+#include "relay-metrics.h"
 
 #define RELAY_LIMITS_FD_RESERVE	64	/* fds kept for files, logs, recordings */
 #define RELAY_LIMITS_TICK_MS	1000
@@ -90,16 +93,6 @@ struct relay_limits_agent {
 	int			 sessions;
 };
 
-static struct relay_map		 conns;		/* wsi hex -> relay_limits_conn */
-static struct relay_map		 addrs;		/* address -> relay_limits_addr */
-static struct relay_map		 agents;	/* agent id -> relay_limits_agent */
-static struct relay_map		 subs;		/* (agent id, sub) -> relay_limits_agent */
-static struct relay_limits_conn	*pend_head, *pend_tail;
-static size_t			 npending, nconns;
-static char			 accepted[INET6_ADDRSTRLEN + 3];	/* FILTER -> WSI_CREATE */
-static int			 have_accepted;
-static lws_sorted_usec_list_t	 sul_tick;
-static uint64_t			 refused_logged;
 
 /* Parse a setting's number: lo..hi ("--flag", or a variable's name). */
 static int
@@ -120,28 +113,26 @@ relay_limits_num(const char *flag, const char *s, long lo, long hi, int *out)
 }
 
 int
-relay_limits_option(int opt, const char *arg)
+relay_limits_option(const char *name, const char *arg)
 {
-	switch (opt) {
-	case RELAY_OPT_HANDSHAKE_TIMEOUT:
-		return relay_limits_num("handshake-timeout", arg, 1, 3600,
-		    &relay_limits.handshake_secs);
-	case RELAY_OPT_MAX_PENDING:
-		return relay_limits_num("max-pending", arg, 1, 1000000,
-		    &relay_limits.max_pending);
-	case RELAY_OPT_MAX_PENDING_PER_ADDR:
-		return relay_limits_num("max-pending-per-addr", arg, 1, 1000000,
-		    &relay_limits.max_pending_per_addr);
-	case RELAY_OPT_MAX_CONNS:
-		return relay_limits_num("max-conns", arg, 1, 10000000,
-		    &relay_limits.max_conns);
-	case RELAY_OPT_MAX_SESSIONS_PER_AGENT:
-		return relay_limits_num("max-sessions-per-agent", arg, 1, 100000,
-		    &relay_limits.max_sessions_per_agent);
-	case RELAY_OPT_MAX_SESSIONS_PER_SUB:
-		return relay_limits_num("max-sessions-per-sub", arg, 1, 100000,
-		    &relay_limits.max_sessions_per_sub);
-	}
+	static const struct {
+		const char	*name;
+		long		 min, max;
+		int		*out;
+	} opts[] = {
+		{ "handshake-timeout", 1, 3600, &relay_limits.handshake_secs },
+		{ "max-pending", 1, 1000000, &relay_limits.max_pending },
+		{ "max-pending-per-addr", 1, 1000000, &relay_limits.max_pending_per_addr },
+		{ "max-conns", 1, 10000000, &relay_limits.max_conns },
+		{ "max-sessions-per-agent", 1, 100000, &relay_limits.max_sessions_per_agent },
+		{ "max-sessions-per-sub", 1, 100000, &relay_limits.max_sessions_per_sub },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof opts / sizeof opts[0]; i++)
+		if (strcmp(name, opts[i].name) == 0)
+			return relay_limits_num(opts[i].name, arg, opts[i].min, opts[i].max,
+			    opts[i].out);
 	return -1;
 }
 
@@ -231,15 +222,15 @@ relay_limits_unpend(struct relay_limits_conn *lc)
 	if (lc->prev != NULL)
 		lc->prev->next = lc->next;
 	else
-		pend_head = lc->next;
+		relay.limits.pend_head = lc->next;
 	if (lc->next != NULL)
 		lc->next->prev = lc->prev;
 	else
-		pend_tail = lc->prev;
+		relay.limits.pend_tail = lc->prev;
 	lc->prev = lc->next = NULL;
-	npending--;
+	relay.limits.npending--;
 	if (lc->addr != NULL && --lc->addr->pending == 0) {
-		relay_map_del(&addrs, lc->addr->key);
+		relay_map_del(&relay.limits.addrs, lc->addr->key);
 		free(lc->addr);
 	}
 	lc->addr = NULL;
@@ -250,13 +241,13 @@ relay_limits_pend(struct relay_limits_conn *lc)
 {
 	lc->pending = 1;
 	lc->next = NULL;
-	lc->prev = pend_tail;
-	if (pend_tail != NULL)
-		pend_tail->next = lc;
+	lc->prev = relay.limits.pend_tail;
+	if (relay.limits.pend_tail != NULL)
+		relay.limits.pend_tail->next = lc;
 	else
-		pend_head = lc;
-	pend_tail = lc;
-	npending++;
+		relay.limits.pend_head = lc;
+	relay.limits.pend_tail = lc;
+	relay.limits.npending++;
 }
 
 /* End a pending connection: lws sees the hangup and closes it. */
@@ -282,21 +273,21 @@ relay_limits_tick(lws_sorted_usec_list_t *sul)
 	int n = 0;
 
 	(void)sul;
-	while ((lc = pend_head) != NULL && now - lc->t0 >= limit) {
+	while ((lc = relay.limits.pend_head) != NULL && now - lc->t0 >= limit) {
 		relay_limits_kill(lc, "handshake timeout");
 		n++;
 	}
 	if (n > 0)
 		ph_info("closed %d connection%s that did not authenticate within %d s",
 		    n, n == 1 ? "" : "s", relay_limits.handshake_secs);
-	lws_sul_schedule(relay.ctx, 0, &sul_tick, relay_limits_tick,
+	lws_sul_schedule(relay.ctx, 0, &relay.limits.sul_tick, relay_limits_tick,
 	    (lws_usec_t)RELAY_LIMITS_TICK_MS * LWS_US_PER_MS);
 }
 
 void
 relay_limits_start(void)
 {
-	lws_sul_schedule(relay.ctx, 0, &sul_tick, relay_limits_tick,
+	lws_sul_schedule(relay.ctx, 0, &relay.limits.sul_tick, relay_limits_tick,
 	    (lws_usec_t)RELAY_LIMITS_TICK_MS * LWS_US_PER_MS);
 }
 
@@ -341,10 +332,10 @@ static void
 relay_limits_refused(const char *addr, const char *why)
 {
 	relay_metrics_refusal(PH_ERR_LIMIT);
-	refused_logged++;
-	if ((refused_logged & (refused_logged - 1)) == 0)
+	relay.limits.refused_logged++;
+	if ((relay.limits.refused_logged & (relay.limits.refused_logged - 1)) == 0)
 		ph_info("refused a connection from %s: %s (%llu refused so far)", addr,
-		    why, (unsigned long long)refused_logged);
+		    why, (unsigned long long)relay.limits.refused_logged);
 	else
 		ph_debug("refused a connection from %s: %s", addr, why);
 }
@@ -356,32 +347,32 @@ relay_limits_accept(int fd)
 	struct relay_limits_addr *ad;
 	char addr[INET6_ADDRSTRLEN + 3];
 
-	have_accepted = 0;
+	relay.limits.have_accepted = 0;
 	if (relay.shutting_down)
 		return -1;
 	if (relay_limits_peer(fd, addr, sizeof addr) != 0)
 		snprintf(addr, sizeof addr, "?");
-	ad = relay_map_get(&addrs, addr);
+	ad = relay_map_get(&relay.limits.addrs, addr);
 	if (ad != NULL && ad->pending >= relay_limits.max_pending_per_addr) {
 		relay_limits_refused(addr, "too many connections from this address "
 		    "are not authenticated yet (--max-pending-per-addr)");
 		return -1;
 	}
-	if (nconns >= (size_t)relay_limits.max_conns) {
+	if (relay.limits.nsockets >= (size_t)relay_limits.max_conns) {
 		/*
 		 * An evicted connection holds its fd until lws has closed it:
 		 * past half the reserve, a burst of accepts is refused instead.
 		 */
-		if (pend_head == NULL || nconns >= (size_t)relay_limits.max_conns +
-		    RELAY_LIMITS_FD_RESERVE / 2) {
+		if (relay.limits.pend_head == NULL || relay.limits.nsockets >=
+		    (size_t)relay_limits.max_conns + RELAY_LIMITS_FD_RESERVE / 2) {
 			relay_limits_refused(addr, "connection limit reached (--max-conns)");
 			return -1;
 		}
-		relay_limits_kill(pend_head, "room for a newer connection (--max-conns)");
-	} else if (npending >= (size_t)relay_limits.max_pending)
-		relay_limits_kill(pend_head, "room for a newer connection (--max-pending)");
-	memcpy(accepted, addr, sizeof accepted);
-	have_accepted = 1;
+		relay_limits_kill(relay.limits.pend_head, "room for a newer connection (--max-conns)");
+	} else if (relay.limits.npending >= (size_t)relay_limits.max_pending)
+		relay_limits_kill(relay.limits.pend_head, "room for a newer connection (--max-pending)");
+	memcpy(relay.limits.accepted, addr, sizeof relay.limits.accepted);
+	relay.limits.have_accepted = 1;
 	return 0;
 }
 
@@ -392,26 +383,26 @@ relay_limits_created(struct lws *wsi)
 	struct relay_limits_conn *lc;
 	struct relay_limits_addr *ad;
 
-	if (!have_accepted)
+	if (!relay.limits.have_accepted)
 		return;
-	have_accepted = 0;
+	relay.limits.have_accepted = 0;
 	if ((lc = calloc(1, sizeof *lc)) == NULL)
 		goto fail;
 	snprintf(lc->key, sizeof lc->key, "%p", (void *)wsi);
 	lc->wsi = wsi;
 	lc->t0 = ph_mono_ms();
-	if ((ad = relay_map_get(&addrs, accepted)) == NULL) {
+	if ((ad = relay_map_get(&relay.limits.addrs, relay.limits.accepted)) == NULL) {
 		if ((ad = calloc(1, sizeof *ad)) == NULL)
 			goto fail;
-		memcpy(ad->key, accepted, sizeof ad->key);
-		if (relay_map_put(&addrs, ad->key, ad) != 0) {
+		memcpy(ad->key, relay.limits.accepted, sizeof ad->key);
+		if (relay_map_put(&relay.limits.addrs, ad->key, ad) != 0) {
 			free(ad);
 			goto fail;
 		}
 	}
-	if (relay_map_put(&conns, lc->key, lc) != 0) {
+	if (relay_map_put(&relay.limits.conns, lc->key, lc) != 0) {
 		if (ad->pending == 0) {
-			relay_map_del(&addrs, ad->key);
+			relay_map_del(&relay.limits.addrs, ad->key);
 			free(ad);
 		}
 		goto fail;
@@ -419,7 +410,7 @@ relay_limits_created(struct lws *wsi)
 	ad->pending++;
 	lc->addr = ad;
 	relay_limits_pend(lc);
-	nconns++;
+	relay.limits.nsockets++;
 	return;
 fail:
 	free(lc);
@@ -432,11 +423,11 @@ relay_limits_find(struct lws *wsi)
 {
 	char key[2 * sizeof(void *) + 4];
 
-	if (wsi == NULL || conns.n == 0)
+	if (wsi == NULL || relay.limits.conns.n == 0)
 		return NULL;
 	wsi = lws_get_network_wsi(wsi);
 	snprintf(key, sizeof key, "%p", (void *)wsi);
-	return relay_map_get(&conns, key);
+	return relay_map_get(&relay.limits.conns, key);
 }
 
 /* The connection's token verified: it no longer counts as pending. */
@@ -458,7 +449,7 @@ relay_limits_touch(struct lws *wsi)
 	if (lc == NULL || !lc->pending)
 		return;
 	lc->t0 = ph_mono_ms();
-	if (lc != pend_tail) {
+	if (lc != relay.limits.pend_tail) {
 		struct relay_limits_addr *ad = lc->addr;
 
 		ad->pending++;		/* unpend must not free it */
@@ -475,13 +466,13 @@ relay_limits_destroyed(struct lws *wsi)
 	struct relay_limits_conn *lc;
 	char key[2 * sizeof(void *) + 4];
 
-	if (conns.n == 0)
+	if (relay.limits.conns.n == 0)
 		return;
 	snprintf(key, sizeof key, "%p", (void *)wsi);
-	if ((lc = relay_map_del(&conns, key)) == NULL)
+	if ((lc = relay_map_del(&relay.limits.conns, key)) == NULL)
 		return;
 	relay_limits_unpend(lc);
-	nconns--;
+	relay.limits.nsockets--;
 	free(lc);
 }
 
@@ -532,7 +523,7 @@ relay_limits_subkey(const char *agent_id, const char *sub)
 int
 relay_limits_session_add(const char *agent_id, const char *sub, char **cause)
 {
-	struct relay_limits_agent *la = relay_map_get(&agents, agent_id), *ls;
+	struct relay_limits_agent *la = relay_map_get(&relay.limits.agents, agent_id), *ls;
 	char *key;
 
 	if ((key = relay_limits_subkey(agent_id, sub)) == NULL) {
@@ -540,7 +531,7 @@ relay_limits_session_add(const char *agent_id, const char *sub, char **cause)
 		return -1;
 	}
 	/* Set at or above the agent's limit, the subject's never binds first. */
-	ls = relay_map_get(&subs, key);
+	ls = relay_map_get(&relay.limits.subs, key);
 	if (ls != NULL && ls->sessions >= relay_limits.max_sessions_per_sub &&
 	    relay_limits.max_sessions_per_sub < relay_limits.max_sessions_per_agent) {
 		*cause = ph_asprintf("%s already has %d open session%s on agent %s, this "
@@ -557,14 +548,14 @@ relay_limits_session_add(const char *agent_id, const char *sub, char **cause)
 		free(key);
 		return -1;
 	}
-	if ((la = relay_limits_count(&agents, agent_id)) == NULL) {
+	if ((la = relay_limits_count(&relay.limits.agents, agent_id)) == NULL) {
 		free(key);
 		*cause = ph_asprintf("out of memory");
 		return -1;
 	}
 	la->sessions++;
-	if ((ls = relay_limits_count(&subs, key)) == NULL) {
-		relay_limits_uncount(&agents, agent_id);
+	if ((ls = relay_limits_count(&relay.limits.subs, key)) == NULL) {
+		relay_limits_uncount(&relay.limits.agents, agent_id);
 		free(key);
 		*cause = ph_asprintf("out of memory");
 		return -1;
@@ -579,23 +570,23 @@ relay_limits_session_del(const char *agent_id, const char *sub)
 {
 	char *key = relay_limits_subkey(agent_id, sub);
 
-	relay_limits_uncount(&agents, agent_id);
+	relay_limits_uncount(&relay.limits.agents, agent_id);
 	if (key != NULL)
-		relay_limits_uncount(&subs, key);
+		relay_limits_uncount(&relay.limits.subs, key);
 	free(key);
 }
 
 size_t
 relay_limits_pending(void)
 {
-	return npending;
+	return relay.limits.npending;
 }
 
 /* Before lws_context_destroy: the timer lives in the context. */
 void
 relay_limits_stop(void)
 {
-	lws_sul_cancel(&sul_tick);
+	lws_sul_cancel(&relay.limits.sul_tick);
 }
 
 /* After lws_context_destroy (which ran WSI_DESTROY for every connection). */
@@ -604,10 +595,10 @@ relay_limits_cleanup(void)
 {
 	struct relay_limits_conn *lc;
 
-	while ((lc = pend_head) != NULL)
+	while ((lc = relay.limits.pend_head) != NULL)
 		relay_limits_unpend(lc);
-	relay_map_free(&conns);
-	relay_map_free(&addrs);
-	relay_map_free(&agents);
-	relay_map_free(&subs);
+	relay_map_free(&relay.limits.conns);
+	relay_map_free(&relay.limits.addrs);
+	relay_map_free(&relay.limits.agents);
+	relay_map_free(&relay.limits.subs);
 }

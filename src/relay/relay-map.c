@@ -7,10 +7,11 @@
  * holds more entries than buckets, so lookups stay short with ten thousand
  * agents; memory is one small entry per key.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "relay.h"
+#include "relay-map.h"
 
 struct relay_map_ent {
 	struct relay_map_ent	*next;

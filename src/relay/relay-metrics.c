@@ -7,7 +7,7 @@
  * operations, ops.h; refusal codes; queue kinds), never from what a peer
  * sent, so the number of series is bounded: an operation or code outside
  * the table counts as "other".  Refusals that
- * other modules count only in relay.stats.refusals show up as "other" too.
+ * other modules count only in relay.refusals show up as "other" too.
  * Process figures (RSS, open fds, CPU) are read from /proc/self and
  * getrusage at scrape time: a few system calls.
  */
@@ -23,11 +23,11 @@
 #include "porthole/ops.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-agent.h"
+#include "relay-audit.h"
+#include "relay-metrics.h"
+#include "relay-record.h"
 
-/* Counters by the registry's index of the operation; the last is "other". */
-#define METRICS_OPS_MAX	32
-#define METRICS_OTHER	METRICS_OPS_MAX
-#define METRICS_NOPS	(METRICS_OPS_MAX + 1)
 
 static const char *metrics_refusals[] = {
 	PH_ERR_UNAUTHORIZED, PH_ERR_FORBIDDEN, PH_ERR_NO_AGENT, PH_ERR_SID_REUSED,
@@ -35,21 +35,14 @@ static const char *metrics_refusals[] = {
 	PH_ERR_BAD_JSON, PH_ERR_TOO_BIG, PH_ERR_TIMEOUT, PH_ERR_INTERNAL,
 	RELAY_ERR_RECORDING, PH_ERR_LIMIT,
 };
-#define METRICS_NREFUSALS (sizeof metrics_refusals / sizeof metrics_refusals[0])
+_Static_assert(sizeof metrics_refusals / sizeof metrics_refusals[0] == METRICS_NREFUSALS,
+    "METRICS_NREFUSALS counts metrics_refusals");
 
-static struct {
-	uint64_t	 open[METRICS_NOPS];
-	uint64_t	 total[METRICS_NOPS];
-	uint64_t	 refusals[METRICS_NREFUSALS];
-	size_t		 q_high[2];		/* control, session */
-	uint64_t	 recordings, recording_failures;
-	int64_t		 start;
-} m;
 
 void
 relay_metrics_init(void)
 {
-	m.start = ph_now();
+	relay.metrics.start = ph_now();
 }
 
 static size_t
@@ -89,10 +82,10 @@ relay_metrics_session(const char *op, int delta)
 	size_t i = relay_metrics_op(op);
 
 	if (delta > 0) {
-		m.open[i]++;
-		m.total[i]++;
-	} else if (m.open[i] > 0)
-		m.open[i]--;
+		relay.metrics.open[i]++;
+		relay.metrics.total[i]++;
+	} else if (relay.metrics.open[i] > 0)
+		relay.metrics.open[i]--;
 }
 
 void
@@ -100,10 +93,10 @@ relay_metrics_refusal(const char *code)
 {
 	size_t i;
 
-	relay.stats.refusals++;
+	relay.refusals++;
 	for (i = 0; i < METRICS_NREFUSALS; i++) {
 		if (code != NULL && strcmp(code, metrics_refusals[i]) == 0) {
-			m.refusals[i]++;
+			relay.metrics.refusals[i]++;
 			return;
 		}
 	}
@@ -115,17 +108,17 @@ relay_metrics_queue(enum relay_conn_kind kind, size_t bytes)
 {
 	int i = kind == RELAY_CONN_CONTROL ? 0 : 1;
 
-	if (bytes > m.q_high[i])
-		m.q_high[i] = bytes;
+	if (bytes > relay.metrics.q_high[i])
+		relay.metrics.q_high[i] = bytes;
 }
 
 void
 relay_metrics_recording(int failed)
 {
 	if (failed)
-		m.recording_failures++;
+		relay.metrics.recording_failures++;
 	else
-		m.recordings++;
+		relay.metrics.recordings++;
 }
 
 /* Open descriptors of this process, -1 if /proc is not there. */
@@ -189,56 +182,56 @@ relay_metrics_render(char **out, size_t *len)
 	    PORTHOLE_VERSION, PH_PROTOCOL_VERSION);
 
 	relay_metrics_head(f, "porthole_relay_agents", "gauge", "Agents connected now.");
-	fprintf(f, "porthole_relay_agents %zu\n", relay_agent_count());
+	fprintf(f, "porthole_relay_agents %zu\n", relay.agents.n);
 	relay_metrics_head(f, "porthole_relay_agent_connections_total", "counter",
 	    "Agent control channels registered.");
 	fprintf(f, "porthole_relay_agent_connections_total %llu\n",
-	    (unsigned long long)relay.stats.agents_total);
+	    (unsigned long long)relay.agents.total);
 
 	relay_metrics_head(f, "porthole_relay_sessions", "gauge",
 	    "Sessions open now, by operation.");
-	relay_metrics_by_op(f, "porthole_relay_sessions", m.open);
+	relay_metrics_by_op(f, "porthole_relay_sessions", relay.metrics.open);
 	relay_metrics_head(f, "porthole_relay_sessions_total", "counter",
 	    "Sessions opened (passed every check and forwarded to the agent), by operation.");
-	relay_metrics_by_op(f, "porthole_relay_sessions_total", m.total);
+	relay_metrics_by_op(f, "porthole_relay_sessions_total", relay.metrics.total);
 
 	relay_metrics_head(f, "porthole_relay_session_bytes_total", "counter",
 	    "Session payload bytes spliced, by direction.");
 	fprintf(f, "porthole_relay_session_bytes_total{direction=\"to_agent\"} %llu\n",
-	    (unsigned long long)relay.stats.bytes_to_agent);
+	    (unsigned long long)relay.sessions.bytes_to_agent);
 	fprintf(f, "porthole_relay_session_bytes_total{direction=\"to_client\"} %llu\n",
-	    (unsigned long long)relay.stats.bytes_to_client);
+	    (unsigned long long)relay.sessions.bytes_to_client);
 
 	relay_metrics_head(f, "porthole_relay_refusals_total", "counter",
 	    "Requests, channels and sessions refused, by error code.");
 	for (i = 0; i < METRICS_NREFUSALS; i++) {
 		fprintf(f, "porthole_relay_refusals_total{reason=\"%s\"} %llu\n",
-		    metrics_refusals[i], (unsigned long long)m.refusals[i]);
-		known += m.refusals[i];
+		    metrics_refusals[i], (unsigned long long)relay.metrics.refusals[i]);
+		known += relay.metrics.refusals[i];
 	}
 	fprintf(f, "porthole_relay_refusals_total{reason=\"other\"} %llu\n",
-	    (unsigned long long)(relay.stats.refusals > known ?
-	    relay.stats.refusals - known : 0));
+	    (unsigned long long)(relay.refusals > known ?
+	    relay.refusals - known : 0));
 
 	relay_metrics_head(f, "porthole_relay_queue_high_water_bytes", "gauge",
 	    "Most bytes any one outgoing queue held since start, by channel kind.");
 	fprintf(f, "porthole_relay_queue_high_water_bytes{kind=\"control\"} %zu\n",
-	    m.q_high[0]);
+	    relay.metrics.q_high[0]);
 	fprintf(f, "porthole_relay_queue_high_water_bytes{kind=\"session\"} %zu\n",
-	    m.q_high[1]);
+	    relay.metrics.q_high[1]);
 
 	relay_metrics_head(f, "porthole_relay_websockets", "gauge",
 	    "WebSocket connections open now.");
-	fprintf(f, "porthole_relay_websockets %zu\n", relay.nconns);
+	fprintf(f, "porthole_relay_websockets %zu\n", relay.nwebsockets);
 
 	relay_metrics_head(f, "porthole_relay_recordings_total", "counter",
 	    "Session recordings started.");
 	fprintf(f, "porthole_relay_recordings_total %llu\n",
-	    (unsigned long long)m.recordings);
+	    (unsigned long long)relay.metrics.recordings);
 	relay_metrics_head(f, "porthole_relay_recording_failures_total", "counter",
 	    "Recordings that could not be started or written.");
 	fprintf(f, "porthole_relay_recording_failures_total %llu\n",
-	    (unsigned long long)m.recording_failures);
+	    (unsigned long long)relay.metrics.recording_failures);
 	relay_metrics_head(f, "porthole_relay_audit_dropped_total", "counter",
 	    "Audit events lost because stdout was not read or failed.");
 	fprintf(f, "porthole_relay_audit_dropped_total %llu\n",
@@ -268,7 +261,7 @@ relay_metrics_render(char **out, size_t *len)
 	}
 	relay_metrics_head(f, "process_start_time_seconds", "gauge",
 	    "Start time of the process since unix epoch in seconds.");
-	fprintf(f, "process_start_time_seconds %lld\n", (long long)m.start);
+	fprintf(f, "process_start_time_seconds %lld\n", (long long)relay.metrics.start);
 
 	if (ferror(f)) {
 		fclose(f);

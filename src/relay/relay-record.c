@@ -39,6 +39,9 @@
 #include "porthole/ops.h"
 #include "porthole/util.h"
 #include "relay.h"
+#include "relay-metrics.h"
+#include "relay-record.h"
+#include "relay-utf8.h"
 
 #define RELAY_RECORD_BUF	(64 * 1024)
 #define RELAY_RECORD_FLUSH_MS	1000
@@ -57,12 +60,6 @@ struct relay_record {
 	struct relay_record	*prev, *next;
 };
 
-static char			*record_dir;
-static int			 record_required;
-static struct relay_record	*records;	/* open ones, for the flush timer */
-static lws_sorted_usec_list_t	 record_sul;
-static int			 record_sul_on;
-static uint8_t			*record_scratch;	/* carry + one frame */
 
 /* dir: NULL for no recordings. */
 int
@@ -70,7 +67,7 @@ relay_record_init(const char *dir, int required, char **cause)
 {
 	struct stat st;
 
-	record_required = required;
+	relay.record.record_required = required;
 	if (dir == NULL || *dir == '\0') {
 		if (required) {
 			*cause = strdup("PORTHOLE_RECORD_REQUIRED needs PORTHOLE_RECORD_DIR");
@@ -78,8 +75,8 @@ relay_record_init(const char *dir, int required, char **cause)
 		}
 		return 0;
 	}
-	if ((record_dir = strdup(dir)) == NULL ||
-	    (record_scratch = malloc(PH_MAX_PAYLOAD + 8)) == NULL) {
+	if ((relay.record.record_dir = strdup(dir)) == NULL ||
+	    (relay.record.record_scratch = malloc(PH_MAX_PAYLOAD + 8)) == NULL) {
 		*cause = strdup("out of memory");
 		return -1;
 	}
@@ -96,7 +93,7 @@ relay_record_init(const char *dir, int required, char **cause)
 int
 relay_record_required(void)
 {
-	return record_required;
+	return relay.record.record_required;
 }
 
 /* Is a session of op to be recorded? */
@@ -105,7 +102,7 @@ relay_record_wanted(const char *op)
 {
 	const struct ph_op *o = ph_ops_find(op);
 
-	return record_dir != NULL && o != NULL && (o->flags & PH_OPF_RECORDED) != 0;
+	return relay.record.record_dir != NULL && o != NULL && (o->flags & PH_OPF_RECORDED) != 0;
 }
 
 const char *
@@ -186,14 +183,14 @@ relay_record_timer(lws_sorted_usec_list_t *sul)
 	struct relay_record *r;
 
 	(void)sul;
-	record_sul_on = 0;
-	for (r = records; r != NULL; r = r->next) {
+	relay.record.record_sul_on = 0;
+	for (r = relay.record.records; r != NULL; r = r->next) {
 		if (r->len > 0)
 			(void)relay_record_flush(r);	/* the next output reports it */
 	}
-	if (records != NULL && relay.ctx != NULL && !relay.dying) {
-		record_sul_on = 1;
-		lws_sul_schedule(relay.ctx, 0, &record_sul, relay_record_timer,
+	if (relay.record.records != NULL && relay.ctx != NULL && !relay.dying) {
+		relay.record.record_sul_on = 1;
+		lws_sul_schedule(relay.ctx, 0, &relay.record.record_sul, relay_record_timer,
 		    (lws_usec_t)RELAY_RECORD_FLUSH_MS * LWS_US_PER_MS);
 	}
 }
@@ -264,7 +261,7 @@ relay_record_start(const char *sid, json_t *req, const char *agent_name,
 	r->fd = -1;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-	r->path = ph_asprintf("%s/%s-%s.cast", record_dir, stamp, sid);
+	r->path = ph_asprintf("%s/%s-%s.cast", relay.record.record_dir, stamp, sid);
 	r->fd = open(r->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (r->fd < 0) {
 		err = errno;
@@ -323,13 +320,13 @@ relay_record_start(const char *sid, json_t *req, const char *agent_name,
 	free(line);
 	relay_metrics_recording(0);
 
-	r->next = records;
-	if (records != NULL)
-		records->prev = r;
-	records = r;
-	if (!record_sul_on && relay.ctx != NULL && !relay.dying) {
-		record_sul_on = 1;
-		lws_sul_schedule(relay.ctx, 0, &record_sul, relay_record_timer,
+	r->next = relay.record.records;
+	if (relay.record.records != NULL)
+		relay.record.records->prev = r;
+	relay.record.records = r;
+	if (!relay.record.record_sul_on && relay.ctx != NULL && !relay.dying) {
+		relay.record.record_sul_on = 1;
+		lws_sul_schedule(relay.ctx, 0, &relay.record.record_sul, relay_record_timer,
 		    (lws_usec_t)RELAY_RECORD_FLUSH_MS * LWS_US_PER_MS);
 	}
 	return r;
@@ -366,7 +363,7 @@ relay_record_failed(struct relay_record *r)
 int
 relay_record_output(struct relay_record *r, int stream, const uint8_t *p, size_t n)
 {
-	uint8_t *s = record_scratch;
+	uint8_t *s = relay.record.record_scratch;
 	size_t nc, len;
 	ssize_t took;
 
@@ -448,8 +445,8 @@ relay_record_finish(struct relay_record *r, char **cause)
 	r->fd = -1;
 	if (r->prev != NULL)
 		r->prev->next = r->next;
-	else if (records == r)
-		records = r->next;
+	else if (relay.record.records == r)
+		relay.record.records = r->next;
 	if (r->next != NULL)
 		r->next->prev = r->prev;
 	free(r->error);
@@ -463,11 +460,11 @@ relay_record_finish(struct relay_record *r, char **cause)
 void
 relay_record_cleanup(void)
 {
-	if (record_sul_on && relay.ctx != NULL)
-		lws_sul_cancel(&record_sul);
-	record_sul_on = 0;
-	free(record_dir);
-	record_dir = NULL;
-	free(record_scratch);
-	record_scratch = NULL;
+	if (relay.record.record_sul_on && relay.ctx != NULL)
+		lws_sul_cancel(&relay.record.record_sul);
+	relay.record.record_sul_on = 0;
+	free(relay.record.record_dir);
+	relay.record.record_dir = NULL;
+	free(relay.record.record_scratch);
+	relay.record.record_scratch = NULL;
 }

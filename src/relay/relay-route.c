@@ -11,7 +11,7 @@
 
 #include <openssl/crypto.h>
 
-#include "relay.h"
+#include "relay-route.h"
 
 /* The endpoint a WebSocket path names, and the subprotocol it speaks. */
 enum relay_conn_kind

@@ -1,26 +1,31 @@
 /*
- * relay-session.c - sessions: a client channel (/v1/session) paired with
- * the agent's data channel (/v1/agent/session/<sid>), spliced.
+ * relay-session.c - the state machine of a relay session: a client channel
+ * (/v1/session) paired with the agent's data channel
+ * (/v1/agent/session/<sid>), spliced.  The states and the picture are in
+ * relay-session.h; each transition is one function here, and each checks
+ * that the session is in a state it may leave that way (anything else is
+ * refused or ignored, never half done).
  *
- * Life of a session:
- *   WAIT     the client's `open` passed the checks (scope, signature of the
- *            key the token is bound to, not revoked, session id never
- *            seen, agent connected, token's target); the relay forwarded it
- *            to the agent with a one-time secret, the token's subject and
- *            the token itself (the agent checks them again),
- *            stopped reading the client, and waits RELAY_ATTACH_SECS for
- *            the agent to dial in and `attach` {sid, secret}.
- *   SPLICED  every frame from one side is queued, untouched, to the other.
- *            A queue past its high mark stops reads of the side feeding it
- *            (lws_rx_flow_control); below its low mark reads resume, so TCP
- *            pushes back end to end.  `exit` from the agent is forwarded,
- *            then both channels close 1000 once their queues drain.
- *   DONE     failed before attach (timeout, agent gone): the client gets an
- *            `error` and its close; the session waits for it to go.
+ * WAIT      relay-client.c admitted the client's `open`, made the session
+ *           (relay_session_new: a one-time secret, registered by sid,
+ *           client reads held) and forwarded the open to the agent.  The
+ *           agent has attach_secs to dial in and `attach` {sid, secret};
+ *           relay_session_tick fails the sessions past their deadline.
+ *           The client's frames meanwhile wait in `early`.
+ * SPLICED   every frame from one side is queued, untouched, to the other.
+ *           A queue past its high mark holds reads of the side feeding it;
+ *           below its low mark they resume, so TCP pushes back end to end.
+ * ERRORED   as SPLICED; the agent said `error`, so when its data channel
+ *           closes, its close code goes on to the client.
+ * EXITED    the agent's `exit` was forwarded; both channels close 1000
+ *           once their queues drain; nothing more from the agent passes.
+ * FAILED    ended without an exit (timeout, agent gone, a side left, a
+ *           queue overflow, a failed recording): the remaining side has
+ *           been told; the session waits for it to go.
  * A data channel that closes before `exit` costs the client `agent_lost`
  * and 4502 after what was already queued for it; a client that leaves
  * closes the data channel at once (1001).  The session is freed when
- * neither channel is left; that is where it is logged.
+ * neither channel is left; its owner's `freed` hook logs and audits it.
  *
  * Only the frame types that belong to a direction pass: STDIN and the
  * controls the operation registry lets the client send in a session of its
@@ -29,6 +34,8 @@
  * controls (ready, exit, error, and progress or meta as the operation has
  * them) toward the client; DATA both ways.  Anything else is bad_message,
  * 1008.
+ *
+ * No libwebsockets here: channels are reached through ss->io only.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,39 +44,9 @@
 
 #include <openssl/crypto.h>
 
-#include "porthole/agentid.h"
 #include "porthole/log.h"
-#include "porthole/opensig.h"
 #include "porthole/ops.h"
-#include "porthole/util.h"
-#include "relay.h"
-
-enum relay_sess_state { RELAY_SESS_WAIT, RELAY_SESS_SPLICED, RELAY_SESS_DONE };
-
-struct relay_session {
-	char			 sid[PH_SID_LEN + 1];
-	char			 secret[PH_SECRET_LEN + 1];	/* wiped at attach */
-	char			*agent_id;
-	char			*op;
-	char			*sub;		/* who asked (client token subject) */
-	char			 peer[64];	/* client address */
-	enum relay_sess_state	 state;
-	int			 registered;	/* in sessions_by_sid */
-	struct relay_conn	*client, *data;
-	struct ph_queue		 early;		/* client frames before attach */
-	lws_sorted_usec_list_t	 sul;		/* attach timeout */
-	int			 exit_seen;
-	int			 agent_error;	/* agent sent `error` */
-	char			 end[128];	/* how it ended, for the log */
-	int64_t			 t0;		/* monotonic ms at open */
-	uint64_t		 to_agent, to_client;	/* payload bytes */
-	json_t			*audit;		/* session_opened's members, once sent */
-	struct relay_record	*rec;		/* recording, or NULL */
-	struct relay_session	*prev, *next;
-};
-
-static struct relay_map		 sessions_by_sid;
-static struct relay_session	*sessions;
+#include "relay-session.h"
 
 static void
 relay_session_end(struct relay_session *s, const char *fmt, ...)
@@ -89,95 +66,79 @@ relay_session_end(struct relay_session *s, const char *fmt, ...)
 }
 
 static void
-relay_session_unregister(struct relay_session *s)
-{
-	if (s->registered) {
-		relay_map_del(&sessions_by_sid, s->sid);
-		s->registered = 0;
-	}
-	lws_sul_cancel(&s->sul);
-}
+relay_session_failf(struct relay_sessions *ss, struct relay_conn *c, const char *err,
+    int code, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/*
- * The recording failed: audit it; with recordings required the session
- * ends here (the output that could not be recorded is not forwarded).
- * Returns 1 when the session is closing because of it.
- */
-static int
-relay_session_record_failed(struct relay_session *s)
-{
-	const char *err = relay_record_error(s->rec);
-	int req = relay_record_required();
-
-	ph_warn("session %.8s: recording failed: %s%s", s->sid, err,
-	    req ? "; recordings are required: closing the session" : "");
-	relay_audit("recording_failed", json_pack("{s:s,s:s,s:s,s:b,s:s}", "sid", s->sid,
-	    "recording", relay_record_path(s->rec), "error", err, "required", req,
-	    "action", req ? "session closed" : "session goes on unrecorded"));
-	if (s->audit != NULL)
-		json_object_set_new(s->audit, "recording_error", json_string(err));
-	if (!req)
-		return 0;
-	relay_session_end(s, "recording failed: %s", err);
-	if (s->client != NULL)
-		relay_conn_fail(s->client, RELAY_ERR_RECORDING, PH_CLOSE_INTERNAL,
-		    "the relay could not record this session (%s) and recordings are "
-		    "required: the session was closed", err);
-	if (s->data != NULL)
-		relay_conn_close(s->data, PH_CLOSE_GOING_AWAY, "recording failed", 1);
-	return 1;
-}
-
-/* The session's last words: recording closed, session_closed audited. */
 static void
-relay_session_audit_closed(struct relay_session *s)
+relay_session_failf(struct relay_sessions *ss, struct relay_conn *c, const char *err,
+    int code, const char *fmt, ...)
 {
-	char *cause = NULL;
+	char msg[512];
+	va_list ap;
 
-	if (s->rec != NULL) {
-		if (relay_record_finish(s->rec, &cause) != 0) {
-			relay_audit("recording_failed", json_pack("{s:s,s:s,s:b,s:s}",
-			    "sid", s->sid, "error", cause, "required",
-			    relay_record_required(), "action", "recording ended incomplete"));
-			if (s->audit != NULL)
-				json_object_set_new(s->audit, "recording_error",
-				    json_string(cause));
-		}
-		free(cause);
-		s->rec = NULL;
-	}
-	if (s->audit == NULL)
+	if (c == NULL)
 		return;
-	relay_metrics_session(s->op, -1);
-	json_object_set_new(s->audit, "bytes", json_pack("{s:I,s:I}",
-	    "to_agent", (json_int_t)s->to_agent, "to_client", (json_int_t)s->to_client));
-	json_object_set_new(s->audit, "duration_ms", json_integer(ph_mono_ms() - s->t0));
-	if (json_object_get(s->audit, "exit") == NULL)
-		json_object_set_new(s->audit, "exit", json_null());
-	json_object_set_new(s->audit, "end", json_string(s->end[0] != '\0' ? s->end :
-	    "closed"));
-	relay_audit("session_closed", s->audit);
-	s->audit = NULL;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	ss->io->fail(c, err, code, msg);
+}
+
+void
+relay_sessions_init(struct relay_sessions *ss, const struct relay_session_io *io)
+{
+	memset(ss, 0, sizeof *ss);
+	ss->io = io;
+	ss->attach_secs = RELAY_ATTACH_SECS;
+}
+
+/* At exit, after every connection closed (so every session was freed). */
+void
+relay_sessions_free(struct relay_sessions *ss)
+{
+	relay_map_free(&ss->by_sid);
+}
+
+const char *
+relay_session_state_name(enum relay_session_state st)
+{
+	switch (st) {
+	case RELAY_SESSION_WAIT:	return "wait";
+	case RELAY_SESSION_SPLICED:	return "spliced";
+	case RELAY_SESSION_ERRORED:	return "errored";
+	case RELAY_SESSION_EXITED:	return "exited";
+	case RELAY_SESSION_FAILED:	return "failed";
+	}
+	return "?";
+}
+
+/* The session an attach names, while one may. */
+struct relay_session *
+relay_session_find(struct relay_sessions *ss, const char *sid)
+{
+	return relay_map_get(&ss->by_sid, sid);
 }
 
 static void
-relay_session_free(struct relay_session *s)
+relay_session_unregister(struct relay_sessions *ss, struct relay_session *s)
 {
-	relay_session_unregister(s);
+	if (relay_map_get(&ss->by_sid, s->sid) == s)
+		relay_map_del(&ss->by_sid, s->sid);
+}
+
+static void
+relay_session_free(struct relay_sessions *ss, struct relay_session *s)
+{
+	relay_session_unregister(ss, s);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
-		sessions = s->next;
+		ss->head = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
-	ph_info("session %.8s closed: op=%s agent=%s sub=%s to_agent=%llu "
-	    "to_client=%llu duration=%.3fs end=%s", s->sid, s->op, s->agent_id,
-	    s->sub, (unsigned long long)s->to_agent, (unsigned long long)s->to_client,
-	    (double)(ph_mono_ms() - s->t0) / 1000.0,
-	    s->end[0] != '\0' ? s->end : "closed");
-	relay.stats.sessions_active--;
-	relay_session_audit_closed(s);
-	relay_limits_session_del(s->agent_id, s->sub);
+	ss->active--;
+	if (ss->io->freed != NULL)
+		ss->io->freed(ss, s);
 	ph_queue_free(&s->early);
 	OPENSSL_cleanse(s->secret, sizeof s->secret);
 	free(s->agent_id);
@@ -187,586 +148,385 @@ relay_session_free(struct relay_session *s)
 }
 
 static void
-relay_session_maybe_free(struct relay_session *s)
+relay_session_maybe_free(struct relay_sessions *ss, struct relay_session *s)
 {
 	if (s->client == NULL && s->data == NULL)
-		relay_session_free(s);
-}
-
-/* The agent did not attach in time. */
-static void
-relay_session_attach_timeout(lws_sorted_usec_list_t *sul)
-{
-	struct relay_session *s = lws_container_of(sul, struct relay_session, sul);
-
-	if (s->state != RELAY_SESS_WAIT)
-		return;
-	s->state = RELAY_SESS_DONE;
-	relay_session_unregister(s);
-	relay_session_end(s, "timeout: agent did not attach");
-	ph_info("session %.8s: agent %s did not attach within %d s", s->sid,
-	    s->agent_id, RELAY_ATTACH_SECS);
-	if (s->client != NULL)
-		relay_conn_fail(s->client, PH_ERR_TIMEOUT, PH_CLOSE_TIMEOUT,
-		    "agent %s did not attach the session within %d s",
-		    s->agent_id, RELAY_ATTACH_SECS);
+		relay_session_free(ss, s);
 }
 
 /*
- * Queue msg from src to dst; stop reading src once dst's queue passes its
- * high mark.  A queue past its hard limit is a flow-control bug: both go.
+ * -> WAIT: a session for client's open, with a fresh one-time secret,
+ * registered by sid, the client's reads held until the agent attaches.
+ * NULL with *cause (malloc'd) when out of memory or the sid is taken.
  */
-static void
-relay_session_forward(struct relay_session *s, struct relay_conn *src,
-    struct relay_conn *dst, const uint8_t *msg, size_t len)
-{
-	if (dst == NULL || relay_conn_closing(dst))
-		return;
-	if (relay_conn_send(dst, msg, len) != 0) {
-		ph_err("session %.8s: queue to %s over its limit (%zu bytes)",
-		    s->sid, dst->peer, dst->tx.bytes);
-		relay_session_end(s, "internal: queue overflow");
-		if (src != NULL)
-			relay_conn_fail(src, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL,
-			    "relay queue overflow");
-		relay_conn_fail(dst, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "relay queue overflow");
-		return;
-	}
-	if (dst == s->client) {
-		s->to_client += len - 1;
-		relay.stats.bytes_to_client += len - 1;
-	} else {
-		s->to_agent += len - 1;
-		relay.stats.bytes_to_agent += len - 1;
-	}
-	if (src != NULL && ph_queue_over_high(&dst->tx))
-		relay_conn_pause(src, RELAY_PAUSE_PEER);
-}
-
-static void
-relay_session_refuse(struct relay_conn *c, const char *err, int code, const char *msg)
-{
-	relay_audit_refusal(c, c->kind == RELAY_CONN_DATA ? "data channel" :
-	    "session open", err, msg);
-	relay_conn_fail(c, err, code, "%s", msg);
-}
-
-/*
- * Can the agent (aj, as listed) take this open?  Not one of a newer
- * protocol than it speaks, nor one signed in a weaker form than its
- * protocol requires (opensig.h: a protocol-2 agent takes form 2 only; the
- * agent checks this itself, the relay only says it sooner and clearer).
- * 0, or -1 with the refusal in msg.
- */
-static int
-relay_session_version(const json_t *o, const json_t *aj, char *msg, size_t len)
-{
-	const char *id = json_string_value(json_object_get(aj, "id"));
-	int op = ph_opensig_proto(o);
-	int ap = (int)json_integer_value(json_object_get(aj, "proto"));
-
-	if (op > ap) {
-		snprintf(msg, len, "agent %s speaks protocol %d, the open is protocol "
-		    "%d: list the agents again (or upgrade the agent)", id, ap, op);
-		return -1;
-	}
-	if (ph_opensig_form(op) < ph_opensig_form(ap)) {
-		snprintf(msg, len, "agent %s speaks protocol %d and takes only opens "
-		    "signed in form %d; this open is protocol %d: upgrade porthole "
-		    "(the CLI)", id, ap, ph_opensig_form(ap), op);
-		return -1;
-	}
-	return 0;
-}
-
-/* The first message of a client channel: `open`. */
-static void
-relay_session_open(struct relay_conn *c, struct ph_frame *f)
+struct relay_session *
+relay_session_new(struct relay_sessions *ss, struct relay_conn *client, const char *sid,
+    const char *agent_id, const char *op, const char *sub, int64_t now_ms, char **cause)
 {
 	struct relay_session *s;
-	struct relay_agent *a;
-	struct relay_record *rec = NULL;
-	const char *sid, *agent_id, *agent_sub, *op, *sub;
-	json_t *o = f->json, *aj, *pj, *argv;
-	char msg[512], key[PH_AGENT_ID_MAX + 1], *cause = NULL, *why = NULL;
-	int proto, may;
 
-	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_OPEN) {
-		snprintf(msg, sizeof msg, "the first message on %s must be open, not %s",
-		    PH_PATH_SESSION, f->type == PH_FRAME_CONTROL ? ph_ctl_name(f->ctl) :
-		    ph_frame_type_name(f->type));
-		relay_session_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, msg);
-		return;
+	if (strlen(sid) != PH_SID_LEN || relay_map_get(&ss->by_sid, sid) != NULL) {
+		*cause = strdup("session id taken or malformed");
+		return NULL;
 	}
-	pj = json_object_get(o, "proto");
-	proto = pj != NULL ? (int)json_integer_value(pj) : 1;
-	if (proto < PH_PROTOCOL_VERSION_MIN || proto > PH_PROTOCOL_VERSION) {
-		snprintf(msg, sizeof msg, "client speaks protocol %d, this relay speaks "
-		    "%d-%d: upgrade the %s", proto, PH_PROTOCOL_VERSION_MIN,
-		    PH_PROTOCOL_VERSION, proto < PH_PROTOCOL_VERSION_MIN ? "client" : "relay");
-		relay_session_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION, msg);
-		return;
-	}
-	sid = json_string_value(json_object_get(o, "sid"));
-	agent_id = json_string_value(json_object_get(o, "agent"));
-	agent_sub = json_string_value(json_object_get(o, "agent_sub"));
-	op = json_string_value(json_object_get(o, "op"));
-	sub = c->claims.sub != NULL ? c->claims.sub : "?";
-	if (sid == NULL || agent_id == NULL || op == NULL) {
-		relay_session_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
-		    "open needs sid, agent and op");
-		return;
-	}
-	if (!ph_claims_allows(&c->claims, op)) {
-		snprintf(msg, sizeof msg, "token for %s lacks scope %s", sub, op);
-		relay_session_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, msg);
-		return;
-	}
-	if (relay_auth_open(&c->claims, o, &why) != 0) {
-		snprintf(msg, sizeof msg, "open refused: %s", why);
-		free(why);
-		relay_session_refuse(c, PH_ERR_UNAUTHORIZED, PH_CLOSE_UNAUTHORIZED, msg);
-		return;
-	}
-	if (relay_sids_seen(sid)) {
-		snprintf(msg, sizeof msg, "session id %s was used before: draw a new one", sid);
-		relay_session_refuse(c, PH_ERR_SID_REUSED, PH_CLOSE_CONFLICT, msg);
-		return;
-	}
-	if (relay_sids_add(sid) != 0) {
-		relay_session_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
-		return;
-	}
-	/*
-	 * The agent's full id: `agent`, or for an agent of protocol 1 (which
-	 * knows only its claimed id, and checks that the open names it)
-	 * `agent`@`agent_sub` (docs/protocol.md, "Agent identity").
-	 */
-	if ((size_t)snprintf(key, sizeof key, "%s%s%s", agent_id,
-	    agent_sub != NULL ? "@" : "", agent_sub != NULL ? agent_sub : "") >= sizeof key) {
-		relay_session_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
-		    "agent and agent_sub are too long for an agent id");
-		return;
-	}
-	agent_id = key;
-	if ((a = relay_agent_find(agent_id)) == NULL) {
-		snprintf(msg, sizeof msg, "agent %s is not connected to this relay", agent_id);
-		relay_session_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND, msg);
-		return;
-	}
-	if (relay_agent_proto(a) < PH_PROTOCOL_QUALIFIED_IDS && agent_sub == NULL) {
-		snprintf(msg, sizeof msg, "agent %s speaks protocol %d, which only a "
-		    "CLI of protocol %d or later can reach (its open names the agent "
-		    "as it knows itself): upgrade the CLI", agent_id,
-		    relay_agent_proto(a), PH_PROTOCOL_QUALIFIED_IDS);
-		relay_session_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION, msg);
-		return;
-	}
-	if (relay_agent_proto(a) >= PH_PROTOCOL_QUALIFIED_IDS && agent_sub != NULL) {
-		snprintf(msg, sizeof msg, "agent %s speaks protocol %d: name it by its "
-		    "full id, without agent_sub", agent_id, relay_agent_proto(a));
-		relay_session_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, msg);
-		return;
-	}
-	aj = relay_agent_json(a);
-	may = aj != NULL && relay_auth_may_touch(&c->claims, aj);
-	if (!may) {
-		json_decref(aj);
-		snprintf(msg, sizeof msg, "token for %s may not touch agent %s", sub, agent_id);
-		relay_session_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, msg);
-		return;
-	}
-	if (relay_session_version(o, aj, msg, sizeof msg) != 0) {
-		json_decref(aj);
-		relay_session_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION, msg);
-		return;
-	}
-	if (relay_limits_session_add(agent_id, sub, &cause) != 0) {
-		json_decref(aj);
-		relay_session_refuse(c, PH_ERR_LIMIT, PH_CLOSE_LIMIT, cause);
-		free(cause);
-		return;
-	}
-	if (relay_record_wanted(op) &&
-	    (rec = relay_record_start(sid, o, json_string_value(json_object_get(aj,
-	    "name")), sub, &cause)) == NULL) {
-		ph_warn("session %.8s: cannot record: %s", sid, cause);
-		relay_audit("recording_failed", json_pack("{s:s,s:s,s:b,s:s}", "sid", sid,
-		    "error", cause, "required", relay_record_required(), "action",
-		    relay_record_required() ? "session refused" : "session goes on unrecorded"));
-		if (relay_record_required()) {
-			json_decref(aj);
-			relay_limits_session_del(agent_id, sub);
-			snprintf(msg, sizeof msg, "the relay cannot record this session "
-			    "(%.300s) and recordings are required: ask the relay's operator",
-			    cause);
-			free(cause);
-			relay_session_refuse(c, RELAY_ERR_RECORDING, PH_CLOSE_INTERNAL, msg);
-			return;
-		}
-	}
-
-	if ((s = calloc(1, sizeof *s)) == NULL) {
-		relay_limits_session_del(agent_id, sub);
+	if ((s = calloc(1, sizeof *s)) == NULL)
 		goto nomem;
-	}
-	s->rec = rec;
-	rec = NULL;
-	argv = json_object_get(o, "argv");
-	s->audit = json_pack("{s:s,s:s,s:s,s:O,s:b,s:{s:s,s:s,s:s,s:O}}", "sid", sid,
-	    "sub", sub, "op", op, "argv", argv != NULL ? argv : json_null(),
-	    "tty", json_is_true(json_object_get(o, "tty")), "agent", "id", agent_id,
-	    "name", json_string_value(json_object_get(aj, "name")), "sub",
-	    json_string_value(json_object_get(aj, "sub")), "labels",
-	    json_object_get(aj, "labels"));
-	if (s->audit != NULL) {
-		relay_audit_origin(s->audit, c);
-		if (json_object_get(o, "pid") != NULL)
-			json_object_set(s->audit, "pid", json_object_get(o, "pid"));
-		if (json_object_get(o, "container") != NULL)
-			json_object_set(s->audit, "container", json_object_get(o, "container"));
-		json_object_set_new(s->audit, "recording", s->rec != NULL ?
-		    json_string(relay_record_path(s->rec)) : json_null());
-		if (cause != NULL)
-			json_object_set_new(s->audit, "recording_error", json_string(cause));
-	}
-	json_decref(aj);
-	aj = NULL;
-	free(cause);
-	cause = NULL;
 	memcpy(s->sid, sid, PH_SID_LEN + 1);
 	s->agent_id = strdup(agent_id);
 	s->op = strdup(op);
 	s->sub = strdup(sub);
-	snprintf(s->peer, sizeof s->peer, "%s", c->peer);
-	s->t0 = ph_mono_ms();
 	ph_queue_init(&s->early, RELAY_Q_LOW, RELAY_Q_HIGH, RELAY_Q_LIMIT);
-	if (s->agent_id == NULL || s->op == NULL || s->sub == NULL || s->audit == NULL ||
+	if (s->agent_id == NULL || s->op == NULL || s->sub == NULL ||
 	    ph_random_hex(s->secret, PH_SECRET_LEN) != 0 ||
-	    relay_map_put(&sessions_by_sid, s->sid, s) != 0) {
-		if (s->rec != NULL) {
-			(void)relay_record_finish(s->rec, &cause);
-			free(cause);
-			cause = NULL;
-		}
-		json_decref(s->audit);
-		relay_limits_session_del(agent_id, sub);
+	    relay_map_put(&ss->by_sid, s->sid, s) != 0) {
 		free(s->agent_id);
 		free(s->op);
 		free(s->sub);
 		free(s);
 		goto nomem;
 	}
-	s->registered = 1;
-	s->next = sessions;
-	if (sessions != NULL)
-		sessions->prev = s;
-	sessions = s;
-	s->client = c;
-	c->sess = s;
-	relay.stats.sessions_total++;
-	relay.stats.sessions_active++;
-
-	/*
-	 * Forward the open with the secret, who asked and the client's token
-	 * (the agent checks token and signature again); the rest untouched.
-	 */
-	if (json_object_set_new(o, "secret", json_string(s->secret)) != 0 ||
-	    json_object_set_new(o, "sub", json_string(s->sub)) != 0 ||
-	    c->bearer == NULL ||
-	    json_object_set_new(o, "token", json_string(c->bearer)) != 0 ||
-	    relay_agent_send(a, o) != 0) {
-		json_object_del(o, "token");
-		relay_auth_wipe(&c->bearer);
-		s->state = RELAY_SESS_DONE;
-		relay_session_unregister(s);
-		relay_session_end(s, "open not forwarded");
-		json_decref(s->audit);		/* never opened: a refusal, not a session */
-		s->audit = NULL;
-		snprintf(msg, sizeof msg, "cannot forward the open to agent %s: its "
-		    "control channel is closing or full, or the request is too large",
-		    agent_id);
-		relay_session_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND, msg);
-		return;
-	}
-	json_object_del(o, "token");	/* the frame is freed, but wipe our copy now */
-	relay_auth_wipe(&c->bearer);
-	relay_conn_pause(c, RELAY_PAUSE_ATTACH);
-	lws_sul_schedule(relay.ctx, 0, &s->sul, relay_session_attach_timeout,
-	    (lws_usec_t)RELAY_ATTACH_SECS * LWS_US_PER_SEC);
-	ph_info("session %.8s opened: op=%s agent=%s sub=%s peer=%s", s->sid, s->op,
-	    s->agent_id, s->sub, s->peer);
-	relay_metrics_session(s->op, 1);
-	relay_audit("session_opened", json_deep_copy(s->audit));
-	return;
+	s->state = RELAY_SESSION_WAIT;
+	s->t0 = now_ms;
+	s->deadline_ms = now_ms + (int64_t)ss->attach_secs * 1000;
+	s->client = client;
+	s->next = ss->head;
+	if (ss->head != NULL)
+		ss->head->prev = s;
+	ss->head = s;
+	ss->total++;
+	ss->active++;
+	ss->io->hold(client, RELAY_HOLD_ATTACH);
+	return s;
 nomem:
-	json_decref(aj);
-	free(cause);
-	if (rec != NULL) {
-		(void)relay_record_finish(rec, &cause);
-		free(cause);
-	}
-	relay_session_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
+	*cause = strdup("out of memory");
+	return NULL;
 }
 
-/* The first message of a data channel: `attach`. */
-static void
-relay_session_attach(struct relay_conn *c, struct ph_frame *f)
+/* WAIT -> FAILED: the open never reached the agent; the owner tells the client. */
+void
+relay_session_abandon(struct relay_sessions *ss, struct relay_session *s, const char *why)
 {
-	struct relay_session *s;
+	if (s->state != RELAY_SESSION_WAIT)
+		return;
+	s->state = RELAY_SESSION_FAILED;
+	relay_session_unregister(ss, s);
+	relay_session_end(s, "%s", why);
+}
+
+/*
+ * Queue msg from src to dst; hold src's reads once dst's queue passes its
+ * high mark.  A queue past its hard limit is a flow-control bug: both go.
+ */
+static void
+relay_session_forward(struct relay_sessions *ss, struct relay_session *s,
+    struct relay_conn *src, struct relay_conn *dst, const uint8_t *msg, size_t len)
+{
+	if (dst == NULL || ss->io->closing(dst))
+		return;
+	if (ss->io->send(dst, msg, len) != 0) {
+		ph_err("session %.8s: queue to the %s over its limit (%zu bytes)", s->sid,
+		    dst == s->client ? "client" : "agent", ss->io->queued(dst));
+		relay_session_end(s, "internal: queue overflow");
+		s->state = RELAY_SESSION_FAILED;
+		relay_session_failf(ss, src, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL,
+		    "relay queue overflow");
+		relay_session_failf(ss, dst, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL,
+		    "relay queue overflow");
+		return;
+	}
+	if (dst == s->client) {
+		s->to_client += len - 1;
+		ss->bytes_to_client += len - 1;
+	} else {
+		s->to_agent += len - 1;
+		ss->bytes_to_agent += len - 1;
+	}
+	if (src != NULL && ss->io->over_high(dst))
+		ss->io->hold(src, RELAY_HOLD_PEER);
+}
+
+/*
+ * WAIT -> SPLICED: the agent's data channel attached with the secret.
+ * The secret is good once; the client's early frames go to the agent and
+ * its reads resume.  Refused in any other state or with another secret.
+ */
+enum relay_session_refusal
+relay_session_attach(struct relay_sessions *ss, struct relay_session *s,
+    struct relay_conn *data, const char *secret)
+{
 	struct ph_qitem *it;
-	const char *sid, *secret;
-	char msg[256];
 
-	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_ATTACH) {
-		snprintf(msg, sizeof msg, "the first message on a data channel must be "
-		    "attach, not %s", f->type == PH_FRAME_CONTROL ? ph_ctl_name(f->ctl) :
-		    ph_frame_type_name(f->type));
-		relay_session_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, msg);
-		return;
-	}
-	sid = json_string_value(json_object_get(f->json, "sid"));
-	secret = json_string_value(json_object_get(f->json, "secret"));
-	if (sid == NULL || secret == NULL || strcmp(sid, c->path_sid) != 0) {
-		relay_session_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
-		    "attach must name the session id of the path");
-		return;
-	}
-	if ((s = relay_map_get(&sessions_by_sid, sid)) == NULL) {
-		snprintf(msg, sizeof msg, "no session %s is waiting for its agent", sid);
-		relay_session_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND, msg);
-		return;
-	}
-	if (s->state != RELAY_SESS_WAIT) {
-		snprintf(msg, sizeof msg, "the secret of session %s was already used", sid);
-		relay_session_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, msg);
-		return;
-	}
+	if (s->state != RELAY_SESSION_WAIT)
+		return RELAY_SESSION_NOT_WAITING;
 	if (strlen(secret) != PH_SECRET_LEN ||
-	    CRYPTO_memcmp(secret, s->secret, PH_SECRET_LEN) != 0) {
-		snprintf(msg, sizeof msg, "wrong secret for session %s", sid);
-		relay_session_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN, msg);
-		return;
-	}
-
-	s->state = RELAY_SESS_SPLICED;
-	lws_sul_cancel(&s->sul);
-	OPENSSL_cleanse(s->secret, sizeof s->secret);	/* good once */
-	s->data = c;
-	c->sess = s;
+	    CRYPTO_memcmp(secret, s->secret, PH_SECRET_LEN) != 0)
+		return RELAY_SESSION_BAD_SECRET;
+	s->state = RELAY_SESSION_SPLICED;
+	OPENSSL_cleanse(s->secret, sizeof s->secret);
+	s->data = data;
 	while ((it = ph_queue_peek(&s->early)) != NULL) {
-		relay_session_forward(s, s->client, c, it->data + PH_HEADROOM, it->len);
+		relay_session_forward(ss, s, s->client, data, it->data + PH_HEADROOM, it->len);
 		ph_queue_pop(&s->early);
 	}
 	if (s->client != NULL)
-		relay_conn_resume(s->client, RELAY_PAUSE_ATTACH);
-	ph_debug("session %.8s attached by agent %s from %s", s->sid, s->agent_id, c->peer);
+		ss->io->release(s->client, RELAY_HOLD_ATTACH);
+	return RELAY_SESSION_ATTACHED;
 }
 
-/* A decoded message on a client channel. */
-void
-relay_session_client_rx(struct relay_conn *c, struct ph_frame *f,
-    const uint8_t *msg, size_t len)
+/* WAIT -> FAILED: the agent did not attach by the deadline. */
+static void
+relay_session_attach_timeout(struct relay_sessions *ss, struct relay_session *s)
 {
-	struct relay_session *s = c->sess;
-	int ok;
-
-	if (s == NULL) {
-		relay_session_open(c, f);
+	if (s->state != RELAY_SESSION_WAIT)
 		return;
-	}
-	switch (f->type) {
-	case PH_FRAME_STDIN:
-	case PH_FRAME_DATA:
-		ok = 1;
-		break;
-	case PH_FRAME_CONTROL:
-		ok = ph_ops_ctl_allowed(ph_ops_find(s->op), 0, f->ctl);
-		break;
-	default:
-		ok = 0;
-		break;
-	}
-	if (!ok) {
-		relay_session_end(s, "bad_message from the client");
-		relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
-		    "%s is not allowed from the client", f->type == PH_FRAME_CONTROL ?
-		    ph_ctl_name(f->ctl) : ph_frame_type_name(f->type));
-		return;
-	}
-	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_RESIZE && s->rec != NULL &&
-	    s->state != RELAY_SESS_DONE &&
-	    relay_record_resize(s->rec, f->json) < 0 && relay_session_record_failed(s))
-		return;
-	switch (s->state) {
-	case RELAY_SESS_WAIT:
-		if (ph_queue_push(&s->early, -1, msg, len) != 0) {
-			relay_conn_fail(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL,
-			    "too much input before the session started");
-			return;
-		}
-		break;
-	case RELAY_SESS_SPLICED:
-		relay_session_forward(s, c, s->data, msg, len);
-		break;
-	case RELAY_SESS_DONE:
-		break;
-	}
+	s->state = RELAY_SESSION_FAILED;
+	relay_session_unregister(ss, s);
+	relay_session_end(s, "timeout: agent did not attach");
+	ph_info("session %.8s: agent %s did not attach within %d s", s->sid,
+	    s->agent_id, ss->attach_secs);
+	relay_session_failf(ss, s->client, PH_ERR_TIMEOUT, PH_CLOSE_TIMEOUT,
+	    "agent %s did not attach the session within %d s", s->agent_id,
+	    ss->attach_secs);
 }
 
-/* A decoded message on a data channel. */
+/* Once a second or so: sessions whose agent is late fail. */
 void
-relay_session_data_rx(struct relay_conn *c, struct ph_frame *f,
-    const uint8_t *msg, size_t len)
-{
-	struct relay_session *s = c->sess;
-	json_t *v;
-	int ok;
-
-	if (s == NULL) {
-		relay_session_attach(c, f);
-		return;
-	}
-	switch (f->type) {
-	case PH_FRAME_STDOUT:
-	case PH_FRAME_STDERR:
-	case PH_FRAME_DATA:
-		ok = 1;
-		break;
-	case PH_FRAME_CONTROL:
-		ok = ph_ops_ctl_allowed(ph_ops_find(s->op), 1, f->ctl);
-		break;
-	default:
-		ok = 0;
-		break;
-	}
-	if (!ok) {
-		relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
-		    "%s is not allowed from the agent", f->type == PH_FRAME_CONTROL ?
-		    ph_ctl_name(f->ctl) : ph_frame_type_name(f->type));
-		return;
-	}
-	if (s->exit_seen)
-		return;		/* exit was the last word */
-	if (s->rec != NULL && (f->type == PH_FRAME_STDOUT || f->type == PH_FRAME_STDERR) &&
-	    relay_record_output(s->rec, f->type == PH_FRAME_STDERR, msg + 1, len - 1) < 0 &&
-	    relay_session_record_failed(s))
-		return;
-	relay_session_forward(s, c, s->client, msg, len);
-	if (f->type != PH_FRAME_CONTROL)
-		return;
-	if (f->ctl == PH_CTL_EXIT) {
-		s->exit_seen = 1;
-		if (s->audit != NULL && (v = json_deep_copy(f->json)) != NULL) {
-			json_object_del(v, "type");
-			json_object_set_new(s->audit, "exit", v);
-		}
-		if ((v = json_object_get(f->json, "code")) != NULL)
-			relay_session_end(s, "exit %lld", (long long)json_integer_value(v));
-		else
-			relay_session_end(s, "exit signal %lld", (long long)
-			    json_integer_value(json_object_get(f->json, "signal")));
-		if (s->client != NULL)
-			relay_conn_close(s->client, PH_CLOSE_NORMAL, "", 0);
-		relay_conn_close(c, PH_CLOSE_NORMAL, "", 0);
-	} else if (f->ctl == PH_CTL_ERROR) {
-		s->agent_error = 1;
-		relay_session_end(s, "agent error %s: %s",
-		    json_string_value(json_object_get(f->json, "code")),
-		    json_string_value(json_object_get(f->json, "message")));
-	}
-}
-
-/* c (client or data channel) sent a message off its queue. */
-void
-relay_session_drained(struct relay_conn *c)
-{
-	struct relay_session *s = c->sess;
-	struct relay_conn *src;
-
-	if (s == NULL)
-		return;
-	src = c == s->client ? s->data : s->client;
-	if (src == NULL || (src->pause & RELAY_PAUSE_PEER) == 0)
-		return;
-	/*
-	 * src's pongs wait unread behind the data we don't read, and lws
-	 * hangs up a connection whose pong is late (research section 5):
-	 * while its data keeps flowing out here, it is alive.
-	 */
-	lws_validity_confirmed(src->wsi);
-	if (ph_queue_under_low(&c->tx))
-		relay_conn_resume(src, RELAY_PAUSE_PEER);
-}
-
-void
-relay_session_client_closed(struct relay_conn *c)
-{
-	struct relay_session *s = c->sess;
-
-	if (s == NULL)
-		return;
-	c->sess = NULL;
-	s->client = NULL;
-	if (s->state == RELAY_SESS_WAIT) {
-		s->state = RELAY_SESS_DONE;
-		relay_session_unregister(s);
-		relay_session_end(s, "client left before the agent attached");
-	} else if (s->data != NULL) {
-		relay_session_end(s, "client left");
-		relay_conn_close(s->data, PH_CLOSE_GOING_AWAY, "client left", 1);
-	}
-	relay_session_maybe_free(s);
-}
-
-void
-relay_session_data_closed(struct relay_conn *c)
-{
-	struct relay_session *s = c->sess;
-	int code;
-
-	if (s == NULL)
-		return;
-	c->sess = NULL;
-	s->data = NULL;
-	if (!s->exit_seen && s->client != NULL) {
-		if (s->agent_error) {
-			/* The agent said why; pass its close code on if it is one of ours. */
-			code = c->peer_close;
-			if (!((code >= 4000 && code <= 4999) || (code >= 1008 && code <= 1011)))
-				code = PH_CLOSE_AGENT_LOST;
-			relay_conn_close(s->client, code, "agent ended the session", 0);
-		} else {
-			relay_session_end(s, "agent_lost");
-			relay_conn_fail(s->client, PH_ERR_AGENT_LOST, PH_CLOSE_AGENT_LOST,
-			    "agent %s lost the session: its data channel closed before exit",
-			    s->agent_id);
-		}
-	}
-	relay_session_maybe_free(s);
-}
-
-/* The agent's control channel closed: sessions waiting for it fail. */
-void
-relay_session_agent_gone(const char *agent_id)
+relay_session_tick(struct relay_sessions *ss, int64_t now_ms)
 {
 	struct relay_session *s;
 
-	for (s = sessions; s != NULL; s = s->next) {
-		if (s->state != RELAY_SESS_WAIT || strcmp(s->agent_id, agent_id) != 0)
+	for (s = ss->head; s != NULL; s = s->next)
+		if (s->state == RELAY_SESSION_WAIT && now_ms >= s->deadline_ms)
+			relay_session_attach_timeout(ss, s);
+}
+
+/* WAIT -> FAILED for every session waiting on the agent whose control channel closed. */
+void
+relay_session_agent_gone(struct relay_sessions *ss, const char *agent_id)
+{
+	struct relay_session *s;
+
+	for (s = ss->head; s != NULL; s = s->next) {
+		if (s->state != RELAY_SESSION_WAIT || strcmp(s->agent_id, agent_id) != 0)
 			continue;
-		s->state = RELAY_SESS_DONE;
-		relay_session_unregister(s);
+		s->state = RELAY_SESSION_FAILED;
+		relay_session_unregister(ss, s);
 		relay_session_end(s, "agent_lost before attach");
-		if (s->client != NULL)
-			relay_conn_fail(s->client, PH_ERR_AGENT_LOST, PH_CLOSE_AGENT_LOST,
-			    "agent %s disconnected before the session started", agent_id);
+		relay_session_failf(ss, s->client, PH_ERR_AGENT_LOST, PH_CLOSE_AGENT_LOST,
+		    "agent %s disconnected before the session started", agent_id);
 	}
 }
 
-/* At exit, after every connection closed. */
+/*
+ * Any state but FAILED -> FAILED: the owner ends the session (a recording
+ * that failed and is required): the client gets err/code/msg, the data
+ * channel 1001 at once.
+ */
 void
-relay_session_cleanup(void)
+relay_session_abort(struct relay_sessions *ss, struct relay_session *s, const char *why,
+    const char *err, int code, const char *msg)
 {
-	relay_map_free(&sessions_by_sid);
+	if (s->state == RELAY_SESSION_FAILED)
+		return;
+	if (s->state == RELAY_SESSION_WAIT)
+		relay_session_unregister(ss, s);
+	s->state = RELAY_SESSION_FAILED;
+	relay_session_end(s, "%s", why);
+	if (s->client != NULL)
+		ss->io->fail(s->client, err, code, msg);
+	if (s->data != NULL)
+		ss->io->close(s->data, PH_CLOSE_GOING_AWAY, why, 1);
+}
+
+/*
+ * The client channel closed.  WAIT -> FAILED; SPLICED or ERRORED ->
+ * FAILED with the data channel closed at once; EXITED stays (the data
+ * channel is told to hurry).
+ */
+void
+relay_session_client_closed(struct relay_sessions *ss, struct relay_session *s)
+{
+	s->client = NULL;
+	switch (s->state) {
+	case RELAY_SESSION_WAIT:
+		s->state = RELAY_SESSION_FAILED;
+		relay_session_unregister(ss, s);
+		relay_session_end(s, "client left before the agent attached");
+		break;
+	case RELAY_SESSION_SPLICED:
+	case RELAY_SESSION_ERRORED:
+		s->state = RELAY_SESSION_FAILED;
+		/* FALLTHROUGH */
+	case RELAY_SESSION_EXITED:
+	case RELAY_SESSION_FAILED:
+		if (s->data != NULL) {
+			relay_session_end(s, "client left");
+			ss->io->close(s->data, PH_CLOSE_GOING_AWAY, "client left", 1);
+		}
+		break;
+	}
+	relay_session_maybe_free(ss, s);
+}
+
+/*
+ * The data channel closed (peer_close: the code the agent closed with, or
+ * 0).  SPLICED -> FAILED: agent_lost to the client; ERRORED -> FAILED: the
+ * agent said why, its close code goes on if it is one of ours; EXITED
+ * stays.
+ */
+void
+relay_session_data_closed(struct relay_sessions *ss, struct relay_session *s,
+    int peer_close)
+{
+	int code;
+
+	s->data = NULL;
+	switch (s->state) {
+	case RELAY_SESSION_ERRORED:
+		s->state = RELAY_SESSION_FAILED;
+		code = peer_close;
+		if (!((code >= 4000 && code <= 4999) || (code >= 1008 && code <= 1011)))
+			code = PH_CLOSE_AGENT_LOST;
+		if (s->client != NULL)
+			ss->io->close(s->client, code, "agent ended the session", 0);
+		break;
+	case RELAY_SESSION_SPLICED:
+		s->state = RELAY_SESSION_FAILED;
+		if (s->client == NULL)
+			break;
+		relay_session_end(s, "agent_lost");
+		relay_session_failf(ss, s->client, PH_ERR_AGENT_LOST, PH_CLOSE_AGENT_LOST,
+		    "agent %s lost the session: its data channel closed before exit",
+		    s->agent_id);
+		break;
+	case RELAY_SESSION_WAIT:	/* no data channel yet: cannot happen */
+	case RELAY_SESSION_EXITED:
+	case RELAY_SESSION_FAILED:
+		break;
+	}
+	relay_session_maybe_free(ss, s);
+}
+
+/* SPLICED or ERRORED -> EXITED: the agent's exit went out; both close after it. */
+static void
+relay_session_exit(struct relay_sessions *ss, struct relay_session *s, json_t *exit)
+{
+	json_t *v;
+
+	if (s->state != RELAY_SESSION_SPLICED && s->state != RELAY_SESSION_ERRORED)
+		return;
+	s->state = RELAY_SESSION_EXITED;
+	if ((v = json_object_get(exit, "code")) != NULL)
+		relay_session_end(s, "exit %lld", (long long)json_integer_value(v));
+	else
+		relay_session_end(s, "exit signal %lld", (long long)
+		    json_integer_value(json_object_get(exit, "signal")));
+	if (s->client != NULL)
+		ss->io->close(s->client, PH_CLOSE_NORMAL, "", 0);
+	if (s->data != NULL)
+		ss->io->close(s->data, PH_CLOSE_NORMAL, "", 0);
+}
+
+/* SPLICED -> ERRORED: the agent sent `error` (the first reason stays). */
+static void
+relay_session_agent_error(struct relay_session *s, json_t *error)
+{
+	if (s->state != RELAY_SESSION_SPLICED)
+		return;
+	s->state = RELAY_SESSION_ERRORED;
+	relay_session_end(s, "agent error %s: %s",
+	    json_string_value(json_object_get(error, "code")),
+	    json_string_value(json_object_get(error, "message")));
+}
+
+/* May f travel in this direction in a session of s's operation? */
+static int
+relay_session_allowed(const struct relay_session *s, int from_agent,
+    const struct ph_frame *f)
+{
+	switch (f->type) {
+	case PH_FRAME_STDIN:
+		return !from_agent;
+	case PH_FRAME_STDOUT:
+	case PH_FRAME_STDERR:
+		return from_agent;
+	case PH_FRAME_DATA:
+		return 1;
+	case PH_FRAME_CONTROL:
+		return ph_ops_ctl_allowed(ph_ops_find(s->op), from_agent, f->ctl);
+	default:
+		return 0;
+	}
+}
+
+static const char *
+relay_session_frame_name(const struct ph_frame *f)
+{
+	return f->type == PH_FRAME_CONTROL ? ph_ctl_name(f->ctl) :
+	    ph_frame_type_name(f->type);
+}
+
+/* A decoded message from the client (not its open). */
+void
+relay_session_client_frame(struct relay_sessions *ss, struct relay_session *s,
+    const struct ph_frame *f, const uint8_t *msg, size_t len)
+{
+	if (!relay_session_allowed(s, 0, f)) {
+		relay_session_end(s, "bad_message from the client");
+		relay_session_failf(ss, s->client, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "%s is not allowed from the client", relay_session_frame_name(f));
+		return;
+	}
+	if (s->state == RELAY_SESSION_FAILED)
+		return;
+	if (ss->io->passing != NULL && ss->io->passing(ss, s, 0, f, msg, len) != 0)
+		return;
+	switch (s->state) {
+	case RELAY_SESSION_WAIT:
+		if (ph_queue_push(&s->early, -1, msg, len) != 0)
+			relay_session_failf(ss, s->client, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL,
+			    "too much input before the session started");
+		break;
+	case RELAY_SESSION_SPLICED:
+	case RELAY_SESSION_ERRORED:
+	case RELAY_SESSION_EXITED:
+		relay_session_forward(ss, s, s->client, s->data, msg, len);
+		break;
+	case RELAY_SESSION_FAILED:
+		break;
+	}
+}
+
+/* A decoded message on the data channel (not its attach). */
+void
+relay_session_agent_frame(struct relay_sessions *ss, struct relay_session *s,
+    const struct ph_frame *f, const uint8_t *msg, size_t len)
+{
+	if (!relay_session_allowed(s, 1, f)) {
+		relay_session_failf(ss, s->data, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "%s is not allowed from the agent", relay_session_frame_name(f));
+		return;
+	}
+	if (s->state != RELAY_SESSION_SPLICED && s->state != RELAY_SESSION_ERRORED)
+		return;		/* exit was the last word, or the session failed */
+	if (ss->io->passing != NULL && ss->io->passing(ss, s, 1, f, msg, len) != 0)
+		return;
+	relay_session_forward(ss, s, s->data, s->client, msg, len);
+	if (f->type != PH_FRAME_CONTROL)
+		return;
+	if (f->ctl == PH_CTL_EXIT)
+		relay_session_exit(ss, s, f->json);
+	else if (f->ctl == PH_CTL_ERROR)
+		relay_session_agent_error(s, f->json);
+}
+
+/* c (client or data channel) sent a message off its queue: the other side may read. */
+void
+relay_session_drained(struct relay_sessions *ss, struct relay_session *s,
+    struct relay_conn *c)
+{
+	struct relay_conn *src = c == s->client ? s->data : s->client;
+
+	if (src != NULL && ss->io->under_low(c))
+		ss->io->release(src, RELAY_HOLD_PEER);
 }

@@ -14,19 +14,14 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "relay.h"
+#include "porthole/frame.h"
+#include "porthole/protocol.h"
+#include "relay-sids.h"
 
 #define RELAY_SIDS_MAX	(1u << 17)	/* 131072 ids, about 3 MiB at most */
 #define RELAY_SIDS_MIN	1024u
 #define RELAY_SIDS_NONE	UINT32_MAX
 
-static struct {
-	uint8_t		(*key)[16];	/* ring of ids, oldest at `oldest` once full */
-	uint32_t	 *chain;	/* next index in the same bucket */
-	uint32_t	 *bucket;	/* first index per bucket; cap buckets */
-	uint32_t	  cap, n, oldest;
-	uint64_t	  seed;
-} sids;
 
 static int
 relay_sids_parse(const char *sid, uint8_t out[16])
@@ -44,9 +39,9 @@ relay_sids_parse(const char *sid, uint8_t out[16])
 }
 
 static uint32_t
-relay_sids_hash(const uint8_t k[16])
+relay_sids_hash(const struct relay_sids *sids, const uint8_t k[16])
 {
-	uint64_t h = sids.seed ^ 1469598103934665603ULL;
+	uint64_t h = sids->seed ^ 1469598103934665603ULL;
 	int i;
 
 	for (i = 0; i < 16; i++) {
@@ -54,116 +49,117 @@ relay_sids_hash(const uint8_t k[16])
 		h *= 1099511628211ULL;
 	}
 	h ^= h >> 29;
-	return (uint32_t)(h & (sids.cap - 1));
+	return (uint32_t)(h & (sids->cap - 1));
 }
 
 static int
-relay_sids_find(const uint8_t k[16])
+relay_sids_find(const struct relay_sids *sids, const uint8_t k[16])
 {
 	uint32_t i;
 
-	if (sids.cap == 0)
+	if (sids->cap == 0)
 		return 0;
-	for (i = sids.bucket[relay_sids_hash(k)]; i != RELAY_SIDS_NONE; i = sids.chain[i]) {
-		if (memcmp(sids.key[i], k, 16) == 0)
+	for (i = sids->bucket[relay_sids_hash(sids, k)]; i != RELAY_SIDS_NONE;
+	    i = sids->chain[i]) {
+		if (memcmp(sids->key[i], k, 16) == 0)
 			return 1;
 	}
 	return 0;
 }
 
 static void
-relay_sids_link(uint32_t i)
+relay_sids_link(struct relay_sids *sids, uint32_t i)
 {
-	uint32_t h = relay_sids_hash(sids.key[i]);
+	uint32_t h = relay_sids_hash(sids, sids->key[i]);
 
-	sids.chain[i] = sids.bucket[h];
-	sids.bucket[h] = i;
+	sids->chain[i] = sids->bucket[h];
+	sids->bucket[h] = i;
 }
 
 static void
-relay_sids_unlink(uint32_t i)
+relay_sids_unlink(struct relay_sids *sids, uint32_t i)
 {
-	uint32_t *pp = &sids.bucket[relay_sids_hash(sids.key[i])];
+	uint32_t *pp = &sids->bucket[relay_sids_hash(sids, sids->key[i])];
 
 	while (*pp != RELAY_SIDS_NONE && *pp != i)
-		pp = &sids.chain[*pp];
+		pp = &sids->chain[*pp];
 	if (*pp == i)
-		*pp = sids.chain[i];
+		*pp = sids->chain[i];
 }
 
 /* Grow to newcap entries and rebuild the buckets; -1 on ENOMEM. */
 static int
-relay_sids_grow(uint32_t newcap)
+relay_sids_grow(struct relay_sids *sids, uint32_t newcap)
 {
 	uint8_t (*key)[16];
 	uint32_t *chain, *bucket, i;
 
-	if ((key = realloc(sids.key, (size_t)newcap * sizeof *key)) == NULL)
+	if ((key = realloc(sids->key, (size_t)newcap * sizeof *key)) == NULL)
 		return -1;
-	sids.key = key;
-	if ((chain = realloc(sids.chain, (size_t)newcap * sizeof *chain)) == NULL)
+	sids->key = key;
+	if ((chain = realloc(sids->chain, (size_t)newcap * sizeof *chain)) == NULL)
 		return -1;
-	sids.chain = chain;
+	sids->chain = chain;
 	if ((bucket = malloc((size_t)newcap * sizeof *bucket)) == NULL)
 		return -1;
-	free(sids.bucket);
-	sids.bucket = bucket;
-	sids.cap = newcap;
+	free(sids->bucket);
+	sids->bucket = bucket;
+	sids->cap = newcap;
 	for (i = 0; i < newcap; i++)
-		sids.bucket[i] = RELAY_SIDS_NONE;
-	for (i = 0; i < sids.n; i++)
-		relay_sids_link(i);
+		sids->bucket[i] = RELAY_SIDS_NONE;
+	for (i = 0; i < sids->n; i++)
+		relay_sids_link(sids, i);
 	return 0;
 }
 
 /* Has sid been used?  (A malformed sid counts as seen: refuse it.) */
 int
-relay_sids_seen(const char *sid)
+relay_sids_seen(struct relay_sids *sids, const char *sid)
 {
 	uint8_t k[16];
 
 	if (relay_sids_parse(sid, k) != 0)
 		return 1;
-	return relay_sids_find(k);
+	return relay_sids_find(sids, k);
 }
 
 /* Remember sid; forgets the oldest id once RELAY_SIDS_MAX are held. */
 int
-relay_sids_add(const char *sid)
+relay_sids_add(struct relay_sids *sids, const char *sid)
 {
 	uint8_t k[16];
 	uint32_t i;
 
 	if (relay_sids_parse(sid, k) != 0)
 		return -1;
-	if (sids.cap == 0) {
-		if (getrandom(&sids.seed, sizeof sids.seed, 0) != sizeof sids.seed)
-			sids.seed = 0x9e3779b97f4a7c15ULL;
-		if (relay_sids_grow(RELAY_SIDS_MIN) != 0)
+	if (sids->cap == 0) {
+		if (getrandom(&sids->seed, sizeof sids->seed, 0) != sizeof sids->seed)
+			sids->seed = 0x9e3779b97f4a7c15ULL;
+		if (relay_sids_grow(sids, RELAY_SIDS_MIN) != 0)
 			return -1;
 	}
-	if (relay_sids_find(k))
+	if (relay_sids_find(sids, k))
 		return 0;
-	if (sids.n == sids.cap && sids.cap < RELAY_SIDS_MAX &&
-	    relay_sids_grow(sids.cap * 2) != 0)
+	if (sids->n == sids->cap && sids->cap < RELAY_SIDS_MAX &&
+	    relay_sids_grow(sids, sids->cap * 2) != 0)
 		return -1;
-	if (sids.n < sids.cap) {
-		i = sids.n++;
+	if (sids->n < sids->cap) {
+		i = sids->n++;
 	} else {
-		i = sids.oldest;
-		relay_sids_unlink(i);
-		sids.oldest = (sids.oldest + 1) % sids.cap;
+		i = sids->oldest;
+		relay_sids_unlink(sids, i);
+		sids->oldest = (sids->oldest + 1) % sids->cap;
 	}
-	memcpy(sids.key[i], k, 16);
-	relay_sids_link(i);
+	memcpy(sids->key[i], k, 16);
+	relay_sids_link(sids, i);
 	return 0;
 }
 
 void
-relay_sids_free(void)
+relay_sids_free(struct relay_sids *sids)
 {
-	free(sids.key);
-	free(sids.chain);
-	free(sids.bucket);
-	memset(&sids, 0, sizeof sids);
+	free(sids->key);
+	free(sids->chain);
+	free(sids->bucket);
+	memset(sids, 0, sizeof *sids);
 }

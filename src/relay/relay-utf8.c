@@ -13,7 +13,7 @@
  */
 #include <string.h>
 
-#include "relay.h"
+#include "relay-utf8.h"
 
 /* Length of the sequence led by b; 0: b cannot lead one. */
 static size_t

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "porthole/util.h"
-#include "relay.h"
+#include "relay-xff.h"
 
 /* Parse an address (v4, v6; a v4-mapped v6 counts as v4) into c.  -1: not one. */
 static int

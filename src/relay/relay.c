@@ -35,14 +35,35 @@
 #include "porthole/keepalive.h"
 #include "porthole/log.h"
 #include "porthole/util.h"
-#include "relay-dev.h"
 #include "relay.h"
+#include "relay-agent.h"
+#include "relay-audit.h"
+#include "relay-client.h"
+#include "relay-conn.h"
+#include "relay-dev.h"
+#include "relay-limits.h"
+#include "relay-metrics.h"
+#include "relay-record.h"
+#include "relay-session.h"
+#include "relay-sids.h"
 
-struct relay relay;
+/* The context; module defaults that are not zero are set here. */
+struct relay relay = {
+	.shutdown_secs = RELAY_SHUTDOWN_SECS,
+	.audit = { .audit_fd = 1 },
+};
 
 static volatile sig_atomic_t relay_signalled;
-static int relay_shutdown_secs = RELAY_SHUTDOWN_SECS;
-static int relay_shutdown_hurried;
+
+/* getopt values of the long-only options relay-limits.c reads (by name). */
+enum relay_opt {
+	RELAY_OPT_HANDSHAKE_TIMEOUT = 0x100,
+	RELAY_OPT_MAX_PENDING,
+	RELAY_OPT_MAX_PENDING_PER_ADDR,
+	RELAY_OPT_MAX_CONNS,
+	RELAY_OPT_MAX_SESSIONS_PER_AGENT,
+	RELAY_OPT_MAX_SESSIONS_PER_SUB,
+};
 
 /*
  * No libwebsockets validity timers on the relay's connections (both zero
@@ -134,6 +155,15 @@ relay_usage(FILE *f)
 	fprintf(f, "The audit stream (JSON lines) goes to stdout, the diagnostic log to stderr.\n");
 }
 
+/* Once a second: sessions whose agent did not attach in time fail. */
+static void
+relay_tick(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	relay_session_tick(&relay.sessions, ph_mono_ms());
+	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
+}
+
 static void
 relay_on_signal(int sig)
 {
@@ -150,20 +180,20 @@ static void
 relay_shutdown_timeout(lws_sorted_usec_list_t *sul)
 {
 	(void)sul;
-	if (!relay_shutdown_hurried) {
-		relay_shutdown_hurried = 1;
-		if (relay.nconns > 0) {
+	if (!relay.shutdown_hurried) {
+		relay.shutdown_hurried = 1;
+		if (relay.nwebsockets > 0) {
 			ph_warn("%zu connections still draining after %d s: closing them "
-			    "now", relay.nconns, relay_shutdown_secs - RELAY_SHUTDOWN_HURRY);
+			    "now", relay.nwebsockets, relay.shutdown_secs - RELAY_SHUTDOWN_HURRY);
 			relay_conn_shutdown_all(1);
 		}
 		lws_sul_schedule(relay.ctx, 0, &relay.sul_shutdown, relay_shutdown_timeout,
 		    (lws_usec_t)RELAY_SHUTDOWN_HURRY * LWS_US_PER_SEC);
 		return;
 	}
-	if (relay.nconns > 0)
+	if (relay.nwebsockets > 0)
 		ph_warn("%zu connections did not finish closing; leaving anyway",
-		    relay.nconns);
+		    relay.nwebsockets);
 	relay.done = 1;
 	lws_cancel_service(relay.ctx);	/* sul callbacks run before poll: wake it */
 }
@@ -171,19 +201,19 @@ relay_shutdown_timeout(lws_sorted_usec_list_t *sul)
 static void
 relay_shutdown_begin(int sig)
 {
-	int first = relay_shutdown_secs - RELAY_SHUTDOWN_HURRY;
+	int first = relay.shutdown_secs - RELAY_SHUTDOWN_HURRY;
 
 	relay.shutting_down = 1;
 	ph_info("%s: no longer accepting; closing %zu WebSockets (at most %d s)",
-	    strsignal(sig), relay.nconns, relay_shutdown_secs);
+	    strsignal(sig), relay.nwebsockets, relay.shutdown_secs);
 	relay_conn_shutdown_all(0);
-	if (relay.nconns == 0) {
+	if (relay.nwebsockets == 0) {
 		relay.done = 1;
 		return;
 	}
 	if (first <= 0) {
-		relay_shutdown_hurried = 1;
-		first = relay_shutdown_secs;
+		relay.shutdown_hurried = 1;
+		first = relay.shutdown_secs;
 	}
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_shutdown, relay_shutdown_timeout,
 	    (lws_usec_t)first * LWS_US_PER_SEC);
@@ -229,44 +259,68 @@ relay_readable(const char *what, const char *path)
 	return 0;
 }
 
+/* --dev's files, unless flags or variables name others; then what is still missing. */
+static int
+relay_opts_dev(struct relay_opts *o)
+{
+	if (o->dev) {
+		/* Flags and variables still override what the state directory holds. */
+		if (o->cert == NULL)
+			o->cert = ph_asprintf("%s/%s", o->state, RELAY_DEV_CERT);
+		if (o->key == NULL)
+			o->key = ph_asprintf("%s/%s", o->state, RELAY_DEV_TLS_KEY);
+		if (o->pubkey == NULL)
+			o->pubkey = ph_asprintf("%s/%s", o->state, RELAY_DEV_PUBKEY);
+	}
+	if (o->cert == NULL || o->key == NULL || o->pubkey == NULL) {
+		fprintf(stderr, "porthole-relay: %s is required (or try --dev)\n",
+		    o->cert == NULL ? "--tls-cert (PORTHOLE_TLS_CERT)" :
+		    o->key == NULL ? "--tls-key (PORTHOLE_TLS_KEY)" :
+		    "--pubkey (PORTHOLE_PUBKEY)");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct option relay_longopts[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "tls-cert", required_argument, NULL, 'c' },
+	{ "tls-key", required_argument, NULL, 'k' },
+	{ "pubkey", required_argument, NULL, 'p' },
+	{ "revoked", required_argument, NULL, 'r' },
+	{ "max-token-lifetime", required_argument, NULL, 'L' },
+	{ "state", required_argument, NULL, 's' },
+	{ "dev", no_argument, NULL, 'd' },
+	{ "hangup-secs", required_argument, NULL, 'H' },
+	{ "trusted-proxies", required_argument, NULL, 'P' },
+	{ "record-dir", required_argument, NULL, 'R' },
+	{ "record-required", no_argument, NULL, 'Q' },
+	{ "shutdown-secs", required_argument, NULL, 'S' },
+	{ "handshake-timeout", required_argument, NULL, RELAY_OPT_HANDSHAKE_TIMEOUT },
+	{ "max-pending", required_argument, NULL, RELAY_OPT_MAX_PENDING },
+	{ "max-pending-per-addr", required_argument, NULL,
+	    RELAY_OPT_MAX_PENDING_PER_ADDR },
+	{ "max-conns", required_argument, NULL, RELAY_OPT_MAX_CONNS },
+	{ "max-sessions-per-agent", required_argument, NULL,
+	    RELAY_OPT_MAX_SESSIONS_PER_AGENT },
+	{ "max-sessions-per-sub", required_argument, NULL,
+	    RELAY_OPT_MAX_SESSIONS_PER_SUB },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
 static int
 relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "tls-cert", required_argument, NULL, 'c' },
-		{ "tls-key", required_argument, NULL, 'k' },
-		{ "pubkey", required_argument, NULL, 'p' },
-		{ "revoked", required_argument, NULL, 'r' },
-		{ "max-token-lifetime", required_argument, NULL, 'L' },
-		{ "state", required_argument, NULL, 's' },
-		{ "dev", no_argument, NULL, 'd' },
-		{ "hangup-secs", required_argument, NULL, 'H' },
-		{ "trusted-proxies", required_argument, NULL, 'P' },
-		{ "record-dir", required_argument, NULL, 'R' },
-		{ "record-required", no_argument, NULL, 'Q' },
-		{ "shutdown-secs", required_argument, NULL, 'S' },
-		{ "handshake-timeout", required_argument, NULL, RELAY_OPT_HANDSHAKE_TIMEOUT },
-		{ "max-pending", required_argument, NULL, RELAY_OPT_MAX_PENDING },
-		{ "max-pending-per-addr", required_argument, NULL,
-		    RELAY_OPT_MAX_PENDING_PER_ADDR },
-		{ "max-conns", required_argument, NULL, RELAY_OPT_MAX_CONNS },
-		{ "max-sessions-per-agent", required_argument, NULL,
-		    RELAY_OPT_MAX_SESSIONS_PER_AGENT },
-		{ "max-sessions-per-sub", required_argument, NULL,
-		    RELAY_OPT_MAX_SESSIONS_PER_SUB },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
 	const char *f_revoked = NULL, *f_hangup = NULL, *f_lifetime = NULL;
 	char *lifetime, *cause = NULL;
-	int ch, f_required = 0, ping, hangup;
+	int ch, f_required = 0, ping, hangup, longindex = -1;
 
 	memset(o, 0, sizeof *o);
-	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hV", relay_longopts, &longindex)) != -1) {
 		switch (ch) {
 		case 'l': f_listen = optarg; break;
 		case 'c': f_cert = optarg; break;
@@ -291,7 +345,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 				    "3600, not '%s'\n", optarg);
 				return -1;
 			}
-			relay_shutdown_secs = (int)v;
+			relay.shutdown_secs = (int)v;
 			break;
 		}
 		case RELAY_OPT_HANDSHAKE_TIMEOUT:
@@ -300,7 +354,8 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case RELAY_OPT_MAX_CONNS:
 		case RELAY_OPT_MAX_SESSIONS_PER_AGENT:
 		case RELAY_OPT_MAX_SESSIONS_PER_SUB:
-			if (relay_limits_option(ch, optarg) != 0)
+			if (longindex < 0 ||
+			    relay_limits_option(relay_longopts[longindex].name, optarg) != 0)
 				return -1;
 			break;
 		case 'h':
@@ -355,23 +410,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	o->state = strdup(f_state != NULL ? f_state : ".porthole-dev");
 	if (o->listen == NULL)
 		o->listen = strdup(o->dev ? "127.0.0.1:7443" : "0.0.0.0:7443");
-	if (o->dev) {
-		/* Flags and variables still override what the state directory holds. */
-		if (o->cert == NULL)
-			o->cert = ph_asprintf("%s/%s", o->state, RELAY_DEV_CERT);
-		if (o->key == NULL)
-			o->key = ph_asprintf("%s/%s", o->state, RELAY_DEV_TLS_KEY);
-		if (o->pubkey == NULL)
-			o->pubkey = ph_asprintf("%s/%s", o->state, RELAY_DEV_PUBKEY);
-	}
-	if (o->cert == NULL || o->key == NULL || o->pubkey == NULL) {
-		fprintf(stderr, "porthole-relay: %s is required (or try --dev)\n",
-		    o->cert == NULL ? "--tls-cert (PORTHOLE_TLS_CERT)" :
-		    o->key == NULL ? "--tls-key (PORTHOLE_TLS_KEY)" :
-		    "--pubkey (PORTHOLE_PUBKEY)");
-		return -1;
-	}
-	return 0;
+	return relay_opts_dev(o);
 }
 
 static void
@@ -387,16 +426,67 @@ relay_opts_free(struct relay_opts *o)
 	free(o->record_dir);
 }
 
+static void
+relay_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = relay_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The libwebsockets context and the one TLS vhost.  -1 with the reason on stderr. */
+static int
+relay_listen(const struct relay_opts *o, int port, const char *iface, int v4only)
+{
+	struct lws_context_creation_info info;
+	uint64_t opts;
+
+	opts = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	if (v4only)
+		opts |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	memset(&info, 0, sizeof info);
+	info.options = opts;
+	info.max_http_header_data = PH_TOKEN_MAX + 4096;
+	info.pt_serv_buf_size = 64 * 1024;	/* one read takes a whole message */
+	if ((relay.ctx = lws_create_context(&info)) == NULL) {
+		fprintf(stderr, "porthole-relay: cannot create the libwebsockets context\n");
+		return -1;
+	}
+	memset(&info, 0, sizeof info);
+	info.options = opts;
+	info.vhost_name = "porthole";
+	info.port = port;
+	info.iface = iface;
+	info.protocols = relay_protocols;
+	info.ssl_cert_filepath = o->cert;
+	info.ssl_private_key_filepath = o->key;
+	info.retry_and_idle_policy = &relay_no_validity;
+	info.server_string = "porthole-relay";
+	/*
+	 * HTTP/1.1 only: WebSocket upgrades need it, and libwebsockets 4.1.6
+	 * answered an HTTP/2 GET of more than 64 KiB with an empty body.
+	 */
+	info.alpn = "http/1.1";
+	if ((relay.vh = lws_create_vhost(relay.ctx, &info)) == NULL) {
+		fprintf(stderr, "porthole-relay: cannot serve on %s (address in use, "
+		    "not local, or bad certificate/key)\n", o->listen);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct lws_context_creation_info info;
 	struct relay_opts o;
-	struct sigaction sa;
 	const char *iface;
 	char *addr = NULL, *cause = NULL;
 	int port, v4only, rc = 1;
-	uint64_t opts;
 
 	ph_log_init("porthole-relay", PH_LOG_INFO);
 	ph_log_lws_init();
@@ -434,6 +524,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	relay_metrics_init();
+	relay_sessions_init(&relay.sessions, &relay_client_session_io);
 	if (relay_audit_init(o.trusted_proxies, &cause) != 0) {
 		fprintf(stderr, "porthole-relay: --trusted-proxies: %s\n", cause);
 		goto out;
@@ -446,46 +537,12 @@ main(int argc, char **argv)
 	if (relay_limits_init() != 0)
 		goto out;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = relay_on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	opts = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-	if (v4only)
-		opts |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	memset(&info, 0, sizeof info);
-	info.options = opts;
-	info.max_http_header_data = PH_TOKEN_MAX + 4096;
-	info.pt_serv_buf_size = 64 * 1024;	/* one read takes a whole message */
-	if ((relay.ctx = lws_create_context(&info)) == NULL) {
-		fprintf(stderr, "porthole-relay: cannot create the libwebsockets context\n");
+	relay_signals();
+	if (relay_listen(&o, port, iface, v4only) != 0)
 		goto out;
-	}
-	memset(&info, 0, sizeof info);
-	info.options = opts;
-	info.vhost_name = "porthole";
-	info.port = port;
-	info.iface = iface;
-	info.protocols = relay_protocols;
-	info.ssl_cert_filepath = o.cert;
-	info.ssl_private_key_filepath = o.key;
-	info.retry_and_idle_policy = &relay_no_validity;
-	info.server_string = "porthole-relay";
-	/*
-	 * HTTP/1.1 only: WebSocket upgrades need it, and libwebsockets 4.1.6
-	 * answered an HTTP/2 GET of more than 64 KiB with an empty body.
-	 */
-	info.alpn = "http/1.1";
-	if ((relay.vh = lws_create_vhost(relay.ctx, &info)) == NULL) {
-		fprintf(stderr, "porthole-relay: cannot serve on %s (address in use, "
-		    "not local, or bad certificate/key)\n", o.listen);
-		goto out;
-	}
 	relay_conn_keepalive_start(o.ping_secs, o.hangup_secs);
 	relay_limits_start();
+	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
 	port = lws_get_vhost_listen_port(relay.vh);
 	if (port <= 0) {
 		fprintf(stderr, "porthole-relay: cannot tell which port %s bound\n", o.listen);
@@ -514,16 +571,17 @@ out:
 	if (relay.ctx != NULL) {
 		lws_sul_cancel(&relay.sul_shutdown);
 		lws_sul_cancel(&relay.sul_keepalive);
+		lws_sul_cancel(&relay.sul_tick);
 		relay_limits_stop();
 		relay.dying = 1;
 		lws_context_destroy(relay.ctx);
 		relay.ctx = NULL;
 	}
-	relay_agent_cleanup();
-	relay_session_cleanup();
+	relay_agents_free(&relay.agents);
+	relay_sessions_free(&relay.sessions);
 	relay_record_cleanup();
 	relay_audit_cleanup();
-	relay_sids_free();
+	relay_sids_free(&relay.sids);
 	relay_limits_cleanup();
 	ph_keyset_free(&relay.keys);
 	ph_keywatch_free(&relay.keywatch);

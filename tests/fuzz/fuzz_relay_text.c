@@ -10,7 +10,8 @@
 
 #include <jansson.h>
 
-#include "relay.h"
+#include "relay-utf8.h"
+#include "relay-xff.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

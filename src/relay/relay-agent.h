@@ -1,0 +1,35 @@
+/*
+ * relay-agent.h - the registry of connected agents (relay-agent.c); its
+ * endpoint, the control channel, is in the endpoint table.
+ */
+#ifndef PORTHOLE_RELAY_AGENT_H
+#define PORTHOLE_RELAY_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "porthole/token.h"
+#include "relay-map.h"
+
+struct relay_agent;
+
+/* The registry (struct relay's `agents`). */
+struct relay_agents {
+	struct relay_map	 by_id;		/* full id -> agent */
+	struct relay_agent	*head, *tail;	/* in connection order, for listings */
+	size_t			 n;
+	uint64_t		 total;		/* registrations ever, for /metrics */
+};
+
+struct relay_agent *relay_agent_find(struct relay_agents *as, const char *id);
+json_t	*relay_agent_json(const struct relay_agent *a);
+json_t	*relay_agent_list(struct relay_agents *as, const struct ph_claims *cl,
+	    const char *selector, char **cause);
+int	relay_agent_send(struct relay_agent *a, json_t *obj);
+const char *relay_agent_id(const struct relay_agent *a);
+int	relay_agent_proto(const struct relay_agent *a);
+void	relay_agents_free(struct relay_agents *as);
+
+#endif

@@ -1,0 +1,566 @@
+/*
+ * relay-client.c - the client's endpoint (/v1/session): a session's open,
+ * in three steps, and the relay's side of every session (the io table the
+ * state machine in relay-session.c acts through, recording, audit).
+ *
+ * The first message on a client channel is `open`:
+ *   admit    the open's form and protocol, the token's scope, the
+ *            signature of the key the token is bound to and revocation
+ *            (relay-auth.c), a session id never seen (relay-sids.c), the
+ *            agent connected and named in the form its protocol knows,
+ *            the token's target, the versions, the per-agent and
+ *            per-subject limits (relay-limits.c).  A refusal is audited
+ *            and ends the channel with an `error` and a close code.
+ *   create   the recording (when wanted; a required one that cannot start
+ *            refuses), the session in WAIT (relay_session_new) and the
+ *            members session_opened will audit.
+ *   forward  the open goes down the agent's control channel with the
+ *            session's one-time secret, the token's subject and the token
+ *            itself (the agent checks token and signature again).  An open
+ *            that cannot be forwarded abandons the session (a refusal, not
+ *            a session).
+ * Everything admit and create took is held in one struct relay_open and
+ * given back in one place (relay_client_open_clear) unless the session
+ * took it.  Every later message goes to the state machine.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "porthole/agentid.h"
+#include "porthole/log.h"
+#include "porthole/opensig.h"
+#include "porthole/util.h"
+#include "relay.h"
+#include "relay-agent.h"
+#include "relay-audit.h"
+#include "relay-auth.h"
+#include "relay-client.h"
+#include "relay-conn.h"
+#include "relay-endpoint.h"
+#include "relay-limits.h"
+#include "relay-metrics.h"
+#include "relay-record.h"
+#include "relay-session.h"
+#include "relay-sids.h"
+
+/* A client channel's own state (its c->ep). */
+struct relay_client_chan {
+	char			*bearer;	/* its token, until the open (wiped) */
+	struct relay_session	*sess;		/* once the open passed */
+};
+
+/* What admitting and creating took, until the session holds it. */
+struct relay_open {
+	json_t			*o;		/* the open (the frame's) */
+	const char		*sid, *op, *sub;
+	char			 agent_id[PH_AGENT_ID_MAX + 1];	/* full id */
+	struct relay_agent	*agent;
+	json_t			*aj;		/* the agent as listed */
+	int			 counted;	/* relay_limits_session_add held */
+	struct relay_record	*rec;
+	char			*rec_error;	/* recording could not start (optional) */
+};
+
+static void
+relay_client_open_clear(struct relay_open *p)
+{
+	char *cause = NULL;
+
+	json_decref(p->aj);
+	if (p->counted)
+		relay_limits_session_del(p->agent_id, p->sub);
+	if (p->rec != NULL) {
+		(void)relay_record_finish(p->rec, &cause);
+		free(cause);
+	}
+	free(p->rec_error);
+	memset(p, 0, sizeof *p);
+}
+
+static int
+relay_client_refuse(struct relay_conn *c, const char *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Audit the refusal of an open, then `error` and close.  Always -1. */
+static int
+relay_client_refuse(struct relay_conn *c, const char *err, int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	relay_audit_refusal(c, "session open", err, msg);
+	relay_conn_fail(c, err, code, "%s", msg);
+	return -1;
+}
+
+/*
+ * Can the agent (aj, as listed) take this open?  Not one of a newer
+ * protocol than it speaks, nor one signed in a weaker form than its
+ * protocol requires (opensig.h: a protocol-2 agent takes form 2 only; the
+ * agent checks this itself, the relay only says it sooner and clearer).
+ */
+static int
+relay_client_version(struct relay_conn *c, const json_t *o, const json_t *aj)
+{
+	const char *id = json_string_value(json_object_get(aj, "id"));
+	int op = ph_opensig_proto(o);
+	int ap = (int)json_integer_value(json_object_get(aj, "proto"));
+
+	if (op > ap)
+		return relay_client_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION,
+		    "agent %s speaks protocol %d, the open is protocol %d: list the "
+		    "agents again (or upgrade the agent)", id, ap, op);
+	if (ph_opensig_form(op) < ph_opensig_form(ap))
+		return relay_client_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION,
+		    "agent %s speaks protocol %d and takes only opens signed in form "
+		    "%d; this open is protocol %d: upgrade porthole (the CLI)", id, ap,
+		    ph_opensig_form(ap), op);
+	return 0;
+}
+
+/* Admit, part one: the open itself and the token that sent it. */
+static int
+relay_client_admit_open(struct relay_conn *c, struct ph_frame *f, struct relay_open *p)
+{
+	json_t *pj;
+	char *why = NULL;
+	int proto;
+
+	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_OPEN)
+		return relay_client_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "the first message on %s must be open, not %s", PH_PATH_SESSION,
+		    f->type == PH_FRAME_CONTROL ? ph_ctl_name(f->ctl) :
+		    ph_frame_type_name(f->type));
+	p->o = f->json;
+	pj = json_object_get(p->o, "proto");
+	proto = pj != NULL ? (int)json_integer_value(pj) : 1;
+	if (proto < PH_PROTOCOL_VERSION_MIN || proto > PH_PROTOCOL_VERSION)
+		return relay_client_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION,
+		    "client speaks protocol %d, this relay speaks %d-%d: upgrade the %s",
+		    proto, PH_PROTOCOL_VERSION_MIN, PH_PROTOCOL_VERSION,
+		    proto < PH_PROTOCOL_VERSION_MIN ? "client" : "relay");
+	p->sid = json_string_value(json_object_get(p->o, "sid"));
+	p->op = json_string_value(json_object_get(p->o, "op"));
+	p->sub = c->claims.sub != NULL ? c->claims.sub : "?";
+	if (p->sid == NULL || p->op == NULL ||
+	    json_string_value(json_object_get(p->o, "agent")) == NULL)
+		return relay_client_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "open needs sid, agent and op");
+	if (!ph_claims_allows(&c->claims, p->op))
+		return relay_client_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN,
+		    "token for %s lacks scope %s", p->sub, p->op);
+	if (relay_auth_open(&c->claims, p->o, &why) != 0) {
+		relay_client_refuse(c, PH_ERR_UNAUTHORIZED, PH_CLOSE_UNAUTHORIZED,
+		    "open refused: %s", why);
+		free(why);
+		return -1;
+	}
+	if (relay_sids_seen(&relay.sids, p->sid))
+		return relay_client_refuse(c, PH_ERR_SID_REUSED, PH_CLOSE_CONFLICT,
+		    "session id %s was used before: draw a new one", p->sid);
+	if (relay_sids_add(&relay.sids, p->sid) != 0)
+		return relay_client_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL,
+		    "out of memory");
+	return 0;
+}
+
+/* Admit, part two: the agent it names, and the limits. */
+static int
+relay_client_admit_agent(struct relay_conn *c, struct relay_open *p)
+{
+	const char *id = json_string_value(json_object_get(p->o, "agent"));
+	const char *asub = json_string_value(json_object_get(p->o, "agent_sub"));
+	char *cause = NULL;
+	int ap;
+
+	/*
+	 * The agent's full id: `agent`, or for an agent of protocol 1 (which
+	 * knows only its claimed id, and checks that the open names it)
+	 * `agent`@`agent_sub` (docs/protocol.md, "Agent identity").
+	 */
+	if ((size_t)snprintf(p->agent_id, sizeof p->agent_id, "%s%s%s", id,
+	    asub != NULL ? "@" : "", asub != NULL ? asub : "") >= sizeof p->agent_id)
+		return relay_client_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "agent and agent_sub are too long for an agent id");
+	if ((p->agent = relay_agent_find(&relay.agents, p->agent_id)) == NULL)
+		return relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
+		    "agent %s is not connected to this relay", p->agent_id);
+	ap = relay_agent_proto(p->agent);
+	if (ap < PH_PROTOCOL_QUALIFIED_IDS && asub == NULL)
+		return relay_client_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION,
+		    "agent %s speaks protocol %d, which only a CLI of protocol %d or "
+		    "later can reach (its open names the agent as it knows itself): "
+		    "upgrade the CLI", p->agent_id, ap, PH_PROTOCOL_QUALIFIED_IDS);
+	if (ap >= PH_PROTOCOL_QUALIFIED_IDS && asub != NULL)
+		return relay_client_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "agent %s speaks protocol %d: name it by its full id, without "
+		    "agent_sub", p->agent_id, ap);
+	p->aj = relay_agent_json(p->agent);
+	if (p->aj == NULL || !relay_auth_may_touch(&c->claims, p->aj))
+		return relay_client_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN,
+		    "token for %s may not touch agent %s", p->sub, p->agent_id);
+	if (relay_client_version(c, p->o, p->aj) != 0)
+		return -1;
+	if (relay_limits_session_add(p->agent_id, p->sub, &cause) != 0) {
+		relay_client_refuse(c, PH_ERR_LIMIT, PH_CLOSE_LIMIT, "%s", cause);
+		free(cause);
+		return -1;
+	}
+	p->counted = 1;
+	return 0;
+}
+
+/* Create, part one: the recording, when the operation is recorded. */
+static int
+relay_client_record(struct relay_conn *c, struct relay_open *p)
+{
+	int req = relay_record_required();
+
+	if (!relay_record_wanted(p->op))
+		return 0;
+	p->rec = relay_record_start(p->sid, p->o, json_string_value(json_object_get(p->aj,
+	    "name")), p->sub, &p->rec_error);
+	if (p->rec != NULL)
+		return 0;
+	ph_warn("session %.8s: cannot record: %s", p->sid, p->rec_error);
+	relay_audit("recording_failed", json_pack("{s:s,s:s,s:b,s:s}", "sid", p->sid,
+	    "error", p->rec_error, "required", req, "action",
+	    req ? "session refused" : "session goes on unrecorded"));
+	if (req)
+		return relay_client_refuse(c, RELAY_ERR_RECORDING, PH_CLOSE_INTERNAL,
+		    "the relay cannot record this session (%.300s) and recordings are "
+		    "required: ask the relay's operator", p->rec_error);
+	return 0;
+}
+
+/* Create, part two: session_opened's members. */
+static json_t *
+relay_client_audit_members(struct relay_conn *c, const struct relay_open *p)
+{
+	json_t *a, *argv = json_object_get(p->o, "argv");
+
+	a = json_pack("{s:s,s:s,s:s,s:O,s:b,s:{s:s,s:s,s:s,s:O}}", "sid", p->sid,
+	    "sub", p->sub, "op", p->op, "argv", argv != NULL ? argv : json_null(),
+	    "tty", json_is_true(json_object_get(p->o, "tty")), "agent", "id",
+	    p->agent_id, "name", json_string_value(json_object_get(p->aj, "name")),
+	    "sub", json_string_value(json_object_get(p->aj, "sub")), "labels",
+	    json_object_get(p->aj, "labels"));
+	if (a == NULL)
+		return NULL;
+	relay_audit_origin(a, c);
+	if (json_object_get(p->o, "pid") != NULL)
+		json_object_set(a, "pid", json_object_get(p->o, "pid"));
+	if (json_object_get(p->o, "container") != NULL)
+		json_object_set(a, "container", json_object_get(p->o, "container"));
+	json_object_set_new(a, "recording", p->rec != NULL ?
+	    json_string(relay_record_path(p->rec)) : json_null());
+	if (p->rec_error != NULL)
+		json_object_set_new(a, "recording_error", json_string(p->rec_error));
+	return a;
+}
+
+/* Create: the session in WAIT, holding what admit and create took. */
+static struct relay_session *
+relay_client_create(struct relay_conn *c, struct relay_open *p)
+{
+	struct relay_session *s;
+	json_t *audit;
+	char *cause = NULL;
+
+	if (relay_client_record(c, p) != 0)
+		return NULL;
+	if ((audit = relay_client_audit_members(c, p)) == NULL ||
+	    (s = relay_session_new(&relay.sessions, c, p->sid, p->agent_id, p->op, p->sub,
+	    ph_mono_ms(), &cause)) == NULL) {
+		json_decref(audit);
+		relay_client_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "%s",
+		    cause != NULL ? cause : "out of memory");
+		free(cause);
+		return NULL;
+	}
+	s->audit = audit;
+	s->rec = p->rec;
+	p->rec = NULL;
+	p->counted = 0;		/* relay_client_freed gives it back */
+	snprintf(s->peer, sizeof s->peer, "%s", c->peer);
+	((struct relay_client_chan *)c->ep)->sess = s;
+	return s;
+}
+
+/*
+ * Forward: the open with the secret, who asked and the client's token
+ * (the agent checks token and signature again); the rest untouched.  The
+ * token is wiped from the relay's memory either way.
+ */
+static int
+relay_client_forward(struct relay_conn *c, struct relay_session *s, struct relay_open *p)
+{
+	struct relay_client_chan *ch = c->ep;
+	int r;
+
+	r = json_object_set_new(p->o, "secret", json_string(s->secret)) != 0 ||
+	    json_object_set_new(p->o, "sub", json_string(s->sub)) != 0 ||
+	    ch->bearer == NULL ||
+	    json_object_set_new(p->o, "token", json_string(ch->bearer)) != 0 ||
+	    relay_agent_send(p->agent, p->o) != 0;
+	json_object_del(p->o, "token");
+	relay_auth_wipe(&ch->bearer);
+	if (r != 0) {
+		relay_session_abandon(&relay.sessions, s, "open not forwarded");
+		json_decref(s->audit);		/* never opened: a refusal, not a session */
+		s->audit = NULL;
+		return relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
+		    "cannot forward the open to agent %s: its control channel is "
+		    "closing or full, or the request is too large", p->agent_id);
+	}
+	ph_info("session %.8s opened: op=%s agent=%s sub=%s peer=%s", s->sid, s->op,
+	    s->agent_id, s->sub, s->peer);
+	relay_metrics_session(s->op, 1);
+	relay_audit("session_opened", json_deep_copy(s->audit));
+	return 0;
+}
+
+/* The first message of a client channel: `open`. */
+static void
+relay_client_open(struct relay_conn *c, struct ph_frame *f)
+{
+	struct relay_open p;
+	struct relay_session *s;
+
+	memset(&p, 0, sizeof p);
+	if (relay_client_admit_open(c, f, &p) == 0 &&
+	    relay_client_admit_agent(c, &p) == 0 &&
+	    (s = relay_client_create(c, &p)) != NULL)
+		(void)relay_client_forward(c, s, &p);
+	relay_client_open_clear(&p);
+}
+
+/* A client channel starts: its own state, empty. */
+static int
+relay_client_start(struct relay_conn *c, const char *sid)
+{
+	(void)sid;
+	if ((c->ep = calloc(1, sizeof(struct relay_client_chan))) == NULL) {
+		relay_conn_fail(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Its token verified: kept (to forward with the open) until the open. */
+static void
+relay_client_authed(struct relay_conn *c, char *bearer)
+{
+	struct relay_client_chan *ch = c->ep;
+
+	ch->bearer = bearer;
+}
+
+/* A decoded message on a client channel. */
+static void
+relay_client_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *msg, size_t len)
+{
+	struct relay_client_chan *ch = c->ep;
+
+	if (ch->sess == NULL)
+		relay_client_open(c, f);
+	else
+		relay_session_client_frame(&relay.sessions, ch->sess, f, msg, len);
+}
+
+static void
+relay_client_drained(struct relay_conn *c)
+{
+	struct relay_client_chan *ch = c->ep;
+
+	if (ch != NULL && ch->sess != NULL)
+		relay_session_drained(&relay.sessions, ch->sess, c);
+}
+
+static void
+relay_client_closed(struct relay_conn *c)
+{
+	struct relay_client_chan *ch = c->ep;
+	struct relay_session *s;
+
+	if (ch == NULL)
+		return;
+	c->ep = NULL;
+	relay_auth_wipe(&ch->bearer);
+	s = ch->sess;
+	free(ch);
+	if (s != NULL)
+		relay_session_client_closed(&relay.sessions, s);
+}
+
+const struct relay_endpoint relay_client_endpoint = {
+	.what = "session",
+	.token = PH_TOKEN_CLIENT,
+	.keep_bearer = 1,
+	.q_low = RELAY_Q_LOW,
+	.q_high = RELAY_Q_HIGH,
+	.q_limit = RELAY_Q_LIMIT,
+	.start = relay_client_start,
+	.authed = relay_client_authed,
+	.rx = relay_client_rx,
+	.drained = relay_client_drained,
+	.closed = relay_client_closed,
+};
+
+/*
+ * The recording failed: audit it; with recordings required the session
+ * ends here (the output that could not be recorded is not forwarded).
+ * -1 when the session is closing because of it.
+ */
+static int
+relay_client_record_failed(struct relay_sessions *ss, struct relay_session *s)
+{
+	const char *err = relay_record_error(s->rec);
+	char why[160], msg[512];
+	int req = relay_record_required();
+
+	ph_warn("session %.8s: recording failed: %s%s", s->sid, err,
+	    req ? "; recordings are required: closing the session" : "");
+	relay_audit("recording_failed", json_pack("{s:s,s:s,s:s,s:b,s:s}", "sid", s->sid,
+	    "recording", relay_record_path(s->rec), "error", err, "required", req,
+	    "action", req ? "session closed" : "session goes on unrecorded"));
+	if (s->audit != NULL)
+		json_object_set_new(s->audit, "recording_error", json_string(err));
+	if (!req)
+		return 0;
+	snprintf(why, sizeof why, "recording failed: %s", err);
+	snprintf(msg, sizeof msg, "the relay could not record this session (%s) and "
+	    "recordings are required: the session was closed", err);
+	relay_session_abort(ss, s, why, RELAY_ERR_RECORDING, PH_CLOSE_INTERNAL, msg);
+	return -1;
+}
+
+/* io->passing: recording, and the exit for the audit. */
+static int
+relay_client_passing(struct relay_sessions *ss, struct relay_session *s, int from_agent,
+    const struct ph_frame *f, const uint8_t *msg, size_t len)
+{
+	json_t *v;
+
+	if (!from_agent) {
+		if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_RESIZE && s->rec != NULL &&
+		    relay_record_resize(s->rec, f->json) < 0)
+			return relay_client_record_failed(ss, s);
+		return 0;
+	}
+	if (s->rec != NULL && (f->type == PH_FRAME_STDOUT || f->type == PH_FRAME_STDERR) &&
+	    relay_record_output(s->rec, f->type == PH_FRAME_STDERR, msg + 1, len - 1) < 0)
+		return relay_client_record_failed(ss, s);
+	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_EXIT && s->audit != NULL &&
+	    (v = json_deep_copy(f->json)) != NULL) {
+		json_object_del(v, "type");
+		json_object_set_new(s->audit, "exit", v);
+	}
+	return 0;
+}
+
+/* The session's last words: recording closed, session_closed audited. */
+static void
+relay_client_audit_closed(struct relay_session *s)
+{
+	char *cause = NULL;
+
+	if (s->rec != NULL) {
+		if (relay_record_finish(s->rec, &cause) != 0) {
+			relay_audit("recording_failed", json_pack("{s:s,s:s,s:b,s:s}",
+			    "sid", s->sid, "error", cause, "required",
+			    relay_record_required(), "action", "recording ended incomplete"));
+			if (s->audit != NULL)
+				json_object_set_new(s->audit, "recording_error",
+				    json_string(cause));
+		}
+		free(cause);
+		s->rec = NULL;
+	}
+	if (s->audit == NULL)
+		return;
+	relay_metrics_session(s->op, -1);
+	json_object_set_new(s->audit, "bytes", json_pack("{s:I,s:I}",
+	    "to_agent", (json_int_t)s->to_agent, "to_client", (json_int_t)s->to_client));
+	json_object_set_new(s->audit, "duration_ms", json_integer(ph_mono_ms() - s->t0));
+	if (json_object_get(s->audit, "exit") == NULL)
+		json_object_set_new(s->audit, "exit", json_null());
+	json_object_set_new(s->audit, "end", json_string(s->end[0] != '\0' ? s->end :
+	    "closed"));
+	relay_audit("session_closed", s->audit);
+	s->audit = NULL;
+}
+
+/* io->freed: the log line, the audit, the limits given back. */
+static void
+relay_client_freed(struct relay_sessions *ss, struct relay_session *s)
+{
+	(void)ss;
+	ph_info("session %.8s closed: op=%s agent=%s sub=%s to_agent=%llu "
+	    "to_client=%llu duration=%.3fs end=%s", s->sid, s->op, s->agent_id,
+	    s->sub, (unsigned long long)s->to_agent, (unsigned long long)s->to_client,
+	    (double)(ph_mono_ms() - s->t0) / 1000.0,
+	    s->end[0] != '\0' ? s->end : "closed");
+	relay_client_audit_closed(s);
+	relay_limits_session_del(s->agent_id, s->sub);
+}
+
+static int
+relay_client_io_send(struct relay_conn *c, const void *msg, size_t len)
+{
+	return relay_conn_send(c, msg, len);
+}
+
+static size_t
+relay_client_io_queued(const struct relay_conn *c)
+{
+	return c->tx.bytes;
+}
+
+static int
+relay_client_io_over_high(const struct relay_conn *c)
+{
+	return ph_queue_over_high(&c->tx);
+}
+
+static int
+relay_client_io_under_low(const struct relay_conn *c)
+{
+	return ph_queue_under_low(&c->tx);
+}
+
+static int
+relay_client_io_closing(const struct relay_conn *c)
+{
+	return relay_conn_closing(c);
+}
+
+static void
+relay_client_io_fail(struct relay_conn *c, const char *err, int code, const char *msg)
+{
+	relay_conn_fail(c, err, code, "%s", msg);
+}
+
+/* The hold reasons are the connection's pause reasons. */
+_Static_assert(RELAY_HOLD_ATTACH == RELAY_PAUSE_ATTACH &&
+    RELAY_HOLD_PEER == RELAY_PAUSE_PEER,
+    "session hold reasons are connection pause reasons");
+
+const struct relay_session_io relay_client_session_io = {
+	.send = relay_client_io_send,
+	.queued = relay_client_io_queued,
+	.over_high = relay_client_io_over_high,
+	.under_low = relay_client_io_under_low,
+	.closing = relay_client_io_closing,
+	.fail = relay_client_io_fail,
+	.close = relay_conn_close,
+	.hold = relay_conn_pause,
+	.release = relay_conn_resume,
+	.passing = relay_client_passing,
+	.freed = relay_client_freed,
+};
