@@ -19,6 +19,7 @@
  *   agent-session.c  the data channels: attach, frames, queues, close
  *   agent-verify.c   every open checked again: token, signature, replay
  *   agent-wsframe.c  masked WebSocket frames for bulk output (fast path)
+ *   agent-fd.c       a child's output fds read into a session under flow control
  *   agent-signal.c   SIGCHLD/SIGTERM/SIGINT/SIGHUP through a signalfd
  *   agent-child.c    children: reaping, kill with grace, post-fork setup
  *   agent-target.c   --pid/--container: whose root, ids, env a program gets

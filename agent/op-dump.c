@@ -45,6 +45,7 @@ dump_start(struct agent_session *s, json_t *open)
 	json_t		*jpid = ph_open_get(open, "pid");
 	json_t		*jkind = ph_open_get(open, "kind");
 	json_t		*jtmp = ph_open_get(open, "tmpdir");
+	static const struct op_exec_out out = { .out_type = PH_FRAME_DATA };
 	json_t		*argv, *req;
 	const char	*kind = "auto", *tmpdir = NULL;
 	char		 pidbuf[16];
@@ -116,7 +117,7 @@ dump_start(struct agent_session *s, json_t *open)
 	}
 	ph_info("session %.8s: dump of pid %d (%s%s)", s->sid, (int)pid, kind,
 	    json_is_true(ph_open_get(open, "freeze")) ? ", freeze" : "");
-	r = op_helper_start_as(s, req, argv, PH_FRAME_DATA);
+	r = op_helper_start_as(s, req, argv, &out);
 	json_decref(req);
 	return r;
 }
