@@ -1,5 +1,5 @@
 /*
- * agent-chan.c - what the control channel (agent-conn.c) and the data
+ * agent-chan.c - what the control channel (agent-control.c) and the data
  * channels (agent-session.c) share: one WebSocket to the relay with a
  * bounded queue of messages toward it, written one per WRITEABLE callback,
  * a close code sent once that queue is out, and the relay's messages

@@ -450,7 +450,7 @@ agent_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return agent_conn_auth_header(a, wsi, in, len);
+		return agent_control_auth_header(a, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if ((s = lws_get_opaque_user_data(wsi)) != NULL && !a->destroying)
 			agent_session_established(s);

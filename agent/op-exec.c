@@ -3,7 +3,7 @@
  * and stderr apart, feed it the client's stdin, report how it ended.
  *
  * The child gets a session and process group of its own, default signal
- * dispositions, an empty mask and no fd but 0/1/2 (agent_child_prepare),
+ * dispositions, an empty mask and no fd but 0/1/2 (agent_proc_prepare),
  * then execvp()s.  Whether exec worked comes back on a close-on-exec
  * "status" pipe: EOF means it did, an errno means it did not (ENOENT →
  * exit 127 "ARGV0: not found", anything else → 126).  Nothing waits for
@@ -328,7 +328,7 @@ exec_child(char **argv, int fds[EXEC_NPIPES][2], int want_stdin,
 		(void)!write(status, &e, sizeof e);
 		_exit(126);
 	}
-	agent_child_prepare(status);
+	agent_proc_prepare(status);
 	execvp(argv[0], argv);
 	e = errno;
 	(void)!write(status, &e, sizeof e);
@@ -495,7 +495,7 @@ exec_spawn(struct op_exec *x, char **argv, int want_stdin, struct agent_target *
 		return -1;
 	}
 	if (exec_adopt_all(x, fds) != 0) {
-		agent_child_kill(s->agent, pid);
+		agent_proc_kill(s->agent, pid);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
 		    "cannot add the program's pipes to the event loop");
 		return -1;
@@ -607,7 +607,7 @@ op_exec_lost(struct agent_session *s)
 		}
 	}
 	if (x->c.pid > 0 && (!x->c.reaped || any_open))
-		agent_child_kill(s->agent, x->c.pid);
+		agent_proc_kill(s->agent, x->c.pid);
 }
 
 int
@@ -635,7 +635,7 @@ op_exec_free(struct agent_session *s)
 		lws_sul_cancel(&x->sul_timeout);
 		/* Freed inside the grace: the group is still ended with one. */
 		if (x->timed_out && x->timer_on && x->c.pid > 0)
-			agent_child_kill(s->agent, x->c.pid);
+			agent_proc_kill(s->agent, x->c.pid);
 	}
 	agent_fd_set_free(&x->out, s->agent->destroying);
 	if (x->err_free != NULL)

@@ -137,7 +137,7 @@ void		 op_child_init(struct op_child *c, struct agent_session *s,
  * Watch pid (cb(arg, pid, status) when reaped).  -1 if that failed: the
  * group got SIGKILL and c counts it as reaped.
  */
-int		 op_child_watch(struct op_child *c, pid_t pid, agent_child_cb cb,
+int		 op_child_watch(struct op_child *c, pid_t pid, agent_proc_cb cb,
 		    void *arg);
 /* fd into the loop as a raw file of protocol; NULL if lws refused (fd closed). */
 struct lws	*op_child_adopt(struct op_child *c, int fd, const char *protocol,
