@@ -133,7 +133,7 @@ agent_control_fail(struct agent *a, int close_code, const char *code, const char
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	ph_warn("relay: %s: closing the control channel (%d)", msg, close_code);
-	if (a->control.close_code != 0)
+	if (a->control.state != AGENT_CHAN_OPEN)
 		return;
 	agent_chan_push_ctl(&a->control, ph_ctl_error(code, "%s", msg));
 	agent_chan_close(&a->control, close_code);
@@ -269,8 +269,7 @@ agent_control_stop(struct agent *a)
 	agent_resolve_stop(a);
 	if (a->control.wsi == NULL)
 		return;
-	if (a->control.close_code == 0)
-		agent_chan_close(&a->control, PH_CLOSE_GOING_AWAY);
+	agent_chan_close(&a->control, PH_CLOSE_GOING_AWAY);	/* unless closing */
 	/* Not yet established, or a relay that does not read: do not wait on it. */
 	lws_set_timeout(a->control.wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
 }

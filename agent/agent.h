@@ -99,6 +99,17 @@ struct agent_chan_ops {
 	int	(*write)(struct lws *wsi, uint8_t *msg, size_t len);
 };
 
+/*
+ * Where a channel is in its close (agent-chan.c has one function per
+ * transition): OPEN → CLOSING (agent_chan_close) → CLOSED (the close went
+ * out, in WRITEABLE); agent_chan_reset makes a new connection OPEN.
+ */
+enum agent_chan_state {
+	AGENT_CHAN_OPEN,	/* messages queue and go out; the relay's are read */
+	AGENT_CHAN_CLOSING,	/* close_code chosen: the queue drains, then the close */
+	AGENT_CHAN_CLOSED,	/* lws_close_reason done: WRITEABLE is refused */
+};
+
 struct agent_chan {
 	const struct agent_chan_ops *ops;
 	void		*arg;		/* the owner: struct agent or agent_session */
@@ -106,8 +117,8 @@ struct agent_chan {
 	struct lws	*wsi;		/* NULL while not connected (cleared by us: research §4) */
 	struct ph_queue	 out;		/* messages toward the relay */
 	struct ph_msgbuf in;		/* reassembly of one message from the relay */
-	int		 close_code;	/* nonzero: close with it once out is drained */
-	int		 close_sent;	/* lws_close_reason done: ignore WRITEABLE */
+	enum agent_chan_state state;
+	int		 close_code;	/* CLOSING, CLOSED: the code it closes with */
 };
 struct agent_proc;
 struct agent_kill;
@@ -179,6 +190,22 @@ struct agent {
 struct op_entry;
 
 /*
+ * Where a session is in its life (agent-session.c has one function per
+ * transition): OPENING → RUNNING (agent_session_run) → FINISHING
+ * (agent_session_finish: `exit` queued, or the agent stopping) → CLOSED
+ * (agent_session_to_closed: the channel is gone); OPENING and RUNNING go
+ * straight to CLOSED when the channel closes first (RUNNING: the
+ * operation's lost()).  A CLOSED session is freed once its operation
+ * holds nothing (agent_session_check).
+ */
+enum agent_session_state {
+	AGENT_SESSION_OPENING,	/* the data channel dials and attaches; no operation */
+	AGENT_SESSION_RUNNING,	/* the operation started; `exit` not queued yet */
+	AGENT_SESSION_FINISHING, /* `exit` queued (or stopping): the channel drains, closes */
+	AGENT_SESSION_CLOSED,	/* the channel is gone */
+};
+
+/*
  * One session: a data channel to the relay and the operation behind it.
  * It is freed (agent_session_check) once its channel is closed and its
  * operation holds nothing any more (no child to reap, no fd open).
@@ -195,9 +222,8 @@ struct agent_session {
 	void		*op_data;	/* the operation's state */
 
 	struct agent_chan chan;		/* the data channel; chan.wsi NULL once closed */
+	enum agent_session_state state;
 	int		 rx_paused;	/* we stopped reading the data channel */
-	int		 started;	/* the operation was started */
-	int		 finished;	/* exit queued: close 1000 after the drain */
 	lws_sorted_usec_list_t sul_keep; /* keepalive while flow-controlled */
 	/* A refused open: its data channel only says why (agent-verify.c). */
 	const char	*refuse_code;	/* PH_ERR_*, NULL: not refused */
@@ -287,8 +313,10 @@ void	agent_chan_gone(struct agent_chan *ch);
 /* Queue one message (type byte + payload), or a control message (stolen). */
 int	agent_chan_push(struct agent_chan *ch, int type, const void *p, size_t n);
 int	agent_chan_push_ctl(struct agent_chan *ch, json_t *msg);
-/* Close with close_code once the queue is out. */
+/* OPEN → CLOSING: close with close_code once the queue is out (else nothing). */
 void	agent_chan_close(struct agent_chan *ch, int close_code);
+/* Is the channel connected and OPEN (what is pushed will go out)? */
+int	agent_chan_open(const struct agent_chan *ch);
 /* CLIENT_RECEIVE and CLIENT_WRITEABLE (returns the callback's value). */
 void	agent_chan_receive(struct agent_chan *ch, struct lws *wsi, const void *in,
 	    size_t len);
