@@ -763,50 +763,49 @@ dump_output(struct dump *d, const char *out, char **cause)
 	return 0;
 }
 
+/*
+ * The command line into d (the target in *target): 0, or the exit status
+ * after a usage error.
+ */
 static int
-cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
+dump_args(struct dump *d, struct client_conf *conf, int argc, char **argv,
+    const char **target, const char **out)
 {
-	struct dump	 d;
-	const char	*pos[2] = { NULL, NULL }, *out = NULL, *a;
-	char		*cause = NULL, *end, *base;
-	int		 i, r, np = 0, fd;
+	const char	*pos[2] = { NULL, NULL }, *a;
+	char		*end;
+	int		 i, r, np = 0;
 
-	memset(&d, 0, sizeof d);
-	d.fd = d.dirfd = -1;
-	d.kind = "auto";
-	d.pause_us = d.estimate = -1;
-	d.zret = 1;
 	for (i = 1; i < argc; i++) {
 		a = argv[i];
 		if (strcmp(a, "--kind") == 0 || strncmp(a, "--kind=", 7) == 0) {
 			if (a[6] == '=')
-				d.kind = a + 7;
+				d->kind = a + 7;
 			else if (i + 1 < argc)
-				d.kind = argv[++i];
+				d->kind = argv[++i];
 			else
 				return cmd_usage_error(&cmd_dump_entry, "--kind needs a kind");
-			if (strcmp(d.kind, "auto") != 0 && strcmp(d.kind, "core") != 0 &&
-			    strcmp(d.kind, "jvm") != 0 && strcmp(d.kind, "node") != 0)
+			if (strcmp(d->kind, "auto") != 0 && strcmp(d->kind, "core") != 0 &&
+			    strcmp(d->kind, "jvm") != 0 && strcmp(d->kind, "node") != 0)
 				return cmd_usage_error(&cmd_dump_entry, "--kind is auto, core, "
-				    "jvm or node, not '%s'", d.kind);
+				    "jvm or node, not '%s'", d->kind);
 		} else if (strcmp(a, "--freeze") == 0)
-			d.freeze = 1;
+			d->freeze = 1;
 		else if (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0)
-			d.force = 1;
+			d->force = 1;
 		else if (strcmp(a, "--tmpdir") == 0 || strncmp(a, "--tmpdir=", 9) == 0) {
 			if (a[8] == '=')
-				d.tmpdir = a + 9;
+				d->tmpdir = a + 9;
 			else if (i + 1 < argc)
-				d.tmpdir = argv[++i];
+				d->tmpdir = argv[++i];
 			else
 				return cmd_usage_error(&cmd_dump_entry, "--tmpdir needs a directory");
-			if (d.tmpdir[0] != '/')
+			if (d->tmpdir[0] != '/')
 				return cmd_usage_error(&cmd_dump_entry, "--tmpdir wants an "
-				    "absolute path inside the task, not '%s'", d.tmpdir);
+				    "absolute path inside the task, not '%s'", d->tmpdir);
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
 			if (i + 1 >= argc || argv[i + 1][0] == '\0')
 				return cmd_usage_error(&cmd_dump_entry, "%s needs a file", a);
-			out = argv[++i];
+			*out = argv[++i];
 		} else if (a[0] == '-' && a[1] != '\0') {
 			if ((r = cmd_conf_option(&cmd_dump_entry, conf, argc, argv, &i)) != 0)
 				return r;
@@ -818,11 +817,30 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 	if (np != 2)
 		return cmd_usage_error(&cmd_dump_entry, "want a target and a process id");
 	errno = 0;
-	d.pid = strtol(pos[1], &end, 10);
+	d->pid = strtol(pos[1], &end, 10);
 	if (pos[1][0] < '1' || pos[1][0] > '9' || *end != '\0' || errno != 0 ||
-	    d.pid > 0x7fffffff)
+	    d->pid > 0x7fffffff)
 		return cmd_usage_error(&cmd_dump_entry, "PID wants a process id, not '%s'",
 		    pos[1]);
+	*target = pos[0];
+	return 0;
+}
+
+static int
+cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
+{
+	struct dump	 d;
+	const char	*target = NULL, *out = NULL;
+	char		*cause = NULL, *base;
+	int		 r, fd;
+
+	memset(&d, 0, sizeof d);
+	d.fd = d.dirfd = -1;
+	d.kind = "auto";
+	d.pause_us = d.estimate = -1;
+	d.zret = 1;
+	if ((r = dump_args(&d, conf, argc, argv, &target, &out)) != 0)
+		return r;
 
 	if (dump_output(&d, out, &cause) != 0)
 		goto fail;
@@ -830,7 +848,7 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 		cause = ph_asprintf("dump: %s: %s", d.dir, strerror(errno));
 		goto fail;
 	}
-	if ((r = client_run_resolve(&d.run, conf, pos[0])) != 0)
+	if ((r = client_run_resolve(&d.run, conf, target)) != 0)
 		goto out;
 	d.name = d.run.agent_name;
 	d.id = d.run.agent_id;
