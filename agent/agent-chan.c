@@ -1,5 +1,5 @@
 /*
- * agent-chan.c - what the control channel (agent-conn.c) and the data
+ * agent-chan.c - what the control channel (agent-control.c) and the data
  * channels (agent-session.c) share: one WebSocket to the relay with a
  * bounded queue of messages toward it, written one per WRITEABLE callback,
  * a close code sent once that queue is out, and the relay's messages
@@ -29,8 +29,8 @@ agent_chan_init(struct agent_chan *ch, const struct agent_chan_ops *ops, void *a
 	ch->ops = ops;
 	ch->arg = arg;
 	ch->wsi = NULL;
+	ch->state = AGENT_CHAN_OPEN;
 	ch->close_code = 0;
-	ch->close_sent = 0;
 	ch->label[0] = '\0';
 	ph_queue_init(&ch->out, low, high, limit);
 	ph_msgbuf_init(&ch->in, PH_MAX_MESSAGE);
@@ -75,12 +75,12 @@ agent_chan_connect(struct agent_chan *ch, struct agent *a, const char *path,
 	return 0;
 }
 
-/* A new connection: nothing to close yet. */
+/* A new connection: → OPEN, nothing to close yet. */
 void
 agent_chan_reset(struct agent_chan *ch)
 {
+	ch->state = AGENT_CHAN_OPEN;
 	ch->close_code = 0;
-	ch->close_sent = 0;
 }
 
 /* The connection is gone: forget its wsi, what was queued and half-read. */
@@ -122,9 +122,30 @@ agent_chan_push_ctl(struct agent_chan *ch, json_t *msg)
 void
 agent_chan_close(struct agent_chan *ch, int close_code)
 {
+	if (ch->state != AGENT_CHAN_OPEN)
+		return;
+	ch->state = AGENT_CHAN_CLOSING;
 	ch->close_code = close_code;
 	if (ch->wsi != NULL)
 		lws_callback_on_writable(ch->wsi);
+}
+
+/* CLOSING → CLOSED: the queue is out, say the close code (in WRITEABLE). */
+static void
+agent_chan_closed(struct agent_chan *ch, struct lws *wsi)
+{
+	const char	*reason = ch->close_code == PH_CLOSE_GOING_AWAY ?
+			    "agent shutting down" : "";
+
+	lws_close_reason(wsi, (enum lws_close_status)ch->close_code,
+	    (unsigned char *)reason, strlen(reason));
+	ch->state = AGENT_CHAN_CLOSED;
+}
+
+int
+agent_chan_open(const struct agent_chan *ch)
+{
+	return ch->wsi != NULL && ch->state == AGENT_CHAN_OPEN;
 }
 
 /* One whole message from the relay: decode it and hand it on. */
@@ -160,7 +181,7 @@ agent_chan_receive(struct agent_chan *ch, struct lws *wsi, const void *in, size_
 {
 	char	msg[64];
 
-	if (ch->close_code != 0)
+	if (ch->state != AGENT_CHAN_OPEN)
 		return;		/* closing: what comes now is not read */
 	if (ph_msgbuf_add(&ch->in, in, len) != 0) {
 		ph_msgbuf_reset(&ch->in);
@@ -179,9 +200,8 @@ int
 agent_chan_writeable(struct agent_chan *ch, struct lws *wsi)
 {
 	struct ph_qitem	*it;
-	const char	*reason = "";
 
-	if (ch->close_sent)
+	if (ch->state == AGENT_CHAN_CLOSED)
 		return -1;	/* the extra WRITEABLE after a close (research §2) */
 	if ((it = ph_queue_peek(&ch->out)) != NULL) {
 		if (ch->ops->write(wsi, it->data + PH_HEADROOM, it->len) != 0) {
@@ -191,16 +211,12 @@ agent_chan_writeable(struct agent_chan *ch, struct lws *wsi)
 		ph_queue_pop(&ch->out);
 		if (ch->ops->low != NULL && ph_queue_under_low(&ch->out))
 			ch->ops->low(ch->arg);
-		if (ph_queue_peek(&ch->out) != NULL || ch->close_code != 0)
+		if (ph_queue_peek(&ch->out) != NULL || ch->state == AGENT_CHAN_CLOSING)
 			lws_callback_on_writable(wsi);
 		return 0;
 	}
-	if (ch->close_code != 0) {
-		if (ch->close_code == PH_CLOSE_GOING_AWAY)
-			reason = "agent shutting down";
-		lws_close_reason(wsi, (enum lws_close_status)ch->close_code,
-		    (unsigned char *)reason, strlen(reason));
-		ch->close_sent = 1;
+	if (ch->state == AGENT_CHAN_CLOSING) {
+		agent_chan_closed(ch, wsi);
 		return -1;
 	}
 	return 0;

@@ -60,7 +60,7 @@
  * harmless to the agent; an APP that waits for "its" one child must not
  * take the agent's exit for its own (docs/deployment.md).  The agent's own
  * session children are the agent's, never APP's; if the agent dies they
- * die too (their PR_SET_PDEATHSIG, agent-child.c) and are reparented to
+ * die too (their PR_SET_PDEATHSIG, agent-proc.c) and are reparented to
  * PID 1 to be reaped, which is why ECS's initProcessEnabled is advised for
  * an APP that never reaps.
  *

@@ -91,7 +91,7 @@ agent_resolve_thread(void *arg)
 	return NULL;
 }
 
-/* Start resolving cfg.host; the answer reaches agent_conn_resolved(). */
+/* Start resolving cfg.host; the answer reaches agent_control_resolved(). */
 int
 agent_resolve_start(struct agent *a, char **cause)
 {
@@ -146,7 +146,7 @@ agent_resolve_poll(struct agent *a)
 	a->resolve = NULL;
 	agent_resolve_unref(r);
 
-	agent_conn_resolved(a, error[0] == '\0' ? addr : NULL,
+	agent_control_resolved(a, error[0] == '\0' ? addr : NULL,
 	    error[0] == '\0' ? NULL : error);
 }
 

@@ -24,7 +24,7 @@
  *
  * Copies are wiped once used, where they are ours: the setting's string
  * the token was read from (agent.c), the token file's spare bytes
- * (ph_secret_value), the Authorization header's buffer (agent-conn.c), the
+ * (ph_secret_value), the Authorization header's buffer (agent-control.c), the
  * secret and the client token in the `open` (agent-session.c drops them
  * from it at once), the raw text of every control message in and out
  * (agent-chan.c), and every allocation jansson frees (agent_secret_json_init:

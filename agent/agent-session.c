@@ -180,7 +180,7 @@ agent_session_fail(struct agent_session *s, int close_code, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (s->chan.close_code != 0 || s->chan.wsi == NULL)
+	if (!agent_chan_open(&s->chan))
 		return;
 	ph_info("session %.8s: %s: %s (closing %d)", s->sid, code, msg, close_code);
 	if (agent_chan_push_ctl(&s->chan, ph_ctl_error(code, "%s", msg)) != 0)
@@ -195,7 +195,7 @@ agent_session_fail(struct agent_session *s, int close_code, const char *code,
 int
 agent_session_send(struct agent_session *s, int type, const void *p, size_t n)
 {
-	if (s->chan.wsi == NULL || s->chan.close_code != 0)
+	if (!agent_chan_open(&s->chan))
 		return 0;
 	if (agent_chan_push(&s->chan, type, p, n) != 0) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
@@ -209,7 +209,7 @@ agent_session_send(struct agent_session *s, int type, const void *p, size_t n)
 int
 agent_session_send_ctl(struct agent_session *s, json_t *msg)
 {
-	if (s->chan.wsi == NULL || s->chan.close_code != 0) {
+	if (!agent_chan_open(&s->chan)) {
 		json_decref(msg);
 		return 0;
 	}
@@ -255,17 +255,48 @@ agent_session_rx_pause(struct agent_session *s, int pause)
 	lws_rx_flow_control(s->chan.wsi, pause ? 0 : 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
 }
 
+/* OPENING → RUNNING: start op. */
+static void
+agent_session_run(struct agent_session *s, const struct op_entry *op)
+{
+	s->op = op;
+	s->state = AGENT_SESSION_RUNNING;
+	op->start(s, s->open);
+}
+
+/* RUNNING (or OPENING) → FINISHING: nothing more is asked of the operation. */
+static void
+agent_session_finish(struct agent_session *s)
+{
+	if (s->state == AGENT_SESSION_OPENING || s->state == AGENT_SESSION_RUNNING)
+		s->state = AGENT_SESSION_FINISHING;
+}
+
+/* Any → CLOSED: the channel is gone; a RUNNING operation is told (lost). */
+static void
+agent_session_to_closed(struct agent_session *s)
+{
+	int	running = s->state == AGENT_SESSION_RUNNING;
+
+	s->state = AGENT_SESSION_CLOSED;
+	if (running && s->op != NULL && s->op->lost != NULL) {
+		ph_info("session %.8s: channel closed before the program ended: stopping it",
+		    s->sid);
+		s->op->lost(s);
+	}
+}
+
 /* The operation is over: queue `exit` (takes the reference), close 1000 after. */
 void
 agent_session_exit(struct agent_session *s, json_t *exit_msg)
 {
 	char	*txt;
 
-	if (s->finished || s->chan.wsi == NULL || s->chan.close_code != 0) {
+	if (s->state != AGENT_SESSION_RUNNING || !agent_chan_open(&s->chan)) {
 		json_decref(exit_msg);
 		return;
 	}
-	s->finished = 1;
+	agent_session_finish(s);
 	if ((txt = json_dumps(exit_msg, JSON_COMPACT)) != NULL) {
 		ph_info("session %.8s: %s", s->sid, txt);
 		free(txt);
@@ -315,11 +346,7 @@ agent_session_closed(struct agent_session *s, struct lws *wsi)
 		return;
 	agent_chan_gone(&s->chan);
 	lws_sul_cancel(&s->sul_keep);
-	if (s->started && !s->finished && s->op != NULL && s->op->lost != NULL) {
-		ph_info("session %.8s: channel closed before the program ended: stopping it",
-		    s->sid);
-		s->op->lost(s);
-	}
+	agent_session_to_closed(s);
 	agent_session_check(s);
 }
 
@@ -371,9 +398,7 @@ agent_session_established(struct agent_session *s)
 		    PORTHOLE_VERSION);
 		return;
 	}
-	s->op = op;
-	s->started = 1;
-	op->start(s, s->open);
+	agent_session_run(s, op);
 }
 
 /* One whole message from the relay (agent_chan_ops.frame). */
@@ -450,7 +475,7 @@ agent_session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return agent_conn_auth_header(a, wsi, in, len);
+		return agent_control_auth_header(a, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		if ((s = lws_get_opaque_user_data(wsi)) != NULL && !a->destroying)
 			agent_session_established(s);
@@ -497,12 +522,12 @@ agent_session_stop_all(struct agent *a)
 
 	for (s = a->sessions; s != NULL; s = next) {
 		next = s->next;
-		if (s->started && !s->finished && s->op != NULL && s->op->lost != NULL)
+		if (s->state == AGENT_SESSION_RUNNING && s->op != NULL &&
+		    s->op->lost != NULL)
 			s->op->lost(s);
-		s->finished = 1;
+		agent_session_finish(s);
 		if (s->chan.wsi != NULL) {
-			if (s->chan.close_code == 0)
-				s->chan.close_code = PH_CLOSE_GOING_AWAY;
+			agent_chan_close(&s->chan, PH_CLOSE_GOING_AWAY);	/* unless closing */
 			lws_callback_on_writable(s->chan.wsi);
 			/* Do not wait long for a relay that does not read. */
 			lws_set_timeout(s->chan.wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);

@@ -5,9 +5,9 @@
  * the middle of whatever the loop was doing.  So SIGCHLD, SIGTERM, SIGINT
  * and SIGHUP are blocked (before any thread exists, so every thread
  * inherits the mask) and read from a signalfd adopted into the loop as a
- * raw file (research §8): SIGCHLD reaps (agent-child.c), the others start
+ * raw file (research §8): SIGCHLD reaps (agent-proc.c), the others start
  * the shutdown (agent.c).  Children get an empty mask and default
- * dispositions back before exec (agent_child_prepare).
+ * dispositions back before exec (agent_proc_prepare).
  */
 #include <errno.h>
 #include <signal.h>
@@ -111,7 +111,7 @@ agent_signal_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		}
 		/* SIGCHLD coalesces: one reading reaps every child that exited. */
 		if (chld)
-			agent_child_reap(a);
+			agent_proc_reap(a);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (wsi == a->sig_wsi)

@@ -8,7 +8,7 @@
  * so retrying it would only fill the log.  Nothing else is judged here:
  * the signature, the expiry and the key id are the relay's to check (its
  * keys rotate, clocks differ), and a relay's verdict is never a reason to
- * exit (agent-conn.c retries it).  The claims are decoded without
+ * exit (agent-control.c retries it).  The claims are decoded without
  * verification and used for nothing but this message.
  */
 #include <stdio.h>

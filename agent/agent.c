@@ -45,7 +45,7 @@ static int agent_callback(struct lws *, enum lws_callback_reasons, void *,
  */
 static const struct lws_protocols agent_protocols[] = {
 	{ AGENT_PROTOCOL, agent_callback, 0, 0, 0, NULL, 0 },
-	{ AGENT_CONTROL_PROTOCOL, agent_conn_callback, 0, 4096, 0, NULL, 0 },
+	{ AGENT_CONTROL_PROTOCOL, agent_control_callback, 0, 4096, 0, NULL, 0 },
 	{ AGENT_SESSION_PROTOCOL, agent_session_callback, 0, PH_MAX_PAYLOAD, 0, NULL,
 	  PH_MAX_MESSAGE + 16 },
 	{ OP_EXEC_PROTOCOL, op_exec_pipe_callback, 0, 0, 0, NULL, 0 },
@@ -90,7 +90,7 @@ agent_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_WSI_DESTROY:
 		/* A safety net: a channel whose CLOSED never came is gone now. */
 		if (!a->destroying && wsi != NULL) {
-			agent_conn_lost(a, wsi);
+			agent_control_lost(a, wsi);
 			agent_session_lost(a, wsi);
 		}
 		return 0;
@@ -314,7 +314,7 @@ agent_shutdown(struct agent *a, const char *why)
 	    a->nsessions);
 	lws_sul_schedule(a->ctx, 0, &a->sul_stop, agent_stop_deadline,
 	    (lws_usec_t)AGENT_STOP_DEADLINE_MS * LWS_US_PER_MS);
-	agent_conn_stop(a);
+	agent_control_stop(a);
 	agent_session_stop_all(a);
 	agent_check_done(a);
 }
@@ -323,7 +323,7 @@ agent_shutdown(struct agent *a, const char *why)
 void
 agent_check_done(struct agent *a)
 {
-	if (a->stopping && a->ctl.wsi == NULL && a->sessions == NULL)
+	if (a->stopping && a->control.wsi == NULL && a->sessions == NULL)
 		a->done = 1;
 }
 
@@ -378,7 +378,7 @@ main(int argc, char **argv)
 	agent_retry_policy.secs_since_valid_ping = (uint16_t)ping;
 	agent_retry_policy.secs_since_valid_hangup = (uint16_t)hangup;
 	ph_env_scrub();
-	agent_child_init();
+	agent_proc_init();
 
 	/*
 	 * Files that are not there yet are waited for, never a reason to exit;
@@ -393,10 +393,10 @@ main(int argc, char **argv)
 	if (agent_signal_block(&cause) != 0)
 		agent_config_fail("%s", cause);
 
-	agent_conn_init(a);
+	agent_control_init(a);
 
 	ph_log_lws_init();
-	/* A refused certificate: agent-conn.c says it once, with what to set. */
+	/* A refused certificate: agent-control.c says it once, with what to set. */
 	ph_log_lws_quiet("SSL error");
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
@@ -425,7 +425,7 @@ main(int argc, char **argv)
 
 	ph_info("porthole-agent %s: id %s, name %s, relay %s", PORTHOLE_VERSION, a->id,
 	    a->cfg.name, a->cfg.relay);
-	agent_conn_start(a);
+	agent_control_start(a);
 
 	while (!a->done) {
 		if (lws_service(a->ctx, 0) < 0)
@@ -434,13 +434,13 @@ main(int argc, char **argv)
 
 	agent_resolve_stop(a);
 	lws_sul_cancel(&a->sul_stop);
-	lws_sul_cancel(&a->sul_ctl);
+	lws_sul_cancel(&a->sul_control);
 	a->destroying = 1;
 	lws_context_destroy(a->ctx);
 	a->ctx = NULL;
 	agent_session_free_all(a);
-	agent_child_cleanup(a);
-	agent_chan_free(&a->ctl);
+	agent_proc_cleanup(a);
+	agent_chan_free(&a->control);
 	free(a->last_problem);
 	agent_verify_free(a);
 	agent_config_free(&a->cfg);

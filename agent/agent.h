@@ -15,17 +15,18 @@
  *   agent-tls.c      which CA certificates to trust, why a verify failed
  *   agent-resolve.c  off-loop DNS for the relay's name
  *   agent-chan.c     what both channel kinds share: queue out, reassembly in, close
- *   agent-conn.c     the control channel: hello, welcome, open, reconnect
+ *   agent-control.c  the control channel: hello, welcome, open, reconnect
  *   agent-session.c  the data channels: attach, frames, queues, close
  *   agent-verify.c   every open checked again: token, signature, replay
  *   agent-wsframe.c  masked WebSocket frames for bulk output (fast path)
+ *   agent-fd.c       a child's output fds read into a session under flow control
  *   agent-signal.c   SIGCHLD/SIGTERM/SIGINT/SIGHUP through a signalfd
- *   agent-child.c    children: reaping, kill with grace, post-fork setup
+ *   agent-proc.c     child processes: reaping, kill with grace, post-fork setup
  *   agent-target.c   --pid/--container: whose root, ids, env a program gets
  *   agent-launch.c   launcher mode: -- APP is exec'd in place, the agent forks off
  *   agent-secret.c   not dumpable; secrets wiped once used
  *   op.c, op-*.c     the operations a session runs (see op.h)
- *   op-child.c       what exec and shell share of a child's life (see op.h)
+ *   op-child.c       an operation's child: what exec and shell share of its life (op.h)
  *   op-helper.c      ps, mem, dump: the agent re-executed as a helper child
  */
 #ifndef PORTHOLE_AGENT_H
@@ -98,6 +99,17 @@ struct agent_chan_ops {
 	int	(*write)(struct lws *wsi, uint8_t *msg, size_t len);
 };
 
+/*
+ * Where a channel is in its close (agent-chan.c has one function per
+ * transition): OPEN → CLOSING (agent_chan_close) → CLOSED (the close went
+ * out, in WRITEABLE); agent_chan_reset makes a new connection OPEN.
+ */
+enum agent_chan_state {
+	AGENT_CHAN_OPEN,	/* messages queue and go out; the relay's are read */
+	AGENT_CHAN_CLOSING,	/* close_code chosen: the queue drains, then the close */
+	AGENT_CHAN_CLOSED,	/* lws_close_reason done: WRITEABLE is refused */
+};
+
 struct agent_chan {
 	const struct agent_chan_ops *ops;
 	void		*arg;		/* the owner: struct agent or agent_session */
@@ -105,10 +117,10 @@ struct agent_chan {
 	struct lws	*wsi;		/* NULL while not connected (cleared by us: research §4) */
 	struct ph_queue	 out;		/* messages toward the relay */
 	struct ph_msgbuf in;		/* reassembly of one message from the relay */
-	int		 close_code;	/* nonzero: close with it once out is drained */
-	int		 close_sent;	/* lws_close_reason done: ignore WRITEABLE */
+	enum agent_chan_state state;
+	int		 close_code;	/* CLOSING, CLOSED: the code it closes with */
 };
-struct agent_child;
+struct agent_proc;
 struct agent_kill;
 
 /* Settings, read once at start (flags over environment). */
@@ -141,13 +153,13 @@ struct agent {
 	char		 instance[AGENT_INSTANCE_HEX + 1];
 	size_t		 max_payload;	/* min(ours, the relay's welcome) */
 
-	/* Control channel (agent-conn.c). */
-	struct agent_chan ctl;		/* the WebSocket, its queues and close */
-	int		 ctl_welcomed;	/* welcome received on this connection */
-	int		 ctl_got_error;	/* an error frame came on this connection */
-	int		 ctl_going_away; /* the relay closed it with 1001 (restart) */
-	uint16_t	 ctl_retries;	/* backoff step; zeroed on ESTABLISHED */
-	lws_sorted_usec_list_t sul_ctl;	/* reconnect timer */
+	/* Control channel (agent-control.c). */
+	struct agent_chan control;	/* the WebSocket, its queues and close */
+	int		 control_welcomed;	/* welcome received on this connection */
+	int		 control_got_error;	/* an error frame came on this connection */
+	int		 control_going_away; /* the relay closed it with 1001 (restart) */
+	uint16_t	 control_retries;	/* backoff step; zeroed on ESTABLISHED */
+	lws_sorted_usec_list_t sul_control;	/* reconnect timer */
 	char		*last_problem;	/* last connection problem logged (agent_problem) */
 	int64_t		 last_problem_at; /* when it was last logged at warn (monotonic s) */
 	unsigned	 problem_repeats; /* times seen since then */
@@ -161,8 +173,8 @@ struct agent {
 	unsigned	 nsessions;
 	struct agent_verify *verify;	/* agent-verify.c */
 
-	/* Children (agent-child.c). */
-	struct agent_child *children;	/* pids being waited for */
+	/* Children (agent-proc.c). */
+	struct agent_proc *children;	/* pids being waited for */
 	struct agent_kill *kills;	/* pending SIGKILL-after-grace timers */
 	struct lws	*sig_wsi;	/* the adopted signalfd */
 
@@ -176,6 +188,22 @@ struct agent {
 };
 
 struct op_entry;
+
+/*
+ * Where a session is in its life (agent-session.c has one function per
+ * transition): OPENING → RUNNING (agent_session_run) → FINISHING
+ * (agent_session_finish: `exit` queued, or the agent stopping) → CLOSED
+ * (agent_session_to_closed: the channel is gone); OPENING and RUNNING go
+ * straight to CLOSED when the channel closes first (RUNNING: the
+ * operation's lost()).  A CLOSED session is freed once its operation
+ * holds nothing (agent_session_check).
+ */
+enum agent_session_state {
+	AGENT_SESSION_OPENING,	/* the data channel dials and attaches; no operation */
+	AGENT_SESSION_RUNNING,	/* the operation started; `exit` not queued yet */
+	AGENT_SESSION_FINISHING, /* `exit` queued (or stopping): the channel drains, closes */
+	AGENT_SESSION_CLOSED,	/* the channel is gone */
+};
 
 /*
  * One session: a data channel to the relay and the operation behind it.
@@ -194,9 +222,8 @@ struct agent_session {
 	void		*op_data;	/* the operation's state */
 
 	struct agent_chan chan;		/* the data channel; chan.wsi NULL once closed */
+	enum agent_session_state state;
 	int		 rx_paused;	/* we stopped reading the data channel */
-	int		 started;	/* the operation was started */
-	int		 finished;	/* exit queued: close 1000 after the drain */
 	lws_sorted_usec_list_t sul_keep; /* keepalive while flow-controlled */
 	/* A refused open: its data channel only says why (agent-verify.c). */
 	const char	*refuse_code;	/* PH_ERR_*, NULL: not refused */
@@ -286,14 +313,16 @@ void	agent_chan_gone(struct agent_chan *ch);
 /* Queue one message (type byte + payload), or a control message (stolen). */
 int	agent_chan_push(struct agent_chan *ch, int type, const void *p, size_t n);
 int	agent_chan_push_ctl(struct agent_chan *ch, json_t *msg);
-/* Close with close_code once the queue is out. */
+/* OPEN → CLOSING: close with close_code once the queue is out (else nothing). */
 void	agent_chan_close(struct agent_chan *ch, int close_code);
+/* Is the channel connected and OPEN (what is pushed will go out)? */
+int	agent_chan_open(const struct agent_chan *ch);
 /* CLIENT_RECEIVE and CLIENT_WRITEABLE (returns the callback's value). */
 void	agent_chan_receive(struct agent_chan *ch, struct lws *wsi, const void *in,
 	    size_t len);
 int	agent_chan_writeable(struct agent_chan *ch, struct lws *wsi);
 
-/* agent-conn.c */
+/* agent-control.c */
 /*
  * Log a problem that the agent retries: at warn the first time, then at
  * debug while it repeats, at warn again (with a count) every
@@ -302,14 +331,14 @@ int	agent_chan_writeable(struct agent_chan *ch, struct lws *wsi);
 void	agent_problem(struct agent *a, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	agent_problem_clear(struct agent *a);
-void	agent_conn_init(struct agent *a);
+void	agent_control_init(struct agent *a);
 extern lws_retry_bo_t agent_retry_policy;	/* backoff + keepalive, both channels */
-void	agent_conn_start(struct agent *a);
-void	agent_conn_resolved(struct agent *a, const char *addr, const char *error);
-void	agent_conn_stop(struct agent *a);
-void	agent_conn_lost(struct agent *a, struct lws *wsi);
-int	agent_conn_auth_header(struct agent *a, struct lws *wsi, void *in, size_t len);
-int	agent_conn_callback(struct lws *wsi, enum lws_callback_reasons reason,
+void	agent_control_start(struct agent *a);
+void	agent_control_resolved(struct agent *a, const char *addr, const char *error);
+void	agent_control_stop(struct agent *a);
+void	agent_control_lost(struct agent *a, struct lws *wsi);
+int	agent_control_auth_header(struct agent *a, struct lws *wsi, void *in, size_t len);
+int	agent_control_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	    void *user, void *in, size_t len);
 
 /* agent-signal.c */
@@ -318,16 +347,16 @@ int	agent_signal_adopt(struct agent *a, char **cause);
 int	agent_signal_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	    void *user, void *in, size_t len);
 
-/* agent-child.c */
-typedef void (*agent_child_cb)(void *arg, pid_t pid, int status);
-int	agent_child_watch(struct agent *a, pid_t pid, agent_child_cb cb, void *arg);
-void	agent_child_unwatch(struct agent *a, pid_t pid);
-void	agent_child_reap(struct agent *a);
-void	agent_child_kill(struct agent *a, pid_t pgid);
-void	agent_child_hangup(struct agent *a, pid_t pgid);
-void	agent_child_cleanup(struct agent *a);
-void	agent_child_init(void);
-void	agent_child_prepare(int keep_fd);
+/* agent-proc.c */
+typedef void (*agent_proc_cb)(void *arg, pid_t pid, int status);
+int	agent_proc_watch(struct agent *a, pid_t pid, agent_proc_cb cb, void *arg);
+void	agent_proc_unwatch(struct agent *a, pid_t pid);
+void	agent_proc_reap(struct agent *a);
+void	agent_proc_kill(struct agent *a, pid_t pgid);
+void	agent_proc_hangup(struct agent *a, pid_t pgid);
+void	agent_proc_cleanup(struct agent *a);
+void	agent_proc_init(void);
+void	agent_proc_prepare(int keep_fd);
 
 /*
  * agent-target.c: another process's world for a program (sidecar mode).
@@ -335,7 +364,7 @@ void	agent_child_prepare(int keep_fd);
  * none, run as the agent); -1 with *cause and *code (PH_ERR_*) when the
  * process is not there, not ours to enter, or the container is unknown.
  * agent_target_enter runs in the forked child before exec (before
- * agent_child_prepare): chroot to the process's root, its cwd, groups,
+ * agent_proc_prepare): chroot to the process's root, its cwd, groups,
  * gid, uid, environment; no allocation; -1 with *cause (static) on
  * failure.  agent_target_clear closes and frees (safe twice).
  */

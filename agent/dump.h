@@ -5,7 +5,8 @@
  *
  * op-dump.c (on the loop) starts the worker through the exec machinery
  * (op_helper_start), with the worker's stdout forwarded as DATA frames and
- * its stderr as STDERR frames.  The agent builds the worker's argv itself;
+ * its stderr's events as CONTROL `progress`/`meta` messages (STDERR frames
+ * in a session of protocol 2).  The agent builds the worker's argv itself;
  * the client's argv is never executed.
  *
  * Worker command line (the agent's own pid namespace):

@@ -38,10 +38,10 @@ op_child_init(struct op_child *c, struct agent_session *s, struct lws **in,
 }
 
 int
-op_child_watch(struct op_child *c, pid_t pid, agent_child_cb cb, void *arg)
+op_child_watch(struct op_child *c, pid_t pid, agent_proc_cb cb, void *arg)
 {
 	c->pid = pid;
-	if (agent_child_watch(c->s->agent, pid, cb, arg) == 0)
+	if (agent_proc_watch(c->s->agent, pid, cb, arg) == 0)
 		return 0;
 	/* Reaped unwatched: count it as reaped now. */
 	kill(-pid, SIGKILL);
@@ -229,7 +229,7 @@ void
 op_child_free(struct op_child *c)
 {
 	if (c->pid > 0 && !c->reaped)
-		agent_child_unwatch(c->s->agent, c->pid);
+		agent_proc_unwatch(c->s->agent, c->pid);
 	if (!c->s->agent->destroying)
 		lws_sul_cancel(&c->sul_in);
 	ph_queue_free(&c->inq);

@@ -3,29 +3,20 @@
  * and stderr apart, feed it the client's stdin, report how it ended.
  *
  * The child gets a session and process group of its own, default signal
- * dispositions, an empty mask and no fd but 0/1/2 (agent_child_prepare),
+ * dispositions, an empty mask and no fd but 0/1/2 (agent_proc_prepare),
  * then execvp()s.  Whether exec worked comes back on a close-on-exec
  * "status" pipe: EOF means it did, an errno means it did not (ENOENT →
  * exit 127 "ARGV0: not found", anything else → 126).  Nothing waits for
  * it: all four pipe ends the agent keeps (stdout, stderr, status, stdin)
  * join the event loop as raw files (research §8).
  *
- * Output: each pipe fills a frame (max_payload - 1 bytes) of its own:
- * RAW_RX_FILE reads until the frame is full (then sends it, and goes on
- * for up to EXEC_RX_FRAMES frames, so one busy pipe cannot hold the loop)
- * or the pipe is empty.  A partial frame goes out at once when the
- * session's queue is empty and the pipe is not streaming (an interactive
- * program's output is not held back); when output is already queued (the
- * bytes would wait anyway) or the pipe brought bytes within EXEC_HOT_US
- * before (a bulk writer), the frame waits up to EXEC_HOLD_US to grow.  A writer such as
- * `head -c 1G` writes 4 KiB at a time: read as it comes, that was a 4 KiB
- * frame each, and the relay and both TLS ends pay per frame.  While the session's queue is above
- * its high mark both output pipes are paused, so a slow client blocks the
- * program in write(2) instead of growing the agent.  A pipe that hangs up
- * while paused is closed by libwebsockets at once with data still in it,
- * so RAW_CLOSE_FILE drains it (bounded by the pipe's capacity).  A helper
- * started with op_exec_start_as(..., PH_FRAME_DATA) (the dump worker) has
- * its stdout sent as DATA frames instead, under the same flow control.
+ * Output: stdout and stderr are one set of agent_fd (agent-fd.c): read
+ * into frames of their own, partial frames held back briefly to grow,
+ * both paused while the session's queue is above its high mark (a slow
+ * client blocks the program in write(2)), drained when they hang up while
+ * paused.  A helper started with op_exec_start_as() may have its stdout
+ * sent as DATA frames (the dump worker: a file's bytes) and its stderr
+ * handed to a sink of its own (the dump's events, op-dump.c).
  *
  * Input: STDIN frames go to a bounded queue written to the stdin pipe on
  * RAW_WRITEABLE_FILE; above its high mark the data channel stops being
@@ -63,31 +54,26 @@
 #include "porthole/util.h"
 
 #include "agent.h"
+#include "agent-fd.h"
 #include "op.h"
 
 #define EXEC_IN_LOW	(64 * 1024)
 #define EXEC_IN_HIGH	(256 * 1024)
 /* High mark, plus what one read of the data channel may still deliver. */
 #define EXEC_IN_LIMIT	(1024 * 1024)
-/* Most full output frames one RAW_RX_FILE sends. */
-#define EXEC_RX_FRAMES	4
-/* Longest a partial output frame waits to grow (see above). */
-#define EXEC_HOLD_US	500
-/* Bytes again within this of the last ones: the pipe is streaming. */
-#define EXEC_HOT_US	2000
 
 enum exec_pipe_kind { EXEC_STDIN, EXEC_STDOUT, EXEC_STDERR, EXEC_STATUS, EXEC_NPIPES };
 
 struct op_exec;
 
-/* One pipe end in the loop; the wsi's opaque user data points here. */
+/*
+ * One pipe end in the loop; the wsi's opaque user data points here.  fd.wsi
+ * is its wsi (NULL once closed); the rest of fd serves stdout and stderr.
+ */
 struct exec_pipe {
 	struct op_exec	*x;
 	int		 kind;		/* enum exec_pipe_kind */
-	struct lws	*wsi;		/* NULL once closed */
-	uint8_t		*hold;		/* stdout, stderr: the frame being filled */
-	size_t		 held;		/* bytes in it */
-	lws_usec_t	 last_rx;	/* when a read last brought bytes */
+	struct agent_fd	 fd;
 };
 
 struct op_exec {
@@ -95,22 +81,21 @@ struct op_exec {
 	int		 exec_errno;	/* why execvp failed; 0: it did not */
 	char		*argv0;		/* for messages */
 	struct exec_pipe p[EXEC_NPIPES];
-	int		 out_paused;	/* stdout/stderr paused: the session's queue is full */
+	struct agent_fd_set out;	/* stdout and stderr (agent-fd.c) */
+	void		*err_arg;	/* the stderr sink's (struct op_exec_out) */
+	void		(*err_free)(void *);
 	int64_t		 grace_ms;	/* --timeout: SIGTERM → SIGKILL */
 	int		 timed_out;	/* the timeout fired: `exit` says so */
 	int		 timer_on;	/* sul_timeout is scheduled */
 	lws_sorted_usec_list_t sul_timeout; /* the timeout, then the grace */
-	int		 out_type;	/* frame type of stdout: STDOUT, or DATA (dump) */
-	int		 hold_on;	/* sul_hold is scheduled */
-	lws_sorted_usec_list_t sul_hold; /* sends partial frames held back */
 };
 
 /* Close a pipe end from outside its own callback (RAW_CLOSE_FILE follows). */
 static void
 exec_pipe_close(struct op_exec *x, int kind)
 {
-	if (x->p[kind].wsi != NULL)
-		lws_set_timeout(x->p[kind].wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (x->p[kind].fd.wsi != NULL)
+		lws_set_timeout(x->p[kind].fd.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 static json_t *
@@ -145,8 +130,8 @@ exec_check(struct op_exec *x)
 {
 	struct agent_session	*s = x->c.s;
 
-	if (op_child_exit_due(&x->c, x->p[EXEC_STDOUT].wsi != NULL ||
-	    x->p[EXEC_STDERR].wsi != NULL || x->p[EXEC_STATUS].wsi != NULL)) {
+	if (op_child_exit_due(&x->c, x->p[EXEC_STDOUT].fd.wsi != NULL ||
+	    x->p[EXEC_STDERR].fd.wsi != NULL || x->p[EXEC_STATUS].fd.wsi != NULL)) {
 		exec_pipe_close(x, EXEC_STDIN);
 		agent_session_exit(s, exec_exit_message(x));
 	}
@@ -157,8 +142,8 @@ exec_check(struct op_exec *x)
 static int
 exec_running(struct op_exec *x)
 {
-	return x->c.pid > 0 && (!x->c.reaped || x->p[EXEC_STDOUT].wsi != NULL ||
-	    x->p[EXEC_STDERR].wsi != NULL);
+	return x->c.pid > 0 && (!x->c.reaped || x->p[EXEC_STDOUT].fd.wsi != NULL ||
+	    x->p[EXEC_STDERR].fd.wsi != NULL);
 }
 
 /* The grace after the timeout's SIGTERM is over. */
@@ -205,58 +190,14 @@ exec_reaped(void *arg, pid_t pid, int status)
 	exec_check(x);
 }
 
-static void
-exec_pause_output(struct op_exec *x)
-{
-	if (x->out_paused)
-		return;
-	x->out_paused = 1;
-	if (x->p[EXEC_STDOUT].wsi != NULL)
-		lws_rx_flow_control(x->p[EXEC_STDOUT].wsi, 0);
-	if (x->p[EXEC_STDERR].wsi != NULL)
-		lws_rx_flow_control(x->p[EXEC_STDERR].wsi, 0);
-}
-
 /* The session's queue fell below its low mark. */
 void
 op_exec_resume(struct agent_session *s)
 {
 	struct op_exec	*x = s->op_data;
 
-	if (x == NULL || !x->out_paused)
-		return;
-	x->out_paused = 0;
-	if (x->p[EXEC_STDOUT].wsi != NULL)
-		lws_rx_flow_control(x->p[EXEC_STDOUT].wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
-	if (x->p[EXEC_STDERR].wsi != NULL)
-		lws_rx_flow_control(x->p[EXEC_STDERR].wsi, 1 | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
-}
-
-/* Send what an output pipe holds as one frame. */
-static void
-exec_pipe_flush(struct exec_pipe *p)
-{
-	struct op_exec	*x = p->x;
-
-	if (p->held == 0)
-		return;
-	if (!x->c.lost)
-		agent_session_send(x->c.s, p->kind == EXEC_STDOUT ? x->out_type :
-		    PH_FRAME_STDERR, p->hold, p->held);
-	p->held = 0;
-}
-
-/* A partial frame waited EXEC_HOLD_US behind queued output: send it. */
-static void
-exec_hold_over(lws_sorted_usec_list_t *sul)
-{
-	struct op_exec	*x = lws_container_of(sul, struct op_exec, sul_hold);
-
-	x->hold_on = 0;
-	exec_pipe_flush(&x->p[EXEC_STDOUT]);
-	exec_pipe_flush(&x->p[EXEC_STDERR]);
-	if (!x->c.lost && agent_session_over_high(x->c.s))
-		exec_pause_output(x);
+	if (x != NULL)
+		agent_fd_set_resume(&x->out);
 }
 
 /* RAW_RX_FILE: 0 to go on, -1 at EOF or error (lws closes the pipe). */
@@ -264,80 +205,19 @@ static int
 exec_pipe_rx(struct exec_pipe *p, struct lws *wsi)
 {
 	struct op_exec	*x = p->x;
-	int		 fd = lws_get_socket_fd(wsi), e, frames;
-	size_t		 max, want;
 	ssize_t		 n;
-	lws_usec_t	 now;
-	int		 hot;
+	int		 e;
 
-	if (p->kind == EXEC_STATUS) {
-		n = read(fd, &e, sizeof e);
-		if (n == (ssize_t)sizeof e) {
-			x->exec_errno = e;
-			return 0;
-		}
-		return n < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-	}
-	if (p->kind != EXEC_STDOUT && p->kind != EXEC_STDERR)
+	if (p->kind == EXEC_STDOUT || p->kind == EXEC_STDERR)
+		return agent_fd_rx(&p->fd, wsi);
+	if (p->kind != EXEC_STATUS)
 		return 0;
-
-	max = agent_session_read_max(x->c.s);
-	for (frames = 0; frames < EXEC_RX_FRAMES; frames++) {
-		want = max - p->held;
-		n = read(fd, p->hold + p->held, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || (n < 0 && errno != EAGAIN)) {
-			exec_pipe_flush(p);
-			return -1;
-		}
-		if (n < 0)
-			break;			/* empty */
-		p->held += (size_t)n;
-		if (p->held == max) {
-			exec_pipe_flush(p);
-			if (!x->c.lost && agent_session_over_high(x->c.s)) {
-				exec_pause_output(x);
-				return 0;
-			}
-			continue;
-		}
-		if ((size_t)n < want)
-			break;			/* a short read: it is empty */
+	n = read(lws_get_socket_fd(wsi), &e, sizeof e);
+	if (n == (ssize_t)sizeof e) {
+		x->exec_errno = e;
+		return 0;
 	}
-	now = lws_now_usecs();
-	hot = now - p->last_rx < EXEC_HOT_US;
-	if (p->held > 0)
-		p->last_rx = now;
-	if (p->held > 0) {
-		if (x->c.lost || (!agent_session_queued(x->c.s) && !hot))
-			exec_pipe_flush(p);
-		else if (!x->hold_on) {
-			x->hold_on = 1;
-			lws_sul_schedule(x->c.s->agent->ctx, 0, &x->sul_hold, exec_hold_over,
-			    EXEC_HOLD_US);
-		}
-	}
-	if (!x->c.lost && agent_session_over_high(x->c.s))
-		exec_pause_output(x);
-	return 0;
-}
-
-/*
- * RAW_CLOSE_FILE of an output pipe: the fd is still open here; whatever the
- * pipe still holds (it hung up while paused) goes to the queue, bounded by
- * the pipe's capacity.
- */
-static void
-exec_pipe_drain(struct exec_pipe *p, int fd)
-{
-	struct op_exec	*x = p->x;
-	int		 sz;
-
-	exec_pipe_flush(p);
-	sz = fcntl(fd, F_GETPIPE_SZ);
-	op_child_drain(&x->c, fd, p->kind == EXEC_STDOUT ? x->out_type :
-	    PH_FRAME_STDERR, sz > 0 ? (size_t)sz : 65536, "a closing pipe");
+	return n < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
 }
 
 /* RAW_CLOSE_FILE: this pipe end is gone (EOF, error, or closed by us). */
@@ -347,15 +227,14 @@ exec_pipe_closed(struct exec_pipe *p, struct lws *wsi)
 	struct op_exec	*x = p->x;
 	int		 fd = lws_get_socket_fd(wsi), e;
 
-	if (p->wsi != wsi)
+	if (p->fd.wsi != wsi)
 		return;
-	if (!x->c.lost) {
-		if (p->kind == EXEC_STDOUT || p->kind == EXEC_STDERR)
-			exec_pipe_drain(p, fd);
-		else if (p->kind == EXEC_STATUS && read(fd, &e, sizeof e) == (ssize_t)sizeof e)
-			x->exec_errno = e;
-	}
-	p->wsi = NULL;
+	if (p->kind == EXEC_STDOUT || p->kind == EXEC_STDERR)
+		agent_fd_closed(&p->fd, fd);	/* drains it, unless lost */
+	else if (!x->c.lost && p->kind == EXEC_STATUS &&
+	    read(fd, &e, sizeof e) == (ssize_t)sizeof e)
+		x->exec_errno = e;
+	p->fd.wsi = NULL;
 	if (p->kind == EXEC_STDIN)
 		op_child_input_closed(&x->c);	/* nothing more can reach the child */
 	exec_check(x);
@@ -411,8 +290,8 @@ exec_adopt(struct op_exec *x, int kind, int fd)
 {
 	x->p[kind].x = x;
 	x->p[kind].kind = kind;
-	x->p[kind].wsi = op_child_adopt(&x->c, fd, OP_EXEC_PROTOCOL, &x->p[kind]);
-	return x->p[kind].wsi != NULL ? 0 : -1;
+	x->p[kind].fd.wsi = op_child_adopt(&x->c, fd, OP_EXEC_PROTOCOL, &x->p[kind]);
+	return x->p[kind].fd.wsi != NULL ? 0 : -1;
 }
 
 static void
@@ -449,80 +328,20 @@ exec_child(char **argv, int fds[EXEC_NPIPES][2], int want_stdin,
 		(void)!write(status, &e, sizeof e);
 		_exit(126);
 	}
-	agent_child_prepare(status);
+	agent_proc_prepare(status);
 	execvp(argv[0], argv);
 	e = errno;
 	(void)!write(status, &e, sizeof e);
 	_exit(e == ENOENT ? 127 : 126);
 }
 
-/*
- * Start req's argv (see the top of the file); the child's stdout goes out
- * as frames of type out_type: PH_FRAME_STDOUT for exec, PH_FRAME_DATA for
- * a helper whose stdout is a file's bytes (dump).
- */
-int
-op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
+/* Make the four pipes (stdin from /dev/null without want_stdin); -1 with errno. */
+static int
+exec_make_pipes(int fds[EXEC_NPIPES][2], int want_stdin)
 {
-	struct agent	*a = s->agent;
-	struct op_exec	*x;
-	struct agent_target t;
-	json_t		*jargv = ph_open_get(req, "argv");
-	const char	*tcode = NULL;
-	char		**argv, *tcause = NULL;
-	size_t		 argc, i;
-	int		 fds[EXEC_NPIPES][2], want_stdin, kind, e;
-	pid_t		 pid;
+	int	kind, e;
 
-	argc = json_is_array(jargv) ? json_array_size(jargv) : 0;
-	if (argc == 0) {
-		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-		    "exec needs argv: the program and its arguments");
-		return -1;
-	}
-	if (json_is_true(ph_open_get(req, "tty"))) {
-		agent_session_fail(s, PH_CLOSE_NORMAL, PH_ERR_UNSUPPORTED,
-		    "exec with a terminal (-t) is not supported by this agent yet");
-		return -1;
-	}
-	want_stdin = !json_is_false(ph_open_get(req, "stdin"));
-	if (agent_target_resolve(a, req, &t, &tcode, &tcause) != 0) {
-		agent_session_fail(s, PH_CLOSE_NORMAL, tcode, "%s", tcause);
-		free(tcause);
-		return -1;
-	}
-	if (!op_child_argv_ok(s, jargv)) {
-		agent_target_clear(&t);
-		return -1;
-	}
-	if ((argv = calloc(argc + 1, sizeof *argv)) == NULL) {
-		agent_target_clear(&t);
-		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < argc; i++)
-		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
-
-	if ((x = calloc(1, sizeof *x)) == NULL || (x->argv0 = strdup(argv[0])) == NULL ||
-	    (x->p[EXEC_STDOUT].hold = malloc(PH_MAX_PAYLOAD)) == NULL ||
-	    (x->p[EXEC_STDERR].hold = malloc(PH_MAX_PAYLOAD)) == NULL) {
-		agent_target_clear(&t);
-		if (x != NULL) {
-			free(x->p[EXEC_STDOUT].hold);
-			free(x->argv0);
-		}
-		free(x);
-		free(argv);
-		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
-		return -1;
-	}
-	/* A partial write to the stdin pipe is retried 1 µs later. */
-	op_child_init(&x->c, s, &x->p[EXEC_STDIN].wsi, EXEC_IN_LOW, EXEC_IN_HIGH,
-	    EXEC_IN_LIMIT, 1);
-	x->out_type = out_type;
-	s->op_data = x;
-
-	memset(fds, -1, sizeof fds);
+	memset(fds, -1, sizeof(int) * 2 * EXEC_NPIPES);
 	for (kind = 0; kind < EXEC_NPIPES; kind++) {
 		if (kind == EXEC_STDIN && !want_stdin) {
 			/* [1] holds the child's stdin: /dev/null from the start. */
@@ -532,24 +351,18 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 		} else if (pipe2(fds[kind], O_CLOEXEC) != 0)
 			break;
 	}
-	if (kind < EXEC_NPIPES) {
-		e = errno;
-		exec_close_fds(fds);
-		agent_target_clear(&t);
-		free(argv);
-		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_SPAWN, "cannot make pipes: %s",
-		    strerror(e));
-		return -1;
-	}
-
-	pid = fork();
-	if (pid == 0)
-		exec_child(argv, fds, want_stdin, &t);
+	if (kind == EXEC_NPIPES)
+		return 0;
 	e = errno;
-	free(argv);
-	agent_target_clear(&t);
+	exec_close_fds(fds);
+	errno = e;
+	return -1;
+}
 
-	/* The child's ends. */
+/* After fork: close the child's ends, keep the agent's. */
+static void
+exec_close_child_ends(int fds[EXEC_NPIPES][2], int want_stdin)
+{
 	close(want_stdin ? fds[EXEC_STDIN][0] : fds[EXEC_STDIN][1]);
 	close(fds[EXEC_STDOUT][1]);
 	close(fds[EXEC_STDERR][1]);
@@ -559,7 +372,118 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 	else
 		fds[EXEC_STDIN][1] = -1;
 	fds[EXEC_STDOUT][1] = fds[EXEC_STDERR][1] = fds[EXEC_STATUS][1] = -1;
+}
 
+/* The agent's ends join the loop (lws closes an fd it refuses); -1: one failed. */
+static int
+exec_adopt_all(struct op_exec *x, int fds[EXEC_NPIPES][2])
+{
+	static const int order[] = { EXEC_STATUS, EXEC_STDOUT, EXEC_STDERR, EXEC_STDIN };
+	size_t	i;
+	int	kind, fd, failed = 0;
+
+	for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+		kind = order[i];
+		fd = kind == EXEC_STDIN ? fds[kind][1] : fds[kind][0];
+		if (kind == EXEC_STDIN)
+			fds[kind][1] = -1;
+		else
+			fds[kind][0] = -1;
+		if (fd < 0)
+			continue;
+		if (failed || exec_adopt(x, kind, fd) != 0) {
+			if (failed)
+				close(fd);
+			failed = 1;
+		}
+	}
+	return failed ? -1 : 0;
+}
+
+/* req's argv as a NULL-terminated vector into req (NULL: the session failed). */
+static char **
+exec_argv(struct agent_session *s, json_t *jargv)
+{
+	size_t	argc = json_is_array(jargv) ? json_array_size(jargv) : 0, i;
+	char	**argv;
+
+	if (argc == 0) {
+		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "exec needs argv: the program and its arguments");
+		return NULL;
+	}
+	if (!op_child_argv_ok(s, jargv))
+		return NULL;
+	if ((argv = calloc(argc + 1, sizeof *argv)) == NULL) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < argc; i++)
+		argv[i] = (char *)json_string_value(json_array_get(jargv, i));
+	return argv;
+}
+
+/*
+ * The operation's state, its output set up as out says; takes out's
+ * err_arg (freed with x, or here when x cannot be made).  NULL: failed.
+ */
+static struct op_exec *
+exec_new(struct agent_session *s, const char *argv0, const struct op_exec_out *out)
+{
+	struct op_exec	*x;
+
+	if ((x = calloc(1, sizeof *x)) == NULL) {
+		if (out->err_free != NULL)
+			out->err_free(out->err_arg);
+		return NULL;
+	}
+	x->err_arg = out->err_arg;
+	x->err_free = out->err_free;
+	/* A partial write to the stdin pipe is retried 1 µs later. */
+	op_child_init(&x->c, s, &x->p[EXEC_STDIN].fd.wsi, EXEC_IN_LOW, EXEC_IN_HIGH,
+	    EXEC_IN_LIMIT, 1);
+	agent_fd_set_init(&x->out, s);
+	s->op_data = x;		/* op_exec_free frees it from here on */
+	if ((x->argv0 = strdup(argv0)) == NULL ||
+	    agent_fd_add(&x->out, &x->p[EXEC_STDOUT].fd, out->out_type, NULL, NULL) != 0 ||
+	    agent_fd_add(&x->out, &x->p[EXEC_STDERR].fd, PH_FRAME_STDERR, out->err_sink,
+	    out->err_arg) != 0)
+		return NULL;
+	return x;
+}
+
+/* open.timeout_ms: arm the timer (see the top of the file). */
+static void
+exec_arm_timeout(struct op_exec *x, json_t *req)
+{
+	json_t	*t = ph_open_get(req, "timeout_ms"), *g = ph_open_get(req, "grace_ms");
+
+	if (!json_is_integer(t))
+		return;
+	x->grace_ms = json_is_integer(g) ? json_integer_value(g) : AGENT_KILL_GRACE_MS;
+	x->timer_on = 1;
+	lws_sul_schedule(x->c.s->agent->ctx, 0, &x->sul_timeout, exec_timeout,
+	    (lws_usec_t)json_integer_value(t) * LWS_US_PER_MS);
+}
+
+/* Fork the child, watch it, put the pipes in the loop: 0, or -1 (failed). */
+static int
+exec_spawn(struct op_exec *x, char **argv, int want_stdin, struct agent_target *t)
+{
+	struct agent_session	*s = x->c.s;
+	int			 fds[EXEC_NPIPES][2], e;
+	pid_t			 pid;
+
+	if (exec_make_pipes(fds, want_stdin) != 0) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_SPAWN, "cannot make pipes: %s",
+		    strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0)
+		exec_child(argv, fds, want_stdin, t);
+	e = errno;
+	exec_close_child_ends(fds, want_stdin);
 	if (pid < 0) {
 		exec_close_fds(fds);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_SPAWN, "fork: %s", strerror(e));
@@ -570,46 +494,60 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
-
-	/* The agent's ends join the loop (lws closes an fd it refuses). */
-	{
-		static const int order[] = { EXEC_STATUS, EXEC_STDOUT, EXEC_STDERR, EXEC_STDIN };
-		int	fd, failed = 0;
-
-		for (i = 0; i < sizeof order / sizeof order[0]; i++) {
-			kind = order[i];
-			fd = kind == EXEC_STDIN ? fds[kind][1] : fds[kind][0];
-			if (kind == EXEC_STDIN)
-				fds[kind][1] = -1;
-			else
-				fds[kind][0] = -1;
-			if (fd < 0)
-				continue;
-			if (failed || exec_adopt(x, kind, fd) != 0) {
-				if (failed)
-					close(fd);
-				failed = 1;
-			}
-		}
-		if (failed) {
-			agent_child_kill(a, pid);
-			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
-			    "cannot add the program's pipes to the event loop");
-			return -1;
-		}
+	if (exec_adopt_all(x, fds) != 0) {
+		agent_proc_kill(s->agent, pid);
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+		    "cannot add the program's pipes to the event loop");
+		return -1;
 	}
+	return 0;
+}
 
-	ph_info("session %.8s: started pid %d: %s%s", s->sid, (int)pid, x->argv0,
+/*
+ * Start req's argv (see the top of the file), its output as out says
+ * (op.h).  out's err_arg is the operation's from here on, whatever happens.
+ */
+int
+op_exec_start_as(struct agent_session *s, json_t *req, const struct op_exec_out *out)
+{
+	struct op_exec	*x;
+	struct agent_target t;
+	const char	*tcode = NULL;
+	char		**argv, *tcause = NULL;
+	int		 want_stdin, r;
+
+	if (json_is_true(ph_open_get(req, "tty"))) {
+		if (out->err_free != NULL)
+			out->err_free(out->err_arg);
+		agent_session_fail(s, PH_CLOSE_NORMAL, PH_ERR_UNSUPPORTED,
+		    "exec with a terminal (-t) is not supported by this agent yet");
+		return -1;
+	}
+	want_stdin = !json_is_false(ph_open_get(req, "stdin"));
+	if ((argv = exec_argv(s, ph_open_get(req, "argv"))) == NULL) {
+		if (out->err_free != NULL)
+			out->err_free(out->err_arg);
+		return -1;
+	}
+	if ((x = exec_new(s, argv[0], out)) == NULL) {
+		free(argv);
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	if (agent_target_resolve(s->agent, req, &t, &tcode, &tcause) != 0) {
+		free(argv);
+		agent_session_fail(s, PH_CLOSE_NORMAL, tcode, "%s", tcause);
+		free(tcause);
+		return -1;
+	}
+	r = exec_spawn(x, argv, want_stdin, &t);
+	free(argv);
+	agent_target_clear(&t);
+	if (r != 0)
+		return -1;
+	ph_info("session %.8s: started pid %d: %s%s", s->sid, (int)x->c.pid, x->argv0,
 	    want_stdin ? "" : " (no stdin)");
-	if (json_is_integer(ph_open_get(req, "timeout_ms"))) {
-		x->grace_ms = json_is_integer(ph_open_get(req, "grace_ms")) ?
-		    json_integer_value(ph_open_get(req, "grace_ms")) :
-		    AGENT_KILL_GRACE_MS;
-		x->timer_on = 1;
-		lws_sul_schedule(a->ctx, 0, &x->sul_timeout, exec_timeout,
-		    (lws_usec_t)json_integer_value(ph_open_get(req, "timeout_ms")) *
-		    LWS_US_PER_MS);
-	}
+	exec_arm_timeout(x, req);
 	op_child_ready(&x->c);
 	return 0;
 }
@@ -617,7 +555,9 @@ op_exec_start_as(struct agent_session *s, json_t *req, int out_type)
 static int
 exec_start(struct agent_session *s, json_t *req)
 {
-	return op_exec_start_as(s, req, PH_FRAME_STDOUT);
+	static const struct op_exec_out out = { .out_type = PH_FRAME_STDOUT };
+
+	return op_exec_start_as(s, req, &out);
 }
 
 void
@@ -632,8 +572,8 @@ op_exec_input(struct agent_session *s, const struct ph_frame *f)
 	switch (f->ctl) {
 	case PH_CTL_EOF:
 		x->c.in_eof = 1;
-		if (x->p[EXEC_STDIN].wsi != NULL)
-			lws_callback_on_writable(x->p[EXEC_STDIN].wsi);
+		if (x->p[EXEC_STDIN].fd.wsi != NULL)
+			lws_callback_on_writable(x->p[EXEC_STDIN].fd.wsi);
 		break;
 	case PH_CTL_SIGNAL:
 		if ((signo = op_child_signal(s, f, &name)) < 0)
@@ -659,14 +599,15 @@ op_exec_lost(struct agent_session *s)
 
 	if (x == NULL || !op_child_lose(&x->c))
 		return;
+	agent_fd_set_lose(&x->out);
 	for (kind = 0; kind < EXEC_NPIPES; kind++) {
-		if (x->p[kind].wsi != NULL) {
+		if (x->p[kind].fd.wsi != NULL) {
 			any_open = 1;
 			exec_pipe_close(x, kind);
 		}
 	}
 	if (x->c.pid > 0 && (!x->c.reaped || any_open))
-		agent_child_kill(s->agent, x->c.pid);
+		agent_proc_kill(s->agent, x->c.pid);
 }
 
 int
@@ -678,7 +619,7 @@ op_exec_busy(struct agent_session *s)
 	if (x == NULL)
 		return 0;
 	for (kind = 0; kind < EXEC_NPIPES; kind++)
-		open |= x->p[kind].wsi != NULL;
+		open |= x->p[kind].fd.wsi != NULL;
 	return op_child_busy(&x->c, open);
 }
 
@@ -692,13 +633,13 @@ op_exec_free(struct agent_session *s)
 	op_child_free(&x->c);
 	if (!s->agent->destroying) {
 		lws_sul_cancel(&x->sul_timeout);
-		lws_sul_cancel(&x->sul_hold);
 		/* Freed inside the grace: the group is still ended with one. */
 		if (x->timed_out && x->timer_on && x->c.pid > 0)
-			agent_child_kill(s->agent, x->c.pid);
+			agent_proc_kill(s->agent, x->c.pid);
 	}
-	free(x->p[EXEC_STDOUT].hold);
-	free(x->p[EXEC_STDERR].hold);
+	agent_fd_set_free(&x->out, s->agent->destroying);
+	if (x->err_free != NULL)
+		x->err_free(x->err_arg);
 	free(x->argv0);
 	free(x);
 	s->op_data = NULL;

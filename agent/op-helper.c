@@ -20,12 +20,14 @@
 int
 op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv)
 {
-	return op_helper_start_as(s, open, helper_argv, PH_FRAME_STDOUT);
+	static const struct op_exec_out out = { .out_type = PH_FRAME_STDOUT };
+
+	return op_helper_start_as(s, open, helper_argv, &out);
 }
 
 int
 op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
-    int out_type)
+    const struct op_exec_out *out)
 {
 	json_t	*req;
 	int	 r;
@@ -37,6 +39,8 @@ op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
 	    json_object_set_new(req, "tty", json_false()) != 0) {
 		json_decref(req);
 		json_decref(helper_argv);
+		if (out->err_free != NULL)
+			out->err_free(out->err_arg);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
@@ -44,7 +48,7 @@ op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
 	/* Helpers run as the agent, never inside another process (sidecar mode). */
 	json_object_del(req, "pid");
 	json_object_del(req, "container");
-	r = op_exec_start_as(s, req, out_type);
+	r = op_exec_start_as(s, req, out);
 	json_decref(req);
 	return r;
 }

@@ -239,7 +239,7 @@ shell_child(char **argv, const char *path, const char *term, const struct agent_
 		dprintf(2, "porthole-agent: %s: %s\r\n", why, strerror(errno));
 		_exit(126);
 	}
-	agent_child_prepare(-1);
+	agent_proc_prepare(-1);
 	setenv("TERM", term, 1);
 	execvp(path, argv);
 	n = snprintf(msg, sizeof msg, "porthole-agent: %s: %s\r\n", path, strerror(errno));
@@ -379,7 +379,7 @@ shell_start(struct agent_session *s, json_t *req)
 		return -1;
 	}
 	if ((x->pty = op_child_adopt(&x->c, master, OP_SHELL_PROTOCOL, x)) == NULL) {
-		agent_child_hangup(a, pid);
+		agent_proc_hangup(a, pid);
 		free(path);
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
 		    "cannot add the terminal to the event loop");
@@ -443,7 +443,7 @@ shell_lost(struct agent_session *s)
 		return;
 	shell_close_pty(x);	/* the terminal hangs up: SIGHUP to its session */
 	if (x->c.pid > 0 && !x->c.reaped)
-		agent_child_hangup(s->agent, x->c.pid);
+		agent_proc_hangup(s->agent, x->c.pid);
 }
 
 static int

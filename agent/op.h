@@ -29,6 +29,7 @@
 #include "porthole/frame.h"
 
 #include "agent.h"
+#include "agent-fd.h"
 
 struct agent_session;
 
@@ -59,12 +60,23 @@ extern const struct op_entry op_dump_entry;
 #define OP_PS_FLAG	"--op-ps"
 #define OP_MEM_FLAG	"--op-mem"
 int		 op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv);
+
 /*
- * The same with the helper's stdout sent as frames of type out_type
- * (PH_FRAME_STDOUT, or PH_FRAME_DATA for the dump worker: a file's bytes).
+ * Where an exec child's output goes: stdout as frames of out_type
+ * (PH_FRAME_STDOUT, or PH_FRAME_DATA for the dump worker: a file's bytes);
+ * stderr as STDERR frames, or to err_sink (agent-fd.h) with err_arg,
+ * which the operation then owns: err_free(err_arg) when it is freed (or
+ * fails to start).
  */
+struct op_exec_out {
+	int		 out_type;
+	agent_fd_sink	 err_sink;
+	void		*err_arg;
+	void		(*err_free)(void *);
+};
+/* op_helper_start with the helper's output as out says. */
 int		 op_helper_start_as(struct agent_session *s, json_t *open,
-		    json_t *helper_argv, int out_type);
+		    json_t *helper_argv, const struct op_exec_out *out);
 /*
  * A helper operation's entry: its own start and input, exec's for the
  * rest (the helper is an exec child).
@@ -74,8 +86,9 @@ int		 op_helper_start_as(struct agent_session *s, json_t *open,
 	.resume = op_exec_resume, .lost = op_exec_lost,			\
 	.busy = op_exec_busy, .free = op_exec_free }
 
-/* exec's start with stdout sent as out_type frames (op-exec.c). */
-int		 op_exec_start_as(struct agent_session *s, json_t *req, int out_type);
+/* exec's start with its output as out says (op-exec.c). */
+int		 op_exec_start_as(struct agent_session *s, json_t *req,
+		    const struct op_exec_out *out);
 /* exec's entry points, which the helper operations share. */
 void		 op_exec_input(struct agent_session *s, const struct ph_frame *f);
 void		 op_exec_resume(struct agent_session *s);
@@ -124,7 +137,7 @@ void		 op_child_init(struct op_child *c, struct agent_session *s,
  * Watch pid (cb(arg, pid, status) when reaped).  -1 if that failed: the
  * group got SIGKILL and c counts it as reaped.
  */
-int		 op_child_watch(struct op_child *c, pid_t pid, agent_child_cb cb,
+int		 op_child_watch(struct op_child *c, pid_t pid, agent_proc_cb cb,
 		    void *arg);
 /* fd into the loop as a raw file of protocol; NULL if lws refused (fd closed). */
 struct lws	*op_child_adopt(struct op_child *c, int fd, const char *protocol,

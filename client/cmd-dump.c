@@ -5,10 +5,12 @@
  * gdb, Eclipse MAT or Chrome DevTools opens.
  *
  * The agent's dump worker (agent/dump.h) sends the file as one zstd stream
- * in DATA frames and its events as JSON lines on STDERR: "start" (kind,
- * mode, fallback reason, pause, size estimate), "progress", "done" (size
- * of the file; an older worker adds its sha256) or "error" (a message for
- * the operator).
+ * in DATA frames and its events: "start" (kind, mode, fallback reason,
+ * pause, size estimate), "progress", "done" (size of the file; an older
+ * worker adds its sha256) or "error" (a message for the operator).  An
+ * agent of protocol 3 sends them as CONTROL `meta` {phase ...} and
+ * `progress` messages (dump_ctl), one of protocol 2 as JSON lines on
+ * STDERR (dump_event); both are read, whichever comes.
  *
  * The file: decompressed on the loop (libzstd, streaming; the frame's
  * content checksum, XXH64, is checked by the decompressor), then hashed
@@ -377,16 +379,19 @@ dump_jint(json_t *o, const char *key)
 	return json_is_integer(v) && json_integer_value(v) >= 0 ? json_integer_value(v) : -1;
 }
 
-/* "start": the kind is known, so is the default FILE. */
+/*
+ * "start": the kind is known, so is the default FILE.  mode_key: where the
+ * mode is ("mode" in an event line, "method" in a `meta`).
+ */
 static void
-dump_ev_start(struct dump *d, json_t *ev)
+dump_ev_start(struct dump *d, json_t *ev, const char *mode_key)
 {
 	char	*cause = NULL, *base;
 
 	if (d->got_start++)
 		return;
 	d->ev_kind = dump_jstr(ev, "kind");
-	d->ev_mode = dump_jstr(ev, "mode");
+	d->ev_mode = dump_jstr(ev, mode_key);
 	d->ev_reason = dump_jstr(ev, "reason");
 	d->pause_us = dump_jint(ev, "pause_us");
 	d->estimate = dump_jint(ev, "estimate");
@@ -403,13 +408,39 @@ dump_ev_start(struct dump *d, json_t *ev)
 		dump_abort(d, cause);
 }
 
-/* One line of the worker's stderr. */
+/* "done": the size of the file (bytes_key: "bytes" in a line, "size" in a `meta`). */
+static void
+dump_ev_done(struct dump *d, json_t *ev, const char *bytes_key)
+{
+	const char	*sha;
+	int64_t		 v;
+
+	d->got_done = 1;
+	d->done_bytes = (v = dump_jint(ev, bytes_key)) >= 0 ? (uint64_t)v : 0;
+	/* Sent by workers before the zstd checksum took its place. */
+	sha = json_string_value(json_object_get(ev, "sha256"));
+	/* Kept escaped: a hex digest is its own escape; anything else is quoted. */
+	ph_printable_buf(d->done_sha, sizeof d->done_sha, sha != NULL ? sha : "",
+	    sha != NULL ? strlen(sha) : 0);
+	if ((v = dump_jint(ev, "pause_us")) >= 0)
+		d->pause_us = v;
+}
+
+static void
+dump_ev_error(struct dump *d, json_t *ev)
+{
+	if (d->werr == NULL) {
+		d->werr = dump_jstr(ev, "message");
+		d->wcode = dump_jstr(ev, "code");
+	}
+}
+
+/* One line of the worker's stderr (an agent of protocol 2's events). */
 static void
 dump_event(struct dump *d, char *line, size_t len)
 {
 	json_t		*ev;
-	const char	*what, *sha;
-	int64_t		 v;
+	const char	*what;
 
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
 		line[--len] = '\0';
@@ -425,25 +456,40 @@ dump_event(struct dump *d, char *line, size_t len)
 		return;
 	}
 	if (strcmp(what, "start") == 0)
-		dump_ev_start(d, ev);
-	else if (strcmp(what, "done") == 0) {
-		d->got_done = 1;
-		d->done_bytes = (v = dump_jint(ev, "bytes")) >= 0 ? (uint64_t)v : 0;
-		/* Sent by workers before the zstd checksum took its place. */
-		sha = json_string_value(json_object_get(ev, "sha256"));
-		/* Kept escaped: a hex digest is its own escape; anything else is quoted. */
-		ph_printable_buf(d->done_sha, sizeof d->done_sha, sha != NULL ? sha : "",
-		    sha != NULL ? strlen(sha) : 0);
-		if ((v = dump_jint(ev, "pause_us")) >= 0)
-			d->pause_us = v;
-	} else if (strcmp(what, "error") == 0) {
-		if (d->werr == NULL) {
-			d->werr = dump_jstr(ev, "message");
-			d->wcode = dump_jstr(ev, "code");
-		}
-	}
+		dump_ev_start(d, ev, "mode");
+	else if (strcmp(what, "done") == 0)
+		dump_ev_done(d, ev, "bytes");
+	else if (strcmp(what, "error") == 0)
+		dump_ev_error(d, ev);
 	/* "progress": our own count is closer to the disk. */
 	json_decref(ev);
+}
+
+/*
+ * A CONTROL `meta` of the dump (an agent of protocol 3): its phase says
+ * which event it is (docs/protocol.md, "dump").  `progress`: only its
+ * total, for an ETA when "start" gave no estimate; our own count is
+ * closer to the disk.
+ */
+static void
+dump_ctl(struct dump *d, const struct ph_frame *f)
+{
+	const char	*phase = json_string_value(json_object_get(f->json, "phase"));
+	int64_t		 total;
+
+	if (f->ctl == PH_CTL_PROGRESS) {
+		if (d->estimate < 0 && (total = dump_jint(f->json, "total")) > 0)
+			d->estimate = total;
+		return;
+	}
+	if (f->ctl != PH_CTL_META || phase == NULL)
+		return;
+	if (strcmp(phase, "start") == 0)
+		dump_ev_start(d, f->json, "method");
+	else if (strcmp(phase, "done") == 0)
+		dump_ev_done(d, f->json, "size");
+	else if (strcmp(phase, "error") == 0)
+		dump_ev_error(d, f->json);
 }
 
 /* A STDERR payload: split into lines, each at most DUMP_LINE_MAX. */
@@ -479,6 +525,27 @@ dump_stderr(struct dump *d, const uint8_t *p, size_t n)
 	}
 }
 
+/*
+ * Test only: PORTHOLE_TEST_PROTOCOL=N (1 to PH_PROTOCOL_VERSION) makes the
+ * open state protocol N when that is lower than the session's, as a CLI
+ * of N would: tests/e2e/dump_proto.sh checks an agent of 3 still sends a
+ * CLI of 2 its events as STDERR lines.  Nothing else of the CLI changes.
+ */
+static void
+dump_test_protocol(json_t *open)
+{
+	const char	*env = getenv("PORTHOLE_TEST_PROTOCOL");
+	json_int_t	 p = json_integer_value(json_object_get(open, "proto"));
+	char		*end;
+	long		 n;
+
+	if (env == NULL || *env == '\0')
+		return;
+	n = strtol(env, &end, 10);
+	if (*end == '\0' && n >= 1 && n < p)
+		json_object_set_new(open, "proto", json_integer(n));
+}
+
 static void
 dump_open(void *arg)
 {
@@ -495,6 +562,7 @@ dump_open(void *arg)
 	}
 	if (d->tmpdir != NULL)
 		json_object_set_new(m, "tmpdir", json_string(d->tmpdir));
+	dump_test_protocol(m);
 	client_run_send_open(&d->run, m);
 }
 
@@ -526,6 +594,7 @@ dump_frame(void *arg, const struct ph_frame *f)
 	default:
 		return 1;
 	}
+	dump_ctl(d, f);
 	if (f->ctl == PH_CTL_EXIT && d->linelen > 0 && !d->line_skip) {
 		/* The worker's last line, if it did not end it. */
 		d->line[d->linelen] = '\0';
@@ -694,50 +763,49 @@ dump_output(struct dump *d, const char *out, char **cause)
 	return 0;
 }
 
+/*
+ * The command line into d (the target in *target): 0, or the exit status
+ * after a usage error.
+ */
 static int
-cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
+dump_args(struct dump *d, struct client_conf *conf, int argc, char **argv,
+    const char **target, const char **out)
 {
-	struct dump	 d;
-	const char	*pos[2] = { NULL, NULL }, *out = NULL, *a;
-	char		*cause = NULL, *end, *base;
-	int		 i, r, np = 0, fd;
+	const char	*pos[2] = { NULL, NULL }, *a;
+	char		*end;
+	int		 i, r, np = 0;
 
-	memset(&d, 0, sizeof d);
-	d.fd = d.dirfd = -1;
-	d.kind = "auto";
-	d.pause_us = d.estimate = -1;
-	d.zret = 1;
 	for (i = 1; i < argc; i++) {
 		a = argv[i];
 		if (strcmp(a, "--kind") == 0 || strncmp(a, "--kind=", 7) == 0) {
 			if (a[6] == '=')
-				d.kind = a + 7;
+				d->kind = a + 7;
 			else if (i + 1 < argc)
-				d.kind = argv[++i];
+				d->kind = argv[++i];
 			else
 				return cmd_usage_error(&cmd_dump_entry, "--kind needs a kind");
-			if (strcmp(d.kind, "auto") != 0 && strcmp(d.kind, "core") != 0 &&
-			    strcmp(d.kind, "jvm") != 0 && strcmp(d.kind, "node") != 0)
+			if (strcmp(d->kind, "auto") != 0 && strcmp(d->kind, "core") != 0 &&
+			    strcmp(d->kind, "jvm") != 0 && strcmp(d->kind, "node") != 0)
 				return cmd_usage_error(&cmd_dump_entry, "--kind is auto, core, "
-				    "jvm or node, not '%s'", d.kind);
+				    "jvm or node, not '%s'", d->kind);
 		} else if (strcmp(a, "--freeze") == 0)
-			d.freeze = 1;
+			d->freeze = 1;
 		else if (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0)
-			d.force = 1;
+			d->force = 1;
 		else if (strcmp(a, "--tmpdir") == 0 || strncmp(a, "--tmpdir=", 9) == 0) {
 			if (a[8] == '=')
-				d.tmpdir = a + 9;
+				d->tmpdir = a + 9;
 			else if (i + 1 < argc)
-				d.tmpdir = argv[++i];
+				d->tmpdir = argv[++i];
 			else
 				return cmd_usage_error(&cmd_dump_entry, "--tmpdir needs a directory");
-			if (d.tmpdir[0] != '/')
+			if (d->tmpdir[0] != '/')
 				return cmd_usage_error(&cmd_dump_entry, "--tmpdir wants an "
-				    "absolute path inside the task, not '%s'", d.tmpdir);
+				    "absolute path inside the task, not '%s'", d->tmpdir);
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
 			if (i + 1 >= argc || argv[i + 1][0] == '\0')
 				return cmd_usage_error(&cmd_dump_entry, "%s needs a file", a);
-			out = argv[++i];
+			*out = argv[++i];
 		} else if (a[0] == '-' && a[1] != '\0') {
 			if ((r = cmd_conf_option(&cmd_dump_entry, conf, argc, argv, &i)) != 0)
 				return r;
@@ -749,11 +817,30 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 	if (np != 2)
 		return cmd_usage_error(&cmd_dump_entry, "want a target and a process id");
 	errno = 0;
-	d.pid = strtol(pos[1], &end, 10);
+	d->pid = strtol(pos[1], &end, 10);
 	if (pos[1][0] < '1' || pos[1][0] > '9' || *end != '\0' || errno != 0 ||
-	    d.pid > 0x7fffffff)
+	    d->pid > 0x7fffffff)
 		return cmd_usage_error(&cmd_dump_entry, "PID wants a process id, not '%s'",
 		    pos[1]);
+	*target = pos[0];
+	return 0;
+}
+
+static int
+cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
+{
+	struct dump	 d;
+	const char	*target = NULL, *out = NULL;
+	char		*cause = NULL, *base;
+	int		 r, fd;
+
+	memset(&d, 0, sizeof d);
+	d.fd = d.dirfd = -1;
+	d.kind = "auto";
+	d.pause_us = d.estimate = -1;
+	d.zret = 1;
+	if ((r = dump_args(&d, conf, argc, argv, &target, &out)) != 0)
+		return r;
 
 	if (dump_output(&d, out, &cause) != 0)
 		goto fail;
@@ -761,7 +848,7 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 		cause = ph_asprintf("dump: %s: %s", d.dir, strerror(errno));
 		goto fail;
 	}
-	if ((r = client_run_resolve(&d.run, conf, pos[0])) != 0)
+	if ((r = client_run_resolve(&d.run, conf, target)) != 0)
 		goto out;
 	d.name = d.run.agent_name;
 	d.id = d.run.agent_id;

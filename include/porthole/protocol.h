@@ -13,11 +13,14 @@
  *    A session's version is the open's `proto`: the lower of the client's
  *    and the agent's.  Agents know their full id "<claimed>@<sub>"
  *    (PH_PROTOCOL_QUALIFIED_IDS below).
+ * 3: a dump's events (start, progress, done, error) are CONTROL `progress`
+ *    and `meta` messages instead of JSON lines on STDERR; an agent of 3
+ *    still sends the lines in a session of 2 (PH_PROTOCOL_DUMP_CONTROL).
  */
 #ifndef PORTHOLE_PROTOCOL_H
 #define PORTHOLE_PROTOCOL_H
 
-#define PH_PROTOCOL_VERSION	2
+#define PH_PROTOCOL_VERSION	3
 #define PH_PROTOCOL_VERSION_MIN	1
 
 /*
@@ -26,6 +29,13 @@
  * only its claimed id (docs/protocol.md, "Agent identity").
  */
 #define PH_PROTOCOL_QUALIFIED_IDS	2
+
+/*
+ * From this version on a dump's events are CONTROL `progress`/`meta`
+ * messages; in a session of an earlier version, JSON lines on STDERR
+ * (docs/protocol.md, "dump").
+ */
+#define PH_PROTOCOL_DUMP_CONTROL	3
 
 /* Largest payload of one WebSocket message, after the type byte. */
 #define PH_MAX_PAYLOAD		65536

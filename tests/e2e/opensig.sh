@@ -12,9 +12,9 @@ start_agent sig-new
 URL=wss://127.0.0.1:$PORT
 newsid() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
-eq "relay and agent speak 2" "$(ph ls --json | jq -r '.agents[] | select(.name == "sig-new") | .proto')" 2
+eq "relay and agent speak 3" "$(ph ls --json | jq -r '.agents[] | select(.name == "sig-new") | .proto')" 3
 out=$(ph exec sig-new -- echo signed-v2 </dev/null 2>&1)
-eq "exec on an agent of protocol 2 (form 2)" "$out" signed-v2
+eq "exec on an agent of protocol 3 (form 2)" "$out" signed-v2
 
 # An agent of protocol 1, as far as the relay can tell: it takes opens of form 1.
 "$PROBE_BIN" --url "$URL/v1/agent" --ca "$PORTHOLE_CA" --token "@$STATE/agent.token" \

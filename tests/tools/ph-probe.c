@@ -17,6 +17,8 @@
  *   --ctl JSON (a CONTROL frame), --big N (a STDIN message of N payload
  *   bytes in one frame), --frag N (a STDIN message of N payload bytes in
  *   4 KiB fragments), --sleep-ms N.
+ * --show-stderr prints a STDERR message's bytes ("recv STDERR TEXT", each
+ * byte outside printable ASCII as \xNN) instead of its length.
  * Signing: with --sign KEY every --ctl `open` is signed as the CLI signs
  * it (ts now plus --ts-offset SECS), for the token of --token; then the
  * members of --after-sign JSON are merged in (an open altered after it was
@@ -177,6 +179,23 @@ write_next(struct lws *wsi)
 
 static const char *token, *proto = PH_SUBPROTO_SESSION;
 static const char *xff, *source;
+static int show_stderr;
+
+/* "recv STDERR " and p, every byte outside printable ASCII as \xNN. */
+static void
+print_stderr(const uint8_t *p, size_t n)
+{
+	size_t	i;
+
+	printf("recv STDERR ");
+	for (i = 0; i < n; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			putchar(p[i]);
+		else
+			printf("\\x%02x", p[i]);
+	}
+	putchar('\n');
+}
 
 static int
 callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -215,6 +234,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (lws_is_first_fragment(wsi) && len > 0) {
 			if (p[0] == PH_FRAME_CONTROL)
 				printf("recv CONTROL %.*s\n", (int)len - 1, p + 1);
+			else if (p[0] == PH_FRAME_STDERR && show_stderr)
+				print_stderr(p + 1, len - 1);
 			else
 				printf("recv %d %zu\n", p[0], len - 1);
 		}
@@ -348,6 +369,7 @@ main(int argc, char **argv)
 		{ "list-proof", no_argument, NULL, 'L' },
 		{ "selector", required_argument, NULL, 'e' },
 		{ "proof-host", required_argument, NULL, 'H' },
+		{ "show-stderr", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct lws_context_creation_info info;
@@ -385,6 +407,7 @@ main(int argc, char **argv)
 		case 'L': listproof = 1; break;
 		case 'e': selector = optarg; break;
 		case 'H': proof_host = optarg; break;
+		case 'E': show_stderr = 1; break;
 		default: return 2;
 		}
 	}

@@ -1,5 +1,5 @@
 /*
- * agent-conn.c - the control channel: one WebSocket to wss://RELAY/v1/agent.
+ * agent-control.c - the control channel: one WebSocket to wss://RELAY/v1/agent.
  *
  * Life of a connection: resolve the relay's name off the loop
  * (agent-resolve.c), connect to the numeric address with the name as host
@@ -62,8 +62,8 @@ lws_retry_bo_t agent_retry_policy = {
 /* A relay restart (close 1001): reconnect within 0.5 s + up to this. */
 #define AGENT_RESTART_SPREAD_MS	5000
 
-static void	agent_conn_retry(struct agent *a);
-static void	agent_conn_retry_cb(lws_sorted_usec_list_t *sul);
+static void	agent_control_retry(struct agent *a);
+static void	agent_control_retry_cb(lws_sorted_usec_list_t *sul);
 
 static int64_t
 agent_now_secs(void)
@@ -124,7 +124,7 @@ agent_problem_clear(struct agent *a)
 
 /* Send `error` and close with close_code once it is out. */
 static void __attribute__((format(printf, 4, 5)))
-agent_conn_fail(struct agent *a, int close_code, const char *code, const char *fmt, ...)
+agent_control_fail(struct agent *a, int close_code, const char *code, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	 msg[256];
@@ -133,10 +133,10 @@ agent_conn_fail(struct agent *a, int close_code, const char *code, const char *f
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	ph_warn("relay: %s: closing the control channel (%d)", msg, close_code);
-	if (a->ctl.close_code != 0)
+	if (a->control.state != AGENT_CHAN_OPEN)
 		return;
-	agent_chan_push_ctl(&a->ctl, ph_ctl_error(code, "%s", msg));
-	agent_chan_close(&a->ctl, close_code);
+	agent_chan_push_ctl(&a->control, ph_ctl_error(code, "%s", msg));
+	agent_chan_close(&a->control, close_code);
 }
 
 /*
@@ -144,7 +144,7 @@ agent_conn_fail(struct agent *a, int close_code, const char *code, const char *f
  * (LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: in is char **p, len the room).
  */
 int
-agent_conn_auth_header(struct agent *a, struct lws *wsi, void *in, size_t len)
+agent_control_auth_header(struct agent *a, struct lws *wsi, void *in, size_t len)
 {
 	unsigned char	**p = in, *end = *p + len;
 	char		  value[PH_TOKEN_MAX + 8];
@@ -164,62 +164,62 @@ agent_conn_auth_header(struct agent *a, struct lws *wsi, void *in, size_t len)
 
 /* Begin a connection attempt: resolve first (the answer comes back below). */
 void
-agent_conn_start(struct agent *a)
+agent_control_start(struct agent *a)
 {
 	char	*cause = NULL;
 
-	if (a->stopping || a->ctl.wsi != NULL || a->resolve != NULL)
+	if (a->stopping || a->control.wsi != NULL || a->resolve != NULL)
 		return;
 	if (agent_resolve_start(a, &cause) != 0) {
 		agent_problem(a, "%s", cause);
 		free(cause);
-		agent_conn_retry(a);
+		agent_control_retry(a);
 	}
 }
 
 static void
-agent_conn_retry_cb(lws_sorted_usec_list_t *sul)
+agent_control_retry_cb(lws_sorted_usec_list_t *sul)
 {
-	struct agent	*a = lws_container_of(sul, struct agent, sul_ctl);
+	struct agent	*a = lws_container_of(sul, struct agent, sul_control);
 
-	agent_conn_start(a);
+	agent_control_start(a);
 }
 
 /* Schedule the next attempt on the backoff table. */
 static void
-agent_conn_retry(struct agent *a)
+agent_control_retry(struct agent *a)
 {
 	if (a->stopping)
 		return;
-	lws_retry_sul_schedule(a->ctx, 0, &a->sul_ctl, &agent_retry_policy,
-	    agent_conn_retry_cb, &a->ctl_retries);
+	lws_retry_sul_schedule(a->ctx, 0, &a->sul_control, &agent_retry_policy,
+	    agent_control_retry_cb, &a->control_retries);
 }
 
 /* The resolver answered: connect to addr, or retry later. */
 void
-agent_conn_resolved(struct agent *a, const char *addr, const char *error)
+agent_control_resolved(struct agent *a, const char *addr, const char *error)
 {
 	if (a->stopping)
 		return;
 	if (addr == NULL) {
 		agent_problem(a, "cannot resolve relay %s: %s", a->cfg.host, error);
-		agent_conn_retry(a);
+		agent_control_retry(a);
 		return;
 	}
 	snprintf(a->relay_addr, sizeof a->relay_addr, "%s", addr);
 
-	a->ctl_welcomed = 0;
-	a->ctl_got_error = 0;
-	a->ctl_going_away = 0;
-	agent_chan_reset(&a->ctl);
+	a->control_welcomed = 0;
+	a->control_got_error = 0;
+	a->control_going_away = 0;
+	agent_chan_reset(&a->control);
 	a->tls_error[0] = '\0';
 	a->tls_verify_err = 0;
 	ph_debug("connecting to %s:%d (%s)", a->cfg.host, a->cfg.port, a->relay_addr);
-	if (agent_chan_connect(&a->ctl, a, PH_PATH_AGENT, PH_SUBPROTO_CONTROL,
+	if (agent_chan_connect(&a->control, a, PH_PATH_AGENT, PH_SUBPROTO_CONTROL,
 	    AGENT_CONTROL_PROTOCOL) != 0) {
 		agent_problem(a, "cannot connect to relay %s:%d: no connection could be "
 		    "started", a->cfg.host, a->cfg.port);
-		agent_conn_retry(a);
+		agent_control_retry(a);
 	}
 }
 
@@ -229,19 +229,19 @@ agent_conn_resolved(struct agent *a, const char *addr, const char *error)
  * the control channel is ignored.
  */
 void
-agent_conn_lost(struct agent *a, struct lws *wsi)
+agent_control_lost(struct agent *a, struct lws *wsi)
 {
-	int	was_welcomed = a->ctl_welcomed;
+	int	was_welcomed = a->control_welcomed;
 
-	if (wsi != a->ctl.wsi)
+	if (wsi != a->control.wsi)
 		return;
-	agent_chan_gone(&a->ctl);
+	agent_chan_gone(&a->control);
 	if (a->stopping) {
 		agent_check_done(a);
 		return;
 	}
-	a->ctl_welcomed = 0;
-	if (a->ctl_going_away) {
+	a->control_welcomed = 0;
+	if (a->control_going_away) {
 		/*
 		 * The relay is restarting: every agent it held comes back now.
 		 * Spread them over AGENT_RESTART_SPREAD_MS instead of the first
@@ -251,32 +251,31 @@ agent_conn_lost(struct agent *a, struct lws *wsi)
 		uint32_t	r = 0;
 
 		lws_get_random(a->ctx, &r, sizeof r);
-		lws_sul_schedule(a->ctx, 0, &a->sul_ctl, agent_conn_retry_cb,
+		lws_sul_schedule(a->ctx, 0, &a->sul_control, agent_control_retry_cb,
 		    (lws_usec_t)(500 + r % AGENT_RESTART_SPREAD_MS) * LWS_US_PER_MS);
 		return;
 	}
 	if (was_welcomed)
 		ph_warn("lost the control channel to %s:%d: reconnecting", a->cfg.host,
 		    a->cfg.port);
-	agent_conn_retry(a);
+	agent_control_retry(a);
 }
 
 /* Shutdown: stop retrying and close the control channel (1001). */
 void
-agent_conn_stop(struct agent *a)
+agent_control_stop(struct agent *a)
 {
-	lws_sul_cancel(&a->sul_ctl);
+	lws_sul_cancel(&a->sul_control);
 	agent_resolve_stop(a);
-	if (a->ctl.wsi == NULL)
+	if (a->control.wsi == NULL)
 		return;
-	if (a->ctl.close_code == 0)
-		agent_chan_close(&a->ctl, PH_CLOSE_GOING_AWAY);
+	agent_chan_close(&a->control, PH_CLOSE_GOING_AWAY);	/* unless closing */
 	/* Not yet established, or a relay that does not read: do not wait on it. */
-	lws_set_timeout(a->ctl.wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+	lws_set_timeout(a->control.wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
 }
 
 static void
-agent_conn_established(struct agent *a)
+agent_control_established(struct agent *a)
 {
 	json_t	*h;
 
@@ -292,23 +291,23 @@ agent_conn_established(struct agent *a)
 	    json_object_set_new(h, "caps", op_caps()) != 0 ||
 	    json_object_set_new(h, "max_payload", json_integer(PH_MAX_PAYLOAD)) != 0) {
 		json_decref(h);
-		agent_conn_fail(a, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot build hello");
+		agent_control_fail(a, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot build hello");
 		return;
 	}
-	if (agent_chan_push_ctl(&a->ctl, h) != 0)
-		agent_conn_fail(a, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot queue hello");
+	if (agent_chan_push_ctl(&a->control, h) != 0)
+		agent_control_fail(a, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot queue hello");
 }
 
 static void
-agent_conn_welcome(struct agent *a, json_t *w)
+agent_control_welcome(struct agent *a, json_t *w)
 {
 	json_int_t	mp = json_integer_value(json_object_get(w, "max_payload"));
 	json_int_t	proto = json_integer_value(json_object_get(w, "proto"));
 	const char	*rid = json_string_value(json_object_get(w, "id"));
 	char		*q;
 
-	a->ctl_welcomed = 1;
-	a->ctl_retries = 0;
+	a->control_welcomed = 1;
+	a->control_retries = 0;
 	a->max_payload = PH_MAX_PAYLOAD;
 	if (mp > 1 && mp < PH_MAX_PAYLOAD)
 		a->max_payload = (size_t)mp;
@@ -330,44 +329,44 @@ agent_conn_welcome(struct agent *a, json_t *w)
 
 /* One whole message from the relay (agent_chan_ops.frame). */
 static void
-agent_conn_frame(void *arg, struct ph_frame *f)
+agent_control_frame(void *arg, struct ph_frame *f)
 {
 	struct agent	*a = arg;
 	char		*cause = NULL;
 
 	if (f->type != PH_FRAME_CONTROL) {
-		agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		agent_control_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 		    "%s frame on the control channel", ph_frame_type_name(f->type));
 		return;
 	}
 
 	switch (f->ctl) {
 	case PH_CTL_WELCOME:
-		if (a->ctl_welcomed)
-			agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE, "second welcome");
+		if (a->control_welcomed)
+			agent_control_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE, "second welcome");
 		else
-			agent_conn_welcome(a, f->json);
+			agent_control_welcome(a, f->json);
 		break;
 	case PH_CTL_ERROR:
-		a->ctl_got_error = 1;
+		a->control_got_error = 1;
 		agent_problem(a, "relay %s:%d refused the agent: %s: %s", a->cfg.host,
 		    a->cfg.port, json_string_value(json_object_get(f->json, "code")),
 		    json_string_value(json_object_get(f->json, "message")));
 		break;
 	case PH_CTL_OPEN:
-		if (!a->ctl_welcomed) {
-			agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		if (!a->control_welcomed) {
+			agent_control_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 			    "open before welcome");
 			break;
 		}
 		if (agent_session_open(a, f->json, &cause) != 0) {
-			agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE, "bad open: %s",
+			agent_control_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE, "bad open: %s",
 			    cause);
 			free(cause);
 		}
 		break;
 	default:
-		agent_conn_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		agent_control_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 		    "%s is not expected on the control channel",
 		    f->ctl_name != NULL ? f->ctl_name : "message");
 		break;
@@ -375,40 +374,40 @@ agent_conn_frame(void *arg, struct ph_frame *f)
 }
 
 static void
-agent_conn_chan_fail(void *arg, int close_code, const char *code, const char *msg)
+agent_control_chan_fail(void *arg, int close_code, const char *code, const char *msg)
 {
-	agent_conn_fail(arg, close_code, code, "%s", msg);
+	agent_control_fail(arg, close_code, code, "%s", msg);
 }
 
 static int
-agent_conn_write(struct lws *wsi, uint8_t *msg, size_t len)
+agent_control_write(struct lws *wsi, uint8_t *msg, size_t len)
 {
 	return lws_write(wsi, msg, len, LWS_WRITE_BINARY) < (int)len ? -1 : 0;
 }
 
-static const struct agent_chan_ops agent_conn_chan_ops = {
-	.frame = agent_conn_frame,
-	.fail = agent_conn_chan_fail,
-	.write = agent_conn_write,
+static const struct agent_chan_ops agent_control_chan_ops = {
+	.frame = agent_control_frame,
+	.fail = agent_control_chan_fail,
+	.write = agent_control_write,
 };
 
 /* The control channel's queues, for the life of the agent. */
 void
-agent_conn_init(struct agent *a)
+agent_control_init(struct agent *a)
 {
-	agent_chan_init(&a->ctl, &agent_conn_chan_ops, a, 16 * 1024, 64 * 1024,
+	agent_chan_init(&a->control, &agent_control_chan_ops, a, 16 * 1024, 64 * 1024,
 	    1024 * 1024);
 }
 
 /* WS_PEER_INITIATED_CLOSE: in is the 2-byte code and the reason. */
 static void
-agent_conn_peer_close(struct agent *a, const unsigned char *in, size_t len)
+agent_control_peer_close(struct agent *a, const unsigned char *in, size_t len)
 {
 	int	code = len >= 2 ? (in[0] << 8 | in[1]) : 0;
 
-	if (a->ctl_got_error || code == PH_CLOSE_NORMAL)
+	if (a->control_got_error || code == PH_CLOSE_NORMAL)
 		return;		/* the error frame already said why */
-	a->ctl_going_away = code == PH_CLOSE_GOING_AWAY;
+	a->control_going_away = code == PH_CLOSE_GOING_AWAY;
 	if (code == PH_CLOSE_GOING_AWAY)
 		ph_info("relay %s:%d is going away (%.*s): reconnecting", a->cfg.host,
 		    a->cfg.port, len > 2 ? (int)(len - 2) : 0, (const char *)in + 2);
@@ -419,33 +418,33 @@ agent_conn_peer_close(struct agent *a, const unsigned char *in, size_t len)
 }
 
 int
-agent_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+agent_control_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
 	struct agent	*a = lws_context_user(lws_get_context(wsi));
 
 	if (a->destroying) {
-		if (wsi == a->ctl.wsi)
-			a->ctl.wsi = NULL;
+		if (wsi == a->control.wsi)
+			a->control.wsi = NULL;
 		return 0;
 	}
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return agent_conn_auth_header(a, wsi, in, len);
+		return agent_control_auth_header(a, wsi, in, len);
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		agent_conn_established(a);
+		agent_control_established(a);
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		agent_chan_receive(&a->ctl, wsi, in, len);
+		agent_chan_receive(&a->control, wsi, in, len);
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return agent_chan_writeable(&a->ctl, wsi);
+		return agent_chan_writeable(&a->control, wsi);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		agent_conn_peer_close(a, in, len);
+		agent_control_peer_close(a, in, len);
 		return 0;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (wsi != a->ctl.wsi)
+		if (wsi != a->control.wsi)
 			return 0;
 		if (a->stopping)
 			;
@@ -458,10 +457,10 @@ agent_conn_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			agent_problem(a, "cannot connect to relay %s:%d (%s): %s",
 			    a->cfg.host, a->cfg.port, a->relay_addr,
 			    in != NULL ? (const char *)in : "connection failed");
-		agent_conn_lost(a, wsi);
+		agent_control_lost(a, wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		agent_conn_lost(a, wsi);
+		agent_control_lost(a, wsi);
 		return 0;
 	default:
 		return 0;

@@ -1,8 +1,8 @@
 /*
- * agent-child.c - the agent's child processes: reaping, killing with a
+ * agent-proc.c - the agent's child processes: reaping, killing with a
  * grace period, and the clean slate a child gets before exec.
  *
- * Operations register each child with a callback (agent_child_watch); on
+ * Operations register each child with a callback (agent_proc_watch); on
  * SIGCHLD (read from the signalfd, agent-signal.c) every exited child is
  * reaped with waitpid(WNOHANG) and its callback told the status, so no
  * zombie is ever left.  A child that must go (its session was lost, the
@@ -24,10 +24,10 @@
 
 #include "agent.h"
 
-struct agent_child {
-	struct agent_child *next;
+struct agent_proc {
+	struct agent_proc *next;
 	pid_t		 pid;
-	agent_child_cb	 cb;
+	agent_proc_cb	 cb;
 	void		*arg;
 };
 
@@ -40,9 +40,9 @@ struct agent_kill {
 
 /* Call cb(arg, pid, status) when pid exits.  -1 on allocation failure. */
 int
-agent_child_watch(struct agent *a, pid_t pid, agent_child_cb cb, void *arg)
+agent_proc_watch(struct agent *a, pid_t pid, agent_proc_cb cb, void *arg)
 {
-	struct agent_child	*c;
+	struct agent_proc	*c;
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return -1;
@@ -56,9 +56,9 @@ agent_child_watch(struct agent *a, pid_t pid, agent_child_cb cb, void *arg)
 
 /* Forget pid's callback (the child is still reaped when it exits). */
 void
-agent_child_unwatch(struct agent *a, pid_t pid)
+agent_proc_unwatch(struct agent *a, pid_t pid)
 {
-	struct agent_child	**pp, *c;
+	struct agent_proc	**pp, *c;
 
 	for (pp = &a->children; (c = *pp) != NULL; pp = &c->next) {
 		if (c->pid == pid) {
@@ -71,9 +71,9 @@ agent_child_unwatch(struct agent *a, pid_t pid)
 
 /* SIGCHLD: reap every child that has exited and tell its watcher. */
 void
-agent_child_reap(struct agent *a)
+agent_proc_reap(struct agent *a)
 {
-	struct agent_child	**pp, *c;
+	struct agent_proc	**pp, *c;
 	pid_t			  pid;
 	int			  status;
 
@@ -93,7 +93,7 @@ agent_child_reap(struct agent *a)
 }
 
 static void
-agent_child_kill_cb(lws_sorted_usec_list_t *sul)
+agent_proc_kill_cb(lws_sorted_usec_list_t *sul)
 {
 	struct agent_kill	 *k = lws_container_of(sul, struct agent_kill, sul);
 	struct agent_kill	**pp;
@@ -118,7 +118,7 @@ agent_child_kill_cb(lws_sorted_usec_list_t *sul)
  * grace if any member is left.
  */
 static void
-agent_child_end(struct agent *a, pid_t pgid, int signo)
+agent_proc_end(struct agent *a, pid_t pgid, int signo)
 {
 	struct agent_kill	*k;
 
@@ -135,28 +135,28 @@ agent_child_end(struct agent *a, pid_t pgid, int signo)
 	k->pgid = pgid;
 	k->next = a->kills;
 	a->kills = k;
-	lws_sul_schedule(a->ctx, 0, &k->sul, agent_child_kill_cb,
+	lws_sul_schedule(a->ctx, 0, &k->sul, agent_proc_kill_cb,
 	    (lws_usec_t)AGENT_KILL_GRACE_MS * LWS_US_PER_MS);
 }
 
 void
-agent_child_kill(struct agent *a, pid_t pgid)
+agent_proc_kill(struct agent *a, pid_t pgid)
 {
-	agent_child_end(a, pgid, SIGTERM);
+	agent_proc_end(a, pgid, SIGTERM);
 }
 
 /* The same with SIGHUP first: a terminal session whose user hung up. */
 void
-agent_child_hangup(struct agent *a, pid_t pgid)
+agent_proc_hangup(struct agent *a, pid_t pgid)
 {
-	agent_child_end(a, pgid, SIGHUP);
+	agent_proc_end(a, pgid, SIGHUP);
 }
 
 /* The agent is exiting (after lws_context_destroy): no grace is left. */
 void
-agent_child_cleanup(struct agent *a)
+agent_proc_cleanup(struct agent *a)
 {
-	struct agent_child	*c;
+	struct agent_proc	*c;
 	struct agent_kill	*k;
 
 	while ((k = a->kills) != NULL) {
@@ -180,17 +180,17 @@ agent_child_cleanup(struct agent *a)
  * and every fd above 2 closed but keep_fd (-1: none).
  * Only async-signal-safe calls: the agent has a resolver thread at times.
  */
-static pid_t agent_child_parent;
+static pid_t agent_proc_parent;
 
 /* Remember the agent's pid, for the children's parent-death check. */
 void
-agent_child_init(void)
+agent_proc_init(void)
 {
-	agent_child_parent = getpid();
+	agent_proc_parent = getpid();
 }
 
 void
-agent_child_prepare(int keep_fd)
+agent_proc_prepare(int keep_fd)
 {
 	struct sigaction	sa;
 	struct rlimit		rl;
@@ -206,7 +206,7 @@ agent_child_prepare(int keep_fd)
 	 * agent that died before the prctl.
 	 */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (agent_child_parent != 0 && getppid() != agent_child_parent)
+	if (agent_proc_parent != 0 && getppid() != agent_proc_parent)
 		_exit(127);
 
 	memset(&sa, 0, sizeof sa);
