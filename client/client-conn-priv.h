@@ -12,7 +12,7 @@
 #include <libwebsockets.h>
 
 #include "client-conn.h"
-#include "client-tls.h"
+#include "porthole/tlsclient.h"
 
 #define CLIENT_CONN_SESSION_PROTOCOL	"porthole-session"
 #define CLIENT_CONN_CONNECT_SECS	10	/* connect + TLS + upgrade */
@@ -38,7 +38,7 @@ struct client_conn {
 
 	lws_sorted_usec_list_t	 tick;		/* once a second, see conn_tick */
 
-	struct client_tls_ctx	*tls;		/* sessions' TLS (client-tls.c) */
+	struct ph_tls_ctx	*tls;		/* sessions' TLS (porthole/tlsclient.h) */
 };
 
 /* Fill the connect info every connection to the relay shares. */

@@ -55,7 +55,7 @@
 
 /*
  * lws's client certificate store (system CAs + PORTHOLE_CA), caught while
- * lws_create_context builds it, so client-tls.c shares it instead of
+ * lws_create_context builds it, so libporthole's tlsclient.c shares it instead of
  * loading the system bundle a second time.  One context per process.
  */
 static X509_STORE	*conn_lws_store;
@@ -593,6 +593,7 @@ client_conn_new(struct client_conf *conf, char **cause)
 	struct client_conn			*cc;
 	char					 port[16];
 	const void				*a;
+	char					*why = NULL;
 	int					 r;
 
 	if ((cc = calloc(1, sizeof *cc)) == NULL) {
@@ -647,8 +648,11 @@ client_conn_new(struct client_conf *conf, char **cause)
 		free(cc);
 		return NULL;
 	}
-	if ((cc->tls = client_tls_ctx_new(conf->ca, conf->insecure,
-	    conn_lws_store, cause)) == NULL) {
+	if ((cc->tls = ph_tls_ctx_new(conf->ca, conf->insecure,
+	    conn_lws_store, &why)) == NULL) {
+		*cause = ph_asprintf("%s: set PORTHOLE_CA to the relay's CA "
+		    "certificate (PEM)", why);
+		free(why);
 		lws_context_destroy(cc->ctx);
 		free(cc);
 		return NULL;
@@ -668,7 +672,7 @@ client_conn_free(struct client_conn *cc)
 	lws_sul_cancel(&cc->sul);
 	lws_sul_cancel(&cc->tick);
 	lws_context_destroy(cc->ctx);
-	client_tls_ctx_free(cc->tls);
+	ph_tls_ctx_free(cc->tls);
 	free(cc);
 }
 

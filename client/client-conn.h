@@ -8,7 +8,7 @@
  * the loop itself until the answer is in; sessions are driven by
  * client_conn_run, which services the loop until the caller's done flag is
  * set.  Sessions are in client-session.c (WebSocket framing of our own,
- * see client-ws.h).  Other threads (stdin reader, output writer, signal waiter) reach
+ * see porthole/wsclient.h).  Other threads (stdin reader, output writer, signal waiter) reach
  * the loop only through client_conn_wake, which lands in ops->wake.
  */
 #ifndef PORTHOLE_CLIENT_CONN_H

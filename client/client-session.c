@@ -2,8 +2,8 @@
  * client-session.c - one WebSocket session of the CLI on /v1/session.
  *
  * The session is an lws RAW client connection (lws does TCP and the loop)
- * with TLS from client-tls.c and the WebSocket from client-ws.c: see
- * client-ws.h and client-tls.h for why.  Its life:
+ * with TLS from libporthole's tlsclient.c and the WebSocket from its
+ * wsclient.c: see porthole/wsclient.h and porthole/tlsclient.h for why.  Its life:
  *
  *   CONNECTING  lws connects the socket
  *   TLS         the TLS handshake, the relay's certificate checked
@@ -52,8 +52,8 @@
 #include "client-conn-priv.h"
 #include "client-sign.h"
 #include "client-target.h"
-#include "client-tls.h"
-#include "client-ws.h"
+#include "porthole/tlsclient.h"
+#include "porthole/wsclient.h"
 
 /* Outgoing queue: the owner stops feeding above high, resumes below low. */
 #define SESSION_OUT_LOW		(64u << 10)
@@ -62,7 +62,7 @@
 /* Ciphertext already made is never dropped: room above the limit for it. */
 #define SESSION_OUT_HARD	(SESSION_OUT_LIMIT + (256u << 10))
 #define SESSION_TLS_CHUNK	65536	/* ciphertext per queue item, at most */
-#define SESSION_FRAME_MAX	(CLIENT_WS_HDR_MAX + 1 + PH_MAX_PAYLOAD)
+#define SESSION_FRAME_MAX	(PH_WS_HDR_MAX + 1 + PH_MAX_PAYLOAD)
 
 #define SESSION_BODY_MAX	4096	/* error body of a refused upgrade */
 #define SESSION_CLOSE_MS	2000	/* wait for the relay's close frame */
@@ -84,17 +84,17 @@ struct client_session {
 	const struct client_session_ops *ops;
 	void			*arg;
 	enum session_state	 state;
-	struct client_tls	*tls;
+	struct ph_tls	*tls;
 	uint8_t			*frame;		/* SESSION_FRAME_MAX: one frame */
 
-	char			 key[CLIENT_WS_KEY_LEN + 1];
+	char			 key[PH_WS_KEY_LEN + 1];
 	char			*head;		/* the answer's head, then body */
 	size_t			 head_len;
 	size_t			 body_at;	/* REFUSED: where the body starts */
 	int			 status;	/* REFUSED: HTTP status */
 	long			 body_len;	/* REFUSED: Content-Length, -1 */
 
-	struct client_ws_rx	 rx;
+	struct ph_ws_rx	 rx;
 	struct ph_msgbuf	 in;		/* message being reassembled */
 	int			 bad_input;	/* we failed the session: ignore rx */
 	struct ph_queue		 out;		/* whole frames to send */
@@ -181,12 +181,12 @@ session_flush_tls(struct client_session *s)
 	struct ph_qitem	*it;
 	size_t		 n;
 
-	while ((n = client_tls_pending(s->tls)) > 0) {
+	while ((n = ph_tls_pending(s->tls)) > 0) {
 		if (n > SESSION_TLS_CHUNK)
 			n = SESSION_TLS_CHUNK;
 		if ((it = ph_qitem_new(n)) == NULL)
 			goto lost;
-		it->len = client_tls_take(s->tls, it->data + PH_HEADROOM, n);
+		it->len = ph_tls_take(s->tls, it->data + PH_HEADROOM, n);
 		if (it->len == 0) {
 			free(it);
 			break;
@@ -213,10 +213,10 @@ session_queue_frame(struct client_session *s, int opcode, int prefix,
 	size_t	 len;
 
 	if (s->tls == NULL || s->hangup || n > PH_MAX_PAYLOAD ||
-	    s->out.bytes + n + CLIENT_WS_HDR_MAX + 1 > SESSION_OUT_LIMIT)
+	    s->out.bytes + n + PH_WS_HDR_MAX + 1 > SESSION_OUT_LIMIT)
 		return -1;
-	len = client_ws_frame(s->frame, opcode, prefix, p, n);
-	if (client_tls_write(s->tls, s->frame, len) != 0) {
+	len = ph_ws_frame(s->frame, opcode, prefix, p, n);
+	if (ph_tls_write(s->tls, s->frame, len) != 0) {
 		session_set_cause(s, ph_asprintf("TLS failed encrypting output; "
 		    "the session is lost"));
 		session_hangup(s);
@@ -256,7 +256,7 @@ session_queue_close(struct client_session *s, int code, const char *reason,
 		memcpy(body + 2, reason != NULL ? reason : "", n);
 		n += 2;
 	}
-	if (session_queue_frame(s, CLIENT_WS_CLOSE, -1, body, n) != 0)
+	if (session_queue_frame(s, PH_WS_CLOSE, -1, body, n) != 0)
 		session_hangup(s);	/* no room for it: just hang up */
 }
 
@@ -273,7 +273,7 @@ session_data(void *arg, int opcode, const uint8_t *p, size_t n, int first,
 
 	if (s->bad_input || s->state != SESSION_OPEN)
 		return 0;	/* failing or closing: nothing more matters */
-	if (opcode != CLIENT_WS_BINARY) {
+	if (opcode != PH_WS_BINARY) {
 		client_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_FRAME,
 		    "text message: every porthole message is binary");
 		return 0;
@@ -307,13 +307,13 @@ session_control(void *arg, int opcode, const uint8_t *p, size_t n)
 	struct client_session	*s = arg;
 
 	switch (opcode) {
-	case CLIENT_WS_PING:
+	case PH_WS_PING:
 		if (!s->close_queued)
-			session_queue_frame(s, CLIENT_WS_PONG, -1, p, n);
+			session_queue_frame(s, PH_WS_PONG, -1, p, n);
 		return 0;
-	case CLIENT_WS_PONG:
+	case PH_WS_PONG:
 		return 0;	/* heard_ms is refreshed by every byte */
-	case CLIENT_WS_CLOSE:
+	case PH_WS_CLOSE:
 		if (n >= 2) {
 			s->peer_code = (p[0] << 8) | p[1];
 			ph_printable_buf(s->peer_reason, sizeof s->peer_reason,
@@ -336,7 +336,7 @@ session_control(void *arg, int opcode, const uint8_t *p, size_t n)
 	}
 }
 
-static const struct client_ws_rx_ops session_rx_ops = {
+static const struct ph_ws_rx_ops session_rx_ops = {
 	.data = session_data,
 	.control = session_control,
 };
@@ -376,7 +376,7 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 	char		*nh;
 	int		 r;
 
-	room = CLIENT_WS_HEAD_MAX + SESSION_BODY_MAX - s->head_len;
+	room = PH_WS_HEAD_MAX + SESSION_BODY_MAX - s->head_len;
 	if (n > room)
 		n = room;	/* a REFUSED body past the bound: cut it */
 	if ((nh = realloc(s->head, s->head_len + n + 1)) == NULL)
@@ -394,8 +394,8 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 		return 0;
 	}
 
-	if ((end = client_ws_head_end(s->head, s->head_len)) == 0) {
-		if (s->head_len >= CLIENT_WS_HEAD_MAX) {
+	if ((end = ph_ws_head_end(s->head, s->head_len)) == 0) {
+		if (s->head_len >= PH_WS_HEAD_MAX) {
 			session_set_cause(s, ph_asprintf("the relay's answer to "
 			    "the session upgrade is too long: is PORTHOLE_RELAY a "
 			    "porthole relay?"));
@@ -407,7 +407,7 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 		char	 save = s->head[end];
 
 		s->head[end] = '\0';
-		r = client_ws_response(s->head, s->key, PH_SUBPROTO_SESSION,
+		r = ph_ws_response(s->head, s->key, PH_SUBPROTO_SESSION,
 		    &s->status, &s->body_len, &why);
 		s->head[end] = save;
 	}
@@ -428,10 +428,10 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 
 	/* Upgraded: what followed the head is the first frames. */
 	s->state = SESSION_OPEN;
-	client_ws_rx_init(&s->rx);
+	ph_ws_rx_init(&s->rx);
 	s->ops->established(s->arg);
 	if (s->state == SESSION_OPEN || s->state == SESSION_CLOSING) {
-		r = client_ws_rx_feed(&s->rx, (const uint8_t *)s->head + end,
+		r = ph_ws_rx_feed(&s->rx, (const uint8_t *)s->head + end,
 		    s->head_len - end, &session_rx_ops, s, &why);
 		free(s->head);
 		s->head = NULL;
@@ -460,7 +460,7 @@ session_plain(struct client_session *s, const uint8_t *p, size_t n)
 		return 0;
 	}
 
-	r = client_ws_rx_feed(&s->rx, p, n, &session_rx_ops, s, &why);
+	r = ph_ws_rx_feed(&s->rx, p, n, &session_rx_ops, s, &why);
 	if (r < 0) {
 		session_set_cause(s, ph_asprintf("the relay broke the WebSocket "
 		    "protocol (%s); output may be truncated", why));
@@ -497,14 +497,14 @@ session_upgrade(struct client_session *s)
 	char			*req;
 	int			 r;
 
-	req = client_ws_request(conf->host, conf->port, PH_PATH_SESSION,
+	req = ph_ws_request(conf->host, conf->port, PH_PATH_SESSION,
 	    PH_SUBPROTO_SESSION, conf->token, s->key);
 	if (req == NULL) {
 		session_set_cause(s, ph_asprintf("no random bytes for the "
 		    "WebSocket key"));
 		return -1;
 	}
-	r = client_tls_write(s->tls, req, strlen(req));
+	r = ph_tls_write(s->tls, req, strlen(req));
 	OPENSSL_cleanse(req, strlen(req));
 	free(req);
 	if (r != 0) {
@@ -529,10 +529,10 @@ session_rx(struct client_session *s, const uint8_t *p, size_t n)
 
 	s->heard_ms = ph_mono_ms();
 	s->pinged = 0;
-	if (s->tls == NULL || client_tls_feed(s->tls, p, n) != 0)
+	if (s->tls == NULL || ph_tls_feed(s->tls, p, n) != 0)
 		return -1;
 	if (s->state == SESSION_TLS) {
-		r = client_tls_handshake(s->tls, &verr, &why);
+		r = ph_tls_handshake(s->tls, &verr, &why);
 		if (r < 0) {
 			session_tls_failed(s, verr, why);
 			return -1;
@@ -544,7 +544,7 @@ session_rx(struct client_session *s, const uint8_t *p, size_t n)
 		if (session_upgrade(s) != 0)
 			return -1;
 	}
-	while (!s->hangup && (got = client_tls_read(s->tls, plain, sizeof plain,
+	while (!s->hangup && (got = ph_tls_read(s->tls, plain, sizeof plain,
 	    &why)) != 0) {
 		if (got < 0) {
 			if (s->state < SESSION_OPEN && s->cause == NULL)
@@ -611,7 +611,7 @@ session_connected(struct client_session *s)
 	fd = lws_get_socket_fd(s->wsi);
 	if (fd >= 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	s->tls = client_tls_new(s->cc->tls, s->cc->conf->host);
+	s->tls = ph_tls_new(s->cc->tls, s->cc->conf->host);
 	if (s->tls == NULL) {
 		session_set_cause(s, ph_asprintf("cannot set up TLS for the "
 		    "relay's host '%s'", s->cc->conf->host));
@@ -619,7 +619,7 @@ session_connected(struct client_session *s)
 	}
 	s->state = SESSION_TLS;
 	s->heard_ms = ph_mono_ms();
-	if (client_tls_handshake(s->tls, &verr, &why) < 0) {
+	if (ph_tls_handshake(s->tls, &verr, &why) < 0) {
 		session_tls_failed(s, verr, why);
 		return -1;
 	}
@@ -717,7 +717,7 @@ client_session_tick(struct client_session *s, int64_t now)
 			session_kill(s);
 		} else if (!s->pinged && now - s->heard_ms >= (int64_t)s->ping_secs * 1000) {
 			s->pinged = 1;
-			session_queue_frame(s, CLIENT_WS_PING, -1, NULL, 0);
+			session_queue_frame(s, PH_WS_PING, -1, NULL, 0);
 		}
 		return;
 	case SESSION_CLOSING:
@@ -764,12 +764,12 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 		return NULL;
 	}
 	ph_msgbuf_init(&s->in, PH_MAX_MESSAGE);
-	client_ws_rx_init(&s->rx);
+	ph_ws_rx_init(&s->rx);
 	s->next = cc->sessions;
 	cc->sessions = s;
 
 	client_conn_ccinfo(cc, &ci);
-	ci.ssl_connection = 0;	/* TLS is ours: client-tls.c */
+	ci.ssl_connection = 0;	/* TLS is ours: tlsclient.c */
 	ci.alpn = NULL;
 	ci.method = "RAW";
 	ci.path = "";
@@ -795,7 +795,7 @@ client_session_send(struct client_session *s, int type, const void *p, size_t n)
 	if (s->state != SESSION_OPEN || s->finished || s->bad_input ||
 	    n > PH_MAX_PAYLOAD)
 		return -1;
-	return session_queue_frame(s, CLIENT_WS_BINARY, type, p, n);
+	return session_queue_frame(s, PH_WS_BINARY, type, p, n);
 }
 
 int
@@ -807,7 +807,7 @@ client_session_send_ctl(struct client_session *s, json_t *obj)
 
 	if (obj != NULL && s->state == SESSION_OPEN && !s->finished &&
 	    ph_ctl_encode(obj, &msg, &len) == 0 && len <= PH_MAX_MESSAGE)
-		r = session_queue_frame(s, CLIENT_WS_BINARY, -1,
+		r = session_queue_frame(s, PH_WS_BINARY, -1,
 		    msg + PH_HEADROOM, len);
 	free(msg);
 	json_decref(obj);
@@ -944,7 +944,7 @@ client_session_free(struct client_session *s)
 	}
 	ph_queue_free(&s->out);
 	ph_msgbuf_free(&s->in);
-	client_tls_free(s->tls);
+	ph_tls_free(s->tls);
 	free(s->frame);
 	free(s->head);
 	free(s->cause);
