@@ -51,6 +51,11 @@ char	*client_conn_error_body(const char *body, size_t len);
 /* LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION, for any protocol. */
 int	 client_conn_verify(struct lws *wsi, void *x509_ctx, int preverify_ok);
 
+/* client-http.c: the listing protocol's callback (the TLS reasons are ours). */
+#define CLIENT_CONN_HTTP_PROTOCOL	"porthole-http"
+int	 client_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+	    void *user, void *in, size_t len);
+
 /* client-session.c: the session protocol's callback and its 1 s tick. */
 int	 client_session_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	    void *user, void *in, size_t len);

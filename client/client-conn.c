@@ -3,10 +3,9 @@
  *
  * It takes the settings from client-conf.c, resolves the
  * relay's host once before the event loop exists (a one-shot CLI may block
- * there; the loop never does), creates the one libwebsockets context with
- * TLS verification against the system store plus PORTHOLE_CA, and runs the
- * HTTP GET of /v1/agents (with the proof of the token's key,
- * client-sign.h).  WebSocket sessions on the same context are in
+ * there; the loop never does) and creates the one libwebsockets context
+ * with TLS verification against the system store plus PORTHOLE_CA.  The
+ * HTTP GET of /v1/agents is in client-http.c; WebSocket sessions on the same context are in
  * client-session.c.  Whatever fails is turned here into one sentence that
  * says what is wrong and what to do; the caller prints it after
  * "porthole: ".
@@ -34,10 +33,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
-#include "porthole/duration.h"
 #include "porthole/buf.h"
 #include "porthole/frame.h"
-#include "porthole/listproof.h"
 #include "porthole/log.h"
 #include "porthole/printable.h"
 #include "porthole/protocol.h"
@@ -48,10 +45,6 @@
 #include "client-conn-priv.h"
 #include "client-sign.h"
 
-#define CONN_HTTP_PROTOCOL	"porthole-http"
-
-#define CONN_BODY_MAX		(16u << 20)	/* largest /v1/agents answer */
-#define CONN_GET_TIMEOUT_MS	30000		/* whole GET, connect included */
 
 /*
  * lws's client certificate store (system CAs + PORTHOLE_CA), caught while
@@ -60,20 +53,6 @@
  */
 static X509_STORE	*conn_lws_store;
 
-/* One GET /v1/agents in flight. */
-struct http_get {
-	struct conn_link	 link;		/* first: lws opaque points here */
-	struct client_conn	*cc;
-	struct lws		*wsi;		/* NULL once closed */
-	int			 status;	/* HTTP status, 0: none yet */
-	char			*body;
-	size_t			 len, cap;
-	long long		 clen;		/* Content-Length, -1: none */
-	char			*proof;		/* Porthole-Proof value, or NULL */
-	int			 done;
-	char			*cause;		/* failure sentence */
-	lws_sorted_usec_list_t	 sul;		/* overall timeout */
-};
 
 
 /* --- failures as sentences ------------------------------------------ */
@@ -207,237 +186,6 @@ client_conn_verify(struct lws *wsi, void *x509_ctx, int preverify_ok)
 	return 0;	/* keep OpenSSL's verdict */
 }
 
-/* Add "Authorization: Bearer TOKEN" to a handshake. */
-static int
-conn_add_auth(struct lws *wsi, struct client_conn *cc, void *in, size_t len)
-{
-	unsigned char	**p = in, *end = *p + len;
-	char		 *v;
-	int		  r;
-
-	v = ph_asprintf("Bearer %s", cc->conf->token);
-	r = lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
-	    (unsigned char *)v, (int)strlen(v), p, end);
-	OPENSSL_cleanse(v, strlen(v));
-	free(v);
-	return r != 0 ? -1 : 0;
-}
-
-/* --- HTTP GET ---------------------------------------------------------- */
-
-static int
-conn_http_append(struct http_get *g, const void *p, size_t n)
-{
-	size_t	 want;
-	char	*nb;
-
-	if (n > CONN_BODY_MAX - g->len) {
-		g->cause = ph_asprintf("the relay's agent list is larger than "
-		    "%u MiB: narrow it with a selector", CONN_BODY_MAX >> 20);
-		return -1;
-	}
-	if (g->len + n + 1 > g->cap) {
-		want = g->cap != 0 ? g->cap : 16384;
-		while (want < g->len + n + 1)
-			want *= 2;
-		if ((nb = realloc(g->body, want)) == NULL) {
-			g->cause = ph_asprintf("out of memory reading the agent list");
-			return -1;
-		}
-		g->body = nb;
-		g->cap = want;
-	}
-	memcpy(g->body + g->len, p, n);
-	g->len += n;
-	g->body[g->len] = '\0';
-	return 0;
-}
-
-/*
- * ESTABLISHED_CLIENT_HTTP: note the Content-Length the relay announced, so
- * a body cut short is called truncated rather than bad JSON; refuse one
- * larger than CONN_BODY_MAX before reading any of it.
- */
-static int
-conn_http_length(struct http_get *g, struct lws *wsi)
-{
-	char	 v[32], *end;
-
-	g->clen = -1;
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
-	    lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-		return 0;
-	errno = 0;
-	g->clen = strtoll(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || g->clen < 0) {
-		g->cause = ph_asprintf("the relay sent a bad Content-Length "
-		    "(%.31s): is PORTHOLE_RELAY a porthole relay?", v);
-		return -1;
-	}
-	if (g->clen > (long long)CONN_BODY_MAX) {
-		g->cause = ph_asprintf("the relay's agent list is %lld bytes, "
-		    "more than %u MiB: narrow it with a selector", g->clen,
-		    CONN_BODY_MAX >> 20);
-		return -1;
-	}
-	return 0;
-}
-
-/* The body is over: NULL if whole, else why it is not (malloc'd). */
-static char *
-conn_http_short(struct http_get *g)
-{
-	if (g->clen < 0 || (long long)g->len == g->clen)
-		return NULL;
-	return ph_asprintf("the relay's answer to GET %s was truncated: %zu of "
-	    "%lld bytes arrived: try again, and check the relay's log",
-	    PH_PATH_AGENTS, g->len, g->clen);
-}
-
-static void
-conn_http_finish(struct http_get *g, char *cause)
-{
-	if (g->done) {
-		free(cause);
-		return;
-	}
-	g->done = 1;
-	if (g->cause == NULL)
-		g->cause = cause;
-	else
-		free(cause);
-}
-
-static int
-conn_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
-    void *user, void *in, size_t len)
-{
-	struct client_conn	*cc;
-	struct http_get		*g;
-	char			 buf[LWS_PRE + 16384], *px;
-	int			 lenx;
-
-	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
-		return client_conn_verify(wsi, user, (int)len);
-	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
-		if (user != NULL)
-			conn_lws_store = SSL_CTX_get_cert_store(user);
-		return 0;
-	}
-
-	if (wsi == NULL)
-		return 0;
-	cc = lws_context_user(lws_get_context(wsi));
-	g = lws_get_opaque_user_data(wsi);
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		if (g == NULL)
-			return -1;
-		if (conn_add_auth(wsi, cc, in, len) != 0) {
-			g->cause = ph_asprintf("the token is too long for a request "
-			    "header: issue a shorter one");
-			return -1;
-		}
-		if (g->proof != NULL && lws_add_http_header_by_name(wsi,
-		    (const unsigned char *)"porthole-proof:",
-		    (const unsigned char *)g->proof, (int)strlen(g->proof),
-		    (unsigned char **)in, *(unsigned char **)in + len) != 0) {
-			g->cause = ph_asprintf("no room for the %s header",
-			    PH_LISTPROOF_HEADER);
-			return -1;
-		}
-		return 0;
-	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-		if (g != NULL) {
-			g->status = (int)lws_http_client_http_response(wsi);
-			if (conn_http_length(g, wsi) != 0) {
-				g->done = 1;
-				return -1;
-			}
-		}
-		return 0;
-	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
-		px = buf + LWS_PRE;
-		lenx = (int)(sizeof buf - LWS_PRE);
-		if (lws_http_client_read(wsi, &px, &lenx) < 0)
-			return -1;
-		return 0;
-	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-		if (g == NULL || g->done)
-			return -1;
-		if (conn_http_append(g, in, len) != 0) {
-			g->done = 1;
-			return -1;
-		}
-		return 0;
-	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
-		if (g != NULL)
-			conn_http_finish(g, conn_http_short(g));
-		return -1;	/* one request per connection: close it */
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (g != NULL) {
-			g->wsi = NULL;
-			conn_http_finish(g, client_conn_connect_cause(cc, wsi, &g->link,
-			    in, len));
-		}
-		return 0;
-	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
-		if (g != NULL) {
-			g->wsi = NULL;
-			if (!g->done && g->status != 0 &&
-			    (g->len != 0 || g->clen >= 0))
-				/* Without Content-Length the body ends at close. */
-				conn_http_finish(g, conn_http_short(g));
-			else
-				conn_http_finish(g, ph_asprintf("the relay at %s "
-				    "closed the connection before answering: is "
-				    "PORTHOLE_RELAY a porthole relay?",
-				    cc->conf->relay));
-			lws_set_opaque_user_data(wsi, NULL);
-		}
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static void
-conn_http_timeout(lws_sorted_usec_list_t *sul)
-{
-	struct http_get	*g = lws_container_of(sul, struct http_get, sul);
-	char		 t[PH_DURATION_FMT_MAX];
-
-	conn_http_finish(g, ph_asprintf("the relay at %s did not answer within "
-	    "%s: check PORTHOLE_RELAY and the network path", g->cc->conf->relay,
-	    ph_duration_fmt(CONN_GET_TIMEOUT_MS, t, sizeof t)));
-}
-
-/* Percent-encode what a query value must not carry raw. */
-static char *
-conn_query_escape(const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char	*out, *o;
-
-	out = o = malloc(strlen(s) * 3 + 1);
-	if (out == NULL)
-		return NULL;
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-._~=,/:", ch) != NULL)
-			*o++ = (char)ch;
-		else {
-			*o++ = '%';
-			*o++ = hex[ch >> 4];
-			*o++ = hex[ch & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 /* Flags every connection to the relay shares. */
 void
 client_conn_ccinfo(struct client_conn *cc, struct lws_client_connect_info *ci)
@@ -456,108 +204,29 @@ client_conn_ccinfo(struct client_conn *cc, struct lws_client_connect_info *ci)
 	ci->alpn = "http/1.1";
 }
 
-json_t *
-client_conn_get_agents(struct client_conn *cc, const char *selector,
-    char **cause)
+/*
+ * protocols[0]: the certificate verdict and the client store reach it
+ * whatever the connection (research §3); the rest is the listing's.
+ */
+static int
+conn_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len)
 {
-	struct lws_client_connect_info	 ci;
-	struct http_get			 g;
-	json_t				*j = NULL, *agents;
-	char				*path, *esc, *msg;
-
-	memset(&g, 0, sizeof g);
-	g.cc = cc;
-	g.clen = -1;
-	if (selector != NULL && *selector != '\0') {
-		if ((esc = conn_query_escape(selector)) == NULL) {
-			*cause = ph_asprintf("out of memory");
-			return NULL;
-		}
-		path = ph_asprintf("%s?selector=%s", PH_PATH_AGENTS, esc);
-		free(esc);
-	} else
-		path = ph_asprintf("%s", PH_PATH_AGENTS);
-	/* A token alone lists nothing: prove we hold its key (listproof.h). */
-	g.proof = client_sign_list(cc->conf, PH_PATH_AGENTS, selector, cause);
-	if (g.proof == NULL && *cause != NULL) {
-		free(path);
-		return NULL;
+	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
+		return client_conn_verify(wsi, user, (int)len);
+	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
+		if (user != NULL)
+			conn_lws_store = SSL_CTX_get_cert_store(user);
+		return 0;
 	}
-
-	client_conn_ccinfo(cc, &ci);
-	ci.path = path;
-	ci.method = "GET";
-	ci.protocol = CONN_HTTP_PROTOCOL;
-	ci.local_protocol_name = CONN_HTTP_PROTOCOL;
-	ci.opaque_user_data = &g;
-	ci.pwsi = &g.wsi;
-
-	lws_sul_schedule(cc->ctx, 0, &g.sul, conn_http_timeout,
-	    (lws_usec_t)CONN_GET_TIMEOUT_MS * LWS_US_PER_MS);
-	if (lws_client_connect_via_info(&ci) == NULL && !g.done)
-		conn_http_finish(&g, ph_asprintf("cannot start a connection to "
-		    "the relay at %s: check PORTHOLE_RELAY", cc->conf->relay));
-	while (!g.done) {
-		if (lws_service(cc->ctx, 0) < 0) {
-			conn_http_finish(&g, ph_asprintf("the event loop failed"));
-			break;
-		}
-	}
-	lws_sul_cancel(&g.sul);
-	if (g.wsi != NULL) {
-		/* Still open (failed mid-way): forget us, close it. */
-		lws_set_opaque_user_data(g.wsi, NULL);
-		lws_set_timeout(g.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		g.wsi = NULL;
-	}
-	free(path);
-	free(g.proof);
-
-	if (g.cause != NULL) {
-		*cause = g.cause;
-		goto out;
-	}
-	if (g.status != 200) {
-		msg = client_conn_error_body(g.body, g.len);
-		if (g.status == 401)
-			*cause = ph_asprintf("the relay refused the token: %s: "
-			    "check PORTHOLE_TOKEN, or issue a new one with "
-			    "'porthole token issue'",
-			    msg != NULL ? msg : "HTTP 401");
-		else if (g.status == 403)
-			*cause = ph_asprintf("the token may not list agents: %s: "
-			    "ask for a token whose scope includes ls",
-			    msg != NULL ? msg : "HTTP 403");
-		else
-			*cause = ph_asprintf("the relay answered HTTP %d to GET "
-			    "%s%s%s: is PORTHOLE_RELAY a porthole relay?",
-			    g.status, PH_PATH_AGENTS, msg != NULL ? ": " : "",
-			    msg != NULL ? msg : "");
-		free(msg);
-		goto out;
-	}
-	j = json_loadb(g.body != NULL ? g.body : "", g.len, 0, NULL);
-	agents = json_object_get(j, "agents");
-	if (!json_is_array(agents)) {
-		*cause = ph_asprintf("the relay's agent list is not the JSON it "
-		    "should be: are the relay and porthole the same version?");
-		goto out;
-	}
-	json_incref(agents);
-	json_decref(j);
-	free(g.body);
-	return agents;
-out:
-	json_decref(j);
-	free(g.body);
-	return NULL;
+	return client_http_callback(wsi, reason, user, in, len);
 }
 
 /* --- the context and the loop ------------------------------------------ */
 
 static const struct lws_protocols conn_protocols[] = {
 	/* protocols[0] also gets the certificate verdict (research §3). */
-	{ CONN_HTTP_PROTOCOL, conn_http_callback, 0, 16384, 0, NULL, 0 },
+	{ CLIENT_CONN_HTTP_PROTOCOL, conn_http_callback, 0, 16384, 0, NULL, 0 },
 	{ CLIENT_CONN_SESSION_PROTOCOL, client_session_callback, 0, 0, 0, NULL,
 	  0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }

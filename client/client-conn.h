@@ -4,7 +4,7 @@
  * on /v1/session, with failures turned into sentences an operator can act
  * on.
  *
- * The CLI runs one event loop on one thread.  client_conn_get_agents runs
+ * The CLI runs one event loop on one thread.  the listing (client-http.c) runs
  * the loop itself until the answer is in; sessions are driven by
  * client_conn_run, which services the loop until the caller's done flag is
  * set.  Sessions are in client-session.c (WebSocket framing of our own,
@@ -34,14 +34,6 @@ struct client_conn *client_conn_new(struct client_conf *conf, char **cause);
 void	client_conn_free(struct client_conn *cc);
 /* Wake the loop from another thread: ops->wake of the session runs. */
 void	client_conn_wake(struct client_conn *cc);
-
-/*
- * GET /v1/agents (with ?selector= when selector is not NULL), running the
- * loop until the answer is in.  Returns the "agents" array (new reference)
- * or NULL with *cause.
- */
-json_t	*client_conn_get_agents(struct client_conn *cc, const char *selector,
-	    char **cause);
 
 /*
  * Service the loop until *done becomes non-zero (or the loop fails: -1).
