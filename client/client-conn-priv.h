@@ -1,7 +1,8 @@
 /*
- * client-conn-priv.h - what client-conn.c (settings, TLS, context, GET)
- * and client-session.c (WebSocket sessions) share inside the CLI's
- * connection module.  Nothing outside those two files includes it.
+ * client-conn-priv.h - what client-conn.c (context, loop, sentences),
+ * client-http.c (the listing), client-transport.c (a TLS connection) and
+ * client-session.c (WebSocket sessions) share inside the CLI's connection
+ * module.  Nothing else includes it.
  */
 #ifndef PORTHOLE_CLIENT_CONN_PRIV_H
 #define PORTHOLE_CLIENT_CONN_PRIV_H
@@ -56,9 +57,11 @@ int	 client_conn_verify(struct lws *wsi, void *x509_ctx, int preverify_ok);
 int	 client_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	    void *user, void *in, size_t len);
 
-/* client-session.c: the session protocol's callback and its 1 s tick. */
-int	 client_session_callback(struct lws *wsi, enum lws_callback_reasons reason,
+/* client-transport.c: the RAW sockets' callback. */
+int	 client_transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	    void *user, void *in, size_t len);
+/* client-session.c: a wake for the session's owner, and its 1 s tick. */
+void	 client_session_woken(struct client_session *s);
 void	 client_session_tick(struct client_session *s, int64_t now_ms);
 struct client_session *client_session_next(struct client_session *s);
 /* Unlist a session and stop its hooks (the conn is going away). */

@@ -222,12 +222,31 @@ conn_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	return client_http_callback(wsi, reason, user, in, len);
 }
 
+/* The sessions' RAW sockets, and wakes from the CLI's other threads. */
+static int
+conn_raw_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len)
+{
+	struct client_conn	*cc;
+	struct client_session	*s, *next;
+
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+		cc = wsi != NULL ? lws_context_user(lws_get_context(wsi)) : NULL;
+		for (s = cc != NULL ? cc->sessions : NULL; s != NULL; s = next) {
+			next = client_session_next(s);
+			client_session_woken(s);
+		}
+		return 0;
+	}
+	return client_transport_callback(wsi, reason, user, in, len);
+}
+
 /* --- the context and the loop ------------------------------------------ */
 
 static const struct lws_protocols conn_protocols[] = {
 	/* protocols[0] also gets the certificate verdict (research §3). */
 	{ CLIENT_CONN_HTTP_PROTOCOL, conn_http_callback, 0, 16384, 0, NULL, 0 },
-	{ CLIENT_CONN_SESSION_PROTOCOL, client_session_callback, 0, 0, 0, NULL,
+	{ CLIENT_CONN_SESSION_PROTOCOL, conn_raw_callback, 0, 0, 0, NULL,
 	  0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
