@@ -1,7 +1,8 @@
 /*
- * client-conn-priv.h - what client-conn.c (settings, TLS, context, GET)
- * and client-session.c (WebSocket sessions) share inside the CLI's
- * connection module.  Nothing outside those two files includes it.
+ * client-conn-priv.h - what client-conn.c (context, loop, sentences),
+ * client-http.c (the listing), client-transport.c (a TLS connection) and
+ * client-session.c (WebSocket sessions) share inside the CLI's connection
+ * module.  Nothing else includes it.
  */
 #ifndef PORTHOLE_CLIENT_CONN_PRIV_H
 #define PORTHOLE_CLIENT_CONN_PRIV_H
@@ -12,7 +13,7 @@
 #include <libwebsockets.h>
 
 #include "client-conn.h"
-#include "client-tls.h"
+#include "porthole/tlsclient.h"
 
 #define CLIENT_CONN_SESSION_PROTOCOL	"porthole-session"
 #define CLIENT_CONN_CONNECT_SECS	10	/* connect + TLS + upgrade */
@@ -38,7 +39,7 @@ struct client_conn {
 
 	lws_sorted_usec_list_t	 tick;		/* once a second, see conn_tick */
 
-	struct client_tls_ctx	*tls;		/* sessions' TLS (client-tls.c) */
+	struct ph_tls_ctx	*tls;		/* sessions' TLS (porthole/tlsclient.h) */
 };
 
 /* Fill the connect info every connection to the relay shares. */
@@ -51,9 +52,16 @@ char	*client_conn_error_body(const char *body, size_t len);
 /* LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION, for any protocol. */
 int	 client_conn_verify(struct lws *wsi, void *x509_ctx, int preverify_ok);
 
-/* client-session.c: the session protocol's callback and its 1 s tick. */
-int	 client_session_callback(struct lws *wsi, enum lws_callback_reasons reason,
+/* client-http.c: the listing protocol's callback (the TLS reasons are ours). */
+#define CLIENT_CONN_HTTP_PROTOCOL	"porthole-http"
+int	 client_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	    void *user, void *in, size_t len);
+
+/* client-transport.c: the RAW sockets' callback. */
+int	 client_transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
+	    void *user, void *in, size_t len);
+/* client-session.c: a wake for the session's owner, and its 1 s tick. */
+void	 client_session_woken(struct client_session *s);
 void	 client_session_tick(struct client_session *s, int64_t now_ms);
 struct client_session *client_session_next(struct client_session *s);
 /* Unlist a session and stop its hooks (the conn is going away). */

@@ -1,14 +1,14 @@
 /*
- * client-conn.h - the CLI's connection to the relay: settings, TLS, the one
+ * client-conn.h - the CLI's connection to the relay: TLS, the one
  * libwebsockets context, the HTTP GET of /v1/agents and WebSocket sessions
  * on /v1/session, with failures turned into sentences an operator can act
  * on.
  *
- * The CLI runs one event loop on one thread.  client_conn_get_agents runs
+ * The CLI runs one event loop on one thread.  the listing (client-http.c) runs
  * the loop itself until the answer is in; sessions are driven by
  * client_conn_run, which services the loop until the caller's done flag is
  * set.  Sessions are in client-session.c (WebSocket framing of our own,
- * see client-ws.h).  Other threads (stdin reader, output writer, signal waiter) reach
+ * see porthole/wsclient.h).  Other threads (stdin reader, output writer, signal waiter) reach
  * the loop only through client_conn_wake, which lands in ops->wake.
  */
 #ifndef PORTHOLE_CLIENT_CONN_H
@@ -20,43 +20,7 @@
 
 #include "porthole/frame.h"
 
-struct ph_key;
-
-/* Settings: a flag overrides its PORTHOLE_* variable. */
-struct client_conf {
-	/* As given on the command line (NULL: not given). */
-	char	*flag_relay;
-	char	*flag_token;
-	char	*flag_key;
-	char	*flag_ca;
-	int	 insecure;	/* --insecure: skip certificate checks */
-
-	/* Filled by client_conf_load. */
-	char	*relay;		/* wss://host:port as configured */
-	char	*host;		/* host part of relay: SNI and certificate name */
-	int	 port;
-	char	*token;		/* the token itself; never printed */
-	char	*key;		/* PORTHOLE_KEY path, or NULL */
-	char	*ca;		/* PORTHOLE_CA path, or NULL */
-
-	/* Filled by client_sign_load (client-sign.h). */
-	struct ph_key *signer;	/* PORTHOLE_KEY loaded, or NULL */
-	char	*jti;		/* the token's jti (unverified), or NULL */
-	int	 bound;		/* the token names a key (cnf) */
-	char	*token_target;	/* the token's target (unverified), or NULL */
-};
-
-/*
- * If argv[*i] is a global option (--relay URL, --token T, --key PATH,
- * --ca PATH, --insecure, or the --opt=value forms), store it, advance *i
- * past its value and return 1; return 0 if it is not one; -1 with *cause
- * (malloc'd) if its value is missing.
- */
-int	client_conf_option(struct client_conf *conf, int argc, char **argv, int *i,
-	    char **cause);
-/* Resolve flags over environment and check them; -1 with *cause. */
-int	client_conf_load(struct client_conf *conf, char **cause);
-void	client_conf_free(struct client_conf *conf);
+#include "client-conf.h"
 
 struct client_conn;
 struct client_session;
@@ -70,14 +34,6 @@ struct client_conn *client_conn_new(struct client_conf *conf, char **cause);
 void	client_conn_free(struct client_conn *cc);
 /* Wake the loop from another thread: ops->wake of the session runs. */
 void	client_conn_wake(struct client_conn *cc);
-
-/*
- * GET /v1/agents (with ?selector= when selector is not NULL), running the
- * loop until the answer is in.  Returns the "agents" array (new reference)
- * or NULL with *cause.
- */
-json_t	*client_conn_get_agents(struct client_conn *cc, const char *selector,
-	    char **cause);
 
 /*
  * Service the loop until *done becomes non-zero (or the loop fails: -1).

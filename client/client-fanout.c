@@ -48,6 +48,7 @@
 
 #include "client-conn.h"
 #include "client-exit.h"
+#include "client-http.h"
 #include "client-fanout.h"
 #include "client-io.h"
 #include "client-out.h"
@@ -505,7 +506,7 @@ client_fanout_run(struct client_conf *conf, const char *target,
 		return cmd_fail(cause);
 	if ((f.cc = client_conn_new(conf, &cause)) == NULL)
 		return cmd_fail(cause);
-	if ((agents = client_conn_get_agents(f.cc, NULL, &cause)) == NULL) {
+	if ((agents = client_http_agents(f.cc, NULL, &cause)) == NULL) {
 		r = cmd_fail(cause);
 		goto out;
 	}

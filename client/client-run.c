@@ -10,6 +10,7 @@
 #include "porthole/util.h"
 
 #include "client-exit.h"
+#include "client-http.h"
 #include "client-io.h"
 #include "client-run.h"
 #include "client-signal.h"
@@ -86,7 +87,7 @@ client_run_resolve(struct client_run *r, struct client_conf *conf,
 		return cmd_fail(cause);
 	if ((r->cc = client_conn_new(conf, &cause)) == NULL)
 		return cmd_fail(cause);
-	if ((agents = client_conn_get_agents(r->cc, NULL, &cause)) == NULL)
+	if ((agents = client_http_agents(r->cc, NULL, &cause)) == NULL)
 		return cmd_fail(cause);
 	r->agent = client_target_one(agents, target, conf, &cause);
 	json_decref(agents);

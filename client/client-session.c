@@ -1,26 +1,21 @@
 /*
- * client-session.c - one WebSocket session of the CLI on /v1/session.
+ * client-session.c - one WebSocket session of the CLI on /v1/session, on a
+ * TLS connection of client-transport.c, with libporthole's WebSocket
+ * client (porthole/wsclient.h says why the framing is ours).  Its life:
  *
- * The session is an lws RAW client connection (lws does TCP and the loop)
- * with TLS from client-tls.c and the WebSocket from client-ws.c: see
- * client-ws.h and client-tls.h for why.  Its life:
- *
- *   CONNECTING  lws connects the socket
- *   TLS         the TLS handshake, the relay's certificate checked
+ *   CONNECTING  the transport connects and runs TLS (certificate checked)
  *   UPGRADING   our upgrade request is out; reading the answer's head
  *   REFUSED     the answer was not 101: reading its (small) body to say why
  *   OPEN        frames both ways; ops->established has run
  *   CLOSING     a close frame is queued or sent; waiting for the relay's
  *
- * Outgoing: frames are masked, encrypted, and the ciphertext queued in a
- * bounded ph_queue (a frame is refused before encryption when the queue is
- * full: ciphertext, once made, must go out whole and in order), one
- * lws_write per RAW_WRITEABLE (lws buffers what the socket does not take
- * and holds further WRITEABLEs until it is out).  Incoming: frames are
- * parsed as the bytes come; data messages are reassembled up to
- * PH_MAX_MESSAGE and handed to ops->message decoded.  When the owner pauses
- * rx we still finish the buffer in hand (at most pt_serv_buf_size bytes),
- * then lws stops reading the socket.
+ * Outgoing: frames are masked and handed to the transport, which encrypts
+ * them into its bounded queue (a frame is refused before encryption when
+ * the queue is over SESSION_OUT_LIMIT: ciphertext, once made, must go out
+ * whole and in order).  Incoming: frames are parsed as the plaintext
+ * comes; data messages are reassembled up to PH_MAX_MESSAGE and handed to
+ * ops->message decoded.  When the owner pauses rx we still finish the
+ * buffer in hand, then the transport stops reading the socket.
  *
  * Keepalive: a ping after PH_PING_SECS without a byte from the relay, and
  * the session is declared lost after PH_HANGUP_SECS of silence (both from
@@ -28,14 +23,10 @@
  * while we are the ones not reading (rx paused because the local output is
  * slow): silence is then our own doing, and the clock restarts on resume.
  */
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libwebsockets.h>
 #include <openssl/crypto.h>
 
 #include "porthole/agentid.h"
@@ -47,13 +38,13 @@
 #include "porthole/printable.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
+#include "porthole/wsclient.h"
 
 #include "client-conn.h"
 #include "client-conn-priv.h"
 #include "client-sign.h"
 #include "client-target.h"
-#include "client-tls.h"
-#include "client-ws.h"
+#include "client-transport.h"
 
 /* Outgoing queue: the owner stops feeding above high, resumes below low. */
 #define SESSION_OUT_LOW		(64u << 10)
@@ -61,15 +52,13 @@
 #define SESSION_OUT_LIMIT	(1u << 20)
 /* Ciphertext already made is never dropped: room above the limit for it. */
 #define SESSION_OUT_HARD	(SESSION_OUT_LIMIT + (256u << 10))
-#define SESSION_TLS_CHUNK	65536	/* ciphertext per queue item, at most */
-#define SESSION_FRAME_MAX	(CLIENT_WS_HDR_MAX + 1 + PH_MAX_PAYLOAD)
+#define SESSION_FRAME_MAX	(PH_WS_HDR_MAX + 1 + PH_MAX_PAYLOAD)
 
 #define SESSION_BODY_MAX	4096	/* error body of a refused upgrade */
 #define SESSION_CLOSE_MS	2000	/* wait for the relay's close frame */
 
 enum session_state {
-	SESSION_CONNECTING,
-	SESSION_TLS,
+	SESSION_CONNECTING,	/* the transport connects and runs TLS */
 	SESSION_UPGRADING,
 	SESSION_REFUSED,
 	SESSION_OPEN,
@@ -77,31 +66,27 @@ enum session_state {
 };
 
 struct client_session {
-	struct conn_link	 link;		/* first: lws opaque points here */
 	struct client_session	*next;		/* in cc->sessions */
 	struct client_conn	*cc;
-	struct lws		*wsi;		/* NULL once closed */
+	struct client_transport	*t;		/* TLS to the relay */
 	const struct client_session_ops *ops;
 	void			*arg;
 	enum session_state	 state;
-	struct client_tls	*tls;
 	uint8_t			*frame;		/* SESSION_FRAME_MAX: one frame */
 
-	char			 key[CLIENT_WS_KEY_LEN + 1];
+	char			 key[PH_WS_KEY_LEN + 1];
 	char			*head;		/* the answer's head, then body */
 	size_t			 head_len;
 	size_t			 body_at;	/* REFUSED: where the body starts */
 	int			 status;	/* REFUSED: HTTP status */
 	long			 body_len;	/* REFUSED: Content-Length, -1 */
 
-	struct client_ws_rx	 rx;
+	struct ph_ws_rx	 rx;
 	struct ph_msgbuf	 in;		/* message being reassembled */
 	int			 bad_input;	/* we failed the session: ignore rx */
-	struct ph_queue		 out;		/* whole frames to send */
 	int			 rx_paused;
 
-	int64_t			 started_ms;	/* connection attempt began */
-	int64_t			 heard_ms;	/* last byte from the relay */
+	int64_t			 heard_ms;	/* the transport's, at the last ping */
 	int			 pinged;	/* a ping is out since heard_ms */
 	int			 ping_secs;	/* keepalive (PORTHOLE_HANGUP_SECS) */
 	int			 hangup_secs;
@@ -111,10 +96,8 @@ struct client_session {
 	int			 close_queued;	/* our close frame is in out */
 	int			 close_written;	/* ... and written */
 	int64_t			 close_ms;	/* when it was written */
-	int			 hangup;	/* close the socket at next chance */
 
 	int			 finished;	/* ops->closed has run */
-	char			*cause;		/* our side's failure sentence */
 };
 
 struct client_session *
@@ -139,70 +122,32 @@ session_unlist(struct client_session *s)
 static void
 session_set_cause(struct client_session *s, char *cause)
 {
-	if (s->cause == NULL)
-		s->cause = cause;
-	else
-		free(cause);
+	client_transport_set_cause(s->t, cause);
 }
 
 /* The connection is gone: tell the owner, once. */
 static void
 session_finish(struct client_session *s, int code, const char *reason)
 {
-	s->wsi = NULL;
 	if (s->finished)
 		return;
 	s->finished = 1;
 	session_unlist(s);
-	s->ops->closed(s->arg, code, reason, s->cause);
+	s->ops->closed(s->arg, code, reason, client_transport_cause(s->t));
 }
 
 /* Close the socket from outside its callbacks (RAW_CLOSE follows). */
 static void
 session_kill(struct client_session *s)
 {
-	if (s->wsi != NULL)
-		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	client_transport_kill(s->t);
 }
 
 /* Close the socket at the next WRITEABLE, whatever is still queued. */
 static void
 session_hangup(struct client_session *s)
 {
-	s->hangup = 1;
-	if (s->wsi != NULL)
-		lws_callback_on_writable(s->wsi);
-}
-
-/* Move the ciphertext TLS made into the queue; -1 if it could not be kept. */
-static int
-session_flush_tls(struct client_session *s)
-{
-	struct ph_qitem	*it;
-	size_t		 n;
-
-	while ((n = client_tls_pending(s->tls)) > 0) {
-		if (n > SESSION_TLS_CHUNK)
-			n = SESSION_TLS_CHUNK;
-		if ((it = ph_qitem_new(n)) == NULL)
-			goto lost;
-		it->len = client_tls_take(s->tls, it->data + PH_HEADROOM, n);
-		if (it->len == 0) {
-			free(it);
-			break;
-		}
-		if (ph_queue_push_item(&s->out, it) != 0)
-			goto lost;
-	}
-	if (s->wsi != NULL && ph_queue_peek(&s->out) != NULL)
-		lws_callback_on_writable(s->wsi);
-	return 0;
-lost:
-	/* Ciphertext lost breaks the TLS stream: the session is over. */
-	session_set_cause(s, ph_asprintf("out of memory queueing output to the "
-	    "relay; the session is lost"));
-	session_hangup(s);
-	return -1;
+	client_transport_hangup(s->t);
 }
 
 /* Encrypt and queue one frame; -1 if the queue is full (or broken). */
@@ -211,18 +156,19 @@ session_queue_frame(struct client_session *s, int opcode, int prefix,
     const void *p, size_t n)
 {
 	size_t	 len;
+	int	 r;
 
-	if (s->tls == NULL || s->hangup || n > PH_MAX_PAYLOAD ||
-	    s->out.bytes + n + CLIENT_WS_HDR_MAX + 1 > SESSION_OUT_LIMIT)
+	if (!client_transport_up(s->t) || n > PH_MAX_PAYLOAD ||
+	    client_transport_queued(s->t) + n + PH_WS_HDR_MAX + 1 >
+	    SESSION_OUT_LIMIT)
 		return -1;
-	len = client_ws_frame(s->frame, opcode, prefix, p, n);
-	if (client_tls_write(s->tls, s->frame, len) != 0) {
+	len = ph_ws_frame(s->frame, opcode, prefix, p, n);
+	if ((r = client_transport_send(s->t, s->frame, len)) == -1) {
 		session_set_cause(s, ph_asprintf("TLS failed encrypting output; "
 		    "the session is lost"));
 		session_hangup(s);
-		return -1;
 	}
-	return session_flush_tls(s);
+	return r == 0 ? 0 : -1;
 }
 
 /*
@@ -243,7 +189,7 @@ session_queue_close(struct client_session *s, int code, const char *reason,
 		return;
 	s->close_queued = 1;
 	s->state = SESSION_CLOSING;
-	if (!flush && ph_queue_peek(&s->out) != NULL) {
+	if (!flush && !client_transport_empty(s->t)) {
 		session_hangup(s);
 		return;
 	}
@@ -256,7 +202,7 @@ session_queue_close(struct client_session *s, int code, const char *reason,
 		memcpy(body + 2, reason != NULL ? reason : "", n);
 		n += 2;
 	}
-	if (session_queue_frame(s, CLIENT_WS_CLOSE, -1, body, n) != 0)
+	if (session_queue_frame(s, PH_WS_CLOSE, -1, body, n) != 0)
 		session_hangup(s);	/* no room for it: just hang up */
 }
 
@@ -273,7 +219,7 @@ session_data(void *arg, int opcode, const uint8_t *p, size_t n, int first,
 
 	if (s->bad_input || s->state != SESSION_OPEN)
 		return 0;	/* failing or closing: nothing more matters */
-	if (opcode != CLIENT_WS_BINARY) {
+	if (opcode != PH_WS_BINARY) {
 		client_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_FRAME,
 		    "text message: every porthole message is binary");
 		return 0;
@@ -307,13 +253,13 @@ session_control(void *arg, int opcode, const uint8_t *p, size_t n)
 	struct client_session	*s = arg;
 
 	switch (opcode) {
-	case CLIENT_WS_PING:
+	case PH_WS_PING:
 		if (!s->close_queued)
-			session_queue_frame(s, CLIENT_WS_PONG, -1, p, n);
+			session_queue_frame(s, PH_WS_PONG, -1, p, n);
 		return 0;
-	case CLIENT_WS_PONG:
+	case PH_WS_PONG:
 		return 0;	/* heard_ms is refreshed by every byte */
-	case CLIENT_WS_CLOSE:
+	case PH_WS_CLOSE:
 		if (n >= 2) {
 			s->peer_code = (p[0] << 8) | p[1];
 			ph_printable_buf(s->peer_reason, sizeof s->peer_reason,
@@ -336,7 +282,7 @@ session_control(void *arg, int opcode, const uint8_t *p, size_t n)
 	}
 }
 
-static const struct client_ws_rx_ops session_rx_ops = {
+static const struct ph_ws_rx_ops session_rx_ops = {
 	.data = session_data,
 	.control = session_control,
 };
@@ -364,7 +310,7 @@ session_refused(struct client_session *s)
 		    "relay?", cc->conf->relay, s->status, msg != NULL ? ": " : "",
 		    msg != NULL ? msg : ""));
 	free(msg);
-	s->hangup = 1;
+	session_hangup(s);
 }
 
 /* Bytes of the answer to our upgrade (state UPGRADING or REFUSED). */
@@ -376,7 +322,7 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 	char		*nh;
 	int		 r;
 
-	room = CLIENT_WS_HEAD_MAX + SESSION_BODY_MAX - s->head_len;
+	room = PH_WS_HEAD_MAX + SESSION_BODY_MAX - s->head_len;
 	if (n > room)
 		n = room;	/* a REFUSED body past the bound: cut it */
 	if ((nh = realloc(s->head, s->head_len + n + 1)) == NULL)
@@ -394,8 +340,8 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 		return 0;
 	}
 
-	if ((end = client_ws_head_end(s->head, s->head_len)) == 0) {
-		if (s->head_len >= CLIENT_WS_HEAD_MAX) {
+	if ((end = ph_ws_head_end(s->head, s->head_len)) == 0) {
+		if (s->head_len >= PH_WS_HEAD_MAX) {
 			session_set_cause(s, ph_asprintf("the relay's answer to "
 			    "the session upgrade is too long: is PORTHOLE_RELAY a "
 			    "porthole relay?"));
@@ -407,7 +353,7 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 		char	 save = s->head[end];
 
 		s->head[end] = '\0';
-		r = client_ws_response(s->head, s->key, PH_SUBPROTO_SESSION,
+		r = ph_ws_response(s->head, s->key, PH_SUBPROTO_SESSION,
 		    &s->status, &s->body_len, &why);
 		s->head[end] = save;
 	}
@@ -428,10 +374,10 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 
 	/* Upgraded: what followed the head is the first frames. */
 	s->state = SESSION_OPEN;
-	client_ws_rx_init(&s->rx);
+	ph_ws_rx_init(&s->rx);
 	s->ops->established(s->arg);
 	if (s->state == SESSION_OPEN || s->state == SESSION_CLOSING) {
-		r = client_ws_rx_feed(&s->rx, (const uint8_t *)s->head + end,
+		r = ph_ws_rx_feed(&s->rx, (const uint8_t *)s->head + end,
 		    s->head_len - end, &session_rx_ops, s, &why);
 		free(s->head);
 		s->head = NULL;
@@ -442,7 +388,7 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 			return -1;
 		}
 		if (r > 0)
-			s->hangup = 1;
+			session_hangup(s);
 	}
 	return 0;
 }
@@ -455,12 +401,12 @@ session_plain(struct client_session *s, const uint8_t *p, size_t n)
 	int		 r;
 
 	if (s->state == SESSION_UPGRADING || s->state == SESSION_REFUSED) {
-		if (session_answer(s, p, n) != 0 || s->hangup)
+		if (session_answer(s, p, n) != 0 || !client_transport_up(s->t))
 			return -1;
 		return 0;
 	}
 
-	r = client_ws_rx_feed(&s->rx, p, n, &session_rx_ops, s, &why);
+	r = ph_ws_rx_feed(&s->rx, p, n, &session_rx_ops, s, &why);
 	if (r < 0) {
 		session_set_cause(s, ph_asprintf("the relay broke the WebSocket "
 		    "protocol (%s); output may be truncated", why));
@@ -471,24 +417,6 @@ session_plain(struct client_session *s, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* The TLS handshake failed: say why in the conn's words. */
-static void
-session_tls_failed(struct client_session *s, long verify_err, const char *why)
-{
-	struct client_conn	*cc = s->cc;
-
-	if (verify_err != 0) {
-		s->link.verify_err = (int)verify_err;
-		snprintf(s->link.verify_msg, sizeof s->link.verify_msg, "%s", why);
-		session_set_cause(s, client_conn_connect_cause(cc, NULL, &s->link,
-		    NULL, 0));
-	} else
-		session_set_cause(s, ph_asprintf("TLS handshake with the relay at "
-		    "%s (%s port %d) failed (%s): is PORTHOLE_RELAY the relay's "
-		    "TLS address?", cc->conf->relay, cc->addr, cc->conf->port,
-		    why != NULL ? why : "unknown error"));
-}
-
 /* Send the upgrade request (the TLS handshake is done). */
 static int
 session_upgrade(struct client_session *s)
@@ -497,94 +425,46 @@ session_upgrade(struct client_session *s)
 	char			*req;
 	int			 r;
 
-	req = client_ws_request(conf->host, conf->port, PH_PATH_SESSION,
+	req = ph_ws_request(conf->host, conf->port, PH_PATH_SESSION,
 	    PH_SUBPROTO_SESSION, conf->token, s->key);
 	if (req == NULL) {
 		session_set_cause(s, ph_asprintf("no random bytes for the "
 		    "WebSocket key"));
 		return -1;
 	}
-	r = client_tls_write(s->tls, req, strlen(req));
+	r = client_transport_send(s->t, req, strlen(req));
 	OPENSSL_cleanse(req, strlen(req));
 	free(req);
-	if (r != 0) {
+	if (r == -1)
 		session_set_cause(s, ph_asprintf("TLS failed encrypting the "
 		    "session upgrade"));
+	if (r != 0)
 		return -1;
-	}
 	s->state = SESSION_UPGRADING;
-	s->heard_ms = ph_mono_ms();
-	return session_flush_tls(s);
-}
-
-/* Ciphertext from the relay. */
-static int
-session_rx(struct client_session *s, const uint8_t *p, size_t n)
-{
-	static uint8_t	 plain[65536];	/* the loop is one thread */
-	const char	*why = NULL;
-	long		 verr;
-	ssize_t		 got;
-	int		 r;
-
-	s->heard_ms = ph_mono_ms();
-	s->pinged = 0;
-	if (s->tls == NULL || client_tls_feed(s->tls, p, n) != 0)
-		return -1;
-	if (s->state == SESSION_TLS) {
-		r = client_tls_handshake(s->tls, &verr, &why);
-		if (r < 0) {
-			session_tls_failed(s, verr, why);
-			return -1;
-		}
-		if (session_flush_tls(s) != 0)
-			return -1;
-		if (r == 0)
-			return 0;
-		if (session_upgrade(s) != 0)
-			return -1;
-	}
-	while (!s->hangup && (got = client_tls_read(s->tls, plain, sizeof plain,
-	    &why)) != 0) {
-		if (got < 0) {
-			if (s->state < SESSION_OPEN && s->cause == NULL)
-				session_set_cause(s, ph_asprintf("the relay at %s "
-				    "ended the connection during the session "
-				    "upgrade (%s)", s->cc->conf->relay, why));
-			return -1;	/* RAW_CLOSE says the rest */
-		}
-		if (session_plain(s, plain, (size_t)got) != 0)
-			return -1;
-	}
-	/* Reading may have made TLS output (key updates, alerts). */
-	if (session_flush_tls(s) != 0 || s->hangup)
-		return -1;
+	client_transport_touch(s->t, ph_mono_ms());
 	return 0;
 }
 
-/* --- writing -------------------------------------------------------------- */
+/* --- the transport's hooks ----------------------------------------------- */
 
 static int
-session_writeable(struct client_session *s, struct lws *wsi)
+session_t_up(void *arg)
 {
-	struct ph_qitem	*it;
-	int		 n;
+	return session_upgrade(arg);
+}
 
-	if (s->hangup)
-		return -1;
-	if ((it = ph_queue_peek(&s->out)) == NULL)
-		return 0;
-	n = lws_write(wsi, it->data + PH_HEADROOM, it->len, LWS_WRITE_RAW);
-	if (n < (int)it->len) {
-		session_set_cause(s, ph_asprintf("writing to the relay failed; "
-		    "the session is lost and output may be truncated"));
-		return -1;
-	}
-	ph_queue_pop(&s->out);
-	if (ph_queue_peek(&s->out) != NULL) {
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
+static int
+session_t_plain(void *arg, const uint8_t *p, size_t n)
+{
+	return session_plain(arg, p, n);
+}
+
+/* Everything queued is written. */
+static int
+session_t_sent(void *arg)
+{
+	struct client_session	*s = arg;
+
 	if (s->close_queued && !s->close_written) {
 		s->close_written = 1;
 		s->close_ms = ph_mono_ms();
@@ -592,111 +472,70 @@ session_writeable(struct client_session *s, struct lws *wsi)
 			return -1;	/* we echoed the relay's close: done */
 		return 0;
 	}
-	if (s->state == SESSION_OPEN && ph_queue_under_low(&s->out))
+	if (s->state == SESSION_OPEN)
 		s->ops->drained(s->arg);
 	return 0;
 }
 
-/* The socket is up: start the TLS handshake. */
-static int
-session_connected(struct client_session *s)
+static void
+session_t_closed(void *arg, int connected, const char *ended)
 {
-	const char	*why = NULL;
-	long		 verr;
-	int		 fd, one = 1;
+	struct client_session	*s = arg;
+	struct client_conn	*cc = s->cc;
 
-	if (s->state != SESSION_CONNECTING)
-		return 0;
-	/* Small frames (keystrokes, control) must not wait for Nagle. */
-	fd = lws_get_socket_fd(s->wsi);
-	if (fd >= 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	s->tls = client_tls_new(s->cc->tls, s->cc->conf->host);
-	if (s->tls == NULL) {
-		session_set_cause(s, ph_asprintf("cannot set up TLS for the "
-		    "relay's host '%s'", s->cc->conf->host));
-		return -1;
+	if (!connected) {
+		session_finish(s, 0, NULL);	/* the transport said why */
+		return;
 	}
-	s->state = SESSION_TLS;
-	s->heard_ms = ph_mono_ms();
-	if (client_tls_handshake(s->tls, &verr, &why) < 0) {
-		session_tls_failed(s, verr, why);
-		return -1;
-	}
-	return session_flush_tls(s);
+	if (s->state < SESSION_OPEN && ended != NULL &&
+	    client_transport_cause(s->t) == NULL)
+		session_set_cause(s, ph_asprintf("the relay at %s ended the "
+		    "connection during the session upgrade (%s)", cc->conf->relay,
+		    ended));
+	if (s->state == SESSION_REFUSED && client_transport_cause(s->t) == NULL)
+		session_refused(s);	/* the body ended at close */
+	if (s->state < SESSION_OPEN && client_transport_cause(s->t) == NULL)
+		session_set_cause(s, ph_asprintf("the relay at %s closed the "
+		    "connection during the session upgrade: is PORTHOLE_RELAY a "
+		    "porthole relay?", cc->conf->relay));
+	session_finish(s, s->state < SESSION_OPEN ? 0 :
+	    s->peer_code != 0 ? s->peer_code : 1006, s->peer_reason);
 }
 
-/* --- the protocol callback and the clock ----------------------------------- */
+static const struct client_transport_ops session_transport_ops = {
+	.up = session_t_up,
+	.plain = session_t_plain,
+	.sent = session_t_sent,
+	.closed = session_t_closed,
+};
 
-int
-client_session_callback(struct lws *wsi, enum lws_callback_reasons reason,
-    void *user, void *in, size_t len)
+/* --- the clock ------------------------------------------------------------ */
+
+void
+client_session_woken(struct client_session *s)
 {
-	struct client_conn	*cc;
-	struct client_session	*s, *next;
-
-	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION)
-		return client_conn_verify(wsi, user, (int)len);
-
-	cc = wsi != NULL ? lws_context_user(lws_get_context(wsi)) : NULL;
-	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
-		for (s = cc != NULL ? cc->sessions : NULL; s != NULL; s = next) {
-			next = s->next;
-			s->ops->wake(s->arg);
-		}
-		return 0;
-	}
-
-	s = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
-	if (s == NULL)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_CONNECTED:
-	case LWS_CALLBACK_RAW_ADOPT:
-		return session_connected(s);
-	case LWS_CALLBACK_RAW_RX:
-		if (s->state == SESSION_CONNECTING && session_connected(s) != 0)
-			return -1;
-		return session_rx(s, in, len);
-	case LWS_CALLBACK_RAW_WRITEABLE:
-		if (s->state == SESSION_CONNECTING && session_connected(s) != 0)
-			return -1;
-		return session_writeable(s, wsi);
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		lws_set_opaque_user_data(wsi, NULL);
-		if (s->cause == NULL)
-			s->cause = client_conn_connect_cause(cc, wsi, &s->link, in,
-			    len);
-		session_finish(s, 0, NULL);
-		return 0;
-	case LWS_CALLBACK_RAW_CLOSE:
-		lws_set_opaque_user_data(wsi, NULL);
-		if (s->state == SESSION_REFUSED && s->cause == NULL)
-			session_refused(s);	/* the body ended at close */
-		if (s->state < SESSION_OPEN && s->cause == NULL)
-			s->cause = ph_asprintf("the relay at %s closed the "
-			    "connection during the session upgrade: is "
-			    "PORTHOLE_RELAY a porthole relay?", cc->conf->relay);
-		session_finish(s, s->state < SESSION_OPEN ? 0 :
-		    s->peer_code != 0 ? s->peer_code : 1006, s->peer_reason);
-		return 0;
-	default:
-		return 0;
-	}
+	s->ops->wake(s->arg);
 }
 
 void
 client_session_tick(struct client_session *s, int64_t now)
 {
-	char	t[PH_DURATION_FMT_MAX];
+	char	 t[PH_DURATION_FMT_MAX];
+	int64_t	 heard = client_transport_heard(s->t);
 
+	if (heard != s->heard_ms) {
+		s->heard_ms = heard;	/* the relay spoke: no ping is out */
+		s->pinged = 0;
+	}
 	switch (s->state) {
 	case SESSION_CONNECTING:
-		return;		/* lws's connect and TLS timeouts apply */
-	case SESSION_TLS:
+		if (client_transport_connecting(s->t))
+			return;		/* lws's connect timeout applies */
+		/* The TLS handshake: the upgrade's clock. */
+		/* FALLTHROUGH */
 	case SESSION_UPGRADING:
 	case SESSION_REFUSED:
-		if (now - s->heard_ms >= CLIENT_CONN_CONNECT_SECS * 1000) {
+		if (now - heard >= CLIENT_CONN_CONNECT_SECS * 1000) {
 			session_set_cause(s, ph_asprintf("the relay at %s did not "
 			    "answer the session upgrade within %s", s->cc->conf->relay,
 			    ph_duration_fmt(CLIENT_CONN_CONNECT_SECS * 1000LL, t,
@@ -706,18 +545,20 @@ client_session_tick(struct client_session *s, int64_t now)
 		return;
 	case SESSION_OPEN:
 		if (s->rx_paused) {
-			s->heard_ms = now;	/* our silence, not the relay's */
+			/* Our silence, not the relay's. */
+			client_transport_touch(s->t, now);
+			s->heard_ms = now;
 			return;
 		}
-		if (now - s->heard_ms >= (int64_t)s->hangup_secs * 1000) {
+		if (now - heard >= (int64_t)s->hangup_secs * 1000) {
 			session_set_cause(s, ph_asprintf("the relay at %s stopped "
 			    "answering (nothing for %s): the session is lost and "
 			    "output may be truncated", s->cc->conf->relay,
 			    ph_duration_fmt(s->hangup_secs * 1000LL, t, sizeof t)));
 			session_kill(s);
-		} else if (!s->pinged && now - s->heard_ms >= (int64_t)s->ping_secs * 1000) {
+		} else if (!s->pinged && now - heard >= (int64_t)s->ping_secs * 1000) {
 			s->pinged = 1;
-			session_queue_frame(s, CLIENT_WS_PING, -1, NULL, 0);
+			session_queue_frame(s, PH_WS_PING, -1, NULL, 0);
 		}
 		return;
 	case SESSION_CLOSING:
@@ -733,10 +574,8 @@ struct client_session *
 client_session_open(struct client_conn *cc, const struct client_session_ops *ops,
     void *arg, char **cause)
 {
-	struct lws_client_connect_info	 ci;
-	struct client_session		*s;
-
-	int				 ping, hangup;
+	struct client_session	*s;
+	int			 ping, hangup;
 
 	if (client_sign_ready(cc->conf, cause) != 0)
 		return NULL;
@@ -745,7 +584,13 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 		    "from %d to %d", PH_HANGUP_MIN, PH_HANGUP_MAX);
 		return NULL;
 	}
-	if ((s = calloc(1, sizeof *s)) == NULL) {
+	if ((s = calloc(1, sizeof *s)) == NULL ||
+	    (s->frame = malloc(SESSION_FRAME_MAX)) == NULL ||
+	    (s->t = client_transport_new(cc, &session_transport_ops, s,
+	    SESSION_OUT_LOW, SESSION_OUT_HIGH, SESSION_OUT_HARD)) == NULL) {
+		if (s != NULL)
+			free(s->frame);
+		free(s);
 		*cause = ph_asprintf("out of memory");
 		return NULL;
 	}
@@ -755,38 +600,17 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 	s->ops = ops;
 	s->arg = arg;
 	s->state = SESSION_CONNECTING;
-	s->started_ms = ph_mono_ms();
-	s->heard_ms = s->started_ms;
-	ph_queue_init(&s->out, SESSION_OUT_LOW, SESSION_OUT_HIGH, SESSION_OUT_HARD);
-	if ((s->frame = malloc(SESSION_FRAME_MAX)) == NULL) {
-		free(s);
-		*cause = ph_asprintf("out of memory");
-		return NULL;
-	}
+	s->heard_ms = client_transport_heard(s->t);
 	ph_msgbuf_init(&s->in, PH_MAX_MESSAGE);
-	client_ws_rx_init(&s->rx);
+	ph_ws_rx_init(&s->rx);
 	s->next = cc->sessions;
 	cc->sessions = s;
 
-	client_conn_ccinfo(cc, &ci);
-	ci.ssl_connection = 0;	/* TLS is ours: client-tls.c */
-	ci.alpn = NULL;
-	ci.method = "RAW";
-	ci.path = "";
-	ci.protocol = CLIENT_CONN_SESSION_PROTOCOL;
-	ci.local_protocol_name = CLIENT_CONN_SESSION_PROTOCOL;
-	ci.opaque_user_data = s;
-	ci.pwsi = &s->wsi;
-	if (lws_client_connect_via_info(&ci) == NULL) {
-		if (s->finished)
-			return s;	/* ops->closed already said why */
-		s->wsi = NULL;
-		*cause = ph_asprintf("cannot start a connection to the relay at "
-		    "%s: check PORTHOLE_RELAY", cc->conf->relay);
+	if (client_transport_connect(s->t, cause) != 0) {
 		client_session_free(s);
 		return NULL;
 	}
-	return s;
+	return s;	/* if it failed at once, ops->closed said why */
 }
 
 int
@@ -795,7 +619,7 @@ client_session_send(struct client_session *s, int type, const void *p, size_t n)
 	if (s->state != SESSION_OPEN || s->finished || s->bad_input ||
 	    n > PH_MAX_PAYLOAD)
 		return -1;
-	return session_queue_frame(s, CLIENT_WS_BINARY, type, p, n);
+	return session_queue_frame(s, PH_WS_BINARY, type, p, n);
 }
 
 int
@@ -807,7 +631,7 @@ client_session_send_ctl(struct client_session *s, json_t *obj)
 
 	if (obj != NULL && s->state == SESSION_OPEN && !s->finished &&
 	    ph_ctl_encode(obj, &msg, &len) == 0 && len <= PH_MAX_MESSAGE)
-		r = session_queue_frame(s, CLIENT_WS_BINARY, -1,
+		r = session_queue_frame(s, PH_WS_BINARY, -1,
 		    msg + PH_HEADROOM, len);
 	free(msg);
 	json_decref(obj);
@@ -881,20 +705,18 @@ client_session_send_open(struct client_session *s, json_t *obj)
 int
 client_session_full(const struct client_session *s)
 {
-	return ph_queue_over_high(&s->out);
+	return client_transport_full(s->t);
 }
 
 void
 client_session_rx(struct client_session *s, int on)
 {
-	if (s->wsi == NULL || s->finished || on == !s->rx_paused)
+	if (s->finished || on == !s->rx_paused)
 		return;
 	s->rx_paused = !on;
 	if (on)
-		s->heard_ms = ph_mono_ms();
-	/* Called from other connections' callbacks too: apply now. */
-	lws_rx_flow_control(s->wsi, (on ? 1 : 0) |
-	    LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+		client_transport_touch(s->t, ph_mono_ms());
+	client_transport_rx(s->t, on);
 }
 
 void
@@ -937,16 +759,9 @@ client_session_free(struct client_session *s)
 	if (s == NULL)
 		return;
 	session_unlist(s);
-	if (s->wsi != NULL) {
-		lws_set_opaque_user_data(s->wsi, NULL);
-		session_kill(s);
-		s->wsi = NULL;
-	}
-	ph_queue_free(&s->out);
+	client_transport_free(s->t);
 	ph_msgbuf_free(&s->in);
-	client_tls_free(s->tls);
 	free(s->frame);
 	free(s->head);
-	free(s->cause);
 	free(s);
 }

@@ -15,7 +15,7 @@
 #include "porthole/token.h"
 #include "porthole/util.h"
 
-#include "client-conn.h"
+#include "client-conf.h"
 #include "client-sign.h"
 
 int

@@ -21,6 +21,7 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
+#include "client-http.h"
 #include "client-io.h"
 #include "client-out.h"
 #include "client-target.h"
@@ -240,7 +241,7 @@ cmd_ls_exec(struct client_conf *conf, int argc, char **argv)
 		return cmd_fail(cause);
 	if ((cc = client_conn_new(conf, &cause)) == NULL)
 		return cmd_fail(cause);
-	agents = client_conn_get_agents(cc, is_selector ? arg : NULL, &cause);
+	agents = client_http_agents(cc, is_selector ? arg : NULL, &cause);
 	client_conn_free(cc);
 	if (agents == NULL)
 		return cmd_fail(cause);

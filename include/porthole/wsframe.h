@@ -1,7 +1,7 @@
 /*
  * wsframe.h - the masked WebSocket frames porthole writes itself, outside
  * libwebsockets: the header of a final, masked frame and the masking of its
- * payload (RFC 6455 §5.2-5.3).  The CLI's sessions (client/client-ws.c)
+ * payload (RFC 6455 §5.2-5.3).  Client connections (src/wsclient.c)
  * and the agent's bulk output (agent/agent-wsframe.c) both use it; each
  * draws its masking keys its own way.
  */

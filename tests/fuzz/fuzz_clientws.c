@@ -1,13 +1,13 @@
 /*
  * fuzz_clientws.c - libFuzzer target for the CLI's WebSocket client side
- * (client/client-ws.c): the streaming frame parser fed arbitrary server
+ * (src/wsclient.c): the streaming frame parser fed arbitrary server
  * bytes in uneven pieces, and the upgrade response check.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "client-ws.h"
+#include "porthole/wsclient.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +29,7 @@ on_data(void *arg, int opcode, const uint8_t *p, size_t n, int first, int last)
 static int
 on_control(void *arg, int opcode, const uint8_t *p, size_t n)
 {
-	if (n > CLIENT_WS_CTL_MAX)
+	if (n > PH_WS_CTL_MAX)
 		abort();
 	return 0;
 }
@@ -37,21 +37,21 @@ on_control(void *arg, int opcode, const uint8_t *p, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct client_ws_rx_ops ops = { on_data, on_control };
-	struct client_ws_rx rx;
+	static const struct ph_ws_rx_ops ops = { on_data, on_control };
+	struct ph_ws_rx rx;
 	const char *cause;
 	char *head;
 	size_t off, n;
 	long clen;
 	int status;
 
-	client_ws_rx_init(&rx);
+	ph_ws_rx_init(&rx);
 	data_bytes = 0;
 	for (off = 0; off < size; off += n) {
 		n = (size_t)(data[off] % 97) + 1;
 		if (n > size - off)
 			n = size - off;
-		if (client_ws_rx_feed(&rx, data + off, n, &ops, NULL, &cause) != 0)
+		if (ph_ws_rx_feed(&rx, data + off, n, &ops, NULL, &cause) != 0)
 			break;
 	}
 	if (data_bytes > size)
@@ -60,8 +60,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	head = malloc(size + 1);
 	memcpy(head, data, size);
 	head[size] = '\0';
-	if (client_ws_head_end(head, size) <= size)
-		client_ws_response(head, "dGhlIHNhbXBsZSBub25jZQ==", "porthole.session.v1",
+	if (ph_ws_head_end(head, size) <= size)
+		ph_ws_response(head, "dGhlIHNhbXBsZSBub25jZQ==", "porthole.session.v1",
 		    &status, &clen, &cause);
 	free(head);
 	return 0;

@@ -1,7 +1,7 @@
 /*
- * client-ws.c - RFC 6455 client framing for the CLI: the upgrade request,
- * the check of the server's answer, a streaming frame parser and masked
- * frames.  See client-ws.h for why the CLI does this itself.
+ * wsclient.c - RFC 6455 client framing: the upgrade request, the check of
+ * the server's answer, a streaming frame parser and masked frames.  See
+ * wsclient.h for why porthole does this itself.
  *
  * The parser trusts nothing: header bytes are collected one state at a
  * time, lengths are checked before use, control frames are bounded by the
@@ -18,14 +18,13 @@
 #include <openssl/sha.h>
 
 #include "porthole/util.h"
+#include "porthole/wsclient.h"
 #include "porthole/wsframe.h"
-
-#include "client-ws.h"
 
 #define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 char *
-client_ws_request(const char *host, int port, const char *path,
+ph_ws_request(const char *host, int port, const char *path,
     const char *subproto, const char *token, char *key)
 {
 	unsigned char	 raw[16];
@@ -35,7 +34,7 @@ client_ws_request(const char *host, int port, const char *path,
 	if (RAND_bytes(raw, sizeof raw) != 1)
 		return NULL;
 	EVP_EncodeBlock((unsigned char *)key, raw, sizeof raw);
-	key[CLIENT_WS_KEY_LEN] = '\0';
+	key[PH_WS_KEY_LEN] = '\0';
 
 	if (port == 443)
 		snprintf(hostport, sizeof hostport, v6 ? "[%s]" : "%s", host);
@@ -54,7 +53,7 @@ client_ws_request(const char *host, int port, const char *path,
 }
 
 size_t
-client_ws_head_end(const char *buf, size_t len)
+ph_ws_head_end(const char *buf, size_t len)
 {
 	size_t	 i;
 
@@ -85,7 +84,7 @@ ws_has_token(const char *list, const char *token)
 }
 
 int
-client_ws_response(const char *head, const char *key, const char *subproto,
+ph_ws_response(const char *head, const char *key, const char *subproto,
     int *status, long *content_length, const char **cause)
 {
 	unsigned char	 sha[SHA_DIGEST_LENGTH];
@@ -150,14 +149,14 @@ client_ws_response(const char *head, const char *key, const char *subproto,
 		return -1;
 	}
 	if (!got_proto) {
-		*cause = "the relay did not take the session subprotocol";
+		*cause = "the server did not take our subprotocol";
 		return -1;
 	}
 	return 0;
 }
 
 void
-client_ws_rx_init(struct client_ws_rx *rx)
+ph_ws_rx_init(struct ph_ws_rx *rx)
 {
 	memset(rx, 0, sizeof *rx);
 	rx->hneed = 2;
@@ -165,7 +164,7 @@ client_ws_rx_init(struct client_ws_rx *rx)
 
 /* A frame header is complete in rx->hdr: check it and start the payload. */
 static int
-ws_rx_header(struct client_ws_rx *rx, const char **cause)
+ws_rx_header(struct ph_ws_rx *rx, const char **cause)
 {
 	uint64_t	 len = rx->hdr[1] & 0x7f;
 	size_t		 i;
@@ -189,17 +188,17 @@ ws_rx_header(struct client_ws_rx *rx, const char **cause)
 	rx->remain = len;
 
 	switch (rx->opcode) {
-	case CLIENT_WS_CLOSE:
-	case CLIENT_WS_PING:
-	case CLIENT_WS_PONG:
-		if (!rx->fin || len > CLIENT_WS_CTL_MAX) {
+	case PH_WS_CLOSE:
+	case PH_WS_PING:
+	case PH_WS_PONG:
+		if (!rx->fin || len > PH_WS_CTL_MAX) {
 			*cause = "fragmented or oversized control frame";
 			return -1;
 		}
 		rx->ctl_len = 0;
 		return 0;
-	case CLIENT_WS_TEXT:
-	case CLIENT_WS_BINARY:
+	case PH_WS_TEXT:
+	case PH_WS_BINARY:
 		if (rx->in_message) {
 			*cause = "new message inside a fragmented one";
 			return -1;
@@ -207,7 +206,7 @@ ws_rx_header(struct client_ws_rx *rx, const char **cause)
 		rx->in_message = rx->opcode;
 		rx->first = 1;
 		return 0;
-	case CLIENT_WS_CONT:
+	case PH_WS_CONT:
 		if (!rx->in_message) {
 			*cause = "continuation frame outside a message";
 			return -1;
@@ -220,8 +219,8 @@ ws_rx_header(struct client_ws_rx *rx, const char **cause)
 }
 
 int
-client_ws_rx_feed(struct client_ws_rx *rx, const uint8_t *p, size_t n,
-    const struct client_ws_rx_ops *ops, void *arg, const char **cause)
+ph_ws_rx_feed(struct ph_ws_rx *rx, const uint8_t *p, size_t n,
+    const struct ph_ws_rx_ops *ops, void *arg, const char **cause)
 {
 	size_t	 take;
 	int	 r, last, ctl;
@@ -289,7 +288,7 @@ client_ws_rx_feed(struct client_ws_rx *rx, const uint8_t *p, size_t n,
 }
 
 size_t
-client_ws_frame(uint8_t *out, int opcode, int prefix, const void *p, size_t n)
+ph_ws_frame(uint8_t *out, int opcode, int prefix, const void *p, size_t n)
 {
 	size_t	 plen = n + (prefix >= 0 ? 1 : 0), o;
 	uint8_t	 key[4], *payload;

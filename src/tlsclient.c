@@ -1,8 +1,8 @@
 /*
- * client-tls.c - OpenSSL TLS client over memory BIOs for the CLI's
- * sessions.  See client-tls.h for why it exists.
+ * tlsclient.c - OpenSSL TLS client over memory BIOs, for any owner of a
+ * socket (the CLI's sessions; later a relay's links).  See tlsclient.h.
  *
- * One SSL_CTX per run holds the trust (system store + PORTHOLE_CA) and the
+ * One SSL_CTX per process holds the trust (system store + a CA file) and the
  * policy (TLS 1.2 at least, peer verification unless --insecure); each
  * connection is an SSL with a read BIO we fill with what the socket
  * brought and a write BIO we drain into the socket's queue.
@@ -17,25 +17,28 @@
 
 #include "porthole/util.h"
 
-#include "client-tls.h"
+#include "porthole/tlsclient.h"
 
-struct client_tls_ctx {
+struct ph_tls_ctx {
 	SSL_CTX		*ctx;
 	int		 insecure;
 };
 
-struct client_tls {
+struct ph_tls {
 	SSL		*ssl;
 	BIO		*rbio;		/* ciphertext in (owned by ssl) */
 	BIO		*wbio;		/* ciphertext out (owned by ssl) */
 	int		 insecure;
 };
 
-/* OpenSSL's own words for the last error, or fallback. */
+/*
+ * OpenSSL's own words for the last error, or fallback.  The text lives in
+ * a per-thread buffer until the thread's next call.
+ */
 static const char *
 tls_err(const char *fallback)
 {
-	static char	 buf[160];
+	static __thread char buf[160];
 	unsigned long	 e = ERR_peek_last_error();
 
 	if (e == 0)
@@ -52,10 +55,10 @@ tls_err(const char *fallback)
 	return buf;
 }
 
-struct client_tls_ctx *
-client_tls_ctx_new(const char *ca, int insecure, void *store, char **cause)
+struct ph_tls_ctx *
+ph_tls_ctx_new(const char *ca, int insecure, void *store, char **cause)
 {
-	struct client_tls_ctx	*tc;
+	struct ph_tls_ctx	*tc;
 	static const unsigned char alpn[] = "\x08http/1.1";
 
 	if ((tc = calloc(1, sizeof *tc)) == NULL) {
@@ -76,13 +79,12 @@ client_tls_ctx_new(const char *ca, int insecure, void *store, char **cause)
 		if (store != NULL)
 			SSL_CTX_set1_cert_store(tc->ctx, store);
 		else if (SSL_CTX_set_default_verify_paths(tc->ctx) != 1)
-			ERR_clear_error();	/* no system store: PORTHOLE_CA may do */
+			ERR_clear_error();	/* no system store: the CA file may do */
 		if (ca != NULL && SSL_CTX_load_verify_locations(tc->ctx, ca,
 		    NULL) != 1) {
-			*cause = ph_asprintf("cannot use PORTHOLE_CA '%s' (%s): set "
-			    "it to the relay's CA certificate (PEM)", ca,
+			*cause = ph_asprintf("cannot use CA file '%s' (%s)", ca,
 			    tls_err("not a PEM certificate file"));
-			client_tls_ctx_free(tc);
+			ph_tls_ctx_free(tc);
 			return NULL;
 		}
 	} else
@@ -91,7 +93,7 @@ client_tls_ctx_new(const char *ca, int insecure, void *store, char **cause)
 }
 
 void
-client_tls_ctx_free(struct client_tls_ctx *tc)
+ph_tls_ctx_free(struct ph_tls_ctx *tc)
 {
 	if (tc == NULL)
 		return;
@@ -107,10 +109,10 @@ tls_is_address(const char *host)
 	return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
 }
 
-struct client_tls *
-client_tls_new(struct client_tls_ctx *tc, const char *host)
+struct ph_tls *
+ph_tls_new(struct ph_tls_ctx *tc, const char *host)
 {
-	struct client_tls	*t;
+	struct ph_tls	*t;
 	X509_VERIFY_PARAM	*param;
 
 	if ((t = calloc(1, sizeof *t)) == NULL)
@@ -150,13 +152,13 @@ fail:
 	ERR_clear_error();
 	return NULL;
 fail_ssl:
-	client_tls_free(t);	/* the BIOs belong to the SSL now */
+	ph_tls_free(t);	/* the BIOs belong to the SSL now */
 	ERR_clear_error();
 	return NULL;
 }
 
 void
-client_tls_free(struct client_tls *t)
+ph_tls_free(struct ph_tls *t)
 {
 	if (t == NULL)
 		return;
@@ -165,7 +167,7 @@ client_tls_free(struct client_tls *t)
 }
 
 int
-client_tls_handshake(struct client_tls *t, long *verify_err, const char **why)
+ph_tls_handshake(struct ph_tls *t, long *verify_err, const char **why)
 {
 	int	 r, e;
 	long	 v;
@@ -194,7 +196,7 @@ client_tls_handshake(struct client_tls *t, long *verify_err, const char **why)
 }
 
 int
-client_tls_feed(struct client_tls *t, const void *p, size_t n)
+ph_tls_feed(struct ph_tls *t, const void *p, size_t n)
 {
 	while (n > 0) {
 		int chunk = n > 1 << 30 ? 1 << 30 : (int)n;
@@ -209,7 +211,7 @@ client_tls_feed(struct client_tls *t, const void *p, size_t n)
 }
 
 ssize_t
-client_tls_read(struct client_tls *t, void *buf, size_t cap, const char **why)
+ph_tls_read(struct ph_tls *t, void *buf, size_t cap, const char **why)
 {
 	int	 r, e;
 
@@ -221,13 +223,13 @@ client_tls_read(struct client_tls *t, void *buf, size_t cap, const char **why)
 		ERR_clear_error();
 		return 0;
 	}
-	*why = e == SSL_ERROR_ZERO_RETURN ? "the relay ended TLS" :
+	*why = e == SSL_ERROR_ZERO_RETURN ? "the peer ended TLS" :
 	    tls_err("TLS read failed");
 	return -1;
 }
 
 int
-client_tls_write(struct client_tls *t, const void *p, size_t n)
+ph_tls_write(struct ph_tls *t, const void *p, size_t n)
 {
 	size_t	 done = 0;
 	int	 r;
@@ -245,13 +247,13 @@ client_tls_write(struct client_tls *t, const void *p, size_t n)
 }
 
 size_t
-client_tls_pending(struct client_tls *t)
+ph_tls_pending(struct ph_tls *t)
 {
 	return BIO_ctrl_pending(t->wbio);
 }
 
 size_t
-client_tls_take(struct client_tls *t, void *buf, size_t cap)
+ph_tls_take(struct ph_tls *t, void *buf, size_t cap)
 {
 	int	 r;
 
