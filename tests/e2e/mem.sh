@@ -160,7 +160,9 @@ memcli=$!
 PIDS+=("$memcli")
 check "mem on the second agent samples" wait_for 30 test -s "$T/lost.jsonl"
 kill -STOP "$lost"	# it hears no open from here on
-opened() { [ "$(grep -c 'opened: op=ps' "$T/relay.err")" -ge 1 ]; }
+# The ps --json above opened one already: wait for this one's.
+ps_before=$(grep -c 'opened: op=ps' "$T/relay.err")
+opened() { [ "$(grep -c 'opened: op=ps' "$T/relay.err")" -gt "$ps_before" ]; }
 ph ps e2e-mem2 >/dev/null 2>"$T/lostps.err" &
 pscli=$!
 PIDS+=("$pscli")
