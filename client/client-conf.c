@@ -19,6 +19,7 @@
 #include "porthole/util.h"
 
 #include "client-conf.h"
+#include "client-context.h"
 #include "client-sign.h"
 
 static int
@@ -60,7 +61,10 @@ client_conf_option(struct client_conf *conf, int argc, char **argv, int *i,
 	};
 	const char	*arg = argv[*i];
 	size_t		 k, n;
+	int		 r;
 
+	if ((r = client_context_option(argc, argv, i, cause)) != 0)
+		return r;		/* --context NAME: client-context.c */
 	if (strcmp(arg, "--insecure") == 0) {
 		conf->insecure = 1;
 		return 1;
@@ -104,6 +108,10 @@ int
 client_conf_load(struct client_conf *conf, char **cause)
 {
 	char	*raw, *c = NULL;
+
+	/* What neither a flag nor a variable gave, from the context. */
+	if (client_context_apply(conf, cause) != 0)
+		return -1;
 
 	conf->relay = ph_setting(conf->flag_relay, "PORTHOLE_RELAY");
 	if (conf->relay == NULL || *conf->relay == '\0') {

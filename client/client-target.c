@@ -130,8 +130,10 @@ client_target_one(json_t *agents, const char *target,
 		break;
 	default:
 		list = client_target_list(found, TARGET_LIST_MAX);
-		*cause = ph_asprintf("'%s' matches %zu agents: %s; name one by id%s",
-		    t, json_array_size(found), list, !ph_target_one_sub(found) ?
+		*cause = ph_asprintf("'%s' matches %zu agents: %s; %s%s",
+		    t, json_array_size(found), list, how == PH_TARGET_PREFIX ?
+		    "give more of the name, or name one by id" : "name one by id",
+		    !ph_target_one_sub(found) ?
 		    " (agents of different token subs: NAME@SUB picks by sub)" : "");
 		free(list);
 		one = NULL;

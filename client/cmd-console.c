@@ -14,10 +14,18 @@
  * on are offered; pids are numbers made here.
  *
  * Builtins: `use [TARGET|-]` shows, sets or clears the default target;
- * `exit`/`quit` leave, as does Ctrl-D.  With a default target set, a
- * command that takes a TARGET (CMD_TARGET) gets it inserted right after
- * the command name; a first argument written `@NAME` names another target
- * for that line instead.  History lives in $XDG_STATE_HOME/porthole/history
+ * `exit`/`quit` leave, as does Ctrl-D.  `use TARGET` asks the relay first:
+ * a TARGET that matches no agent, or several, is refused with the same
+ * line a command would print, and one that matches exactly one is taken
+ * and said which.  With a default target set, a command that takes a
+ * TARGET (CMD_TARGET) gets it inserted right after the command name; a
+ * word written `@NAME` (before any `--`: `exec -n @worker -- uptime`)
+ * names another target for that line instead.  A first word other than an
+ * option that is exactly another agent's name, id or
+ * task id (`exec worker -- ...` after `use api-2`) is refused rather than
+ * taken as the program to run on the default target: `@worker` or
+ * `exec -- worker` says which was meant.  `help` adds these rules to the
+ * list of commands.  History lives in $XDG_STATE_HOME/porthole/history
  * (default ~/.local/state/porthole/history; directory 0700, file 0600).
  */
 #include <sys/stat.h>
@@ -37,9 +45,11 @@
 #include <unistd.h>
 
 #include "porthole/printable.h"
+#include "porthole/selector.h"
 #include "porthole/util.h"
 
 #include "client-conn.h"
+#include "client-target.h"
 #include "cmd.h"
 
 #define CONSOLE_FETCH_MAX	(8 * 1024 * 1024)	/* bytes of JSON read */
@@ -48,6 +58,7 @@
 #define CONSOLE_PIDS_TTL_MS	2000			/* pids cached */
 #define CONSOLE_HISTORY_SIZE	1000			/* lines kept */
 #define CONSOLE_CANDS_MAX	4096			/* completions listed */
+#define CONSOLE_LIST_MAX	10			/* agents named in a line */
 
 struct console {
 	struct client_conf	*conf;
@@ -59,6 +70,8 @@ struct console {
 
 	json_t			*agents;	/* cached names (array of str) */
 	int64_t			 agents_at;
+	json_t			*listing;	/* cached agent objects (ls --json) */
+	int64_t			 listing_at;
 	json_t			*pids;		/* cached pids of pids_target */
 	char			*pids_target;
 	int64_t			 pids_at;
@@ -482,6 +495,91 @@ console_history_path(char **cause)
 	return path;
 }
 
+/*
+ * The agents as `ls --json` lists them (borrowed), cached for a few
+ * seconds unless fresh; NULL with *cause when the listing failed.
+ */
+static json_t *
+console_listing(struct console *c, int fresh, char **cause)
+{
+	json_t	*doc, *agents;
+	char	*argv[] = { (char *)"ls", (char *)"--json", NULL };
+
+	if (!fresh && c->listing != NULL &&
+	    ph_mono_ms() - c->listing_at < CONSOLE_AGENTS_TTL_MS)
+		return c->listing;
+	if ((doc = console_fetch(c, &cmd_ls_entry, 2, argv, cause)) == NULL)
+		return NULL;
+	agents = json_object_get(doc, "agents");
+	if (!json_is_array(agents)) {
+		json_decref(doc);
+		*cause = ph_asprintf("'ls --json' listed no agents array");
+		return NULL;
+	}
+	json_decref(c->listing);
+	c->listing = json_incref(agents);
+	c->listing_at = ph_mono_ms();
+	json_decref(doc);
+	return c->listing;
+}
+
+/*
+ * `use TARGET`: taken only when the relay's agents have exactly one match;
+ * otherwise the line says what is connected or what matched.
+ */
+static void
+console_use_set(struct console *c, const char *target)
+{
+	json_t			*agents, *found, *one;
+	enum ph_target_how	 how;
+	char			*cause = NULL, *t, *list, *id, *name;
+
+	t = client_printable(target);
+	if ((agents = console_listing(c, 1, &cause)) == NULL) {
+		cmd_failf("use: cannot check '%s' against the relay (%s: run 'ls' "
+		    "to see why); the target is unchanged", t, cause);
+		free(cause);
+		free(t);
+		return;
+	}
+	if ((found = ph_target_resolve_how(target, agents, &how, &cause)) == NULL) {
+		cmd_failf("use: bad TARGET '%s' (%s): give an agent id, a name, a "
+		    "task id or prefix, or a selector key=value[,...]", t,
+		    cause != NULL ? cause : "malformed");
+		free(cause);
+		free(t);
+		return;
+	}
+	switch (json_array_size(found)) {
+	case 0:
+		list = client_target_list(agents, CONSOLE_LIST_MAX);
+		cmd_failf("use: no agent matches '%s'%s%s; the target is unchanged",
+		    t, *list != '\0' ? "; connected: " : ": no agents are connected",
+		    list);
+		free(list);
+		break;
+	case 1:
+		one = json_array_get(found, 0);
+		free(c->target);
+		c->target = ph_asprintf("%s", target);
+		id = client_printable(client_agent_str(one, "id"));
+		name = client_printable(client_agent_str(one, "name"));
+		printf("target: %s is %s (name %s)\n", t, id, name);
+		free(id);
+		free(name);
+		break;
+	default:
+		list = client_target_list(found, CONSOLE_LIST_MAX);
+		cmd_failf("use: '%s' matches %zu agents: %s; name one (a longer "
+		    "prefix, a full name or an id); the target is unchanged", t,
+		    json_array_size(found), list);
+		free(list);
+		break;
+	}
+	json_decref(found);
+	free(t);
+}
+
 /* `use [TARGET|-]`. */
 static void
 console_use(struct console *c, int argc, const char **argv)
@@ -497,8 +595,68 @@ console_use(struct console *c, int argc, const char **argv)
 			printf("no target: 'use TARGET' sets one\n");
 		return;
 	}
-	free(c->target);
-	c->target = strcmp(argv[1], "-") == 0 ? NULL : ph_asprintf("%s", argv[1]);
+	if (strcmp(argv[1], "-") == 0) {
+		free(c->target);
+		c->target = NULL;
+		return;
+	}
+	console_use_set(c, argv[1]);
+}
+
+/*
+ * With a default target, is word (the first argument of a command that
+ * takes a TARGET) exactly another agent's id, name or task id?  Then the
+ * line is ambiguous: the word would be run on the default target.  A
+ * listing that fails says nothing here (the command itself will say).
+ */
+static int
+console_other_agent(struct console *c, const char *word)
+{
+	json_t			*agents, *found;
+	enum ph_target_how	 how = PH_TARGET_NONE;
+	char			*cause = NULL;
+
+	if (word[0] == '-' || word[0] == '@' || ph_selector_is(word))
+		return 0;
+	if ((agents = console_listing(c, 0, &cause)) == NULL) {
+		free(cause);
+		return 0;
+	}
+	if ((found = ph_target_resolve_how(word, agents, &how, &cause)) == NULL) {
+		free(cause);
+		return 0;
+	}
+	json_decref(found);
+	return how == PH_TARGET_ID || how == PH_TARGET_NAME || how == PH_TARGET_TASK;
+}
+
+/* `help` in the console: the commands, then the console's own rules. */
+static void
+console_help(void)
+{
+	const struct cmd_entry	**e;
+	char			 *list = ph_asprintf("%s", ""), *next;
+
+	for (e = cmd_table; *e != NULL; e++) {
+		if (((*e)->flags & CMD_TARGET) == 0)
+			continue;
+		next = ph_asprintf("%s%s%s", list, *list != '\0' ? ", " : "",
+		    (*e)->name);
+		free(list);
+		list = next;
+	}
+	printf("\nin the console:\n"
+	    "  use TARGET    set the default target (checked: it must match one "
+	    "agent)\n"
+	    "  use           show it; 'use -' clears it\n"
+	    "  exit, quit    leave (so does Ctrl-D)\n"
+	    "With a default target, %s take it as their TARGET:\n"
+	    "'ps' runs 'ps TARGET'.  To name another agent for one line, write "
+	    "it\nright after the command with '@': 'exec @worker -- uptime'.  A "
+	    "first word\nthat is another agent's name is refused, not run as a "
+	    "program: write\n'exec -- worker' to run a program named like an "
+	    "agent.\n", list);
+	free(list);
 }
 
 /* Run one line's words.  Returns 1 to leave the console. */
@@ -507,7 +665,7 @@ console_dispatch(struct console *c, int argc, const char **argv)
 {
 	const struct cmd_entry	*entry;
 	char			*cause = NULL, **av;
-	int			 ac = 0, i, status;
+	int			 ac = 0, i, status, at, first;
 	pid_t			 pid;
 
 	if (strcmp(argv[0], "exit") == 0 || strcmp(argv[0], "quit") == 0)
@@ -524,21 +682,36 @@ console_dispatch(struct console *c, int argc, const char **argv)
 		cmd_failf("'%s' does not run inside the console", entry->name);
 		return 0;
 	}
+	/* Before "--": the word naming a target ('@NAME'), the first other word. */
+	at = first = -1;
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (at < 0 && argv[i][0] == '@' && argv[i][1] != '\0')
+			at = i;
+		else if (first < 0 && argv[i][0] != '-')
+			first = i;
+	}
+	if ((entry->flags & CMD_TARGET) && c->target != NULL && at < 0 &&
+	    first > 0 && console_other_agent(c, argv[first])) {
+		char *w = client_printable(argv[first]), *t = client_printable(c->target);
+
+		cmd_failf("'%s' is an agent, and the target is %s: write '%s @%s "
+		    "...' to use that agent, or put the program after '--' ('%s "
+		    "-- %s ...') to run it on %s", w, t, entry->name, w,
+		    entry->name, w, t);
+		free(w);
+		free(t);
+		return 0;
+	}
 
 	if ((av = calloc((size_t)argc + 2, sizeof *av)) == NULL) {
 		cmd_failf("out of memory");
 		return 0;
 	}
 	av[ac++] = (char *)argv[0];
-	i = 1;
-	if (entry->flags & CMD_TARGET) {
-		if (argc > 1 && argv[1][0] == '@' && argv[1][1] != '\0')
-			av[ac++] = (char *)argv[i++] + 1;
-		else if (c->target != NULL)
-			av[ac++] = c->target;
-	}
-	for (; i < argc; i++)
-		av[ac++] = (char *)argv[i];
+	if ((entry->flags & CMD_TARGET) && at < 0 && c->target != NULL)
+		av[ac++] = c->target;
+	for (i = 1; i < argc; i++)
+		av[ac++] = (char *)argv[i] + ((entry->flags & CMD_TARGET) && i == at);
 	av[ac] = NULL;
 
 	if ((pid = console_spawn(c, entry, ac, av, -1, &cause)) == -1)
@@ -551,6 +724,8 @@ console_dispatch(struct console *c, int argc, const char **argv)
 			fputc('\n', stdout);
 		if (status != -1 && WIFSIGNALED(status) && WTERMSIG(status) != SIGINT)
 			cmd_failf("%s ended by signal %d", entry->name, WTERMSIG(status));
+		else if (entry == &cmd_help_entry && argc == 1)
+			console_help();
 	}
 	free(av);
 	return 0;
@@ -568,6 +743,7 @@ console_free(struct console *c)
 	free(c->prompt);
 	free(c->pids_target);
 	json_decref(c->agents);
+	json_decref(c->listing);
 	json_decref(c->pids);
 }
 

@@ -44,15 +44,16 @@ static const char token_usage[] =
 "usage: porthole token keygen -o FILE [--force]\n"
 "       porthole token issue --key FILE --kind agent|client --sub NAME\n"
 "                            [--scope OP,... | --viewer] [--target SELECTOR]\n"
-"                            [--bind CLIENT_KEY] [--labels K=V|V...,K=*]\n"
+"                            [--bind CLIENT_KEY.pub] [--labels K=V|V...,K=*]\n"
 "                            [--ttl DUR | --expires-at UNIXTIME]\n"
 "       porthole token show [--pubkey FILE[,FILE]] TOKEN|@FILE\n"
 "\n"
 "keygen  makes FILE (private key, mode 0600) and FILE.pub (public key)\n"
 "issue   prints a token signed with --key on stdout; client tokens may do\n"
 "        every operation (%s) unless --scope or --viewer\n"
-"        (%s) says less; --bind ties one to the client's\n"
-"        key (PORTHOLE_KEY); --labels limits the labels an agent may claim;\n"
+"        (%s) says less; --bind (required for client\n"
+"        tokens) ties one to its holder's public key, the pair of the\n"
+"        holder's PORTHOLE_KEY; --labels limits the labels an agent may claim;\n"
 "        --ttl defaults to " DEFAULT_TTL " (the longest a relay takes a client\n"
 "        token by default); --expires-at sets exp exactly\n"
 "        (also in the past: tests of expiry use it)\n"
@@ -446,6 +447,13 @@ token_issue(int argc, char **argv)
 		if (scope != NULL && viewer)
 			return token_usage_error("issue", "give --scope or "
 			    "--viewer, not both");
+		/* Relays and agents refuse an unbound one: make none. */
+		if (bind == NULL || *bind == '\0')
+			return token_usage_error("issue", "a client token must "
+			    "be bound to its holder's key: pass --bind FILE.pub, "
+			    "the operator's public key (the operator runs "
+			    "'porthole token keygen -o FILE' and sets "
+			    "PORTHOLE_KEY=FILE)");
 	} else
 		return token_usage_error("issue", "--kind must be agent or "
 		    "client, not '%s'", kind);

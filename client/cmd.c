@@ -28,6 +28,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_dump_entry,
 	&cmd_shell_entry,
 	&cmd_console_entry,
+	&cmd_context_entry,
 	&cmd_entry_token,
 	&cmd_version_entry,
 	&cmd_help_entry,
@@ -169,8 +170,9 @@ cmd_list(void)
 	const struct cmd_entry	**e;
 	char			 *left;
 
-	printf("usage: porthole [--relay URL] [--token TOKEN|@FILE] [--key FILE] "
-	    "[--ca FILE] [--insecure] COMMAND [ARG...]\n\n");
+	printf("usage: porthole [--context NAME] [--relay URL] [--token "
+	    "TOKEN|@FILE] [--key FILE]\n                [--ca FILE] [--insecure] "
+	    "COMMAND [ARG...]\n\n");
 	printf("commands:\n");
 	for (e = cmd_table; *e != NULL; e++) {
 		left = ph_asprintf("%s %s", (*e)->name, (*e)->usage);
@@ -185,6 +187,8 @@ cmd_list(void)
 	    "  PORTHOLE_TOKEN   the token, or @FILE holding it        --token\n"
 	    "  PORTHOLE_KEY     the private key the token is bound to --key\n"
 	    "  PORTHOLE_CA      PEM file to trust besides the system  --ca\n"
+	    "  PORTHOLE_CONTEXT a context of ~/.config/porthole/config --context\n"
+	    "  (a context fills what neither a flag nor a variable gave)\n"
 	    "\nTARGET is an agent id, a name, a task id or a unique prefix of "
 	    "one,\nor a label selector key=value[,key=value].\n"
 	    "Failures of porthole itself exit with 255 and one line on "

@@ -42,6 +42,7 @@ extern const struct cmd_entry cmd_cp_entry;
 extern const struct cmd_entry cmd_dump_entry;
 extern const struct cmd_entry cmd_shell_entry;
 extern const struct cmd_entry cmd_console_entry;
+extern const struct cmd_entry cmd_context_entry;
 extern const struct cmd_entry cmd_version_entry;
 extern const struct cmd_entry cmd_help_entry;
 extern const struct cmd_entry cmd_entry_token;

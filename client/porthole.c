@@ -1,6 +1,6 @@
 /*
- * porthole.c - main() of the operator's CLI: the global options (--relay,
- * --token, --key, --ca, --insecure), then the command named by the first
+ * porthole.c - main() of the operator's CLI: the global options (--context,
+ * --relay, --token, --key, --ca, --insecure), then the command named by the first
  * other argument, found in cmd_table by name, alias or unique prefix.
  * Global options may also follow the command name; each command accepts
  * them through client_conf_option.  What a command printed with stdio is
@@ -21,7 +21,7 @@
 static int
 main_usage(const char *what)
 {
-	fprintf(stderr, "porthole: %s; usage: porthole [--relay URL] [--token "
+	fprintf(stderr, "porthole: %s; usage: porthole [--context NAME] [--relay URL] [--token "
 	    "TOKEN|@FILE] [--key FILE] [--ca FILE] [--insecure] COMMAND "
 	    "[ARG...] ('porthole help' lists the commands)\n", what);
 	return CMD_EXIT_FAIL;

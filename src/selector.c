@@ -6,7 +6,11 @@
  * Agent ids are "<claimed>@<sub>" (agentid.h): a TARGET written T@SUB is
  * matched only against the agents of that sub, T against their claimed
  * ids, names and tasks; without '@', ids are matched whole (an id prefix
- * is still a task id prefix, the claimed id coming first).
+ * is still a task id prefix, the claimed id coming first).  The last rule
+ * takes a prefix of an id, a name or a task alike: "api" picks api-1 when
+ * it is the only agent whose id, name or task starts so, and picks api-1
+ * and api-2 both (an ambiguity the CLI refuses, a list "ls" prints) when
+ * both are connected; an exact name or task still comes first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +96,7 @@ rule_match(enum rule r, const char *target, const char *sub, json_t *agent)
 		return task != NULL && strcmp(task, target) == 0;
 	case R_PREFIX:
 		return (id != NULL && n <= idlen && strncmp(id, target, n) == 0) ||
+		    (name != NULL && strncmp(name, target, n) == 0) ||
 		    (task != NULL && strncmp(task, target, n) == 0);
 	default:
 		return 0;

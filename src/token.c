@@ -1112,8 +1112,8 @@ claims_times(const json_t *claims, const struct ph_claims *c, int64_t now,
 
 	if (c->exp < now - PH_CLOCK_SKEW) {
 		fmt_interval(now - c->exp, ago, sizeof ago);
-		set_cause(cause, "token expired %s ago (issue a new one with "
-		    "'porthole token issue')", ago);
+		/* A fact: each front end says what to do, once (issue 16). */
+		set_cause(cause, "token expired %s ago", ago);
 		return -1;
 	}
 	if (claim_int(claims, "nbf", &nbf, &present) == 0 && present &&

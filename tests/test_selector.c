@@ -92,6 +92,83 @@ Test(selector, first_rule_that_matches_decides)
 	json_decref(a);
 }
 
+/*
+ * Names match by prefix like ids (issue 16 item 2): with api-1 and api-2
+ * connected, "api" is both (a list for ls, an ambiguity for exec), "api-2"
+ * and "wor" one each, and an exact name beats a longer name it prefixes.
+ */
+static json_t *
+named_agents(void)
+{
+	return json_pack("[{s:s,s:s,s:{}},{s:s,s:s,s:{}},{s:s,s:s,s:{}}]",
+	    "id", "a1/app", "name", "api-1", "labels",
+	    "id", "a2/app", "name", "api-2", "labels",
+	    "id", "w7/app", "name", "worker", "labels");
+}
+
+Test(selector, names_match_by_prefix)
+{
+	json_t			*a = named_agents(), *m;
+	enum ph_target_how	 how;
+	char			*cause = NULL;
+
+	cr_assert_str_eq(ids_in(a, "api"), "a1/app,a2/app");
+	cr_assert_str_eq(ids_in(a, "api-"), "a1/app,a2/app");
+	cr_assert_str_eq(ids_in(a, "api-2"), "a2/app");
+	cr_assert_str_eq(ids_in(a, "wor"), "w7/app");
+	cr_assert_str_eq(ids_in(a, "workers"), "");
+	cr_assert_str_eq(ids_in(a, "pi"), "");		/* a prefix, not a substring */
+	m = ph_target_resolve_how("wor", a, &how, &cause);
+	cr_assert_eq(how, PH_TARGET_PREFIX);
+	json_decref(m);
+	/* The exact name "api" wins over the names it prefixes. */
+	json_array_append_new(a, json_pack("{s:s,s:s,s:{}}", "id", "zz/app",
+	    "name", "api", "labels"));
+	cr_assert_str_eq(ids_in(a, "api"), "zz/app");
+	m = ph_target_resolve_how("api", a, &how, &cause);
+	cr_assert_eq(how, PH_TARGET_NAME);
+	json_decref(m);
+	json_decref(a);
+}
+
+Test(selector, name_prefix_one_or_the_candidates)
+{
+	struct client_conf	 conf;
+	json_t			*a = named_agents(), *one;
+	char			*cause = NULL, name[16], id[16];
+	int			 i;
+
+	memset(&conf, 0, sizeof conf);
+	conf.relay = "wss://relay.test:8443";
+	one = client_target_one(a, "wor", &conf, &cause);
+	cr_assert_not_null(one, "%s", cause);
+	cr_assert_str_eq(json_string_value(json_object_get(one, "id")), "w7/app");
+	json_decref(one);
+	cr_assert_null(client_target_one(a, "api", &conf, &cause));
+	cr_assert_str_eq(cause, "'api' matches 2 agents: api-1 (a1/app), api-2 "
+	    "(a2/app); give more of the name, or name one by id");
+	free(cause);
+	json_decref(a);
+
+	/* Past ten candidates the line says how many more. */
+	a = json_array();
+	for (i = 0; i < 13; i++) {
+		snprintf(name, sizeof name, "n%02d", i);
+		snprintf(id, sizeof id, "i%02d", i);
+		json_array_append_new(a, json_pack("{s:s,s:s,s:{}}", "id", id,
+		    "name", name, "labels"));
+	}
+	cause = NULL;
+	cr_assert_null(client_target_one(a, "n", &conf, &cause));
+	cr_assert(strncmp(cause, "'n' matches 13 agents: n00 (i00), ", 34) == 0,
+	    "%s", cause);
+	cr_assert(strstr(cause, "n09 (i09) and 3 more; give more of the name") != NULL,
+	    "%s", cause);
+	cr_assert(strstr(cause, "n10") == NULL, "%s", cause);
+	free(cause);
+	json_decref(a);
+}
+
 Test(selector, bad_selector)
 {
 	json_t *a = agents();
@@ -243,6 +320,10 @@ Test(selector, ids_qualified_by_sub)
 	RESOLVES("api@nobody", "", PH_TARGET_NONE);
 	/* A prefix of a full id across the '@' still works. */
 	RESOLVES("cd18/app@prod", "cd18/app@prod-tasks", PH_TARGET_PREFIX);
+	/* A name prefix: across subs, or within one. */
+	RESOLVES("ap", "cd18/app@prod-tasks,cd18/app@staging-tasks,ee99/app@prod-tasks",
+	    PH_TARGET_PREFIX);
+	RESOLVES("ap@staging-tasks", "cd18/app@staging-tasks", PH_TARGET_PREFIX);
 	RESOLVES("family=x", "", PH_TARGET_NONE);
 }
 

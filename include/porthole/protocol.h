@@ -51,6 +51,7 @@
 #define PH_PATH_AGENTS		"/v1/agents"
 #define PH_PATH_HEALTHZ		"/healthz"
 #define PH_PATH_METRICS		"/metrics"
+#define PH_PATH_VERSION		"/v1/version"	/* unauthenticated: version, protocol, commit */
 
 /* Session ids: 16 random bytes as 32 lowercase hex digits. */
 #define PH_SID_LEN		32

@@ -4,8 +4,10 @@
  * A selector is "k=v[,k=v]": an agent matches when every key is among its
  * labels with that value.  A TARGET that contains '=' is a selector;
  * otherwise it is matched, in this order, as an exact agent id, an exact
- * name, an exact task label, then a unique prefix of an id or task; the first
- * rule that matches anything decides.
+ * name, an exact task label, then a prefix of an id, a name or a task; the
+ * first rule that matches anything decides (several agents matched by a
+ * prefix are an ambiguity for a command that acts on one, and what "ls
+ * PREFIX" lists).
  *
  * Agent ids are "<claimed>@<sub>" (agentid.h).  A TARGET "T@SUB" (no '=')
  * is first matched by the same rules among the agents whose token had
@@ -37,7 +39,7 @@ enum ph_target_how {
 	PH_TARGET_ID,		/* an exact id: the full id, or CLAIMED@SUB */
 	PH_TARGET_NAME,		/* an exact name (NAME or NAME@SUB) */
 	PH_TARGET_TASK,		/* an exact task label */
-	PH_TARGET_PREFIX,	/* a prefix of an id or task */
+	PH_TARGET_PREFIX,	/* a prefix of an id, a name or a task */
 };
 
 /* ph_target_resolve, also saying which rule decided (how may be NULL). */

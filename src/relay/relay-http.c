@@ -3,7 +3,9 @@
  * GET /healthz ("ok"), GET /metrics (Prometheus text, relay-metrics.c),
  * GET /v1/agents (the
  * agents a client token may see, JSON, to a client that proves it holds
- * the token's key: listproof.h), and a JSON 404 for anything else.
+ * the token's key: listproof.h), GET /v1/version (the relay's version,
+ * protocol and commit, JSON, no token: `porthole version` prints it), and
+ * a JSON 404 for anything else.
  *
  * A response is built whole in memory (headers written at once, the body
  * kept in the connection with LWS_PRE bytes of headroom) and sent from
@@ -26,6 +28,7 @@
 #include "porthole/listproof.h"
 #include "porthole/log.h"
 #include "porthole/util.h"
+#include "porthole-commit.h"
 #include "relay.h"
 #include "relay-agent.h"
 #include "relay-audit.h"
@@ -193,6 +196,22 @@ relay_http_metrics(struct relay_conn *c, struct lws *wsi)
 	return r;
 }
 
+/* {"version", "protocol", "commit"} of this relay; asks for no token. */
+static int
+relay_http_version(struct relay_conn *c, struct lws *wsi)
+{
+	char	body[256];
+	int	n;
+
+	n = snprintf(body, sizeof body, "{\"version\":\"%s\",\"protocol\":%d,"
+	    "\"commit\":\"%s\"}\n", PORTHOLE_VERSION, PH_PROTOCOL_VERSION,
+	    PORTHOLE_COMMIT);
+	if (n < 0 || (size_t)n >= sizeof body)
+		return relay_http_error(c, wsi, 500, PH_ERR_INTERNAL, "version too long");
+	return relay_http_respond(c, wsi, 200, "application/json", body,
+	    (size_t)n, 0);
+}
+
 /* LWS_CALLBACK_HTTP: path is the request path (no query).  -1 closes. */
 static int
 relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path)
@@ -218,6 +237,8 @@ relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path)
 		return relay_http_metrics(c, wsi);
 	if (strcmp(path, PH_PATH_AGENTS) == 0)
 		return relay_http_agents(c, wsi);
+	if (strcmp(path, PH_PATH_VERSION) == 0)
+		return relay_http_version(c, wsi);
 	snprintf(msg, sizeof msg, "nothing at %.256s", path);
 	return relay_http_error(c, wsi, 404, "not_found", msg);
 }

@@ -16,16 +16,20 @@ check "garbage token exec: one porthole: line" one_line "$T/e1b"
 
 # A token signed by another key.
 ph token keygen -o "$T/other.key" >/dev/null
-ph token issue --key "$T/other.key" --kind client --sub mallory >"$T/other.token"
+ph token issue --key "$T/other.key" --kind client --sub mallory --bind "$STATE/operator.key" \
+	>"$T/other.token"
 PORTHOLE_TOKEN=@$T/other.token ph ls 2>"$T/e2"; eq "foreign key exits 255" $? 255
 contains "foreign key: says unknown key" "$(cat "$T/e2")" "key"
 
 # Expired an hour ago: well past the 60 s of clock skew allowed.
-ph token issue --key "$STATE/signing.key" --kind client --sub old \
+ph token issue --key "$STATE/signing.key" --kind client --sub old --bind "$STATE/operator.key" \
 	--expires-at $(( $(date +%s) - 3600 )) >"$T/exp.token"
 PORTHOLE_TOKEN=@$T/exp.token ph ls 2>"$T/e3"; eq "expired exits 255" $? 255
 contains "expired: says expired" "$(cat "$T/e3")" "expired"
 check "expired: one line" one_line "$T/e3"
+eq "expired: the hint said once" "$(grep -o "porthole token issue" "$T/e3" | wc -l)" 1
+PORTHOLE_TOKEN=@$T/exp.token ph exec e2e-auth -- true 2>"$T/e3b"; eq "expired exec exits 255" $? 255
+eq "expired exec: the hint said once" "$(grep -o "porthole token issue" "$T/e3b" | wc -l)" 1
 
 # Wrong kind: the agent token used by the CLI; the operator token by an agent.
 PORTHOLE_TOKEN=@$STATE/agent.token ph ls 2>"$T/e4"; eq "agent token as client exits 255" $? 255

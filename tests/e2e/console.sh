@@ -102,6 +102,10 @@ check "Ctrl-C at the prompt leaves the console up" wait_for 20 on_screen "target
 text "console"; keys Enter
 check "console inside the console refused" wait_for 20 on_screen "porthole: 'console' does not run inside the console"
 
+# The console's help says how to name another target (issue 16 item 4).
+text "help"; keys Enter
+check "help shows the console's rules" wait_for 20 on_screen "^in the console:"
+check "help says how to name another target" wait_for 20 on_screen "with '@': 'exec @worker -- uptime'"
 text "help ps"; keys Enter
 check "help runs" wait_for 20 on_screen "usage: porthole ps "
 
@@ -125,4 +129,36 @@ eq "second exit status" "$(cat "$T/console.exit" 2>/dev/null)" 0
 out=$(printf 'use e2e-console-agent\nexec -- echo piped-ok\n' |
 	XDG_STATE_HOME=$XDG "$CLI_BIN" console 2>&1); eq "piped console exit 0" $? 0
 contains "piped console runs commands" "$out" "piped-ok"
+
+# `use` checks its target, and a word naming another agent is no program
+# (issue 16 item 4).  Two agents in directories of their own: `pwd` on the
+# agent says which ran a line.
+for w in worker-a worker-b; do
+	mkdir -p "$T/$w"
+	(cd "$T/$w" && PORTHOLE_TOKEN=@$STATE/agent.token PORTHOLE_NAME=$w exec "$AGENT_BIN") \
+		>"$T/agent-$w.out" 2>"$T/agent-$w.err" &
+	PIDS+=("$!")
+	check "agent $w registers" wait_for 20 agent_listed "$w"
+done
+# con LINES...: a piped console running the lines; stdout and stderr to $T/con.out, .err.
+con() {
+	printf '%s\n' "$@" | XDG_STATE_HOME=$XDG "$CLI_BIN" console >"$T/con.out" 2>"$T/con.err"
+}
+con "use nope-no-agent" "use"
+contains "use of an unknown target: refused" "$(cat "$T/con.err")" "use: no agent matches 'nope-no-agent'; connected:"
+contains "use of an unknown target: the target stays unset" "$(cat "$T/con.out")" "no target"
+con "use worker" "use"
+contains "use of an ambiguous prefix: refused" "$(cat "$T/con.err")" "use: 'worker' matches 2 agents:"
+contains "use of an ambiguous prefix: lists worker-a" "$(cat "$T/con.err")" "worker-a ("
+contains "use of an ambiguous prefix: lists worker-b" "$(cat "$T/con.err")" "worker-b ("
+contains "use of an ambiguous prefix: the target stays unset" "$(cat "$T/con.out")" "no target"
+con "use family=nothing-here"
+contains "use of a selector matching nothing: refused" "$(cat "$T/con.err")" "use: no agent matches 'family=nothing-here'"
+con "use worker-a" "use"
+contains "use of one agent: says which" "$(cat "$T/con.out")" "target: worker-a is "
+contains "use of one agent: taken" "$(cat "$T/con.out")" "target: worker-a"
+# After `use worker-a`, another agent's name is refused, not run as a program.
+con "use worker-a" "exec -n worker-b -- pwd" "exec -n @worker-b -- pwd" "exec -n -- pwd"
+contains "another agent's name after use: refused" "$(cat "$T/con.err")" "'worker-b' is an agent, and the target is worker-a: write 'exec @worker-b ...'"
+eq "@NAME runs there, -- on the target, nothing else ran" "$(grep -v -e '^target:' -e '^$' "$T/con.out" | tr '\n' ' ')" "$T/worker-b $T/worker-a "
 finish

@@ -19,6 +19,9 @@ done
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/porthole-e2e.XXXXXX")
 STATE=$T/state
+# No context from the caller's config file (client-context.h): tests that
+# want one write $XDG_CONFIG_HOME/porthole/config.
+export XDG_CONFIG_HOME=$T/config
 PIDS=()
 fails=0
 checks=0

@@ -39,6 +39,23 @@ id=$(ph ls --json | jq -r '.agents[] | select(.name == "web-1") | .id // empty')
 check "web-1's id known ($id)" test -n "$id"
 eq "id prefix runs" "$(ph exec "${id:0:6}" -- echo hi </dev/null)" hi
 
+# Names match by prefix like ids (issue 16 item 2): "web" is web-1 and web-2.
+out=$(ph exec web -- true </dev/null 2>&1); eq "ambiguous name prefix exits 255" $? 255
+contains "ambiguous prefix names web-1" "$out" "web-1 ("
+contains "ambiguous prefix names web-2" "$out" "web-2 ("
+contains "ambiguous prefix says what to do" "$out" "give more of the name"
+eq "ambiguous prefix: one line ($out)" "$(printf '%s\n' "$out" | wc -l)" 1
+eq "unique name prefix runs" "$(ph exec web-2 -- echo hi </dev/null)" hi
+start_agent solo "family=x"
+out=$(ph exec so -- echo hi </dev/null 2>&1); eq "unique name prefix runs (exit)" $? 0
+eq "unique name prefix runs (output)" "$out" hi
+eq "ls of that prefix is the agent" "$(ph ls --json so | jq -r '[.agents[].name] | join(",")')" solo
+pre=$(ph ls web); eq "ls PREFIX exits 0" $? 0
+contains "ls PREFIX lists web-1" "$pre" "web-1"
+contains "ls PREFIX lists web-2" "$pre" "web-2"
+eq "ls PREFIX lists only those (header + 2)" "$(printf '%s\n' "$pre" | wc -l)" 3
+eq "ls --json PREFIX" "$(ph ls --json web | jq -r '[.agents[].name] | sort | join(",")')" "web-1,web-2"
+
 # An agent that goes away leaves the list.
 kill "$a1"
 check "killed agent leaves the list" wait_for 20 sh -c "! \"$CLI_BIN\" ls | grep -q web-1"

@@ -96,7 +96,13 @@ check "target not matching: relay log" relay_said "may not touch agent $agent_id
 refused "bound token, other key" "not the key the token is bound to" \
 	env PORTHOLE_KEY=$STATE/viewer.key "$CLI_BIN" exec tok-dev -- true
 refused "bound token, no key" "set PORTHOLE_KEY" env PORTHOLE_KEY= "$CLI_BIN" exec tok-dev -- true
-issue --kind client --sub unbound >"$T/unbound.token"
+# token issue refuses a client token without --bind, saying how to bind one.
+issue --kind client --sub unbound >"$T/unbound.token" 2>"$T/e-unbound"; eq "issue without --bind: 255" $? 255
+check "issue without --bind: one porthole: line" one_line "$T/e-unbound"
+contains "issue without --bind: says how to bind" "$(cat "$T/e-unbound")" "pass --bind FILE.pub, the operator's public key"
+eq "issue without --bind: no token printed" "$(cat "$T/unbound.token")" ""
+# An unbound token (ph-mint makes one) is refused by the relay.
+"$BUILD/tests/tools/ph-mint" "$STATE/signing.key" unbound >"$T/unbound.token"
 refused "unbound token" "not bound to a client key" env PORTHOLE_TOKEN=@$T/unbound.token \
 	PORTHOLE_KEY= "$CLI_BIN" exec tok-dev -- true
 check "unbound token: relay log" relay_said "not bound to a client key"
