@@ -28,4 +28,6 @@ const struct cmd_entry cmd_version_entry = {
 	.usage = "",
 	.about = "print the version of porthole and of its protocol",
 	.exec = cmd_version_exec,
+	.description = "The version of this porthole and the protocol version it "
+	    "speaks (also 'porthole --version').",
 };
