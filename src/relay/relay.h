@@ -59,6 +59,11 @@
 #define RELAY_ATTACH_SECS	10	/* agent must attach a session in this */
 #define RELAY_FIRST_MSG_SECS	10	/* hello / open / attach must come in this */
 #define RELAY_SHUTDOWN_SECS	25	/* SIGTERM: exit within this (--shutdown-secs) */
+#define RELAY_LIMITS_FD_RESERVE	64	/* fds kept for files, logs, recordings */
+
+/* relay-help.c: --help and the man page porthole-relay(8), one table. */
+void	relay_help(FILE *f);
+void	relay_man(FILE *f);
 #define RELAY_SHUTDOWN_HURRY	2	/* ... the last seconds stop waiting for queues */
 
 enum relay_conn_kind {
@@ -286,7 +291,6 @@ enum relay_opt {	/* getopt values of the long-only options */
 	RELAY_OPT_LIMITS_END,
 };
 int	relay_limits_option(int opt, const char *arg);
-void	relay_limits_usage(FILE *f);
 int	relay_limits_init(void);
 void	relay_limits_start(void);
 int	relay_limits_accept(int fd);
