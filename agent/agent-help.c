@@ -15,8 +15,9 @@
 #define AGENT_HELP_COL	24
 
 static const char agent_help_usage[] =
-"usage: porthole-agent [--relay wss://HOST[:PORT]] [--token TOKEN|@FILE] [--ca FILE]\n"
-"                      [--name NAME] [--labels KEY=VALUE,...] [-- APP [ARG...]]\n";
+"usage: porthole-agent [--relay wss://HOST[:PORT]] [--token TOKEN|@FILE]\n"
+"                      [--ca FILE] [--name NAME] [--labels KEY=VALUE,...]\n"
+"                      [-- APP [ARG...]]\n";
 
 static const char agent_help_about[] =
 "The agent runs inside a container (a sidecar, or the app's own image), dials "

@@ -34,6 +34,10 @@ static const char help_status[] =
 "as 128+N; 124 when exec --timeout stopped it). Failures of porthole itself "
 "exit with 255 and print one line on stderr.";
 
+static const char help_where[] =
+"options (before the command, or after one that talks to the relay; a flag "
+"overrides its variable):";
+
 static const struct ph_help_opt help_env[] = {
 	{ "PORTHOLE_RELAY", NULL, NULL, "the relay, wss://HOST:PORT (--relay)" },
 	{ "PORTHOLE_TOKEN", NULL, NULL, "the token, or @FILE holding it (--token)" },
@@ -139,7 +143,8 @@ cmd_list(void)
 		if (((*e)->flags & CMD_HIDDEN) == 0 &&
 		    (n = (int)strlen((*e)->name) + 4) > col)
 			col = n;
-	printf("usage: porthole [OPTIONS] COMMAND [ARG...]\n\n");
+	help_usage(stdout, "usage: ", "[OPTIONS]", NULL, "COMMAND [ARG...]", width);
+	fputc('\n', stdout);
 	ph_help_text(stdout, help_intro, 0, 0, width);
 	printf("\ncommands:\n");
 	for (e = cmd_table; *e != NULL; e++) {
@@ -153,8 +158,8 @@ cmd_list(void)
 		ph_help_text(stdout, about, col, 2 + (int)strlen((*e)->name), width);
 		free(about);
 	}
-	printf("\noptions, before or after the command (a flag overrides its "
-	    "variable):\n");
+	fputc('\n', stdout);
+	ph_help_text(stdout, help_where, 0, 0, width);
 	ph_help_opts(stdout, cmd_global_options, HELP_OPT_COL, width);
 	fputc('\n', stdout);
 	ph_help_text(stdout, help_target, 0, 0, width);
@@ -199,8 +204,8 @@ cmd_man(FILE *f)
 	fputs(".PP\n", f);
 	ph_man_text(f, help_target);
 	ph_man_section(f, "OPTIONS");
-	ph_man_text(f, "These go before or after the command; a flag overrides "
-	    "its variable (see ENVIRONMENT).");
+	ph_man_text(f, "These go before the command, or after one that talks to "
+	    "the relay; a flag overrides its variable (see ENVIRONMENT).");
 	ph_man_opts(f, cmd_global_options);
 	ph_man_section(f, "COMMANDS");
 	for (e = cmd_table; *e != NULL; e++) {

@@ -97,7 +97,7 @@ static const struct ph_help_opt token_issue_options[] = {
 };
 
 static const struct ph_help_opt token_show_options[] = {
-	{ "--pubkey", NULL, "FILE[,FILE]", "verify the signature, key and expiry "
+	{ "--pubkey", "-p", "FILE[,FILE]", "verify the signature, key and expiry "
 	    "with these public keys; without it nothing is verified and the "
 	    "output says so" },
 	{ NULL, NULL, NULL, NULL }
