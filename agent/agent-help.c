@@ -61,6 +61,8 @@ static const struct ph_help_opt agent_help_env[] = {
 	    "(default: the user's, else /bin/sh)" },
 	{ "PORTHOLE_HANGUP_SECS", NULL, NULL, "drop a relay that answers no ping "
 	    "for this many seconds" },
+	{ "PORTHOLE_LOG", NULL, NULL, "the log's level: error, warn, info "
+	    "(default), debug" },
 	{ "SSL_CERT_FILE", NULL, NULL, "the CA bundle, where the image's is not "
 	    "in a usual place" },
 	{ "ECS_CONTAINER_METADATA_URI_V4", NULL, NULL, "set by ECS: the agent "

@@ -45,6 +45,10 @@ static const struct ph_help_opt help_env[] = {
 	    "(--key)" },
 	{ "PORTHOLE_CA", NULL, NULL, "PEM certificates to trust besides the "
 	    "system's (--ca)" },
+	{ "PORTHOLE_HANGUP_SECS", NULL, NULL, "end a session after this many "
+	    "seconds without a byte from the relay (default 50)" },
+	{ "PORTHOLE_LOG", NULL, NULL, "the diagnostic log's level: error, warn "
+	    "(default), info, debug" },
 	{ "XDG_STATE_HOME", NULL, NULL, "the console's history is "
 	    "$XDG_STATE_HOME/porthole/history (default "
 	    "~/.local/state/porthole/history)" },

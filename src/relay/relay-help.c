@@ -85,7 +85,8 @@ static const struct ph_help_opt relay_help_options[] = {
 
 static const char relay_help_env[] =
 "Each PORTHOLE_* variable named above sets its option; a flag wins over its "
-"variable.";
+"variable. PORTHOLE_LOG sets the diagnostic log's level: error, warn, info "
+"(default), debug.";
 
 void
 relay_help(FILE *f)
