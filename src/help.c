@@ -84,8 +84,10 @@ ph_help_text(FILE *f, const char *text, int indent, int first, int width)
 				help_pad(f, indent);
 				col = indent;
 				words = 0;
-			} else
+			} else {
 				col = width;	/* what follows starts a line */
+				words = 1;
+			}
 			continue;
 		}
 		if (*p == ' ' || *p == '\n') {
