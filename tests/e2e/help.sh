@@ -53,8 +53,10 @@ for c in "${cmds[@]}"; do
 	for s in "${subs[@]}"; do
 		name="$c${s:+ $s}"
 		mapfile -t opts < <(own_opts "$c" ${s:+"$s"})
-		[ "$c" = exec ] && contains "exec's table has --grace" "${opts[*]}" --grace
-		[ "$c" = dump ] && contains "dump's table has --freeze" "${opts[*]}" --freeze
+		case $c in
+		exec) contains "exec's table has --grace" "${opts[*]}" --grace;;
+		dump) contains "dump's table has --freeze" "${opts[*]}" --freeze;;
+		esac
 		for o in "${opts[@]}"; do
 			contains "$name --help tells $o" "$h" "$o"
 			err=$(ph "$c" ${s:+"$s"} "$o" </dev/null 2>&1 >/dev/null)
