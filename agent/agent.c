@@ -54,18 +54,6 @@ static const struct lws_protocols agent_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-static const char agent_usage[] =
-"usage: porthole-agent [--relay wss://HOST[:PORT]] [--token TOKEN|@FILE] [--ca FILE]\n"
-"                      [--name NAME] [--labels KEY=VALUE,...] [-- APP [ARG...]]\n"
-"With -- APP, APP is exec'd in place (it keeps the pid, the signals and the\n"
-"exit code) and the agent runs as its child (launcher mode).\n"
-"Every flag has a variable: PORTHOLE_RELAY, PORTHOLE_TOKEN, PORTHOLE_CA,\n"
-"PORTHOLE_NAME, PORTHOLE_LABELS; flags win.  PORTHOLE_PUBKEY (required: the\n"
-"token issuer's public key files) and PORTHOLE_REVOKED (revoked token ids)\n"
-"check every request.  PORTHOLE_* never reaches the programs the agent starts.\n"
-"Exit status: 2 a setting is missing or malformed, 3 the token is not an agent\n"
-"token; a relay's refusal or a file not there yet is retried, never an exit.\n";
-
 /*
  * Context-wide callbacks (protocols[0]): TLS trust, certificate verdicts,
  * and the wake-up of lws_cancel_service() from the resolver thread (that
@@ -107,6 +95,7 @@ static const struct option agent_longopts[] = {
 	{ "labels", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
+	{ "man", no_argument, NULL, 'M' },
 	{ NULL, 0, NULL, 0 }
 };
 #define AGENT_SHORTOPTS "+hV"
@@ -159,8 +148,11 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 		case 'c': f_ca = optarg; break;
 		case 'n': f_name = optarg; break;
 		case 'l': f_labels = optarg; break;
-		case 'h':
-			fputs(agent_usage, stdout);
+		case 'h':	/* agent-help.c */
+			agent_help(stdout);
+			exit(0);
+		case 'M':
+			agent_man(stdout);
 			exit(0);
 		case 'V':
 			printf("porthole-agent %s (protocol %d)\n", PORTHOLE_VERSION,

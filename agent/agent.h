@@ -25,6 +25,7 @@
  *   agent-target.c   --pid/--container: whose root, ids, env a program gets
  *   agent-launch.c   launcher mode: -- APP is exec'd in place, the agent forks off
  *   agent-secret.c   not dumpable; secrets wiped once used
+ *   agent-help.c     --help and the man page porthole-agent(8), one table
  *   op.c, op-*.c     the operations a session runs (see op.h)
  *   op-child.c       an operation's child: what exec and shell share of its life (op.h)
  *   op-helper.c      ps, mem, dump: the agent re-executed as a helper child
@@ -36,6 +37,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -70,6 +72,10 @@
  * agent"): only its own immutable inputs stop it; a relay's verdict or a
  * file that is not there yet is retried.
  */
+/* agent-help.c: --help and the man page, from one table. */
+void	agent_help(FILE *f);
+void	agent_man(FILE *f);
+
 #define AGENT_EXIT_CONFIG	2	/* a setting missing or malformed (usage) */
 #define AGENT_EXIT_TOKEN	3	/* the token is not an agent token, or not a token */
 

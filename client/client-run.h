@@ -100,6 +100,19 @@ int	client_run_option(struct client_run *r, const struct cmd_entry *ce,
 	    int argc, char **argv, int *i);
 
 /*
+ * The help of client_run_option's options, for the option table
+ * (cmd.h) of each command whose parser calls it.
+ */
+#define CLIENT_RUN_HELP_OPTIONS						\
+	{ "--pid", NULL, "PID", "work inside the container of process PID on "	\
+	    "the agent: its root (/proc/PID/root), uid, gid, groups, "		\
+	    "environment and working directory, as an agent in a sidecar "	\
+	    "needs to reach the app (not with --container)" },		\
+	{ "--container", NULL, "NAME", "the same for the process of the "	\
+	    "task's container NAME, found in the ECS task metadata (not "	\
+	    "with --pid)" }
+
+/*
  * A command's own option at argv[*i]: the same returns as
  * client_run_option (-1 not its own, 0 taken, else an exit status).
  */

@@ -10,8 +10,8 @@
  * waits for its child, and what completion needs from the relay (the agent
  * list, a target's processes) is fetched the same way, by running `ls
  * --json` or `ps TARGET --json` in a child whose stdout is a pipe read with
- * a size cap and a deadline.  Only names without anything a terminal acts
- * on are offered; pids are numbers made here.
+ * a size cap and a deadline.  What is offered (commands, printable names,
+ * pids) is client-complete.c's, as for the shells' completion.
  *
  * Builtins: `use [TARGET|-]` shows, sets or clears the default target;
  * `exit`/`quit` leave, as does Ctrl-D.  `use TARGET` asks the relay first:
@@ -48,6 +48,7 @@
 #include "porthole/selector.h"
 #include "porthole/util.h"
 
+#include "client-complete.h"
 #include "client-conn.h"
 #include "client-target.h"
 #include "cmd.h"
@@ -57,7 +58,6 @@
 #define CONSOLE_AGENTS_TTL_MS	5000			/* agent names cached */
 #define CONSOLE_PIDS_TTL_MS	2000			/* pids cached */
 #define CONSOLE_HISTORY_SIZE	1000			/* lines kept */
-#define CONSOLE_CANDS_MAX	4096			/* completions listed */
 #define CONSOLE_LIST_MAX	10			/* agents named in a line */
 
 struct console {
@@ -141,7 +141,7 @@ console_spawn(struct console *c, const struct cmd_entry *entry, int argc, char *
 			close(null_fd);
 		}
 	}
-	r = entry->exec(c->conf, argc, argv);
+	r = cmd_run(entry, c->conf, argc, argv);
 	/* exit(), not _exit(): a command's atexit handlers (tty restore) run. */
 	exit(r);
 }
@@ -225,18 +225,14 @@ console_fetch(struct console *c, const struct cmd_entry *entry, int argc, char *
 }
 
 /*
- * Agent names, from `ls --json`, cached for a few seconds.  A name is the
- * agent's choice: one that holds anything a terminal acts on (ESC, C1, a
- * newline, invalid UTF-8: ph_is_printable) is never offered, since
- * completion writes it into the line being edited and lists it as it is,
- * and it could not be typed back anyway.
+ * Agent names, from `ls --json`, cached for a few seconds; only printable
+ * ones (client_complete_names).
  */
 static json_t *
 console_agents(struct console *c)
 {
-	json_t		*doc, *a, *names, *name;
+	json_t		*doc, *names;
 	char		*argv[] = { (char *)"ls", (char *)"--json", NULL }, *cause = NULL;
-	size_t		 i;
 
 	if (c->agents != NULL && ph_mono_ms() - c->agents_at < CONSOLE_AGENTS_TTL_MS)
 		return c->agents;
@@ -244,13 +240,7 @@ console_agents(struct console *c)
 		free(cause);
 		return c->agents;	/* stale is better than nothing */
 	}
-	names = json_array();
-	json_array_foreach(json_object_get(doc, "agents"), i, a) {
-		name = json_object_get(a, "name");
-		if (json_is_string(name) && ph_is_printable(json_string_value(name),
-		    json_string_length(name)))
-			json_array_append(names, name);
-	}
+	names = client_complete_names(doc);
 	json_decref(doc);
 	json_decref(c->agents);
 	c->agents = names;
@@ -262,10 +252,9 @@ console_agents(struct console *c)
 static json_t *
 console_pids(struct console *c)
 {
-	json_t		*doc, *p, *pids;
+	json_t		*doc, *pids;
 	char		*argv[] = { (char *)"ps", c->target, (char *)"--json", NULL };
 	char		*cause = NULL;
-	size_t		 i;
 
 	if (c->pids != NULL && c->pids_target != NULL &&
 	    strcmp(c->pids_target, c->target) == 0 &&
@@ -275,12 +264,7 @@ console_pids(struct console *c)
 		free(cause);
 		return NULL;
 	}
-	pids = json_array();
-	json_array_foreach(json_object_get(doc, "processes"), i, p) {
-		if (json_is_integer(json_object_get(p, "pid")))
-			json_array_append_new(pids, json_sprintf("%lld",
-			    (long long)json_integer_value(json_object_get(p, "pid"))));
-	}
+	pids = client_complete_pids(doc);
 	json_decref(doc);
 	json_decref(c->pids);
 	free(c->pids_target);
@@ -290,20 +274,11 @@ console_pids(struct console *c)
 	return pids;
 }
 
-/* Add s to cands (a JSON array of strings) if it starts with prefix. */
-static void
-console_cand(json_t *cands, const char *s, const char *prefix)
-{
-	if (strncmp(s, prefix, strlen(prefix)) == 0 &&
-	    json_array_size(cands) < CONSOLE_CANDS_MAX)
-		json_array_append_new(cands, json_string(s));
-}
-
 /* The candidates for word number idx (partial word) of the words before it. */
 static json_t *
 console_candidates(struct console *c, char **words, int idx, const char *word)
 {
-	const struct cmd_entry	**e, *entry = NULL;
+	const struct cmd_entry	 *entry = NULL;
 	json_t			 *cands = json_array(), *list, *v;
 	char			 *cause = NULL, *at;
 	size_t			  i;
@@ -311,17 +286,15 @@ console_candidates(struct console *c, char **words, int idx, const char *word)
 	const char		 *p;
 
 	if (idx == 0) {
-		for (e = cmd_table; *e != NULL; e++)
-			if (((*e)->flags & CMD_NO_CONSOLE) == 0)
-				console_cand(cands, (*e)->name, word);
-		console_cand(cands, "use", word);
-		console_cand(cands, "quit", word);
+		client_complete_commands(cands, word, 1);
+		client_complete_add(cands, "use", word);
+		client_complete_add(cands, "quit", word);
 		return cands;
 	}
 	if (strcmp(words[0], "use") == 0) {
 		if (idx == 1 && (list = console_agents(c)) != NULL)
 			json_array_foreach(list, i, v)
-				console_cand(cands, json_string_value(v), word);
+				client_complete_add(cands, json_string_value(v), word);
 		return cands;
 	}
 	if ((entry = cmd_find(words[0], &cause)) == NULL) {
@@ -338,10 +311,10 @@ console_candidates(struct console *c, char **words, int idx, const char *word)
 		json_array_foreach(list, i, v) {
 			if (word[0] == '@') {
 				at = ph_asprintf("@%s", json_string_value(v));
-				console_cand(cands, at, word);
+				client_complete_add(cands, at, word);
 				free(at);
 			} else
-				console_cand(cands, json_string_value(v), word);
+				client_complete_add(cands, json_string_value(v), word);
 		}
 		return cands;
 	}
@@ -351,7 +324,7 @@ console_candidates(struct console *c, char **words, int idx, const char *word)
 			digits = 0;
 	if (c->target != NULL && digits && (list = console_pids(c)) != NULL)
 		json_array_foreach(list, i, v)
-			console_cand(cands, json_string_value(v), word);
+			client_complete_add(cands, json_string_value(v), word);
 	return cands;
 }
 
@@ -830,4 +803,10 @@ const struct cmd_entry cmd_console_entry = {
 	.about = "an interactive prompt: these commands, 'use TARGET', completion",
 	.exec = cmd_console_exec,
 	.flags = CMD_NO_CONSOLE,
+	.description = "A prompt that runs porthole's commands without the "
+	    "word porthole, with history ($XDG_STATE_HOME/porthole/history) and "
+	    "Tab completion of commands, agent names and pids. 'use TARGET' sets "
+	    "a default target, given to every command that takes one; '@NAME' as "
+	    "a command's first argument names another one for that line; 'use "
+	    "-' clears it. exit, quit or Ctrl-D leave.",
 };

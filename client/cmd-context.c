@@ -169,6 +169,15 @@ cmd_context_exec(struct client_conf *conf, int argc, char **argv)
 	return r;
 }
 
+static const struct cmd_sub context_subs[] = {
+	{ "ls", "", "every context and its relay, '*' before the one that "
+	    "applies", NULL },
+	{ "use", "NAME", "make NAME the file's current context", NULL },
+	{ "show", "[NAME]", "a context's settings (default: the one that "
+	    "applies) and which of them a variable overrides here", NULL },
+	{ NULL, NULL, NULL, NULL }
+};
+
 const struct cmd_entry cmd_context_entry = {
 	.name = "context",
 	.alias = NULL,
@@ -176,4 +185,13 @@ const struct cmd_entry cmd_context_entry = {
 	.about = "named relay settings in ~/.config/porthole/config: list, "
 	    "switch, show",
 	.exec = cmd_context_exec,
+	.description = "A context names one relay's settings (relay, token_file, "
+	    "key_file, ca_file, insecure) in the JSON file "
+	    "$XDG_CONFIG_HOME/porthole/config (default ~/.config/porthole/config), "
+	    "so that switching relays is one command instead of an env file each. "
+	    "The context that applies is --context NAME, else PORTHOLE_CONTEXT, "
+	    "else the file's current; it fills only the settings that neither a "
+	    "flag nor a variable gave. Works offline: only the file is read, and "
+	    "only 'use' writes it (whole, through a temporary file and a rename).",
+	.subs = context_subs,
 };

@@ -389,4 +389,17 @@ const struct cmd_entry cmd_cp_entry = {
 	.about = "copy files and directory trees to or from an agent, sha256-verified",
 	.exec = cmd_cp_exec,
 	.flags = 0,
+	.description = "Copy a file or a directory tree from the agent TARGET "
+	    "names (TARGET:PATH LOCAL) or to it (LOCAL TARGET:PATH). Each file "
+	    "is checked with sha256 by the receiver and renamed into place only "
+	    "once it verified; symlinks are copied as symlinks, never followed; "
+	    "names that would climb out of the destination are refused. Modes "
+	    "lose setuid, setgid and sticky and pass through the receiver's "
+	    "umask unless -p.",
+	.options = (const struct ph_help_opt[]){
+		{ "--preserve", "-p", NULL, "keep modes as they are (setuid, setgid "
+		    "and sticky included, no umask)" },
+		CLIENT_RUN_HELP_OPTIONS,
+		{ NULL, NULL, NULL, NULL }
+	},
 };

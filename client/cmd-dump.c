@@ -919,5 +919,32 @@ const struct cmd_entry cmd_dump_entry = {
 	    "[-o FILE|DIR] [--force]",
 	.about = "core or heap dump of a process, to a local file (sha256-checked)",
 	.exec = cmd_dump_exec,
-	.flags = CMD_TARGET,
+	.flags = CMD_TARGET | CMD_PID,
+	.description = "Bring a dump of process PID on the agent to a local file "
+	    "that the usual tool opens: a core for gdb, an .hprof for Eclipse "
+	    "MAT or VisualVM, a .heapsnapshot for Chrome DevTools. Nothing needs "
+	    "to be installed in the image. The file is compressed on the way, "
+	    "checked (sha256) and appears only once complete, mode 0600: a core "
+	    "holds the process's secrets. The default name is core.NAME.PID, "
+	    "NAME.PID.hprof or NAME.PID.heapsnapshot (NAME: the agent's name) in "
+	    "the current directory; an existing file is never replaced unless "
+	    "--force. The agent needs to be allowed to ptrace the process (its "
+	    "user, or SYS_PTRACE).",
+	.options = (const struct ph_help_opt[]){
+		{ "--kind", NULL, "auto|core|jvm|node", "what to dump: a core, a "
+		    "JVM heap (HotSpot attach, live objects), a Node.js heap "
+		    "snapshot (the inspector, closed again afterwards); auto "
+		    "(default) picks by the process" },
+		{ "--freeze", NULL, NULL, "for a core: keep the app stopped for the "
+		    "whole dump (as gcore) instead of the default copy-on-write "
+		    "snapshot, which stops it only for about as long as a fork" },
+		{ "--tmpdir", NULL, "DIR", "for a JVM heap: the directory inside the "
+		    "task (a path as the JVM sees it) where the JVM writes the "
+		    "file before it is streamed and removed; default: the first of "
+		    "its $TMPDIR, /tmp, /var/tmp with room, a disk before a tmpfs" },
+		{ "--output", "-o", "FILE|DIR", "the local file, or an existing "
+		    "directory to put the default name in" },
+		{ "--force", "-f", NULL, "replace an existing file (atomically)" },
+		{ NULL, NULL, NULL, NULL }
+	},
 };

@@ -266,6 +266,28 @@ out:
 	return r;
 }
 
+static const struct ph_help_opt exec_options[] = {
+	{ "--no-stdin", "-n", NULL, "do not send stdin: the program reads an "
+	    "empty input at once (for scripts and loops that keep their own "
+	    "stdin)" },
+	{ "--timeout", NULL, "DUR", "stop the program when DUR is over: SIGTERM "
+	    "to its process group, SIGKILL after the grace; porthole then exits "
+	    "124 and says so. DUR is written as Go and kubectl write durations: "
+	    "30s, 1m30s, 1h2m3.5s, 500ms, 2h, 7d (d is 24h; a bare number is "
+	    "seconds); more than zero, at most 7d" },
+	{ "--grace", NULL, "DUR", "with --timeout: how long the program has "
+	    "between SIGTERM and SIGKILL (default 5s, at most 1h)" },
+	{ "--all", NULL, NULL, "run on every agent TARGET matches (a label "
+	    "selector, usually), all at once, without stdin: each output line "
+	    "comes as 'NAME: line', an agent whose program could not run gets "
+	    "one line saying why; the status is the highest of the agents'" },
+	{ "--json", NULL, NULL, "with --all: one JSON document at the end, "
+	    "{\"results\": [...]}, with each agent's exit status, stdout, stderr "
+	    "and error" },
+	CLIENT_RUN_HELP_OPTIONS,
+	{ NULL, NULL, NULL, NULL }
+};
+
 const struct cmd_entry cmd_exec_entry = {
 	.name = "exec",
 	.alias = NULL,
@@ -274,4 +296,12 @@ const struct cmd_entry cmd_exec_entry = {
 	.about = "run a program on an agent: its stdout, stderr and exit status",
 	.exec = cmd_exec_exec,
 	.flags = CMD_TARGET,
+	.description = "Run CMD with its ARGs on the agent TARGET names, as ssh "
+	    "HOST CMD would: stdin is streamed to it, its stdout and stderr come "
+	    "back apart, and its exit status is porthole's (a signal N as "
+	    "128+N). No terminal is made (see shell). The first Ctrl-C or "
+	    "SIGTERM is passed on to the program; a second one stops waiting, "
+	    "which ends it. Without \"--\", CMD is the second word that is not "
+	    "an option.",
+	.options = exec_options,
 };

@@ -276,4 +276,14 @@ const struct cmd_entry cmd_ls_entry = {
 	.usage = "[SELECTOR] [--json]",
 	.about = "connected agents and their labels",
 	.exec = cmd_ls_exec,
+	.description = "The agents connected to the relay: ID NAME SUB VERSION "
+	    "CONNECTED LABELS (SUB: the subject of the token the agent came "
+	    "with). A SELECTOR key=value[,key=value] shows the agents whose "
+	    "labels match; an argument without '=' is a TARGET (id, name, task "
+	    "or a unique prefix), and ls shows what 'porthole exec' would choose "
+	    "from.",
+	.options = (const struct ph_help_opt[]){
+		{ "--json", NULL, NULL, "one JSON document, {\"agents\": [...]}" },
+		{ NULL, NULL, NULL, NULL }
+	},
 };

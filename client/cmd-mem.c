@@ -298,5 +298,19 @@ const struct cmd_entry cmd_mem_entry = {
 	.about = "a process's memory and growth: live on a terminal, key=value piped, "
 	    "JSON Lines with --json",
 	.exec = cmd_mem_exec,
-	.flags = CMD_TARGET,
+	.flags = CMD_TARGET | CMD_PID,
+	.description = "Sample the memory of process PID on the agent (Rss, Pss, "
+	    "anonymous, file, shmem, swap, peak, threads, the cgroup's use and "
+	    "limit) until --for is over, Ctrl-C (status 0) or the process "
+	    "exits (255). On a terminal: a row per sample in KiB, MiB, GiB with "
+	    "the growth of RSS per minute and a sparkline; piped: one "
+	    "'HH:MM:SS key=value ...' line per sample, in bytes.",
+	.options = (const struct ph_help_opt[]){
+		{ "--every", NULL, "DUR", "time between samples (default 1s, from "
+		    "50ms to 1h; DUR as 500ms, 2s, 1m30s)" },
+		{ "--for", NULL, "DUR", "stop after DUR (default: until Ctrl-C)" },
+		{ "--json", NULL, NULL, "JSON Lines, one object per sample, sizes in "
+		    "bytes (rss_bytes, growth_bytes_per_min, ...)" },
+		{ NULL, NULL, NULL, NULL }
+	},
 };

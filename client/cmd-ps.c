@@ -427,4 +427,19 @@ const struct cmd_entry cmd_ps_entry = {
 	.about = "processes of a container, with its cgroup memory",
 	.exec = cmd_ps_exec,
 	.flags = CMD_TARGET,
+	.description = "The processes of the agent's container, read from /proc "
+	    "by the agent (no ps needed in the image), under a line with the "
+	    "container's cgroup memory use and limit: PID PPID USER STATE %CPU "
+	    "RSS THR FDS START COMMAND, %CPU measured over half a second, sizes "
+	    "in KiB, MiB, GiB.",
+	.options = (const struct ph_help_opt[]){
+		{ "--all", NULL, NULL, "every agent TARGET matches, at once: each "
+		    "table line prefixed with 'NAME: '" },
+		{ "--json", NULL, NULL, "the agent's document as JSON, sizes in "
+		    "bytes (rss_bytes, usage_bytes, limit_bytes)" },
+		{ "--sort", NULL, "cpu|rss|pid", "order of the table: by pid "
+		    "(default), or largest %CPU or RSS first" },
+		{ "--tree", NULL, NULL, "each process under its parent" },
+		{ NULL, NULL, NULL, NULL }
+	},
 };

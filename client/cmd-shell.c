@@ -363,4 +363,15 @@ const struct cmd_entry cmd_shell_entry = {
 	.about = "an interactive terminal on an agent (~. disconnects, ~? helps)",
 	.exec = cmd_shell_exec,
 	.flags = CMD_TARGET,
+	.description = "A terminal on the agent TARGET names, as ssh gives one: "
+	    "the agent's shell (or CMD) runs on a pty sized as your terminal, "
+	    "and your terminal is in raw mode, so Ctrl-C, Ctrl-Z and Ctrl-\\ "
+	    "reach the remote program. After a newline, ~. disconnects, ~? lists "
+	    "the escapes and ~~ sends one ~. With stdin not a terminal there is "
+	    "no pty and no escapes (as ssh -T). The status is the remote "
+	    "program's.",
+	.options = (const struct ph_help_opt[]){
+		CLIENT_RUN_HELP_OPTIONS,
+		{ NULL, NULL, NULL, NULL }
+	},
 };

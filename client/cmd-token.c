@@ -40,36 +40,6 @@
 
 #define DEFAULT_TTL	"30d"
 
-static const char token_usage[] =
-"usage: porthole token keygen -o FILE [--force]\n"
-"       porthole token issue --key FILE --kind agent|client --sub NAME\n"
-"                            [--scope OP,... | --viewer] [--target SELECTOR]\n"
-"                            [--bind CLIENT_KEY.pub] [--labels K=V|V...,K=*]\n"
-"                            [--ttl DUR | --expires-at UNIXTIME]\n"
-"       porthole token show [--pubkey FILE[,FILE]] TOKEN|@FILE\n"
-"\n"
-"keygen  makes FILE (private key, mode 0600) and FILE.pub (public key)\n"
-"issue   prints a token signed with --key on stdout; client tokens may do\n"
-"        every operation (%s) unless --scope or --viewer\n"
-"        (%s) says less; --bind (required for client\n"
-"        tokens) ties one to its holder's public key, the pair of the\n"
-"        holder's PORTHOLE_KEY; --labels limits the labels an agent may claim;\n"
-"        --ttl defaults to " DEFAULT_TTL " (the longest a relay takes a client\n"
-"        token by default); --expires-at sets exp exactly\n"
-"        (also in the past: tests of expiry use it)\n"
-"show    prints header and claims; verifies only with --pubkey\n";
-
-/* The usage, with the scopes of the operation registry (ops.h). */
-static void
-token_usage_print(void)
-{
-	char	*all = ph_ops_scope_list(0), *viewer = ph_ops_scope_list(1);
-
-	printf(token_usage, all != NULL ? all : "?", viewer != NULL ? viewer : "?");
-	free(all);
-	free(viewer);
-}
-
 /* Say so when relays with the default policy (tokenlife.h) would refuse c. */
 static void
 token_warn_lifetime(const struct ph_claims *c)
@@ -162,7 +132,7 @@ token_keygen(int argc, char **argv)
 			force = 1;
 			break;
 		case 'h':
-			token_usage_print();
+			cmd_help(&cmd_entry_token);
 			return 0;
 		default:
 			return token_getopt_error("keygen", c, argv);
@@ -412,7 +382,7 @@ token_issue(int argc, char **argv)
 		case 'T': ttl = optarg; break;
 		case 'E': expires_at = optarg; break;
 		case 'h':
-			token_usage_print();
+			cmd_help(&cmd_entry_token);
 			return 0;
 		default:
 			return token_getopt_error("issue", c, argv);
@@ -610,7 +580,7 @@ token_show(int argc, char **argv)
 			pubkey = optarg;
 			break;
 		case 'h':
-			token_usage_print();
+			cmd_help(&cmd_entry_token);
 			return 0;
 		default:
 			return token_getopt_error("show", c, argv);
@@ -685,7 +655,7 @@ cmd_token_main(int argc, char **argv)
 	sub = argv[1];
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
 	    strcmp(sub, "help") == 0) {
-		token_usage_print();
+		cmd_help(&cmd_entry_token);
 		return 0;
 	}
 	if (strcmp(sub, "keygen") == 0)

@@ -93,4 +93,10 @@ const struct cmd_entry cmd_version_entry = {
 	.usage = "",
 	.about = "print the version of porthole, of its protocol and of the relay",
 	.exec = cmd_version_exec,
+	.description = "The version of this porthole, the protocol version it "
+	    "speaks and the commit it was built from (also 'porthole "
+	    "--version'); then, when a relay is configured (a flag, a variable or "
+	    "a context), the relay's, asked with GET /v1/version (no token), or "
+	    "why it could not be asked. Exits 0 in every case and waits at most "
+	    "5 s for the relay.",
 };

@@ -1,6 +1,8 @@
 /*
  * cmd.c - the table of porthole's commands, finding one by name, alias or
- * unique prefix, and the few ways a command reports a failure.
+ * unique prefix (hidden commands only by their whole name), running one
+ * (cmd_run: -h/--help first), the table of the settings' flags every
+ * command takes, and the few ways a command reports a failure.
  *
  * A failure line quotes what agents and relays said (names, messages, file
  * names from a stream): the whole line is escaped for the terminal
@@ -32,7 +34,30 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_entry_token,
 	&cmd_version_entry,
 	&cmd_help_entry,
+	&cmd_completion_entry,
+	&cmd_complete_entry,
 	NULL
+};
+
+const struct ph_help_opt cmd_global_options[] = {
+	{ "--context", NULL, "NAME", "take the settings no flag or variable "
+	    "gives from this context of $XDG_CONFIG_HOME/porthole/config "
+	    "(PORTHOLE_CONTEXT; default: the file's current; see 'porthole "
+	    "context')" },
+	{ "--relay", NULL, "URL", "the relay, wss://HOST:PORT (PORTHOLE_RELAY)" },
+	{ "--token", NULL, "TOKEN|@FILE", "your token, or @FILE to read it from "
+	    "a file (PORTHOLE_TOKEN); a token given here is wiped from the "
+	    "process's arguments, but a file is better" },
+	{ "--key", NULL, "FILE", "the private key your token is bound to "
+	    "(PORTHOLE_KEY): every session request is signed with it" },
+	{ "--ca", NULL, "FILE", "PEM certificates to trust for the relay besides "
+	    "the system's (PORTHOLE_CA); a dev relay writes its own to "
+	    "DIR/ca.pem" },
+	{ "--insecure", NULL, NULL, "do not verify the relay's certificate "
+	    "(tests only: says so loudly on every run)" },
+	{ "--help", "-h", NULL, "show the help of porthole, or of the command it "
+	    "follows" },
+	{ NULL, NULL, NULL, NULL }
 };
 
 static int
@@ -42,12 +67,73 @@ cmd_exec_token(struct client_conf *conf, int argc, char **argv)
 	return cmd_token_main(argc, argv);
 }
 
+static const struct ph_help_opt token_keygen_options[] = {
+	{ "--output", "-o", "FILE", "write the private key to FILE (mode 0600) and "
+	    "the public key to FILE.pub (mode 0644); required" },
+	{ "--force", "-f", NULL, "replace FILE and FILE.pub if they exist (keygen "
+	    "never does otherwise)" },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static const struct ph_help_opt token_issue_options[] = {
+	{ "--key", NULL, "FILE", "the signing key (a private key from keygen); "
+	    "required" },
+	{ "--kind", NULL, "agent|client", "an agent's token, or a client's "
+	    "(an operator's CLI); required" },
+	{ "--sub", NULL, "NAME", "who the token is for: the subject the relay's "
+	    "audit names and its per-subject limits count; required" },
+	{ "--scope", NULL, "OP,...", "the operations a client token may do "
+	    "(default: every one)" },
+	{ "--viewer", NULL, NULL, "a client token that may only look: the "
+	    "read-only operations (not with --scope)" },
+	{ "--target", NULL, "SELECTOR", "the agents a client token may reach, as "
+	    "a label selector key=value[,key=value]" },
+	{ "--bind", NULL, "CLIENT_KEY", "tie a client token to the client's key "
+	    "pair (the .pub file from keygen): each request must be signed with "
+	    "the private key (PORTHOLE_KEY); required for a client token" },
+	{ "--labels", NULL, "K=V|V...,K=*", "the labels an agent token may claim: "
+	    "values allowed for each key, or * for any" },
+	{ "--ttl", NULL, "DUR", "how long the token lives (default 30d, the "
+	    "longest a relay takes a client token by default); DUR as 1h, 30m, "
+	    "1m30s, 7d" },
+	{ "--expires-at", NULL, "UNIXTIME", "set exp exactly, in seconds since "
+	    "1970 (also in the past: tests of expiry use it)" },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static const struct ph_help_opt token_show_options[] = {
+	{ "--pubkey", "-p", "FILE[,FILE]", "verify the signature, key and expiry "
+	    "with these public keys; without it nothing is verified and the "
+	    "output says so" },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static const struct cmd_sub token_subs[] = {
+	{ "keygen", "-o FILE [--force]", "make an Ed25519 key pair: FILE "
+	    "(private) and FILE.pub (public, for PORTHOLE_PUBKEY)",
+	    token_keygen_options },
+	{ "issue", "--key FILE --kind agent|client --sub NAME [--scope OP,...|"
+	    "--viewer] [--target SELECTOR] [--bind CLIENT_KEY] [--labels "
+	    "K=V|V...,K=*] [--ttl DUR|--expires-at UNIXTIME]", "print a token "
+	    "signed with --key on stdout", token_issue_options },
+	{ "show", "[--pubkey FILE[,FILE]] TOKEN|@FILE", "print a token's header "
+	    "and claims as JSON; verified only with --pubkey",
+	    token_show_options },
+	{ NULL, NULL, NULL, NULL }
+};
+
 const struct cmd_entry cmd_entry_token = {
 	.name = "token",
 	.alias = NULL,
 	.usage = "keygen|issue|show ...",
 	.about = "signing keys and tokens",
 	.exec = cmd_exec_token,
+	.description = "The issuer's side of porthole's identity; works offline "
+	    "and needs no relay. keygen makes a key pair: the private key signs "
+	    "tokens (or is a client's key), the public one goes into the relays' "
+	    "and agents' PORTHOLE_PUBKEY. issue signs a token for an agent or a "
+	    "client; show prints one.",
+	.subs = token_subs,
 };
 
 const struct cmd_entry *
@@ -63,7 +149,8 @@ cmd_find(const char *name, char **cause)
 			return *e;
 
 	for (e = cmd_table; *e != NULL; e++) {
-		if (*name == '\0' || strncmp((*e)->name, name, strlen(name)) != 0)
+		if (*name == '\0' || ((*e)->flags & CMD_HIDDEN) ||
+		    strncmp((*e)->name, name, strlen(name)) != 0)
 			continue;
 		found = *e;
 		next = ph_asprintf("%s%s%s", list != NULL ? list : "",
@@ -132,6 +219,10 @@ cmd_conf_option(const struct cmd_entry *entry, struct client_conf *conf,
 	char		*cause = NULL;
 	int		 r;
 
+	if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+		cmd_help(entry);
+		return CMD_EXIT_HELP;
+	}
 	if ((r = client_conf_option(conf, argc, argv, i, &cause)) < 0) {
 		r = cmd_usage_error(entry, "%s", cause);
 		free(cause);
@@ -164,33 +255,31 @@ cmd_failf(const char *fmt, ...)
 	return CMD_EXIT_FAIL;
 }
 
-void
-cmd_list(void)
+/* Is a one of -h, --help? */
+static int
+cmd_is_help(const char *a)
 {
-	const struct cmd_entry	**e;
-	char			 *left;
+	return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
+}
 
-	printf("usage: porthole [--context NAME] [--relay URL] [--token "
-	    "TOKEN|@FILE] [--key FILE]\n                [--ca FILE] [--insecure] "
-	    "COMMAND [ARG...]\n\n");
-	printf("commands:\n");
-	for (e = cmd_table; *e != NULL; e++) {
-		left = ph_asprintf("%s %s", (*e)->name, (*e)->usage);
-		printf("  %-46s %s%s%s%s\n", left, (*e)->about,
-		    (*e)->alias != NULL ? " (alias: " : "",
-		    (*e)->alias != NULL ? (*e)->alias : "",
-		    (*e)->alias != NULL ? ")" : "");
-		free(left);
+int
+cmd_run(const struct cmd_entry *entry, struct client_conf *conf, int argc,
+    char **argv)
+{
+	int	i, r;
+
+	if (argc > 1 && cmd_is_help(argv[1])) {
+		cmd_help(entry);
+		return 0;
 	}
-	printf("\nsettings (a flag overrides its variable):\n"
-	    "  PORTHOLE_RELAY   wss://HOST:PORT of the relay          --relay\n"
-	    "  PORTHOLE_TOKEN   the token, or @FILE holding it        --token\n"
-	    "  PORTHOLE_KEY     the private key the token is bound to --key\n"
-	    "  PORTHOLE_CA      PEM file to trust besides the system  --ca\n"
-	    "  PORTHOLE_CONTEXT a context of ~/.config/porthole/config --context\n"
-	    "  (a context fills what neither a flag nor a variable gave)\n"
-	    "\nTARGET is an agent id, a name, a task id or a unique prefix of "
-	    "one,\nor a label selector key=value[,key=value].\n"
-	    "Failures of porthole itself exit with 255 and one line on "
-	    "stderr.\n");
+	for (i = 1; entry->subs != NULL && i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (cmd_is_help(argv[i]) || (i == 1 && strcmp(argv[i], "help") == 0)) {
+			cmd_help(entry);
+			return 0;
+		}
+	}
+	r = entry->exec(conf, argc, argv);
+	return r == CMD_EXIT_HELP ? 0 : r;
 }

@@ -1,7 +1,8 @@
 /*
  * porthole.c - main() of the operator's CLI: the global options (--context,
  * --relay, --token, --key, --ca, --insecure), then the command named by the first
- * other argument, found in cmd_table by name, alias or unique prefix.
+ * other argument, found in cmd_table by name, alias or unique prefix, and
+ * run by cmd_run (which answers -h/--help from the table).
  * Global options may also follow the command name; each command accepts
  * them through client_conf_option.  What a command printed with stdio is
  * flushed after it returns (client-out.c): a reader gone ends us quietly.
@@ -21,9 +22,8 @@
 static int
 main_usage(const char *what)
 {
-	fprintf(stderr, "porthole: %s; usage: porthole [--context NAME] [--relay URL] [--token "
-	    "TOKEN|@FILE] [--key FILE] [--ca FILE] [--insecure] COMMAND "
-	    "[ARG...] ('porthole help' lists the commands)\n", what);
+	fprintf(stderr, "porthole: %s; usage: porthole [OPTIONS] COMMAND "
+	    "[ARG...] ('porthole help' lists the commands and options)\n", what);
 	return CMD_EXIT_FAIL;
 }
 
@@ -75,7 +75,7 @@ main(int argc, char **argv)
 		client_conf_free(&conf);
 		return cmd_fail(cause);
 	}
-	r = e->exec(&conf, argc - i, argv + i);
+	r = cmd_run(e, &conf, argc - i, argv + i);
 	client_conf_free(&conf);
 	/* Whatever went to stdout through stdio: a reader gone ends us quietly. */
 	if ((i = client_out_flush()) != 0 && r == 0)

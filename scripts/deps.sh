@@ -23,8 +23,10 @@ PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc libc6-dev
 #   static program of static_root.sh's empty root; asciinema (record.sh:
 #   `asciinema cat`), prometheus (metrics.sh: `promtool check metrics`),
 #   openjdk-17-jdk-headless (dump_jvm.sh: java, javac), nodejs (dump_node.sh),
-#   dpkg-dev (package.sh: scripts/package's dpkg-shlibdeps).
-PORTHOLE_TEST_DEPS="dpkg-dev clang libclang-rt-14-dev openssl procps iproute2 coreutils
+#   dpkg-dev (package.sh: scripts/package's dpkg-shlibdeps), zsh and fish
+#   (completion.sh: the scripts load and complete in them), man-db and
+#   groff-base (help.sh: the man pages render without a warning).
+PORTHOLE_TEST_DEPS="dpkg-dev zsh fish man-db groff-base clang libclang-rt-14-dev openssl procps iproute2 coreutils
  jq curl file python3 tmux util-linux gdb zstd binutils
  openssh-server openssh-client busybox-static
  asciinema prometheus openjdk-17-jdk-headless nodejs"

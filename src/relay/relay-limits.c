@@ -59,7 +59,6 @@
 #include "relay-map.h"
 #include "relay-metrics.h"
 
-#define RELAY_LIMITS_FD_RESERVE	64	/* fds kept for files, logs, recordings */
 #define RELAY_LIMITS_TICK_MS	1000
 
 struct relay_limits relay_limits = {
@@ -134,25 +133,6 @@ relay_limits_option(const char *name, const char *arg)
 			return relay_limits_num(opts[i].name, arg, opts[i].min, opts[i].max,
 			    opts[i].out);
 	return -1;
-}
-
-void
-relay_limits_usage(FILE *f)
-{
-	fprintf(f,
-	    "  --handshake-timeout N  close a connection that has not finished TLS, the\n"
-	    "                      upgrade and its token within N s (default 10)\n"
-	    "  --max-pending-per-addr N  connections not yet authenticated from one\n"
-	    "                      address; more are refused at accept (default 32)\n"
-	    "  --max-pending N     connections not yet authenticated in all; past it the\n"
-	    "                      oldest is closed to make room (default 1024)\n"
-	    "  --max-conns N       connections in all (default: the file descriptor limit\n"
-	    "                      less %d)\n"
-	    "  --max-sessions-per-agent N  sessions open on one agent (default 32)\n"
-	    "  --max-sessions-per-sub N  sessions one token subject may hold on one agent\n"
-	    "                      (PORTHOLE_MAX_SESSIONS_PER_SUB; default half the\n"
-	    "                      per-agent limit, so that others keep room)\n",
-	    RELAY_LIMITS_FD_RESERVE);
 }
 
 /*

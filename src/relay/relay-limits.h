@@ -31,6 +31,8 @@ struct relay_limits_state {
 	uint64_t		 refused_logged;
 };
 
+#define RELAY_LIMITS_FD_RESERVE	64	/* fds kept for files, logs, recordings */
+
 struct relay_limits {
 	int	handshake_secs;		/* --handshake-timeout */
 	int	max_pending;		/* --max-pending */

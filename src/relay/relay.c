@@ -114,45 +114,11 @@ struct relay_opts {
 	struct ph_lifetime lifetime;		/* relay-auth.c, relay-dev.c */
 };
 
+/* relay-help.c: --help and the man page, from one table. */
 static void
 relay_usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: porthole-relay [--listen ADDR:PORT] --tls-cert FILE --tls-key FILE "
-	    "--pubkey FILE[,FILE...]\n"
-	    "                      [--revoked FILE]\n"
-	    "       porthole-relay --dev [--state DIR] [--listen ADDR:PORT]\n"
-	    "\n"
-	    "  --listen ADDR:PORT  address to serve on (PORTHOLE_LISTEN; default 0.0.0.0:7443,\n"
-	    "                      with --dev 127.0.0.1:7443; port 0 picks a free port)\n"
-	    "  --tls-cert FILE     PEM certificate chain (PORTHOLE_TLS_CERT)\n"
-	    "  --tls-key FILE      PEM private key (PORTHOLE_TLS_KEY)\n"
-	    "  --pubkey FILES      token verification keys, comma-separated PEM files\n"
-	    "                      (PORTHOLE_PUBKEY)\n"
-	    "  --revoked FILE      revoked token ids (jti), one a line, re-read when the\n"
-	    "                      file changes (PORTHOLE_REVOKED)\n"
-	    "  --max-token-lifetime KIND=DUR[,KIND=DUR...]  refuse tokens made to live\n"
-	    "                      longer (exp - iat) than this for their kind: client,\n"
-	    "                      agent, relay; 0 for no limit (PORTHOLE_MAX_TOKEN_LIFETIME;\n"
-	    "                      default " PH_LIFETIME_DEFAULT ", relay as client)\n"
-	    "  --dev               make (or reuse) a self-signed certificate, signing keys\n"
-	    "                      and tokens in the state directory, then serve with them\n"
-	    "  --state DIR         state directory for --dev (default ./.porthole-dev)\n"
-	    "  --hangup-secs N     drop a peer that answers no ping for N seconds\n"
-	    "                      (PORTHOLE_HANGUP_SECS; default %d; pings every\n"
-	    "                      min(%d, N/3) s; a peer held up by flow control counts\n"
-	    "                      as alive while its TCP connection is)\n"
-	    "  --shutdown-secs N   SIGTERM: close every session with 1001 once its queued\n"
-	    "                      data is out, and exit within N s (default %d)\n"
-	    "  --trusted-proxies CIDRS  believe X-Forwarded-For from these peers, e.g. the\n"
-	    "                      subnets of an ALB (PORTHOLE_TRUSTED_PROXIES)\n"
-	    "  --record-dir DIR    record shell and exec sessions there as asciicast v2\n"
-	    "                      (PORTHOLE_RECORD_DIR)\n"
-	    "  --record-required   refuse or close a session that cannot be recorded\n"
-	    "                      (PORTHOLE_RECORD_REQUIRED=1)\n",
-	    PH_HANGUP_SECS, PH_PING_SECS, RELAY_SHUTDOWN_SECS);
-	relay_limits_usage(f);
-	fprintf(f, "The audit stream (JSON lines) goes to stdout, the diagnostic log to stderr.\n");
+	relay_help(f);
 }
 
 /* Once a second: sessions whose agent did not attach in time fail. */
@@ -307,6 +273,7 @@ static const struct option relay_longopts[] = {
 	    RELAY_OPT_MAX_SESSIONS_PER_SUB },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
+	{ "man", no_argument, NULL, 'M' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -360,6 +327,9 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 			break;
 		case 'h':
 			relay_usage(stdout);
+			exit(0);
+		case 'M':
+			relay_man(stdout);
 			exit(0);
 		case 'V':
 			printf("porthole-relay %s (protocol %d)\n", PORTHOLE_VERSION,

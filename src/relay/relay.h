@@ -81,4 +81,8 @@ struct relay {
 
 extern struct relay relay;
 
+/* relay-help.c: --help and the man page porthole-relay(8), one table. */
+void	relay_help(FILE *f);
+void	relay_man(FILE *f);
+
 #endif

@@ -101,8 +101,8 @@ contains "plain line" "$(head -1 "$T/mem.txt")" "pid=$grow rss_bytes="
 contains "plain growth" "$(tail -1 "$T/mem.txt")" " growth_bytes_per_min="
 eq "every plain line is key=value" "$(grep -cvE '^[0-9]{2}:[0-9]{2}:[0-9]{2}( [a-z_]+=(-?[0-9]+|-))+$' \
 	"$T/mem.txt")" 0
-contains "help says key=value off a terminal" "$(ph help)" "key=value piped"
-contains "help says JSON Lines with --json" "$(ph help)" "JSON Lines with --json"
+contains "help says key=value off a terminal" "$(ph help | tr -s " \n" "  ")" "key=value piped"
+contains "help says JSON Lines with --json" "$(ph help | tr -s " \n" "  ")" "JSON Lines with --json"
 
 # On a terminal (script(1) gives it a pty): header, growth and sparkline.
 if command -v script >/dev/null; then

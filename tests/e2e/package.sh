@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/package end to end: the two .deb files it builds from this build
 # directory are well formed (dpkg-deb -I, dpkg -c), hold the programs where
-# README.md says (/usr/bin/porthole, /usr/sbin/porthole-relay), depend on
+# README.md says (/usr/bin/porthole, /usr/sbin/porthole-relay) with their
+# man pages and the CLI's completion scripts where man and the shells look,
+# depend on
 # packages this machine has, and what dpkg -x unpacks into a scratch root
 # runs: `porthole version`, and the unpacked relay (--dev) serves the
 # unpacked CLI.
@@ -33,12 +35,24 @@ done
 check "dpkg -c: the CLI is /usr/bin/porthole" sh -c "dpkg -c '$cli' | grep -q ' ./usr/bin/porthole$'"
 check "dpkg -c: the relay is /usr/sbin/porthole-relay" \
 	sh -c "dpkg -c '$relay' | grep -q ' ./usr/sbin/porthole-relay$'"
+for f in usr/share/man/man1/porthole.1.gz usr/share/bash-completion/completions/porthole \
+	usr/share/zsh/vendor-completions/_porthole usr/share/fish/vendor_completions.d/porthole.fish; do
+	check "dpkg -c: the CLI's package has /$f" sh -c "dpkg -c '$cli' | grep -q ' ./$f\$'"
+done
+check "dpkg -c: the relay's package has porthole-relay(8)" \
+	sh -c "dpkg -c '$relay' | grep -q ' ./usr/share/man/man8/porthole-relay.8.gz$'"
 check "dpkg -c: every file is root's" sh -c "! dpkg -c '$cli' '$relay' | grep -v ' root/root '"
 
 ROOT=$T/root
 dpkg -x "$cli" "$ROOT"
 dpkg -x "$relay" "$ROOT"
 contains "the unpacked CLI runs: porthole version" "$("$ROOT/usr/bin/porthole" version 2>&1)" "porthole "
+eq "the unpacked man page renders without a warning" \
+	"$(MANWIDTH=80 man --warnings -l "$ROOT/usr/share/man/man1/porthole.1.gz" 2>&1 >/dev/null)" ""
+contains "the unpacked man page is porthole(1)" \
+	"$(MANWIDTH=80 man -l "$ROOT/usr/share/man/man1/porthole.1.gz" 2>/dev/null)" "porthole - "
+check "the unpacked bash completion loads" \
+	bash -c 'source "$1" && complete -p porthole' _ "$ROOT/usr/share/bash-completion/completions/porthole"
 contains "the unpacked relay runs: --version" "$("$ROOT/usr/sbin/porthole-relay" --version 2>&1)" \
 	"porthole-relay "
 
