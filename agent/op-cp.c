@@ -19,13 +19,24 @@
  * has `preserve` (cp -p).  The operation ends with `exit` code 0, or code
  * 1 and a `message` saying what failed (a missing path, a refused name, a
  * sha256 mismatch); a failed receive leaves no partial file behind.
+ *
+ * A relative PATH starts where a `shell` would: the agent's own working
+ * directory, or with `pid`/`container` that process's (/proc/PID/cwd, as
+ * the process sees it inside its root: the link's text, less the root's
+ * own when the agent sees that in front (a chroot), checked to name the
+ * same directory when resolved inside the root).  The agent announces
+ * this as PH_CAP_CP_CWD, and PH_CAP_CP_UNSIZED: a put whose NAME is ""
+ * (the CLI's stdin, a file of unknown size) which PATH must name itself
+ * (an existing directory is refused: there is no name to give it).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -140,6 +151,12 @@ cp_dest(struct cp_op *c, const char *path, const char *name, char **as, char **c
 
 	*as = NULL;
 	if ((fd = cp_openat2(c->rootfd, path, O_RDONLY | O_DIRECTORY, cause)) >= 0) {
+		if (*name == '\0') {
+			close(fd);
+			*cause = ph_asprintf("%s is a directory: name the file to write "
+			    "the stream into", path);
+			return -1;
+		}
 		if ((*as = strdup(name)) == NULL) {
 			close(fd);
 			*cause = ph_asprintf("out of memory");
@@ -184,25 +201,120 @@ cp_dest(struct cp_op *c, const char *path, const char *name, char **as, char **c
 	return fd;
 }
 
+/* dir (malloc'd) if it names the directory want inside the root, else NULL. */
+static char *
+cp_cwd_in_root(int rootfd, const char *dir, const struct stat *want)
+{
+	struct stat	 got;
+	char		*cause = NULL;
+	int		 fd, same;
+
+	if ((fd = cp_openat2(rootfd, dir, O_PATH | O_DIRECTORY, &cause)) < 0) {
+		free(cause);
+		return NULL;
+	}
+	same = fstat(fd, &got) == 0 && got.st_dev == want->st_dev &&
+	    got.st_ino == want->st_ino;
+	close(fd);
+	return same ? strdup(dir) : NULL;
+}
+
+/*
+ * The directory a relative PATH starts from: the agent's working directory
+ * (pid 0), or process pid's as it sees it inside its root (rootfd): the
+ * text of /proc/PID/cwd, accepted only if it names that same directory
+ * when resolved inside the root.  Malloc'd, or NULL with *cause.
+ */
+static char *
+cp_cwd(int rootfd, pid_t pid, char **cause)
+{
+	char		 link[64], buf[PATH_MAX], *cwd = NULL;
+	struct stat	 want;
+	ssize_t		 n;
+
+	if (pid == 0) {
+		if (getcwd(buf, sizeof buf) == NULL || stat(".", &want) != 0) {
+			*cause = ph_asprintf("cannot read the agent's working directory: %s",
+			    strerror(errno));
+			return NULL;
+		}
+		n = (ssize_t)strlen(buf);
+	} else {
+		snprintf(link, sizeof link, "/proc/%d/cwd", (int)pid);
+		if ((n = readlink(link, buf, sizeof buf - 1)) < 0 || stat(link, &want) != 0) {
+			*cause = ph_asprintf("cannot read the working directory of process "
+			    "%d: %s", (int)pid, strerror(errno));
+			return NULL;
+		}
+		buf[n] = '\0';
+	}
+	if (n == 0 || buf[0] != '/' || (cwd = cp_cwd_in_root(rootfd, buf, &want)) == NULL) {
+		char	rt[PATH_MAX];
+		ssize_t	rn;
+
+		/*
+		 * The link reads as the agent sees it: a chroot in the agent's
+		 * own mount namespace shows its root's path in front.
+		 */
+		snprintf(link, sizeof link, "/proc/%d/root", (int)pid);
+		if (pid != 0 && (rn = readlink(link, rt, sizeof rt - 1)) > 1) {
+			rt[rn] = '\0';
+			if (strncmp(buf, rt, (size_t)rn) == 0 && (buf[rn] == '/' ||
+			    buf[rn] == '\0'))
+				cwd = cp_cwd_in_root(rootfd, buf[rn] == '\0' ? "/" : buf + rn,
+				    &want);
+		}
+	}
+	if (cwd == NULL) {
+		if (pid == 0)
+			*cause = ph_asprintf("the agent's working directory cannot be "
+			    "named (removed?): give an absolute path");
+		else
+			*cause = ph_asprintf("the working directory of process %d cannot be "
+			    "named inside its root (removed, or outside it): give an "
+			    "absolute path", (int)pid);
+		return NULL;
+	}
+	return cwd;
+}
+
+/* path as the agent resolves it: a relative one joined to the start directory. */
+static char *
+cp_path(int rootfd, pid_t pid, const char *path, char **cause)
+{
+	char	*cwd, *full;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if ((cwd = cp_cwd(rootfd, pid, cause)) == NULL)
+		return NULL;
+	full = ph_asprintf("%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/", path);
+	free(cwd);
+	if (full == NULL)
+		*cause = ph_asprintf("out of memory");
+	return full;
+}
+
 static int
 cp_start(struct agent_session *s, json_t *req)
 {
 	json_t		*argv = ph_open_get(req, "argv"), *pid;
 	const char	*mode = json_string_value(json_array_get(argv, 0));
-	const char	*path = json_string_value(json_array_get(argv, 1));
+	const char	*rpath = json_string_value(json_array_get(argv, 1));
 	const char	*name = json_string_value(json_array_get(argv, 2));
 	struct cp_op	*c;
-	char		 root[64], *cause = NULL, *as = NULL;
+	char		 root[64], *cause = NULL, *as = NULL, *path;
 	int		 put = mode != NULL && strcmp(mode, "put") == 0;
+	pid_t		 tpid = 0;
 
-	if (mode == NULL || path == NULL || *path == '\0' ||
+	if (mode == NULL || rpath == NULL || *rpath == '\0' ||
 	    (strcmp(mode, "get") != 0 && !put) || json_array_size(argv) != (put ? 3u : 2u) ||
 	    (put && (name == NULL || strchr(name, '/') != NULL ||
-	    ph_cp_name_ok(name, &cause) != 0))) {
+	    (*name != '\0' && ph_cp_name_ok(name, &cause) != 0)))) {
 		free(cause);
 		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
 		    "cp wants argv [\"get\", PATH] or [\"put\", PATH, NAME] (NAME one "
-		    "file or directory name)");
+		    "file or directory name, or \"\" for a stream)");
 		return -1;
 	}
 	pid = ph_open_get(req, "pid");
@@ -219,9 +331,11 @@ cp_start(struct agent_session *s, json_t *req)
 			return -1;
 		}
 		snprintf(root, sizeof root, "/proc/%d/root", (int)cpid);
-	} else if (json_is_integer(pid) && json_integer_value(pid) > 0)
-		snprintf(root, sizeof root, "/proc/%lld/root", (long long)json_integer_value(pid));
-	else
+		tpid = cpid;
+	} else if (json_is_integer(pid) && json_integer_value(pid) > 0) {
+		tpid = (pid_t)json_integer_value(pid);
+		snprintf(root, sizeof root, "/proc/%d/root", (int)tpid);
+	} else
 		snprintf(root, sizeof root, "/");
 	if ((c = calloc(1, sizeof *c)) == NULL) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "out of memory");
@@ -236,23 +350,25 @@ cp_start(struct agent_session *s, json_t *req)
 	}
 	if (agent_session_send_ctl(s, ph_ctl_new(PH_CTL_READY)) != 0)
 		return -1;
+	if ((path = cp_path(c->rootfd, tpid, rpath, &cause)) == NULL) {
+		cp_finish(s, 1, cause);
+		return 0;
+	}
 	if (strcmp(mode, "get") == 0) {
-		if ((c->tx = ph_cptx_new(c->rootfd, path, &cause)) == NULL) {
+		if ((c->tx = ph_cptx_new(c->rootfd, path, &cause)) == NULL)
 			cp_finish(s, 1, cause);
-			return 0;
-		}
-		cp_pump(s);
+		else
+			cp_pump(s);
+		free(path);
 		return 0;
 	}
 	if ((c->destfd = cp_dest(c, path, name, &as, &cause)) < 0 ||
 	    (c->rx = ph_cprx_new(c->destfd, as,
 	    json_is_true(ph_open_get(req, "preserve")) ? PH_CPRX_PRESERVE : 0,
-	    ph_cp_umask(), &cause)) == NULL) {
-		free(as);
+	    ph_cp_umask(), &cause)) == NULL)
 		cp_finish(s, 1, cause);
-		return 0;
-	}
 	free(as);
+	free(path);
 	return 0;
 }
 
@@ -324,8 +440,11 @@ cp_free(struct agent_session *s)
 	}
 }
 
+static const char *const cp_caps[] = { PH_CAP_CP_CWD, PH_CAP_CP_UNSIZED, NULL };
+
 const struct op_entry op_cp_entry = {
 	.name = "cp",
+	.caps = cp_caps,
 	.start = cp_start,
 	.input = cp_input,
 	.resume = cp_resume,

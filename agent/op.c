@@ -1,6 +1,7 @@
 /*
  * op.c - the list of operations porthole-agent serves, looked up by the
- * `op` member of an `open` request and announced as `caps` in `hello`.
+ * `op` member of an `open` request and announced as `caps` in `hello`
+ * (with the features an operation lists, "cp.cwd": ops.h, PH_CAP_*).
  * Adding an operation is its op-<name>.c, one line here and its entry in
  * the operation registry (src/ops.c); op_table_check(), run when the agent
  * starts and by the unit test agent_ops, holds the two lists equal.
@@ -48,12 +49,19 @@ op_caps(void)
 	if ((caps = json_array()) == NULL)
 		return NULL;
 	for (i = 0; i < OP_COUNT; i++) {
-		if (json_array_append_new(caps, json_string(op_table[i]->name)) != 0) {
-			json_decref(caps);
-			return NULL;
+		const char *const *f = op_table[i]->caps;
+
+		if (json_array_append_new(caps, json_string(op_table[i]->name)) != 0)
+			goto fail;
+		for (; f != NULL && *f != NULL; f++) {
+			if (json_array_append_new(caps, json_string(*f)) != 0)
+				goto fail;
 		}
 	}
 	return caps;
+fail:
+	json_decref(caps);
+	return NULL;
 }
 
 int

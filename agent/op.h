@@ -35,6 +35,11 @@ struct agent_session;
 
 struct op_entry {
 	const char	*name;
+	/*
+	 * Features of this operation announced in hello.caps beside its name
+	 * (PH_CAP_*, ops.h), NULL-terminated; NULL: none.
+	 */
+	const char *const *caps;
 	int		(*start)(struct agent_session *s, json_t *open);
 	void		(*input)(struct agent_session *s, const struct ph_frame *f);
 	void		(*resume)(struct agent_session *s);
@@ -100,7 +105,7 @@ int		 op_mem_main(int argc, char **argv);
 
 /* The operation called name, or NULL. */
 const struct op_entry *op_find(const char *name);
-/* hello.caps: a new JSON array of the operation names. */
+/* hello.caps: a new JSON array of the operation names and their features. */
 json_t		*op_caps(void);
 /*
  * Does the table name exactly the registry's session operations (ops.h)?

@@ -13,7 +13,23 @@
  * carries to the agent as `preserve` in the signed open, with the name in
  * argv ["put", PATH, NAME].  Sending (put) feeds the session
  * only while its queue is under the high mark and resumes on `drained`.
- * Progress (bytes, rate) goes to stderr only when stderr is a terminal.
+ *
+ * A relative remote PATH is resolved by the agent from the directory a
+ * `shell` starts in (its working directory, or the --pid process's), and
+ * is sent only to agents that list PH_CAP_CP_CWD in their caps: an older
+ * agent would take it from `/`.  LOCAL `-`: get streams the one regular
+ * file to stdout (a directory is refused; the sha256 is checked at the
+ * end, after the bytes went out, and a mismatch is the exit status);
+ * put reads stdin as a file of unknown size (PH_CAP_CP_UNSIZED), mode
+ * 0644 before the agent's umask, which PATH must name (not a directory).
+ * stdout and stdin go through the writer and reader threads, so a slow
+ * reader or agent slows the other end and memory stays bounded; stdout
+ * closing early ends quietly (client-out.c).
+ *
+ * Progress (client-progress.c: percent and ETA for one file, bytes and
+ * rate for a tree or a stream) goes to stderr only when stderr is a
+ * terminal (not with `cp - ...` to a terminal stdout); the one-line
+ * summary, as dump's, always, unless -q.
  * Any failure prints one "porthole: ..." line and exits 255.  The session
  * itself (agent, loop, `exit`, `error`, bounded stops) is client-run.c's;
  * this file keeps the stream and the verdict.
@@ -26,19 +42,22 @@
 #include <unistd.h>
 
 #include "porthole/cpstream.h"
+#include "porthole/duration.h"
 #include "porthole/frame.h"
+#include "porthole/ops.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
 
 #include "client-exit.h"
 #include "client-conn.h"
 #include "client-io.h"
+#include "client-out.h"
+#include "client-progress.h"
 #include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
+#include "client-units.h"
 #include "cmd.h"
-
-#define CP_PROGRESS_MS	250
 
 struct cp {
 	struct client_run	 run;		/* agent, session, outcome */
@@ -53,8 +72,10 @@ struct cp {
 	char			*cause;		/* our own failure */
 	int			 interrupted;
 
-	int			 progress;	/* stderr is a terminal */
-	int64_t			 t0, last;
+	int			 quiet;		/* -q */
+	int			 to_stdout;	/* get to `-` */
+	int			 from_stdin;	/* put from `-` */
+	struct client_progress	 prog;
 };
 
 static uint64_t
@@ -64,22 +85,11 @@ cp_bytes(struct cp *c)
 }
 
 static void
-cp_progress(struct cp *c, int final)
+cp_progress(struct cp *c)
 {
-	char	line[128];
-	int64_t	now = ph_mono_ms(), el;
-	double	mib;
-	int	n;
-
-	if (!c->progress || (!final && now - c->last < CP_PROGRESS_MS))
-		return;
-	c->last = now;
-	el = now - c->t0 > 0 ? now - c->t0 : 1;
-	mib = (double)cp_bytes(c) / (1024.0 * 1024.0);
-	n = snprintf(line, sizeof line, "\r%.1f MiB  %.1f MiB/s%s", mib, mib * 1000.0 / (double)el,
-	    final ? "\n" : "   ");
-	if (n > 0)
-		client_io_write(c->run.io, 2, line, (size_t)n);
+	c->prog.io = c->run.io;
+	client_progress_update(&c->prog, cp_bytes(c), c->rx != NULL ? ph_cprx_total(c->rx) :
+	    c->tx != NULL ? ph_cptx_total(c->tx) : -1);
 }
 
 /* Give up: keep the first cause (stolen), close now. */
@@ -129,6 +139,30 @@ cp_pump(void *arg)
 			cp_abort(c, cause);
 			return;
 		}
+		if (rc == PH_CPTX_FEED) {
+			/* stdin: one chunk as DATA, or its end. */
+			struct client_io_status	 st;
+			const uint8_t		*p;
+
+			if (client_io_peek(c->run.io, &p, &n)) {
+				if (ph_cptx_feed(c->tx, p, n, &cause) != 0) {
+					cp_abort(c, cause);
+					return;
+				}
+				rc = client_session_send(c->run.s, PH_FRAME_DATA, p, n);
+				client_io_pop(c->run.io);
+				if (rc != 0) {
+					cp_abort(c, strdup("cannot queue the stream to the relay"));
+					return;
+				}
+				continue;
+			}
+			client_io_status(c->run.io, &st);
+			if (!st.in_eof)
+				break;		/* the reader wakes us */
+			ph_cptx_feed_end(c->tx);
+			continue;
+		}
 		if (rc == 0) {
 			c->sent_all = 1;
 			break;
@@ -142,7 +176,7 @@ cp_pump(void *arg)
 			return;
 		}
 	}
-	cp_progress(c, 0);
+	cp_progress(c);
 }
 
 /* The stream, and `ready`; `exit` and `error` are the run's. */
@@ -164,8 +198,15 @@ cp_frame(void *arg, const struct ph_frame *f)
 			cp_abort(c, ph_asprintf("cp from %s (%s): %s", c->run.agent_name,
 			    c->run.agent_id, cause));
 			free(cause);
-		} else
-			cp_progress(c, 0);
+			return 1;
+		}
+		if (c->to_stdout && f->type == PH_FRAME_DATA && f->len > 0 &&
+		    c->run.abort == CLIENT_RUN_RUNNING &&
+		    client_run_write(&c->run, 1, f->payload, f->len) != 0) {
+			cp_abort(c, strdup("internal error: the output queue overflowed"));
+			return 1;
+		}
+		cp_progress(c);
 		return 1;
 	}
 	if (f->type != PH_FRAME_CONTROL)
@@ -283,13 +324,48 @@ cp_failure(struct cp *c)
 	return client_run_failure(r, "cp", NULL);
 }
 
+/* Does the agent list cap (hello.caps, as the relay lists it)? */
+static int
+cp_agent_has(json_t *agent, const char *cap)
+{
+	json_t	*v;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(agent, "caps"), i, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), cap) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The summary, as dump's: what went where, how much, how fast. */
+static void
+cp_summary(struct cp *c, const char *from, const char *to)
+{
+	char		 size[CLIENT_UNITS_SIZE_MAX], rate[CLIENT_UNITS_SIZE_MAX + 2];
+	char		 took[PH_DURATION_FMT_MAX], files[32] = "", sha[80] = "";
+	const char	*h;
+	uint64_t	 bytes = cp_bytes(c);
+
+	client_units_size((double)bytes, size, sizeof size);
+	if (c->rx != NULL && !c->to_stdout)
+		snprintf(files, sizeof files, "%u file%s, ", ph_cprx_files(c->rx),
+		    ph_cprx_files(c->rx) == 1 ? "" : "s");
+	if (c->rx != NULL && (h = ph_cprx_sha256(c->rx)) != NULL)
+		snprintf(sha, sizeof sha, ", sha256 %s", h);
+	fprintf(stderr, "cp: copied %s to %s: %s%llu bytes (%s)%s, %s, %s\n", from, to, files,
+	    (unsigned long long)bytes, size, sha,
+	    ph_duration_fmt(ph_mono_ms() - c->prog.t0, took, sizeof took),
+	    client_progress_rate(&c->prog, bytes, rate, sizeof rate));
+}
+
 static int
 cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 {
 	struct cp	 c;
 	const char	*pos[2] = { NULL, NULL }, *rpath = NULL, *local;
-	char		*target = NULL, *cause = NULL, *as = NULL;
-	int		 i, r, np = 0, get, destfd = -1, fd;
+	char		*target = NULL, *cause = NULL, *as = NULL, *from = NULL, *to = NULL;
+	int		 i, r, np = 0, get, destfd = -1, fd, e;
 
 	memset(&c, 0, sizeof c);
 	for (i = 1; i < argc; i++) {
@@ -300,6 +376,8 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 				return r;
 		} else if (strcmp(a, "-p") == 0 || strcmp(a, "--preserve") == 0) {
 			c.preserve = 1;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			c.quiet = 1;
 		} else if (strcmp(a, "--") == 0 && i + 1 < argc) {
 			while (++i < argc && np < 2)
 				pos[np++] = argv[i];
@@ -338,14 +416,25 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 		free(target);
 		return cmd_usage_error(&cmd_cp_entry, "empty remote path");
 	}
+	c.to_stdout = get && strcmp(local, "-") == 0;
+	c.from_stdin = !get && strcmp(local, "-") == 0;
 
 	/* The local side first: a missing source or unwritable destination fails here. */
-	if (get) {
+	if (c.to_stdout) {
+		if ((c.rx = ph_cprx_new_pass(&cause)) == NULL)
+			goto fail;
+		c.argv = json_pack("[s, s]", "get", rpath);
+	} else if (get) {
 		if ((destfd = cp_local_dest(local, rpath, &as, &cause)) < 0 ||
 		    (c.rx = ph_cprx_new(destfd, as, c.preserve ? PH_CPRX_PRESERVE : 0,
 		    ph_cp_umask(), &cause)) == NULL)
 			goto fail;
 		c.argv = json_pack("[s, s]", "get", rpath);
+	} else if (c.from_stdin) {
+		/* NAME "": no name of its own, PATH names the file. */
+		if ((c.tx = ph_cptx_new_stream("stdin", 0644, &cause)) == NULL)
+			goto fail;
+		c.argv = json_pack("[s, s, s]", "put", rpath, "");
 	} else {
 		if ((c.tx = ph_cptx_new(-1, local, &cause)) == NULL)
 			goto fail;
@@ -354,18 +443,46 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 
 	if ((r = client_run_resolve(&c.run, conf, target)) != 0)
 		goto out;
-	c.progress = isatty(2);
-	c.t0 = c.last = ph_mono_ms();
-	c.run.quiet_out = 1;	/* a lost progress line does not stop the copy */
+	/* An agent without the feature would take the request in its older meaning. */
+	if (rpath[0] != '/' && !cp_agent_has(c.run.agent, PH_CAP_CP_CWD)) {
+		cause = ph_asprintf("%s (%s) does not resolve relative paths (an older agent, "
+		    "or relay, would take '%s' from /): give an absolute path",
+		    c.run.agent_name, c.run.agent_id, rpath);
+		goto fail;
+	}
+	if (c.from_stdin && !cp_agent_has(c.run.agent, PH_CAP_CP_UNSIZED)) {
+		cause = ph_asprintf("%s (%s) cannot take a stream from stdin (an older agent "
+		    "or relay): copy a file", c.run.agent_name, c.run.agent_id);
+		goto fail;
+	}
+	from = get ? ph_asprintf("%s:%s", c.run.agent_name, rpath) :
+	    strdup(c.from_stdin ? "stdin" : local);
+	to = get ? strdup(c.to_stdout ? "stdout" : local) :
+	    ph_asprintf("%s:%s", c.run.agent_name, rpath);
+	client_progress_init(&c.prog, NULL, isatty(2) && !c.quiet &&
+	    !(c.to_stdout && isatty(1)));
+	/* A lost progress line does not stop the copy; a lost stdout does. */
+	c.run.quiet_out = !c.to_stdout;
 
 	client_signal_block();
-	if (client_run_loop(&c.run, 0, &cp_ops, &c, &cause) != 0)
+	if (client_run_loop(&c.run, c.from_stdin, &cp_ops, &c, &cause) != 0)
 		goto fail;
-	if (cp_ok(&c))
-		cp_progress(&c, 1);
-	(void)client_io_flush(c.run.io, &fd);
-
-	r = cp_ok(&c) ? 0 : cmd_fail(cp_failure(&c));
+	client_progress_clear(&c.prog);
+	if (c.to_stdout && (c.run.abort == CLIENT_RUN_ABORT_PIPE ||
+	    c.run.abort == CLIENT_RUN_ABORT_WRITE)) {
+		r = client_out_failed(c.run.out_fd, c.run.out_errno, "the output is truncated");
+		goto out;
+	}
+	if ((e = client_io_flush(c.run.io, &fd)) != 0 && c.to_stdout && fd == 1) {
+		r = client_out_failed(fd, e, "the output is truncated");
+		goto out;
+	}
+	if (cp_ok(&c)) {
+		if (!c.quiet)
+			cp_summary(&c, from, to);
+		r = 0;
+	} else
+		r = cmd_fail(cp_failure(&c));
 	goto out;
 fail:
 	r = cmd_fail(cause);
@@ -379,13 +496,15 @@ out:
 	free(c.cause);
 	free(target);
 	free(as);
+	free(from);
+	free(to);
 	return r;
 }
 
 const struct cmd_entry cmd_cp_entry = {
 	.name = "cp",
 	.alias = NULL,
-	.usage = "[-p] [--container NAME | --pid PID] TARGET:PATH LOCAL | LOCAL TARGET:PATH",
+	.usage = "[-p] [-q] [--container NAME | --pid PID] TARGET:PATH LOCAL|- | LOCAL|- TARGET:PATH",
 	.about = "copy files and directory trees to or from an agent, sha256-verified",
 	.exec = cmd_cp_exec,
 	.flags = 0,
@@ -395,10 +514,17 @@ const struct cmd_entry cmd_cp_entry = {
 	    "once it verified; symlinks are copied as symlinks, never followed; "
 	    "names that would climb out of the destination are refused. Modes "
 	    "lose setuid, setgid and sticky and pass through the receiver's "
-	    "umask unless -p.",
+	    "umask unless -p. A relative PATH starts where a shell would: the "
+	    "agent's working directory, or the --pid process's. LOCAL - streams "
+	    "one file to stdout (its sha256 checked at the end: a mismatch is "
+	    "the exit status) or sends stdin as a file named PATH. On a terminal, "
+	    "stderr shows progress (percent and time left for one file, bytes and "
+	    "rate for a tree); a one-line summary follows the copy.",
 	.options = (const struct ph_help_opt[]){
 		{ "--preserve", "-p", NULL, "keep modes as they are (setuid, setgid "
 		    "and sticky included, no umask)" },
+		{ "--quiet", "-q", NULL, "no progress and no summary; failures are "
+		    "still said" },
 		CLIENT_RUN_HELP_OPTIONS,
 		{ NULL, NULL, NULL, NULL }
 	},

@@ -76,6 +76,7 @@
 #include "client-exit.h"
 #include "client-conn.h"
 #include "client-io.h"
+#include "client-progress.h"
 #include "client-run.h"
 #include "client-signal.h"
 #include "client-target.h"
@@ -83,7 +84,6 @@
 #include "cmd.h"
 #include "dump-sink.h"
 
-#define DUMP_PROGRESS_MS	250	/* at most 4 redraws a second */
 #define DUMP_LINE_MAX		(16 * 1024)	/* one event line from the worker */
 
 struct dump {
@@ -135,8 +135,8 @@ struct dump {
 	char			*cause;		/* our own failure */
 	int			 interrupted;
 
-	int			 progress;	/* stderr is a terminal */
-	int64_t			 t0, last;
+	struct client_progress	 prog;		/* on when stderr is a terminal */
+	int64_t			 t0;
 };
 
 static const char *
@@ -170,40 +170,12 @@ dump_human(char *buf, size_t len, double v)
 	client_units_size(v, buf, len);
 }
 
+/* The progress line (client-progress.c, shared with cp). */
 static void
 dump_progress(struct dump *d)
 {
-	char	line[160], done[32], rate[32], eta[48] = "";
-	int64_t	now = ph_mono_ms(), el;
-	double	r;
-	int	n;
-
-	if (!d->progress || now - d->last < DUMP_PROGRESS_MS)
-		return;
-	d->last = now;
-	el = now - d->t0 > 0 ? now - d->t0 : 1;
-	r = (double)d->written * 1000.0 / (double)el;
-	dump_human(done, sizeof done, (double)d->written);
-	dump_human(rate, sizeof rate, r);
-	if (d->estimate > 0 && r > 0 && (uint64_t)d->estimate > d->written) {
-		int64_t	s = (int64_t)((double)((uint64_t)d->estimate - d->written) / r);
-
-		snprintf(eta, sizeof eta, "  %3d%%  ETA %lld:%02lld",
-		    (int)(d->written * 100 / (uint64_t)d->estimate),
-		    (long long)(s / 60), (long long)(s % 60));
-	}
-	n = snprintf(line, sizeof line, "\r%s  %s/s%s\033[K", done, rate, eta);
-	if (n > 0)
-		client_io_write(d->io, 2, line, (size_t)n < sizeof line ? (size_t)n :
-		    sizeof line - 1);
-}
-
-/* Wipe the progress line before the last words. */
-static void
-dump_progress_clear(struct dump *d)
-{
-	if (d->progress && d->last != d->t0)
-		client_io_write(d->io, 2, "\r\033[K", 4);
+	d->prog.io = d->io;
+	client_progress_update(&d->prog, d->written, d->estimate);
 }
 
 /* The default name for kind, in dir; malloc'd. */
@@ -872,14 +844,14 @@ cmd_dump_exec(struct client_conf *conf, int argc, char **argv)
 	}
 	if ((d.sink = dump_sink_new(d.fd, &cause)) == NULL)
 		goto fail;
-	d.progress = isatty(2);
-	d.t0 = d.last = ph_mono_ms();
+	client_progress_init(&d.prog, NULL, isatty(2));
+	d.t0 = ph_mono_ms();
 	d.run.quiet_out = 1;	/* a lost progress line does not stop the dump */
 
 	client_signal_block();
 	if (client_run_loop(&d.run, 0, &dump_ops, &d, &cause) != 0)
 		goto fail;
-	dump_progress_clear(&d);
+	client_progress_clear(&d.prog);
 	(void)client_io_flush(d.run.io, &fd);
 
 	if ((cause = dump_verdict(&d)) == NULL && (cause = dump_commit(&d)) == NULL) {

@@ -41,6 +41,8 @@ struct ph_cprx {
 	char		*top;		/* the top entry's name in the stream, once seen */
 	int		 top_dir;	/* ... and it is a directory */
 	int		 done;
+	int		 pass;		/* PH_CPRX_PASS: one file, nothing written */
+	int64_t		 total;		/* the one file's announced size; -1 unknown */
 	unsigned	 entries;
 	unsigned	 files;
 	uint64_t	 bytes;
@@ -51,8 +53,10 @@ struct ph_cprx {
 	char		*path;		/* name in the stream */
 	char		*base;		/* final name in pfd */
 	char		*tmp;		/* partial name in pfd */
-	int64_t		 size, got, mtime;
+	int64_t		 size, got, mtime;	/* size -1: unknown (a stream) */
 	int		 mode;
+	int		 open;		/* a file is being received */
+	char		 sha[65];	/* the last file's sha256 */
 	EVP_MD_CTX	*md;
 
 	struct cp_dir	*dirs;		/* created here: modes and mtimes applied at `end` */
@@ -161,6 +165,17 @@ ph_cprx_new(int dirfd, const char *as, int flags, mode_t mask, char **cause)
 	rx->fd = rx->pfd = -1;
 	rx->flags = flags;
 	rx->mask = mask & 0777;
+	rx->total = -1;
+	return rx;
+}
+
+struct ph_cprx *
+ph_cprx_new_pass(char **cause)
+{
+	struct ph_cprx *rx;
+
+	if ((rx = ph_cprx_new(-1, "-", 0, 0, cause)) != NULL)
+		rx->pass = 1;
 	return rx;
 }
 
@@ -197,6 +212,11 @@ cp_map(struct ph_cprx *rx, const char *rel, const char *kind, char **cause)
 		if (strcmp(kind, "file") != 0 && strcmp(kind, "dir") != 0) {
 			*cause = ph_asprintf("refusing \"%s\": the entry asked for arrived "
 			    "as a %s, not a file or directory", rel, kind);
+			return NULL;
+		}
+		if (rx->pass && strcmp(kind, "file") != 0) {
+			*cause = ph_asprintf("\"%s\" is a directory: `-` takes one regular "
+			    "file (copy a tree to a local directory)", rel);
 			return NULL;
 		}
 		if ((rx->top = strdup(rel)) == NULL) {
@@ -266,6 +286,7 @@ cp_file_clear(struct ph_cprx *rx)
 	if (rx->pfd != -1)
 		close(rx->pfd);
 	rx->fd = rx->pfd = -1;
+	rx->open = 0;
 	free(rx->path);
 	free(rx->base);
 	free(rx->tmp);
@@ -382,13 +403,13 @@ static int
 cp_file_begin(struct ph_cprx *rx, char *mapped, const char *rel, int mode, int64_t size,
     int64_t mtime, char **cause)
 {
-	char *base;
+	char *base = mapped;
 
-	if (size < 0) {
+	if (size < -1) {
 		*cause = ph_asprintf("file %s without a size", rel);
 		return -1;
 	}
-	if ((rx->pfd = cp_parent(rx, mapped, &base, cause)) < 0)
+	if (!rx->pass && (rx->pfd = cp_parent(rx, mapped, &base, cause)) < 0)
 		return -1;
 	rx->path = strdup(rel);
 	rx->base = strdup(base);
@@ -399,13 +420,15 @@ cp_file_begin(struct ph_cprx *rx, char *mapped, const char *rel, int mode, int64
 		cp_file_clear(rx);
 		return -1;
 	}
-	rx->fd = openat(rx->pfd, rx->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (rx->fd < 0) {
+	if (!rx->pass && (rx->fd = openat(rx->pfd, rx->tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
 		*cause = ph_asprintf("create %s: %s", rx->base, strerror(errno));
 		cp_file_clear(rx);
 		return -1;
 	}
+	rx->open = 1;
+	if (rx->entries == 1)
+		rx->total = size;
 	rx->size = size;
 	rx->got = 0;
 	rx->mode = mode;
@@ -413,19 +436,30 @@ cp_file_begin(struct ph_cprx *rx, char *mapped, const char *rel, int mode, int64
 	return 0;
 }
 
+/* A file's last meta: sha256, and size (required when it was not known at its start). */
 static int
-cp_file_end(struct ph_cprx *rx, const char *rel, const char *sha, char **cause)
+cp_file_end(struct ph_cprx *rx, const char *rel, const char *sha, int64_t size, char **cause)
 {
 	struct timespec	ts[2];
 	uint8_t		md[32];
 	unsigned	mdlen = 0;
 	char		hex[65];
 
-	if (rx->fd == -1 || strcmp(rel, rx->path) != 0) {
+	if (!rx->open || strcmp(rel, rx->path) != 0) {
 		*cause = ph_asprintf("sha256 for %s, which is not being received", rel);
 		return -1;
 	}
-	if (rx->got != rx->size) {
+	if (rx->size == -1 && size < 0) {
+		*cause = ph_asprintf("%s: sent without a size, and its end does not give one",
+		    rel);
+		return -1;
+	}
+	if (size >= 0 && size != rx->got) {
+		*cause = ph_asprintf("%s: got %lld bytes of %lld", rel, (long long)rx->got,
+		    (long long)size);
+		return -1;
+	}
+	if (rx->size != -1 && rx->got != rx->size) {
 		*cause = ph_asprintf("%s: got %lld bytes of %lld", rel, (long long)rx->got,
 		    (long long)rx->size);
 		return -1;
@@ -438,6 +472,12 @@ cp_file_end(struct ph_cprx *rx, const char *rel, const char *sha, char **cause)
 	if (strcmp(hex, sha) != 0) {
 		*cause = ph_asprintf("%s: sha256 mismatch (sent %s, received %s)", rel, sha, hex);
 		return -1;
+	}
+	memcpy(rx->sha, hex, sizeof rx->sha);
+	if (rx->pass) {
+		rx->files++;
+		cp_file_clear(rx);
+		return 0;
 	}
 	ts[0].tv_sec = ts[1].tv_sec = (time_t)rx->mtime;
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
@@ -509,12 +549,14 @@ ph_cprx_meta(struct ph_cprx *rx, json_t *meta, char **cause)
 	if ((v = json_object_get(meta, "size")) != NULL && json_is_integer(v))
 		size = json_integer_value(v);
 	if (kind == NULL && sha != NULL && rel != NULL)
-		return cp_file_end(rx, rel, sha, cause);
+		return cp_file_end(rx, rel, sha, size, cause);
 	if (kind == NULL) {
 		*cause = ph_asprintf("meta without kind");
 		return -1;
 	}
-	if (rx->fd != -1) {
+	if (strcmp(kind, "file") == 0 && json_object_get(meta, "size") == NULL)
+		size = -2;	/* absent: refused (-1 says "unknown") */
+	if (rx->open) {
 		*cause = ph_asprintf("%s: next entry before its sha256", rx->path);
 		return -1;
 	}
@@ -547,11 +589,15 @@ ph_cprx_data(struct ph_cprx *rx, const uint8_t *p, size_t n, char **cause)
 {
 	ssize_t w;
 
-	if (rx->fd == -1) {
+	if (!rx->open) {
 		*cause = ph_asprintf("data outside a file");
 		return -1;
 	}
-	if ((uint64_t)n > (uint64_t)(rx->size - rx->got)) {
+	if (rx->size == -1 && (uint64_t)n > (uint64_t)(INT64_MAX - rx->got)) {
+		*cause = ph_asprintf("%s: too large", rx->path);
+		return -1;
+	}
+	if (rx->size != -1 && (uint64_t)n > (uint64_t)(rx->size - rx->got)) {
 		*cause = ph_asprintf("%s: more data than its size (%lld)", rx->path,
 		    (long long)rx->size);
 		return -1;
@@ -562,7 +608,7 @@ ph_cprx_data(struct ph_cprx *rx, const uint8_t *p, size_t n, char **cause)
 	}
 	rx->got += (int64_t)n;
 	rx->bytes += n;
-	while (n > 0) {
+	while (!rx->pass && n > 0) {
 		if ((w = write(rx->fd, p, n)) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -591,6 +637,18 @@ unsigned
 ph_cprx_files(const struct ph_cprx *rx)
 {
 	return rx->files;
+}
+
+int64_t
+ph_cprx_total(const struct ph_cprx *rx)
+{
+	return rx->top != NULL && !rx->top_dir ? rx->total : -1;
+}
+
+const char *
+ph_cprx_sha256(const struct ph_cprx *rx)
+{
+	return rx->files == 1 && !rx->top_dir ? rx->sha : NULL;
 }
 
 void
@@ -623,6 +681,11 @@ struct ph_cptx {
 	int		 ended;
 	uint64_t	 bytes;
 	unsigned	 skipped;
+
+	/* A stream of unknown size (ph_cptx_new_stream): fed by the caller. */
+	int		 stream;
+	int		 stream_state;	/* 0 meta due, 1 fed, 2 input over, 3 sha sent */
+	int		 stream_mode;
 
 	struct cp_level	 lv[PH_CP_MAX_DEPTH];
 	int		 depth;
@@ -678,6 +741,101 @@ ph_cptx_new(int rootfd, const char *path, char **cause)
 		return NULL;
 	}
 	return tx;
+}
+
+struct ph_cptx *
+ph_cptx_new_stream(const char *name, int mode, char **cause)
+{
+	struct ph_cptx	*tx;
+
+	if (name == NULL || strchr(name, '/') != NULL || ph_cp_name_ok(name, cause) != 0) {
+		if (name == NULL || strchr(name, '/') != NULL)
+			*cause = ph_asprintf("bad stream name");
+		return NULL;
+	}
+	if ((tx = calloc(1, sizeof *tx)) == NULL || (tx->top_name = strdup(name)) == NULL ||
+	    (tx->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(tx->md, EVP_sha256(), NULL) != 1) {
+		if (tx != NULL) {
+			EVP_MD_CTX_free(tx->md);
+			free(tx->top_name);
+		}
+		free(tx);
+		*cause = ph_asprintf("out of memory");
+		return NULL;
+	}
+	tx->top_fd = tx->fd = -1;
+	tx->stream = 1;
+	tx->stream_mode = mode & 07777;
+	tx->top_st.st_mode = S_IFREG | (mode_t)(mode & 07777);
+	return tx;
+}
+
+int
+ph_cptx_feed(struct ph_cptx *tx, const uint8_t *p, size_t n, char **cause)
+{
+	if (!tx->stream || tx->stream_state != 1) {
+		*cause = ph_asprintf("stream data out of order");
+		return -1;
+	}
+	if (EVP_DigestUpdate(tx->md, p, n) != 1) {
+		*cause = ph_asprintf("sha256 failed");
+		return -1;
+	}
+	tx->bytes += n;
+	return 0;
+}
+
+void
+ph_cptx_feed_end(struct ph_cptx *tx)
+{
+	if (tx->stream && tx->stream_state == 1)
+		tx->stream_state = 2;
+}
+
+/* ph_cptx_next for a stream: its meta, then (once fed and ended) sha256 and end. */
+static int
+cp_tx_stream_next(struct ph_cptx *tx, json_t **meta, char **cause)
+{
+	uint8_t		md[32];
+	unsigned	mdlen = 0;
+	char		hex[65];
+
+	switch (tx->stream_state) {
+	case 0:
+		*meta = json_pack("{s:s, s:s, s:s, s:i, s:I, s:i}", "type", "meta", "path",
+		    tx->top_name, "kind", "file", "mode", tx->stream_mode,
+		    "mtime", (json_int_t)ph_now(), "size", -1);
+		tx->stream_state = 1;
+		break;
+	case 1:
+		return PH_CPTX_FEED;
+	case 2:
+		if (EVP_DigestFinal_ex(tx->md, md, &mdlen) != 1) {
+			*cause = ph_asprintf("sha256 failed");
+			return -1;
+		}
+		ph_cp_hex(md, hex);
+		*meta = json_pack("{s:s, s:s, s:s, s:I}", "type", "meta", "path",
+		    tx->top_name, "sha256", hex, "size", (json_int_t)tx->bytes);
+		tx->stream_state = 3;
+		break;
+	default:
+		tx->ended = 1;
+		*meta = json_pack("{s:s, s:s}", "type", "meta", "kind", "end");
+		break;
+	}
+	if (*meta == NULL) {
+		*cause = ph_asprintf("out of memory");
+		return -1;
+	}
+	return 1;
+}
+
+int64_t
+ph_cptx_total(const struct ph_cptx *tx)
+{
+	return !tx->stream && S_ISREG(tx->top_st.st_mode) ? (int64_t)tx->top_st.st_size : -1;
 }
 
 int
@@ -889,6 +1047,8 @@ ph_cptx_next(struct ph_cptx *tx, uint8_t *buf, size_t max, size_t *len, json_t *
 	*len = 0;
 	if (tx->ended)
 		return 0;
+	if (tx->stream)
+		return cp_tx_stream_next(tx, meta, cause);
 	if (tx->top_fd != -1)
 		return cp_tx_top(tx, meta, cause);
 	if (tx->fd != -1) {

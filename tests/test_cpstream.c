@@ -7,7 +7,10 @@
  * no name and no mode: the one top-level entry arrives under the name the
  * receiver was given, nothing arrives beside it, modes lose setuid/setgid/
  * sticky and take the umask unless PH_CPRX_PRESERVE, and a directory that
- * was already there keeps its mode and times.
+ * was already there keeps its mode and times.  A file of unknown size
+ * (a stream from stdin) takes any length and must give it with its
+ * sha256; the pass-through receiver (`cp TARGET:PATH -`) takes one file
+ * and writes nothing.
  */
 
 #include <dirent.h>
@@ -638,4 +641,127 @@ Test(cpstream, umask_read_without_change)
 
 	cr_assert_eq(ph_cp_umask(), 027);
 	cr_assert_eq(umask(old), 027);
+}
+
+/* One message of tx into rx (DATA: the caller's bytes when fed). */
+static int
+pipe_next(struct ph_cptx *tx, struct ph_cprx *rx, char **cause)
+{
+	uint8_t	 buf[4096];
+	size_t	 n;
+	json_t	*m;
+	int	 rc = ph_cptx_next(tx, buf, sizeof buf, &n, &m, cause);
+
+	if (rc != 1)
+		return rc;
+	if (m != NULL) {
+		rc = ph_cprx_meta(rx, m, cause);
+		json_decref(m);
+	} else
+		rc = ph_cprx_data(rx, buf, n, cause);
+	return rc == 0 ? 1 : -1;
+}
+
+/* A stream of unknown size (cp - TARGET:PATH): fed, any length, sha256 and size at the end. */
+Test(cpstream, unsized_stream_round_trip)
+{
+	static uint8_t	 data[300000];
+	struct ph_cptx	*tx;
+	struct ph_cprx	*rx;
+	struct stat	 st;
+	char		*cause = NULL, path[400];
+	size_t		 i, off;
+
+	for (i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 9));
+	tx = ph_cptx_new_stream("stdin", 0644, &cause);
+	rx = ph_cprx_new(destfd, "out", 0, 022, &cause);
+	cr_assert(tx != NULL && rx != NULL);
+	cr_assert_eq(ph_cptx_total(tx), -1);
+	cr_assert_eq(pipe_next(tx, rx, &cause), 1, "%s", cause);	/* meta, size -1 */
+	cr_assert_eq(ph_cptx_next(tx, (uint8_t *)path, 1, &i, &(json_t *){ NULL }, &cause),
+	    PH_CPTX_FEED);
+	for (off = 0; off < sizeof data; off += 70000) {
+		size_t n = sizeof data - off < 70000 ? sizeof data - off : 70000;
+
+		cr_assert_eq(ph_cptx_feed(tx, data + off, n, &cause), 0);
+		cr_assert_eq(ph_cprx_data(rx, data + off, n, &cause), 0, "%s", cause);
+	}
+	ph_cptx_feed_end(tx);
+	cr_assert_eq(pipe_next(tx, rx, &cause), 1, "%s", cause);	/* sha256 + size */
+	cr_assert_eq(pipe_next(tx, rx, &cause), 1, "%s", cause);	/* end */
+	cr_assert_eq(pipe_next(tx, rx, &cause), 0);
+	cr_assert(ph_cprx_done(rx));
+	snprintf(path, sizeof path, "%s/dest/out", root);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_size, (off_t)sizeof data);
+	cr_assert_eq(st.st_mode & 07777, 0644);
+	cr_assert_eq(ph_cptx_bytes(tx), sizeof data);
+	ph_cptx_free(tx);
+	ph_cprx_free(rx);
+}
+
+/* An unsized file whose end lacks its size, or gives another, is refused. */
+Test(cpstream, unsized_needs_its_size_at_the_end)
+{
+	struct ph_cprx	*rx = ph_cprx_new(destfd, "out", 0, 022, &(char *){ NULL });
+	char		*cause = NULL, sha[65], path[400];
+
+	sha_hex("abc", 3, sha);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"f\",\"kind\":\"file\",\"mode\":420,"
+	    "\"size\":-1}", &cause), 0, "%s", cause);
+	cr_assert_eq(ph_cprx_data(rx, (const uint8_t *)"abc", 3, &cause), 0);
+	snprintf(path, sizeof path, "{\"type\":\"meta\",\"path\":\"f\",\"sha256\":\"%s\"}", sha);
+	cr_assert_eq(meta(rx, path, &cause), -1);
+	cr_assert_not_null(strstr(cause, "does not give one"), "%s", cause);
+	free(cause);
+	cause = NULL;
+	snprintf(path, sizeof path, "{\"type\":\"meta\",\"path\":\"f\",\"sha256\":\"%s\","
+	    "\"size\":4}", sha);
+	cr_assert_eq(meta(rx, path, &cause), -1);
+	free(cause);
+	ph_cprx_free(rx);
+	snprintf(path, sizeof path, "%s/dest/out", root);
+	cr_assert_eq(access(path, F_OK), -1);
+	/* A file meta with no size at all is still refused. */
+	rx = ph_cprx_new(destfd, "out", 0, 022, &cause);
+	cause = NULL;
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"f\",\"kind\":\"file\",\"mode\":420}",
+	    &cause), -1);
+	free(cause);
+	ph_cprx_free(rx);
+}
+
+/* `cp TARGET:PATH -`: one file passes through (checked, nothing written); a directory is refused. */
+Test(cpstream, pass_one_file_only)
+{
+	struct ph_cprx	*rx;
+	char		*cause = NULL, sha[65], m[300];
+
+	rx = ph_cprx_new_pass(&cause);
+	cr_assert_not_null(rx);
+	sha_hex("hello", 5, sha);
+	cr_assert_eq(send_file(rx, "hostname", "hello", 0644, sha, &cause), 0, "%s", cause);
+	cr_assert_eq(ph_cprx_total(rx), 5);
+	cr_assert_str_eq(ph_cprx_sha256(rx), sha);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"kind\":\"end\"}", &cause), 0);
+	cr_assert(ph_cprx_done(rx));
+	ph_cprx_free(rx);
+	cr_assert_eq(count_entries("dest"), 0, "pass mode wrote something");
+
+	rx = ph_cprx_new_pass(&cause);
+	cr_assert_eq(meta(rx, "{\"type\":\"meta\",\"path\":\"etc\",\"kind\":\"dir\",\"mode\":493}",
+	    &cause), -1);
+	cr_assert_not_null(strstr(cause, "is a directory"), "%s", cause);
+	free(cause);
+	ph_cprx_free(rx);
+
+	/* A wrong sha256 fails the pass too. */
+	cause = NULL;
+	rx = ph_cprx_new_pass(&cause);
+	snprintf(m, sizeof m, "%s", sha);
+	m[0] = m[0] == '0' ? '1' : '0';
+	cr_assert_eq(send_file(rx, "x", "hello", 0644, m, &cause), -1);
+	free(cause);
+	ph_cprx_free(rx);
 }

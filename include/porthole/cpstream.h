@@ -5,7 +5,10 @@
  * A cp stream is a sequence of CONTROL `meta` messages and DATA frames
  * (docs/protocol.md, "cp"): per entry a `meta` naming it (path, kind, mode,
  * mtime, size or target), for a file then exactly `size` bytes of DATA and
- * a `meta` with its sha256, and at the end a `meta` of kind "end".
+ * a `meta` with its sha256, and at the end a `meta` of kind "end".  A
+ * file of size -1 (a stream whose length is not known in advance) takes
+ * any number of bytes, and its sha256 `meta` must then carry their count
+ * as "size".
  *
  * The receiver trusts no name and no mode from the sender:
  *  - The sender names exactly one top-level entry, and the receiver gives
@@ -59,11 +62,22 @@ struct ph_cprx	*ph_cprx_new(int dirfd, const char *as, int flags, mode_t mask,
 int		 ph_cprx_meta(struct ph_cprx *rx, json_t *meta, char **cause);
 /* One DATA payload.  0, or -1 with *cause. */
 int		 ph_cprx_data(struct ph_cprx *rx, const uint8_t *p, size_t n, char **cause);
+/*
+ * A receiver for `cp TARGET:PATH -`: the stream must hold exactly one
+ * regular file (a directory is refused); nothing is written, the caller
+ * writes each DATA payload itself once ph_cprx_data accepted it (size and
+ * sha256 are still checked, at the file's end).
+ */
+struct ph_cprx	*ph_cprx_new_pass(char **cause);
 /* Did the `end` meta arrive (and every entry complete)? */
 int		 ph_cprx_done(const struct ph_cprx *rx);
 /* Totals so far. */
 uint64_t	 ph_cprx_bytes(const struct ph_cprx *rx);
 unsigned	 ph_cprx_files(const struct ph_cprx *rx);
+/* The size announced for the one file copied; -1 for a tree, or not known. */
+int64_t		 ph_cprx_total(const struct ph_cprx *rx);
+/* The sha256 (hex) of the one file copied, once it verified; else NULL. */
+const char	*ph_cprx_sha256(const struct ph_cprx *rx);
 /* Remove the partial file, if any.  Safe to call twice. */
 void		 ph_cprx_abort(struct ph_cprx *rx);
 /* Abort if not done, then free. */
@@ -86,10 +100,24 @@ struct ph_cptx	*ph_cptx_new(int rootfd, const char *path, char **cause);
 /*
  * The next message: 1 with either *meta (a new `meta` object) or *len
  * bytes of DATA in buf (at most max), 0 once `end` was produced, -1 with
- * *cause.
+ * *cause; PH_CPTX_FEED (a stream only): feed it first.
  */
 int		 ph_cptx_next(struct ph_cptx *tx, uint8_t *buf, size_t max, size_t *len,
 		    json_t **meta, char **cause);
+/*
+ * A sender of one file of unknown size, fed by the caller (`cp -
+ * TARGET:PATH`: stdin): ph_cptx_next gives its `meta` (size -1, mode as
+ * given, mtime now), then PH_CPTX_FEED until ph_cptx_feed_end; the caller
+ * sends each chunk as DATA after ph_cptx_feed took it into the sha256 and
+ * the count.  After the end: the sha256 `meta` (with "size", the count),
+ * then `end`.
+ */
+#define PH_CPTX_FEED	2
+struct ph_cptx	*ph_cptx_new_stream(const char *name, int mode, char **cause);
+int		 ph_cptx_feed(struct ph_cptx *tx, const uint8_t *p, size_t n, char **cause);
+void		 ph_cptx_feed_end(struct ph_cptx *tx);
+/* The size of a single regular file sent; -1 for a tree or a stream. */
+int64_t		 ph_cptx_total(const struct ph_cptx *tx);
 /* Is the source a directory (so `cp SRC DIR` copies into DIR/NAME)? */
 int		 ph_cptx_is_dir(const struct ph_cptx *tx);
 /* The name the top entry is sent under (ph_cp_top_name of the path). */

@@ -63,6 +63,15 @@ struct ph_op {
 
 #define PH_CTL_BIT(c)	(1u << (c))
 
+/*
+ * Features an agent announces in hello.caps beside the names of the
+ * operations it serves, as "OP.FEATURE"; the relay lists them as `caps` in
+ * /v1/agents, and the CLI uses a feature only with an agent that lists it
+ * (an older agent would take the request in its older meaning).
+ */
+#define PH_CAP_CP_CWD		"cp.cwd"	/* a relative cp PATH: from the shell's start directory */
+#define PH_CAP_CP_UNSIZED	"cp.unsized"	/* a cp file of unknown size (stdin), put NAME "" */
+
 /* The registry, in order; n is set to its length. */
 const struct ph_op		*ph_ops_all(size_t *n);
 /* The operation called name, or NULL. */

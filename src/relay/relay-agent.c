@@ -127,10 +127,19 @@ relay_agent_proto(const struct relay_agent *a)
 json_t *
 relay_agent_json(const struct relay_agent *a)
 {
-	return json_pack("{s:s,s:s,s:s,s:O,s:s,s:i,s:I,s:s}",
+	json_t	*j;
+
+	j = json_pack("{s:s,s:s,s:s,s:O,s:s,s:i,s:I,s:s}",
 	    "id", a->id, "name", a->name, "sub", a->sub, "labels", a->labels,
 	    "version", a->version, "proto", a->proto,
 	    "connected_since", (json_int_t)a->since, "peer", a->peer);
+	/* Its hello.caps: what it serves, and features the CLI checks (ops.h). */
+	if (j != NULL && a->caps != NULL &&
+	    json_object_set(j, "caps", a->caps) != 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }
 
 /*
