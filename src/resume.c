@@ -16,13 +16,6 @@
 #include "porthole/resume.h"
 #include "porthole/util.h"
 
-struct ph_resume_msg {
-	struct ph_resume_msg	*link;	/* the next newer message */
-	uint64_t		 off;
-	size_t			 len;
-	uint8_t			 data[];
-};
-
 static size_t
 msg_cost(size_t len)
 {

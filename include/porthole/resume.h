@@ -48,7 +48,13 @@
 #define PH_RESUME_MSG_MAX	PH_MAX_MESSAGE
 #define PH_RESUME_BUF_MIN	(2 * (PH_RESUME_MSG_MAX + PH_RESUME_MSG_OVERHEAD))
 
-struct ph_resume_msg;		/* one message held (resume.c) */
+/* One message held: a FIFO from the oldest (at acked) to the newest. */
+struct ph_resume_msg {
+	struct ph_resume_msg	*link;		/* the next newer message */
+	uint64_t		 off;		/* where it starts */
+	size_t			 len;
+	uint8_t			 data[];
+};
 
 struct ph_resume {
 	/* Sending half. */
