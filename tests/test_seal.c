@@ -698,6 +698,17 @@ Test(seal, agent_share_signature)
 	    cause);
 	cr_assert_eq(ph_seal_share_verify(pub_only, p.th, sig, &cause), 0, "%s",
 	    cause);
+	/* The key as an agent token's cnf carries it (an RFC 8037 JWK). */
+	{
+		json_t		*jwk = ph_key_jwk(agent_key);
+		struct ph_key	*from_cnf = ph_key_from_jwk(jwk, &cause);
+
+		cr_assert_not_null(from_cnf, "%s", cause);
+		cr_assert_eq(ph_seal_share_verify(from_cnf, p.th, sig, &cause), 0,
+		    "%s", cause);
+		ph_key_free(from_cnf);
+		json_decref(jwk);
+	}
 
 	/* A relay swaps in its own share: the transcript differs. */
 	for (i = 0; i < 32; i++)

@@ -178,8 +178,9 @@ struct ph_seal;			/* opaque: keys and counters of one end */
 
 /*
  * The keys of one end: X25519(mine, peer), then HKDF-SHA256 with th as the
- * salt; the expands' infos are PH_SEAL_CONTEXT "\0" and "client to agent",
- * "agent to client", "resume".  mine is only read (free it after).
+ * salt; the expands' infos are PH_SEAL_CONTEXT "\0" then "client to agent",
+ * "agent to client" or "resume", each with its trailing NUL (32 bytes each).
+ * mine is only read (free it after).
  * ph_seal_free(NULL) is fine; it wipes the keys.
  */
 struct ph_seal	*ph_seal_new(enum ph_seal_role role, const struct ph_seal_share *mine,
