@@ -382,7 +382,11 @@ upload_step(struct ph_s3_client *c, struct ph_s3_upload *u)
 		}
 		return;
 	}
-	if (!u->send_ready && (u->fill_len == c->cfg.part_size ||
+	if (!u->send_ready && u->finished && !u->last_taken &&
+	    u->fill_len == 0 && u->nparts > 0) {
+		/* The stream ended on a part's edge: nothing more to send. */
+		u->last_taken = 1;
+	} else if (!u->send_ready && (u->fill_len == c->cfg.part_size ||
 	    (u->finished && !u->last_taken))) {
 		unsigned char *t = u->send;
 
