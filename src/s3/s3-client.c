@@ -42,7 +42,12 @@ struct obj {
 	char		*cause;		/* mu */
 	int		 freed;		/* mu: the caller let go */
 	struct s3_req	*req;		/* the request in flight */
+	int		 attempts;	/* failed tries of the current request */
+	int64_t		 retry_at;	/* not before (ph_mono_ms) */
 };
+
+/* Tries of one request that failed in a way worth trying again. */
+#define S3_TRIES	4
 
 struct ph_s3_upload {
 	struct obj	 o;
@@ -98,6 +103,7 @@ struct s3_req {
 	char			*etag;
 	long			 status;
 	int			 to_ring;	/* a get's 2xx body */
+	int			 delivered;	/* ...of which some went out */
 	char			 errbuf[CURL_ERROR_SIZE];
 };
 
@@ -206,6 +212,7 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	memcpy(g->ring + off, p, first);
 	memcpy(g->ring, p + first, len - first);
 	g->len += len;
+	r->delivered = 1;
 	report(g->o.c);
 	pthread_mutex_unlock(&g->o.c->mu);
 	return len;
@@ -368,6 +375,10 @@ upload_step(struct ph_s3_client *c, struct ph_s3_upload *u)
 	if (u->o.req != NULL)
 		return;
 	pthread_mutex_lock(&c->mu);
+	if (u->o.state == PH_S3_RUNNING && !u->o.freed && u->o.retry_at > ph_mono_ms()) {
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
 	if (u->o.state != PH_S3_RUNNING || u->o.freed) {
 		pthread_mutex_unlock(&c->mu);
 		if (u->upload_id != NULL && !u->aborting &&
@@ -555,6 +566,8 @@ get_step(struct ph_s3_client *c, struct ph_s3_get *g)
 			curl_easy_pause(g->o.req->easy, CURLPAUSE_CONT);
 		return;
 	}
+	if (g->o.retry_at > ph_mono_ms())
+		return;
 	g->started = 1;
 	if (req_start(c, &g->o, "GET", g->o.key, NULL, 0, NULL, 0, NULL, "GET",
 	    &cause) == NULL) {
@@ -587,7 +600,7 @@ op_step(struct ph_s3_client *c, struct ph_s3_op *o)
 {
 	char	*cause = NULL, keys[16];
 
-	if (o->o.req != NULL || o->started)
+	if (o->o.req != NULL || o->started || o->o.retry_at > ph_mono_ms())
 		return;
 	o->started = 1;
 	if (o->op == OP_LIST) {
@@ -804,6 +817,30 @@ step_all(struct ph_s3_client *c)
 	free(list);
 }
 
+/*
+ * Worth trying again: S3's "try again" answers (500, 503 SlowDown, and
+ * 502/504 from what stands before it) and a connection that broke.
+ */
+static int
+retryable(struct s3_req *r, CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OK:
+	case CURLE_WRITE_ERROR:	/* a reply over the bound */
+		return !r->reply.too_big && (r->status == 500 || r->status == 502 ||
+		    r->status == 503 || r->status == 504);
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_OPERATION_TIMEDOUT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static void
 finished(struct ph_s3_client *c, CURLMsg *m)
 {
@@ -815,6 +852,24 @@ finished(struct ph_s3_client *c, CURLMsg *m)
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
 	o = r->owner;
 	err = req_error(r, m->data.result);
+	if (err == NULL)
+		o->attempts = 0;
+	else if (retryable(r, m->data.result) && o->attempts + 1 < S3_TRIES &&
+	    !r->delivered && !(o->kind == OBJ_UPLOAD &&
+	    ((struct ph_s3_upload *)o)->aborting)) {
+		/* The same request again, after 0.5, 1, 2 s. */
+		o->retry_at = ph_mono_ms() + (500 << o->attempts);
+		o->attempts++;
+		if (o->kind == OBJ_UPLOAD)
+			((struct ph_s3_upload *)o)->completing = 0;
+		else if (o->kind == OBJ_GET)
+			((struct ph_s3_get *)o)->started = 0;
+		else
+			((struct ph_s3_op *)o)->started = 0;
+		free(err);
+		req_free(c, r);
+		return;
+	}
 	if (o->kind == OBJ_GET && err == NULL) {
 		curl_off_t cl = -1;
 

@@ -6,7 +6,8 @@
 # hash with 403 (tests/tools/s3/s3stack.js), plus the stand-in ECS
 # credentials endpoint.  A 20 MiB stream of unknown length round trip,
 # byte-exact; paginated listing; delete; a wrong secret, expired keys and
-# curl 7.88's own query signing refused with S3's error; credentials from
+# curl 7.88's own query signing refused with S3's error; 503 SlowDown tried
+# again; credentials from
 # the endpoint refreshed in the middle of an upload; a reply over the bound
 # dropped.
 . "$(dirname "$0")/lib.sh"
@@ -47,6 +48,14 @@ eq "byte-exact (sha256)" "$(sha256sum <"$T/big.back" | cut -c1-64)" "$(sha256sum
 eq "the object in s3rver is the stream" \
 	"$(sha256sum <"$T/s3rver/$BUCKET/artifacts/run/big.core._S3rver_object" 2>/dev/null | cut -c1-64)" \
 	"$(sha256sum <"$T/big" | cut -c1-64)"
+
+log "S3's 503 SlowDown on every part: each tried again"
+head -c $((11 * 1024 * 1024)) /dev/urandom >"$T/flaky"
+s3 --part-size $part put run/flaky.core <"$T/flaky" >/dev/null 2>"$T/flaky.err"
+eq "the upload succeeds" "$?" 0
+eq "three parts slowed down" "$(grep -c '^inject SlowDown PUT /porthole-test/artifacts/run/flaky.core' "$T/front.log")" 3
+eq "three parts accepted" "$(grep -c '^accept PUT /porthole-test/artifacts/run/flaky.core?partNumber' "$T/front.log")" 3
+eq "byte-exact" "$(s3 get run/flaky.core | sha256sum | cut -c1-64)" "$(sha256sum <"$T/flaky" | cut -c1-64)"
 
 log "a stream shorter than a part: one PUT"
 echo '{"kind":"core"}' | s3 put run/meta.json >/dev/null 2>"$T/small.err"

@@ -13,7 +13,8 @@
 //   [--creds-ttl SECONDS] [--creds-auth TOKEN]
 // Writes {"front":PORT,"creds":PORT} to FILE when listening; logs one line
 // per decision on stdout ("accept METHOD PATH AKID", "reject CODE ...",
-// "creds AKID").  Static keys: AKIDTEST / secret-test (never expires) and
+// "creds AKID", "inject SlowDown ...": the first try of each part of a key
+// with "flaky" in it gets S3's 503 SlowDown).  Static keys: AKIDTEST / secret-test (never expires) and
 // AKIDSTALE / secret-stale (expired an hour ago).
 'use strict';
 const http = require('http');
@@ -35,6 +36,7 @@ const keys = new Map([
   ['AKIDSTALE', { secret: 'secret-stale', token: null, expires: Date.now() - 3600e3 }],
 ]);
 let issued = 0;
+const slowedDown = new Set();
 
 function log(line) { process.stdout.write(line + '\n'); }
 
@@ -132,6 +134,16 @@ async function main() {
       if (bad) {
         log(`reject ${bad[0]} ${req.method} ${req.url} ${akid}`);
         return s3error(res, 403, bad[0], bad[1]);
+      }
+      // S3's "slow down", once per part, for keys with "flaky" in them.
+      const pn = /[?&]partNumber=(\d+)/.exec(req.url);
+      if (req.method === 'PUT' && pn && req.url.includes('flaky')) {
+        const id = req.url.split('?')[0] + '#' + pn[1];
+        if (!slowedDown.has(id)) {
+          slowedDown.add(id);
+          log(`inject SlowDown ${req.method} ${req.url} ${akid}`);
+          return s3error(res, 503, 'SlowDown', 'Please reduce your request rate.');
+        }
       }
       log(`accept ${req.method} ${req.url} ${akid}`);
       // Verified here; s3rver knows one account of its own and checks no
