@@ -43,6 +43,7 @@ put(const char *key)
 	char			 buf[65536], *cause = NULL;
 	ssize_t			 n;
 	size_t			 off;
+	enum ph_s3_state	 s;
 
 	if ((u = ph_s3_upload_new(client, key, &cause)) == NULL)
 		die(cause);
@@ -61,9 +62,9 @@ put(const char *key)
 		}
 	}
 	ph_s3_upload_finish(u);
-	while (ph_s3_upload_state(u, &cause) == PH_S3_RUNNING)
+	while ((s = ph_s3_upload_state(u, &cause)) == PH_S3_RUNNING)
 		ph_s3_client_wait(client, 1000);
-	if (ph_s3_upload_state(u, &cause) == PH_S3_FAILED)
+	if (s == PH_S3_FAILED)
 		die(cause);
 	printf("put %s %llu\n", key, (unsigned long long)ph_s3_upload_bytes(u));
 	ph_s3_upload_free(u);
@@ -99,13 +100,17 @@ get(const char *key)
 }
 
 static struct ph_s3_op *
-wait_op(struct ph_s3_op *o, char *cause)
+wait_op(struct ph_s3_op *o, char **causep)
 {
+	enum ph_s3_state s;
+	char *cause = NULL;
+
 	if (o == NULL)
-		die(cause);
-	while (ph_s3_op_state(o, &cause) == PH_S3_RUNNING)
+		die(*causep);
+
+	while ((s = ph_s3_op_state(o, &cause)) == PH_S3_RUNNING)
 		ph_s3_client_wait(client, 1000);
-	if (ph_s3_op_state(o, &cause) == PH_S3_FAILED)
+	if (s == PH_S3_FAILED)
 		die(cause);
 	return o;
 }
@@ -160,14 +165,14 @@ main(int argc, char **argv)
 		    sizeof body - len)) > 0;)
 			len += (size_t)r;
 		o = wait_op(ph_s3_put_new(client, argv[1], body, len, "application/json",
-		    &cause), cause);
+		    &cause), &cause);
 		ph_s3_op_free(o);
 	} else if (strcmp(argv[0], "rm") == 0 && argc == 2) {
-		o = wait_op(ph_s3_delete_new(client, argv[1], &cause), cause);
+		o = wait_op(ph_s3_delete_new(client, argv[1], &cause), &cause);
 		ph_s3_op_free(o);
 	} else if (strcmp(argv[0], "ls") == 0 && argc <= 2) {
 		o = wait_op(ph_s3_list_new(client, argc == 2 ? argv[1] : "", page, 0,
-		    &cause), cause);
+		    &cause), &cause);
 		e = ph_s3_op_entries(o, &n, &pages);
 		for (i = 0; i < n; i++)
 			printf("%s %llu\n", e[i].key, (unsigned long long)e[i].size);
