@@ -11,11 +11,15 @@
  * Options: --url s3://BUCKET/PREFIX (default $PH_S3_URL), --part-size BYTES,
  * --max-reply BYTES, --page KEYS, --refresh-margin SECONDS,
  * --curl-query-signing (curl 7.88's own query signing, which is wrong),
- * --stats (credential fetches on stderr at the end).
+ * --stats (credential fetches and peak memory on stderr at the end).
+ * put and get wait on the client's wake callback through a pipe, as the
+ * relay's loop does; the other commands use ph_s3_client_wait.
  * Exit 0 on success, 1 with "ph-s3: CAUSE" on stderr.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,45 @@
 
 static struct ph_s3_client *client;
 static int stats;
+/* The wake callback's pipe, as a loop would use it (put and get). */
+static int wakefd[2];
+
+/* On the worker thread: only a write to the pipe (the relay: lws_cancel_service). */
+static void
+on_wake(void *arg)
+{
+	char b = 0;
+
+	(void)write(wakefd[1], &b, 1);
+}
+
+/* The loop's wait: until the worker wakes us, then drain the pipe. */
+static void
+loop_wait(void)
+{
+	struct pollfd	pfd = { .fd = wakefd[0], .events = POLLIN };
+	char		b[256];
+
+	if (poll(&pfd, 1, 1000) > 0)
+		while (read(wakefd[0], b, sizeof b) > 0)
+			;
+}
+
+/* The most memory the process held (VmHWM, KiB). */
+static long
+hwm_kib(void)
+{
+	char	line[256];
+	long	v = -1;
+	FILE	*f = fopen("/proc/self/status", "r");
+
+	while (f != NULL && fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmHWM: %ld", &v) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
 
 static void __attribute__((noreturn))
 die(char *cause)
@@ -58,12 +101,12 @@ put(const char *key)
 			if (ph_s3_upload_state(u, &cause) == PH_S3_FAILED)
 				die(cause);
 			if (off < (size_t)n)
-				ph_s3_client_wait(client, 1000);
+				loop_wait();
 		}
 	}
 	ph_s3_upload_finish(u);
 	while ((s = ph_s3_upload_state(u, &cause)) == PH_S3_RUNNING)
-		ph_s3_client_wait(client, 1000);
+		loop_wait();
 	if (s == PH_S3_FAILED)
 		die(cause);
 	printf("put %s %llu\n", key, (unsigned long long)ph_s3_upload_bytes(u));
@@ -85,7 +128,7 @@ get(const char *key)
 		if (n == 0)
 			break;
 		if (n < 0 && errno == EAGAIN) {
-			ph_s3_client_wait(client, 1000);
+			loop_wait();
 			continue;
 		}
 		if (n < 0) {
@@ -154,6 +197,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: ph-s3 [options] put|putsmall|get|ls|rm [KEY]\n");
 		return 2;
 	}
+	if (pipe2(wakefd, O_NONBLOCK | O_CLOEXEC) != 0)
+		return 1;
+	cfg.wake = on_wake;
 	if ((client = ph_s3_client_new(&cfg, &cause)) == NULL)
 		die(cause);
 	if (strcmp(argv[0], "put") == 0 && argc == 2)
@@ -182,8 +228,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "ph-s3: unknown command or wrong arguments\n");
 		rc = 2;
 	}
-	if (stats)
+	if (stats) {
 		fprintf(stderr, "credential fetches %d\n", ph_s3_client_cred_fetches(client));
+		fprintf(stderr, "peak memory %ld KiB\n", hwm_kib());
+	}
 	ph_s3_client_free(client);
 	return rc;
 }
