@@ -63,6 +63,17 @@ eq "three parts slowed down" "$(grep -c '^inject SlowDown PUT /porthole-test/art
 eq "three parts accepted" "$(grep -c '^accept PUT /porthole-test/artifacts/run/flaky.core?partNumber' "$T/front.log")" 3
 eq "byte-exact" "$(s3 get run/flaky.core | sha256sum | cut -c1-64)" "$(sha256sum <"$T/flaky" | cut -c1-64)"
 
+log "three uploads at once from one client; a fifth over the bound of four"
+head -c $((11 * 1024 * 1024)) /dev/urandom >"$T/three"
+s3 --part-size $part put run/c1 run/c2 run/c3 <"$T/three" >"$T/three.out" 2>"$T/three.err"
+eq "the three uploads succeed" "$?" 0
+for k in c1 c2 c3; do
+	eq "$k byte-exact" "$(s3 get run/$k | sha256sum | cut -c1-64)" "$(sha256sum <"$T/three" | cut -c1-64)"
+done
+echo x | s3 put run/d1 run/d2 run/d3 run/d4 run/d5 >/dev/null 2>"$T/five.err"
+eq "five at once fail" "$?" 1
+contains "at the fifth" "$(cat "$T/five.err")" "s3: 4 uploads already running"
+
 log "a stream shorter than a part: one PUT"
 echo '{"kind":"core"}' | s3 put run/meta.json >/dev/null 2>"$T/small.err"
 eq "the small upload succeeds" "$?" 0

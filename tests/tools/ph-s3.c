@@ -3,7 +3,8 @@
  * (tests/e2e/s3.sh), the way the relay will: an upload fed from stdin in
  * chunks with backpressure, a get streamed to stdout, a listing, a delete.
  *
- *   ph-s3 [OPTIONS] put KEY < DATA      multipart (a stream of unknown length)
+ *   ph-s3 [OPTIONS] put KEY... < DATA   multipart (a stream of unknown length),
+ *                                       to every KEY at once
  *   ph-s3 [OPTIONS] putsmall KEY < DATA one PutObject of a small body
  *   ph-s3 [OPTIONS] get KEY > DATA
  *   ph-s3 [OPTIONS] ls [SUB]            "KEY SIZE" lines; "pages N" on stderr
@@ -79,38 +80,55 @@ die(char *cause)
 	exit(1);
 }
 
+/* Upload stdin to every key at once (one client, concurrent uploads). */
 static int
-put(const char *key)
+put(char **keys, int nkeys)
 {
-	struct ph_s3_upload	*u;
+	struct ph_s3_upload	*u[16];
 	char			 buf[65536], *cause = NULL;
 	ssize_t			 n;
 	size_t			 off;
 	enum ph_s3_state	 s;
+	int			 i, running;
 
-	if ((u = ph_s3_upload_new(client, key, &cause)) == NULL)
-		die(cause);
+	if (nkeys > 16)
+		die(strdup("at most 16 keys"));
+	for (i = 0; i < nkeys; i++)
+		if ((u[i] = ph_s3_upload_new(client, keys[i], &cause)) == NULL)
+			die(cause);
 	while ((n = read(0, buf, sizeof buf)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			die(strdup("reading stdin failed"));
 		}
-		for (off = 0; off < (size_t)n;) {
-			off += ph_s3_upload_write(u, buf + off, (size_t)n - off);
-			if (ph_s3_upload_state(u, &cause) == PH_S3_FAILED)
-				die(cause);
-			if (off < (size_t)n)
-				loop_wait();
+		for (i = 0; i < nkeys; i++) {
+			for (off = 0; off < (size_t)n;) {
+				off += ph_s3_upload_write(u[i], buf + off, (size_t)n - off);
+				if (ph_s3_upload_state(u[i], &cause) == PH_S3_FAILED)
+					die(cause);
+				if (off < (size_t)n)
+					loop_wait();
+			}
 		}
 	}
-	ph_s3_upload_finish(u);
-	while ((s = ph_s3_upload_state(u, &cause)) == PH_S3_RUNNING)
-		loop_wait();
-	if (s == PH_S3_FAILED)
-		die(cause);
-	printf("put %s %llu\n", key, (unsigned long long)ph_s3_upload_bytes(u));
-	ph_s3_upload_free(u);
+	for (i = 0; i < nkeys; i++)
+		ph_s3_upload_finish(u[i]);
+	do {
+		running = 0;
+		for (i = 0; i < nkeys; i++) {
+			if ((s = ph_s3_upload_state(u[i], &cause)) == PH_S3_FAILED)
+				die(cause);
+			running += s == PH_S3_RUNNING;
+		}
+		if (running > 0)
+			loop_wait();
+	} while (running > 0);
+	for (i = 0; i < nkeys; i++) {
+		printf("put %s %llu\n", keys[i],
+		    (unsigned long long)ph_s3_upload_bytes(u[i]));
+		ph_s3_upload_free(u[i]);
+	}
 	return 0;
 }
 
@@ -202,8 +220,8 @@ main(int argc, char **argv)
 	cfg.wake = on_wake;
 	if ((client = ph_s3_client_new(&cfg, &cause)) == NULL)
 		die(cause);
-	if (strcmp(argv[0], "put") == 0 && argc == 2)
-		rc = put(argv[1]);
+	if (strcmp(argv[0], "put") == 0 && argc >= 2)
+		rc = put(argv + 1, argc - 1);
 	else if (strcmp(argv[0], "get") == 0 && argc == 2)
 		rc = get(argv[1]);
 	else if (strcmp(argv[0], "putsmall") == 0 && argc == 2) {
