@@ -33,9 +33,13 @@
  * it finds it), and x-amz-content-sha256 is set (the body's sha256) and
  * signed.  A session token goes in x-amz-security-token.
  *
+ * Failures.  A request answered 500/502/503/504 (S3's SlowDown) or cut
+ * off is tried again, 4 tries in all, 0.5, 1 and 2 s apart (a get only
+ * before any of its bytes went out); any other failure fails the object.
  * Errors are one line, malloc'd, with S3's <Code> and <Message> made
- * printable.  Ownership: every object returned is freed by its _free; the
- * strings an accessor returns belong to the object.
+ * printable.  Ownership: every object returned is freed by its _free (at
+ * any time, from the caller's thread); the strings an accessor returns
+ * belong to the object.  Free every object before its client.
  */
 #ifndef PORTHOLE_S3_H
 #define PORTHOLE_S3_H
@@ -140,7 +144,11 @@ struct ph_s3_client;
  * refresh_margin seconds before their Expiration.  Neither: an error here.
  */
 struct ph_s3_client *ph_s3_client_new(const struct ph_s3_config *cfg, char **cause);
-/* Stops the worker, aborting what is still running (uploads are aborted). */
+/*
+ * Stops the worker, cancels what is still running and aborts unfinished
+ * multipart uploads (blocking, 10 s at most each).  Objects not yet freed
+ * are destroyed with it: free them first.
+ */
 void	 ph_s3_client_free(struct ph_s3_client *c);
 const struct ph_s3_location *ph_s3_client_location(struct ph_s3_client *c);
 /*
