@@ -97,7 +97,7 @@ struct s3_req {
 	CURL			*easy;
 	struct curl_slist	*hdrs;
 	char			*url;
-	char			*what;	/* "PUT key part 3", for errors */
+	char			*what;	/* "PUT part 3 (N bytes) KEY", for errors */
 	struct obj		*owner;
 	struct s3_reply		 reply;
 	char			*etag;
@@ -244,7 +244,13 @@ req_start(struct ph_s3_client *c, struct obj *owner, const char *method,
 
 	r = xcalloc(1, sizeof *r);
 	r->owner = owner;
-	r->what = ph_asprintf("%s", what);
+	{
+		/* The key in errors: the relay chose it, but it may carry names. */
+		char *pk = ph_printable(key != NULL ? key : c->loc.bucket);
+
+		r->what = ph_asprintf("%s %s", what, pk);
+		free(pk);
+	}
 	r->reply.max = c->cfg.max_reply;
 	path = key != NULL ? ph_s3_uri_encode(key, strlen(key), 1) : NULL;
 	if (c->cfg.curl_query_signing) {

@@ -228,12 +228,12 @@ fetch(struct s3_credsrc *s, char **cause)
 	rc = curl_easy_perform(easy);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	s->fetches++;
-	if (rc != CURLE_OK)
-		*cause = ph_asprintf("the credentials endpoint: %s",
-		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
-	else if (r.too_big)
+	if (r.too_big)
 		*cause = ph_asprintf("the credentials endpoint: a reply longer than "
 		    "%zu bytes (dropped)", r.max);
+	else if (rc != CURLE_OK)
+		*cause = ph_asprintf("the credentials endpoint: %s",
+		    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
 	else if (status != 200)
 		*cause = ph_asprintf("the credentials endpoint: HTTP %ld", status);
 	else if (s3_creds_parse(r.buf != NULL ? r.buf : "", r.len, &c, &e) != 0) {

@@ -45,7 +45,11 @@ int	 s3_creds_parse(const char *json, size_t len, struct s3_creds *out,
 	    char **cause);
 void	 s3_creds_clear(struct s3_creds *c);
 
-/* An HTTP reply body kept in memory, at most max bytes. */
+/*
+ * An HTTP reply body kept in memory, at most max bytes: s3_reply_add
+ * returns n, or 0 once over the bound (as a curl write callback: curl
+ * then stops the transfer).
+ */
 struct s3_reply {
 	char	*buf;
 	size_t	 len;

@@ -16,7 +16,7 @@ s3_reply_add(struct s3_reply *r, const void *p, size_t n)
 {
 	if (r->too_big || n > r->max - r->len) {
 		r->too_big = 1;
-		return n;	/* swallowed; the caller fails the request */
+		return 0;	/* curl stops the transfer: CURLE_WRITE_ERROR */
 	}
 	if (r->buf == NULL && (r->buf = malloc(r->max + 1)) == NULL)
 		abort();

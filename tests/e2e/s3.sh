@@ -104,14 +104,19 @@ contains "with S3's error" "$(cat "$T/gone.err")" "HTTP 404 NoSuchKey"
 log "a reply over the bound"
 s3 --max-reply 1024 ls pg/ >/dev/null 2>"$T/bound.err"
 eq "a listing of 1.5 KiB with a bound of 1 KiB fails" "$?" 1
-contains "and says so" "$(cat "$T/bound.err")" "a reply longer than 1024 bytes (dropped)"
+contains "and says so" "$(cat "$T/bound.err")" "list objects porthole-test: HTTP 200, a reply longer than 1024 bytes (dropped)"
+
+s3 --max-reply 4096 get run/hugereply >/dev/null 2>"$T/huge.err"
+eq "a 64 MiB error reply fails the get" "$?" 1
+contains "dropped at the bound" "$(cat "$T/huge.err")" "GET artifacts/run/hugereply: HTTP 400, a reply longer than 4096 bytes (dropped)"
+check "the client hung up rather than read it all" wait_for 10 grep -q '^hugereply cut' "$T/front.log"
 
 log "refused signatures and credentials"
 echo x | AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY=not-the-secret timeout 60 "$S3" putsmall bad \
 	2>"$T/wrong.err"
 eq "a wrong secret fails" "$?" 1
 contains "with a clear error" "$(cat "$T/wrong.err")" \
-	"ph-s3: s3: PUT: HTTP 403 SignatureDoesNotMatch: The request signature we calculated"
+	"ph-s3: s3: PUT artifacts/bad: HTTP 403 SignatureDoesNotMatch: The request signature we calculated"
 echo x | AWS_ACCESS_KEY_ID=AKIDSTALE AWS_SECRET_ACCESS_KEY=secret-stale timeout 60 "$S3" putsmall bad \
 	2>"$T/stale.err"
 eq "expired credentials fail" "$?" 1
@@ -120,7 +125,7 @@ head -c $((6 * 1024 * 1024)) /dev/zero | s3 --part-size $part --curl-query-signi
 	>/dev/null 2>"$T/curlq.err"
 eq "curl 7.88's own query signing (?uploads) is refused" "$?" 1
 contains "as a signature mismatch" "$(cat "$T/curlq.err")" \
-	"create multipart upload: HTTP 403 SignatureDoesNotMatch"
+	"create multipart upload artifacts/curlsigned: HTTP 403 SignatureDoesNotMatch"
 check "the front refused it before s3rver saw it" \
 	grep -q 'reject SignatureDoesNotMatch POST /porthole-test/artifacts/curlsigned?uploads ' "$T/front.log"
 eq "nothing wrongly signed reached s3rver" "$(grep -c '^accept .*\(/bad\|curlsigned\)' "$T/front.log")" 0

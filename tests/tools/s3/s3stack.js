@@ -14,7 +14,8 @@
 // Writes {"front":PORT,"creds":PORT} to FILE when listening; logs one line
 // per decision on stdout ("accept METHOD PATH AKID", "reject CODE ...",
 // "creds AKID", "inject SlowDown ...": the first try of each part of a key
-// with "flaky" in it gets S3's 503 SlowDown).  Static keys: AKIDTEST / secret-test (never expires) and
+// with "flaky" in it gets S3's 503 SlowDown; one with "hugereply" gets a
+// 64 MiB error, "hugereply cut" when the client hangs up first).  Static keys: AKIDTEST / secret-test (never expires) and
 // AKIDSTALE / secret-stale (expired an hour ago).
 'use strict';
 const http = require('http');
@@ -134,6 +135,23 @@ async function main() {
       if (bad) {
         log(`reject ${bad[0]} ${req.method} ${req.url} ${akid}`);
         return s3error(res, 403, bad[0], bad[1]);
+      }
+      // A hostile error reply: 64 MiB for keys with "hugereply" in them.
+      if (req.url.includes('hugereply')) {
+        const chunk = Buffer.alloc(65536, 'x');
+        let left = 1024;
+        log(`inject hugereply ${req.method} ${req.url} ${akid}`);
+        res.writeHead(400, { 'Content-Type': 'application/xml' });
+        res.write('<Error><Code>Huge</Code><Message>');
+        res.on('close', () => log(left > 0 ? `hugereply cut with ${left} chunks left` : 'hugereply sent'));
+        const pump = () => {
+          while (left > 0) {
+            left--;
+            if (!res.write(chunk)) return res.once('drain', pump);
+          }
+          res.end('</Message></Error>');
+        };
+        return pump();
       }
       // S3's "slow down", once per part, for keys with "flaky" in them.
       const pn = /[?&]partNumber=(\d+)/.exec(req.url);
