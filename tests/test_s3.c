@@ -207,3 +207,39 @@ Test(s3xml, tags_and_errors)
 	free(t);
 	s3_reply_clear(&r);
 }
+
+Test(s3xml, list_page)
+{
+	static const char page[] = "<ListBucketResult><Name>b</Name><Prefix>art/</Prefix>"
+	    "<Contents><Key>art/a.core</Key><LastModified>2026-12-06T01:02:03.000Z"
+	    "</LastModified><ETag>&quot;9b2c&quot;</ETag><Size>20971520</Size></Contents>"
+	    "<Contents><Key>other/x</Key><Size>1</Size></Contents>"
+	    "<Contents><Key>art/</Key><Size>0</Size></Contents>"
+	    "<Contents><Key>art/b/c.json</Key><Size>7</Size></Contents>"
+	    "<IsTruncated>true</IsTruncated><NextContinuationToken>t/+=</NextContinuationToken>"
+	    "</ListBucketResult>";
+	static const char cut[] = "<ListBucketResult><IsTruncated>true</IsTruncated>"
+	    "</ListBucketResult>";
+	struct ph_s3_entry	*e = NULL;
+	size_t			 n = 0;
+	char			*token = NULL, *cause = NULL;
+
+	cr_assert_eq(s3_list_page(page, strlen(page), "art/", 10, &e, &n, &token, &cause), 0);
+	cr_assert_eq(n, 2, "the two objects under the prefix, not the prefix itself");
+	cr_expect_str_eq(e[0].key, "a.core");
+	cr_expect_eq(e[0].size, 20971520);
+	cr_expect_str_eq(e[0].etag, "\"9b2c\"");
+	cr_expect_str_eq(e[0].modified, "2026-12-06T01:02:03.000Z");
+	cr_expect_str_eq(e[1].key, "b/c.json");
+	cr_expect_str_eq(token, "t/+=");
+	free(token);
+	/* A second page appends; the bound counts both. */
+	cr_expect_eq(s3_list_page(page, strlen(page), "art/", 3, &e, &n, &token, &cause), -1);
+	cr_expect_str_eq(cause, "more than 3 objects");
+	free(cause);
+	cr_expect_eq(s3_list_page(cut, strlen(cut), "", 10, &e, &n, &token, &cause), -1);
+	cr_expect_str_eq(cause, "truncated without a NextContinuationToken");
+	cr_expect_null(token);
+	free(cause);
+	s3_entries_free(e, n);
+}

@@ -206,7 +206,11 @@ enum ph_s3_state ph_s3_get_state(struct ph_s3_get *g, char **cause);
 int64_t	 ph_s3_get_size(struct ph_s3_get *g);
 void	 ph_s3_get_free(struct ph_s3_get *g);
 
-/* One object of a listing; key relative to the client's prefix. */
+/*
+ * One object of a listing; key relative to the client's prefix, as the
+ * bucket holds it (anyone who can write there chose it: make it printable
+ * before showing it).
+ */
 struct ph_s3_entry {
 	char		*key;
 	uint64_t	 size;

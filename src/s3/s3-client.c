@@ -642,56 +642,17 @@ op_step(struct ph_s3_client *c, struct ph_s3_op *o)
 static int
 list_page(struct ph_s3_client *c, struct ph_s3_op *o, struct s3_req *r, char **err)
 {
-	size_t	 at = 0, plen = strlen(c->loc.prefix);
-	char	*item, *key, *size, *trunc;
+	char *cause;
 
-	while ((item = s3_xml_tag(r->reply.buf, r->reply.len, "Contents", &at)) != NULL) {
-		struct ph_s3_entry *e;
-
-		key = s3_xml_tag(item, strlen(item), "Key", NULL);
-		if (key == NULL || strncmp(key, c->loc.prefix, plen) != 0) {
-			free(key);
-			free(item);
-			continue;
-		}
-		if (o->nents >= o->max_entries) {
-			free(key);
-			free(item);
-			*err = ph_asprintf("s3: list objects: more than %zu objects",
-			    o->max_entries);
-			return -1;
-		}
-		if (o->nents % 256 == 0) {
-			o->ents = realloc(o->ents, (o->nents + 256) * sizeof *o->ents);
-			if (o->ents == NULL)
-				abort();
-		}
-		e = &o->ents[o->nents++];
-		memset(e, 0, sizeof *e);
-		e->key = ph_asprintf("%s", key + plen);
-		free(key);
-		size = s3_xml_tag(item, strlen(item), "Size", NULL);
-		e->size = size != NULL ? strtoull(size, NULL, 10) : 0;
-		free(size);
-		e->etag = s3_xml_tag(item, strlen(item), "ETag", NULL);
-		e->modified = s3_xml_tag(item, strlen(item), "LastModified", NULL);
-		free(item);
-	}
 	o->pages++;
 	free(o->token);
 	o->token = NULL;
-	trunc = s3_xml_tag(r->reply.buf, r->reply.len, "IsTruncated", NULL);
-	if (trunc != NULL && strcmp(trunc, "true") == 0) {
-		o->token = s3_xml_tag(r->reply.buf, r->reply.len,
-		    "NextContinuationToken", NULL);
-		if (o->token == NULL || *o->token == '\0') {
-			free(trunc);
-			*err = ph_asprintf("s3: list objects: truncated without a "
-			    "NextContinuationToken");
-			return -1;
-		}
+	if (s3_list_page(r->reply.buf, r->reply.len, c->loc.prefix, o->max_entries,
+	    &o->ents, &o->nents, &o->token, &cause) != 0) {
+		*err = ph_asprintf("s3: list objects: %s", cause);
+		free(cause);
+		return -1;
 	}
-	free(trunc);
 	return 0;
 }
 
@@ -738,12 +699,7 @@ obj_destroy(struct ph_s3_client *c, struct obj *o)
 	} else {
 		struct ph_s3_op *p = (struct ph_s3_op *)o;
 
-		for (i = 0; i < p->nents; i++) {
-			free(p->ents[i].key);
-			free(p->ents[i].etag);
-			free(p->ents[i].modified);
-		}
-		free(p->ents);
+		s3_entries_free(p->ents, p->nents);
 		free(p->body);
 		free(p->ctype);
 		free(p->token);

@@ -70,4 +70,14 @@ char	*s3_error_text(long status, const struct s3_reply *r);
  */
 char	*s3_xml_tag(const char *p, size_t n, const char *tag, size_t *from);
 
+/*
+ * One page of ListObjectsV2 in buf: the objects under prefix (keys made
+ * relative to it) appended to *ents (*nents of them, at most max, more is
+ * an error); *token the next page's continuation token, or NULL on the
+ * last page.  -1 with *cause.
+ */
+int	 s3_list_page(const char *buf, size_t len, const char *prefix, size_t max,
+	    struct ph_s3_entry **ents, size_t *nents, char **token, char **cause);
+void	 s3_entries_free(struct ph_s3_entry *e, size_t n);
+
 #endif

@@ -1,7 +1,7 @@
 /*
  * s3-xml.c - reading S3's replies: bounded bodies, the few tags the client
- * needs (UploadId, Key, Size, IsTruncated...) from S3's fixed XML, and its
- * <Error> turned into one printable line.  S3's documents are flat and
+ * needs (UploadId, Key, Size, IsTruncated...) from S3's fixed XML, a page
+ * of ListObjectsV2, and its <Error> turned into one printable line.  S3's documents are flat and
  * well-formed; a tag looked up is found by its text, entities decoded.
  */
 #include <stdlib.h>
@@ -139,4 +139,73 @@ s3_error_text(long status, const struct s3_reply *r)
 	free(code);
 	free(msg);
 	return out;
+}
+
+int
+s3_list_page(const char *buf, size_t len, const char *prefix, size_t max,
+    struct ph_s3_entry **ents, size_t *nents, char **token, char **cause)
+{
+	size_t	 at = 0, plen = strlen(prefix);
+	char	*item, *key, *size, *trunc;
+
+	*token = NULL;
+	while ((item = s3_xml_tag(buf, len, "Contents", &at)) != NULL) {
+		struct ph_s3_entry *e;
+
+		key = s3_xml_tag(item, strlen(item), "Key", NULL);
+		/* Only what is under the prefix asked for. */
+		if (key == NULL || strncmp(key, prefix, plen) != 0 ||
+		    key[plen] == '\0') {
+			free(key);
+			free(item);
+			continue;
+		}
+		if (*nents >= max) {
+			free(key);
+			free(item);
+			*cause = ph_asprintf("more than %zu objects", max);
+			return -1;
+		}
+		if (*nents % 256 == 0) {
+			*ents = realloc(*ents, (*nents + 256) * sizeof **ents);
+			if (*ents == NULL)
+				abort();
+		}
+		e = &(*ents)[(*nents)++];
+		memset(e, 0, sizeof *e);
+		e->key = ph_asprintf("%s", key + plen);
+		free(key);
+		size = s3_xml_tag(item, strlen(item), "Size", NULL);
+		e->size = size != NULL ? strtoull(size, NULL, 10) : 0;
+		free(size);
+		e->etag = s3_xml_tag(item, strlen(item), "ETag", NULL);
+		e->modified = s3_xml_tag(item, strlen(item), "LastModified", NULL);
+		free(item);
+	}
+	trunc = s3_xml_tag(buf, len, "IsTruncated", NULL);
+	if (trunc != NULL && strcmp(trunc, "true") == 0) {
+		*token = s3_xml_tag(buf, len, "NextContinuationToken", NULL);
+		if (*token == NULL || **token == '\0') {
+			free(trunc);
+			free(*token);
+			*token = NULL;
+			*cause = ph_asprintf("truncated without a NextContinuationToken");
+			return -1;
+		}
+	}
+	free(trunc);
+	return 0;
+}
+
+void
+s3_entries_free(struct ph_s3_entry *e, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(e[i].key);
+		free(e[i].etag);
+		free(e[i].modified);
+	}
+	free(e);
 }
