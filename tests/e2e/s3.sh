@@ -147,6 +147,11 @@ keys=$(grep 'run/slow.core' "$T/front.log" | grep '^accept' | awk '{print $4}' |
 between "requests signed with more than one key" "$keys" 2 10
 eq "none refused" "$(grep -c '^reject .*run/slow.core' "$T/front.log")" 0
 eq "byte-exact" "$(s3 get run/slow.core | sha256sum | cut -c1-64)" "$(sha256sum <"$T/slow" | cut -c1-64)"
+printf 'Bearer tok-ok\n' >"$T/authtoken"
+echo tokfile | AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$CREDS/v2/credentials/abc \
+	AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$T/authtoken" timeout 60 "$S3" putsmall run/tokfile 2>"$T/tokfile.err"
+eq "the authorization token from a file (EKS pod identity's way)" "$?" 0
+eq "and the put is there" "$(s3 get run/tokfile)" tokfile
 echo x | AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$CREDS/v2/credentials/abc \
 	AWS_CONTAINER_AUTHORIZATION_TOKEN="Bearer wrong" timeout 60 "$S3" putsmall bad 2>"$T/auth.err"
 eq "a wrong authorization token fails" "$?" 1
