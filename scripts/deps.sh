@@ -6,14 +6,15 @@
 #   ph_install_deps build test   and what the tests need besides (scripts/test)
 #
 # Building: the compiler, meson, and the libraries with their static
-# archives (the agent is linked statically); libcriterion-dev because the
+# archives (the agent is linked statically; libcurl4-openssl-dev only for
+# the relay's S3 artifact store, never the agent); libcriterion-dev because the
 # unit tests are part of the default build.  Running the demo needs
 # nothing more (the dev relay makes its certificate and keys with the
 # OpenSSL library, not the openssl program).
 
 PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc libc6-dev
  libwebsockets-dev libssl-dev libjansson-dev libedit-dev libcriterion-dev
- libzstd-dev libcap-dev zlib1g-dev"
+ libzstd-dev libcap-dev zlib1g-dev libcurl4-openssl-dev"
 
 # Tests only, about a gigabyte with the JDK and Prometheus:
 #   clang, libclang-rt-14-dev: fuzz targets and the sanitizer build;
@@ -25,7 +26,9 @@ PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc libc6-dev
 #   openjdk-17-jdk-headless (dump_jvm.sh: java, javac), nodejs (dump_node.sh),
 #   dpkg-dev (package.sh: scripts/package's dpkg-shlibdeps), zsh and fish
 #   (completion.sh: the scripts load and complete in them), man-db and
-#   groff-base (help.sh: the man pages render without a warning).
+#   groff-base (help.sh: the man pages render without a warning); npm (s3.sh:
+#   the pinned packages of tests/tools/s3, installed into a cache by
+#   tests/tools/s3/install.sh: s3rver and AWS's SigV4 signer).
 PORTHOLE_TEST_DEPS="dpkg-dev zsh fish man-db groff-base clang libclang-rt-14-dev openssl procps iproute2 coreutils
  jq curl file python3 tmux util-linux gdb zstd binutils
  openssh-server openssh-client busybox-static
@@ -44,10 +47,18 @@ ph_install_deps() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 			missing="$missing $p"
 	done
-	[ -z "$missing" ] && return 0
-	echo "scripts: installing:$missing" >&2
-	local sudo=""
-	[ "$(id -u)" -eq 0 ] || sudo="sudo"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	# npm: Debian's own package, unless a nodejs that carries npm is there.
+	case " $list " in *" nodejs "*)
+		command -v npm >/dev/null || missing="$missing npm";;
+	esac
+	if [ -n "$missing" ]; then
+		echo "scripts: installing:$missing" >&2
+		local sudo=""
+		[ "$(id -u)" -eq 0 ] || sudo="sudo"
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	fi
+	case " $* " in *" test "*)
+		"$(dirname "${BASH_SOURCE[0]}")/../tests/tools/s3/install.sh" >/dev/null;;
+	esac
 }
