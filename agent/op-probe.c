@@ -675,6 +675,8 @@ op_probe_main(int argc, char **argv)
 		fd = probe_connect_one((struct sockaddr *)&ss, sslen, timeout_ms, o, &outcome);
 		tries++;
 	}
+	if (fd < 0 && strcmp(outcome, "ok") == 0)
+		outcome = "connect";	/* no address to try */
 	if (fd >= 0 && d.tls) {
 		tls = json_object();
 		json_object_set_new(doc, "tls", tls);
@@ -705,5 +707,7 @@ op_probe_main(int argc, char **argv)
 	SSL_CTX_free(ctx);
 	if (fd >= 0)
 		close(fd);
+	if (res != NULL)
+		freeaddrinfo(res);
 	return 0;
 }
