@@ -11,7 +11,8 @@
  * addresses, or the link text (pipe:[N], anon_inode:[eventfd]); then a
  * count by type and, when there are any, the deleted files' total size:
  * the "disk full but no file" leak.  Paths are the task's bytes: escaped
- * for the terminal (client_printable).
+ * for the terminal (client_printable), each line as a whole, with every
+ * other string the agent sent (types, states, the count's keys).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,36 +39,41 @@ lsof_str(json_t *o, const char *k, const char *def)
 	return s != NULL ? s : def;
 }
 
-/* The WHAT column of one descriptor; malloc'd, printable. */
+/* The WHAT column of one descriptor, as the agent sent it; malloc'd. */
 static char *
 lsof_what(json_t *f)
 {
-	const char	*type = lsof_str(f, "type", "?");
-	char		*a, *b, *out, size[CLIENT_UNITS_SIZE_MAX];
+	const char	*type = lsof_str(f, "type", "?"), *local, *peer;
+	char		 size[CLIENT_UNITS_SIZE_MAX];
 
 	if (strcmp(type, "file") == 0) {
-		a = client_printable(lsof_str(f, "path", "?"));
 		client_units_size((double)json_integer_value(json_object_get(f, "size")),
 		    size, sizeof size);
-		out = ph_asprintf("%s (%s%s%s)%s", a != NULL ? a : "?",
+		return ph_asprintf("%s (%s%s%s)%s", lsof_str(f, "path", "?"),
 		    lsof_str(f, "file_type", "?"),
 		    json_is_integer(json_object_get(f, "size")) ? ", " : "",
 		    json_is_integer(json_object_get(f, "size")) ? size : "",
 		    json_is_true(json_object_get(f, "deleted")) ? " DELETED" : "");
-		free(a);
-		return out;
 	}
 	if (strcmp(type, "socket") == 0 && json_is_string(json_object_get(f, "proto"))) {
-		a = client_printable(lsof_str(f, "local", ""));
-		b = client_printable(lsof_str(f, "peer", ""));
-		out = ph_asprintf("%s %s %s%s%s", lsof_str(f, "proto", "?"),
-		    lsof_str(f, "state", "?"), a != NULL && *a != '\0' ? a : "*",
-		    b != NULL && *b != '\0' ? " -> " : "", b != NULL ? b : "");
-		free(a);
-		free(b);
-		return out;
+		local = lsof_str(f, "local", "");
+		peer = lsof_str(f, "peer", "");
+		return ph_asprintf("%s %s %s%s%s", lsof_str(f, "proto", "?"),
+		    lsof_str(f, "state", "?"), *local != '\0' ? local : "*",
+		    *peer != '\0' ? " -> " : "", peer);
 	}
-	return client_printable(lsof_str(f, "link", "?"));
+	return strdup(lsof_str(f, "link", "?"));
+}
+
+/* One line of text that holds the agent's strings: escaped as a whole. */
+static void
+lsof_line(char *line)
+{
+	char	*p = client_printable(line != NULL ? line : "?");
+
+	printf("%s\n", p != NULL ? p : "?");
+	free(p);
+	free(line);
 }
 
 static int
@@ -76,10 +82,9 @@ lsof_print(json_t *doc)
 	json_t		*fds = json_object_get(doc, "fds"), *f, *v;
 	const char	*k;
 	size_t		 i;
-	char		*what, *comm, pos[24], size[CLIENT_UNITS_SIZE_MAX];
+	char		*what, *line, *next, pos[24], size[CLIENT_UNITS_SIZE_MAX];
 	int		 first = 1;
 
-	comm = client_printable(lsof_str(doc, "comm", "?"));
 	printf("%-5s %-9s %-4s %10s  %s\n", "FD", "TYPE", "MODE", "OFFSET", "WHAT");
 	json_array_foreach(fds, i, f) {
 		if (json_is_integer(json_object_get(f, "pos")))
@@ -88,21 +93,23 @@ lsof_print(json_t *doc)
 		else
 			snprintf(pos, sizeof pos, "-");
 		what = lsof_what(f);
-		printf("%-5lld %-9s %-4s %10s  %s\n",
+		lsof_line(ph_asprintf("%-5lld %-9s %-4s %10s  %s",
 		    (long long)json_integer_value(json_object_get(f, "fd")),
 		    lsof_str(f, "type", "?"), lsof_str(f, "mode", "-"), pos,
-		    what != NULL ? what : "?");
+		    what != NULL ? what : "?"));
 		free(what);
 	}
-	printf("%zu descriptors of %lld (%s):", json_array_size(fds),
+	line = ph_asprintf("%zu descriptors of %lld (%s):", json_array_size(fds),
 	    (long long)json_integer_value(json_object_get(doc, "pid")),
-	    comm != NULL ? comm : "?");
-	free(comm);
+	    lsof_str(doc, "comm", "?"));
 	json_object_foreach(json_object_get(doc, "counts"), k, v) {
-		printf("%s %lld %s", first ? "" : ",", (long long)json_integer_value(v), k);
+		next = ph_asprintf("%s%s %lld %s", line != NULL ? line : "", first ? "" : ",",
+		    (long long)json_integer_value(v), k);
+		free(line);
+		line = next;
 		first = 0;
 	}
-	printf("\n");
+	lsof_line(line);
 	if (json_integer_value(json_object_get(doc, "deleted")) > 0) {
 		client_units_size((double)json_integer_value(json_object_get(doc,
 		    "deleted_bytes")), size, sizeof size);
