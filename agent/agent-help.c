@@ -22,7 +22,7 @@ static const char agent_help_usage[] =
 static const char agent_help_about[] =
 "The agent runs inside a container (a sidecar, or the app's own image), dials "
 "out to a porthole-relay over TLS WebSocket and serves the operations an "
-"operator's porthole asks for through it: exec, shell, ps, mem, cp, dump. It "
+"operator's porthole asks for through it: exec, shell, ps, mem, net, lsof, probe, cp, dump. It "
 "listens on no port. Every request is checked against the public keys of the "
 "token issuer (PORTHOLE_PUBKEY), whatever the relay says.\n"
 "\n"

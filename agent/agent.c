@@ -333,6 +333,13 @@ main(int argc, char **argv)
 		return op_ps_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], OP_MEM_FLAG) == 0)
 		return op_mem_main(argc - 1, argv + 1);
+	/* net, lsof, probe (op-net.c, op-lsof.c, op-probe.c): the same. */
+	if (argc >= 2 && strcmp(argv[1], OP_NET_FLAG) == 0)
+		return op_net_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], OP_LSOF_FLAG) == 0)
+		return op_lsof_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], OP_PROBE_FLAG) == 0)
+		return op_probe_main(argc - 1, argv + 1);
 	/* The unit test agent_ops: the op table against the registry. */
 	if (argc == 2 && strcmp(argv[1], OP_CHECK_FLAG) == 0) {
 		if (op_table_check(&cause) != 0) {

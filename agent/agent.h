@@ -28,7 +28,7 @@
  *   agent-help.c     --help and the man page porthole-agent(8), one table
  *   op.c, op-*.c     the operations a session runs (see op.h)
  *   op-child.c       an operation's child: what exec and shell share of its life (op.h)
- *   op-helper.c      ps, mem, dump: the agent re-executed as a helper child
+ *   op-helper.c      ps, mem, net, lsof, probe, dump: the agent re-executed
  */
 #ifndef PORTHOLE_AGENT_H
 #define PORTHOLE_AGENT_H

@@ -48,6 +48,9 @@ op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
 	/* Helpers run as the agent, never inside another process (sidecar mode). */
 	json_object_del(req, "pid");
 	json_object_del(req, "container");
+	/* An operation's own timeout_ms (probe's, per step) is not exec's kill. */
+	json_object_del(req, "timeout_ms");
+	json_object_del(req, "grace_ms");
 	r = op_exec_start_as(s, req, out);
 	json_decref(req);
 	return r;

@@ -22,6 +22,9 @@ static const struct op_entry *const op_table[] = {
 	&op_mem_entry,
 	&op_cp_entry,
 	&op_dump_entry,
+	&op_net_entry,
+	&op_lsof_entry,
+	&op_probe_entry,
 };
 
 #define OP_COUNT	(sizeof op_table / sizeof op_table[0])

@@ -54,9 +54,12 @@ extern const struct op_entry op_ps_entry;
 extern const struct op_entry op_mem_entry;
 extern const struct op_entry op_cp_entry;
 extern const struct op_entry op_dump_entry;
+extern const struct op_entry op_net_entry;
+extern const struct op_entry op_lsof_entry;
+extern const struct op_entry op_probe_entry;
 
 /*
- * ps, mem and dump run in a helper child (op-helper.c): the agent
+ * ps, mem, net, lsof, probe and dump run in a helper child (op-helper.c): the agent
  * re-executes itself with one of these flags (OP_DUMP_FLAG in dump.h)
  * under the exec machinery.
  * op_helper_start runs exec of /proc/self/exe with helper_argv (stolen;
@@ -64,6 +67,13 @@ extern const struct op_entry op_dump_entry;
  */
 #define OP_PS_FLAG	"--op-ps"
 #define OP_MEM_FLAG	"--op-mem"
+/* What reading another process's /proc files needs (net, lsof). */
+#define OP_PERM_HINT	"the agent must run as the same user as that process, " \
+	"or have SYS_PTRACE (linuxParameters.capabilities.add in the task definition, " \
+	"with pidMode task)"
+#define OP_NET_FLAG	"--op-net"
+#define OP_LSOF_FLAG	"--op-lsof"
+#define OP_PROBE_FLAG	"--op-probe"
 int		 op_helper_start(struct agent_session *s, json_t *open, json_t *helper_argv);
 
 /*
@@ -102,6 +112,9 @@ int		 op_exec_busy(struct agent_session *s);
 void		 op_exec_free(struct agent_session *s);
 int		 op_ps_main(int argc, char **argv);
 int		 op_mem_main(int argc, char **argv);
+int		 op_net_main(int argc, char **argv);
+int		 op_lsof_main(int argc, char **argv);
+int		 op_probe_main(int argc, char **argv);
 
 /* The operation called name, or NULL. */
 const struct op_entry *op_find(const char *name);

@@ -26,6 +26,7 @@
 struct client_op {
 	struct client_run	 run;		/* agent, session, outcome */
 	json_t			*argv;
+	json_t			*members;	/* the operation's own, or NULL */
 	const char		*opname;
 	client_op_out_cb	 out;
 	void			*arg;
@@ -59,7 +60,9 @@ client_op_open(void *arg)
 	json_t			*m;
 
 	if ((m = client_open_new(o->run.sid, o->run.agent,
-	    o->opname, json_incref(o->argv))) == NULL) {
+	    o->opname, json_incref(o->argv))) == NULL ||
+	    (o->members != NULL && json_object_update(m, o->members) != 0)) {
+		json_decref(m);
 		client_op_abort(o, strdup("out of memory"));
 		return;
 	}
@@ -140,6 +143,14 @@ int
 client_op_run(struct client_conf *conf, const char *target, const char *opname,
     json_t *argv, client_op_out_cb out, void *arg, struct client_op_result *res)
 {
+	return client_op_run_with(conf, target, opname, argv, NULL, out, arg, res);
+}
+
+int
+client_op_run_with(struct client_conf *conf, const char *target, const char *opname,
+    json_t *argv, json_t *members, client_op_out_cb out, void *arg,
+    struct client_op_result *res)
+{
 	struct client_op	 o;
 	char			*cause = NULL;
 	int			 r, e, fd;
@@ -147,6 +158,7 @@ client_op_run(struct client_conf *conf, const char *target, const char *opname,
 	memset(&o, 0, sizeof o);
 	memset(res, 0, sizeof *res);
 	o.argv = argv;
+	o.members = members;
 	o.opname = opname;
 	o.out = out;
 	o.arg = arg;
@@ -187,6 +199,7 @@ client_op_run(struct client_conf *conf, const char *target, const char *opname,
 out:
 	client_run_free(&o.run);
 	json_decref(argv);
+	json_decref(members);
 	free(o.cause);
 	return r;
 }

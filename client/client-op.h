@@ -46,6 +46,13 @@ typedef int (*client_op_out_cb)(struct client_op *op, void *arg, const uint8_t *
  */
 int	client_op_run(struct client_conf *conf, const char *target, const char *opname,
 	    json_t *argv, client_op_out_cb out, void *arg, struct client_op_result *res);
+/*
+ * client_op_run with the operation's own members of the open (an object,
+ * stolen; NULL: none): net's pid, probe's dest (the registry, ops.h).
+ */
+int	client_op_run_with(struct client_conf *conf, const char *target,
+	    const char *opname, json_t *argv, json_t *members, client_op_out_cb out,
+	    void *arg, struct client_op_result *res);
 void	client_op_result_free(struct client_op_result *res);
 
 /* From the callback: queue bytes for our stdout (-1 on overflow). */

@@ -245,6 +245,13 @@ open_check(json_t *obj, const char **cause)
 		if (member_check(obj, m, cause) != 0)
 			return -1;
 	}
+	/* The operation's own required members (lsof's pid, probe's dest). */
+	for (m = op != NULL ? op->members : NULL; m != NULL && m->name != NULL; m++) {
+		if ((m->flags & PH_OPM_REQUIRED) && json_object_get(obj, m->name) == NULL) {
+			*cause = "a required member is missing";
+			return -1;
+		}
+	}
 	return 0;
 }
 

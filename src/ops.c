@@ -66,6 +66,25 @@ static const struct ph_op_member ops_dump[] = {
 	M_END
 };
 
+/* net: the sockets of the --pid process's network namespace (else the agent's). */
+static const struct ph_op_member ops_net[] = {
+	M_PID,
+	M_BOOL("listening"),
+	M_END
+};
+/* lsof: one process's descriptors; pid names it (a member, never run inside it). */
+static const struct ph_op_member ops_lsof[] = {
+	M_INT("pid", REQ, 1, (1LL << 31) - 1),
+	M_END
+};
+/* probe: HOST:PORT or an http(s) URL, checked again by the agent. */
+static const struct ph_op_member ops_probe[] = {
+	M_STR("dest", REQ, 1, 2048),
+	M_BOOL("tls"),
+	M_INT("timeout_ms", 0, 100, 60 * 1000),
+	M_END
+};
+
 #define C(x)		PH_CTL_BIT(PH_CTL_##x)
 /* Every session: the client may interrupt, either side may report an error. */
 #define CLIENT_ANY	(C(SIGNAL) | C(ERROR))
@@ -85,6 +104,12 @@ static const struct ph_op ops[] = {
 	  CLIENT_ANY | C(EOF), AGENT_ANY | C(PROGRESS) | C(META) },
 	{ "cp", "cp", PH_OPF_SESSION, ops_cp,
 	  CLIENT_ANY | C(EOF) | C(META), AGENT_ANY | C(META) },
+	{ "net", "net", PH_OPF_SESSION | PH_OPF_VIEWER, ops_net,
+	  CLIENT_ANY | C(EOF), AGENT_ANY },
+	{ "lsof", "lsof", PH_OPF_SESSION | PH_OPF_VIEWER, ops_lsof,
+	  CLIENT_ANY | C(EOF), AGENT_ANY },
+	{ "probe", "probe", PH_OPF_SESSION | PH_OPF_VIEWER, ops_probe,
+	  CLIENT_ANY | C(EOF), AGENT_ANY },
 };
 
 #define OPS_N	(sizeof ops / sizeof ops[0])

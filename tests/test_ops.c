@@ -93,8 +93,8 @@ Test(ops, scope_lists)
 {
 	char *all = ph_ops_scope_list(0), *viewer = ph_ops_scope_list(1);
 
-	cr_assert_str_eq(all, "ls,shell,exec,ps,mem,dump,cp");
-	cr_assert_str_eq(viewer, "ls,ps,mem");
+	cr_assert_str_eq(all, "ls,shell,exec,ps,mem,dump,cp,net,lsof,probe");
+	cr_assert_str_eq(viewer, "ls,ps,mem,net,lsof,probe");
 	cr_assert(ph_ops_scope_known("exec,", 4));
 	cr_assert_not(ph_ops_scope_known("exe", 3));
 	cr_assert_not(ph_ops_scope_known("forward", 7));
@@ -169,6 +169,17 @@ Test(ops, open_schema_is_per_operation)
 	cr_assert_eq(open_valid("shell", "\"timeout_ms\":10"), -1);
 	cr_assert_eq(open_valid("exec", "\"timeout_ms\":10,\"grace_ms\":0"), 0);
 	cr_assert_eq(open_valid("exec", "\"timeout_ms\":0"), -1, "bounds kept");
+	/* The toolbox: net's pid is optional, lsof's required, probe's dest too. */
+	cr_assert_eq(open_valid("net", "\"pid\":7,\"listening\":true"), 0);
+	cr_assert_eq(open_valid("net", ""), 0);
+	cr_assert_eq(open_valid("lsof", "\"pid\":7"), 0);
+	cr_assert_eq(open_valid("lsof", ""), -1, "lsof without pid");
+	cr_assert_eq(open_valid("lsof", "\"listening\":true"), -1, "net's member in lsof");
+	cr_assert_eq(open_valid("probe", "\"dest\":\"db:5432\",\"tls\":true,"
+	    "\"timeout_ms\":5000"), 0);
+	cr_assert_eq(open_valid("probe", "\"tls\":true"), -1, "probe without dest");
+	cr_assert_eq(open_valid("probe", "\"dest\":\"db:5432\",\"timeout_ms\":99"), -1);
+	cr_assert_eq(open_valid("probe", "\"dest\":\"db:5432\",\"pid\":1"), -1);
 	/* Common members everywhere; unknown members left to later versions. */
 	cr_assert_eq(open_valid("mem", "\"argv\":[\"1\"],\"tty\":false,\"stdin\":false,"
 	    "\"ts\":1,\"proto\":2,\"sig\":\"x\""), 0);
