@@ -655,13 +655,65 @@ dump_jvm_pause(const char *reply, uint64_t ms)
 	return (ms * 1000);
 }
 
+/*
+ * The JVM answered reply: check it, and that the file streamed whole is
+ * the one it wrote.  0 or dump_error().
+ */
+static int
+dump_jvm_complete(struct jvm *j, struct dump_out *o, const char *reply,
+    char *buf, uint64_t t0)
+{
+	struct stat	 st;
+	int		 rv;
+
+	if ((rv = dump_jvm_answer(j, reply)) != 0)
+		return (rv);
+	dump_out_set_pause(o, dump_jvm_pause(reply, dump_jvm_now_ms() - t0));
+	if (j->fd == -1 || dump_jvm_follow(j, o, buf) < 0)
+		return (dump_error("internal", "the JVM reported a heap dump at "
+		    "%s/%s that cannot be read", j->dir, j->name));
+	if (fstat(j->fd, &st) == -1 ||
+	    (uint64_t)st.st_size != dump_out_bytes(o))
+		return (dump_error("internal", "the heap dump changed after it "
+		    "was streamed (%" PRIu64 " bytes sent, file now %jd)",
+		    dump_out_bytes(o), (intmax_t)st.st_size));
+	return (0);
+}
+
+/*
+ * While waiting for the answer: the JVM gone, or stopped for longer than
+ * JVM_STOPPED_MS (*stopped: since when), is an error.  0 or dump_error().
+ */
+static int
+dump_jvm_alive(struct jvm *j, uint64_t now, uint64_t *stopped)
+{
+	switch (dump_jvm_state(j->pid)) {
+	case 0:
+	case 'Z':
+	case 'X':
+		return (dump_error("target_exited", "the JVM exited during the "
+		    "heap dump"));
+	case 'T':
+	case 't':
+		if (*stopped == 0)
+			*stopped = now;
+		if (now - *stopped >= JVM_STOPPED_MS)
+			return (dump_error("no_response", "the JVM is stopped "
+			    "(SIGSTOP or a tracer) and does not answer the "
+			    "attach command"));
+		return (0);
+	default:
+		*stopped = 0;
+		return (0);
+	}
+}
+
 /* The command, the wait, the streaming.  0 or dump_error(). */
 static int
 dump_jvm_run(struct jvm *j, struct dump_out *o)
 {
 	char		 cmd[512], *reply, *buf;
 	struct pollfd	 pfd;
-	struct stat	 st;
 	uint64_t	 t0, last, stopped = 0, now;
 	size_t		 rlen = 0, clen;
 	ssize_t		 n;
@@ -735,48 +787,13 @@ dump_jvm_run(struct jvm *j, struct dump_out *o)
 			if (niced)
 				setpriority(PRIO_PROCESS, 0, prio);
 			reply[rlen] = '\0';
-			if ((rv = dump_jvm_answer(j, reply)) != 0)
+			if ((rv = dump_jvm_complete(j, o, reply, buf, t0)) != 0)
 				goto out;
-			dump_out_set_pause(o, dump_jvm_pause(reply,
-			    dump_jvm_now_ms() - t0));
-			if (j->fd == -1 || (r = dump_jvm_follow(j, o, buf)) < 0) {
-				rv = dump_error("internal", "the JVM reported "
-				    "a heap dump at %s/%s that cannot be read",
-				    j->dir, j->name);
-				goto out;
-			}
-			if (fstat(j->fd, &st) == -1 ||
-			    (uint64_t)st.st_size != dump_out_bytes(o)) {
-				rv = dump_error("internal", "the heap dump "
-				    "changed after it was streamed (%" PRIu64
-				    " bytes sent, file now %jd)",
-				    dump_out_bytes(o), (intmax_t)st.st_size);
-				goto out;
-			}
 			done = 1;
 			break;
 		}
-		switch (dump_jvm_state(j->pid)) {
-		case 0:
-		case 'Z':
-		case 'X':
-			rv = dump_error("target_exited", "the JVM exited during "
-			    "the heap dump");
+		if ((rv = dump_jvm_alive(j, now, &stopped)) != 0)
 			goto out;
-		case 'T':
-		case 't':
-			if (stopped == 0)
-				stopped = now;
-			if (now - stopped >= JVM_STOPPED_MS) {
-				rv = dump_error("no_response", "the JVM is "
-				    "stopped (SIGSTOP or a tracer) and does "
-				    "not answer the attach command");
-				goto out;
-			}
-			break;
-		default:
-			stopped = 0;
-		}
 		if (now - last >= JVM_IDLE_MS) {
 			rv = dump_error("no_response", "the JVM accepted the "
 			    "attach command but neither answered nor wrote for "

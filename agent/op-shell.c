@@ -274,13 +274,39 @@ shell_start_pipes(struct agent_session *s, json_t *req, const char *path)
 	return op_exec_entry.start(s, req);
 }
 
+/* No shell to run: the session ends 127, saying what to use instead. */
+static void
+shell_none(struct agent_session *s, const char *path, int e)
+{
+	json_t	*m;
+
+	if ((m = ph_ctl_exit_code(127)) != NULL)
+		json_object_set_new(m, "message", json_sprintf("no shell on agent "
+		    "%s: %s: %s; use 'porthole exec' with a program the image has, "
+		    "'porthole ps' or 'porthole dump', which need no shell",
+		    s->agent->id, path, strerror(e)));
+	ph_info("session %.8s: no shell: %s: %s", s->sid, path, strerror(e));
+	agent_session_exit(s, m);
+}
+
+/* The client's TERM if it is a plain name, else xterm. */
+static const char *
+shell_term(const char *term)
+{
+	if (term == NULL || *term == '\0' || strlen(term) > SHELL_TERM_MAX ||
+	    strspn(term, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.+") != strlen(term))
+		return "xterm";
+	return term;
+}
+
 static int
 shell_start(struct agent_session *s, json_t *req)
 {
 	struct agent	*a = s->agent;
 	struct op_shell	*x;
 	struct winsize	 ws;
-	json_t		*jargv = ph_open_get(req, "argv"), *m;
+	json_t		*jargv = ph_open_get(req, "argv");
 	const char	*term = json_string_value(ph_open_get(req, "term"));
 	char		**argv = NULL, *path = NULL, *login = NULL, *base;
 	size_t		 argc, i;
@@ -300,14 +326,7 @@ shell_start(struct agent_session *s, json_t *req)
 		if ((path = in_target ? strdup("/bin/sh") : shell_choose(a)) == NULL)
 			goto nomem;
 		if (!in_target && access(path, X_OK) != 0) {
-			e = errno;
-			if ((m = ph_ctl_exit_code(127)) != NULL)
-				json_object_set_new(m, "message", json_sprintf("no shell on "
-				    "agent %s: %s: %s; use 'porthole exec' with a program the "
-				    "image has, 'porthole ps' or 'porthole dump', which need "
-				    "no shell", a->id, path, strerror(e)));
-			ph_info("session %.8s: no shell: %s: %s", s->sid, path, strerror(e));
-			agent_session_exit(s, m);
+			shell_none(s, path, errno);
 			free(path);
 			return 0;
 		}
@@ -319,10 +338,7 @@ shell_start(struct agent_session *s, json_t *req)
 	} else if (!json_is_true(ph_open_get(req, "tty")))
 		return shell_start_pipes(s, req, NULL);
 
-	if (term == NULL || *term == '\0' || strlen(term) > SHELL_TERM_MAX ||
-	    strspn(term, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789-_.+") != strlen(term))
-		term = "xterm";
+	term = shell_term(term);
 
 	if ((argv = calloc(argc > 0 ? argc + 1 : 2, sizeof *argv)) == NULL)
 		goto nomem;

@@ -1,10 +1,13 @@
 /*
  * client-fanout.c - run one operation on every agent a TARGET matches,
- * concurrently, in the CLI's single event loop (`exec --all`; `ps --all`
- * can reuse it by passing its own op and argv).
+ * concurrently (`exec --all`, `ps --all` with its own op and argv): which
+ * agents, and their output merged.
  *
- * Each matching agent gets its own session (its own WebSocket to the
- * relay), opened at once; the programs get no stdin.  Output:
+ * Each matching agent is a run (client-run.h) of one run-set, which
+ * drives their sessions on the CLI's one loop, notes each `exit` and
+ * `error`, pauses every session while the writer is full and bounds the
+ * closes; the programs get no stdin.  What is the fan-out's own is the
+ * output:
  *
  *   lines   every STDOUT/STDERR byte goes through a per-agent, per-stream
  *           line buffer; each complete line is written as "name: line" to
@@ -47,6 +50,8 @@
 #include "porthole/util.h"
 
 #include "client-conn.h"
+#include "client-run.h"
+#include "client-session.h"
 #include "client-exit.h"
 #include "client-http.h"
 #include "client-fanout.h"
@@ -54,8 +59,6 @@
 #include "client-out.h"
 #include "client-target.h"
 #include "cmd.h"
-
-#define FANOUT_CLOSE_MS	2000	/* longest wait for closes once all said `exit` */
 
 struct fanout;
 
@@ -68,11 +71,9 @@ struct fo_stream {
 };
 
 struct fo_member {
+	struct client_run	 run;		/* its session, exit and error */
 	struct fanout		*f;
-	struct client_session	*s;
-	json_t			*agent;		/* from /v1/agents */
 	char			*name;		/* printable */
-	char			 sid[PH_SID_LEN + 1];
 	struct fo_stream	 out[2];	/* [0] stdout, [1] stderr */
 	/*
 	 * Prefixed lines not yet taken by the writer (whose queue was full).
@@ -80,28 +81,19 @@ struct fo_member {
 	 * most what one read of the relay carries, times the prefix growth.
 	 */
 	struct fo_stream	 pend[2];
-	int			 got_exit;
 	int			 status;
-	int			 signal;	/* 0: none */
-	int			 timed_out;
 	char			*error;		/* `exit`'s message, or why it
 						   ended without one */
-	char			*err_code;	/* the last `error` frame */
-	char			*err_message;
-	int			 closed;
 };
 
 struct fanout {
 	const struct client_fanout_opts *o;
-	struct client_conn	*cc;
+	struct client_runset	 set;
 	struct client_io	*io;
 	struct fo_member	*m;
 	size_t			 n;
-	size_t			 open;		/* sessions not closed yet */
-	int			 rx_paused;
 	int			 overflow;	/* our output queue overflowed */
 	int			 out_errno;
-	volatile int		 done;
 };
 
 /* Append to a stream, keeping at most max bytes; 1 if something was cut. */
@@ -215,200 +207,126 @@ fo_overflow(struct fanout *f)
 		return;
 	f->overflow = 1;
 	for (i = 0; i < f->n; i++)
-		if (!f->m[i].closed)
-			client_session_close(f->m[i].s, PH_CLOSE_GOING_AWAY,
-			    "client output overflow", 0);
+		client_run_abort(&f->m[i].run, CLIENT_RUN_ABORT_OVERFLOW,
+		    "client output overflow");
 }
 
+/* The session is up: the same `open` for every agent. */
 static void
-fo_rx_all(struct fanout *f, int on)
-{
-	size_t	i;
-
-	f->rx_paused = !on;
-	for (i = 0; i < f->n; i++)
-		if (!f->m[i].closed)
-			client_session_rx(f->m[i].s, on);
-}
-
-static void
-fo_close_timeout(void *arg)
-{
-	((struct fanout *)arg)->done = 1;
-}
-
-static void
-fo_established(void *arg)
+fo_open(void *arg)
 {
 	struct fo_member		*m = arg;
 	const struct client_fanout_opts	*o = m->f->o;
-	json_t				*msg, *av;
-	int				 i;
+	json_t				*extra, *msg;
 
-	av = json_array();
-	for (i = 0; i < o->argc; i++)
-		json_array_append_new(av, json_string(o->argv[i]));
-	if (av == NULL || (msg = client_open_new(m->sid,
-	    m->agent, o->op, av)) == NULL) {
-		client_session_fail(m->s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+	extra = json_object();
+	if (extra != NULL && o->timeout_ms > 0)
+		json_object_set_new(extra, "timeout_ms", json_integer(o->timeout_ms));
+	if (extra != NULL && o->timeout_ms > 0 && o->grace_ms >= 0)
+		json_object_set_new(extra, "grace_ms", json_integer(o->grace_ms));
+	if (extra == NULL || (msg = client_run_open(&m->run, o->op, o->argc,
+	    o->argv, 0, extra, 0)) == NULL) {
+		client_session_fail(m->run.s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
 		    "out of memory");
 		return;
 	}
-	if (o->timeout_ms > 0)
-		json_object_set_new(msg, "timeout_ms", json_integer(o->timeout_ms));
-	if (o->timeout_ms > 0 && o->grace_ms >= 0)
-		json_object_set_new(msg, "grace_ms", json_integer(o->grace_ms));
-	client_session_send_open(m->s, msg);
+	client_run_send_open(&m->run, msg);
 }
 
-static void
-fo_exit(struct fo_member *m, const struct ph_frame *fr)
-{
-	json_t		*sig = json_object_get(fr->json, "signal");
-	const char	*msg = json_string_value(json_object_get(fr->json, "message"));
-	size_t		 i;
-
-	m->got_exit = 1;
-	if (json_is_integer(sig))
-		m->signal = (int)json_integer_value(sig);
-	m->status = client_exit_status(fr->json);
-	/* What a single exec says ("nosuchprog: not found"), said for this agent. */
-	if (msg != NULL && *msg != '\0') {
-		free(m->error);
-		m->error = client_printable(msg);
-	}
-	if (json_is_true(json_object_get(fr->json, "timeout"))) {
-		m->timed_out = 1;
-		m->status = CLIENT_EXIT_TIMEOUT;
-	}
-	client_session_close(m->s, PH_CLOSE_NORMAL, NULL, 0);
-	for (i = 0; i < m->f->n; i++)
-		if (!m->f->m[i].got_exit && !m->f->m[i].closed)
-			return;
-	/* Everyone is done: the closes get a bounded time to go through. */
-	client_conn_timer(m->f->cc, FANOUT_CLOSE_MS, fo_close_timeout, m->f);
-}
-
+/* STDOUT and STDERR are ours: kept (--json) or merged by line. */
 static int
-fo_message(void *arg, const struct ph_frame *fr)
+fo_frame(void *arg, const struct ph_frame *fr)
 {
 	struct fo_member	*m = arg;
 	struct fanout		*f = m->f;
 	int			 which, r;
 
-	switch (fr->type) {
-	case PH_FRAME_STDOUT:
-	case PH_FRAME_STDERR:
-		if (f->overflow || m->got_exit)
-			return 0;
-		which = fr->type == PH_FRAME_STDOUT ? 0 : 1;
-		if (f->o->json) {
-			r = fo_append(&m->out[which], fr->payload, fr->len,
-			    f->o->keep);
-			if (r < 0)
-				fo_overflow(f);
-			else if (r > 0)
-				m->out[which].truncated = 1;
-			return 0;
-		}
-		if (fo_lines(m, which, fr->payload, fr->len) != 0) {
+	if (fr->type != PH_FRAME_STDOUT && fr->type != PH_FRAME_STDERR)
+		return 0;	/* the run's: exit, error, the unexpected */
+	if (f->overflow || m->run.got_exit || m->run.abort != CLIENT_RUN_RUNNING)
+		return 1;
+	which = fr->type == PH_FRAME_STDOUT ? 0 : 1;
+	if (f->o->json) {
+		r = fo_append(&m->out[which], fr->payload, fr->len, f->o->keep);
+		if (r < 0)
 			fo_overflow(f);
-			return 0;
-		}
-		if (!fo_push(m) && !f->rx_paused)
-			fo_rx_all(f, 0);
-		return 0;
-	case PH_FRAME_CONTROL:
-		switch (fr->ctl) {
-		case PH_CTL_READY:
-		case PH_CTL_PROGRESS:
-		case PH_CTL_META:
-			return 0;
-		case PH_CTL_EXIT:
-			fo_exit(m, fr);
-			return 0;
-		case PH_CTL_ERROR:
-			client_error_note(fr->json, &m->err_code, &m->err_message);
-			return 0;
-		default:
-			break;
-		}
-		/* FALLTHROUGH */
-	default:
-		client_session_fail(m->s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
-		    "unexpected message on a client session");
-		return -1;
+		else if (r > 0)
+			m->out[which].truncated = 1;
+		return 1;
 	}
+	if (fo_lines(m, which, fr->payload, fr->len) != 0) {
+		fo_overflow(f);
+		return 1;
+	}
+	if (!fo_push(m) && !f->set.rx_paused)
+		client_runset_rx(&f->set, 0);
+	return 1;
 }
 
+/* The session is over: a partial last line is ended with a newline. */
 static void
-fo_wake(void *arg)
-{
-	struct fo_member	*m = arg;
-	struct fanout		*f = m->f;
-	struct client_io_status	 st;
-	size_t			 i;
-
-	client_io_status(f->io, &st);
-	if (st.out_errno != 0 && f->out_errno == 0) {
-		f->out_errno = st.out_errno;
-		fo_overflow(f);	/* our output is gone: stop everything */
-		return;
-	}
-	if (f->rx_paused && st.out_low) {
-		for (i = 0; i < f->n; i++)
-			if (!fo_push(&f->m[i]))
-				return;	/* still full: wait for the next wake */
-		fo_rx_all(f, 1);
-	}
-}
-
-static void
-fo_closed(void *arg, int code, const char *reason, const char *cause)
+fo_closed(void *arg)
 {
 	struct fo_member	*m = arg;
 	struct fanout		*f = m->f;
 	int			 which;
 
-	m->closed = 1;
-	if (!m->got_exit) {
-		char *why = cause != NULL ? client_printable(cause) : NULL;
-		struct client_end e = { f->o->op, NULL, NULL, m->err_code,
-		    m->err_message, code, reason, why };
-
-		free(m->error);
-		m->error = client_exit_line(&e, "output may be truncated", &m->status);
-		free(why);
+	if (f->o->json || f->overflow)
+		return;
+	for (which = 0; which < 2; which++) {
+		if (m->out[which].len > 0 && fo_line(m, which + 1,
+		    m->out[which].buf, m->out[which].len, 1) != 0)
+			fo_overflow(f);
+		m->out[which].len = 0;
 	}
-	if (!f->o->json && !f->overflow) {
-		for (which = 0; which < 2; which++) {
-			if (m->out[which].len > 0 && fo_line(m, which + 1,
-			    m->out[which].buf, m->out[which].len, 1) != 0)
-				fo_overflow(f);
-			m->out[which].len = 0;
-		}
-		fo_push(m);	/* the rest goes after the loop, if need be */
-	}
-	if (--f->open == 0) {
-		client_conn_timer(f->cc, -1, NULL, NULL);
-		f->done = 1;
-	}
+	fo_push(m);	/* the rest goes after the loop, if need be */
 }
 
-/* Nothing to feed: the programs get no stdin. */
-static void
-fo_drained(void *arg)
+/* The writer has room again: the pending lines first, then read on. */
+static int
+fo_room(void *arg)
 {
-	(void)arg;
+	struct fanout	*f = arg;
+	size_t		 i;
+
+	for (i = 0; i < f->n; i++)
+		if (!fo_push(&f->m[i]))
+			return 0;	/* still full: wait for the next wake */
+	return 1;
 }
 
-static const struct client_session_ops fo_ops = {
-	.established = fo_established,
-	.message = fo_message,
-	.drained = fo_drained,
-	.wake = fo_wake,
+static const struct client_run_ops fo_run_ops = {
+	.open = fo_open,
+	.frame = fo_frame,
 	.closed = fo_closed,
 };
+
+static const struct client_runset_ops fo_set_ops = {
+	.room = fo_room,
+};
+
+/* After the loop: m's status and the line that says how it ended. */
+static void
+fo_outcome(struct fanout *f, struct fo_member *m)
+{
+	struct client_run	*r = &m->run;
+	char			*why;
+
+	if (m->error != NULL)
+		return;		/* its session never started */
+	if (r->got_exit) {
+		m->status = r->timed_out ? CLIENT_EXIT_TIMEOUT : r->status;
+		/* What a single exec says ("nosuchprog: not found"). */
+		if (r->exit_message != NULL)
+			m->error = strdup(r->exit_message);
+		return;
+	}
+	why = r->close_cause != NULL ? client_printable(r->close_cause) : NULL;
+	m->error = client_exit_line(&(struct client_end){ f->o->op, NULL, NULL,
+	    r->err_code, r->err_message, r->close_code, r->close_reason, why },
+	    "output may be truncated", &m->status);
+	free(why);
+}
 
 /* The length of buf without an incomplete UTF-8 sequence at its end. */
 static size_t
@@ -449,14 +367,15 @@ fo_result(struct fo_member *m)
 	size_t	 len[2];
 	int	 i, b64 = 0;
 
-	r = json_pack("{s:{s:s, s:s}}", "agent", "id", client_agent_str(m->agent, "id"),
-	    "name", client_agent_str(m->agent, "name"));
+	r = json_pack("{s:{s:s, s:s}}", "agent", "id",
+	    client_agent_str(m->run.agent, "id"), "name",
+	    client_agent_str(m->run.agent, "name"));
 	if (r == NULL)
 		return NULL;
 	json_object_set_new(r, "exit", json_integer(m->status));
-	if (m->signal != 0)
-		json_object_set_new(r, "signal", json_integer(m->signal));
-	if (m->timed_out)
+	if (m->run.signal != 0)
+		json_object_set_new(r, "signal", json_integer(m->run.signal));
+	if (m->run.timed_out)
 		json_object_set_new(r, "timeout", json_true());
 	for (i = 0; i < 2; i++) {
 		len[i] = m->out[i].len;
@@ -481,18 +400,205 @@ fo_result(struct fo_member *m)
 	return r;
 }
 
+/*
+ * The agents target matches, for a fan-out: a JSON array (new reference),
+ * or NULL after printing why (*status set).
+ */
+static json_t *
+fo_agents(struct client_conf *conf, struct client_conn *cc, const char *target,
+    int *status)
+{
+	json_t			*agents, *found = NULL;
+	enum ph_target_how	 how;
+	char			*cause = NULL, *t, *list, *sub, *lim;
+	size_t			 n;
+
+	if ((agents = client_http_agents(cc, NULL, &cause)) == NULL) {
+		*status = cmd_fail(cause);
+		return NULL;
+	}
+	t = client_printable(target);
+	if ((found = ph_target_resolve_how(target, agents, &how, &cause)) == NULL) {
+		*status = cmd_failf("bad TARGET '%s' (%s)", t, cause != NULL ?
+		    cause : "malformed");
+		free(cause);
+	} else if ((n = json_array_size(found)) == 0) {
+		lim = client_target_limit(conf);
+		*status = cmd_failf("no agent matches '%s'%s", t, lim);
+		free(lim);
+	} else if (how != PH_TARGET_SELECTOR && how != PH_TARGET_ID &&
+	    !ph_target_one_sub(found)) {
+		/*
+		 * Names are not unique, and every token may claim any name: a
+		 * name (or task, or prefix) shared by agents of several token
+		 * subs is ambiguous even for --all.  Selectors and ids are not
+		 * (labels are bound to tokens).
+		 */
+		list = client_target_list(found, 10);
+		*status = cmd_failf("'%s' matches agents of different token subs: "
+		    "%s; write NAME@SUB to pick one sub, or use a selector", t,
+		    list);
+		free(list);
+	} else if (n > CLIENT_FANOUT_MAX)
+		*status = cmd_failf("%zu agents match: at most %d at once", n,
+		    CLIENT_FANOUT_MAX);
+	else {
+		if (how != PH_TARGET_SELECTOR && how != PH_TARGET_ID &&
+		    isatty(STDERR_FILENO)) {
+			sub = client_printable(client_agent_str(json_array_get(found,
+			    0), "sub"));
+			fprintf(stderr, "porthole: '%s' is %zu agent%s of sub %s\n",
+			    t, n, n == 1 ? "" : "s", *sub != '\0' ? sub : "unknown");
+			free(sub);
+		}
+		free(t);
+		json_decref(agents);
+		return found;
+	}
+	free(t);
+	json_decref(found);
+	json_decref(agents);
+	return NULL;
+}
+
+/* One run per agent of found, their sessions opened; -1 after printing. */
+static int
+fo_start(struct fanout *f, json_t *found)
+{
+	struct fo_member	*m;
+	char			*cause = NULL;
+	size_t			 i;
+
+	f->n = json_array_size(found);
+	if ((f->m = calloc(f->n, sizeof *f->m)) == NULL)
+		return cmd_failf("out of memory");
+	for (i = 0; i < f->n; i++) {
+		m = &f->m[i];
+		m->f = f;
+		m->run.agent = json_incref(json_array_get(found, i));
+		m->name = client_printable(client_agent_str(m->run.agent, "name"));
+		if (m->name == NULL || ph_random_hex(m->run.sid, PH_SID_LEN) != 0)
+			return cmd_failf("cannot set up session %zu", i);
+	}
+	if (client_runset_start(&f->set, 0, 0, &cause) != 0)
+		return cmd_fail(cause);
+	f->io = f->set.io;
+	for (i = 0; i < f->n; i++) {
+		m = &f->m[i];
+		if (client_runset_add(&f->set, &m->run, &fo_run_ops, m,
+		    &cause) != 0) {
+			m->status = CMD_EXIT_FAIL;
+			m->error = cause;
+			cause = NULL;
+		}
+	}
+	return 0;
+}
+
+/* After the loop: lines the writer had no room for, in order. */
+static void
+fo_flush_pending(struct fanout *f)
+{
+	struct fo_stream	*p;
+	size_t			 i, k;
+	int			 which, fd;
+
+	for (i = 0; i < f->n && !f->overflow; i++) {
+		for (which = 0; which < 2; which++) {
+			p = &f->m[i].pend[which];
+			while (p->off < p->len) {
+				k = p->len - p->off > PH_MAX_PAYLOAD ? PH_MAX_PAYLOAD :
+				    p->len - p->off;
+				if (client_io_write(f->io, which + 1, p->buf + p->off,
+				    k) == 0)
+					p->off += k;
+				else if (client_io_flush(f->io, &fd) != 0) {
+					f->out_errno = f->out_errno != 0 ?
+					    f->out_errno : EIO;
+					break;
+				}
+			}
+		}
+	}
+}
+
+/* --json: the one document at the end (or the results to collect). */
+static int
+fo_document(struct fanout *f)
+{
+	json_t	*doc, *results;
+	char	*out;
+	size_t	 i;
+	int	 fd = 1;
+
+	results = json_array();
+	for (i = 0; i < f->n; i++)
+		json_array_append_new(results, fo_result(&f->m[i]));
+	if (f->o->collect != NULL) {
+		*f->o->collect = results;
+		return 0;
+	}
+	doc = json_pack("{s:o}", "results", results);
+	out = doc != NULL ? ph_json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (out == NULL)
+		return cmd_failf("out of memory");
+	/* The loop is gone: a plain blocking write (it may pass 1 MiB). */
+	if (client_io_flush(f->io, &fd) == 0 && (fputs(out, stdout) == EOF ||
+	    putchar('\n') == EOF || fflush(stdout) == EOF))
+		f->out_errno = errno;
+	free(out);
+	return 0;
+}
+
+/* Everything is over: the output, the lines, the status. */
+static int
+fo_finish(struct fanout *f)
+{
+	char	 tbuf[PH_DURATION_FMT_MAX];
+	size_t	 i;
+	int	 r = 0, fd;
+
+	for (i = 0; i < f->n; i++) {
+		fo_outcome(f, &f->m[i]);
+		if (f->out_errno == 0)
+			f->out_errno = f->m[i].run.out_errno;
+	}
+	fo_flush_pending(f);
+	if (f->overflow && f->out_errno == 0)
+		return cmd_failf("internal error: the output queue overflowed; the "
+		    "sessions were closed and output is truncated");
+	if (f->o->json && f->out_errno == 0 && (r = fo_document(f)) != 0)
+		return r;
+	if ((r = client_io_flush(f->io, &fd)) != 0 || f->out_errno != 0)
+		/* A reader gone ends us as a pipeline member (client-out.c). */
+		return client_out_failed(fd, r != 0 ? r : f->out_errno, "the "
+		    "output is truncated");
+	for (i = 0; f->o->collect == NULL && i < f->n; i++) {
+		if (f->m[i].status > r)
+			r = f->m[i].status;
+		if (!f->o->json && f->m[i].error != NULL)
+			fprintf(stderr, "porthole: %s: %s\n", f->m[i].name,
+			    f->m[i].error);
+		if (!f->o->json && f->m[i].run.timed_out)
+			fprintf(stderr, "porthole: %s: timed out after %s\n",
+			    f->m[i].name, ph_duration_fmt(f->o->timeout_ms, tbuf,
+			    sizeof tbuf));
+	}
+	return r;
+}
+
 int
 client_fanout_run(struct client_conf *conf, const char *target,
     const struct client_fanout_opts *opts)
 {
-	struct client_fanout_opts oc = *opts, *o = &oc;
-	struct fanout	 f;
-	json_t		*agents = NULL, *found = NULL, *doc, *results;
-	char		*cause = NULL, *t, *out;
-	enum ph_target_how how;
-	char		 tbuf[PH_DURATION_FMT_MAX];
-	size_t		 i;
-	int		 r = 0, fd;
+	struct client_fanout_opts oc = *opts;
+	struct client_conn	*cc;
+	struct fanout		 f;
+	json_t			*found;
+	char			*cause = NULL;
+	size_t			 i;
+	int			 r;
 
 	memset(&f, 0, sizeof f);
 	if (oc.collect != NULL) {
@@ -501,189 +607,29 @@ client_fanout_run(struct client_conf *conf, const char *target,
 	}
 	if (oc.keep == 0)
 		oc.keep = CLIENT_FANOUT_KEEP;
-	f.o = o;
+	f.o = &oc;
 	if (client_conf_load(conf, &cause) != 0)
 		return cmd_fail(cause);
-	if ((f.cc = client_conn_new(conf, &cause)) == NULL)
+	if ((cc = client_conn_new(conf, &cause)) == NULL)
 		return cmd_fail(cause);
-	if ((agents = client_http_agents(f.cc, NULL, &cause)) == NULL) {
-		r = cmd_fail(cause);
-		goto out;
-	}
-	if ((found = ph_target_resolve_how(target, agents, &how, &cause)) == NULL) {
-		t = client_printable(target);
-		r = cmd_failf("bad TARGET '%s' (%s)", t, cause != NULL ? cause :
-		    "malformed");
-		free(t);
-		free(cause);
-		goto out;
-	}
-	if ((f.n = json_array_size(found)) == 0) {
-		char *lim = client_target_limit(conf);
-
-		t = client_printable(target);
-		r = cmd_failf("no agent matches '%s'%s", t, lim);
-		free(lim);
-		free(t);
-		goto out;
-	}
-	/*
-	 * Names are not unique, and every token may claim any name: a name (or
-	 * task, or prefix) shared by agents of several token subs is ambiguous
-	 * even for --all.  Selectors and ids are not (labels are bound to tokens).
-	 */
-	if (how != PH_TARGET_SELECTOR && how != PH_TARGET_ID &&
-	    !ph_target_one_sub(found)) {
-		char *list = client_target_list(found, 10);
-
-		t = client_printable(target);
-		r = cmd_failf("'%s' matches agents of different token subs: %s; "
-		    "write NAME@SUB to pick one sub, or use a selector", t, list);
-		free(list);
-		free(t);
-		goto out;
-	}
-	if (how != PH_TARGET_SELECTOR && how != PH_TARGET_ID && isatty(STDERR_FILENO)) {
-		char *sub = client_printable(client_agent_str(json_array_get(found, 0),
-		    "sub"));
-
-		t = client_printable(target);
-		fprintf(stderr, "porthole: '%s' is %zu agent%s of sub %s\n", t, f.n,
-		    f.n == 1 ? "" : "s", *sub != '\0' ? sub : "unknown");
-		free(t);
-		free(sub);
-	}
-	if (f.n > CLIENT_FANOUT_MAX) {
-		r = cmd_failf("%zu agents match: at most %d at once", f.n,
-		    CLIENT_FANOUT_MAX);
-		goto out;
-	}
-	if ((f.m = calloc(f.n, sizeof *f.m)) == NULL) {
-		r = cmd_failf("out of memory");
-		goto out;
-	}
-	for (i = 0; i < f.n; i++) {
-		f.m[i].f = &f;
-		f.m[i].agent = json_incref(json_array_get(found, i));
-		f.m[i].name = client_printable(client_agent_str(f.m[i].agent, "name"));
-		if (f.m[i].name == NULL || ph_random_hex(f.m[i].sid, PH_SID_LEN) != 0) {
-			r = cmd_failf("cannot set up session %zu", i);
-			goto out;
-		}
-	}
-	if ((f.io = client_io_new(f.cc, 0, &cause)) == NULL) {
-		r = cmd_fail(cause);
-		goto out;
-	}
-	for (i = 0; i < f.n; i++) {
-		if ((f.m[i].s = client_session_open(f.cc, &fo_ops, &f.m[i],
-		    &cause)) == NULL) {
-			f.m[i].closed = 1;
-			f.m[i].status = CMD_EXIT_FAIL;
-			f.m[i].error = cause;
-			cause = NULL;
-			continue;
-		}
-		f.open++;
-	}
-	if (f.open > 0 && client_conn_run(f.cc, &f.done) != 0) {
+	client_runset_init(&f.set, cc, &fo_set_ops, &f);
+	if ((found = fo_agents(conf, cc, target, &r)) != NULL &&
+	    (r = fo_start(&f, found)) == 0 && client_runset_run(&f.set) != 0)
 		r = cmd_failf("the event loop failed");
-		goto out;
-	}
-	client_io_detach(f.io);
-	for (i = 0; i < f.n; i++) {
-		client_session_free(f.m[i].s);
-		f.m[i].s = NULL;
-	}
-	client_conn_free(f.cc);
-	f.cc = NULL;
-
-	/* Lines the writer had no room for yet: wait for room, in order. */
-	for (i = 0; i < f.n && !f.overflow; i++) {
-		struct fo_stream	*p;
-		size_t			 k;
-		int			 which;
-
-		for (which = 0; which < 2; which++) {
-			p = &f.m[i].pend[which];
-			while (p->off < p->len) {
-				k = p->len - p->off > PH_MAX_PAYLOAD ? PH_MAX_PAYLOAD :
-				    p->len - p->off;
-				if (client_io_write(f.io, which + 1, p->buf + p->off, k) == 0)
-					p->off += k;
-				else if (client_io_flush(f.io, &fd) != 0) {
-					f.out_errno = f.out_errno != 0 ? f.out_errno : EIO;
-					break;
-				}
-			}
-		}
-	}
-
-	if (f.overflow && f.out_errno == 0) {
-		r = cmd_failf("internal error: the output queue overflowed; the "
-		    "sessions were closed and output is truncated");
-		goto out;
-	}
-	if (o->collect != NULL && f.out_errno == 0) {
-		results = json_array();
-		for (i = 0; i < f.n; i++)
-			json_array_append_new(results, fo_result(&f.m[i]));
-		*o->collect = results;
-	} else if (o->json && f.out_errno == 0) {
-		results = json_array();
-		for (i = 0; i < f.n; i++)
-			json_array_append_new(results, fo_result(&f.m[i]));
-		doc = json_pack("{s:o}", "results", results);
-		out = doc != NULL ? ph_json_dumps(doc, JSON_COMPACT) : NULL;
-		json_decref(doc);
-		if (out == NULL) {
-			r = cmd_failf("out of memory");
-			goto out;
-		}
-		/* The loop is gone: a plain blocking write (it may pass 1 MiB). */
-		fd = 1;
-		if (client_io_flush(f.io, &fd) == 0 && (fputs(out, stdout) == EOF ||
-		    putchar('\n') == EOF || fflush(stdout) == EOF))
-			f.out_errno = errno;
-		free(out);
-	}
-	if ((r = client_io_flush(f.io, &fd)) != 0 || f.out_errno != 0) {
-		/* A reader gone ends us as a pipeline member (client-out.c). */
-		r = client_out_failed(fd, r != 0 ? r : f.out_errno, "the output is "
-		    "truncated");
-		goto out;
-	}
-	for (i = 0; o->collect == NULL && i < f.n; i++) {
-		if (f.m[i].status > r)
-			r = f.m[i].status;
-		if (!o->json && f.m[i].error != NULL)
-			fprintf(stderr, "porthole: %s: %s\n", f.m[i].name, f.m[i].error);
-		if (!o->json && f.m[i].timed_out)
-			fprintf(stderr, "porthole: %s: timed out after %s\n", f.m[i].name,
-			    ph_duration_fmt(o->timeout_ms, tbuf, sizeof tbuf));
-	}
-out:
-	for (i = 0; f.m != NULL && i < f.n; i++)
-		if (f.m[i].s != NULL)
-			client_session_free(f.m[i].s);
-	if (f.cc != NULL) {
-		if (f.io != NULL)
-			client_io_detach(f.io);
-		client_conn_free(f.cc);
-	}
+	client_runset_end(&f.set);
+	client_conn_free(cc);
+	if (found != NULL && r == 0)
+		r = fo_finish(&f);
 	for (i = 0; f.m != NULL && i < f.n; i++) {
-		json_decref(f.m[i].agent);
+		client_run_free(&f.m[i].run);
 		free(f.m[i].name);
 		free(f.m[i].out[0].buf);
 		free(f.m[i].out[1].buf);
 		free(f.m[i].pend[0].buf);
 		free(f.m[i].pend[1].buf);
 		free(f.m[i].error);
-		free(f.m[i].err_code);
-		free(f.m[i].err_message);
 	}
 	free(f.m);
 	json_decref(found);
-	json_decref(agents);
 	return r;
 }

@@ -1,18 +1,34 @@
 /*
- * client-http.h - the listing: GET /v1/agents from the relay (see
- * client-http.c), the one plain HTTP request the CLI makes.
+ * client-http.h - the CLI's one HTTP client (client-http.c): a GET over a
+ * transport of client-transport.c, run on the conn's loop until the
+ * answer is in, for the listing (GET /v1/agents with the proof of the
+ * token's key) and `porthole version` (GET /v1/version).  HTTP/1.1, one
+ * request per connection, a body by Content-Length, chunked or up to the
+ * close, bounded in size and time.
  */
 #ifndef PORTHOLE_CLIENT_HTTP_H
 #define PORTHOLE_CLIENT_HTTP_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <jansson.h>
+
+#include "client-httpparse.h"
 
 struct client_conn;
 
 /*
- * GET /v1/agents (with ?selector= when selector is not NULL), running the
- * loop until the answer is in.  Returns the "agents" array (new reference)
- * or NULL with *cause.
+ * Make the GET, running the loop until its answer is in: 0 with the
+ * status and body in *hp (free it with client_http_parser_free), or -1
+ * with *cause.
+ */
+int	client_http_get(struct client_conn *cc, const struct client_http_req *req,
+	    struct client_http_parser *hp, char **cause);
+
+/*
+ * GET /v1/agents (with ?selector= when selector is not NULL).  Returns the
+ * "agents" array (new reference) or NULL with *cause.
  */
 json_t	*client_http_agents(struct client_conn *cc, const char *selector,
 	    char **cause);

@@ -1,18 +1,31 @@
 /*
- * client-run.h - the session plumbing that exec, shell, cp, dump, and ps
- * and mem through client-op.c, share: one agent resolved from TARGET, one
- * session on the loop with its output handed to the writer thread (rx paused above the high mark), `exit` and
- * `error` noted, stops bounded by CLIENT_RUN_ABORT_MS, and everything
- * freed on the way out.  The commands keep what differs: their `open`,
- * their stdin (escapes, eof), the frames that are theirs (cp's stream,
- * dump's file and events), their signals and the line they print.
+ * client-run.h - the session plumbing that exec, shell, cp, dump, ps and
+ * mem (through client-op.c) and the fan-out (client-fanout.c) share.
  *
- * A command embeds struct client_run, gives client_run_loop its
- * client_run_ops (open, pump, signal, frame) and, after the loop, reads
- * the outcome (abort, got_exit, status, err_*, close_*) from it.  Output
- * goes to the writer thread; a failed local write stops the run with
- * CLIENT_RUN_ABORT_PIPE or _WRITE before the command hears of it, unless
- * the command set quiet_out (its output is only a progress line).
+ * A run is one session for a command: one agent resolved from TARGET,
+ * its `open`, its output handed to the writer thread (reading paused
+ * above the high mark), `exit` and `error` noted, stops bounded by
+ * CLIENT_RUN_ABORT_MS, and everything freed on the way out.  The commands
+ * keep what differs: their `open`, their stdin (escapes, eof), the frames
+ * that are theirs (cp's stream, dump's file and events), their signals
+ * and the line they print.
+ *
+ * A run-set drives the runs of one command on the conn's loop: one for
+ * exec, shell, cp, dump, ps and mem (client_run_loop), N for the fan-out
+ * (`exec --all`, `ps --all`).  It owns the writer (and stdin reader) and
+ * the signal thread, the loop's wake hook, the pause of every session
+ * while the writer is full, and the bounded stop once every run has its
+ * `exit` or was aborted; it is done when every session is closed.  A
+ * file descriptor of the command's own (a listening socket) is watched
+ * on the same loop with client_runset_watch; a run can be added while
+ * the set runs.
+ *
+ * A command embeds struct client_run, gives it its client_run_ops (open,
+ * pump, signal, frame, closed) and, after the loop, reads the outcome
+ * (abort, got_exit, status, err_*, close_*) from it.  A failed local
+ * write stops the run with CLIENT_RUN_ABORT_PIPE or _WRITE before the
+ * command hears of it, unless the command set quiet_out (its output is
+ * only a progress line).
  */
 #ifndef PORTHOLE_CLIENT_RUN_H
 #define PORTHOLE_CLIENT_RUN_H
@@ -23,6 +36,8 @@
 #include "porthole/protocol.h"
 
 #include "client-conn.h"
+#include "client-loop.h"
+#include "client-session.h"
 
 #define CLIENT_RUN_ABORT_MS	2000	/* longest wait for our close to go through */
 
@@ -43,7 +58,7 @@ struct client_run_ops {
 	void	(*open)(void *arg);
 	/* Room in the session, or new stdin: move stdin to the session. */
 	void	(*pump)(void *arg);		/* may be NULL */
-	/* A signal taken by the signal thread (client-signal.h). */
+	/* A signal taken by the signal thread (client-signal.h); may be NULL. */
 	void	(*signal)(void *arg, int sig);
 	/*
 	 * A frame from the agent, before the run's own handling (STDOUT and
@@ -52,11 +67,38 @@ struct client_run_ops {
 	 * May be NULL.
 	 */
 	int	(*frame)(void *arg, const struct ph_frame *f);
+	/* The session is over (the run holds why).  May be NULL. */
+	void	(*closed)(void *arg);
+};
+
+struct client_run;
+
+/* What the owner of a run-set adds to it, called on the loop. */
+struct client_runset_ops {
+	/*
+	 * The writer fell under its low mark while the sessions were paused:
+	 * 1 to resume reading them, 0 to wait for the next wake.  NULL: 1.
+	 */
+	int	(*room)(void *arg);
+};
+
+struct client_runset {
+	struct client_conn	*cc;
+	struct client_io	*io;
+	const struct client_runset_ops *ops;	/* may be NULL */
+	void			*arg;
+	struct client_run	**runs;
+	size_t			 n;
+	size_t			 open;		/* sessions not closed yet */
+	int			 rx_paused;	/* every session's reading */
+	struct client_loop_timer stop;		/* the bounded stop */
+	volatile int		 done;
 };
 
 struct client_run {
 	const struct client_run_ops *ops;
 	void			*arg;		/* the command's, for ops */
+	struct client_runset	*set;		/* while it runs */
 	struct client_conn	*cc;
 	struct client_session	*s;
 	struct client_io	*io;
@@ -68,11 +110,12 @@ struct client_run {
 	const char		*container;	/* --container NAME, or NULL */
 
 	int			 established;
-	int			 rx_paused;
+	int			 closed;	/* the session is over */
 	int			 forwarded;	/* signals forwarded so far */
 
 	int			 got_exit;
 	int			 status;	/* our exit status from `exit` */
+	int			 signal;	/* `exit`'s signal; 0: none */
 	int			 timed_out;	/* `exit` said "timeout": true */
 	char			*exit_message;	/* printable */
 	char			*err_code;	/* last `error` frame */
@@ -86,7 +129,6 @@ struct client_run {
 	int			 close_code;	/* from ops->closed */
 	char			*close_reason;
 	char			*close_cause;
-	volatile int		 done;
 };
 
 struct cmd_entry;
@@ -138,14 +180,45 @@ int	client_run_parse(struct client_run *r, const struct cmd_entry *ce,
 int	client_run_resolve(struct client_run *r, struct client_conf *conf,
 	    const char *target);
 /*
- * Start the writer (and the stdin reader if with_stdin) and the signal
- * thread, open the session and run the loop until it is done, calling ops
- * with arg; then stop the threads and free the connection.  Signals must
- * be blocked already.  Returns 0, or -1 with *cause when the session did
- * not start.
+ * The run-set of one run: start the writer (and the stdin reader if
+ * with_stdin) and the signal thread, open the session and run the loop
+ * until it is done, calling ops with arg; then stop the threads and free
+ * the connection.  Signals must be blocked already.  Returns 0, or -1
+ * with *cause when the session did not start.
  */
 int	client_run_loop(struct client_run *r, int with_stdin,
 	    const struct client_run_ops *ops, void *arg, char **cause);
+/*
+ * A run-set on cc's loop (ops and arg may be NULL): nothing starts yet.
+ */
+void	client_runset_init(struct client_runset *set, struct client_conn *cc,
+	    const struct client_runset_ops *ops, void *arg);
+/*
+ * Start the writer (and the stdin reader if with_stdin) and, if
+ * with_signals, the signal thread; signals must be blocked already.  0,
+ * or -1 with *cause.
+ */
+int	client_runset_start(struct client_runset *set, int with_stdin,
+	    int with_signals, char **cause);
+/*
+ * Add run r (its agent and sid set) with the command's ops and arg, and
+ * open its session; also while the set runs.  0, or -1 with *cause.
+ */
+int	client_runset_add(struct client_runset *set, struct client_run *r,
+	    const struct client_run_ops *ops, void *arg, char **cause);
+/* Watch a descriptor of the command's own on the set's loop, or stop. */
+void	client_runset_watch(struct client_runset *set, struct client_loop_fd *f);
+void	client_runset_unwatch(struct client_runset *set, struct client_loop_fd *f);
+/* Pause (0) or resume (1) reading every session. */
+void	client_runset_rx(struct client_runset *set, int on);
+/* Run the loop until every session is closed (or the stop's bound); -1 if it failed. */
+int	client_runset_run(struct client_runset *set);
+/*
+ * The loop is over: the threads stop waking it, the sessions are freed
+ * (each run keeps its outcome).  The conn is the caller's to free.
+ */
+void	client_runset_end(struct client_runset *set);
+
 /* Free what the run holds; r stays zeroed-safe. */
 void	client_run_free(struct client_run *r);
 
@@ -154,6 +227,18 @@ void	client_run_free(struct client_run *r);
  * client-exit.c's table, naming op and adding the command's tail (or NULL).
  */
 char	*client_run_failure(struct client_run *r, const char *op, const char *tail);
+
+/*
+ * A new `open` with the members every operation carries: sid, agent (the
+ * full id of agent, an object of /v1/agents; for an agent of protocol 1
+ * its claimed id and agent_sub), op, argv (stolen; NULL: none), tty and
+ * stdin false, ts, proto (the lower of ours and the agent's: it says how
+ * the open is signed, opensig.h) and sig (filled by
+ * client_session_send_open).  The caller adds the rest.  NULL when out of
+ * memory.
+ */
+json_t	*client_open_new(const char *sid, json_t *agent, const char *op,
+	    json_t *argv);
 
 /*
  * The start of an `open` for op: sid, agent, op, argv, tty, then the

@@ -1,13 +1,27 @@
 /*
  * client-session.c - one WebSocket session of the CLI on /v1/session, on a
  * TLS connection of client-transport.c, with libporthole's WebSocket
- * client (porthole/wsclient.h says why the framing is ours).  Its life:
+ * client (porthole/wsclient.h says why the framing is ours).  Its states,
+ * each left only through the function named on its arrow:
+ *
+ *   CONNECTING --session_upgrading--> UPGRADING --session_opened--> OPEN
+ *       |                                 |                           |
+ *       |                      session_refused_answer      session_closing
+ *       |                                 v                           v
+ *       |                              REFUSED                     CLOSING
+ *       +------------------- session_done (any state) ------------> DONE
  *
  *   CONNECTING  the transport connects and runs TLS (certificate checked)
  *   UPGRADING   our upgrade request is out; reading the answer's head
  *   REFUSED     the answer was not 101: reading its (small) body to say why
  *   OPEN        frames both ways; ops->established has run
- *   CLOSING     a close frame is queued or sent; waiting for the relay's
+ *   CLOSING     our close frame is queued (or the connection is being
+ *               dropped); waiting for it to go and for the relay's
+ *   DONE        the transport is gone and ops->closed has run
+ *
+ * A transition called from a state that does not lead to it is refused
+ * (it returns -1 and changes nothing); the API's calls check the state
+ * the same way (sending needs OPEN).
  *
  * Outgoing: frames are masked and handed to the transport, which encrypts
  * them into its bounded queue (a frame is refused before encryption when
@@ -29,21 +43,19 @@
 
 #include <openssl/crypto.h>
 
-#include "porthole/agentid.h"
 #include "porthole/duration.h"
 #include "porthole/buf.h"
 #include "porthole/frame.h"
 #include "porthole/keepalive.h"
-#include "porthole/log.h"
 #include "porthole/printable.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
 #include "porthole/wsclient.h"
 
 #include "client-conn.h"
-#include "client-conn-priv.h"
+#include "client-loop.h"
+#include "client-session.h"
 #include "client-sign.h"
-#include "client-target.h"
 #include "client-transport.h"
 
 /* Outgoing queue: the owner stops feeding above high, resumes below low. */
@@ -56,22 +68,24 @@
 
 #define SESSION_BODY_MAX	4096	/* error body of a refused upgrade */
 #define SESSION_CLOSE_MS	2000	/* wait for the relay's close frame */
+#define SESSION_TICK_MS		1000	/* keepalive and bounds */
 
 enum session_state {
-	SESSION_CONNECTING,	/* the transport connects and runs TLS */
+	SESSION_CONNECTING,
 	SESSION_UPGRADING,
 	SESSION_REFUSED,
 	SESSION_OPEN,
 	SESSION_CLOSING,
+	SESSION_DONE,
 };
 
 struct client_session {
-	struct client_session	*next;		/* in cc->sessions */
 	struct client_conn	*cc;
 	struct client_transport	*t;		/* TLS to the relay */
 	const struct client_session_ops *ops;
 	void			*arg;
 	enum session_state	 state;
+	struct client_loop_timer tick;
 	uint8_t			*frame;		/* SESSION_FRAME_MAX: one frame */
 
 	char			 key[PH_WS_KEY_LEN + 1];
@@ -80,10 +94,10 @@ struct client_session {
 	size_t			 body_at;	/* REFUSED: where the body starts */
 	int			 status;	/* REFUSED: HTTP status */
 	long			 body_len;	/* REFUSED: Content-Length, -1 */
+	int64_t			 upgrade_ms;	/* when the upgrade went out */
 
-	struct ph_ws_rx	 rx;
+	struct ph_ws_rx		 rx;
 	struct ph_msgbuf	 in;		/* message being reassembled */
-	int			 bad_input;	/* we failed the session: ignore rx */
 	int			 rx_paused;
 
 	int64_t			 heard_ms;	/* the transport's, at the last ping */
@@ -93,31 +107,11 @@ struct client_session {
 
 	int			 peer_code;	/* close code the relay sent, 0: none */
 	char			 peer_reason[124 * 4];	/* escaped */
-	int			 close_queued;	/* our close frame is in out */
-	int			 close_written;	/* ... and written */
+	int			 close_written;	/* CLOSING: our close frame is out */
 	int64_t			 close_ms;	/* when it was written */
-
-	int			 finished;	/* ops->closed has run */
 };
 
-struct client_session *
-client_session_next(struct client_session *s)
-{
-	return s->next;
-}
-
-static void
-session_unlist(struct client_session *s)
-{
-	struct client_session	**pp;
-
-	for (pp = &s->cc->sessions; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == s) {
-			*pp = s->next;
-			break;
-		}
-	s->next = NULL;
-}
+static const struct ph_ws_rx_ops session_rx_ops;	/* below */
 
 static void
 session_set_cause(struct client_session *s, char *cause)
@@ -125,25 +119,7 @@ session_set_cause(struct client_session *s, char *cause)
 	client_transport_set_cause(s->t, cause);
 }
 
-/* The connection is gone: tell the owner, once. */
-static void
-session_finish(struct client_session *s, int code, const char *reason)
-{
-	if (s->finished)
-		return;
-	s->finished = 1;
-	session_unlist(s);
-	s->ops->closed(s->arg, code, reason, client_transport_cause(s->t));
-}
-
-/* Close the socket from outside its callbacks (RAW_CLOSE follows). */
-static void
-session_kill(struct client_session *s)
-{
-	client_transport_kill(s->t);
-}
-
-/* Close the socket at the next WRITEABLE, whatever is still queued. */
+/* Drop the connection at the loop's next chance (DONE follows). */
 static void
 session_hangup(struct client_session *s)
 {
@@ -171,27 +147,135 @@ session_queue_frame(struct client_session *s, int opcode, int prefix,
 	return r == 0 ? 0 : -1;
 }
 
+/* --- the transitions ------------------------------------------------------ */
+
+/* CONNECTING -> UPGRADING: TLS is up, send the upgrade request. */
+static int
+session_upgrading(struct client_session *s)
+{
+	struct client_conf	*conf = s->cc->conf;
+	char			*req;
+	int			 r;
+
+	if (s->state != SESSION_CONNECTING)
+		return -1;
+	req = ph_ws_request(conf->host, conf->port, PH_PATH_SESSION,
+	    PH_SUBPROTO_SESSION, conf->token, s->key);
+	if (req == NULL) {
+		session_set_cause(s, ph_asprintf("no random bytes for the "
+		    "WebSocket key"));
+		return -1;
+	}
+	r = client_transport_send(s->t, req, strlen(req));
+	OPENSSL_cleanse(req, strlen(req));
+	free(req);
+	if (r == -1)
+		session_set_cause(s, ph_asprintf("TLS failed encrypting the "
+		    "session upgrade"));
+	if (r != 0)
+		return -1;
+	s->state = SESSION_UPGRADING;
+	s->upgrade_ms = ph_mono_ms();
+	return 0;
+}
+
 /*
- * Queue our close frame after what is queued.  Without flush, when
- * something is still queued we hang up at once instead: queued bytes are
- * ciphertext already and cannot be dropped from a TLS stream, and the
- * relay treats a vanished client like a closed one (it ends the agent's
- * side all the same).
+ * UPGRADING -> OPEN: the answer was 101; what followed its head (end
+ * bytes in) is the first frames.
  */
+static int
+session_opened(struct client_session *s, size_t end)
+{
+	const char	*why = NULL;
+	int		 r;
+
+	if (s->state != SESSION_UPGRADING)
+		return -1;
+	s->state = SESSION_OPEN;
+	ph_ws_rx_init(&s->rx);
+	s->ops->established(s->arg);
+	r = 0;
+	if (s->state == SESSION_OPEN || s->state == SESSION_CLOSING)
+		r = ph_ws_rx_feed(&s->rx, (const uint8_t *)s->head + end,
+		    s->head_len - end, &session_rx_ops, s, &why);
+	free(s->head);
+	s->head = NULL;
+	s->head_len = 0;
+	if (r < 0) {
+		session_set_cause(s, ph_asprintf("the relay broke the "
+		    "WebSocket protocol (%s); output may be truncated", why));
+		return -1;
+	}
+	if (r > 0)
+		session_hangup(s);	/* the close handshake is done */
+	return 0;
+}
+
+/* The refused upgrade's answer is complete: say why, hang up. */
 static void
-session_queue_close(struct client_session *s, int code, const char *reason,
+session_refused_cause(struct client_session *s)
+{
+	struct client_conn	*cc = s->cc;
+	char			*msg;
+
+	msg = client_conn_error_body(s->head + s->body_at,
+	    s->head_len - s->body_at);
+	if (s->status == 401)
+		session_set_cause(s, ph_asprintf("the relay refused the token: "
+		    "%s: check PORTHOLE_TOKEN, or issue a new one with 'porthole "
+		    "token issue'", msg != NULL ? msg : "HTTP 401"));
+	else if (s->status == 403)
+		session_set_cause(s, ph_asprintf("the relay refused this token: "
+		    "%s: ask for a token whose scope allows this",
+		    msg != NULL ? msg : "HTTP 403"));
+	else
+		session_set_cause(s, ph_asprintf("the relay at %s answered HTTP "
+		    "%d to the session upgrade%s%s: is PORTHOLE_RELAY a porthole "
+		    "relay?", cc->conf->relay, s->status, msg != NULL ? ": " : "",
+		    msg != NULL ? msg : ""));
+	free(msg);
+	session_hangup(s);
+}
+
+/* UPGRADING -> REFUSED: not 101; the body (if any) says why. */
+static int
+session_refused(struct client_session *s, size_t end)
+{
+	if (s->state != SESSION_UPGRADING)
+		return -1;
+	s->state = SESSION_REFUSED;
+	s->body_at = end;
+	if (s->body_len == 0 || s->head_len - end >= (size_t)
+	    (s->body_len < 0 ? SESSION_BODY_MAX : s->body_len))
+		session_refused_cause(s);
+	return 0;
+}
+
+/*
+ * OPEN -> CLOSING: queue our close frame after what is queued.  Without
+ * flush, when something is still queued we hang up at once instead:
+ * queued bytes are ciphertext already and cannot be dropped from a TLS
+ * stream, and the relay treats a vanished client like a closed one (it
+ * ends the agent's side all the same).  Before OPEN there is nobody to
+ * say goodbye to: the connection is dropped.
+ */
+static int
+session_closing(struct client_session *s, int code, const char *reason,
     int flush)
 {
 	uint8_t	 body[2 + 123];
 	size_t	 n = 0;
 
-	if (s->close_queued)
-		return;
-	s->close_queued = 1;
+	if (s->state == SESSION_CLOSING || s->state == SESSION_DONE)
+		return -1;
+	if (s->state != SESSION_OPEN) {
+		session_hangup(s);
+		return 0;
+	}
 	s->state = SESSION_CLOSING;
 	if (!flush && !client_transport_empty(s->t)) {
 		session_hangup(s);
-		return;
+		return 0;
 	}
 	if (code > 0) {
 		body[0] = (uint8_t)(code >> 8);
@@ -204,6 +288,19 @@ session_queue_close(struct client_session *s, int code, const char *reason,
 	}
 	if (session_queue_frame(s, PH_WS_CLOSE, -1, body, n) != 0)
 		session_hangup(s);	/* no room for it: just hang up */
+	return 0;
+}
+
+/* Any state -> DONE: the transport is gone; tell the owner, once. */
+static int
+session_done(struct client_session *s, int code, const char *reason)
+{
+	if (s->state == SESSION_DONE)
+		return -1;
+	s->state = SESSION_DONE;
+	client_loop_timer(s->cc->loop, &s->tick, -1, NULL, NULL);
+	s->ops->closed(s->arg, code, reason, client_transport_cause(s->t));
+	return 0;
 }
 
 /* --- incoming frames ---------------------------------------------------- */
@@ -217,7 +314,7 @@ session_data(void *arg, int opcode, const uint8_t *p, size_t n, int first,
 	const char		*why = NULL;
 	int			 code = 0;
 
-	if (s->bad_input || s->state != SESSION_OPEN)
+	if (s->state != SESSION_OPEN)
 		return 0;	/* failing or closing: nothing more matters */
 	if (opcode != PH_WS_BINARY) {
 		client_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_FRAME,
@@ -254,7 +351,7 @@ session_control(void *arg, int opcode, const uint8_t *p, size_t n)
 
 	switch (opcode) {
 	case PH_WS_PING:
-		if (!s->close_queued)
+		if (s->state == SESSION_OPEN)
 			session_queue_frame(s, PH_WS_PONG, -1, p, n);
 		return 0;
 	case PH_WS_PONG:
@@ -272,10 +369,10 @@ session_control(void *arg, int opcode, const uint8_t *p, size_t n)
 			    "at %s ended the session before it finished (output may be "
 			    "truncated); run the command again once the relay is back",
 			    s->cc->conf->relay));
-		if (s->close_queued && s->close_written)
+		if (s->state == SESSION_CLOSING && s->close_written)
 			return 1;	/* handshake complete: hang up */
-		/* Echo it; once written, hang up (see session_writeable). */
-		session_queue_close(s, n >= 2 ? s->peer_code : 0, NULL, 0);
+		/* Echo it; once written, hang up (see session_t_sent). */
+		session_closing(s, n >= 2 ? s->peer_code : 0, NULL, 0);
 		return 0;
 	default:
 		return 0;
@@ -287,40 +384,12 @@ static const struct ph_ws_rx_ops session_rx_ops = {
 	.control = session_control,
 };
 
-/* The refused upgrade's answer is complete: say why in one sentence. */
-static void
-session_refused(struct client_session *s)
-{
-	struct client_conn	*cc = s->cc;
-	char			*msg;
-
-	msg = client_conn_error_body(s->head + s->body_at,
-	    s->head_len - s->body_at);
-	if (s->status == 401)
-		session_set_cause(s, ph_asprintf("the relay refused the token: "
-		    "%s: check PORTHOLE_TOKEN, or issue a new one with 'porthole "
-		    "token issue'", msg != NULL ? msg : "HTTP 401"));
-	else if (s->status == 403)
-		session_set_cause(s, ph_asprintf("the relay refused this token: "
-		    "%s: ask for a token whose scope allows this",
-		    msg != NULL ? msg : "HTTP 403"));
-	else
-		session_set_cause(s, ph_asprintf("the relay at %s answered HTTP "
-		    "%d to the session upgrade%s%s: is PORTHOLE_RELAY a porthole "
-		    "relay?", cc->conf->relay, s->status, msg != NULL ? ": " : "",
-		    msg != NULL ? msg : ""));
-	free(msg);
-	session_hangup(s);
-}
-
-/* Bytes of the answer to our upgrade (state UPGRADING or REFUSED). */
+/* Keep n bytes of the answer to our upgrade; -1 when out of memory. */
 static int
-session_answer(struct client_session *s, const uint8_t *p, size_t n)
+session_keep_answer(struct client_session *s, const uint8_t *p, size_t n)
 {
-	const char	*why = NULL;
-	size_t		 end, room;
-	char		*nh;
-	int		 r;
+	size_t	 room;
+	char	*nh;
 
 	room = PH_WS_HEAD_MAX + SESSION_BODY_MAX - s->head_len;
 	if (n > room)
@@ -331,15 +400,27 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 	memcpy(s->head + s->head_len, p, n);
 	s->head_len += n;
 	s->head[s->head_len] = '\0';
+	return 0;
+}
 
+/* Bytes of the answer to our upgrade (state UPGRADING or REFUSED). */
+static int
+session_answer(struct client_session *s, const uint8_t *p, size_t n)
+{
+	const char	*why = NULL;
+	size_t		 end;
+	char		 save;
+	int		 r;
+
+	if (session_keep_answer(s, p, n) != 0)
+		return -1;
 	if (s->state == SESSION_REFUSED) {
 		if ((s->body_len >= 0 &&
 		    s->head_len - s->body_at >= (size_t)s->body_len) ||
 		    s->head_len - s->body_at >= SESSION_BODY_MAX)
-			session_refused(s);
+			session_refused_cause(s);
 		return 0;
 	}
-
 	if ((end = ph_ws_head_end(s->head, s->head_len)) == 0) {
 		if (s->head_len >= PH_WS_HEAD_MAX) {
 			session_set_cause(s, ph_asprintf("the relay's answer to "
@@ -349,63 +430,41 @@ session_answer(struct client_session *s, const uint8_t *p, size_t n)
 		}
 		return 0;
 	}
-	{
-		char	 save = s->head[end];
-
-		s->head[end] = '\0';
-		r = ph_ws_response(s->head, s->key, PH_SUBPROTO_SESSION,
-		    &s->status, &s->body_len, &why);
-		s->head[end] = save;
-	}
+	save = s->head[end];
+	s->head[end] = '\0';
+	r = ph_ws_response(s->head, s->key, PH_SUBPROTO_SESSION, &s->status,
+	    &s->body_len, &why);
+	s->head[end] = save;
 	if (r != 0 && s->status == 101) {
 		session_set_cause(s, ph_asprintf("the relay's WebSocket answer is "
 		    "not right (%s): is the relay the same version as porthole?",
 		    why));
 		return -1;
 	}
-	if (r != 0) {
-		s->state = SESSION_REFUSED;
-		s->body_at = end;
-		if (s->body_len == 0 || s->head_len - end >= (size_t)
-		    (s->body_len < 0 ? SESSION_BODY_MAX : s->body_len))
-			session_refused(s);
-		return 0;
-	}
+	return r != 0 ? session_refused(s, end) : session_opened(s, end);
+}
 
-	/* Upgraded: what followed the head is the first frames. */
-	s->state = SESSION_OPEN;
-	ph_ws_rx_init(&s->rx);
-	s->ops->established(s->arg);
-	if (s->state == SESSION_OPEN || s->state == SESSION_CLOSING) {
-		r = ph_ws_rx_feed(&s->rx, (const uint8_t *)s->head + end,
-		    s->head_len - end, &session_rx_ops, s, &why);
-		free(s->head);
-		s->head = NULL;
-		s->head_len = 0;
-		if (r < 0) {
-			session_set_cause(s, ph_asprintf("the relay broke the "
-			    "WebSocket protocol (%s); output may be truncated", why));
-			return -1;
-		}
-		if (r > 0)
-			session_hangup(s);
-	}
-	return 0;
+/* --- the transport's hooks ----------------------------------------------- */
+
+static int
+session_t_up(void *arg)
+{
+	return session_upgrading(arg);
 }
 
 /* Decrypted bytes from the relay. */
 static int
-session_plain(struct client_session *s, const uint8_t *p, size_t n)
+session_t_plain(void *arg, const uint8_t *p, size_t n)
 {
-	const char	*why = NULL;
-	int		 r;
+	struct client_session	*s = arg;
+	const char		*why = NULL;
+	int			 r;
 
 	if (s->state == SESSION_UPGRADING || s->state == SESSION_REFUSED) {
 		if (session_answer(s, p, n) != 0 || !client_transport_up(s->t))
 			return -1;
 		return 0;
 	}
-
 	r = ph_ws_rx_feed(&s->rx, p, n, &session_rx_ops, s, &why);
 	if (r < 0) {
 		session_set_cause(s, ph_asprintf("the relay broke the WebSocket "
@@ -417,55 +476,13 @@ session_plain(struct client_session *s, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* Send the upgrade request (the TLS handshake is done). */
-static int
-session_upgrade(struct client_session *s)
-{
-	struct client_conf	*conf = s->cc->conf;
-	char			*req;
-	int			 r;
-
-	req = ph_ws_request(conf->host, conf->port, PH_PATH_SESSION,
-	    PH_SUBPROTO_SESSION, conf->token, s->key);
-	if (req == NULL) {
-		session_set_cause(s, ph_asprintf("no random bytes for the "
-		    "WebSocket key"));
-		return -1;
-	}
-	r = client_transport_send(s->t, req, strlen(req));
-	OPENSSL_cleanse(req, strlen(req));
-	free(req);
-	if (r == -1)
-		session_set_cause(s, ph_asprintf("TLS failed encrypting the "
-		    "session upgrade"));
-	if (r != 0)
-		return -1;
-	s->state = SESSION_UPGRADING;
-	client_transport_touch(s->t, ph_mono_ms());
-	return 0;
-}
-
-/* --- the transport's hooks ----------------------------------------------- */
-
-static int
-session_t_up(void *arg)
-{
-	return session_upgrade(arg);
-}
-
-static int
-session_t_plain(void *arg, const uint8_t *p, size_t n)
-{
-	return session_plain(arg, p, n);
-}
-
 /* Everything queued is written. */
 static int
 session_t_sent(void *arg)
 {
 	struct client_session	*s = arg;
 
-	if (s->close_queued && !s->close_written) {
+	if (s->state == SESSION_CLOSING && !s->close_written) {
 		s->close_written = 1;
 		s->close_ms = ph_mono_ms();
 		if (s->peer_code != 0)
@@ -482,24 +499,25 @@ session_t_closed(void *arg, int connected, const char *ended)
 {
 	struct client_session	*s = arg;
 	struct client_conn	*cc = s->cc;
+	int			 opened = s->state == SESSION_OPEN ||
+				    s->state == SESSION_CLOSING;
 
 	if (!connected) {
-		session_finish(s, 0, NULL);	/* the transport said why */
+		session_done(s, 0, NULL);	/* the transport said why */
 		return;
 	}
-	if (s->state < SESSION_OPEN && ended != NULL &&
-	    client_transport_cause(s->t) == NULL)
+	if (!opened && ended != NULL && client_transport_cause(s->t) == NULL)
 		session_set_cause(s, ph_asprintf("the relay at %s ended the "
 		    "connection during the session upgrade (%s)", cc->conf->relay,
 		    ended));
 	if (s->state == SESSION_REFUSED && client_transport_cause(s->t) == NULL)
-		session_refused(s);	/* the body ended at close */
-	if (s->state < SESSION_OPEN && client_transport_cause(s->t) == NULL)
+		session_refused_cause(s);	/* the body ended at close */
+	if (!opened && client_transport_cause(s->t) == NULL)
 		session_set_cause(s, ph_asprintf("the relay at %s closed the "
 		    "connection during the session upgrade: is PORTHOLE_RELAY a "
 		    "porthole relay?", cc->conf->relay));
-	session_finish(s, s->state < SESSION_OPEN ? 0 :
-	    s->peer_code != 0 ? s->peer_code : 1006, s->peer_reason);
+	session_done(s, !opened ? 0 : s->peer_code != 0 ? s->peer_code : 1006,
+	    s->peer_reason);
 }
 
 static const struct client_transport_ops session_transport_ops = {
@@ -511,61 +529,66 @@ static const struct client_transport_ops session_transport_ops = {
 
 /* --- the clock ------------------------------------------------------------ */
 
-void
-client_session_woken(struct client_session *s)
-{
-	s->ops->wake(s->arg);
-}
-
-void
-client_session_tick(struct client_session *s, int64_t now)
+/* OPEN: a ping after ping_secs of silence, lost after hangup_secs. */
+static void
+session_keepalive(struct client_session *s, int64_t now, int64_t heard)
 {
 	char	 t[PH_DURATION_FMT_MAX];
-	int64_t	 heard = client_transport_heard(s->t);
+
+	if (s->rx_paused) {
+		/* Our silence, not the relay's. */
+		client_transport_touch(s->t, now);
+		s->heard_ms = now;
+		return;
+	}
+	if (now - heard >= (int64_t)s->hangup_secs * 1000) {
+		session_set_cause(s, ph_asprintf("the relay at %s stopped "
+		    "answering (nothing for %s): the session is lost and "
+		    "output may be truncated", s->cc->conf->relay,
+		    ph_duration_fmt(s->hangup_secs * 1000LL, t, sizeof t)));
+		session_hangup(s);
+	} else if (!s->pinged && now - heard >= (int64_t)s->ping_secs * 1000) {
+		s->pinged = 1;
+		session_queue_frame(s, PH_WS_PING, -1, NULL, 0);
+	}
+}
+
+static void
+session_tick(void *arg)
+{
+	struct client_session	*s = arg;
+	char			 t[PH_DURATION_FMT_MAX];
+	int64_t			 now = ph_mono_ms();
+	int64_t			 heard = client_transport_heard(s->t);
 
 	if (heard != s->heard_ms) {
 		s->heard_ms = heard;	/* the relay spoke: no ping is out */
 		s->pinged = 0;
 	}
 	switch (s->state) {
-	case SESSION_CONNECTING:
-		if (client_transport_connecting(s->t))
-			return;		/* lws's connect timeout applies */
-		/* The TLS handshake: the upgrade's clock. */
-		/* FALLTHROUGH */
+	case SESSION_CONNECTING:	/* the transport bounds it */
+		break;
 	case SESSION_UPGRADING:
 	case SESSION_REFUSED:
-		if (now - heard >= CLIENT_CONN_CONNECT_SECS * 1000) {
+		if (now - s->upgrade_ms >= CLIENT_CONN_CONNECT_SECS * 1000) {
 			session_set_cause(s, ph_asprintf("the relay at %s did not "
 			    "answer the session upgrade within %s", s->cc->conf->relay,
 			    ph_duration_fmt(CLIENT_CONN_CONNECT_SECS * 1000LL, t,
 			    sizeof t)));
-			session_kill(s);
+			session_hangup(s);
 		}
-		return;
+		break;
 	case SESSION_OPEN:
-		if (s->rx_paused) {
-			/* Our silence, not the relay's. */
-			client_transport_touch(s->t, now);
-			s->heard_ms = now;
-			return;
-		}
-		if (now - heard >= (int64_t)s->hangup_secs * 1000) {
-			session_set_cause(s, ph_asprintf("the relay at %s stopped "
-			    "answering (nothing for %s): the session is lost and "
-			    "output may be truncated", s->cc->conf->relay,
-			    ph_duration_fmt(s->hangup_secs * 1000LL, t, sizeof t)));
-			session_kill(s);
-		} else if (!s->pinged && now - heard >= (int64_t)s->ping_secs * 1000) {
-			s->pinged = 1;
-			session_queue_frame(s, PH_WS_PING, -1, NULL, 0);
-		}
-		return;
+		session_keepalive(s, now, heard);
+		break;
 	case SESSION_CLOSING:
 		if (s->close_written && now - s->close_ms >= SESSION_CLOSE_MS)
-			session_kill(s);	/* the relay never answered our close */
+			session_hangup(s);	/* the relay never answered our close */
+		break;
+	case SESSION_DONE:
 		return;
 	}
+	client_loop_timer(s->cc->loop, &s->tick, SESSION_TICK_MS, session_tick, s);
 }
 
 /* --- the API ------------------------------------------------------------------ */
@@ -603,21 +626,18 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 	s->heard_ms = client_transport_heard(s->t);
 	ph_msgbuf_init(&s->in, PH_MAX_MESSAGE);
 	ph_ws_rx_init(&s->rx);
-	s->next = cc->sessions;
-	cc->sessions = s;
-
 	if (client_transport_connect(s->t, cause) != 0) {
 		client_session_free(s);
 		return NULL;
 	}
-	return s;	/* if it failed at once, ops->closed said why */
+	client_loop_timer(cc->loop, &s->tick, SESSION_TICK_MS, session_tick, s);
+	return s;
 }
 
 int
 client_session_send(struct client_session *s, int type, const void *p, size_t n)
 {
-	if (s->state != SESSION_OPEN || s->finished || s->bad_input ||
-	    n > PH_MAX_PAYLOAD)
+	if (s->state != SESSION_OPEN || n > PH_MAX_PAYLOAD)
 		return -1;
 	return session_queue_frame(s, PH_WS_BINARY, type, p, n);
 }
@@ -629,60 +649,13 @@ client_session_send_ctl(struct client_session *s, json_t *obj)
 	size_t	 len = 0;
 	int	 r = -1;
 
-	if (obj != NULL && s->state == SESSION_OPEN && !s->finished &&
+	if (obj != NULL && s->state == SESSION_OPEN &&
 	    ph_ctl_encode(obj, &msg, &len) == 0 && len <= PH_MAX_MESSAGE)
 		r = session_queue_frame(s, PH_WS_BINARY, -1,
 		    msg + PH_HEADROOM, len);
 	free(msg);
 	json_decref(obj);
 	return r;
-}
-
-json_t *
-client_open_new(const char *sid, json_t *agent, const char *op, json_t *argv)
-{
-	json_t		*m, *members;
-	json_int_t	 proto;
-	const char	*id, *sub;
-	char		*claimed = NULL;
-
-	/*
-	 * An agent that speaks protocol 1 checks only form-1 signatures (the
-	 * weaker one: opensig.h).  A relay that lies about a newer agent gains
-	 * nothing: such an agent refuses form 1.
-	 */
-	proto = json_integer_value(json_object_get(agent, "proto"));
-	if (proto < 1)
-		proto = 1;
-	if (proto > PH_PROTOCOL_VERSION)
-		proto = PH_PROTOCOL_VERSION;
-	/*
-	 * An agent of protocol 1 knows only its claimed id and checks that the
-	 * open (and its signature) names it: send that, and its sub for the
-	 * relay to find it (docs/protocol.md, "Agent identity").
-	 */
-	id = json_string_value(json_object_get(agent, "id"));
-	sub = json_string_value(json_object_get(agent, "sub"));
-	if (id != NULL && sub != NULL && proto < PH_PROTOCOL_QUALIFIED_IDS &&
-	    (claimed = strndup(id, ph_agent_claim_len(id, sub))) == NULL)
-		return NULL;
-	m = ph_ctl_new(PH_CTL_OPEN);
-	members = json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:I, s:I, s:n}",
-	    "sid", sid, "agent", claimed != NULL ? claimed : id != NULL ? id : "",
-	    "op", op, "argv", argv != NULL ? argv : json_array(), "tty", 0, "stdin", 0,
-	    "ts", (json_int_t)ph_now(), "proto", proto, "sig");
-	if (members != NULL && claimed != NULL &&
-	    json_object_set_new(members, "agent_sub", json_string(sub)) != 0) {
-		json_decref(members);
-		members = NULL;
-	}
-	if (m == NULL || members == NULL || json_object_update(m, members) != 0) {
-		json_decref(m);
-		m = NULL;
-	}
-	json_decref(members);
-	free(claimed);
-	return m;
 }
 
 int
@@ -696,7 +669,7 @@ client_session_send_open(struct client_session *s, json_t *obj)
 		session_set_cause(s, ph_asprintf("cannot sign the request: %s", why));
 		free(why);
 		json_decref(obj);
-		session_kill(s);
+		session_hangup(s);
 		return -1;
 	}
 	return client_session_send_ctl(s, obj);
@@ -711,7 +684,7 @@ client_session_full(const struct client_session *s)
 void
 client_session_rx(struct client_session *s, int on)
 {
-	if (s->finished || on == !s->rx_paused)
+	if (s->state == SESSION_DONE || on == !s->rx_paused)
 		return;
 	s->rx_paused = !on;
 	if (on)
@@ -723,34 +696,19 @@ void
 client_session_close(struct client_session *s, int code, const char *reason,
     int flush)
 {
-	if (s->finished || s->close_queued)
-		return;
-	if (s->state != SESSION_OPEN) {
-		/* Not up yet: nothing to say to the relay, just drop it. */
-		session_kill(s);
-		return;
-	}
-	session_queue_close(s, code, reason, flush);
+	session_closing(s, code, reason, flush);
 }
 
 void
 client_session_fail(struct client_session *s, int close_code,
     const char *err_code, const char *message)
 {
-	if (s->finished || s->close_queued || s->bad_input)
+	if (s->state != SESSION_OPEN)
 		return;
 	session_set_cause(s, ph_asprintf("the relay broke the protocol (%s); "
 	    "the session was closed and output may be truncated", message));
 	client_session_send_ctl(s, ph_ctl_error(err_code, "%s", message));
-	s->bad_input = 1;
-	session_queue_close(s, close_code, err_code, 1);
-}
-
-void
-client_session_forget(struct client_session *s)
-{
-	session_unlist(s);
-	s->finished = 1;
+	session_closing(s, close_code, err_code, 1);
 }
 
 void
@@ -758,7 +716,7 @@ client_session_free(struct client_session *s)
 {
 	if (s == NULL)
 		return;
-	session_unlist(s);
+	client_loop_timer(s->cc->loop, &s->tick, -1, NULL, NULL);
 	client_transport_free(s->t);
 	ph_msgbuf_free(&s->in);
 	free(s->frame);

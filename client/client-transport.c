@@ -2,56 +2,70 @@
  * client-transport.c - one TLS connection of the CLI to the relay (see
  * client-transport.h).
  *
- * The socket is an lws RAW client connection on the connection's context:
- * lws connects it, runs the loop and tells us when it is readable or
- * writeable.  TLS is libporthole's tlsclient.c over memory BIOs: what the
- * socket brings is fed in, the handshake runs as far as those bytes allow
- * (the certificate checked against PORTHOLE_CA or the system store and
- * the relay's name), and the ciphertext TLS makes goes into a bounded
- * ph_queue, one lws_write per RAW_WRITEABLE (lws buffers what the socket
- * does not take and holds further WRITEABLEs until it is out).  Reads come
- * in pt_serv_buf_size blocks; the plaintext goes to the owner.
+ *   CONNECTING  a non-blocking connect(2) to the relay's address
+ *   TLS         the handshake, as far as the bytes read allow (the
+ *               certificate checked against PORTHOLE_CA or the system
+ *               store and the relay's name: tlsclient.c)
+ *   UP          plaintext both ways; ops->up has run
+ *   CLOSED      the socket is gone; ops->closed has run
+ *
+ * The socket is registered with the conn's loop: readable while the
+ * owner wants input, writeable while ciphertext is queued.  What the
+ * socket brings is fed to TLS and the plaintext handed to the owner;
+ * the ciphertext TLS makes goes into a bounded ph_queue, written as far
+ * as the socket takes it (a partial write keeps its offset).  Closing is
+ * always done from the loop (a zero-delay timer when the owner asks), so
+ * a hook never runs inside a call of its owner.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <libwebsockets.h>
+#include <unistd.h>
 
 #include "porthole/buf.h"
+#include "porthole/frame.h"
 #include "porthole/tlsclient.h"
 #include "porthole/util.h"
 
 #include "client-conn.h"
-#include "client-conn-priv.h"
+#include "client-loop.h"
 #include "client-transport.h"
 
 #define TRANSPORT_TLS_CHUNK	65536	/* ciphertext per queue item, at most */
+#define TRANSPORT_READS		4	/* reads of the socket per round */
 
 enum transport_state {
-	TRANSPORT_CONNECTING,		/* lws connects the socket */
-	TRANSPORT_TLS,			/* the handshake */
-	TRANSPORT_UP,			/* plaintext both ways */
+	TRANSPORT_IDLE,
+	TRANSPORT_CONNECTING,
+	TRANSPORT_TLS,
+	TRANSPORT_UP,
+	TRANSPORT_CLOSED,
 };
 
 struct client_transport {
-	struct conn_link	 link;		/* first: lws opaque points here */
 	struct client_conn	*cc;
-	struct lws		*wsi;		/* NULL once closed */
 	const struct client_transport_ops *ops;
 	void			*arg;
 	enum transport_state	 state;
+	struct client_loop_fd	 lfd;		/* the socket; fd -1: none */
+	struct client_loop_timer bound;		/* connect + handshake */
+	struct client_loop_timer later;		/* a close the owner asked for */
 	struct ph_tls		*tls;
 	struct ph_queue		 out;		/* ciphertext to send */
-	int			 hangup;	/* close at the next chance */
-	int			 closed;	/* ops->closed has run */
+	int			 rx_on;
+	int			 hangup;	/* closing: nothing more is sent */
 	int64_t			 heard_ms;	/* last byte from the relay */
 	char			 ended[160];	/* why TLS ended, "" */
 	char			*cause;
 };
+
+static void	transport_io(void *arg, short revents);
 
 struct client_transport *
 client_transport_new(struct client_conn *cc, const struct client_transport_ops *ops,
@@ -64,51 +78,14 @@ client_transport_new(struct client_conn *cc, const struct client_transport_ops *
 	t->cc = cc;
 	t->ops = ops;
 	t->arg = arg;
-	t->state = TRANSPORT_CONNECTING;
+	t->state = TRANSPORT_IDLE;
+	t->rx_on = 1;
+	t->lfd.fd = -1;
+	t->lfd.fn = transport_io;
+	t->lfd.arg = t;
 	t->heard_ms = ph_mono_ms();
 	ph_queue_init(&t->out, low, high, hard);
 	return t;
-}
-
-int
-client_transport_connect(struct client_transport *t, char **cause)
-{
-	struct lws_client_connect_info	 ci;
-
-	client_conn_ccinfo(t->cc, &ci);
-	ci.ssl_connection = 0;	/* TLS is ours: tlsclient.c */
-	ci.alpn = NULL;
-	ci.method = "RAW";
-	ci.path = "";
-	ci.protocol = CLIENT_CONN_SESSION_PROTOCOL;
-	ci.local_protocol_name = CLIENT_CONN_SESSION_PROTOCOL;
-	ci.opaque_user_data = t;
-	ci.pwsi = &t->wsi;
-	if (lws_client_connect_via_info(&ci) == NULL) {
-		if (t->closed)
-			return 0;	/* ops->closed already said why */
-		t->wsi = NULL;
-		*cause = ph_asprintf("cannot start a connection to the relay at "
-		    "%s: check PORTHOLE_RELAY", t->cc->conf->relay);
-		return -1;
-	}
-	return 0;
-}
-
-void
-client_transport_free(struct client_transport *t)
-{
-	if (t == NULL)
-		return;
-	if (t->wsi != NULL) {
-		lws_set_opaque_user_data(t->wsi, NULL);
-		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		t->wsi = NULL;
-	}
-	ph_queue_free(&t->out);
-	ph_tls_free(t->tls);
-	free(t->cause);
-	free(t);
 }
 
 void
@@ -126,29 +103,149 @@ client_transport_cause(const struct client_transport *t)
 	return t->cause;
 }
 
+/* What to wait for, from the state, the queue and the owner's wish. */
+static void
+transport_events(struct client_transport *t)
+{
+	short	 ev = 0;
+
+	if (t->lfd.fd < 0)
+		return;
+	if (t->state == TRANSPORT_CONNECTING)
+		ev = POLLOUT;
+	else if (t->state == TRANSPORT_TLS || t->state == TRANSPORT_UP) {
+		if (t->rx_on || t->state == TRANSPORT_TLS)
+			ev |= POLLIN;
+		if (ph_queue_peek(&t->out) != NULL && !t->hangup)
+			ev |= POLLOUT;
+	}
+	client_loop_events(t->cc->loop, &t->lfd, ev);
+}
+
+/* Let go of the socket and the timers. */
+static void
+transport_drop(struct client_transport *t)
+{
+	client_loop_timer(t->cc->loop, &t->bound, -1, NULL, NULL);
+	client_loop_timer(t->cc->loop, &t->later, -1, NULL, NULL);
+	if (t->lfd.fd >= 0) {
+		client_loop_del(t->cc->loop, &t->lfd);
+		close(t->lfd.fd);
+		t->lfd.fd = -1;
+	}
+}
+
+/* The connection is over: tell the owner, once (from the loop only). */
+static void
+transport_close(struct client_transport *t)
+{
+	int	 connected = t->state == TRANSPORT_TLS || t->state == TRANSPORT_UP;
+
+	if (t->state == TRANSPORT_CLOSED)
+		return;
+	t->state = TRANSPORT_CLOSED;
+	transport_drop(t);
+	t->ops->closed(t->arg, connected, t->ended[0] != '\0' ? t->ended : NULL);
+}
+
+static void
+transport_later(void *arg)
+{
+	transport_close(arg);
+}
+
 void
 client_transport_hangup(struct client_transport *t)
 {
 	t->hangup = 1;
-	if (t->wsi != NULL)
-		lws_callback_on_writable(t->wsi);
+	if (t->state != TRANSPORT_CLOSED)
+		client_loop_timer(t->cc->loop, &t->later, 0, transport_later, t);
+}
+
+/* Nothing came within the bound: connect or handshake. */
+static void
+transport_bound(void *arg)
+{
+	struct client_transport	*t = arg;
+
+	client_transport_set_cause(t, client_conn_silent_cause(t->cc,
+	    t->state == TRANSPORT_CONNECTING ? "no connection" :
+	    "no TLS handshake"));
+	transport_close(t);
+}
+
+/* The relay's address as a sockaddr; its length, 0 if it is not one. */
+static socklen_t
+transport_sockaddr(struct client_conn *cc, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, cc->addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)cc->conf->port);
+		return sizeof *s4;
+	}
+	if (inet_pton(AF_INET6, cc->addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)cc->conf->port);
+		return sizeof *s6;
+	}
+	return 0;
+}
+
+int
+client_transport_connect(struct client_transport *t, char **cause)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, one = 1;
+
+	if ((len = transport_sockaddr(t->cc, &ss)) == 0 ||
+	    (fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) < 0) {
+		*cause = ph_asprintf("cannot start a connection to the relay at "
+		    "%s (%s): check PORTHOLE_RELAY", t->cc->conf->relay,
+		    len == 0 ? "not an address" : strerror(errno));
+		return -1;
+	}
+	/* Small frames (keystrokes, control) must not wait for Nagle. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	t->lfd.fd = fd;
+	t->state = TRANSPORT_CONNECTING;
+	client_loop_add(t->cc->loop, &t->lfd);
+	client_loop_timer(t->cc->loop, &t->bound,
+	    CLIENT_CONN_CONNECT_SECS * 1000LL, transport_bound, t);
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0 &&
+	    errno != EINPROGRESS) {
+		/* Refused at once: said from the loop, the socket not polled. */
+		client_transport_set_cause(t, client_conn_connect_cause(t->cc,
+		    errno));
+		client_transport_hangup(t);
+		return 0;
+	}
+	transport_events(t);
+	return 0;
 }
 
 void
-client_transport_kill(struct client_transport *t)
+client_transport_free(struct client_transport *t)
 {
-	if (t->wsi != NULL)
-		lws_set_timeout(t->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (t == NULL)
+		return;
+	transport_drop(t);
+	ph_queue_free(&t->out);
+	ph_tls_free(t->tls);
+	free(t->cause);
+	free(t);
 }
 
 void
 client_transport_rx(struct client_transport *t, int on)
 {
-	if (t->wsi == NULL)
-		return;
-	/* Called from other connections' callbacks too: apply now. */
-	lws_rx_flow_control(t->wsi, (on ? 1 : 0) |
-	    LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
+	t->rx_on = on != 0;
+	transport_events(t);
 }
 
 int64_t
@@ -172,7 +269,7 @@ client_transport_queued(const struct client_transport *t)
 int
 client_transport_empty(const struct client_transport *t)
 {
-	return ph_queue_peek((struct ph_queue *)&t->out) == NULL;
+	return ph_queue_peek(&t->out) == NULL;
 }
 
 int
@@ -185,12 +282,6 @@ int
 client_transport_up(const struct client_transport *t)
 {
 	return t->state == TRANSPORT_UP && !t->hangup;
-}
-
-int
-client_transport_connecting(const struct client_transport *t)
-{
-	return t->state == TRANSPORT_CONNECTING;
 }
 
 /* Move the ciphertext TLS made into the queue; -1 if it could not be kept. */
@@ -213,8 +304,7 @@ transport_flush_tls(struct client_transport *t)
 		if (ph_queue_push_item(&t->out, it) != 0)
 			goto lost;
 	}
-	if (t->wsi != NULL && ph_queue_peek(&t->out) != NULL)
-		lws_callback_on_writable(t->wsi);
+	transport_events(t);
 	return 0;
 lost:
 	/* Ciphertext lost breaks the TLS stream: the connection is over. */
@@ -227,48 +317,29 @@ lost:
 int
 client_transport_send(struct client_transport *t, const void *p, size_t n)
 {
-	if (t->tls == NULL || t->hangup)
+	if (t->tls == NULL || t->hangup || t->state == TRANSPORT_CLOSED)
 		return -1;
 	if (ph_tls_write(t->tls, p, n) != 0)
 		return -1;
 	return transport_flush_tls(t) != 0 ? -2 : 0;
 }
 
-/* The TLS handshake failed: say why in the conn's words. */
-static void
-transport_tls_failed(struct client_transport *t, long verify_err, const char *why)
-{
-	struct client_conn	*cc = t->cc;
-	struct client_conf	*conf = cc->conf;
-
-	if (verify_err != 0) {
-		t->link.verify_err = (int)verify_err;
-		snprintf(t->link.verify_msg, sizeof t->link.verify_msg, "%s", why);
-		client_transport_set_cause(t, client_conn_connect_cause(cc, NULL,
-		    &t->link, NULL, 0));
-	} else
-		client_transport_set_cause(t, ph_asprintf("TLS handshake with the "
-		    "relay at %s (%s port %d) failed (%s): is PORTHOLE_RELAY the "
-		    "relay's TLS address?", conf->relay, cc->addr,
-		    conf->port, why != NULL ? why : "unknown error"));
-}
-
-/* The socket is up: start the TLS handshake. */
+/* TCP is up (or failed): start the TLS handshake; -1 closes. */
 static int
 transport_connected(struct client_transport *t)
 {
 	const char	*why = NULL;
+	socklen_t	 len = sizeof(int);
 	long		 verr;
-	int		 fd, one = 1;
+	int		 err = 0;
 
-	if (t->state != TRANSPORT_CONNECTING)
-		return 0;
-	/* Small frames (keystrokes, control) must not wait for Nagle. */
-	fd = lws_get_socket_fd(t->wsi);
-	if (fd >= 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	t->tls = ph_tls_new(t->cc->tls, t->cc->conf->host);
-	if (t->tls == NULL) {
+	if (getsockopt(t->lfd.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	if (err != 0) {
+		client_transport_set_cause(t, client_conn_connect_cause(t->cc, err));
+		return -1;
+	}
+	if ((t->tls = ph_tls_new(t->cc->tls, t->cc->conf->host)) == NULL) {
 		client_transport_set_cause(t, ph_asprintf("cannot set up TLS for "
 		    "the relay's host '%s'", t->cc->conf->host));
 		return -1;
@@ -276,122 +347,136 @@ transport_connected(struct client_transport *t)
 	t->state = TRANSPORT_TLS;
 	t->heard_ms = ph_mono_ms();
 	if (ph_tls_handshake(t->tls, &verr, &why) < 0) {
-		transport_tls_failed(t, verr, why);
+		client_transport_set_cause(t, client_conn_tls_cause(t->cc, verr,
+		    why));
 		return -1;
 	}
 	return transport_flush_tls(t);
 }
 
-/* Ciphertext from the relay. */
+/* Bytes from the handshake: 0 still going or done, -1 failed. */
 static int
-transport_rx(struct client_transport *t, const uint8_t *p, size_t n)
+transport_handshake(struct client_transport *t)
+{
+	const char	*why = NULL;
+	long		 verr;
+	int		 r;
+
+	r = ph_tls_handshake(t->tls, &verr, &why);
+	if (r < 0) {
+		client_transport_set_cause(t, client_conn_tls_cause(t->cc, verr,
+		    why));
+		return -1;
+	}
+	if (transport_flush_tls(t) != 0)
+		return -1;
+	if (r == 0)
+		return 0;
+	t->state = TRANSPORT_UP;
+	client_loop_timer(t->cc->loop, &t->bound, -1, NULL, NULL);
+	return t->ops->up(t->arg);
+}
+
+/* Ciphertext from the relay; -1 closes. */
+static int
+transport_feed(struct client_transport *t, const uint8_t *p, size_t n)
 {
 	static uint8_t	 plain[65536];	/* the loop is one thread */
 	const char	*why = NULL;
-	long		 verr;
 	ssize_t		 got;
-	int		 r;
 
 	t->heard_ms = ph_mono_ms();
-	if (t->tls == NULL || ph_tls_feed(t->tls, p, n) != 0)
+	if (ph_tls_feed(t->tls, p, n) != 0)
 		return -1;
-	if (t->state == TRANSPORT_TLS) {
-		r = ph_tls_handshake(t->tls, &verr, &why);
-		if (r < 0) {
-			transport_tls_failed(t, verr, why);
-			return -1;
-		}
-		if (transport_flush_tls(t) != 0)
-			return -1;
-		if (r == 0)
-			return 0;
-		t->state = TRANSPORT_UP;
-		if (t->ops->up(t->arg) != 0)
-			return -1;
-	}
+	if (t->state == TRANSPORT_TLS && (transport_handshake(t) != 0 ||
+	    t->state != TRANSPORT_UP))
+		return t->state == TRANSPORT_TLS && t->cause == NULL ? 0 : -1;
 	while (!t->hangup && (got = ph_tls_read(t->tls, plain, sizeof plain,
 	    &why)) != 0) {
 		if (got < 0) {
 			snprintf(t->ended, sizeof t->ended, "%s", why);
-			return -1;	/* RAW_CLOSE says the rest */
+			return -1;
 		}
 		if (t->ops->plain(t->arg, plain, (size_t)got) != 0)
 			return -1;
 	}
 	/* Reading may have made TLS output (key updates, alerts). */
-	if (transport_flush_tls(t) != 0 || t->hangup)
+	if (t->hangup || transport_flush_tls(t) != 0)
 		return -1;
 	return 0;
 }
 
+/* The socket is readable; -1 closes. */
 static int
-transport_writeable(struct client_transport *t, struct lws *wsi)
+transport_read(struct client_transport *t)
+{
+	static uint8_t	 buf[65536];
+	ssize_t		 n;
+	int		 i;
+
+	for (i = 0; i < TRANSPORT_READS && t->state != TRANSPORT_CLOSED &&
+	    !t->hangup && (t->rx_on || t->state == TRANSPORT_TLS); i++) {
+		n = recv(t->lfd.fd, buf, sizeof buf, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0) {
+			if (n < 0 && t->state == TRANSPORT_TLS)
+				client_transport_set_cause(t,
+				    client_conn_tls_cause(t->cc, 0, strerror(errno)));
+			return -1;	/* the relay closed, or the socket broke */
+		}
+		if (transport_feed(t, buf, (size_t)n) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The socket is writeable; -1 closes. */
+static int
+transport_write(struct client_transport *t)
 {
 	struct ph_qitem	*it;
-	int		 n;
+	ssize_t		 w;
 
-	if (t->hangup)
-		return -1;
-	if ((it = ph_queue_peek(&t->out)) == NULL)
-		return 0;
-	n = lws_write(wsi, it->data + PH_HEADROOM, it->len, LWS_WRITE_RAW);
-	if (n < (int)it->len) {
-		client_transport_set_cause(t, ph_asprintf("writing to the relay "
-		    "failed; the session is lost and output may be truncated"));
-		return -1;
+	while ((it = ph_queue_peek(&t->out)) != NULL && !t->hangup) {
+		w = send(t->lfd.fd, it->data + PH_HEADROOM + it->off,
+		    it->len - it->off, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (w < 0) {
+			client_transport_set_cause(t, ph_asprintf("writing to the "
+			    "relay failed (%s); the session is lost and output may "
+			    "be truncated", strerror(errno)));
+			return -1;
+		}
+		if ((it->off += (size_t)w) < it->len)
+			return 0;
+		ph_queue_pop(&t->out);
+		if (ph_queue_peek(&t->out) == NULL)
+			return t->ops->sent(t->arg);
 	}
-	ph_queue_pop(&t->out);
-	if (ph_queue_peek(&t->out) != NULL) {
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
-	return t->ops->sent(t->arg);
+	return 0;
 }
 
-/* The socket is gone: tell the owner, once. */
 static void
-transport_closed(struct client_transport *t, struct lws *wsi, int connected)
+transport_io(void *arg, short revents)
 {
-	lws_set_opaque_user_data(wsi, NULL);
-	t->wsi = NULL;
-	if (t->closed)
-		return;
-	t->closed = 1;
-	t->ops->closed(t->arg, connected, t->ended[0] != '\0' ? t->ended : NULL);
-}
+	struct client_transport	*t = arg;
+	int			 r = 0;
 
-int
-client_transport_callback(struct lws *wsi, enum lws_callback_reasons reason,
-    void *user, void *in, size_t len)
-{
-	struct client_transport	*t;
-
-	(void)user;
-	t = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
-	if (t == NULL)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_CONNECTED:
-	case LWS_CALLBACK_RAW_ADOPT:
-		return transport_connected(t);
-	case LWS_CALLBACK_RAW_RX:
-		if (t->state == TRANSPORT_CONNECTING && transport_connected(t) != 0)
-			return -1;
-		return transport_rx(t, in, len);
-	case LWS_CALLBACK_RAW_WRITEABLE:
-		if (t->state == TRANSPORT_CONNECTING && transport_connected(t) != 0)
-			return -1;
-		return transport_writeable(t, wsi);
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (t->cause == NULL)
-			t->cause = client_conn_connect_cause(t->cc, wsi, &t->link,
-			    in, len);
-		transport_closed(t, wsi, 0);
-		return 0;
-	case LWS_CALLBACK_RAW_CLOSE:
-		transport_closed(t, wsi, 1);
-		return 0;
-	default:
-		return 0;
+	if (t->state == TRANSPORT_CONNECTING)
+		r = transport_connected(t);
+	else {
+		if (revents & POLLOUT)
+			r = transport_write(t);
+		if (r == 0 && (revents & (POLLIN | POLLHUP | POLLERR)))
+			r = transport_read(t);
 	}
+	if (r != 0 && t->state == TRANSPORT_TLS && t->cause == NULL)
+		client_transport_set_cause(t, client_conn_tls_cause(t->cc, 0,
+		    "the relay closed the connection"));
+	if (r != 0 || t->hangup)
+		transport_close(t);
+	else
+		transport_events(t);
 }

@@ -1,14 +1,16 @@
 /*
- * client-transport.h - one connection of the CLI to the relay: an lws RAW
- * socket on the connection's loop (client-conn.h) carrying libporthole's
- * memory-BIO TLS client (porthole/tlsclient.h) with the relay's
- * certificate checked, and a bounded queue of ciphertext to send.  What
- * rides on it (the session's WebSocket, client-session.c) belongs to its
- * owner, which writes plaintext and is handed plaintext.
+ * client-transport.h - one connection of the CLI to the relay: a
+ * non-blocking TCP socket on the conn's loop (client-loop.h) carrying
+ * libporthole's memory-BIO TLS client (porthole/tlsclient.h) with the
+ * relay's certificate checked, and a bounded queue of ciphertext to send.
+ * What rides on it (an HTTP request, client-http.c; a session's
+ * WebSocket, client-session.c) belongs to its owner, which writes
+ * plaintext and is handed plaintext.
  *
- * Failures to connect or to verify the relay become the sentences of
- * client_conn_connect_cause; the owner reads them with
- * client_transport_cause after ops->closed.
+ * Connecting and the TLS handshake are bounded by CLIENT_CONN_CONNECT_SECS;
+ * failures become client-conn.c's sentences, which the owner reads with
+ * client_transport_cause after ops->closed.  Hooks run from the loop,
+ * never from inside a call the owner made.
  */
 #ifndef PORTHOLE_CLIENT_TRANSPORT_H
 #define PORTHOLE_CLIENT_TRANSPORT_H
@@ -28,8 +30,8 @@ struct client_transport_ops {
 	/* The send queue became empty.  -1 hangs up. */
 	int	(*sent)(void *arg);
 	/*
-	 * The socket is gone: connected says whether it ever came up (the
-	 * cause is then set already).  ended is NULL, or why TLS ended
+	 * The socket is gone: connected says whether TCP ever came up (if
+	 * not, the cause is set already).  ended is NULL, or why TLS ended
 	 * after the handshake (the relay's close_notify or an error).
 	 */
 	void	(*closed)(void *arg, int connected, const char *ended);
@@ -44,8 +46,8 @@ struct client_transport *client_transport_new(struct client_conn *cc,
 	    const struct client_transport_ops *ops, void *arg, size_t low,
 	    size_t high, size_t hard);
 /*
- * Start connecting.  0, or -1 with *cause when it could not start (unless
- * ops->closed already ran: then 0).
+ * Start connecting.  0 (a failure to connect is then said through
+ * ops->closed), or -1 with *cause when no socket could be made.
  */
 int	client_transport_connect(struct client_transport *t, char **cause);
 /* Close the socket (ops->closed is not called) and free everything. */
@@ -63,13 +65,9 @@ int	client_transport_empty(const struct client_transport *t);
 int	client_transport_full(const struct client_transport *t);
 /* Is TLS up (sending allowed)? */
 int	client_transport_up(const struct client_transport *t);
-/* Is the socket still connecting (lws's own timeouts apply)? */
-int	client_transport_connecting(const struct client_transport *t);
 
-/* Close at the next chance, whatever is still queued. */
+/* Close soon (from the loop), whatever is still queued; ops->closed follows. */
 void	client_transport_hangup(struct client_transport *t);
-/* Close now, from outside the socket's callbacks (ops->closed follows). */
-void	client_transport_kill(struct client_transport *t);
 /* Pause (0) or resume (1) reading from the relay. */
 void	client_transport_rx(struct client_transport *t, int on);
 /* When the relay last sent a byte (monotonic ms), and resetting it. */

@@ -359,25 +359,26 @@ cp_summary(struct cp *c, const char *from, const char *to)
 	    client_progress_rate(&c->prog, bytes, rate, sizeof rate));
 }
 
+/*
+ * The command line: options into c, the two positional words into pos.
+ * -1 when it parsed, else the exit status.
+ */
 static int
-cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
+cp_args(struct cp *c, struct client_conf *conf, int argc, char **argv,
+    const char *pos[2])
 {
-	struct cp	 c;
-	const char	*pos[2] = { NULL, NULL }, *rpath = NULL, *local;
-	char		*target = NULL, *cause = NULL, *as = NULL, *from = NULL, *to = NULL;
-	int		 i, r, np = 0, get, destfd = -1, fd, e;
+	const char	*a;
+	int		 i, r, np = 0;
 
-	memset(&c, 0, sizeof c);
 	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if ((r = client_run_option(&c.run, &cmd_cp_entry, argc, argv, &i)) >= 0) {
+		a = argv[i];
+		if ((r = client_run_option(&c->run, &cmd_cp_entry, argc, argv, &i)) >= 0) {
 			if (r != 0)
 				return r;
 		} else if (strcmp(a, "-p") == 0 || strcmp(a, "--preserve") == 0) {
-			c.preserve = 1;
+			c->preserve = 1;
 		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-			c.quiet = 1;
+			c->quiet = 1;
 		} else if (strcmp(a, "--") == 0 && i + 1 < argc) {
 			while (++i < argc && np < 2)
 				pos[np++] = argv[i];
@@ -394,52 +395,88 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 	}
 	if (np != 2)
 		return cmd_usage_error(&cmd_cp_entry, "want a source and a destination");
-	get = cp_remote(pos[0], &target, &rpath);
-	if (get) {
-		char *t2 = NULL;
-		const char *p2;
+	return -1;
+}
 
+/*
+ * Which side is the agent's: *get (from the agent), *target (malloc'd),
+ * *rpath and *local.  -1 when one is, else the exit status.
+ */
+static int
+cp_sides(const char *pos[2], int *get, char **target, const char **rpath,
+    const char **local)
+{
+	char		*t2 = NULL;
+	const char	*p2;
+
+	if ((*get = cp_remote(pos[0], target, rpath))) {
 		if (cp_remote(pos[1], &t2, &p2)) {
 			free(t2);
-			free(target);
 			return cmd_usage_error(&cmd_cp_entry, "copy between two agents is not "
 			    "supported; one side must be local");
 		}
-		local = pos[1];
-	} else if (cp_remote(pos[1], &target, &rpath))
-		local = pos[0];
+		*local = pos[1];
+	} else if (cp_remote(pos[1], target, rpath))
+		*local = pos[0];
 	else
 		return cmd_usage_error(&cmd_cp_entry, "one side must be TARGET:PATH");
-	if (target == NULL)
+	if (*target == NULL)
 		return cmd_failf("out of memory");
-	if (*rpath == '\0') {
-		free(target);
+	if (**rpath == '\0')
 		return cmd_usage_error(&cmd_cp_entry, "empty remote path");
+	return -1;
+}
+
+/*
+ * The local side first, so that a missing source or an unwritable
+ * destination fails before any connection: the stream and the argv.
+ */
+static int
+cp_local(struct cp *c, int get, const char *local, const char *rpath,
+    int *destfd, char **as, char **cause)
+{
+	if (c->to_stdout) {
+		if ((c->rx = ph_cprx_new_pass(cause)) == NULL)
+			return -1;
+		c->argv = json_pack("[s, s]", "get", rpath);
+	} else if (get) {
+		if ((*destfd = cp_local_dest(local, rpath, as, cause)) < 0 ||
+		    (c->rx = ph_cprx_new(*destfd, *as, c->preserve ? PH_CPRX_PRESERVE :
+		    0, ph_cp_umask(), cause)) == NULL)
+			return -1;
+		c->argv = json_pack("[s, s]", "get", rpath);
+	} else if (c->from_stdin) {
+		/* NAME "": no name of its own, PATH names the file. */
+		if ((c->tx = ph_cptx_new_stream("stdin", 0644, cause)) == NULL)
+			return -1;
+		c->argv = json_pack("[s, s, s]", "put", rpath, "");
+	} else {
+		if ((c->tx = ph_cptx_new(-1, local, cause)) == NULL)
+			return -1;
+		c->argv = json_pack("[s, s, s]", "put", rpath, ph_cptx_name(c->tx));
+	}
+	return 0;
+}
+
+static int
+cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
+{
+	struct cp	 c;
+	const char	*pos[2] = { NULL, NULL }, *rpath = NULL, *local = NULL;
+	char		*target = NULL, *cause = NULL, *as = NULL, *from = NULL, *to = NULL;
+	int		 r, get = 0, destfd = -1, fd, e;
+
+	memset(&c, 0, sizeof c);
+	if ((r = cp_args(&c, conf, argc, argv, pos)) >= 0)
+		return r;
+	if ((r = cp_sides(pos, &get, &target, &rpath, &local)) >= 0) {
+		free(target);
+		return r;
 	}
 	c.to_stdout = get && strcmp(local, "-") == 0;
 	c.from_stdin = !get && strcmp(local, "-") == 0;
-
-	/* The local side first: a missing source or unwritable destination fails here. */
-	if (c.to_stdout) {
-		if ((c.rx = ph_cprx_new_pass(&cause)) == NULL)
-			goto fail;
-		c.argv = json_pack("[s, s]", "get", rpath);
-	} else if (get) {
-		if ((destfd = cp_local_dest(local, rpath, &as, &cause)) < 0 ||
-		    (c.rx = ph_cprx_new(destfd, as, c.preserve ? PH_CPRX_PRESERVE : 0,
-		    ph_cp_umask(), &cause)) == NULL)
-			goto fail;
-		c.argv = json_pack("[s, s]", "get", rpath);
-	} else if (c.from_stdin) {
-		/* NAME "": no name of its own, PATH names the file. */
-		if ((c.tx = ph_cptx_new_stream("stdin", 0644, &cause)) == NULL)
-			goto fail;
-		c.argv = json_pack("[s, s, s]", "put", rpath, "");
-	} else {
-		if ((c.tx = ph_cptx_new(-1, local, &cause)) == NULL)
-			goto fail;
-		c.argv = json_pack("[s, s, s]", "put", rpath, ph_cptx_name(c.tx));
-	}
+	if (cp_local(&c, get, local, rpath, &destfd, &as, &cause) != 0)
+		goto fail;
 
 	if ((r = client_run_resolve(&c.run, conf, target)) != 0)
 		goto out;

@@ -337,8 +337,20 @@ fail:
 	return NULL;
 }
 
+/* What `token issue` was given. */
+struct issue_args {
+	const char	*keyfile, *kind, *sub, *scope, *target, *labels, *bind;
+	const char	*ttl, *expires_at;
+	int		 viewer;
+	enum ph_token_kind kind_v;
+};
+
+/*
+ * The options of `token issue`, checked against each other: -1 when they
+ * are fine, else the exit status (help printed, or a usage error).
+ */
 static int
-token_issue(int argc, char **argv)
+issue_args(int argc, char **argv, struct issue_args *a)
 {
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
@@ -354,33 +366,24 @@ token_issue(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char	*expires_at = NULL;
-	const char	*keyfile = NULL, *kind = NULL, *sub = NULL;
-	const char	*scope = NULL, *target = NULL, *labels = NULL;
-	const char	*bind = NULL, *ttl = DEFAULT_TTL;
-	char		*scope_owned = NULL;
-	struct ph_claims claims;
-	struct ph_key	*key = NULL, *client = NULL;
-	json_t		*sel, *jwk;
-	char		*token = NULL, *cause = NULL;
-	int64_t		 ms;
-	int		 c, viewer = 0, rc = CMD_EXIT_FAIL;
+	int	 c;
 
-	memset(&claims, 0, sizeof claims);
+	memset(a, 0, sizeof *a);
+	a->ttl = DEFAULT_TTL;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k': keyfile = optarg; break;
-		case 'K': kind = optarg; break;
-		case 's': sub = optarg; break;
-		case 'S': scope = optarg; break;
-		case 'v': viewer = 1; break;
-		case 't': target = optarg; break;
-		case 'l': labels = optarg; break;
-		case 'b': bind = optarg; break;
-		case 'T': ttl = optarg; break;
-		case 'E': expires_at = optarg; break;
+		case 'k': a->keyfile = optarg; break;
+		case 'K': a->kind = optarg; break;
+		case 's': a->sub = optarg; break;
+		case 'S': a->scope = optarg; break;
+		case 'v': a->viewer = 1; break;
+		case 't': a->target = optarg; break;
+		case 'l': a->labels = optarg; break;
+		case 'b': a->bind = optarg; break;
+		case 'T': a->ttl = optarg; break;
+		case 'E': a->expires_at = optarg; break;
 		case 'h':
 			cmd_help(&cmd_entry_token);
 			return 0;
@@ -391,34 +394,35 @@ token_issue(int argc, char **argv)
 	if (optind != argc)
 		return token_usage_error("issue", "unexpected argument '%s'",
 		    argv[optind]);
-	if (keyfile == NULL)
+	if (a->keyfile == NULL)
 		return token_usage_error("issue", "--key FILE (the signing "
 		    "key) is required");
-	if (kind == NULL)
+	if (a->kind == NULL)
 		return token_usage_error("issue", "--kind agent|client is "
 		    "required");
-	if (sub == NULL || *sub == '\0')
+	if (a->sub == NULL || *a->sub == '\0')
 		return token_usage_error("issue", "--sub NAME (who the token "
 		    "is for) is required");
-	if (strcmp(kind, "agent") == 0) {
-		claims.kind = PH_TOKEN_AGENT;
-		if (scope != NULL || viewer || bind != NULL || target != NULL)
+	if (strcmp(a->kind, "agent") == 0) {
+		a->kind_v = PH_TOKEN_AGENT;
+		if (a->scope != NULL || a->viewer || a->bind != NULL ||
+		    a->target != NULL)
 			return token_usage_error("issue", "--scope, --viewer, "
 			    "--bind and --target are for client tokens");
 		/* It becomes part of every agent id (docs/protocol.md, "Agent identity"). */
-		if (!ph_ident_ok(PH_IDENT_SUB, sub, strlen(sub)))
+		if (!ph_ident_ok(PH_IDENT_SUB, a->sub, strlen(a->sub)))
 			return token_usage_error("issue", "an agent token's --sub is "
 			    "part of its agents' ids: %s", ph_ident_rule(PH_IDENT_SUB));
-	} else if (strcmp(kind, "client") == 0) {
-		claims.kind = PH_TOKEN_CLIENT;
-		if (labels != NULL)
+	} else if (strcmp(a->kind, "client") == 0) {
+		a->kind_v = PH_TOKEN_CLIENT;
+		if (a->labels != NULL)
 			return token_usage_error("issue", "--labels is for "
 			    "agent tokens");
-		if (scope != NULL && viewer)
+		if (a->scope != NULL && a->viewer)
 			return token_usage_error("issue", "give --scope or "
 			    "--viewer, not both");
 		/* Relays and agents refuse an unbound one: make none. */
-		if (bind == NULL || *bind == '\0')
+		if (a->bind == NULL || *a->bind == '\0')
 			return token_usage_error("issue", "a client token must "
 			    "be bound to its holder's key: pass --bind FILE.pub, "
 			    "the operator's public key (the operator runs "
@@ -426,72 +430,110 @@ token_issue(int argc, char **argv)
 			    "PORTHOLE_KEY=FILE)");
 	} else
 		return token_usage_error("issue", "--kind must be agent or "
-		    "client, not '%s'", kind);
+		    "client, not '%s'", a->kind);
+	return -1;
+}
 
-	if (ph_duration_parse(ttl, &ms, &cause) != 0)
+/*
+ * A client token's scope and target into claims (*scope_owned: what to
+ * free); 0, or the exit status after saying why.
+ */
+static int
+issue_client_claims(struct issue_args *a, struct ph_claims *claims,
+    char **scope_owned)
+{
+	json_t	*sel;
+	char	*cause = NULL;
+
+	if (a->viewer || a->scope == NULL)
+		a->scope = *scope_owned = ph_ops_scope_list(a->viewer);
+	if (a->scope == NULL)
+		cause = ph_asprintf("out of memory");
+	if (a->scope == NULL ||
+	    (claims->scope = scope_parse(a->scope, &cause)) == NULL)
+		return token_fail_cause(NULL, cause);
+	if (a->target != NULL && *a->target != '\0') {
+		if ((sel = ph_labels_parse(a->target, &cause)) == NULL)
+			return token_fail_cause("--target", cause);
+		json_decref(sel);
+		claims->target = (char *)a->target;
+	}
+	return 0;
+}
+
+/* The key the token is bound to, as its cnf claim; 0 or the exit status. */
+static int
+issue_bind(const char *bind, struct ph_claims *claims, struct ph_key **client)
+{
+	json_t	*jwk;
+	char	*cause = NULL;
+
+	if ((*client = ph_key_load(bind, 1, &cause)) == NULL)
+		return token_fail_cause("--bind", cause);
+	if ((jwk = ph_key_jwk(*client)) == NULL ||
+	    (claims->cnf = json_pack("{s:o}", "jwk", jwk)) == NULL)
+		return cmd_failf("out of memory");
+	return 0;
+}
+
+/* --expires-at over the --ttl's expiry; 0 or the exit status. */
+static int
+issue_expires_at(const char *expires_at, struct ph_claims *claims)
+{
+	char		*end;
+	long long	 at;
+
+	errno = 0;
+	at = strtoll(expires_at, &end, 10);
+	if (*expires_at == '\0' || *end != '\0' || errno != 0 || at <= 0)
+		return token_usage_error("issue", "--expires-at wants Unix "
+		    "seconds, not '%s'", expires_at);
+	claims->exp = at;
+	if (claims->iat > at)
+		claims->iat = at - 1;
+	return 0;
+}
+
+static int
+token_issue(int argc, char **argv)
+{
+	struct issue_args a;
+	char		*scope_owned = NULL;
+	struct ph_claims claims;
+	struct ph_key	*key = NULL, *client = NULL;
+	char		*token = NULL, *cause = NULL;
+	int64_t		 ms;
+	int		 rc;
+
+	memset(&claims, 0, sizeof claims);
+	if ((rc = issue_args(argc, argv, &a)) >= 0)
+		return rc;
+	claims.kind = a.kind_v;
+	if (ph_duration_parse(a.ttl, &ms, &cause) != 0)
 		return token_fail_cause("--ttl", cause);
 	if (ms < 1000)
 		return token_usage_error("issue", "--ttl must be at least 1s");
 
-	claims.sub = (char *)sub;
-	if (claims.kind == PH_TOKEN_CLIENT) {
-		if (viewer || scope == NULL)
-			scope = scope_owned = ph_ops_scope_list(viewer);
-		if (scope == NULL)
-			cause = ph_asprintf("out of memory");
-		if (scope == NULL ||
-		    (claims.scope = scope_parse(scope, &cause)) == NULL) {
-			token_fail_cause(NULL, cause);
-			goto out;
-		}
-		if (target != NULL && *target != '\0') {
-			if ((sel = ph_labels_parse(target, &cause)) == NULL) {
-				token_fail_cause("--target", cause);
-				goto out;
-			}
-			json_decref(sel);
-			claims.target = (char *)target;
-		}
-	}
-	if (labels != NULL &&
-	    (claims.labels = labels_claim_parse(labels, &cause)) == NULL) {
-		token_fail_cause(NULL, cause);
+	claims.sub = (char *)a.sub;
+	rc = 0;
+	if (claims.kind == PH_TOKEN_CLIENT)
+		rc = issue_client_claims(&a, &claims, &scope_owned);
+	if (rc == 0 && a.labels != NULL &&
+	    (claims.labels = labels_claim_parse(a.labels, &cause)) == NULL)
+		rc = token_fail_cause(NULL, cause);
+	if (rc == 0 && a.bind != NULL)
+		rc = issue_bind(a.bind, &claims, &client);
+	if (rc == 0 && (key = ph_key_load_private(a.keyfile, &cause)) == NULL)
+		rc = token_fail_cause("--key", cause);
+	if (rc != 0)
 		goto out;
-	}
-	if (bind != NULL) {
-		if ((client = ph_key_load(bind, 1, &cause)) == NULL) {
-			token_fail_cause("--bind", cause);
-			goto out;
-		}
-		if ((jwk = ph_key_jwk(client)) == NULL ||
-		    (claims.cnf = json_pack("{s:o}", "jwk", jwk)) == NULL) {
-			cmd_failf("out of memory");
-			goto out;
-		}
-	}
-	if ((key = ph_key_load_private(keyfile, &cause)) == NULL) {
-		token_fail_cause("--key", cause);
-		goto out;
-	}
 	claims.iat = ph_now();
 	claims.exp = claims.iat + ms / 1000;
-	if (expires_at != NULL) {
-		char *end;
-		long long at;
-
-		errno = 0;
-		at = strtoll(expires_at, &end, 10);
-		if (*expires_at == '\0' || *end != '\0' || errno != 0 || at <= 0) {
-			rc = token_usage_error("issue", "--expires-at wants Unix "
-			    "seconds, not '%s'", expires_at);
-			goto out;
-		}
-		claims.exp = at;
-		if (claims.iat > at)
-			claims.iat = at - 1;
-	}
+	if (a.expires_at != NULL &&
+	    (rc = issue_expires_at(a.expires_at, &claims)) != 0)
+		goto out;
 	if ((token = ph_token_issue(key, &claims, &cause)) == NULL) {
-		token_fail_cause("issue", cause);
+		rc = token_fail_cause("issue", cause);
 		goto out;
 	}
 	token_warn_lifetime(&claims);

@@ -1,7 +1,7 @@
 /*
  * log.c - diagnostic log lines on stderr, "PROG: LEVEL: function: message",
  * with the level taken from PORTHOLE_LOG.  libwebsockets' own warnings and
- * errors are routed here so every line has one shape.
+ * errors are routed here (log-lws.c) so every line has one shape.
  *
  * Messages quote what peers chose (agent names and ids, versions, error
  * messages): the whole formatted message is escaped (ph_printable: \n,
@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libwebsockets.h>
-
 #include "porthole/log.h"
 #include "porthole/printable.h"
 
@@ -25,7 +23,6 @@
 static const char *log_prog = "porthole";
 static enum ph_log_level log_level = PH_LOG_WARN;
 static const char *log_names[] = { "error", "warn", "info", "debug" };
-static const char *log_lws_quiet;	/* lws lines with this go at debug */
 
 void
 ph_log_init(const char *prog, enum ph_log_level deflt)
@@ -74,49 +71,4 @@ ph_logf(enum ph_log_level level, const char *func, const char *fmt, ...)
 		strcat(line, "...");	/* cut: say so */
 	/* One write per line so lines of concurrent processes do not interleave. */
 	fprintf(stderr, "%s: %s: %s: %s\n", log_prog, log_names[level], func, line);
-}
-
-static void
-log_lws_emit(int level, const char *line)
-{
-	char buf[512];
-	size_t n;
-	const char *p;
-
-	/* lws lines start with a timestamp "[YYYY/MM/DD ...] X: "; drop it. */
-	p = strstr(line, "] ");
-	p = p != NULL ? p + 2 : line;
-	n = strlen(p);
-	if (n >= sizeof buf)
-		n = sizeof buf - 1;
-	memcpy(buf, p, n);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	buf[n] = '\0';
-	if (log_lws_quiet != NULL && strstr(buf, log_lws_quiet) != NULL)
-		ph_logf(PH_LOG_DEBUG, "lws", "%s", buf);
-	else
-		ph_logf(level == LLL_ERR ? PH_LOG_ERROR : PH_LOG_WARN, "lws", "%s", buf);
-}
-
-void
-ph_log_lws_quiet(const char *quiet)
-{
-	log_lws_quiet = quiet;
-}
-
-void
-ph_log_lws_init(void)
-{
-	int levels = 0;
-
-	/*
-	 * lws is chatty about conditions porthole reports better itself (a
-	 * refused TLS handshake, a peer gone): show its lines only from info.
-	 */
-	if (log_level >= PH_LOG_INFO)
-		levels = LLL_ERR | LLL_WARN;
-	if (log_level >= PH_LOG_DEBUG)
-		levels |= LLL_NOTICE;
-	lws_set_log_level(levels, log_lws_emit);
 }

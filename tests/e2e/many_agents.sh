@@ -93,9 +93,10 @@ log "slow reader: $got of $want bytes in $secs s (deadline 2 s)"
 check "the slow reader's answer has a Content-Length" [ "${want:--1}" -gt 5000000 ]
 eq "the slow reader gets all of it" "${got:-0}" "${want:-x}"
 
-# The CLI's side: a server that promises more than it sends.  It speaks TLS
-# with the dev relay's certificate, which the CLI trusts.
-cat >"$T/short.py" <<'PY'
+# The CLI's side: a server that answers GET /v1/agents with the canned
+# answers it is given, one per connection, in order.  It speaks TLS with
+# the dev relay's certificate, which the CLI trusts.
+cat >"$T/canned.py" <<'PY'
 import socket, ssl, sys
 cert, key = sys.argv[1], sys.argv[2]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -103,31 +104,55 @@ ctx.load_cert_chain(cert, key)
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", 0))
-ls.listen(1)
+ls.listen(4)
 print(ls.getsockname()[1], flush=True)
-c, _ = ls.accept()
-t = ctx.wrap_socket(c, server_side=True)
-req = b""
-while b"\r\n\r\n" not in req:
-    d = t.recv(4096)
-    if not d:
-        break
-    req += d
-body = b'{"agents":[{"id":"a","name":"a","labels":{}}'
-t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-          b"Content-Length: 100000\r\n\r\n" + body)
-t.close()
+for name in sys.argv[3:]:
+    c, _ = ls.accept()
+    t = ctx.wrap_socket(c, server_side=True)
+    req = b""
+    while b"\r\n\r\n" not in req:
+        d = t.recv(4096)
+        if not d:
+            break
+        req += d
+    t.sendall(open(name, "rb").read())
+    t.close()
 PY
-python3 "$T/short.py" "$STATE/ca.pem" "$STATE/tls.key" >"$T/short.out" 2>"$T/short.err" &
+# A short answer: it promises more than it sends.  A chunked one (an
+# HTTP/1.1 server may send one), whole with a trailer, then cut short
+# between its chunks.
+python3 - "$T" <<'PY'
+import sys
+d = sys.argv[1]
+open(d + "/short.http", "wb").write(
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 100000\r\n\r\n" + b'{"agents":[{"id":"a","name":"a","labels":{}}')
+body = (b'{"agents":[{"id":"c0ffee0000000001@dev","name":"chunky","sub":"dev",'
+        b'"labels":{},"version":"0.1.0","proto":3,"connected_at":0}]}')
+out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+for i in range(0, len(body), 7):
+    out += b"%x;x=y\r\n" % len(body[i:i + 7]) + body[i:i + 7] + b"\r\n"
+open(d + "/chunked.http", "wb").write(out + b"0\r\nX-Trailer: 1\r\n\r\n")
+open(d + "/cut.http", "wb").write(out[:len(out) // 2])
+PY
+python3 "$T/canned.py" "$STATE/ca.pem" "$STATE/tls.key" "$T/short.http" \
+	"$T/chunked.http" "$T/cut.http" >"$T/canned.out" 2>"$T/canned.err" &
 PIDS+=($!)
-if wait_for 20 grep -q . "$T/short.out"; then
-	sport=$(head -1 "$T/short.out")
-	ph ls --json --relay "wss://127.0.0.1:$sport" >/dev/null 2>"$T/short.cli"
+if wait_for 20 grep -q . "$T/canned.out"; then
+	cport=$(head -1 "$T/canned.out")
+	ph ls --json --relay "wss://127.0.0.1:$cport" >/dev/null 2>"$T/short.cli"
 	eq "a short answer: exit 255" $? 255
 	contains "a short answer is called truncated" "$(cat "$T/short.cli")" "truncated"
 	contains "with what arrived of what was announced" "$(cat "$T/short.cli")" "44 of 100000 bytes"
+	ph ls --relay "wss://127.0.0.1:$cport" >"$T/chunked.ls" 2>"$T/chunked.cli"
+	eq "a chunked answer: exit 0" $? 0
+	contains "a chunked answer: its agent listed" "$(cat "$T/chunked.ls")" "chunky"
+	ph ls --relay "wss://127.0.0.1:$cport" >/dev/null 2>"$T/cut.cli"
+	eq "a chunked answer cut short: exit 255" $? 255
+	contains "a chunked answer cut short is called truncated" "$(cat "$T/cut.cli")" \
+		"its chunked body ended after"
 else
-	fail "the short-answer server did not start: $(cat "$T/short.err")"
+	fail "the canned-answer server did not start: $(cat "$T/canned.err")"
 fi
 
 finish

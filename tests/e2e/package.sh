@@ -3,9 +3,9 @@
 # directory are well formed (dpkg-deb -I, dpkg -c), hold the programs where
 # README.md says (/usr/bin/porthole, /usr/sbin/porthole-relay) with their
 # man pages and the CLI's completion scripts where man and the shells look,
-# depend on
-# packages this machine has, and what dpkg -x unpacks into a scratch root
-# runs: `porthole version`, and the unpacked relay (--dev) serves the
+# depend on packages this machine has (the relay's on libwebsockets, the
+# CLI's not: it has its own loop and TLS), and what dpkg -x unpacks into a
+# scratch root runs: `porthole version`, and the unpacked relay (--dev) serves the
 # unpacked CLI.
 . "$(dirname "$0")/lib.sh"
 
@@ -26,7 +26,14 @@ for deb in "$cli" "$relay"; do
 	contains "$name: dpkg-deb -I reads it" "$info" "Package: $name"
 	eq "$name: its version is the build's" "$(dpkg-deb -f "$deb" Version)" \
 		"$("$CLI_BIN" version | sed -n 's/^porthole \([^ ]*\).*/\1/p')"
-	contains "$name: depends on libwebsockets" "$(dpkg-deb -f "$deb" Depends)" libwebsockets
+	deps=$(dpkg-deb -f "$deb" Depends)
+	contains "$name: depends on OpenSSL (its TLS)" "$deps" libssl
+	if [ "$name" = porthole-relay ]; then
+		contains "$name: depends on libwebsockets" "$deps" libwebsockets
+	else
+		# The CLI has its own loop and TLS client (docs/architecture.md, "The CLI").
+		check "$name: does not depend on libwebsockets" sh -c "! printf %s '$deps' | grep -q libwebsockets"
+	fi
 	# Every package it depends on is installed here (so apt can install it on this release).
 	for p in $(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/(.*//; s/ //g'); do
 		check "$name: depends on $p, a package of this release" dpkg-query -W "$p" >/dev/null
