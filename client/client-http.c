@@ -28,10 +28,14 @@
 #define HTTP_BODY_MAX		(16u << 20)	/* largest /v1/agents answer */
 #define HTTP_GET_TIMEOUT_MS	30000		/* whole GET, connect included */
 
-/* One GET /v1/agents in flight. */
+/* One request in flight (GET /v1/agents, or a client_http_request). */
 struct http_get {
 	struct conn_link	 link;		/* first: lws opaque points here */
 	struct client_conn	*cc;
+	const char		*path;		/* for messages */
+	client_http_sink	 sink;		/* a 200's body goes there, unbounded */
+	void			*sink_arg;
+	int			 sinking;	/* status 200 and a sink */
 	struct lws		*wsi;		/* NULL once closed */
 	int			 status;	/* HTTP status, 0: none yet */
 	char			*body;
@@ -110,7 +114,7 @@ http_length(struct http_get *g, struct lws *wsi)
 		    "(%.31s): is PORTHOLE_RELAY a porthole relay?", v);
 		return -1;
 	}
-	if (g->clen > (long long)HTTP_BODY_MAX) {
+	if (g->clen > (long long)HTTP_BODY_MAX && !g->sinking) {
 		g->cause = ph_asprintf("the relay's agent list is %lld bytes, "
 		    "more than %u MiB: narrow it with a selector", g->clen,
 		    HTTP_BODY_MAX >> 20);
@@ -125,9 +129,9 @@ http_short(struct http_get *g)
 {
 	if (g->clen < 0 || (long long)g->len == g->clen)
 		return NULL;
-	return ph_asprintf("the relay's answer to GET %s was truncated: %zu of "
+	return ph_asprintf("the relay's answer to %s was truncated: %zu of "
 	    "%lld bytes arrived: try again, and check the relay's log",
-	    PH_PATH_AGENTS, g->len, g->clen);
+	    g->path != NULL ? g->path : PH_PATH_AGENTS, g->len, g->clen);
 }
 
 static void
@@ -143,6 +147,8 @@ http_finish(struct http_get *g, char *cause)
 	else
 		free(cause);
 }
+
+static void http_timeout(lws_sorted_usec_list_t *sul);
 
 int
 client_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -178,6 +184,7 @@ client_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
 		if (g != NULL) {
 			g->status = (int)lws_http_client_http_response(wsi);
+			g->sinking = g->status == 200 && g->sink != NULL;
 			if (http_length(g, wsi) != 0) {
 				g->done = 1;
 				return -1;
@@ -193,6 +200,19 @@ client_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
 		if (g == NULL || g->done)
 			return -1;
+		if (g->sinking) {
+			/* A long download: the timeout is from the last bytes. */
+			lws_sul_schedule(cc->ctx, 0, &g->sul, http_timeout,
+			    (lws_usec_t)HTTP_GET_TIMEOUT_MS * LWS_US_PER_MS);
+			g->len += len;
+			if (g->sink(g->sink_arg, in, len) != 0) {
+				g->done = 1;
+				if (g->cause == NULL)
+					g->cause = ph_asprintf("writing the download failed");
+				return -1;
+			}
+			return 0;
+		}
 		if (http_append(g, in, len) != 0) {
 			g->done = 1;
 			return -1;
@@ -361,4 +381,100 @@ out:
 	json_decref(j);
 	free(g.body);
 	return NULL;
+}
+
+/* The loop of one request: connect, run until done, forget the wsi. */
+static void
+http_run(struct http_get *g, const char *method, const char *fullpath)
+{
+	struct client_conn		*cc = g->cc;
+	struct lws_client_connect_info	 ci;
+
+	client_conn_ccinfo(cc, &ci);
+	ci.path = fullpath;
+	ci.method = method;
+	ci.protocol = CLIENT_CONN_HTTP_PROTOCOL;
+	ci.local_protocol_name = CLIENT_CONN_HTTP_PROTOCOL;
+	ci.opaque_user_data = g;
+	ci.pwsi = &g->wsi;
+	lws_sul_schedule(cc->ctx, 0, &g->sul, http_timeout,
+	    (lws_usec_t)HTTP_GET_TIMEOUT_MS * LWS_US_PER_MS);
+	if (lws_client_connect_via_info(&ci) == NULL && !g->done)
+		http_finish(g, ph_asprintf("cannot start a connection to "
+		    "the relay at %s: check PORTHOLE_RELAY", cc->conf->relay));
+	while (!g->done) {
+		if (lws_service(cc->ctx, 0) < 0) {
+			http_finish(g, ph_asprintf("the event loop failed"));
+			break;
+		}
+	}
+	lws_sul_cancel(&g->sul);
+	if (g->wsi != NULL) {
+		lws_set_opaque_user_data(g->wsi, NULL);
+		lws_set_timeout(g->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		g->wsi = NULL;
+	}
+}
+
+int
+client_http_request(struct client_conn *cc, const char *method, const char *path,
+    const char *selector, client_http_sink sink, void *arg, int *status,
+    char **body, size_t *len, char **cause)
+{
+	struct http_get	 g;
+	char		*full, *esc, *msg;
+
+	*body = NULL;
+	*len = 0;
+	memset(&g, 0, sizeof g);
+	g.cc = cc;
+	g.clen = -1;
+	g.path = path;
+	g.sink = sink;
+	g.sink_arg = arg;
+	if (selector != NULL && *selector != '\0') {
+		if ((esc = http_query_escape(selector)) == NULL) {
+			*cause = ph_asprintf("out of memory");
+			return -1;
+		}
+		full = ph_asprintf("%s?selector=%s", path, esc);
+		free(esc);
+	} else
+		full = ph_asprintf("%s", path);
+	g.proof = client_sign_req(cc->conf, method, path, selector, cause);
+	if (g.proof == NULL && *cause != NULL) {
+		free(full);
+		return -1;
+	}
+	http_run(&g, method, full);
+	free(full);
+	free(g.proof);
+	if (g.cause != NULL) {
+		*cause = g.cause;
+		free(g.body);
+		return -1;
+	}
+	*status = g.status;
+	if (g.status == 401 || g.status == 403) {
+		msg = client_conn_error_body(g.body, g.len);
+		*cause = g.status == 401 ? ph_asprintf("the relay refused the token: "
+		    "%s: check PORTHOLE_TOKEN", msg != NULL ? msg : "HTTP 401") :
+		    ph_asprintf("the token may not do this: %s",
+		    msg != NULL ? msg : "HTTP 403");
+		free(msg);
+		free(g.body);
+		return -1;
+	}
+	if (g.status != 200 && g.status != 404) {
+		msg = client_conn_error_body(g.body, g.len);
+		*cause = ph_asprintf("the relay answered HTTP %d to %s %s%s%s",
+		    g.status, method, path, msg != NULL ? ": " : "",
+		    msg != NULL ? msg : "");
+		free(msg);
+		free(g.body);
+		return -1;
+	}
+	*body = g.body;
+	*len = g.len;
+	return 0;
 }
