@@ -22,6 +22,7 @@ static const struct op_entry *const op_table[] = {
 	&op_mem_entry,
 	&op_cp_entry,
 	&op_dump_entry,
+	&op_watch_entry,
 };
 
 #define OP_COUNT	(sizeof op_table / sizeof op_table[0])

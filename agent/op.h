@@ -54,6 +54,7 @@ extern const struct op_entry op_ps_entry;
 extern const struct op_entry op_mem_entry;
 extern const struct op_entry op_cp_entry;
 extern const struct op_entry op_dump_entry;
+extern const struct op_entry op_watch_entry;
 
 /*
  * ps, mem and dump run in a helper child (op-helper.c): the agent

@@ -424,7 +424,7 @@ const struct cmd_entry cmd_artifacts_entry = {
 	    "delete",
 	.exec = cmd_artifacts_exec,
 	.description = "Captures an agent's watches took with nobody attached "
-	    "(PORTHOLE_WATCH) are kept by the relay. A token "
+	    "(PORTHOLE_WATCH, 'porthole watch') are kept by the relay. A token "
 	    "sees only those whose agent's labels at capture its target "
 	    "matches; listing and downloading need scope dump, deleting scope "
 	    "artifacts.rm. A download is checked against the sha256 and size "

@@ -29,6 +29,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_cp_entry,
 	&cmd_dump_entry,
 	&cmd_artifacts_entry,
+	&cmd_watch_entry,
 	&cmd_shell_entry,
 	&cmd_console_entry,
 	&cmd_context_entry,

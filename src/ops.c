@@ -85,6 +85,8 @@ static const struct ph_op ops[] = {
 	  CLIENT_ANY | C(EOF), AGENT_ANY | C(PROGRESS) | C(META) },
 	{ "cp", "cp", PH_OPF_SESSION, ops_cp,
 	  CLIENT_ANY | C(EOF) | C(META), AGENT_ANY | C(META) },
+	/* The flight recorder's watches: argv is add OPTION..., ls, rm ID. */
+	{ "watch", "watch", PH_OPF_SESSION, ops_none, CLIENT_ANY, AGENT_ANY },
 	/* The relay's artifact store: listing and reading need dump's scope. */
 	{ "artifacts.rm", "artifacts.rm", 0, ops_none, 0, 0 },
 };

@@ -92,4 +92,30 @@ ph artifacts rm "$(jq -r .id <<<"$art")" >/dev/null
 eq "artifacts rm deletes it" "$(n_stored spooled)" 0
 check "the relay audited the delete" grep -q '"event":"artifact_deleted"' "$T/relay.out"
 
+
+# --- 4: watches at run time: porthole watch add|ls|rm --------------------------
+start_agent w-rt env=prod
+"$LEAKER" 8 24 "$T/rt.ready" >/dev/null 2>&1 &
+RT=$!
+PIDS+=("$RT")
+check "a plain leaker runs" wait_for 20 test -s "$T/rt.ready"
+eq "no watch yet" "$(ph watch ls w-rt --json | jq '.agents[0].watches | length')" 0
+out=$(ph watch add w-rt "$RT" --rss-above 16MiB --kind core 2>&1)
+contains "watch add arms it" "$out" "watch w-rt:1 armed: --rss-above 16MiB --pid $RT --kind core"
+check "it captures the process" wait_for 30 stored w-rt
+art=$(artifacts_of | jq -c '[.artifacts[] | select(.name == "w-rt")][0]')
+contains "its trigger names the reading" "$(jq -r .trigger <<<"$art")" "rss-above 16MiB: rss"
+eq "of that process" "$(jq -r .pid <<<"$art")" "$RT"
+ls_out=$(ph watch ls)
+line=$(grep -- "--rss-above 16MiB --pid $RT" <<<"$ls_out")
+contains "watch ls (every agent) shows it by agent id and number" "$line" "@dev-agent:1  --rss-above 16MiB"
+contains "watch ls counts the capture" "$line" "captures 1"
+out=$(PORTHOLE_TOKEN=@$STATE/viewer.token PORTHOLE_KEY=$STATE/viewer.key ph watch ls w-rt 2>&1)
+contains "a viewer token may not touch watches" "$out" "lacks scope watch"
+contains "bad options are refused before the network" "$(ph watch add w-rt --rss-above 0 2>&1)" \
+	"--rss-above must be more than 0"
+eq "watch rm removes it" "$(ph watch rm w-rt:1)" "watch w-rt:1 removed"
+eq "none left" "$(ph watch ls w-rt --json | jq '.agents[0].watches | length')" 0
+contains "rm of a watch that is not there" "$(ph watch rm w-rt:7 2>&1)" "no watch 7 on this agent"
+
 finish
