@@ -93,6 +93,21 @@ eq "artifacts rm deletes it" "$(n_stored spooled)" 0
 check "the relay audited the delete" grep -q '"event":"artifact_deleted"' "$T/relay.out"
 
 
+# --- hostile uploads: attribution comes from the connection, never the stream --
+upload() {
+	"$BUILD/tests/tools/ph-probe" --url "$PORTHOLE_RELAY/v1/agent/artifact" --ca "$PORTHOLE_CA" \
+		--proto porthole.session.v1 --wait-ms 3000 "$@" 2>&1
+}
+claimed=$(ph ls --json | jq -r '.agents[] | select(.name == "spooled") | .id' | sed 's/@.*//')
+out=$(upload --token "@$STATE/agent.token" \
+	--ctl '{"type":"artifact","phase":"begin","id":"'"$claimed"'","instance":"not-its-instance","kind":"core"}')
+contains "an upload claiming another agent's instance is refused" "$out" "close 4404"
+out=$(upload --token "@$STATE/agent.token" --hex 00414243)
+contains "an upload that does not begin with begin is refused" "$out" "close 1008"
+out=$(upload --token "@$STATE/operator.token")
+contains "a client token cannot upload" "$out" "agent token"
+eq "nothing of these was stored" "$(artifacts_of | jq '.artifacts | length')" 1
+
 # --- 4: watches at run time: porthole watch add|ls|rm --------------------------
 start_agent w-rt env=prod
 "$LEAKER" 8 24 "$T/rt.ready" >/dev/null 2>&1 &
