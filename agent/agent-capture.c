@@ -289,7 +289,7 @@ capture_child(struct agent *a, struct agent_capture_req *r)
 {
 	struct capture_sink	 k = { .a = a, .spool_fd = -1 };
 	struct capture_events	*e = calloc(1, sizeof *e);
-	struct pollfd		 p[2];
+	struct pollfd		 p[3];
 	uint8_t			*buf = malloc(CAPTURE_BUF);
 	char			*cause = NULL, *path;
 	json_t			*end, *stored;
@@ -329,10 +329,19 @@ capture_child(struct agent *a, struct agent_capture_req *r)
 		p[0].events = POLLIN;
 		p[1].fd = err;
 		p[1].events = POLLIN;
-		if (poll(p, 2, -1) < 0) {
+		/* The relay's pings are answered while the worker is silent. */
+		p[2].fd = k.u != NULL && k.error == NULL ? agent_upload_fd(k.u) : -1;
+		p[2].events = POLLIN;
+		if (poll(p, 3, 1000) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (p[2].fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    agent_upload_service(k.u, &cause) != 0) {
+			k.error = cause;
+			cause = NULL;
+			kill(w, SIGTERM);
 		}
 		if (out >= 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			n = read(out, buf, CAPTURE_BUF);

@@ -60,6 +60,13 @@ int	 agent_upload_data(struct agent_upload *u, const void *p, size_t n,
 /* Send end; the relay's `stored` message (new reference) or NULL with *cause. */
 json_t	*agent_upload_end(struct agent_upload *u, json_t *end, char **cause);
 void	 agent_upload_free(struct agent_upload *u);
+/*
+ * While the worker is silent (a JVM writing its heap before a byte comes
+ * out): answer the relay's pings, notice its refusal.  The socket is
+ * agent_upload_fd's.  0, or -1 with *cause.
+ */
+int	 agent_upload_fd(const struct agent_upload *u);
+int	 agent_upload_service(struct agent_upload *u, char **cause);
 
 /* agent-launch.c: APP's pid in launcher mode, else 0. */
 pid_t	 agent_launch_app_pid(void);

@@ -354,6 +354,23 @@ upload_send_ctl(struct agent_upload *u, json_t *m, char **cause)
 	return r;
 }
 
+int
+agent_upload_fd(const struct agent_upload *u)
+{
+	return u->fd;
+}
+
+int
+agent_upload_service(struct agent_upload *u, char **cause)
+{
+	if (upload_read(u, 0, cause) != 0)
+		return -1;
+	if (u->refused != NULL || u->closed)
+		return upload_fail(cause, "%s", u->refused != NULL ? u->refused :
+		    "the relay closed the upload");
+	return 0;
+}
+
 struct agent_upload *
 agent_upload_open(struct agent *a, json_t *begin, char **cause)
 {
