@@ -63,14 +63,22 @@ CG_OOM=$CG
 start_relay
 
 # --- 1: leak, capture at 50%, OOM kill ---------------------------------------
-launch leak "$CG_OOM" 16 0 '--rss-above 50% --kind core'
+# The OOM kill in the plain build only (issue 19, "Test time"): under the
+# sanitizers the leaker stops at 320 MiB, past the trigger, short of the limit.
+if sanitizer; then CAP=320; else CAP=0; fi
+launch leak "$CG_OOM" 16 $CAP '--rss-above 50% --kind core'
 check "the leaker runs in the cgroup" wait_for 20 test -s "$T/leak.ready"
 check "the watch fires and the capture is stored" wait_for 45 stored leak
-check "the leaker is OOM-killed later" wait_for 45 gone "$LPID"
-wait "$LPID" 2>/dev/null
-eq "the task ends as an OOM kill does (137)" "$?" 137
-if [ -e "$CG_OOM/memory.oom_control" ]; then
-	between "the kernel's OOM killer did it" "$(awk '/oom_kill /{print $2}' "$CG_OOM/memory.oom_control")" 1 99
+if ! sanitizer; then
+	check "the leaker is OOM-killed later" wait_for 45 gone "$LPID"
+	wait "$LPID" 2>/dev/null
+	eq "the task ends as an OOM kill does (137)" "$?" 137
+	if [ -e "$CG_OOM/memory.oom_control" ]; then
+		between "the kernel's OOM killer did it" \
+			"$(awk '/oom_kill /{print $2}' "$CG_OOM/memory.oom_control")" 1 99
+	fi
+else
+	log "sanitizer build: the OOM kill is checked in the plain build"
 fi
 contains "the agent says the watch fired" "$(cat "$T/leak.err")" "watch 1 fired on pid $LPID"
 art=$(artifacts_of | jq -c '[.artifacts[] | select(.name == "leak")][0]')
