@@ -528,6 +528,12 @@ capture_spool_done(void *arg, pid_t pid, int status)
 	a->spool_pid = 0;
 }
 
+static void
+capture_spool_retry(lws_sorted_usec_list_t *sul)
+{
+	agent_capture_spool_kick(lws_container_of(sul, struct agent, sul_spool));
+}
+
 void
 agent_capture_spool_kick(struct agent *a)
 {
@@ -536,6 +542,13 @@ agent_capture_spool_kick(struct agent *a)
 	if (a->spool_dir == NULL || a->spool_pid != 0 ||
 	    capture_spool_used(a->spool_dir) == 0)
 		return;
+	/* It forks: not while the resolver's thread runs; again in 1 s. */
+	if (agent_resolve_running()) {
+		if (a->ctx != NULL && !a->stopping)
+			lws_sul_schedule(a->ctx, 0, &a->sul_spool, capture_spool_retry,
+			    LWS_US_PER_SEC);
+		return;
+	}
 	if ((pid = fork()) < 0)
 		return;
 	if (pid == 0) {

@@ -364,6 +364,9 @@ watch_sample(struct agent_watch *w, int64_t now)
 	if (w->child != 0 || w->captures >= w->spec.max ||
 	    (w->last_ms != 0 && now - w->last_ms < w->spec.cooldown_ms))
 		return;
+	/* A capture forks: not while the resolver's thread runs (next tick). */
+	if (agent_resolve_running())
+		return;
 
 	trig[0] = '\0';
 #define TRIG(...) do { \

@@ -430,6 +430,7 @@ main(int argc, char **argv)
 	agent_resolve_stop(a);
 	lws_sul_cancel(&a->sul_stop);
 	lws_sul_cancel(&a->sul_control);
+	lws_sul_cancel(&a->sul_spool);
 	agent_watch_free(a);
 	a->destroying = 1;
 	lws_context_destroy(a->ctx);

@@ -193,6 +193,7 @@ struct agent {
 	char		*spool_dir;	/* PORTHOLE_SPOOL_DIR, or NULL */
 	uint64_t	 spool_max;	/* PORTHOLE_SPOOL_MAX, bytes */
 	pid_t		 spool_pid;	/* the child uploading the spool, or 0 */
+	lws_sorted_usec_list_t sul_spool; /* the spool kick, retried while a thread runs */
 
 	/* Life. */
 	int		 stopping;	/* SIGTERM/SIGINT seen: wind down */
@@ -317,6 +318,8 @@ void	agent_files_wait(struct agent *a);
 int	agent_resolve_start(struct agent *a, char **cause);
 void	agent_resolve_poll(struct agent *a);
 void	agent_resolve_stop(struct agent *a);
+/* Is a resolver thread alive (the agent is not single-threaded now)? */
+int	agent_resolve_running(void);
 
 /* agent-chan.c */
 void	agent_chan_init(struct agent_chan *ch, const struct agent_chan_ops *ops,

@@ -56,16 +56,33 @@ watch_collect(struct client_op *op, void *arg, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/*
+ * The settings as given (flags), unloaded: each session loads its own copy,
+ * since `ls` without TARGET runs one per agent and a load is not repeatable.
+ */
+static void
+watch_conf_copy(const struct client_conf *c, struct client_conf *out)
+{
+	memset(out, 0, sizeof *out);
+	out->flag_relay = c->flag_relay != NULL ? strdup(c->flag_relay) : NULL;
+	out->flag_token = c->flag_token != NULL ? strdup(c->flag_token) : NULL;
+	out->flag_key = c->flag_key != NULL ? strdup(c->flag_key) : NULL;
+	out->flag_ca = c->flag_ca != NULL ? strdup(c->flag_ca) : NULL;
+	out->insecure = c->insecure;
+}
+
 /* One `watch` session on target with words; its answer, or NULL after printing why. */
 static json_t *
-watch_session(struct client_conf *conf, const char *target, json_t *words, int *rc,
+watch_session(struct client_conf *given, const char *target, json_t *words, int *rc,
     char **agent_name)
 {
 	struct client_op_result	 res;
 	struct watch_out	 o = { NULL, 0 };
+	struct client_conf	 c, *conf = &c;
 	json_t			*doc = NULL;
 
 	memset(&res, 0, sizeof res);
+	watch_conf_copy(given, &c);
 	if ((*rc = client_op_run(conf, target, "watch", words, watch_collect, &o,
 	    &res)) != 0)
 		goto out;
@@ -81,6 +98,7 @@ watch_session(struct client_conf *conf, const char *target, json_t *words, int *
 		*agent_name = strdup(res.agent_name != NULL ? res.agent_name : "?");
 out:
 	client_op_result_free(&res);
+	client_conf_free(&c);
 	free(o.doc);
 	return doc;
 }
@@ -139,13 +157,22 @@ watch_ls(struct client_conf *conf, const char *target, int json)
 		json_decref(doc);
 		free(name);
 	} else {
-		if (client_conf_load(conf, &cause) != 0 ||
-		    (cc = client_conn_new(conf, &cause)) == NULL)
+		struct client_conf c;
+
+		watch_conf_copy(conf, &c);
+		if (client_conf_load(&c, &cause) != 0 ||
+		    (cc = client_conn_new(&c, &cause)) == NULL) {
+			client_conf_free(&c);
+			json_decref(all);
 			return cmd_fail(cause);
+		}
 		agents = client_http_agents(cc, NULL, &cause);
 		client_conn_free(cc);
-		if (agents == NULL)
+		client_conf_free(&c);
+		if (agents == NULL) {
+			json_decref(all);
 			return cmd_fail(cause);
+		}
 		json_array_foreach(agents, i, a) {
 			caps = json_object_get(a, "caps");
 			serves = 0;

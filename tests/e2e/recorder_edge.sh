@@ -59,20 +59,26 @@ stored() { [ "$(n_stored "$1")" -ge 1 ]; }
 # --- 2: near the edge: stop-the-world ------------------------------------------
 make_cgroup edge 512 || { fail "no writable memory cgroup (v1 memory or v2 with memory)"; finish; }
 start_relay
-# Leaks to 470 MiB and holds: at 85% the cgroup has ~70 MiB of room, less than
-# a snapshot of ~440 MiB may need.
-launch edge "$CG" 64 470 '--rss-above 85% --kind core'
-check "the edge leaker runs" wait_for 20 test -s "$T/edge.ready"
-check "the edge capture is stored" wait_for 45 stored edge
-art=$(artifacts_of | jq -c '[.artifacts[] | select(.name == "edge")][0]')
-eq "the capture stopped the world" "$(jq -r .mode <<<"$art")" freeze
-contains "and says why in its metadata" "$(jq -r .reason <<<"$art")" "stop-the-world: the cgroup has"
-eq "complete" "$(jq -r .complete <<<"$art")" true
-check "the app was not OOM-killed by the capture" test ! -e "$T/edge.gone" -a -e "/proc/$LPID"
-if [ -e "$CG/memory.oom_control" ]; then
-	eq "no OOM kill in its cgroup" "$(awk '/oom_kill /{print $2}' "$CG/memory.oom_control")" 0
+# Near the edge of a cgroup in the plain build only (issue 19, "Test time"):
+# a sanitized agent's own memory does not fit the room this case leaves.
+if ! sanitizer; then
+	# Leaks to 470 MiB and holds: at 85% the cgroup has ~70 MiB of room, less than
+	# a snapshot of ~440 MiB may need.
+	launch edge "$CG" 64 470 '--rss-above 85% --kind core'
+	check "the edge leaker runs" wait_for 20 test -s "$T/edge.ready"
+	check "the edge capture is stored" wait_for 45 stored edge
+	art=$(artifacts_of | jq -c '[.artifacts[] | select(.name == "edge")][0]')
+	eq "the capture stopped the world" "$(jq -r .mode <<<"$art")" freeze
+	contains "and says why in its metadata" "$(jq -r .reason <<<"$art")" "stop-the-world: the cgroup has"
+	eq "complete" "$(jq -r .complete <<<"$art")" true
+	check "the app was not OOM-killed by the capture" sh -c "[ -e /proc/$LPID ] && ! grep -q ') Z' /proc/$LPID/stat"
+	if [ -e "$CG/memory.oom_control" ]; then
+		eq "no OOM kill in its cgroup" "$(awk '/oom_kill /{print $2}' "$CG/memory.oom_control")" 0
+	fi
+	kill -KILL "$LPID" 2>/dev/null
+else
+	log "sanitizer build: the stop-the-world case is checked in the plain build"
 fi
-kill -KILL "$LPID" 2>/dev/null
 
 # --- 3: the relay down at capture time, a spool dir ----------------------------
 mkdir -p "$T/spool"
@@ -98,6 +104,7 @@ upload() {
 	"$BUILD/tests/tools/ph-probe" --url "$PORTHOLE_RELAY/v1/agent/artifact" --ca "$PORTHOLE_CA" \
 		--proto porthole.session.v1 --wait-ms 3000 "$@" 2>&1
 }
+before=$(artifacts_of | jq '.artifacts | length')
 claimed=$(ph ls --json | jq -r '.agents[] | select(.name == "spooled") | .id' | sed 's/@.*//')
 out=$(upload --token "@$STATE/agent.token" \
 	--ctl '{"type":"artifact","phase":"begin","id":"'"$claimed"'","instance":"not-its-instance","kind":"core"}')
@@ -106,7 +113,7 @@ out=$(upload --token "@$STATE/agent.token" --hex 00414243)
 contains "an upload that does not begin with begin is refused" "$out" "close 1008"
 out=$(upload --token "@$STATE/operator.token")
 contains "a client token cannot upload" "$out" "agent token"
-eq "nothing of these was stored" "$(artifacts_of | jq '.artifacts | length')" 1
+eq "nothing of these was stored" "$(artifacts_of | jq '.artifacts | length')" "$before"
 
 # --- 4: watches at run time: porthole watch add|ls|rm --------------------------
 start_agent w-rt env=prod
