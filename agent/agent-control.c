@@ -39,6 +39,7 @@
 #include "porthole/util.h"
 
 #include "agent.h"
+#include "agent-capture.h"
 #include "op.h"
 
 /* 0.5 s doubling to 24 s; +0..25 % jitter caps the wait at 30 s. */
@@ -314,6 +315,8 @@ agent_control_welcome(struct agent *a, json_t *w)
 	agent_problem_clear(a);
 	ph_info("connected to relay %s:%d as %s (protocol %lld)", a->cfg.host, a->cfg.port,
 	    a->id, (long long)proto);
+	/* Captures spooled while no relay was reachable go up now. */
+	agent_capture_spool_kick(a);
 	/*
 	 * Who we are comes from our own token, never from the relay: a relay
 	 * that registered us under another id sends opens we refuse.

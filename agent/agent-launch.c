@@ -87,6 +87,7 @@
 #include "porthole/util.h"
 
 #include "agent.h"
+#include "agent-capture.h"
 
 static const char *agent_launch_app;	/* APP's argv[0] in the agent child */
 static pid_t	 agent_launch_pid;	/* APP's pid (the launcher's) */
@@ -265,6 +266,12 @@ agent_launch(char **app)
 }
 
 /* Once logging is set up: say that this agent rides with APP, and as which pids. */
+pid_t
+agent_launch_app_pid(void)
+{
+	return agent_launch_app != NULL ? agent_launch_pid : 0;
+}
+
 void
 agent_launch_log(void)
 {

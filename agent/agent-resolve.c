@@ -38,6 +38,20 @@ struct agent_resolve {
 	char		 error[160];
 };
 
+/*
+ * Resolver threads alive, counted until their last instruction: the
+ * flight recorder forks its capture children (agent-capture.c) only when
+ * none is, so that a child never inherits a lock (malloc's, a sanitizer's
+ * allocator's) that a thread held at the fork.
+ */
+static volatile int agent_resolve_threads;
+
+int
+agent_resolve_running(void)
+{
+	return __atomic_load_n(&agent_resolve_threads, __ATOMIC_SEQ_CST) != 0;
+}
+
 /* Drop one reference, with r->lock held; the last one frees.  Unlocks. */
 static void
 agent_resolve_unref(struct agent_resolve *r)
@@ -88,6 +102,7 @@ agent_resolve_thread(void *arg)
 	if (r->ctx != NULL)
 		lws_cancel_service(r->ctx);
 	agent_resolve_unref(r);
+	__atomic_sub_fetch(&agent_resolve_threads, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -114,9 +129,11 @@ agent_resolve_start(struct agent *a, char **cause)
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	__atomic_add_fetch(&agent_resolve_threads, 1, __ATOMIC_SEQ_CST);
 	rc = pthread_create(&t, &attr, agent_resolve_thread, r);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
+		__atomic_sub_fetch(&agent_resolve_threads, 1, __ATOMIC_SEQ_CST);
 		pthread_mutex_destroy(&r->lock);
 		free(r->host);
 		free(r);

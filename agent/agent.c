@@ -31,6 +31,7 @@
 #include "porthole/util.h"
 
 #include "agent.h"
+#include "agent-capture.h"
 #include "dump.h"
 #include "op.h"
 
@@ -371,6 +372,7 @@ main(int argc, char **argv)
 	agent_launch_log();
 	agent_std_fds();
 	agent_config_read(&a->cfg, argc, argv);
+	agent_watch_config(a);		/* PORTHOLE_WATCH, PORTHOLE_SPOOL_*: before the scrub */
 	if (ph_keepalive_secs(NULL, &ping, &hangup) != 0)
 		agent_config_fail("PORTHOLE_HANGUP_SECS wants a number of seconds from "
 		    "%d to %d", PH_HANGUP_MIN, PH_HANGUP_MAX);
@@ -425,6 +427,7 @@ main(int argc, char **argv)
 	ph_info("porthole-agent %s: id %s, name %s, relay %s", PORTHOLE_VERSION, a->id,
 	    a->cfg.name, a->cfg.relay);
 	agent_control_start(a);
+	agent_watch_start(a);
 
 	while (!a->done) {
 		if (lws_service(a->ctx, 0) < 0)
@@ -434,6 +437,8 @@ main(int argc, char **argv)
 	agent_resolve_stop(a);
 	lws_sul_cancel(&a->sul_stop);
 	lws_sul_cancel(&a->sul_control);
+	lws_sul_cancel(&a->sul_spool);
+	agent_watch_free(a);
 	a->destroying = 1;
 	lws_context_destroy(a->ctx);
 	a->ctx = NULL;

@@ -24,6 +24,9 @@
  *   agent-proc.c     child processes: reaping, kill with grace, post-fork setup
  *   agent-target.c   --pid/--container: whose root, ids, env a program gets
  *   agent-launch.c   launcher mode: -- APP is exec'd in place, the agent forks off
+ *   agent-watch.c    the flight recorder's watches: sampling, firing (agent-capture.h)
+ *   agent-capture.c  a capture with nobody attached: the worker, shipped or spooled
+ *   agent-upload.c   the blocking upload of one capture to the relay (capture children)
  *   agent-secret.c   not dumpable; secrets wiped once used
  *   agent-help.c     --help and the man page porthole-agent(8), one table
  *   op.c, op-*.c     the operations a session runs (see op.h)
@@ -89,6 +92,7 @@ void	agent_man(FILE *f);
 
 struct agent_session;
 struct agent_resolve;
+struct agent_watches;
 
 /*
  * A WebSocket to the relay, control or data (agent-chan.c): what its owner
@@ -183,6 +187,13 @@ struct agent {
 	struct agent_proc *children;	/* pids being waited for */
 	struct agent_kill *kills;	/* pending SIGKILL-after-grace timers */
 	struct lws	*sig_wsi;	/* the adopted signalfd */
+
+	/* The flight recorder (agent-capture.h). */
+	struct agent_watches *watches;	/* agent-watch.c; NULL: none ever added */
+	char		*spool_dir;	/* PORTHOLE_SPOOL_DIR, or NULL */
+	uint64_t	 spool_max;	/* PORTHOLE_SPOOL_MAX, bytes */
+	pid_t		 spool_pid;	/* the child uploading the spool, or 0 */
+	lws_sorted_usec_list_t sul_spool; /* the spool kick, retried while a thread runs */
 
 	/* Life. */
 	int		 stopping;	/* SIGTERM/SIGINT seen: wind down */
@@ -307,6 +318,8 @@ void	agent_files_wait(struct agent *a);
 int	agent_resolve_start(struct agent *a, char **cause);
 void	agent_resolve_poll(struct agent *a);
 void	agent_resolve_stop(struct agent *a);
+/* Is a resolver thread alive (the agent is not single-threaded now)? */
+int	agent_resolve_running(void);
 
 /* agent-chan.c */
 void	agent_chan_init(struct agent_chan *ch, const struct agent_chan_ops *ops,

@@ -655,6 +655,12 @@ core_write(const struct dump_req *r, struct dump_out *o, struct dump_snap *s,
 			free(buf);
 			if (pmfd != -1)
 				close(pmfd);
+			/* The app lives, its snapshot's memory is gone: killed
+			 * (by the OOM killer, its first choice).  The app runs on. */
+			if (!s->freeze && s->child > 0 && dump_snap_alive(s))
+				return dump_error("target_exited", "the snapshot of "
+				    "process %d was killed during the dump (the OOM "
+				    "killer?); the process runs on", (int)s->pid);
 			return dump_error("target_exited", "process %d exited "
 			    "during the dump", (int)s->pid);
 		}

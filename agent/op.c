@@ -25,6 +25,7 @@ static const struct op_entry *const op_table[] = {
 	&op_net_entry,
 	&op_lsof_entry,
 	&op_probe_entry,
+	&op_watch_entry,
 };
 
 #define OP_COUNT	(sizeof op_table / sizeof op_table[0])

@@ -57,6 +57,7 @@ extern const struct op_entry op_dump_entry;
 extern const struct op_entry op_net_entry;
 extern const struct op_entry op_lsof_entry;
 extern const struct op_entry op_probe_entry;
+extern const struct op_entry op_watch_entry;
 
 /*
  * ps, mem, net, lsof, probe and dump run in a helper child (op-helper.c): the agent

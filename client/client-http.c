@@ -1,7 +1,8 @@
 /*
  * client-http.c - the CLI's one HTTP client (see client-http.h) and its
- * one use with a token: the listing, GET /v1/agents with ?selector= and
- * the proof of the token's key (listproof.h).
+ * uses with a token: the listing, GET /v1/agents with ?selector= and the
+ * proof of the token's key (listproof.h), and any request of the artifact
+ * store with the proof over its method and path (client_http_request).
  *
  * The request goes out once the transport's TLS is up; the answer is fed
  * to client-httpparse.c as it comes, and the connection is dropped once
@@ -67,9 +68,10 @@ http_t_up(void *arg)
 
 	if (g->req->auth)
 		auth = ph_asprintf("Authorization: Bearer %s\r\n", conf->token);
-	req = ph_asprintf("GET %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nUser-Agent: "
+	req = ph_asprintf("%s %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nUser-Agent: "
 	    "porthole/%s\r\nAccept: application/json\r\n%s%sConnection: "
-	    "close\r\n\r\n", g->req->path, v6 ? "[" : "", conf->host,
+	    "close\r\n\r\n", g->req->method != NULL ? g->req->method : "GET",
+	    g->req->path, v6 ? "[" : "", conf->host,
 	    v6 ? "]" : "", conf->port, PORTHOLE_VERSION,
 	    auth != NULL ? auth : "",
 	    g->req->headers != NULL ? g->req->headers : "");
@@ -82,11 +84,13 @@ http_t_up(void *arg)
 	}
 	if (r != 0) {
 		http_finish(g, ph_asprintf("TLS failed encrypting the request "
-		    "for GET %s", g->req->path));
+		    "for %s", g->req->path));
 		return -1;
 	}
 	return 0;
 }
+
+static void http_timeout(void *arg);
 
 static int
 http_t_plain(void *arg, const uint8_t *p, size_t n)
@@ -97,6 +101,9 @@ http_t_plain(void *arg, const uint8_t *p, size_t n)
 
 	if (g->done)
 		return -1;
+	if (g->hp->sinking)	/* a download: the deadline runs from its last bytes */
+		client_loop_timer(g->cc->loop, &g->deadline, g->req->timeout_ms,
+		    http_timeout, g);
 	if ((r = client_http_parse(g->hp, p, n, &cause)) < 0) {
 		http_finish(g, cause);
 		return -1;
@@ -294,4 +301,70 @@ client_http_agents(struct client_conn *cc, const char *selector,
 	free(proof);
 	free(path);
 	return agents;
+}
+
+/* --- any request with the proof: the artifacts ---------------------------------- */
+
+int
+client_http_request(struct client_conn *cc, const char *method, const char *path,
+    const char *selector, client_http_sink sink, void *arg, int *status,
+    char **body, size_t *len, char **cause)
+{
+	struct client_http_req		 req = { .method = method, .auth = 1,
+	    .max = HTTP_BODY_MAX, .timeout_ms = HTTP_GET_TIMEOUT_MS,
+	    .what = "the relay's answer", .hint = "check the relay's log",
+	    .sink = sink, .sink_arg = arg };
+	struct client_http_parser	 hp;
+	char				*full = NULL, *esc, *proof, *hdr = NULL, *msg;
+	int				 r = -1;
+
+	*body = NULL;
+	*len = 0;
+	if (selector != NULL && *selector != '\0') {
+		if ((esc = http_query_escape(selector)) == NULL) {
+			*cause = ph_asprintf("out of memory");
+			return -1;
+		}
+		full = ph_asprintf("%s?selector=%s", path, esc);
+		free(esc);
+	}
+	proof = client_sign_req(cc->conf, method, path, selector, cause);
+	if (proof == NULL && *cause != NULL) {
+		free(full);
+		return -1;
+	}
+	if (proof != NULL)
+		hdr = ph_asprintf("%s: %s\r\n", PH_LISTPROOF_HEADER, proof);
+	req.path = full != NULL ? full : path;
+	req.headers = hdr;
+	if (client_http_get(cc, &req, &hp, cause) != 0)
+		goto out;
+	*status = hp.status;
+	if (hp.status == 401 || hp.status == 403) {
+		msg = client_conn_error_body(hp.body, hp.len);
+		*cause = hp.status == 401 ? ph_asprintf("the relay refused the token: "
+		    "%s: check PORTHOLE_TOKEN", msg != NULL ? msg : "HTTP 401") :
+		    ph_asprintf("the token may not do this: %s",
+		    msg != NULL ? msg : "HTTP 403");
+		free(msg);
+		client_http_parser_free(&hp);
+		goto out;
+	}
+	if (hp.status != 200 && hp.status != 404) {
+		msg = client_conn_error_body(hp.body, hp.len);
+		*cause = ph_asprintf("the relay answered HTTP %d to %s %s%s%s",
+		    hp.status, method, path, msg != NULL ? ": " : "",
+		    msg != NULL ? msg : "");
+		free(msg);
+		client_http_parser_free(&hp);
+		goto out;
+	}
+	*body = hp.body;	/* NULL for a download */
+	*len = hp.len;
+	r = 0;
+out:
+	free(hdr);
+	free(proof);
+	free(full);
+	return r;
 }

@@ -2,7 +2,8 @@
  * client-http.h - the CLI's one HTTP client (client-http.c): a GET over a
  * transport of client-transport.c, run on the conn's loop until the
  * answer is in, for the listing (GET /v1/agents with the proof of the
- * token's key) and `porthole version` (GET /v1/version).  HTTP/1.1, one
+ * token's key), `porthole version` (GET /v1/version) and the artifacts
+ * (GET and DELETE /v1/artifacts..., a download streamed to a sink).  HTTP/1.1, one
  * request per connection, a body by Content-Length, chunked or up to the
  * close, bounded in size and time.
  */
@@ -32,5 +33,33 @@ int	client_http_get(struct client_conn *cc, const struct client_http_req *req,
  */
 json_t	*client_http_agents(struct client_conn *cc, const char *selector,
 	    char **cause);
+
+/* Where a download's bytes go as they come: 0 to go on, -1 to stop. */
+typedef int (*client_http_sink)(void *arg, const void *p, size_t n);
+
+/*
+ * method path (?selector= when not NULL) with the token and the proof of
+ * its key over method, path and selector; runs the loop until the answer
+ * is in.  A 200's body goes to sink when it is not NULL (unbounded: a
+ * download), else into *body (bounded).  0 with *status 200 or 404 (and
+ * the body), or -1 with *cause: any other status as a sentence, a
+ * transport failure, a body cut short.
+ */
+int	client_http_request(struct client_conn *cc, const char *method,
+	    const char *path, const char *selector, client_http_sink sink,
+	    void *arg, int *status, char **body, size_t *len, char **cause);
+
+/*
+ * method path (?selector= when not NULL) with the token and the proof of
+ * its key over method, path and selector; runs the loop until the answer
+ * is in.  A 200's body goes to sink when it is not NULL (unbounded: a
+ * download; the deadline runs from its last bytes), else into *body
+ * (bounded).  0 with *status 200 or 404 (and the body), or -1 with
+ * *cause: any other status as a sentence, a transport failure, a body
+ * cut short.
+ */
+int	client_http_request(struct client_conn *cc, const char *method,
+	    const char *path, const char *selector, client_http_sink sink,
+	    void *arg, int *status, char **body, size_t *len, char **cause);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +42,13 @@ client_http_parser_init(struct client_http_parser *hp,
 	memset(hp, 0, sizeof *hp);
 	hp->state = HTTP_HEAD;
 	hp->path = req->path;
+	hp->method = req->method != NULL ? req->method : "GET";
 	hp->what = req->what != NULL ? req->what : "the relay's answer";
 	hp->hint = req->hint != NULL ? req->hint : "check the relay's log";
 	hp->max = req->max;
 	hp->clen = -1;
+	hp->sink = req->sink;
+	hp->sink_arg = req->sink_arg;
 }
 
 void
@@ -69,6 +73,15 @@ http_append(struct client_http_parser *hp, const void *p, size_t n,
 	size_t	 want;
 	char	*nb;
 
+	if (hp->sinking) {
+		hp->len += n;
+		if (n > 0 && hp->sink(hp->sink_arg, p, n) != 0) {
+			hp->sink_failed = 1;
+			*cause = ph_asprintf("writing %s failed", hp->what);
+			return -1;
+		}
+		return 0;
+	}
 	if (n > hp->max - hp->len) {
 		*cause = ph_asprintf("%s is larger than %zu %s: %s", hp->what,
 		    hp->max >= (1u << 20) ? hp->max >> 20 : hp->max,
@@ -130,6 +143,10 @@ http_head(struct client_http_parser *hp, char **cause)
 	    hp->status < 100 || hp->status > 999) {
 		*cause = http_not_relay("an answer that is not HTTP/1.1");
 		return -1;
+	}
+	if (hp->status == 200 && hp->sink != NULL) {
+		hp->sinking = 1;	/* a download: its size is the sink's */
+		hp->max = SIZE_MAX;
 	}
 	if (http_header(hp->head, "Transfer-Encoding", v, sizeof v) != NULL) {
 		if (strcasestr(v, "chunked") == NULL) {
@@ -314,13 +331,13 @@ client_http_parse_end(struct client_http_parser *hp, char **cause)
 	if (hp->state == HTTP_HEAD)
 		return -1;	/* no answer: the caller says so */
 	if (hp->state == HTTP_BODY_LEN)
-		*cause = ph_asprintf("the relay's answer to GET %s was truncated: "
+		*cause = ph_asprintf("the relay's answer to %s %s was truncated: "
 		    "%zu of %lld bytes arrived: try again, and check the relay's "
-		    "log", hp->path, hp->len, hp->clen);
+		    "log", hp->method, hp->path, hp->len, hp->clen);
 	else
-		*cause = ph_asprintf("the relay's answer to GET %s was truncated: "
+		*cause = ph_asprintf("the relay's answer to %s %s was truncated: "
 		    "its chunked body ended after %zu bytes: try again, and check "
-		    "the relay's log", hp->path, hp->len);
+		    "the relay's log", hp->method, hp->path, hp->len);
 	return -1;
 }
 

@@ -1,7 +1,8 @@
 /*
- * client-httpparse.h - the answer to one HTTP/1.1 GET, parsed as its
+ * client-httpparse.h - the answer to one HTTP/1.1 request, parsed as its
  * bytes come (client-httpparse.c): the status, then a body by
- * Content-Length, chunked, or up to the close, bounded, with one-line
+ * Content-Length, chunked, or up to the close, bounded (unless a 200's
+ * body goes to the request's sink, a download), with one-line
  * sentences for what is wrong.  No sockets: client-http.c feeds it.
  */
 #ifndef PORTHOLE_CLIENT_HTTPPARSE_H
@@ -12,8 +13,12 @@
 
 #define CLIENT_HTTP_HEAD_MAX	16384	/* an answer's head, at most */
 
-/* A GET to make. */
+/* Where a download's bytes go as they come: 0 to go on, -1 to stop. */
+typedef int (*client_http_sink)(void *arg, const void *p, size_t n);
+
+/* A request to make (no body). */
 struct client_http_req {
+	const char	*method;	/* NULL: GET */
 	const char	*path;		/* with its query */
 	const char	*headers;	/* extra "Name: value\r\n" lines, or NULL */
 	int		 auth;		/* send the token (Authorization) */
@@ -21,12 +26,15 @@ struct client_http_req {
 	int64_t		 timeout_ms;	/* the whole GET, connect included */
 	const char	*what;		/* "the relay's agent list": too big */
 	const char	*hint;		/* what to do when it is too big */
+	client_http_sink sink;		/* a 200's body goes there, unbounded */
+	void		*sink_arg;
 };
 
 /* The answer's parser: fed the plaintext, it keeps status and body. */
 struct client_http_parser {
 	int		 state;		/* where it is (client-httpparse.c) */
-	const char	*path;		/* for the sentences */
+	const char	*method;	/* for the sentences */
+	const char	*path;
 	const char	*what, *hint;
 	char		 head[CLIENT_HTTP_HEAD_MAX + 1];
 	size_t		 head_len;
@@ -38,6 +46,10 @@ struct client_http_parser {
 	size_t		 line_len;
 	char		*body;		/* NUL-terminated */
 	size_t		 len, cap, max;
+	client_http_sink sink;		/* the request's */
+	void		*sink_arg;
+	int		 sinking;	/* a 200 with a sink: body to it */
+	int		 sink_failed;	/* the sink said stop */
 };
 
 void	client_http_parser_init(struct client_http_parser *hp,

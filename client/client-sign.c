@@ -89,12 +89,19 @@ char *
 client_sign_list(const struct client_conf *conf, const char *path,
     const char *selector, char **cause)
 {
+	return client_sign_req(conf, "GET", path, selector, cause);
+}
+
+char *
+client_sign_req(const struct client_conf *conf, const char *method, const char *path,
+    const char *selector, char **cause)
+{
 	struct ph_listreq req;
 
 	*cause = NULL;
 	if (client_sign_ready(conf, cause) != 0 || conf->signer == NULL)
 		return NULL;
-	req.method = "GET";
+	req.method = method;
 	req.host = conf->host;
 	req.path = path;
 	req.selector = selector;

@@ -29,6 +29,9 @@ int	client_sign_ready(const struct client_conf *conf, char **cause);
  */
 char	*client_sign_list(const struct client_conf *conf, const char *path,
 	    const char *selector, char **cause);
+/* The same proof for another method (the artifacts' DELETE). */
+char	*client_sign_req(const struct client_conf *conf, const char *method,
+	    const char *path, const char *selector, char **cause);
 /* Set open's ts and sig (unsigned when the token is not bound and no key is set). */
 int	client_sign_open(const struct client_conf *conf, json_t *open, char **cause);
 void	client_sign_free(struct client_conf *conf);

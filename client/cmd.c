@@ -31,6 +31,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_probe_entry,
 	&cmd_cp_entry,
 	&cmd_dump_entry,
+	&cmd_artifacts_entry,
+	&cmd_watch_entry,
 	&cmd_shell_entry,
 	&cmd_console_entry,
 	&cmd_context_entry,

@@ -77,6 +77,8 @@ extern const struct cmd_entry cmd_lsof_entry;
 extern const struct cmd_entry cmd_probe_entry;
 extern const struct cmd_entry cmd_cp_entry;
 extern const struct cmd_entry cmd_dump_entry;
+extern const struct cmd_entry cmd_artifacts_entry;
+extern const struct cmd_entry cmd_watch_entry;
 extern const struct cmd_entry cmd_shell_entry;
 extern const struct cmd_entry cmd_console_entry;
 extern const struct cmd_entry cmd_context_entry;

@@ -39,6 +39,7 @@ static const char *ctl_names[PH_CTL_COUNT] = {
 	[PH_CTL_ERROR] = "error",
 	[PH_CTL_PROGRESS] = "progress",
 	[PH_CTL_META] = "meta",
+	[PH_CTL_ARTIFACT] = "artifact",
 };
 
 static const char *frame_names[PH_FRAME_TYPE_COUNT] = {
@@ -94,6 +95,29 @@ static const struct ph_op_member s_meta[] = {
 	INT("mtime", 0, 0, 1LL << 40), STR("target", 0, 1, 4096), END
 };
 
+/*
+ * The artifact upload channel (docs/protocol.md, "Artifact upload"): the
+ * agent's begin and end, the relay's stored.  Attribution (agent, sub,
+ * labels) is never taken from here: the relay reads it from the
+ * uploading connection's token and the agent's registration.
+ */
+static const struct ph_op_member s_artifact[] = {
+	STR("phase", 1, 1, 16),
+	/* begin: who uploads (checked against the registration) and what */
+	STR("id", 0, 1, 200), STR("instance", 0, 1, 100),
+	STR("kind", 0, 1, 16), INT("pid", 0, 1, (1LL << 31) - 1),
+	STR("process", 0, 0, 256), STR("trigger", 0, 0, 512),
+	OBJ("reading", 0), INT("watch", 0, 0, 1 << 20),
+	INT("captured_at", 0, 0, 1LL << 40), BOOL("spooled"),
+	/* end */
+	BOOL("complete"), INT("bytes", 0, 0, INT64_MAX), STR("mode", 0, 1, 64),
+	STR("reason", 0, 0, 512), INT("pause_us", 0, 0, INT64_MAX),
+	STR("error", 0, 0, 512),
+	/* stored */
+	STR("artifact", 0, 1, 64), INT("size", 0, 0, INT64_MAX),
+	STR("sha256", 0, 0, 64), END
+};
+
 static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_HELLO] = s_hello, [PH_CTL_WELCOME] = s_welcome,
 	[PH_CTL_ATTACH] = s_attach,
@@ -101,6 +125,7 @@ static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_SIGNAL] = s_signal, [PH_CTL_EOF] = s_eof,
 	[PH_CTL_EXIT] = s_exit, [PH_CTL_ERROR] = s_error,
 	[PH_CTL_PROGRESS] = s_progress, [PH_CTL_META] = s_meta,
+	[PH_CTL_ARTIFACT] = s_artifact,
 };
 
 const char *

@@ -110,6 +110,10 @@ static const struct ph_op ops[] = {
 	  CLIENT_ANY | C(EOF), AGENT_ANY },
 	{ "probe", "probe", PH_OPF_SESSION | PH_OPF_VIEWER, ops_probe,
 	  CLIENT_ANY | C(EOF), AGENT_ANY },
+	/* The flight recorder's watches: argv is add OPTION..., ls, rm ID. */
+	{ "watch", "watch", PH_OPF_SESSION, ops_none, CLIENT_ANY, AGENT_ANY },
+	/* The relay's artifact store: listing and reading need dump's scope. */
+	{ "artifacts.rm", "artifacts.rm", 0, ops_none, 0, 0 },
 };
 
 #define OPS_N	(sizeof ops / sizeof ops[0])

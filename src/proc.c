@@ -391,11 +391,28 @@ ph_cg_limit_parse(const char *s)
 	return v;
 }
 
+uint64_t
+ph_cg_inactive_file(const char *stat, int version)
+{
+	const char *key = version == 1 ? "total_inactive_file " : "inactive_file ";
+	const char *p = stat;
+	size_t n = strlen(key);
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, key, n) == 0)
+			return strtoull(p + n, NULL, 10);
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	return 0;
+}
+
 static int
 cg_try(const char *cgroot, const char *sub, const char *path, const char *usage_f,
     const char *limit_f, struct ph_cgmem *c)
 {
-	char rel[1024], buf[64];
+	char rel[1024], buf[64], stat[8192];
+	uint64_t inactive;
 
 	snprintf(rel, sizeof rel, "%s%s/%s", sub, path, usage_f);
 	if (slurp(cgroot, rel, buf, sizeof buf) < 0)
@@ -404,6 +421,12 @@ cg_try(const char *cgroot, const char *sub, const char *path, const char *usage_
 	snprintf(rel, sizeof rel, "%s%s/%s", sub, path, limit_f);
 	if (slurp(cgroot, rel, buf, sizeof buf) >= 0)
 		c->limit = ph_cg_limit_parse(buf);
+	c->working_set = c->usage;
+	snprintf(rel, sizeof rel, "%s%s/memory.stat", sub, path);
+	if (slurp(cgroot, rel, stat, sizeof stat) >= 0) {
+		inactive = ph_cg_inactive_file(stat, *sub != '\0' ? 1 : 2);
+		c->working_set = inactive < c->usage ? c->usage - inactive : 0;
+	}
 	return 0;
 }
 

@@ -211,6 +211,40 @@ Test(proc, cgroup_v2_fixture)
 	cr_assert_eq(c.limit, 0);
 }
 
+/* The working set: usage less inactive file cache, v2 and v1 (issue 19). */
+Test(proc, cgroup_working_set)
+{
+	struct ph_cgmem c;
+	char cg[128], *cause = NULL;
+
+	put("proc/20/cgroup", "0::/ecs/t/app\n");
+	put("cg/ecs/t/app/memory.current", "1000000000\n");
+	put("cg/ecs/t/app/memory.max", "2000000000\n");
+	put("cg/ecs/t/app/memory.stat", "anon 300000000\nfile 700000000\n"
+	    "active_file 100000000\ninactive_file 600000000\n");
+	snprintf(cg, sizeof cg, "%s/cg", fixture);
+	cr_assert_eq(ph_cgmem_read(fixture, cg, 20, &c, &cause), 0, "%s", cause);
+	cr_assert_eq(c.version, 2);
+	cr_assert_eq(c.usage, 1000000000);
+	cr_assert_eq(c.working_set, 400000000);
+
+	/* v1 reads the hierarchical total_, not the local inactive_file. */
+	put("proc/21/cgroup", "3:memory:/docker/ws\n");
+	put("cg/memory/docker/ws/memory.usage_in_bytes", "5000\n");
+	put("cg/memory/docker/ws/memory.limit_in_bytes", "10000\n");
+	put("cg/memory/docker/ws/memory.stat", "cache 3000\ninactive_file 1\n"
+	    "total_inactive_anon 0\ntotal_inactive_file 2000\n");
+	cr_assert_eq(ph_cgmem_read(fixture, cg, 21, &c, &cause), 0, "%s", cause);
+	cr_assert_eq(c.version, 1);
+	cr_assert_eq(c.working_set, 3000);
+
+	/* No memory.stat: the working set is the usage. */
+	put("proc/22/cgroup", "0::/nostat\n");
+	put("cg/nostat/memory.current", "4096\n");
+	cr_assert_eq(ph_cgmem_read(fixture, cg, 22, &c, &cause), 0, "%s", cause);
+	cr_assert_eq(c.working_set, 4096);
+}
+
 Test(proc, cgroup_v1_fixture_and_fallback)
 {
 	struct ph_cgmem c;

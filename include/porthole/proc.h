@@ -55,6 +55,13 @@ struct ph_cgmem {
 	int		version;	/* 1 or 2; 0 = none found */
 	uint64_t	usage;		/* bytes */
 	uint64_t	limit;		/* bytes; 0 = no limit */
+	/*
+	 * The working set, as the kernel's OOM accounting and ECS count it:
+	 * usage less the inactive file cache (memory.stat: v1
+	 * total_inactive_file, v2 inactive_file), so that a task reading big
+	 * files does not look full.  usage when memory.stat is not readable.
+	 */
+	uint64_t	working_set;	/* bytes */
 	char		path[512];	/* the cgroup path of the process */
 };
 /*
@@ -77,6 +84,8 @@ int64_t	ph_btime_parse(const char *buf);
 void	ph_memstat_parse_status(const char *buf, struct ph_memstat *m);
 void	ph_memstat_parse_rollup(const char *buf, struct ph_memstat *m);
 int	ph_cgroup_parse(char *buf, char *v1, size_t v1len, char *v2, size_t v2len);
-uint64_t ph_cg_limit_parse(const char *s);	/* bytes; 0 = "max" or no limit */
+uint64_t ph_cg_limit_parse(const char *s);
+/* The inactive file bytes in the text of a memory.stat (v1 or v2); 0 if none. */
+uint64_t ph_cg_inactive_file(const char *stat, int version);	/* bytes; 0 = "max" or no limit */
 
 #endif

@@ -48,6 +48,8 @@
 #define PH_PATH_AGENT		"/v1/agent"
 #define PH_PATH_SESSION		"/v1/session"
 #define PH_PATH_AGENT_SESSION	"/v1/agent/session/"	/* + sid */
+#define PH_PATH_AGENT_ARTIFACT	"/v1/agent/artifact"	/* an agent uploads one capture */
+#define PH_PATH_ARTIFACTS	"/v1/artifacts"		/* + [/ID]: list, get, delete */
 #define PH_PATH_AGENTS		"/v1/agents"
 #define PH_PATH_HEALTHZ		"/healthz"
 #define PH_PATH_METRICS		"/metrics"
@@ -108,6 +110,8 @@ enum ph_ctl {
 	PH_CTL_ERROR,		/* any: code, message */
 	PH_CTL_PROGRESS,	/* agent -> client: done, total */
 	PH_CTL_META,		/* agent -> client: size, sha256, format */
+	/* artifact upload channel (/v1/agent/artifact) */
+	PH_CTL_ARTIFACT,	/* agent -> relay: phase begin|end; relay -> agent: stored */
 	PH_CTL_COUNT
 };
 

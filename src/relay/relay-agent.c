@@ -181,6 +181,45 @@ relay_agent_list(struct relay_agents *as, const struct ph_claims *cl, const char
 	return out;
 }
 
+/*
+ * Who uploads an artifact (relay-upload.c): the agent registered under
+ * claimed@sub with that instance, where sub is the uploading connection's
+ * token's.  Its attribution (agent, name, sub, labels, task) as a new
+ * object, from the registration and the token, never from the upload; or
+ * NULL with *cause.
+ */
+json_t *
+relay_agent_attribution(struct relay_agents *as, const char *claimed, const char *sub,
+    const char *instance, char **cause)
+{
+	struct relay_agent *a;
+	char	*id;
+	json_t	*j, *task;
+
+	if (claimed == NULL || instance == NULL) {
+		*cause = ph_asprintf("the upload's begin must name the agent's id "
+		    "and instance");
+		return NULL;
+	}
+	if ((id = ph_agent_full_id(claimed, sub, cause)) == NULL)
+		return NULL;
+	a = relay_agent_find(as, id);
+	if (a == NULL || strcmp(a->instance, instance) != 0) {
+		*cause = ph_asprintf("no agent %s of this instance is connected: "
+		    "an agent uploads once its control channel is welcomed", id);
+		free(id);
+		return NULL;
+	}
+	free(id);
+	j = json_pack("{s:s, s:s, s:s, s:O}", "agent", a->id, "name", a->name,
+	    "sub", a->sub, "labels", a->labels);
+	if (j != NULL && json_is_string(task = json_object_get(a->labels, "task")))
+		json_object_set(j, "task", task);
+	if (j == NULL)
+		*cause = ph_asprintf("out of memory");
+	return j;
+}
+
 /* Queue a control message to the agent.  -1: its channel is closing or full. */
 int
 relay_agent_send(struct relay_agent *a, json_t *obj)

@@ -28,6 +28,8 @@ json_t	*relay_agent_json(const struct relay_agent *a);
 json_t	*relay_agent_list(struct relay_agents *as, const struct ph_claims *cl,
 	    const char *selector, char **cause);
 int	relay_agent_send(struct relay_agent *a, json_t *obj);
+json_t	*relay_agent_attribution(struct relay_agents *as, const char *claimed,
+	    const char *sub, const char *instance, char **cause);
 const char *relay_agent_id(const struct relay_agent *a);
 int	relay_agent_proto(const struct relay_agent *a);
 void	relay_agents_free(struct relay_agents *as);

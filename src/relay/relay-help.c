@@ -63,6 +63,13 @@ static const struct ph_help_opt relay_help_options[] = {
 	    "asciicast v2 (PORTHOLE_RECORD_DIR)" },
 	{ "--record-required", NULL, NULL, "refuse or close a session that cannot "
 	    "be recorded (PORTHOLE_RECORD_REQUIRED=1)" },
+	{ "--artifact-dir", NULL, "DIR", "keep the flight recorder's captures "
+	    "there (PORTHOLE_ARTIFACT_DIR; --dev: STATE/artifacts); without it "
+	    "uploads are refused" },
+	{ "--artifact-max-bytes", NULL, "SIZE", "bound of everything the "
+	    "artifact store holds (PORTHOLE_ARTIFACT_MAX_BYTES, default 20GiB)" },
+	{ "--artifact-agent-quota", NULL, "SIZE", "bound of what one agent's "
+	    "artifacts hold (PORTHOLE_ARTIFACT_AGENT_QUOTA, default 4GiB)" },
 	{ "--handshake-timeout", NULL, "N", "close a connection that has not "
 	    "finished TLS, the upgrade and its token within N s (default 10)" },
 	{ "--max-pending-per-addr", NULL, "N", "connections not yet "

@@ -31,6 +31,7 @@
 #include "porthole-commit.h"
 #include "relay.h"
 #include "relay-agent.h"
+#include "relay-artifact.h"
 #include "relay-audit.h"
 #include "relay-auth.h"
 #include "relay-conn.h"
@@ -40,11 +41,28 @@
 
 #define RELAY_HTTP_CHUNK	65536
 
-/* A response body (the connection's c->ep), LWS_PRE bytes of headroom in front. */
+/*
+ * A response body (the connection's c->ep), LWS_PRE bytes of headroom in
+ * front: the whole body in buf, or (rd set) an artifact's bytes read into
+ * buf one piece at a time as the client takes them.
+ */
 struct relay_http_body {
 	size_t	 len, off;
+	struct relay_artifact_rd *rd;
+	uint64_t total, sent;		/* rd: Content-Length, bytes written */
 	uint8_t	 buf[];
 };
+
+static void
+relay_http_body_free(struct relay_conn *c)
+{
+	struct relay_http_body *b = c->ep;
+
+	if (b != NULL)
+		relay_artifact_close(b->rd);
+	free(b);
+	c->ep = NULL;
+}
 
 /* Queue a response: status line and headers now, body from WRITEABLE. */
 static int
@@ -55,8 +73,8 @@ relay_http_respond(struct relay_conn *c, struct lws *wsi, unsigned status,
 	uint8_t *end = hdr + sizeof hdr - 1;
 	struct relay_http_body *b;
 
-	free(c->ep);
-	if ((c->ep = b = malloc(sizeof *b + LWS_PRE + len + 1)) == NULL)
+	relay_http_body_free(c);
+	if ((c->ep = b = calloc(1, sizeof *b + LWS_PRE + len + 1)) == NULL)
 		return -1;
 	memcpy(b->buf + LWS_PRE, body, len);
 	b->len = len;
@@ -97,8 +115,8 @@ relay_http_error(struct relay_conn *c, struct lws *wsi, unsigned status,
  * this relay name, path and selector?  0, or -1 with *cause.
  */
 static int
-relay_http_proof(struct lws *wsi, const struct ph_claims *cl, const char *selector,
-    char **cause)
+relay_http_proof(struct lws *wsi, const struct ph_claims *cl, const char *method,
+    const char *path, const char *selector, char **cause)
 {
 	static const char name[] = "porthole-proof:";	/* lws keeps names in lower case */
 	struct ph_listreq req;
@@ -119,9 +137,9 @@ relay_http_proof(struct lws *wsi, const struct ph_claims *cl, const char *select
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HOST) >= (int)sizeof host ||
 	    lws_hdr_copy(wsi, host, (int)sizeof host, WSI_TOKEN_HOST) < 0)
 		host[0] = '\0';
-	req.method = "GET";
+	req.method = method;
 	req.host = host;
-	req.path = PH_PATH_AGENTS;
+	req.path = path;
 	req.selector = selector;
 	return ph_listproof_verify(cl, proof, &req, ph_now(), cause);
 }
@@ -148,7 +166,7 @@ relay_http_agents(struct relay_conn *c, struct lws *wsi)
 	selector = lws_get_urlarg_by_name(wsi, "selector=", sel, (int)sizeof sel);
 	if (selector != NULL && *selector == '\0')
 		selector = NULL;
-	if (relay_http_proof(wsi, &cl, selector, &cause) != 0) {
+	if (relay_http_proof(wsi, &cl, "GET", PH_PATH_AGENTS, selector, &cause) != 0) {
 		relay_audit_refusal(c, PH_PATH_AGENTS, PH_ERR_UNAUTHORIZED, cause);
 		r = relay_http_error(c, wsi, 401, PH_ERR_UNAUTHORIZED, cause);
 		free(cause);
@@ -212,6 +230,122 @@ relay_http_version(struct relay_conn *c, struct lws *wsi)
 	    (size_t)n, 0);
 }
 
+/*
+ * The artifact store (relay-artifact.h), with the listing's proof of the
+ * token's key over method, path and selector:
+ *   GET /v1/artifacts[?selector=S]   {"artifacts": [metadata...]}   scope dump
+ *   GET /v1/artifacts/ID             the stored bytes (one zstd stream) scope dump
+ *   DELETE /v1/artifacts/ID          {"deleted": ID}          scope artifacts.rm
+ * Only artifacts whose labels at capture the token's target matches exist
+ * for it (404 otherwise, as for an id that never was).  Reads and deletes
+ * are audited.
+ */
+static int
+relay_http_artifacts(struct relay_conn *c, struct lws *wsi, const char *path)
+{
+	struct ph_claims cl;
+	struct relay_http_body *b;
+	const char	*id = NULL, *selector, *method, *scope;
+	char		 sel[1024], *cause = NULL, *s;
+	json_t		*m, *doc;
+	int		 del, refusal, r;
+	uint8_t		 hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
+	uint8_t		*end = hdr + sizeof hdr - 1;
+
+	del = lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0 ||
+	    lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0)
+		return relay_http_error(c, wsi, 405, "method", "artifacts take GET "
+		    "and DELETE");
+	if (path[strlen(PH_PATH_ARTIFACTS)] == '/')
+		id = path + strlen(PH_PATH_ARTIFACTS) + 1;
+	if ((id == NULL && del) || (id != NULL && !relay_artifact_id_valid(id)))
+		return relay_http_error(c, wsi, 404, "not_found", "no such artifact");
+	method = del ? "DELETE" : "GET";
+	scope = del ? "artifacts.rm" : "dump";
+	relay_audit_from(wsi, c->peer, c->from, sizeof c->from);
+	if (relay_auth_check(wsi, PH_TOKEN_CLIENT, &cl, &refusal, &cause) != 0) {
+		relay_audit_refusal(c, PH_PATH_ARTIFACTS, refusal == 403 ?
+		    PH_ERR_FORBIDDEN : PH_ERR_UNAUTHORIZED, cause);
+		r = relay_http_error(c, wsi, (unsigned)refusal, refusal == 403 ?
+		    PH_ERR_FORBIDDEN : PH_ERR_UNAUTHORIZED, cause);
+		free(cause);
+		return r;
+	}
+	selector = id == NULL ? lws_get_urlarg_by_name(wsi, "selector=", sel,
+	    (int)sizeof sel) : NULL;
+	if (selector != NULL && *selector == '\0')
+		selector = NULL;
+	if (relay_http_proof(wsi, &cl, method, path, selector, &cause) != 0) {
+		relay_audit_refusal(c, PH_PATH_ARTIFACTS, PH_ERR_UNAUTHORIZED, cause);
+		r = relay_http_error(c, wsi, 401, PH_ERR_UNAUTHORIZED, cause);
+		goto out;
+	}
+	if (!ph_claims_allows(&cl, scope)) {
+		cause = ph_asprintf("token for %s lacks scope %s", cl.sub, scope);
+		relay_audit_refusal(c, PH_PATH_ARTIFACTS, PH_ERR_FORBIDDEN, cause);
+		r = relay_http_error(c, wsi, 403, PH_ERR_FORBIDDEN, cause);
+		goto out;
+	}
+	if (id == NULL) {
+		if ((doc = relay_artifact_list(&cl, selector, &cause)) == NULL) {
+			r = relay_http_error(c, wsi, 400, "bad_request",
+			    cause != NULL ? cause : "bad selector");
+			goto out;
+		}
+		doc = json_pack("{s:o}", "artifacts", doc);
+		s = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+		json_decref(doc);
+		r = s != NULL ? relay_http_respond(c, wsi, 200, "application/json", s,
+		    strlen(s), 0) : -1;
+		free(s);
+		goto out;
+	}
+	if ((m = relay_artifact_get(&cl, id)) == NULL) {
+		r = relay_http_error(c, wsi, 404, "not_found", "no such artifact");
+		goto out;
+	}
+	doc = json_pack("{s:s, s:O, s:s, s:s}", "artifact", id, "agent",
+	    json_object_get(m, "agent"), "sub", cl.sub != NULL ? cl.sub : "?",
+	    "from", c->from);
+	if (del) {
+		if (relay_artifact_rm(id, &cause) != 0) {
+			json_decref(doc);
+			r = relay_http_error(c, wsi, 500, PH_ERR_INTERNAL, cause);
+			goto out;
+		}
+		relay_audit("artifact_deleted", doc);
+		s = ph_asprintf("{\"deleted\":\"%s\"}", id);
+		r = relay_http_respond(c, wsi, 200, "application/json", s, strlen(s), 0);
+		free(s);
+		goto out;
+	}
+	relay_audit("artifact_read", doc);
+	relay_http_body_free(c);
+	if ((c->ep = b = calloc(1, sizeof *b + LWS_PRE + RELAY_HTTP_CHUNK)) == NULL ||
+	    (b->rd = relay_artifact_open(id, &cause)) == NULL) {
+		relay_http_body_free(c);
+		r = relay_http_error(c, wsi, 500, PH_ERR_INTERNAL,
+		    cause != NULL ? cause : "out of memory");
+		goto out;
+	}
+	b->total = (uint64_t)json_integer_value(json_object_get(m, "stored_bytes"));
+	r = 0;
+	if (lws_add_http_common_headers(wsi, 200, "application/zstd",
+	    (lws_filepos_t)b->total, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+	    (const uint8_t *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		r = -1;
+	else
+		lws_callback_on_writable(wsi);
+out:
+	free(cause);
+	ph_claims_free(&cl);
+	return r;
+}
+
 /* LWS_CALLBACK_HTTP: path is the request path (no query).  -1 closes. */
 static int
 relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path)
@@ -222,6 +356,11 @@ relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path)
 		if (lws_get_peer_simple(wsi, c->peer, sizeof c->peer) == NULL)
 			snprintf(c->peer, sizeof c->peer, "?");
 	}
+	/* The artifacts take GET and DELETE; everything else GET only. */
+	if (strncmp(path, PH_PATH_ARTIFACTS, strlen(PH_PATH_ARTIFACTS)) == 0 &&
+	    (path[strlen(PH_PATH_ARTIFACTS)] == '\0' ||
+	    path[strlen(PH_PATH_ARTIFACTS)] == '/'))
+		return relay_http_artifacts(c, wsi, path);
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 ||
 	    lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0 ||
 	    lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0 ||
@@ -243,6 +382,34 @@ relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path)
 	return relay_http_error(c, wsi, 404, "not_found", msg);
 }
 
+/* WRITEABLE of an artifact's body: its next piece, read now. */
+static int
+relay_http_stream(struct relay_conn *c, struct lws *wsi, struct relay_http_body *b)
+{
+	uint64_t	left = b->total - b->sent;
+	size_t		want = left > RELAY_HTTP_CHUNK ? RELAY_HTTP_CHUNK : (size_t)left;
+	ssize_t		n = want > 0 ? relay_artifact_read(b->rd, b->buf + LWS_PRE, want) : 0;
+	int		final;
+
+	if (n < 0 || (n == 0 && want > 0))
+		return -1;	/* cut: the client sees fewer bytes than announced */
+	final = (uint64_t)n == left;
+	if (lws_write(wsi, b->buf + LWS_PRE, (size_t)n,
+	    final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+		return -1;
+	b->sent += (uint64_t)n;
+	relay_artifact_served((uint64_t)n);
+	relay_limits_touch(wsi);
+	if (!final) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	relay_http_body_free(c);
+	if (lws_http_transaction_completed(wsi))
+		return -1;
+	return 0;
+}
+
 /* LWS_CALLBACK_HTTP_WRITEABLE: the next piece of the body. */
 static int
 relay_http_writeable(struct relay_conn *c, struct lws *wsi)
@@ -253,6 +420,8 @@ relay_http_writeable(struct relay_conn *c, struct lws *wsi)
 
 	if (b == NULL)
 		return 0;
+	if (b->rd != NULL)
+		return relay_http_stream(c, wsi, b);
 	left = b->len - b->off;
 	n = left > RELAY_HTTP_CHUNK ? RELAY_HTTP_CHUNK : left;
 	final = n == left;
@@ -269,8 +438,7 @@ relay_http_writeable(struct relay_conn *c, struct lws *wsi)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	free(c->ep);
-	c->ep = NULL;
+	relay_http_body_free(c);
 	if (lws_http_transaction_completed(wsi))
 		return -1;
 	return 0;
@@ -279,8 +447,7 @@ relay_http_writeable(struct relay_conn *c, struct lws *wsi)
 static void
 relay_http_closed(struct relay_conn *c)
 {
-	free(c->ep);
-	c->ep = NULL;
+	relay_http_body_free(c);
 }
 
 const struct relay_endpoint relay_http_endpoint = {

@@ -26,6 +26,7 @@
 #include "relay-agent.h"
 #include "relay-audit.h"
 #include "relay-metrics.h"
+#include "relay-artifact.h"
 #include "relay-record.h"
 
 
@@ -236,6 +237,37 @@ relay_metrics_render(char **out, size_t *len)
 	    "Audit events lost because stdout was not read or failed.");
 	fprintf(f, "porthole_relay_audit_dropped_total %llu\n",
 	    (unsigned long long)relay_audit_dropped());
+	{
+		struct relay_artifact_stats as;
+
+		relay_artifact_stats(&as);
+		relay_metrics_head(f, "porthole_relay_artifacts", "gauge",
+		    "Artifacts the store holds.");
+		fprintf(f, "porthole_relay_artifacts %llu\n",
+		    (unsigned long long)as.count);
+		relay_metrics_head(f, "porthole_relay_artifact_stored_bytes", "gauge",
+		    "Bytes the artifact store holds (as uploaded, compressed).");
+		fprintf(f, "porthole_relay_artifact_stored_bytes %llu\n",
+		    (unsigned long long)as.bytes);
+		relay_metrics_head(f, "porthole_relay_artifact_uploads_total", "counter",
+		    "Captures stored, complete or not.");
+		fprintf(f, "porthole_relay_artifact_uploads_total %llu\n",
+		    (unsigned long long)as.uploads);
+		relay_metrics_head(f, "porthole_relay_artifact_incomplete_total", "counter",
+		    "Captures stored incomplete.");
+		fprintf(f, "porthole_relay_artifact_incomplete_total %llu\n",
+		    (unsigned long long)as.incomplete);
+		relay_metrics_head(f, "porthole_relay_artifact_refused_total", "counter",
+		    "Uploads refused at their start by a bound.");
+		fprintf(f, "porthole_relay_artifact_refused_total %llu\n",
+		    (unsigned long long)as.refused);
+		relay_metrics_head(f, "porthole_relay_artifact_bytes_total", "counter",
+		    "Artifact bytes uploaded by agents and served to clients.");
+		fprintf(f, "porthole_relay_artifact_bytes_total{direction=\"in\"} %llu\n",
+		    (unsigned long long)as.bytes_in);
+		fprintf(f, "porthole_relay_artifact_bytes_total{direction=\"out\"} %llu\n",
+		    (unsigned long long)as.bytes_out);
+	}
 
 	if ((v = relay_metrics_rss()) >= 0) {
 		relay_metrics_head(f, "process_resident_memory_bytes", "gauge",

@@ -27,6 +27,8 @@ relay_route(const char *path, const char **subproto, const char **sid)
 	*subproto = PH_SUBPROTO_SESSION;
 	if (strcmp(path, PH_PATH_SESSION) == 0)
 		return RELAY_CONN_CLIENT;
+	if (strcmp(path, PH_PATH_AGENT_ARTIFACT) == 0)
+		return RELAY_CONN_UPLOAD;
 	if (strncmp(path, PH_PATH_AGENT_SESSION, n) == 0) {
 		*sid = path + n;
 		return RELAY_CONN_DATA;

@@ -44,6 +44,8 @@
 #include "relay-limits.h"
 #include "relay-metrics.h"
 #include "relay-record.h"
+#include "relay-artifact.h"
+#include "porthole/watch.h"
 #include "relay-session.h"
 #include "relay-sids.h"
 
@@ -63,6 +65,9 @@ enum relay_opt {
 	RELAY_OPT_MAX_CONNS,
 	RELAY_OPT_MAX_SESSIONS_PER_AGENT,
 	RELAY_OPT_MAX_SESSIONS_PER_SUB,
+	RELAY_OPT_ARTIFACT_DIR,
+	RELAY_OPT_ARTIFACT_MAX,
+	RELAY_OPT_ARTIFACT_QUOTA,
 };
 
 /*
@@ -110,6 +115,8 @@ struct relay_opts {
 	char	*trusted_proxies;	/* relay-audit.c */
 	char	*record_dir;		/* relay-record.c */
 	int	 record_required;
+	char	*artifact_dir;		/* relay-artifact.c */
+	uint64_t artifact_max, artifact_quota;
 	int	 ping_secs, hangup_secs;	/* relay-conn.c's keepalive */
 	struct ph_lifetime lifetime;		/* relay-auth.c, relay-dev.c */
 };
@@ -261,6 +268,9 @@ static const struct option relay_longopts[] = {
 	{ "trusted-proxies", required_argument, NULL, 'P' },
 	{ "record-dir", required_argument, NULL, 'R' },
 	{ "record-required", no_argument, NULL, 'Q' },
+	{ "artifact-dir", required_argument, NULL, RELAY_OPT_ARTIFACT_DIR },
+	{ "artifact-max-bytes", required_argument, NULL, RELAY_OPT_ARTIFACT_MAX },
+	{ "artifact-agent-quota", required_argument, NULL, RELAY_OPT_ARTIFACT_QUOTA },
 	{ "shutdown-secs", required_argument, NULL, 'S' },
 	{ "handshake-timeout", required_argument, NULL, RELAY_OPT_HANDSHAKE_TIMEOUT },
 	{ "max-pending", required_argument, NULL, RELAY_OPT_MAX_PENDING },
@@ -277,12 +287,32 @@ static const struct option relay_longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* A SIZE option (flag over variable, else def); -1 after one line. */
+static int
+relay_opt_size(const char *name, const char *flag, const char *env, uint64_t def,
+    uint64_t *out)
+{
+	char	*v = ph_setting(flag, env), *cause = NULL;
+
+	*out = def;
+	if (v != NULL && *v != '\0' && (ph_size_parse(v, out, &cause) != 0 || *out == 0)) {
+		fprintf(stderr, "porthole-relay: %s (%s): %s\n", name, env,
+		    cause != NULL ? cause : "must be more than 0");
+		free(cause);
+		free(v);
+		return -1;
+	}
+	free(v);
+	return 0;
+}
+
 static int
 relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 {
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
 	const char *f_revoked = NULL, *f_hangup = NULL, *f_lifetime = NULL;
+	const char *f_artifacts = NULL, *f_amax = NULL, *f_aquota = NULL;
 	char *lifetime, *cause = NULL;
 	int ch, f_required = 0, ping, hangup, longindex = -1;
 
@@ -300,6 +330,9 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case 'P': f_proxies = optarg; break;
 		case 'R': f_record = optarg; break;
 		case 'Q': f_required = 1; break;
+		case RELAY_OPT_ARTIFACT_DIR: f_artifacts = optarg; break;
+		case RELAY_OPT_ARTIFACT_MAX: f_amax = optarg; break;
+		case RELAY_OPT_ARTIFACT_QUOTA: f_aquota = optarg; break;
 		case 'H':
 			f_hangup = optarg;
 			break;
@@ -378,6 +411,19 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		return -1;
 	}
 	o->state = strdup(f_state != NULL ? f_state : ".porthole-dev");
+	o->artifact_dir = ph_setting(f_artifacts, "PORTHOLE_ARTIFACT_DIR");
+	if (o->artifact_dir != NULL && *o->artifact_dir == '\0') {
+		free(o->artifact_dir);
+		o->artifact_dir = NULL;
+	}
+	if (o->artifact_dir == NULL && o->dev)
+		o->artifact_dir = ph_asprintf("%s/artifacts", o->state);
+	if (relay_opt_size("--artifact-max-bytes", f_amax, "PORTHOLE_ARTIFACT_MAX_BYTES",
+	    RELAY_ARTIFACT_MAX_DEFAULT, &o->artifact_max) != 0 ||
+	    relay_opt_size("--artifact-agent-quota", f_aquota,
+	    "PORTHOLE_ARTIFACT_AGENT_QUOTA", RELAY_ARTIFACT_QUOTA_DEFAULT,
+	    &o->artifact_quota) != 0)
+		return -1;
 	if (o->listen == NULL)
 		o->listen = strdup(o->dev ? "127.0.0.1:7443" : "0.0.0.0:7443");
 	return relay_opts_dev(o);
@@ -394,6 +440,7 @@ relay_opts_free(struct relay_opts *o)
 	free(o->state);
 	free(o->trusted_proxies);
 	free(o->record_dir);
+	free(o->artifact_dir);
 }
 
 static void
@@ -504,6 +551,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	if (relay_artifact_init(o.artifact_dir, o.artifact_max, o.artifact_quota,
+	    &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --artifact-dir: %s\n", cause);
+		goto out;
+	}
+
 	if (relay_limits_init() != 0)
 		goto out;
 
@@ -550,6 +603,7 @@ out:
 	relay_agents_free(&relay.agents);
 	relay_sessions_free(&relay.sessions);
 	relay_record_cleanup();
+	relay_artifact_cleanup();
 	relay_audit_cleanup();
 	relay_sids_free(&relay.sids);
 	relay_limits_cleanup();

@@ -37,6 +37,8 @@ jqcheck "$L" "the app's own command follows" \
 	'.containerDefinitions[] | select(.essential) | (.command | length) > 0'
 jqcheck "$L" "agent token from Secrets Manager" ".containerDefinitions[0] | $secret_token"
 jqcheck "$L" "never as a plain variable" "all(.containerDefinitions[]; $no_plain_token)"
+jqcheck "$L" "the flight recorder armed from the task definition" \
+	'.containerDefinitions[0].environment | any(.name == "PORTHOLE_WATCH" and (.value | test("--rss-above")))'
 jqcheck "$L" "one container, no pidMode" '(.containerDefinitions | length) == 1 and (has("pidMode") | not)'
 
 S=$D/task-sidecar.json

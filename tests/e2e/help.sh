@@ -116,7 +116,7 @@ for f in sorted(os.listdir(os.path.join(src, "client"))):
     if "client_run_parse(" in text or "client_run_option(" in text:
         lits |= run_opts
     documented = set(globals_)
-    subs = comp(cmd, "") if cmd == "token" else set()
+    subs = comp(cmd, "") if cmd in ("token", "artifacts", "watch") else set()
     if subs:
         for sub in subs:
             documented |= comp(cmd, sub, "-")
