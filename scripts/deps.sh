@@ -6,14 +6,15 @@
 #   ph_install_deps build test   and what the tests need besides (scripts/test)
 #
 # Building: the compiler, meson, and the libraries with their static
-# archives (the agent is linked statically); libcriterion-dev because the
+# archives (the agent is linked statically; libhiredis-dev is the relay's
+# Redis codec); libcriterion-dev because the
 # unit tests are part of the default build.  Running the demo needs
 # nothing more (the dev relay makes its certificate and keys with the
 # OpenSSL library, not the openssl program).
 
 PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc libc6-dev
  libwebsockets-dev libssl-dev libjansson-dev libedit-dev libcriterion-dev
- libzstd-dev libcap-dev zlib1g-dev"
+ libzstd-dev libcap-dev zlib1g-dev libhiredis-dev"
 
 # Tests only, about a gigabyte with the JDK and Prometheus:
 #   clang, libclang-rt-14-dev: fuzz targets and the sanitizer build;
@@ -25,8 +26,10 @@ PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc libc6-dev
 #   openjdk-17-jdk-headless (dump_jvm.sh: java, javac), nodejs (dump_node.sh),
 #   dpkg-dev (package.sh: scripts/package's dpkg-shlibdeps), zsh and fish
 #   (completion.sh: the scripts load and complete in them), man-db and
-#   groff-base (help.sh: the man pages render without a warning).
-PORTHOLE_TEST_DEPS="dpkg-dev zsh fish man-db groff-base clang libclang-rt-14-dev openssl procps iproute2 coreutils
+#   groff-base (help.sh: the man pages render without a warning),
+#   redis-server and haproxy (the fleet tests: a real Redis, HAProxy in TCP
+#   mode as the load balancer).
+PORTHOLE_TEST_DEPS="redis-server haproxy dpkg-dev zsh fish man-db groff-base clang libclang-rt-14-dev openssl procps iproute2 coreutils
  jq curl file python3 tmux util-linux gdb zstd binutils
  openssh-server openssh-client busybox-static
  asciinema prometheus openjdk-17-jdk-headless nodejs"

@@ -63,6 +63,7 @@ enum relay_opt {
 	RELAY_OPT_MAX_CONNS,
 	RELAY_OPT_MAX_SESSIONS_PER_AGENT,
 	RELAY_OPT_MAX_SESSIONS_PER_SUB,
+	RELAY_OPT_REDIS,
 };
 
 /*
@@ -96,6 +97,12 @@ static const struct lws_protocols relay_protocols[] = {
 		.rx_buffer_size = RELAY_RX_SESSION,
 		.tx_packet_size = RELAY_TX_PACKET,
 	},
+	{
+		/* The Redis connection (relay-redis.c): a RAW client socket. */
+		.name = RELAY_REDIS_PROTOCOL,
+		.callback = relay_redis_callback,
+		.rx_buffer_size = 65536,
+	},
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -111,6 +118,7 @@ struct relay_opts {
 	char	*record_dir;		/* relay-record.c */
 	int	 record_required;
 	int	 ping_secs, hangup_secs;	/* relay-conn.c's keepalive */
+	char	*redis;			/* relay-redis.c: --redis URL */
 	struct ph_lifetime lifetime;		/* relay-auth.c, relay-dev.c */
 };
 
@@ -127,6 +135,7 @@ relay_tick(lws_sorted_usec_list_t *sul)
 {
 	(void)sul;
 	relay_session_tick(&relay.sessions, ph_mono_ms());
+	relay_redis_tick(ph_mono_ms());
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
 }
 
@@ -271,6 +280,7 @@ static const struct option relay_longopts[] = {
 	    RELAY_OPT_MAX_SESSIONS_PER_AGENT },
 	{ "max-sessions-per-sub", required_argument, NULL,
 	    RELAY_OPT_MAX_SESSIONS_PER_SUB },
+	{ "redis", required_argument, NULL, RELAY_OPT_REDIS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "man", no_argument, NULL, 'M' },
@@ -283,6 +293,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
 	const char *f_revoked = NULL, *f_hangup = NULL, *f_lifetime = NULL;
+	const char *f_redis = NULL;
 	char *lifetime, *cause = NULL;
 	int ch, f_required = 0, ping, hangup, longindex = -1;
 
@@ -315,6 +326,9 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 			relay.shutdown_secs = (int)v;
 			break;
 		}
+		case RELAY_OPT_REDIS:
+			f_redis = optarg;
+			break;
 		case RELAY_OPT_HANDSHAKE_TIMEOUT:
 		case RELAY_OPT_MAX_PENDING:
 		case RELAY_OPT_MAX_PENDING_PER_ADDR:
@@ -373,6 +387,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	o->record_required = f_required || (req != NULL && *req != '\0' &&
 	    strcmp(req, "0") != 0 && strcmp(req, "false") != 0 && strcmp(req, "no") != 0);
 	o->revoked = ph_setting(f_revoked, "PORTHOLE_REVOKED");
+	o->redis = ph_setting(f_redis, "PORTHOLE_REDIS");
 	if (f_state != NULL && !o->dev) {
 		fprintf(stderr, "porthole-relay: --state only goes with --dev\n");
 		return -1;
@@ -394,6 +409,32 @@ relay_opts_free(struct relay_opts *o)
 	free(o->state);
 	free(o->trusted_proxies);
 	free(o->record_dir);
+	if (o->redis != NULL)
+		explicit_bzero(o->redis, strlen(o->redis));
+	free(o->redis);
+}
+
+/* --redis / PORTHOLE_REDIS and PORTHOLE_REDIS_PASSWORD_FILE; -1 said why. */
+static int
+relay_redis_setup(const struct relay_opts *o)
+{
+	struct relay_redis_url u;
+	const char *pwfile = getenv("PORTHOLE_REDIS_PASSWORD_FILE");
+	char *cause = NULL;
+
+	if (o->redis == NULL || o->redis[0] == '\0')
+		return 0;
+	if (relay_redis_url_parse(o->redis, &u, &cause) != 0 ||
+	    (pwfile != NULL && *pwfile != '\0' &&
+	    relay_redis_url_password_file(&u, pwfile, &cause) != 0) ||
+	    relay_redis_init(&u, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --redis (PORTHOLE_REDIS): %s\n", cause);
+		free(cause);
+		relay_redis_url_free(&u);
+		return -1;
+	}
+	relay_redis_url_free(&u);
+	return 0;
 }
 
 static void
@@ -506,6 +547,8 @@ main(int argc, char **argv)
 
 	if (relay_limits_init() != 0)
 		goto out;
+	if (relay_redis_setup(&o) != 0)
+		goto out;
 
 	relay_signals();
 	if (relay_listen(&o, port, iface, v4only) != 0)
@@ -513,6 +556,7 @@ main(int argc, char **argv)
 	relay_conn_keepalive_start(o.ping_secs, o.hangup_secs);
 	relay_limits_start();
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
+	relay_redis_start(NULL);
 	port = lws_get_vhost_listen_port(relay.vh);
 	if (port <= 0) {
 		fprintf(stderr, "porthole-relay: cannot tell which port %s bound\n", o.listen);
@@ -543,6 +587,7 @@ out:
 		lws_sul_cancel(&relay.sul_keepalive);
 		lws_sul_cancel(&relay.sul_tick);
 		relay_limits_stop();
+		relay_redis_stop();
 		relay.dying = 1;
 		lws_context_destroy(relay.ctx);
 		relay.ctx = NULL;

@@ -22,6 +22,8 @@
  *   relay-record.c    recordings; relay-utf8.c: their text
  *   relay-metrics.c   the counters behind GET /metrics
  *   relay-map.c       the string-keyed table the registries use
+ *   relay-redis.c     the connection to Redis (--redis); relay-resp.c: its
+ *                     replies within a bound; relay-redisurl.c: its URL
  *   relay-dev.c       --dev's state directory
  * docs/architecture.md, "The relay", draws them.
  */
@@ -42,6 +44,7 @@
 #include "relay-limits.h"
 #include "relay-metrics.h"
 #include "relay-record.h"
+#include "relay-redis.h"
 #include "relay-session.h"
 #include "relay-sids.h"
 
@@ -77,6 +80,7 @@ struct relay {
 	struct relay_audit	 audit;		/* relay-audit.c */
 	struct relay_records	 record;	/* relay-record.c */
 	struct relay_metrics	 metrics;	/* relay-metrics.c */
+	struct relay_redis	 redis;		/* relay-redis.c: --redis */
 };
 
 extern struct relay relay;
