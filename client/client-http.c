@@ -270,6 +270,13 @@ json_t *
 client_http_agents(struct client_conn *cc, const char *selector,
     char **cause)
 {
+	return client_http_agents_partial(cc, selector, NULL, cause);
+}
+
+json_t *
+client_http_agents_partial(struct client_conn *cc, const char *selector, int *partial,
+    char **cause)
+{
 	struct lws_client_connect_info	 ci;
 	struct http_get			 g;
 	json_t				*j = NULL, *agents;
@@ -353,6 +360,8 @@ client_http_agents(struct client_conn *cc, const char *selector,
 		    "should be: are the relay and porthole the same version?");
 		goto out;
 	}
+	if (partial != NULL)
+		*partial = json_is_true(json_object_get(j, "partial"));
 	json_incref(agents);
 	json_decref(j);
 	free(g.body);

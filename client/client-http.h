@@ -16,5 +16,12 @@ struct client_conn;
  */
 json_t	*client_http_agents(struct client_conn *cc, const char *selector,
 	    char **cause);
+/*
+ * The same, and *partial: 1 when the relay is one of a fleet whose
+ * directory (Redis) did not answer, so agents held by other relays may
+ * be missing.
+ */
+json_t	*client_http_agents_partial(struct client_conn *cc, const char *selector,
+	    int *partial, char **cause);
 
 #endif

@@ -136,6 +136,7 @@ relay_tick(lws_sorted_usec_list_t *sul)
 	(void)sul;
 	relay_session_tick(&relay.sessions, ph_mono_ms());
 	relay_redis_tick(ph_mono_ms());
+	relay_fleet_tick(ph_mono_ms());
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
 }
 
@@ -549,6 +550,7 @@ main(int argc, char **argv)
 		goto out;
 	if (relay_redis_setup(&o) != 0)
 		goto out;
+	relay_fleet_init();
 
 	relay_signals();
 	if (relay_listen(&o, port, iface, v4only) != 0)
@@ -556,7 +558,7 @@ main(int argc, char **argv)
 	relay_conn_keepalive_start(o.ping_secs, o.hangup_secs);
 	relay_limits_start();
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
-	relay_redis_start(NULL);
+	relay_redis_start(relay_fleet_up);
 	port = lws_get_vhost_listen_port(relay.vh);
 	if (port <= 0) {
 		fprintf(stderr, "porthole-relay: cannot tell which port %s bound\n", o.listen);

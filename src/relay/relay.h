@@ -22,6 +22,7 @@
  *   relay-record.c    recordings; relay-utf8.c: their text
  *   relay-metrics.c   the counters behind GET /metrics
  *   relay-map.c       the string-keyed table the registries use
+ *   relay-fleet.c     the fleet's directory in Redis: claims, heartbeats, ls
  *   relay-redis.c     the connection to Redis (--redis); relay-resp.c: its
  *                     replies within a bound; relay-redisurl.c: its URL
  *   relay-dev.c       --dev's state directory
@@ -43,6 +44,7 @@
 #include "relay-audit.h"
 #include "relay-limits.h"
 #include "relay-metrics.h"
+#include "relay-fleet.h"
 #include "relay-record.h"
 #include "relay-redis.h"
 #include "relay-session.h"
@@ -81,6 +83,7 @@ struct relay {
 	struct relay_records	 record;	/* relay-record.c */
 	struct relay_metrics	 metrics;	/* relay-metrics.c */
 	struct relay_redis	 redis;		/* relay-redis.c: --redis */
+	struct relay_fleet	 fleet;		/* relay-fleet.c: the directory in it */
 };
 
 extern struct relay relay;
