@@ -180,9 +180,21 @@ relay_shutdown_begin(int sig)
 	int first = relay.shutdown_secs - RELAY_SHUTDOWN_HURRY;
 
 	relay.shutting_down = 1;
-	ph_info("%s: no longer accepting; closing %zu WebSockets (at most %d s)",
-	    strsignal(sig), relay.nwebsockets, relay.shutdown_secs);
-	relay_conn_shutdown_all(0);
+	if (relay_redis_on()) {
+		/*
+		 * In a fleet the agents have somewhere else to go: they are told
+		 * to reconnect now (4307), and the sessions running here finish
+		 * on their own, until the hurry closes what is left.
+		 */
+		ph_info("%s: no longer accepting; agents sent elsewhere; %zu WebSockets "
+		    "left to finish (at most %d s)", strsignal(sig), relay.nwebsockets,
+		    relay.shutdown_secs);
+		relay_conn_shutdown_agents();
+	} else {
+		ph_info("%s: no longer accepting; closing %zu WebSockets (at most %d s)",
+		    strsignal(sig), relay.nwebsockets, relay.shutdown_secs);
+		relay_conn_shutdown_all(0);
+	}
 	if (relay.nwebsockets == 0) {
 		relay.done = 1;
 		return;

@@ -64,8 +64,10 @@ start_haproxy() {
 		echo "  default_backend relays"
 		echo "backend relays"
 		echo "  balance roundrobin"
+		# The relays' own health: /healthz over TLS (503 while one drains).
+		echo "  option httpchk GET /healthz"
 		for n in "$@"; do
-			echo "  server relay$n 127.0.0.1:${RELAY_PORTS[$n]} check inter 500ms fall 1 rise 2"
+			echo "  server relay$n 127.0.0.1:${RELAY_PORTS[$n]} check check-ssl verify none inter 500ms fall 1 rise 2"
 		done
 	} >"$T/haproxy.cfg"
 	haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
