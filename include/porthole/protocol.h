@@ -49,6 +49,8 @@
 #define PH_PATH_SESSION		"/v1/session"
 #define PH_PATH_AGENT_SESSION	"/v1/agent/session/"	/* + sid */
 #define PH_PATH_AGENTS		"/v1/agents"
+#define PH_PATH_PEER		"/v1/peer"	/* relay to relay, relay token */
+#define PH_SUBPROTO_PEER	"porthole.peer.v1"	/* /v1/peer */
 #define PH_PATH_HEALTHZ		"/healthz"
 #define PH_PATH_METRICS		"/metrics"
 #define PH_PATH_VERSION		"/v1/version"	/* unauthenticated: version, protocol, commit */

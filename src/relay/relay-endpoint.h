@@ -23,6 +23,7 @@ enum relay_conn_kind {
 	RELAY_CONN_CONTROL,	/* /v1/agent: an agent's control channel */
 	RELAY_CONN_CLIENT,	/* /v1/session: a client's session */
 	RELAY_CONN_DATA,	/* /v1/agent/session/<sid>: an agent's side of it */
+	RELAY_CONN_PEER,	/* /v1/peer: another relay of the fleet */
 	RELAY_CONN_OTHER,	/* a WebSocket on no endpoint; being refused */
 	RELAY_CONN_NKINDS
 };
@@ -63,5 +64,6 @@ extern const struct relay_endpoint relay_http_endpoint;		/* relay-http.c */
 extern const struct relay_endpoint relay_agent_endpoint;	/* relay-agent.c */
 extern const struct relay_endpoint relay_client_endpoint;	/* relay-client.c */
 extern const struct relay_endpoint relay_data_endpoint;		/* relay-data.c */
+extern const struct relay_endpoint relay_peer_endpoint;		/* relay-peer.c */
 
 #endif

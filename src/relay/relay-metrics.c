@@ -236,6 +236,9 @@ relay_metrics_render(char **out, size_t *len)
 	    "Redis connections lost or refused (a failed dial, a bad reply, no answer).");
 	fprintf(f, "porthole_relay_redis_errors_total %llu\n",
 	    (unsigned long long)relay.redis.errors);
+	relay_metrics_head(f, "porthole_relay_peers", "gauge",
+	    "Links from other relays of the fleet (/v1/peer) open now.");
+	fprintf(f, "porthole_relay_peers %llu\n", (unsigned long long)relay.peers);
 	relay_metrics_head(f, "porthole_relay_redis_commands_total", "counter",
 	    "Commands sent to Redis.");
 	fprintf(f, "porthole_relay_redis_commands_total %llu\n",

@@ -98,6 +98,13 @@ static const struct lws_protocols relay_protocols[] = {
 		.tx_packet_size = RELAY_TX_PACKET,
 	},
 	{
+		.name = PH_SUBPROTO_PEER,
+		.callback = relay_conn_callback,
+		.per_session_data_size = sizeof(struct relay_conn),
+		.rx_buffer_size = RELAY_RX_SESSION,
+		.tx_packet_size = RELAY_TX_PACKET,
+	},
+	{
 		/* The Redis connection (relay-redis.c): a RAW client socket. */
 		.name = RELAY_REDIS_PROTOCOL,
 		.callback = relay_redis_callback,

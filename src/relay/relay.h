@@ -75,6 +75,7 @@ struct relay {
 	lws_sorted_usec_list_t	 sul_tick;	/* relay_tick: attach deadlines */
 	int			 ping_secs, hangup_secs;
 	uint64_t		 refusals;	/* for /metrics */
+	uint64_t		 peers;		/* /v1/peer links open (relay-peer.c) */
 	struct relay_agents	 agents;	/* relay-agent.c */
 	struct relay_sessions	 sessions;	/* relay-session.c */
 	struct relay_sids	 sids;		/* relay-sids.c */
