@@ -81,6 +81,9 @@ static const struct ph_help_opt relay_help_options[] = {
 	    "redis[s]://[USER:PASS@]HOST:PORT[/DB] (PORTHOLE_REDIS; the password "
 	    "rather in PORTHOLE_REDIS_PASSWORD_FILE; rediss:// trusts the system "
 	    "store and PORTHOLE_REDIS_CA). Without it the relay is alone" },
+	{ "--advertise", NULL, "HOST:PORT", "with --redis: the address the fleet's "
+	    "other relays reach this one at, published in Redis (PORTHOLE_ADVERTISE; "
+	    "default the listen address, required when that is every address)" },
 	{ "--help", "-h", NULL, "print this help" },
 	{ "--version", "-V", NULL, "print the version and the protocol version" },
 	{ "--man", NULL, NULL, "print the manual page porthole-relay(8) as roff" },

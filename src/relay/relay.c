@@ -64,6 +64,7 @@ enum relay_opt {
 	RELAY_OPT_MAX_SESSIONS_PER_AGENT,
 	RELAY_OPT_MAX_SESSIONS_PER_SUB,
 	RELAY_OPT_REDIS,
+	RELAY_OPT_ADVERTISE,
 };
 
 /*
@@ -126,6 +127,7 @@ struct relay_opts {
 	int	 record_required;
 	int	 ping_secs, hangup_secs;	/* relay-conn.c's keepalive */
 	char	*redis;			/* relay-redis.c: --redis URL */
+	char	*advertise;		/* relay-fleet.c: --advertise HOST:PORT */
 	struct ph_lifetime lifetime;		/* relay-auth.c, relay-dev.c */
 };
 
@@ -301,6 +303,7 @@ static const struct option relay_longopts[] = {
 	{ "max-sessions-per-sub", required_argument, NULL,
 	    RELAY_OPT_MAX_SESSIONS_PER_SUB },
 	{ "redis", required_argument, NULL, RELAY_OPT_REDIS },
+	{ "advertise", required_argument, NULL, RELAY_OPT_ADVERTISE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "man", no_argument, NULL, 'M' },
@@ -313,7 +316,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
 	const char *f_revoked = NULL, *f_hangup = NULL, *f_lifetime = NULL;
-	const char *f_redis = NULL;
+	const char *f_redis = NULL, *f_advertise = NULL;
 	char *lifetime, *cause = NULL;
 	int ch, f_required = 0, ping, hangup, longindex = -1;
 
@@ -348,6 +351,9 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		}
 		case RELAY_OPT_REDIS:
 			f_redis = optarg;
+			break;
+		case RELAY_OPT_ADVERTISE:
+			f_advertise = optarg;
 			break;
 		case RELAY_OPT_HANDSHAKE_TIMEOUT:
 		case RELAY_OPT_MAX_PENDING:
@@ -408,6 +414,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	    strcmp(req, "0") != 0 && strcmp(req, "false") != 0 && strcmp(req, "no") != 0);
 	o->revoked = ph_setting(f_revoked, "PORTHOLE_REVOKED");
 	o->redis = ph_setting(f_redis, "PORTHOLE_REDIS");
+	o->advertise = ph_setting(f_advertise, "PORTHOLE_ADVERTISE");
 	if (f_state != NULL && !o->dev) {
 		fprintf(stderr, "porthole-relay: --state only goes with --dev\n");
 		return -1;
@@ -432,6 +439,42 @@ relay_opts_free(struct relay_opts *o)
 	if (o->redis != NULL)
 		explicit_bzero(o->redis, strlen(o->redis));
 	free(o->redis);
+	free(o->advertise);
+}
+
+/*
+ * Where the other relays of the fleet dial this one (published in Redis):
+ * --advertise, or the listen address when it is one address; a relay that
+ * listens on every address cannot tell which one its peers reach.
+ */
+static int
+relay_advertise(const struct relay_opts *o, const char *addr, const char *iface, int port)
+{
+	char *host = NULL, *cause = NULL;
+	int p;
+
+	if (!relay_redis_on())
+		return 0;
+	if (o->advertise != NULL && *o->advertise != '\0') {
+		if (ph_hostport_parse(o->advertise, &host, &p, &cause) != 0 || p == 0) {
+			fprintf(stderr, "porthole-relay: --advertise (PORTHOLE_ADVERTISE): %s\n",
+			    cause != NULL ? cause : "the port must not be 0");
+			free(cause);
+			free(host);
+			return -1;
+		}
+		free(host);
+		relay.fleet.advertise = strdup(o->advertise);
+	} else if (iface == NULL) {
+		fprintf(stderr, "porthole-relay: --advertise HOST:PORT (PORTHOLE_ADVERTISE) "
+		    "is required with --redis when the relay listens on every address "
+		    "(%s): the address the fleet's other relays reach this one at\n", addr);
+		return -1;
+	} else
+		relay.fleet.advertise = strchr(addr, ':') != NULL ?
+		    ph_asprintf("[%s]:%d", addr, port) : ph_asprintf("%s:%d", addr, port);
+	ph_info("fleet: other relays reach this one at %s", relay.fleet.advertise);
+	return 0;
 }
 
 /* --redis / PORTHOLE_REDIS and PORTHOLE_REDIS_PASSWORD_FILE; -1 said why. */
@@ -577,12 +620,14 @@ main(int argc, char **argv)
 	relay_conn_keepalive_start(o.ping_secs, o.hangup_secs);
 	relay_limits_start();
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
-	relay_redis_start(relay_fleet_up);
 	port = lws_get_vhost_listen_port(relay.vh);
 	if (port <= 0) {
 		fprintf(stderr, "porthole-relay: cannot tell which port %s bound\n", o.listen);
 		goto out;
 	}
+	if (relay_advertise(&o, addr, iface, port) != 0)
+		goto out;
+	relay_redis_start(relay_fleet_up);
 	if (o.dev && relay_dev_write_env(o.state, addr, port, &cause) != 0) {
 		fprintf(stderr, "porthole-relay: --dev: %s\n", cause);
 		goto out;
@@ -609,6 +654,8 @@ out:
 		lws_sul_cancel(&relay.sul_tick);
 		relay_limits_stop();
 		relay_redis_stop();
+		free(relay.fleet.advertise);
+		relay.fleet.advertise = NULL;
 		relay.dying = 1;
 		lws_context_destroy(relay.ctx);
 		relay.ctx = NULL;

@@ -29,6 +29,11 @@ for n in 1 2 3; do
 	grep -q 'agent connected' "$T/relay$n.err" && holders=$((holders + 1))
 done
 between "agents spread over the relays" "$holders" 2 3
+rid1=$(sed -n 's/.*fleet: this relay is \([0-9a-f]*\) in Redis.*/\1/p' "$T/relay1.err" | head -1)
+eq "relay 1 publishes where its peers reach it" \
+	"$(rcli get "ph:relay:$rid1" | jq -r .advertise)" "127.0.0.1:${RELAY_PORTS[1]}"
+out=$("$RELAY_BIN" --dev --state "$STATE" --listen 0.0.0.0:0 --redis "$REDIS_URL" 2>&1 >/dev/null)
+contains "a relay on every address needs --advertise" "$out" "--advertise HOST:PORT (PORTHOLE_ADVERTISE) is required"
 eq "no partial listing while Redis is up" "$(ls_json | jq -r '.partial // false')" "false"
 check "Redis holds no token or secret" sh -c "! redis-cli -p $REDIS_PORT --scan | \
 	xargs -r -n1 redis-cli -p $REDIS_PORT --raw dump 2>/dev/null | grep -qa 'eyJ'"
@@ -93,5 +98,6 @@ for run in $(seq 5); do listed_n 6 && ok_runs=$((ok_runs + 1)); done
 eq "... each once, five times in a row" "$ok_runs" 5
 check "the dead relay had written its entries" [ -n "$rid" ]
 check "its stale entries expire" wait_for 45 sh -c "[ \"\$(redis-cli -p $REDIS_PORT exists ph:relay:$rid ph:relay:$rid:agents)\" = 0 ]"
-check "... and it leaves the set of relays" wait_for 10 sh -c "[ \"\$(redis-cli -p $REDIS_PORT sismember ph:relays $rid)\" = 0 ]"
+left_set() { ls_json >/dev/null; [ "$(rcli sismember ph:relays "$rid")" = 0 ]; }
+check "... and the next listing drops it from the set of relays" wait_for 10 left_set
 finish
