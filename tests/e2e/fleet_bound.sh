@@ -37,6 +37,6 @@ whole() { doc=$(timeout 10 "$CLI_BIN" ls --json 2>>"$T/ls.err") &&
 ok_whole=0
 for _ in $(seq 20); do whole && { ok_whole=1; break; }; sleep 1; done
 eq "once the entry is gone the view is whole again" "$ok_whole" 1
-contains "/metrics counts the error" "$(curl -sk "https://127.0.0.1:${RELAY_PORTS[1]}/metrics")" \
-	"porthole_relay_redis_errors_total 1"
+between "/metrics counts the error" "$(curl -sk "https://127.0.0.1:${RELAY_PORTS[1]}/metrics" |
+	sed -n 's/^porthole_relay_redis_errors_total //p')" 1 100
 finish
