@@ -5,7 +5,10 @@
 # a second) and lets the session running on it finish: the exec started
 # before the signal ends 0 with all its output, the agents are all listed
 # again through HAProxy, each once, and the relay exits 0 once its session
-# is over.
+# is over.  The session's agent dials relay 1 itself: a data channel that
+# HAProxy lands on another relay is not carried across relays yet (issue 17,
+# relay to relay), so through HAProxy the session would fail two times in
+# three.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet-lib.sh"
 
@@ -13,12 +16,14 @@ start_redis
 for n in 1 2 3; do start_fleet_relay "$n" --shutdown-secs 40; done
 start_haproxy 1 2 3
 for i in 1 2 3 4 5 6; do fleet_agent "a$i"; done
-check "six agents listed through HAProxy" wait_for 30 listed_n 6
-
-# An agent relay 1 holds itself (its listing gives others' agents a "relay").
 R1=wss://127.0.0.1:${RELAY_PORTS[1]}
-target=$(PORTHOLE_RELAY=$R1 "$CLI_BIN" ls --json | jq -r '[.agents[] | select(.relay == null)][0].name')
-case $target in ""|null) fail "relay 1 holds an agent";; *) ok "relay 1 holds an agent";; esac
+fleet_agent t PORTHOLE_RELAY="$R1"
+check "seven agents listed through HAProxy" wait_for 30 listed_n 7
+# Agents relay 1 holds itself (its listing gives others' agents a "relay").
+held=$(PORTHOLE_RELAY=$R1 "$CLI_BIN" ls --json | jq '[.agents[] | select(.relay == null)] | length')
+between "relay 1 holds agents that came through HAProxy" "$held" 2 7
+
+target=t
 PORTHOLE_RELAY=$R1 "$CLI_BIN" exec "$target" -- sh -c 'echo started; sleep 4; echo finished' \
 	>"$T/exec.out" 2>"$T/exec.err" </dev/null &
 exec_pid=$!
@@ -27,7 +32,11 @@ wait_for 20 grep -q started "$T/exec.out" || fail "the exec did not start"
 kill -TERM "${RELAY_PIDS[1]}"
 check "its agents are told to reconnect elsewhere" \
 	wait_for 10 grep -q 'leaving its fleet' "$T/agent-$target.err"
-check "every agent is listed again through HAProxy, each once" wait_for 10 listed_n 6
+moved=0
+for i in 1 2 3 4 5 6; do grep -q 'leaving its fleet' "$T/agent-a$i.err" && moved=$((moved + 1)); done
+between "... those that came through HAProxy too" "$moved" 1 6
+# t dials relay 1 only: it is back once relay 1 is gone; the six move.
+check "every agent of HAProxy is listed again, each once" wait_for 10 listed_n 6
 gone_all() { [ "$(grep -c 'agent gone' "$T/relay1.err")" = "$(grep -c 'agent connected' "$T/relay1.err")" ]; }
 check "relay 1 let go of every agent while its session still ran" wait_for 10 gone_all
 wait "$exec_pid"
