@@ -22,10 +22,18 @@ before=$(rss_kib "${RELAY_PIDS[1]}")
 rcli eval "redis.call('HSET', KEYS[1], 'huge@x', string.rep('x', 40 * 1024 * 1024)) \
 	redis.call('SET', KEYS[2], ARGV[1]) return 1" 2 "ph:relay:$rid:agents" ph:agent:huge@x "$rid inst" >/dev/null
 doc=$(ls_json)
-check "the relay dropped Redis for the reply past its bound" wait_for 20 \
-	grep -q 'Redis sent a reply larger than' "$T/relay1.err"
-eq "... the listing meanwhile is partial" "$(jq -r '.partial // false' <<<"$doc")" true
-eq "... and holds the relay's own agent" "$(jq -r '.agents[0].name' <<<"$doc")" a1
+if sanitizer; then
+	# Instrumented, the relay may not read 32 MiB within Redis's 5 s answer
+	# deadline on a loaded machine: then it drops the link for that instead.
+	log "the bound itself is checked in the plain build"
+	check "the relay dropped Redis for the reply" wait_for 20 \
+		grep -qE 'Redis sent a reply larger than|no answer within' "$T/relay1.err"
+else
+	check "the relay dropped Redis for the reply past its bound" wait_for 20 \
+		grep -q 'Redis sent a reply larger than' "$T/relay1.err"
+	eq "... the listing meanwhile is partial" "$(jq -r '.partial // false' <<<"$doc")" true
+	eq "... and holds the relay's own agent" "$(jq -r '.agents[0].name' <<<"$doc")" a1
+fi
 after=$(rss_kib "${RELAY_PIDS[1]}")
 # Under AddressSanitizer RSS grows with its quarantine: memory is checked in the plain build.
 if sanitizer; then
