@@ -476,7 +476,10 @@ relay_agent_hello(struct relay_conn *c, json_t *hello)
 	    relay_fleet_claim(a->id, a->instance, relay_agent_json(a),
 	    relay_agent_fleet_claimed, w) == 0)
 		return;
-	free(w);
+	if (w != NULL) {
+		free(w->id);
+		free(w);
+	}
 	relay_agent_welcome(a);
 	return;
 nomem:
