@@ -62,6 +62,8 @@ lws_retry_bo_t agent_retry_policy = {
 
 /* A relay restart (close 1001): reconnect within 0.5 s + up to this. */
 #define AGENT_RESTART_SPREAD_MS	5000
+/* A fleet's relay leaving (4307): reconnect through the balancer within this. */
+#define AGENT_MOVE_SPREAD_MS	1000
 
 static void	agent_control_retry(struct agent *a);
 static void	agent_control_retry_cb(lws_sorted_usec_list_t *sul);
@@ -252,8 +254,13 @@ agent_control_lost(struct agent *a, struct lws *wsi)
 		uint32_t	r = 0;
 
 		lws_get_random(a->ctx, &r, sizeof r);
-		lws_sul_schedule(a->ctx, 0, &a->sul_control, agent_control_retry_cb,
-		    (lws_usec_t)(500 + r % AGENT_RESTART_SPREAD_MS) * LWS_US_PER_MS);
+		/* A fleet's relay leaving (4307): the others are up, go now. */
+		if (a->control_going_away == 2)
+			lws_sul_schedule(a->ctx, 0, &a->sul_control, agent_control_retry_cb,
+			    (lws_usec_t)(r % AGENT_MOVE_SPREAD_MS) * LWS_US_PER_MS);
+		else
+			lws_sul_schedule(a->ctx, 0, &a->sul_control, agent_control_retry_cb,
+			    (lws_usec_t)(500 + r % AGENT_RESTART_SPREAD_MS) * LWS_US_PER_MS);
 		return;
 	}
 	if (was_welcomed)
@@ -410,8 +417,13 @@ agent_control_peer_close(struct agent *a, const unsigned char *in, size_t len)
 
 	if (a->control_got_error || code == PH_CLOSE_NORMAL)
 		return;		/* the error frame already said why */
-	a->control_going_away = code == PH_CLOSE_GOING_AWAY;
-	if (code == PH_CLOSE_GOING_AWAY)
+	a->control_going_away = code == PH_CLOSE_GOING_AWAY ? 1 :
+	    code == PH_CLOSE_MOVE ? 2 : 0;
+	if (code == PH_CLOSE_MOVE)
+		ph_info("relay %s:%d is leaving its fleet (%.*s): reconnecting now",
+		    a->cfg.host, a->cfg.port, len > 2 ? (int)(len - 2) : 0,
+		    (const char *)in + 2);
+	else if (code == PH_CLOSE_GOING_AWAY)
 		ph_info("relay %s:%d is going away (%.*s): reconnecting", a->cfg.host,
 		    a->cfg.port, len > 2 ? (int)(len - 2) : 0, (const char *)in + 2);
 	else

@@ -167,7 +167,7 @@ struct agent {
 	struct agent_chan control;	/* the WebSocket, its queues and close */
 	int		 control_welcomed;	/* welcome received on this connection */
 	int		 control_got_error;	/* an error frame came on this connection */
-	int		 control_going_away; /* the relay closed it with 1001 (restart) */
+	int		 control_going_away; /* the relay closed it: 1 with 1001 (restart), 2 with 4307 (leaving its fleet) */
 	uint16_t	 control_retries;	/* backoff step; zeroed on ESTABLISHED */
 	lws_sorted_usec_list_t sul_control;	/* reconnect timer */
 	char		*last_problem;	/* last connection problem logged (agent_problem) */

@@ -67,6 +67,10 @@ static const struct client_exit_row client_exit_table[] = {
 	{ NULL, PH_CLOSE_GOING_AWAY, 1, 1,
 	  "the relay closed the session (going away) before %O on %A finished",
 	  "run the command again once the relay is back", F },
+	/* Sent on agents' control channels only; a session never gets it. */
+	{ NULL, PH_CLOSE_MOVE, 1, 1,
+	  "the relay is leaving its fleet and closed the session with %A",
+	  "run the command again: another relay of the fleet serves it", F },
 	{ NULL, 1005, 1, 0,
 	  "the session with %A was closed without a reason before %O finished",
 	  NULL, F },

@@ -225,7 +225,7 @@ http_query_escape(const char *s)
 
 /* The listing's answer is in: its agents, or why not. */
 static json_t *
-http_agents_answer(struct client_http_parser *hp, char **cause)
+http_agents_answer(struct client_http_parser *hp, int *partial, char **cause)
 {
 	json_t	*j, *agents;
 	char	*msg;
@@ -251,6 +251,8 @@ http_agents_answer(struct client_http_parser *hp, char **cause)
 	}
 	j = json_loadb(hp->body != NULL ? hp->body : "", hp->len, 0, NULL);
 	agents = json_incref(json_object_get(j, "agents"));
+	if (partial != NULL)
+		*partial = json_is_true(json_object_get(j, "partial"));
 	json_decref(j);
 	if (!json_is_array(agents)) {
 		json_decref(agents);
@@ -264,6 +266,13 @@ http_agents_answer(struct client_http_parser *hp, char **cause)
 json_t *
 client_http_agents(struct client_conn *cc, const char *selector,
     char **cause)
+{
+	return client_http_agents_partial(cc, selector, NULL, cause);
+}
+
+json_t *
+client_http_agents_partial(struct client_conn *cc, const char *selector,
+    int *partial, char **cause)
 {
 	struct client_http_req		 req = { .auth = 1, .max = HTTP_BODY_MAX,
 	    .timeout_ms = HTTP_GET_TIMEOUT_MS, .what = "the relay's agent list",
@@ -293,7 +302,7 @@ client_http_agents(struct client_conn *cc, const char *selector,
 	if ((hp = malloc(sizeof *hp)) == NULL)
 		*cause = ph_asprintf("out of memory");
 	else if (client_http_get(cc, &req, hp, cause) == 0) {
-		agents = http_agents_answer(hp, cause);
+		agents = http_agents_answer(hp, partial, cause);
 		client_http_parser_free(hp);
 	}
 	free(hp);

@@ -33,6 +33,13 @@ int	client_http_get(struct client_conn *cc, const struct client_http_req *req,
  */
 json_t	*client_http_agents(struct client_conn *cc, const char *selector,
 	    char **cause);
+/*
+ * The same, and *partial: 1 when the relay is one of a fleet whose
+ * directory (Redis) did not answer, so agents held by other relays may
+ * be missing.
+ */
+json_t	*client_http_agents_partial(struct client_conn *cc, const char *selector,
+	    int *partial, char **cause);
 
 /* Where a download's bytes go as they come: 0 to go on, -1 to stop. */
 typedef int (*client_http_sink)(void *arg, const void *p, size_t n);

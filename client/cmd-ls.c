@@ -198,7 +198,7 @@ cmd_ls_exec(struct client_conf *conf, int argc, char **argv)
 	json_t			*agents, *shown, *doc, *probe;
 	const char		*arg = NULL;
 	char			*cause = NULL, *text;
-	int			 i, r, json = 0, positional = 0, is_selector = 0;
+	int			 i, r, json = 0, positional = 0, is_selector = 0, partial = 0;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -241,7 +241,7 @@ cmd_ls_exec(struct client_conf *conf, int argc, char **argv)
 		return cmd_fail(cause);
 	if ((cc = client_conn_new(conf, &cause)) == NULL)
 		return cmd_fail(cause);
-	agents = client_http_agents(cc, is_selector ? arg : NULL, &cause);
+	agents = client_http_agents_partial(cc, is_selector ? arg : NULL, &partial, &cause);
 	client_conn_free(cc);
 	if (agents == NULL)
 		return cmd_fail(cause);
@@ -250,8 +250,13 @@ cmd_ls_exec(struct client_conf *conf, int argc, char **argv)
 	if (shown == NULL)
 		return cmd_fail(cause);
 
+	if (partial)
+		fprintf(stderr, "porthole: the relay cannot reach the fleet's directory "
+		    "(Redis): only the agents it holds itself are listed\n");
 	if (json) {
 		doc = json_pack("{s:O}", "agents", shown);
+		if (doc != NULL && partial)
+			json_object_set_new(doc, "partial", json_true());
 		text = ph_json_dumps(doc, JSON_INDENT(2));
 		if (text != NULL)
 			printf("%s\n", text);

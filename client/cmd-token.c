@@ -5,7 +5,7 @@
  *	make an Ed25519 key pair: FILE (private, 0600) and FILE.pub (0644);
  *	FILE signs tokens (or is a client's key), FILE.pub goes into the
  *	relays' and agents' PORTHOLE_PUBKEY.
- *   porthole token issue --key FILE --kind agent|client --sub NAME ...
+ *   porthole token issue --key FILE --kind agent|client|relay --sub NAME ...
  *	print a signed token on stdout.
  *   porthole token show [--pubkey FILES] TOKEN|@FILE
  *	print a token's header and claims as JSON; without --pubkey nothing
@@ -398,7 +398,7 @@ issue_args(int argc, char **argv, struct issue_args *a)
 		return token_usage_error("issue", "--key FILE (the signing "
 		    "key) is required");
 	if (a->kind == NULL)
-		return token_usage_error("issue", "--kind agent|client is "
+		return token_usage_error("issue", "--kind agent|client|relay is "
 		    "required");
 	if (a->sub == NULL || *a->sub == '\0')
 		return token_usage_error("issue", "--sub NAME (who the token "
@@ -428,9 +428,16 @@ issue_args(int argc, char **argv, struct issue_args *a)
 			    "the operator's public key (the operator runs "
 			    "'porthole token keygen -o FILE' and sets "
 			    "PORTHOLE_KEY=FILE)");
+	} else if (strcmp(a->kind, "relay") == 0) {
+		/* One relay of a fleet to another: no scope, labels, key or target. */
+		a->kind_v = PH_TOKEN_RELAY;
+		if (a->scope != NULL || a->viewer || a->bind != NULL ||
+		    a->target != NULL || a->labels != NULL)
+			return token_usage_error("issue", "--scope, --viewer, --bind, "
+			    "--target and --labels are not for relay tokens");
 	} else
-		return token_usage_error("issue", "--kind must be agent or "
-		    "client, not '%s'", a->kind);
+		return token_usage_error("issue", "--kind must be agent, "
+		    "client or relay, not '%s'", a->kind);
 	return -1;
 }
 

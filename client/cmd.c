@@ -83,8 +83,9 @@ static const struct ph_help_opt token_keygen_options[] = {
 static const struct ph_help_opt token_issue_options[] = {
 	{ "--key", NULL, "FILE", "the signing key (a private key from keygen); "
 	    "required" },
-	{ "--kind", NULL, "agent|client", "an agent's token, or a client's "
-	    "(an operator's CLI); required" },
+	{ "--kind", NULL, "agent|client|relay", "an agent's token, a client's "
+	    "(an operator's CLI), or a relay's (one relay of a fleet to another: "
+	    "porthole-relay --relay-token); required" },
 	{ "--sub", NULL, "NAME", "who the token is for: the subject the relay's "
 	    "audit names and its per-subject limits count; required" },
 	{ "--scope", NULL, "OP,...", "the operations a client token may do "
@@ -117,7 +118,7 @@ static const struct cmd_sub token_subs[] = {
 	{ "keygen", "-o FILE [--force]", "make an Ed25519 key pair: FILE "
 	    "(private) and FILE.pub (public, for PORTHOLE_PUBKEY)",
 	    token_keygen_options },
-	{ "issue", "--key FILE --kind agent|client --sub NAME [--scope OP,...|"
+	{ "issue", "--key FILE --kind agent|client|relay --sub NAME [--scope OP,...|"
 	    "--viewer] [--target SELECTOR] [--bind CLIENT_KEY] [--labels "
 	    "K=V|V...,K=*] [--ttl DUR|--expires-at UNIXTIME]", "print a token "
 	    "signed with --key on stdout", token_issue_options },

@@ -7,14 +7,15 @@
 #
 # Building: the compiler, meson, and the libraries with their static
 # archives (the agent is linked statically; libcurl4-openssl-dev only for
-# the relay's S3 artifact store, never the agent); libcriterion-dev because the
+# the relay's S3 artifact store and libhiredis-dev, the relay's Redis codec,
+# never the agent); libcriterion-dev because the
 # unit tests are part of the default build.  Running the demo needs
 # nothing more (the dev relay makes its certificate and keys with the
 # OpenSSL library, not the openssl program).
 
 PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc libc6-dev
  libwebsockets-dev libssl-dev libjansson-dev libedit-dev libcriterion-dev
- libzstd-dev libcap-dev zlib1g-dev libcurl4-openssl-dev"
+ libzstd-dev libcap-dev zlib1g-dev libcurl4-openssl-dev libhiredis-dev"
 
 # Tests only, about a gigabyte with the JDK and Prometheus:
 #   clang, libclang-rt-14-dev: fuzz targets and the sanitizer build;
@@ -28,8 +29,10 @@ PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc libc6-dev
 #   (completion.sh: the scripts load and complete in them), man-db and
 #   groff-base (help.sh: the man pages render without a warning); npm (s3.sh:
 #   the pinned packages of tests/tools/s3, installed into a cache by
-#   tests/tools/s3/install.sh: s3rver and AWS's SigV4 signer).
-PORTHOLE_TEST_DEPS="dpkg-dev zsh fish man-db groff-base clang libclang-rt-14-dev openssl procps iproute2 coreutils
+#   tests/tools/s3/install.sh: s3rver and AWS's SigV4 signer);
+#   redis-server and haproxy (the fleet tests: a real Redis, HAProxy in TCP
+#   mode as the load balancer).
+PORTHOLE_TEST_DEPS="redis-server haproxy dpkg-dev zsh fish man-db groff-base clang libclang-rt-14-dev openssl procps iproute2 coreutils
  jq curl file python3 tmux util-linux gdb zstd binutils
  openssh-server openssh-client busybox-static
  asciinema prometheus openjdk-17-jdk-headless nodejs"

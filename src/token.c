@@ -803,6 +803,8 @@ ph_token_kind_name(enum ph_token_kind kind)
 		return "agent";
 	case PH_TOKEN_CLIENT:
 		return "client";
+	case PH_TOKEN_RELAY:
+		return "relay";
 	}
 	return "unknown";
 }
@@ -1014,8 +1016,10 @@ claims_parse(const json_t *claims, struct ph_claims *out, char **cause)
 		out->kind = PH_TOKEN_AGENT;
 	else if (strcmp(s, "client") == 0)
 		out->kind = PH_TOKEN_CLIENT;
+	else if (strcmp(s, "relay") == 0)
+		out->kind = PH_TOKEN_RELAY;
 	else {
-		set_cause(cause, "kind is neither agent nor client");
+		set_cause(cause, "kind is not agent, client or relay");
 		return -1;
 	}
 

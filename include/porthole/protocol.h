@@ -51,6 +51,8 @@
 #define PH_PATH_AGENT_ARTIFACT	"/v1/agent/artifact"	/* an agent uploads one capture */
 #define PH_PATH_ARTIFACTS	"/v1/artifacts"		/* + [/ID]: list, get, delete */
 #define PH_PATH_AGENTS		"/v1/agents"
+#define PH_PATH_PEER		"/v1/peer"	/* relay to relay, relay token */
+#define PH_SUBPROTO_PEER	"porthole.peer.v1"	/* /v1/peer */
 #define PH_PATH_HEALTHZ		"/healthz"
 #define PH_PATH_METRICS		"/metrics"
 #define PH_PATH_VERSION		"/v1/version"	/* unauthenticated: version, protocol, commit */
@@ -77,6 +79,7 @@ enum ph_close {
 	PH_CLOSE_POLICY = 1008,		/* unknown type byte, bad JSON, bad schema, wrong state */
 	PH_CLOSE_TOO_BIG = 1009,	/* message larger than PH_MAX_MESSAGE */
 	PH_CLOSE_INTERNAL = 1011,	/* the peer hit an error it could not recover */
+	PH_CLOSE_MOVE = 4307,		/* relay leaving its fleet: reconnect (elsewhere) now */
 	PH_CLOSE_UNAUTHORIZED = 4401,	/* no, bad, expired or wrong-kind token */
 	PH_CLOSE_FORBIDDEN = 4403,	/* token valid but not allowed this */
 	PH_CLOSE_NOT_FOUND = 4404,	/* agent not connected / unknown session */
@@ -89,6 +92,7 @@ enum ph_close {
 
 /* The reason of the 1001 close a relay that is shutting down sends. */
 #define PH_REASON_SHUTDOWN	"relay shutting down"
+#define PH_REASON_MOVE		"relay leaving: reconnect elsewhere"
 
 /*
  * Control message types ("type" member of a CONTROL frame).  The numeric

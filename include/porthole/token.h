@@ -24,7 +24,8 @@
 #define PH_CLOCK_SKEW	60	/* seconds of clock difference tolerated */
 #define PH_TOKEN_MAX	8192	/* longest token accepted, bytes */
 
-enum ph_token_kind { PH_TOKEN_AGENT, PH_TOKEN_CLIENT };
+/* relay: one relay of a fleet to another (/v1/peer); neither client nor agent. */
+enum ph_token_kind { PH_TOKEN_AGENT, PH_TOKEN_CLIENT, PH_TOKEN_RELAY };
 
 /*
  * The operations a client token's scope may name are the operation

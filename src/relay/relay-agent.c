@@ -37,6 +37,7 @@
 #include "relay-auth.h"
 #include "relay-conn.h"
 #include "relay-endpoint.h"
+#include "relay-fleet.h"
 #include "relay-session.h"
 
 struct relay_agent {
@@ -52,6 +53,8 @@ struct relay_agent {
 	int64_t			 since;		/* Unix seconds */
 	char			 peer[64];
 	struct relay_conn	*conn;		/* its control channel */
+	uint64_t		 serial;	/* which registration (relay_agents.total) */
+	int			 welcomed;	/* `welcome` sent: opens may go to it */
 	struct relay_agent	*prev, *next;
 };
 
@@ -101,6 +104,7 @@ relay_agent_link(struct relay_agents *as, struct relay_agent *a)
 	as->tail = a;
 	as->n++;
 	as->total++;
+	a->serial = as->total;
 	return 0;
 }
 
@@ -120,6 +124,12 @@ int
 relay_agent_proto(const struct relay_agent *a)
 {
 	return a->proto;
+}
+
+int
+relay_agent_ready(const struct relay_agent *a)
+{
+	return a->welcomed;
 }
 
 
@@ -159,7 +169,7 @@ relay_agent_list(struct relay_agents *as, const struct ph_claims *cl, const char
 		return NULL;
 	}
 	for (a = as->head; a != NULL; a = a->next) {
-		if ((j = relay_agent_json(a)) == NULL)
+		if (!a->welcomed || (j = relay_agent_json(a)) == NULL)
 			continue;
 		if (!relay_auth_may_touch(cl, j)) {
 			json_decref(j);
@@ -314,11 +324,130 @@ relay_agent_claim(struct relay_agent *a, struct relay_agent **old)
 	return 0;
 }
 
+/* The registration is granted: `welcome`; opens may go to the agent now. */
+static void
+relay_agent_welcome(struct relay_agent *a)
+{
+	struct relay_conn *c = a->conn;
+	json_t *welcome;
+
+	welcome = ph_ctl_new(PH_CTL_WELCOME);
+	if (welcome == NULL ||
+	    json_object_set_new(welcome, "proto", json_integer(a->proto)) != 0 ||
+	    json_object_set_new(welcome, "max_payload", json_integer(PH_MAX_PAYLOAD)) != 0 ||
+	    json_object_set_new(welcome, "id", json_string(a->id)) != 0 ||
+	    relay_conn_send_ctl(c, welcome) != 0) {
+		json_decref(welcome);
+		relay_conn_fail(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "cannot answer hello");
+		return;
+	}
+	json_decref(welcome);
+	a->welcomed = 1;
+	ph_info("agent connected: id=%s name=%s peer=%s version=%s proto=%d sub=%s",
+	    a->id, a->name, a->peer, a->version, a->proto, a->sub);
+	relay_agent_audit(c, a, "agent_connected", NULL);
+}
+
+/* Which registration a fleet claim's answer is for (it may be gone by then). */
+struct relay_agent_wait {
+	char		*id;
+	uint64_t	 serial;
+};
+
+static struct relay_agent_wait *
+relay_agent_wait_new(const struct relay_agent *a)
+{
+	struct relay_agent_wait *w;
+
+	if ((w = calloc(1, sizeof *w)) == NULL || (w->id = strdup(a->id)) == NULL) {
+		free(w);
+		return NULL;
+	}
+	w->serial = a->serial;
+	return w;
+}
+
+static struct relay_agent *
+relay_agent_wait_end(struct relay_agent_wait *w)
+{
+	struct relay_agent *a = relay_agent_find(&relay.agents, w->id);
+
+	if (a != NULL && a->serial != w->serial)
+		a = NULL;
+	free(w->id);
+	free(w);
+	return a;
+}
+
+/*
+ * The fleet's answer to a hello's claim: granted (or no answer: Redis is
+ * down, the local rule alone holds), or held by another agent process on
+ * another live relay: refused like a local conflict.
+ */
+static void
+relay_agent_fleet_claimed(int result, const char *holder, void *arg)
+{
+	struct relay_agent *a = relay_agent_wait_end(arg);
+	struct relay_conn *c;
+	json_t *claim;
+	char *cause;
+
+	if (a == NULL || a->welcomed || a->conn == NULL)
+		return;
+	if (result != 1) {
+		relay_agent_welcome(a);
+		return;
+	}
+	c = a->conn;
+	cause = ph_asprintf("agent id %s is held by another agent process of the same "
+	    "token sub (on relay %.32s)", a->id, holder);
+	claim = json_pack("{s:{s:s,s:s}}", "claim", "id", a->claimed, "name", a->name);
+	relay_audit_refusal_with(c, "agent hello", PH_ERR_CONFLICT, cause, claim);
+	c->ep = NULL;
+	a->conn = NULL;
+	relay_agent_unlink(&relay.agents, a);
+	relay_agent_free(a);
+	relay_conn_fail(c, PH_ERR_CONFLICT, PH_CLOSE_CONFLICT, "%s", cause);
+	free(cause);
+}
+
+/* Republishing: a conflict found now is only logged (the agent stays). */
+static void
+relay_agent_republished(int result, const char *holder, void *arg)
+{
+	struct relay_agent *a = relay_agent_wait_end(arg);
+
+	if (a != NULL && result == 1)
+		ph_warn("fleet: agent %s is also held on relay %.32s (claimed while Redis "
+		    "was away); it is listed there", a->id, holder);
+}
+
+void
+relay_agents_republish(void)
+{
+	struct relay_agent *a;
+	struct relay_agent_wait *w;
+
+	for (a = relay.agents.head; a != NULL; a = a->next) {
+		if (!a->welcomed)
+			continue;
+		if ((w = relay_agent_wait_new(a)) == NULL)
+			return;
+		if (relay_fleet_claim(a->id, a->instance, relay_agent_json(a),
+		    relay_agent_republished, w) != 0) {
+			free(w->id);
+			free(w);
+			return;
+		}
+	}
+}
+
 static void
 relay_agent_hello(struct relay_conn *c, json_t *hello)
 {
 	struct relay_agent *a, *old;
-	json_t *labels, *welcome;
+	struct relay_agent_wait *w;
+	json_t *labels;
 	const char *sub = c->claims.sub;
 	char *cause = NULL;
 	int proto;
@@ -381,21 +510,16 @@ relay_agent_hello(struct relay_conn *c, json_t *hello)
 		goto nomem;
 	a->conn = c;
 	c->ep = a;
-
-	welcome = ph_ctl_new(PH_CTL_WELCOME);
-	if (welcome == NULL ||
-	    json_object_set_new(welcome, "proto", json_integer(proto)) != 0 ||
-	    json_object_set_new(welcome, "max_payload", json_integer(PH_MAX_PAYLOAD)) != 0 ||
-	    json_object_set_new(welcome, "id", json_string(a->id)) != 0 ||
-	    relay_conn_send_ctl(c, welcome) != 0) {
-		json_decref(welcome);
-		relay_conn_fail(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "cannot answer hello");
+	/* In a fleet the claim is Redis's to grant; without an answer, local. */
+	if ((w = relay_agent_wait_new(a)) != NULL &&
+	    relay_fleet_claim(a->id, a->instance, relay_agent_json(a),
+	    relay_agent_fleet_claimed, w) == 0)
 		return;
+	if (w != NULL) {
+		free(w->id);
+		free(w);
 	}
-	json_decref(welcome);
-	ph_info("agent connected: id=%s name=%s peer=%s version=%s proto=%d sub=%s",
-	    a->id, a->name, a->peer, a->version, a->proto, a->sub);
-	relay_agent_audit(c, a, "agent_connected", NULL);
+	relay_agent_welcome(a);
 	return;
 nomem:
 	relay_agent_free(a);
@@ -455,6 +579,7 @@ relay_agent_closed(struct relay_conn *c)
 	    c->peer_close != 0 ? c->peer_close : c->close_code,
 	    "connected_secs", (json_int_t)(ph_now() - a->since)));
 	relay_session_agent_gone(&relay.sessions, a->id);
+	relay_fleet_gone(a->id, a->instance);
 	relay_agent_free(a);
 }
 

@@ -33,5 +33,9 @@ json_t	*relay_agent_attribution(struct relay_agents *as, const char *claimed,
 const char *relay_agent_id(const struct relay_agent *a);
 int	relay_agent_proto(const struct relay_agent *a);
 void	relay_agents_free(struct relay_agents *as);
+/* Welcomed: its claim held (locally, and in the fleet's directory when there is one). */
+int	relay_agent_ready(const struct relay_agent *a);
+/* Every local agent into the fleet's directory again (Redis up, or restarted empty). */
+void	relay_agents_republish(void);
 
 #endif

@@ -146,7 +146,16 @@ relay_auth_check_keep(struct lws *wsi, enum ph_token_kind want, struct ph_claims
 		return -1;
 	}
 	if (out->kind != want) {
-		if (want == PH_TOKEN_CLIENT)
+		/* A relay token only ever opens /v1/peer, and only a relay token does. */
+		if (want == PH_TOKEN_RELAY)
+			*cause = ph_asprintf("this is %s %s token; a relay-to-relay link "
+			    "needs a relay token", out->kind == PH_TOKEN_AGENT ? "an" : "a",
+			    ph_token_kind_name(out->kind));
+		else if (out->kind == PH_TOKEN_RELAY)
+			*cause = ph_asprintf("this is a relay token; the %s needs %s token",
+			    want == PH_TOKEN_CLIENT ? "CLI" : "agent",
+			    want == PH_TOKEN_CLIENT ? "a client" : "an agent");
+		else if (want == PH_TOKEN_CLIENT)
 			*cause = strdup("this is an agent token; the CLI needs a client token");
 		else
 			*cause = strdup("this is a client token; the agent needs an agent token");

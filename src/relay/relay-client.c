@@ -187,7 +187,8 @@ relay_client_admit_agent(struct relay_conn *c, struct relay_open *p)
 	    asub != NULL ? "@" : "", asub != NULL ? asub : "") >= sizeof p->agent_id)
 		return relay_client_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
 		    "agent and agent_sub are too long for an agent id");
-	if ((p->agent = relay_agent_find(&relay.agents, p->agent_id)) == NULL)
+	if ((p->agent = relay_agent_find(&relay.agents, p->agent_id)) == NULL ||
+	    !relay_agent_ready(p->agent))
 		return relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
 		    "agent %s is not connected to this relay", p->agent_id);
 	ap = relay_agent_proto(p->agent);

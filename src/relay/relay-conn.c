@@ -259,6 +259,17 @@ relay_conn_shutdown_all(int now)
 		relay_conn_close(c, PH_CLOSE_GOING_AWAY, PH_REASON_SHUTDOWN, now);
 }
 
+/* A fleet's relay leaving: its agents' control channels go now, with 4307. */
+void
+relay_conn_shutdown_agents(void)
+{
+	struct relay_conn *c;
+
+	for (c = relay.conns; c != NULL; c = c->next)
+		if (c->kind == RELAY_CONN_CONTROL)
+			relay_conn_close(c, PH_CLOSE_MOVE, PH_REASON_MOVE, 1);
+}
+
 /* "::ffff:1.2.3.4" -> "1.2.3.4" */
 static void
 relay_conn_peer(struct lws *wsi, char *buf, size_t len)

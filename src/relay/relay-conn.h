@@ -76,6 +76,7 @@ int	relay_conn_closing(const struct relay_conn *c);
 void	relay_conn_pause(struct relay_conn *c, unsigned why);
 void	relay_conn_resume(struct relay_conn *c, unsigned why);
 void	relay_conn_shutdown_all(int now);
+void	relay_conn_shutdown_agents(void);
 void	relay_conn_keepalive_start(int ping_secs, int hangup_secs);
 
 #endif

@@ -61,6 +61,8 @@ static const struct dev_token dev_tokens[] = {
 	  "operator.key" },
 	{ "viewer.token", PH_TOKEN_CLIENT, "dev-viewer", DEV_SCOPE_VIEWER,
 	  "viewer.key" },
+	/* The fleet's relays to one another (/v1/peer): --relay-token. */
+	{ "relay.token", PH_TOKEN_RELAY, "dev-relay", DEV_SCOPE_NONE, NULL },
 };
 
 static const char *dev_client_keys[] = { "operator.key", "viewer.key" };

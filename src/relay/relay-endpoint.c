@@ -16,6 +16,7 @@ static const struct relay_endpoint *const relay_endpoints[RELAY_CONN_NKINDS] = {
 	[RELAY_CONN_CLIENT] = &relay_client_endpoint,
 	[RELAY_CONN_DATA] = &relay_data_endpoint,
 	[RELAY_CONN_UPLOAD] = &relay_upload_endpoint,
+	[RELAY_CONN_PEER] = &relay_peer_endpoint,
 	[RELAY_CONN_OTHER] = &relay_other_endpoint,
 };
 

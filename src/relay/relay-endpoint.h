@@ -24,6 +24,7 @@ enum relay_conn_kind {
 	RELAY_CONN_CLIENT,	/* /v1/session: a client's session */
 	RELAY_CONN_DATA,	/* /v1/agent/session/<sid>: an agent's side of it */
 	RELAY_CONN_UPLOAD,	/* /v1/agent/artifact: an agent uploads a capture */
+	RELAY_CONN_PEER,	/* /v1/peer: another relay of the fleet */
 	RELAY_CONN_OTHER,	/* a WebSocket on no endpoint; being refused */
 	RELAY_CONN_NKINDS
 };
@@ -65,5 +66,6 @@ extern const struct relay_endpoint relay_agent_endpoint;	/* relay-agent.c */
 extern const struct relay_endpoint relay_client_endpoint;	/* relay-client.c */
 extern const struct relay_endpoint relay_data_endpoint;		/* relay-data.c */
 extern const struct relay_endpoint relay_upload_endpoint;	/* relay-upload.c */
+extern const struct relay_endpoint relay_peer_endpoint;		/* relay-peer.c */
 
 #endif

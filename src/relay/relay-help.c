@@ -84,6 +84,13 @@ static const struct ph_help_opt relay_help_options[] = {
 	{ "--max-sessions-per-sub", NULL, "N", "sessions one token subject may "
 	    "hold on one agent (PORTHOLE_MAX_SESSIONS_PER_SUB; default half the "
 	    "per-agent limit, so that others keep room)" },
+	{ "--redis", NULL, "URL", "the fleet's directory: "
+	    "redis[s]://[USER:PASS@]HOST:PORT[/DB] (PORTHOLE_REDIS; the password "
+	    "rather in PORTHOLE_REDIS_PASSWORD_FILE; rediss:// trusts the system "
+	    "store and PORTHOLE_REDIS_CA). Without it the relay is alone" },
+	{ "--advertise", NULL, "HOST:PORT", "with --redis: the address the fleet's "
+	    "other relays reach this one at, published in Redis (PORTHOLE_ADVERTISE; "
+	    "default the listen address, required when that is every address)" },
 	{ "--help", "-h", NULL, "print this help" },
 	{ "--version", "-V", NULL, "print the version and the protocol version" },
 	{ "--man", NULL, NULL, "print the manual page porthole-relay(8) as roff" },

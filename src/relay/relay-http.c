@@ -36,6 +36,8 @@
 #include "relay-auth.h"
 #include "relay-conn.h"
 #include "relay-endpoint.h"
+#include "relay-fleet.h"
+#include "porthole/selector.h"
 #include "relay-limits.h"
 #include "relay-metrics.h"
 
@@ -144,6 +146,136 @@ relay_http_proof(struct lws *wsi, const struct ph_claims *cl, const char *method
 	return ph_listproof_verify(cl, proof, &req, ph_now(), cause);
 }
 
+/*
+ * A listing waiting for Redis.  Its connection may close first: then conn
+ * is NULL and the answer is dropped.  The claims and selector are copied
+ * (the request's headers are gone by the time Redis answers).
+ */
+struct relay_http_wait {
+	struct relay_conn	*conn;
+	struct lws		*wsi;
+	json_t			*claims_agents;	/* what the token may see, by its claims */
+	struct ph_claims	 cl;
+	char			*selector;
+	char			*body;		/* the answer, once built */
+	unsigned		 status;
+	struct relay_http_wait	*next;
+};
+
+static struct relay_http_wait *relay_http_waits;	/* loop-local: one thread */
+
+static void
+relay_http_wait_free(struct relay_http_wait *w)
+{
+	ph_claims_free(&w->cl);
+	free(w->selector);
+	free(w->body);
+	free(w);
+}
+
+static void
+relay_http_wait_unlink(struct relay_http_wait *w)
+{
+	struct relay_http_wait **pp;
+
+	for (pp = &relay_http_waits; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			return;
+		}
+}
+
+/*
+ * The listing: this relay's agents from memory, the others' from Redis
+ * (each once: Redis's entries of this relay are skipped, and ids already
+ * listed), filtered by the token and the selector.  entries NULL: Redis
+ * did not answer; the listing is partial.
+ */
+static void
+relay_http_fleet_listed(json_t *entries, void *arg)
+{
+	struct relay_http_wait *w = arg;
+	json_t *list, *doc, *j;
+	char *cause = NULL;
+	size_t i;
+	int m;
+
+	if (w->conn == NULL) {
+		relay_http_wait_unlink(w);
+		relay_http_wait_free(w);
+		return;
+	}
+	list = relay_agent_list(&relay.agents, &w->cl, w->selector, &cause);
+	if (list == NULL) {
+		doc = json_pack("{s:{s:s,s:s}}", "error", "code", "bad_request", "message",
+		    cause != NULL ? cause : "bad selector");
+		w->status = 400;
+		goto out;
+	}
+	json_array_foreach(entries, i, j) {
+		const char *rid = json_string_value(json_object_get(j, "relay"));
+		const char *id = json_string_value(json_object_get(j, "id"));
+
+		if (id == NULL || (rid != NULL && strcmp(rid, relay_fleet_id()) == 0) ||
+		    relay_agent_find(&relay.agents, id) != NULL)
+			continue;
+		if (!relay_auth_may_touch(&w->cl, j))
+			continue;
+		if (w->selector != NULL &&
+		    (m = ph_selector_match(w->selector, j, &cause)) <= 0) {
+			free(cause);
+			cause = NULL;
+			continue;
+		}
+		json_array_append(list, j);
+	}
+	doc = json_pack("{s:o,s:b}", "agents", list, "partial", entries == NULL);
+	w->status = 200;
+out:
+	free(cause);
+	w->body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	lws_callback_on_writable(w->wsi);
+}
+
+static int
+relay_http_fleet_list(struct relay_conn *c, struct lws *wsi, struct ph_claims *cl,
+    const char *selector)
+{
+	struct relay_http_wait *w;
+
+	if ((w = calloc(1, sizeof *w)) == NULL)
+		return -1;
+	w->conn = c;
+	w->wsi = wsi;
+	w->cl = *cl;		/* taken: the caller's is zeroed */
+	memset(cl, 0, sizeof *cl);
+	if (selector != NULL && (w->selector = strdup(selector)) == NULL) {
+		relay_http_wait_free(w);
+		return -1;
+	}
+	w->next = relay_http_waits;
+	relay_http_waits = w;
+	if (relay_fleet_list(relay_http_fleet_listed, w) != 0)
+		relay_http_fleet_listed(NULL, w);	/* Redis down: ours only, partial */
+	return 0;
+}
+
+/* The wait of c, unlinked, or NULL. */
+static struct relay_http_wait *
+relay_http_wait_take(struct relay_conn *c, int ready_only)
+{
+	struct relay_http_wait **pp, *w;
+
+	for (pp = &relay_http_waits; (w = *pp) != NULL; pp = &w->next) {
+		if (w->conn != c || (ready_only && w->status == 0))
+			continue;
+		*pp = w->next;
+		return w;
+	}
+	return NULL;
+}
+
 static int
 relay_http_agents(struct relay_conn *c, struct lws *wsi)
 {
@@ -178,6 +310,12 @@ relay_http_agents(struct relay_conn *c, struct lws *wsi)
 		relay_audit_refusal(c, PH_PATH_AGENTS, PH_ERR_FORBIDDEN, cause);
 		r = relay_http_error(c, wsi, 403, PH_ERR_FORBIDDEN, cause);
 		free(cause);
+		ph_claims_free(&cl);
+		return r;
+	}
+	if (relay_redis_on()) {
+		/* The fleet's listing: answered from WRITEABLE once Redis replies. */
+		r = relay_http_fleet_list(c, wsi, &cl, selector);
 		ph_claims_free(&cl);
 		return r;
 	}
@@ -418,8 +556,18 @@ relay_http_writeable(struct relay_conn *c, struct lws *wsi)
 	size_t left, n;
 	int final;
 
-	if (b == NULL)
-		return 0;
+	if (b == NULL) {
+		struct relay_http_wait *w = relay_http_wait_take(c, 1);
+		int r;
+
+		if (w == NULL)
+			return 0;
+		r = w->body == NULL ? relay_http_error(c, wsi, 500, PH_ERR_INTERNAL,
+		    "cannot build the listing") : relay_http_respond(c, wsi, w->status,
+		    "application/json", w->body, strlen(w->body), 0);
+		relay_http_wait_free(w);
+		return r;
+	}
 	if (b->rd != NULL)
 		return relay_http_stream(c, wsi, b);
 	left = b->len - b->off;
@@ -447,7 +595,16 @@ relay_http_writeable(struct relay_conn *c, struct lws *wsi)
 static void
 relay_http_closed(struct relay_conn *c)
 {
+	struct relay_http_wait *w;
+
 	relay_http_body_free(c);
+	/* A listing still waiting for Redis: its callback frees it. */
+	for (w = relay_http_waits; w != NULL; w = w->next)
+		if (w->conn == c)
+			w->conn = NULL;
+	/* One already answered: nobody will write it. */
+	while ((w = relay_http_wait_take(NULL, 1)) != NULL)
+		relay_http_wait_free(w);
 }
 
 const struct relay_endpoint relay_http_endpoint = {

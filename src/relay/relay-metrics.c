@@ -225,6 +225,26 @@ relay_metrics_render(char **out, size_t *len)
 	    "WebSocket connections open now.");
 	fprintf(f, "porthole_relay_websockets %zu\n", relay.nwebsockets);
 
+	/* The fleet (relay-redis.c, relay-fleet.c); zeros for a relay without --redis. */
+	relay_metrics_head(f, "porthole_relay_redis_up", "gauge",
+	    "1 while the connection to Redis (--redis) is up.");
+	fprintf(f, "porthole_relay_redis_up %d\n", relay_redis_up());
+	relay_metrics_head(f, "porthole_relay_redis_rtt_seconds", "gauge",
+	    "Round-trip time of the last PING to Redis.");
+	fprintf(f, "porthole_relay_redis_rtt_seconds %.6f\n",
+	    (double)relay.redis.rtt_us / 1e6);
+	relay_metrics_head(f, "porthole_relay_redis_errors_total", "counter",
+	    "Redis connections lost or refused (a failed dial, a bad reply, no answer).");
+	fprintf(f, "porthole_relay_redis_errors_total %llu\n",
+	    (unsigned long long)relay.redis.errors);
+	relay_metrics_head(f, "porthole_relay_peers", "gauge",
+	    "Links from other relays of the fleet (/v1/peer) open now.");
+	fprintf(f, "porthole_relay_peers %llu\n", (unsigned long long)relay.peers);
+	relay_metrics_head(f, "porthole_relay_redis_commands_total", "counter",
+	    "Commands sent to Redis.");
+	fprintf(f, "porthole_relay_redis_commands_total %llu\n",
+	    (unsigned long long)relay.redis.commands);
+
 	relay_metrics_head(f, "porthole_relay_recordings_total", "counter",
 	    "Session recordings started.");
 	fprintf(f, "porthole_relay_recordings_total %llu\n",

@@ -24,6 +24,10 @@ relay_route(const char *path, const char **subproto, const char **sid)
 		*subproto = PH_SUBPROTO_CONTROL;
 		return RELAY_CONN_CONTROL;
 	}
+	if (strcmp(path, PH_PATH_PEER) == 0) {
+		*subproto = PH_SUBPROTO_PEER;
+		return RELAY_CONN_PEER;
+	}
 	*subproto = PH_SUBPROTO_SESSION;
 	if (strcmp(path, PH_PATH_SESSION) == 0)
 		return RELAY_CONN_CLIENT;

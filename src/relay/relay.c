@@ -68,6 +68,8 @@ enum relay_opt {
 	RELAY_OPT_ARTIFACT_DIR,
 	RELAY_OPT_ARTIFACT_MAX,
 	RELAY_OPT_ARTIFACT_QUOTA,
+	RELAY_OPT_REDIS,
+	RELAY_OPT_ADVERTISE,
 };
 
 /*
@@ -101,6 +103,19 @@ static const struct lws_protocols relay_protocols[] = {
 		.rx_buffer_size = RELAY_RX_SESSION,
 		.tx_packet_size = RELAY_TX_PACKET,
 	},
+	{
+		.name = PH_SUBPROTO_PEER,
+		.callback = relay_conn_callback,
+		.per_session_data_size = sizeof(struct relay_conn),
+		.rx_buffer_size = RELAY_RX_SESSION,
+		.tx_packet_size = RELAY_TX_PACKET,
+	},
+	{
+		/* The Redis connection (relay-redis.c): a RAW client socket. */
+		.name = RELAY_REDIS_PROTOCOL,
+		.callback = relay_redis_callback,
+		.rx_buffer_size = 65536,
+	},
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -118,6 +133,8 @@ struct relay_opts {
 	char	*artifact_dir;		/* relay-artifact.c */
 	uint64_t artifact_max, artifact_quota;
 	int	 ping_secs, hangup_secs;	/* relay-conn.c's keepalive */
+	char	*redis;			/* relay-redis.c: --redis URL */
+	char	*advertise;		/* relay-fleet.c: --advertise HOST:PORT */
 	struct ph_lifetime lifetime;		/* relay-auth.c, relay-dev.c */
 };
 
@@ -134,6 +151,8 @@ relay_tick(lws_sorted_usec_list_t *sul)
 {
 	(void)sul;
 	relay_session_tick(&relay.sessions, ph_mono_ms());
+	relay_redis_tick(ph_mono_ms());
+	relay_fleet_tick(ph_mono_ms());
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
 }
 
@@ -177,9 +196,21 @@ relay_shutdown_begin(int sig)
 	int first = relay.shutdown_secs - RELAY_SHUTDOWN_HURRY;
 
 	relay.shutting_down = 1;
-	ph_info("%s: no longer accepting; closing %zu WebSockets (at most %d s)",
-	    strsignal(sig), relay.nwebsockets, relay.shutdown_secs);
-	relay_conn_shutdown_all(0);
+	if (relay_redis_on()) {
+		/*
+		 * In a fleet the agents have somewhere else to go: they are told
+		 * to reconnect now (4307), and the sessions running here finish
+		 * on their own, until the hurry closes what is left.
+		 */
+		ph_info("%s: no longer accepting; agents sent elsewhere; %zu WebSockets "
+		    "left to finish (at most %d s)", strsignal(sig), relay.nwebsockets,
+		    relay.shutdown_secs);
+		relay_conn_shutdown_agents();
+	} else {
+		ph_info("%s: no longer accepting; closing %zu WebSockets (at most %d s)",
+		    strsignal(sig), relay.nwebsockets, relay.shutdown_secs);
+		relay_conn_shutdown_all(0);
+	}
 	if (relay.nwebsockets == 0) {
 		relay.done = 1;
 		return;
@@ -281,6 +312,8 @@ static const struct option relay_longopts[] = {
 	    RELAY_OPT_MAX_SESSIONS_PER_AGENT },
 	{ "max-sessions-per-sub", required_argument, NULL,
 	    RELAY_OPT_MAX_SESSIONS_PER_SUB },
+	{ "redis", required_argument, NULL, RELAY_OPT_REDIS },
+	{ "advertise", required_argument, NULL, RELAY_OPT_ADVERTISE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "man", no_argument, NULL, 'M' },
@@ -313,6 +346,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
 	const char *f_revoked = NULL, *f_hangup = NULL, *f_lifetime = NULL;
 	const char *f_artifacts = NULL, *f_amax = NULL, *f_aquota = NULL;
+	const char *f_redis = NULL, *f_advertise = NULL;
 	char *lifetime, *cause = NULL;
 	int ch, f_required = 0, ping, hangup, longindex = -1;
 
@@ -348,6 +382,12 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 			relay.shutdown_secs = (int)v;
 			break;
 		}
+		case RELAY_OPT_REDIS:
+			f_redis = optarg;
+			break;
+		case RELAY_OPT_ADVERTISE:
+			f_advertise = optarg;
+			break;
 		case RELAY_OPT_HANDSHAKE_TIMEOUT:
 		case RELAY_OPT_MAX_PENDING:
 		case RELAY_OPT_MAX_PENDING_PER_ADDR:
@@ -406,6 +446,8 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	o->record_required = f_required || (req != NULL && *req != '\0' &&
 	    strcmp(req, "0") != 0 && strcmp(req, "false") != 0 && strcmp(req, "no") != 0);
 	o->revoked = ph_setting(f_revoked, "PORTHOLE_REVOKED");
+	o->redis = ph_setting(f_redis, "PORTHOLE_REDIS");
+	o->advertise = ph_setting(f_advertise, "PORTHOLE_ADVERTISE");
 	if (f_state != NULL && !o->dev) {
 		fprintf(stderr, "porthole-relay: --state only goes with --dev\n");
 		return -1;
@@ -441,6 +483,68 @@ relay_opts_free(struct relay_opts *o)
 	free(o->trusted_proxies);
 	free(o->record_dir);
 	free(o->artifact_dir);
+	if (o->redis != NULL)
+		explicit_bzero(o->redis, strlen(o->redis));
+	free(o->redis);
+	free(o->advertise);
+}
+
+/*
+ * Where the other relays of the fleet dial this one (published in Redis):
+ * --advertise, or the listen address when it is one address; a relay that
+ * listens on every address cannot tell which one its peers reach.
+ */
+static int
+relay_advertise(const struct relay_opts *o, const char *addr, const char *iface, int port)
+{
+	char *host = NULL, *cause = NULL;
+	int p;
+
+	if (!relay_redis_on())
+		return 0;
+	if (o->advertise != NULL && *o->advertise != '\0') {
+		if (ph_hostport_parse(o->advertise, &host, &p, &cause) != 0 || p == 0) {
+			fprintf(stderr, "porthole-relay: --advertise (PORTHOLE_ADVERTISE): %s\n",
+			    cause != NULL ? cause : "the port must not be 0");
+			free(cause);
+			free(host);
+			return -1;
+		}
+		free(host);
+		relay.fleet.advertise = strdup(o->advertise);
+	} else if (iface == NULL) {
+		fprintf(stderr, "porthole-relay: --advertise HOST:PORT (PORTHOLE_ADVERTISE) "
+		    "is required with --redis when the relay listens on every address "
+		    "(%s): the address the fleet's other relays reach this one at\n", addr);
+		return -1;
+	} else
+		relay.fleet.advertise = strchr(addr, ':') != NULL ?
+		    ph_asprintf("[%s]:%d", addr, port) : ph_asprintf("%s:%d", addr, port);
+	ph_info("fleet: other relays reach this one at %s", relay.fleet.advertise);
+	return 0;
+}
+
+/* --redis / PORTHOLE_REDIS and PORTHOLE_REDIS_PASSWORD_FILE; -1 said why. */
+static int
+relay_redis_setup(const struct relay_opts *o)
+{
+	struct relay_redis_url u;
+	const char *pwfile = getenv("PORTHOLE_REDIS_PASSWORD_FILE");
+	char *cause = NULL;
+
+	if (o->redis == NULL || o->redis[0] == '\0')
+		return 0;
+	if (relay_redis_url_parse(o->redis, &u, &cause) != 0 ||
+	    (pwfile != NULL && *pwfile != '\0' &&
+	    relay_redis_url_password_file(&u, pwfile, &cause) != 0) ||
+	    relay_redis_init(&u, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: --redis (PORTHOLE_REDIS): %s\n", cause);
+		free(cause);
+		relay_redis_url_free(&u);
+		return -1;
+	}
+	relay_redis_url_free(&u);
+	return 0;
 }
 
 static void
@@ -559,6 +663,9 @@ main(int argc, char **argv)
 
 	if (relay_limits_init() != 0)
 		goto out;
+	if (relay_redis_setup(&o) != 0)
+		goto out;
+	relay_fleet_init();
 
 	relay_signals();
 	if (relay_listen(&o, port, iface, v4only) != 0)
@@ -571,6 +678,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "porthole-relay: cannot tell which port %s bound\n", o.listen);
 		goto out;
 	}
+	if (relay_advertise(&o, addr, iface, port) != 0)
+		goto out;
+	relay_redis_start(relay_fleet_up);
 	if (o.dev && relay_dev_write_env(o.state, addr, port, &cause) != 0) {
 		fprintf(stderr, "porthole-relay: --dev: %s\n", cause);
 		goto out;
@@ -596,6 +706,9 @@ out:
 		lws_sul_cancel(&relay.sul_keepalive);
 		lws_sul_cancel(&relay.sul_tick);
 		relay_limits_stop();
+		relay_redis_stop();
+		free(relay.fleet.advertise);
+		relay.fleet.advertise = NULL;
 		relay.dying = 1;
 		lws_context_destroy(relay.ctx);
 		relay.ctx = NULL;

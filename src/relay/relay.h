@@ -22,6 +22,9 @@
  *   relay-record.c    recordings; relay-utf8.c: their text
  *   relay-metrics.c   the counters behind GET /metrics
  *   relay-map.c       the string-keyed table the registries use
+ *   relay-fleet.c     the fleet's directory in Redis: claims, heartbeats, ls
+ *   relay-redis.c     the connection to Redis (--redis); relay-resp.c: its
+ *                     replies within a bound; relay-redisurl.c: its URL
  *   relay-dev.c       --dev's state directory
  * docs/architecture.md, "The relay", draws them.
  */
@@ -41,7 +44,9 @@
 #include "relay-audit.h"
 #include "relay-limits.h"
 #include "relay-metrics.h"
+#include "relay-fleet.h"
 #include "relay-record.h"
+#include "relay-redis.h"
 #include "relay-session.h"
 #include "relay-sids.h"
 
@@ -70,6 +75,7 @@ struct relay {
 	lws_sorted_usec_list_t	 sul_tick;	/* relay_tick: attach deadlines */
 	int			 ping_secs, hangup_secs;
 	uint64_t		 refusals;	/* for /metrics */
+	uint64_t		 peers;		/* /v1/peer links open (relay-peer.c) */
 	struct relay_agents	 agents;	/* relay-agent.c */
 	struct relay_sessions	 sessions;	/* relay-session.c */
 	struct relay_sids	 sids;		/* relay-sids.c */
@@ -77,6 +83,8 @@ struct relay {
 	struct relay_audit	 audit;		/* relay-audit.c */
 	struct relay_records	 record;	/* relay-record.c */
 	struct relay_metrics	 metrics;	/* relay-metrics.c */
+	struct relay_redis	 redis;		/* relay-redis.c: --redis */
+	struct relay_fleet	 fleet;		/* relay-fleet.c: the directory in it */
 };
 
 extern struct relay relay;

@@ -47,14 +47,17 @@ check "exec running" wait_for 20 grep -q before-term "$T/exec.out"
 # An exec whose output is held up: its reader sleeps, so the relay's queue
 # toward this CLI is full when the signal comes.  The relay must send what
 # it queued before its 1001.
-"$CLI_BIN" exec e2e-drain -- sh -c 'head -c 8M /dev/zero; exec sleep 4711' </dev/null \
+"$CLI_BIN" exec e2e-drain -- sh -c 'head -c 256M /dev/zero; exec sleep 4711' </dev/null \
 	2>"$T/big.err" | (sleep 4; cat >"$T/big.out") &
 big_pid=$!
 PIDS+=("$big_pid")
 # (sleep 4711: a duration no other test uses, since no_process looks
-# machine-wide.)  Its session is up once the remote head runs (it then blocks on the full
+# machine-wide.  256 MiB: far more than every buffer on the way holds — the
+# CLI's output queue, the sockets, the relay's and the agent's queues — so
+# head is still blocked when pgrep looks; 8 MiB could all fit and head was
+# gone before it looked.)  Its session is up once the remote head runs (it then blocks on the full
 # queue); a moment more lets the relay's queue toward the CLI fill.
-check "held-up exec running" wait_for 60 pgrep -x -f "head -c 8M /dev/zero"
+check "held-up exec running" wait_for 60 pgrep -x -f "head -c 256M /dev/zero"
 sleep 1
 
 kill -TERM "$RELAY_PID"
