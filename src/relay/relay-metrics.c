@@ -163,24 +163,12 @@ relay_metrics_head(FILE *f, const char *name, const char *type, const char *help
 }
 
 /* The /metrics body: a malloc'd string in *out.  -1 on failure. */
-int
-relay_metrics_render(char **out, size_t *len)
+/* Agents, sessions, bytes, refusals, queues. */
+static void
+metrics_sessions(FILE *f)
 {
-	struct rusage ru;
-	struct rlimit rl;
 	uint64_t known = 0;
 	size_t i;
-	long v;
-	FILE *f;
-
-	*out = NULL;
-	if ((f = open_memstream(out, len)) == NULL)
-		return -1;
-
-	relay_metrics_head(f, "porthole_relay_build_info", "gauge",
-	    "Version of this relay and the protocol it speaks.");
-	fprintf(f, "porthole_relay_build_info{version=\"%s\",protocol=\"%d\"} 1\n",
-	    PORTHOLE_VERSION, PH_PROTOCOL_VERSION);
 
 	relay_metrics_head(f, "porthole_relay_agents", "gauge", "Agents connected now.");
 	fprintf(f, "porthole_relay_agents %zu\n", relay.agents.n);
@@ -224,8 +212,12 @@ relay_metrics_render(char **out, size_t *len)
 	relay_metrics_head(f, "porthole_relay_websockets", "gauge",
 	    "WebSocket connections open now.");
 	fprintf(f, "porthole_relay_websockets %zu\n", relay.nwebsockets);
+}
 
-	/* The fleet (relay-redis.c, relay-fleet.c); zeros for a relay without --redis. */
+/* The fleet (relay-redis.c, relay-fleet.c); zeros for a relay without --redis. */
+static void
+metrics_fleet(FILE *f)
+{
 	relay_metrics_head(f, "porthole_relay_redis_up", "gauge",
 	    "1 while the connection to Redis (--redis) is up.");
 	fprintf(f, "porthole_relay_redis_up %d\n", relay_redis_up());
@@ -244,6 +236,13 @@ relay_metrics_render(char **out, size_t *len)
 	    "Commands sent to Redis.");
 	fprintf(f, "porthole_relay_redis_commands_total %llu\n",
 	    (unsigned long long)relay.redis.commands);
+}
+
+/* Recordings, the audit stream and the artifact store. */
+static void
+metrics_records(FILE *f)
+{
+	struct relay_artifact_stats as;
 
 	relay_metrics_head(f, "porthole_relay_recordings_total", "counter",
 	    "Session recordings started.");
@@ -257,37 +256,43 @@ relay_metrics_render(char **out, size_t *len)
 	    "Audit events lost because stdout was not read or failed.");
 	fprintf(f, "porthole_relay_audit_dropped_total %llu\n",
 	    (unsigned long long)relay_audit_dropped());
-	{
-		struct relay_artifact_stats as;
 
-		relay_artifact_stats(&as);
-		relay_metrics_head(f, "porthole_relay_artifacts", "gauge",
-		    "Artifacts the store holds.");
-		fprintf(f, "porthole_relay_artifacts %llu\n",
-		    (unsigned long long)as.count);
-		relay_metrics_head(f, "porthole_relay_artifact_stored_bytes", "gauge",
-		    "Bytes the artifact store holds (as uploaded, compressed).");
-		fprintf(f, "porthole_relay_artifact_stored_bytes %llu\n",
-		    (unsigned long long)as.bytes);
-		relay_metrics_head(f, "porthole_relay_artifact_uploads_total", "counter",
-		    "Captures stored, complete or not.");
-		fprintf(f, "porthole_relay_artifact_uploads_total %llu\n",
-		    (unsigned long long)as.uploads);
-		relay_metrics_head(f, "porthole_relay_artifact_incomplete_total", "counter",
-		    "Captures stored incomplete.");
-		fprintf(f, "porthole_relay_artifact_incomplete_total %llu\n",
-		    (unsigned long long)as.incomplete);
-		relay_metrics_head(f, "porthole_relay_artifact_refused_total", "counter",
-		    "Uploads refused at their start by a bound.");
-		fprintf(f, "porthole_relay_artifact_refused_total %llu\n",
-		    (unsigned long long)as.refused);
-		relay_metrics_head(f, "porthole_relay_artifact_bytes_total", "counter",
-		    "Artifact bytes uploaded by agents and served to clients.");
-		fprintf(f, "porthole_relay_artifact_bytes_total{direction=\"in\"} %llu\n",
-		    (unsigned long long)as.bytes_in);
-		fprintf(f, "porthole_relay_artifact_bytes_total{direction=\"out\"} %llu\n",
-		    (unsigned long long)as.bytes_out);
-	}
+	relay_artifact_stats(&as);
+	relay_metrics_head(f, "porthole_relay_artifacts", "gauge",
+	    "Artifacts the store holds.");
+	fprintf(f, "porthole_relay_artifacts %llu\n",
+	    (unsigned long long)as.count);
+	relay_metrics_head(f, "porthole_relay_artifact_stored_bytes", "gauge",
+	    "Bytes the artifact store holds (as uploaded, compressed).");
+	fprintf(f, "porthole_relay_artifact_stored_bytes %llu\n",
+	    (unsigned long long)as.bytes);
+	relay_metrics_head(f, "porthole_relay_artifact_uploads_total", "counter",
+	    "Captures stored, complete or not.");
+	fprintf(f, "porthole_relay_artifact_uploads_total %llu\n",
+	    (unsigned long long)as.uploads);
+	relay_metrics_head(f, "porthole_relay_artifact_incomplete_total", "counter",
+	    "Captures stored incomplete.");
+	fprintf(f, "porthole_relay_artifact_incomplete_total %llu\n",
+	    (unsigned long long)as.incomplete);
+	relay_metrics_head(f, "porthole_relay_artifact_refused_total", "counter",
+	    "Uploads refused at their start by a bound.");
+	fprintf(f, "porthole_relay_artifact_refused_total %llu\n",
+	    (unsigned long long)as.refused);
+	relay_metrics_head(f, "porthole_relay_artifact_bytes_total", "counter",
+	    "Artifact bytes uploaded by agents and served to clients.");
+	fprintf(f, "porthole_relay_artifact_bytes_total{direction=\"in\"} %llu\n",
+	    (unsigned long long)as.bytes_in);
+	fprintf(f, "porthole_relay_artifact_bytes_total{direction=\"out\"} %llu\n",
+	    (unsigned long long)as.bytes_out);
+}
+
+/* The process, under the names Prometheus's client libraries use. */
+static void
+metrics_process(FILE *f)
+{
+	struct rusage ru;
+	struct rlimit rl;
+	long v;
 
 	if ((v = relay_metrics_rss()) >= 0) {
 		relay_metrics_head(f, "process_resident_memory_bytes", "gauge",
@@ -314,6 +319,25 @@ relay_metrics_render(char **out, size_t *len)
 	relay_metrics_head(f, "process_start_time_seconds", "gauge",
 	    "Start time of the process since unix epoch in seconds.");
 	fprintf(f, "process_start_time_seconds %lld\n", (long long)relay.metrics.start);
+}
+
+int
+relay_metrics_render(char **out, size_t *len)
+{
+	FILE *f;
+
+	*out = NULL;
+	if ((f = open_memstream(out, len)) == NULL)
+		return -1;
+
+	relay_metrics_head(f, "porthole_relay_build_info", "gauge",
+	    "Version of this relay and the protocol it speaks.");
+	fprintf(f, "porthole_relay_build_info{version=\"%s\",protocol=\"%d\"} 1\n",
+	    PORTHOLE_VERSION, PH_PROTOCOL_VERSION);
+	metrics_sessions(f);
+	metrics_fleet(f);
+	metrics_records(f);
+	metrics_process(f);
 
 	if (ferror(f)) {
 		fclose(f);
