@@ -8,9 +8,11 @@
 
 #include <jansson.h>
 
+#include "porthole/printable.h"
 #include "porthole/util.h"
 
 #include "client-doc.h"
+#include "client-out.h"
 #include "client-op.h"
 #include "cmd.h"
 
@@ -83,4 +85,18 @@ out:
 	client_op_result_free(&res);
 	free(d.buf);
 	return r;
+}
+
+int
+client_doc_print(json_t *doc, int json, size_t flags, int (*print)(json_t *doc))
+{
+	char	*text;
+
+	if (!json)
+		return print(doc);
+	if ((text = ph_json_dumps(doc, JSON_COMPACT | flags)) == NULL)
+		return cmd_failf("out of memory");
+	printf("%s\n", text);
+	free(text);
+	return client_out_flush();
 }

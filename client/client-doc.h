@@ -23,4 +23,12 @@ struct client_conf;
 int	client_doc_run(struct client_conf *conf, const char *target, const char *opname,
 	    json_t *members, size_t max, const char *what, json_t **doc);
 
+/*
+ * The document on stdout: with json, as one line (jansson flags: its
+ * real precision), else through print, the command's table.  0, or the
+ * exit status after one "porthole: ..." line.
+ */
+int	client_doc_print(json_t *doc, int json, size_t flags,
+	    int (*print)(json_t *doc));
+
 #endif

@@ -127,7 +127,7 @@ cmd_lsof_exec(struct client_conf *conf, int argc, char **argv)
 {
 	const char	*target = NULL, *pid = NULL;
 	json_t		*doc;
-	char		*end, *text;
+	char		*end;
 	long long	 n;
 	int		 i, r, json = 0;
 
@@ -156,16 +156,7 @@ cmd_lsof_exec(struct client_conf *conf, int argc, char **argv)
 	if ((r = client_doc_run(conf, target, "lsof", json_pack("{s:I}", "pid",
 	    (json_int_t)n), LSOF_DOC_MAX, "descriptor list", &doc)) != 0)
 		return r;
-	if (json) {
-		if ((text = ph_json_dumps(doc, JSON_COMPACT)) == NULL)
-			r = cmd_failf("out of memory");
-		else {
-			printf("%s\n", text);
-			r = client_out_flush();
-		}
-		free(text);
-	} else
-		r = lsof_print(doc);
+	r = client_doc_print(doc, json, 0, lsof_print);
 	json_decref(doc);
 	return r;
 }

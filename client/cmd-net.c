@@ -121,7 +121,7 @@ cmd_net_exec(struct client_conf *conf, int argc, char **argv)
 {
 	const char	*target = NULL;
 	json_t		*members, *doc;
-	char		*end, *text;
+	char		*end;
 	long long	 pid = 0;
 	int		 i, r, json = 0, listening = 0;
 
@@ -156,16 +156,7 @@ cmd_net_exec(struct client_conf *conf, int argc, char **argv)
 	if ((r = client_doc_run(conf, target, "net", members, NET_DOC_MAX, "socket list",
 	    &doc)) != 0)
 		return r;
-	if (json) {
-		if ((text = ph_json_dumps(doc, JSON_COMPACT)) == NULL)
-			r = cmd_failf("out of memory");
-		else {
-			printf("%s\n", text);
-			r = client_out_flush();
-		}
-		free(text);
-	} else
-		r = net_print(doc);
+	r = client_doc_print(doc, json, 0, net_print);
 	json_decref(doc);
 	return r;
 }

@@ -165,7 +165,7 @@ cmd_probe_exec(struct client_conf *conf, int argc, char **argv)
 	struct ph_probe_dest d;
 	const char	*target = NULL, *dest = NULL;
 	json_t		*members, *doc;
-	char		*cause = NULL, *text;
+	char		*cause = NULL;
 	int64_t		 timeout = 5000;
 	int		 i, r, json = 0, tls = 0;
 
@@ -214,16 +214,7 @@ cmd_probe_exec(struct client_conf *conf, int argc, char **argv)
 	if ((r = client_doc_run(conf, target, "probe", members, PROBE_DOC_MAX, "probe result",
 	    &doc)) != 0)
 		return r;
-	if (json) {
-		if ((text = ph_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10))) == NULL)
-			r = cmd_failf("out of memory");
-		else {
-			printf("%s\n", text);
-			r = client_out_flush();
-		}
-		free(text);
-	} else
-		r = probe_print(doc);
+	r = client_doc_print(doc, json, JSON_REAL_PRECISION(10), probe_print);
 	if (r == 0 && !json_is_true(json_object_get(doc, "ok")))
 		r = 1;
 	json_decref(doc);
