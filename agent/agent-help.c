@@ -63,6 +63,13 @@ static const struct ph_help_opt agent_help_env[] = {
 	    "for this many seconds" },
 	{ "PORTHOLE_LOG", NULL, NULL, "the log's level: error, warn, info "
 	    "(default), debug" },
+	{ "PORTHOLE_WATCH", NULL, NULL, "the flight recorder's watches, each as "
+	    "'porthole watch add' takes them, separated by ';' (e.g. "
+	    "'--rss-above 85% --kind core'): captures uploaded with nobody "
+	    "attached" },
+	{ "PORTHOLE_SPOOL_DIR", NULL, NULL, "where captures wait while no relay "
+	    "is reachable (default none: such a capture is skipped); "
+	    "PORTHOLE_SPOOL_MAX bounds it (default 2GiB)" },
 	{ "SSL_CERT_FILE", NULL, NULL, "the CA bundle, where the image's is not "
 	    "in a usual place" },
 	{ "ECS_CONTAINER_METADATA_URI_V4", NULL, NULL, "set by ECS: the agent "

@@ -49,6 +49,10 @@ static const struct ph_help_opt help_env[] = {
 	    "seconds without a byte from the relay (default 50)" },
 	{ "PORTHOLE_LOG", NULL, NULL, "the diagnostic log's level: error, warn "
 	    "(default), info, debug" },
+	{ "PORTHOLE_CONTEXT", NULL, NULL, "the context of the config file to "
+	    "use (--context)" },
+	{ "XDG_CONFIG_HOME", NULL, NULL, "the contexts are in "
+	    "$XDG_CONFIG_HOME/porthole/config (default ~/.config/porthole/config)" },
 	{ "XDG_STATE_HOME", NULL, NULL, "the console's history is "
 	    "$XDG_STATE_HOME/porthole/history (default "
 	    "~/.local/state/porthole/history)" },
