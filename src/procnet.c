@@ -55,18 +55,6 @@ net_split(const char *line, struct net_field *f, size_t max, const char **rest)
 	return n;
 }
 
-static int
-net_hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* len hex digits at p (1..16) into *v; -1 on anything else. */
 static int
 net_hex(const char *p, size_t len, uint64_t *v)
@@ -78,7 +66,7 @@ net_hex(const char *p, size_t len, uint64_t *v)
 		return -1;
 	*v = 0;
 	for (i = 0; i < len; i++) {
-		if ((d = net_hexdigit(p[i])) < 0)
+		if ((d = ph_hexval((unsigned char)p[i])) < 0)
 			return -1;
 		*v = *v << 4 | (uint64_t)d;
 	}

@@ -431,3 +431,15 @@ ph_arg_wipe(char *arg)
 	if (arg != NULL && arg[0] != '@')
 		memset(arg, 'x', strlen(arg));
 }
+
+int
+ph_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -68,6 +68,9 @@ void	 ph_env_scrub(void);
  */
 void	 ph_arg_wipe(char *arg);
 
+/* The value of one hex digit (either case), or -1 for anything else. */
+int	 ph_hexval(int c);
+
 /* Printf into a malloc'd string; aborts on allocation failure. */
 char	*ph_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -15,18 +15,6 @@
 
 #define REDIS_PASS_MAX	4096
 
-static int
-url_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode [p, p+n) into a new string; NULL on a bad escape or NUL. */
 static char *
 url_decode(const char *p, size_t n)
@@ -39,8 +27,8 @@ url_decode(const char *p, size_t n)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		if (p[i] == '%') {
-			if (i + 2 >= n || (h = url_hex((unsigned char)p[i + 1])) < 0 ||
-			    (l = url_hex((unsigned char)p[i + 2])) < 0 || (h == 0 && l == 0))
+			if (i + 2 >= n || (h = ph_hexval((unsigned char)p[i + 1])) < 0 ||
+			    (l = ph_hexval((unsigned char)p[i + 2])) < 0 || (h == 0 && l == 0))
 				goto bad;
 			*o++ = (char)(h * 16 + l);
 			i += 2;

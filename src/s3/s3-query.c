@@ -108,18 +108,6 @@ ph_s3_query_canon(const struct ph_s3_qparam *q, size_t n)
 	return out;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode s[0..n) and encode the result the AWS way; NULL on a bad escape. */
 static char *
 reencode(const char *s, size_t n)
@@ -137,7 +125,7 @@ reencode(const char *s, size_t n)
 				free(raw);
 				return NULL;
 			}
-			if ((hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0) {
+			if ((hi = ph_hexval((unsigned char)s[i + 1])) < 0 || (lo = ph_hexval((unsigned char)s[i + 2])) < 0) {
 				free(raw);
 				return NULL;
 			}

@@ -68,18 +68,6 @@ static int		 done, sleeping;
 static struct lws	*client;
 static lws_sorted_usec_list_t sul_sleep;
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void
 add_act(enum act_kind k, const char *arg)
 {
@@ -96,7 +84,7 @@ add_act(enum act_kind k, const char *arg)
 		n = strlen(arg) / 2;
 		a->data = malloc(n + 1);
 		for (i = 0; i < n; i++)
-			a->data[i] = (uint8_t)(hexval(arg[2 * i]) << 4 | hexval(arg[2 * i + 1]));
+			a->data[i] = (uint8_t)(ph_hexval((unsigned char)arg[2 * i]) << 4 | ph_hexval((unsigned char)arg[2 * i + 1]));
 		a->len = n;
 		break;
 	case A_TEXT:
