@@ -10,6 +10,9 @@
  * a lost session, reaping, `exit`.  Apart from start (and dump's input),
  * a helper operation's entry points are exec's: OP_HELPER_ENTRY in op.h.
  */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include <jansson.h>
 
 #include "porthole/frame.h"
@@ -53,5 +56,22 @@ op_helper_start_as(struct agent_session *s, json_t *open, json_t *helper_argv,
 	json_object_del(req, "grace_ms");
 	r = op_exec_start_as(s, req, out);
 	json_decref(req);
+	return r;
+}
+
+int
+op_helper_print(const char *op, const json_t *doc)
+{
+	char	*out;
+	int	 r = 0;
+
+	if ((out = json_dumps(doc, JSON_COMPACT)) == NULL) {
+		fprintf(stderr, "%s: out of memory\n", op);
+		return 255;
+	}
+	/* A failed write: the reader is gone, nobody to tell. */
+	if (fputs(out, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+		r = 255;
+	free(out);
 	return r;
 }

@@ -245,8 +245,8 @@ op_lsof_main(int argc, char **argv)
 	size_t		 nsocks = 0, nfds = 0, i;
 	json_int_t	 deleted_bytes = 0;
 	long		 pid;
-	char		*cause = NULL, *end, *out, comm[64], path[64];
-	int		*fds = NULL, k, deleted = 0, truncated = 0;
+	char		*cause = NULL, *end, comm[64], path[64];
+	int		*fds = NULL, k, deleted = 0, truncated = 0, r;
 	json_t		*doc, *arr, *counts, *o, *c;
 	FILE		*f;
 
@@ -297,11 +297,8 @@ op_lsof_main(int argc, char **argv)
 	json_object_set_new(doc, "deleted", json_integer(deleted));
 	json_object_set_new(doc, "deleted_bytes", json_integer(deleted_bytes));
 	json_object_set_new(doc, "truncated", json_boolean(truncated));
-	if ((out = json_dumps(doc, JSON_COMPACT)) == NULL)
-		goto oom;
-	if (fputs(out, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
-		return 255;
-	free(out);
+	if ((r = op_helper_print("lsof", doc)) != 0)
+		return r;
 	json_decref(doc);
 	free(socks);
 	free(fds);

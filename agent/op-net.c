@@ -210,9 +210,9 @@ op_net_main(int argc, char **argv)
 	struct net_owner *own = NULL;
 	size_t		  n = 0, nown = 0, i;
 	long		  pid;
-	char		 *cause = NULL, *end, *out;
+	char		 *cause = NULL, *end;
 	json_t		 *doc, *arr, *o;
-	int		  k, listening, unreadable = 0;
+	int		  k, listening, unreadable = 0, r;
 
 	if (argc != 3 || (pid = strtol(argv[1], &end, 10)) < 0 || *end != '\0' ||
 	    pid > 0x7fffffff || (strcmp(argv[2], "0") != 0 && strcmp(argv[2], "1") != 0)) {
@@ -243,11 +243,8 @@ op_net_main(int argc, char **argv)
 	json_object_set_new(doc, "pid", pid > 0 ? json_integer(pid) : json_null());
 	json_object_set_new(doc, "unreadable", json_integer(unreadable));
 	json_object_set_new(doc, "sockets", arr);
-	if ((out = json_dumps(doc, JSON_COMPACT)) == NULL)
-		goto oom;
-	if (fputs(out, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
-		return 255;
-	free(out);
+	if ((r = op_helper_print("net", doc)) != 0)
+		return r;
 	json_decref(doc);
 	free(socks);
 	free(own);

@@ -83,8 +83,9 @@ op_ps_main(int argc, char **argv)
 	struct ph_cgmem	 cg;
 	pid_t		*pids = NULL;
 	size_t		 n = 0, nfirst = 0, i;
+	int		 r;
 	char		*user, *comm, *cmd, *cgpath;
-	char		*cause = NULL, *out;
+	char		*cause = NULL;
 	json_t		*doc, *procs, *o;
 	double		 t0, t1, hz = (double)sysconf(_SC_CLK_TCK);
 	struct timespec	 nap = { OP_PS_SAMPLE_MS / 1000, (OP_PS_SAMPLE_MS % 1000) * 1000000L };
@@ -172,11 +173,8 @@ op_ps_main(int argc, char **argv)
 		json_object_set_new(doc, "cgroup", json_null());
 	}
 	json_object_set_new(doc, "processes", procs);
-	if ((out = json_dumps(doc, JSON_COMPACT)) == NULL)
-		goto oom;
-	if (fputs(out, stdout) == EOF || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
-		return 255;
-	free(out);
+	if ((r = op_helper_print("ps", doc)) != 0)
+		return r;
 	json_decref(doc);
 	free(first);
 	free(pids);

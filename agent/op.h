@@ -90,6 +90,13 @@ struct op_exec_out {
 	void		*err_arg;
 	void		(*err_free)(void *);
 };
+/*
+ * In a helper child (ps, net, lsof): its one JSON document as one line on
+ * stdout.  0, or the helper's exit status 255 (out of memory said on
+ * stderr as "OP: ..."; a write that failed said nowhere: the reader left).
+ */
+int		 op_helper_print(const char *op, const json_t *doc);
+
 /* op_helper_start with the helper's output as out says. */
 int		 op_helper_start_as(struct agent_session *s, json_t *open,
 		    json_t *helper_argv, const struct op_exec_out *out);
