@@ -93,6 +93,9 @@ done
 rid=$(sed -n 's/.*fleet: this relay is \([0-9a-f]*\) in Redis.*/\1/p' "$T/relay$victim.err" | head -1)
 kill -9 "${RELAY_PIDS[$victim]}"
 check "every agent is listed again after kill -9 of relay $victim" wait_for 15 listed_n 6
+# Until HAProxy's health check has seen the dead relay (inter 500ms, longer
+# on a loaded machine), a listing it still sends there is refused outright.
+check "HAProxy took relay $victim out" wait_for 15 grep -q "relay$victim is DOWN" "$T/haproxy.log"
 ok_runs=0
 for run in $(seq 5); do listed_n 6 && ok_runs=$((ok_runs + 1)); done
 eq "... each once, five times in a row" "$ok_runs" 5
