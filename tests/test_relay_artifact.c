@@ -131,7 +131,7 @@ Test(relay_artifact, a_whole_upload_is_measured_and_survives_a_restart)
 	cr_assert_str_eq(json_string_value(json_object_get(m, "sha256")), plain_sha);
 	cr_assert_eq(json_integer_value(json_object_get(m, "stored_bytes")), (json_int_t)packed_len);
 	cr_assert_str_eq(json_string_value(json_object_get(m, "agent")), "api@tasks");
-	r = relay_artifact_open(json_string_value(json_object_get(m, "id")), &cause);
+	r = relay_artifact_open(json_string_value(json_object_get(m, "id")), NULL, NULL, &cause);
 	cr_assert_not_null(r, "%s", cause);
 	while ((n = relay_artifact_read(r, buf, sizeof buf)) > 0) {
 		cr_assert(memcmp(buf, packed + got, (size_t)n) == 0);
@@ -223,7 +223,7 @@ Test(relay_artifact, a_token_sees_only_its_target_and_rm_forgets)
 	list = relay_artifact_list(&all, "env=prod", &cause);
 	cr_assert_eq(json_array_size(list), 1);
 	json_decref(list);
-	cr_assert_eq(relay_artifact_rm(id, &cause), 0, "%s", cause);
+	cr_assert_eq(relay_artifact_rm(id, NULL, NULL, &cause), 0, "%s", cause);
 	cr_assert_null(relay_artifact_get(&all, id));
 	relay_artifact_cleanup();
 	cr_assert_eq(relay_artifact_init(dir, 1ULL << 30, 1ULL << 30, &cause), 0, "%s", cause);

@@ -123,11 +123,14 @@ dir_load(void *state, char **cause)
 }
 
 static struct relay_artifact_wr *
-dir_create(void *state, const char *id, char **cause)
+dir_create(void *state, const char *id, relay_artifact_ev_fn *ev, void *owner,
+    char **cause)
 {
 	struct relay_artifact_wr *w;
 	char		*p;
 
+	(void)ev;	/* a local file: never behind, committed at once */
+	(void)owner;
 	if ((w = calloc(1, sizeof *w)) == NULL || (p = dir_path(state, id, ".zst.part")) == NULL) {
 		free(w);
 		*cause = ph_asprintf("out of memory");
@@ -223,10 +226,14 @@ out:
 }
 
 static struct relay_artifact_rd *
-dir_read_open(void *state, const char *id, char **cause)
+dir_read_open(void *state, const char *id, void (*readable)(void *arg), void *arg,
+    char **cause)
 {
 	struct relay_artifact_rd *r;
 	char	*p = dir_path(state, id, ".zst");
+
+	(void)readable;		/* a local read never waits */
+	(void)arg;
 
 	if (p == NULL || (r = calloc(1, sizeof *r)) == NULL) {
 		free(p);
@@ -261,10 +268,14 @@ dir_read_close(struct relay_artifact_rd *r)
 }
 
 static int
-dir_remove(void *state, const char *id, char **cause)
+dir_remove(void *state, const char *id, void (*done)(const char *err, void *arg),
+    void *arg, char **cause)
 {
 	char	*js = dir_path(state, id, ".json"), *zst = dir_path(state, id, ".zst");
 	int	 rc = 0;
+
+	(void)done;		/* done at once */
+	(void)arg;
 
 	/* The metadata first: an artifact without it is not listed. */
 	if (js == NULL || zst == NULL || (unlink(js) != 0 && errno != ENOENT) ||

@@ -15,6 +15,14 @@
  * quota (--artifact-agent-quota, by full agent id); an upload that would
  * pass either is refused at its start, or cut where it passes it (stored
  * incomplete, its error says which bound).
+ *
+ * A backend that is not local (S3) answers later: a write may ask to hold
+ * the producer (backpressure, relay-upload.c pauses the agent's
+ * connection), a commit and a remove complete from relay_artifact_poll,
+ * and the index is brought up to what the bucket holds (other relays of
+ * the fleet store and delete there too) by relay_artifact_refresh before
+ * every listing, read and delete (relay-http.c waits for it).  An upload
+ * whose commit is pending is kept in store.committing, off its connection.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +54,24 @@ struct relay_artifact_up {
 	uint64_t		 size;		/* decompressed */
 	uint64_t		 stored;	/* compressed, as kept */
 	char			*cut;		/* why the stream stopped being stored */
+	relay_artifact_up_fn	*fn;		/* the producer, while it listens */
+	void			*arg;
+	int			 committing;	/* commit pending: in store.committing */
+	struct relay_artifact_up *next;
+};
+
+/* Someone waiting for a refresh. */
+struct refresh_wait {
+	void			(*done)(void *arg);
+	void			*arg;
+	struct refresh_wait	*next;
+};
+
+/* A pending remove. */
+struct rm_job {
+	char			 id[RELAY_ARTIFACT_ID_LEN + 1];
+	void			(*done)(const char *err, void *arg);
+	void			*arg;
 };
 
 static struct {
@@ -56,7 +82,34 @@ static struct {
 	uint64_t	 used;		/* stored bytes, committed and in flight */
 	json_t		*per_agent;	/* agent id -> bytes (integer) */
 	struct relay_artifact_stats st;
+	struct relay_artifact_up *committing;	/* commits the backend finishes later */
+	int		 syncing;	/* a listing runs: serves store.served */
+	struct refresh_wait *served, *waiting;	/* ... and who waits for the next */
+	json_t		*since_added;	/* id -> meta: stored while a listing ran */
+	json_t		*since_removed;	/* id -> true: removed while it ran */
 } store;
+
+static void	(*wake_fn)(void);
+
+void
+relay_artifact_set_wake(void (*fn)(void))
+{
+	wake_fn = fn;
+}
+
+void
+relay_artifact_wake(void)
+{
+	if (wake_fn != NULL)
+		wake_fn();
+}
+
+void
+relay_artifact_poll(void)
+{
+	if (store.be != NULL && store.be->poll != NULL)
+		store.be->poll(store.state);
+}
 
 int
 relay_artifact_enabled(void)
@@ -105,18 +158,16 @@ relay_artifact_init(const char *where, uint64_t max_bytes, uint64_t agent_quota,
 	store.max_bytes = max_bytes;
 	store.quota = agent_quota;
 	if ((store.index = json_object()) == NULL ||
-	    (store.per_agent = json_object()) == NULL) {
+	    (store.per_agent = json_object()) == NULL ||
+	    (store.since_added = json_object()) == NULL ||
+	    (store.since_removed = json_object()) == NULL) {
 		*cause = ph_asprintf("out of memory");
 		return -1;
 	}
 	if (where == NULL || *where == '\0')
 		return 0;
-	if (strncmp(where, "s3://", 5) == 0) {
-		*cause = ph_asprintf("S3 artifact stores are not in this build yet: "
-		    "set PORTHOLE_ARTIFACT_DIR to a directory");
-		return -1;
-	}
-	store.be = &relay_artifact_dir;
+	store.be = strncmp(where, "s3://", 5) == 0 ? &relay_artifact_s3 :
+	    &relay_artifact_dir;
 	if (store.be->open(where, &store.state, cause) != 0) {
 		store.be = NULL;
 		return -1;
@@ -139,16 +190,44 @@ relay_artifact_init(const char *where, uint64_t max_bytes, uint64_t agent_quota,
 	ph_info("artifact store: %s (%s), %llu artifact(s), %llu bytes", where,
 	    store.be->name, (unsigned long long)store.st.count,
 	    (unsigned long long)store.used);
+	if (store.be->sync != NULL)
+		relay_artifact_refresh(NULL, NULL);	/* the bucket's, from the loop */
 	return 0;
+}
+
+static void	up_free(struct relay_artifact_up *);
+
+static void
+waits_free(struct refresh_wait *w)
+{
+	struct refresh_wait *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		free(w);
+	}
 }
 
 void
 relay_artifact_cleanup(void)
 {
+	struct relay_artifact_up *u, *next;
+
+	/* The backend drops what it still does (S3: unfinished uploads aborted). */
 	if (store.be != NULL)
 		store.be->close(store.state);
+	for (u = store.committing; u != NULL; u = next) {
+		next = u->next;
+		ph_warn("artifact %s: the relay stops before its store finished "
+		    "storing it", u->id);
+		up_free(u);
+	}
+	waits_free(store.served);
+	waits_free(store.waiting);
 	json_decref(store.index);
 	json_decref(store.per_agent);
+	json_decref(store.since_added);
+	json_decref(store.since_removed);
 	memset(&store, 0, sizeof store);
 }
 
@@ -177,6 +256,8 @@ copy_member(json_t *to, json_t *from, const char *name, int t)
 	    (t == 'o' && json_is_object(v)) || (t == 'b' && json_is_boolean(v)))
 		json_object_set(to, name, v);
 }
+
+static void	up_event(void *owner, enum relay_artifact_ev ev, const char *err);
 
 struct relay_artifact_up *
 relay_artifact_begin(json_t *attribution, json_t *desc, char **cause)
@@ -232,7 +313,7 @@ relay_artifact_begin(json_t *attribution, json_t *desc, char **cause)
 	copy_member(u->meta, desc, "spooled", 'b');
 	json_object_set_new(u->meta, "id", json_string(u->id));
 	u->agent = json_string_value(json_object_get(u->meta, "agent"));
-	if ((u->w = store.be->create(store.state, u->id, cause)) == NULL) {
+	if ((u->w = store.be->create(store.state, u->id, up_event, u, cause)) == NULL) {
 		up_free(u);
 		return NULL;
 	}
@@ -243,6 +324,13 @@ const char *
 relay_artifact_up_id(const struct relay_artifact_up *u)
 {
 	return u->id;
+}
+
+void
+relay_artifact_listen(struct relay_artifact_up *u, relay_artifact_up_fn *fn, void *arg)
+{
+	u->fn = fn;
+	u->arg = arg;
 }
 
 /* Decompress p only to hash and count what it holds. */
@@ -275,6 +363,8 @@ up_measure(struct relay_artifact_up *u, const void *p, size_t n)
 int
 relay_artifact_data(struct relay_artifact_up *u, const void *p, size_t n, char **cause)
 {
+	int	r;
+
 	if (u->cut != NULL) {
 		*cause = strdup(u->cut);
 		return -1;
@@ -287,7 +377,7 @@ relay_artifact_data(struct relay_artifact_up *u, const void *p, size_t n, char *
 		*cause = strdup(u->cut);
 		return -1;
 	}
-	if (store.be->write(u->w, p, n, cause) < 0) {
+	if ((r = store.be->write(u->w, p, n, cause)) < 0) {
 		u->cut = ph_asprintf("cut at %llu bytes: %s", (unsigned long long)u->stored,
 		    *cause);
 		return -1;
@@ -296,10 +386,16 @@ relay_artifact_data(struct relay_artifact_up *u, const void *p, size_t n, char *
 	u->stored += n;
 	store.st.bytes_in += n;
 	up_measure(u, p, n);
-	return 0;
+	return r == 1 ? 1 : 0;
 }
 
-/* Commit u with its measures; the metadata (new reference) or NULL. */
+static void	up_stored(struct relay_artifact_up *);
+
+/*
+ * Commit u with its measures; the metadata (new reference), or NULL with
+ * *cause, or NULL with *cause NULL when the backend finishes later (u is
+ * then in store.committing).
+ */
 static json_t *
 up_commit(struct relay_artifact_up *u, int agent_complete, const char *error,
     char **cause)
@@ -329,18 +425,72 @@ up_commit(struct relay_artifact_up *u, int agent_complete, const char *error,
 	if (why != NULL)
 		json_object_set_new(m, "error", json_string(why));
 	json_object_set_new(m, "stored_at", json_integer(ph_now()));
+	*cause = NULL;
 	r = store.be->commit(u->w, m, cause);
 	u->w = NULL;		/* the backend's either way */
-	if (r != 0) {
+	if (r < 0) {
 		account(u->agent, -(int64_t)u->stored);
 		return NULL;
 	}
-	json_object_set(store.index, u->id, m);
+	if (r == 1) {		/* up_event says how it went */
+		u->committing = 1;
+		u->next = store.committing;
+		store.committing = u;
+		return NULL;
+	}
+	up_stored(u);
+	return json_incref(m);
+}
+
+/* u's commit is done: in the index. */
+static void
+up_stored(struct relay_artifact_up *u)
+{
+	json_object_set(store.index, u->id, u->meta);
+	if (store.syncing)
+		json_object_set(store.since_added, u->id, u->meta);
 	store.st.count++;
 	store.st.uploads++;
-	if (!complete)
+	if (!json_is_true(json_object_get(u->meta, "complete")))
 		store.st.incomplete++;
-	return json_incref(m);
+}
+
+/* What the backend says later about u's writer (relay_artifact_ev_fn). */
+static void
+up_event(void *owner, enum relay_artifact_ev ev, const char *err)
+{
+	struct relay_artifact_up *u = owner, **pp;
+
+	if (!u->committing) {
+		/* Still being written: a failure cuts it; READY lets it go on. */
+		if (ev == RELAY_ARTIFACT_EV_FAILED && u->cut == NULL)
+			u->cut = ph_asprintf("cut at %llu bytes: %s",
+			    (unsigned long long)u->stored, err != NULL ? err : "?");
+		if (u->fn != NULL)
+			u->fn(u->arg, RELAY_ARTIFACT_EV_READY, NULL, NULL);
+		return;
+	}
+	if (ev == RELAY_ARTIFACT_EV_READY)
+		return;
+	for (pp = &store.committing; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	if (ev == RELAY_ARTIFACT_EV_COMMITTED) {
+		up_stored(u);
+		if (u->fn == NULL)	/* else its producer says so */
+				ph_info("artifact %s stored: %lld bytes, %s", u->id,
+			    (long long)json_integer_value(json_object_get(u->meta,
+			    "size")), json_is_true(json_object_get(u->meta,
+			    "complete")) ? "complete" : "incomplete");
+	} else {
+		account(u->agent, -(int64_t)u->stored);
+		ph_warn("artifact %s: storing it failed: %s", u->id, err != NULL ? err : "?");
+	}
+	if (u->fn != NULL)
+		u->fn(u->arg, ev, u->meta, err);
+	up_free(u);
 }
 
 json_t *
@@ -353,6 +503,8 @@ relay_artifact_end(struct relay_artifact_up *u, json_t *end, char **cause)
 	copy_member(u->meta, end, "pause_us", 'i');
 	m = up_commit(u, json_is_true(json_object_get(end, "complete")),
 	    json_string_value(json_object_get(end, "error")), cause);
+	if (m == NULL && *cause == NULL)
+		return NULL;	/* pending: u is in store.committing */
 	up_free(u);
 	return m;
 }
@@ -365,12 +517,124 @@ relay_artifact_cut(struct relay_artifact_up *u, const char *why)
 
 	if (u == NULL)
 		return;
+	u->fn = NULL;		/* the producer is gone or going */
 	if ((m = up_commit(u, 0, why, &cause)) == NULL) {
+		if (cause == NULL)
+			return;	/* pending: u is in store.committing */
 		ph_warn("artifact %s: cannot store what came: %s", u->id, cause);
 		free(cause);
 	}
 	json_decref(m);
 	up_free(u);
+}
+
+/*
+ * The index becomes what the backend listed, plus what this relay stored
+ * while the listing ran and less what it removed; the bytes each agent
+ * holds are counted again.
+ */
+static void
+index_replace(json_t *all)
+{
+	json_t		*idx = json_object(), *m;
+	const char	*id;
+	size_t		 i;
+
+	if (idx == NULL)
+		return;
+	json_array_foreach(all, i, m) {
+		id = json_string_value(json_object_get(m, "id"));
+		if (relay_artifact_id_valid(id))
+			json_object_set(idx, id, m);
+	}
+	json_object_update(idx, store.since_added);
+	json_object_foreach(store.since_removed, id, m)
+		json_object_del(idx, id);
+	json_object_foreach(store.index, id, m)
+		account(json_string_value(json_object_get(m, "agent")) ?: "?",
+		    -json_integer_value(json_object_get(m, "stored_bytes")));
+	json_object_foreach(idx, id, m)
+		account(json_string_value(json_object_get(m, "agent")) ?: "?",
+		    json_integer_value(json_object_get(m, "stored_bytes")));
+	json_decref(store.index);
+	store.index = idx;
+	store.st.count = json_object_size(idx);
+}
+
+static int	sync_start(void);
+
+/* A listing is back (all NULL: it failed, err says why). */
+static void
+synced(json_t *all, const char *err, void *arg)
+{
+	struct refresh_wait *w, *next;
+
+	(void)arg;
+	if (all != NULL)
+		index_replace(all);
+	else
+		ph_warn("artifact store: listing failed: %s (serving what was "
+		    "known)", err != NULL ? err : "?");
+	json_decref(all);
+	store.syncing = 0;
+	json_object_clear(store.since_added);
+	json_object_clear(store.since_removed);
+	w = store.served;
+	store.served = NULL;
+	/* Who came while it ran needs a listing that began after it came. */
+	if (store.waiting != NULL && sync_start() != 0) {
+		struct refresh_wait **pp = &w;
+
+		while (*pp != NULL)
+			pp = &(*pp)->next;
+		*pp = store.served;
+		store.served = NULL;
+	}
+	for (; w != NULL; w = next) {
+		next = w->next;
+		if (w->done != NULL)
+			w->done(w->arg);
+		free(w);
+	}
+}
+
+/* Start a listing for everyone waiting; -1: it did not start (they are in store.served). */
+static int
+sync_start(void)
+{
+	char	*cause = NULL;
+
+	store.served = store.waiting;
+	store.waiting = NULL;
+	store.syncing = 1;
+	if (store.be->sync(store.state, synced, NULL, &cause) == 1)
+		return 0;
+	ph_warn("artifact store: cannot list it: %s", cause != NULL ? cause : "?");
+	free(cause);
+	store.syncing = 0;
+	return -1;
+}
+
+int
+relay_artifact_refresh(void (*done)(void *arg), void *arg)
+{
+	struct refresh_wait *w;
+
+	if (store.be == NULL || store.be->sync == NULL ||
+	    (w = calloc(1, sizeof *w)) == NULL)
+		return 0;
+	w->done = done;
+	w->arg = arg;
+	w->next = store.waiting;
+	store.waiting = w;
+	if (store.syncing)
+		return 1;
+	if (sync_start() != 0) {
+		waits_free(store.served);	/* only w: served as things are */
+		store.served = NULL;
+		return 0;
+	}
+	return 1;
 }
 
 json_t *
@@ -418,13 +682,14 @@ relay_artifact_get(const struct ph_claims *cl, const char *id)
 }
 
 struct relay_artifact_rd *
-relay_artifact_open(const char *id, char **cause)
+relay_artifact_open(const char *id, void (*readable)(void *arg), void *arg,
+    char **cause)
 {
 	if (store.be == NULL) {
 		*cause = ph_asprintf("no artifact store");
 		return NULL;
 	}
-	return store.be->read_open(store.state, id, cause);
+	return store.be->read_open(store.state, id, readable, arg, cause);
 }
 
 ssize_t
@@ -440,21 +705,59 @@ relay_artifact_close(struct relay_artifact_rd *r)
 		store.be->read_close(r);
 }
 
-int
-relay_artifact_rm(const char *id, char **cause)
+/* id is gone from the store: from the index too. */
+static void
+rm_forget(const char *id)
 {
 	json_t	*m = json_object_get(store.index, id);
+
+	if (store.syncing)
+		json_object_set_new(store.since_removed, id, json_true());
+	if (m == NULL)
+		return;
+	account(json_string_value(json_object_get(m, "agent")) ?: "?",
+	    -json_integer_value(json_object_get(m, "stored_bytes")));
+	json_object_del(store.index, id);
+	store.st.count--;
+}
+
+static void
+rm_done(const char *err, void *arg)
+{
+	struct rm_job	*j = arg;
+
+	if (err == NULL)
+		rm_forget(j->id);
+	if (j->done != NULL)
+		j->done(err, j->arg);
+	free(j);
+}
+
+int
+relay_artifact_rm(const char *id, void (*done)(const char *err, void *arg), void *arg,
+    char **cause)
+{
+	json_t		*m = json_object_get(store.index, id);
+	struct rm_job	*j;
+	int		 r;
 
 	if (m == NULL || store.be == NULL) {
 		*cause = ph_asprintf("no artifact %s", id);
 		return -1;
 	}
-	if (store.be->remove(store.state, id, cause) != 0)
+	if ((j = calloc(1, sizeof *j)) == NULL) {
+		*cause = ph_asprintf("out of memory");
 		return -1;
-	account(json_string_value(json_object_get(m, "agent")) ?: "?",
-	    -json_integer_value(json_object_get(m, "stored_bytes")));
-	json_object_del(store.index, id);
-	store.st.count--;
+	}
+	snprintf(j->id, sizeof j->id, "%s", id);
+	j->done = done;
+	j->arg = arg;
+	if ((r = store.be->remove(store.state, id, rm_done, j, cause)) == 1)
+		return 1;
+	free(j);
+	if (r != 0)
+		return -1;
+	rm_forget(id);
 	return 0;
 }
 

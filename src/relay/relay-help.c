@@ -66,6 +66,10 @@ static const struct ph_help_opt relay_help_options[] = {
 	{ "--artifact-dir", NULL, "DIR", "keep the flight recorder's captures "
 	    "there (PORTHOLE_ARTIFACT_DIR; --dev: STATE/artifacts); without it "
 	    "uploads are refused" },
+	{ "--artifact-s3", NULL, "s3://BUCKET/PREFIX", "keep them in S3 instead, "
+	    "shared by a fleet's relays (PORTHOLE_ARTIFACT_S3; credentials from "
+	    "AWS_ACCESS_KEY_ID/... or the ECS credentials endpoint, "
+	    "AWS_REGION, AWS_ENDPOINT_URL_S3)" },
 	{ "--artifact-max-bytes", NULL, "SIZE", "bound of everything the "
 	    "artifact store holds (PORTHOLE_ARTIFACT_MAX_BYTES, default 20GiB)" },
 	{ "--artifact-agent-quota", NULL, "SIZE", "bound of what one agent's "

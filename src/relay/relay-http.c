@@ -159,6 +159,11 @@ struct relay_http_wait {
 	char			*selector;
 	char			*body;		/* the answer, once built */
 	unsigned		 status;
+	/* An artifact request waiting for the store (relay_artifact_refresh). */
+	int			 artifact;	/* 1: serve it once status is set */
+	int			 del;
+	char			 id[RELAY_ARTIFACT_ID_LEN + 1];	/* "" for a listing */
+	json_t			*audit;		/* a delete's, once it is done */
 	struct relay_http_wait	*next;
 };
 
@@ -170,6 +175,7 @@ relay_http_wait_free(struct relay_http_wait *w)
 	ph_claims_free(&w->cl);
 	free(w->selector);
 	free(w->body);
+	json_decref(w->audit);
 	free(w);
 }
 
@@ -378,17 +384,70 @@ relay_http_version(struct relay_conn *c, struct lws *wsi)
  * for it (404 otherwise, as for an id that never was).  Reads and deletes
  * are audited.
  */
+static int	relay_http_artifacts_act(struct relay_conn *, struct lws *,
+		    struct relay_http_wait *);
+
+/* relay_artifact_refresh is done: serve w from WRITEABLE. */
+static void
+relay_http_artifacts_refreshed(void *arg)
+{
+	struct relay_http_wait *w = arg;
+
+	if (w->conn == NULL) {
+		relay_http_wait_unlink(w);
+		relay_http_wait_free(w);
+		return;
+	}
+	w->status = 1;
+	lws_callback_on_writable(w->wsi);
+}
+
+/* A delete relay_artifact_rm finished later. */
+static void
+relay_http_artifact_removed(const char *err, void *arg)
+{
+	struct relay_http_wait *w = arg;
+
+	if (err == NULL)
+		relay_audit("artifact_deleted", json_incref(w->audit));
+	if (w->conn == NULL) {
+		relay_http_wait_unlink(w);
+		relay_http_wait_free(w);
+		return;
+	}
+	w->artifact = 0;	/* answered like a listing: body and status */
+	if (err == NULL) {
+		w->body = ph_asprintf("{\"deleted\":\"%s\"}", w->id);
+		w->status = 200;
+	} else {
+		json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", PH_ERR_INTERNAL,
+		    "message", err);
+
+		w->body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		w->status = 500;
+	}
+	lws_callback_on_writable(w->wsi);
+}
+
+/*
+ * An artifact's reader has bytes again: arg is the HTTP connection's wsi
+ * (the reader is closed with the connection's body, before the wsi goes).
+ */
+static void
+relay_http_artifact_readable(void *arg)
+{
+	lws_callback_on_writable(arg);
+}
+
 static int
 relay_http_artifacts(struct relay_conn *c, struct lws *wsi, const char *path)
 {
 	struct ph_claims cl;
-	struct relay_http_body *b;
+	struct relay_http_wait *w = NULL;
 	const char	*id = NULL, *selector, *method, *scope;
-	char		 sel[1024], *cause = NULL, *s;
-	json_t		*m, *doc;
+	char		 sel[1024], *cause = NULL;
 	int		 del, refusal, r;
-	uint8_t		 hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
-	uint8_t		*end = hdr + sizeof hdr - 1;
 
 	del = lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 ||
@@ -426,8 +485,52 @@ relay_http_artifacts(struct relay_conn *c, struct lws *wsi, const char *path)
 		r = relay_http_error(c, wsi, 403, PH_ERR_FORBIDDEN, cause);
 		goto out;
 	}
+	/*
+	 * What the store holds now (S3: every relay's), then the request:
+	 * at once, or from WRITEABLE once the listing is back.
+	 */
+	if ((w = calloc(1, sizeof *w)) == NULL ||
+	    (selector != NULL && (w->selector = strdup(selector)) == NULL)) {
+		if (w != NULL)
+			relay_http_wait_free(w);
+		r = -1;
+		goto out;
+	}
+	w->conn = c;
+	w->wsi = wsi;
+	w->cl = cl;		/* taken */
+	memset(&cl, 0, sizeof cl);
+	w->artifact = 1;
+	w->del = del;
+	snprintf(w->id, sizeof w->id, "%s", id != NULL ? id : "");
+	w->next = relay_http_waits;
+	relay_http_waits = w;
+	if (relay_artifact_refresh(relay_http_artifacts_refreshed, w) == 1) {
+		r = 0;
+		goto out;
+	}
+	relay_http_wait_unlink(w);
+	r = relay_http_artifacts_act(c, wsi, w);
+out:
+	free(cause);
+	ph_claims_free(&cl);
+	return r;
+}
+
+/* The store's index is current: answer w (freed, or kept for a delete). */
+static int
+relay_http_artifacts_act(struct relay_conn *c, struct lws *wsi, struct relay_http_wait *w)
+{
+	struct relay_http_body *b;
+	const char	*id = w->id[0] != '\0' ? w->id : NULL, *selector = w->selector;
+	char		*cause = NULL, *s;
+	json_t		*m, *doc;
+	int		 del = w->del, r, rr;
+	uint8_t		 hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
+	uint8_t		*end = hdr + sizeof hdr - 1;
+
 	if (id == NULL) {
-		if ((doc = relay_artifact_list(&cl, selector, &cause)) == NULL) {
+		if ((doc = relay_artifact_list(&w->cl, selector, &cause)) == NULL) {
 			r = relay_http_error(c, wsi, 400, "bad_request",
 			    cause != NULL ? cause : "bad selector");
 			goto out;
@@ -440,18 +543,26 @@ relay_http_artifacts(struct relay_conn *c, struct lws *wsi, const char *path)
 		free(s);
 		goto out;
 	}
-	if ((m = relay_artifact_get(&cl, id)) == NULL) {
+	if ((m = relay_artifact_get(&w->cl, id)) == NULL) {
 		r = relay_http_error(c, wsi, 404, "not_found", "no such artifact");
 		goto out;
 	}
 	doc = json_pack("{s:s, s:O, s:s, s:s}", "artifact", id, "agent",
-	    json_object_get(m, "agent"), "sub", cl.sub != NULL ? cl.sub : "?",
+	    json_object_get(m, "agent"), "sub", w->cl.sub != NULL ? w->cl.sub : "?",
 	    "from", c->from);
 	if (del) {
-		if (relay_artifact_rm(id, &cause) != 0) {
+		if ((rr = relay_artifact_rm(id, relay_http_artifact_removed, w,
+		    &cause)) < 0) {
 			json_decref(doc);
 			r = relay_http_error(c, wsi, 500, PH_ERR_INTERNAL, cause);
 			goto out;
+		}
+		if (rr == 1) {		/* relay_http_artifact_removed answers */
+			w->audit = doc;
+			w->next = relay_http_waits;
+			relay_http_waits = w;
+			free(cause);
+			return 0;
 		}
 		relay_audit("artifact_deleted", doc);
 		s = ph_asprintf("{\"deleted\":\"%s\"}", id);
@@ -462,7 +573,8 @@ relay_http_artifacts(struct relay_conn *c, struct lws *wsi, const char *path)
 	relay_audit("artifact_read", doc);
 	relay_http_body_free(c);
 	if ((c->ep = b = calloc(1, sizeof *b + LWS_PRE + RELAY_HTTP_CHUNK)) == NULL ||
-	    (b->rd = relay_artifact_open(id, &cause)) == NULL) {
+	    (b->rd = relay_artifact_open(id, relay_http_artifact_readable, wsi,
+	    &cause)) == NULL) {
 		relay_http_body_free(c);
 		r = relay_http_error(c, wsi, 500, PH_ERR_INTERNAL,
 		    cause != NULL ? cause : "out of memory");
@@ -480,7 +592,7 @@ relay_http_artifacts(struct relay_conn *c, struct lws *wsi, const char *path)
 		lws_callback_on_writable(wsi);
 out:
 	free(cause);
-	ph_claims_free(&cl);
+	relay_http_wait_free(w);
 	return r;
 }
 
@@ -529,6 +641,8 @@ relay_http_stream(struct relay_conn *c, struct lws *wsi, struct relay_http_body 
 	ssize_t		n = want > 0 ? relay_artifact_read(b->rd, b->buf + LWS_PRE, want) : 0;
 	int		final;
 
+	if (n == -2)
+		return 0;	/* relay_http_artifact_readable calls again */
 	if (n < 0 || (n == 0 && want > 0))
 		return -1;	/* cut: the client sees fewer bytes than announced */
 	final = (uint64_t)n == left;
@@ -562,6 +676,8 @@ relay_http_writeable(struct relay_conn *c, struct lws *wsi)
 
 		if (w == NULL)
 			return 0;
+		if (w->artifact)
+			return relay_http_artifacts_act(c, wsi, w);
 		r = w->body == NULL ? relay_http_error(c, wsi, 500, PH_ERR_INTERNAL,
 		    "cannot build the listing") : relay_http_respond(c, wsi, w->status,
 		    "application/json", w->body, strlen(w->body), 0);

@@ -10,6 +10,9 @@
  * the begin adds describes the capture only.  DATA frames follow, then
  * `artifact` {phase "end", complete, mode, ...}; the relay commits, sends
  * `artifact` {phase "stored", artifact, size, sha256} and closes 1000.
+ * When the store is behind (S3 slower than the agent), the connection stops
+ * being read until it has room again, and the `stored` reply waits for the
+ * store's commit.
  * A connection that goes before its end is stored as incomplete.  A bound
  * reached, anything out of order, or a refusal at the start is an `error`
  * and a close; every upload and refusal is audited.
@@ -28,9 +31,37 @@
 #include "relay-endpoint.h"
 
 struct relay_upload {
+	struct relay_conn *c;
 	struct relay_artifact_up *up;	/* between begin and end */
+	struct relay_artifact_up *committing;	/* after end, until the store says */
+	char		 id[RELAY_ARTIFACT_ID_LEN + 1];
 	int		 ended;
 };
+
+static void	upload_stored(struct relay_conn *, const char *, json_t *);
+
+/* What the store says later (relay_artifact_up_fn). */
+static void
+upload_event(void *arg, enum relay_artifact_ev ev, json_t *meta, const char *err)
+{
+	struct relay_upload *u = arg;
+
+	switch (ev) {
+	case RELAY_ARTIFACT_EV_READY:
+		relay_conn_resume(u->c, RELAY_PAUSE_STORE);
+		break;
+	case RELAY_ARTIFACT_EV_COMMITTED:
+		u->committing = NULL;
+		upload_stored(u->c, u->id, meta);
+		break;
+	case RELAY_ARTIFACT_EV_FAILED:
+		u->committing = NULL;
+		ph_warn("artifact %s: %s", u->id, err != NULL ? err : "?");
+		relay_conn_fail(u->c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "storing the "
+		    "artifact failed: %s", err != NULL ? err : "?");
+		break;
+	}
+}
 
 static void
 upload_refuse(struct relay_conn *c, const char *err, int code, const char *msg)
@@ -68,7 +99,9 @@ upload_begin(struct relay_conn *c, struct relay_upload *u, struct ph_frame *f)
 		json_decref(who);
 		return;
 	}
-	ph_info("artifact %s: upload from agent %s (%s)", relay_artifact_up_id(u->up),
+	snprintf(u->id, sizeof u->id, "%s", relay_artifact_up_id(u->up));
+	relay_artifact_listen(u->up, upload_event, u);
+	ph_info("artifact %s: upload from agent %s (%s)", u->id,
 	    json_string_value(json_object_get(who, "agent")), c->peer);
 	json_decref(who);
 }
@@ -77,21 +110,33 @@ static void
 upload_end(struct relay_conn *c, struct relay_upload *u, struct ph_frame *f)
 {
 	char		*cause = NULL;
-	json_t		*m, *reply, *audit;
-	const char	*id = relay_artifact_up_id(u->up);
-	char		 idbuf[RELAY_ARTIFACT_ID_LEN + 1];
+	json_t		*m;
+	struct relay_artifact_up *up = u->up;
 
-	snprintf(idbuf, sizeof idbuf, "%s", id);
 	u->ended = 1;
-	m = relay_artifact_end(u->up, f->json, &cause);
 	u->up = NULL;
+	m = relay_artifact_end(up, f->json, &cause);
+	if (m == NULL && cause == NULL) {
+		u->committing = up;	/* upload_event hears how it went */
+		return;
+	}
 	if (m == NULL) {
-		ph_warn("artifact %s: %s", idbuf, cause);
+		ph_warn("artifact %s: %s", u->id, cause);
 		relay_conn_fail(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "storing the "
 		    "artifact failed: %s", cause);
 		free(cause);
 		return;
 	}
+	upload_stored(c, u->id, m);
+	json_decref(m);
+}
+
+/* Stored: audit, reply `stored`, close. */
+static void
+upload_stored(struct relay_conn *c, const char *idbuf, json_t *m)
+{
+	json_t		*reply, *audit;
+
 	audit = json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:s}", "artifact",
 	    idbuf, "agent", json_object_get(m, "agent"), "sub", json_object_get(m, "sub"),
 	    "labels", json_object_get(m, "labels"), "trigger",
@@ -106,7 +151,6 @@ upload_end(struct relay_conn *c, struct relay_upload *u, struct ph_frame *f)
 	    "phase", "stored", "artifact", idbuf, "size", json_object_get(m, "size"),
 	    "sha256", json_object_get(m, "sha256"), "complete",
 	    json_object_get(m, "complete"));
-	json_decref(m);
 	if (reply != NULL)
 		relay_conn_send_ctl(c, reply);
 	relay_conn_close(c, PH_CLOSE_NORMAL, "stored", 0);
@@ -118,6 +162,7 @@ upload_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *msg, size_t l
 	struct relay_upload *u = c->ep;
 	const char	*phase;
 	char		*cause = NULL;
+	int		 r;
 
 	(void)msg;
 	(void)len;
@@ -125,6 +170,7 @@ upload_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *msg, size_t l
 		relay_conn_fail(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
 		return;
 	}
+	u->c = c;
 	if (u->ended)
 		return;
 	if (u->up == NULL) {
@@ -132,7 +178,11 @@ upload_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *msg, size_t l
 		return;
 	}
 	if (f->type == PH_FRAME_DATA) {
-		if (relay_artifact_data(u->up, f->payload, f->len, &cause) != 0) {
+		if ((r = relay_artifact_data(u->up, f->payload, f->len, &cause)) == 1) {
+			relay_conn_pause(c, RELAY_PAUSE_STORE);	/* until READY */
+			return;
+		}
+		if (r != 0) {
 			ph_warn("artifact %s: %s", relay_artifact_up_id(u->up), cause);
 			relay_artifact_cut(u->up, cause);
 			u->up = NULL;
@@ -170,6 +220,8 @@ upload_closed(struct relay_conn *c)
 		relay_artifact_cut(u->up, "the upload stopped before its end (the "
 		    "agent, its task or the connection died)");
 	}
+	if (u->committing != NULL)	/* stored all the same, nobody to tell */
+		relay_artifact_listen(u->committing, NULL, NULL);
 	free(u);
 }
 

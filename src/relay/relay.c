@@ -68,6 +68,7 @@ enum relay_opt {
 	RELAY_OPT_ARTIFACT_DIR,
 	RELAY_OPT_ARTIFACT_MAX,
 	RELAY_OPT_ARTIFACT_QUOTA,
+	RELAY_OPT_ARTIFACT_S3,
 	RELAY_OPT_REDIS,
 	RELAY_OPT_ADVERTISE,
 };
@@ -131,6 +132,7 @@ struct relay_opts {
 	char	*record_dir;		/* relay-record.c */
 	int	 record_required;
 	char	*artifact_dir;		/* relay-artifact.c */
+	char	*artifact_s3;		/* s3://BUCKET/PREFIX: the other store */
 	uint64_t artifact_max, artifact_quota;
 	int	 ping_secs, hangup_secs;	/* relay-conn.c's keepalive */
 	char	*redis;			/* relay-redis.c: --redis URL */
@@ -153,7 +155,16 @@ relay_tick(lws_sorted_usec_list_t *sul)
 	relay_session_tick(&relay.sessions, ph_mono_ms());
 	relay_redis_tick(ph_mono_ms());
 	relay_fleet_tick(ph_mono_ms());
+	relay_artifact_poll();
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
+}
+
+/* The artifact store's S3 thread has news: wake the loop (any thread). */
+static void
+relay_artifact_woken(void)
+{
+	if (relay.ctx != NULL && !relay.dying)
+		lws_cancel_service(relay.ctx);
 }
 
 static void
@@ -302,6 +313,7 @@ static const struct option relay_longopts[] = {
 	{ "artifact-dir", required_argument, NULL, RELAY_OPT_ARTIFACT_DIR },
 	{ "artifact-max-bytes", required_argument, NULL, RELAY_OPT_ARTIFACT_MAX },
 	{ "artifact-agent-quota", required_argument, NULL, RELAY_OPT_ARTIFACT_QUOTA },
+	{ "artifact-s3", required_argument, NULL, RELAY_OPT_ARTIFACT_S3 },
 	{ "shutdown-secs", required_argument, NULL, 'S' },
 	{ "handshake-timeout", required_argument, NULL, RELAY_OPT_HANDSHAKE_TIMEOUT },
 	{ "max-pending", required_argument, NULL, RELAY_OPT_MAX_PENDING },
@@ -345,7 +357,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	const char *f_listen = NULL, *f_cert = NULL, *f_key = NULL, *f_pub = NULL;
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
 	const char *f_revoked = NULL, *f_hangup = NULL, *f_lifetime = NULL;
-	const char *f_artifacts = NULL, *f_amax = NULL, *f_aquota = NULL;
+	const char *f_artifacts = NULL, *f_amax = NULL, *f_aquota = NULL, *f_as3 = NULL;
 	const char *f_redis = NULL, *f_advertise = NULL;
 	char *lifetime, *cause = NULL;
 	int ch, f_required = 0, ping, hangup, longindex = -1;
@@ -367,6 +379,7 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		case RELAY_OPT_ARTIFACT_DIR: f_artifacts = optarg; break;
 		case RELAY_OPT_ARTIFACT_MAX: f_amax = optarg; break;
 		case RELAY_OPT_ARTIFACT_QUOTA: f_aquota = optarg; break;
+		case RELAY_OPT_ARTIFACT_S3: f_as3 = optarg; break;
 		case 'H':
 			f_hangup = optarg;
 			break;
@@ -458,7 +471,26 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 		free(o->artifact_dir);
 		o->artifact_dir = NULL;
 	}
-	if (o->artifact_dir == NULL && o->dev)
+	o->artifact_s3 = ph_setting(f_as3, "PORTHOLE_ARTIFACT_S3");
+	if (o->artifact_s3 != NULL && *o->artifact_s3 == '\0') {
+		free(o->artifact_s3);
+		o->artifact_s3 = NULL;
+	}
+	if (o->artifact_s3 != NULL && strncmp(o->artifact_s3, "s3://", 5) != 0) {
+		fprintf(stderr, "porthole-relay: --artifact-s3 takes s3://BUCKET/PREFIX\n");
+		return -1;
+	}
+	if (o->artifact_s3 != NULL && o->artifact_dir != NULL) {
+		fprintf(stderr, "porthole-relay: --artifact-dir and --artifact-s3 are "
+		    "one store or the other\n");
+		return -1;
+	}
+	/* PORTHOLE_ARTIFACT_DIR=s3://... is the S3 store too. */
+	if (o->artifact_dir != NULL && strncmp(o->artifact_dir, "s3://", 5) == 0) {
+		o->artifact_s3 = o->artifact_dir;
+		o->artifact_dir = NULL;
+	}
+	if (o->artifact_dir == NULL && o->artifact_s3 == NULL && o->dev)
 		o->artifact_dir = ph_asprintf("%s/artifacts", o->state);
 	if (relay_opt_size("--artifact-max-bytes", f_amax, "PORTHOLE_ARTIFACT_MAX_BYTES",
 	    RELAY_ARTIFACT_MAX_DEFAULT, &o->artifact_max) != 0 ||
@@ -483,6 +515,7 @@ relay_opts_free(struct relay_opts *o)
 	free(o->trusted_proxies);
 	free(o->record_dir);
 	free(o->artifact_dir);
+	free(o->artifact_s3);
 	if (o->redis != NULL)
 		explicit_bzero(o->redis, strlen(o->redis));
 	free(o->redis);
@@ -655,9 +688,11 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	if (relay_artifact_init(o.artifact_dir, o.artifact_max, o.artifact_quota,
-	    &cause) != 0) {
-		fprintf(stderr, "porthole-relay: --artifact-dir: %s\n", cause);
+	relay_artifact_set_wake(relay_artifact_woken);
+	if (relay_artifact_init(o.artifact_s3 != NULL ? o.artifact_s3 : o.artifact_dir,
+	    o.artifact_max, o.artifact_quota, &cause) != 0) {
+		fprintf(stderr, "porthole-relay: %s: %s\n", o.artifact_s3 != NULL ?
+		    "--artifact-s3" : "--artifact-dir", cause);
 		goto out;
 	}
 
@@ -698,6 +733,7 @@ main(int argc, char **argv)
 			relay_shutdown_begin(relay_signalled);
 		if (lws_service(relay.ctx, 0) < 0)
 			break;
+		relay_artifact_poll();	/* what the S3 store's thread finished */
 	}
 	rc = 0;
 out:
@@ -709,6 +745,7 @@ out:
 		relay_redis_stop();
 		free(relay.fleet.advertise);
 		relay.fleet.advertise = NULL;
+		relay_artifact_set_wake(NULL);	/* the S3 thread leaves the context alone */
 		relay.dying = 1;
 		lws_context_destroy(relay.ctx);
 		relay.ctx = NULL;

@@ -5,7 +5,8 @@
  * on 169.254.170.2, or AWS_CONTAINER_CREDENTIALS_FULL_URI with
  * AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE]), whose JSON document gives
  * AccessKeyId, SecretAccessKey, Token and Expiration; fetched again
- * `margin` seconds before that expiration.  Runs on the S3 worker thread:
+ * `margin` seconds before that expiration (half-way through the life of
+ * credentials that live less than twice that).  Runs on the S3 worker thread:
  * the fetch blocks it (5 s at most), never the relay's loop.
  */
 #include <stdlib.h>
@@ -241,6 +242,7 @@ fetch(struct s3_credsrc *s, char **cause)
 	} else {
 		s3_creds_clear(&s->cur);
 		s->cur = c;
+		s->fetched_at = ph_now();
 		ret = 0;
 	}
 	if (r.buf != NULL)
@@ -254,10 +256,18 @@ fetch(struct s3_credsrc *s, char **cause)
 const struct s3_creds *
 s3_creds_current(struct s3_credsrc *s, char **cause)
 {
+	int64_t	margin = s->margin;
+
 	if (s->from_env)
 		return &s->cur;
+	/*
+	 * Credentials that live less than twice the margin (a test's, a
+	 * short session's) are refreshed half-way, not before every request.
+	 */
+	if (s->cur.expiry != 0 && (s->cur.expiry - s->fetched_at) / 2 < margin)
+		margin = (s->cur.expiry - s->fetched_at) / 2;
 	if (s->cur.akid == NULL || (s->cur.expiry != 0 &&
-	    ph_now() + s->margin >= s->cur.expiry)) {
+	    ph_now() + margin >= s->cur.expiry)) {
 		if (fetch(s, cause) != 0)
 			return NULL;
 	}

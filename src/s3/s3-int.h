@@ -28,6 +28,7 @@ struct s3_credsrc {
 	int		 margin;	/* refresh this long before expiry (s) */
 	size_t		 max_reply;
 	struct s3_creds	 cur;
+	int64_t		 fetched_at;	/* ph_now() of cur's fetch */
 	int		 fetches;
 };
 
