@@ -73,6 +73,22 @@ for f in "$D"/iam-*-execution-policy.json; do
 		'[.Statement[] | .Effect == "Allow" and .Action == "secretsmanager:GetSecretValue" and
 		  all([.Resource] | flatten | .[]; startswith("arn:aws:secretsmanager:"))] | all'
 done
+P=$D/iam-relay-artifacts-s3-policy.json
+jqcheck "$P" "S3: objects under the artifact prefix only" \
+	'[.Statement[] | select(.Action | tostring | contains("s3:")) | select(.Action != "s3:ListBucket") |
+	  .Resource | endswith("/porthole/artifacts/*")] | all'
+jqcheck "$P" "S3: listing under the artifact prefix only" \
+	'.Statement[] | select(.Action == "s3:ListBucket") | .Condition.StringLike["s3:prefix"] == ["porthole/artifacts/*"]'
+jqcheck "$P" "S3: no wildcard action" '[.Statement[].Action | if type == "array" then .[] else . end |
+	  endswith("*") | not] | all'
+jqcheck "$P" "S3: what the store does (put, get, delete, list, abort)" \
+	'[.Statement[].Action | if type == "array" then .[] else . end] as $a |
+	 ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket", "s3:AbortMultipartUpload"] |
+	 all(. as $x | $a | index($x))'
+jqcheck "$D/s3-artifacts-lifecycle.json" "retention and abandoned multipart uploads" \
+	'.Rules[0].Expiration.Days > 0 and .Rules[0].AbortIncompleteMultipartUpload.DaysAfterInitiation > 0'
+jqcheck "$D/s3-artifacts-encryption.json" "SSE-KMS by default" \
+	'.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm == "aws:kms"'
 jqcheck "$D/iam-ecs-tasks-trust.json" "trusts ECS tasks only" \
 	'[.Statement[].Principal.Service] == ["ecs-tasks.amazonaws.com"]'
 check ".dockerignore keeps build trees and dev state out" \

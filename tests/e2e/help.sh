@@ -135,7 +135,7 @@ for path in ("client/client-conn.c", "client/cmd.c"):
         bad += 1
 for prog, path in (("agent/porthole-agent", "agent/agent.c"), ("src/relay/porthole-relay", "src/relay/relay.c")):
     helptext = subprocess.run([os.path.join(build, prog), "--help"], capture_output=True, text=True).stdout
-    documented = set(re.findall(r'^\s+(?:(-[A-Za-z]), )?(--[a-z][-a-z]*)', helptext, re.M))
+    documented = set(re.findall(r'^\s+(?:(-[A-Za-z]), )?(--[a-z][-a-z0-9]*)', helptext, re.M))
     documented = {o for pair in documented for o in pair if o}
     lits = literals(os.path.join(src, path))
     for o in sorted(lits - documented):
@@ -185,7 +185,7 @@ for o in "${globals[@]}"; do contains "porthole.1 has the global $o" "$page" "$o
 for pair in "$AGENT_BIN:$MAN_AGENT" "$RELAY_BIN:$MAN_RELAY"; do
 	bin=${pair%%:*} m=${pair#*:}
 	page=$(MANWIDTH=80 man -l "$m" 2>/dev/null | col -b)
-	for o in $("$bin" --help | sed -n 's/^ *\(-[A-Za-z], \)\{0,1\}\(--[a-z][-a-z]*\).*/\2/p'); do
+	for o in $("$bin" --help | sed -n 's/^ *\(-[A-Za-z], \)\{0,1\}\(--[a-z][-a-z0-9]*\).*/\2/p'); do
 		contains "$(basename "$m") has $o" "$page" "$o"
 	done
 done
