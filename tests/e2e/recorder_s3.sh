@@ -21,7 +21,7 @@ NM=$("$SRC/tests/tools/s3/install.sh") || { fail "npm packages of tests/tools/s3
 # Credentials from the endpoint live 12 s: the relay fetches them again half-way.
 NODE_PATH=$NM/node_modules node --openssl-legacy-provider "$SRC/tests/tools/s3/s3stack.js" \
 	--dir "$T/s3rver" --ready "$T/ready" --bucket $BUCKET --creds-ttl 12 \
-	--creds-auth "Bearer tok-relay" >"$T/front.log" 2>"$T/front.err" &
+	--creds-auth "Bearer tok-relay" --slow-part-ms 300 >"$T/front.log" 2>"$T/front.err" &
 PIDS+=("$!")
 wait_for 30 test -s "$T/ready" || { fail "s3stack did not start: $(cat "$T/front.err")"; finish; }
 FRONT=$(jq -r .front "$T/ready")
@@ -41,6 +41,18 @@ AWS_CONTAINER_AUTHORIZATION_TOKEN="Bearer tok-relay" \
 	start_relay --artifact-s3 s3://$BUCKET/evidence/
 RELAY_A=$PORTHOLE_RELAY
 contains "relay A keeps artifacts in S3" "$(cat "$T/relay.err")" "artifact store: s3://$BUCKET/evidence/ (S3)"
+
+# relay_at NAME KEY SECRET: one more dev relay on the bucket, static credentials.
+relay_at() {
+	AWS_ACCESS_KEY_ID=$2 AWS_SECRET_ACCESS_KEY=$3 "$RELAY_BIN" --dev --state "$STATE" \
+		--listen 127.0.0.1:0 --artifact-s3 s3://$BUCKET/evidence \
+		>"$T/relay$1.out" 2>"$T/relay$1.err" &
+	PIDS+=("$!")
+	wait_for 20 grep -q 'listening on' "$T/relay$1.err" || { fail "relay $1 did not start"; finish; }
+}
+# Relay B, on the same bucket with static credentials, started before
+# anything is stored: it learns of relay A's captures from the bucket.
+relay_at B AKIDTEST secret-test
 
 log "a capture of a leaking process, stored in S3"
 start_agent rec env=prod
@@ -94,17 +106,49 @@ check "the relay fetched new credentials before the first expired" wait_for 40 r
 listed_a() { ph artifacts ls 2>/dev/null | grep -q "$id"; }
 check "the listing with them is accepted" listed_a
 eq "no request of the relay was refused" "$(grep -c '^reject.*ASIATEST' "$T/front.log")" 0
+fetches=$(grep -c '^creds ASIATEST' "$T/front.log")
+signed=$(grep -c '^accept .* ASIATEST' "$T/front.log")
+check "fetched as they age, not for every request ($fetches fetches, $signed requests)" \
+	[ $((fetches * 2)) -le "$signed" ]
+
+log "an upload faster than S3: the relay stops reading the agent (backpressure)"
+# Relay E stores under slow/: the front holds each part 0.3 s more than it
+# takes to verify it (its JavaScript sha256 of 8 MiB takes a second or
+# two).  A 40 MiB capture that does not compress is 5 parts of 8 MiB: the
+# agent sends it far faster than that.
+AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY=secret-test "$RELAY_BIN" --dev --state "$STATE" \
+	--listen 127.0.0.1:0 --artifact-s3 s3://$BUCKET/slow >"$T/relayE.out" 2>"$T/relayE.err" &
+RELAY_E_PID=$!
+PIDS+=("$RELAY_E_PID")
+wait_for 20 grep -q 'listening on' "$T/relayE.err" || { fail "relay E did not start"; finish; }
+RELAY_E=wss://127.0.0.1:$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$T/relayE.err" | head -1)
+e() { PORTHOLE_RELAY=$RELAY_E ph "$@"; }
+hwm0=$(hwm_kib "$RELAY_E_PID")
+PORTHOLE_RELAY=$RELAY_E start_agent big env=prod
+PH_LEAKER_NOISE=1 "$LEAKER" 64 40 "$T/big.ready" >/dev/null 2>&1 &
+BIG=$!
+PIDS+=("$BIG")
+check "a leaker of noise runs" wait_for 20 test -s "$T/big.ready"
+wait_for 20 sh -c "[ \$(awk '/^VmRSS:/ { print \$2 }' /proc/$BIG/status) -ge 40960 ]"
+e watch add big "$BIG" --rss-above 38MiB --kind core --max 1 >/dev/null
+stored_e() { [ "$(e artifacts ls --json 2>/dev/null | jq '[.artifacts[] | select(.name == "big")] | length')" -ge 1 ]; }
+check "the big capture is stored" wait_for 90 stored_e
+big=$(e artifacts ls --json | jq -c '[.artifacts[] | select(.name == "big")][0]')
+eq "complete: nothing was cut for want of room" "$(jq -r '"\(.complete) \(.error)"' <<<"$big")" "true null"
+between "it did not compress (MiB stored)" "$(jq '.stored_bytes / 1048576 | floor' <<<"$big")" 40 200
+between "sent as a multipart upload of 8 MiB parts" \
+	"$(grep -c "^accept PUT /$BUCKET/slow/$(jq -r .id <<<"$big").zst?partNumber=" "$T/front.log")" 5 30
+if ! sanitizer; then
+	# Two part buffers of 8 MiB and a few messages, not the capture.
+	between "the relay held the parts, not the stream (KiB over its start)" \
+		"$(( $(hwm_kib "$RELAY_E_PID") - hwm0 ))" 0 $((40 * 1024))
+fi
+e artifacts get "$(jq -r .id <<<"$big")" -o "$T/big.core" >/dev/null 2>&1
+eq "read back through S3 byte-exact" "$(sha256sum <"$T/big.core" | cut -c1-64)" "$(jq -r .sha256 <<<"$big")"
+rm -f "$T/big.core"
+kill "$BIG" 2>/dev/null
 
 log "a second relay sharing the bucket"
-# relay_at NAME KEY SECRET: one more dev relay on the bucket, static credentials.
-relay_at() {
-	AWS_ACCESS_KEY_ID=$2 AWS_SECRET_ACCESS_KEY=$3 "$RELAY_BIN" --dev --state "$STATE" \
-		--listen 127.0.0.1:0 --artifact-s3 s3://$BUCKET/evidence \
-		>"$T/relay$1.out" 2>"$T/relay$1.err" &
-	PIDS+=("$!")
-	wait_for 20 grep -q 'listening on' "$T/relay$1.err" || { fail "relay $1 did not start"; finish; }
-}
-relay_at B AKIDTEST secret-test
 RELAY_B=wss://127.0.0.1:$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$T/relayB.err" | head -1)
 b() { PORTHOLE_RELAY=$RELAY_B ph "$@"; }
 contains "relay B lists what relay A stored" "$(b artifacts ls 2>&1)" "$id"

@@ -4,12 +4,15 @@
  * second in 1 MiB blocks, each filled with a marker gdb finds in a core
  * ("PORTHOLE-LEAK-MARKER <n>" then 'L's: pages really written, so they
  * count in the cgroup), until CAP MiB (0: no cap: the OOM killer ends it);
- * then it holds what it has.  The main thread only waits.
+ * then it holds what it has.  The main thread only waits.  With
+ * PH_LEAKER_NOISE set the rest of each block is pseudo-random instead of
+ * 'L's (a capture that does not compress: tests/e2e/recorder_s3.sh).
  *
  * usage: ph-leaker RATE_MIB CAP_MIB READYFILE
  * Built -O0 -g (tests/tools/meson.build) so the leaking frame has a name.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,8 @@
 #define BLOCK	(1024 * 1024)
 
 static long	rate, cap;
+/* PH_LEAKER_NOISE=1: blocks of pseudo-random bytes after the marker. */
+static uint64_t	noise;
 /* Where the blocks are kept, so that they are reachable (a leak all the same). */
 static char	*blocks[65536];
 
@@ -30,7 +35,18 @@ leak_one_block(long n)
 
 	if (b == NULL)
 		abort();
-	memset(b, 'L', BLOCK);
+	if (noise) {		/* xorshift64: bytes no compressor shrinks */
+		uint64_t	*w = (uint64_t *)b;
+		size_t		 i;
+
+		for (i = 0; i < BLOCK / sizeof *w; i++) {
+			noise ^= noise << 13;
+			noise ^= noise >> 7;
+			noise ^= noise << 17;
+			w[i] = noise;
+		}
+	} else
+		memset(b, 'L', BLOCK);
 	snprintf(b, 64, "PORTHOLE-LEAK-MARKER %ld", n);
 	blocks[n % 65536] = b;
 }
@@ -61,6 +77,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: ph-leaker RATE_MIB CAP_MIB READYFILE\n");
 		return 2;
 	}
+	if (getenv("PH_LEAKER_NOISE") != NULL)
+		noise = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
 	rate = atol(argv[1]);
 	cap = atol(argv[2]);
 	if (pthread_create(&t, NULL, leak_forever, NULL) != 0)

@@ -10,10 +10,11 @@
 //     AWS's documented JSON (AccessKeyId, SecretAccessKey, Token,
 //     Expiration) with a new key each time, valid for --creds-ttl seconds.
 // Usage: node s3stack.js --dir DIR --ready FILE [--bucket NAME]
-//   [--creds-ttl SECONDS] [--creds-auth TOKEN]
+//   [--creds-ttl SECONDS] [--creds-auth TOKEN] [--slow-part-ms MS]
 // Writes {"front":PORT,"creds":PORT} to FILE when listening; logs one line
 // per decision on stdout ("accept METHOD PATH AKID", "reject CODE ...",
-// "creds AKID", "inject SlowDown ...": the first try of each part of a key
+// "creds AKID", "slow PUT ..." (each part of a key with "slow" in it waits
+// --slow-part-ms, default 1000), "inject SlowDown ...": the first try of each part of a key
 // with "flaky" in it gets S3's 503 SlowDown; one with "hugereply" gets a
 // 64 MiB error, "hugereply cut" when the client hangs up first).  Static keys: AKIDTEST / secret-test (never expires) and
 // AKIDSTALE / secret-stale (expired an hour ago).
@@ -164,6 +165,11 @@ async function main() {
         }
       }
       log(`accept ${req.method} ${req.url} ${akid}`);
+      // A slow S3: each part of a key with "slow" in it waits --slow-part-ms (1000).
+      if (req.method === 'PUT' && pn && req.url.includes('slow')) {
+        log(`slow ${req.method} ${req.url}`);
+        await new Promise((ok) => setTimeout(ok, Number(args['slow-part-ms'] || 1000)));
+      }
       // Verified here; s3rver knows one account of its own and checks no
       // V4 signature: it is told that account's key.
       const headers = Object.assign({}, req.headers, {
