@@ -558,6 +558,7 @@ relay_http_artifacts_act(struct relay_conn *c, struct lws *wsi, struct relay_htt
 			goto out;
 		}
 		if (rr == 1) {		/* relay_http_artifact_removed answers */
+			w->status = 0;	/* not ready: neither written nor dropped */
 			w->audit = doc;
 			w->next = relay_http_waits;
 			relay_http_waits = w;
