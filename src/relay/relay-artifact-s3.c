@@ -13,7 +13,7 @@
  * an artifact, so a reader never sees half of one.  An upload the relay
  * gives up (the relay stops, S3 fails it) is aborted; one cut by its
  * agent is stored incomplete, as the directory backend does.  The bucket's
- * lifecycle rule (deploy/s3-lifecycle.json) also aborts multipart uploads
+ * lifecycle rule (deploy/s3-artifacts-lifecycle.json) also aborts multipart uploads
  * left by a relay that died.
  *
  * Backpressure: a write the part buffers cannot take keeps the rest (at

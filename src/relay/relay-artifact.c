@@ -269,7 +269,7 @@ relay_artifact_begin(json_t *attribution, json_t *desc, char **cause)
 
 	if (store.be == NULL) {
 		*cause = ph_asprintf("this relay keeps no artifacts (no "
-		    "PORTHOLE_ARTIFACT_DIR)");
+		    "PORTHOLE_ARTIFACT_DIR or PORTHOLE_ARTIFACT_S3)");
 		return NULL;
 	}
 	if (agent == NULL) {
