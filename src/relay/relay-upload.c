@@ -153,6 +153,7 @@ upload_stored(struct relay_conn *c, const char *idbuf, json_t *m)
 	    json_object_get(m, "complete"));
 	if (reply != NULL)
 		relay_conn_send_ctl(c, reply);
+	json_decref(reply);	/* send_ctl leaves it the caller's */
 	relay_conn_close(c, PH_CLOSE_NORMAL, "stored", 0);
 }
 

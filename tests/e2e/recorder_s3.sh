@@ -106,10 +106,6 @@ check "the relay fetched new credentials before the first expired" wait_for 40 r
 listed_a() { ph artifacts ls 2>/dev/null | grep -q "$id"; }
 check "the listing with them is accepted" listed_a
 eq "no request of the relay was refused" "$(grep -c '^reject.*ASIATEST' "$T/front.log")" 0
-fetches=$(grep -c '^creds ASIATEST' "$T/front.log")
-signed=$(grep -c '^accept .* ASIATEST' "$T/front.log")
-check "fetched as they age, not for every request ($fetches fetches, $signed requests)" \
-	[ $((fetches * 2)) -le "$signed" ]
 
 log "an upload faster than S3: the relay stops reading the agent (backpressure)"
 # Relay E stores under slow/: the front holds each part 0.3 s more than it
@@ -125,25 +121,27 @@ RELAY_E=wss://127.0.0.1:$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$T/rela
 e() { PORTHOLE_RELAY=$RELAY_E ph "$@"; }
 hwm0=$(hwm_kib "$RELAY_E_PID")
 PORTHOLE_RELAY=$RELAY_E start_agent big env=prod
-PH_LEAKER_NOISE=1 "$LEAKER" 64 40 "$T/big.ready" >/dev/null 2>&1 &
+# (24 MiB in the sanitizer build, whose relay and CLI are slower.)
+if sanitizer; then BIGMIB=24; else BIGMIB=40; fi
+PH_LEAKER_NOISE=1 "$LEAKER" 64 $BIGMIB "$T/big.ready" >/dev/null 2>&1 &
 BIG=$!
 PIDS+=("$BIG")
 check "a leaker of noise runs" wait_for 20 test -s "$T/big.ready"
-wait_for 20 sh -c "[ \$(awk '/^VmRSS:/ { print \$2 }' /proc/$BIG/status) -ge 40960 ]"
-e watch add big "$BIG" --rss-above 38MiB --kind core --max 1 >/dev/null
+wait_for 20 sh -c "[ \$(awk '/^VmRSS:/ { print \$2 }' /proc/$BIG/status) -ge $((BIGMIB * 1024)) ]"
+e watch add big "$BIG" --rss-above $((BIGMIB - 2))MiB --kind core --max 1 >/dev/null
 stored_e() { [ "$(e artifacts ls --json 2>/dev/null | jq '[.artifacts[] | select(.name == "big")] | length')" -ge 1 ]; }
 check "the big capture is stored" wait_for 90 stored_e
 big=$(e artifacts ls --json | jq -c '[.artifacts[] | select(.name == "big")][0]')
 eq "complete: nothing was cut for want of room" "$(jq -r '"\(.complete) \(.error)"' <<<"$big")" "true null"
-between "it did not compress (MiB stored)" "$(jq '.stored_bytes / 1048576 | floor' <<<"$big")" 40 200
+between "it did not compress (MiB stored)" "$(jq '.stored_bytes / 1048576 | floor' <<<"$big")" $BIGMIB 200
 between "sent as a multipart upload of 8 MiB parts" \
-	"$(grep -c "^accept PUT /$BUCKET/slow/$(jq -r .id <<<"$big").zst?partNumber=" "$T/front.log")" 5 30
+	"$(grep -c "^accept PUT /$BUCKET/slow/$(jq -r .id <<<"$big").zst?partNumber=" "$T/front.log")" 3 30
 if ! sanitizer; then
 	# Two part buffers of 8 MiB and a few messages, not the capture.
 	between "the relay held the parts, not the stream (KiB over its start)" \
 		"$(( $(hwm_kib "$RELAY_E_PID") - hwm0 ))" 0 $((40 * 1024))
 fi
-e artifacts get "$(jq -r .id <<<"$big")" -o "$T/big.core" >/dev/null 2>&1
+e artifacts get "$(jq -r .id <<<"$big")" -o "$T/big.core" >"$T/big-get.out" 2>&1
 eq "read back through S3 byte-exact" "$(sha256sum <"$T/big.core" | cut -c1-64)" "$(jq -r .sha256 <<<"$big")"
 rm -f "$T/big.core"
 kill "$BIG" 2>/dev/null
