@@ -268,6 +268,7 @@ struct relay_cross_splice {
 	struct relay_data_chan	*ch;
 	struct relay_conn	*link;		/* to the session's relay; NULL once gone */
 	int			 looking;	/* the Redis lookup is out */
+	struct ph_queue		 early;		/* read before the link was there (bounded) */
 	char			 sid[PH_SID_LEN + 1];
 	char			 secret[PH_SECRET_LEN + 1];
 };
@@ -278,6 +279,7 @@ cross_splice_free(struct relay_cross_splice *sp)
 	if (sp->data != NULL || sp->link != NULL || sp->looking)
 		return;
 	OPENSSL_cleanse(sp->secret, sizeof sp->secret);
+	ph_queue_free(&sp->early);
 	free(sp);
 }
 
@@ -361,6 +363,7 @@ cross_session_reply(struct relay_reply *rp, void *arg)
 {
 	struct relay_cross_splice *sp = arg;
 	char hash[65], msg[512], *addr = NULL, *cause = NULL, rid[40];
+	struct ph_qitem *it;
 	const char *v, *h;
 	json_t *first, *o;
 
@@ -402,6 +405,10 @@ cross_session_reply(struct relay_reply *rp, void *arg)
 		free(addr);
 		return;
 	}
+	while ((it = ph_queue_peek(&sp->early)) != NULL) {
+		(void)relay_link_queue(sp->link, it->data + PH_HEADROOM, it->len);
+		ph_queue_pop(&sp->early);
+	}
 	relay.metrics.cross_spliced++;
 	ph_info("session %.8s: agent's data channel from %s carried to relay %s at %s",
 	    sp->sid, sp->data->peer, rid, addr);
@@ -426,12 +433,14 @@ relay_cross_data(struct relay_conn *c, struct relay_data_chan *ch, const char *s
 		return -1;
 	sp->data = c;
 	sp->ch = ch;
+	ph_queue_init(&sp->early, 0, 0, RELAY_Q_LIMIT);
 	snprintf(sp->sid, sizeof sp->sid, "%s", sid);
 	memcpy(sp->secret, secret, PH_SECRET_LEN + 1);
 	snprintf(key, sizeof key, "ph:session:%s", sid);
 	if (relay_redis_cmdv(cross_session_reply, sp, "EVAL", cross_session_lua, "1", key,
 	    NULL) != 0) {
 		OPENSSL_cleanse(sp->secret, sizeof sp->secret);
+		ph_queue_free(&sp->early);
 		free(sp);
 		return -1;
 	}
@@ -444,6 +453,12 @@ relay_cross_data(struct relay_conn *c, struct relay_data_chan *ch, const char *s
 void
 relay_cross_data_rx(struct relay_cross_splice *sp, const uint8_t *msg, size_t len)
 {
+	if (sp->looking) {
+		/* Reads are held; what was read already waits (bounded) for the link. */
+		if (ph_queue_push(&sp->early, -1, msg, len) != 0)
+			relay_conn_close(sp->data, PH_CLOSE_INTERNAL, "relay queue overflow", 1);
+		return;
+	}
 	if (sp->link == NULL || relay_conn_closing(sp->link))
 		return;
 	if (relay_link_queue(sp->link, msg, len) != 0) {

@@ -435,7 +435,7 @@ link_rx(struct relay_link *lk, const uint8_t *p, size_t n)
 	while (lk->tls != NULL && lk->c.peer_close == 0 &&
 	    (got = ph_tls_read(lk->tls, plain, sizeof plain, &why)) != 0) {
 		if (got < 0) {
-			link_why(lk, "the relay at %s ended TLS", lk->addr);
+			link_why(lk, "the relay at %s ended TLS (%s)", lk->addr, why != NULL ? why : "?");
 			return -1;
 		}
 		if (link_plain(lk, plain, (size_t)got) != 0)
@@ -491,6 +491,7 @@ static void
 link_free(struct relay_link *lk)
 {
 	int code = lk->c.peer_close;
+
 
 	if (lk->c.established)
 		relay.metrics.peer_links--;
