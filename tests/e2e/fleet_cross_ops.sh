@@ -21,7 +21,7 @@ start_redis
 for n in 1 2; do start_fleet_relay "$n"; done
 R1=wss://127.0.0.1:${RELAY_PORTS[1]}
 export PORTHOLE_RELAY=$R1
-fleet_agent far PORTHOLE_RELAY=wss://127.0.0.1:${RELAY_PORTS[2]} PORTHOLE_SHELL=/bin/sh
+fleet_agent far PORTHOLE_RELAY="wss://127.0.0.1:${RELAY_PORTS[2]}" PORTHOLE_SHELL=/bin/sh
 check "the agent of relay 2 is listed through relay 1" wait_for 30 listed_n 1
 metric() { curl -sk "https://127.0.0.1:${RELAY_PORTS[$1]}/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }
 
