@@ -74,6 +74,7 @@ struct relay_open {
 struct relay_client_remote {
 	struct relay_conn	*c;		/* NULL once the client left */
 	struct relay_open	 p;		/* its o is a reference of ours */
+	struct ph_queue		 early;		/* read before the hold took (bounded) */
 };
 
 static void
@@ -388,7 +389,29 @@ relay_client_remote_free(struct relay_client_remote *r)
 {
 	json_decref(r->p.o);
 	relay_client_open_clear(&r->p);
+	ph_queue_free(&r->early);
 	free(r);
+}
+
+/* What the client sent after its open while the directory was asked, to the session. */
+static void
+relay_client_replay(struct relay_conn *c, struct ph_queue *q)
+{
+	struct relay_client_chan *ch = c->ep;
+	struct ph_qitem *it;
+	struct ph_frame f;
+	const char *cause;
+	int code;
+
+	while ((it = ph_queue_peek(q)) != NULL) {
+		if (ch->sess != NULL && ph_frame_decode(it->data + PH_HEADROOM, it->len, &f,
+		    &code, &cause) == 0) {
+			relay_session_client_frame(&relay.sessions, ch->sess, &f,
+			    it->data + PH_HEADROOM, it->len);
+			ph_frame_clear(&f);
+		}
+		ph_queue_pop(q);
+	}
 }
 
 /* Redis said which relay holds the agent (entry NULL: none). */
@@ -398,13 +421,14 @@ relay_client_found(json_t *entry, const char *rid, const char *addr, void *arg)
 	struct relay_client_remote *r = arg;
 	struct relay_conn *c = r->c;
 	struct relay_open *p = &r->p;
+	struct relay_client_chan *ch;
 
 	if (c == NULL) {
 		relay_client_remote_free(r);
 		return;
 	}
-	((struct relay_client_chan *)c->ep)->remote = NULL;
-	relay_conn_resume(c, RELAY_PAUSE_ATTACH);
+	ch = c->ep;
+	ch->remote = NULL;
 	if (entry == NULL || rid == NULL || strcmp(rid, relay_fleet_id()) == 0)
 		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
 		    "agent %s is not connected to any relay of the fleet%s", p->agent_id,
@@ -416,7 +440,9 @@ relay_client_found(json_t *entry, const char *rid, const char *addr, void *arg)
 		p->aj = json_incref(entry);
 		relay_client_open_rest(c, p, (int)json_integer_value(json_object_get(entry,
 		    "proto")));
+		relay_client_replay(c, &r->early);
 	}
+	relay_conn_resume(c, RELAY_PAUSE_LOOKUP);
 	relay_client_remote_free(r);
 }
 
@@ -449,6 +475,7 @@ relay_client_open(struct relay_conn *c, struct ph_frame *f)
 	r->c = c;
 	r->p = p;
 	json_incref(r->p.o);
+	ph_queue_init(&r->early, 0, 0, RELAY_Q_LIMIT);
 	if (relay_cross_find(p.agent_id, relay_client_found, r) != 0) {
 		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
 		    "agent %s is not connected to this relay (and the fleet's directory "
@@ -457,7 +484,7 @@ relay_client_open(struct relay_conn *c, struct ph_frame *f)
 		return;
 	}
 	ch->remote = r;
-	relay_conn_pause(c, RELAY_PAUSE_ATTACH);
+	relay_conn_pause(c, RELAY_PAUSE_LOOKUP);
 }
 
 /* A client channel starts: its own state, empty. */
@@ -487,8 +514,13 @@ relay_client_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *msg, si
 {
 	struct relay_client_chan *ch = c->ep;
 
-	if (ch->remote != NULL)
-		return;		/* read before the hold took: the open is being looked up */
+	if (ch->remote != NULL) {
+		/* Read before the hold took: kept (bounded) for the session. */
+		if (ph_queue_push(&ch->remote->early, -1, msg, len) != 0)
+			relay_client_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL,
+			    "too much input before the session started");
+		return;
+	}
 	if (ch->sess == NULL)
 		relay_client_open(c, f);
 	else

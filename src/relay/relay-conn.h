@@ -34,6 +34,7 @@
 /* Reasons rx is off on a connection; reads resume when none is left. */
 #define RELAY_PAUSE_ATTACH	0x1	/* client waits for the agent to attach */
 #define RELAY_PAUSE_PEER	0x2	/* the other side's queue is over its high mark */
+#define RELAY_PAUSE_LOOKUP	0x4	/* the open waits for the fleet's directory */
 
 struct relay_conn {
 	enum relay_conn_kind	 kind;
