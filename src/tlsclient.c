@@ -176,6 +176,7 @@ ph_tls_handshake(struct ph_tls *t, long *verify_err, const char **why)
 	*why = NULL;
 	if (SSL_is_init_finished(t->ssl))
 		return 1;
+	ERR_clear_error();	/* see ph_tls_read */
 	r = SSL_do_handshake(t->ssl);
 	if (r == 1)
 		return 1;
@@ -215,6 +216,13 @@ ph_tls_read(struct ph_tls *t, void *buf, size_t cap, const char **why)
 {
 	int	 r, e;
 
+	/*
+	 * SSL_get_error reads the thread's error queue first: an error some
+	 * other TLS connection of the process left there (a relay's lws
+	 * server side, an agent that hung up: "unexpected eof while
+	 * reading") would be taken for this one's.
+	 */
+	ERR_clear_error();
 	r = SSL_read(t->ssl, buf, cap > 1 << 30 ? 1 << 30 : (int)cap);
 	if (r > 0)
 		return r;
@@ -234,6 +242,7 @@ ph_tls_write(struct ph_tls *t, const void *p, size_t n)
 	size_t	 done = 0;
 	int	 r;
 
+	ERR_clear_error();	/* see ph_tls_read */
 	while (done < n) {
 		r = SSL_write(t->ssl, (const uint8_t *)p + done,
 		    n - done > 1 << 30 ? 1 << 30 : (int)(n - done));

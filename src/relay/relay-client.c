@@ -38,6 +38,8 @@
 #include "relay-auth.h"
 #include "relay-client.h"
 #include "relay-conn.h"
+#include "relay-cross.h"
+#include "relay-link.h"
 #include "relay-endpoint.h"
 #include "relay-limits.h"
 #include "relay-metrics.h"
@@ -45,10 +47,13 @@
 #include "relay-session.h"
 #include "relay-sids.h"
 
+struct relay_client_remote;
+
 /* A client channel's own state (its c->ep). */
 struct relay_client_chan {
 	char			*bearer;	/* its token, until the open (wiped) */
 	struct relay_session	*sess;		/* once the open passed */
+	struct relay_client_remote *remote;	/* the agent's relay being looked up */
 };
 
 /* What admitting and creating took, until the session holds it. */
@@ -61,6 +66,15 @@ struct relay_open {
 	int			 counted;	/* relay_limits_session_add held */
 	struct relay_record	*rec;
 	char			*rec_error;	/* recording could not start (optional) */
+	char			 agent_relay[40];	/* the relay holding the agent (fleet) */
+	char			*agent_addr;	/* ... its address, when it is another */
+};
+
+/* An open waiting for Redis to say which relay holds its agent. */
+struct relay_client_remote {
+	struct relay_conn	*c;		/* NULL once the client left */
+	struct relay_open	 p;		/* its o is a reference of ours */
+	struct ph_queue		 early;		/* read before the hold took (bounded) */
 };
 
 static void
@@ -76,6 +90,7 @@ relay_client_open_clear(struct relay_open *p)
 		free(cause);
 	}
 	free(p->rec_error);
+	free(p->agent_addr);
 	memset(p, 0, sizeof *p);
 }
 
@@ -169,14 +184,15 @@ relay_client_admit_open(struct relay_conn *c, struct ph_frame *f, struct relay_o
 	return 0;
 }
 
-/* Admit, part two: the agent it names, and the limits. */
+/*
+ * Admit, part two: the agent it names, here.  1 when it is not here but
+ * the fleet may know where it is (relay-cross.c).
+ */
 static int
 relay_client_admit_agent(struct relay_conn *c, struct relay_open *p)
 {
 	const char *id = json_string_value(json_object_get(p->o, "agent"));
 	const char *asub = json_string_value(json_object_get(p->o, "agent_sub"));
-	char *cause = NULL;
-	int ap;
 
 	/*
 	 * The agent's full id: `agent`, or for an agent of protocol 1 (which
@@ -188,10 +204,27 @@ relay_client_admit_agent(struct relay_conn *c, struct relay_open *p)
 		return relay_client_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
 		    "agent and agent_sub are too long for an agent id");
 	if ((p->agent = relay_agent_find(&relay.agents, p->agent_id)) == NULL ||
-	    !relay_agent_ready(p->agent))
+	    !relay_agent_ready(p->agent)) {
+		p->agent = NULL;
+		if (relay_redis_up() && relay_link_ready())
+			return 1;
 		return relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
-		    "agent %s is not connected to this relay", p->agent_id);
-	ap = relay_agent_proto(p->agent);
+		    "agent %s is not connected to this relay%s", p->agent_id,
+		    relay_redis_on() ? " (and the fleet's directory cannot be asked now)" :
+		    "");
+	}
+	snprintf(p->agent_relay, sizeof p->agent_relay, "%s", relay_fleet_id());
+	p->aj = relay_agent_json(p->agent);
+	return 0;
+}
+
+/* Admit, part three: what the agent (aj, as listed; protocol ap) takes, and the limits. */
+static int
+relay_client_admit_checks(struct relay_conn *c, struct relay_open *p, int ap)
+{
+	const char *asub = json_string_value(json_object_get(p->o, "agent_sub"));
+	char *cause = NULL;
+
 	if (ap < PH_PROTOCOL_QUALIFIED_IDS && asub == NULL)
 		return relay_client_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION,
 		    "agent %s speaks protocol %d, which only a CLI of protocol %d or "
@@ -201,7 +234,6 @@ relay_client_admit_agent(struct relay_conn *c, struct relay_open *p)
 		return relay_client_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
 		    "agent %s speaks protocol %d: name it by its full id, without "
 		    "agent_sub", p->agent_id, ap);
-	p->aj = relay_agent_json(p->agent);
 	if (p->aj == NULL || !relay_auth_may_touch(&c->claims, p->aj))
 		return relay_client_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN,
 		    "token for %s may not touch agent %s", p->sub, p->agent_id);
@@ -254,6 +286,9 @@ relay_client_audit_members(struct relay_conn *c, const struct relay_open *p)
 	if (a == NULL)
 		return NULL;
 	relay_audit_origin(a, c);
+	if (relay_redis_on())
+		json_object_set_new(a, "relays", json_pack("{s:s,s:s}", "client",
+		    relay_fleet_id(), "agent", p->agent_relay));
 	if (json_object_get(p->o, "pid") != NULL)
 		json_object_set(a, "pid", json_object_get(p->o, "pid"));
 	if (json_object_get(p->o, "container") != NULL)
@@ -304,11 +339,22 @@ relay_client_forward(struct relay_conn *c, struct relay_session *s, struct relay
 	struct relay_client_chan *ch = c->ep;
 	int r;
 
+	char *cause = NULL;
+
 	r = json_object_set_new(p->o, "secret", json_string(s->secret)) != 0 ||
 	    json_object_set_new(p->o, "sub", json_string(s->sub)) != 0 ||
 	    ch->bearer == NULL ||
-	    json_object_set_new(p->o, "token", json_string(ch->bearer)) != 0 ||
-	    relay_agent_send(p->agent, p->o) != 0;
+	    json_object_set_new(p->o, "token", json_string(ch->bearer)) != 0;
+	if (r == 0)
+		relay_cross_publish(s);		/* before the agent can attach anywhere */
+	if (r == 0 && p->agent != NULL)
+		r = relay_agent_send(p->agent, p->o) != 0;
+	else if (r == 0 && relay_cross_open(s, p->agent_addr, json_incref(p->o), &cause) != 0) {
+		ph_info("session %.8s: cannot send the open to agent %s's relay at %s: %s",
+		    s->sid, p->agent_id, p->agent_addr, cause);
+		r = 1;
+	}
+	free(cause);
 	json_object_del(p->o, "token");
 	relay_auth_wipe(&ch->bearer);
 	if (r != 0) {
@@ -319,26 +365,126 @@ relay_client_forward(struct relay_conn *c, struct relay_session *s, struct relay
 		    "cannot forward the open to agent %s: its control channel is "
 		    "closing or full, or the request is too large", p->agent_id);
 	}
-	ph_info("session %.8s opened: op=%s agent=%s sub=%s peer=%s", s->sid, s->op,
-	    s->agent_id, s->sub, s->peer);
+	ph_info("session %.8s opened: op=%s agent=%s sub=%s peer=%s%s%s", s->sid, s->op,
+	    s->agent_id, s->sub, s->peer, p->agent == NULL ? " agent_relay=" : "",
+	    p->agent == NULL ? p->agent_addr : "");
 	relay_metrics_session(s->op, 1);
 	relay_audit("session_opened", json_deep_copy(s->audit));
 	return 0;
+}
+
+/* The rest of an open, once the agent is found (here, or at aj's relay). */
+static void
+relay_client_open_rest(struct relay_conn *c, struct relay_open *p, int ap)
+{
+	struct relay_session *s;
+
+	if (relay_client_admit_checks(c, p, ap) == 0 &&
+	    (s = relay_client_create(c, p)) != NULL)
+		(void)relay_client_forward(c, s, p);
+}
+
+static void
+relay_client_remote_free(struct relay_client_remote *r)
+{
+	json_decref(r->p.o);
+	relay_client_open_clear(&r->p);
+	ph_queue_free(&r->early);
+	free(r);
+}
+
+/* What the client sent after its open while the directory was asked, to the session. */
+static void
+relay_client_replay(struct relay_conn *c, struct ph_queue *q)
+{
+	struct relay_client_chan *ch = c->ep;
+	struct ph_qitem *it;
+	struct ph_frame f;
+	const char *cause;
+	int code;
+
+	while ((it = ph_queue_peek(q)) != NULL) {
+		if (ch->sess != NULL && ph_frame_decode(it->data + PH_HEADROOM, it->len, &f,
+		    &code, &cause) == 0) {
+			relay_session_client_frame(&relay.sessions, ch->sess, &f,
+			    it->data + PH_HEADROOM, it->len);
+			ph_frame_clear(&f);
+		}
+		ph_queue_pop(q);
+	}
+}
+
+/* Redis said which relay holds the agent (entry NULL: none). */
+static void
+relay_client_found(json_t *entry, const char *rid, const char *addr, void *arg)
+{
+	struct relay_client_remote *r = arg;
+	struct relay_conn *c = r->c;
+	struct relay_open *p = &r->p;
+	struct relay_client_chan *ch;
+
+	if (c == NULL) {
+		relay_client_remote_free(r);
+		return;
+	}
+	ch = c->ep;
+	ch->remote = NULL;
+	if (entry == NULL || rid == NULL || strcmp(rid, relay_fleet_id()) == 0)
+		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
+		    "agent %s is not connected to any relay of the fleet%s", p->agent_id,
+		    entry == NULL && !relay_redis_up() ? " (the fleet's directory did not "
+		    "answer)" : "");
+	else {
+		snprintf(p->agent_relay, sizeof p->agent_relay, "%s", rid);
+		p->agent_addr = strdup(addr);
+		p->aj = json_incref(entry);
+		relay_client_open_rest(c, p, (int)json_integer_value(json_object_get(entry,
+		    "proto")));
+		relay_client_replay(c, &r->early);
+	}
+	relay_conn_resume(c, RELAY_PAUSE_LOOKUP);
+	relay_client_remote_free(r);
 }
 
 /* The first message of a client channel: `open`. */
 static void
 relay_client_open(struct relay_conn *c, struct ph_frame *f)
 {
+	struct relay_client_chan *ch = c->ep;
+	struct relay_client_remote *r;
 	struct relay_open p;
-	struct relay_session *s;
+	int rc;
 
 	memset(&p, 0, sizeof p);
-	if (relay_client_admit_open(c, f, &p) == 0 &&
-	    relay_client_admit_agent(c, &p) == 0 &&
-	    (s = relay_client_create(c, &p)) != NULL)
-		(void)relay_client_forward(c, s, &p);
-	relay_client_open_clear(&p);
+	if (relay_client_admit_open(c, f, &p) != 0 ||
+	    (rc = relay_client_admit_agent(c, &p)) < 0) {
+		relay_client_open_clear(&p);
+		return;
+	}
+	if (rc == 0) {
+		relay_client_open_rest(c, &p, relay_agent_proto(p.agent));
+		relay_client_open_clear(&p);
+		return;
+	}
+	/* Another relay's agent, maybe: ask the directory, the client held meanwhile. */
+	if ((r = calloc(1, sizeof *r)) == NULL) {
+		relay_client_open_clear(&p);
+		relay_client_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	r->c = c;
+	r->p = p;
+	json_incref(r->p.o);
+	ph_queue_init(&r->early, 0, 0, RELAY_Q_LIMIT);
+	if (relay_cross_find(p.agent_id, relay_client_found, r) != 0) {
+		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
+		    "agent %s is not connected to this relay (and the fleet's directory "
+		    "cannot be asked now)", p.agent_id);
+		relay_client_remote_free(r);
+		return;
+	}
+	ch->remote = r;
+	relay_conn_pause(c, RELAY_PAUSE_LOOKUP);
 }
 
 /* A client channel starts: its own state, empty. */
@@ -368,6 +514,13 @@ relay_client_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *msg, si
 {
 	struct relay_client_chan *ch = c->ep;
 
+	if (ch->remote != NULL) {
+		/* Read before the hold took: kept (bounded) for the session. */
+		if (ph_queue_push(&ch->remote->early, -1, msg, len) != 0)
+			relay_client_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL,
+			    "too much input before the session started");
+		return;
+	}
 	if (ch->sess == NULL)
 		relay_client_open(c, f);
 	else
@@ -393,6 +546,8 @@ relay_client_closed(struct relay_conn *c)
 		return;
 	c->ep = NULL;
 	relay_auth_wipe(&ch->bearer);
+	if (ch->remote != NULL)
+		ch->remote->c = NULL;	/* relay_client_found frees it */
 	s = ch->sess;
 	free(ch);
 	if (s != NULL)

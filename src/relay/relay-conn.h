@@ -35,6 +35,7 @@
 #define RELAY_PAUSE_ATTACH	0x1	/* client waits for the agent to attach */
 #define RELAY_PAUSE_PEER	0x2	/* the other side's queue is over its high mark */
 #define RELAY_PAUSE_STORE	0x4	/* the artifact store is behind (S3) */
+#define RELAY_PAUSE_LOOKUP	0x8	/* the open waits for the fleet's directory */
 
 struct relay_conn {
 	enum relay_conn_kind	 kind;

@@ -14,14 +14,11 @@
 #include "relay.h"
 #include "relay-audit.h"
 #include "relay-conn.h"
+#include "relay-cross.h"
+#include "relay-data.h"
 #include "relay-endpoint.h"
 #include "relay-session.h"
 
-/* A data channel's own state (its c->ep). */
-struct relay_data_chan {
-	char			 sid[PH_SID_LEN + 1];	/* the sid in the path */
-	struct relay_session	*sess;		/* once attached */
-};
 
 static void
 relay_data_refuse(struct relay_conn *c, const char *err, int code, const char *msg)
@@ -32,9 +29,8 @@ relay_data_refuse(struct relay_conn *c, const char *err, int code, const char *m
 
 /* The first message of a data channel: `attach`. */
 static void
-relay_data_attach(struct relay_conn *c, struct ph_frame *f)
+relay_data_attach(struct relay_conn *c, struct relay_data_chan *ch, struct ph_frame *f)
 {
-	struct relay_data_chan *ch = c->ep;
 	struct relay_session *s;
 	const char *sid, *secret;
 	char msg[256];
@@ -54,6 +50,12 @@ relay_data_attach(struct relay_conn *c, struct ph_frame *f)
 		return;
 	}
 	if ((s = relay_session_find(&relay.sessions, sid)) == NULL) {
+		/*
+		 * Not here: in a fleet, the session may be another relay's (the
+		 * load balancer landed the agent here); carried there once.
+		 */
+		if (!ch->via_peer && relay_cross_data(c, ch, sid, secret) == 0)
+			return;
 		snprintf(msg, sizeof msg, "no session %s is waiting for its agent", sid);
 		relay_data_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND, msg);
 		return;
@@ -61,6 +63,8 @@ relay_data_attach(struct relay_conn *c, struct ph_frame *f)
 	switch (relay_session_attach(&relay.sessions, s, c, secret)) {
 	case RELAY_SESSION_ATTACHED:
 		ch->sess = s;
+		relay_cross_attached(s, ch->via_peer ? json_string_value(json_object_get(f->json,
+		    "via")) : NULL);
 		ph_debug("session %.8s attached by agent %s from %s", s->sid,
 		    s->agent_id, c->peer);
 		break;
@@ -94,40 +98,76 @@ relay_data_start(struct relay_conn *c, const char *sid)
 	return 0;
 }
 
-/* A decoded message on a data channel. */
+/* A decoded message on a data channel (ch: its state). */
+void
+relay_data_chan_rx(struct relay_conn *c, struct relay_data_chan *ch, struct ph_frame *f,
+    const uint8_t *msg, size_t len)
+{
+	if (ch->cross != NULL)
+		relay_cross_data_rx(ch->cross, msg, len);
+	else if (ch->sess == NULL)
+		relay_data_attach(c, ch, f);
+	else
+		relay_session_agent_frame(&relay.sessions, ch->sess, f, msg, len);
+}
+
+void
+relay_data_chan_drained(struct relay_conn *c, struct relay_data_chan *ch)
+{
+	if (ch->cross != NULL)
+		relay_cross_data_drained(ch->cross);
+	else if (ch->sess != NULL)
+		relay_session_drained(&relay.sessions, ch->sess, c);
+}
+
+/*
+ * The channel is gone.  One that came from another relay and broke
+ * without a close frame lost its relay (killed, or the network): the
+ * client hears that, not that the agent went.
+ */
+void
+relay_data_chan_closed(struct relay_conn *c, struct relay_data_chan *ch)
+{
+	char msg[256];
+
+	if (ch->cross != NULL) {
+		relay_cross_data_closed(ch->cross, c->peer_close);
+		ch->cross = NULL;
+	}
+	if (ch->sess == NULL)
+		return;
+	if (ch->via_peer && c->peer_close == 0) {
+		snprintf(msg, sizeof msg, "the relay carrying agent %s's side of the "
+		    "session (%s) went away: the session is lost", ch->sess->agent_id, c->peer);
+		relay_session_data_broke(&relay.sessions, ch->sess, msg);
+	} else
+		relay_session_data_closed(&relay.sessions, ch->sess, c->peer_close);
+	ch->sess = NULL;
+}
+
 static void
 relay_data_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *msg, size_t len)
 {
-	struct relay_data_chan *ch = c->ep;
-
-	if (ch->sess == NULL)
-		relay_data_attach(c, f);
-	else
-		relay_session_agent_frame(&relay.sessions, ch->sess, f, msg, len);
+	relay_data_chan_rx(c, c->ep, f, msg, len);
 }
 
 static void
 relay_data_drained(struct relay_conn *c)
 {
-	struct relay_data_chan *ch = c->ep;
-
-	if (ch != NULL && ch->sess != NULL)
-		relay_session_drained(&relay.sessions, ch->sess, c);
+	if (c->ep != NULL)
+		relay_data_chan_drained(c, c->ep);
 }
 
 static void
 relay_data_closed(struct relay_conn *c)
 {
 	struct relay_data_chan *ch = c->ep;
-	struct relay_session *s;
 
 	if (ch == NULL)
 		return;
 	c->ep = NULL;
-	s = ch->sess;
+	relay_data_chan_closed(c, ch);
 	free(ch);
-	if (s != NULL)
-		relay_session_data_closed(&relay.sessions, s, c->peer_close);
 }
 
 const struct relay_endpoint relay_data_endpoint = {

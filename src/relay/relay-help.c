@@ -95,6 +95,16 @@ static const struct ph_help_opt relay_help_options[] = {
 	{ "--advertise", NULL, "HOST:PORT", "with --redis: the address the fleet's "
 	    "other relays reach this one at, published in Redis (PORTHOLE_ADVERTISE; "
 	    "default the listen address, required when that is every address)" },
+	{ "--relay-token", NULL, "TOKEN", "with --redis: this relay's token for "
+	    "links to other relays (PORTHOLE_RELAY_TOKEN; @FILE reads a file; kind "
+	    "relay; --dev: the state directory's relay.token). Without it, sessions "
+	    "with other relays' agents are refused" },
+	{ "--peer-ca", NULL, "FILE", "the CA other relays' certificates must chain "
+	    "to, besides the system store (PORTHOLE_PEER_CA; default this relay's "
+	    "--tls-cert)" },
+	{ "--peer-name", NULL, "NAME", "the name other relays' certificates must "
+	    "carry (PORTHOLE_PEER_NAME; default the first DNS name of this relay's "
+	    "certificate, else its CN)" },
 	{ "--help", "-h", NULL, "print this help" },
 	{ "--version", "-V", NULL, "print the version and the protocol version" },
 	{ "--man", NULL, NULL, "print the manual page porthole-relay(8) as roff" },

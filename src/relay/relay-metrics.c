@@ -232,6 +232,30 @@ metrics_fleet(FILE *f)
 	relay_metrics_head(f, "porthole_relay_peers", "gauge",
 	    "Links from other relays of the fleet (/v1/peer) open now.");
 	fprintf(f, "porthole_relay_peers %llu\n", (unsigned long long)relay.peers);
+	relay_metrics_head(f, "porthole_relay_peer_links", "gauge",
+	    "Links this relay dialed to other relays of the fleet, open now.");
+	fprintf(f, "porthole_relay_peer_links %llu\n",
+	    (unsigned long long)relay.metrics.peer_links);
+	relay_metrics_head(f, "porthole_relay_peer_refused_total", "counter",
+	    "Relays this one would not send its token to: their certificate is not the fleet's.");
+	fprintf(f, "porthole_relay_peer_refused_total %llu\n",
+	    (unsigned long long)relay.metrics.peer_refused);
+	relay_metrics_head(f, "porthole_relay_cross_sessions_total", "counter",
+	    "Sessions across relays, by this relay's part: open (sent the open to the "
+	    "agent's relay), attach (the agent's side came over a link), splice (carried "
+	    "an agent's data channel to the client's relay).");
+	fprintf(f, "porthole_relay_cross_sessions_total{part=\"open\"} %llu\n",
+	    (unsigned long long)relay.metrics.cross_opens);
+	fprintf(f, "porthole_relay_cross_sessions_total{part=\"attach\"} %llu\n",
+	    (unsigned long long)relay.metrics.cross_attached);
+	fprintf(f, "porthole_relay_cross_sessions_total{part=\"splice\"} %llu\n",
+	    (unsigned long long)relay.metrics.cross_spliced);
+	relay_metrics_head(f, "porthole_relay_cross_bytes_total", "counter",
+	    "Message bytes over links this relay dialed to other relays.");
+	fprintf(f, "porthole_relay_cross_bytes_total{dir=\"out\"} %llu\n",
+	    (unsigned long long)relay.metrics.cross_bytes_out);
+	fprintf(f, "porthole_relay_cross_bytes_total{dir=\"in\"} %llu\n",
+	    (unsigned long long)relay.metrics.cross_bytes_in);
 	relay_metrics_head(f, "porthole_relay_redis_commands_total", "counter",
 	    "Commands sent to Redis.");
 	fprintf(f, "porthole_relay_redis_commands_total %llu\n",

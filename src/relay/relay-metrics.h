@@ -23,6 +23,13 @@ struct relay_metrics {
 	size_t		 q_high[2];		/* control, session */
 	uint64_t	 recordings, recording_failures;
 	int64_t		 start;
+	/* Sessions across relays (relay-cross.c, relay-link.c). */
+	uint64_t	 peer_links;		/* links this relay dialed, open now */
+	uint64_t	 peer_refused;		/* ... refused: certificate not the fleet's */
+	uint64_t	 cross_opens;		/* opens sent to the relay holding the agent */
+	uint64_t	 cross_attached;	/* sessions whose agent side came over a link */
+	uint64_t	 cross_spliced;		/* data channels carried to another relay */
+	uint64_t	 cross_bytes_in, cross_bytes_out;	/* over links this relay dialed */
 };
 
 void	relay_metrics_init(void);

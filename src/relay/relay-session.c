@@ -407,6 +407,24 @@ relay_session_data_closed(struct relay_sessions *ss, struct relay_session *s,
 	relay_session_maybe_free(ss, s);
 }
 
+/*
+ * The data channel broke with the relay that carried it (another relay of
+ * the fleet, gone without a close): SPLICED or ERRORED -> FAILED, the
+ * client told msg with agent_lost; EXITED stays.
+ */
+void
+relay_session_data_broke(struct relay_sessions *ss, struct relay_session *s, const char *msg)
+{
+	s->data = NULL;
+	if (s->state == RELAY_SESSION_SPLICED || s->state == RELAY_SESSION_ERRORED) {
+		s->state = RELAY_SESSION_FAILED;
+		relay_session_end(s, "agent_lost: its relay went away");
+		relay_session_failf(ss, s->client, PH_ERR_AGENT_LOST, PH_CLOSE_AGENT_LOST,
+		    "%s", msg);
+	}
+	relay_session_maybe_free(ss, s);
+}
+
 /* SPLICED or ERRORED -> EXITED: the agent's exit went out; both close after it. */
 static void
 relay_session_exit(struct relay_sessions *ss, struct relay_session *s, json_t *exit)

@@ -143,6 +143,8 @@ void	relay_session_abort(struct relay_sessions *ss, struct relay_session *s,
 void	relay_session_client_closed(struct relay_sessions *ss, struct relay_session *s);
 void	relay_session_data_closed(struct relay_sessions *ss, struct relay_session *s,
 	    int peer_close);
+void	relay_session_data_broke(struct relay_sessions *ss, struct relay_session *s,
+	    const char *msg);
 
 /* Frames and flow: which frames pass, and the pauses that follow. */
 void	relay_session_client_frame(struct relay_sessions *ss, struct relay_session *s,

@@ -41,6 +41,7 @@
 #include "relay-client.h"
 #include "relay-conn.h"
 #include "relay-dev.h"
+#include "relay-link.h"
 #include "relay-limits.h"
 #include "relay-metrics.h"
 #include "relay-record.h"
@@ -71,6 +72,9 @@ enum relay_opt {
 	RELAY_OPT_ARTIFACT_S3,
 	RELAY_OPT_REDIS,
 	RELAY_OPT_ADVERTISE,
+	RELAY_OPT_RELAY_TOKEN,
+	RELAY_OPT_PEER_CA,
+	RELAY_OPT_PEER_NAME,
 };
 
 /*
@@ -112,6 +116,12 @@ static const struct lws_protocols relay_protocols[] = {
 		.tx_packet_size = RELAY_TX_PACKET,
 	},
 	{
+		/* Links to other relays of the fleet (relay-link.c): RAW client sockets. */
+		.name = RELAY_LINK_PROTOCOL,
+		.callback = relay_link_callback,
+		.rx_buffer_size = 65536,
+	},
+	{
 		/* The Redis connection (relay-redis.c): a RAW client socket. */
 		.name = RELAY_REDIS_PROTOCOL,
 		.callback = relay_redis_callback,
@@ -137,6 +147,8 @@ struct relay_opts {
 	int	 ping_secs, hangup_secs;	/* relay-conn.c's keepalive */
 	char	*redis;			/* relay-redis.c: --redis URL */
 	char	*advertise;		/* relay-fleet.c: --advertise HOST:PORT */
+	char	*relay_token;		/* relay-link.c: --relay-token */
+	char	*peer_ca, *peer_name;	/* relay-link.c: --peer-ca, --peer-name */
 	struct ph_lifetime lifetime;		/* relay-auth.c, relay-dev.c */
 };
 
@@ -326,6 +338,9 @@ static const struct option relay_longopts[] = {
 	    RELAY_OPT_MAX_SESSIONS_PER_SUB },
 	{ "redis", required_argument, NULL, RELAY_OPT_REDIS },
 	{ "advertise", required_argument, NULL, RELAY_OPT_ADVERTISE },
+	{ "relay-token", required_argument, NULL, RELAY_OPT_RELAY_TOKEN },
+	{ "peer-ca", required_argument, NULL, RELAY_OPT_PEER_CA },
+	{ "peer-name", required_argument, NULL, RELAY_OPT_PEER_NAME },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "man", no_argument, NULL, 'M' },
@@ -358,7 +373,8 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	const char *f_state = NULL, *f_proxies = NULL, *f_record = NULL, *req;
 	const char *f_revoked = NULL, *f_hangup = NULL, *f_lifetime = NULL;
 	const char *f_artifacts = NULL, *f_amax = NULL, *f_aquota = NULL, *f_as3 = NULL;
-	const char *f_redis = NULL, *f_advertise = NULL;
+	const char *f_redis = NULL, *f_advertise = NULL, *f_rtok = NULL, *f_pca = NULL;
+	const char *f_pname = NULL;
 	char *lifetime, *cause = NULL;
 	int ch, f_required = 0, ping, hangup, longindex = -1;
 
@@ -400,6 +416,15 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 			break;
 		case RELAY_OPT_ADVERTISE:
 			f_advertise = optarg;
+			break;
+		case RELAY_OPT_RELAY_TOKEN:
+			f_rtok = optarg;
+			break;
+		case RELAY_OPT_PEER_CA:
+			f_pca = optarg;
+			break;
+		case RELAY_OPT_PEER_NAME:
+			f_pname = optarg;
 			break;
 		case RELAY_OPT_HANDSHAKE_TIMEOUT:
 		case RELAY_OPT_MAX_PENDING:
@@ -461,6 +486,11 @@ relay_opts_parse(int argc, char **argv, struct relay_opts *o)
 	o->revoked = ph_setting(f_revoked, "PORTHOLE_REVOKED");
 	o->redis = ph_setting(f_redis, "PORTHOLE_REDIS");
 	o->advertise = ph_setting(f_advertise, "PORTHOLE_ADVERTISE");
+	o->relay_token = ph_setting(f_rtok, "PORTHOLE_RELAY_TOKEN");
+	if (f_rtok != NULL)
+		ph_arg_wipe((char *)f_rtok);
+	o->peer_ca = ph_setting(f_pca, "PORTHOLE_PEER_CA");
+	o->peer_name = ph_setting(f_pname, "PORTHOLE_PEER_NAME");
 	if (f_state != NULL && !o->dev) {
 		fprintf(stderr, "porthole-relay: --state only goes with --dev\n");
 		return -1;
@@ -520,6 +550,11 @@ relay_opts_free(struct relay_opts *o)
 		explicit_bzero(o->redis, strlen(o->redis));
 	free(o->redis);
 	free(o->advertise);
+	if (o->relay_token != NULL)
+		explicit_bzero(o->relay_token, strlen(o->relay_token));
+	free(o->relay_token);
+	free(o->peer_ca);
+	free(o->peer_name);
 }
 
 /*
@@ -554,6 +589,48 @@ relay_advertise(const struct relay_opts *o, const char *addr, const char *iface,
 		relay.fleet.advertise = strchr(addr, ':') != NULL ?
 		    ph_asprintf("[%s]:%d", addr, port) : ph_asprintf("%s:%d", addr, port);
 	ph_info("fleet: other relays reach this one at %s", relay.fleet.advertise);
+	return 0;
+}
+
+/*
+ * With --redis: the links to other relays (relay-link.c): --relay-token
+ * (--dev: the state directory's relay.token), --peer-ca, --peer-name.
+ * Without a relay token the relay serves its own agents and clients only.
+ */
+static int
+relay_peer_setup(const struct relay_opts *o)
+{
+	char *tok = NULL, *cause = NULL, *dflt = NULL;
+	const char *v = o->relay_token;
+	int r;
+
+	if (!relay_redis_on())
+		return 0;
+	if ((v == NULL || *v == '\0') && o->dev)
+		v = dflt = ph_asprintf("@%s/relay.token", o->state);
+	if (v != NULL && *v != '\0' && (tok = ph_secret_value(v, &cause)) == NULL) {
+		fprintf(stderr, "porthole-relay: --relay-token (PORTHOLE_RELAY_TOKEN): %s\n",
+		    cause);
+		free(cause);
+		free(dflt);
+		return -1;
+	}
+	free(dflt);
+	r = relay_link_init(o->peer_ca, o->peer_name, o->cert, tok, &cause);
+	if (tok != NULL)
+		explicit_bzero(tok, strlen(tok));
+	free(tok);
+	if (r != 0) {
+		fprintf(stderr, "porthole-relay: --peer-ca / --peer-name: %s\n", cause);
+		free(cause);
+		return -1;
+	}
+	if (!relay_link_ready())
+		ph_warn("fleet: no --relay-token (PORTHOLE_RELAY_TOKEN): sessions with "
+		    "agents of other relays are refused");
+	else
+		ph_info("fleet: other relays must show a certificate for %s",
+		    relay_link_peer_name());
 	return 0;
 }
 
@@ -698,7 +775,7 @@ main(int argc, char **argv)
 
 	if (relay_limits_init() != 0)
 		goto out;
-	if (relay_redis_setup(&o) != 0)
+	if (relay_redis_setup(&o) != 0 || relay_peer_setup(&o) != 0)
 		goto out;
 	relay_fleet_init();
 
@@ -743,6 +820,7 @@ out:
 		lws_sul_cancel(&relay.sul_tick);
 		relay_limits_stop();
 		relay_redis_stop();
+		relay_link_cleanup();
 		free(relay.fleet.advertise);
 		relay.fleet.advertise = NULL;
 		relay_artifact_set_wake(NULL);	/* the S3 thread leaves the context alone */

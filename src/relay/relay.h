@@ -23,6 +23,10 @@
  *   relay-metrics.c   the counters behind GET /metrics
  *   relay-map.c       the string-keyed table the registries use
  *   relay-fleet.c     the fleet's directory in Redis: claims, heartbeats, ls
+ *   relay-cross.c     sessions across relays: opens to the agent's relay, data
+ *                     channels carried to the session's relay
+ *   relay-link.c      links this relay dials to others (/v1/peer); relay-peer.c:
+ *                     the links others dial to it
  *   relay-redis.c     the connection to Redis (--redis); relay-resp.c: its
  *                     replies within a bound; relay-redisurl.c: its URL
  *   relay-dev.c       --dev's state directory
