@@ -219,6 +219,8 @@ capture_worker(struct agent_capture_req *r, int *out, int *err)
 	if ((w = fork()) == 0) {
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
+		if (r->run != NULL)
+			_exit(r->run(r->run_arg));
 		if (r->freeze)
 			execl("/proc/self/exe", "porthole-agent", OP_DUMP_FLAG, "--kind",
 			    r->kind, "--pid", pid, "--freeze", (char *)NULL);
@@ -284,8 +286,8 @@ capture_end(struct agent_capture_req *r, struct capture_events *e,
 }
 
 /* The capture child's work; its exit status. */
-static int
-capture_child(struct agent *a, struct agent_capture_req *r)
+int
+agent_capture_run(struct agent *a, struct agent_capture_req *r)
 {
 	struct capture_sink	 k = { .a = a, .spool_fd = -1 };
 	struct capture_events	*e = calloc(1, sizeof *e);
@@ -332,10 +334,22 @@ capture_child(struct agent *a, struct agent_capture_req *r)
 		/* The relay's pings are answered while the worker is silent. */
 		p[2].fd = k.u != NULL && k.error == NULL ? agent_upload_fd(k.u) : -1;
 		p[2].events = POLLIN;
-		if (poll(p, 3, 1000) < 0) {
+		if (poll(p, 3, r->deadline_ms != 0 ? 200 : 1000) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		/* The crash timeout: what came so far goes, marked incomplete. */
+		if (r->deadline_ms != 0 && k.error == NULL &&
+		    ph_mono_ms() >= r->deadline_ms) {
+			k.error = ph_asprintf("the crash timeout was reached before "
+			    "the core was complete (--crash-timeout)");
+			kill(w, SIGTERM);
+			if (out >= 0) {
+				close(out);
+				out = -1;
+				open_fds--;
+			}
 		}
 		if (p[2].fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    agent_upload_service(k.u, &cause) != 0) {
@@ -422,7 +436,7 @@ agent_capture_start(struct agent *a, struct agent_capture_req *r,
 	if (pid == 0) {
 		agent_proc_prepare(2);
 		signal(SIGPIPE, SIG_IGN);	/* a relay gone is an EPIPE */
-		_exit(capture_child(a, r));
+		_exit(agent_capture_run(a, r));
 	}
 	if (agent_proc_watch(a, pid, cb, arg) != 0) {
 		kill(pid, SIGKILL);
