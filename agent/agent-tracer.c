@@ -58,6 +58,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,9 @@ struct tracer {
 	pid_t		 app;
 	pid_t		*tids;
 	size_t		 ntids, cap;
+	int		 status_fd;	/* /proc/APP/status, or -1 */
+	uint64_t	 signals;	/* signals passed through */
+	uint64_t	 segvs;		/* of which SIGSEGV (a JVM's null checks) */
 };
 
 static const int tracer_core_sigs[] = {
@@ -237,33 +241,40 @@ tracer_attach(struct tracer *t, char **cause)
 	return 0;
 }
 
-/* A signal mask from /proc/APP/status ("SigCgt:", "SigIgn:"). */
+/*
+ * SigCgt and SigIgn from /proc/APP/status, through a descriptor kept open
+ * (pread from 0 regenerates the file): a JVM takes SIGSEGVs all the time,
+ * and each one is read here.
+ */
 static int
-tracer_sigmasks(pid_t pid, unsigned long long *cgt, unsigned long long *ign)
+tracer_sigmasks(struct tracer *t, unsigned long long *cgt, unsigned long long *ign)
 {
-	char	 path[64], line[256];
-	FILE	*f;
+	char	 path[64], buf[4096], *p;
+	ssize_t	 n;
 	int	 got = 0;
 
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return -1;
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (strncmp(line, "SigCgt:", 7) == 0) {
-			*cgt = strtoull(line + 7, NULL, 16);
-			got++;
-		} else if (strncmp(line, "SigIgn:", 7) == 0) {
-			*ign = strtoull(line + 7, NULL, 16);
-			got++;
-		}
+	if (t->status_fd < 0) {
+		snprintf(path, sizeof path, "/proc/%d/status", (int)t->app);
+		if ((t->status_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return -1;
 	}
-	fclose(f);
+	if ((n = pread(t->status_fd, buf, sizeof buf - 1, 0)) <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nSigIgn:")) != NULL) {
+		*ign = strtoull(p + 8, NULL, 16);
+		got++;
+	}
+	if ((p = strstr(buf, "\nSigCgt:")) != NULL) {
+		*cgt = strtoull(p + 8, NULL, 16);
+		got++;
+	}
 	return got == 2 ? 0 : -1;
 }
 
 /* Does sig, about to be delivered to APP, kill it with a core? */
 static int
-tracer_fatal(const struct tracer *t, int sig)
+tracer_fatal(struct tracer *t, int sig)
 {
 	unsigned long long	cgt = 0, ign = 0, bit = 1ULL << (sig - 1);
 	size_t			i;
@@ -275,7 +286,7 @@ tracer_fatal(const struct tracer *t, int sig)
 		return 0;
 	/* A fault's signal that was blocked or ignored is reset to the
 	 * default by the kernel before it is queued: this sees SIG_DFL. */
-	if (tracer_sigmasks(t->app, &cgt, &ign) != 0)
+	if (tracer_sigmasks(t, &cgt, &ign) != 0)
 		return 0;
 	return (cgt & bit) == 0 && (ign & bit) == 0;
 }
@@ -525,6 +536,9 @@ tracer_event(struct tracer *t, pid_t w, int st)
 				return 1;
 			return 0;
 		}
+		t->signals++;
+		if (sig == SIGSEGV)
+			t->segvs++;
 		ptrace(PTRACE_CONT, w, NULL, (void *)(long)sig);
 		break;
 	default:
@@ -684,10 +698,18 @@ tracer_take_back(struct tracer *t)
 	return 0;
 }
 
+static void
+tracer_bye(const struct tracer *t, const char *how)
+{
+	ph_info("crash capture: pid %d %s; %llu signals went through the tracer "
+	    "(%llu SIGSEGV)", (int)t->app, how, (unsigned long long)t->signals,
+	    (unsigned long long)t->segvs);
+}
+
 static int
 tracer_main(struct agent *a, pid_t app)
 {
-	struct tracer		 t = { .a = a, .app = app };
+	struct tracer		 t = { .a = a, .app = app, .status_fd = -1 };
 	struct signalfd_siginfo	 si;
 	struct sockaddr_un	 sun;
 	struct pollfd		 p[3];
@@ -703,6 +725,10 @@ tracer_main(struct agent *a, pid_t app)
 	sigaddset(&ss, SIGINT);
 	sigaddset(&ss, SIGHUP);
 	sigprocmask(SIG_BLOCK, &ss, NULL);
+	/* The agent gone: a word on the way out (our exit lets APP go). */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return 0;
 	if ((sfd = signalfd(-1, &ss, SFD_CLOEXEC)) < 0) {
 		ph_warn("crash capture is off: signalfd: %s", strerror(errno));
 		return 1;
@@ -751,11 +777,15 @@ tracer_main(struct agent *a, pid_t app)
 		if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
 			continue;
 		/* The agent winds down: our exit detaches every thread. */
-		if (si.ssi_signo != SIGCHLD)
+		if (si.ssi_signo != SIGCHLD) {
+			tracer_bye(&t, "is let go");
 			return 0;
+		}
 		while ((w = waitpid(-1, &st, __WALL | WNOHANG)) > 0) {
-			if (tracer_event(&t, w, st))
+			if (tracer_event(&t, w, st)) {
+				tracer_bye(&t, "is gone");
 				return 0;
+			}
 		}
 	}
 }
