@@ -303,7 +303,9 @@ agent_capture_run(struct agent *a, struct agent_capture_req *r)
 
 	if (e == NULL || buf == NULL)
 		return 2;
-	if ((k.u = agent_upload_open(a, r->begin, &cause)) == NULL) {
+	if (r->spool_only)
+		cause = ph_asprintf("the agent is not connected to its relay yet");
+	if (r->spool_only || (k.u = agent_upload_open(a, r->begin, &cause)) == NULL) {
 		if (a->spool_dir == NULL) {
 			ph_warn("capture of pid %d skipped: no relay (%s) and no "
 			    "PORTHOLE_SPOOL_DIR", (int)r->pid, cause);
@@ -474,6 +476,14 @@ capture_spool_send(struct agent *a, const char *base)
 		return -1;
 	}
 	json_object_set_new(begin, "spooled", json_true());
+	/*
+	 * Sent as this agent: the relay takes uploads only from a connected
+	 * agent of that id and instance, and the one that spooled it may be
+	 * gone (a crash ends it with the app; the spool, on EFS, outlives
+	 * both).  What was captured (pid, process, trigger) stays as it was.
+	 */
+	json_object_set_new(begin, "id", json_string(a->claimed));
+	json_object_set_new(begin, "instance", json_string(a->instance));
 	if ((u = agent_upload_open(a, begin, &cause)) != NULL) {
 		while ((n = read(fd, buf, CAPTURE_BUF)) > 0) {
 			if (agent_upload_data(u, buf, (size_t)n, &cause) != 0)

@@ -49,6 +49,7 @@ struct agent_capture_req {
 	int		(*run)(void *arg);
 	void		*run_arg;
 	int64_t		 deadline_ms;
+	int		 spool_only;	/* no relay to try: the agent is not welcomed */
 };
 /*
  * Fork the capture child for r; cb(arg, pid, status) when it exits
@@ -90,6 +91,8 @@ pid_t	 agent_launch_app_pid(void);
 void	 agent_tracer_config(struct agent *a, const char *flag_timeout);
 void	 agent_tracer_start(struct agent *a);
 void	 agent_tracer_adopt(struct agent *a);
+/* The control channel is welcomed: the tracer may send a crash's core to the relay. */
+void	 agent_tracer_welcomed(void);
 pid_t	 agent_tracer_pid(void);
 
 #endif

@@ -83,6 +83,7 @@
 static int	tracer_enabled;
 static int	tracer_timeout = TRACER_TIMEOUT_DEFAULT;
 static pid_t	tracer_child;
+static int	tracer_wfd = -1;	/* the agent's end: a byte per welcome */
 
 struct tracer {
 	struct agent	*a;
@@ -92,6 +93,8 @@ struct tracer {
 	int		 status_fd;	/* /proc/APP/status, or -1 */
 	uint64_t	 signals;	/* signals passed through */
 	uint64_t	 segvs;		/* of which SIGSEGV (a JVM's null checks) */
+	int		 welcome_fd;	/* the tracer's end, or -1 once the agent is gone */
+	int		 welcomed;	/* the agent's control channel was welcomed */
 };
 
 static const int tracer_core_sigs[] = {
@@ -365,6 +368,46 @@ tracer_sleep_ms(int ms)
 		;
 }
 
+/* Read the agent's welcome bytes; EOF: the agent is gone. */
+static void
+tracer_read_welcome(struct tracer *t)
+{
+	char	b[64];
+	ssize_t	n;
+
+	if (t->welcome_fd < 0)
+		return;
+	n = read(t->welcome_fd, b, sizeof b);
+	if (n > 0)
+		t->welcomed = 1;
+	else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		close(t->welcome_fd);
+		t->welcome_fd = -1;
+	}
+}
+
+static void
+tracer_wait_welcome(struct tracer *t, int64_t until)
+{
+	struct pollfd	p;
+	int64_t		left;
+
+	while (!t->welcomed && t->welcome_fd >= 0 &&
+	    (left = until - ph_mono_ms()) > 0) {
+		p.fd = t->welcome_fd;
+		p.events = POLLIN;
+		if (poll(&p, 1, (int)left) > 0)
+			tracer_read_welcome(t);
+	}
+}
+
+void
+agent_tracer_welcomed(void)
+{
+	if (tracer_wfd >= 0)
+		(void)!write(tracer_wfd, "w", 1);	/* non-blocking: one is enough */
+}
+
 /*
  * The capture child for a crash; waits for it at most until the timeout.
  * The app's threads are all stopped by us meanwhile.
@@ -414,6 +457,12 @@ tracer_capture(struct tracer *t, struct dump_snap *s, pid_t tid, int sig)
 	    "captured_at", (json_int_t)ph_now());
 	ph_warn("crash capture: pid %d (%s) %s; capturing its core before it "
 	    "dies of it (at most %d s)", (int)t->app, comm, trigger + 7, tracer_timeout);
+	/*
+	 * A crash before the agent is welcomed (the relay refuses an upload
+	 * until then): wait for it, a third of the time at most, then spool.
+	 */
+	tracer_wait_welcome(t, start + (int64_t)tracer_timeout * 333);
+	r.spool_only = !t->welcomed;
 	if (r.begin == NULL || (writer = fork()) < 0) {
 		ph_warn("crash capture: cannot start the capture: %s", strerror(errno));
 		json_decref(r.begin);
@@ -707,12 +756,13 @@ tracer_bye(const struct tracer *t, const char *how)
 }
 
 static int
-tracer_main(struct agent *a, pid_t app)
+tracer_main(struct agent *a, pid_t app, int welcome_fd)
 {
-	struct tracer		 t = { .a = a, .app = app, .status_fd = -1 };
+	struct tracer		 t = { .a = a, .app = app, .status_fd = -1,
+	    .welcome_fd = welcome_fd };
 	struct signalfd_siginfo	 si;
 	struct sockaddr_un	 sun;
-	struct pollfd		 p[3];
+	struct pollfd		 p[4];
 	sigset_t		 ss;
 	char			*cause = NULL, drain[64];
 	socklen_t		 len;
@@ -757,7 +807,9 @@ tracer_main(struct agent *a, pid_t app)
 		p[1].events = POLLIN;
 		p[2].fd = lent;
 		p[2].events = POLLIN;
-		if (poll(p, 3, -1) < 0) {
+		p[3].fd = t.welcome_fd;
+		p[3].events = POLLIN;
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
@@ -769,6 +821,8 @@ tracer_main(struct agent *a, pid_t app)
 			if (tracer_take_back(&t))
 				return 0;
 		}
+		if (p[3].fd >= 0 && p[3].revents != 0)
+			tracer_read_welcome(&t);
 		if (p[1].fd >= 0 && (p[1].revents & POLLIN) &&
 		    tracer_accept(&t, lfd, &lent))
 			return 0;
@@ -794,17 +848,20 @@ void
 agent_tracer_start(struct agent *a)
 {
 	pid_t	app = agent_launch_app_pid(), pid;
+	int	wp[2];
 
 	if (!tracer_enabled || app == 0)
 		return;
-	if ((pid = fork()) < 0) {
-		ph_warn("crash capture is off: fork: %s", strerror(errno));
+	if (pipe2(wp, O_CLOEXEC | O_NONBLOCK) != 0 || (pid = fork()) < 0) {
+		ph_warn("crash capture is off: %s", strerror(errno));
 		return;
 	}
 	if (pid == 0) {
-		agent_proc_prepare(-1);
-		_exit(tracer_main(a, app));
+		agent_proc_prepare(wp[0]);
+		_exit(tracer_main(a, app, wp[0]));
 	}
+	close(wp[0]);
+	tracer_wfd = wp[1];
 	tracer_child = pid;
 }
 

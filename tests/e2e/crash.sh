@@ -81,6 +81,39 @@ eq "and its 2000 SIGURGs" "$(awk '$1 == "urg" { print $2 }' "$T/handled.out")" 2
 contains "under the tracer" "$(cat "$T/handled.err")" "crash capture: tracing pid"
 eq "no core for handled signals" "$(n_stored handled)" 0
 
+# --- 3b: a relay that stops answering: the signal goes back at --crash-timeout --
+# The agent is welcomed, then the relay is stopped (SIGSTOP): the kernel still
+# accepts the capture's connection, nobody answers its TLS handshake.
+mkdir -p "$T/mute"
+crashrun mute "$AGENT_BIN" --crash-timeout 2 -- "$APP" segv-on "$T/mute" &
+MPID=$!
+PIDS+=("$MPID")
+check "the app runs" wait_for 20 test -s "$T/mute/ready"
+check "its agent is welcomed" wait_for 20 agent_listed mute
+kill -STOP "$RELAY_PID"
+touch "$T/mute/crash"
+wait "$MPID"
+eq "a crash capture that cannot finish still ends as SIGSEGV (139)" "$?" 139
+kill -CONT "$RELAY_PID"
+contains "the tracer gave up at the timeout" "$(cat "$T/mute.err")" \
+	"took longer than --crash-timeout (2 s)"
+contains "--crash-timeout is read" "$(cat "$T/mute.err")" "(--crash-timeout 2 s)"
+# No relay at all, a spool: the core waits there, a later agent uploads it.
+mkdir -p "$T/spool" "$T/spapp"
+crashrun spool env PORTHOLE_RELAY=wss://127.0.0.1:1 PORTHOLE_SPOOL_DIR="$T/spool" \
+	"$AGENT_BIN" --crash-timeout 3 -- "$APP" segv 300 "$T/spapp"
+eq "with no relay the crash still ends as SIGSEGV (139)" "$?" 139
+check "the core is spooled" sh -c "ls '$T/spool' | grep -q 'end.json\$'"
+PORTHOLE_SPOOL_DIR=$T/spool start_agent spool
+check "a later agent uploads the spooled core" wait_for 30 stored spool
+contains "... with its crash trigger" "$(jq -r .trigger <<<"$(art_of spool)")" "crash: SIGSEGV"
+kill -TERM "$AGENT_PID"
+
+PORTHOLE_CAPTURE_CRASH=1 PORTHOLE_CRASH_TIMEOUT=0 PORTHOLE_TOKEN=@$STATE/agent.token \
+	"$AGENT_BIN" -- sleep 2 2>"$T/badto.err"
+contains "a bad timeout is refused by the agent, never the app" "$(cat "$T/badto.err")" \
+	"PORTHOLE_CRASH_TIMEOUT wants seconds from 1 to 3600"
+
 # --- 4: an on-demand dump of the traced app ------------------------------------------
 mkdir -p "$T/dump"
 crashrun dump "$AGENT_BIN" -- "$APP" segv-on "$T/dump" &
