@@ -219,6 +219,8 @@ capture_worker(struct agent_capture_req *r, int *out, int *err)
 	if ((w = fork()) == 0) {
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
+		if (r->run != NULL)
+			_exit(r->run(r->run_arg));
 		if (r->freeze)
 			execl("/proc/self/exe", "porthole-agent", OP_DUMP_FLAG, "--kind",
 			    r->kind, "--pid", pid, "--freeze", (char *)NULL);
@@ -284,8 +286,8 @@ capture_end(struct agent_capture_req *r, struct capture_events *e,
 }
 
 /* The capture child's work; its exit status. */
-static int
-capture_child(struct agent *a, struct agent_capture_req *r)
+int
+agent_capture_run(struct agent *a, struct agent_capture_req *r)
 {
 	struct capture_sink	 k = { .a = a, .spool_fd = -1 };
 	struct capture_events	*e = calloc(1, sizeof *e);
@@ -301,7 +303,9 @@ capture_child(struct agent *a, struct agent_capture_req *r)
 
 	if (e == NULL || buf == NULL)
 		return 2;
-	if ((k.u = agent_upload_open(a, r->begin, &cause)) == NULL) {
+	if (r->spool_only)
+		cause = ph_asprintf("the agent is not connected to its relay yet");
+	if (r->spool_only || (k.u = agent_upload_open(a, r->begin, &cause)) == NULL) {
 		if (a->spool_dir == NULL) {
 			ph_warn("capture of pid %d skipped: no relay (%s) and no "
 			    "PORTHOLE_SPOOL_DIR", (int)r->pid, cause);
@@ -332,10 +336,22 @@ capture_child(struct agent *a, struct agent_capture_req *r)
 		/* The relay's pings are answered while the worker is silent. */
 		p[2].fd = k.u != NULL && k.error == NULL ? agent_upload_fd(k.u) : -1;
 		p[2].events = POLLIN;
-		if (poll(p, 3, 1000) < 0) {
+		if (poll(p, 3, r->deadline_ms != 0 ? 200 : 1000) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		/* The crash timeout: what came so far goes, marked incomplete. */
+		if (r->deadline_ms != 0 && k.error == NULL &&
+		    ph_mono_ms() >= r->deadline_ms) {
+			k.error = ph_asprintf("the crash timeout was reached before "
+			    "the core was complete (--crash-timeout)");
+			kill(w, SIGTERM);
+			if (out >= 0) {
+				close(out);
+				out = -1;
+				open_fds--;
+			}
 		}
 		if (p[2].fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    agent_upload_service(k.u, &cause) != 0) {
@@ -422,7 +438,7 @@ agent_capture_start(struct agent *a, struct agent_capture_req *r,
 	if (pid == 0) {
 		agent_proc_prepare(2);
 		signal(SIGPIPE, SIG_IGN);	/* a relay gone is an EPIPE */
-		_exit(capture_child(a, r));
+		_exit(agent_capture_run(a, r));
 	}
 	if (agent_proc_watch(a, pid, cb, arg) != 0) {
 		kill(pid, SIGKILL);
@@ -460,6 +476,14 @@ capture_spool_send(struct agent *a, const char *base)
 		return -1;
 	}
 	json_object_set_new(begin, "spooled", json_true());
+	/*
+	 * Sent as this agent: the relay takes uploads only from a connected
+	 * agent of that id and instance, and the one that spooled it may be
+	 * gone (a crash ends it with the app; the spool, on EFS, outlives
+	 * both).  What was captured (pid, process, trigger) stays as it was.
+	 */
+	json_object_set_new(begin, "id", json_string(a->claimed));
+	json_object_set_new(begin, "instance", json_string(a->instance));
 	if ((u = agent_upload_open(a, begin, &cause)) != NULL) {
 		while ((n = read(fd, buf, CAPTURE_BUF)) > 0) {
 			if (agent_upload_data(u, buf, (size_t)n, &cause) != 0)

@@ -43,6 +43,13 @@ struct agent_capture_req {
 	int		 freeze;	/* stop-the-world, decided by the watch */
 	char		 freeze_reason[256];
 	json_t		*begin;		/* the `artifact` begin message (taken) */
+	/* The crash tracer's (agent-tracer.c): the worker is a fork running
+	 * run(run_arg) rather than an exec of --op-dump, and the data stops
+	 * at deadline_ms (ph_mono_ms(); 0: none), the artifact incomplete. */
+	int		(*run)(void *arg);
+	void		*run_arg;
+	int64_t		 deadline_ms;
+	int		 spool_only;	/* no relay to try: the agent is not welcomed */
 };
 /*
  * Fork the capture child for r; cb(arg, pid, status) when it exits
@@ -50,6 +57,9 @@ struct agent_capture_req {
  */
 pid_t	 agent_capture_start(struct agent *a, struct agent_capture_req *r,
 	    void (*cb)(void *, pid_t, int), void *arg);
+/* The capture child's work, in the calling process (the crash tracer's
+ * child); its exit status: 0 stored or spooled. */
+int	 agent_capture_run(struct agent *a, struct agent_capture_req *r);
 /* The control channel is welcomed: upload what the spool holds (a child). */
 void	 agent_capture_spool_kick(struct agent *a);
 
@@ -70,5 +80,19 @@ int	 agent_upload_service(struct agent_upload *u, char **cause);
 
 /* agent-launch.c: APP's pid in launcher mode, else 0. */
 pid_t	 agent_launch_app_pid(void);
+
+/*
+ * agent-tracer.c: crash capture in launcher mode (PORTHOLE_CAPTURE_CRASH=1).
+ * agent_tracer_config reads PORTHOLE_CAPTURE_CRASH and --crash-timeout /
+ * PORTHOLE_CRASH_TIMEOUT (exits 2 on a bad one); agent_tracer_start forks
+ * the tracer (before any thread exists) and agent_tracer_adopt has the
+ * loop reap it.  agent_tracer_pid: the tracer's pid, or 0.
+ */
+void	 agent_tracer_config(struct agent *a, const char *flag_timeout);
+void	 agent_tracer_start(struct agent *a);
+void	 agent_tracer_adopt(struct agent *a);
+/* The control channel is welcomed: the tracer may send a crash's core to the relay. */
+void	 agent_tracer_welcomed(void);
+pid_t	 agent_tracer_pid(void);
 
 #endif

@@ -324,6 +324,7 @@ agent_control_welcome(struct agent *a, json_t *w)
 	    a->id, (long long)proto);
 	/* Captures spooled while no relay was reachable go up now. */
 	agent_capture_spool_kick(a);
+	agent_tracer_welcomed();	/* a crash's core may go to the relay now */
 	/*
 	 * Who we are comes from our own token, never from the relay: a relay
 	 * that registered us under another id sends opens we refuse.

@@ -41,6 +41,9 @@ static const struct ph_help_opt agent_help_options[] = {
 	    "default: the ECS task's family, else the host name)" },
 	{ "--labels", NULL, "KEY=VALUE,...", "labels for selectors "
 	    "(PORTHOLE_LABELS); the token's labels claim must allow them" },
+	{ "--crash-timeout", NULL, "SECONDS", "with PORTHOLE_CAPTURE_CRASH: the "
+	    "longest a crashed app is held for its core to be stored "
+	    "(PORTHOLE_CRASH_TIMEOUT; default 60)" },
 	{ "--help", "-h", NULL, "print this help" },
 	{ "--version", "-V", NULL, "print the version and the protocol version" },
 	{ "--man", NULL, NULL, "print the manual page porthole-agent(8) as roff" },
@@ -70,6 +73,10 @@ static const struct ph_help_opt agent_help_env[] = {
 	{ "PORTHOLE_SPOOL_DIR", NULL, NULL, "where captures wait while no relay "
 	    "is reachable (default none: such a capture is skipped); "
 	    "PORTHOLE_SPOOL_MAX bounds it (default 2GiB)" },
+	{ "PORTHOLE_CAPTURE_CRASH", NULL, NULL, "1: in launcher mode, a fatal "
+	    "signal of the app (SIGSEGV, SIGABRT...) first stores its core, then "
+	    "the app dies of it as it would have" },
+	{ "PORTHOLE_CRASH_TIMEOUT", NULL, NULL, "as --crash-timeout" },
 	{ "SSL_CERT_FILE", NULL, NULL, "the CA bundle, where the image's is not "
 	    "in a usual place" },
 	{ "ECS_CONTAINER_METADATA_URI_V4", NULL, NULL, "set by ECS: the agent "

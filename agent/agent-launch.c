@@ -47,6 +47,12 @@
  * as usual: exec gives it a new mm, dumpable unless its binary is setuid or
  * unreadable, as without porthole.
  *
+ * Before the exec the launcher names the agent its ptracer
+ * (prctl(PR_SET_PTRACER)): under Yama's ptrace_scope 1 a process may
+ * ptrace only its descendants, and APP is the agent's parent; dumps and
+ * crash capture (agent-tracer.c) of APP need it.  It opens APP to the
+ * agent and its children only, and nothing of the agent to APP.
+ *
  * The fork happens first thing in main, before any setting is read, any
  * signal blocked or any thread started: the launcher is single-threaded
  * (PR_SET_PDEATHSIG follows the thread that forked, and exec keeps that
@@ -257,6 +263,13 @@ agent_launch(char **app)
 	}
 	if (pid != 0) {
 		close(pfd[0]);
+		/*
+		 * Under Yama's ptrace_scope 1 only an ancestor may ptrace APP,
+		 * and the agent is its child: name it APP's ptracer (with its
+		 * descendants: the crash tracer, dump workers).  Process-wide,
+		 * kept across the exec; elsewhere a no-op (EINVAL without Yama).
+		 */
+		(void)prctl(PR_SET_PTRACER, (unsigned long)pid, 0, 0, 0);
 		agent_launch_exec(app, pfd[1]);
 	}
 	close(pfd[1]);

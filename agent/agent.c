@@ -94,12 +94,15 @@ static const struct option agent_longopts[] = {
 	{ "ca", required_argument, NULL, 'c' },
 	{ "name", required_argument, NULL, 'n' },
 	{ "labels", required_argument, NULL, 'l' },
+	{ "crash-timeout", required_argument, NULL, 'T' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "man", no_argument, NULL, 'M' },
 	{ NULL, 0, NULL, 0 }
 };
 #define AGENT_SHORTOPTS "+hV"
+
+static const char *agent_flag_crash_timeout;	/* --crash-timeout (agent-tracer.c) */
 
 /* One line on stderr and exit 2 (AGENT_EXIT_CONFIG): a setting is missing or malformed. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -149,6 +152,7 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 		case 'c': f_ca = optarg; break;
 		case 'n': f_name = optarg; break;
 		case 'l': f_labels = optarg; break;
+		case 'T': agent_flag_crash_timeout = optarg; break;
 		case 'h':	/* agent-help.c */
 			agent_help(stdout);
 			exit(0);
@@ -373,6 +377,7 @@ main(int argc, char **argv)
 	agent_std_fds();
 	agent_config_read(&a->cfg, argc, argv);
 	agent_watch_config(a);		/* PORTHOLE_WATCH, PORTHOLE_SPOOL_*: before the scrub */
+	agent_tracer_config(a, agent_flag_crash_timeout);	/* PORTHOLE_CAPTURE_CRASH */
 	if (ph_keepalive_secs(NULL, &ping, &hangup) != 0)
 		agent_config_fail("PORTHOLE_HANGUP_SECS wants a number of seconds from "
 		    "%d to %d", PH_HANGUP_MIN, PH_HANGUP_MAX);
@@ -389,6 +394,8 @@ main(int argc, char **argv)
 	if (agent_identity(a, &cause) != 0)
 		agent_config_fail("%s", cause);
 	a->max_payload = PH_MAX_PAYLOAD;
+	/* The crash tracer: a fork with the identity, before any thread exists. */
+	agent_tracer_start(a);
 
 	/* Before any thread exists, so that every thread has them blocked. */
 	if (agent_signal_block(&cause) != 0)
@@ -423,6 +430,7 @@ main(int argc, char **argv)
 		agent_config_fail("libwebsockets has no default vhost");
 	if (agent_signal_adopt(a, &cause) != 0)
 		agent_config_fail("%s", cause);
+	agent_tracer_adopt(a);
 
 	ph_info("porthole-agent %s: id %s, name %s, relay %s", PORTHOLE_VERSION, a->id,
 	    a->cfg.name, a->cfg.relay);

@@ -308,13 +308,15 @@ core_stat(pid_t pid, struct core_stat *st)
 
 static int
 core_prstatus(struct core_buf *b, const struct dump_thread *t,
-    const struct core_stat *st)
+    const struct core_stat *st, int cursig)
 {
 	struct elf_prstatus	pr;
 
 	memset(&pr, 0, sizeof pr);
-	pr.pr_info.si_signo = t->sig;
-	pr.pr_cursig = (short)t->sig;
+	/* A crash: every thread's is the signal the process dies of, as the
+	 * kernel's core has it (gdb: "Program terminated with signal"). */
+	pr.pr_info.si_signo = cursig != 0 ? cursig : t->sig;
+	pr.pr_cursig = (short)pr.pr_info.si_signo;
 	pr.pr_pid = t->tid;
 	pr.pr_ppid = st->ppid;
 	pr.pr_pgrp = st->pgrp;
@@ -424,7 +426,7 @@ core_notes(struct core_buf *b, const struct dump_snap *s,
 		return -1;
 
 	for (i = 0; i < s->nt; i++) {
-		if (core_prstatus(b, &s->t[i], &st) != 0)
+		if (core_prstatus(b, &s->t[i], &st, s->cursig) != 0)
 			goto out;
 		if (i == 0 && (core_note(b, "CORE", NT_PRPSINFO, &ps, sizeof ps) != 0 ||
 		    core_note(b, "CORE", NT_SIGINFO, s->t[0].siginfo,
@@ -719,5 +721,44 @@ dump_core(const struct dump_req *r, struct dump_out *o)
 		s.pause_us = (dump_now_ns() - s.t_stop) / 1000;
 	dump_snap_release(&s);
 	dump_out_set_pause(o, s.pause_us);
+	return rc;
+}
+
+/*
+ * The crash tracer's core (agent-tracer.c): s is held stopped by the
+ * tracer, registers recorded; the memory is read here, from the process
+ * itself, and nothing is released: the tracer detaches.
+ */
+int
+dump_core_held(const struct dump_req *r, struct dump_out *o, struct dump_snap *s)
+{
+	struct core_map	*m = NULL;
+	size_t		 n = 0, len;
+	unsigned long	 filter = CORE_F_DEFAULT;
+	char		 path[64], *b;
+	int		 rc;
+
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)s->src);
+	if ((s->memfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return dump_error(errno == ENOENT || errno == ESRCH ?
+		    "target_exited" : "internal", "%s: %s", path, strerror(errno));
+	snprintf(path, sizeof path, "/proc/%d/coredump_filter", (int)s->src);
+	if ((b = (char *)core_slurp(path, &len)) != NULL) {
+		filter = strtoul(b, NULL, 16);
+		free(b);
+	}
+	if (core_maps(s->src, &m, &n) != 0 || n == 0) {
+		rc = errno;
+		core_maps_free(m, n);
+		close(s->memfd);
+		s->memfd = -1;
+		return dump_error("internal", "mappings of %d: %s", (int)s->pid,
+		    strerror(rc));
+	}
+	rc = core_write(r, o, s, m, n, filter);
+	core_maps_free(m, n);
+	close(s->memfd);
+	s->memfd = -1;
+	dump_out_set_pause(o, (dump_now_ns() - s->t_stop) / 1000);
 	return rc;
 }

@@ -36,6 +36,8 @@
  */
 #include <sys/types.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <linux/sched.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -48,6 +50,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,7 +347,8 @@ snap_stop_all(struct dump_snap *s)
 		if (nfresh == 0 && i == s->nt)
 			break;
 		for (i = 0; i < nfresh; i++) {
-			if (ptrace(PTRACE_SEIZE, fresh[i], NULL,
+			/* Traced: ours already (seized, or through clone tracing). */
+			if (!s->traced && ptrace(PTRACE_SEIZE, fresh[i], NULL,
 			    (void *)(long)SNAP_OPTS) != 0) {
 				if (errno == ESRCH)
 					continue;	/* gone already */
@@ -679,6 +683,61 @@ snap_clone(struct dump_snap *s)
 	return 0;
 }
 
+/*
+ * The app has a tracer already: if it is porthole's crash tracer
+ * (agent-tracer.c, launcher mode with PORTHOLE_CAPTURE_CRASH=1), ask it to
+ * lend the app for the dump -- it detaches every thread and says "ok",
+ * and takes the app back once this socket closes (our exit).  Any other
+ * tracer (a debugger) leaves the usual "not permitted" to say so.
+ */
+static int snap_lent = -1;
+
+static void
+snap_borrow(pid_t pid)
+{
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	char			 buf[256];
+	long			 tracer = snap_status(pid, pid, "TracerPid");
+	ssize_t			 n;
+	int			 fd;
+
+	if (tracer <= 0 || snap_lent >= 0)
+		return;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	n = snprintf(sun.sun_path + 1, sizeof sun.sun_path - 1,
+	    DUMP_TRACER_SOCK "%ld", tracer);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+	snprintf(buf, sizeof buf, "lend %d\n", (int)pid);
+	if (connect(fd, (struct sockaddr *)&sun, len) != 0 ||
+	    write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
+		close(fd);
+		return;
+	}
+	n = 0;
+	while (n < (ssize_t)sizeof buf - 1) {
+		ssize_t r = read(fd, buf + n, sizeof buf - 1 - (size_t)n);
+		if (r < 0 && errno == EINTR && !dump_cancelled())
+			continue;
+		if (r <= 0)
+			break;
+		n += r;
+		if (memchr(buf, '\n', (size_t)n) != NULL)
+			break;
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	if (strncmp(buf, "ok", 2) == 0) {
+		snap_log("the crash tracer %ld lent %d", tracer, (int)pid);
+		snap_lent = fd;
+		return;
+	}
+	snap_log("the crash tracer %ld did not lend %d: %s", tracer, (int)pid, buf);
+	close(fd);
+}
+
 int
 dump_snap_take(struct dump_snap *s, pid_t pid, int freeze)
 {
@@ -708,6 +767,7 @@ dump_snap_take(struct dump_snap *s, pid_t pid, int freeze)
 	sigaction(SIGALRM, &sa, NULL);
 	snap_alarm = 0;
 	alarm(SNAP_STOP_SECS);
+	snap_borrow(pid);
 	rc = snap_stop_all(s);
 	alarm(0);
 	if (rc != 0) {
@@ -816,6 +876,92 @@ dump_snap_release(struct dump_snap *s)
 			snap_reap(s);
 		s->child = 0;
 	}
+	while (s->nt > 0)
+		snap_drop(s, &s->t[0]);
+	free(s->t);
+	s->t = NULL;
+	/* Every thread let go: the crash tracer takes the app back. */
+	if (snap_lent >= 0) {
+		close(snap_lent);
+		snap_lent = -1;
+	}
+}
+
+/*
+ * The tracer's side (agent-tracer.c): a process whose every thread the
+ * caller traces already, one thread of which it holds in a stop it has
+ * waited for (a fatal signal).  The others are interrupted and recorded
+ * as above; nothing is seized, nothing cloned: the core is written from
+ * the process itself, kept stopped (freeze).
+ */
+int
+dump_snap_traced(struct dump_snap *s, pid_t pid)
+{
+	unsigned long	flags;
+
+	memset(s, 0, sizeof *s);
+	s->memfd = -1;
+	s->pid = pid;
+	s->freeze = 1;
+	s->traced = 1;
+	if (snap_stat(pid, &s->start, &flags) != 0)
+		return -1;
+	s->t_stop = dump_now_ns();
+	return 0;
+}
+
+int
+dump_snap_stopped(struct dump_snap *s, pid_t tid, int status)
+{
+	struct dump_thread	*t;
+
+	if ((t = snap_find(s, tid)) == NULL && (t = snap_add(s, tid)) == NULL)
+		return -1;
+	return snap_stopped(s, snap_find(s, tid), status);
+}
+
+int
+dump_snap_stop(struct dump_snap *s)
+{
+	struct sigaction sa;
+	size_t		 i;
+	int		 rc;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = snap_on_alarm;		/* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	snap_alarm = 0;
+	alarm(SNAP_STOP_SECS);
+	rc = snap_stop_all(s);
+	alarm(0);
+	if (rc != 0)
+		return rc;
+	/* Read memory through a live thread: a dead leader has no mm. */
+	s->src = s->pid;
+	for (i = 0; i < s->nt; i++) {
+		if (s->t[i].stopped) {
+			s->src = s->t[i].tid;
+			break;
+		}
+	}
+	return 0;
+}
+
+void
+dump_snap_detach(struct dump_snap *s, pid_t last)
+{
+	struct dump_thread	*t = snap_find(s, last);
+	int			 sig = 0;
+
+	/* last goes last: its signal ends the process, the others' stops first. */
+	if (t != NULL && t->stopped) {
+		sig = t->sig;
+		t->stopped = 0;
+	}
+	snap_detach_all(s);
+	if (t != NULL && ptrace(PTRACE_DETACH, last, NULL, (void *)(long)sig) != 0)
+		snap_log("detach %d: %s", (int)last, strerror(errno));
 	while (s->nt > 0)
 		snap_drop(s, &s->t[0]);
 	free(s->t);

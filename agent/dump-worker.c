@@ -399,3 +399,38 @@ op_dump_main(int argc, char **argv)
 	dump_out_free(&o);
 	return rc == 0 ? 0 : 1;
 }
+
+/*
+ * The crash tracer's worker (agent-tracer.c): a child of the tracer, with
+ * s held stopped by it; the same output and events as op_dump_main's.
+ */
+int
+dump_worker_held(struct dump_snap *s)
+{
+	struct dump_req		r;
+	struct dump_out		o;
+	struct sigaction	sa;
+	int			rc;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = dump_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	memset(&r, 0, sizeof r);
+	r.kind = DUMP_CORE;
+	r.pid = s->pid;
+	r.freeze = 1;		/* the stop is the crash's: no fallback to explain */
+	(void)fcntl(1, F_SETPIPE_SZ, DUMP_PIPE_SZ);
+	if (dump_out_init(&o, 0) != 0) {
+		dump_out_free(&o);
+		return dump_error("internal", "out of memory");
+	}
+	rc = dump_core_held(&r, &o, s);
+	if (rc == 0 && dump_out_finish(&o) != 0)
+		rc = dump_error("cancelled", "dump stopped: %s", dump_stop ?
+		    "asked to stop" : "the output was closed");
+	dump_out_free(&o);
+	return rc == 0 ? 0 : 1;
+}

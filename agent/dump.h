@@ -68,6 +68,8 @@
 #include <jansson.h>
 
 #define OP_DUMP_FLAG	"--op-dump"
+/* The crash tracer's socket, in the abstract namespace: this and its pid. */
+#define DUMP_TRACER_SOCK	"porthole-tracer-"
 
 enum dump_kind { DUMP_AUTO, DUMP_CORE, DUMP_JVM, DUMP_NODE };
 
@@ -143,6 +145,10 @@ struct dump_snap {
 	uint64_t	 t_stop;	/* CLOCK_MONOTONIC ns of the first stop */
 	uint64_t	 pause_us;	/* snapshot: first stop to last resume */
 	int		 memfd;		/* /proc/(child or pid)/mem */
+	int		 cursig;	/* a crash's signal, in every thread's
+					 * prstatus (0: each thread's own) */
+	int		 traced;	/* every thread is the caller's tracee
+					 * already (agent-tracer.c): none seized */
 };
 
 /* 0, or dump_error(...) (already reported). */
@@ -152,6 +158,26 @@ void	 dump_snap_release(struct dump_snap *s);
 /* Is the app (pid, started at start) still there? */
 int	 dump_snap_alive(const struct dump_snap *s);
 uint64_t dump_now_ns(void);
+
+/*
+ * The crash tracer's (agent-tracer.c): every thread of pid is its tracee.
+ * dump_snap_traced starts s (freeze, nothing seized; -1: pid is gone);
+ * dump_snap_stopped records a stop the tracer has waited for already
+ * (waitpid's status); dump_snap_stop interrupts and records every other
+ * thread (0 or dump_error); dump_snap_detach detaches every thread, last
+ * at the end with the signal it was stopped for, and frees s's threads.
+ * Nothing is cloned: the core is read from the stopped process.
+ */
+int	 dump_snap_traced(struct dump_snap *s, pid_t pid);
+int	 dump_snap_stopped(struct dump_snap *s, pid_t tid, int status);
+int	 dump_snap_stop(struct dump_snap *s);
+void	 dump_snap_detach(struct dump_snap *s, pid_t last);
+/* The core of s, stopped by its tracer, written on fd 1 as the worker
+ * would (fd 2: its events); the worker's exit status (dump-worker.c). */
+int	 dump_worker_held(struct dump_snap *s);
+/* The core writer on a held s (dump-core.c): memfd opened and closed here. */
+int	 dump_core_held(const struct dump_req *r, struct dump_out *o,
+	    struct dump_snap *s);
 
 /* argv after the flag; the worker's exit status. */
 int	 op_dump_main(int argc, char **argv);				/* dump-worker.c */
