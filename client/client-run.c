@@ -267,6 +267,9 @@ client_run_ctl(struct client_run *r, const struct ph_frame *f)
 		runset_exited(r->set);
 		return;
 	case PH_CTL_ERROR:
+		/* The agent's sealed word that the stream was tampered with stays. */
+		if (r->err_code != NULL && strcmp(r->err_code, PH_ERR_SEAL) == 0)
+			return;
 		client_error_note(f->json, &r->err_code, &r->err_message);
 		return;
 	default:
