@@ -17,6 +17,7 @@
  *   agent-chan.c     what both channel kinds share: queue out, reassembly in, close
  *   agent-control.c  the control channel: hello, welcome, open, reconnect
  *   agent-session.c  the data channels: attach, frames, queues, close
+ *   agent-seal.c     a session sealed end to end: the share, records out and in
  *   agent-verify.c   every open checked again: token, signature, replay
  *   agent-wsframe.c  masked WebSocket frames for bulk output (fast path)
  *   agent-fd.c       a child's output fds read into a session under flow control

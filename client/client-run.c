@@ -225,7 +225,8 @@ client_run_send_open(struct client_run *r, json_t *o)
 		json_object_set_new(o, "pid", json_integer(r->pid));
 	if (o != NULL && r->container != NULL)
 		json_object_set_new(o, "container", json_string(r->container));
-	client_session_send_open(r->s, o);
+	client_session_send_open(r->s, o, (long)json_integer_value(json_object_get(r->agent,
+	    "proto")));
 }
 
 void

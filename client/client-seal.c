@@ -120,12 +120,13 @@ client_seal_keyed(struct client_seal *cs, const json_t *seal, char **warn,
 			if (ph_sealsess_agent_check(&ks, seal, id, th, cause) != 0)
 				goto out;
 		} else
-			*warn = ph_asprintf("the agent is not authenticated: its "
-			    "token is not bound to an agent key (porthole token issue "
-			    "--kind agent --bind), so the relay could stand in for it");
+			*warn = ph_asprintf("warning: cannot authenticate agent "
+			    "%s: its token names no agent key (porthole token issue "
+			    "--kind agent --bind), so the relay could stand in for it",
+			    id != NULL ? id : "?");
 	} else
-		*warn = ph_asprintf("the agent is not authenticated: set "
-		    "PORTHOLE_PUBKEY to the token issuer's key");
+		*warn = ph_asprintf("warning: cannot authenticate agent %s: set "
+		    "PORTHOLE_PUBKEY to the token issuer's key", id != NULL ? id : "?");
 	if ((cs->seal = ph_seal_new(PH_SEAL_CLIENT, cs->share, agent, th,
 	    cause)) == NULL)
 		goto out;

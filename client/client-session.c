@@ -883,7 +883,7 @@ client_session_send_ctl(struct client_session *s, json_t *obj)
 }
 
 int
-client_session_send_open(struct client_session *s, json_t *obj)
+client_session_send_open(struct client_session *s, json_t *obj, long agent_proto)
 {
 	struct client_conf	*conf = s->cc->conf;
 	const char		*agent;
@@ -902,7 +902,7 @@ client_session_send_open(struct client_session *s, json_t *obj)
 	 * No downgrade: an agent listed below the sealing protocol gets no
 	 * open unless --allow-unsealed (what arrives is checked again).
 	 */
-	proto = json_integer_value(json_object_get(obj, "proto"));
+	proto = agent_proto;
 	if (proto < PH_PROTOCOL_SEALED && !conf->allow_unsealed) {
 		session_set_cause(s, ph_asprintf("%s does not seal sessions end to "
 		    "end (it speaks protocol %lld), so the relay could read and "
