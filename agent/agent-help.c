@@ -60,6 +60,9 @@ static const struct ph_help_opt agent_help_env[] = {
 	    "files, comma-separated; every request is verified with them" },
 	{ "PORTHOLE_REVOKED", NULL, NULL, "a file of revoked token ids (jti), one "
 	    "a line, re-read when it changes" },
+	{ "PORTHOLE_KEY", NULL, NULL, "the agent key its token is bound to "
+	    "(token issue --kind agent --bind): it signs the agent's share of "
+	    "every sealed session, so clients can authenticate the agent" },
 	{ "PORTHOLE_SHELL", NULL, NULL, "the shell `porthole shell` starts "
 	    "(default: the user's, else /bin/sh)" },
 	{ "PORTHOLE_HANGUP_SECS", NULL, NULL, "drop a relay that answers no ping "

@@ -37,6 +37,7 @@
 #include "porthole/frame.h"
 #include "porthole/log.h"
 #include "porthole/ops.h"
+#include "porthole/token.h"
 #include "porthole/util.h"
 
 #include "agent.h"
@@ -80,13 +81,31 @@ agent_session_keep(lws_sorted_usec_list_t *sul)
 	    (lws_usec_t)AGENT_KEEP_SECS * LWS_US_PER_SEC);
 }
 
+/* The jti of the open's client token (decoded only: verified before), or NULL. */
+static char *
+agent_session_jti(json_t *open)
+{
+	json_t		*claims = NULL;
+	const char	*token = json_string_value(ph_open_relayed(open, "token"));
+	char		*why = NULL, *jti = NULL;
+
+	if (token == NULL || ph_token_decode(token, NULL, &claims, &why) != 0) {
+		free(why);
+		return NULL;
+	}
+	if (json_string_value(json_object_get(claims, "jti")) != NULL)
+		jti = strdup(json_string_value(json_object_get(claims, "jti")));
+	json_decref(claims);
+	return jti;
+}
+
 /* Start a session for an `open` from the relay; -1 with *cause if malformed. */
 int
 agent_session_open(struct agent *a, json_t *open, char **cause)
 {
 	struct agent_session		*s;
 	const char			*sid, *secret, *op, *sub, *rcode = NULL;
-	char				*why = NULL;
+	char				*why = NULL, *jti = NULL;
 	int				 rclose = 0;
 
 	sid = json_string_value(ph_open_get(open, "sid"));
@@ -115,10 +134,12 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	else
 		rcode = NULL;
 	sub = json_string_value(ph_open_relayed(open, "sub"));	/* the token's */
+	jti = agent_session_jti(open);	/* verified above: a sealed session's transcript */
 	json_object_del(open, "token");		/* not kept (wiped: agent-secret.c) */
 	for (s = a->sessions; rcode == NULL && s != NULL; s = s->next) {
 		if (strcmp(s->sid, sid) == 0) {
 			ph_warn("session %.8s: second open for a running session ignored", sid);
+			free(jti);
 			return 0;
 		}
 	}
@@ -126,12 +147,14 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 		ph_warn("session %.8s: not started: %u sessions are running already", sid,
 		    a->nsessions);
 		free(why);
+		free(jti);
 		return 0;
 	}
 
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		ph_err("session %.8s: out of memory", sid);
 		free(why);
+		free(jti);
 		return 0;
 	}
 	if (rcode != NULL) {
@@ -142,6 +165,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	}
 	free(why);
 	s->agent = a;
+	s->jti = jti;
 	memcpy(s->sid, sid, PH_SID_LEN);
 	memcpy(s->secret, secret, PH_SECRET_LEN);
 	json_object_del(open, "secret");	/* s->secret is the one copy */
@@ -183,6 +207,14 @@ agent_session_fail(struct agent_session *s, int close_code, const char *code,
 	if (!agent_chan_open(&s->chan))
 		return;
 	ph_info("session %.8s: %s: %s (closing %d)", s->sid, code, msg, close_code);
+	/* Sealed: the client hears it sealed, the relay in the clear too. */
+	if (s->sealed != NULL) {
+		char	*why = NULL;
+
+		if (agent_seal_ctl(s, ph_ctl_error(code, "%s", msg), &why) != 0)
+			ph_debug("session %.8s: %s", s->sid, why);
+		free(why);
+	}
 	if (agent_chan_push_ctl(&s->chan, ph_ctl_error(code, "%s", msg)) != 0)
 		close_code = PH_CLOSE_INTERNAL;
 	agent_chan_close(&s->chan, close_code);
@@ -195,8 +227,17 @@ agent_session_fail(struct agent_session *s, int close_code, const char *code,
 int
 agent_session_send(struct agent_session *s, int type, const void *p, size_t n)
 {
+	char	*why = NULL;
+
 	if (!agent_chan_open(&s->chan))
 		return 0;
+	if (s->sealed != NULL) {
+		if (agent_seal_send(s, type, p, n, &why) == 0)
+			return 0;
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "%s", why);
+		free(why);
+		return -1;
+	}
 	if (agent_chan_push(&s->chan, type, p, n) != 0) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
 		    "output queue overflow (%zu bytes queued)", s->chan.out.bytes);
@@ -209,9 +250,18 @@ agent_session_send(struct agent_session *s, int type, const void *p, size_t n)
 int
 agent_session_send_ctl(struct agent_session *s, json_t *msg)
 {
+	char	*why = NULL;
+
 	if (!agent_chan_open(&s->chan)) {
 		json_decref(msg);
 		return 0;
+	}
+	if (s->sealed != NULL) {
+		if (agent_seal_ctl(s, msg, &why) == 0)
+			return 0;
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "%s", why);
+		free(why);
+		return -1;
 	}
 	if (agent_chan_push_ctl(&s->chan, msg) != 0) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
@@ -242,6 +292,8 @@ agent_session_read_max(const struct agent_session *s)
 
 	if (max > PH_MAX_PAYLOAD)
 		max = PH_MAX_PAYLOAD;
+	if (max > agent_seal_max(s) + 1)
+		max = agent_seal_max(s) + 1;	/* a sealed record's frame */
 	return max - 1;
 }
 
@@ -301,6 +353,22 @@ agent_session_exit(struct agent_session *s, json_t *exit_msg)
 		ph_info("session %.8s: %s", s->sid, txt);
 		free(txt);
 	}
+	if (s->sealed != NULL) {
+		/*
+		 * The client acts on the sealed exit; the relay gets it again in
+		 * the clear for its audit, and does not forward that one.
+		 */
+		char	*why = NULL;
+		json_t	*copy = json_deep_copy(exit_msg);
+
+		if (agent_seal_ctl(s, exit_msg, &why) != 0) {
+			json_decref(copy);
+			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "%s", why);
+			free(why);
+			return;
+		}
+		exit_msg = copy;
+	}
 	if (agent_chan_push_ctl(&s->chan, exit_msg) != 0) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot queue exit");
 		return;
@@ -331,6 +399,8 @@ agent_session_check(struct agent_session *s)
 	agent_chan_free(&s->chan);
 	json_decref(s->open);
 	explicit_bzero(s->secret, sizeof s->secret);
+	agent_seal_free(s);
+	free(s->jti);
 	free(s->sub);
 	free(s->path);
 	free(s->refuse_msg);
@@ -391,6 +461,18 @@ agent_session_established(struct agent_session *s)
 		    s->refuse_msg);
 		return;
 	}
+	/* A sealed open: the agent's share goes first, before the operation. */
+	if (json_string_value(json_object_get(s->open, "seal")) != NULL) {
+		char	*why = NULL;
+
+		if (agent_seal_start(s, s->jti, &why) != 0) {
+			agent_seal_free(s);
+			agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+			    "cannot seal the session: %s", why);
+			free(why);
+			return;
+		}
+	}
 	if ((op = op_find(opname)) == NULL) {
 		/* The client reports the error; the close is a normal one. */
 		agent_session_fail(s, PH_CLOSE_NORMAL, PH_ERR_UNSUPPORTED,
@@ -401,12 +483,10 @@ agent_session_established(struct agent_session *s)
 	agent_session_run(s, op);
 }
 
-/* One whole message from the relay (agent_chan_ops.frame). */
+/* One frame for the session (clear, or opened from a sealed record). */
 static void
-agent_session_frame(void *arg, struct ph_frame *f)
+agent_session_dispatch(struct agent_session *s, struct ph_frame *f)
 {
-	struct agent_session	*s = arg;
-
 	switch (f->type) {
 	case PH_FRAME_STDIN:
 	case PH_FRAME_DATA:	/* cp put: the stream (op-cp.c) */
@@ -439,6 +519,41 @@ agent_session_frame(void *arg, struct ph_frame *f)
 		    "%s frames do not go to the agent", ph_frame_type_name(f->type));
 		break;
 	}
+}
+
+/*
+ * One whole message from the relay (agent_chan_ops.frame).  In a sealed
+ * session only records reach the operation, opened; a record that does
+ * not open ends the session before anything of it reaches the program.
+ */
+static void
+agent_session_frame(void *arg, struct ph_frame *f)
+{
+	struct agent_session	*s = arg;
+	struct ph_frame		 inner;
+	const char		*code = NULL;
+	char			*why = NULL;
+	int			 r;
+
+	if (s->sealed == NULL) {
+		agent_session_dispatch(s, f);
+		return;
+	}
+	memset(&inner, 0, sizeof inner);
+	r = agent_seal_open(s, f, &inner, &code, &why);
+	if (r < 0) {
+		ph_warn("session %.8s: %s: stopping the program", s->sid, why);
+		agent_session_fail(s, PH_CLOSE_POLICY, code, "%s", why);
+		free(why);
+		return;
+	}
+	if (r > 0) {
+		if (f->type == PH_FRAME_CONTROL)
+			agent_session_dispatch(s, f);	/* the relay's error: logged */
+		return;
+	}
+	agent_session_dispatch(s, &inner);
+	ph_frame_clear(&inner);
 }
 
 static void
@@ -548,6 +663,8 @@ agent_session_free_all(struct agent *a)
 			s->op->free(s);
 		agent_chan_free(&s->chan);
 		json_decref(s->open);
+		agent_seal_free(s);
+		free(s->jti);
 		free(s->sub);
 		free(s->path);
 		free(s);

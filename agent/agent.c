@@ -249,6 +249,12 @@ agent_config_read(struct agent_config *c, int argc, char **argv)
 		    "request with the public key(s) of the token issuer; set it to "
 		    "their PEM file(s) (a dev relay's is DIR/signing.key.pub)");
 	c->revoked = ph_setting(NULL, "PORTHOLE_REVOKED");
+	/* The agent key (agent-seal.c), when its token is bound to one. */
+	c->key = ph_setting(NULL, "PORTHOLE_KEY");
+	if (c->key != NULL && *c->key == '\0') {
+		free(c->key);
+		c->key = NULL;
+	}
 }
 
 static void
@@ -266,6 +272,7 @@ agent_config_free(struct agent_config *c)
 	free(c->shell);
 	free(c->pubkey);
 	free(c->revoked);
+	free(c->key);
 }
 
 /* A closed 0, 1 or 2 would be taken by the first pipe: fill them with /dev/null. */
@@ -455,6 +462,7 @@ main(int argc, char **argv)
 	agent_chan_free(&a->control);
 	free(a->last_problem);
 	agent_verify_free(a);
+	ph_key_free(a->seal_key);
 	agent_config_free(&a->cfg);
 	ph_info("stopped");
 	return 0;

@@ -17,6 +17,7 @@
  *   agent-chan.c     what both channel kinds share: queue out, reassembly in, close
  *   agent-control.c  the control channel: hello, welcome, open, reconnect
  *   agent-session.c  the data channels: attach, frames, queues, close
+ *   agent-seal.c     a session sealed end to end: the share, records out and in
  *   agent-verify.c   every open checked again: token, signature, replay
  *   agent-wsframe.c  masked WebSocket frames for bulk output (fast path)
  *   agent-fd.c       a child's output fds read into a session under flow control
@@ -149,6 +150,7 @@ struct agent_config {
 	char		*shell;		/* PORTHOLE_SHELL, kept for the shell op */
 	char		*pubkey;	/* PORTHOLE_PUBKEY: keys of the token issuer */
 	char		*revoked;	/* PORTHOLE_REVOKED: revoked jtis, or NULL */
+	char		*key;		/* PORTHOLE_KEY: the agent key its token is bound to, or NULL */
 };
 
 struct agent_verify;
@@ -182,6 +184,8 @@ struct agent {
 	struct agent_session *sessions;
 	unsigned	 nsessions;
 	struct agent_verify *verify;	/* agent-verify.c */
+	struct ph_key	*seal_key;	/* agent-seal.c: PORTHOLE_KEY, when the token is bound to it */
+	int		 seal_key_tried;
 
 	/* Children (agent-proc.c). */
 	struct agent_proc *children;	/* pids being waited for */
@@ -242,6 +246,8 @@ struct agent_session {
 	enum agent_session_state state;
 	int		 rx_paused;	/* we stopped reading the data channel */
 	lws_sorted_usec_list_t sul_keep; /* keepalive while flow-controlled */
+	struct agent_seal *sealed;	/* agent-seal.c: NULL while the session is clear */
+	char		*jti;		/* the client token's (the open's signing input) */
 	/* A refused open: its data channel only says why (agent-verify.c). */
 	const char	*refuse_code;	/* PH_ERR_*, NULL: not refused */
 	int		 refuse_close;
@@ -276,6 +282,24 @@ int	agent_verify_open(struct agent *a, json_t *open, const char **code,
 	    int *close_code, char **cause);
 void	agent_verify_free(struct agent *a);
 void	agent_verify_free_state(struct agent_verify *v);
+
+/*
+ * agent-seal.c: the agent's end of a sealed session.  start answers the
+ * open's share (after attach); send and ctl seal a frame into a record
+ * (ctl takes the reference); clear_ctl queues one for the relay alone;
+ * open takes one message from the relay: 0 with *inner (a frame for the
+ * operation), 1 (nothing for it), -1 with *code and *cause (end it).
+ */
+struct agent_seal;
+int	agent_seal_start(struct agent_session *s, const char *jti, char **cause);
+void	agent_seal_free(struct agent_session *s);
+int	agent_seal_send(struct agent_session *s, int type, const void *p, size_t n,
+	    char **cause);
+int	agent_seal_ctl(struct agent_session *s, json_t *msg, char **cause);
+int	agent_seal_clear_ctl(struct agent_session *s, json_t *msg);
+int	agent_seal_open(struct agent_session *s, const struct ph_frame *f,
+	    struct ph_frame *inner, const char **code, char **cause);
+size_t	agent_seal_max(const struct agent_session *s);
 
 /* agent.c */
 void	agent_shutdown(struct agent *a, const char *why);

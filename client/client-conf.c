@@ -69,6 +69,10 @@ client_conf_option(struct client_conf *conf, int argc, char **argv, int *i,
 		conf->insecure = 1;
 		return 1;
 	}
+	if (strcmp(arg, "--allow-unsealed") == 0) {
+		conf->allow_unsealed = 1;
+		return 1;
+	}
 	for (k = 0; k < sizeof opts / sizeof opts[0]; k++) {
 		n = strlen(opts[k].name);
 		if (strncmp(arg, opts[k].name, n) != 0 ||
@@ -155,6 +159,12 @@ client_conf_load(struct client_conf *conf, char **cause)
 		    *conf->token == '\0' ? "empty" : "too long");
 		return -1;
 	}
+
+	/* --allow-unsealed, or PORTHOLE_ALLOW_UNSEALED=1 (client-session.c). */
+	if ((raw = ph_setting(NULL, "PORTHOLE_ALLOW_UNSEALED")) != NULL &&
+	    strcmp(raw, "1") == 0)
+		conf->allow_unsealed = 1;
+	free(raw);
 
 	conf->key = ph_setting(conf->flag_key, "PORTHOLE_KEY");
 	if (conf->key != NULL && *conf->key == '\0') {

@@ -16,6 +16,7 @@ struct client_conf {
 	char	*flag_key;
 	char	*flag_ca;
 	int	 insecure;	/* --insecure: skip certificate checks */
+	int	 allow_unsealed; /* --allow-unsealed: an agent that does not seal is taken */
 
 	/* Filled by client_conf_load. */
 	char	*relay;		/* wss://host:port as configured */

@@ -52,6 +52,11 @@ static const struct client_exit_row client_exit_table[] = {
 	  "upgrade the agent, or leave the option out", F },
 	{ PH_ERR_RECORDING, 0, 1, 1, "the relay cannot record this session",
 	  "ask the relay's operator", F },
+	/* A sealed record did not open at the agent (client-seal.c is the CLI's side). */
+	{ PH_ERR_SEAL, 0, 1, 1,
+	  "the session with %A was tampered with between you and the agent",
+	  "the relay or the network path altered it: run the command again, and "
+	  "tell the relay's operator", F },
 	{ PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, 1, 1,
 	  "%O on %A failed inside porthole", "run the command again", F },
 	{ PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, 1, 1, PROTO_BROKE,

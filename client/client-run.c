@@ -225,7 +225,8 @@ client_run_send_open(struct client_run *r, json_t *o)
 		json_object_set_new(o, "pid", json_integer(r->pid));
 	if (o != NULL && r->container != NULL)
 		json_object_set_new(o, "container", json_string(r->container));
-	client_session_send_open(r->s, o);
+	client_session_send_open(r->s, o, (long)json_integer_value(json_object_get(r->agent,
+	    "proto")));
 }
 
 void
@@ -267,6 +268,9 @@ client_run_ctl(struct client_run *r, const struct ph_frame *f)
 		runset_exited(r->set);
 		return;
 	case PH_CTL_ERROR:
+		/* The agent's sealed word that the stream was tampered with stays. */
+		if (r->err_code != NULL && strcmp(r->err_code, PH_ERR_SEAL) == 0)
+			return;
 		client_error_note(f->json, &r->err_code, &r->err_message);
 		return;
 	default:

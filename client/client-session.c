@@ -31,6 +31,15 @@
  * ops->message decoded.  When the owner pauses rx we still finish the
  * buffer in hand, then the transport stops reading the socket.
  *
+ * Sealing (client-seal.c; docs/protocol.md, "End-to-end sessions"): the
+ * open carries a fresh X25519 share; until the agent's clear `seal`
+ * answers it (SEAL_AWAIT) what the owner sends waits in `pending` and the
+ * session reads as full; then (SEAL_ON) every frame goes out as a record
+ * and only records (and the relay's clear `error`) come in.  An agent
+ * that answers with anything else does not seal: the session ends unless
+ * --allow-unsealed (SEAL_OFF: clear, as before protocol 4).  The owner
+ * sees frames as always: sealing lives here, under every operation.
+ *
  * Keepalive: a ping after PH_PING_SECS without a byte from the relay, and
  * the session is declared lost after PH_HANGUP_SECS of silence (both from
  * PORTHOLE_HANGUP_SECS when set: porthole/keepalive.h), except
@@ -40,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -49,13 +59,16 @@
 #include "porthole/keepalive.h"
 #include "porthole/printable.h"
 #include "porthole/protocol.h"
+#include "porthole/seal.h"
 #include "porthole/util.h"
 #include "porthole/wsclient.h"
 
 #include "client-conn.h"
 #include "client-loop.h"
+#include "client-seal.h"
 #include "client-session.h"
 #include "client-sign.h"
+#include "client-target.h"
 #include "client-transport.h"
 
 /* Outgoing queue: the owner stops feeding above high, resumes below low. */
@@ -69,6 +82,15 @@
 #define SESSION_BODY_MAX	4096	/* error body of a refused upgrade */
 #define SESSION_CLOSE_MS	2000	/* wait for the relay's close frame */
 #define SESSION_TICK_MS		1000	/* keepalive and bounds */
+
+enum session_seal {
+	SEAL_NONE,	/* no open sent yet */
+	SEAL_AWAIT,	/* the open is out; the agent's share not yet in */
+	SEAL_ON,	/* keyed: records both ways */
+	SEAL_OFF,	/* the agent does not seal and --allow-unsealed said go on */
+};
+
+#define SESSION_PENDING_MAX	(1u << 20)	/* frames held until the seal */
 
 enum session_state {
 	SESSION_CONNECTING,
@@ -109,6 +131,11 @@ struct client_session {
 	char			 peer_reason[124 * 4];	/* escaped */
 	int			 close_written;	/* CLOSING: our close frame is out */
 	int64_t			 close_ms;	/* when it was written */
+
+	enum session_seal	 seal_state;
+	struct client_seal	*seal;
+	struct ph_queue		 pending;	/* SEAL_AWAIT: the owner's frames */
+	char			*agent;		/* printable agent id, for messages */
 };
 
 static const struct ph_ws_rx_ops session_rx_ops;	/* below */
@@ -134,7 +161,8 @@ session_queue_frame(struct client_session *s, int opcode, int prefix,
 	size_t	 len;
 	int	 r;
 
-	if (!client_transport_up(s->t) || n > PH_MAX_PAYLOAD ||
+	if (!client_transport_up(s->t) ||
+	    n > (prefix < 0 ? PH_MAX_MESSAGE : PH_MAX_PAYLOAD) ||
 	    client_transport_queued(s->t) + n + PH_WS_HDR_MAX + 1 >
 	    SESSION_OUT_LIMIT)
 		return -1;
@@ -303,6 +331,202 @@ session_done(struct client_session *s, int code, const char *reason)
 	return 0;
 }
 
+/* --- sealing ------------------------------------------------------------- */
+
+/*
+ * The session cannot go on sealed (or refuses to go on unsealed): say why,
+ * tell the relay, close.  Nothing of what came reaches the owner.
+ */
+static void
+session_seal_fail(struct client_session *s, char *cause)
+{
+	if (s->state != SESSION_OPEN) {
+		free(cause);
+		return;
+	}
+	client_session_send_ctl(s, ph_ctl_error(PH_ERR_SEAL, "%s", cause));
+	session_set_cause(s, cause);
+	session_closing(s, PH_CLOSE_POLICY, PH_ERR_SEAL, 1);
+}
+
+static int	session_send_sealed(struct client_session *, int, const void *, size_t);
+
+/* SEAL_AWAIT -> SEAL_ON or SEAL_OFF: what the owner sent meanwhile goes out. */
+static void
+session_seal_flush(struct client_session *s)
+{
+	struct ph_qitem	*it;
+
+	while ((it = ph_queue_peek(&s->pending)) != NULL) {
+		if (s->state != SESSION_OPEN)
+			return;
+		if (s->seal_state == SEAL_ON)
+			session_send_sealed(s, it->data[PH_HEADROOM],
+			    it->data + PH_HEADROOM + 1, it->len - 1);
+		else
+			session_queue_frame(s, PH_WS_BINARY, -1,
+			    it->data + PH_HEADROOM, it->len);
+		ph_queue_pop(&s->pending);
+	}
+	if (s->state == SESSION_OPEN)
+		s->ops->drained(s->arg);	/* the owner held back: go on */
+}
+
+/* SEAL_AWAIT: the agent's clear `seal` keys the session. */
+static void
+session_seal_keyed(struct client_session *s, const struct ph_frame *f)
+{
+	char	*warn = NULL, *cause = NULL;
+
+	if (client_seal_keyed(s->seal, f->json, &warn, &cause) != 0) {
+		session_seal_fail(s, ph_asprintf("cannot seal the session with "
+		    "agent %s: %s", s->agent, cause));
+		free(cause);
+		return;
+	}
+	if (warn != NULL && isatty(2))
+		fprintf(stderr, "porthole: %s\n", warn);
+	free(warn);
+	s->seal_state = SEAL_ON;
+	session_seal_flush(s);
+}
+
+/*
+ * A decoded message from the relay, through the seal: 0 and the owner
+ * gets it (or what it sealed), or nothing when it was for the seal alone.
+ */
+static void
+session_seal_rx(struct client_session *s, const struct ph_frame *f)
+{
+	struct ph_frame	 inner;
+	char		*cause = NULL;
+	int		 r, recorded;
+
+	switch (s->seal_state) {
+	case SEAL_NONE:
+	case SEAL_OFF:
+		s->ops->message(s->arg, f);
+		return;
+	case SEAL_AWAIT:
+		if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_SEAL) {
+			session_seal_keyed(s, f);
+			return;
+		}
+		if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_ERROR) {
+			s->ops->message(s->arg, f);	/* a refusal: the relay's or the agent's */
+			return;
+		}
+		if (!s->cc->conf->allow_unsealed) {
+			session_seal_fail(s, ph_asprintf("%s does not seal sessions "
+			    "end to end, so the relay could read and alter this one: "
+			    "upgrade the agent, or pass --allow-unsealed", s->agent));
+			return;
+		}
+		s->seal_state = SEAL_OFF;
+		session_seal_flush(s);
+		s->ops->message(s->arg, f);
+		return;
+	case SEAL_ON:
+		break;
+	}
+	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_ERROR) {
+		s->ops->message(s->arg, f);	/* the relay's word: the session ends */
+		return;
+	}
+	if (f->type != PH_FRAME_SEALED) {
+		session_seal_fail(s, ph_asprintf("a clear %s frame came in a session "
+		    "sealed with agent %s: something between you and the agent "
+		    "injected it", f->type == PH_FRAME_CONTROL ? ph_ctl_name(f->ctl) :
+		    ph_frame_type_name(f->type), s->agent));
+		return;
+	}
+	memset(&inner, 0, sizeof inner);
+	r = client_seal_open(s->seal, f->payload - 1, f->len + 1, &inner,
+	    &recorded, &cause);
+	if (r < 0) {
+		session_seal_fail(s, ph_asprintf("the session with agent %s was "
+		    "tampered with: %s", s->agent, cause));
+		free(cause);
+		return;
+	}
+	if (r > 0) {
+		if (recorded && isatty(2))
+			fprintf(stderr, "porthole: agent %s says the relay records "
+			    "this session\n", s->agent);
+		return;
+	}
+	s->ops->message(s->arg, &inner);
+	ph_frame_clear(&inner);
+}
+
+/* Seal one frame (type, payload: raw bytes are cut to fit) and queue its record(s). */
+static int
+session_send_sealed(struct client_session *s, int type, const void *p, size_t n)
+{
+	const uint8_t	*b = p, *rec;
+	size_t		 k, len;
+	char		*cause = NULL;
+
+	size_t		 nrec, need;
+
+	if (type == PH_FRAME_CONTROL && n > PH_SEAL_MAX_PAYLOAD)
+		return -1;	/* a control message too big to seal */
+	/*
+	 * All of it fits the queue, or none of it is sealed: a record that is
+	 * sealed takes its number, and one sealed but not sent is a gap the
+	 * agent refuses.
+	 */
+	nrec = n == 0 ? 1 : (n + PH_SEAL_MAX_PAYLOAD - 1) / PH_SEAL_MAX_PAYLOAD;
+	need = n + nrec * (PH_SEAL_OVERHEAD + PH_WS_HDR_MAX + 1);
+	if (!client_transport_up(s->t) ||
+	    client_transport_queued(s->t) + need > SESSION_OUT_LIMIT)
+		return -1;
+	do {
+		k = n > PH_SEAL_MAX_PAYLOAD ? PH_SEAL_MAX_PAYLOAD : n;
+		if (client_seal_frame(s->seal, type, b, k, &rec, &len, &cause) != 0) {
+			session_set_cause(s, ph_asprintf("cannot seal the session: %s",
+			    cause));
+			free(cause);
+			session_hangup(s);
+			return -1;
+		}
+		if (session_queue_frame(s, PH_WS_BINARY, -1, rec, len) != 0) {
+			/* Cannot be: room was checked.  A gap: end it. */
+			session_set_cause(s, ph_asprintf("a sealed record could not "
+			    "be queued; the session is lost"));
+			session_hangup(s);
+			return -1;
+		}
+		b += k;
+		n -= k;
+	} while (n > 0);
+	return 0;
+}
+
+/* Send through the seal: held, sealed or clear (type -1: a whole message). */
+static int
+session_send_msg(struct client_session *s, int type, const void *p, size_t n)
+{
+	uint8_t	 t;
+
+	switch (s->seal_state) {
+	case SEAL_AWAIT:
+		if (s->pending.bytes + n + 1 > SESSION_PENDING_MAX)
+			return -1;
+		if (type < 0)
+			return ph_queue_push(&s->pending, -1, p, n);
+		t = (uint8_t)type;
+		return ph_queue_push(&s->pending, t, p, n);
+	case SEAL_ON:
+		if (type < 0)
+			return n < 1 ? -1 : session_send_sealed(s,
+			    ((const uint8_t *)p)[0], (const uint8_t *)p + 1, n - 1);
+		return session_send_sealed(s, type, p, n);
+	default:
+		return session_queue_frame(s, PH_WS_BINARY, type, p, n);
+	}
+}
+
 /* --- incoming frames ---------------------------------------------------- */
 
 static int
@@ -338,7 +562,7 @@ session_data(void *arg, int opcode, const uint8_t *p, size_t n, int first,
 		    why != NULL ? why : "undecodable message");
 		return 0;
 	}
-	s->ops->message(s->arg, &f);	/* -1: it called client_session_fail */
+	session_seal_rx(s, &f);	/* then ops->message (-1: it called client_session_fail) */
 	ph_frame_clear(&f);
 	ph_msgbuf_reset(&s->in);
 	return 0;
@@ -625,6 +849,7 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 	s->state = SESSION_CONNECTING;
 	s->heard_ms = client_transport_heard(s->t);
 	ph_msgbuf_init(&s->in, PH_MAX_MESSAGE);
+	ph_queue_init(&s->pending, 0, SESSION_PENDING_MAX, SESSION_PENDING_MAX + PH_MAX_MESSAGE);
 	ph_ws_rx_init(&s->rx);
 	if (client_transport_connect(s->t, cause) != 0) {
 		client_session_free(s);
@@ -639,7 +864,7 @@ client_session_send(struct client_session *s, int type, const void *p, size_t n)
 {
 	if (s->state != SESSION_OPEN || n > PH_MAX_PAYLOAD)
 		return -1;
-	return session_queue_frame(s, PH_WS_BINARY, type, p, n);
+	return session_send_msg(s, type, p, n);
 }
 
 int
@@ -651,33 +876,67 @@ client_session_send_ctl(struct client_session *s, json_t *obj)
 
 	if (obj != NULL && s->state == SESSION_OPEN &&
 	    ph_ctl_encode(obj, &msg, &len) == 0 && len <= PH_MAX_MESSAGE)
-		r = session_queue_frame(s, PH_WS_BINARY, -1,
-		    msg + PH_HEADROOM, len);
+		r = session_send_msg(s, -1, msg + PH_HEADROOM, len);
 	free(msg);
 	json_decref(obj);
 	return r;
 }
 
 int
-client_session_send_open(struct client_session *s, json_t *obj)
+client_session_send_open(struct client_session *s, json_t *obj, long agent_proto)
 {
-	char	*why = NULL;
+	struct client_conf	*conf = s->cc->conf;
+	const char		*agent;
+	char			*why = NULL;
+	json_int_t		 proto;
+	uint8_t			*msg = NULL;
+	size_t			 len = 0;
+	int			 r = -1;
 
 	if (obj == NULL)
 		return -1;
-	if (client_sign_open(s->cc->conf, obj, &why) != 0) {
+	agent = json_string_value(json_object_get(obj, "agent"));
+	free(s->agent);
+	s->agent = client_printable(agent != NULL ? agent : "?");
+	/*
+	 * No downgrade: an agent listed below the sealing protocol gets no
+	 * open unless --allow-unsealed (what arrives is checked again).
+	 */
+	proto = agent_proto;
+	if (proto < PH_PROTOCOL_SEALED && !conf->allow_unsealed) {
+		session_set_cause(s, ph_asprintf("%s does not seal sessions end to "
+		    "end (it speaks protocol %lld), so the relay could read and "
+		    "alter this one: upgrade the agent, or pass --allow-unsealed",
+		    s->agent, (long long)(proto < 1 ? 1 : proto)));
+		json_decref(obj);
+		session_hangup(s);
+		return -1;
+	}
+	if ((s->seal = client_seal_new(obj, &why)) == NULL ||
+	    client_sign_open(conf, obj, &why) != 0 ||
+	    client_seal_sent(s->seal, obj, conf->jti, &why) != 0) {
 		session_set_cause(s, ph_asprintf("cannot sign the request: %s", why));
 		free(why);
 		json_decref(obj);
 		session_hangup(s);
 		return -1;
 	}
-	return client_session_send_ctl(s, obj);
+	/* The open itself goes clear, before the seal is waited for. */
+	if (s->state == SESSION_OPEN && ph_ctl_encode(obj, &msg, &len) == 0 &&
+	    len <= PH_MAX_MESSAGE)
+		r = session_queue_frame(s, PH_WS_BINARY, -1, msg + PH_HEADROOM, len);
+	free(msg);
+	json_decref(obj);
+	if (r == 0)
+		s->seal_state = SEAL_AWAIT;
+	return r;
 }
 
 int
 client_session_full(const struct client_session *s)
 {
+	if (s->seal_state == SEAL_AWAIT)
+		return 1;	/* held until the agent's share came */
 	return client_transport_full(s->t);
 }
 
@@ -718,6 +977,9 @@ client_session_free(struct client_session *s)
 		return;
 	client_loop_timer(s->cc->loop, &s->tick, -1, NULL, NULL);
 	client_transport_free(s->t);
+	client_seal_free(s->seal);
+	ph_queue_free(&s->pending);
+	free(s->agent);
 	ph_msgbuf_free(&s->in);
 	free(s->frame);
 	free(s->head);

@@ -52,10 +52,14 @@ int	client_session_send(struct client_session *s, int type, const void *p,
 /* Queue one CONTROL message (steals the reference to obj); -1 on failure. */
 int	client_session_send_ctl(struct client_session *s, json_t *obj);
 /*
- * Queue the session's `open` (steals obj) with ts and the signature of the
- * key the token is bound to (client-sign.h); -1 on failure.
+ * Queue the session's `open` (steals obj) with ts, the client's share of the
+ * end-to-end seal and the signature of the key the token is bound to
+ * (client-sign.h); -1 on failure.  agent_proto is the protocol the listing
+ * gives the agent: below PH_PROTOCOL_SEALED it is refused unless
+ * --allow-unsealed (no downgrade).
  */
-int	client_session_send_open(struct client_session *s, json_t *obj);
+int	client_session_send_open(struct client_session *s, json_t *obj,
+	    long agent_proto);
 /* Is the outgoing queue above its high mark (stop feeding it)? */
 int	client_session_full(const struct client_session *s);
 /* Pause (0) or resume (1) reading from the relay. */

@@ -405,10 +405,14 @@ issue_args(int argc, char **argv, struct issue_args *a)
 		    "is for) is required");
 	if (strcmp(a->kind, "agent") == 0) {
 		a->kind_v = PH_TOKEN_AGENT;
-		if (a->scope != NULL || a->viewer || a->bind != NULL ||
-		    a->target != NULL)
-			return token_usage_error("issue", "--scope, --viewer, "
-			    "--bind and --target are for client tokens");
+		/*
+		 * --bind: the agent key (the one private key an agent holds,
+		 * its PORTHOLE_KEY): it signs its share of every sealed session
+		 * so that clients can tell it from a relay posing as it.
+		 */
+		if (a->scope != NULL || a->viewer || a->target != NULL)
+			return token_usage_error("issue", "--scope, --viewer "
+			    "and --target are for client tokens");
 		/* It becomes part of every agent id (docs/protocol.md, "Agent identity"). */
 		if (!ph_ident_ok(PH_IDENT_SUB, a->sub, strlen(a->sub)))
 			return token_usage_error("issue", "an agent token's --sub is "

@@ -60,6 +60,9 @@ const struct ph_help_opt cmd_global_options[] = {
 	    "DIR/ca.pem" },
 	{ "--insecure", NULL, NULL, "do not verify the relay's certificate "
 	    "(tests only: says so loudly on every run)" },
+	{ "--allow-unsealed", NULL, NULL, "take an agent that does not seal "
+	    "sessions end to end (older than protocol 4; PORTHOLE_ALLOW_UNSEALED=1): "
+	    "the relay could read and alter the session" },
 	{ "--help", "-h", NULL, "show the help of porthole, or of the command it "
 	    "follows" },
 	{ NULL, NULL, NULL, NULL }

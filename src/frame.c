@@ -40,10 +40,11 @@ static const char *ctl_names[PH_CTL_COUNT] = {
 	[PH_CTL_PROGRESS] = "progress",
 	[PH_CTL_META] = "meta",
 	[PH_CTL_ARTIFACT] = "artifact",
+	[PH_CTL_SEAL] = "seal",
 };
 
 static const char *frame_names[PH_FRAME_TYPE_COUNT] = {
-	"STDIN", "STDOUT", "STDERR", "CONTROL", "DATA"
+	"STDIN", "STDOUT", "STDERR", "CONTROL", "DATA", "SEALED", "COPY"
 };
 
 /*
@@ -118,6 +119,17 @@ static const struct ph_op_member s_artifact[] = {
 	STR("sha256", 0, 0, 64), END
 };
 
+/*
+ * The agent's answer to a sealed open (docs/protocol.md, "Handshake"):
+ * its X25519 share, and when its token is bound to an agent key the
+ * signature over the transcript and that token; `record` when it will send
+ * the relay COPY frames for a recording.
+ */
+static const struct ph_op_member s_seal[] = {
+	STR("share", 0, 43, 43), STR("sig", 0, 86, 86), STR("token", 0, 1, 8192),
+	BOOL("record"), END
+};
+
 static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_HELLO] = s_hello, [PH_CTL_WELCOME] = s_welcome,
 	[PH_CTL_ATTACH] = s_attach,
@@ -125,7 +137,7 @@ static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_SIGNAL] = s_signal, [PH_CTL_EOF] = s_eof,
 	[PH_CTL_EXIT] = s_exit, [PH_CTL_ERROR] = s_error,
 	[PH_CTL_PROGRESS] = s_progress, [PH_CTL_META] = s_meta,
-	[PH_CTL_ARTIFACT] = s_artifact,
+	[PH_CTL_ARTIFACT] = s_artifact, [PH_CTL_SEAL] = s_seal,
 };
 
 const char *

@@ -16,6 +16,7 @@
 #define M_STR(n, f, lo, hi)	{ n, PH_MT_STR, f, lo, hi }
 #define M_INT(n, f, lo, hi)	{ n, PH_MT_INT, f, lo, hi }
 #define M_BOOL(n)		{ n, PH_MT_BOOL, 0, 0, 0 }
+#define M_BOOL_F(n, f)		{ n, PH_MT_BOOL, f, 0, 0 }
 #define M_END			{ NULL, 0, 0, 0, 0 }
 #define REQ			PH_OPM_REQUIRED
 #define RELAYED			(PH_OPM_UNSIGNED | PH_OPM_RELAYED)
@@ -32,7 +33,10 @@ static const struct ph_op_member ops_common[] = {
 	M_INT("ts", 0, 0, (long long)1 << 40),
 	M_INT("proto", 0, 0, 65535),
 	{ "sig", PH_MT_STR_OR_NULL, PH_OPM_UNSIGNED, 0, 4096 },
+	/* the client's X25519 share, base64url (signed: seal.h) */
+	M_STR("seal", 0, 43, 43),
 	/* added by the relay on the way to the agent */
+	M_BOOL_F("record", RELAYED),	/* send COPY frames for the recording */
 	M_STR("secret", RELAYED, PH_SECRET_LEN, PH_SECRET_LEN),
 	M_STR("sub", RELAYED, 0, 256),
 	M_STR("token", RELAYED, 1, 8192),	/* the client's token */

@@ -72,18 +72,20 @@ Test(ops, every_operation_has_a_scope_and_typed_members)
 	}
 }
 
-/* The unsigned members are exactly sig and the three the relay adds. */
+/* The unsigned members are exactly sig and the four the relay adds. */
 Test(ops, unsigned_members)
 {
-	const char *u[] = { "sig", "secret", "sub", "token" };
+	const char *u[] = { "sig", "secret", "sub", "token", "record" };
 	const struct ph_op_member *m;
 	size_t i, n = 0;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		cr_assert(ph_ops_unsigned(u[i]), "%s", u[i]);
 	for (m = ph_ops_common(); m->name != NULL; m++)
 		n += (m->flags & PH_OPM_UNSIGNED) != 0;
-	cr_assert_eq(n, 4);
+	cr_assert_eq(n, 5);
+	/* The client's share is signed: a relay cannot swap it. */
+	cr_assert_not(ph_ops_unsigned("seal"));
 	cr_assert_not(ph_ops_unsigned("argv"));
 	cr_assert_not(ph_ops_unsigned("ts"));
 }

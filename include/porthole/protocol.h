@@ -16,11 +16,16 @@
  * 3: a dump's events (start, progress, done, error) are CONTROL `progress`
  *    and `meta` messages instead of JSON lines on STDERR; an agent of 3
  *    still sends the lines in a session of 2 (PH_PROTOCOL_DUMP_CONTROL).
+ * 4: sessions are sealed end to end (porthole/seal.h, docs/protocol.md
+ *    "End-to-end sessions"): the open carries the client's `seal` share,
+ *    the agent answers with a clear CONTROL `seal`, and every later frame
+ *    of the session is a SEALED record (0x05); the agent sends the relay
+ *    COPY frames (0x06) for a recording and a clear `exit` for its audit.
  */
 #ifndef PORTHOLE_PROTOCOL_H
 #define PORTHOLE_PROTOCOL_H
 
-#define PH_PROTOCOL_VERSION	3
+#define PH_PROTOCOL_VERSION	4
 #define PH_PROTOCOL_VERSION_MIN	1
 
 /*
@@ -36,6 +41,13 @@
  * (docs/protocol.md, "dump").
  */
 #define PH_PROTOCOL_DUMP_CONTROL	3
+
+/*
+ * From this version on an agent seals its sessions end to end when the
+ * open carries a `seal` share; the CLI refuses an agent listed below it
+ * unless --allow-unsealed.
+ */
+#define PH_PROTOCOL_SEALED	4
 
 /* Largest payload of one WebSocket message, after the type byte. */
 #define PH_MAX_PAYLOAD		65536
@@ -69,6 +81,8 @@ enum ph_frame_type {
 	PH_FRAME_STDERR = 0x02,		/* agent -> client, raw bytes */
 	PH_FRAME_CONTROL = 0x03,	/* both, one JSON object with "type" */
 	PH_FRAME_DATA = 0x04,		/* both, raw bytes of a dump or a file */
+	PH_FRAME_SEALED = 0x05,		/* client <-> agent: one sealed record (seal.h) */
+	PH_FRAME_COPY = 0x06,		/* agent -> relay: a clear copy of one frame, for the recording */
 	PH_FRAME_TYPE_COUNT
 };
 
@@ -116,6 +130,8 @@ enum ph_ctl {
 	PH_CTL_META,		/* agent -> client: size, sha256, format */
 	/* artifact upload channel (/v1/agent/artifact) */
 	PH_CTL_ARTIFACT,	/* agent -> relay: phase begin|end; relay -> agent: stored */
+	/* end-to-end sealing (protocol 4) */
+	PH_CTL_SEAL,		/* agent -> client, clear, first after attach: share, sig, token, record */
 	PH_CTL_COUNT
 };
 
@@ -138,6 +154,7 @@ enum ph_ctl {
 #define PH_ERR_LIMIT		"limit"		/* a limit of the relay's; try later */
 #define PH_ERR_NO_TARGET	"no_target"	/* open.pid / open.container: no such process */
 #define PH_ERR_RECORDING	"recording_failed" /* the relay cannot record a session that must be */
+#define PH_ERR_SEAL		"seal_failed"	/* a sealed record did not open: the session ends */
 
 /*
  * Keepalive on every WebSocket: hang up when no pong came for

@@ -2,8 +2,8 @@
  * seal.h - end-to-end sealing of a session's frames between the CLI and
  * the agent, so that a relay in the middle can neither read, alter, drop
  * unnoticed, reorder, replay nor inject them.  The design is in
- * docs/protocol.md, "End-to-end sessions (design)"; nothing calls this yet
- * (the client, agent and relay sessions are wired to it later).
+ * docs/protocol.md, "End-to-end sessions"; sealsess.h holds what the CLI
+ * (client/client-seal.c) and the agent (agent/agent-seal.c) share above it.
  *
  * The pieces, all on OpenSSL's EVP API:
  *  - an X25519 share per end and per handshake (ph_seal_share_*): the
@@ -60,11 +60,9 @@
 #include "porthole/protocol.h"
 #include "porthole/token.h"
 
-/*
- * The type byte of a sealed record.  Reserved: not in protocol.h's frame
- * types (whose decoder refuses it) until sessions are wired to seal.
- */
+/* The type byte of a sealed record: protocol.h's PH_FRAME_SEALED. */
 #define PH_SEAL_FRAME		0x05
+_Static_assert(PH_SEAL_FRAME == PH_FRAME_SEALED, "a sealed record's type byte");
 
 #define PH_SEAL_SHARE_LEN	32	/* an X25519 public share */
 #define PH_SEAL_SECRET_LEN	32	/* an X25519 private scalar, shared secret */

@@ -341,7 +341,15 @@ relay_client_forward(struct relay_conn *c, struct relay_session *s, struct relay
 
 	char *cause = NULL;
 
-	r = json_object_set_new(p->o, "secret", json_string(s->secret)) != 0 ||
+	/*
+	 * A sealed session that is recorded: the agent is asked for a clear
+	 * copy of what the recording keeps (docs/protocol.md, "End-to-end
+	 * sessions"); a client cannot ask for it itself.
+	 */
+	json_object_del(p->o, "record");
+	r = (s->rec != NULL && json_object_get(p->o, "seal") != NULL &&
+	    json_object_set_new(p->o, "record", json_true()) != 0) ||
+	    json_object_set_new(p->o, "secret", json_string(s->secret)) != 0 ||
 	    json_object_set_new(p->o, "sub", json_string(s->sub)) != 0 ||
 	    ch->bearer == NULL ||
 	    json_object_set_new(p->o, "token", json_string(ch->bearer)) != 0;
@@ -596,6 +604,61 @@ relay_client_record_failed(struct relay_sessions *ss, struct relay_session *s)
 	return -1;
 }
 
+/*
+ * A sealed session the relay records but whose agent sends no copy (its
+ * `seal` lacks `record`): what the relay cannot read it cannot record.
+ */
+static int
+relay_client_no_copy(struct relay_sessions *ss, struct relay_session *s)
+{
+	const char *err = "the agent sends no copy of the sealed session for the recording";
+	int req = relay_record_required();
+
+	ph_warn("session %.8s: %s%s", s->sid, err,
+	    req ? "; recordings are required: closing the session" : "");
+	relay_audit("recording_failed", json_pack("{s:s,s:s,s:s,s:b,s:s}", "sid", s->sid,
+	    "recording", relay_record_path(s->rec), "error", err, "required", req,
+	    "action", req ? "session closed" : "session goes on unrecorded"));
+	if (s->audit != NULL)
+		json_object_set_new(s->audit, "recording_error", json_string(err));
+	if (!req)
+		return 0;
+	relay_session_abort(ss, s, "recording failed: no copy", RELAY_ERR_RECORDING,
+	    PH_CLOSE_INTERNAL, "the relay could not record this session (the agent "
+	    "sends no copy of it) and recordings are required: the session was closed");
+	return -1;
+}
+
+/*
+ * A COPY frame of a sealed session: the agent's clear copy of its output
+ * or of a resize, for the recording only (never forwarded).  -1 when the
+ * recording failed and the session was ended; 0 else.
+ */
+static int
+relay_client_copy(struct relay_sessions *ss, struct relay_session *s,
+    const struct ph_frame *f)
+{
+	struct ph_frame in;
+	const char *why = NULL;
+	int code, r = 0;
+
+	if (s->rec == NULL || f->len < 1)
+		return 0;
+	if (f->payload[0] == PH_FRAME_STDOUT || f->payload[0] == PH_FRAME_STDERR) {
+		if (relay_record_output(s->rec, f->payload[0] == PH_FRAME_STDERR,
+		    f->payload + 1, f->len - 1) < 0)
+			return relay_client_record_failed(ss, s);
+		return 0;
+	}
+	if (ph_frame_decode(f->payload, f->len, &in, &code, &why) != 0)
+		return 0;	/* not something a recording keeps: ignored */
+	if (in.type == PH_FRAME_CONTROL && in.ctl == PH_CTL_RESIZE &&
+	    relay_record_resize(s->rec, in.json) < 0)
+		r = relay_client_record_failed(ss, s);
+	ph_frame_clear(&in);
+	return r;
+}
+
 /* io->passing: recording, and the exit for the audit. */
 static int
 relay_client_passing(struct relay_sessions *ss, struct relay_session *s, int from_agent,
@@ -609,6 +672,11 @@ relay_client_passing(struct relay_sessions *ss, struct relay_session *s, int fro
 			return relay_client_record_failed(ss, s);
 		return 0;
 	}
+	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_SEAL && s->rec != NULL &&
+	    !json_is_true(json_object_get(f->json, "record")))
+		return relay_client_no_copy(ss, s);
+	if (f->type == PH_FRAME_COPY)
+		return relay_client_copy(ss, s, f) < 0 ? -1 : 1;
 	if (s->rec != NULL && (f->type == PH_FRAME_STDOUT || f->type == PH_FRAME_STDERR) &&
 	    relay_record_output(s->rec, f->type == PH_FRAME_STDERR, msg + 1, len - 1) < 0)
 		return relay_client_record_failed(ss, s);

@@ -35,6 +35,15 @@
  * them) toward the client; DATA both ways.  Anything else is bad_message,
  * 1008.
  *
+ * A session sealed end to end (docs/protocol.md, "End-to-end sessions")
+ * is one whose agent answered with a clear `seal`.  From then on the relay
+ * reads only envelopes: SEALED records pass both ways, checked for shape
+ * alone; the agent may also send the relay, in the clear and not to be
+ * forwarded, its `exit` (for the audit: the client acts on its sealed
+ * one), an `error` (beside a sealed one) and COPY frames (the recording);
+ * the client only an `error`.  Anything else is bad_message, 1008.  The
+ * relay splices what it cannot read; it never opens a record.
+ *
  * No libwebsockets here: channels are reached through ss->io only.
  */
 #include <stdarg.h>
@@ -46,6 +55,7 @@
 
 #include "porthole/log.h"
 #include "porthole/ops.h"
+#include "porthole/seal.h"
 #include "relay-session.h"
 
 static void
@@ -457,11 +467,41 @@ relay_session_agent_error(struct relay_session *s, json_t *error)
 	    json_string_value(json_object_get(error, "message")));
 }
 
+/* May f travel (or reach the relay) in a sealed session? */
+static int
+relay_session_sealed_allowed(const struct relay_session *s, int from_agent,
+    const struct ph_frame *f)
+{
+	struct ph_seal_env env;
+	char *why = NULL;
+
+	switch (f->type) {
+	case PH_FRAME_SEALED:
+		if (ph_seal_envelope(f->payload - 1, f->len + 1, &env, &why) != 0) {
+			free(why);
+			return 0;
+		}
+		return 1;
+	case PH_FRAME_COPY:
+		return from_agent;
+	case PH_FRAME_CONTROL:
+		return f->ctl == PH_CTL_ERROR || (from_agent && f->ctl == PH_CTL_EXIT);
+	default:
+		(void)s;
+		return 0;
+	}
+}
+
 /* May f travel in this direction in a session of s's operation? */
 static int
 relay_session_allowed(const struct relay_session *s, int from_agent,
     const struct ph_frame *f)
 {
+	if (s->sealed)
+		return relay_session_sealed_allowed(s, from_agent, f);
+	/* The agent's share: once, and only as the answer to a sealed open. */
+	if (from_agent && f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_SEAL)
+		return 1;
 	switch (f->type) {
 	case PH_FRAME_STDIN:
 		return !from_agent;
@@ -527,9 +567,17 @@ relay_session_agent_frame(struct relay_sessions *ss, struct relay_session *s,
 	}
 	if (s->state != RELAY_SESSION_SPLICED && s->state != RELAY_SESSION_ERRORED)
 		return;		/* exit was the last word, or the session failed */
+	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_SEAL)
+		s->sealed = 1;	/* from here on, records (relay_session_allowed) */
 	if (ss->io->passing != NULL && ss->io->passing(ss, s, 1, f, msg, len) != 0)
 		return;
-	relay_session_forward(ss, s, s->data, s->client, msg, len);
+	/*
+	 * Sealed: a COPY is the recording's and the clear exit and error are
+	 * the relay's own (the client has them sealed): none is forwarded.
+	 */
+	if (!s->sealed || f->type == PH_FRAME_SEALED ||
+	    (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_SEAL))
+		relay_session_forward(ss, s, s->data, s->client, msg, len);
 	if (f->type != PH_FRAME_CONTROL)
 		return;
 	if (f->ctl == PH_CTL_EXIT)

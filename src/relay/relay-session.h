@@ -99,6 +99,12 @@ struct relay_session {
 	char			 end[128];	/* how it ended, for the log */
 	int64_t			 t0;		/* monotonic ms at open */
 	uint64_t		 to_agent, to_client;	/* payload bytes */
+	/*
+	 * Sealed end to end (protocol 4): the agent's clear `seal` passed.
+	 * From then on only records (and the few clear messages meant for
+	 * the relay) pass; their contents are never read.
+	 */
+	int			 sealed;
 	/* The owner's (relay-client.c); the state machine never reads them. */
 	char			 peer[64];	/* client address */
 	json_t			*audit;		/* session_opened's members, once sent */

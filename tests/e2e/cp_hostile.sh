@@ -15,6 +15,10 @@
 #    hostile client stream (ph-probe, signed open) that names another top
 #    entry than the open's argv, or a second one, is refused.
 . "$(dirname "$0")/lib.sh"
+# The hostile agents and relays here answer in the clear, as agents before
+# protocol 4 do: the CLI takes them only when told to (seal_hostile.sh
+# tests the refusal).
+export PORTHOLE_ALLOW_UNSEALED=1
 
 shopt -s lastpipe	# `... | attack`: attack's checks count in this shell
 umask 022

@@ -20,6 +20,10 @@
 # real agent named with a newline, ESC and DEL leaves the relay's stderr log
 # one "porthole-relay: " line per event and its audit lines clean JSON.
 . "$(dirname "$0")/lib.sh"
+# The hostile agents and relays here answer in the clear, as agents before
+# protocol 4 do: the CLI takes them only when told to (seal_hostile.sh
+# tests the refusal).
+export PORTHOLE_ALLOW_UNSEALED=1
 EVIL_BIN=$BUILD/tests/tools/ph-evilrelay
 
 # safe NAME: NAME's stdout and stderr are to be checked by verdicts.

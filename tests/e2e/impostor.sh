@@ -11,6 +11,9 @@
 # hello with characters outside the rules is refused (4403), audited, and the
 # agent's log says why.  An agent of protocol 1 (ph-probe) is still reached.
 . "$(dirname "$0")/lib.sh"
+# The stand-ins for agents of protocol 1 here do not seal: the CLI takes
+# them only when told to (seal_hostile.sh tests the refusal).
+export PORTHOLE_ALLOW_UNSEALED=1
 
 META_BIN=$BUILD/tests/tools/ph-ecsmeta
 TASK1=a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1

@@ -6,13 +6,16 @@
 # suit its agent.  The agent's own refusals (an added or retyped member, form
 # 1) are in tokens.sh, behind a relay that forges them.
 . "$(dirname "$0")/lib.sh"
+# The stand-ins for agents of protocol 1 here do not seal: the CLI takes
+# them only when told to (seal_hostile.sh tests the refusal).
+export PORTHOLE_ALLOW_UNSEALED=1
 
 start_relay
 start_agent sig-new
 URL=wss://127.0.0.1:$PORT
 newsid() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
-eq "relay and agent speak 3" "$(ph ls --json | jq -r '.agents[] | select(.name == "sig-new") | .proto')" 3
+eq "relay and agent speak 4" "$(ph ls --json | jq -r '.agents[] | select(.name == "sig-new") | .proto')" 4
 out=$(ph exec sig-new -- echo signed-v2 </dev/null 2>&1)
 eq "exec on an agent of protocol 3 (form 2)" "$out" signed-v2
 

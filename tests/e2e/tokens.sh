@@ -6,6 +6,10 @@
 # key rotation with two keys valid at once, labels an agent token allows,
 # and no token in any log or process title.
 . "$(dirname "$0")/lib.sh"
+# The hostile agents and relays here answer in the clear, as agents before
+# protocol 4 do: the CLI takes them only when told to (seal_hostile.sh
+# tests the refusal).
+export PORTHOLE_ALLOW_UNSEALED=1
 FAKE_BIN=$BUILD/tests/tools/ph-fakerelay
 
 # Revocation list read by relay and agent; empty for now.
