@@ -87,6 +87,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	struct agent_session		*s;
 	const char			*sid, *secret, *op, *sub, *rcode = NULL;
 	char				*why = NULL;
+	json_t				*fwd = NULL;
 	int				 rclose = 0;
 
 	sid = json_string_value(ph_open_get(open, "sid"));
@@ -110,7 +111,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 		ph_info("session %.8s: not started: the agent is shutting down", sid);
 		return 0;
 	}
-	if (agent_verify_open(a, open, &rcode, &rclose, &why) != 0)
+	if (agent_verify_open(a, open, &rcode, &rclose, &fwd, &why) != 0)
 		ph_warn("session %.8s: refused %s: %s", sid, op, why);
 	else
 		rcode = NULL;
@@ -119,6 +120,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	for (s = a->sessions; rcode == NULL && s != NULL; s = s->next) {
 		if (strcmp(s->sid, sid) == 0) {
 			ph_warn("session %.8s: second open for a running session ignored", sid);
+			json_decref(fwd);
 			return 0;
 		}
 	}
@@ -126,14 +128,17 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 		ph_warn("session %.8s: not started: %u sessions are running already", sid,
 		    a->nsessions);
 		free(why);
+		json_decref(fwd);
 		return 0;
 	}
 
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		ph_err("session %.8s: out of memory", sid);
 		free(why);
+		json_decref(fwd);
 		return 0;
 	}
+	s->forward_claim = fwd;
 	if (rcode != NULL) {
 		s->refuse_code = rcode;
 		s->refuse_close = rclose;
@@ -334,6 +339,7 @@ agent_session_check(struct agent_session *s)
 	free(s->sub);
 	free(s->path);
 	free(s->refuse_msg);
+	json_decref(s->forward_claim);
 	free(s);
 	agent_check_done(a);
 }
@@ -407,9 +413,16 @@ agent_session_frame(void *arg, struct ph_frame *f)
 {
 	struct agent_session	*s = arg;
 
+	if (f->type == PH_FRAME_STREAM && (s->op == NULL || ph_ops_find(s->op->name) == NULL ||
+	    (ph_ops_find(s->op->name)->flags & PH_OPF_STREAMS) == 0)) {
+		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "STREAM frames go only to an operation that carries streams");
+		return;
+	}
 	switch (f->type) {
 	case PH_FRAME_STDIN:
 	case PH_FRAME_DATA:	/* cp put: the stream (op-cp.c) */
+	case PH_FRAME_STREAM:	/* forward's connections (op-forward.c) */
 		if (s->op != NULL && s->op->input != NULL)
 			s->op->input(s, f);
 		break;
@@ -550,6 +563,8 @@ agent_session_free_all(struct agent *a)
 		json_decref(s->open);
 		free(s->sub);
 		free(s->path);
+		free(s->refuse_msg);
+		json_decref(s->forward_claim);
 		free(s);
 	}
 	a->nsessions = 0;

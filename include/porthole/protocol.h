@@ -69,6 +69,8 @@ enum ph_frame_type {
 	PH_FRAME_STDERR = 0x02,		/* agent -> client, raw bytes */
 	PH_FRAME_CONTROL = 0x03,	/* both, one JSON object with "type" */
 	PH_FRAME_DATA = 0x04,		/* both, raw bytes of a dump or a file */
+	/* 0x05: sealed records (docs/protocol.md, "End-to-end sessions") */
+	PH_FRAME_STREAM = 0x06,		/* both, forward: one connection's frame (stream.h) */
 	PH_FRAME_TYPE_COUNT
 };
 
@@ -116,6 +118,7 @@ enum ph_ctl {
 	PH_CTL_META,		/* agent -> client: size, sha256, format */
 	/* artifact upload channel (/v1/agent/artifact) */
 	PH_CTL_ARTIFACT,	/* agent -> relay: phase begin|end; relay -> agent: stored */
+	PH_CTL_REPORT,		/* agent -> relay on a data channel: what the relay audits (forward) */
 	PH_CTL_COUNT
 };
 

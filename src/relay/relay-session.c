@@ -452,6 +452,9 @@ relay_session_allowed(const struct relay_session *s, int from_agent,
 		return from_agent;
 	case PH_FRAME_DATA:
 		return 1;
+	case PH_FRAME_STREAM:
+		return (ph_ops_find(s->op) != NULL &&
+		    (ph_ops_find(s->op)->flags & PH_OPF_STREAMS) != 0);
 	case PH_FRAME_CONTROL:
 		return ph_ops_ctl_allowed(ph_ops_find(s->op), from_agent, f->ctl);
 	default:
