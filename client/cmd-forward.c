@@ -95,6 +95,7 @@ struct fwd_conn {
 	uint64_t		 consumed;	/* written locally since the last CREDIT */
 	struct ph_queue		 outq;		/* the agent's bytes for the socket */
 	int			 rd_eof, eof_in, wr_shut;
+	int			 greeted;	/* SOCKS: the method was chosen */
 };
 
 struct fwd_cli {
@@ -260,25 +261,31 @@ fwd_socks_parse(struct fwd_conn *fc)
 	uint16_t	 port;
 	static const uint8_t ok[2] = { 5, 0 }, noauth[2] = { 5, 0xff };
 
-	if (n < 2)
-		return 0;
-	if (b[0] != 5) {
-		fwd_conn_free(fc);	/* not SOCKS5 */
-		return 1;
+	if (!fc->greeted) {
+		if (n < 2)
+			return 0;
+		if (b[0] != 5) {
+			fwd_conn_free(fc);	/* not SOCKS5 */
+			return 1;
+		}
+		nm = b[1];
+		if (n < 2u + nm)
+			return 0;
+		if (memchr(b + 2, 0, nm) == NULL) {
+			(void)!write(fc->cfd.fd, noauth, 2);
+			fwd_conn_free(fc);
+			return 1;
+		}
+		/* The client waits for our choice before it sends its request. */
+		(void)!write(fc->cfd.fd, ok, 2);
+		fc->greeted = 1;
+		memmove(fc->sbuf, fc->sbuf + 2 + nm, n - 2 - nm);
+		fc->slen -= 2u + nm;
+		n = fc->slen;
 	}
-	nm = b[1];
-	if (n < 2u + nm)
+	need = 0;
+	if (n < 5)
 		return 0;
-	if (memchr(b + 2, 0, nm) == NULL) {
-		(void)!write(fc->cfd.fd, noauth, 2);
-		fwd_conn_free(fc);
-		return 1;
-	}
-	need = 2u + nm;		/* the request follows the greeting */
-	if (n < need + 5)
-		return 0;
-	b += need;
-	n -= need;
 	if (b[0] != 5) {
 		fwd_conn_free(fc);
 		return 1;
@@ -294,14 +301,12 @@ fwd_socks_parse(struct fwd_conn *fc)
 		alen = 1u + b[4];
 		break;
 	default:
-		(void)!write(fc->cfd.fd, ok, 2);
 		fwd_socks_reply(fc, PH_STREAM_BAD_ADDRESS);
 		fwd_conn_free(fc);
 		return 1;
 	}
 	if (n < 4 + alen + 2)
 		return 0;
-	(void)!write(fc->cfd.fd, ok, 2);
 	if (b[1] != 1) {
 		fwd_socks_reply(fc, 7);		/* command not supported */
 		fwd_conn_free(fc);
