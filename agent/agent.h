@@ -14,6 +14,7 @@
  *   agent-files.c    wait for the files it reads (token file, CA, keys)
  *   agent-tls.c      which CA certificates to trust, why a verify failed
  *   agent-resolve.c  off-loop DNS for the relay's name
+ *   agent-lookup.c   off-loop DNS for forward's destinations, a bounded pool
  *   agent-chan.c     what both channel kinds share: queue out, reassembly in, close
  *   agent-control.c  the control channel: hello, welcome, open, reconnect
  *   agent-session.c  the data channels: attach, frames, queues, close
@@ -32,6 +33,7 @@
  *   op.c, op-*.c     the operations a session runs (see op.h)
  *   op-child.c       an operation's child: what exec and shell share of its life (op.h)
  *   op-helper.c      ps, mem, net, lsof, probe, dump: the agent re-executed
+ *   op-forward.c     forward: many TCP connections as streams of one session
  */
 #ifndef PORTHOLE_AGENT_H
 #define PORTHOLE_AGENT_H
