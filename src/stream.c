@@ -173,7 +173,8 @@ ph_stream_reply(uint8_t *out, size_t cap, uint32_t id, uint8_t status,
 	put_hdr(out, PH_STREAM_REPLY, id);
 	out[PH_STREAM_HDR] = status;
 	put_u32(out + PH_STREAM_HDR + 1, window);
-	memcpy(out + PH_STREAM_HDR + 5, reason, rl);
+	if (rl > 0)
+		memcpy(out + PH_STREAM_HDR + 5, reason, rl);
 	return PH_STREAM_HDR + 5 + rl;
 }
 
@@ -207,7 +208,8 @@ ph_stream_close(uint8_t *out, size_t cap, uint32_t id, uint8_t status,
 		return 0;
 	put_hdr(out, PH_STREAM_CLOSE, id);
 	out[PH_STREAM_HDR] = status;
-	memcpy(out + PH_STREAM_HDR + 1, reason, rl);
+	if (rl > 0)
+		memcpy(out + PH_STREAM_HDR + 1, reason, rl);
 	return PH_STREAM_HDR + 1 + rl;
 }
 
