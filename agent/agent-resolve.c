@@ -52,6 +52,13 @@ agent_resolve_running(void)
 	return __atomic_load_n(&agent_resolve_threads, __ATOMIC_SEQ_CST) != 0;
 }
 
+/* Another resolver thread starts (1) or ends (-1): agent-lookup.c's. */
+void
+agent_resolve_count(int delta)
+{
+	__atomic_add_fetch(&agent_resolve_threads, delta, __ATOMIC_SEQ_CST);
+}
+
 /* Drop one reference, with r->lock held; the last one frees.  Unlocks. */
 static void
 agent_resolve_unref(struct agent_resolve *r)

@@ -14,7 +14,8 @@
  *
  * What the relay still gets in the clear, besides the records: the
  * agent's `exit` once more (for its audit: it is not forwarded), an
- * `error` beside a sealed one (so it knows why the session ended), and,
+ * `error` beside a sealed one (so it knows why the session ended), a
+ * forward's `report` of each connection (for its audit), and,
  * when the forwarded open asks for it (`record`), COPY frames of the
  * output and resizes for its recording.
  */

@@ -106,6 +106,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	struct agent_session		*s;
 	const char			*sid, *secret, *op, *sub, *rcode = NULL;
 	char				*why = NULL, *jti = NULL;
+	json_t				*fwd = NULL;
 	int				 rclose = 0;
 
 	sid = json_string_value(ph_open_get(open, "sid"));
@@ -129,7 +130,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 		ph_info("session %.8s: not started: the agent is shutting down", sid);
 		return 0;
 	}
-	if (agent_verify_open(a, open, &rcode, &rclose, &why) != 0)
+	if (agent_verify_open(a, open, &rcode, &rclose, &fwd, &why) != 0)
 		ph_warn("session %.8s: refused %s: %s", sid, op, why);
 	else
 		rcode = NULL;
@@ -140,6 +141,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 		if (strcmp(s->sid, sid) == 0) {
 			ph_warn("session %.8s: second open for a running session ignored", sid);
 			free(jti);
+			json_decref(fwd);
 			return 0;
 		}
 	}
@@ -148,6 +150,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 		    a->nsessions);
 		free(why);
 		free(jti);
+		json_decref(fwd);
 		return 0;
 	}
 
@@ -155,8 +158,10 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 		ph_err("session %.8s: out of memory", sid);
 		free(why);
 		free(jti);
+		json_decref(fwd);
 		return 0;
 	}
+	s->forward_claim = fwd;
 	if (rcode != NULL) {
 		s->refuse_code = rcode;
 		s->refuse_close = rclose;
@@ -264,6 +269,24 @@ agent_session_send_ctl(struct agent_session *s, json_t *msg)
 		return -1;
 	}
 	if (agent_chan_push_ctl(&s->chan, msg) != 0) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+		    "cannot queue a control message");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A control message for the relay alone (a forward's `report`, for its
+ * audit).  In a sealed session it goes beside the records in the clear, as
+ * the exit's audit copy does; the relay drops it either way.
+ */
+int
+agent_session_send_relay_ctl(struct agent_session *s, json_t *msg)
+{
+	if (s->sealed == NULL || !agent_chan_open(&s->chan))
+		return agent_session_send_ctl(s, msg);
+	if (agent_seal_clear_ctl(s, msg) != 0) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
 		    "cannot queue a control message");
 		return -1;
@@ -404,6 +427,7 @@ agent_session_check(struct agent_session *s)
 	free(s->sub);
 	free(s->path);
 	free(s->refuse_msg);
+	json_decref(s->forward_claim);
 	free(s);
 	agent_check_done(a);
 }
@@ -487,9 +511,16 @@ agent_session_established(struct agent_session *s)
 static void
 agent_session_dispatch(struct agent_session *s, struct ph_frame *f)
 {
+	if (f->type == PH_FRAME_STREAM && (s->op == NULL || ph_ops_find(s->op->name) == NULL ||
+	    (ph_ops_find(s->op->name)->flags & PH_OPF_STREAMS) == 0)) {
+		agent_session_fail(s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "STREAM frames go only to an operation that carries streams");
+		return;
+	}
 	switch (f->type) {
 	case PH_FRAME_STDIN:
 	case PH_FRAME_DATA:	/* cp put: the stream (op-cp.c) */
+	case PH_FRAME_STREAM:	/* forward's connections (op-forward.c) */
 		if (s->op != NULL && s->op->input != NULL)
 			s->op->input(s, f);
 		break;
@@ -667,6 +698,8 @@ agent_session_free_all(struct agent *a)
 		free(s->jti);
 		free(s->sub);
 		free(s->path);
+		free(s->refuse_msg);
+		json_decref(s->forward_claim);
 		free(s);
 	}
 	a->nsessions = 0;

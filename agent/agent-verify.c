@@ -183,7 +183,7 @@ verify_self(struct agent *a)
 
 int
 agent_verify_open(struct agent *a, json_t *open, const char **code, int *close_code,
-    char **cause)
+    json_t **forward, char **cause)
 {
 	struct agent_verify	*v = a->verify;
 	struct ph_claims	 c;
@@ -272,6 +272,7 @@ agent_verify_open(struct agent *a, json_t *open, const char **code, int *close_c
 	}
 	/* Who asked, as the token says (not as the relay says). */
 	json_object_set_new(open, "sub", json_string(c.sub));
+	*forward = c.forward != NULL ? json_incref(c.forward) : NULL;
 	ph_claims_free(&c);
 	return 0;
 refuse:

@@ -51,6 +51,7 @@ static const struct lws_protocols agent_protocols[] = {
 	  PH_MAX_MESSAGE + 16 },
 	{ OP_EXEC_PROTOCOL, op_exec_pipe_callback, 0, 0, 0, NULL, 0 },
 	{ OP_SHELL_PROTOCOL, op_shell_pty_callback, 0, 0, 0, NULL, 0 },
+	{ OP_FORWARD_PROTOCOL, op_forward_epoll_callback, 0, 0, 0, NULL, 0 },
 	{ AGENT_SIGNAL_PROTOCOL, agent_signal_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
@@ -73,8 +74,10 @@ agent_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		agent_tls_verify_note(a, user, (int)len);
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		if (!a->destroying)
+		if (!a->destroying) {
 			agent_resolve_poll(a);
+			agent_lookup_poll(a);
+		}
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		/* A safety net: a channel whose CLOSED never came is gone now. */
@@ -450,6 +453,7 @@ main(int argc, char **argv)
 	}
 
 	agent_resolve_stop(a);
+	agent_lookup_stop();
 	lws_sul_cancel(&a->sul_stop);
 	lws_sul_cancel(&a->sul_control);
 	lws_sul_cancel(&a->sul_spool);

@@ -14,6 +14,7 @@
  *   agent-files.c    wait for the files it reads (token file, CA, keys)
  *   agent-tls.c      which CA certificates to trust, why a verify failed
  *   agent-resolve.c  off-loop DNS for the relay's name
+ *   agent-lookup.c   off-loop DNS for forward's destinations, a bounded pool
  *   agent-chan.c     what both channel kinds share: queue out, reassembly in, close
  *   agent-control.c  the control channel: hello, welcome, open, reconnect
  *   agent-session.c  the data channels: attach, frames, queues, close
@@ -33,6 +34,7 @@
  *   op.c, op-*.c     the operations a session runs (see op.h)
  *   op-child.c       an operation's child: what exec and shell share of its life (op.h)
  *   op-helper.c      ps, mem, net, lsof, probe, dump: the agent re-executed
+ *   op-forward.c     forward: many TCP connections as streams of one session
  */
 #ifndef PORTHOLE_AGENT_H
 #define PORTHOLE_AGENT_H
@@ -252,6 +254,7 @@ struct agent_session {
 	const char	*refuse_code;	/* PH_ERR_*, NULL: not refused */
 	int		 refuse_close;
 	char		*refuse_msg;
+	json_t		*forward_claim;	/* the token's forward claim (fwdpolicy.h), or NULL */
 };
 
 /* agent-session.c */
@@ -260,6 +263,7 @@ int	agent_session_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	    void *user, void *in, size_t len);
 int	agent_session_send(struct agent_session *s, int type, const void *p, size_t n);
 int	agent_session_send_ctl(struct agent_session *s, json_t *msg);
+int	agent_session_send_relay_ctl(struct agent_session *s, json_t *msg);
 int	agent_session_over_high(const struct agent_session *s);
 int	agent_session_queued(const struct agent_session *s);
 void	agent_session_rx_pause(struct agent_session *s, int pause);
@@ -274,12 +278,13 @@ void	agent_session_free_all(struct agent *a);
 
 /*
  * agent-verify.c: agent_verify_init loads PORTHOLE_PUBKEY (required) and
- * PORTHOLE_REVOKED; agent_verify_open checks an open (see the file) and
+ * PORTHOLE_REVOKED; agent_verify_open checks an open (see the file), sets
+ * *forward to the token's forward claim (a new reference, NULL: none) and
  * returns 0, or -1 with *code (PH_ERR_*), *close_code and *cause.
  */
 int	agent_verify_init(struct agent *a, char **cause);
 int	agent_verify_open(struct agent *a, json_t *open, const char **code,
-	    int *close_code, char **cause);
+	    int *close_code, json_t **forward, char **cause);
 void	agent_verify_free(struct agent *a);
 void	agent_verify_free_state(struct agent_verify *v);
 
@@ -344,6 +349,37 @@ void	agent_resolve_poll(struct agent *a);
 void	agent_resolve_stop(struct agent *a);
 /* Is a resolver thread alive (the agent is not single-threaded now)? */
 int	agent_resolve_running(void);
+void	agent_resolve_count(int delta);
+
+/*
+ * agent-lookup.c: names of forwarded connections resolved off the loop,
+ * at most AGENT_LOOKUP_THREADS at once (more wait their turn).  done(arg,
+ * l) runs on the loop (from agent_lookup_poll) and owns l: it calls
+ * agent_lookup_free.  agent_lookup_cancel: done is never called, l is
+ * freed when its thread lets go.  agent_lookup_stop: the loop ends.
+ */
+#define AGENT_LOOKUP_THREADS	16
+#define AGENT_LOOKUP_ADDRS	8
+struct agent_lookup {
+	struct agent_lookup	*next;		/* the wait or done list's */
+	void			(*done)(void *arg, struct agent_lookup *l);
+	void			*arg;
+	int			 cancelled;
+	char			 host[256];
+	int			 gai;		/* getaddrinfo's result, 0: ok */
+	int			 gai_errno;	/* with EAI_SYSTEM */
+	size_t			 naddrs;
+	struct sockaddr_storage	 addrs[AGENT_LOOKUP_ADDRS];
+	socklen_t		 lens[AGENT_LOOKUP_ADDRS];
+};
+struct agent_lookup *agent_lookup_start(struct agent *a, const char *host,
+	    void (*done)(void *, struct agent_lookup *), void *arg, char **cause);
+void	agent_lookup_cancel(struct agent_lookup *l);
+void	agent_lookup_free(struct agent_lookup *l);
+void	agent_lookup_poll(struct agent *a);
+void	agent_lookup_stop(void);
+/* The lookup's error in words (gai_strerror, or errno's). */
+const char *agent_lookup_error(const struct agent_lookup *l);
 
 /* agent-chan.c */
 void	agent_chan_init(struct agent_chan *ch, const struct agent_chan_ops *ops,

@@ -26,6 +26,7 @@ static const struct op_entry *const op_table[] = {
 	&op_lsof_entry,
 	&op_probe_entry,
 	&op_watch_entry,
+	&op_forward_entry,
 };
 
 #define OP_COUNT	(sizeof op_table / sizeof op_table[0])

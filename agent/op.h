@@ -58,6 +58,12 @@ extern const struct op_entry op_net_entry;
 extern const struct op_entry op_lsof_entry;
 extern const struct op_entry op_probe_entry;
 extern const struct op_entry op_watch_entry;
+extern const struct op_entry op_forward_entry;
+
+/* The raw-fd protocol of op-forward.c (its epoll set of sockets). */
+#define OP_FORWARD_PROTOCOL	"porthole-forward-epoll"
+int		 op_forward_epoll_callback(struct lws *wsi, enum lws_callback_reasons reason,
+		    void *user, void *in, size_t len);
 
 /*
  * ps, mem, net, lsof, probe and dump run in a helper child (op-helper.c): the agent

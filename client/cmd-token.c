@@ -29,6 +29,7 @@
 
 #include "porthole/ops.h"
 #include "porthole/duration.h"
+#include "porthole/fwdpolicy.h"
 #include "porthole/printable.h"
 #include "porthole/agentid.h"
 #include "porthole/token.h"
@@ -340,6 +341,7 @@ fail:
 /* What `token issue` was given. */
 struct issue_args {
 	const char	*keyfile, *kind, *sub, *scope, *target, *labels, *bind;
+	const char	*forward;	/* --forward PATTERN,... */
 	const char	*ttl, *expires_at;
 	int		 viewer;
 	enum ph_token_kind kind_v;
@@ -359,6 +361,7 @@ issue_args(int argc, char **argv, struct issue_args *a)
 		{ "scope", required_argument, NULL, 'S' },
 		{ "viewer", no_argument, NULL, 'v' },
 		{ "target", required_argument, NULL, 't' },
+		{ "forward", required_argument, NULL, 'F' },
 		{ "labels", required_argument, NULL, 'l' },
 		{ "bind", required_argument, NULL, 'b' },
 		{ "ttl", required_argument, NULL, 'T' },
@@ -380,6 +383,7 @@ issue_args(int argc, char **argv, struct issue_args *a)
 		case 'S': a->scope = optarg; break;
 		case 'v': a->viewer = 1; break;
 		case 't': a->target = optarg; break;
+		case 'F': a->forward = optarg; break;
 		case 'l': a->labels = optarg; break;
 		case 'b': a->bind = optarg; break;
 		case 'T': a->ttl = optarg; break;
@@ -410,9 +414,10 @@ issue_args(int argc, char **argv, struct issue_args *a)
 		 * its PORTHOLE_KEY): it signs its share of every sealed session
 		 * so that clients can tell it from a relay posing as it.
 		 */
-		if (a->scope != NULL || a->viewer || a->target != NULL)
-			return token_usage_error("issue", "--scope, --viewer "
-			    "and --target are for client tokens");
+		if (a->scope != NULL || a->viewer || a->target != NULL ||
+		    a->forward != NULL)
+			return token_usage_error("issue", "--scope, --viewer, "
+			    "--target and --forward are for client tokens");
 		/* It becomes part of every agent id (docs/protocol.md, "Agent identity"). */
 		if (!ph_ident_ok(PH_IDENT_SUB, a->sub, strlen(a->sub)))
 			return token_usage_error("issue", "an agent token's --sub is "
@@ -436,7 +441,7 @@ issue_args(int argc, char **argv, struct issue_args *a)
 		/* One relay of a fleet to another: no scope, labels, key or target. */
 		a->kind_v = PH_TOKEN_RELAY;
 		if (a->scope != NULL || a->viewer || a->bind != NULL ||
-		    a->target != NULL || a->labels != NULL)
+		    a->target != NULL || a->labels != NULL || a->forward != NULL)
 			return token_usage_error("issue", "--scope, --viewer, --bind, "
 			    "--target and --labels are not for relay tokens");
 	} else
@@ -468,6 +473,19 @@ issue_client_claims(struct issue_args *a, struct ph_claims *claims,
 			return token_fail_cause("--target", cause);
 		json_decref(sel);
 		claims->target = (char *)a->target;
+	}
+	if (a->forward != NULL) {
+		char *list, *p, *save = NULL;
+
+		if ((claims->forward = json_array()) == NULL ||
+		    (list = strdup(a->forward)) == NULL)
+			return cmd_failf("out of memory");
+		for (p = strtok_r(list, ",", &save); p != NULL; p = strtok_r(NULL, ",",
+		    &save))
+			json_array_append_new(claims->forward, json_string(p));
+		free(list);
+		if (ph_fwd_claim_check(claims->forward, &cause) != 0)
+			return token_fail_cause("--forward", cause);
 	}
 	return 0;
 }
@@ -559,6 +577,7 @@ out:
 	free(scope_owned);
 	json_decref(claims.labels);
 	json_decref(claims.cnf);
+	json_decref(claims.forward);
 	ph_key_free(key);
 	ph_key_free(client);
 	return rc;

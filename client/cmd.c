@@ -29,6 +29,7 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_net_entry,
 	&cmd_lsof_entry,
 	&cmd_probe_entry,
+	&cmd_forward_entry,
 	&cmd_cp_entry,
 	&cmd_dump_entry,
 	&cmd_artifacts_entry,
@@ -100,6 +101,12 @@ static const struct ph_help_opt token_issue_options[] = {
 	{ "--bind", NULL, "CLIENT_KEY", "tie a client token to the client's key "
 	    "pair (the .pub file from keygen): each request must be signed with "
 	    "the private key (PORTHOLE_KEY); required for a client token" },
+	{ "--forward", NULL, "HOST:PORT,...", "the destinations a client token's "
+	    "forward may reach (its forward claim): name globs (db.internal, "
+	    "*.svc.local), addresses or CIDRs (10.0.0.0/8, [fd00::/8]), each with "
+	    "a port, LO-HI or *; the credential endpoints 169.254.170.2 and "
+	    "169.254.169.254 only when named by address. Default: anywhere but "
+	    "those two" },
 	{ "--labels", NULL, "K=V|V...,K=*", "the labels an agent token may claim: "
 	    "values allowed for each key, or * for any" },
 	{ "--ttl", NULL, "DUR", "how long the token lives (default 30d, the "
@@ -122,7 +129,7 @@ static const struct cmd_sub token_subs[] = {
 	    "(private) and FILE.pub (public, for PORTHOLE_PUBKEY)",
 	    token_keygen_options },
 	{ "issue", "--key FILE --kind agent|client|relay --sub NAME [--scope OP,...|"
-	    "--viewer] [--target SELECTOR] [--bind CLIENT_KEY] [--labels "
+	    "--viewer] [--target SELECTOR] [--forward HOST:PORT,...] [--bind CLIENT_KEY] [--labels "
 	    "K=V|V...,K=*] [--ttl DUR|--expires-at UNIXTIME]", "print a token "
 	    "signed with --key on stdout", token_issue_options },
 	{ "show", "[--pubkey FILE[,FILE]] TOKEN|@FILE", "print a token's header "

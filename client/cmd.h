@@ -75,6 +75,7 @@ extern const struct cmd_entry cmd_mem_entry;
 extern const struct cmd_entry cmd_net_entry;
 extern const struct cmd_entry cmd_lsof_entry;
 extern const struct cmd_entry cmd_probe_entry;
+extern const struct cmd_entry cmd_forward_entry;
 extern const struct cmd_entry cmd_cp_entry;
 extern const struct cmd_entry cmd_dump_entry;
 extern const struct cmd_entry cmd_artifacts_entry;

@@ -41,10 +41,14 @@ static const char *ctl_names[PH_CTL_COUNT] = {
 	[PH_CTL_META] = "meta",
 	[PH_CTL_ARTIFACT] = "artifact",
 	[PH_CTL_SEAL] = "seal",
+	[PH_CTL_REPORT] = "report",
 };
 
 static const char *frame_names[PH_FRAME_TYPE_COUNT] = {
-	"STDIN", "STDOUT", "STDERR", "CONTROL", "DATA", "SEALED", "COPY"
+	[PH_FRAME_STDIN] = "STDIN", [PH_FRAME_STDOUT] = "STDOUT",
+	[PH_FRAME_STDERR] = "STDERR", [PH_FRAME_CONTROL] = "CONTROL",
+	[PH_FRAME_DATA] = "DATA", [PH_FRAME_SEALED] = "SEALED",
+	[PH_FRAME_COPY] = "COPY", [PH_FRAME_STREAM] = "STREAM",
 };
 
 /*
@@ -130,6 +134,18 @@ static const struct ph_op_member s_seal[] = {
 	BOOL("record"), END
 };
 
+/*
+ * report: one forwarded connection as the agent saw it, for the relay's
+ * audit (docs/protocol.md, "forward"); the relay does not pass it on.
+ */
+static const struct ph_op_member s_report[] = {
+	STR("kind", 1, 1, 16), INT("stream", 0, 1, 0xffffffffLL),
+	STR("dest", 0, 1, 300), STR("address", 0, 0, 64),
+	INT("bytes_out", 0, 0, INT64_MAX), INT("bytes_in", 0, 0, INT64_MAX),
+	INT("duration_ms", 0, 0, INT64_MAX), STR("outcome", 0, 1, 32),
+	STR("error", 0, 0, 512), END
+};
+
 static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_HELLO] = s_hello, [PH_CTL_WELCOME] = s_welcome,
 	[PH_CTL_ATTACH] = s_attach,
@@ -138,6 +154,7 @@ static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_EXIT] = s_exit, [PH_CTL_ERROR] = s_error,
 	[PH_CTL_PROGRESS] = s_progress, [PH_CTL_META] = s_meta,
 	[PH_CTL_ARTIFACT] = s_artifact, [PH_CTL_SEAL] = s_seal,
+	[PH_CTL_REPORT] = s_report,
 };
 
 const char *
@@ -163,7 +180,7 @@ ph_ctl_from_name(const char *name)
 const char *
 ph_frame_type_name(int type)
 {
-	if (type < 0 || type >= PH_FRAME_TYPE_COUNT)
+	if (type < 0 || type >= PH_FRAME_TYPE_COUNT || frame_names[type] == NULL)
 		return "?";
 	return frame_names[type];
 }
@@ -375,7 +392,7 @@ ph_frame_decode(const uint8_t *msg, size_t len, struct ph_frame *f,
 		*cause = "message larger than 64 KiB of payload";
 		return -1;
 	}
-	if (msg[0] >= PH_FRAME_TYPE_COUNT) {
+	if (msg[0] >= PH_FRAME_TYPE_COUNT || frame_names[msg[0]] == NULL) {
 		*cause = "unknown frame type byte";
 		return -1;
 	}

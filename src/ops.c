@@ -89,6 +89,17 @@ static const struct ph_op_member ops_probe[] = {
 	M_END
 };
 
+/*
+ * forward: the destinations travel in STREAM frames, one per connection;
+ * the open says where the agent's sockets live (pid, container) and how
+ * long a connect may take.
+ */
+static const struct ph_op_member ops_forward[] = {
+	M_PID, M_CONTAINER,
+	M_INT("timeout_ms", 0, 100, 600 * 1000),
+	M_END
+};
+
 #define C(x)		PH_CTL_BIT(PH_CTL_##x)
 /* Every session: the client may interrupt, either side may report an error. */
 #define CLIENT_ANY	(C(SIGNAL) | C(ERROR))
@@ -114,6 +125,9 @@ static const struct ph_op ops[] = {
 	  CLIENT_ANY | C(EOF), AGENT_ANY },
 	{ "probe", "probe", PH_OPF_SESSION | PH_OPF_VIEWER, ops_probe,
 	  CLIENT_ANY | C(EOF), AGENT_ANY },
+	/* Port forwarding: many connections, each a stream of the one session. */
+	{ "forward", "forward", PH_OPF_SESSION | PH_OPF_STREAMS, ops_forward,
+	  CLIENT_ANY | C(EOF), AGENT_ANY | C(REPORT) },
 	/* The flight recorder's watches: argv is add OPTION..., ls, rm ID. */
 	{ "watch", "watch", PH_OPF_SESSION, ops_none, CLIENT_ANY, AGENT_ANY },
 	/* The relay's artifact store: listing and reading need dump's scope. */

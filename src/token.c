@@ -36,6 +36,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "porthole/fwdpolicy.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
 
@@ -825,6 +826,7 @@ ph_claims_free(struct ph_claims *c)
 	free(c->target);
 	json_decref(c->labels);
 	json_decref(c->cnf);
+	json_decref(c->forward);
 	free(c->jti);
 	memset(c, 0, sizeof *c);
 }
@@ -989,6 +991,7 @@ claims_parse(const json_t *claims, struct ph_claims *out, char **cause)
 {
 	json_t		*j, *e;
 	const char	*s;
+	char		*why = NULL;
 	size_t		 i, n;
 	int		 present;
 	int64_t		 nbf;
@@ -1074,6 +1077,16 @@ claims_parse(const json_t *claims, struct ph_claims *out, char **cause)
 		if (cnf_shape_ok(j, cause) != 0)
 			return -1;
 		if ((out->cnf = json_deep_copy(j)) == NULL)
+			goto nomem;
+	}
+
+	if ((j = json_object_get(claims, "forward")) != NULL) {
+		if (ph_fwd_claim_check(j, &why) != 0) {
+			set_cause(cause, "bad forward claim: %s", why);
+			free(why);
+			return -1;
+		}
+		if ((out->forward = json_deep_copy(j)) == NULL)
 			goto nomem;
 	}
 
@@ -1186,6 +1199,11 @@ ph_token_issue(const struct ph_key *key, const struct ph_claims *c,
 		free(why);
 		return NULL;
 	}
+	if (c->forward != NULL && ph_fwd_claim_check(c->forward, &why) != 0) {
+		set_cause(cause, "bad forward claim: %s", why);
+		free(why);
+		return NULL;
+	}
 	if (c->jti != NULL && *c->jti != '\0' &&
 	    !claim_string_ok(c->jti, CLAIM_STR_MAX)) {
 		set_cause(cause, "bad jti claim");
@@ -1233,6 +1251,8 @@ ph_token_issue(const struct ph_key *key, const struct ph_claims *c,
 	    json_object_set(claims, "labels", c->labels) != 0)
 		goto nomem;
 	if (c->cnf != NULL && json_object_set(claims, "cnf", c->cnf) != 0)
+		goto nomem;
+	if (c->forward != NULL && json_object_set(claims, "forward", c->forward) != 0)
 		goto nomem;
 	if (json_object_set_new(claims, "iat",
 	    json_integer(c->iat != 0 ? c->iat : ph_now())) != 0 ||

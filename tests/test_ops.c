@@ -95,11 +95,11 @@ Test(ops, scope_lists)
 {
 	char *all = ph_ops_scope_list(0), *viewer = ph_ops_scope_list(1);
 
-	cr_assert_str_eq(all, "ls,shell,exec,ps,mem,dump,cp,net,lsof,probe,watch,artifacts.rm");
+	cr_assert_str_eq(all, "ls,shell,exec,ps,mem,dump,cp,net,lsof,probe,forward,watch,artifacts.rm");
 	cr_assert_str_eq(viewer, "ls,ps,mem,net,lsof,probe");
 	cr_assert(ph_ops_scope_known("exec,", 4));
 	cr_assert_not(ph_ops_scope_known("exe", 3));
-	cr_assert_not(ph_ops_scope_known("forward", 7));
+	cr_assert_not(ph_ops_scope_known("forwards", 8));
 	free(all);
 	free(viewer);
 }

@@ -51,6 +51,7 @@ struct ph_op_member {
 #define PH_OPF_VIEWER	0x1	/* a viewer token (--viewer) carries its scope */
 #define PH_OPF_RECORDED	0x2	/* the relay records its sessions (--record-dir) */
 #define PH_OPF_SESSION	0x4	/* opened by an `open` (not so: ls, an HTTP GET) */
+#define PH_OPF_STREAMS	0x8	/* its session carries STREAM frames both ways (stream.h) */
 
 struct ph_op {
 	const char			*name;

@@ -83,6 +83,7 @@ enum ph_frame_type {
 	PH_FRAME_DATA = 0x04,		/* both, raw bytes of a dump or a file */
 	PH_FRAME_SEALED = 0x05,		/* client <-> agent: one sealed record (seal.h) */
 	PH_FRAME_COPY = 0x06,		/* agent -> relay: a clear copy of one frame, for the recording */
+	PH_FRAME_STREAM = 0x07,		/* both, forward: one connection's frame (stream.h) */
 	PH_FRAME_TYPE_COUNT
 };
 
@@ -132,6 +133,7 @@ enum ph_ctl {
 	PH_CTL_ARTIFACT,	/* agent -> relay: phase begin|end; relay -> agent: stored */
 	/* end-to-end sealing (protocol 4) */
 	PH_CTL_SEAL,		/* agent -> client, clear, first after attach: share, sig, token, record */
+	PH_CTL_REPORT,		/* agent -> relay on a data channel: what the relay audits (forward) */
 	PH_CTL_COUNT
 };
 

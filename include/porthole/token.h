@@ -47,6 +47,7 @@ struct ph_claims {
 	char		*target;	/* label selector, NULL = every agent */
 	json_t		*labels;	/* agent tokens: {key: [values] | "*"}; NULL = none */
 	json_t		*cnf;		/* client tokens: {"jwk": {...}}; NULL = unbound */
+	json_t		*forward;	/* client tokens: [HOST:PORT pattern...] (fwdpolicy.h); NULL = any */
 	int64_t		 exp;
 	int64_t		 iat;
 	char		*jti;

@@ -659,7 +659,28 @@ relay_client_copy(struct relay_sessions *ss, struct relay_session *s,
 	return r;
 }
 
-/* io->passing: recording, and the exit for the audit. */
+/*
+ * The agent's `report` of one forwarded connection: audited as
+ * `forward_stream` with the session's sid, agent and sub (the relay's,
+ * not the agent's word), never passed to the client.  Returns 1: dropped.
+ */
+static int
+relay_client_report(struct relay_session *s, json_t *report)
+{
+	json_t *o;
+
+	if ((o = json_deep_copy(report)) == NULL)
+		return 1;
+	json_object_del(o, "type");
+	json_object_set_new(o, "sid", json_string(s->sid));
+	json_object_set_new(o, "agent", json_string(s->agent_id));
+	json_object_set_new(o, "sub", json_string(s->sub));
+	relay_audit(strcmp(json_string_value(json_object_get(report, "kind")),
+	    "forward") == 0 ? "forward_stream" : "agent_report", o);
+	return 1;
+}
+
+/* io->passing: recording, the exit for the audit, the agent's reports. */
 static int
 relay_client_passing(struct relay_sessions *ss, struct relay_session *s, int from_agent,
     const struct ph_frame *f, const uint8_t *msg, size_t len)
@@ -677,6 +698,9 @@ relay_client_passing(struct relay_sessions *ss, struct relay_session *s, int fro
 		return relay_client_no_copy(ss, s);
 	if (f->type == PH_FRAME_COPY)
 		return relay_client_copy(ss, s, f) < 0 ? -1 : 1;
+/*
+	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_REPORT)
+		return relay_client_report(s, f->json);
 	if (s->rec != NULL && (f->type == PH_FRAME_STDOUT || f->type == PH_FRAME_STDERR) &&
 	    relay_record_output(s->rec, f->type == PH_FRAME_STDERR, msg + 1, len - 1) < 0)
 		return relay_client_record_failed(ss, s);

@@ -40,7 +40,8 @@
  * reads only envelopes: SEALED records pass both ways, checked for shape
  * alone; the agent may also send the relay, in the clear and not to be
  * forwarded, its `exit` (for the audit: the client acts on its sealed
- * one), an `error` (beside a sealed one) and COPY frames (the recording);
+ * one), an `error` (beside a sealed one), a forward's `report`s (the
+ * audit) and COPY frames (the recording);
  * the client only an `error`.  Anything else is bad_message, 1008.  The
  * relay splices what it cannot read; it never opens a record.
  *
@@ -485,7 +486,8 @@ relay_session_sealed_allowed(const struct relay_session *s, int from_agent,
 	case PH_FRAME_COPY:
 		return from_agent;
 	case PH_FRAME_CONTROL:
-		return f->ctl == PH_CTL_ERROR || (from_agent && f->ctl == PH_CTL_EXIT);
+		return f->ctl == PH_CTL_ERROR || (from_agent && (f->ctl == PH_CTL_EXIT ||
+		    f->ctl == PH_CTL_REPORT));
 	default:
 		(void)s;
 		return 0;
@@ -510,6 +512,9 @@ relay_session_allowed(const struct relay_session *s, int from_agent,
 		return from_agent;
 	case PH_FRAME_DATA:
 		return 1;
+	case PH_FRAME_STREAM:
+		return (ph_ops_find(s->op) != NULL &&
+		    (ph_ops_find(s->op)->flags & PH_OPF_STREAMS) != 0);
 	case PH_FRAME_CONTROL:
 		return ph_ops_ctl_allowed(ph_ops_find(s->op), from_agent, f->ctl);
 	default:
