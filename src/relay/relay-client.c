@@ -698,7 +698,6 @@ relay_client_passing(struct relay_sessions *ss, struct relay_session *s, int fro
 		return relay_client_no_copy(ss, s);
 	if (f->type == PH_FRAME_COPY)
 		return relay_client_copy(ss, s, f) < 0 ? -1 : 1;
-/*
 	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_REPORT)
 		return relay_client_report(s, f->json);
 	if (s->rec != NULL && (f->type == PH_FRAME_STDOUT || f->type == PH_FRAME_STDERR) &&
