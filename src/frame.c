@@ -40,6 +40,7 @@ static const char *ctl_names[PH_CTL_COUNT] = {
 	[PH_CTL_PROGRESS] = "progress",
 	[PH_CTL_META] = "meta",
 	[PH_CTL_ARTIFACT] = "artifact",
+	[PH_CTL_REVOKED] = "revoked",
 };
 
 static const char *frame_names[PH_FRAME_TYPE_COUNT] = {
@@ -118,6 +119,9 @@ static const struct ph_op_member s_artifact[] = {
 	STR("sha256", 0, 0, 64), END
 };
 
+/* Revocations a relay pushes; the entries themselves: revlist.h (ph_revlist_add_json). */
+static const struct ph_op_member s_revoked[] = { OBJ("entries", 1), END };
+
 static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_HELLO] = s_hello, [PH_CTL_WELCOME] = s_welcome,
 	[PH_CTL_ATTACH] = s_attach,
@@ -126,6 +130,7 @@ static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_EXIT] = s_exit, [PH_CTL_ERROR] = s_error,
 	[PH_CTL_PROGRESS] = s_progress, [PH_CTL_META] = s_meta,
 	[PH_CTL_ARTIFACT] = s_artifact,
+	[PH_CTL_REVOKED] = s_revoked,
 };
 
 const char *

@@ -153,6 +153,7 @@ relay_tick(lws_sorted_usec_list_t *sul)
 	relay_session_tick(&relay.sessions, ph_mono_ms());
 	relay_redis_tick(ph_mono_ms());
 	relay_fleet_tick(ph_mono_ms());
+	relay_revoke_tick(ph_mono_ms());
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
 }
 
@@ -666,6 +667,7 @@ main(int argc, char **argv)
 	if (relay_redis_setup(&o) != 0)
 		goto out;
 	relay_fleet_init();
+	relay_revoke_init();
 
 	relay_signals();
 	if (relay_listen(&o, port, iface, v4only) != 0)
@@ -723,6 +725,7 @@ out:
 	ph_keyset_free(&relay.keys);
 	ph_keywatch_free(&relay.keywatch);
 	ph_revoked_free(&relay.revoked);
+	relay_revoke_free();
 	free(addr);
 	free(cause);
 	relay_opts_free(&o);

@@ -23,6 +23,7 @@
  *   relay-metrics.c   the counters behind GET /metrics
  *   relay-map.c       the string-keyed table the registries use
  *   relay-fleet.c     the fleet's directory in Redis: claims, heartbeats, ls
+ *   relay-revoke.c    token revoke: in Redis or PORTHOLE_REVOKED, pushed to agents
  *   relay-redis.c     the connection to Redis (--redis); relay-resp.c: its
  *                     replies within a bound; relay-redisurl.c: its URL
  *   relay-dev.c       --dev's state directory
@@ -47,6 +48,7 @@
 #include "relay-fleet.h"
 #include "relay-record.h"
 #include "relay-redis.h"
+#include "relay-revoke.h"
 #include "relay-session.h"
 #include "relay-sids.h"
 
@@ -85,6 +87,7 @@ struct relay {
 	struct relay_metrics	 metrics;	/* relay-metrics.c */
 	struct relay_redis	 redis;		/* relay-redis.c: --redis */
 	struct relay_fleet	 fleet;		/* relay-fleet.c: the directory in it */
+	struct relay_revoke	 revoke;	/* relay-revoke.c: token revoke, pushed to agents */
 };
 
 extern struct relay relay;
