@@ -90,7 +90,9 @@ static const struct ph_help_opt relay_help_options[] = {
 	    "store and PORTHOLE_REDIS_CA). Without it the relay is alone" },
 	{ "--advertise", NULL, "HOST:PORT", "with --redis: the address the fleet's "
 	    "other relays reach this one at, published in Redis (PORTHOLE_ADVERTISE; "
-	    "default the listen address, required when that is every address)" },
+	    "default: on ECS the task's private IPv4 and the listen port, from "
+	    "ECS_CONTAINER_METADATA_URI_V4; else the listen address, required when "
+	    "that is every address)" },
 	{ "--help", "-h", NULL, "print this help" },
 	{ "--version", "-V", NULL, "print the version and the protocol version" },
 	{ "--man", NULL, NULL, "print the manual page porthole-relay(8) as roff" },

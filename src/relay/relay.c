@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "porthole/ecs.h"
 #include "porthole/keepalive.h"
 #include "porthole/log.h"
 #include "porthole/util.h"
@@ -48,6 +49,8 @@
 #include "porthole/watch.h"
 #include "relay-session.h"
 #include "relay-sids.h"
+
+#define RELAY_ECS_TIMEOUT_MS	2000	/* the task metadata, for --advertise */
 
 /* The context; module defaults that are not zero are set here. */
 struct relay relay = {
@@ -491,14 +494,44 @@ relay_opts_free(struct relay_opts *o)
 }
 
 /*
+ * On ECS (ECS_CONTAINER_METADATA_URI_V4 set): the task's private IPv4 and
+ * the listen port, as HOST:PORT (malloc'd), or NULL with *cause.  Before
+ * the loop exists: a blocking GET of the container document, bounded.
+ */
+static char *
+relay_advertise_ecs(const char *uri, int port, char **cause)
+{
+	struct ph_ecs_url u;
+	char ip[64], *doc, *why = NULL;
+	size_t len;
+
+	if (ph_ecs_url_parse(uri, &u, &why) != 0 ||
+	    (doc = ph_ecs_get(&u, u.path, RELAY_ECS_TIMEOUT_MS, &len, &why)) == NULL) {
+		*cause = ph_asprintf("the ECS task metadata (%s): %s", uri, why);
+		free(why);
+		return NULL;
+	}
+	if (ph_ecs_ipv4(doc, len, ip, sizeof ip, &why) != 0) {
+		*cause = ph_asprintf("the ECS task metadata (%s): %s", uri, why);
+		free(why);
+		free(doc);
+		return NULL;
+	}
+	free(doc);
+	return ph_asprintf("%s:%d", ip, port);
+}
+
+/*
  * Where the other relays of the fleet dial this one (published in Redis):
- * --advertise, or the listen address when it is one address; a relay that
- * listens on every address cannot tell which one its peers reach.
+ * --advertise; else, on ECS, the task's private IPv4 and the listen port;
+ * else the listen address when it is one address.  A relay that listens on
+ * every address elsewhere cannot tell which one its peers reach.
  */
 static int
 relay_advertise(const struct relay_opts *o, const char *addr, const char *iface, int port)
 {
 	char *host = NULL, *cause = NULL;
+	const char *ecs;
 	int p;
 
 	if (!relay_redis_on())
@@ -513,6 +546,13 @@ relay_advertise(const struct relay_opts *o, const char *addr, const char *iface,
 		}
 		free(host);
 		relay.fleet.advertise = strdup(o->advertise);
+	} else if ((ecs = getenv("ECS_CONTAINER_METADATA_URI_V4")) != NULL && *ecs != '\0') {
+		if ((relay.fleet.advertise = relay_advertise_ecs(ecs, port, &cause)) == NULL) {
+			fprintf(stderr, "porthole-relay: --advertise: %s; set --advertise "
+			    "HOST:PORT (PORTHOLE_ADVERTISE)\n", cause);
+			free(cause);
+			return -1;
+		}
 	} else if (iface == NULL) {
 		fprintf(stderr, "porthole-relay: --advertise HOST:PORT (PORTHOLE_ADVERTISE) "
 		    "is required with --redis when the relay listens on every address "
