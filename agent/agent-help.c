@@ -56,7 +56,8 @@ static const struct ph_help_opt agent_help_env[] = {
 	{ "PORTHOLE_PUBKEY", NULL, NULL, "required: the token issuer's public key "
 	    "files, comma-separated; every request is verified with them" },
 	{ "PORTHOLE_REVOKED", NULL, NULL, "a file of revoked token ids (jti), one "
-	    "a line, re-read when it changes" },
+	    "a line (JTI or JTI EXPIRY), re-read when it changes; relays add what "
+	    "porthole token revoke recorded over the control channel" },
 	{ "PORTHOLE_SHELL", NULL, NULL, "the shell `porthole shell` starts "
 	    "(default: the user's, else /bin/sh)" },
 	{ "PORTHOLE_HANGUP_SECS", NULL, NULL, "drop a relay that answers no ping "
