@@ -364,6 +364,19 @@ agent_control_frame(void *arg, struct ph_frame *f)
 		    a->cfg.port, json_string_value(json_object_get(f->json, "code")),
 		    json_string_value(json_object_get(f->json, "message")));
 		break;
+	case PH_CTL_REVOKED:
+		if (!a->control_welcomed) {
+			agent_control_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+			    "revoked before welcome");
+			break;
+		}
+		if (agent_verify_pushed(a, json_object_get(f->json, "entries"),
+		    &cause) != 0) {
+			agent_control_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+			    "bad revoked: %s", cause);
+			free(cause);
+		}
+		break;
 	case PH_CTL_OPEN:
 		if (!a->control_welcomed) {
 			agent_control_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,

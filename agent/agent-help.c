@@ -59,7 +59,8 @@ static const struct ph_help_opt agent_help_env[] = {
 	{ "PORTHOLE_PUBKEY", NULL, NULL, "required: the token issuer's public key "
 	    "files, comma-separated; every request is verified with them" },
 	{ "PORTHOLE_REVOKED", NULL, NULL, "a file of revoked token ids (jti), one "
-	    "a line, re-read when it changes" },
+	    "a line (JTI or JTI EXPIRY), re-read when it changes; relays add what "
+	    "porthole token revoke recorded over the control channel" },
 	{ "PORTHOLE_KEY", NULL, NULL, "the agent key its token is bound to "
 	    "(token issue --kind agent --bind): it signs the agent's share of "
 	    "every sealed session, so clients can authenticate the agent" },

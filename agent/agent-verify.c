@@ -26,6 +26,16 @@
  * more than VERIFY_SEEN_MAX opens arrive within the window, new ones are
  * refused rather than old ids forgotten (bounded memory, no hole).
  *
+ * Revocations pushed by relays (`revoked` on the control channel, from
+ * `porthole token revoke`): added to a set of their own beside
+ * PORTHOLE_REVOKED's, each until its time (the token's exp), bounded at
+ * PH_REVLIST_PUSH_MAX.  A relay can only add: nothing it says removes an
+ * entry, so the worst a hostile relay does with a push is refuse tokens,
+ * which it can do anyway by not forwarding opens.  Should the set fill up
+ * (only a relay flooding it gets there), the agent refuses every open
+ * until entries expire, rather than forget a revocation or ignore a new
+ * one: denial again, never a revoked token honoured.
+ *
  * Key rotation: the key set is re-read when one of its files changes
  * (keywatch.h; a stat per check, like the revocation list), so a new public
  * key added next to the old one takes effect without restarting the agent.
@@ -38,6 +48,7 @@
 #include "porthole/log.h"
 #include "porthole/opensig.h"
 #include "porthole/ops.h"
+#include "porthole/revlist.h"
 #include "porthole/revoked.h"
 #include "porthole/selector.h"
 #include "porthole/token.h"
@@ -56,6 +67,8 @@ struct agent_verify {
 	struct ph_keyset	 keys;
 	struct ph_keywatch	 watch;		/* re-reads keys when their files change */
 	struct ph_revoked	 revoked;
+	struct ph_revlist	 pushed;	/* what relays pushed (`revoked`) */
+	int			 pushed_full;	/* an entry did not fit: refuse every open */
 	struct verify_seen	*seen;
 	size_t			 nseen, capseen;
 };
@@ -105,6 +118,7 @@ agent_verify_init(struct agent *a, char **cause)
 		agent_verify_free_state(v);
 		return -1;
 	}
+	ph_revlist_init(&v->pushed, PH_REVLIST_PUSH_MAX);
 	if (ph_revoked_init(&v->revoked, a->cfg.revoked, &why) != 0) {
 		*cause = ph_asprintf("PORTHOLE_REVOKED: %s", why);
 		free(why);
@@ -123,6 +137,7 @@ agent_verify_free_state(struct agent_verify *v)
 	ph_keyset_free(&v->keys);
 	ph_keywatch_free(&v->watch);
 	ph_revoked_free(&v->revoked);
+	ph_revlist_free(&v->pushed);
 	free(v->seen);
 	free(v);
 }
@@ -222,6 +237,20 @@ agent_verify_open(struct agent *a, json_t *open, const char **code, int *close_c
 		    "PORTHOLE_REVOKED)", c.jti, c.sub);
 		goto refuse;
 	}
+	if (ph_revlist_has(&v->pushed, c.jti, now)) {
+		*cause = ph_asprintf("token %s of %s was revoked (porthole token "
+		    "revoke, pushed by a relay)", c.jti, c.sub);
+		goto refuse;
+	}
+	if (v->pushed_full) {
+		if (ph_revlist_prune(&v->pushed, now) == 0) {
+			*cause = ph_asprintf("the list of revocations relays pushed is "
+			    "full (%zu entries): refusing every open until some expire",
+			    v->pushed.n);
+			goto refuse;
+		}
+		v->pushed_full = 0;
+	}
 	/* Tell a forged signature from a refused permission: signature first. */
 	if (ph_opensig_verify(&c, open, now, PH_OPENSIG_FORM, cause) != 0)
 		goto refuse;
@@ -278,6 +307,33 @@ agent_verify_open(struct agent *a, json_t *open, const char **code, int *close_c
 refuse:
 	ph_claims_free(&c);
 	return -1;
+}
+
+int
+agent_verify_pushed(struct agent *a, json_t *entries, char **cause)
+{
+	struct agent_verify	*v = a->verify;
+	size_t			 added = 0;
+	char			*why = NULL;
+
+	if (ph_revlist_add_json(&v->pushed, entries, ph_now(), &added, &why) != 0) {
+		if (json_is_object(entries) && v->pushed.n >= v->pushed.max) {
+			/* Full: keep what fitted, refuse every open (see the top). */
+			if (!v->pushed_full)
+				ph_warn("relay %s:%d pushed more revocations than fit "
+				    "(%s): refusing every open until some expire",
+				    a->cfg.host, a->cfg.port, why);
+			v->pushed_full = 1;
+			free(why);
+			return 0;
+		}
+		*cause = why;
+		return -1;
+	}
+	if (added > 0)
+		ph_info("relay %s:%d pushed %zu revoked token ids (%zu held)",
+		    a->cfg.host, a->cfg.port, added, v->pushed.n);
+	return 0;
 }
 
 void

@@ -285,6 +285,12 @@ void	agent_session_free_all(struct agent *a);
 int	agent_verify_init(struct agent *a, char **cause);
 int	agent_verify_open(struct agent *a, json_t *open, const char **code,
 	    int *close_code, json_t **forward, char **cause);
+/*
+ * A relay's `revoked` entries ({"JTI": EXP, ...}) added to the pushed set;
+ * -1 with *cause when they are malformed (a full set is not an error: the
+ * agent then refuses every open, see the file).
+ */
+int	agent_verify_pushed(struct agent *a, json_t *entries, char **cause);
 void	agent_verify_free(struct agent *a);
 void	agent_verify_free_state(struct agent_verify *v);
 

@@ -63,6 +63,9 @@ op_caps(void)
 				goto fail;
 		}
 	}
+	/* Not an operation: the control channel takes `revoked` (agent-verify.c). */
+	if (json_array_append_new(caps, json_string(PH_CAP_REVOKED)) != 0)
+		goto fail;
 	return caps;
 fail:
 	json_decref(caps);

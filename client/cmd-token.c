@@ -10,8 +10,9 @@
  *   porthole token show [--pubkey FILES] TOKEN|@FILE
  *	print a token's header and claims as JSON; without --pubkey nothing
  *	is verified, and the output says so.
+ *   porthole token revoke ... is cmd-token-revoke.c's (it talks to a relay).
  *
- * Works offline and needs no relay: it only reads and writes files.  Every
+ * The rest works offline and needs no relay: it only reads and writes files.  Every
  * failure prints one "porthole: ..." line on stderr and returns 255.  A token
  * is only ever printed on stdout by `issue`; causes never contain one.
  */
@@ -722,7 +723,7 @@ cmd_token_main(int argc, char **argv)
 	const char	*sub;
 
 	if (argc < 2)
-		return cmd_failf("token: give keygen, issue or show; see "
+		return cmd_failf("token: give keygen, issue, show or revoke; see "
 		    "'porthole token --help'");
 	sub = argv[1];
 	if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0 ||
@@ -736,6 +737,6 @@ cmd_token_main(int argc, char **argv)
 		return token_issue(argc - 1, argv + 1);
 	if (strcmp(sub, "show") == 0)
 		return token_show(argc - 1, argv + 1);
-	return cmd_failf("token: unknown subcommand '%s' (keygen, issue or "
-	    "show)", sub);
+	return cmd_failf("token: unknown subcommand '%s' (keygen, issue, show or "
+	    "revoke)", sub);
 }

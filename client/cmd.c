@@ -72,7 +72,9 @@ const struct ph_help_opt cmd_global_options[] = {
 static int
 cmd_exec_token(struct client_conf *conf, int argc, char **argv)
 {
-	(void)conf;
+	/* revoke talks to the relay: the settings' flags and conf are its. */
+	if (argc >= 2 && strcmp(argv[1], "revoke") == 0)
+		return cmd_token_revoke(conf, argc - 1, argv + 1);
 	return cmd_token_main(argc, argv);
 }
 
@@ -93,7 +95,7 @@ static const struct ph_help_opt token_issue_options[] = {
 	{ "--sub", NULL, "NAME", "who the token is for: the subject the relay's "
 	    "audit names and its per-subject limits count; required" },
 	{ "--scope", NULL, "OP,...", "the operations a client token may do "
-	    "(default: every one)" },
+	    "(default: every one; the admin scope revoke only when named)" },
 	{ "--viewer", NULL, NULL, "a client token that may only look: the "
 	    "read-only operations (not with --scope)" },
 	{ "--target", NULL, "SELECTOR", "the agents a client token may reach, as "
@@ -124,6 +126,13 @@ static const struct ph_help_opt token_show_options[] = {
 	{ NULL, NULL, NULL, NULL }
 };
 
+static const struct ph_help_opt token_revoke_options[] = {
+	{ "--until", NULL, "UNIXTIME", "keep the entry until then (default: the "
+	    "token's exp when a token is given, else as long as the relay lets a "
+	    "token live; never longer)" },
+	{ NULL, NULL, NULL, NULL }
+};
+
 static const struct cmd_sub token_subs[] = {
 	{ "keygen", "-o FILE [--force]", "make an Ed25519 key pair: FILE "
 	    "(private) and FILE.pub (public, for PORTHOLE_PUBKEY)",
@@ -135,20 +144,28 @@ static const struct cmd_sub token_subs[] = {
 	{ "show", "[--pubkey FILE[,FILE]] TOKEN|@FILE", "print a token's header "
 	    "and claims as JSON; verified only with --pubkey",
 	    token_show_options },
+	{ "revoke", "TOKEN|@FILE|JTI [--until UNIXTIME]", "refuse a token from now "
+	    "on, through the relay: every relay of its fleet and their agents "
+	    "(needs the admin scope revoke)", token_revoke_options },
 	{ NULL, NULL, NULL, NULL }
 };
 
 const struct cmd_entry cmd_entry_token = {
 	.name = "token",
 	.alias = NULL,
-	.usage = "keygen|issue|show ...",
+	.usage = "keygen|issue|show|revoke ...",
 	.about = "signing keys and tokens",
 	.exec = cmd_exec_token,
 	.description = "The issuer's side of porthole's identity; works offline "
 	    "and needs no relay. keygen makes a key pair: the private key signs "
 	    "tokens (or is a client's key), the public one goes into the relays' "
 	    "and agents' PORTHOLE_PUBKEY. issue signs a token for an agent or a "
-	    "client; show prints one.",
+	    "client; show prints one. revoke is the exception: it asks the relay "
+	    "(--relay, --token, --key as every command) to refuse a token from "
+	    "now until it would have expired; with --redis every relay of the "
+	    "fleet does within seconds and pushes it to its agents, else the "
+	    "relay appends it to its PORTHOLE_REVOKED. Its token needs the admin "
+	    "scope revoke, which token issue gives only when --scope names it.",
 	.subs = token_subs,
 };
 

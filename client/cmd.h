@@ -97,6 +97,8 @@ extern const struct cmd_entry *cmd_table[];
  * needs no relay settings; argv[0] == "token".  cmd.c's entry calls it.
  */
 int	cmd_token_main(int argc, char **argv);
+/* "porthole token revoke ..." (cmd-token-revoke.c); argv[0] == "revoke". */
+int	cmd_token_revoke(struct client_conf *conf, int argc, char **argv);
 
 /*
  * Find a command by exact name, exact alias, or unique prefix of a name.

@@ -3,6 +3,7 @@
  * in ECS_CONTAINER_METADATA_URI_V4, an HTTP/1.x answer, and the container
  * and task documents turned into the agent's labels and id.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,4 +265,33 @@ ph_ecs_cgroup_match(const char *cg, size_t len, const char *docker_id)
 			return 1;
 	}
 	return 0;
+}
+
+int
+ph_ecs_ipv4(const char *container, size_t clen, char *buf, size_t len, char **cause)
+{
+	struct in_addr	 in;
+	json_t		*doc, *nets, *addr;
+	const char	*ip;
+	size_t		 i;
+
+	if ((doc = json_loadb(container, clen, 0, NULL)) == NULL) {
+		*cause = ph_asprintf("the container metadata is not JSON");
+		return -1;
+	}
+	nets = json_object_get(doc, "Networks");
+	for (i = 0; i < json_array_size(nets); i++) {
+		addr = json_array_get(json_object_get(json_array_get(nets, i),
+		    "IPv4Addresses"), 0);
+		ip = json_string_value(addr);
+		if (ip != NULL && strlen(ip) < len && inet_pton(AF_INET, ip, &in) == 1) {
+			snprintf(buf, len, "%s", ip);
+			json_decref(doc);
+			return 0;
+		}
+	}
+	json_decref(doc);
+	*cause = ph_asprintf("the container metadata names no IPv4 address "
+	    "(Networks[].IPv4Addresses)");
+	return -1;
 }

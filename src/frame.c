@@ -42,6 +42,7 @@ static const char *ctl_names[PH_CTL_COUNT] = {
 	[PH_CTL_ARTIFACT] = "artifact",
 	[PH_CTL_SEAL] = "seal",
 	[PH_CTL_REPORT] = "report",
+	[PH_CTL_REVOKED] = "revoked",
 };
 
 static const char *frame_names[PH_FRAME_TYPE_COUNT] = {
@@ -146,6 +147,9 @@ static const struct ph_op_member s_report[] = {
 	STR("error", 0, 0, 512), END
 };
 
+/* Revocations a relay pushes; the entries themselves: revlist.h (ph_revlist_add_json). */
+static const struct ph_op_member s_revoked[] = { OBJ("entries", 1), END };
+
 static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_HELLO] = s_hello, [PH_CTL_WELCOME] = s_welcome,
 	[PH_CTL_ATTACH] = s_attach,
@@ -155,6 +159,7 @@ static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_PROGRESS] = s_progress, [PH_CTL_META] = s_meta,
 	[PH_CTL_ARTIFACT] = s_artifact, [PH_CTL_SEAL] = s_seal,
 	[PH_CTL_REPORT] = s_report,
+	[PH_CTL_REVOKED] = s_revoked,
 };
 
 const char *

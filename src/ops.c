@@ -132,6 +132,8 @@ static const struct ph_op ops[] = {
 	{ "watch", "watch", PH_OPF_SESSION, ops_none, CLIENT_ANY, AGENT_ANY },
 	/* The relay's artifact store: listing and reading need dump's scope. */
 	{ "artifacts.rm", "artifacts.rm", 0, ops_none, 0, 0 },
+	/* POST /v1/revoked (porthole token revoke): an admin's, never a default. */
+	{ "revoke", "revoke", PH_OPF_ADMIN, ops_none, 0, 0 },
 };
 
 #define OPS_N	(sizeof ops / sizeof ops[0])
@@ -232,6 +234,8 @@ ph_ops_scope_list(int viewer)
 		return NULL;
 	for (i = 0; i < OPS_N; i++) {
 		if (viewer && (ops[i].flags & PH_OPF_VIEWER) == 0)
+			continue;
+		if (ops[i].flags & PH_OPF_ADMIN)
 			continue;
 		if (*out != '\0')
 			strcat(out, ",");

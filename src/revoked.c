@@ -1,7 +1,7 @@
 /*
  * revoked.c - the revocation list of PORTHOLE_REVOKED (see revoked.h):
- * parsed into a sorted array of jtis, re-read when the file's identity,
- * size or mtime changes.
+ * parsed into a revlist.h set (jti, expiry), re-read when the file's
+ * identity, size or mtime changes.
  *
  * The stat() per refresh is the whole cost of watching the file (about a
  * microsecond); the file is read only when it changed, and is bounded at
@@ -11,37 +11,24 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "porthole/revoked.h"
 #include "porthole/util.h"
 
-#define JTI_MAX	1024	/* longest jti a token may carry (token.c) */
-
+/*
+ * Parse text into l: "JTI" or "JTI EXP" per line (EXP: Unix seconds, the
+ * last white-space separated word when it is all digits); -1 with *cause.
+ */
 static int
-revoked_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void
-revoked_free_list(char **v, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Parse text into a sorted list; -1 with *cause. */
-static int
-revoked_parse(const char *path, char *text, char ***out, size_t *outn,
+revoked_parse(const char *path, char *text, struct ph_revlist *l, size_t *outn,
     char **cause)
 {
-	char	**v = NULL, **nv, *line, *next, *end;
-	size_t	  n = 0, cap = 0, lineno = 0, i;
+	char		*line, *next, *end, *sp, *why = NULL;
+	size_t		 n = 0, lineno = 0, i;
+	int64_t		 exp, now = ph_now();
 
 	for (line = text; line != NULL && *line != '\0'; line = next) {
 		lineno++;
@@ -54,43 +41,43 @@ revoked_parse(const char *path, char *text, char ***out, size_t *outn,
 			*--end = '\0';
 		if (*line == '\0' || *line == '#')
 			continue;
+		exp = 0;
+		sp = end;
+		while (sp > line && isdigit((unsigned char)sp[-1]))
+			sp--;
+		if (sp < end && sp > line && isspace((unsigned char)sp[-1]) &&
+		    end - sp <= 12) {
+			exp = strtoll(sp, NULL, 10);
+			for (*--sp = '\0'; sp > line && isspace((unsigned char)sp[-1]); )
+				*--sp = '\0';
+		}
 		for (i = 0; line[i] != '\0'; i++) {
 			if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 				break;
 		}
-		if (line[i] != '\0' || i > JTI_MAX) {
+		if (line[i] != '\0' || i > PH_REVLIST_JTI_MAX || exp < 0) {
 			*cause = ph_asprintf("%s:%zu: not a token id (one jti per "
-			    "line, at most %d printable characters)", path, lineno,
-			    JTI_MAX);
-			revoked_free_list(v, n);
+			    "line, at most %d printable characters, then optionally "
+			    "the Unix time it expires)", path, lineno, PH_REVLIST_JTI_MAX);
 			return -1;
 		}
-		if (n == cap) {
-			cap = cap == 0 ? 16 : cap * 2;
-			if ((nv = reallocarray(v, cap, sizeof *v)) == NULL)
-				goto nomem;
-			v = nv;
+		if (ph_revlist_add(l, line, exp, now, &why) < 0) {
+			*cause = ph_asprintf("%s:%zu: %s", path, lineno, why);
+			free(why);
+			return -1;
 		}
-		if ((v[n] = strdup(line)) == NULL)
-			goto nomem;
 		n++;
 	}
-	if (n > 0)
-		qsort(v, n, sizeof *v, revoked_cmp);
-	*out = v;
 	*outn = n;
 	return 0;
-nomem:
-	revoked_free_list(v, n);
-	*cause = ph_asprintf("out of memory reading %s", path);
-	return -1;
 }
 
 /* Read and parse the file whose stat is st; replaces the list on success. */
 static int
 revoked_load(struct ph_revoked *r, const struct stat *st, char **cause)
 {
-	char	*text, **v = NULL;
+	struct ph_revlist l;
+	char	*text;
 	size_t	 len, n = 0;
 
 	if ((text = ph_read_file(r->path, PH_REVOKED_FILE_MAX, &len, cause)) == NULL)
@@ -101,13 +88,15 @@ revoked_load(struct ph_revoked *r, const struct stat *st, char **cause)
 		    r->path);
 		return -1;
 	}
-	if (revoked_parse(r->path, text, &v, &n, cause) != 0) {
+	ph_revlist_init(&l, SIZE_MAX);
+	if (revoked_parse(r->path, text, &l, &n, cause) != 0) {
 		free(text);
+		ph_revlist_free(&l);
 		return -1;
 	}
 	free(text);
-	revoked_free_list(r->jtis, r->n);
-	r->jtis = v;
+	ph_revlist_free(&r->list);
+	r->list = l;
 	r->n = n;
 	r->dev = st->st_dev;
 	r->ino = st->st_ino;
@@ -178,9 +167,7 @@ ph_revoked_refresh(struct ph_revoked *r, char **note)
 int
 ph_revoked_has(const struct ph_revoked *r, const char *jti)
 {
-	if (r->n == 0 || jti == NULL)
-		return 0;
-	return bsearch(&jti, r->jtis, r->n, sizeof *r->jtis, revoked_cmp) != NULL;
+	return ph_revlist_has(&r->list, jti, ph_now());
 }
 
 void
@@ -188,7 +175,7 @@ ph_revoked_free(struct ph_revoked *r)
 {
 	if (r == NULL)
 		return;
-	revoked_free_list(r->jtis, r->n);
+	ph_revlist_free(&r->list);
 	free(r->path);
 	memset(r, 0, sizeof *r);
 }

@@ -211,3 +211,24 @@ Test(ecs, cgroup_match)
 	cr_expect_eq(ph_ecs_cgroup_match(v1, strlen(v1), ""), 0);
 	cr_expect_eq(ph_ecs_cgroup_match(v1, 10, "3c01e5b7d2f6a1e4"), 0);
 }
+
+/* The relay's default --advertise: the task's private IPv4 (awsvpc). */
+Test(ecs, ipv4_from_container)
+{
+	const char *doc = "{\"Name\":\"relay\",\"Networks\":[{\"NetworkMode\":\"awsvpc\","
+	    "\"IPv4Addresses\":[\"10.0.2.106\"]}]}";
+	char ip[64], *cause = NULL;
+
+	cr_assert_eq(ph_ecs_ipv4(doc, strlen(doc), ip, sizeof ip, &cause), 0);
+	cr_assert_str_eq(ip, "10.0.2.106");
+	doc = "{\"Networks\":[{\"IPv4Addresses\":[\"10.0.2.106; rm\"]}]}";
+	cr_assert_eq(ph_ecs_ipv4(doc, strlen(doc), ip, sizeof ip, &cause), -1);
+	free(cause);
+	cause = NULL;
+	doc = "{\"Name\":\"relay\"}";
+	cr_assert_eq(ph_ecs_ipv4(doc, strlen(doc), ip, sizeof ip, &cause), -1);
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(ph_ecs_ipv4("nope", 4, ip, sizeof ip, &cause), -1);
+	free(cause);
+}

@@ -100,6 +100,9 @@ Test(ops, scope_lists)
 	cr_assert(ph_ops_scope_known("exec,", 4));
 	cr_assert_not(ph_ops_scope_known("exe", 3));
 	cr_assert_not(ph_ops_scope_known("forwards", 8));
+	/* The admin scope: a token may name it, no default list carries it. */
+	cr_assert(ph_ops_scope_known("revoke", 6));
+	cr_assert_null(strstr(all, "revoke"));
 	free(all);
 	free(viewer);
 }

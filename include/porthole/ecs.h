@@ -64,4 +64,21 @@ json_t	*ph_ecs_containers(const char *task, size_t tlen, char **cause);
  */
 int	ph_ecs_cgroup_match(const char *cg, size_t len, const char *docker_id);
 
+/*
+ * GET path from the endpoint u (ecsfetch.c): blocking, each request within
+ * timeout_ms (connect, send, read), the answer bounded by PH_ECS_BODY_MAX.
+ * The body of a 200 (malloc'd, NUL-terminated; *blen its length), or NULL
+ * with *cause.  For use before an event loop exists.
+ */
+char	*ph_ecs_get(const struct ph_ecs_url *u, const char *path, int timeout_ms,
+	    size_t *blen, char **cause);
+
+/*
+ * The task's private IPv4 address from the container document (awsvpc:
+ * Networks[0].IPv4Addresses[0]), into buf as dotted quad; -1 with *cause
+ * when the document is not JSON or has no such address.
+ */
+int	ph_ecs_ipv4(const char *container, size_t clen, char *buf, size_t len,
+	    char **cause);
+
 #endif

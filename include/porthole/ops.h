@@ -52,6 +52,7 @@ struct ph_op_member {
 #define PH_OPF_RECORDED	0x2	/* the relay records its sessions (--record-dir) */
 #define PH_OPF_SESSION	0x4	/* opened by an `open` (not so: ls, an HTTP GET) */
 #define PH_OPF_STREAMS	0x8	/* its session carries STREAM frames both ways (stream.h) */
+#define PH_OPF_ADMIN	0x10	/* an admin scope: in a token only when named */
 
 struct ph_op {
 	const char			*name;
@@ -72,6 +73,8 @@ struct ph_op {
  */
 #define PH_CAP_CP_CWD		"cp.cwd"	/* a relative cp PATH: from the shell's start directory */
 #define PH_CAP_CP_UNSIZED	"cp.unsized"	/* a cp file of unknown size (stdin), put NAME "" */
+/* The agent takes `revoked` on its control channel (docs/protocol.md, "revoked"). */
+#define PH_CAP_REVOKED		"control.revoked"
 
 /* The registry, in order; n is set to its length. */
 const struct ph_op		*ph_ops_all(size_t *n);
@@ -93,6 +96,8 @@ int				 ph_ops_scope_known(const char *s, size_t len);
 /*
  * The scopes of every operation (viewer: only those of viewer operations)
  * as a comma list, "ls,shell,..."; malloc'd, NULL on allocation failure.
+ * Admin scopes (PH_OPF_ADMIN: revoke) are not in it: a token carries one
+ * only when its issuer names it (token issue --scope).
  */
 char				*ph_ops_scope_list(int viewer);
 /*

@@ -63,6 +63,7 @@
 #define PH_PATH_AGENT_ARTIFACT	"/v1/agent/artifact"	/* an agent uploads one capture */
 #define PH_PATH_ARTIFACTS	"/v1/artifacts"		/* + [/ID]: list, get, delete */
 #define PH_PATH_AGENTS		"/v1/agents"
+#define PH_PATH_REVOKED		"/v1/revoked"	/* POST + /JTI/UNTIL: token revoke (scope revoke) */
 #define PH_PATH_PEER		"/v1/peer"	/* relay to relay, relay token */
 #define PH_SUBPROTO_PEER	"porthole.peer.v1"	/* /v1/peer */
 #define PH_PATH_HEALTHZ		"/healthz"
@@ -134,6 +135,8 @@ enum ph_ctl {
 	/* end-to-end sealing (protocol 4) */
 	PH_CTL_SEAL,		/* agent -> client, clear, first after attach: share, sig, token, record */
 	PH_CTL_REPORT,		/* agent -> relay on a data channel: what the relay audits (forward) */
+	/* control channel, to agents that announce PH_CAP_REVOKED */
+	PH_CTL_REVOKED,		/* relay -> agent: entries {"JTI": EXP, ...} to add */
 	PH_CTL_COUNT
 };
 

@@ -2,8 +2,11 @@
  * revoked.h - the revocation list: a file of token ids (jti) that relays
  * and agents refuse although the tokens still verify (PORTHOLE_REVOKED).
  *
- * The file holds one jti per line; blank lines and lines starting with '#'
- * are ignored, as is white space around a jti.  It is re-read when it
+ * The file holds one entry per line: a jti, or a jti, white space and the
+ * Unix time the entry stops mattering (when the token would have expired:
+ * `porthole token revoke` on a relay without Redis appends such lines);
+ * an entry whose time has passed is ignored.  Blank lines and lines
+ * starting with '#' are ignored, as is white space around an entry.  It is re-read when it
  * changes: every lookup stat()s it (device, inode, size and mtime with
  * nanoseconds), so replacing it (write a new file, rename it over the old
  * one) or editing it in place both take effect on the next lookup, without
@@ -20,6 +23,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "porthole/revlist.h"
+
 #define PH_REVOKED_FILE_MAX	(4 * 1024 * 1024)	/* largest list read */
 
 struct ph_revoked {
@@ -29,8 +34,8 @@ struct ph_revoked {
 	off_t		 size;
 	struct timespec	 mtime;
 	int		 stat_failed;	/* the last stat failed (reported once) */
-	char		**jtis;		/* sorted */
-	size_t		 n;
+	struct ph_revlist list;		/* the entries, with their times */
+	size_t		 n;		/* how many were read */
 };
 
 /*
@@ -44,7 +49,7 @@ int	ph_revoked_init(struct ph_revoked *r, const char *path, char **cause);
  * could not be read: the previous list stays in force.
  */
 int	ph_revoked_refresh(struct ph_revoked *r, char **note);
-/* Is jti in the list (refresh first)?  1 / 0. */
+/* Is jti in the list and its entry not expired (refresh first)?  1 / 0. */
 int	ph_revoked_has(const struct ph_revoked *r, const char *jti);
 void	ph_revoked_free(struct ph_revoked *r);
 

@@ -38,6 +38,7 @@
 #include "relay-conn.h"
 #include "relay-endpoint.h"
 #include "relay-fleet.h"
+#include "relay-revoke.h"
 #include "relay-session.h"
 
 struct relay_agent {
@@ -346,6 +347,7 @@ relay_agent_welcome(struct relay_agent *a)
 	ph_info("agent connected: id=%s name=%s peer=%s version=%s proto=%d sub=%s",
 	    a->id, a->name, a->peer, a->version, a->proto, a->sub);
 	relay_agent_audit(c, a, "agent_connected", NULL);
+	relay_revoke_welcome(a);	/* what the fleet revoked, if it takes it */
 }
 
 /* Which registration a fleet claim's answer is for (it may be gone by then). */
@@ -440,6 +442,28 @@ relay_agents_republish(void)
 			return;
 		}
 	}
+}
+
+int
+relay_agent_has_cap(const struct relay_agent *a, const char *cap)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(a->caps); i++) {
+		if (json_is_string(json_array_get(a->caps, i)) &&
+		    strcmp(json_string_value(json_array_get(a->caps, i)), cap) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void
+relay_agents_each(void (*fn)(struct relay_agent *, void *), void *arg)
+{
+	struct relay_agent *a;
+
+	for (a = relay.agents.head; a != NULL; a = a->next)
+		fn(a, arg);
 }
 
 static void

@@ -37,5 +37,9 @@ void	relay_agents_free(struct relay_agents *as);
 int	relay_agent_ready(const struct relay_agent *a);
 /* Every local agent into the fleet's directory again (Redis up, or restarted empty). */
 void	relay_agents_republish(void);
+/* Did its hello.caps name cap? */
+int	relay_agent_has_cap(const struct relay_agent *a, const char *cap);
+/* fn for every agent of the registry (it must not remove any). */
+void	relay_agents_each(void (*fn)(struct relay_agent *, void *), void *arg);
 
 #endif

@@ -9,7 +9,8 @@
  * allowed" (403 / 4403).  The token itself is never logged nor put in a
  * cause; it is wiped from memory once verified, except a client's, which is
  * kept (relay_auth_check_keep) until its `open` carries it to the agent.
- * Revoked tokens (PORTHOLE_REVOKED, re-read when it changes) are refused at
+ * Revoked tokens (PORTHOLE_REVOKED, re-read when it changes, and what
+ * `porthole token revoke` recorded: relay-revoke.c) are refused at
  * the upgrade and again at `open`, whose signature relay_auth_open checks;
  * so are tokens made to live longer than --max-token-lifetime allows their
  * kind (tokenlife.h), wherever a token is presented.
@@ -92,7 +93,8 @@ relay_auth_refresh_keys(void)
 
 /*
  * Is the token with this jti revoked?  Re-reads PORTHOLE_REVOKED first when
- * it changed (a stat per call; see revoked.h).
+ * it changed (a stat per call; see revoked.h); then what `porthole token
+ * revoke` recorded for the fleet (relay-revoke.c).
  */
 int
 relay_auth_revoked(const char *jti)
@@ -107,7 +109,7 @@ relay_auth_revoked(const char *jti)
 	} else if (r > 0)
 		ph_info("revocation list %s re-read: %zu token ids", relay.revoked.path,
 		    relay.revoked.n);
-	return ph_revoked_has(&relay.revoked, jti);
+	return ph_revoked_has(&relay.revoked, jti) || relay_revoke_has(jti);
 }
 
 /*
@@ -138,8 +140,9 @@ relay_auth_check_keep(struct lws *wsi, enum ph_token_kind want, struct ph_claims
 		return -1;
 	}
 	if (relay_auth_revoked(out->jti)) {
-		*cause = ph_asprintf("bad token: token %s of %s was revoked (listed in "
-		    "PORTHOLE_REVOKED): ask its issuer for a new one", out->jti, out->sub);
+		*cause = ph_asprintf("bad token: token %s of %s was revoked "
+		    "(PORTHOLE_REVOKED, or porthole token revoke): ask its issuer "
+		    "for a new one", out->jti, out->sub);
 		relay_auth_wipe(&tok);
 		ph_claims_free(out);
 		memset(out, 0, sizeof *out);
@@ -194,8 +197,8 @@ int
 relay_auth_open(const struct ph_claims *cl, const json_t *open, char **cause)
 {
 	if (relay_auth_revoked(cl->jti)) {
-		*cause = ph_asprintf("token %s of %s was revoked (listed in "
-		    "PORTHOLE_REVOKED)", cl->jti, cl->sub);
+		*cause = ph_asprintf("token %s of %s was revoked "
+		    "(PORTHOLE_REVOKED, or porthole token revoke)", cl->jti, cl->sub);
 		return -1;
 	}
 	/* Both forms here: whether the agent takes form 1 is relay-session.c's. */

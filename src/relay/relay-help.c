@@ -38,8 +38,10 @@ static const struct ph_help_opt relay_help_options[] = {
 	{ "--tls-key", NULL, "FILE", "PEM private key (PORTHOLE_TLS_KEY)" },
 	{ "--pubkey", NULL, "FILES", "token verification keys, comma-separated PEM "
 	    "files (PORTHOLE_PUBKEY)" },
-	{ "--revoked", NULL, "FILE", "revoked token ids (jti), one a line, re-read "
-	    "when the file changes (PORTHOLE_REVOKED)" },
+	{ "--revoked", NULL, "FILE", "revoked token ids (jti), one a line, "
+	    "optionally followed by the Unix time the entry expires; re-read when the "
+	    "file changes; without --redis, porthole token revoke appends to it "
+	    "(PORTHOLE_REVOKED)" },
 	{ "--max-token-lifetime", NULL, "KIND=DUR[,KIND=DUR...]", "refuse tokens "
 	    "made to live longer (exp - iat) than this for their kind: client, "
 	    "agent, relay; 0 for no limit (PORTHOLE_MAX_TOKEN_LIFETIME; default "
@@ -94,7 +96,9 @@ static const struct ph_help_opt relay_help_options[] = {
 	    "store and PORTHOLE_REDIS_CA). Without it the relay is alone" },
 	{ "--advertise", NULL, "HOST:PORT", "with --redis: the address the fleet's "
 	    "other relays reach this one at, published in Redis (PORTHOLE_ADVERTISE; "
-	    "default the listen address, required when that is every address)" },
+	    "default: on ECS the task's private IPv4 and the listen port, from "
+	    "ECS_CONTAINER_METADATA_URI_V4; else the listen address, required when "
+	    "that is every address)" },
 	{ "--relay-token", NULL, "TOKEN", "with --redis: this relay's token for "
 	    "links to other relays (PORTHOLE_RELAY_TOKEN; @FILE reads a file; kind "
 	    "relay; --dev: the state directory's relay.token). Without it, sessions "

@@ -597,6 +597,94 @@ out:
 	return r;
 }
 
+/* A jti as the path of POST /v1/revoked carries it: 1..256 of [A-Za-z0-9._~-]. */
+static int
+relay_http_jti_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 256)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || strchr("._~-", s[i]) != NULL))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * POST /v1/revoked/JTI/UNTIL (porthole token revoke), scope revoke, with the
+ * proof of the token's key over method and path: the token with that jti is
+ * refused from now on until UNTIL (Unix seconds; 0: as long as a token may
+ * live here), by every relay of the fleet (relay-revoke.c).  Audited.
+ *   {"revoked": JTI, "until": UNIX, "where": "redis"|"file"}
+ */
+static int
+relay_http_revoke(struct relay_conn *c, struct lws *wsi, const char *path)
+{
+	struct ph_claims cl;
+	const char	*p = path + strlen(PH_PATH_REVOKED) + 1, *slash, *where = NULL;
+	char		 jti[257], *cause = NULL, *s, *end;
+	long long	 until;
+	int64_t		 at = 0;
+	int		 refusal, status, r;
+	json_t		*doc;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) <= 0)
+		return relay_http_error(c, wsi, 405, "method", "revocations take POST");
+	slash = strchr(p, '/');
+	if (slash == NULL || !relay_http_jti_ok(p, (size_t)(slash - p)) ||
+	    slash[1] == '\0' || strspn(slash + 1, "0123456789") != strlen(slash + 1) ||
+	    strlen(slash + 1) > 12)
+		return relay_http_error(c, wsi, 400, "bad_request", "want POST "
+		    PH_PATH_REVOKED "/JTI/UNTIL (JTI of [A-Za-z0-9._~-], UNTIL Unix "
+		    "seconds or 0)");
+	snprintf(jti, sizeof jti, "%.*s", (int)(slash - p), p);
+	until = strtoll(slash + 1, &end, 10);
+	relay_audit_from(wsi, c->peer, c->from, sizeof c->from);
+	if (relay_auth_check(wsi, PH_TOKEN_CLIENT, &cl, &refusal, &cause) != 0) {
+		relay_audit_refusal(c, PH_PATH_REVOKED, refusal == 403 ?
+		    PH_ERR_FORBIDDEN : PH_ERR_UNAUTHORIZED, cause);
+		r = relay_http_error(c, wsi, (unsigned)refusal, refusal == 403 ?
+		    PH_ERR_FORBIDDEN : PH_ERR_UNAUTHORIZED, cause);
+		free(cause);
+		return r;
+	}
+	if (relay_http_proof(wsi, &cl, "POST", path, NULL, &cause) != 0) {
+		relay_audit_refusal(c, PH_PATH_REVOKED, PH_ERR_UNAUTHORIZED, cause);
+		r = relay_http_error(c, wsi, 401, PH_ERR_UNAUTHORIZED, cause);
+		goto out;
+	}
+	if (!ph_claims_allows(&cl, "revoke")) {
+		cause = ph_asprintf("token for %s lacks scope revoke (an admin scope: "
+		    "issue one with --scope ...,revoke)", cl.sub);
+		relay_audit_refusal(c, PH_PATH_REVOKED, PH_ERR_FORBIDDEN, cause);
+		r = relay_http_error(c, wsi, 403, PH_ERR_FORBIDDEN, cause);
+		goto out;
+	}
+	if (relay_revoke_record(jti, (int64_t)until, &at, &where, &status, &cause) != 0) {
+		r = relay_http_error(c, wsi, (unsigned)status, status == 507 ? "full" :
+		    status == 409 ? "conflict" : status == 400 ? "bad_request" :
+		    PH_ERR_INTERNAL, cause);
+		goto out;
+	}
+	doc = json_pack("{s:s, s:I, s:s, s:s, s:s}", "jti", jti, "until", (json_int_t)at,
+	    "where", where, "sub", cl.sub != NULL ? cl.sub : "?", "from", c->from);
+	relay_audit("token_revoked", doc);
+	ph_info("token %s revoked by %s until %lld (%s)", jti, cl.sub != NULL ? cl.sub :
+	    "?", (long long)at, where);
+	s = ph_asprintf("{\"revoked\":\"%s\",\"until\":%lld,\"where\":\"%s\"}\n", jti,
+	    (long long)at, where);
+	r = s != NULL ? relay_http_respond(c, wsi, 200, "application/json", s,
+	    strlen(s), 0) : -1;
+	free(s);
+out:
+	free(cause);
+	ph_claims_free(&cl);
+	return r;
+}
+
 /* LWS_CALLBACK_HTTP: path is the request path (no query).  -1 closes. */
 static int
 relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path)
@@ -612,6 +700,9 @@ relay_http_request(struct relay_conn *c, struct lws *wsi, const char *path)
 	    (path[strlen(PH_PATH_ARTIFACTS)] == '\0' ||
 	    path[strlen(PH_PATH_ARTIFACTS)] == '/'))
 		return relay_http_artifacts(c, wsi, path);
+	/* Revocations take POST (token revoke). */
+	if (strncmp(path, PH_PATH_REVOKED "/", strlen(PH_PATH_REVOKED) + 1) == 0)
+		return relay_http_revoke(c, wsi, path);
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 ||
 	    lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0 ||
 	    lws_hdr_total_length(wsi, WSI_TOKEN_PATCH_URI) > 0 ||

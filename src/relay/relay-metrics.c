@@ -260,6 +260,25 @@ metrics_fleet(FILE *f)
 	    "Commands sent to Redis.");
 	fprintf(f, "porthole_relay_redis_commands_total %llu\n",
 	    (unsigned long long)relay.redis.commands);
+	relay_metrics_head(f, "porthole_relay_redis_reply_errors_total", "counter",
+	    "Redis commands answered with an error (-ERR: a script or command failed).");
+	fprintf(f, "porthole_relay_redis_reply_errors_total %llu\n",
+	    (unsigned long long)relay.redis.reply_errors);
+	relay_metrics_head(f, "porthole_relay_revocations_total", "counter",
+	    "Tokens revoked through this relay (porthole token revoke).");
+	fprintf(f, "porthole_relay_revocations_total %llu\n",
+	    (unsigned long long)relay.revoke.recorded);
+	relay_metrics_head(f, "porthole_relay_revoked_entries", "gauge",
+	    "Revocations held for the fleet (Redis, or recorded here), not expired.");
+	fprintf(f, "porthole_relay_revoked_entries %zu\n", relay.revoke.list.n);
+	relay_metrics_head(f, "porthole_relay_revoked_pushes_total", "counter",
+	    "revoked messages sent to agents.");
+	fprintf(f, "porthole_relay_revoked_pushes_total %llu\n",
+	    (unsigned long long)relay.revoke.pushed);
+	relay_metrics_head(f, "porthole_relay_revoked_writebacks_total", "counter",
+	    "Revocations Redis lacked (restarted empty) that this relay wrote again.");
+	fprintf(f, "porthole_relay_revoked_writebacks_total %llu\n",
+	    (unsigned long long)relay.revoke.writebacks);
 }
 
 /* Recordings, the audit stream and the artifact store. */

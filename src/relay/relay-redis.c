@@ -389,6 +389,8 @@ redis_plain(const uint8_t *p, size_t n)
 		if (R->head == NULL)
 			R->tail = NULL;
 		R->nwait--;
+		if (rp->type == RELAY_REPLY_ERROR)
+			R->reply_errors++;	/* -ERR: a script or command failed */
 		if (w->cb != NULL)
 			w->cb(rp, w->arg);
 		relay_reply_free(rp);

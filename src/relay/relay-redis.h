@@ -60,6 +60,7 @@ struct relay_redis {
 	/* /metrics */
 	int64_t			 rtt_us;
 	uint64_t		 errors, connects, commands;
+	uint64_t		 reply_errors;	/* commands answered -ERR */
 };
 
 /* Before the context: the URL (taken) and TLS trust.  -1 with *cause. */

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "porthole/ecs.h"
 #include "porthole/keepalive.h"
 #include "porthole/log.h"
 #include "porthole/util.h"
@@ -49,6 +50,8 @@
 #include "porthole/watch.h"
 #include "relay-session.h"
 #include "relay-sids.h"
+
+#define RELAY_ECS_TIMEOUT_MS	2000	/* the task metadata, for --advertise */
 
 /* The context; module defaults that are not zero are set here. */
 struct relay relay = {
@@ -168,6 +171,7 @@ relay_tick(lws_sorted_usec_list_t *sul)
 	relay_redis_tick(ph_mono_ms());
 	relay_fleet_tick(ph_mono_ms());
 	relay_artifact_poll();
+	relay_revoke_tick(ph_mono_ms());
 	lws_sul_schedule(relay.ctx, 0, &relay.sul_tick, relay_tick, LWS_US_PER_SEC);
 }
 
@@ -558,14 +562,44 @@ relay_opts_free(struct relay_opts *o)
 }
 
 /*
+ * On ECS (ECS_CONTAINER_METADATA_URI_V4 set): the task's private IPv4 and
+ * the listen port, as HOST:PORT (malloc'd), or NULL with *cause.  Before
+ * the loop exists: a blocking GET of the container document, bounded.
+ */
+static char *
+relay_advertise_ecs(const char *uri, int port, char **cause)
+{
+	struct ph_ecs_url u;
+	char ip[64], *doc, *why = NULL;
+	size_t len;
+
+	if (ph_ecs_url_parse(uri, &u, &why) != 0 ||
+	    (doc = ph_ecs_get(&u, u.path, RELAY_ECS_TIMEOUT_MS, &len, &why)) == NULL) {
+		*cause = ph_asprintf("the ECS task metadata (%s): %s", uri, why);
+		free(why);
+		return NULL;
+	}
+	if (ph_ecs_ipv4(doc, len, ip, sizeof ip, &why) != 0) {
+		*cause = ph_asprintf("the ECS task metadata (%s): %s", uri, why);
+		free(why);
+		free(doc);
+		return NULL;
+	}
+	free(doc);
+	return ph_asprintf("%s:%d", ip, port);
+}
+
+/*
  * Where the other relays of the fleet dial this one (published in Redis):
- * --advertise, or the listen address when it is one address; a relay that
- * listens on every address cannot tell which one its peers reach.
+ * --advertise; else, on ECS, the task's private IPv4 and the listen port;
+ * else the listen address when it is one address.  A relay that listens on
+ * every address elsewhere cannot tell which one its peers reach.
  */
 static int
 relay_advertise(const struct relay_opts *o, const char *addr, const char *iface, int port)
 {
 	char *host = NULL, *cause = NULL;
+	const char *ecs;
 	int p;
 
 	if (!relay_redis_on())
@@ -580,6 +614,13 @@ relay_advertise(const struct relay_opts *o, const char *addr, const char *iface,
 		}
 		free(host);
 		relay.fleet.advertise = strdup(o->advertise);
+	} else if ((ecs = getenv("ECS_CONTAINER_METADATA_URI_V4")) != NULL && *ecs != '\0') {
+		if ((relay.fleet.advertise = relay_advertise_ecs(ecs, port, &cause)) == NULL) {
+			fprintf(stderr, "porthole-relay: --advertise: %s; set --advertise "
+			    "HOST:PORT (PORTHOLE_ADVERTISE)\n", cause);
+			free(cause);
+			return -1;
+		}
 	} else if (iface == NULL) {
 		fprintf(stderr, "porthole-relay: --advertise HOST:PORT (PORTHOLE_ADVERTISE) "
 		    "is required with --redis when the relay listens on every address "
@@ -778,6 +819,7 @@ main(int argc, char **argv)
 	if (relay_redis_setup(&o) != 0 || relay_peer_setup(&o) != 0)
 		goto out;
 	relay_fleet_init();
+	relay_revoke_init();
 
 	relay_signals();
 	if (relay_listen(&o, port, iface, v4only) != 0)
@@ -838,6 +880,7 @@ out:
 	ph_keyset_free(&relay.keys);
 	ph_keywatch_free(&relay.keywatch);
 	ph_revoked_free(&relay.revoked);
+	relay_revoke_free();
 	free(addr);
 	free(cause);
 	relay_opts_free(&o);

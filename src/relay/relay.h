@@ -27,6 +27,7 @@
  *                     channels carried to the session's relay
  *   relay-link.c      links this relay dials to others (/v1/peer); relay-peer.c:
  *                     the links others dial to it
+ *   relay-revoke.c    token revoke: in Redis or PORTHOLE_REVOKED, pushed to agents
  *   relay-redis.c     the connection to Redis (--redis); relay-resp.c: its
  *                     replies within a bound; relay-redisurl.c: its URL
  *   relay-dev.c       --dev's state directory
@@ -51,6 +52,7 @@
 #include "relay-fleet.h"
 #include "relay-record.h"
 #include "relay-redis.h"
+#include "relay-revoke.h"
 #include "relay-session.h"
 #include "relay-sids.h"
 
@@ -89,6 +91,7 @@ struct relay {
 	struct relay_metrics	 metrics;	/* relay-metrics.c */
 	struct relay_redis	 redis;		/* relay-redis.c: --redis */
 	struct relay_fleet	 fleet;		/* relay-fleet.c: the directory in it */
+	struct relay_revoke	 revoke;	/* relay-revoke.c: token revoke, pushed to agents */
 };
 
 extern struct relay relay;

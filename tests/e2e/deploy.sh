@@ -89,6 +89,32 @@ jqcheck "$D/s3-artifacts-lifecycle.json" "retention and abandoned multipart uplo
 	'.Rules[0].Expiration.Days > 0 and .Rules[0].AbortIncompleteMultipartUpload.DaysAfterInitiation > 0'
 jqcheck "$D/s3-artifacts-encryption.json" "SSE-KMS by default" \
 	'.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm == "aws:kms"'
+# The fleet: two or more relays across zones, ElastiCache with TLS, the rules.
+jqcheck "$R" "the relays share Redis over TLS (rediss://)" \
+	'any(.containerDefinitions[0].environment[]; .name == "PORTHOLE_REDIS" and (.value | startswith("rediss://")))'
+jqcheck "$R" "Redis's AUTH token from Secrets Manager" \
+	'any(.containerDefinitions[0].secrets[]; .name == "PORTHOLE_REDIS_PASSWORD")'
+jqcheck "$R" "no PORTHOLE_ADVERTISE: on ECS the relay takes the task's IPv4" \
+	'all(.containerDefinitions[0].environment[]; .name != "PORTHOLE_ADVERTISE")'
+for lb in alb nlb; do
+	jqcheck "$D/relay-service-$lb.json" "two or more relay tasks" '.desiredCount >= 2'
+	jqcheck "$D/relay-service-$lb.json" "subnets in two zones or more" \
+		'.networkConfiguration.awsvpcConfiguration.subnets | length >= 2'
+done
+E=$D/elasticache-replication-group.json
+jqcheck "$E" "cluster mode disabled (one shard), a replica in another zone" \
+	'.NumNodeGroups == 1 and .ReplicasPerNodeGroup >= 1 and .MultiAZEnabled and .AutomaticFailoverEnabled'
+jqcheck "$E" "in-transit encryption required, AUTH on" \
+	'.TransitEncryptionEnabled and .TransitEncryptionMode == "required" and has("AuthToken")'
+jqcheck "$E" "Redis or Valkey" '.Engine == "redis" or .Engine == "valkey"'
+jqcheck "$D/sg-relay-peer-ingress.json" "relay to relay: the relays' group to itself on 7443" \
+	'.GroupId == "sg-RELAY" and .IpPermissions[0].FromPort == 7443 and .IpPermissions[0].ToPort == 7443 and
+	 .IpPermissions[0].UserIdGroupPairs[0].GroupId == "sg-RELAY"'
+jqcheck "$D/sg-redis-ingress.json" "the relays to Redis on 6379, from their group only" \
+	'.GroupId == "sg-REDIS" and .IpPermissions[0].FromPort == 6379 and
+	 [.IpPermissions[0].UserIdGroupPairs[].GroupId] == ["sg-RELAY"] and (.IpPermissions[0] | has("IpRanges") | not)'
+jqcheck "$D/iam-relay-execution-policy.json" "reads the Redis AUTH secret" \
+	'[.Statement[].Resource] | flatten | any(contains("porthole/redis-auth"))'
 jqcheck "$D/iam-ecs-tasks-trust.json" "trusts ECS tasks only" \
 	'[.Statement[].Principal.Service] == ["ecs-tasks.amazonaws.com"]'
 check ".dockerignore keeps build trees and dev state out" \
@@ -139,7 +165,7 @@ kill -TERM "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null
 RUN=$T/run
 env PATH="$BUILD/src/relay:$PATH" PORTHOLE_RUN_DIR="$RUN" \
 	PORTHOLE_TLS_CERT_PEM="$(cat "$STATE/ca.pem")" PORTHOLE_TLS_KEY_PEM="$(cat "$STATE/tls.key")" \
-	PORTHOLE_PUBKEY_PEM="$(cat "$STATE/signing.pub")" \
+	PORTHOLE_PUBKEY_PEM="$(cat "$STATE/signing.pub")" PORTHOLE_REDIS_PASSWORD=pw-for-the-test \
 	sh "$D/relay-entrypoint.sh" --listen 127.0.0.1:0 >"$T/relay2.out" 2>"$T/relay2.err" &
 R2=$!
 PIDS+=("$R2")
@@ -156,6 +182,8 @@ check "no PEM is left in the relay's environment" \
 check "the relay reads the key from the run directory" \
 	sh -c "tr '\\0' '\\n' </proc/$R2/environ | grep -qx 'PORTHOLE_TLS_KEY=$RUN/tls.key'"
 eq "the key file is 0600" "$(stat -c %a "$RUN/tls.key")" 600
+eq "the Redis AUTH token went to a file too" "$(cat "$RUN/redis.pw")" pw-for-the-test
+check "... and left the environment" sh -c "! tr '\\0' '\\n' </proc/$R2/environ | grep -q 'PORTHOLE_REDIS_PASSWORD='"
 eq "the run directory is 0700" "$(stat -c %a "$RUN")" 700
 hc=$(jq -r .HealthCheckPath "$D/alb-target-group.json")
 code=$(curl -s -o "$T/health" -w '%{http_code}' --cacert "$STATE/ca.pem" "https://127.0.0.1:$PORT2$hc")

@@ -49,7 +49,7 @@ for c in "${cmds[@]}"; do
 	eq "$c --help: no line over 80 columns off a terminal" "$long" ""
 
 	subs=("")
-	[ "$c" = token ] && subs=(keygen issue show)
+	[ "$c" = token ] && subs=(keygen issue show revoke)
 	for s in "${subs[@]}"; do
 		name="$c${s:+ $s}"
 		mapfile -t opts < <(own_opts "$c" ${s:+"$s"})
@@ -110,6 +110,8 @@ for f in sorted(os.listdir(os.path.join(src, "client"))):
     if not m or m.group(1) == "complete":
         continue
     cmd = m.group(1)
+    if cmd.startswith("token-"):	# cmd-token-revoke.c: a subcommand of token
+        cmd = "token"
     path = os.path.join(src, "client", f)
     lits = literals(path)
     text = open(path).read()
