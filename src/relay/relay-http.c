@@ -394,6 +394,14 @@ relay_http_fleet_list(struct relay_conn *c, struct lws *wsi, struct ph_claims *c
 	}
 	w->next = relay_http_waits;
 	relay_http_waits = w;
+	/*
+	 * No libwebsockets deadline while Redis answers: lws's own (5 s from
+	 * the request) closed the connection of a 30,000-agent listing that
+	 * Redis was still answering.  The wait stays bounded: Redis silent
+	 * for 5 s is dropped (a partial answer), and the connection is still
+	 * under --handshake-timeout (relay-limits.c).
+	 */
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	if (relay_fleet_list(relay_http_fleet_listed, w) != 0)
 		relay_http_fleet_listed(NULL, 0, w);	/* Redis down: ours only, partial */
 	return 0;
