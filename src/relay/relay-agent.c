@@ -154,6 +154,45 @@ relay_agent_json(const struct relay_agent *a)
 }
 
 /*
+ * Each agent a client with claims cl may see, optionally filtered by a
+ * label selector: fn(agent's JSON, borrowed, arg) one at a time, so that a
+ * listing of thousands never holds them all as JSON at once.  0, or -1
+ * with *cause (a bad selector, or fn failed: "out of memory").
+ */
+int
+relay_agent_each(struct relay_agents *as, const struct ph_claims *cl, const char *selector,
+    int (*fn)(json_t *agent, void *arg), void *arg, char **cause)
+{
+	struct relay_agent *a;
+	json_t *j;
+	int m;
+
+	for (a = as->head; a != NULL; a = a->next) {
+		if (!a->welcomed || (j = relay_agent_json(a)) == NULL)
+			continue;
+		m = relay_auth_may_touch(cl, j);
+		if (m && selector != NULL &&
+		    (m = ph_selector_match(selector, j, cause)) < 0) {
+			json_decref(j);
+			return -1;
+		}
+		if (m && fn(j, arg) != 0) {
+			json_decref(j);
+			*cause = strdup("out of memory");
+			return -1;
+		}
+		json_decref(j);
+	}
+	return 0;
+}
+
+static int
+relay_agent_list_add(json_t *agent, void *arg)
+{
+	return json_array_append(arg, agent);
+}
+
+/*
  * The agents a client with claims cl may see, optionally filtered by a
  * label selector: a new JSON array, or NULL with *cause (bad selector).
  */
@@ -161,33 +200,15 @@ json_t *
 relay_agent_list(struct relay_agents *as, const struct ph_claims *cl, const char *selector,
     char **cause)
 {
-	struct relay_agent *a;
-	json_t *out, *j;
-	int m;
+	json_t *out;
 
 	if ((out = json_array()) == NULL) {
 		*cause = strdup("out of memory");
 		return NULL;
 	}
-	for (a = as->head; a != NULL; a = a->next) {
-		if (!a->welcomed || (j = relay_agent_json(a)) == NULL)
-			continue;
-		if (!relay_auth_may_touch(cl, j)) {
-			json_decref(j);
-			continue;
-		}
-		if (selector != NULL) {
-			if ((m = ph_selector_match(selector, j, cause)) < 0) {
-				json_decref(j);
-				json_decref(out);
-				return NULL;
-			}
-			if (!m) {
-				json_decref(j);
-				continue;
-			}
-		}
-		json_array_append_new(out, j);
+	if (relay_agent_each(as, cl, selector, relay_agent_list_add, out, cause) != 0) {
+		json_decref(out);
+		return NULL;
 	}
 	return out;
 }

@@ -27,6 +27,10 @@ struct relay_agent *relay_agent_find(struct relay_agents *as, const char *id);
 json_t	*relay_agent_json(const struct relay_agent *a);
 json_t	*relay_agent_list(struct relay_agents *as, const struct ph_claims *cl,
 	    const char *selector, char **cause);
+/* The same agents, one at a time to fn (JSON borrowed): 0, or -1 with *cause. */
+int	relay_agent_each(struct relay_agents *as, const struct ph_claims *cl,
+	    const char *selector, int (*fn)(json_t *agent, void *arg), void *arg,
+	    char **cause);
 int	relay_agent_send(struct relay_agent *a, json_t *obj);
 json_t	*relay_agent_attribution(struct relay_agents *as, const char *claimed,
 	    const char *sub, const char *instance, char **cause);

@@ -21,9 +21,13 @@
  * removes an agent's claim only if it is still its own (compare and
  * delete), so a late clean-up never removes another relay's entry.
  *
- * The listing is one script too: for every live relay, the entries of its
- * hash whose claim is still that relay's.  An agent that moved is listed
- * once, where it is now; a dead relay's agents vanish with its alive key.
+ * The listing is one script too: for every live relay but the asking one
+ * (which lists its own agents from memory), the entries of its hash whose
+ * claim is still that relay's.  An agent that moved is listed once, where
+ * it is now; a dead relay's agents vanish with its alive key.  The entries
+ * reach the caller as text, parsed one at a time (relay-http.c), never as
+ * one JSON tree of the whole fleet: at 30,000 agents that tree alone was
+ * tens of MB, which the relay's heap then kept.
  *
  * Redis restarted empty: a beat's EXPIRE of our hash answers 0, and the
  * relay writes every local agent again (relay_agents_republish); the same
@@ -71,7 +75,9 @@ static const char fleet_gone_lua[] =
 static const char fleet_list_lua[] =
 "local out = {}\n"
 "for _, rid in ipairs(redis.call('SMEMBERS', 'ph:relays')) do\n"
-"  if redis.call('EXISTS', 'ph:relay:' .. rid) == 1 then\n"
+"  if rid == ARGV[1] then\n"
+"    -- the asking relay lists its own agents from memory\n"
+"  elseif redis.call('EXISTS', 'ph:relay:' .. rid) == 1 then\n"
 "    local h = redis.call('HGETALL', 'ph:relay:' .. rid .. ':agents')\n"
 "    for i = 1, #h, 2 do\n"
 "      local c = redis.call('GET', 'ph:agent:' .. h[i])\n"
@@ -247,23 +253,22 @@ static void
 fleet_list_reply(struct relay_reply *rp, void *arg)
 {
 	struct fleet_list *fl = arg;
-	json_t *out = NULL, *j;
-	size_t i;
+	struct relay_fleet_entry *e = NULL;
+	size_t i, n = 0;
 
-	if (rp != NULL && rp->type == RELAY_REPLY_ARRAY && (out = json_array()) != NULL) {
+	if (rp != NULL && rp->type == RELAY_REPLY_ARRAY &&
+	    (e = calloc(rp->n + 1, sizeof *e)) != NULL) {
 		for (i = 0; i < rp->n; i++) {
 			if (rp->elem[i] == NULL || rp->elem[i]->type != RELAY_REPLY_STRING)
 				continue;
-			j = json_loadb(rp->elem[i]->str, rp->elem[i]->len, 0, NULL);
-			if (json_is_object(j))
-				json_array_append_new(out, j);
-			else
-				json_decref(j);
+			e[n].json = rp->elem[i]->str;
+			e[n].len = rp->elem[i]->len;
+			n++;
 		}
 	} else if (rp != NULL && rp->type == RELAY_REPLY_ERROR)
 		ph_warn("fleet: listing script failed: %.200s", rp->str);
-	fl->done(out, fl->arg);
-	json_decref(out);
+	fl->done(e, n, fl->arg);
+	free(e);
 	free(fl);
 }
 
@@ -276,7 +281,8 @@ relay_fleet_list(relay_fleet_listed done, void *arg)
 		return -1;
 	fl->done = done;
 	fl->arg = arg;
-	if (relay_redis_cmdv(fleet_list_reply, fl, "EVAL", fleet_list_lua, "0", NULL) != 0) {
+	if (relay_redis_cmdv(fleet_list_reply, fl, "EVAL", fleet_list_lua, "0", F->id,
+	    NULL) != 0) {
 		free(fl);
 		return -1;
 	}

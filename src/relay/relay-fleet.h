@@ -28,8 +28,21 @@ struct relay_fleet {
 
 /* A claim's answer: 0 taken, 1 held by another live agent (holder: its relay), -1 no answer. */
 typedef void (*relay_fleet_claimed)(int result, const char *holder, void *arg);
-/* The listing: entries (a JSON array of agent objects, borrowed) or NULL (partial). */
-typedef void (*relay_fleet_listed)(json_t *entries, void *arg);
+/*
+ * One agent of another relay, as Redis holds it: the text of its JSON
+ * object (what `ls` shows, with "relay"), unchecked: the caller parses it.
+ */
+struct relay_fleet_entry {
+	const char	*json;
+	size_t		 len;
+};
+/*
+ * The listing: the other relays' agents (borrowed for the call), or
+ * entries NULL when Redis did not answer (the listing is partial).  This
+ * relay's own agents are not among them: it lists those from memory.
+ */
+typedef void (*relay_fleet_listed)(const struct relay_fleet_entry *entries, size_t n,
+	    void *arg);
 
 void	relay_fleet_init(void);
 const char *relay_fleet_id(void);		/* this relay's id in the directory */
@@ -44,7 +57,7 @@ int	relay_fleet_claim(const char *id, const char *instance, json_t *entry,
 	    relay_fleet_claimed done, void *arg);
 /* The agent left: its entries go, if they are still this relay's. */
 void	relay_fleet_gone(const char *id, const char *instance);
-/* Every agent of the fleet, each once.  -1 when Redis is down: done not called. */
+/* Every agent of the other relays, each once.  -1 when Redis is down: done not called. */
 int	relay_fleet_list(relay_fleet_listed done, void *arg);
 
 #endif

@@ -17,8 +17,8 @@
  * Life: IDLE -> RESOLVING -> CONNECTING -> HELLO (AUTH, SELECT, PING
  * pipelined) -> UP.  Commands are refused outside UP.  Replies come in
  * the order commands went, each to the callback queued with it.  Any
- * failure (connect, TLS, a reply past the bound, an error to AUTH, an
- * answer later than RELAY_REDIS_ANSWER_MS) drops the connection: the
+ * failure (connect, TLS, a reply past the bound, an error to AUTH, no
+ * answer for RELAY_REDIS_ANSWER_MS while commands wait) drops the connection: the
  * waiting callbacks get NULL, and the next dial is after a backoff that
  * doubles from 100 ms to RELAY_REDIS_BACKOFF_MAX, jittered.
  */
@@ -353,10 +353,24 @@ relay_redis_tick(int64_t now_ms)
 		return;
 	case RELAY_REDIS_HELLO:
 	case RELAY_REDIS_UP:
-		if (R->head != NULL && now_ms - R->head->sent_ms > RELAY_REDIS_ANSWER_MS) {
+		/*
+		 * Nothing from Redis for 5 s while commands wait: the oldest
+		 * one's age alone is not it -- a relay that writes all its
+		 * agents again sends thousands of claims at once, and their
+		 * answers come steadily for longer than that (at 10,000 agents
+		 * a relay, each such drop set off the next relay's:
+		 * bench/fleet-scale), and a listing of 30,000 agents is several
+		 * MB.  A tick that comes late (this loop was stalled) judges
+		 * nothing: the answers may be waiting unread on the socket.
+		 */
+		if (R->head != NULL && now_ms - R->tick_ms < 2 * 1000 &&
+		    now_ms - R->head->sent_ms > RELAY_REDIS_ANSWER_MS &&
+		    now_ms - R->answer_ms > RELAY_REDIS_ANSWER_MS) {
+			R->tick_ms = now_ms;
 			redis_drop("no answer within 5 s");
 			return;
 		}
+		R->tick_ms = now_ms;
 		if (R->state == RELAY_REDIS_UP && R->ping_ms == 0 &&
 		    relay_redis_cmdv(redis_tick_ping, NULL, "PING", NULL) == 0)
 			R->ping_ms = now_ms;
@@ -415,6 +429,7 @@ redis_rx(const uint8_t *p, size_t n)
 	int r;
 	char buf[200];
 
+	R->answer_ms = ph_mono_ms();	/* Redis is answering (relay_redis_tick) */
 	if (R->tls == NULL)
 		return redis_plain(p, n);
 	if (ph_tls_feed(R->tls, p, n) != 0)

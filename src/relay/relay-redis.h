@@ -54,6 +54,8 @@ struct relay_redis {
 	int64_t			 state_ms;	/* when state was entered */
 	int			 backoff_ms;
 	int64_t			 ping_ms;	/* a PING out since then, or 0 */
+	int64_t			 answer_ms;	/* the last bytes from Redis came then */
+	int64_t			 tick_ms;	/* the last relay_redis_tick */
 	lws_sorted_usec_list_t	 sul;		/* dial again; DNS poll */
 	void			(*up)(void);	/* the link is up (again): republish */
 	char			 last_error[160];

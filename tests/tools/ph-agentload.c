@@ -6,10 +6,13 @@
  * pings (libwebsockets sends the pongs).  Connections are bound to source
  * addresses spread over 127.1.0.0/16 (FROM_BASE + i / PER_ADDR), so a
  * relay's per-address connection limit stays on while it is loaded.
+ * --addr-base K starts at the K-th address instead, so that several
+ * loaders (bench/fleet-scale: a process holds at most 20,000 descriptors
+ * here) use disjoint sources.
  *
  * Usage: ph-agentload --url wss://127.0.0.1:PORT --ca FILE --token @FILE
  *   [-n AGENTS] [--per-addr N] [--inflight N] [--prefix NAME] [--hold SECS]
- *   [--retries N] [--pad BYTES]
+ *   [--retries N] [--pad BYTES] [--addr-base K]
  *
  * A dial that fails before the welcome (refused at accept by the relay's
  * per-address limit, a handshake cut short) is tried again like a real
@@ -50,7 +53,7 @@ struct conn {
 };
 
 static struct conn	*conns;
-static int		 nconns, per_addr = 50, inflight = 64, next_dial;
+static int		 nconns, per_addr = 50, addr_base, inflight = 64, next_dial;
 static int		 pending, welcomed, failed, lost, ready_said;
 
 /*
@@ -86,7 +89,7 @@ dial(int i)
 	struct lws_client_connect_info ci;
 	static char ifaces[1][32];
 	char *iface = ifaces[0];
-	int a = i / per_addr;
+	int a = addr_base + i / per_addr;
 
 	/* 127.1.0.1 and up: a /16 holds 65,534 sources. */
 	snprintf(iface, sizeof ifaces[0], "127.1.%d.%d", (a + 1) / 256, (a + 1) % 256);
@@ -319,6 +322,7 @@ main(int argc, char **argv)
 		{ "hold", required_argument, NULL, 'H' },
 		{ "retries", required_argument, NULL, 'r' },
 		{ "pad", required_argument, NULL, 'P' },
+		{ "addr-base", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct lws_context_creation_info info;
@@ -342,15 +346,17 @@ main(int argc, char **argv)
 		case 'H': hold = strtol(optarg, NULL, 10); break;
 		case 'r': max_retries = atoi(optarg); break;
 		case 'P': padlen = strtol(optarg, NULL, 10); break;
+		case 'A': addr_base = atoi(optarg); break;
 		default: return 2;
 		}
 	}
 	if (url == NULL || token == NULL || nconns < 1 || per_addr < 1 || inflight < 1 ||
-	    nconns / per_addr > 65000 || max_retries < 0 || padlen < 0 ||
+	    addr_base < 0 || addr_base > 65000 ||
+	    addr_base + nconns / per_addr > 65000 || max_retries < 0 || padlen < 0 ||
 	    padlen > 16384) {
 		fprintf(stderr, "usage: ph-agentload --url wss://HOST:PORT --ca FILE "
 		    "--token @FILE [-n AGENTS] [--per-addr N] [--inflight N] "
-		    "[--prefix NAME] [--hold SECS] [--retries N] [--pad BYTES]\n");
+		    "[--prefix NAME] [--hold SECS] [--retries N] [--pad BYTES] [--addr-base K]\n");
 		return 2;
 	}
 	if (token[0] == '@' && (token = ph_secret_value(token, &cause)) == NULL) {
