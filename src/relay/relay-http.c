@@ -558,14 +558,19 @@ relay_http_artifact_removed(const char *err, void *arg)
 	}
 	w->artifact = 0;	/* answered like a listing: body and status */
 	if (err == NULL) {
-		w->body = ph_asprintf("{\"deleted\":\"%s\"}", w->id);
+		struct relay_http_out o;
+		char *s = ph_asprintf("{\"deleted\":\"%s\"}", w->id);
+
+		memset(&o, 0, sizeof o);
+		if (s != NULL && relay_http_put_str(&o, s) != 0) {
+			free(o.b);
+			o.b = NULL;
+		}
+		free(s);
+		w->body = o.b;
 		w->status = 200;
 	} else {
-		json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", PH_ERR_INTERNAL,
-		    "message", err);
-
-		w->body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-		json_decref(j);
+		w->body = relay_http_error_body(PH_ERR_INTERNAL, err);
 		w->status = 500;
 	}
 	lws_callback_on_writable(w->wsi);
