@@ -378,21 +378,25 @@ agent_session_exit(struct agent_session *s, json_t *exit_msg)
 	}
 	if (s->sealed != NULL) {
 		/*
-		 * The client acts on the sealed exit; the relay gets it again in
-		 * the clear for its audit, and does not forward that one.
+		 * The client acts on the sealed exit; the relay gets it in the
+		 * clear for its audit first (it does not forward that one), so
+		 * it has it before the client, done, can leave.
 		 */
 		char	*why = NULL;
 		json_t	*copy = json_deep_copy(exit_msg);
 
+		if (copy == NULL || agent_chan_push_ctl(&s->chan, copy) != 0) {
+			json_decref(exit_msg);
+			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+			    "cannot queue exit");
+			return;
+		}
 		if (agent_seal_ctl(s, exit_msg, &why) != 0) {
-			json_decref(copy);
 			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "%s", why);
 			free(why);
 			return;
 		}
-		exit_msg = copy;
-	}
-	if (agent_chan_push_ctl(&s->chan, exit_msg) != 0) {
+	} else if (agent_chan_push_ctl(&s->chan, exit_msg) != 0) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "cannot queue exit");
 		return;
 	}

@@ -68,6 +68,7 @@
 #include <jansson.h>
 
 #include "porthole/log.h"
+#include "porthole/proc.h"
 #include "porthole/util.h"
 
 #include "agent.h"
@@ -294,23 +295,6 @@ tracer_fatal(struct tracer *t, int sig)
 	return (cgt & bit) == 0 && (ign & bit) == 0;
 }
 
-static void
-tracer_comm(pid_t pid, char *buf, size_t len)
-{
-	char	path[64];
-	ssize_t	n;
-	int	fd;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 /* What the crash's worker writes: s, tid faulting with sig. */
 struct tracer_held {
 	struct dump_snap	*s;
@@ -433,7 +417,7 @@ tracer_capture(struct tracer *t, struct dump_snap *s, pid_t tid, int sig)
 		if (s->t[i].tid == tid)
 			th = &s->t[i];
 	si = th != NULL ? (const siginfo_t *)(const void *)th->siginfo : NULL;
-	tracer_comm(t->app, comm, sizeof comm);
+	ph_proc_comm(t->app, comm, sizeof comm);
 	snprintf(addr, sizeof addr, "0x%llx", si != NULL ?
 	    (unsigned long long)(uintptr_t)si->si_addr : 0ULL);
 	snprintf(trigger, sizeof trigger, "crash: SIG%s (signal %d) in thread %d%s%s",

@@ -211,24 +211,6 @@ watch_pid(const struct agent_watch *w)
 	}
 }
 
-/* The process's command name, for the artifact. */
-static void
-watch_comm(pid_t pid, char *buf, size_t len)
-{
-	char	path[64];
-	ssize_t	n;
-	int	fd;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 /* Growth of rss over the window, bytes per ms; -1 until the window is full. */
 static double
 watch_growth(struct agent_watch *w, int64_t now, uint64_t rss)
@@ -299,7 +281,7 @@ watch_fire(struct agent_watch *w, pid_t pid, uint64_t rss, const struct ph_cgmem
 			    s1, sizeof s1), ph_size_fmt(need, s2, sizeof s2));
 		}
 	}
-	watch_comm(pid, comm, sizeof comm);
+	ph_proc_comm(pid, comm, sizeof comm);
 	reading = json_pack("{s:I, s:I, s:I, s:I}", "rss_bytes", (json_int_t)rss,
 	    "cgroup_usage_bytes", (json_int_t)cg->usage,
 	    "cgroup_working_set_bytes", (json_int_t)cg->working_set,

@@ -509,3 +509,25 @@ ph_cgmem_read(const char *root, const char *cgroot, pid_t pid, struct ph_cgmem *
 	c->path[0] = '\0';
 	return 0;
 }
+
+/*
+ * pid's command name (/proc/PID/comm, of the live system) into buf, ""
+ * when it cannot be read: one open and one read, no allocation (the crash
+ * tracer calls it while the app is stopped).
+ */
+void
+ph_proc_comm(pid_t pid, char *buf, size_t len)
+{
+	char	path[64];
+	ssize_t	n;
+	int	fd;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}

@@ -41,7 +41,7 @@ Test(frame, raw_types_pass_through)
 
 Test(frame, empty_and_unknown_type_are_policy_errors)
 {
-	uint8_t bad[] = { 0x07, 'x' };	/* 0x05 SEALED and 0x06 COPY are protocol 4's */
+	uint8_t bad[] = { 0x08, 'x' };	/* 0x05 SEALED, 0x06 COPY, 0x07 STREAM are taken */
 	struct ph_frame f;
 	const char *cause = NULL;
 	int code = 0;

@@ -32,6 +32,8 @@ struct ph_proc {
 /* Read one process under root (root "/" reads /proc).  See above for ESRCH. */
 int	ph_proc_read(const char *root, pid_t pid, struct ph_proc *p, char **cause);
 void	ph_proc_clear(struct ph_proc *p);
+/* pid's /proc/PID/comm into buf ("" when unreadable); no allocation. */
+void	ph_proc_comm(pid_t pid, char *buf, size_t len);
 
 /* The pids under root/proc, sorted; *pids is malloc'd. */
 int	ph_proc_pids(const char *root, pid_t **pids, size_t *n, char **cause);

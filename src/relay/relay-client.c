@@ -577,14 +577,14 @@ const struct relay_endpoint relay_client_endpoint = {
 };
 
 /*
- * The recording failed: audit it; with recordings required the session
- * ends here (the output that could not be recorded is not forwarded).
- * -1 when the session is closing because of it.
+ * The recording failed (err says why): audit it; with recordings required
+ * the session ends here (the output that could not be recorded is not
+ * forwarded).  -1 when the session is closing because of it.
  */
 static int
-relay_client_record_failed(struct relay_sessions *ss, struct relay_session *s)
+relay_client_recording_failed(struct relay_sessions *ss, struct relay_session *s,
+    const char *err)
 {
-	const char *err = relay_record_error(s->rec);
 	char why[160], msg[512];
 	int req = relay_record_required();
 
@@ -604,6 +604,13 @@ relay_client_record_failed(struct relay_sessions *ss, struct relay_session *s)
 	return -1;
 }
 
+/* The recording's writer failed. */
+static int
+relay_client_record_failed(struct relay_sessions *ss, struct relay_session *s)
+{
+	return relay_client_recording_failed(ss, s, relay_record_error(s->rec));
+}
+
 /*
  * A sealed session the relay records but whose agent sends no copy (its
  * `seal` lacks `record`): what the relay cannot read it cannot record.
@@ -611,22 +618,8 @@ relay_client_record_failed(struct relay_sessions *ss, struct relay_session *s)
 static int
 relay_client_no_copy(struct relay_sessions *ss, struct relay_session *s)
 {
-	const char *err = "the agent sends no copy of the sealed session for the recording";
-	int req = relay_record_required();
-
-	ph_warn("session %.8s: %s%s", s->sid, err,
-	    req ? "; recordings are required: closing the session" : "");
-	relay_audit("recording_failed", json_pack("{s:s,s:s,s:s,s:b,s:s}", "sid", s->sid,
-	    "recording", relay_record_path(s->rec), "error", err, "required", req,
-	    "action", req ? "session closed" : "session goes on unrecorded"));
-	if (s->audit != NULL)
-		json_object_set_new(s->audit, "recording_error", json_string(err));
-	if (!req)
-		return 0;
-	relay_session_abort(ss, s, "recording failed: no copy", RELAY_ERR_RECORDING,
-	    PH_CLOSE_INTERNAL, "the relay could not record this session (the agent "
-	    "sends no copy of it) and recordings are required: the session was closed");
-	return -1;
+	return relay_client_recording_failed(ss, s,
+	    "the agent sends no copy of the sealed session for the recording");
 }
 
 /*

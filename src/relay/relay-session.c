@@ -402,6 +402,13 @@ relay_session_data_closed(struct relay_sessions *ss, struct relay_session *s,
 			ss->io->close(s->client, code, "agent ended the session", 0);
 		break;
 	case RELAY_SESSION_SPLICED:
+		if (s->exit_seen && peer_close == PH_CLOSE_NORMAL) {
+			/* sealed: the exit went out as the record before this close */
+			s->state = RELAY_SESSION_EXITED;
+			if (s->client != NULL)
+				ss->io->close(s->client, PH_CLOSE_NORMAL, "", 0);
+			break;
+		}
 		s->state = RELAY_SESSION_FAILED;
 		if (s->client == NULL)
 			break;
@@ -454,6 +461,26 @@ relay_session_exit(struct relay_sessions *ss, struct relay_session *s, json_t *e
 		ss->io->close(s->client, PH_CLOSE_NORMAL, "", 0);
 	if (s->data != NULL)
 		ss->io->close(s->data, PH_CLOSE_NORMAL, "", 0);
+}
+
+/*
+ * A sealed session's clear `exit`: the audit's copy, sent by the agent
+ * before the sealed exit the client acts on.  The session goes on until
+ * that record has passed and the agent closed its channel (1000).
+ */
+static void
+relay_session_exit_seen(struct relay_session *s, json_t *exit)
+{
+	json_t *v;
+
+	if (s->state != RELAY_SESSION_SPLICED || s->exit_seen)
+		return;
+	s->exit_seen = 1;
+	if ((v = json_object_get(exit, "code")) != NULL)
+		relay_session_end(s, "exit %lld", (long long)json_integer_value(v));
+	else
+		relay_session_end(s, "exit signal %lld", (long long)
+		    json_integer_value(json_object_get(exit, "signal")));
 }
 
 /* SPLICED -> ERRORED: the agent sent `error` (the first reason stays). */
@@ -585,7 +612,9 @@ relay_session_agent_frame(struct relay_sessions *ss, struct relay_session *s,
 		relay_session_forward(ss, s, s->data, s->client, msg, len);
 	if (f->type != PH_FRAME_CONTROL)
 		return;
-	if (f->ctl == PH_CTL_EXIT)
+	if (f->ctl == PH_CTL_EXIT && s->sealed)
+		relay_session_exit_seen(s, f->json);
+	else if (f->ctl == PH_CTL_EXIT)
 		relay_session_exit(ss, s, f->json);
 	else if (f->ctl == PH_CTL_ERROR)
 		relay_session_agent_error(s, f->json);

@@ -105,6 +105,13 @@ struct relay_session {
 	 * the relay) pass; their contents are never read.
 	 */
 	int			 sealed;
+	/*
+	 * Sealed: the agent's clear `exit` (the audit's copy) comes before its
+	 * sealed one, which the relay cannot tell from any other record; it
+	 * is kept here and the session counts as exited once the agent closes
+	 * its data channel normally after the sealed one.
+	 */
+	int			 exit_seen;
 	/* The owner's (relay-client.c); the state machine never reads them. */
 	char			 peer[64];	/* client address */
 	json_t			*audit;		/* session_opened's members, once sent */

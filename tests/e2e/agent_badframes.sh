@@ -54,7 +54,7 @@ run_case() {
 	wait "$agent" 2>/dev/null
 }
 
-run_case unknown-type 1008 bad_frame --hex 07aa
+run_case unknown-type 1008 bad_frame --hex 08aa
 run_case text-message 1008 bad_frame --text hello
 run_case invalid-json 1008 bad_json --hex 037b2274797065
 run_case schema 1008 bad_message --hex 037b2274797065223a22726573697a65227d

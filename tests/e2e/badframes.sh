@@ -32,7 +32,7 @@ expect() {
 	case $out in *"close $code"*) ok "$name: close $code";; *) fail "$name: no close $code in: $out";; esac
 }
 
-expect "unknown type byte" 1008 bad_frame "$(probe /v1/session "$OP" $S --hex 07aa)"
+expect "unknown type byte" 1008 bad_frame "$(probe /v1/session "$OP" $S --hex 08aa)"
 expect "empty message" 1008 bad_frame "$(probe /v1/session "$OP" $S --hex '')"
 expect "text message" 1008 bad_frame "$(probe /v1/session "$OP" $S --text hello)"
 expect "invalid JSON" 1008 bad_json "$(probe /v1/session "$OP" $S --ctl '{"type":')"
