@@ -43,7 +43,11 @@ want=$?
 eq "without porthole the namespace ends as a SIGSEGV (139)" "$want" 139
 crashrun segv $NS "$AGENT_BIN" -- "$APP" segv 2000 "$T/segv"
 eq "with crash capture the status is the same" "$?" "$want"
-[ -n "$NS" ] && eq "the app was PID 1" "$(cat "$T/segv/ready")" 1
+if [ -n "$NS" ]; then
+	eq "the app was PID 1" "$(cat "$T/segv/ready")" 1
+else
+	log "skipped: the app was PID 1 (no pid namespace here)"
+fi
 contains "the agent says it captures the crash" "$(cat "$T/segv.err")" "crash capture: tracing pid"
 contains "... and that the core is stored before the signal goes back" "$(cat "$T/segv.err")" \
 	"is stored"
