@@ -402,8 +402,12 @@ relay_session_data_closed(struct relay_sessions *ss, struct relay_session *s,
 			ss->io->close(s->client, code, "agent ended the session", 0);
 		break;
 	case RELAY_SESSION_SPLICED:
-		if (s->exit_seen && peer_close == PH_CLOSE_NORMAL) {
-			/* sealed: the exit went out as the record before this close */
+		if (s->exit_seen) {
+			/*
+			 * Sealed: the exit went out as the record before this
+			 * close (whatever code lws reports for it: 0 when the
+			 * agent's close frame was not seen as such).
+			 */
 			s->state = RELAY_SESSION_EXITED;
 			if (s->client != NULL)
 				ss->io->close(s->client, PH_CLOSE_NORMAL, "", 0);

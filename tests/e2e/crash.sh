@@ -78,7 +78,8 @@ check "its core is listed" wait_for 20 stored abort
 contains "trigger: SIGABRT" "$(jq -r .trigger <<<"$(art_of abort)")" "crash: SIGABRT (signal 6)"
 
 # --- 3: handled signals pass through untouched -------------------------------------
-crashrun handled "$AGENT_BIN" -- "$APP" handled 2000
+# The app waits for its tracer (a slow sanitizer build attaches late).
+crashrun handled env PH_CRASHAPP_TRACED=1 "$AGENT_BIN" -- "$APP" handled 2000
 eq "the app with handlers exits as it would (7)" "$?" 7
 eq "it took its 2000 handled SIGSEGVs" "$(awk '$1 == "segv" { print $2 }' "$T/handled.out")" 2000
 eq "and its 2000 SIGURGs" "$(awk '$1 == "urg" { print $2 }' "$T/handled.out")" 2000

@@ -13,7 +13,9 @@
  *                                through a null pointer, skipped with
  *                                siglongjmp), then N SIGURGs raised and
  *                                caught; prints "segv N NS_EACH" and
- *                                "urg N NS_EACH", exits 7
+ *                                "urg N NS_EACH", exits 7; with
+ *                                PH_CRASHAPP_TRACED=1 it first waits (up
+ *                                to 60 s) until it has a tracer
  *
  * DIR/ready holds the pid (1 as a namespace's init).
  */
@@ -34,6 +36,28 @@ on_segv(int sig)
 {
 	(void)sig;
 	siglongjmp(jb, 1);
+}
+
+/* Wait up to ms until /proc/self/status shows a TracerPid. */
+static void
+wait_traced(long ms)
+{
+	char	line[256];
+	FILE	*f;
+	long	waited, tracer;
+
+	for (waited = 0; waited < ms; waited += 20) {
+		tracer = 0;
+		if ((f = fopen("/proc/self/status", "r")) != NULL) {
+			while (fgets(line, sizeof line, f) != NULL)
+				if (sscanf(line, "TracerPid: %ld", &tracer) == 1)
+					break;
+			fclose(f);
+		}
+		if (tracer != 0)
+			return;
+		usleep(20000);
+	}
 }
 
 static void
@@ -99,6 +123,8 @@ main(int argc, char **argv)
 		sigaction(SIGSEGV, &sa, NULL);
 		sa.sa_handler = on_urg;
 		sigaction(SIGURG, &sa, NULL);
+		if (getenv("PH_CRASHAPP_TRACED") != NULL)
+			wait_traced(60000);
 		t0 = now_ns();
 		for (i = 0; i < n; i++) {
 			if (sigsetjmp(jb, 1) == 0)
