@@ -341,18 +341,13 @@ fail:
 	return NULL;
 }
 
-/* {"error": {"code": code, "message": message}} as a body. */
+/* The string s (taken: freed) as a body; NULL when s is or memory runs out. */
 static struct relay_http_body *
-relay_http_error_body(const char *code, const char *message)
+relay_http_str_body(char *s)
 {
 	struct relay_http_out o;
-	json_t *j;
-	char *s;
 
 	memset(&o, 0, sizeof o);
-	j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
 	if (s == NULL || relay_http_put_str(&o, s) != 0) {
 		free(s);
 		free(o.b);
@@ -360,6 +355,19 @@ relay_http_error_body(const char *code, const char *message)
 	}
 	free(s);
 	return o.b;
+}
+
+/* {"error": {"code": code, "message": message}} as a body. */
+static struct relay_http_body *
+relay_http_error_body(const char *code, const char *message)
+{
+	json_t *j;
+	char *s;
+
+	j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return relay_http_str_body(s);
 }
 
 /* Redis answered the fleet's listing (entries NULL: it did not). */
@@ -558,16 +566,7 @@ relay_http_artifact_removed(const char *err, void *arg)
 	}
 	w->artifact = 0;	/* answered like a listing: body and status */
 	if (err == NULL) {
-		struct relay_http_out o;
-		char *s = ph_asprintf("{\"deleted\":\"%s\"}", w->id);
-
-		memset(&o, 0, sizeof o);
-		if (s != NULL && relay_http_put_str(&o, s) != 0) {
-			free(o.b);
-			o.b = NULL;
-		}
-		free(s);
-		w->body = o.b;
+		w->body = relay_http_str_body(ph_asprintf("{\"deleted\":\"%s\"}", w->id));
 		w->status = 200;
 	} else {
 		w->body = relay_http_error_body(PH_ERR_INTERNAL, err);
