@@ -43,7 +43,7 @@ def until(cond, what, secs=60):
     end = time.monotonic() + secs
     while not cond():
         if time.monotonic() > end:
-            sys.exit("shell driver: no " + what)
+            sys.exit("shell driver: no %s; the terminal showed: %r" % (what, out[-600:]))
         r, _, _ = select.select([fd], [], [], 0.1)
         if r:
             out += os.read(fd, 4096)
@@ -52,8 +52,18 @@ def running(name):
                           stdout=subprocess.DEVNULL).returncode == 0
 # Type only once the remote shell answers: until then the local terminal
 # may still be cooked, and a Ctrl-Z would stop the CLI itself.
-os.write(fd, b"M=%s; echo rdy''x\r" % m.encode())
-until(lambda: b"rdyx" in out, "remote shell")
+# A slow (sanitizer) build under a loaded CI machine can take long to open
+# the shell: wait for it generously, typing the harmless probe again now
+# and then in case the first copy went to a terminal not yet set up.
+probe = b"M=%s; echo rdy''x\r" % m.encode()
+for _ in range(12):
+    os.write(fd, probe)
+    try:
+        until(lambda: b"rdyx" in out, "remote shell", 15)
+        break
+    except SystemExit:
+        pass
+until(lambda: b"rdyx" in out, "remote shell", 1)
 os.write(fd, b"bash -c 'exec -a \"$0-stopped\" sleep 1000' \"$M\"\r")
 until(lambda: running("stopped"), "first job")
 os.write(fd, b"\x1a")
@@ -69,7 +79,7 @@ except OSError:
 os.waitpid(pid, 0)
 PY
 driver=$!
-check "shell: driver ready (jobs started)" wait_for 90 test -s "$T/shell.pid"
+check "shell: driver ready (jobs started)" wait_for 300 test -s "$T/shell.pid"
 stopped=$(pgrep -f -- "^$m-stopped( |\$)" | head -1)
 eq "shell: a job is stopped" "$(awk '{print $3}' "/proc/${stopped:-0}/stat" 2>/dev/null)" T
 kill -KILL "$(cat "$T/shell.pid")" 2>/dev/null

@@ -86,8 +86,12 @@ for a in flip drop reorder replay inject clear; do
 		contains "c2a $a: says why" "$(cat "$T/err")" "$want"
 	fi
 	if [ "$a" = replay ]; then
-		check "c2a replay: the program got the genuine record and no more" \
-			sh -c "s=\$(stat -c %s '$T/got'); [ \"\$s\" -gt 0 ] && [ \"\$s\" -lt 300000 ] && cmp -n \"\$s\" '$T/got' '$T/in'"
+		# The genuine first record may reach the program, or not: the
+		# agent ends the session at the replayed copy, and the program can
+		# be gone before it wrote what it had read.  What it wrote is a
+		# true prefix of the input, never the record twice.
+		check "c2a replay: the program got at most the genuine record" \
+			sh -c "s=\$(stat -c %s '$T/got'); [ \"\$s\" -lt 300000 ] && cmp -n \"\$s\" '$T/got' '$T/in'"
 	else
 		eq "c2a $a: nothing reached the program" "$(stat -c %s "$T/got" 2>/dev/null || echo 0)" 0
 	fi
