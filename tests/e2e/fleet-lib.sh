@@ -30,6 +30,9 @@ rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 declare -a RELAY_PIDS RELAY_PORTS
 start_fleet_relay() {
 	local n=$1; shift
+	# Emptied here, not by the redirect below, which happens later in the
+	# child: a restarted relay N must not be found by its last run's line.
+	: >"$T/relay$n.out"; : >"$T/relay$n.err"
 	"$RELAY_BIN" --dev --state "$STATE" --listen 127.0.0.1:0 --redis "$REDIS_URL" "$@" \
 		>"$T/relay$n.out" 2>"$T/relay$n.err" &
 	RELAY_PIDS[$n]=$!
