@@ -78,8 +78,10 @@ for a in flip drop reorder replay inject clear; do
 	if [ "$a" = clear ]; then want="STDIN is not allowed"; else want="did not open"; fi
 	contains "c2a $a: says why" "$(cat "$T/err")" "$want"
 	if [ "$a" = replay ]; then
-		check "c2a replay: the program got the genuine record and no more" \
-			sh -c "s=\$(stat -c %s '$T/got'); [ \"\$s\" -gt 0 ] && [ \"\$s\" -lt 300000 ] && cmp -n \"\$s\" '$T/got' '$T/in'"
+		# The genuine record may or may not have reached the file before
+		# the agent stopped the program: a prefix, never the replay.
+		check "c2a replay: the program got at most the genuine record" \
+			sh -c "s=\$(stat -c %s '$T/got'); [ \"\$s\" -lt 300000 ] && { [ \"\$s\" -eq 0 ] || cmp -n \"\$s\" '$T/got' '$T/in'; }"
 	else
 		eq "c2a $a: nothing reached the program" "$(stat -c %s "$T/got" 2>/dev/null || echo 0)" 0
 	fi
