@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,6 +86,50 @@ relay_conn_tcp_alive(struct lws *wsi)
 	return 1;
 }
 
+/*
+ * The peer's last words.  A peer that sends its last frames and hangs up
+ * (FIN, or RST when it closed with our bytes unread) leaves them in the
+ * kernel's receive queue, where Linux keeps them readable even after a
+ * reset.  libwebsockets 4.1.6 loses them in two ways: a write that meets
+ * the reset marks the socket unusable and the wsi is closed before its
+ * input is read (it serves POLLOUT before POLLIN), and a POLLHUP while
+ * reads are paused closes it at once (research, libwebsockets §8).  So
+ * the relay writes nothing to a peer that hung up while something it
+ * sent is unread or reads are paused (a write would only provoke or meet
+ * the reset), and a paused connection whose peer hung up after a FIN
+ * counts as alive: what it said waits, bounded by the socket buffer,
+ * until the other side drains and reads resume.
+ */
+static int
+relay_conn_peer_hungup(struct lws *wsi)
+{
+	struct pollfd pfd;
+
+	pfd.fd = (int)lws_get_socket_fd(wsi);
+	pfd.events = POLLRDHUP;
+	pfd.revents = 0;
+	return pfd.fd >= 0 && poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/* Has the peer hung up with input the relay has not read yet? */
+static int
+relay_conn_last_words(struct relay_conn *c)
+{
+	int unread = 0;
+
+	if (!relay_conn_peer_hungup(c->wsi))
+		return 0;
+	if (c->pause == 0 &&
+	    (ioctl((int)lws_get_socket_fd(c->wsi), FIONREAD, &unread) != 0 || unread <= 0))
+		return 0;
+	if (!c->peer_gone)
+		ph_debug("%s: %s hung up: reading what it sent before writing",
+		    relay_endpoint(c->kind)->what, c->peer);
+	c->peer_gone = 1;
+	return 1;
+}
+
 /* Held up by flow control in either direction? */
 static int
 relay_conn_held(struct relay_conn *c)
@@ -105,7 +150,8 @@ relay_conn_keepalive(lws_sorted_usec_list_t *sul)
 		if (c->close_code != 0 || c->wsi == NULL || c->hung_up)
 			continue;
 		if (now - c->rx_ms >= ping && relay_conn_held(c) &&
-		    relay_conn_tcp_alive(c->wsi))
+		    (relay_conn_tcp_alive(c->wsi) ||
+		    ((c->pause & RELAY_PAUSE_PEER) && relay_conn_last_words(c))))
 			c->rx_ms = now;
 		if (now - c->rx_ms >= hangup) {
 			ph_info("%s: nothing from %s for %lld s: hanging up",
@@ -436,6 +482,8 @@ relay_conn_writeable(struct relay_conn *c, struct lws *wsi)
 		return 0;	/* lws calls once more after we returned -1 */
 	if (c->close_code != 0 && c->close_now)
 		goto close;
+	if ((c->ping_due || ph_queue_peek(&c->tx) != NULL) && relay_conn_last_words(c))
+		return 0;	/* read first; the peer reads nothing more */
 	if (c->ping_due) {
 		/*
 		 * One byte of payload: with none, the pong never came back as

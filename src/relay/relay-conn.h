@@ -63,6 +63,7 @@ struct relay_conn {
 	int64_t			 ping_ms;	/* ... and the relay last pinged it */
 	int			 ping_due;	/* send a ping at the next WRITEABLE */
 	int			 hung_up;	/* silent too long: being killed */
+	int			 peer_gone;	/* hung up with input still unread */
 
 	struct relay_conn	*prev, *next;	/* relay.conns: live WebSockets */
 };

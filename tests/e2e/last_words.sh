@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The agent's last words reach a client that stopped reading: the program
+# writes more than the relay holds for the client, exits 7, and the agent
+# sends its output, its exit and its close while the relay's reading of
+# the data channel is paused behind the stopped client.  The agent then
+# hangs up (its close is never answered); the relay must neither lose what
+# it did not read yet (a ping written to the closed socket brings a reset,
+# and libwebsockets drops unread input on it) nor drop the channel as
+# silent: once the client reads again, every byte and the exit code 7
+# arrive.  Pings every 2 s (hangup 6 s), and the client stays stopped well
+# past both.
+. "$(dirname "$0")/lib.sh"
+
+PORTHOLE_LOG=debug start_relay --hangup-secs 6
+PORTHOLE_LOG=debug start_agent e2e-last
+
+# More than the client's side holds (so the relay pauses the data channel)
+# and less than both sides together (so the agent can finish).
+size=$((5 * 1024 * 1024))
+freed() { grep -q "session .*: freed" "$T/agent-e2e-last.err"; }
+# The reader starts once the agent is done with the session, and some.
+ph exec e2e-last -- sh -c "head -c $size /dev/zero; exit 7" </dev/null 2>"$T/err" |
+	(wait_for 120 freed || echo "the agent never finished" >"$T/reader.err"
+	 sleep 8; wc -c >"$T/count")
+rc=${PIPESTATUS[0]}
+eq "the agent finished while the client was stopped" "$(cat "$T/reader.err" 2>/dev/null)" ""
+eq "every byte arrived" "$(cat "$T/count")" "$size"
+eq "the exit code came through" "$rc" 7
+eq "nothing on stderr" "$(cat "$T/err")" ""
+check "the relay paused its reading of the data channel" grep -q "reads paused (0x2)" "$T/relay.err"
+check "the relay held the channel: it did not hang up on it" \
+	sh -c "! grep -q 'hanging up' '$T/relay.err'"
+finish
