@@ -6,7 +6,8 @@
 # without the key says to whom it is sealed, `get --key` opens it into a
 # core gdb loads, and a wrong key, a flipped byte in the stored object, and
 # an upload the relay cut short (the agent's quota) are each refused with a
-# clear error and no file.  The unsealed path is recorder.sh's.
+# clear error and no file.  With the relay down, the spool holds the capture
+# sealed, and it opens once uploaded.  The unsealed path is recorder.sh's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/recorder-lib.sh"
 command -v zstd >/dev/null || { fail "zstd is missing (scripts/deps.sh installs it)"; finish; }
@@ -98,5 +99,28 @@ ph artifacts get "$(jq -r .id <<<"$art")" -o "$T/cut.core" --key "$T/operator-x2
 eq "a truncated sealed stream is refused" "$?" 255
 contains "as truncated" "$(cat "$T/cut.out")" "the sealed stream is truncated"
 check "nothing is written" test ! -e "$T/cut.core"
+
+# --- the spool holds sealed bytes too (EFS outlives the task) ------------------------
+mkdir -p "$T/spool"
+kill -TERM "$RELAY_PID"
+wait "$RELAY_PID" 2>/dev/null
+PORTHOLE_TOKEN=@$STATE/agent.token PORTHOLE_NAME=spooled PORTHOLE_LABELS=env=prod \
+	PORTHOLE_ARTIFACT_RECIPIENT=$RCPT PORTHOLE_SPOOL_DIR=$T/spool \
+	PORTHOLE_WATCH='--rss-above 16MiB --kind core' \
+	"$AGENT_BIN" -- "$LEAKER" 8 24 "$T/spool.ready" >"$T/spooled.out" 2>"$T/spooled.err" &
+PIDS+=("$!")
+check "the capture goes to the spool" wait_for 45 sh -c "ls '$T/spool' | grep -q '\.end\.json$'"
+spooled=$(ls "$T"/spool/*.zst)
+eq "the spooled capture is sealed" "$(head -c 8 "$spooled")" "PHSEALA1"
+eq "no marker of the app's heap in the spool" "$(grep -c -a 'PORTHOLE-LEAK-MARKER' "$spooled")" 0
+RELAY_LISTEN=127.0.0.1:$PORT start_relay --artifact-agent-quota 8MiB
+check "it arrives when the relay is back" wait_for 60 stored spooled
+art=$(artifacts_of | jq -c '[.artifacts[] | select(.name == "spooled")][0]')
+eq "spooled, sealed, complete" "$(jq -r '"\(.spooled) \(.sealed) \(.complete)"' <<<"$art")" "true $RCPT true"
+ph artifacts get "$(jq -r .id <<<"$art")" -o "$T/spooled.core" --key "$T/operator-x25519.pem" \
+	>"$T/spget.out" 2>&1
+eq "get --key opens it" "$?" 0
+gdb -batch -ex 'print (char *)blocks[0]' "$LEAKER" "$T/spooled.core" >"$T/gdb2.out" 2>&1
+contains "gdb: the marker from its heap" "$(cat "$T/gdb2.out")" '"PORTHOLE-LEAK-MARKER 0"'
 
 finish
