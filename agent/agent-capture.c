@@ -23,6 +23,13 @@
  * and removes it once the relay confirmed it (agent_capture_spool_kick).
  * Without a spool directory the capture is skipped and logged.
  *
+ * With PORTHOLE_ARTIFACT_RECIPIENT the bytes are sealed to that key here,
+ * as they come, before they go to the relay or the spool (artseal.h): a
+ * header, a record per piece the worker wrote, and a final record with
+ * the sender's verdict, the count and the SHA-256 of the clear stream.
+ * The begin message says `sealed` (the recipient), so the relay stores
+ * them as they are and checks only their framing.
+ *
  * Children run agent_proc_prepare (own session, default signals, every
  * inherited fd closed, killed with the agent) and only then touch
  * anything: the loop's sockets are never used here.
@@ -44,6 +51,7 @@
 
 #include <jansson.h>
 
+#include "porthole/artseal.h"
 #include "porthole/log.h"
 #include "porthole/util.h"
 
@@ -63,6 +71,8 @@ struct capture_sink {
 	uint64_t		 spool_room;	/* bytes the spool may still take */
 	int			 full;		/* the spool's bound was reached */
 	char			*error;		/* why the stream stopped */
+	struct ph_artseal	*seal;		/* sealing to the recipient, or NULL */
+	uint8_t			*sbuf;		/* one sealed record */
 };
 
 /* What the worker's events said. */
@@ -164,8 +174,9 @@ capture_spool_open(struct capture_sink *k, json_t *begin, char **cause)
 	return r;
 }
 
+/* Bytes as they go (sealed already, if they are); final: past the spool's bound. */
 static int
-capture_write(struct capture_sink *k, const uint8_t *p, size_t n)
+capture_put(struct capture_sink *k, const uint8_t *p, size_t n, int final)
 {
 	char		*cause = NULL;
 	const uint8_t	*b = p;
@@ -180,13 +191,13 @@ capture_write(struct capture_sink *k, const uint8_t *p, size_t n)
 		}
 		return 0;
 	}
-	if (n > k->spool_room) {
+	if (n > k->spool_room && !final) {
 		k->full = 1;
 		k->error = ph_asprintf("the spool's bound (PORTHOLE_SPOOL_MAX, "
 		    "%llu bytes) was reached", (unsigned long long)k->a->spool_max);
 		return -1;
 	}
-	k->spool_room -= n;
+	k->spool_room -= n < k->spool_room ? n : k->spool_room;
 	while (n > 0) {
 		if ((w = write(k->spool_fd, b, n)) < 0) {
 			if (errno == EINTR)
@@ -198,6 +209,82 @@ capture_write(struct capture_sink *k, const uint8_t *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+/* The worker's bytes: sealed record by record when a recipient is set. */
+static int
+capture_write(struct capture_sink *k, const uint8_t *p, size_t n)
+{
+	char	*cause = NULL;
+	size_t	 c, len;
+
+	if (k->seal == NULL)
+		return capture_put(k, p, n, 0);
+	for (; n > 0; p += c, n -= c) {
+		c = n < PH_ARTSEAL_CHUNK ? n : PH_ARTSEAL_CHUNK;
+		if (k->error != NULL)
+			return -1;
+		if (ph_artseal_data(k->seal, p, c, k->sbuf, &len, &cause) != 0) {
+			k->error = cause;
+			return -1;
+		}
+		if (capture_put(k, k->sbuf, len, 0) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Sealing: begin says to whom (before the upload or the spool opens), and
+ * the header goes first.  0, or -1 with *cause.
+ */
+static int
+capture_seal_begin(struct agent *a, struct capture_sink *k, json_t *begin,
+    char **cause)
+{
+	char	*rcpt;
+
+	if (!a->sealed)
+		return 0;
+	if ((rcpt = ph_seal_share_encode(a->recipient)) == NULL ||
+	    json_object_set_new(begin, "sealed", json_string(rcpt)) != 0) {
+		free(rcpt);
+		*cause = ph_asprintf("out of memory");
+		return -1;
+	}
+	free(rcpt);
+	if ((k->sbuf = malloc(PH_ARTSEAL_REC_MAX)) == NULL) {
+		*cause = ph_asprintf("out of memory");
+		return -1;
+	}
+	if ((k->seal = ph_artseal_new(a->recipient, k->sbuf, cause)) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * The sealed stream's final record, with the capture's verdict: also after
+ * the stream stopped early (the crash timeout, the spool's bound), so that
+ * what was sent opens, incomplete; a sink that broke just fails again.
+ */
+static void
+capture_seal_end(struct capture_sink *k, json_t *end)
+{
+	char	*cause = NULL, *error = k->error;
+	size_t	 len;
+
+	if (k->seal == NULL)
+		return;
+	if (ph_artseal_final(k->seal, json_is_true(json_object_get(end,
+	    "complete")), k->sbuf, &len, &cause) != 0) {
+		ph_warn("sealing the capture's end failed: %s", cause);
+		free(cause);
+		return;
+	}
+	k->error = NULL;
+	capture_put(k, k->sbuf, len, 1);
+	free(k->error);
+	k->error = error;
 }
 
 /* The worker: /proc/self/exe --op-dump, stdout and stderr to pipes. */
@@ -303,6 +390,11 @@ agent_capture_run(struct agent *a, struct agent_capture_req *r)
 
 	if (e == NULL || buf == NULL)
 		return 2;
+	if (capture_seal_begin(a, &k, r->begin, &cause) != 0) {
+		ph_warn("capture of pid %d skipped: cannot seal it: %s", (int)r->pid,
+		    cause);
+		return 3;
+	}
 	if (r->spool_only)
 		cause = ph_asprintf("the agent is not connected to its relay yet");
 	if (r->spool_only || (k.u = agent_upload_open(a, r->begin, &cause)) == NULL) {
@@ -320,6 +412,8 @@ agent_capture_run(struct agent *a, struct agent_capture_req *r)
 			return 3;
 		}
 	}
+	if (k.seal != NULL)
+		capture_put(&k, k.sbuf, PH_ARTSEAL_HEADER_LEN, 0);
 	if ((w = capture_worker(r, &out, &err)) < 0) {
 		ph_warn("capture of pid %d: cannot start the dump worker: %s",
 		    (int)r->pid, strerror(errno));
@@ -394,6 +488,7 @@ agent_capture_run(struct agent *a, struct agent_capture_req *r)
 		;
 finish:
 	end = capture_end(r, e, &k, status, bytes);
+	capture_seal_end(&k, end);
 	if (k.u != NULL) {
 		stored = end != NULL ? agent_upload_end(k.u, end, &cause) : NULL;
 		if (stored == NULL) {
@@ -424,6 +519,8 @@ finish:
 		free(path);
 	}
 	json_decref(end);
+	ph_artseal_free(k.seal);
+	free(k.sbuf);
 	return rc;
 }
 

@@ -23,7 +23,10 @@ struct agent_upload;
 
 /* agent-watch.c: the watch table and its sampler. */
 struct agent_watches;
-/* PORTHOLE_WATCH and PORTHOLE_SPOOL_DIR/MAX, read before the scrub; exits 2 on a bad one. */
+/*
+ * PORTHOLE_WATCH, PORTHOLE_SPOOL_DIR/MAX and PORTHOLE_ARTIFACT_RECIPIENT, read
+ * before the scrub; exits 2 on a bad one.
+ */
 void	 agent_watch_config(struct agent *a);
 /* Arm what PORTHOLE_WATCH gave (the loop exists). */
 void	 agent_watch_start(struct agent *a);

@@ -77,6 +77,9 @@ static const struct ph_help_opt agent_help_env[] = {
 	{ "PORTHOLE_SPOOL_DIR", NULL, NULL, "where captures wait while no relay "
 	    "is reachable (default none: such a capture is skipped); "
 	    "PORTHOLE_SPOOL_MAX bounds it (default 2GiB)" },
+	{ "PORTHOLE_ARTIFACT_RECIPIENT", NULL, NULL, "an X25519 public key "
+	    "('porthole artifacts keygen' prints it): captures are sealed to it "
+	    "as they stream, so neither the relay nor its bucket can read them" },
 	{ "PORTHOLE_CAPTURE_CRASH", NULL, NULL, "1: in launcher mode, a fatal "
 	    "signal of the app (SIGSEGV, SIGABRT...) first stores its core, then "
 	    "the app dies of it as it would have" },

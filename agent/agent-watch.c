@@ -45,6 +45,7 @@
 
 #include "porthole/log.h"
 #include "porthole/proc.h"
+#include "porthole/seal.h"
 #include "porthole/util.h"
 #include "porthole/watch.h"
 
@@ -131,6 +132,17 @@ agent_watch_config(struct agent *a)
 			exit(AGENT_EXIT_CONFIG);
 		}
 		a->spool_max = max;
+	}
+	free(v);
+	if ((v = ph_setting(NULL, "PORTHOLE_ARTIFACT_RECIPIENT")) != NULL &&
+	    *v != '\0') {
+		if (ph_seal_share_decode(v, a->recipient, &cause) != 0) {
+			fprintf(stderr, "porthole-agent: PORTHOLE_ARTIFACT_RECIPIENT: "
+			    "%s (the public key 'porthole artifacts keygen' "
+			    "prints)\n", cause);
+			exit(AGENT_EXIT_CONFIG);
+		}
+		a->sealed = 1;
 	}
 	free(v);
 }

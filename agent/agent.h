@@ -200,6 +200,8 @@ struct agent {
 	uint64_t	 spool_max;	/* PORTHOLE_SPOOL_MAX, bytes */
 	pid_t		 spool_pid;	/* the child uploading the spool, or 0 */
 	lws_sorted_usec_list_t sul_spool; /* the spool kick, retried while a thread runs */
+	int		 sealed;	/* PORTHOLE_ARTIFACT_RECIPIENT is set: */
+	uint8_t		 recipient[32];	/* captures are sealed to this X25519 key */
 
 	/* Life. */
 	int		 stopping;	/* SIGTERM/SIGINT seen: wind down */

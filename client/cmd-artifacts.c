@@ -11,7 +11,17 @@
  *                            through dump's sink (sha256, holes for zeros),
  *                            checked against the sha256 and size the relay
  *                            computed at upload, then renamed into place
+ *   get ID --key FILE        the same for a capture the agent sealed to an
+ *                            operator's key (PORTHOLE_ARTIFACT_RECIPIENT,
+ *                            artseal.h): opened with FILE's private key as it
+ *                            comes, every record authenticated, the final
+ *                            record's count and sha256 of the clear stream
+ *                            checked; the relay's sha256 and size are those
+ *                            of the sealed bytes, checked too
  *   rm ID                    DELETE /v1/artifacts/ID
+ *   keygen -o FILE [--force] an X25519 key pair for sealing: the private
+ *                            key to FILE (PEM, 0600), the public key, for
+ *                            PORTHOLE_ARTIFACT_RECIPIENT, printed
  *
  * Every request carries the proof of the token's key (listproof.h); the
  * relay shows a token only the artifacts whose labels at capture its
@@ -27,8 +37,10 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <zstd.h>
 
+#include "porthole/artseal.h"
 #include "porthole/printable.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
@@ -50,6 +62,10 @@ struct art_get {
 	size_t			 zret;		/* last ZSTD_decompressStream: 0 = frame ended */
 	uint64_t		 written;
 	char			*cause;
+	/* A sealed artifact: opened on the way, the stored bytes hashed. */
+	struct ph_artseal_rd	*rd;
+	EVP_MD_CTX		*md;
+	uint64_t		 received;
 };
 
 static const char *
@@ -162,9 +178,9 @@ art_ls(struct client_conn *cc, const char *selector, int json)
 	return 0;
 }
 
-/* client_http_sink: decompress into the sink's buffers (blocking when all are queued). */
+/* Decompress into the sink's buffers (blocking when all are queued). */
 static int
-art_data(void *arg, const void *p, size_t n)
+art_unzstd(void *arg, const uint8_t *p, size_t n)
 {
 	struct art_get	*g = arg;
 	ZSTD_inBuffer	 in = { p, n, 0 };
@@ -202,8 +218,108 @@ art_data(void *arg, const void *p, size_t n)
 	return 0;
 }
 
+/* client_http_sink: the stored bytes, opened first when they are sealed. */
 static int
-art_get(struct client_conn *cc, const char *id, const char *out)
+art_data(void *arg, const void *p, size_t n)
+{
+	struct art_get	*g = arg;
+	char		*cause = NULL;
+
+	if (g->rd == NULL)
+		return art_unzstd(g, p, n);
+	EVP_DigestUpdate(g->md, p, n);
+	g->received += n;
+	if (ph_artseal_rd_feed(g->rd, p, n, art_unzstd, g, &cause) != 0) {
+		if (cause != NULL) {
+			free(g->cause);
+			g->cause = cause;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Before a sealed artifact is downloaded: the key in keyfile must be the
+ * one it was sealed to (the listing's `sealed`).  0 and g's reader, or -1
+ * with *cause.
+ */
+static int
+art_unseal_begin(struct art_get *g, json_t *m, const char *id, const char *keyfile,
+    char **cause)
+{
+	const char	*to = json_string_value(json_object_get(m, "sealed"));
+	uint8_t		 priv[PH_SEAL_SECRET_LEN], pub[PH_SEAL_SHARE_LEN];
+	char		*mine, *pto;
+	int		 rc = -1;
+
+	if (to == NULL) {
+		if (keyfile != NULL)
+			fprintf(stderr, "porthole: note: artifact %s is not sealed "
+			    "(the relay keeps it in clear); --key is not needed\n", id);
+		return 0;
+	}
+	pto = ph_printable(to);
+	if (keyfile == NULL) {
+		*cause = ph_asprintf("artifact %s is sealed to the key %s: open it "
+		    "with --key FILE (that key's private half, from 'porthole "
+		    "artifacts keygen')", id, pto);
+		free(pto);
+		return -1;
+	}
+	if (ph_artseal_key_load(keyfile, priv, pub, cause) != 0) {
+		free(pto);
+		return -1;
+	}
+	mine = ph_seal_share_encode(pub);
+	if (mine == NULL || strcmp(mine, to) != 0)
+		*cause = ph_asprintf("artifact %s is sealed to the key %s, not to "
+		    "%s's (%s): no file was written", id, pto, keyfile,
+		    mine != NULL ? mine : "?");
+	else if ((g->rd = ph_artseal_rd_new(priv, cause)) != NULL &&
+	    (g->md = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestInit_ex(g->md, EVP_sha256(), NULL) == 1)
+		rc = 0;
+	else if (*cause == NULL)
+		*cause = ph_asprintf("out of memory");
+	OPENSSL_cleanse(priv, sizeof priv);
+	free(mine);
+	free(pto);
+	return rc;
+}
+
+/*
+ * After a sealed artifact's last byte: it ended with its final record (so
+ * nothing was cut off), and what arrived is what the relay stored.  0 and
+ * *complete (the agent's word, authenticated), or -1 with *cause.
+ */
+static int
+art_unseal_end(struct art_get *g, json_t *m, int *complete, char **cause)
+{
+	struct ph_artseal_final	 f;
+	uint8_t			 md[32];
+	unsigned		 mdlen = 0, i;
+	char			 hex[65];
+
+	if (ph_artseal_rd_end(g->rd, &f, cause) != 0)
+		return -1;
+	EVP_DigestFinal_ex(g->md, md, &mdlen);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	if (strcmp(hex, art_str(m, "sha256")) != 0 || (json_int_t)g->received !=
+	    json_integer_value(json_object_get(m, "size"))) {
+		*cause = ph_asprintf("the sealed bytes that arrived (sha256 %s, %llu "
+		    "bytes) are not what the relay stored (sha256 %s, %lld bytes)",
+		    hex, (unsigned long long)g->received, art_str(m, "sha256"),
+		    (long long)json_integer_value(json_object_get(m, "size")));
+		return -1;
+	}
+	*complete = f.complete;
+	return 0;
+}
+
+static int
+art_get(struct client_conn *cc, const char *id, const char *out, const char *keyfile)
 {
 	struct art_get	 g;
 	json_t		*arts, *m = NULL, *e;
@@ -213,7 +329,7 @@ art_get(struct client_conn *cc, const char *id, const char *out)
 	int		 r;
 	uint64_t	 bytes = 0;
 	size_t		 len, i;
-	int		 status = 0, fd = -1, rc = CMD_EXIT_FAIL;
+	int		 status = 0, fd = -1, rc = CMD_EXIT_FAIL, complete;
 
 	memset(&g, 0, sizeof g);
 	if ((arts = art_list(cc, NULL, &cause)) == NULL)
@@ -227,6 +343,8 @@ art_get(struct client_conn *cc, const char *id, const char *out)
 		return cmd_failf("no artifact %s that this token may see "
 		    "('porthole artifacts ls' lists them)", id);
 	}
+	if (art_unseal_begin(&g, m, id, keyfile, &cause) != 0)
+		goto out;
 	if (out != NULL)
 		file = strdup(out);
 	else {
@@ -282,13 +400,16 @@ art_get(struct client_conn *cc, const char *id, const char *out)
 	}
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	complete = json_is_true(json_object_get(m, "complete"));
+	if (g.rd != NULL && art_unseal_end(&g, m, &complete, &cause) != 0)
+		goto out;
 	if (g.zret != 0) {
 		cause = ph_asprintf("the artifact's stream ended early (%llu bytes): "
 		    "try again", (unsigned long long)bytes);
 		goto out;
 	}
-	if (strcmp(hex, art_str(m, "sha256")) != 0 || (json_int_t)bytes !=
-	    json_integer_value(json_object_get(m, "size"))) {
+	if (g.rd == NULL && (strcmp(hex, art_str(m, "sha256")) != 0 ||
+	    (json_int_t)bytes != json_integer_value(json_object_get(m, "size")))) {
 		cause = ph_asprintf("what arrived (sha256 %s, %llu bytes) is not what "
 		    "the relay stored (sha256 %s, %lld bytes); no file was written",
 		    hex, (unsigned long long)bytes, art_str(m, "sha256"),
@@ -300,15 +421,17 @@ art_get(struct client_conn *cc, const char *id, const char *out)
 		cause = ph_asprintf("cannot write %s: %s", file, strerror(errno));
 		goto out;
 	}
-	printf("%s: %llu bytes, sha256 %s, %s%s%s\n", file, (unsigned long long)bytes,
-	    hex, json_is_true(json_object_get(m, "complete")) ? "complete" :
-	    "INCOMPLETE", json_is_true(json_object_get(m, "complete")) ? "" : ": ",
-	    json_is_true(json_object_get(m, "complete")) ? "" : art_str(m, "error"));
+	printf("%s: %llu bytes, sha256 %s, %s%s%s%s\n", file, (unsigned long long)
+	    bytes, hex, complete ? "complete" : "INCOMPLETE", complete ? "" : ": ",
+	    complete ? "" : art_str(m, "error"), g.rd != NULL ? " (unsealed: every "
+	    "record authenticated)" : "");
 	rc = 0;
 out:
 	if (g.sink != NULL)
 		dump_sink_free(g.sink);
 	ZSTD_freeDCtx(g.z);
+	ph_artseal_rd_free(g.rd);
+	EVP_MD_CTX_free(g.md);
 	free(g.cause);
 	if (fd >= 0)
 		close(fd);
@@ -343,17 +466,43 @@ art_rm(struct client_conn *cc, const char *id)
 	return 0;
 }
 
+/* keygen -o FILE [--force]: needs no relay. */
+static int
+art_keygen(const char *out, int force)
+{
+	uint8_t	 pub[PH_SEAL_SHARE_LEN];
+	char	*cause = NULL, *text;
+
+	if (out == NULL)
+		return cmd_usage_error(&cmd_artifacts_entry, "keygen needs -o FILE "
+		    "(where the private key goes)");
+	if (ph_artseal_keygen(out, force, pub, &cause) != 0)
+		return cmd_fail(cause);
+	if ((text = ph_seal_share_encode(pub)) == NULL)
+		return cmd_failf("out of memory");
+	fprintf(stderr, "porthole: the private key is in %s (keep it off the "
+	    "relay and the tasks); give the agents its public key:\n", out);
+	printf("PORTHOLE_ARTIFACT_RECIPIENT=%s\n", text);
+	free(text);
+	return 0;
+}
+
 static int
 cmd_artifacts_exec(struct client_conf *conf, int argc, char **argv)
 {
 	struct client_conn	*cc;
 	const char		*pos[3] = { NULL, NULL, NULL }, *out = NULL, *sub;
+	const char		*key = NULL;
 	char			*cause = NULL;
-	int			 i, r, np = 0, json = 0;
+	int			 i, r, np = 0, json = 0, force = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0) {
+			force = 1;
 			continue;
 		}
 		if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--out") == 0) {
@@ -361,6 +510,13 @@ cmd_artifacts_exec(struct client_conf *conf, int argc, char **argv)
 				return cmd_usage_error(&cmd_artifacts_entry, "-o needs "
 				    "a FILE");
 			out = argv[++i];
+			continue;
+		}
+		if (strcmp(argv[i], "--key") == 0) {
+			if (i + 1 >= argc)
+				return cmd_usage_error(&cmd_artifacts_entry, "--key "
+				    "needs a FILE");
+			key = argv[++i];
 			continue;
 		}
 		if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -374,9 +530,16 @@ cmd_artifacts_exec(struct client_conf *conf, int argc, char **argv)
 		pos[np++] = argv[i];
 	}
 	sub = np > 0 ? pos[0] : "ls";
-	if (strcmp(sub, "ls") != 0 && strcmp(sub, "get") != 0 && strcmp(sub, "rm") != 0)
+	if (strcmp(sub, "ls") != 0 && strcmp(sub, "get") != 0 &&
+	    strcmp(sub, "rm") != 0 && strcmp(sub, "keygen") != 0)
 		return cmd_usage_error(&cmd_artifacts_entry, "unknown subcommand '%s'",
 		    sub);
+	if (strcmp(sub, "keygen") == 0) {
+		if (np != 1)
+			return cmd_usage_error(&cmd_artifacts_entry, "keygen takes "
+			    "-o FILE only");
+		return art_keygen(out, force);
+	}
 	if (strcmp(sub, "ls") != 0 && (np != 2 || strlen(pos[1]) != 24 ||
 	    strspn(pos[1], "0123456789abcdef") != 24))
 		return cmd_usage_error(&cmd_artifacts_entry, "%s needs an artifact ID "
@@ -388,7 +551,7 @@ cmd_artifacts_exec(struct client_conf *conf, int argc, char **argv)
 	if (strcmp(sub, "ls") == 0)
 		r = art_ls(cc, pos[1], json);
 	else if (strcmp(sub, "get") == 0)
-		r = art_get(cc, pos[1], out);
+		r = art_get(cc, pos[1], out, key);
 	else
 		r = art_rm(cc, pos[1]);
 	client_conn_free(cc);
@@ -403,6 +566,14 @@ static const struct ph_help_opt artifacts_ls_options[] = {
 static const struct ph_help_opt artifacts_get_options[] = {
 	{ "--out", "-o", "FILE", "write there (default "
 	    "NAME-PID-ID.core|hprof|heapsnapshot here)" },
+	{ "--key", NULL, "FILE", "open a capture sealed to an operator's key "
+	    "(PORTHOLE_ARTIFACT_RECIPIENT) with its private half" },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static const struct ph_help_opt artifacts_keygen_options[] = {
+	{ "--out", "-o", "FILE", "the private key (PEM, mode 0600)" },
+	{ "--force", "-f", NULL, "replace FILE if it exists" },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -410,16 +581,21 @@ static const struct cmd_sub artifacts_subs[] = {
 	{ "ls", "[SELECTOR] [--json]", "the captures this token may see: id, "
 	    "agent, pid, process, kind, size, complete, when, and the trigger "
 	    "with the reading that fired it", artifacts_ls_options },
-	{ "get", "ID [-o FILE]", "download one, sha256-checked, zeros as holes",
-	    artifacts_get_options },
+	{ "get", "ID [-o FILE] [--key FILE]", "download one, sha256-checked, "
+	    "zeros as holes; a sealed one opened with --key", artifacts_get_options },
 	{ "rm", "ID", "delete one (scope artifacts.rm)", NULL },
+	{ "keygen", "-o FILE [--force]", "make the X25519 key pair captures are "
+	    "sealed to: the private key to FILE, the public key printed for "
+	    "PORTHOLE_ARTIFACT_RECIPIENT (no relay needed)",
+	    artifacts_keygen_options },
 	{ NULL, NULL, NULL, NULL }
 };
 
 const struct cmd_entry cmd_artifacts_entry = {
 	.name = "artifacts",
 	.alias = NULL,
-	.usage = "ls [SELECTOR] [--json] | get ID [-o FILE] | rm ID",
+	.usage = "ls [SELECTOR] [--json] | get ID [-o FILE] [--key FILE] | rm ID | "
+	    "keygen -o FILE",
 	.about = "the flight recorder's captures on the relay: list, download, "
 	    "delete",
 	.exec = cmd_artifacts_exec,
@@ -428,6 +604,11 @@ const struct cmd_entry cmd_artifacts_entry = {
 	    "sees only those whose agent's labels at capture its target "
 	    "matches; listing and downloading need scope dump, deleting scope "
 	    "artifacts.rm. A download is checked against the sha256 and size "
-	    "the relay computed when it was uploaded.",
+	    "the relay computed when it was uploaded. With "
+	    "PORTHOLE_ARTIFACT_RECIPIENT the agents seal captures to that key "
+	    "(neither the relay nor its bucket can read them): the listing's "
+	    "sha256 and size are then those of the sealed bytes, and get --key "
+	    "checks those, every record, and the sha256 of the clear stream "
+	    "sealed in its final record.",
 	.subs = artifacts_subs,
 };

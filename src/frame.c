@@ -115,6 +115,7 @@ static const struct ph_op_member s_artifact[] = {
 	STR("process", 0, 0, 256), STR("trigger", 0, 0, 512),
 	OBJ("reading", 0), INT("watch", 0, 0, 1 << 20),
 	INT("captured_at", 0, 0, 1LL << 40), BOOL("spooled"),
+	STR("sealed", 0, 43, 43),	/* the recipient's key (artseal.h) */
 	/* end */
 	BOOL("complete"), INT("bytes", 0, 0, INT64_MAX), STR("mode", 0, 1, 64),
 	STR("reason", 0, 0, 512), INT("pause_us", 0, 0, INT64_MAX),

@@ -11,6 +11,12 @@
  * before its `end`, or an agent that says so, make it incomplete; it is
  * stored all the same (a partial core still has the threads' stacks).
  *
+ * A capture sealed by the agent to an operator's key (begin says `sealed`,
+ * artseal.h) cannot be decompressed here: its size and sha256 are those of
+ * the sealed bytes as stored, and only its framing is checked (a header,
+ * records of lawful kinds and lengths, the final record last and nothing
+ * after it); the sha256 of what is inside is checked by whoever opens it.
+ *
  * Bounds: --artifact-max-bytes over everything stored, and a per-agent
  * quota (--artifact-agent-quota, by full agent id); an upload that would
  * pass either is refused at its start, or cut where it passes it (stored
@@ -34,6 +40,7 @@
 #include <openssl/rand.h>
 #include <zstd.h>
 
+#include "porthole/artseal.h"
 #include "porthole/log.h"
 #include "porthole/selector.h"
 #include "porthole/util.h"
@@ -50,6 +57,8 @@ struct relay_artifact_up {
 	size_t			 dlen;
 	size_t			 last;		/* ZSTD_decompressStream's last hint: 0 = frame ended */
 	int			 bad_frame;	/* the stream did not decompress */
+	struct ph_artseal_rd	*sealed;	/* a sealed stream's framing, or NULL */
+	char			*seal_error;	/* why that framing is wrong */
 	EVP_MD_CTX		*md;
 	uint64_t		 size;		/* decompressed */
 	uint64_t		 stored;	/* compressed, as kept */
@@ -241,6 +250,8 @@ up_free(struct relay_artifact_up *u)
 	json_decref(u->meta);
 	ZSTD_freeDCtx(u->dz);
 	free(u->dbuf);
+	ph_artseal_rd_free(u->sealed);
+	free(u->seal_error);
 	EVP_MD_CTX_free(u->md);
 	free(u->cut);
 	free(u);
@@ -263,7 +274,7 @@ struct relay_artifact_up *
 relay_artifact_begin(json_t *attribution, json_t *desc, char **cause)
 {
 	struct relay_artifact_up *u;
-	uint8_t		 rnd[RELAY_ARTIFACT_ID_LEN / 2];
+	uint8_t		 rnd[RELAY_ARTIFACT_ID_LEN / 2], rcpt[PH_SEAL_SHARE_LEN];
 	const char	*agent = json_string_value(json_object_get(attribution, "agent"));
 	size_t		 i;
 
@@ -311,6 +322,15 @@ relay_artifact_begin(json_t *attribution, json_t *desc, char **cause)
 	copy_member(u->meta, desc, "watch", 'i');
 	copy_member(u->meta, desc, "captured_at", 'i');
 	copy_member(u->meta, desc, "spooled", 'b');
+	if (json_is_string(json_object_get(desc, "sealed"))) {
+		if (ph_seal_share_decode(json_string_value(json_object_get(desc,
+		    "sealed")), rcpt, cause) != 0 ||
+		    (u->sealed = ph_artseal_rd_new(NULL, cause)) == NULL) {
+			up_free(u);
+			return NULL;
+		}
+		copy_member(u->meta, desc, "sealed", 's');
+	}
 	json_object_set_new(u->meta, "id", json_string(u->id));
 	u->agent = json_string_value(json_object_get(u->meta, "agent"));
 	if ((u->w = store.be->create(store.state, u->id, up_event, u, cause)) == NULL) {
@@ -333,13 +353,25 @@ relay_artifact_listen(struct relay_artifact_up *u, relay_artifact_up_fn *fn, voi
 	u->arg = arg;
 }
 
-/* Decompress p only to hash and count what it holds. */
+/*
+ * Decompress p only to hash and count what it holds; a sealed stream is
+ * hashed and counted as it is, and its framing checked.
+ */
 static void
 up_measure(struct relay_artifact_up *u, const void *p, size_t n)
 {
 	ZSTD_inBuffer	in = { p, n, 0 };
 	ZSTD_outBuffer	out;
 	size_t		r;
+
+	if (u->sealed != NULL) {
+		EVP_DigestUpdate(u->md, p, n);
+		u->size += n;
+		if (u->seal_error == NULL && ph_artseal_rd_feed(u->sealed, p, n, NULL,
+		    NULL, &u->seal_error) != 0 && u->seal_error == NULL)
+			u->seal_error = ph_asprintf("the sealed stream is malformed");
+		return;
+	}
 
 	while (!u->bad_frame && in.pos < in.size) {
 		out.dst = u->dbuf;
@@ -403,17 +435,25 @@ up_commit(struct relay_artifact_up *u, int agent_complete, const char *error,
 	uint8_t		 md[EVP_MAX_MD_SIZE];
 	unsigned	 mdlen = 0, i;
 	char		 hex[2 * EVP_MAX_MD_SIZE + 1];
-	int		 complete = agent_complete && u->cut == NULL && !u->bad_frame &&
-	    u->last == 0;
+	int		 complete;
 	const char	*why = error;
 	json_t		*m = u->meta;
 	int		 r;
+
+	if (u->sealed != NULL && u->seal_error == NULL &&
+	    ph_artseal_rd_end(u->sealed, NULL, &u->seal_error) != 0 &&
+	    u->seal_error == NULL)
+		u->seal_error = ph_asprintf("the sealed stream is malformed");
+	complete = agent_complete && u->cut == NULL && (u->sealed != NULL ?
+	    u->seal_error == NULL : !u->bad_frame && u->last == 0);
 
 	EVP_DigestFinal_ex(u->md, md, &mdlen);
 	for (i = 0; i < mdlen; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	if (why == NULL && u->cut != NULL)
 		why = u->cut;
+	if (why == NULL && u->seal_error != NULL)
+		why = u->seal_error;
 	if (why == NULL && u->bad_frame)
 		why = "the stream is not one zstd frame";
 	if (why == NULL && !complete)

@@ -21,6 +21,9 @@
  *                                         stream was cut, or its zstd frame
  *                                         did not end
  *   stored_at
+ *   sealed                                the recipient's key, when the agent
+ *                                         sealed the capture (artseal.h): size
+ *                                         and sha256 are then the stored bytes'
  */
 #ifndef PORTHOLE_RELAY_ARTIFACT_H
 #define PORTHOLE_RELAY_ARTIFACT_H

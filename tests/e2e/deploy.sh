@@ -39,6 +39,8 @@ jqcheck "$L" "agent token from Secrets Manager" ".containerDefinitions[0] | $sec
 jqcheck "$L" "never as a plain variable" "all(.containerDefinitions[]; $no_plain_token)"
 jqcheck "$L" "the flight recorder armed from the task definition" \
 	'.containerDefinitions[0].environment | any(.name == "PORTHOLE_WATCH" and (.value | test("--rss-above")))'
+jqcheck "$L" "captures sealed to the operators' key" \
+	'.containerDefinitions[0].environment | any(.name == "PORTHOLE_ARTIFACT_RECIPIENT")'
 jqcheck "$L" "one container, no pidMode" '(.containerDefinitions | length) == 1 and (has("pidMode") | not)'
 
 S=$D/task-sidecar.json

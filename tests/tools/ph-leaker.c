@@ -6,7 +6,10 @@
  * count in the cgroup), until CAP MiB (0: no cap: the OOM killer ends it);
  * then it holds what it has.  The main thread only waits.  With
  * PH_LEAKER_NOISE set the rest of each block is pseudo-random instead of
- * 'L's (a capture that does not compress: tests/e2e/recorder_s3.sh).
+ * 'L's (a capture that does not compress: tests/e2e/recorder_s3.sh).  With
+ * PH_LEAKER_DIRTY set, once at CAP the thread writes a byte into every page
+ * it holds, again and again (past the marker): a copy-on-write snapshot of
+ * it costs the cgroup a copy of every page (tests/e2e/recorder_oom.sh).
  *
  * usage: ph-leaker RATE_MIB CAP_MIB READYFILE
  * Built -O0 -g (tests/tools/meson.build) so the leaking frame has a name.
@@ -25,6 +28,8 @@
 static long	rate, cap;
 /* PH_LEAKER_NOISE=1: blocks of pseudo-random bytes after the marker. */
 static uint64_t	noise;
+/* PH_LEAKER_DIRTY: rewrite every page once at the cap. */
+static int	dirty;
 /* Where the blocks are kept, so that they are reachable (a leak all the same). */
 static char	*blocks[65536];
 
@@ -51,6 +56,20 @@ leak_one_block(long n)
 	blocks[n % 65536] = b;
 }
 
+/* One pass over the n blocks held: a byte in each page, past the marker. */
+static void
+dirty_all(long n)
+{
+	struct timespec	ts = { 0, 1000000L };
+	long		i;
+	size_t		off;
+
+	for (i = 0; i < n && i < 65536; i++)
+		for (off = 128; off < BLOCK; off += 4096)
+			blocks[i][off]++;
+	nanosleep(&ts, NULL);
+}
+
 static void *
 leak_forever(void *arg)
 {
@@ -62,6 +81,10 @@ leak_forever(void *arg)
 	for (;;) {
 		if (cap == 0 || n < cap)
 			leak_one_block(n++);
+		else if (dirty) {
+			dirty_all(n);
+			continue;
+		}
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -77,6 +100,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: ph-leaker RATE_MIB CAP_MIB READYFILE\n");
 		return 2;
 	}
+	dirty = getenv("PH_LEAKER_DIRTY") != NULL;
 	if (getenv("PH_LEAKER_NOISE") != NULL)
 		noise = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
 	rate = atol(argv[1]);
