@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "porthole/duration.h"
+#include "porthole/jsonfmt.h"
 #include "porthole/listproof.h"
 #include "porthole/printable.h"
 #include "porthole/protocol.h"
@@ -223,30 +224,46 @@ http_query_escape(const char *s)
 	return out;
 }
 
+/* A listing's answer other than 200: why, in words (malloc'd). */
+static char *
+http_agents_refused(struct client_http_parser *hp)
+{
+	char	*msg, *cause;
+
+	msg = client_conn_error_body(hp->body, hp->len);
+	if (hp->status == 401)
+		cause = ph_asprintf("the relay refused the token: %s: "
+		    "check PORTHOLE_TOKEN, or issue a new one with "
+		    "'porthole token issue'",
+		    msg != NULL ? msg : "HTTP 401");
+	else if (hp->status == 403)
+		cause = ph_asprintf("the token may not list agents: %s: "
+		    "ask for a token whose scope includes ls",
+		    msg != NULL ? msg : "HTTP 403");
+	else
+		cause = ph_asprintf("the relay answered HTTP %d to GET "
+		    "%s%s%s: is PORTHOLE_RELAY a porthole relay?",
+		    hp->status, PH_PATH_AGENTS, msg != NULL ? ": " : "",
+		    msg != NULL ? msg : "");
+	free(msg);
+	return cause;
+}
+
+static char *
+http_agents_not_json(void)
+{
+	return ph_asprintf("the relay's agent list is not the JSON it "
+	    "should be: are the relay and porthole the same version?");
+}
+
 /* The listing's answer is in: its agents, or why not. */
 static json_t *
 http_agents_answer(struct client_http_parser *hp, int *partial, char **cause)
 {
 	json_t	*j, *agents;
-	char	*msg;
 
 	if (hp->status != 200) {
-		msg = client_conn_error_body(hp->body, hp->len);
-		if (hp->status == 401)
-			*cause = ph_asprintf("the relay refused the token: %s: "
-			    "check PORTHOLE_TOKEN, or issue a new one with "
-			    "'porthole token issue'",
-			    msg != NULL ? msg : "HTTP 401");
-		else if (hp->status == 403)
-			*cause = ph_asprintf("the token may not list agents: %s: "
-			    "ask for a token whose scope includes ls",
-			    msg != NULL ? msg : "HTTP 403");
-		else
-			*cause = ph_asprintf("the relay answered HTTP %d to GET "
-			    "%s%s%s: is PORTHOLE_RELAY a porthole relay?",
-			    hp->status, PH_PATH_AGENTS, msg != NULL ? ": " : "",
-			    msg != NULL ? msg : "");
-		free(msg);
+		*cause = http_agents_refused(hp);
 		return NULL;
 	}
 	j = json_loadb(hp->body != NULL ? hp->body : "", hp->len, 0, NULL);
@@ -256,11 +273,116 @@ http_agents_answer(struct client_http_parser *hp, int *partial, char **cause)
 	json_decref(j);
 	if (!json_is_array(agents)) {
 		json_decref(agents);
-		*cause = ph_asprintf("the relay's agent list is not the JSON it "
-		    "should be: are the relay and porthole the same version?");
+		*cause = http_agents_not_json();
 		return NULL;
 	}
 	return agents;
+}
+
+/*
+ * The listing's answer as text: its "agents" array checked and indented
+ * as the second level of a document (jsonfmt.h), with no tree of every
+ * agent built.  The document must be an object; keys other than "agents"
+ * and "partial" are checked and skipped; a repeated key counts last.
+ */
+static char *
+http_agents_answer_text(struct client_http_parser *hp, int *partial, char **cause)
+{
+	struct ph_jsonfmt	 agents;
+	const char		*b = hp->body != NULL ? hp->body : "";
+	size_t			 n = hp->len, i, k0;
+	long			 k, v;
+	int			 seen = 0;
+	char			*why = NULL;
+
+	if (hp->status != 200) {
+		*cause = http_agents_refused(hp);
+		return NULL;
+	}
+	memset(&agents, 0, sizeof agents);
+	*partial = 0;
+	i = ph_jsonfmt_ws(b, n);
+	if (i >= n || b[i] != '{')
+		goto bad;
+	i++;
+	i += ph_jsonfmt_ws(b + i, n - i);
+	while (i < n && b[i] != '}') {
+		k0 = i;
+		if (b[i] != '"' || (k = ph_jsonfmt_value(NULL, b + i, n - i, 1, &why)) < 0)
+			goto bad;
+		i += (size_t)k;
+		i += ph_jsonfmt_ws(b + i, n - i);
+		if (i >= n || b[i] != ':')
+			goto bad;
+		i++;
+		i += ph_jsonfmt_ws(b + i, n - i);
+		if (k == 8 && memcmp(b + k0, "\"agents\"", 8) == 0) {
+			agents.len = 0;
+			if (i >= n || b[i] != '[' ||
+			    (v = ph_jsonfmt_value(&agents, b + i, n - i, 1, &why)) < 0)
+				goto bad;
+			seen = 1;
+		} else if ((v = ph_jsonfmt_value(NULL, b + i, n - i, 1, &why)) < 0)
+			goto bad;
+		else if (k == 9 && memcmp(b + k0, "\"partial\"", 9) == 0)
+			*partial = v == 4 && memcmp(b + i, "true", 4) == 0;
+		i += (size_t)v;
+		i += ph_jsonfmt_ws(b + i, n - i);
+		if (i < n && b[i] == ',') {
+			i++;
+			i += ph_jsonfmt_ws(b + i, n - i);
+			if (i >= n || b[i] != '"')
+				goto bad;
+		} else if (i >= n || b[i] != '}')
+			goto bad;
+	}
+	if (i >= n || !seen)
+		goto bad;
+	i++;
+	if (i + ph_jsonfmt_ws(b + i, n - i) != n)
+		goto bad;
+	return agents.s;
+bad:
+	free(why);
+	ph_jsonfmt_free(&agents);
+	*cause = http_agents_not_json();
+	return NULL;
+}
+
+/* GET /v1/agents[?selector=], the proof with it: 0 with the answer in *hp, or -1. */
+static int
+http_agents_get(struct client_conn *cc, const char *selector,
+    struct client_http_parser *hp, char **cause)
+{
+	struct client_http_req		 req = { .auth = 1, .max = HTTP_BODY_MAX,
+	    .timeout_ms = HTTP_GET_TIMEOUT_MS, .what = "the relay's agent list",
+	    .hint = "narrow it with a selector" };
+	char				*path = NULL, *esc, *proof, *hdr = NULL;
+	int				 r = -1;
+
+	if (selector != NULL && *selector != '\0') {
+		if ((esc = http_query_escape(selector)) == NULL) {
+			*cause = ph_asprintf("out of memory");
+			return -1;
+		}
+		path = ph_asprintf("%s?selector=%s", PH_PATH_AGENTS, esc);
+		free(esc);
+	}
+	/* A token alone lists nothing: prove we hold its key (listproof.h). */
+	proof = client_sign_list(cc->conf, PH_PATH_AGENTS, selector, cause);
+	if (proof == NULL && *cause != NULL) {
+		free(path);
+		return -1;
+	}
+	if (proof != NULL)
+		hdr = ph_asprintf("%s: %s\r\n", PH_LISTPROOF_HEADER, proof);
+	req.path = path != NULL ? path : PH_PATH_AGENTS;
+	req.headers = hdr;
+	r = client_http_get(cc, &req, hp, cause);
+	free(hdr);
+	free(proof);
+	free(path);
+	return r;
 }
 
 json_t *
@@ -274,42 +396,34 @@ json_t *
 client_http_agents_partial(struct client_conn *cc, const char *selector,
     int *partial, char **cause)
 {
-	struct client_http_req		 req = { .auth = 1, .max = HTTP_BODY_MAX,
-	    .timeout_ms = HTTP_GET_TIMEOUT_MS, .what = "the relay's agent list",
-	    .hint = "narrow it with a selector" };
 	struct client_http_parser	*hp;
 	json_t				*agents = NULL;
-	char				*path = NULL, *esc, *proof, *hdr = NULL;
 
-	if (selector != NULL && *selector != '\0') {
-		if ((esc = http_query_escape(selector)) == NULL) {
-			*cause = ph_asprintf("out of memory");
-			return NULL;
-		}
-		path = ph_asprintf("%s?selector=%s", PH_PATH_AGENTS, esc);
-		free(esc);
-	}
-	/* A token alone lists nothing: prove we hold its key (listproof.h). */
-	proof = client_sign_list(cc->conf, PH_PATH_AGENTS, selector, cause);
-	if (proof == NULL && *cause != NULL) {
-		free(path);
-		return NULL;
-	}
-	if (proof != NULL)
-		hdr = ph_asprintf("%s: %s\r\n", PH_LISTPROOF_HEADER, proof);
-	req.path = path != NULL ? path : PH_PATH_AGENTS;
-	req.headers = hdr;
 	if ((hp = malloc(sizeof *hp)) == NULL)
 		*cause = ph_asprintf("out of memory");
-	else if (client_http_get(cc, &req, hp, cause) == 0) {
+	else if (http_agents_get(cc, selector, hp, cause) == 0) {
 		agents = http_agents_answer(hp, partial, cause);
 		client_http_parser_free(hp);
 	}
 	free(hp);
-	free(hdr);
-	free(proof);
-	free(path);
 	return agents;
+}
+
+char *
+client_http_agents_text(struct client_conn *cc, const char *selector,
+    int *partial, char **cause)
+{
+	struct client_http_parser	*hp;
+	char				*text = NULL;
+
+	if ((hp = malloc(sizeof *hp)) == NULL)
+		*cause = ph_asprintf("out of memory");
+	else if (http_agents_get(cc, selector, hp, cause) == 0) {
+		text = http_agents_answer_text(hp, partial, cause);
+		client_http_parser_free(hp);
+	}
+	free(hp);
+	return text;
 }
 
 /* --- any request with the proof: the artifacts ---------------------------------- */

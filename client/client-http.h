@@ -40,6 +40,14 @@ json_t	*client_http_agents(struct client_conn *cc, const char *selector,
  */
 json_t	*client_http_agents_partial(struct client_conn *cc, const char *selector,
 	    int *partial, char **cause);
+/*
+ * The same as text, no tree of every agent built (`ls --json` of a large
+ * fleet): the "agents" array checked and indented two spaces a level as
+ * the value of a member of a top-level object (jsonfmt.h); malloc'd, or
+ * NULL with *cause.
+ */
+char	*client_http_agents_text(struct client_conn *cc, const char *selector,
+	    int *partial, char **cause);
 
 /* Where a download's bytes go as they come: 0 to go on, -1 to stop. */
 typedef int (*client_http_sink)(void *arg, const void *p, size_t n);

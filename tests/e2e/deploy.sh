@@ -96,6 +96,10 @@ jqcheck "$R" "the relays share Redis over TLS (rediss://)" \
 	'any(.containerDefinitions[0].environment[]; .name == "PORTHOLE_REDIS" and (.value | startswith("rediss://")))'
 jqcheck "$R" "Redis's AUTH token from Secrets Manager" \
 	'any(.containerDefinitions[0].secrets[]; .name == "PORTHOLE_REDIS_PASSWORD")'
+jqcheck "$R" "the relay token from Secrets Manager (PORTHOLE_RELAY_TOKEN)" \
+	'any(.containerDefinitions[0].secrets[]; .name == "PORTHOLE_RELAY_TOKEN" and (.valueFrom | startswith("arn:aws:secretsmanager:")))'
+jqcheck "$D/iam-relay-execution-policy.json" "reads the relay token secret" \
+	'[.Statement[].Resource] | flatten | any(contains("porthole/relay-token"))'
 jqcheck "$R" "no PORTHOLE_ADVERTISE: on ECS the relay takes the task's IPv4" \
 	'all(.containerDefinitions[0].environment[]; .name != "PORTHOLE_ADVERTISE")'
 for lb in alb nlb; do
