@@ -46,6 +46,7 @@
 
 #include "porthole/buf.h"
 #include "porthole/duration.h"
+#include "porthole/socks.h"
 #include "porthole/stream.h"
 #include "porthole/util.h"
 
@@ -59,7 +60,6 @@
 
 #define FWD_LISTEN_MAX		32	/* specs in one command */
 #define FWD_ACCEPT_BURST	64	/* accepts per readiness */
-#define FWD_SOCKS_MAX		600	/* greeting + request, bytes */
 #define FWD_CREDIT_STEP		(PH_STREAM_WINDOW / 4)
 
 enum fwd_conn_state {
@@ -88,7 +88,7 @@ struct fwd_conn {
 	uint32_t		 id;		/* 0 until OPEN went out */
 	enum fwd_conn_state	 state;
 	char			 dest[PH_STREAM_HOST_MAX + 16];	/* for messages */
-	uint8_t			 sbuf[FWD_SOCKS_MAX];	/* SOCKS bytes, then early data */
+	uint8_t			 sbuf[PH_SOCKS_MAX];	/* SOCKS bytes, then early data */
 	size_t			 slen;
 	uint64_t		 send_credit;	/* bytes the agent lets us send */
 	uint64_t		 recv_avail;	/* bytes the agent may still send */
@@ -243,101 +243,54 @@ fwd_conn_open(struct fwd_conn *fc, const char *host, uint16_t port)
 static void
 fwd_socks_reply(struct fwd_conn *fc, int rep)
 {
-	uint8_t	r[10] = { 5, (uint8_t)rep, 0, 1, 0, 0, 0, 0, 0, 0 };
+	uint8_t	r[10];
 
+	ph_socks_reply(r, rep);
 	(void)!write(fc->cfd.fd, r, sizeof r);	/* 10 bytes into an empty socket */
 }
 
 /*
- * Parse what the client sent so far: 0 wait for more, 1 done (OPEN sent
- * or the connection refused and freed).
+ * Parse what the client sent so far (socks.h): 0 wait for more, 1 done
+ * (OPEN sent or the connection refused and freed).
  */
 static int
 fwd_socks_parse(struct fwd_conn *fc)
 {
-	uint8_t		*b = fc->sbuf, nm;
-	size_t		 n = fc->slen, need, alen, hl;
-	char		 host[PH_STREAM_HOST_MAX + 1];
-	uint16_t	 port;
-	static const uint8_t ok[2] = { 5, 0 }, noauth[2] = { 5, 0xff };
+	struct ph_socks_req	 r;
+	enum ph_socks_step	 step;
+	static const uint8_t	 ok[2] = { 5, 0 }, noauth[2] = { 5, 0xff };
 
-	if (!fc->greeted) {
-		if (n < 2)
+	for (;;) {
+		switch ((step = ph_socks_parse(fc->sbuf, fc->slen, fc->greeted, &r))) {
+		case PH_SOCKS_MORE:
 			return 0;
-		if (b[0] != 5) {
-			fwd_conn_free(fc);	/* not SOCKS5 */
+		case PH_SOCKS_DROP:
+			fwd_conn_free(fc);
 			return 1;
-		}
-		nm = b[1];
-		if (n < 2u + nm)
-			return 0;
-		if (memchr(b + 2, 0, nm) == NULL) {
+		case PH_SOCKS_NO_METHOD:
 			(void)!write(fc->cfd.fd, noauth, 2);
 			fwd_conn_free(fc);
 			return 1;
-		}
-		/* The client waits for our choice before it sends its request. */
-		(void)!write(fc->cfd.fd, ok, 2);
-		fc->greeted = 1;
-		memmove(fc->sbuf, fc->sbuf + 2 + nm, n - 2 - nm);
-		fc->slen -= 2u + nm;
-		n = fc->slen;
-	}
-	need = 0;
-	if (n < 5)
-		return 0;
-	if (b[0] != 5) {
-		fwd_conn_free(fc);
-		return 1;
-	}
-	switch (b[3]) {
-	case 1:
-		alen = 4;
-		break;
-	case 4:
-		alen = 16;
-		break;
-	case 3:
-		alen = 1u + b[4];
-		break;
-	default:
-		fwd_socks_reply(fc, PH_STREAM_BAD_ADDRESS);
-		fwd_conn_free(fc);
-		return 1;
-	}
-	if (n < 4 + alen + 2)
-		return 0;
-	if (b[1] != 1) {
-		fwd_socks_reply(fc, 7);		/* command not supported */
-		fwd_conn_free(fc);
-		return 1;
-	}
-	if (b[3] == 1)
-		inet_ntop(AF_INET, b + 4, host, sizeof host);
-	else if (b[3] == 4)
-		inet_ntop(AF_INET6, b + 4, host, sizeof host);
-	else {
-		hl = b[4];
-		if (hl == 0 || memchr(b + 5, 0, hl) != NULL) {
-			fwd_socks_reply(fc, PH_STREAM_BAD_ADDRESS);
+		case PH_SOCKS_GREETED:
+			/* The client waits for our choice before it sends its request. */
+			(void)!write(fc->cfd.fd, ok, 2);
+			fc->greeted = 1;
+			break;
+		case PH_SOCKS_REFUSE:
+			fwd_socks_reply(fc, r.rep);
 			fwd_conn_free(fc);
 			return 1;
+		case PH_SOCKS_CONNECT:
+			break;
 		}
-		memcpy(host, b + 5, hl);
-		host[hl] = '\0';
+		/* Whatever followed is the request, or early data kept for after REPLY. */
+		memmove(fc->sbuf, fc->sbuf + r.used, fc->slen - r.used);
+		fc->slen -= r.used;
+		if (step == PH_SOCKS_CONNECT) {
+			fwd_conn_open(fc, r.host, r.port);
+			return 1;
+		}
 	}
-	port = (uint16_t)(b[4 + alen] << 8 | b[5 + alen]);
-	if (port == 0) {
-		fwd_socks_reply(fc, PH_STREAM_NOT_ALLOWED);
-		fwd_conn_free(fc);
-		return 1;
-	}
-	/* Whatever followed the request is early data: kept for after REPLY. */
-	need += 4 + alen + 2;
-	memmove(fc->sbuf, fc->sbuf + need, fc->slen - need);
-	fc->slen -= need;
-	fwd_conn_open(fc, host, port);
-	return 1;
 }
 
 static void

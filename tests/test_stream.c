@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 
 #include "porthole/fwdpolicy.h"
+#include "porthole/socks.h"
 #include "porthole/stream.h"
 
 Test(stream, open_round_trip)
@@ -190,4 +191,54 @@ Test(fwdpolicy, bad_claims)
 		free(cause);
 		json_decref(j);
 	}
+}
+
+Test(socks, greeting_then_connect)
+{
+	static const uint8_t greet[] = { 5, 2, 2, 0 };
+	static const uint8_t req[] = { 5, 1, 0, 3, 4, 'd', 'b', '.', 'x', 0x1f, 0x90, 'G' };
+	static const uint8_t v6[] = { 5, 1, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 1, 0, 22 };
+	struct ph_socks_req r;
+
+	cr_assert_eq(ph_socks_parse(greet, 1, 0, &r), PH_SOCKS_MORE);
+	cr_assert_eq(ph_socks_parse(greet, 3, 0, &r), PH_SOCKS_MORE);
+	cr_assert_eq(ph_socks_parse(greet, 4, 0, &r), PH_SOCKS_GREETED);
+	cr_assert_eq(r.used, 4);
+	cr_assert_eq(ph_socks_parse(req, 8, 1, &r), PH_SOCKS_MORE);
+	cr_assert_eq(ph_socks_parse(req, sizeof req, 1, &r), PH_SOCKS_CONNECT);
+	cr_assert_str_eq(r.host, "db.x");
+	cr_assert_eq(r.port, 8080);
+	cr_assert_eq(r.used, sizeof req - 1);	/* 'G' is early data */
+	cr_assert_eq(ph_socks_parse(v6, sizeof v6, 1, &r), PH_SOCKS_CONNECT);
+	cr_assert_str_eq(r.host, "::1");
+	cr_assert_eq(r.port, 22);
+}
+
+Test(socks, refusals)
+{
+	static const uint8_t not5[] = { 4, 1, 0 }, nomethod[] = { 5, 1, 2 };
+	static const uint8_t bind[] = { 5, 2, 0, 1, 127, 0, 0, 1, 0, 80 };
+	static const uint8_t atyp[] = { 5, 1, 0, 9, 0, 0, 0 };
+	static const uint8_t nul[] = { 5, 1, 0, 3, 2, 'a', 0, 0, 80 };
+	static const uint8_t empty[] = { 5, 1, 0, 3, 0, 0, 80 };
+	static const uint8_t port0[] = { 5, 1, 0, 1, 127, 0, 0, 1, 0, 0 };
+	struct ph_socks_req r;
+	uint8_t out[10];
+
+	cr_assert_eq(ph_socks_parse(not5, sizeof not5, 0, &r), PH_SOCKS_DROP);
+	cr_assert_eq(ph_socks_parse(nomethod, sizeof nomethod, 0, &r), PH_SOCKS_NO_METHOD);
+	cr_assert_eq(ph_socks_parse(not5, sizeof not5, 1, &r), PH_SOCKS_MORE);
+	cr_assert_eq(ph_socks_parse(bind, sizeof bind, 1, &r), PH_SOCKS_REFUSE);
+	cr_assert_eq(r.rep, 7);
+	cr_assert_eq(ph_socks_parse(atyp, sizeof atyp, 1, &r), PH_SOCKS_REFUSE);
+	cr_assert_eq(r.rep, PH_STREAM_BAD_ADDRESS);
+	cr_assert_eq(ph_socks_parse(nul, sizeof nul, 1, &r), PH_SOCKS_REFUSE);
+	cr_assert_eq(ph_socks_parse(empty, sizeof empty, 1, &r), PH_SOCKS_REFUSE);
+	cr_assert_eq(ph_socks_parse(port0, sizeof port0, 1, &r), PH_SOCKS_REFUSE);
+	cr_assert_eq(r.rep, PH_STREAM_NOT_ALLOWED);
+	ph_socks_reply(out, PH_STREAM_REFUSED);
+	cr_assert_eq(out[0], 5);
+	cr_assert_eq(out[1], PH_STREAM_REFUSED);
+	cr_assert_eq(out[3], 1);
 }

@@ -15,7 +15,9 @@
 #    side resolves (an /etc/hosts entry in the agent's mount namespace);
 #    an IPv4 CONNECT too; a refused one gets SOCKS reply 5;
 #  - --pid: a server listening on 127.0.0.1 inside another network
-#    namespace is reached through a process of that namespace;
+#    namespace is reached through a process of that namespace; an agent
+#    without CAP_SYS_ADMIN refuses it saying so (and that Fargate does not
+#    grant it);
 #  - a token without scope forward is refused; the forward claim is
 #    enforced by the agent (after resolution); the credential endpoints
 #    are refused unless the claim names them;
@@ -24,7 +26,7 @@
 #    answers after it.
 . "$(dirname "$0")/lib.sh"
 
-for tool in curl nft ip python3; do
+for tool in curl nft ip python3 setpriv; do
 	command -v "$tool" >/dev/null || { fail "$tool is not installed (scripts/deps.sh)"; finish; }
 done
 
@@ -228,6 +230,21 @@ check "forward --pid is up" wait_for 20 grep -q ^forwarding "$T/fwdpid.out"
 PP=$(sed -n 's/^forwarding 127.0.0.1:\([0-9]*\) .*/\1/p' "$T/fwdpid.out")
 check "--pid reaches 127.0.0.1 of that process's network namespace" \
 	sh -c 'curl -sS --max-time 20 "http://127.0.0.1:$1/s64k" | cmp -s - "$2"' _ "$PP" "$T/www/s64k"
+
+# An agent without CAP_SYS_ADMIN (dropped from its bounding set, as on Fargate) cannot enter
+# that namespace: the forward fails at once and says what is missing and that Fargate does not
+# grant it.
+PORTHOLE_TOKEN=@$STATE/agent.token PORTHOLE_NAME=e2e-fwd-nocap \
+	setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin "$AGENT_BIN" \
+	>"$T/agent-nocap.out" 2>"$T/agent-nocap.err" &
+PIDS+=("$!")
+check "the agent without CAP_SYS_ADMIN registers" wait_for 20 agent_listed e2e-fwd-nocap
+timeout 60 "$CLI_BIN" forward e2e-fwd-nocap --pid "$NSP" 0:127.0.0.1:8123 \
+	>"$T/nocap.out" 2>"$T/nocap.err"; rc=$?
+check "forward --pid without CAP_SYS_ADMIN fails (status $rc)" [ "$rc" -ne 0 ]
+check "and is never up" sh -c '! grep -q ^forwarding "$1"' _ "$T/nocap.out"
+contains "stderr says CAP_SYS_ADMIN is needed" "$(cat "$T/nocap.err")" "needs CAP_SYS_ADMIN"
+contains "and that Fargate does not grant it" "$(cat "$T/nocap.err")" "Fargate does not grant"
 
 # --- scope, claim, credential endpoints ----------------------------------------------------------
 issue() { ph token issue --key "$STATE/signing.key" --kind client --bind "$STATE/operator.key" "$@"; }
