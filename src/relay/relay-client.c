@@ -742,8 +742,9 @@ relay_client_freed(struct relay_sessions *ss, struct relay_session *s)
 {
 	(void)ss;
 	ph_info("session %.8s closed: op=%s agent=%s sub=%s to_agent=%llu "
-	    "to_client=%llu duration=%.3fs end=%s", s->sid, s->op, s->agent_id,
-	    s->sub, (unsigned long long)s->to_agent, (unsigned long long)s->to_client,
+	    "to_client=%llu msgs_to_client=%llu duration=%.3fs end=%s", s->sid, s->op,
+	    s->agent_id, s->sub, (unsigned long long)s->to_agent,
+	    (unsigned long long)s->to_client, (unsigned long long)s->msgs_to_client,
 	    (double)(ph_mono_ms() - s->t0) / 1000.0,
 	    s->end[0] != '\0' ? s->end : "closed");
 	relay_client_audit_closed(s);

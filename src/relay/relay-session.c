@@ -247,6 +247,7 @@ relay_session_forward(struct relay_sessions *ss, struct relay_session *s,
 	}
 	if (dst == s->client) {
 		s->to_client += len - 1;
+		s->msgs_to_client++;
 		ss->bytes_to_client += len - 1;
 	} else {
 		s->to_agent += len - 1;

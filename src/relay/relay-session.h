@@ -99,6 +99,7 @@ struct relay_session {
 	char			 end[128];	/* how it ended, for the log */
 	int64_t			 t0;		/* monotonic ms at open */
 	uint64_t		 to_agent, to_client;	/* payload bytes */
+	uint64_t		 msgs_to_client;	/* messages those bytes came in */
 	/*
 	 * Sealed end to end (protocol 4): the agent's clear `seal` passed.
 	 * From then on only records (and the few clear messages meant for

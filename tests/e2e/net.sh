@@ -54,7 +54,10 @@ contains "net: the table's heading" "$(printf '%s\n' "$out" | head -1)" \
 	"NETID STATE"
 row=$(printf '%s\n' "$out" | grep " 127.0.0.1:$LPORT " | grep LISTEN)
 contains "net: the listening row names its program/pid, escaped" "$row" "srv\\x1b[31mred/$SRV"
-check "net: no raw escape reaches the terminal" sh -c '! printf "%s" "$1" | grep -q "$(printf "\033")"' _ "$out"
+# From a file, not an argument: with other tests' sockets on the machine the
+# table can pass the kernel's 128 KiB limit on one argument.
+printf '%s' "$out" >"$T/net.txt"
+check "net: no raw escape reaches the terminal" sh -c '! grep -q "$(printf "\033")" "$1"' _ "$T/net.txt"
 contains "net: the established row" "$(printf '%s\n' "$out" | grep "127.0.0.1:$CPORT" | grep " 127.0.0.1:$LPORT ")" "ESTAB"
 
 ph net e2e-net --listening --json >"$T/netl.json"; eq "net --listening: 0" $? 0
