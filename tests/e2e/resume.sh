@@ -65,6 +65,20 @@ eq "20 cuts: the proxy cut 20 times" "$(grep -c '^cut ' "$T/cut.err")" 20
 check "20 cuts: output byte-identical" cmp -s "$T/out2" "$T/want2"
 kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
 
+# cp both ways shares the session's transport: 8 cuts each way, byte-exact.
+head -c 40M /dev/urandom >"$T/cpsrc"
+mkdir -p "$T/remote" "$T/local"
+cutproxy --cut-bytes $((4 << 20)) --cuts 8
+phc cp "$T/cpsrc" "e2e-resume:$T/remote/cpsrc" </dev/null 2>"$T/cperr"; eq "cp put across 8 cuts: exit 0" $? 0
+eq "cp put: the proxy cut 8 times" "$(grep -c '^cut ' "$T/cut.err")" 8
+check "cp put: byte-exact" cmp -s "$T/cpsrc" "$T/remote/cpsrc"
+kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+cutproxy --cut-bytes $((4 << 20)) --cuts 8
+phc cp "e2e-resume:$T/remote/cpsrc" "$T/local/cpsrc" </dev/null 2>"$T/cperr2"; eq "cp get across 8 cuts: exit 0" $? 0
+eq "cp get: the proxy cut 8 times" "$(grep -c '^cut ' "$T/cut.err")" 8
+check "cp get: byte-exact" cmp -s "$T/cpsrc" "$T/local/cpsrc"
+kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+
 # 3. A held session: forged resumes are refused, the real client comes back.
 cutproxy
 : >"$T/out3"

@@ -6,9 +6,9 @@ stdout) and forwards each connection to --upstream HOST:PORT, bytes
 untouched (TLS passes through).  It cuts connections the way a flaky path
 does, each cut an abrupt close of both sides (RST toward the client):
 
-  --cut-bytes N   a connection is cut once N bytes went toward the client
-                  (the next one again after N more), until --cuts cuts
-                  were made; after that everything passes
+  --cut-bytes N   a connection is cut once N bytes went through it (both
+                  ways; the next one again after N more), until --cuts
+                  cuts were made; after that everything passes
   --cuts K        how many cuts at most (default 20)
   SIGUSR1         cut every connection now (not counted in --cuts)
   SIGUSR2         toggle "down": while down, new connections are accepted
@@ -36,6 +36,8 @@ class Proxy:
         self.conns = set()
 
     def cut(self, pair, counted=True):
+        if counted and pair not in self.conns:
+            return
         for w in pair:
             try:
                 sock = w.get_extra_info("socket")
@@ -56,21 +58,22 @@ class Proxy:
         for pair in list(self.conns):
             self.cut(pair, counted=False)
 
-    async def pipe(self, r, w, pair, down):
-        sent = 0
+    async def pipe(self, r, w, pair, count):
         try:
             while True:
                 data = await r.read(65536)
                 if not data:
                     break
-                if down and self.cut_bytes > 0 and self.cuts_left > 0:
-                    room = self.cut_bytes - sent
+                if pair not in self.conns:
+                    return      # cut from the other direction
+                if self.cut_bytes > 0 and self.cuts_left > 0:
+                    room = self.cut_bytes - count[0]
                     if len(data) >= room:
                         w.write(data[:room])
                         await w.drain()
                         self.cut(pair)
                         return
-                    sent += len(data)
+                    count[0] += len(data)
                 w.write(data)
                 await w.drain()
         except Exception:
@@ -92,8 +95,9 @@ class Proxy:
             return
         pair = (cw, uw)
         self.conns.add(pair)
-        await asyncio.gather(self.pipe(cr, uw, pair, False),
-                             self.pipe(ur, cw, pair, True))
+        count = [0]
+        await asyncio.gather(self.pipe(cr, uw, pair, count),
+                             self.pipe(ur, cw, pair, count))
         self.conns.discard(pair)
 
 
