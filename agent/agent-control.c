@@ -377,6 +377,14 @@ agent_control_frame(void *arg, struct ph_frame *f)
 			free(cause);
 		}
 		break;
+	case PH_CTL_RESUME:
+		if (!a->control_welcomed) {
+			agent_control_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+			    "resume before welcome");
+			break;
+		}
+		agent_session_resume(a, f->json);
+		break;
 	case PH_CTL_OPEN:
 		if (!a->control_welcomed) {
 			agent_control_fail(a, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,

@@ -68,6 +68,12 @@ static const struct ph_help_opt agent_help_env[] = {
 	    "(default: the user's, else /bin/sh)" },
 	{ "PORTHOLE_HANGUP_SECS", NULL, NULL, "drop a relay that answers no ping "
 	    "for this many seconds" },
+	{ "PORTHOLE_RESUME_TIMEOUT", NULL, NULL, "how long a session whose client "
+	    "connection dropped waits for the client to resume it (default 5m, "
+	    "0: none)" },
+	{ "PORTHOLE_RESUME_BUFFER", NULL, NULL, "a session's output kept until the "
+	    "client acknowledges it; past it the program's output is not read "
+	    "(default 4M, 1M-64M)" },
 	{ "PORTHOLE_LOG", NULL, NULL, "the log's level: error, warn, info "
 	    "(default), debug" },
 	{ "PORTHOLE_WATCH", NULL, NULL, "the flight recorder's watches, each as "

@@ -27,15 +27,35 @@
 #include "porthole/frame.h"
 #include "porthole/log.h"
 #include "porthole/opensig.h"
+#include "porthole/resume.h"
 #include "porthole/sealsess.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
 
 #include "agent.h"
+#include "op.h"
+
+/* Acknowledge the client's records after this many bytes, or this long. */
+#define AGENT_SEAL_ACK_BYTES	(256 * 1024)
+#define AGENT_SEAL_ACK_US	(500 * LWS_US_PER_MS)
 
 struct agent_seal {
 	struct ph_seal	*seal;
 	int		 record;	/* send the relay COPY frames */
+	/*
+	 * Resume: every record sealed is kept in rs until the client
+	 * acknowledges it and goes to the channel from there (pump), so a
+	 * channel that drops loses nothing; the sources stop at soft.
+	 */
+	int		 resume;	/* the session resumes */
+	struct ph_resume rs;
+	size_t		 soft;
+	uint64_t	 ack_sent;	/* the client's bytes acknowledged last */
+	int		 data_in;	/* a data record came since */
+	int		 proving;	/* resumed: the client's proof is awaited */
+	uint8_t		 challenge[PH_SEAL_CHALLENGE_LEN];	/* ours, while proving */
+	struct agent_session *s;
+	lws_sorted_usec_list_t sul_ack;	/* the pending acknowledgement */
 	uint8_t		 plain[PH_MAX_MESSAGE];	/* a frame going out */
 	uint8_t		 rec[PH_SEAL_RECORD_MAX];	/* its record */
 	uint8_t		 in[PH_MAX_MESSAGE];	/* a frame come in (the program's) */
@@ -116,6 +136,13 @@ agent_seal_start(struct agent_session *s, const char *jti, char **cause)
 		return -1;
 	}
 	s->sealed->record = json_is_true(json_object_get(s->open, "record"));
+	s->sealed->s = s;
+	if (a->resume_ms > 0) {
+		if (ph_resume_init(&s->sealed->rs, a->resume_hard, cause) != 0)
+			goto out;
+		s->sealed->resume = 1;
+		s->sealed->soft = a->resume_soft;
+	}
 	if ((mine = ph_seal_share_new(cause)) == NULL)
 		goto out;
 	ph_seal_share_public(mine, agent);
@@ -135,6 +162,8 @@ agent_seal_start(struct agent_session *s, const char *jti, char **cause)
 			goto nomem;
 	}
 	if (s->sealed->record && json_object_set_new(m, "record", json_true()) != 0)
+		goto nomem;
+	if (s->sealed->resume && json_object_set_new(m, "resume", json_true()) != 0)
 		goto nomem;
 	if (agent_chan_push_ctl(&s->chan, m) != 0) {
 		m = NULL;
@@ -168,10 +197,112 @@ agent_seal_free(struct agent_session *s)
 {
 	if (s->sealed == NULL)
 		return;
+	lws_sul_cancel(&s->sealed->sul_ack);
+	ph_resume_clear(&s->sealed->rs);
 	ph_seal_free(s->sealed->seal);
 	OPENSSL_cleanse(s->sealed, sizeof *s->sealed);
 	free(s->sealed);
 	s->sealed = NULL;
+}
+
+int
+agent_seal_resumes(const struct agent_session *s)
+{
+	return s->sealed != NULL && s->sealed->resume;
+}
+
+int
+agent_seal_full(const struct agent_session *s)
+{
+	return agent_seal_resumes(s) && s->sealed->rs.held >= s->sealed->soft;
+}
+
+int
+agent_seal_proving(const struct agent_session *s)
+{
+	return agent_seal_resumes(s) && s->sealed->proving;
+}
+
+/* Has the client records of ours it has not acknowledged? */
+int
+agent_seal_unacked(const struct agent_session *s)
+{
+	return agent_seal_resumes(s) && s->sealed->rs.acked < s->sealed->rs.sent;
+}
+
+/*
+ * A record the program cannot take yet (its input is full): its envelope's
+ * ack, unopened, frees what it names, so that acknowledgements never wait
+ * behind input (the relay could forge it: then records go missing and the
+ * client's checks end the session, as a relay can always end one).
+ */
+void
+agent_seal_peek_ack(struct agent_session *s, const uint8_t *msg, size_t len)
+{
+	struct agent_seal	*as = s->sealed;
+	struct ph_seal_env	 env;
+	char			*why = NULL;
+
+	if (!agent_seal_resumes(s) || ph_seal_envelope(msg, len, &env, &why) != 0) {
+		free(why);
+		return;
+	}
+	if (env.ack <= as->rs.acked || ph_resume_ack(&as->rs, env.ack, &why) != 0) {
+		free(why);
+		return;
+	}
+	if (!agent_seal_full(s) && s->op != NULL && s->op->resume != NULL &&
+	    !agent_session_over_high(s))
+		s->op->resume(s);
+}
+
+/* Did the client end its stream (a close record: it leaves on purpose)? */
+int
+agent_seal_peer_closed(const struct agent_session *s)
+{
+	return s->sealed != NULL && ph_seal_peer_closed(s->sealed->seal);
+}
+
+int
+agent_seal_pump(struct agent_session *s)
+{
+	struct agent_seal	*as = s->sealed;
+	const uint8_t		*m;
+	size_t			 len;
+	uint64_t		 off;
+
+	if (!agent_seal_resumes(s))
+		return 0;
+	while (!as->proving && agent_chan_open(&s->chan) &&
+	    !ph_queue_over_high(&s->chan.out) &&
+	    ph_resume_next(&as->rs, &m, &len, &off) == 1) {
+		if (agent_chan_push(&s->chan, -1, m, len) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A record just sealed (as->rec, len): kept for resume, or queued. */
+static int
+agent_seal_out(struct agent_session *s, size_t len, char **cause)
+{
+	struct agent_seal	*as = s->sealed;
+
+	as->ack_sent = ph_seal_received(as->seal);
+	if (!as->resume) {
+		if (agent_chan_push(&s->chan, -1, as->rec, len) != 0)
+			goto over;
+		return 0;
+	}
+	if (ph_resume_push(&as->rs, as->rec, len, NULL, cause) != 0)
+		return -1;	/* a record sealed and not kept: the stream has a gap */
+	if (agent_seal_pump(s) != 0)
+		goto over;
+	return 0;
+over:
+	*cause = ph_asprintf("output queue overflow (%zu bytes queued)",
+	    s->chan.out.bytes);
+	return -1;
 }
 
 /* Seal one frame (type -1: p is a whole message) and queue the record. */
@@ -185,9 +316,139 @@ agent_seal_push(struct agent_session *s, int type, const void *p, size_t n,
 	if (ph_sealsess_frame(as->seal, type, p, n, as->plain, as->rec, &len,
 	    cause) != 0)
 		return -1;
-	if (agent_chan_push(&s->chan, -1, as->rec, len) != 0) {
-		*cause = ph_asprintf("output queue overflow (%zu bytes queued)",
-		    s->chan.out.bytes);
+	return agent_seal_out(s, len, cause);
+}
+
+/* An ack record: what came from the client is acknowledged. */
+static int
+agent_seal_ack(struct agent_session *s, char **cause)
+{
+	struct agent_seal	*as = s->sealed;
+	size_t			 len;
+
+	lws_sul_cancel(&as->sul_ack);
+	as->data_in = 0;
+	if (ph_seal_record(as->seal, PH_SEAL_ACK, NULL, 0, ph_seal_received(as->seal),
+	    as->rec, sizeof as->rec, &len, cause) != 0)
+		return -1;
+	return agent_seal_out(s, len, cause);
+}
+
+static void
+agent_seal_ack_due(lws_sorted_usec_list_t *sul)
+{
+	struct agent_seal	*as = lws_container_of(sul, struct agent_seal, sul_ack);
+	struct agent_session	*s = as->s;
+	char			*why = NULL;
+
+	if (!as->data_in || as->proving || ph_seal_received(as->seal) == as->ack_sent)
+		return;
+	if (agent_seal_ack(s, &why) != 0) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "%s", why);
+		free(why);
+	}
+}
+
+/*
+ * A record from the client opened: its ack frees what it acknowledges (a
+ * retransmitted record's older ack is nothing new), and what came is
+ * acknowledged soon.  -1 with *cause: the session must end.
+ */
+static int
+agent_seal_acked(struct agent_session *s, const struct ph_seal_rec *rec, char **cause)
+{
+	struct agent_seal	*as = s->sealed;
+	char			*c = NULL;
+
+	if (!as->resume)
+		return 0;
+	if (rec->ack > as->rs.acked) {
+		if (ph_resume_ack(&as->rs, rec->ack, &c) != 0) {
+			*cause = ph_asprintf("the client's acknowledgement is wrong: %s", c);
+			free(c);
+			return -1;
+		}
+		if (!agent_seal_full(s) && s->op != NULL && s->op->resume != NULL &&
+		    !agent_session_over_high(s))
+			s->op->resume(s);
+	}
+	if (rec->kind == PH_SEAL_DATA)
+		as->data_in = 1;
+	if (ph_seal_received(as->seal) - as->ack_sent >= AGENT_SEAL_ACK_BYTES)
+		return agent_seal_ack(s, cause);
+	if (as->data_in && lws_dll2_is_detached(&as->sul_ack.list))
+		lws_sul_schedule(s->agent->ctx, 0, &as->sul_ack, agent_seal_ack_due,
+		    AGENT_SEAL_ACK_US);
+	return 0;
+}
+
+int
+agent_seal_proof(struct agent_session *s, const uint8_t *challenge, char **cause)
+{
+	struct agent_seal	*as = s->sealed;
+	uint8_t			 proof[PH_SEAL_PROOF_LEN];
+	char			*p = NULL, *c = NULL;
+	json_t			*m;
+	int			 rc = -1;
+
+	if (ph_seal_challenge(as->challenge, cause) != 0 ||
+	    ph_seal_resume_proof(as->seal, challenge, ph_seal_received(as->seal), proof,
+	    cause) != 0)
+		return -1;
+	p = ph_seal_share_encode(proof);
+	c = ph_seal_share_encode(as->challenge);
+	if (p == NULL || c == NULL || (m = ph_ctl_new(PH_CTL_RESUME_PROOF)) == NULL ||
+	    json_object_set_new(m, "received", json_integer((json_int_t)
+	    ph_seal_received(as->seal))) != 0 ||
+	    json_object_set_new(m, "challenge", json_string(c)) != 0 ||
+	    json_object_set_new(m, "proof", json_string(p)) != 0) {
+		*cause = ph_asprintf("out of memory");
+		goto out;
+	}
+	if (agent_chan_push_ctl(&s->chan, m) != 0) {
+		*cause = ph_asprintf("cannot queue the resume proof");
+		goto out;
+	}
+	as->proving = 1;
+	rc = 0;
+out:
+	free(p);
+	free(c);
+	OPENSSL_cleanse(proof, sizeof proof);
+	return rc;
+}
+
+int
+agent_seal_check(struct agent_session *s, const json_t *m, const char **code,
+    int *close_code, char **cause)
+{
+	struct agent_seal	*as = s->sealed;
+	uint8_t			 proof[PH_SEAL_PROOF_LEN];
+	json_int_t		 received;
+	char			*why = NULL;
+
+	*code = PH_ERR_UNAUTHORIZED;
+	*close_code = PH_CLOSE_UNAUTHORIZED;
+	received = json_integer_value(json_object_get(m, "received"));
+	if (ph_seal_share_decode(json_string_value(json_object_get(m, "proof")), proof,
+	    &why) != 0 || ph_seal_resume_verify(as->seal, as->challenge,
+	    (uint64_t)received, proof, &why) != 0) {
+		*cause = ph_asprintf("the client's resume proof does not verify (%s): "
+		    "it does not hold the session's keys", why);
+		free(why);
+		return -1;
+	}
+	if (ph_resume_rewind(&as->rs, (uint64_t)received, &why) != 0) {
+		*code = PH_ERR_RESUME;
+		*close_code = PH_CLOSE_POLICY;
+		*cause = why;
+		return -1;
+	}
+	as->proving = 0;
+	/* The client learns at once what we have of its stream. */
+	if (agent_seal_ack(s, cause) != 0) {
+		*code = PH_ERR_INTERNAL;
+		*close_code = PH_CLOSE_INTERNAL;
 		return -1;
 	}
 	return 0;
@@ -218,7 +479,8 @@ agent_seal_send(struct agent_session *s, int type, const void *p, size_t n,
 		if (agent_seal_push(s, type, b, k, cause) != 0)
 			return -1;
 		if (s->sealed->record && (type == PH_FRAME_STDOUT ||
-		    type == PH_FRAME_STDERR) && agent_seal_copy(s, type, b, k) != 0) {
+		    type == PH_FRAME_STDERR) && agent_chan_open(&s->chan) &&
+		    agent_seal_copy(s, type, b, k) != 0) {
 			*cause = ph_asprintf("output queue overflow (%zu bytes queued)",
 			    s->chan.out.bytes);
 			return -1;
@@ -286,6 +548,8 @@ agent_seal_open(struct agent_session *s, const struct ph_frame *f,
 		free(c);
 		return -1;
 	}
+	if (agent_seal_acked(s, &rec, cause) != 0)
+		return -1;
 	if (rec.kind != PH_SEAL_DATA)
 		return 1;	/* an ack or the client's close: nothing for the program */
 	if (ph_frame_decode(rec.frame, rec.len, inner, &cc, &why) != 0 ||

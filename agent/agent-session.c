@@ -18,6 +18,14 @@
  * operation is told it lost its peer and kills its program.  The session is
  * freed only when the channel is closed and the operation holds nothing.
  *
+ * Resume (docs/protocol.md, "Resume"): a sealed session keeps every record
+ * until the client acknowledges it (agent-seal.c).  When its channel goes
+ * without the client's close record, the session is held: the program
+ * runs on, its output kept until the buffer's soft mark (then it is no
+ * longer read), until the client resumes through the relay (`resume` on
+ * the control channel: a new channel, proofs both ways, the records the
+ * client lacks sent again) or the resume timeout ends it as a lost one.
+ *
  * Keepalive: the channel pings like the control channel, but a session that
  * is flow-controlled cannot read pongs (rx paused) or get its ping out (send
  * pipe choked behind a slow client): libwebsockets would hang up on a live
@@ -34,9 +42,12 @@
 
 #include <libwebsockets.h>
 
+#include "porthole/duration.h"
 #include "porthole/frame.h"
 #include "porthole/log.h"
 #include "porthole/ops.h"
+#include "porthole/resume.h"
+#include "porthole/seal.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
 
@@ -180,6 +191,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	s->open = json_incref(open);
 	agent_chan_init(&s->chan, &agent_session_chan_ops, s, AGENT_OUT_LOW,
 	    AGENT_OUT_HIGH, AGENT_OUT_LIMIT);
+	ph_queue_init(&s->inbox, 0, 0, PH_RESUME_BUF_MAX + PH_RESUME_SLACK);
 	snprintf(s->chan.label, sizeof s->chan.label, "session %.8s: ", sid);
 	s->next = a->sessions;
 	a->sessions = s;
@@ -196,8 +208,114 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 }
 
 /*
+ * A resume the agent refuses: a session of its own that dials the data
+ * channel the relay expects only to say why (error, then close_code).
+ */
+static void
+agent_session_refuse_stub(struct agent *a, const char *sid, const char *secret,
+    const char *sub, const char *code, int close_code, const char *msg)
+{
+	struct agent_session	*s;
+
+	ph_warn("session %.8s: resume refused (%s): %s", sid, code, msg);
+	if (a->nsessions >= AGENT_SESSIONS_MAX || (s = calloc(1, sizeof *s)) == NULL)
+		return;		/* the relay times it out */
+	s->agent = a;
+	memcpy(s->sid, sid, PH_SID_LEN);
+	memcpy(s->secret, secret, PH_SECRET_LEN);
+	s->refuse_code = code;
+	s->refuse_close = close_code;
+	s->refuse_msg = strdup(msg);
+	s->sub = strdup(sub != NULL ? sub : "?");
+	s->path = ph_asprintf("%s%s", PH_PATH_AGENT_SESSION, sid);
+	s->open = json_object();
+	agent_chan_init(&s->chan, &agent_session_chan_ops, s, AGENT_OUT_LOW,
+	    AGENT_OUT_HIGH, AGENT_OUT_LIMIT);
+	ph_queue_init(&s->inbox, 0, 0, PH_RESUME_BUF_MAX + PH_RESUME_SLACK);
+	snprintf(s->chan.label, sizeof s->chan.label, "session %.8s: ", sid);
+	s->next = a->sessions;
+	a->sessions = s;
+	a->nsessions++;
+	if (s->refuse_msg == NULL || s->sub == NULL || s->path == NULL ||
+	    s->open == NULL || agent_chan_connect(&s->chan, a, s->path,
+	    PH_SUBPROTO_SESSION, AGENT_SESSION_PROTOCOL) != 0)
+		agent_session_check(s);
+}
+
+/*
+ * The relay's `resume` {sid, secret, sub, challenge}: a client wants its
+ * held session back.  Only the session's own token subject may ask; the
+ * proofs on the new channel decide the rest (agent_session_proven).
+ */
+void
+agent_session_resume(struct agent *a, json_t *msg)
+{
+	struct agent_session	*s;
+	const char		*sid, *secret, *sub, *ch;
+	char			*why = NULL;
+
+	sid = json_string_value(json_object_get(msg, "sid"));
+	secret = json_string_value(json_object_get(msg, "secret"));
+	sub = json_string_value(json_object_get(msg, "sub"));
+	ch = json_string_value(json_object_get(msg, "challenge"));
+	if (sid == NULL || !ph_sid_valid(sid) || secret == NULL || sub == NULL ||
+	    strlen(secret) != PH_SECRET_LEN ||
+	    strspn(secret, "0123456789abcdef") != PH_SECRET_LEN) {
+		ph_warn("resume without a session id, secret or subject: ignored");
+		return;
+	}
+	for (s = a->sessions; s != NULL; s = s->next)
+		if (s->refuse_code == NULL && strcmp(s->sid, sid) == 0)
+			break;
+	if (s == NULL || a->stopping || !agent_seal_resumes(s) || s->failed ||
+	    s->state == AGENT_SESSION_CLOSED || s->state == AGENT_SESSION_OPENING) {
+		agent_session_refuse_stub(a, sid, secret, sub, PH_ERR_RESUME,
+		    PH_CLOSE_NOT_FOUND, "the session cannot resume: the agent holds "
+		    "no such session (it ended, its resume timeout passed, or the "
+		    "agent restarted)");
+		return;
+	}
+	if (strcmp(s->sub, sub) != 0) {
+		agent_session_refuse_stub(a, sid, secret, sub, PH_ERR_FORBIDDEN,
+		    PH_CLOSE_FORBIDDEN, "the session belongs to another token subject");
+		return;
+	}
+	if (s->chan.wsi != NULL || s->resuming) {
+		agent_session_refuse_stub(a, sid, secret, sub, PH_ERR_CONFLICT,
+		    PH_CLOSE_CONFLICT, "the session's channel is still up: try again");
+		return;
+	}
+	if (ph_seal_share_decode(ch, s->resume_challenge, &why) != 0) {
+		agent_session_refuse_stub(a, sid, secret, sub, PH_ERR_BAD_MESSAGE,
+		    PH_CLOSE_POLICY, "the resume's challenge is not 32 bytes");
+		free(why);
+		return;
+	}
+	ph_info("session %.8s: %s resumes it", s->sid, s->sub);
+	memcpy(s->secret, secret, PH_SECRET_LEN);
+	agent_chan_reset(&s->chan);
+	s->resuming = 1;
+	if (agent_chan_connect(&s->chan, a, s->path, PH_SUBPROTO_SESSION,
+	    AGENT_SESSION_PROTOCOL) != 0) {
+		ph_warn("session %.8s: cannot start a connection to the relay", s->sid);
+		s->resuming = 0;
+	}
+}
+
+/* Does the session take output: a channel, or held for a resume? */
+static int
+agent_session_live(const struct agent_session *s)
+{
+	return agent_chan_open(&s->chan) ||
+	    (agent_seal_resumes(s) && (s->held || s->resuming) && !s->failed);
+}
+
+static void	agent_session_resume_over(lws_sorted_usec_list_t *);
+
+/*
  * Send `error` {code, message}, then close with close_code once the queue
- * is out; input is no longer read.  A second failure keeps the first.
+ * is out; input is no longer read.  A second failure keeps the first.  A
+ * held session (no channel) ends soon.
  */
 void
 agent_session_fail(struct agent_session *s, int close_code, const char *code,
@@ -209,8 +327,16 @@ agent_session_fail(struct agent_session *s, int close_code, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (!agent_chan_open(&s->chan))
+	s->failed = 1;
+	if (!agent_chan_open(&s->chan)) {
+		if (s->held) {
+			ph_warn("session %.8s: %s: %s: ending the held session", s->sid,
+			    code, msg);
+			lws_sul_schedule(s->agent->ctx, 0, &s->sul_resume,
+			    agent_session_resume_over, 1);
+		}
 		return;
+	}
 	ph_info("session %.8s: %s: %s (closing %d)", s->sid, code, msg, close_code);
 	/* Sealed: the client hears it sealed, the relay in the clear too. */
 	if (s->sealed != NULL) {
@@ -234,7 +360,7 @@ agent_session_send(struct agent_session *s, int type, const void *p, size_t n)
 {
 	char	*why = NULL;
 
-	if (!agent_chan_open(&s->chan))
+	if (!agent_session_live(s))
 		return 0;
 	if (s->sealed != NULL) {
 		if (agent_seal_send(s, type, p, n, &why) == 0)
@@ -257,7 +383,7 @@ agent_session_send_ctl(struct agent_session *s, json_t *msg)
 {
 	char	*why = NULL;
 
-	if (!agent_chan_open(&s->chan)) {
+	if (!agent_session_live(s)) {
 		json_decref(msg);
 		return 0;
 	}
@@ -284,7 +410,11 @@ agent_session_send_ctl(struct agent_session *s, json_t *msg)
 int
 agent_session_send_relay_ctl(struct agent_session *s, json_t *msg)
 {
-	if (s->sealed == NULL || !agent_chan_open(&s->chan))
+	if (s->sealed != NULL && !agent_chan_open(&s->chan)) {
+		json_decref(msg);	/* held: the relay that audits it is gone */
+		return 0;
+	}
+	if (s->sealed == NULL)
 		return agent_session_send_ctl(s, msg);
 	if (agent_seal_clear_ctl(s, msg) != 0) {
 		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
@@ -297,7 +427,7 @@ agent_session_send_relay_ctl(struct agent_session *s, json_t *msg)
 int
 agent_session_over_high(const struct agent_session *s)
 {
-	return ph_queue_over_high(&s->chan.out);
+	return ph_queue_over_high(&s->chan.out) || agent_seal_full(s);
 }
 
 /* Is anything queued toward the relay? */
@@ -320,10 +450,41 @@ agent_session_read_max(const struct agent_session *s)
 	return max - 1;
 }
 
+static void	agent_session_frame(void *, struct ph_frame *);
+
+/* The records kept while the input was full, to the operation. */
+static void
+agent_session_inbox(struct agent_session *s)
+{
+	struct ph_qitem	*it;
+	struct ph_frame	 f;
+	const char	*why = NULL;
+	int		 code;
+
+	while (!s->in_paused && (it = ph_queue_peek(&s->inbox)) != NULL) {
+		memset(&f, 0, sizeof f);
+		if (ph_frame_decode(it->data + PH_HEADROOM, it->len, &f, &code,
+		    &why) == 0) {
+			s->in_paused = -1;	/* a pause now is the operation's */
+			agent_session_frame(s, &f);
+			if (s->in_paused == -1)
+				s->in_paused = 0;
+		}
+		ph_frame_clear(&f);
+		ph_queue_pop(&s->inbox);
+	}
+}
+
 /* Stop (pause != 0) or resume reading the data channel. */
 void
 agent_session_rx_pause(struct agent_session *s, int pause)
 {
+	if (agent_seal_resumes(s)) {
+		s->in_paused = !!pause;
+		if (!pause)
+			agent_session_inbox(s);
+		return;
+	}
 	if (s->chan.wsi == NULL || s->rx_paused == !!pause)
 		return;
 	s->rx_paused = !!pause;
@@ -361,13 +522,26 @@ agent_session_to_closed(struct agent_session *s)
 	}
 }
 
+/*
+ * A resumable session that finished: close 1000 once the client has every
+ * record (it acknowledged them all, or sent its close record).
+ */
+static void
+agent_session_maybe_end(struct agent_session *s)
+{
+	if (s->state == AGENT_SESSION_FINISHING && agent_chan_open(&s->chan) &&
+	    !agent_seal_proving(s) && (agent_seal_peer_closed(s) ||
+	    !agent_seal_unacked(s)))
+		agent_chan_close(&s->chan, PH_CLOSE_NORMAL);
+}
+
 /* The operation is over: queue `exit` (takes the reference), close 1000 after. */
 void
 agent_session_exit(struct agent_session *s, json_t *exit_msg)
 {
 	char	*txt;
 
-	if (s->state != AGENT_SESSION_RUNNING || !agent_chan_open(&s->chan)) {
+	if (s->state != AGENT_SESSION_RUNNING || !agent_session_live(s)) {
 		json_decref(exit_msg);
 		return;
 	}
@@ -385,15 +559,27 @@ agent_session_exit(struct agent_session *s, json_t *exit_msg)
 		char	*why = NULL;
 		json_t	*copy = json_deep_copy(exit_msg);
 
-		if (copy == NULL || agent_chan_push_ctl(&s->chan, copy) != 0) {
+		/* Kept: a relay the session resumes through audits it too. */
+		json_decref(s->exit_copy);
+		s->exit_copy = copy != NULL ? json_incref(copy) : NULL;
+		if (copy == NULL || (agent_chan_open(&s->chan) &&
+		    !agent_seal_proving(s) && agent_chan_push_ctl(&s->chan,
+		    json_incref(copy)) != 0)) {
+			json_decref(copy);
 			json_decref(exit_msg);
 			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
 			    "cannot queue exit");
 			return;
 		}
+		json_decref(copy);
 		if (agent_seal_ctl(s, exit_msg, &why) != 0) {
 			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL, "%s", why);
 			free(why);
+			return;
+		}
+		if (agent_seal_resumes(s)) {
+			/* Until the client has it all: its close record, or acks. */
+			agent_session_maybe_end(s);
 			return;
 		}
 	} else if (agent_chan_push_ctl(&s->chan, exit_msg) != 0) {
@@ -410,7 +596,8 @@ agent_session_check(struct agent_session *s)
 	struct agent		 *a = s->agent;
 	struct agent_session	**pp;
 
-	if (s->chan.wsi != NULL || (s->op != NULL && s->op->busy != NULL && s->op->busy(s)))
+	if (s->chan.wsi != NULL || s->held ||
+	    (s->op != NULL && s->op->busy != NULL && s->op->busy(s)))
 		return;
 	for (pp = &a->sessions; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == s) {
@@ -423,8 +610,11 @@ agent_session_check(struct agent_session *s)
 	if (s->op != NULL && s->op->free != NULL)
 		s->op->free(s);
 	lws_sul_cancel(&s->sul_keep);
+	lws_sul_cancel(&s->sul_resume);
 	agent_chan_free(&s->chan);
+	ph_queue_free(&s->inbox);
 	json_decref(s->open);
+	json_decref(s->exit_copy);
 	explicit_bzero(s->secret, sizeof s->secret);
 	agent_seal_free(s);
 	free(s->jti);
@@ -436,14 +626,74 @@ agent_session_check(struct agent_session *s)
 	agent_check_done(a);
 }
 
-/* The channel is closed (or failed to connect): tell the operation, maybe free. */
+/* The resume timeout passed (or a held session failed): it ends as lost. */
+static void
+agent_session_resume_over(lws_sorted_usec_list_t *sul)
+{
+	struct agent_session	*s = lws_container_of(sul, struct agent_session,
+				    sul_resume);
+	char			 t[PH_DURATION_FMT_MAX];
+
+	if (!s->held && !s->resuming)
+		return;
+	if (!s->failed)
+		ph_warn("session %.8s: the client did not come back within %s: the "
+		    "session ends", s->sid, ph_duration_fmt(s->agent->resume_ms, t,
+		    sizeof t));
+	s->failed = 1;
+	if (s->chan.wsi != NULL) {
+		/* A resume half done: its channel goes, and the session with it. */
+		agent_chan_close(&s->chan, PH_CLOSE_GOING_AWAY);
+		lws_callback_on_writable(s->chan.wsi);
+		return;
+	}
+	s->held = 0;
+	s->resuming = 0;
+	agent_session_to_closed(s);
+	agent_session_check(s);
+}
+
+/*
+ * Is the session held when its channel goes?  A sealed one that resumes,
+ * did not fail, whose client did not close on purpose, with its program
+ * running or records the client does not have.
+ */
+static int
+agent_session_holdable(const struct agent_session *s)
+{
+	return agent_seal_resumes(s) && !s->failed && !s->agent->stopping &&
+	    !agent_seal_peer_closed(s) && (s->state == AGENT_SESSION_RUNNING ||
+	    (s->state == AGENT_SESSION_FINISHING && agent_seal_unacked(s)));
+}
+
+/* The channel is closed (or failed to connect): hold, or tell the operation, maybe free. */
 static void
 agent_session_closed(struct agent_session *s, struct lws *wsi)
 {
+	char	t[PH_DURATION_FMT_MAX];
+
 	if (s->chan.wsi != wsi)
 		return;
 	agent_chan_gone(&s->chan);
 	lws_sul_cancel(&s->sul_keep);
+	s->rx_paused = 0;
+	if (agent_session_holdable(s)) {
+		s->resuming = 0;
+		if (!s->held) {
+			s->held = 1;
+			s->held_ms = ph_mono_ms();
+			ph_info("session %.8s: the channel to the client is gone: holding "
+			    "the session for %s for it to resume", s->sid,
+			    ph_duration_fmt(s->agent->resume_ms, t, sizeof t));
+			lws_sul_schedule(s->agent->ctx, 0, &s->sul_resume,
+			    agent_session_resume_over,
+			    (lws_usec_t)s->agent->resume_ms * LWS_US_PER_MS);
+		}
+		return;
+	}
+	s->held = 0;
+	s->resuming = 0;
+	lws_sul_cancel(&s->sul_resume);
 	agent_session_to_closed(s);
 	agent_session_check(s);
 }
@@ -483,6 +733,18 @@ agent_session_established(struct agent_session *s)
 	}
 	lws_sul_schedule(s->agent->ctx, 0, &s->sul_keep, agent_session_keep,
 	    (lws_usec_t)AGENT_KEEP_SECS * LWS_US_PER_SEC);
+
+	if (s->resuming) {
+		char	*why = NULL;
+
+		/* Our proof first; the client's answers it (agent_session_proven). */
+		if (agent_seal_proof(s, s->resume_challenge, &why) != 0) {
+			ph_warn("session %.8s: cannot resume: %s", s->sid, why);
+			free(why);
+			agent_chan_close(&s->chan, PH_CLOSE_INTERNAL);
+		}
+		return;
+	}
 
 	if (s->refuse_code != NULL) {
 		agent_session_fail(s, s->refuse_close, s->refuse_code, "%s",
@@ -557,6 +819,64 @@ agent_session_dispatch(struct agent_session *s, struct ph_frame *f)
 }
 
 /*
+ * A resume's refusal: `error` in the clear (the client is not proven:
+ * nothing goes into the sealed stream), then close; the session stays
+ * held for its real client unless end says it cannot go on.
+ */
+static void
+agent_session_refuse_resume(struct agent_session *s, const char *code,
+    int close_code, const char *msg, int end)
+{
+	ph_warn("session %.8s: resume refused (%s): %s", s->sid, code, msg);
+	if (end)
+		s->failed = 1;
+	(void)agent_chan_push_ctl(&s->chan, ph_ctl_error(code, "%s", msg));
+	agent_chan_close(&s->chan, close_code);
+}
+
+/* Resuming: the client's `resume_proof` (nothing else comes first). */
+static void
+agent_session_proven(struct agent_session *s, struct ph_frame *f)
+{
+	char		*why = NULL, t[PH_DURATION_FMT_MAX];
+	const char	*code;
+	int		 close_code;
+
+	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_ERROR) {
+		agent_session_dispatch(s, f);	/* logged */
+		return;
+	}
+	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_RESUME_PROOF) {
+		agent_session_refuse_resume(s, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "a resumed session starts with the client's resume_proof", 0);
+		return;
+	}
+	if (agent_seal_check(s, f->json, &code, &close_code, &why) != 0) {
+		agent_session_refuse_resume(s, code, close_code, why,
+		    strcmp(code, PH_ERR_UNAUTHORIZED) != 0);
+		free(why);
+		return;
+	}
+	ph_info("session %.8s: resumed after %s", s->sid, ph_duration_fmt(ph_mono_ms() -
+	    s->held_ms, t, sizeof t));
+	s->resuming = 0;
+	s->held = 0;
+	s->held_ms = 0;
+	lws_sul_cancel(&s->sul_resume);
+	if (s->exit_copy != NULL)
+		(void)agent_chan_push_ctl(&s->chan, json_incref(s->exit_copy));
+	if (agent_seal_pump(s) != 0) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+		    "output queue overflow");
+		return;
+	}
+	if (!agent_session_over_high(s) && s->op != NULL && s->op->resume != NULL &&
+	    s->state == AGENT_SESSION_RUNNING)
+		s->op->resume(s);
+	agent_session_maybe_end(s);
+}
+
+/*
  * One whole message from the relay (agent_chan_ops.frame).  In a sealed
  * session only records reach the operation, opened; a record that does
  * not open ends the session before anything of it reaches the program.
@@ -574,6 +894,21 @@ agent_session_frame(void *arg, struct ph_frame *f)
 		agent_session_dispatch(s, f);
 		return;
 	}
+	if (agent_seal_proving(s)) {
+		agent_session_proven(s, f);
+		return;
+	}
+	if (agent_seal_resumes(s) && f->type == PH_FRAME_SEALED &&
+	    (s->in_paused > 0 || (s->in_paused == 0 && ph_queue_peek(&s->inbox) != NULL))) {
+		/* Input full: kept unopened; its ack counts now. */
+		agent_seal_peek_ack(s, f->payload - 1, f->len + 1);
+		if (ph_queue_push(&s->inbox, -1, f->payload - 1, f->len + 1) != 0)
+			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+			    "the client sent more than its resume buffer holds");
+		else if (s->in_paused == 0)
+			agent_session_inbox(s);	/* the ack let the input go on */
+		return;
+	}
 	memset(&inner, 0, sizeof inner);
 	r = agent_seal_open(s, f, &inner, &code, &why);
 	if (r < 0) {
@@ -585,10 +920,12 @@ agent_session_frame(void *arg, struct ph_frame *f)
 	if (r > 0) {
 		if (f->type == PH_FRAME_CONTROL)
 			agent_session_dispatch(s, f);	/* the relay's error: logged */
+		agent_session_maybe_end(s);
 		return;
 	}
 	agent_session_dispatch(s, &inner);
 	ph_frame_clear(&inner);
+	agent_session_maybe_end(s);
 }
 
 static void
@@ -603,7 +940,12 @@ agent_session_low(void *arg)
 {
 	struct agent_session	*s = arg;
 
-	if (s->op != NULL && s->op->resume != NULL)
+	if (agent_seal_pump(s) != 0) {
+		agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
+		    "output queue overflow");
+		return;
+	}
+	if (s->op != NULL && s->op->resume != NULL && !agent_session_over_high(s))
 		s->op->resume(s);
 }
 
@@ -676,6 +1018,9 @@ agent_session_stop_all(struct agent *a)
 		    s->op->lost != NULL)
 			s->op->lost(s);
 		agent_session_finish(s);
+		s->held = 0;
+		s->resuming = 0;
+		lws_sul_cancel(&s->sul_resume);
 		if (s->chan.wsi != NULL) {
 			agent_chan_close(&s->chan, PH_CLOSE_GOING_AWAY);	/* unless closing */
 			lws_callback_on_writable(s->chan.wsi);
@@ -697,7 +1042,9 @@ agent_session_free_all(struct agent *a)
 		if (s->op != NULL && s->op->free != NULL)
 			s->op->free(s);
 		agent_chan_free(&s->chan);
+		ph_queue_free(&s->inbox);
 		json_decref(s->open);
+		json_decref(s->exit_copy);
 		agent_seal_free(s);
 		free(s->jti);
 		free(s->sub);

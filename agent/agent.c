@@ -27,6 +27,7 @@
 
 #include "porthole/keepalive.h"
 #include "porthole/log.h"
+#include "porthole/resume.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
 
@@ -393,6 +394,9 @@ main(int argc, char **argv)
 		    "%d to %d", PH_HANGUP_MIN, PH_HANGUP_MAX);
 	agent_retry_policy.secs_since_valid_ping = (uint16_t)ping;
 	agent_retry_policy.secs_since_valid_hangup = (uint16_t)hangup;
+	if (ph_resume_settings(&a->resume_ms, &a->resume_soft, &a->resume_hard,
+	    &cause) != 0)
+		agent_config_fail("%s", cause);
 	ph_env_scrub();
 	agent_proc_init();
 

@@ -188,6 +188,9 @@ struct agent {
 	struct agent_verify *verify;	/* agent-verify.c */
 	struct ph_key	*seal_key;	/* agent-seal.c: PORTHOLE_KEY, when the token is bound to it */
 	int		 seal_key_tried;
+	int64_t		 resume_ms;	/* PORTHOLE_RESUME_TIMEOUT: how long a session waits; 0: none */
+	size_t		 resume_soft;	/* PORTHOLE_RESUME_BUFFER: stop reading past it */
+	size_t		 resume_hard;	/* the resume buffer's limit */
 
 	/* Children (agent-proc.c). */
 	struct agent_proc *children;	/* pids being waited for */
@@ -257,6 +260,25 @@ struct agent_session {
 	int		 refuse_close;
 	char		*refuse_msg;
 	json_t		*forward_claim;	/* the token's forward claim (fwdpolicy.h), or NULL */
+	/*
+	 * Resume (agent-seal.c; docs/protocol.md, "Resume"): a sealed session
+	 * whose data channel went without the client's close is held, its
+	 * program running, until the client comes back or resume_ms passes.
+	 */
+	int		 held;		/* no channel: waiting for the client */
+	int		 resuming;	/* a resume's channel dials or proves */
+	int		 failed;	/* agent_session_fail ran: never held */
+	int64_t		 held_ms;	/* when the channel went (monotonic) */
+	lws_sorted_usec_list_t sul_resume; /* the resume timeout */
+	json_t		*exit_copy;	/* the relay's clear exit, sent again on resume */
+	uint8_t		 resume_challenge[32];	/* the client's, for our proof */
+	/*
+	 * A session that resumes never stops reading its channel (the acks
+	 * in it free our records): while the operation's input is full, the
+	 * records wait here, unopened (bounded by the client's own buffer).
+	 */
+	int		 in_paused;
+	struct ph_queue	 inbox;
 };
 
 /* agent-session.c */
@@ -313,6 +335,26 @@ int	agent_seal_clear_ctl(struct agent_session *s, json_t *msg);
 int	agent_seal_open(struct agent_session *s, const struct ph_frame *f,
 	    struct ph_frame *inner, const char **code, char **cause);
 size_t	agent_seal_max(const struct agent_session *s);
+/*
+ * Resume: does the session resume (it said so in its seal)?  full: the
+ * unacknowledged records are past the soft mark (stop reading).  pump
+ * moves kept records onto the channel (-1: the channel overflowed).
+ * proof starts a resumed channel (our proof over the client's challenge,
+ * ours to answer); check takes the client's `resume_proof` (0: resumed;
+ * -1 with *code, *close_code and *cause: refused).
+ */
+int	agent_seal_resumes(const struct agent_session *s);
+int	agent_seal_full(const struct agent_session *s);
+int	agent_seal_pump(struct agent_session *s);
+int	agent_seal_proving(const struct agent_session *s);
+int	agent_seal_unacked(const struct agent_session *s);
+int	agent_seal_peer_closed(const struct agent_session *s);
+void	agent_seal_peek_ack(struct agent_session *s, const uint8_t *msg, size_t len);
+int	agent_seal_proof(struct agent_session *s, const uint8_t *challenge, char **cause);
+int	agent_seal_check(struct agent_session *s, const json_t *proof, const char **code,
+	    int *close_code, char **cause);
+/* agent-session.c: the relay's `resume` for a held session. */
+void	agent_session_resume(struct agent *a, json_t *msg);
 
 /* agent.c */
 void	agent_shutdown(struct agent *a, const char *why);

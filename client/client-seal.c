@@ -25,6 +25,8 @@ struct client_seal {
 	json_t			*open;		/* as signed */
 	char			*jti;
 	struct ph_seal		*seal;		/* once keyed */
+	uint64_t		 last_ack;	/* of the last record opened */
+	int			 last_data;
 	uint8_t			 plain[PH_MAX_MESSAGE];
 	uint8_t			 rec[PH_SEAL_RECORD_MAX];
 	uint8_t			 in[PH_MAX_MESSAGE];
@@ -171,6 +173,8 @@ client_seal_open(struct client_seal *cs, const uint8_t *msg, size_t len,
 		free(c);
 		return -1;
 	}
+	cs->last_ack = rec.ack;
+	cs->last_data = rec.kind == PH_SEAL_DATA;
 	if (rec.kind != PH_SEAL_DATA)
 		return 1;
 	if (ph_frame_decode(rec.frame, rec.len, inner, &cc, &why) != 0 ||
@@ -186,4 +190,82 @@ client_seal_open(struct client_seal *cs, const uint8_t *msg, size_t len,
 		return 1;
 	}
 	return 0;
+}
+
+uint64_t
+client_seal_last_ack(const struct client_seal *cs)
+{
+	return cs->last_ack;
+}
+
+int
+client_seal_last_data(const struct client_seal *cs)
+{
+	return cs->last_data;
+}
+
+uint64_t
+client_seal_received(const struct client_seal *cs)
+{
+	return ph_seal_received(cs->seal);
+}
+
+int
+client_seal_empty(struct client_seal *cs, int kind, const uint8_t **rec, size_t *len,
+    char **cause)
+{
+	if (ph_seal_record(cs->seal, (enum ph_seal_kind)kind, NULL, 0,
+	    ph_seal_received(cs->seal), cs->rec, sizeof cs->rec, len, cause) != 0)
+		return -1;
+	*rec = cs->rec;
+	return 0;
+}
+
+int
+client_seal_resume_check(struct client_seal *cs, const json_t *m,
+    const uint8_t challenge[32], uint64_t *received, char **cause)
+{
+	uint8_t	 proof[PH_SEAL_PROOF_LEN];
+	char	*why = NULL;
+
+	*received = (uint64_t)json_integer_value(json_object_get(m, "received"));
+	if (ph_seal_share_decode(json_string_value(json_object_get(m, "proof")), proof,
+	    &why) != 0 || ph_seal_resume_verify(cs->seal, challenge, *received, proof,
+	    &why) != 0) {
+		*cause = ph_asprintf("the agent's resume proof does not verify (%s): "
+		    "something between you and the agent stands in for it", why);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
+json_t *
+client_seal_resume_answer(struct client_seal *cs, const json_t *m, char **cause)
+{
+	uint8_t	 challenge[PH_SEAL_CHALLENGE_LEN], proof[PH_SEAL_PROOF_LEN];
+	uint64_t received = ph_seal_received(cs->seal);
+	json_t	*o = NULL;
+	char	*p = NULL, *why = NULL;
+
+	if (ph_seal_share_decode(json_string_value(json_object_get(m, "challenge")),
+	    challenge, &why) != 0) {
+		*cause = ph_asprintf("the agent's resume proof has no challenge (%s)",
+		    why);
+		free(why);
+		return NULL;
+	}
+	if (ph_seal_resume_proof(cs->seal, challenge, received, proof, cause) != 0)
+		return NULL;
+	if ((p = ph_seal_share_encode(proof)) == NULL ||
+	    (o = ph_ctl_new(PH_CTL_RESUME_PROOF)) == NULL ||
+	    json_object_set_new(o, "received", json_integer((json_int_t)received)) != 0 ||
+	    json_object_set_new(o, "proof", json_string(p)) != 0) {
+		json_decref(o);
+		o = NULL;
+		*cause = ph_asprintf("out of memory");
+	}
+	free(p);
+	OPENSSL_cleanse(proof, sizeof proof);
+	return o;
 }

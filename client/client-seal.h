@@ -47,5 +47,25 @@ int	client_seal_frame(struct client_seal *cs, int type, const void *p, size_t n,
  */
 int	client_seal_open(struct client_seal *cs, const uint8_t *msg, size_t len,
 	    struct ph_frame *inner, int *recorded, char **cause);
+/* The last record opened: its ack (authenticated) and whether it held data. */
+uint64_t client_seal_last_ack(const struct client_seal *cs);
+int	client_seal_last_data(const struct client_seal *cs);
+
+/* ---- Resume (docs/protocol.md, "Resume") ---- */
+
+/* Bytes of the agent's stream received (what an ack says). */
+uint64_t client_seal_received(const struct client_seal *cs);
+/* An ack (kind PH_SEAL_ACK) or close record, valid until the next call. */
+int	client_seal_empty(struct client_seal *cs, int kind, const uint8_t **rec,
+	    size_t *len, char **cause);
+/*
+ * The agent's `resume_proof` m: its proof over our challenge and the
+ * offset it states (*received) must verify.  -1 with *cause.
+ */
+int	client_seal_resume_check(struct client_seal *cs, const json_t *m,
+	    const uint8_t challenge[32], uint64_t *received, char **cause);
+/* Our `resume_proof` over the agent's challenge in m (NULL with *cause). */
+json_t	*client_seal_resume_answer(struct client_seal *cs, const json_t *m,
+	    char **cause);
 
 #endif

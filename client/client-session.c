@@ -40,6 +40,19 @@
  * --allow-unsealed (SEAL_OFF: clear, as before protocol 4).  The owner
  * sees frames as always: sealing lives here, under every operation.
  *
+ * Resume (docs/protocol.md, "Resume"): when the agent's `seal` says it
+ * resumes, every record goes into a bounded buffer (porthole/resume.h)
+ * and from there onto the connection (session_pump) until the agent
+ * acknowledges it; what came from the agent is acknowledged in every
+ * record and by an ack record after 256 KiB or a second.  A connection
+ * that drops without our close (or the relay's word that the session
+ * cannot go on) is not the end: the session waits (WAITING, backoff),
+ * connects again, sends `resume` instead of handing the owner a new
+ * start, checks the agent's proof, answers with its own, and sends again
+ * what the agent lacks.  The owner sees none of it but a pause: sending
+ * goes on into the buffer (full says stop), and the same frames come in
+ * exactly once, in order.  Past the resume timeout the session ends.
+ *
  * Keepalive: a ping after PH_PING_SECS without a byte from the relay, and
  * the session is declared lost after PH_HANGUP_SECS of silence (both from
  * PORTHOLE_HANGUP_SECS when set: porthole/keepalive.h), except
@@ -59,6 +72,7 @@
 #include "porthole/keepalive.h"
 #include "porthole/printable.h"
 #include "porthole/protocol.h"
+#include "porthole/resume.h"
 #include "porthole/seal.h"
 #include "porthole/util.h"
 #include "porthole/wsclient.h"
@@ -91,6 +105,9 @@ enum session_seal {
 };
 
 #define SESSION_PENDING_MAX	(1u << 20)	/* frames held until the seal */
+#define SESSION_ACK_BYTES	(256u << 10)	/* acknowledge after this much */
+#define SESSION_RETRY_MS	250		/* first reconnect; doubles */
+#define SESSION_RETRY_MAX_MS	2000
 
 enum session_state {
 	SESSION_CONNECTING,
@@ -98,6 +115,7 @@ enum session_state {
 	SESSION_REFUSED,
 	SESSION_OPEN,
 	SESSION_CLOSING,
+	SESSION_WAITING,	/* resume: between connections */
 	SESSION_DONE,
 };
 
@@ -136,9 +154,31 @@ struct client_session {
 	struct client_seal	*seal;
 	struct ph_queue		 pending;	/* SEAL_AWAIT: the owner's frames */
 	char			*agent;		/* printable agent id, for messages */
+
+	/* Resume: from the agent's `seal` saying it resumes. */
+	int			 resumes;
+	struct ph_resume	 rs;		/* our records until acknowledged */
+	size_t			 rs_soft;	/* full (stop the owner) past it */
+	int64_t			 resume_ms;	/* PORTHOLE_RESUME_TIMEOUT; 0: never */
+	size_t			 rs_hard;
+	uint64_t		 ack_sent;	/* the agent's bytes acknowledged last */
+	int			 data_in;	/* a data record came since */
+	int			 proving;	/* a new connection: the agent's proof awaited */
+	int			 our_close;	/* we ended it: nothing resumes */
+	int			 fatal;		/* the relay's error: it cannot go on */
+	int64_t			 lost_ms;	/* when the connection went; 0: up */
+	unsigned		 attempts;
+	struct client_loop_timer retry;
+	uint8_t			 challenge[PH_SEAL_CHALLENGE_LEN];
+	json_t			*held_error;	/* the relay's last clear error */
+	char			*first_error;	/* why the connection went (printable) */
+	char			*final_cause;	/* why resuming gave up */
+	char			*sid;		/* the open's, for a resume */
+	char			*agent_id;	/* the open's agent (full id) */
 };
 
 static const struct ph_ws_rx_ops session_rx_ops;	/* below */
+static void	session_resume_send(struct client_session *);
 
 static void
 session_set_cause(struct client_session *s, char *cause)
@@ -221,7 +261,10 @@ session_opened(struct client_session *s, size_t end)
 		return -1;
 	s->state = SESSION_OPEN;
 	ph_ws_rx_init(&s->rx);
-	s->ops->established(s->arg);
+	if (s->lost_ms != 0)
+		session_resume_send(s);		/* a resume's connection */
+	else
+		s->ops->established(s->arg);
 	r = 0;
 	if (s->state == SESSION_OPEN || s->state == SESSION_CLOSING)
 		r = ph_ws_rx_feed(&s->rx, (const uint8_t *)s->head + end,
@@ -327,7 +370,9 @@ session_done(struct client_session *s, int code, const char *reason)
 		return -1;
 	s->state = SESSION_DONE;
 	client_loop_timer(s->cc->loop, &s->tick, -1, NULL, NULL);
-	s->ops->closed(s->arg, code, reason, client_transport_cause(s->t));
+	client_loop_timer(s->cc->loop, &s->retry, -1, NULL, NULL);
+	s->ops->closed(s->arg, code, reason, s->final_cause != NULL ? s->final_cause :
+	    client_transport_cause(s->t));
 	return 0;
 }
 
@@ -340,6 +385,7 @@ session_done(struct client_session *s, int code, const char *reason)
 static void
 session_seal_fail(struct client_session *s, char *cause)
 {
+	s->our_close = 1;
 	if (s->state != SESSION_OPEN) {
 		free(cause);
 		return;
@@ -387,8 +433,237 @@ session_seal_keyed(struct client_session *s, const struct ph_frame *f)
 	if (warn != NULL && isatty(2))
 		fprintf(stderr, "porthole: %s\n", warn);
 	free(warn);
+	if (json_is_true(json_object_get(f->json, "resume")) && s->resume_ms > 0 &&
+	    s->sid != NULL && s->agent_id != NULL) {
+		if (ph_resume_init(&s->rs, s->rs_hard, &cause) != 0) {
+			session_seal_fail(s, cause);
+			return;
+		}
+		s->resumes = 1;
+	}
 	s->seal_state = SEAL_ON;
 	session_seal_flush(s);
+}
+
+/* --- resume ---------------------------------------------------------------- */
+
+/* Move kept records onto the connection while it is up and has room. */
+static void
+session_pump(struct client_session *s)
+{
+	const uint8_t	*m;
+	size_t		 len;
+	uint64_t	 off;
+
+	while (s->resumes && s->state == SESSION_OPEN && !s->proving &&
+	    !client_transport_full(s->t) && ph_resume_next(&s->rs, &m, &len, &off) == 1) {
+		if (session_queue_frame(s, PH_WS_BINARY, -1, m, len) != 0) {
+			session_set_cause(s, ph_asprintf("a sealed record could not "
+			    "be queued; the session is lost"));
+			session_hangup(s);
+			return;
+		}
+	}
+}
+
+/* A record just sealed: kept until acknowledged, sent when it can be. */
+static int
+session_keep(struct client_session *s, const uint8_t *rec, size_t len)
+{
+	char	*cause = NULL;
+
+	s->ack_sent = client_seal_received(s->seal);
+	if (ph_resume_push(&s->rs, rec, len, NULL, &cause) != 0) {
+		/* Cannot be: room was checked.  A gap: end it. */
+		session_set_cause(s, ph_asprintf("cannot keep a sealed record: %s",
+		    cause));
+		free(cause);
+		s->our_close = 1;
+		session_hangup(s);
+		return -1;
+	}
+	session_pump(s);
+	return 0;
+}
+
+/* An ack record: what came from the agent is acknowledged. */
+static void
+session_ack(struct client_session *s)
+{
+	const uint8_t	*rec;
+	size_t		 len;
+	char		*cause = NULL;
+
+	s->data_in = 0;
+	if (s->rs.held + PH_SEAL_RECORD_MIN + PH_RESUME_MSG_OVERHEAD > s->rs.limit)
+		return;		/* full: the next record carries it */
+	if (client_seal_empty(s->seal, PH_SEAL_ACK, &rec, &len, &cause) != 0) {
+		session_set_cause(s, ph_asprintf("cannot seal the session: %s", cause));
+		free(cause);
+		s->our_close = 1;
+		session_hangup(s);
+		return;
+	}
+	(void)session_keep(s, rec, len);
+}
+
+/*
+ * A record from the agent opened: its ack frees what it acknowledges, and
+ * what came is acknowledged soon.  -1: the session ends (said already).
+ */
+static int
+session_acked(struct client_session *s)
+{
+	uint64_t	 ack = client_seal_last_ack(s->seal);
+	char		*cause = NULL;
+	int		 was_full = client_session_full(s);
+
+	if (ack > s->rs.acked && ph_resume_ack(&s->rs, ack, &cause) != 0) {
+		session_seal_fail(s, ph_asprintf("the session with agent %s was "
+		    "tampered with: its acknowledgement is wrong (%s)", s->agent, cause));
+		free(cause);
+		return -1;
+	}
+	if (client_seal_last_data(s->seal))
+		s->data_in = 1;
+	if (client_seal_received(s->seal) - s->ack_sent >= SESSION_ACK_BYTES)
+		session_ack(s);
+	if (was_full && !client_session_full(s) && s->state == SESSION_OPEN)
+		s->ops->drained(s->arg);
+	return 0;
+}
+
+/* May a session the relay ended go on (codes of a connection that was lost)? */
+static int
+session_error_passes(const char *code)
+{
+	static const char *const codes[] = { PH_ERR_AGENT_LOST, PH_ERR_NO_AGENT,
+	    PH_ERR_TIMEOUT, PH_ERR_CONFLICT, PH_ERR_LIMIT };
+	size_t	 i;
+
+	for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (code != NULL && strcmp(code, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The relay's clear error in a session that resumes: kept until it ends. */
+static void
+session_hold_error(struct client_session *s, const struct ph_frame *f)
+{
+	json_decref(s->held_error);
+	s->held_error = json_incref(f->json);
+	if (s->first_error == NULL && json_string_value(json_object_get(f->json,
+	    "message")) != NULL)
+		s->first_error = client_printable(json_string_value(json_object_get(
+		    f->json, "message")));
+	if (!session_error_passes(json_string_value(json_object_get(f->json, "code"))))
+		s->fatal = 1;
+}
+
+/* The session ends after all: the owner hears the relay's last error. */
+static void
+session_give_error(struct client_session *s)
+{
+	struct ph_frame	 f;
+
+	if (s->held_error == NULL)
+		return;
+	memset(&f, 0, sizeof f);
+	f.type = PH_FRAME_CONTROL;
+	f.ctl = PH_CTL_ERROR;
+	f.json = s->held_error;
+	s->held_error = NULL;
+	s->ops->message(s->arg, &f);
+	json_decref(f.json);
+}
+
+/* A new connection of a resume is up: `resume` goes first, clear. */
+static void
+session_resume_send(struct client_session *s)
+{
+	json_t	*m = NULL;
+	char	*c = NULL, *cause = NULL;
+	uint8_t	*msg = NULL;
+	size_t	 len = 0;
+
+	if (ph_seal_challenge(s->challenge, &cause) != 0 ||
+	    (c = ph_seal_share_encode(s->challenge)) == NULL ||
+	    (m = ph_ctl_new(PH_CTL_RESUME)) == NULL ||
+	    json_object_set_new(m, "sid", json_string(s->sid)) != 0 ||
+	    json_object_set_new(m, "agent", json_string(s->agent_id)) != 0 ||
+	    json_object_set_new(m, "challenge", json_string(c)) != 0 ||
+	    ph_ctl_encode(m, &msg, &len) != 0 ||
+	    session_queue_frame(s, PH_WS_BINARY, -1, msg + PH_HEADROOM, len) != 0) {
+		session_set_cause(s, ph_asprintf("cannot ask to resume the session: %s",
+		    cause != NULL ? cause : "out of memory"));
+		s->our_close = 1;
+		session_hangup(s);
+	} else
+		s->proving = 1;
+	free(cause);
+	free(c);
+	free(msg);
+	json_decref(m);
+}
+
+/*
+ * Resuming: the agent's `resume_proof` (or the relay's error).  Its proof
+ * must verify; ours answers it; what the agent lacks goes again.
+ */
+static void
+session_proven(struct client_session *s, const struct ph_frame *f)
+{
+	json_t		*answer;
+	uint64_t	 received;
+	char		*cause = NULL, t[PH_DURATION_FMT_MAX];
+	uint8_t		*msg = NULL;
+	size_t		 len = 0;
+
+	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_ERROR) {
+		session_hold_error(s, f);
+		return;
+	}
+	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_RESUME_PROOF) {
+		session_seal_fail(s, ph_asprintf("a %s came where agent %s's resume "
+		    "proof was due: something between you and the agent injected it",
+		    f->type == PH_FRAME_CONTROL ? ph_ctl_name(f->ctl) :
+		    ph_frame_type_name(f->type), s->agent));
+		return;
+	}
+	if (client_seal_resume_check(s->seal, f->json, s->challenge, &received,
+	    &cause) != 0 || ph_resume_rewind(&s->rs, received, &cause) != 0) {
+		session_seal_fail(s, ph_asprintf("cannot resume the session with "
+		    "agent %s: %s", s->agent, cause));
+		free(cause);
+		return;
+	}
+	if ((answer = client_seal_resume_answer(s->seal, f->json, &cause)) == NULL ||
+	    ph_ctl_encode(answer, &msg, &len) != 0 ||
+	    session_queue_frame(s, PH_WS_BINARY, -1, msg + PH_HEADROOM, len) != 0) {
+		session_seal_fail(s, ph_asprintf("cannot resume the session with "
+		    "agent %s: %s", s->agent, cause != NULL ? cause :
+		    "cannot queue the proof"));
+		free(cause);
+		json_decref(answer);
+		free(msg);
+		return;
+	}
+	json_decref(answer);
+	free(msg);
+	if (isatty(2))
+		fprintf(stderr, "porthole: resumed after %s\n", ph_duration_fmt(
+		    ph_mono_ms() - s->lost_ms, t, sizeof t));
+	s->proving = 0;
+	s->lost_ms = 0;
+	s->attempts = 0;
+	json_decref(s->held_error);
+	s->held_error = NULL;
+	free(s->first_error);
+	s->first_error = NULL;
+	session_pump(s);
+	if (s->state == SESSION_OPEN)
+		s->ops->drained(s->arg);
 }
 
 /*
@@ -429,8 +704,15 @@ session_seal_rx(struct client_session *s, const struct ph_frame *f)
 	case SEAL_ON:
 		break;
 	}
+	if (s->proving) {
+		session_proven(s, f);
+		return;
+	}
 	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_ERROR) {
-		s->ops->message(s->arg, f);	/* the relay's word: the session ends */
+		if (s->resumes)
+			session_hold_error(s, f);	/* the end, unless it resumes */
+		else
+			s->ops->message(s->arg, f);	/* the relay's word: the session ends */
 		return;
 	}
 	if (f->type != PH_FRAME_SEALED) {
@@ -447,6 +729,10 @@ session_seal_rx(struct client_session *s, const struct ph_frame *f)
 		session_seal_fail(s, ph_asprintf("the session with agent %s was "
 		    "tampered with: %s", s->agent, cause));
 		free(cause);
+		return;
+	}
+	if (s->resumes && session_acked(s) != 0) {
+		ph_frame_clear(&inner);
 		return;
 	}
 	if (r > 0) {
@@ -477,6 +763,29 @@ session_send_sealed(struct client_session *s, int type, const void *p, size_t n)
 	 * agent refuses.
 	 */
 	nrec = n == 0 ? 1 : (n + PH_SEAL_MAX_PAYLOAD - 1) / PH_SEAL_MAX_PAYLOAD;
+	if (s->resumes) {
+		/* Into the resume buffer, all of it or none; out from there. */
+		if (s->rs.held + n + nrec * (PH_SEAL_OVERHEAD + PH_RESUME_MSG_OVERHEAD) >
+		    s->rs.limit)
+			return -1;
+		do {
+			k = n > PH_SEAL_MAX_PAYLOAD ? PH_SEAL_MAX_PAYLOAD : n;
+			if (client_seal_frame(s->seal, type, b, k, &rec, &len,
+			    &cause) != 0) {
+				session_set_cause(s, ph_asprintf("cannot seal the "
+				    "session: %s", cause));
+				free(cause);
+				s->our_close = 1;
+				session_hangup(s);
+				return -1;
+			}
+			if (session_keep(s, rec, len) != 0)
+				return -1;
+			b += k;
+			n -= k;
+		} while (n > 0);
+		return 0;
+	}
 	need = n + nrec * (PH_SEAL_OVERHEAD + PH_WS_HDR_MAX + 1);
 	if (!client_transport_up(s->t) ||
 	    client_transport_queued(s->t) + need > SESSION_OUT_LIMIT)
@@ -713,9 +1022,138 @@ session_t_sent(void *arg)
 			return -1;	/* we echoed the relay's close: done */
 		return 0;
 	}
-	if (s->state == SESSION_OPEN)
+	if (s->state == SESSION_OPEN) {
+		session_pump(s);
 		s->ops->drained(s->arg);
+	}
 	return 0;
+}
+
+static const struct client_transport_ops session_transport_ops;
+
+/* A close code of the relay's that says the session cannot go on. */
+static int
+session_code_final(int code)
+{
+	switch (code) {
+	case PH_CLOSE_NORMAL:
+	case PH_CLOSE_POLICY:
+	case PH_CLOSE_TOO_BIG:
+	case PH_CLOSE_INTERNAL:
+	case PH_CLOSE_UNAUTHORIZED:
+	case PH_CLOSE_FORBIDDEN:
+	case PH_CLOSE_VERSION:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Resuming gave up (or was stopped): the session ends, saying why. */
+static void
+session_give_up(void *arg)
+{
+	struct client_session	*s = arg;
+
+	session_give_error(s);
+	session_done(s, s->peer_code != 0 ? s->peer_code : 1006, s->peer_reason);
+}
+
+/* WAITING -> CONNECTING: a new connection for the resume. */
+static void
+session_reconnect(void *arg)
+{
+	struct client_session	*s = arg;
+	char			*cause = NULL;
+
+	if (s->state != SESSION_WAITING)
+		return;
+	client_transport_free(s->t);
+	free(s->head);
+	s->head = NULL;
+	s->head_len = 0;
+	s->body_at = 0;
+	s->status = 0;
+	s->body_len = -1;
+	s->peer_code = 0;
+	s->peer_reason[0] = '\0';
+	s->close_written = 0;
+	s->pinged = 0;
+	ph_ws_rx_init(&s->rx);
+	ph_msgbuf_reset(&s->in);
+	s->state = SESSION_CONNECTING;
+	if ((s->t = client_transport_new(s->cc, &session_transport_ops, s,
+	    SESSION_OUT_LOW, SESSION_OUT_HIGH, SESSION_OUT_HARD)) == NULL) {
+		free(s->final_cause);
+		s->final_cause = ph_asprintf("out of memory");
+		s->state = SESSION_WAITING;
+		client_loop_timer(s->cc->loop, &s->retry, 0, session_give_up, s);
+		return;
+	}
+	s->heard_ms = client_transport_heard(s->t);
+	if (s->rx_paused)
+		client_transport_rx(s->t, 0);
+	if (client_transport_connect(s->t, &cause) != 0) {
+		client_transport_set_cause(s->t, cause);
+		s->state = SESSION_WAITING;
+		client_loop_timer(s->cc->loop, &s->retry, SESSION_RETRY_MAX_MS,
+		    session_reconnect, s);
+	}
+}
+
+/*
+ * The connection went: wait and connect again (1), or not (0: the session
+ * ends).  Past the resume timeout the cause says so.
+ */
+static int
+session_resume_wait(struct client_session *s)
+{
+	char		 t[PH_DURATION_FMT_MAX];
+	const char	*last, *msg;
+	int64_t		 now = ph_mono_ms(), delay;
+
+	if (!s->resumes || s->our_close || s->fatal || s->resume_ms <= 0 ||
+	    s->state == SESSION_REFUSED || session_code_final(s->peer_code))
+		return 0;
+	if (s->lost_ms == 0) {
+		s->lost_ms = now;
+		s->attempts = 0;
+		if (isatty(2))
+			fprintf(stderr, "porthole: the connection to the relay dropped: "
+			    "reconnecting...\n");
+	}
+	s->proving = 0;
+	if (now - s->lost_ms >= s->resume_ms) {
+		msg = json_string_value(json_object_get(s->held_error, "message"));
+		last = client_transport_cause(s->t);
+		free(s->final_cause);
+		s->final_cause = ph_asprintf("the session with agent %s could not be "
+		    "resumed within %s%s%s%s%s: output may be truncated", s->agent,
+		    ph_duration_fmt(s->resume_ms, t, sizeof t), s->first_error != NULL ?
+		    " (" : "", s->first_error != NULL ? s->first_error : "",
+		    s->first_error != NULL ? ")" : "", msg != NULL || last != NULL ?
+		    "; last: " : "");
+		if (msg != NULL || last != NULL) {
+			char *c = ph_asprintf("%.*s%s: output may be truncated",
+			    (int)(strlen(s->final_cause) - strlen(": output may be "
+			    "truncated")), s->final_cause, msg != NULL ? msg : last);
+			free(s->final_cause);
+			s->final_cause = c;
+		}
+		json_decref(s->held_error);
+		s->held_error = NULL;
+		return 0;
+	}
+	s->state = SESSION_WAITING;
+	delay = (int64_t)SESSION_RETRY_MS << (s->attempts < 4 ? s->attempts : 4);
+	if (delay > SESSION_RETRY_MAX_MS)
+		delay = SESSION_RETRY_MAX_MS;
+	delay += random() % SESSION_RETRY_MS;
+	if (now + delay - s->lost_ms > s->resume_ms)
+		delay = s->resume_ms - (now - s->lost_ms);
+	s->attempts++;
+	client_loop_timer(s->cc->loop, &s->retry, delay, session_reconnect, s);
+	return 1;
 }
 
 static void
@@ -726,6 +1164,9 @@ session_t_closed(void *arg, int connected, const char *ended)
 	int			 opened = s->state == SESSION_OPEN ||
 				    s->state == SESSION_CLOSING;
 
+	if (session_resume_wait(s))
+		return;
+	session_give_error(s);
 	if (!connected) {
 		session_done(s, 0, NULL);	/* the transport said why */
 		return;
@@ -804,6 +1245,12 @@ session_tick(void *arg)
 		break;
 	case SESSION_OPEN:
 		session_keepalive(s, now, heard);
+		/* What came since the last ack, acknowledged within a tick. */
+		if (s->resumes && !s->proving && s->data_in &&
+		    client_seal_received(s->seal) != s->ack_sent)
+			session_ack(s);
+		break;
+	case SESSION_WAITING:		/* the retry timer runs it */
 		break;
 	case SESSION_CLOSING:
 		if (s->close_written && now - s->close_ms >= SESSION_CLOSE_MS)
@@ -823,8 +1270,12 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 {
 	struct client_session	*s;
 	int			 ping, hangup;
+	int64_t			 resume_ms;
+	size_t			 soft, hard;
 
 	if (client_sign_ready(cc->conf, cause) != 0)
+		return NULL;
+	if (ph_resume_settings(&resume_ms, &soft, &hard, cause) != 0)
 		return NULL;
 	if (ph_keepalive_secs(NULL, &ping, &hangup) != 0) {
 		*cause = ph_asprintf("PORTHOLE_HANGUP_SECS wants a number of seconds "
@@ -843,6 +1294,9 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 	}
 	s->ping_secs = ping;
 	s->hangup_secs = hangup;
+	s->resume_ms = resume_ms;
+	s->rs_soft = soft;
+	s->rs_hard = hard;
 	s->cc = cc;
 	s->ops = ops;
 	s->arg = arg;
@@ -859,10 +1313,20 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 	return s;
 }
 
+/* May the owner send: the session is open, or resumes between connections. */
+static int
+session_can_send(const struct client_session *s)
+{
+	if (s->state == SESSION_OPEN)
+		return 1;
+	return s->resumes && !s->our_close && s->lost_ms != 0 &&
+	    s->state != SESSION_DONE && s->state != SESSION_CLOSING;
+}
+
 int
 client_session_send(struct client_session *s, int type, const void *p, size_t n)
 {
-	if (s->state != SESSION_OPEN || n > PH_MAX_PAYLOAD)
+	if (!session_can_send(s) || n > PH_MAX_PAYLOAD)
 		return -1;
 	return session_send_msg(s, type, p, n);
 }
@@ -874,7 +1338,7 @@ client_session_send_ctl(struct client_session *s, json_t *obj)
 	size_t	 len = 0;
 	int	 r = -1;
 
-	if (obj != NULL && s->state == SESSION_OPEN &&
+	if (obj != NULL && session_can_send(s) &&
 	    ph_ctl_encode(obj, &msg, &len) == 0 && len <= PH_MAX_MESSAGE)
 		r = session_send_msg(s, -1, msg + PH_HEADROOM, len);
 	free(msg);
@@ -898,6 +1362,13 @@ client_session_send_open(struct client_session *s, json_t *obj, long agent_proto
 	agent = json_string_value(json_object_get(obj, "agent"));
 	free(s->agent);
 	s->agent = client_printable(agent != NULL ? agent : "?");
+	/* A resume names the session and its agent (protocol 2 ids: full). */
+	free(s->sid);
+	free(s->agent_id);
+	s->sid = json_string_value(json_object_get(obj, "sid")) != NULL ?
+	    strdup(json_string_value(json_object_get(obj, "sid"))) : NULL;
+	s->agent_id = agent != NULL && json_object_get(obj, "agent_sub") == NULL ?
+	    strdup(agent) : NULL;
 	/*
 	 * No downgrade: an agent listed below the sealing protocol gets no
 	 * open unless --allow-unsealed (what arrives is checked again).
@@ -937,6 +1408,9 @@ client_session_full(const struct client_session *s)
 {
 	if (s->seal_state == SEAL_AWAIT)
 		return 1;	/* held until the agent's share came */
+	if (s->resumes)
+		return s->state != SESSION_OPEN || s->proving ||
+		    s->rs.held >= s->rs_soft || client_transport_full(s->t);
 	return client_transport_full(s->t);
 }
 
@@ -955,6 +1429,26 @@ void
 client_session_close(struct client_session *s, int code, const char *reason,
     int flush)
 {
+	const uint8_t	*rec;
+	size_t		 len;
+	char		*cause = NULL;
+
+	s->our_close = 1;
+	if (s->state == SESSION_WAITING) {
+		/* Between connections: nobody to tell; end from the loop. */
+		client_loop_timer(s->cc->loop, &s->retry, 0, session_give_up, s);
+		return;
+	}
+	if (s->resumes && s->state == SESSION_OPEN && !s->proving) {
+		/*
+		 * Our close record: the agent ends the session now rather than
+		 * hold it for a resume.  It goes out before the close frame.
+		 */
+		if (client_seal_empty(s->seal, PH_SEAL_CLOSE, &rec, &len, &cause) == 0)
+			(void)session_queue_frame(s, PH_WS_BINARY, -1, rec, len);
+		free(cause);
+		flush = 1;
+	}
 	session_closing(s, code, reason, flush);
 }
 
@@ -962,6 +1456,7 @@ void
 client_session_fail(struct client_session *s, int close_code,
     const char *err_code, const char *message)
 {
+	s->our_close = 1;
 	if (s->state != SESSION_OPEN)
 		return;
 	session_set_cause(s, ph_asprintf("the relay broke the protocol (%s); "
@@ -976,8 +1471,15 @@ client_session_free(struct client_session *s)
 	if (s == NULL)
 		return;
 	client_loop_timer(s->cc->loop, &s->tick, -1, NULL, NULL);
+	client_loop_timer(s->cc->loop, &s->retry, -1, NULL, NULL);
 	client_transport_free(s->t);
 	client_seal_free(s->seal);
+	ph_resume_clear(&s->rs);
+	json_decref(s->held_error);
+	free(s->first_error);
+	free(s->final_cause);
+	free(s->sid);
+	free(s->agent_id);
 	ph_queue_free(&s->pending);
 	free(s->agent);
 	ph_msgbuf_free(&s->in);

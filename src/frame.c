@@ -43,6 +43,8 @@ static const char *ctl_names[PH_CTL_COUNT] = {
 	[PH_CTL_SEAL] = "seal",
 	[PH_CTL_REPORT] = "report",
 	[PH_CTL_REVOKED] = "revoked",
+	[PH_CTL_RESUME] = "resume",
+	[PH_CTL_RESUME_PROOF] = "resume_proof",
 };
 
 static const char *frame_names[PH_FRAME_TYPE_COUNT] = {
@@ -133,7 +135,7 @@ static const struct ph_op_member s_artifact[] = {
  */
 static const struct ph_op_member s_seal[] = {
 	STR("share", 0, 43, 43), STR("sig", 0, 86, 86), STR("token", 0, 1, 8192),
-	BOOL("record"), END
+	BOOL("record"), BOOL("resume"), END
 };
 
 /*
@@ -151,6 +153,22 @@ static const struct ph_op_member s_report[] = {
 /* Revocations a relay pushes; the entries themselves: revlist.h (ph_revlist_add_json). */
 static const struct ph_op_member s_revoked[] = { OBJ("entries", 1), END };
 
+/*
+ * Resuming a sealed session (docs/protocol.md, "Resume"): the client's
+ * first message on a new channel names the session and its challenge (the
+ * relay adds the secret and who asks before it goes to the agent); each
+ * end then proves it holds the session's keys over the other's challenge.
+ */
+static const struct ph_op_member s_resume[] = {
+	STR("sid", 1, PH_SID_LEN, PH_SID_LEN), STR("agent", 0, 1, PH_AGENT_ID_MAX),
+	STR("challenge", 1, 43, 43), STR("secret", 0, PH_SECRET_LEN, PH_SECRET_LEN),
+	STR("sub", 0, 1, 1024), END
+};
+static const struct ph_op_member s_resume_proof[] = {
+	INT("received", 1, 0, INT64_MAX), STR("proof", 1, 43, 43),
+	STR("challenge", 0, 43, 43), END
+};
+
 static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_HELLO] = s_hello, [PH_CTL_WELCOME] = s_welcome,
 	[PH_CTL_ATTACH] = s_attach,
@@ -161,6 +179,7 @@ static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_ARTIFACT] = s_artifact, [PH_CTL_SEAL] = s_seal,
 	[PH_CTL_REPORT] = s_report,
 	[PH_CTL_REVOKED] = s_revoked,
+	[PH_CTL_RESUME] = s_resume, [PH_CTL_RESUME_PROOF] = s_resume_proof,
 };
 
 const char *

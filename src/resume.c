@@ -10,9 +10,11 @@
  * fall on a message boundary inside what is held before anything changes,
  * so a refused call leaves the buffer as it was.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "porthole/duration.h"
 #include "porthole/resume.h"
 #include "porthole/util.h"
 
@@ -248,4 +250,52 @@ ph_resume_ack_take(struct ph_resume *r)
 {
 	r->ack_sent = r->received;
 	return r->received;
+}
+
+int
+ph_resume_settings(int64_t *timeout_ms, size_t *soft, size_t *hard, char **cause)
+{
+	const char		*t = getenv("PORTHOLE_RESUME_TIMEOUT");
+	const char		*b = getenv("PORTHOLE_RESUME_BUFFER");
+	char			*end, *why = NULL;
+	unsigned long long	 v;
+
+	*timeout_ms = PH_RESUME_TIMEOUT_DEFAULT_MS;
+	*soft = PH_RESUME_BUF_DEFAULT;
+	if (t != NULL && *t != '\0') {
+		if (strcmp(t, "0") == 0)
+			*timeout_ms = 0;
+		else if (ph_duration_parse(t, timeout_ms, &why) != 0 ||
+		    *timeout_ms <= 0 || *timeout_ms > PH_RESUME_TIMEOUT_MAX_MS) {
+			*cause = ph_asprintf("PORTHOLE_RESUME_TIMEOUT wants a duration "
+			    "from 1s to 24h, or 0 for none (%s)", why != NULL ? why :
+			    "out of range");
+			free(why);
+			return -1;
+		}
+	}
+	if (b != NULL && *b != '\0') {
+		errno = 0;
+		v = strtoull(b, &end, 10);
+		if (*end == 'K' || *end == 'k')
+			v <<= 10, end++;
+		else if (*end == 'M' || *end == 'm')
+			v <<= 20, end++;
+		else if (*end == 'G' || *end == 'g')
+			v <<= 30, end++;
+		if (*end == 'i' && end[1] == 'B')
+			end += 2;
+		if (errno != 0 || *end != '\0' || end == b ||
+		    v < PH_RESUME_SETTING_MIN || v > PH_RESUME_BUF_MAX) {
+			*cause = ph_asprintf("PORTHOLE_RESUME_BUFFER wants a size from "
+			    "1M to 64M (bytes, or with K, M or G)");
+			return -1;
+		}
+		*soft = (size_t)v;
+	}
+	/* Room past the stop for what still arrives, within the maximum. */
+	if (*soft > PH_RESUME_BUF_MAX - PH_RESUME_SLACK)
+		*soft = PH_RESUME_BUF_MAX - PH_RESUME_SLACK;
+	*hard = *soft + PH_RESUME_SLACK;
+	return 0;
 }

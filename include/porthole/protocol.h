@@ -137,6 +137,8 @@ enum ph_ctl {
 	PH_CTL_REPORT,		/* agent -> relay on a data channel: what the relay audits (forward) */
 	/* control channel, to agents that announce PH_CAP_REVOKED */
 	PH_CTL_REVOKED,		/* relay -> agent: entries {"JTI": EXP, ...} to add */
+	PH_CTL_RESUME,		/* client -> relay -> agent: sid, challenge (resume a sealed session) */
+	PH_CTL_RESUME_PROOF,	/* client <-> agent, clear: received, proof, challenge */
 	PH_CTL_COUNT
 };
 
@@ -160,6 +162,7 @@ enum ph_ctl {
 #define PH_ERR_NO_TARGET	"no_target"	/* open.pid / open.container: no such process */
 #define PH_ERR_RECORDING	"recording_failed" /* the relay cannot record a session that must be */
 #define PH_ERR_SEAL		"seal_failed"	/* a sealed record did not open: the session ends */
+#define PH_ERR_RESUME		"resume_failed"	/* the session cannot resume: it ends */
 
 /*
  * Keepalive on every WebSocket: hang up when no pong came for

@@ -3,8 +3,8 @@
  * after its connection drops: byte offsets and acknowledgements, and a
  * bounded buffer of what was sent and not yet acknowledged, from which the
  * sender retransmits after a reconnect.  Pure: no sockets, no clock, no
- * keys.  The design is in docs/protocol.md, "End-to-end sessions
- * (design)"; nothing calls this yet.
+ * keys.  The protocol is docs/protocol.md, "Resume"; the CLI
+ * (client-session.c) and the agent (agent-seal.c) keep their records here.
  *
  * Offsets count the bytes of whole messages (sealed records, seal.h): the
  * first message of a direction starts at 0, each next one where the one
@@ -30,6 +30,14 @@
  * expected and counts it; ph_resume_ack_take() is the offset to
  * acknowledge.
  *
+ * The settings both ends read (ph_resume_settings): how long a session
+ * waits for its peer to come back (PORTHOLE_RESUME_TIMEOUT, default 5 min,
+ * 0: sessions do not resume) and how much a sender keeps unacknowledged
+ * before it stops reading its source (PORTHOLE_RESUME_BUFFER, default
+ * 4 MiB, 1 to 64 MiB).  The buffer itself is made PH_RESUME_SLACK larger
+ * (up to PH_RESUME_BUF_MAX) for what arrives after the stop: a closing
+ * pipe's last bytes, a few control messages.
+ *
  * Errors: -1 with *cause (malloc'd).
  */
 #ifndef PORTHOLE_RESUME_H
@@ -47,6 +55,11 @@
 /* The largest message, and the smallest buffer: room for two of them. */
 #define PH_RESUME_MSG_MAX	PH_MAX_MESSAGE
 #define PH_RESUME_BUF_MIN	(2 * (PH_RESUME_MSG_MAX + PH_RESUME_MSG_OVERHEAD))
+
+#define PH_RESUME_TIMEOUT_DEFAULT_MS	(5 * 60 * 1000LL)
+#define PH_RESUME_TIMEOUT_MAX_MS	(24 * 60 * 60 * 1000LL)
+#define PH_RESUME_SETTING_MIN		((size_t)1 << 20)
+#define PH_RESUME_SLACK			((size_t)4 << 20)
 
 /* One message held: a FIFO from the oldest (at acked) to the newest. */
 struct ph_resume_msg {
@@ -124,5 +137,14 @@ int		 ph_resume_receive(struct ph_resume *r, uint64_t off, size_t len,
 uint64_t	 ph_resume_unacked(const struct ph_resume *r);
 /* The offset to acknowledge now (the bytes received), noted as sent. */
 uint64_t	 ph_resume_ack_take(struct ph_resume *r);
+
+/*
+ * PORTHOLE_RESUME_TIMEOUT (a duration, "0" for none) and
+ * PORTHOLE_RESUME_BUFFER (bytes, with an optional K, M or G suffix of
+ * 1024s) from the environment, or their defaults: *timeout_ms, *soft (stop
+ * reading past it) and *hard (the buffer's limit for ph_resume_init).
+ */
+int		 ph_resume_settings(int64_t *timeout_ms, size_t *soft, size_t *hard,
+		    char **cause);
 
 #endif

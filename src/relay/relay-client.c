@@ -495,6 +495,112 @@ relay_client_open(struct relay_conn *c, struct ph_frame *f)
 	relay_conn_pause(c, RELAY_PAUSE_LOOKUP);
 }
 
+/*
+ * The first message of a client channel is `resume` {sid, agent,
+ * challenge}: a client takes back a sealed session whose channel dropped
+ * (docs/protocol.md, "Resume").  The relay may know nothing of it (it
+ * restarted): it checks the token as for an open, that the agent is
+ * connected here and that the token's target selects it, and asks the
+ * agent, which holds the session, checks that the token's subject is the
+ * session's and answers on a new data channel with its proof.  The session
+ * is sealed from its start; the proofs pass in the clear.
+ */
+static void
+relay_client_resume(struct relay_conn *c, struct ph_frame *f)
+{
+	struct relay_client_chan *ch = c->ep;
+	struct relay_agent *agent;
+	struct relay_session *s;
+	const char *sid, *id, *sub = c->claims.sub != NULL ? c->claims.sub : "?";
+	json_t *aj = NULL, *m = NULL;
+	char *cause = NULL;
+
+	sid = json_string_value(json_object_get(f->json, "sid"));
+	id = json_string_value(json_object_get(f->json, "agent"));
+	if (id == NULL) {
+		relay_client_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
+		    "resume needs sid, agent and challenge");
+		return;
+	}
+	if ((agent = relay_agent_find(&relay.agents, id)) == NULL ||
+	    !relay_agent_ready(agent)) {
+		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
+		    "agent %s is not connected to this relay: try again", id);
+		return;
+	}
+	aj = relay_agent_json(agent);
+	if (aj == NULL || !relay_auth_may_touch(&c->claims, aj)) {
+		json_decref(aj);
+		relay_client_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN,
+		    "token for %s may not touch agent %s", sub, id);
+		return;
+	}
+	if (relay_agent_proto(agent) < PH_PROTOCOL_SEALED) {
+		json_decref(aj);
+		relay_client_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION,
+		    "agent %s does not seal sessions, so none of its sessions resumes", id);
+		return;
+	}
+	if (relay_record_required()) {
+		json_decref(aj);
+		relay_client_refuse(c, PH_ERR_RESUME, PH_CLOSE_FORBIDDEN, "the session "
+		    "cannot resume: this relay requires recordings, and a resumed "
+		    "session's recording is not carried on");
+		return;
+	}
+	if (relay_limits_session_add(id, sub, &cause) != 0) {
+		json_decref(aj);
+		relay_client_refuse(c, PH_ERR_LIMIT, PH_CLOSE_LIMIT, "%s", cause);
+		free(cause);
+		return;
+	}
+	if ((s = relay_session_new(&relay.sessions, c, sid, id, "resume", sub,
+	    ph_mono_ms(), &cause)) == NULL) {
+		relay_limits_session_del(id, sub);
+		json_decref(aj);
+		relay_client_refuse(c, PH_ERR_CONFLICT, PH_CLOSE_CONFLICT,
+		    "session %.8s is still open on this relay (%s): try again", sid,
+		    cause != NULL ? cause : "out of memory");
+		free(cause);
+		return;
+	}
+	s->sealed = 1;
+	s->resuming = 1;
+	snprintf(s->peer, sizeof s->peer, "%s", c->peer);
+	ch->sess = s;
+	s->audit = json_pack("{s:s,s:s,s:s,s:b,s:{s:s,s:s,s:s,s:O}}", "sid", sid,
+	    "sub", sub, "op", "resume", "resumed", 1, "agent", "id", id, "name",
+	    json_string_value(json_object_get(aj, "name")), "sub",
+	    json_string_value(json_object_get(aj, "sub")), "labels",
+	    json_object_get(aj, "labels"));
+	if (s->audit != NULL)
+		relay_audit_origin(s->audit, c);
+	m = ph_ctl_new(PH_CTL_RESUME);
+	if (m == NULL || json_object_set_new(m, "sid", json_string(sid)) != 0 ||
+	    json_object_set(m, "challenge", json_object_get(f->json, "challenge")) != 0 ||
+	    json_object_set_new(m, "secret", json_string(s->secret)) != 0 ||
+	    json_object_set_new(m, "sub", json_string(sub)) != 0 ||
+	    relay_agent_send(agent, m) != 0) {
+		json_decref(m);
+		json_decref(aj);
+		relay_session_abandon(&relay.sessions, s, "resume not forwarded");
+		json_decref(s->audit);
+		s->audit = NULL;
+		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
+		    "cannot ask agent %s to resume the session: its control channel "
+		    "is closing or full: try again", id);
+		return;
+	}
+	json_decref(m);
+	json_decref(aj);
+	relay_auth_wipe(&ch->bearer);
+	ph_info("session %.8s resume asked: agent=%s sub=%s peer=%s", s->sid, id, sub,
+	    s->peer);
+	relay_metrics_session(s->op, 1);
+	if (s->audit != NULL)
+		relay_audit("session_resume", json_deep_copy(s->audit));
+}
+
 /* A client channel starts: its own state, empty. */
 static int
 relay_client_start(struct relay_conn *c, const char *sid)
@@ -529,7 +635,9 @@ relay_client_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *msg, si
 			    "too much input before the session started");
 		return;
 	}
-	if (ch->sess == NULL)
+	if (ch->sess == NULL && f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_RESUME)
+		relay_client_resume(c, f);
+	else if (ch->sess == NULL)
 		relay_client_open(c, f);
 	else
 		relay_session_client_frame(&relay.sessions, ch->sess, f, msg, len);
@@ -685,6 +793,21 @@ relay_client_passing(struct relay_sessions *ss, struct relay_session *s, int fro
 		    relay_record_resize(s->rec, f->json) < 0)
 			return relay_client_record_failed(ss, s);
 		return 0;
+	}
+	if (s->resuming && f->type == PH_FRAME_SEALED && s->audit != NULL) {
+		relay_audit("session_resumed", json_pack("{s:s,s:s,s:s,s:s}", "sid",
+		    s->sid, "sub", s->sub, "agent", s->agent_id, "peer", s->peer));
+		ph_info("session %.8s resumed: agent=%s sub=%s", s->sid, s->agent_id,
+		    s->sub);
+	}
+	if (s->resuming && f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_ERROR &&
+	    s->audit != NULL) {
+		relay_audit("session_resume_refused", json_pack("{s:s,s:s,s:s,s:s,s:s?,"
+		    "s:s?}", "sid", s->sid, "sub", s->sub, "agent", s->agent_id, "peer",
+		    s->peer, "code", json_string_value(json_object_get(f->json, "code")),
+		    "reason", json_string_value(json_object_get(f->json, "message"))));
+		ph_info("session %.8s: the agent refused the resume: %s", s->sid,
+		    json_string_value(json_object_get(f->json, "message")));
 	}
 	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_SEAL && s->rec != NULL &&
 	    !json_is_true(json_object_get(f->json, "record")))

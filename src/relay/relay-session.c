@@ -518,6 +518,8 @@ relay_session_sealed_allowed(const struct relay_session *s, int from_agent,
 	case PH_FRAME_COPY:
 		return from_agent;
 	case PH_FRAME_CONTROL:
+		if (f->ctl == PH_CTL_RESUME_PROOF)
+			return s->resuming;
 		return f->ctl == PH_CTL_ERROR || (from_agent && (f->ctl == PH_CTL_EXIT ||
 		    f->ctl == PH_CTL_REPORT));
 	default:
@@ -613,8 +615,12 @@ relay_session_agent_frame(struct relay_sessions *ss, struct relay_session *s,
 	 * the relay's own (the client has them sealed): none is forwarded.
 	 */
 	if (!s->sealed || f->type == PH_FRAME_SEALED ||
-	    (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_SEAL))
+	    (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_SEAL) ||
+	    (s->resuming && f->type == PH_FRAME_CONTROL &&
+	    (f->ctl == PH_CTL_RESUME_PROOF || f->ctl == PH_CTL_ERROR)))
 		relay_session_forward(ss, s, s->data, s->client, msg, len);
+	if (f->type == PH_FRAME_SEALED)
+		s->resuming = 0;	/* the agent took the client's proof */
 	if (f->type != PH_FRAME_CONTROL)
 		return;
 	if (f->ctl == PH_CTL_EXIT && s->sealed)

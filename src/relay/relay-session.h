@@ -113,6 +113,12 @@ struct relay_session {
 	 * its data channel normally after the sealed one.
 	 */
 	int			 exit_seen;
+	/*
+	 * A resumed session (docs/protocol.md, "Resume"): sealed from its
+	 * start; until the agent's first record passes, the two ends' clear
+	 * `resume_proof`s pass, and so does the agent's `error` (a refusal).
+	 */
+	int			 resuming;
 	/* The owner's (relay-client.c); the state machine never reads them. */
 	char			 peer[64];	/* client address */
 	json_t			*audit;		/* session_opened's members, once sent */

@@ -6,6 +6,10 @@
 # on the agent's side, running or stopped, the dumped app runs on (not left
 # stopped), and the agent serves the next session.
 . "$(dirname "$0")/lib.sh"
+# Lost clients and agents end their sessions here within 2 s, not after the
+# resume timeout (5 min) that lets a session outlive a dropped connection
+# (tests/e2e/resume.sh).
+export PORTHOLE_RESUME_TIMEOUT=2s
 
 start_relay
 start_agent e2e-kill

@@ -2,6 +2,10 @@
 # exec end to end: exit codes, stdout and stderr kept apart, stdin streamed
 # byte-exact, program not found / not executable, PORTHOLE_* scrubbed.
 . "$(dirname "$0")/lib.sh"
+# Lost clients and agents end their sessions here within 2 s, not after the
+# resume timeout (5 min) that lets a session outlive a dropped connection
+# (tests/e2e/resume.sh).
+export PORTHOLE_RESUME_TIMEOUT=2s
 
 start_relay
 start_agent e2e-exec

@@ -4,6 +4,10 @@
 # program is ended), the relay restarted (the agent comes back), a loopback
 # relay that listens on loopback only.
 . "$(dirname "$0")/lib.sh"
+# Lost clients and agents end their sessions here within 2 s, not after the
+# resume timeout (5 min) that lets a session outlive a dropped connection
+# (tests/e2e/resume.sh).
+export PORTHOLE_RESUME_TIMEOUT=2s
 
 start_relay
 start_agent e2e-faults

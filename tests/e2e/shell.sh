@@ -7,6 +7,10 @@
 # agent is killed mid-session), `~.` hanging up the remote process groups,
 # a missing shell (127), and a shell with piped stdin (no terminal).
 . "$(dirname "$0")/lib.sh"
+# Lost clients and agents end their sessions here within 2 s, not after the
+# resume timeout (5 min) that lets a session outlive a dropped connection
+# (tests/e2e/resume.sh).
+export PORTHOLE_RESUME_TIMEOUT=2s
 
 command -v tmux >/dev/null || { fail "tmux is not installed (scripts/deps.sh installs it)"; finish; }
 

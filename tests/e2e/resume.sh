@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Resume (docs/protocol.md, "Resume"): a sealed session survives its
+# connections dropping.  The relay killed with SIGKILL mid-stream of an
+# exec and started again 2 s later; a TCP proxy between the CLI and the
+# relay (tests/tools/ph-cutproxy.py) that cuts the connection 20 times
+# during a large exec; a resume whose proof is wrong (another process that
+# holds none of the session's keys), and one of another token subject:
+# refused and audited, while the session waits for its real client.
+# Output byte-identical to a local run, exit code kept.
+. "$(dirname "$0")/lib.sh"
+
+CUT=$(cd "$(dirname "$0")/../tools" && pwd)/ph-cutproxy.py
+command -v python3 >/dev/null || { fail "python3 is needed (scripts/deps.sh installs it)"; finish; }
+
+RELAY_LISTEN=127.0.0.1:0
+start_relay
+start_agent e2e-resume
+addr=127.0.0.1:$PORT
+
+restart_relay() {
+	: >"$T/relay.err"
+	"$RELAY_BIN" --dev --state "$STATE" --listen "$addr" >>"$T/relay.out" 2>"$T/relay.err" &
+	RELAY_PID=$!
+	PIDS+=("$RELAY_PID")
+	wait_for 20 grep -q 'listening on' "$T/relay.err" || fail "relay did not restart"
+}
+
+# cutproxy ARGS: the proxy in front of the relay; sets CPORT, CUT_PID.
+cutproxy() {
+	: >"$T/cut.err"
+	python3 "$CUT" --upstream "$addr" "$@" >"$T/cut.out" 2>"$T/cut.err" &
+	CUT_PID=$!
+	PIDS+=("$CUT_PID")
+	wait_for 20 grep -q '^listening [0-9][0-9]*$' "$T/cut.out" || { fail "ph-cutproxy did not start"; finish; }
+	CPORT=$(sed -n 's/^listening //p' "$T/cut.out")
+}
+phc() { PORTHOLE_RELAY=wss://127.0.0.1:$CPORT "$CLI_BIN" "$@"; }
+
+# 1. kill -9 of the relay mid-stream, restarted after 2 s.
+# The sanitizer build moves bytes ~10x slower: smaller streams there.
+if sanitizer; then N=${RESUME_SEQ:-500000}; else N=${RESUME_SEQ:-3000000}; fi
+seq 1 "$N" >"$T/want"
+# A pause mid-way, so the kill lands mid-stream however fast the machine.
+ph exec e2e-resume -- sh -c "seq 1 $((N / 2)); sleep 4; seq $((N / 2 + 1)) $N; exit 7" </dev/null >"$T/out" 2>"$T/err" &
+cli=$!
+wait_for 60 sh -c "[ \$(stat -c %s '$T/out' 2>/dev/null || echo 0) -gt 100000 ]" || fail "no output before the kill"
+kill -KILL "$RELAY_PID"
+wait "$RELAY_PID" 2>/dev/null
+sleep 2
+restart_relay
+wait "$cli"; rc=$?
+eq "relay kill -9: the exit code is kept" "$rc" 7
+check "relay kill -9: output byte-identical to the local run" cmp -s "$T/out" "$T/want"
+check "relay kill -9: the output was cut mid-stream" grep -q "holding the session" "$T/agent-e2e-resume.err"
+check "relay kill -9: the agent says it resumed" grep -q "resumed after" "$T/agent-e2e-resume.err"
+check "relay kill -9: the new relay audits the resume" grep -q '"session_resumed"' "$T/relay.out"
+wait_for 60 agent_listed e2e-resume || fail "the agent did not come back"
+
+# 2. A proxy that cuts the connection 20 times during a large exec.
+if sanitizer; then M=${RESUME_BYTES:-20000000}; else M=${RESUME_BYTES:-100000000}; fi
+head -c "$M" /dev/zero | tr '\0' 'x' >"$T/want2" 2>/dev/null || true
+cutproxy --cut-bytes $((M / 25)) --cuts 20
+phc exec e2e-resume -- sh -c "head -c $M /dev/zero | tr '\\0' x" </dev/null >"$T/out2" 2>"$T/err2"; rc=$?
+eq "20 cuts: exit 0" "$rc" 0
+eq "20 cuts: the proxy cut 20 times" "$(grep -c '^cut ' "$T/cut.err")" 20
+check "20 cuts: output byte-identical" cmp -s "$T/out2" "$T/want2"
+kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+
+# cp both ways shares the session's transport: 8 cuts each way, byte-exact.
+if sanitizer; then head -c 12M /dev/urandom >"$T/cpsrc"; else head -c 40M /dev/urandom >"$T/cpsrc"; fi
+mkdir -p "$T/remote" "$T/local"
+cutproxy --cut-bytes $(($(stat -c %s "$T/cpsrc") / 10)) --cuts 8
+phc cp "$T/cpsrc" "e2e-resume:$T/remote/cpsrc" </dev/null 2>"$T/cperr"; eq "cp put across 8 cuts: exit 0" $? 0
+eq "cp put: the proxy cut 8 times" "$(grep -c '^cut ' "$T/cut.err")" 8
+check "cp put: byte-exact" cmp -s "$T/cpsrc" "$T/remote/cpsrc"
+kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+cutproxy --cut-bytes $(($(stat -c %s "$T/cpsrc") / 10)) --cuts 8
+phc cp "e2e-resume:$T/remote/cpsrc" "$T/local/cpsrc" </dev/null 2>"$T/cperr2"; eq "cp get across 8 cuts: exit 0" $? 0
+eq "cp get: the proxy cut 8 times" "$(grep -c '^cut ' "$T/cut.err")" 8
+check "cp get: byte-exact" cmp -s "$T/cpsrc" "$T/local/cpsrc"
+kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+
+# 3. A held session: forged resumes are refused, the real client comes back.
+cutproxy
+: >"$T/out3"
+phc exec e2e-resume -- sh -c 'echo started; sleep 6; echo done; exit 3' </dev/null >"$T/out3" 2>"$T/err3" &
+cli=$!
+wait_for 30 grep -q started "$T/out3" || fail "the session did not start"
+sid=$(grep '"session_opened"' "$T/relay.out" | grep 'echo started; sleep 6' | sed -n 's/.*"sid":"\([0-9a-f]*\)".*/\1/p' | tail -1)
+aid=$(grep '"session_opened"' "$T/relay.out" | grep 'echo started; sleep 6' | sed -n 's/.*"agent":{"id":"\([^"]*\)".*/\1/p' | tail -1)
+kill -USR2 "$CUT_PID"	# the path goes down: the client cannot come back yet
+wait_for 30 grep -q "session ${sid:0:8}: the channel to the client is gone" "$T/agent-e2e-resume.err" || fail "the agent did not hold the session"
+FORGE=$(cd "$(dirname "$0")/../tools" && pwd)/ph-resume-forge.py
+python3 "$FORGE" --relay "$addr" --ca "$PORTHOLE_CA" --token "$PORTHOLE_TOKEN" --sid "$sid" --agent "$aid" >"$T/forge" 2>&1
+check "wrong proof: the agent proved itself first" grep -q '^proof$' "$T/forge"
+check "wrong proof: refused, unauthorized" grep -q '^error unauthorized .*proof does not verify' "$T/forge"
+check "wrong proof: closed 4401" grep -q '^close 4401$' "$T/forge"
+check "wrong proof: audited" grep -q '"session_resume_refused".*"code":"unauthorized"' "$T/relay.out"
+ph token issue --key "$STATE/signing.key" --kind client --sub mallory --bind "$STATE/operator.key" >"$T/mallory.token" 2>"$T/mallory.err" || fail "cannot issue a token for mallory"
+python3 "$FORGE" --relay "$addr" --ca "$PORTHOLE_CA" --token "@$T/mallory.token" --sid "$sid" --agent "$aid" >"$T/forge2" 2>&1
+check "another subject: refused, forbidden" grep -q '^error forbidden .*another token subject' "$T/forge2"
+check "another subject: no proof from the agent" sh -c "! grep -q '^proof$' '$T/forge2'"
+check "another subject: audited" grep -q '"session_resume_refused".*"sub":"mallory".*"code":"forbidden"' "$T/relay.out"
+kill -USR2 "$CUT_PID"	# the path is back
+wait "$cli"; rc=$?
+eq "held session: the real client resumed, exit code kept" "$rc" 3
+eq "held session: its output" "$(cat "$T/out3")" "$(printf 'started\ndone')"
+kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+
+# 4. A client that cannot come back within the resume timeout: 255, says why.
+cutproxy
+PORTHOLE_RESUME_TIMEOUT=3s phc exec e2e-resume -- sh -c 'echo started; sleep 6; echo late' </dev/null >"$T/out4" 2>"$T/err4" &
+cli=$!
+wait_for 30 grep -q started "$T/out4" || fail "the session did not start"
+kill -USR2 "$CUT_PID"
+wait "$cli"; rc=$?
+eq "resume timeout: exit 255" "$rc" 255
+contains "resume timeout: says why" "$(cat "$T/err4")" "could not be resumed within 3s"
+eq "resume timeout: nothing after the cut" "$(cat "$T/out4")" started
+kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+
+finish
