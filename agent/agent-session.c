@@ -452,7 +452,12 @@ agent_session_read_max(const struct agent_session *s)
 
 static void	agent_session_frame(void *, struct ph_frame *);
 
-/* The records kept while the input was full, to the operation. */
+/*
+ * The records kept while the input was full, to the operation, until it
+ * pauses again.  The operation may pause and resume from inside (an input
+ * queue drained, an input closed): its resume only clears in_paused, and
+ * this loop goes on; it never runs twice over the same record.
+ */
 static void
 agent_session_inbox(struct agent_session *s)
 {
@@ -461,18 +466,18 @@ agent_session_inbox(struct agent_session *s)
 	const char	*why = NULL;
 	int		 code;
 
+	if (s->inbox_busy)
+		return;
+	s->inbox_busy = 1;
 	while (!s->in_paused && (it = ph_queue_peek(&s->inbox)) != NULL) {
 		memset(&f, 0, sizeof f);
 		if (ph_frame_decode(it->data + PH_HEADROOM, it->len, &f, &code,
-		    &why) == 0) {
-			s->in_paused = -1;	/* a pause now is the operation's */
+		    &why) == 0)
 			agent_session_frame(s, &f);
-			if (s->in_paused == -1)
-				s->in_paused = 0;
-		}
 		ph_frame_clear(&f);
 		ph_queue_pop(&s->inbox);
 	}
+	s->inbox_busy = 0;
 }
 
 /* Stop (pause != 0) or resume reading the data channel. */
@@ -898,14 +903,14 @@ agent_session_frame(void *arg, struct ph_frame *f)
 		agent_session_proven(s, f);
 		return;
 	}
-	if (agent_seal_resumes(s) && f->type == PH_FRAME_SEALED &&
-	    (s->in_paused > 0 || (s->in_paused == 0 && ph_queue_peek(&s->inbox) != NULL))) {
+	if (agent_seal_resumes(s) && f->type == PH_FRAME_SEALED && !s->inbox_busy &&
+	    (s->in_paused || ph_queue_peek(&s->inbox) != NULL)) {
 		/* Input full: kept unopened; its ack counts now. */
 		agent_seal_peek_ack(s, f->payload - 1, f->len + 1);
 		if (ph_queue_push(&s->inbox, -1, f->payload - 1, f->len + 1) != 0)
 			agent_session_fail(s, PH_CLOSE_INTERNAL, PH_ERR_INTERNAL,
 			    "the client sent more than its resume buffer holds");
-		else if (s->in_paused == 0)
+		else if (!s->in_paused)
 			agent_session_inbox(s);	/* the ack let the input go on */
 		return;
 	}

@@ -278,6 +278,7 @@ struct agent_session {
 	 * records wait here, unopened (bounded by the client's own buffer).
 	 */
 	int		 in_paused;
+	int		 inbox_busy;	/* agent_session_inbox is taking records out */
 	struct ph_queue	 inbox;
 };
 

@@ -162,11 +162,16 @@ op_child_write(struct op_child *c, struct lws *wsi)
 			break;		/* full */
 		ph_queue_pop(&c->inq);
 	}
+	/*
+	 * Resuming first: in a session that resumes it hands the operation
+	 * the records kept meanwhile at once, refilling inq from in here,
+	 * where a WRITEABLE asked for is lost (above); the timer then asks.
+	 */
+	if (ph_queue_under_low(&c->inq))
+		agent_session_rx_pause(c->s, 0);
 	if (ph_queue_peek(&c->inq) != NULL)
 		lws_sul_schedule(c->s->agent->ctx, 0, &c->sul_in, op_child_rearm,
 		    c->rearm_us);
-	if (ph_queue_under_low(&c->inq))
-		agent_session_rx_pause(c->s, 0);
 	return 0;
 }
 

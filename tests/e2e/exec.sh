@@ -29,6 +29,17 @@ head -c 64M /dev/urandom >"$T/rand"
 ph exec e2e-exec -- cat <"$T/rand" >"$T/rand.out"; eq "cat exit 0" $? 0
 eq "64 MiB through stdin and stdout, sha256" "$(sha256sum <"$T/rand.out")" "$(sha256sum <"$T/rand")"
 
+# A program that reads its stdin late: meanwhile the agent's input queue
+# fills, it stops opening records and keeps them (resume), the client's
+# buffer fills and it stops reading its stdin.  When the program reads, the
+# kept records go on to it and everything arrives (an agent that lost the
+# wake-up for its refilled queue left the program waiting forever; the
+# bound is five times what the run needs on the sanitizer build).
+head -c 24M "$T/rand" >"$T/late"
+timeout 60 "$CLI_BIN" exec e2e-exec -- sh -c 'sleep 2; exec cat' <"$T/late" >"$T/late.out"
+eq "a late reader: exit 0" $? 0
+eq "a late reader: 24 MiB through, sha256" "$(sha256sum <"$T/late.out")" "$(sha256sum <"$T/late")"
+
 # Bytes that are not UTF-8, NULs included, on stderr too.
 printf '\x00\xff\xfe\n\x80' >"$T/bin"
 ph exec e2e-exec -- sh -c 'cat >&2' <"$T/bin" 2>"$T/bin.err" >"$T/bin.out"
