@@ -741,6 +741,9 @@ session_seal_rx(struct client_session *s, const struct ph_frame *f)
 			    "this session\n", s->agent);
 		return;
 	}
+	/* The agent's own error ends the session: nothing resumes after it. */
+	if (inner.type == PH_FRAME_CONTROL && inner.ctl == PH_CTL_ERROR)
+		s->fatal = 1;
 	s->ops->message(s->arg, &inner);
 	ph_frame_clear(&inner);
 }

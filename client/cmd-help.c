@@ -47,6 +47,9 @@ static const struct ph_help_opt help_env[] = {
 	    "system's (--ca)" },
 	{ "PORTHOLE_HANGUP_SECS", NULL, NULL, "end a session after this many "
 	    "seconds without a byte from the relay (default 50)" },
+	{ "PORTHOLE_RESUME_TIMEOUT", NULL, NULL, "reconnect a session whose "
+	    "connection dropped and go on where it stopped, for this long (e.g. "
+	    "5m; unset or 0: off; the agent must have it too)" },
 	{ "PORTHOLE_LOG", NULL, NULL, "the diagnostic log's level: error, warn "
 	    "(default), info, debug" },
 	{ "PORTHOLE_CONTEXT", NULL, NULL, "the context of the config file to "

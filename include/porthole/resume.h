@@ -31,8 +31,8 @@
  * acknowledge.
  *
  * The settings both ends read (ph_resume_settings): how long a session
- * waits for its peer to come back (PORTHOLE_RESUME_TIMEOUT, default 5 min,
- * 0: sessions do not resume) and how much a sender keeps unacknowledged
+ * waits for its peer to come back (PORTHOLE_RESUME_TIMEOUT; unset or 0:
+ * sessions do not resume) and how much a sender keeps unacknowledged
  * before it stops reading its source (PORTHOLE_RESUME_BUFFER, default
  * 4 MiB, 1 to 64 MiB).  The buffer itself is made PH_RESUME_SLACK larger
  * (up to PH_RESUME_BUF_MAX) for what arrives after the stop: a closing
@@ -56,7 +56,14 @@
 #define PH_RESUME_MSG_MAX	PH_MAX_MESSAGE
 #define PH_RESUME_BUF_MIN	(2 * (PH_RESUME_MSG_MAX + PH_RESUME_MSG_OVERHEAD))
 
-#define PH_RESUME_TIMEOUT_DEFAULT_MS	(5 * 60 * 1000LL)
+/*
+ * Off unless PORTHOLE_RESUME_TIMEOUT asks, on the agent and the CLI both
+ * (docs/operations.md, "Resume"): a held session outlives a client that
+ * was killed, and the operations' own endings (a relay's drain, a frozen
+ * client dropped, a killed CLI ending its dump) do not yet say when a
+ * session is over for good.  5m is what to set to use it.
+ */
+#define PH_RESUME_TIMEOUT_DEFAULT_MS	0LL
 #define PH_RESUME_TIMEOUT_MAX_MS	(24 * 60 * 60 * 1000LL)
 #define PH_RESUME_SETTING_MIN		((size_t)1 << 20)
 #define PH_RESUME_SLACK			((size_t)4 << 20)

@@ -19,6 +19,7 @@
  * queued first, then such a close.
  */
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -130,12 +131,28 @@ relay_conn_last_words(struct relay_conn *c)
 	return 1;
 }
 
+/*
+ * Bytes in the kernel's send queue that the peer has not taken: a reader
+ * that stopped leaves them there (its window is shut) even when our own
+ * queue is empty.  A resumable session's sender stops at its window of
+ * unacknowledged records, so what a stalled client has not read may sit
+ * in the socket buffers alone.  A frozen idle peer acknowledges our pings
+ * into its buffer and leaves this at 0.
+ */
+static int
+relay_conn_unsent(struct lws *wsi)
+{
+	int fd = (int)lws_get_socket_fd(wsi), n = 0;
+
+	return fd >= 0 && ioctl(fd, SIOCOUTQ, &n) == 0 && n > 0;
+}
+
 /* Held up by flow control in either direction? */
 static int
 relay_conn_held(struct relay_conn *c)
 {
 	return (c->pause & RELAY_PAUSE_PEER) || c->tx.bytes > 0 ||
-	    lws_send_pipe_choked(c->wsi);
+	    lws_send_pipe_choked(c->wsi) || relay_conn_unsent(c->wsi);
 }
 
 static void

@@ -352,8 +352,8 @@ relay_session_abort(struct relay_sessions *ss, struct relay_session *s, const ch
 
 /*
  * The client channel closed.  WAIT -> FAILED; SPLICED or ERRORED ->
- * FAILED with the data channel closed at once; EXITED stays (the data
- * channel is told to hurry).
+ * FAILED with the data channel closed once what is queued toward the agent
+ * went out; EXITED stays (the data channel is told to hurry).
  */
 void
 relay_session_client_closed(struct relay_sessions *ss, struct relay_session *s)
@@ -372,8 +372,13 @@ relay_session_client_closed(struct relay_sessions *ss, struct relay_session *s)
 	case RELAY_SESSION_EXITED:
 	case RELAY_SESSION_FAILED:
 		if (s->data != NULL) {
+			/*
+			 * After what the client sent last: a sealed session's
+			 * close record tells the agent the client left on
+			 * purpose (else it holds the session for a resume).
+			 */
 			relay_session_end(s, "client left");
-			ss->io->close(s->data, PH_CLOSE_GOING_AWAY, "client left", 1);
+			ss->io->close(s->data, PH_CLOSE_GOING_AWAY, "client left", 0);
 		}
 		break;
 	}

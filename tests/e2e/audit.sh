@@ -20,7 +20,7 @@ has_event() { [ "$(n_events "$1")" -ge "${2:-1}" ]; }
 # last EVENT: the last line of that event.
 last() { jq -c "select(.event == \"$1\")" "$A" | tail -1; }
 # jqt JSON FILTER: the filter holds for the JSON.
-jqt() { printf '%s' "$1" | jq -e "$2" >/dev/null; }
+jqt() { printf '%s' "$1" | jq -n -e "input | ($2)" >/dev/null; }
 
 check "agent_connected with id, name, labels, peer, sub" wait_for 20 has_event \
 	'.event == "agent_connected" and .agent.name == "e2e-audit" and .agent.labels.team == "blue"

@@ -50,7 +50,7 @@ JSON
 start_meta "$T/good"
 start_ecs_agent good "http://127.0.0.1:$META_PORT/v4/$TASK-2495160603" PORTHOLE_LABELS=team=core,az=override
 
-ecs_listed() { "$CLI_BIN" ls --json 2>/dev/null | jq -e --arg id "$1" '.agents[] | select(.id == $id)' >/dev/null; }
+ecs_listed() { "$CLI_BIN" ls --json 2>/dev/null | jq -n -e --arg id "$1" 'input | (.agents[] | select(.id == $id))' >/dev/null; }
 # The id claimed is <task>/<container>; the relay qualifies it with the
 # agent token's sub (dev-agent: the dev relay's agent token).
 check "agent registered as <task>/<container>@<sub>" wait_for 20 ecs_listed "$TASK/app@dev-agent"

@@ -66,7 +66,7 @@ check "... the client's relay audited why: the agent's relay went away" wait_for
 	"grep '\"event\":\"session_closed\"' '$T/relay1.out' | grep -q 'its relay went away'"
 export PORTHOLE_RELAY=wss://127.0.0.1:$LB_PORT
 check "every HAProxy agent listed again within 10 s, none twice" wait_for 10 sh -c \
-	"'$CLI_BIN' ls --json | jq -e '[.agents[].name] | sort == [\"a1\",\"a2\",\"a3\",\"a4\",\"a5\",\"a6\"]' >/dev/null"
+	"'$CLI_BIN' ls --json | jq -n -e 'input | ([.agents[].name] | sort == [\"a1\",\"a2\",\"a3\",\"a4\",\"a5\",\"a6\"])' >/dev/null"
 check "... ten listings in a row" sh -c "for i in 1 2 3 4 5 6 7 8 9 10; do
-	'$CLI_BIN' ls --json | jq -e '[.agents[].id] | length == 6 and (unique | length) == 6' >/dev/null || exit 1; done"
+	'$CLI_BIN' ls --json | jq -n -e 'input | ([.agents[].id] | length == 6 and (unique | length) == 6)' >/dev/null || exit 1; done"
 finish

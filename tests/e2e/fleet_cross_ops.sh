@@ -89,7 +89,7 @@ start_fleet_relay 3 --tls-cert "$T/evil.pem" --tls-key "$T/evil.key"
 fleet_agent ev PORTHOLE_RELAY=wss://127.0.0.1:${RELAY_PORTS[3]} PORTHOLE_CA="$T/evil.pem"
 EV=$LAST_PID
 check "the agent on the odd relay is listed" wait_for 20 sh -c \
-	"'$CLI_BIN' ls --json | jq -e '.agents[] | select(.name == \"ev\")' >/dev/null"
+	"'$CLI_BIN' ls --json | jq -n -e 'input | (.agents[] | select(.name == \"ev\"))' >/dev/null"
 out=$(ph exec ev -- true 2>&1 </dev/null); rc=$?
 eq "a session with an agent on a relay of another CA: 255" "$rc" 255
 contains "... saying why" "$out" "is not the fleet's"

@@ -55,7 +55,7 @@ URI=http://127.0.0.1:$(sed -n 's/listening on //p' "$T/meta/meta.out")/v4/dup-1
 fleet_agent dup1 PORTHOLE_RELAY=wss://127.0.0.1:${RELAY_PORTS[1]} ECS_CONTAINER_METADATA_URI_V4="$URI"
 DUP1=$LAST_PID
 check "the first holder of the id is listed" wait_for 20 sh -c \
-	"'$CLI_BIN' ls --json | jq -e '.agents[] | select(.name == \"dup1\")' >/dev/null"
+	"'$CLI_BIN' ls --json | jq -n -e 'input | (.agents[] | select(.name == \"dup1\"))' >/dev/null"
 fleet_agent dup2 PORTHOLE_RELAY=wss://127.0.0.1:${RELAY_PORTS[2]} ECS_CONTAINER_METADATA_URI_V4="$URI"
 DUP2=$LAST_PID
 check "another process claiming it on another relay is refused (4409)" \

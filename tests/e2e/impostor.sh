@@ -50,7 +50,7 @@ agent() {
 	PIDS+=("$!")
 	LAST_PID=$!
 }
-listed() { "$CLI_BIN" ls --json 2>/dev/null | jq -e --arg id "$1" '.agents[] | select(.id == $id)' >/dev/null; }
+listed() { "$CLI_BIN" ls --json 2>/dev/null | jq -n -e --arg id "$1" 'input | (.agents[] | select(.id == $id))' >/dev/null; }
 sub_of() { ph ls --json | jq -r --arg id "$1" '.agents[] | select(.id == $id) | .sub'; }
 # where TARGET: the ROLE of the agent an exec on TARGET ran on.
 where() { ph exec "$1" -- sh -c 'echo "$ROLE"' </dev/null 2>"$T/where.err"; }
@@ -156,7 +156,7 @@ refused_hello() {
 	check "$name: refused 4403 forbidden" grep -q "refused the agent: forbidden:" "$T/$name.err"
 	check "$name: audited" wait_for 10 audit_has --arg w "$want" \
 		'select(.event == "refused" and .what == "agent hello" and .code == "forbidden" and (.reason | contains($w)))'
-	check "$name: never listed" sh -c "! \"$CLI_BIN\" ls --json | jq -e --arg n \"\$1\" '.agents[] | select(.name == \$n)' >/dev/null" _ "$NAME_NOW"
+	check "$name: never listed" sh -c "l=\$(\"$CLI_BIN\" ls --json) && ! printf '%s' \"\$l\" | jq -n -e --arg n \"\$1\" 'input | (.agents[] | select(.name == \$n))' >/dev/null" _ "$NAME_NOW"
 	kill "$pid" 2>/dev/null
 }
 NAME_NOW='bad name'

@@ -10,6 +10,10 @@
 # arrive.  Pings every 2 s (hangup 6 s), and the client stays stopped well
 # past both.
 . "$(dirname "$0")/lib.sh"
+# Sessions that do not resume: one that resumes keeps its channel until the
+# client acknowledged every record (docs/protocol.md, "Resume"), so its
+# agent never hangs up on a stopped client; this is about one that does.
+export PORTHOLE_RESUME_TIMEOUT=0
 
 PORTHOLE_LOG=debug start_relay --hangup-secs 6
 PORTHOLE_LOG=debug start_agent e2e-last

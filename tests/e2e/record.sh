@@ -65,7 +65,7 @@ case $(basename "$f") in
 [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z-$(last_sid).cast) ok "named by time and sid";;
 *) fail "named by time and sid: $(basename "$f")";;
 esac
-check "header: asciicast v2" sh -c "head -1 '$f' | jq -e '.version == 2 and .width > 0 and .height > 0 and (.timestamp | type) == \"number\"' >/dev/null"
+check "header: asciicast v2" sh -c "head -1 '$f' | jq -n -e 'input | (.version == 2 and .width > 0 and .height > 0 and (.timestamp | type) == \"number\")' >/dev/null"
 check "every line is JSON" sh -c "jq -e . '$f' >/dev/null"
 acat "$f" "$T/exec.cat"
 eq "asciinema cat reproduces 1 MiB of UTF-8 output (sha256)" \
@@ -127,7 +127,7 @@ sid=$(jq -r 'select(.event == "session_closed" and .op == "shell") | .sid' "$A" 
 f=$(rec_of "$sid")
 check "the shell recording exists" test -s "$f"
 check "header: the terminal's size and TERM" sh -c \
-	"head -1 '$f' | jq -e '.width == 100 and .height == 30 and .env.TERM == \"screen\"' >/dev/null"
+	"head -1 '$f' | jq -n -e 'input | (.width == 100 and .height == 30 and .env.TERM == \"screen\")' >/dev/null"
 check "a resize event 120x40" sh -c "tail -n +2 '$f' | jq -e 'select(.[1] == \"r\") | .[2] == \"120x40\"' | grep -q true"
 acat "$f" "$T/sh.cat"
 check "asciinema cat shows the output (UP7, got=11)" sh -c "grep -q UP7 '$T/sh.cat' && grep -q got=11 '$T/sh.cat'"

@@ -8,6 +8,8 @@
 # refused and audited, while the session waits for its real client.
 # Output byte-identical to a local run, exit code kept.
 . "$(dirname "$0")/lib.sh"
+# Resume is asked for on both ends (it is off unless asked).
+export PORTHOLE_RESUME_TIMEOUT=5m
 
 CUT=$(cd "$(dirname "$0")/../tools" && pwd)/ph-cutproxy.py
 command -v python3 >/dev/null || { fail "python3 is needed (scripts/deps.sh installs it)"; finish; }
