@@ -9,10 +9,6 @@ for tool in redis-server redis-cli haproxy; do
 	command -v "$tool" >/dev/null || { fail "$tool is not installed (scripts/deps.sh)"; finish; }
 done
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_redis: a throwaway redis-server (no persistence); sets REDIS_PORT, REDIS_PID, REDIS_URL.
 start_redis() {
 	REDIS_PORT=${REDIS_PORT:-$(free_port)}

@@ -113,6 +113,12 @@ start_agent() {
 	fi
 }
 
+# free_port: a loopback port free right now (for a program that cannot
+# listen on port 0 and say which it got, such as haproxy or redis-server).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 agent_listed() { "$CLI_BIN" ls --json 2>/dev/null | grep -q "\"name\": *\"$1\""; }
 
 # ph ARGS...: the CLI with the dev operator token.
