@@ -39,11 +39,7 @@ frontend idle
 backend relay
   server relay 127.0.0.1:$PORT
 CFG
-haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
-LB_PID=$!
-PIDS+=("$LB_PID")
-wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $LB_PORT), 1)" ||
-	{ cat "$T/haproxy.log" >&2; fail "haproxy did not start"; finish; }
+run_haproxy
 # Everyone from here on dials HAProxy.
 export PORTHOLE_RELAY=wss://127.0.0.1:$LB_PORT
 start_agent e2e-idle
