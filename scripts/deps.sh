@@ -30,8 +30,8 @@ PORTHOLE_BUILD_DEPS="meson ninja-build pkg-config gcc libc6-dev
 #   groff-base (help.sh: the man pages render without a warning); npm (s3.sh:
 #   the pinned packages of tests/tools/s3, installed into a cache by
 #   tests/tools/s3/install.sh: s3rver and AWS's SigV4 signer);
-#   redis-server and haproxy (the fleet tests: a real Redis, HAProxy in TCP
-#   mode as the load balancer); nftables (forward.sh: a port behind a drop
+#   redis-server and haproxy (the fleet tests and idle.sh: a real Redis,
+#   HAProxy in TCP mode as the load balancer); nftables (forward.sh: a port behind a drop
 #   rule in a network namespace of the test's own).
 PORTHOLE_TEST_DEPS="redis-server haproxy dpkg-dev zsh fish man-db groff-base clang libclang-rt-14-dev openssl procps iproute2 coreutils
  jq curl file python3 tmux util-linux gdb zstd binutils

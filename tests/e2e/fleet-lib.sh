@@ -9,10 +9,6 @@ for tool in redis-server redis-cli haproxy; do
 	command -v "$tool" >/dev/null || { fail "$tool is not installed (scripts/deps.sh)"; finish; }
 done
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_redis: a throwaway redis-server (no persistence); sets REDIS_PORT, REDIS_PID, REDIS_URL.
 start_redis() {
 	REDIS_PORT=${REDIS_PORT:-$(free_port)}
@@ -73,11 +69,7 @@ start_haproxy() {
 			echo "  server relay$n 127.0.0.1:${RELAY_PORTS[$n]} check check-ssl verify none inter 500ms fall 1 rise 2"
 		done
 	} >"$T/haproxy.cfg"
-	haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
-	LB_PID=$!
-	PIDS+=("$LB_PID")
-	wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $LB_PORT), 1)" ||
-		{ cat "$T/haproxy.log" >&2; fail "haproxy did not start"; finish; }
+	run_haproxy
 	export PORTHOLE_RELAY=wss://127.0.0.1:$LB_PORT
 }
 

@@ -113,6 +113,22 @@ start_agent() {
 	fi
 }
 
+# free_port: a loopback port free right now (for a program that cannot
+# listen on port 0 and say which it got, such as haproxy or redis-server).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# run_haproxy: haproxy with $T/haproxy.cfg, which listens on LB_PORT (a
+# free_port); sets LB_PID once it accepts connections.
+run_haproxy() {
+	haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
+	LB_PID=$!
+	PIDS+=("$LB_PID")
+	wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $LB_PORT), 1)" ||
+		{ cat "$T/haproxy.log" >&2; fail "haproxy did not start"; finish; }
+}
+
 agent_listed() { "$CLI_BIN" ls --json 2>/dev/null | grep -q "\"name\": *\"$1\""; }
 
 # ph ARGS...: the CLI with the dev operator token.
