@@ -22,6 +22,10 @@ tmux_cleanup() { tm kill-server 2>/dev/null; cleanup; }
 trap tmux_cleanup EXIT
 
 export PORTHOLE_SHELL=/bin/sh
+# Sessions resume here (the agent and the CLI both ask: it is off unless
+# asked), so that a cut link would be hidden by a resume -- and the audit
+# must show there was none.
+export PORTHOLE_RESUME_TIMEOUT=5m
 start_relay --hangup-secs 9
 
 LB_PORT=$(free_port)
@@ -48,7 +52,7 @@ cat >"$T/run.sh" <<RUN
 #!/bin/bash
 export PORTHOLE_RELAY='$PORTHOLE_RELAY' PORTHOLE_CA='$PORTHOLE_CA'
 export PORTHOLE_TOKEN='$PORTHOLE_TOKEN' PORTHOLE_KEY='$PORTHOLE_KEY'
-export TERM=screen
+export PORTHOLE_RESUME_TIMEOUT=5m TERM=screen
 # stderr stays on the terminal: the CLI says "reconnecting..." only there.
 "$CLI_BIN" shell e2e-idle
 echo \$? >"$T/shell.status"
