@@ -919,7 +919,12 @@ fwd_netns(struct fwd *f, json_t *req)
 		return 0;
 	}
 	if (setns(f->ns_fd, CLONE_NEWNET) != 0) {
-		agent_session_fail(s, PH_CLOSE_NORMAL, PH_ERR_FORBIDDEN,
+		/*
+		 * spawn, not forbidden: the token allows it, the agent's
+		 * capabilities do not (forbidden would send the operator for
+		 * another token).
+		 */
+		agent_session_fail(s, PH_CLOSE_NORMAL, PH_ERR_SPAWN,
 		    "cannot enter the network namespace of process %d: %s; entering "
 		    "another container's network namespace needs CAP_SYS_ADMIN, which "
 		    "Fargate does not grant (a Fargate task's containers share one "

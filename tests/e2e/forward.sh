@@ -245,6 +245,8 @@ check "forward --pid without CAP_SYS_ADMIN fails (status $rc)" [ "$rc" -ne 0 ]
 check "and is never up" sh -c '! grep -q ^forwarding "$1"' _ "$T/nocap.out"
 contains "stderr says CAP_SYS_ADMIN is needed" "$(cat "$T/nocap.err")" "needs CAP_SYS_ADMIN"
 contains "and that Fargate does not grant it" "$(cat "$T/nocap.err")" "Fargate does not grant"
+check "and sends nobody for another token (the token was never the problem)" \
+	sh -c '! grep -q "ask for a token" "$1"' _ "$T/nocap.err"
 
 # --- scope, claim, credential endpoints ----------------------------------------------------------
 issue() { ph token issue --key "$STATE/signing.key" --kind client --bind "$STATE/operator.key" "$@"; }
