@@ -88,11 +88,13 @@ check "unknown target error printed" wait_for 30 on_screen "porthole: no agent m
 check "prompt back after the error" wait_for 20 line_is "porthole e2e-console-agent>"
 
 # Ctrl-C stops the running command, not the console.
-text "exec -- sleep 100"; keys Enter
-check "sleep started on the agent" wait_for 30 sh -c "pgrep -f -x 'sleep 100' >/dev/null"
+# (4713: a duration no other test uses; no_process looks machine-wide, and
+# keepalive.sh and shell.sh run a "sleep 100" of their own beside this test.)
+text "exec -- sleep 4713"; keys Enter
+check "sleep started on the agent" wait_for 30 sh -c "pgrep -f -x 'sleep 4713' >/dev/null"
 keys C-c
 check "prompt back after Ctrl-C" wait_for 30 line_is "porthole e2e-console-agent>"
-check "the remote sleep is gone" wait_for 30 no_process "^sleep 100$"
+check "the remote sleep is gone" wait_for 30 no_process "^sleep 4713$"
 keys C-c
 sleep 0.5
 text "use"; keys Enter
