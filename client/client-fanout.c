@@ -51,6 +51,7 @@
 
 #include "client-conn.h"
 #include "client-run.h"
+#include "client-signal.h"
 #include "client-session.h"
 #include "client-exit.h"
 #include "client-http.h"
@@ -610,6 +611,7 @@ client_fanout_run(struct client_conf *conf, const char *target,
 	f.o = &oc;
 	if (client_conf_load(conf, &cause) != 0)
 		return cmd_fail(cause);
+	client_signal_block_pipe();	/* before any thread */
 	if ((cc = client_conn_new(conf, &cause)) == NULL)
 		return cmd_fail(cause);
 	client_runset_init(&f.set, cc, &fo_set_ops, &f);

@@ -6,8 +6,9 @@
  * end of a pipeline, not a failure to report: the command ends quietly,
  * by SIGPIPE, as cat or grep would (status 141 in the shell), and a
  * session still open was closed first (which ends the remote program).
- * libwebsockets ignores SIGPIPE, so a write to a closed pipe fails with
- * EPIPE instead of killing us; every command hands such a failure here
+ * A command with a session blocks SIGPIPE (client_signal_block), so a
+ * write to a closed pipe fails with EPIPE instead of killing us before
+ * the session is closed; every command hands such a failure here
  * rather than printing its own line.  Any other write error (a full disk,
  * a closed descriptor) is one "porthole: cannot write to stdout (...)"
  * line and 255.

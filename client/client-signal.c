@@ -59,11 +59,28 @@ client_signal_also(int sig)
 	sigaddset(&signal_extra, sig);
 }
 
+/*
+ * SIGPIPE blocked in every thread made from here: a write to a reader
+ * that went away fails with EPIPE, the run closes its session (a session
+ * that resumes sends its close record, or the agent would hold it for a
+ * resume), and client_out_failed() dies of it then.
+ */
+void
+client_signal_block_pipe(void)
+{
+	sigset_t	pipe;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
+}
+
 void
 client_signal_block(void)
 {
 	signal_set(&signal_waited);
 	pthread_sigmask(SIG_BLOCK, &signal_waited, NULL);
+	client_signal_block_pipe();
 }
 
 static void *

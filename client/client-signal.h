@@ -15,6 +15,8 @@ struct client_conn;
 void	client_signal_also(int sig);
 /* Block SIGINT and SIGTERM in this thread and the threads it starts. */
 void	client_signal_block(void);
+/* SIGPIPE alone (client_signal_block does it too): EPIPE, then the session's close. */
+void	client_signal_block_pipe(void);
 /* Start the waiting thread; -1 with *cause. */
 int	client_signal_start(struct client_conn *cc, char **cause);
 /*

@@ -14,8 +14,14 @@ PROBE_BIN=$BUILD/tests/tools/ph-probe
 
 # Nothing from the caller's environment: the dev relay's env file sets what a test needs.
 for v in $(env | sed -n 's/^\(PORTHOLE_[A-Z_]*\)=.*/\1/p'); do
-	case $v in PORTHOLE_BUILD|PORTHOLE_SANITIZER) ;; *) unset "$v";; esac
+	case $v in PORTHOLE_BUILD|PORTHOLE_SANITIZER|PORTHOLE_TEST_RESUME) ;; *) unset "$v";; esac
 done
+# PORTHOLE_TEST_RESUME=DURATION runs every test with sessions that resume
+# (PORTHOLE_RESUME_TIMEOUT on every agent and CLI, unless the test sets its
+# own): what turning resume on by default would do to the suite.
+if [ -n "${PORTHOLE_TEST_RESUME:-}" ]; then
+	export PORTHOLE_RESUME_TIMEOUT=$PORTHOLE_TEST_RESUME
+fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/porthole-e2e.XXXXXX")
 STATE=$T/state
