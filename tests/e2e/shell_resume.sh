@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# A shell survives a relay restart (docs/protocol.md, "Resume"), in a real
+# terminal: the CLI runs in a tmux pane (as in shell.sh) whose stderr is the
+# pane, so the CLI's "reconnecting..." and "resumed after" show there.  The
+# relay is killed with SIGKILL and started again on the same port 2 s
+# later.  Checked: the same shell (its pid) before and after; output the
+# shell made while the relay was down (a background job) shown exactly
+# once; keystrokes typed while the relay was down kept by the CLI and run
+# exactly once after the resume; a resize during the outage reaching the
+# remote terminal; the audit's resume events; `exit 4` as the CLI's status.
+. "$(dirname "$0")/lib.sh"
+
+command -v tmux >/dev/null || { fail "tmux is not installed (scripts/deps.sh installs it)"; finish; }
+
+TSOCK=porthole-shres-$$
+tm() { tmux -L "$TSOCK" -f /dev/null "$@"; }
+tmux_cleanup() { tm kill-server 2>/dev/null; cleanup; }
+trap tmux_cleanup EXIT
+
+export PORTHOLE_SHELL=/bin/sh
+start_relay
+start_agent e2e-shres
+addr=127.0.0.1:$PORT
+
+# The pane's command: the CLI with its stderr on the terminal; its status
+# and the terminal settings after it are recorded, and the pane stays.
+cat >"$T/run.sh" <<RUN
+#!/bin/bash
+export PORTHOLE_RELAY='$PORTHOLE_RELAY' PORTHOLE_CA='$PORTHOLE_CA'
+export PORTHOLE_TOKEN='$PORTHOLE_TOKEN' PORTHOLE_KEY='$PORTHOLE_KEY'
+export TERM=screen
+n=\$1
+stty -a >"$T/\$n.before"
+"$CLI_BIN" shell "\$2"
+echo \$? >"$T/\$n.status.tmp"
+stty -a >"$T/\$n.after"
+mv "$T/\$n.status.tmp" "$T/\$n.status"
+exec sleep 100000
+RUN
+chmod +x "$T/run.sh"
+
+P=s1	# the pane the helpers look at and type into
+pane() { tm capture-pane -p -J -t "$P" -S -1000; }
+pane_has() { pane | grep -qF -- "$1"; }
+# times TEXT: how many times TEXT shows in the pane.
+times() { pane | grep -oF -- "$1" | wc -l; }
+type_line() { tm send-keys -t "$P" -l "$1"; tm send-keys -t "$P" Enter; }
+remote_pid() { pane | sed -n "s/.*PID \([0-9][0-9]*\) $1.*/\1/p" | head -1; }
+
+tm new-session -d -s s1 -x 100 -y 40 "$T/run.sh s1 e2e-shres" \; set -g status off \; set -g history-limit 5000
+type_line 'echo PID $$ D$((1))IP'
+check "remote shell up" wait_for 20 pane_has D1IP
+pid1=$(remote_pid D1IP)
+check "remote shell pid known ($pid1)" test -n "$pid1"
+
+# A background job that prints while the relay is down.
+type_line "(: >'$T/bg1'; sleep 2; echo MA\$((40+2))RK; : >'$T/bg2') &"
+check "background job started" wait_for 20 test -f "$T/bg1"
+
+kill -KILL "$RELAY_PID"
+wait "$RELAY_PID" 2>/dev/null
+check "the CLI says reconnecting on the terminal" wait_for 30 pane_has "reconnecting..."
+# Typed during the outage: the CLI keeps the keystrokes (raw mode, so the
+# pane shows nothing of them until the remote shell echoes them).
+type_line 'echo TY$((5+5))PED'
+tm resize-window -t s1 -x 90 -y 30
+check "the background job printed while the relay was down" wait_for 30 test -f "$T/bg2"
+eq "typed line not run before the resume" "$(times TY10PED)" 0
+sleep 1
+: >"$T/relay.err"
+"$RELAY_BIN" --dev --state "$STATE" --listen "$addr" >>"$T/relay.out" 2>"$T/relay.err" &
+RELAY_PID=$!
+PIDS+=("$RELAY_PID")
+wait_for 20 grep -q 'listening on' "$T/relay.err" || fail "relay did not restart"
+
+check "the CLI says resumed on the terminal" wait_for 60 pane_has "resumed after"
+check "the typed line ran after the resume" wait_for 30 pane_has TY10PED
+# The terminal is raw: the CLI's line ends with "\r\n", so the remote
+# output after it starts at the left edge (after a bare "\n", indented).
+# next_line_is TEXT RE: the pane's line after the one with TEXT matches RE.
+next_line_is() { pane | awk -v t="$1" 'found { print; exit } index($0, t) { found = 1 }' | grep -q -- "$2"; }
+check "the output after 'resumed after' starts at the left edge" next_line_is 'resumed after' '^[^ ]'
+type_line 'echo PID $$ D$((2))IP'
+check "the shell answers after the resume" wait_for 30 pane_has D2IP
+pid2=$(remote_pid D2IP)
+eq "the same shell after the relay restart" "$pid2" "$pid1"
+eq "output made during the outage shown exactly once" "$(times MA42RK)" 1
+eq "keystrokes typed during the outage ran exactly once" "$(times TY10PED)" 1
+type_line 'echo SZ $(stty size) ZS'
+check "the resize during the outage reached the remote terminal" wait_for 30 pane_has "SZ 30 90 ZS"
+check "the agent resumed the session" grep -q "resumed after" "$T/agent-e2e-shres.err"
+check "the new relay audits the resume request" grep -q '"session_resume"' "$T/relay.out"
+check "the new relay audits the resume" grep -q '"session_resumed"' "$T/relay.out"
+
+type_line 'exit 4'
+check "the CLI ended" wait_for 30 test -f "$T/s1.status"
+eq "exit 4 is the CLI's status" "$(cat "$T/s1.status" 2>/dev/null)" 4
+nosize() { sed 's/rows [0-9]*; columns [0-9]*;//' "$1"; }
+eq "terminal settings restored" "$(nosize "$T/s1.after")" "$(nosize "$T/s1.before")"
+check "the remote shell is gone" wait_for 30 sh -c "[ -n '$pid1' ] && ! kill -0 '$pid1'"
+if [ $fails -gt 0 ] || [ "${SHOW_PANE:-0}" = 1 ]; then pane | sed 's/^/# pane s1: /'; fi
+
+# --- The escapes act while the relay is away: ~? answers, ~. ends the CLI
+# at once (not after a resume), says the shell runs on, and the agent ends
+# that shell after its resume timeout (6 s here). ---
+PORTHOLE_RESUME_TIMEOUT=6s start_agent e2e-shres2
+P=s2
+tm new-session -d -s s2 -x 100 -y 40 "$T/run.sh s2 e2e-shres2"
+type_line 'echo PID $$ D$((3))IP'
+check "second shell up" wait_for 20 pane_has D3IP
+pid3=$(remote_pid D3IP)
+check "second shell pid known ($pid3)" test -n "$pid3"
+tm new-session -d -s s3 -x 100 -y 40 "$T/run.sh s3 e2e-shres2"
+P=s3
+type_line 'echo PID $$ D$((5))IP'
+check "third shell up" wait_for 20 pane_has D5IP
+pid5=$(remote_pid D5IP)
+P=s2
+kill -KILL "$RELAY_PID"
+wait "$RELAY_PID" 2>/dev/null
+check "reconnecting... in the second pane" wait_for 30 pane_has "reconnecting..."
+tm send-keys -t s2 -l '~?'
+check "~? answers while the relay is away" wait_for 20 pane_has "Supported escape sequences"
+tm send-keys -t s2 -l '~.'
+check "~. ends the CLI while the relay is away" wait_for 30 test -f "$T/s2.status"
+eq "~. while away exits 255" "$(cat "$T/s2.status" 2>/dev/null)" 255
+check "~. while away says the shell runs on" pane_has "its shell runs on until the agent's resume timeout"
+check "terminal settings restored after ~. while away" cmp -s "$T/s2.before" "$T/s2.after"
+# SIGTERM to the CLI while the relay is away: the same.
+P=s3
+check "reconnecting... in the third pane" wait_for 30 pane_has "reconnecting..."
+kill -TERM "$(pgrep -P "$(tm display -p -t s3 '#{pane_pid}')" | head -1)"
+check "SIGTERM while away ends the CLI" wait_for 30 test -f "$T/s3.status"
+eq "SIGTERM while away exits 255" "$(cat "$T/s3.status" 2>/dev/null)" 255
+check "SIGTERM while away says the shell runs on" pane_has "terminated while the relay was away"
+check "terminal settings restored after SIGTERM while away" cmp -s "$T/s3.before" "$T/s3.after"
+check "the agent ends the held shells after its resume timeout" \
+	wait_for 60 sh -c "[ -n '$pid3' ] && [ -n '$pid5' ] && ! kill -0 '$pid3' && ! kill -0 '$pid5'"
+eq "the agent logs both held sessions' end" "$(grep -c 'did not come back within 6s' "$T/agent-e2e-shres2.err")" 2
+if [ $fails -gt 0 ] || [ "${SHOW_PANE:-0}" = 1 ]; then
+	for P in s2 s3; do pane | sed "s/^/# pane $P: /"; done
+fi
+finish
