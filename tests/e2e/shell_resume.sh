@@ -53,8 +53,9 @@ check "remote shell up" wait_for 20 pane_has D1IP
 pid1=$(remote_pid D1IP)
 check "remote shell pid known ($pid1)" test -n "$pid1"
 
-# A background job that prints while the relay is down.
-type_line "(: >'$T/bg1'; sleep 2; echo MA\$((40+2))RK; : >'$T/bg2') &"
+# A background job that prints while the relay is down: once the test
+# makes the gate file, which it does after the kill.
+type_line "(: >'$T/bg1'; while [ ! -e '$T/gate' ]; do sleep 0.2; done; echo MA\$((40+2))RK; : >'$T/bg2') &"
 check "background job started" wait_for 20 test -f "$T/bg1"
 
 kill -KILL "$RELAY_PID"
@@ -64,9 +65,11 @@ check "the CLI says reconnecting on the terminal" wait_for 30 pane_has "reconnec
 # pane shows nothing of them until the remote shell echoes them).
 type_line 'echo TY$((5+5))PED'
 tm resize-window -t s1 -x 90 -y 30
+: >"$T/gate"
 check "the background job printed while the relay was down" wait_for 30 test -f "$T/bg2"
-eq "typed line not run before the resume" "$(times TY10PED)" 0
 sleep 1
+eq "the outage's output not shown before the resume" "$(times MA42RK)" 0
+eq "typed line not run before the resume" "$(times TY10PED)" 0
 : >"$T/relay.err"
 "$RELAY_BIN" --dev --state "$STATE" --listen "$addr" >>"$T/relay.out" 2>"$T/relay.err" &
 RELAY_PID=$!
@@ -89,12 +92,16 @@ eq "keystrokes typed during the outage ran exactly once" "$(times TY10PED)" 1
 type_line 'echo SZ $(stty size) ZS'
 check "the resize during the outage reached the remote terminal" wait_for 30 pane_has "SZ 30 90 ZS"
 check "the agent resumed the session" grep -q "resumed after" "$T/agent-e2e-shres.err"
-check "the new relay audits the resume request" grep -q '"session_resume"' "$T/relay.out"
-check "the new relay audits the resume" grep -q '"session_resumed"' "$T/relay.out"
+sid=$(grep '"session_opened"' "$T/relay.out" | grep '"name":"e2e-shres"' | sed -n 's/.*"sid":"\([0-9a-f]*\)".*/\1/p' | head -1)
+check "the shell's session id known ($sid)" test -n "$sid"
+check "the new relay audits the resume request" grep -q "\"session_resume\",\"sid\":\"$sid\"" "$T/relay.out"
+check "the new relay audits the resume" grep -q "\"session_resumed\",\"sid\":\"$sid\"" "$T/relay.out"
 
 type_line 'exit 4'
 check "the CLI ended" wait_for 30 test -f "$T/s1.status"
 eq "exit 4 is the CLI's status" "$(cat "$T/s1.status" 2>/dev/null)" 4
+check "the new relay audits the resumed session's exit 4" wait_for 20 \
+	grep -q "\"session_closed\",\"sid\":\"$sid\".*\"resumed\":true.*\"exit\":{\"code\":4}" "$T/relay.out"
 nosize() { sed 's/rows [0-9]*; columns [0-9]*;//' "$1"; }
 eq "terminal settings restored" "$(nosize "$T/s1.after")" "$(nosize "$T/s1.before")"
 check "the remote shell is gone" wait_for 30 sh -c "[ -n '$pid1' ] && ! kill -0 '$pid1'"
