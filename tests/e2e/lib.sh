@@ -149,3 +149,13 @@ quiet_pipe_end() {
 	eq "$d: dies of SIGPIPE when its reader is gone" "$(reader_gone "$T/rg.err" "$@")" 141
 	eq "$d: and says nothing" "$(cat "$T/rg.err")" ""
 }
+
+# use_tmux NAME: a private tmux server (no config) for a test that drives a
+# real terminal (tmux is needed); tm runs tmux against it, and the server
+# and its socket go on exit, before cleanup.
+use_tmux() {
+	command -v tmux >/dev/null || { fail "tmux is not installed (scripts/deps.sh installs it)"; finish; }
+	TSOCK=porthole-$1-$$
+	trap 'tm kill-server 2>/dev/null; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$TSOCK"; cleanup' EXIT
+}
+tm() { tmux -L "$TSOCK" -f /dev/null "$@"; }

@@ -10,13 +10,7 @@
 # remote terminal; the audit's resume events; `exit 4` as the CLI's status.
 . "$(dirname "$0")/lib.sh"
 
-command -v tmux >/dev/null || { fail "tmux is not installed (scripts/deps.sh installs it)"; finish; }
-
-TSOCK=porthole-shres-$$
-tm() { tmux -L "$TSOCK" -f /dev/null "$@"; }
-tmux_cleanup() { tm kill-server 2>/dev/null; cleanup; }
-trap tmux_cleanup EXIT
-
+use_tmux shres
 export PORTHOLE_SHELL=/bin/sh
 start_relay
 start_agent e2e-shres
