@@ -113,6 +113,18 @@ start_agent() {
 	fi
 }
 
+# restart_relay [ARGS]: the relay started again, after it stopped, on the
+# port it had ($PORT) with the same state; the audit ($T/relay.out) goes
+# on, $T/relay.err starts afresh.  Sets RELAY_PID.
+restart_relay() {
+	: >"$T/relay.err"
+	"$RELAY_BIN" --dev --state "$STATE" --listen "127.0.0.1:$PORT" "$@" \
+		>>"$T/relay.out" 2>"$T/relay.err" &
+	RELAY_PID=$!
+	PIDS+=("$RELAY_PID")
+	wait_for 20 grep -q 'listening on' "$T/relay.err" || fail "relay did not restart"
+}
+
 agent_listed() { "$CLI_BIN" ls --json 2>/dev/null | grep -q "\"name\": *\"$1\""; }
 
 # ph ARGS...: the CLI with the dev operator token.

@@ -14,7 +14,6 @@ use_tmux shres
 export PORTHOLE_SHELL=/bin/sh
 start_relay
 start_agent e2e-shres
-addr=127.0.0.1:$PORT
 
 # The pane's command: the CLI with its stderr on the terminal; its status
 # and the terminal settings after it are recorded, and the pane stays.
@@ -64,11 +63,7 @@ check "the background job printed while the relay was down" wait_for 30 test -f 
 sleep 1
 eq "the outage's output not shown before the resume" "$(times MA42RK)" 0
 eq "typed line not run before the resume" "$(times TY10PED)" 0
-: >"$T/relay.err"
-"$RELAY_BIN" --dev --state "$STATE" --listen "$addr" >>"$T/relay.out" 2>"$T/relay.err" &
-RELAY_PID=$!
-PIDS+=("$RELAY_PID")
-wait_for 20 grep -q 'listening on' "$T/relay.err" || fail "relay did not restart"
+restart_relay
 
 check "the CLI says resumed on the terminal" wait_for 60 pane_has "resumed after"
 check "the typed line ran after the resume" wait_for 30 pane_has TY10PED
@@ -90,6 +85,16 @@ sid=$(grep '"session_opened"' "$T/relay.out" | grep '"name":"e2e-shres"' | sed -
 check "the shell's session id known ($sid)" test -n "$sid"
 check "the new relay audits the resume request" grep -q "\"session_resume\",\"sid\":\"$sid\"" "$T/relay.out"
 check "the new relay audits the resume" grep -q "\"session_resumed\",\"sid\":\"$sid\"" "$T/relay.out"
+
+# A deploy: SIGTERM (the relay drains and closes with 1001), started again.
+kill -TERM "$RELAY_PID"
+wait "$RELAY_PID"; eq "the relay drained and exited 0" $? 0
+restart_relay
+resumed_twice() { [ "$(times 'resumed after')" -ge 2 ]; }
+check "the CLI resumed again after the drain" wait_for 60 resumed_twice
+type_line 'echo PID $$ D$((6))IP'
+check "the shell answers after the drain" wait_for 30 pane_has D6IP
+eq "the same shell after the drained relay's restart" "$(remote_pid D6IP)" "$pid1"
 
 type_line 'exit 4'
 check "the CLI ended" wait_for 30 test -f "$T/s1.status"
