@@ -2,12 +2,16 @@
 # A shell survives a relay restart (docs/protocol.md, "Resume"), in a real
 # terminal: the CLI runs in a tmux pane (as in shell.sh) whose stderr is the
 # pane, so the CLI's "reconnecting..." and "resumed after" show there.  The
-# relay is killed with SIGKILL and started again on the same port 2 s
+# relay is killed with SIGKILL and started again on the same port about 2 s
 # later.  Checked: the same shell (its pid) before and after; output the
 # shell made while the relay was down (a background job) shown exactly
 # once; keystrokes typed while the relay was down kept by the CLI and run
 # exactly once after the resume; a resize during the outage reaching the
-# remote terminal; the audit's resume events; `exit 4` as the CLI's status.
+# remote terminal; the audit's resume events.  Then a deploy (SIGTERM, the
+# relay drains; started again): the same shell again, and `exit 4` as the
+# CLI's status.  Last, with the relay down for good: the escapes act at
+# once (~? answers, ~. ends the CLI), ~. and SIGTERM say that the shell
+# runs on, and the agent ends it at its resume timeout.
 . "$(dirname "$0")/lib.sh"
 
 use_tmux shres
@@ -121,6 +125,7 @@ P=s3
 type_line 'echo PID $$ D$((5))IP'
 check "third shell up" wait_for 20 pane_has D5IP
 pid5=$(remote_pid D5IP)
+check "third shell pid known ($pid5)" test -n "$pid5"
 P=s2
 kill -KILL "$RELAY_PID"
 wait "$RELAY_PID" 2>/dev/null
