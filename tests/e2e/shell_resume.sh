@@ -9,7 +9,9 @@
 # exactly once after the resume; a resize during the outage reaching the
 # remote terminal; the audit's resume events.  Then a deploy (SIGTERM, the
 # relay drains; started again): the same shell again, and `exit 4` as the
-# CLI's status.  Last, with the relay down for good: the escapes act at
+# CLI's status.  A shell streaming (seq) when the relay is killed: its
+# output, copied from the CLI's stdout, has every line once and in order.
+# Last, with the relay down for good: the escapes act at
 # once (~? answers, ~. ends the CLI), ~. and SIGTERM say that the shell
 # runs on, and the agent ends it at its resume timeout.
 . "$(dirname "$0")/lib.sh"
@@ -19,8 +21,9 @@ export PORTHOLE_SHELL=/bin/sh
 start_relay
 start_agent e2e-shres
 
-# The pane's command: the CLI with its stderr on the terminal; its status
-# and the terminal settings after it are recorded, and the pane stays.
+# The pane's command (run.sh NAME AGENT [FILE]): the CLI with its stderr on
+# the terminal (and its stdout copied to FILE); its status and the terminal
+# settings after it are recorded, and the pane stays.
 cat >"$T/run.sh" <<RUN
 #!/bin/bash
 export PORTHOLE_RELAY='$PORTHOLE_RELAY' PORTHOLE_CA='$PORTHOLE_CA'
@@ -28,8 +31,12 @@ export PORTHOLE_TOKEN='$PORTHOLE_TOKEN' PORTHOLE_KEY='$PORTHOLE_KEY'
 export TERM=screen
 n=\$1
 stty -a >"$T/\$n.before"
-"$CLI_BIN" shell "\$2"
-echo \$? >"$T/\$n.status.tmp"
+if [ -n "\${3:-}" ]; then
+	"$CLI_BIN" shell "\$2" | tee "\$3"; st=\${PIPESTATUS[0]}
+else
+	"$CLI_BIN" shell "\$2"; st=\$?
+fi
+echo \$st >"$T/\$n.status.tmp"
 stty -a >"$T/\$n.after"
 mv "$T/\$n.status.tmp" "$T/\$n.status"
 exec sleep 100000
@@ -109,6 +116,30 @@ nosize() { sed 's/rows [0-9]*; columns [0-9]*;//' "$1"; }
 eq "terminal settings restored" "$(nosize "$T/s1.after")" "$(nosize "$T/s1.before")"
 check "the remote shell is gone" wait_for 30 sh -c "[ -n '$pid1' ] && ! kill -0 '$pid1'"
 if [ $fails -gt 0 ] || [ "${SHOW_PANE:-0}" = 1 ]; then pane | sed 's/^/# pane s1: /'; fi
+
+# --- Output streaming through the shell's pty when the relay is killed:
+# every byte once, in order (the CLI's stdout copied to a file). ---
+# (The pane renders every line: a few hundred KiB keep it short.)
+if sanitizer; then N=30000; else N=100000; fi
+P=s4
+tm new-session -d -s s4 -x 100 -y 40 "$T/run.sh s4 e2e-shres $T/s4.out"
+type_line 'echo UP$((7*7))'
+check "fourth shell up" wait_for 20 pane_has UP49
+type_line "seq 1 $N; sleep 3; seq $((N + 1)) $((2 * N)); echo SE\$((1))QDONE"
+wait_for 60 sh -c "[ \$(stat -c %s '$T/s4.out' 2>/dev/null || echo 0) -gt 50000 ]" || fail "no output before the kill"
+kill -KILL "$RELAY_PID"
+wait "$RELAY_PID" 2>/dev/null
+eq "the kill landed before the second half" "$(tr -d '\r' <"$T/s4.out" | grep -cx "$((N + 1))")" 0
+sleep 2
+restart_relay
+check "the stream ends after the resume" wait_for 120 grep -q SE1QDONE "$T/s4.out"
+eq "the agent resumed the fourth shell (its third resume)" "$(grep -c 'resumed after' "$T/agent-e2e-shres.err")" 3
+seq 1 $((2 * N)) >"$T/s4.want"
+tr -d '\r' <"$T/s4.out" | grep -E '^[0-9]+$' >"$T/s4.got"
+check "the shell's output across the kill: every line once, in order" cmp -s "$T/s4.got" "$T/s4.want"
+type_line 'exit 0'
+check "fourth shell ended" wait_for 30 test -f "$T/s4.status"
+eq "fourth shell: exit 0" "$(cat "$T/s4.status" 2>/dev/null)" 0
 
 # --- The escapes act while the relay is away: ~? answers, ~. ends the CLI
 # at once (not after a resume), says the shell runs on, and the agent ends
