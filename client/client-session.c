@@ -59,9 +59,11 @@
  * while we are the ones not reading (rx paused because the local output is
  * slow): silence is then our own doing, and the clock restarts on resume.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -447,6 +449,29 @@ session_seal_keyed(struct client_session *s, const struct ph_frame *f)
 
 /* --- resume ---------------------------------------------------------------- */
 
+/*
+ * "porthole: " and one line on stderr when it is a terminal (else nothing).
+ * A terminal in raw mode (a shell's) does not turn "\n" into "\r\n": the
+ * line ends with "\r\n" then, so what comes after it (the remote output)
+ * starts at the left edge.
+ */
+static void
+session_tty_say(const char *fmt, ...)
+{
+	struct termios	tio;
+	va_list		ap;
+	int		raw;
+
+	if (!isatty(2))
+		return;
+	raw = tcgetattr(2, &tio) == 0 && !(tio.c_oflag & OPOST);
+	fputs("porthole: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(raw ? "\r\n" : "\n", stderr);
+}
+
 /* Move kept records onto the connection while it is up and has room. */
 static void
 session_pump(struct client_session *s)
@@ -651,9 +676,8 @@ session_proven(struct client_session *s, const struct ph_frame *f)
 	}
 	json_decref(answer);
 	free(msg);
-	if (isatty(2))
-		fprintf(stderr, "porthole: resumed after %s\n", ph_duration_fmt(
-		    ph_mono_ms() - s->lost_ms, t, sizeof t));
+	session_tty_say("resumed after %s", ph_duration_fmt(ph_mono_ms() -
+	    s->lost_ms, t, sizeof t));
 	s->proving = 0;
 	s->lost_ms = 0;
 	s->attempts = 0;
@@ -1121,9 +1145,8 @@ session_resume_wait(struct client_session *s)
 	if (s->lost_ms == 0) {
 		s->lost_ms = now;
 		s->attempts = 0;
-		if (isatty(2))
-			fprintf(stderr, "porthole: the connection to the relay dropped: "
-			    "reconnecting...\n");
+		session_tty_say("the connection to the relay dropped: "
+		    "reconnecting...");
 	}
 	s->proving = 0;
 	if (now - s->lost_ms >= s->resume_ms) {
@@ -1415,6 +1438,18 @@ client_session_full(const struct client_session *s)
 		return s->state != SESSION_OPEN || s->proving ||
 		    s->rs.held >= s->rs_soft || client_transport_full(s->t);
 	return client_transport_full(s->t);
+}
+
+int
+client_session_between(const struct client_session *s)
+{
+	return session_can_send(s) && s->lost_ms != 0;
+}
+
+int
+client_session_keeps(const struct client_session *s)
+{
+	return client_session_between(s) && s->rs.held < s->rs_soft;
 }
 
 void

@@ -62,6 +62,16 @@ int	client_session_send_open(struct client_session *s, json_t *obj,
 	    long agent_proto);
 /* Is the outgoing queue above its high mark (stop feeding it)? */
 int	client_session_full(const struct client_session *s);
+/*
+ * Is the session between connections of a resume (from the loss until the
+ * agent's proof on the next one)?  What is sent meanwhile is kept in the
+ * resume buffer and goes out after the resume.  client_session_full says
+ * 1 all that time; an owner that must act on its input at once (the
+ * shell's ~ escapes) may go on sending while client_session_keeps says 1:
+ * between connections, with room in the resume buffer.
+ */
+int	client_session_between(const struct client_session *s);
+int	client_session_keeps(const struct client_session *s);
 /* Pause (0) or resume (1) reading from the relay. */
 void	client_session_rx(struct client_session *s, int on);
 /*

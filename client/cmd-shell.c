@@ -12,7 +12,11 @@
  *
  * Escapes, as in ssh, right after a newline (and at the start): "~."
  * disconnects, "~?" lists the escapes, "~~" sends one "~"; a "~" followed
- * by anything else is sent with it.  Only with a terminal.
+ * by anything else is sent with it.  Only with a terminal.  While the
+ * session is between connections of a resume the terminal is still read
+ * (what is sent is kept for the resume), so the escapes act at once; a
+ * `~.` then cannot reach the agent, which ends the shell at its resume
+ * timeout, and the CLI says so.
  *
  * Stdin not a terminal (like ssh -T): no raw mode, no escapes, `tty` false;
  * the agent then runs the shell with pipes, and SIGINT/SIGTERM are
@@ -55,6 +59,7 @@ struct shell {
 	int			 line_start;	/* the last byte sent ended a line */
 	int			 tilde;		/* a ~ after a newline is held back */
 	int			 abort_sig;
+	int			 abort_between;	/* ... while the relay was away */
 };
 
 /* The terminal as we found it; restored by shell_tty_restore. */
@@ -130,6 +135,8 @@ shell_escapes(struct shell *sh, const uint8_t *p, size_t n, uint8_t *out)
 			sh->tilde = 0;
 			if (c == '.') {
 				shell_local(sh, "~.\r\n");
+				sh->abort_between = sh->run.s != NULL &&
+				    client_session_between(sh->run.s);
 				client_run_abort(&sh->run, CLIENT_RUN_ABORT_ESCAPE, "disconnected");
 				return -1;
 			}
@@ -174,7 +181,9 @@ shell_pump(void *arg)
 	if (!r->established || r->abort != CLIENT_RUN_RUNNING || r->got_exit ||
 	    sh->eof_sent)
 		return;
-	while (!client_session_full(r->s) && client_io_peek(r->io, &p, &n)) {
+	/* Between connections too: ~. acts at once, the rest is kept. */
+	while ((!client_session_full(r->s) || (sh->tty &&
+	    client_session_keeps(r->s))) && client_io_peek(r->io, &p, &n)) {
 		if (!sh->tty) {
 			if (client_session_send(r->s, PH_FRAME_STDIN, p, n) != 0)
 				return;
@@ -254,6 +263,8 @@ shell_signal(void *arg, int sig)
 		/* The terminal first: we may not get another chance. */
 		shell_tty_restore();
 		sh->abort_sig = sig;
+		sh->abort_between = sh->run.s != NULL &&
+		    client_session_between(sh->run.s);
 		client_run_abort(&sh->run, CLIENT_RUN_ABORT_SIGNAL, "terminated");
 		return;
 	}
@@ -269,6 +280,11 @@ static const struct client_run_ops shell_ops = {
 	.pump = shell_pump,
 	.signal = shell_signal,
 };
+
+/* Why a shell left while the relay was away lives on. */
+static const char shell_held[] = "nobody could tell the agent, so its shell "
+    "runs on until the agent's resume timeout ends it (5m unless "
+    "PORTHOLE_RESUME_TIMEOUT says)";
 
 /* The one line for a session that ended without `exit`; malloc'd. */
 static char *
@@ -321,10 +337,21 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 
 	switch (run->abort) {
 	case CLIENT_RUN_ABORT_ESCAPE:
+		if (sh.abort_between) {
+			r = cmd_failf("disconnected from %s (%s) while the relay was "
+			    "away: %s", run->agent_name, run->agent_id, shell_held);
+			goto out;
+		}
 		r = cmd_failf("disconnected from %s (%s): its shell is hung up",
 		    run->agent_name, run->agent_id);
 		goto out;
 	case CLIENT_RUN_ABORT_SIGNAL:
+		if (sh.abort_between) {
+			r = cmd_failf("%s while the relay was away (%s, %s): %s",
+			    sh.abort_sig == SIGHUP ? "hung up" : "terminated",
+			    run->agent_name, run->agent_id, shell_held);
+			goto out;
+		}
 		r = cmd_failf("%s: closed the session, which hangs up the shell on "
 		    "%s (%s)", sh.abort_sig == SIGHUP ? "hung up" : sh.abort_sig ==
 		    SIGINT ? "interrupted" : "terminated", run->agent_name,

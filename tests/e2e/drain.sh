@@ -7,6 +7,10 @@
 # with a relay restarted on the same port.  The shell runs in a tmux pane,
 # as in shell.sh.
 . "$(dirname "$0")/lib.sh"
+# Resuming off (docs/protocol.md, "Resume"), so the CLIs end at the 1001
+# as clients that do not resume do; a shell resumed across a drained relay
+# is tests/e2e/shell_resume.sh.
+export PORTHOLE_RESUME_TIMEOUT=0
 
 command -v tmux >/dev/null || { fail "tmux is not installed (scripts/deps.sh installs it)"; finish; }
 

@@ -135,6 +135,18 @@ run_haproxy() {
 		{ cat "$T/haproxy.log" >&2; fail "haproxy did not start"; finish; }
 }
 
+# restart_relay [ARGS]: the relay started again, after it stopped, on the
+# port it had ($PORT) with the same state; the audit ($T/relay.out) goes
+# on, $T/relay.err starts afresh.  Sets RELAY_PID.
+restart_relay() {
+	: >"$T/relay.err"
+	"$RELAY_BIN" --dev --state "$STATE" --listen "127.0.0.1:$PORT" "$@" \
+		>>"$T/relay.out" 2>"$T/relay.err" &
+	RELAY_PID=$!
+	PIDS+=("$RELAY_PID")
+	wait_for 20 grep -q 'listening on' "$T/relay.err" || fail "relay did not restart"
+}
+
 agent_listed() { "$CLI_BIN" ls --json 2>/dev/null | grep -q "\"name\": *\"$1\""; }
 
 # ph ARGS...: the CLI with the dev operator token.
@@ -171,3 +183,13 @@ quiet_pipe_end() {
 	eq "$d: dies of SIGPIPE when its reader is gone" "$(reader_gone "$T/rg.err" "$@")" 141
 	eq "$d: and says nothing" "$(cat "$T/rg.err")" ""
 }
+
+# use_tmux NAME: a private tmux server (no config) for a test that drives a
+# real terminal (tmux is needed); tm runs tmux against it, and the server
+# and its socket go on exit, before cleanup.
+use_tmux() {
+	command -v tmux >/dev/null || { fail "tmux is not installed (scripts/deps.sh installs it)"; finish; }
+	TSOCK=porthole-$1-$$
+	trap 'tm kill-server 2>/dev/null; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$TSOCK"; cleanup' EXIT
+}
+tm() { tmux -L "$TSOCK" -f /dev/null "$@"; }

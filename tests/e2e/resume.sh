@@ -19,14 +19,6 @@ start_relay
 start_agent e2e-resume
 addr=127.0.0.1:$PORT
 
-restart_relay() {
-	: >"$T/relay.err"
-	"$RELAY_BIN" --dev --state "$STATE" --listen "$addr" >>"$T/relay.out" 2>"$T/relay.err" &
-	RELAY_PID=$!
-	PIDS+=("$RELAY_PID")
-	wait_for 20 grep -q 'listening on' "$T/relay.err" || fail "relay did not restart"
-}
-
 # cutproxy ARGS: the proxy in front of the relay; sets CPORT, CUT_PID.
 cutproxy() {
 	: >"$T/cut.err"
