@@ -9,7 +9,8 @@
  * is empty and the fd is not streaming (an interactive program's output
  * is not held back); when output is already queued (the bytes would wait
  * anyway) or the fd brought bytes within AGENT_FD_HOT_US before (a bulk
- * writer), the frame waits up to AGENT_FD_HOLD_US to grow.  A writer such
+ * writer), the frame waits up to AGENT_FD_HOLD_US to grow (on agent-timer.c's
+ * timerfd: a libwebsockets timer this close spins the loop).  A writer such
  * as `head -c 1G` writes 4 KiB at a time: read as it comes, that was a
  * 4 KiB frame each, and the relay and both TLS ends pay per frame.
  *
@@ -130,12 +131,11 @@ agent_fd_flush(struct agent_fd *f)
 
 /* A partial frame waited AGENT_FD_HOLD_US behind queued output: send it. */
 static void
-agent_fd_hold_over(lws_sorted_usec_list_t *sul)
+agent_fd_hold_over(struct agent_timer *t)
 {
-	struct agent_fd_set	*set = lws_container_of(sul, struct agent_fd_set, sul_hold);
+	struct agent_fd_set	*set = lws_container_of(t, struct agent_fd_set, hold);
 	size_t			 i;
 
-	set->hold_on = 0;
 	for (i = 0; i < set->n; i++)
 		agent_fd_flush(set->fds[i]);
 	agent_fd_set_full(set);
@@ -154,11 +154,9 @@ agent_fd_hold(struct agent_fd *f)
 	f->last_rx = now;
 	if (set->lost || (!agent_session_queued(set->s) && !hot))
 		agent_fd_flush(f);
-	else if (!set->hold_on) {
-		set->hold_on = 1;
-		lws_sul_schedule(set->s->agent->ctx, 0, &set->sul_hold,
-		    agent_fd_hold_over, AGENT_FD_HOLD_US);
-	}
+	else if (!set->hold.armed)
+		agent_timer_schedule(set->s->agent, &set->hold, agent_fd_hold_over,
+		    AGENT_FD_HOLD_US);
 }
 
 int
@@ -251,8 +249,9 @@ agent_fd_set_free(struct agent_fd_set *set, int destroying)
 {
 	size_t	i;
 
-	if (!destroying)
-		lws_sul_cancel(&set->sul_hold);
+	(void)destroying;	/* the timer is agent-timer.c's, not the loop's */
+	if (set->s != NULL)
+		agent_timer_cancel(set->s->agent, &set->hold);
 	for (i = 0; i < set->n; i++) {
 		free(set->fds[i]->hold);
 		set->fds[i]->hold = NULL;

@@ -50,8 +50,7 @@ struct agent_fd_set {
 	size_t		 n;
 	int		 paused;	/* every fd paused: the session's queue is full */
 	int		 lost;		/* the session is gone: read, drop */
-	int		 hold_on;	/* sul_hold is scheduled */
-	lws_sorted_usec_list_t sul_hold; /* sends partial frames held back */
+	struct agent_timer hold;	/* sends partial frames held back */
 };
 
 /* An empty set for session s. */

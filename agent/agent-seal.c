@@ -56,7 +56,7 @@ struct agent_seal {
 	uint8_t		 challenge[PH_SEAL_CHALLENGE_LEN];	/* ours, while proving */
 	struct agent_session *s;
 	lws_sorted_usec_list_t sul_ack;	/* the pending acknowledgement */
-	uint8_t		 plain[PH_MAX_MESSAGE];	/* a frame going out */
+	uint8_t		 plain[PH_MAX_MESSAGE];	/* a COPY frame going out */
 	uint8_t		 rec[PH_SEAL_RECORD_MAX];	/* its record */
 	uint8_t		 in[PH_MAX_MESSAGE];	/* a frame come in (the program's) */
 };
@@ -313,8 +313,7 @@ agent_seal_push(struct agent_session *s, int type, const void *p, size_t n,
 	struct agent_seal	*as = s->sealed;
 	size_t			 len;
 
-	if (ph_sealsess_frame(as->seal, type, p, n, as->plain, as->rec, &len,
-	    cause) != 0)
+	if (ph_sealsess_frame(as->seal, type, p, n, as->rec, &len, cause) != 0)
 		return -1;
 	return agent_seal_out(s, len, cause);
 }

@@ -628,6 +628,7 @@ agent_session_check(struct agent_session *s)
 	free(s->refuse_msg);
 	json_decref(s->forward_claim);
 	free(s);
+	ph_heap_release();	/* what its buffers held (ph_heap_hold) */
 	agent_check_done(a);
 }
 

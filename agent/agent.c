@@ -54,6 +54,7 @@ static const struct lws_protocols agent_protocols[] = {
 	{ OP_SHELL_PROTOCOL, op_shell_pty_callback, 0, 0, 0, NULL, 0 },
 	{ OP_FORWARD_PROTOCOL, op_forward_epoll_callback, 0, 0, 0, NULL, 0 },
 	{ AGENT_SIGNAL_PROTOCOL, agent_signal_callback, 0, 0, 0, NULL, 0 },
+	{ AGENT_TIMER_PROTOCOL, agent_timer_callback, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -442,8 +443,9 @@ main(int argc, char **argv)
 	}
 	if ((a->vh = lws_get_vhost_by_name(a->ctx, "default")) == NULL)
 		agent_config_fail("libwebsockets has no default vhost");
-	if (agent_signal_adopt(a, &cause) != 0)
+	if (agent_signal_adopt(a, &cause) != 0 || agent_timer_adopt(a, &cause) != 0)
 		agent_config_fail("%s", cause);
+	ph_heap_hold();
 	agent_tracer_adopt(a);
 
 	ph_info("porthole-agent %s: id %s, name %s, relay %s", PORTHOLE_VERSION, a->id,

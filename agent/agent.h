@@ -62,6 +62,7 @@
 #define AGENT_CONTROL_PROTOCOL	"porthole-control"	/* the control channel */
 #define AGENT_SESSION_PROTOCOL	"porthole-session"	/* data channels */
 #define AGENT_SIGNAL_PROTOCOL	"porthole-signal"	/* the signalfd */
+#define AGENT_TIMER_PROTOCOL	"porthole-timer"	/* the timerfd (agent-timer.c) */
 
 /* Data channel queue toward the relay (docs/protocol.md, "Data channel"). */
 #define AGENT_OUT_LOW		(64 * 1024)
@@ -196,6 +197,9 @@ struct agent {
 	struct agent_proc *children;	/* pids being waited for */
 	struct agent_kill *kills;	/* pending SIGKILL-after-grace timers */
 	struct lws	*sig_wsi;	/* the adopted signalfd */
+	struct lws	*timer_wsi;	/* the adopted timerfd (agent-timer.c) */
+	int		 timer_fd;
+	struct agent_timer *timers;	/* pending, unsorted */
 
 	/* The flight recorder (agent-capture.h). */
 	struct agent_watches *watches;	/* agent-watch.c; NULL: none ever added */
@@ -475,6 +479,21 @@ int	agent_control_callback(struct lws *wsi, enum lws_callback_reasons reason,
 int	agent_signal_block(char **cause);
 int	agent_signal_adopt(struct agent *a, char **cause);
 int	agent_signal_callback(struct lws *wsi, enum lws_callback_reasons reason,
+	    void *user, void *in, size_t len);
+
+/* agent-timer.c: timers finer than the loop's millisecond wait. */
+struct agent_timer {
+	struct agent_timer	*next;
+	uint64_t		 due;		/* CLOCK_MONOTONIC, us */
+	void			(*fn)(struct agent_timer *);
+	int			 armed;
+};
+int	agent_timer_adopt(struct agent *a, char **cause);
+/* Call fn(t) us microseconds from now (t rescheduled if pending). */
+void	agent_timer_schedule(struct agent *a, struct agent_timer *t,
+	    void (*fn)(struct agent_timer *), uint64_t us);
+void	agent_timer_cancel(struct agent *a, struct agent_timer *t);
+int	agent_timer_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	    void *user, void *in, size_t len);
 
 /* agent-proc.c */

@@ -103,6 +103,13 @@ io_out_over(const struct client_io *io)
 	return ph_queue_over_high(&io->out) || io->out.count > IO_OUT_ITEMS_HIGH;
 }
 
+/* What the loop waits for to read again (client_io_status: out_low). */
+static int
+io_out_low(const struct client_io *io)
+{
+	return ph_queue_under_low(&io->out) && io->out.count <= IO_OUT_ITEMS_HIGH / 2;
+}
+
 static int
 io_write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -157,7 +164,7 @@ io_writer(void *arg)
 			break;
 		}
 		ph_queue_pop(&io->out);
-		if (io->out_was_high && ph_queue_under_low(&io->out)) {
+		if (io->out_was_high && io_out_low(io)) {
 			io->out_was_high = 0;
 			io_wake(io);
 		}
@@ -293,8 +300,18 @@ client_io_status(struct client_io *io, struct client_io_status *st)
 {
 	pthread_mutex_lock(&io->lock);
 	st->out_full = io_out_over(io);
-	st->out_low = ph_queue_under_low(&io->out) &&
-	    io->out.count <= IO_OUT_ITEMS_HIGH / 2;
+	st->out_low = io_out_low(io);
+	/*
+	 * Not low yet: the writer wakes the loop once it is.  Set here, under
+	 * the lock the answer was read under, not only when a push crosses the
+	 * high mark: frames pushed after the loop paused (the rest of one TLS
+	 * read) could refill the queue above low but under high after the
+	 * writer's wake-up, which the loop then found not low; with no wake-up
+	 * to come the session stopped reading for good (seen in about one
+	 * 1 GiB exec in fifteen, sealed or not).
+	 */
+	if (!st->out_low)
+		io->out_was_high = 1;
 	st->out_errno = io->out_errno;
 	st->out_fd = io->out_fd;
 	st->in_ready = ph_queue_peek(&io->in) != NULL;

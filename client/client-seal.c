@@ -27,7 +27,6 @@ struct client_seal {
 	struct ph_seal		*seal;		/* once keyed */
 	uint64_t		 last_ack;	/* of the last record opened */
 	int			 last_data;
-	uint8_t			 plain[PH_MAX_MESSAGE];
 	uint8_t			 rec[PH_SEAL_RECORD_MAX];
 	uint8_t			 in[PH_MAX_MESSAGE];
 };
@@ -149,8 +148,7 @@ int
 client_seal_frame(struct client_seal *cs, int type, const void *p, size_t n,
     const uint8_t **rec, size_t *len, char **cause)
 {
-	if (ph_sealsess_frame(cs->seal, type, p, n, cs->plain, cs->rec, len,
-	    cause) != 0)
+	if (ph_sealsess_frame(cs->seal, type, p, n, cs->rec, len, cause) != 0)
 		return -1;
 	*rec = cs->rec;
 	return 0;

@@ -36,6 +36,7 @@ main(int argc, char **argv)
 	int			 i, r;
 
 	client_io_guard_std();
+	ph_heap_hold();
 	ph_log_init("porthole", PH_LOG_WARN);
 	memset(&conf, 0, sizeof conf);
 

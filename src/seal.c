@@ -412,19 +412,24 @@ aead_ctx(const uint8_t key[PH_SEAL_KEY_LEN], int enc)
 	return ctx;
 }
 
-/* Seal len bytes of in (to out, then the tag) under ctx's key and nonce. */
+/*
+ * Seal pre_len bytes of pre then len bytes of in, as one plaintext, to out
+ * (then the tag) under ctx's key and nonce.
+ */
 static int
 aead_seal(EVP_CIPHER_CTX *ctx, const uint8_t nonce[PH_SEAL_NONCE_LEN],
-    const uint8_t *ad, size_t ad_len, const uint8_t *in, size_t len, uint8_t *out)
+    const uint8_t *ad, size_t ad_len, const uint8_t *pre, size_t pre_len,
+    const uint8_t *in, size_t len, uint8_t *out)
 {
 	int	n;
 
 	if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 ||
 	    (ad_len > 0 && EVP_EncryptUpdate(ctx, NULL, &n, ad, (int)ad_len) != 1) ||
-	    (len > 0 && EVP_EncryptUpdate(ctx, out, &n, in, (int)len) != 1) ||
-	    EVP_EncryptFinal_ex(ctx, out + len, &n) != 1 ||
+	    (pre_len > 0 && EVP_EncryptUpdate(ctx, out, &n, pre, (int)pre_len) != 1) ||
+	    (len > 0 && EVP_EncryptUpdate(ctx, out + pre_len, &n, in, (int)len) != 1) ||
+	    EVP_EncryptFinal_ex(ctx, out + pre_len + len, &n) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, PH_SEAL_TAG_LEN,
-	    out + len) != 1)
+	    out + pre_len + len) != 1)
 		return -1;
 	return 0;
 }
@@ -472,7 +477,7 @@ ph_seal_aead_seal(const uint8_t key[PH_SEAL_KEY_LEN],
 		    seal_ssl_reason());
 		return -1;
 	}
-	r = aead_seal(ctx, nonce, ad, ad_len, in, len, out);
+	r = aead_seal(ctx, nonce, ad, ad_len, NULL, 0, in, len, out);
 	EVP_CIPHER_CTX_free(ctx);
 	if (r != 0) {
 		*cause = ph_asprintf("ChaCha20-Poly1305 failed: %s",
@@ -636,13 +641,14 @@ ph_seal_envelope(const uint8_t *msg, size_t len, struct ph_seal_env *env,
 	return 0;
 }
 
-int
-ph_seal_record(struct ph_seal *s, enum ph_seal_kind kind, const uint8_t *frame,
-    size_t len, uint64_t ack, uint8_t *out, size_t cap, size_t *out_len,
-    char **cause)
+/* A record of kind sealing pre (pre_len bytes) then frame (len bytes). */
+static int
+seal_put(struct ph_seal *s, enum ph_seal_kind kind, const uint8_t *pre,
+    size_t pre_len, const uint8_t *frame, size_t len, uint64_t ack, uint8_t *out,
+    size_t cap, size_t *out_len, char **cause)
 {
 	uint8_t	nonce[PH_SEAL_NONCE_LEN];
-	size_t	total = PH_SEAL_RECORD_MIN + len;
+	size_t	plain = pre_len + len, total = PH_SEAL_RECORD_MIN + plain;
 
 	*out_len = 0;
 	if (s->tx_closed) {
@@ -650,14 +656,15 @@ ph_seal_record(struct ph_seal *s, enum ph_seal_kind kind, const uint8_t *frame,
 		return -1;
 	}
 	if (kind == PH_SEAL_DATA) {
-		if (frame == NULL || len < 1 || len - 1 > PH_SEAL_MAX_PAYLOAD) {
+		if ((frame == NULL && len > 0) || plain < 1 ||
+		    plain - 1 > PH_SEAL_MAX_PAYLOAD) {
 			*cause = ph_asprintf("a sealed data record holds one frame "
 			    "of 1 to %d bytes, not %zu", PH_SEAL_MAX_PAYLOAD + 1,
-			    len);
+			    plain);
 			return -1;
 		}
 	} else if (kind == PH_SEAL_ACK || kind == PH_SEAL_CLOSE) {
-		if (len != 0) {
+		if (plain != 0) {
 			*cause = ph_asprintf("ack and close records seal nothing");
 			return -1;
 		}
@@ -681,8 +688,8 @@ ph_seal_record(struct ph_seal *s, enum ph_seal_kind kind, const uint8_t *frame,
 	put_u64(out + 10, s->tx_off);
 	put_u64(out + 18, ack);
 	ph_seal_nonce(s->tx_seq, nonce);
-	if (aead_seal(s->tx, nonce, out, PH_SEAL_HEADER_LEN, frame, len,
-	    out + PH_SEAL_HEADER_LEN) != 0) {
+	if (aead_seal(s->tx, nonce, out, PH_SEAL_HEADER_LEN, pre, pre_len, frame,
+	    len, out + PH_SEAL_HEADER_LEN) != 0) {
 		OPENSSL_cleanse(out, total);
 		*cause = ph_asprintf("ChaCha20-Poly1305 failed: %s",
 		    seal_ssl_reason());
@@ -694,6 +701,22 @@ ph_seal_record(struct ph_seal *s, enum ph_seal_kind kind, const uint8_t *frame,
 		s->tx_closed = 1;
 	*out_len = total;
 	return 0;
+}
+
+int
+ph_seal_record(struct ph_seal *s, enum ph_seal_kind kind, const uint8_t *frame,
+    size_t len, uint64_t ack, uint8_t *out, size_t cap, size_t *out_len,
+    char **cause)
+{
+	return seal_put(s, kind, NULL, 0, frame, len, ack, out, cap, out_len, cause);
+}
+
+int
+ph_seal_frame(struct ph_seal *s, uint8_t type, const uint8_t *payload, size_t n,
+    uint64_t ack, uint8_t *out, size_t cap, size_t *out_len, char **cause)
+{
+	return seal_put(s, PH_SEAL_DATA, &type, 1, payload, n, ack, out, cap,
+	    out_len, cause);
 }
 
 int

@@ -37,31 +37,25 @@ ph_sealsess_th(const json_t *open, const char *jti,
 
 int
 ph_sealsess_frame(struct ph_seal *s, int type, const void *p, size_t n,
-    uint8_t *scratch, uint8_t *out, size_t *out_len, char **cause)
+    uint8_t *out, size_t *out_len, char **cause)
 {
-	size_t	len;
-
 	if (type < 0) {
 		if (n < 1 || n - 1 > PH_SEAL_MAX_PAYLOAD) {
 			*cause = ph_asprintf("a frame of %zu bytes does not fit a "
 			    "sealed record", n);
 			return -1;
 		}
-		memcpy(scratch, p, n);
-		len = n;
-	} else {
-		if (n > PH_SEAL_MAX_PAYLOAD) {
-			*cause = ph_asprintf("a payload of %zu bytes does not fit a "
-			    "sealed record", n);
-			return -1;
-		}
-		scratch[0] = (uint8_t)type;
-		if (n > 0)
-			memcpy(scratch + 1, p, n);
-		len = n + 1;
+		return ph_seal_record(s, PH_SEAL_DATA, p, n, ph_seal_received(s),
+		    out, PH_SEAL_RECORD_MAX, out_len, cause);
 	}
-	return ph_seal_record(s, PH_SEAL_DATA, scratch, len, ph_seal_received(s),
-	    out, PH_SEAL_RECORD_MAX, out_len, cause);
+	if (n > PH_SEAL_MAX_PAYLOAD) {
+		*cause = ph_asprintf("a payload of %zu bytes does not fit a "
+		    "sealed record", n);
+		return -1;
+	}
+	/* Sealed from where it is: no copy of the payload behind its type. */
+	return ph_seal_frame(s, (uint8_t)type, p, n, ph_seal_received(s), out,
+	    PH_SEAL_RECORD_MAX, out_len, cause);
 }
 
 /* Does the full id agent_id ("<claimed>@<sub>") end with "@" sub? */

@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,4 +445,23 @@ ph_hexval(int c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/* Freed heap kept for reuse (ph_heap_hold): above the largest resume buffer. */
+#define PH_HEAP_KEEP	(96 << 20)
+
+void
+ph_heap_hold(void)
+{
+#if defined(__GLIBC__)
+	(void)mallopt(M_TRIM_THRESHOLD, PH_HEAP_KEEP);
+#endif
+}
+
+void
+ph_heap_release(void)
+{
+#if defined(__GLIBC__)
+	(void)malloc_trim(0);
+#endif
 }

@@ -400,6 +400,46 @@ Test(seal, record_is_the_documented_aead)
 	pair_free(&p);
 }
 
+Test(seal, frame_is_the_record_of_the_whole_frame)
+{
+	/* ph_seal_frame (type byte, payload where it is) == ph_seal_record of both. */
+	static uint8_t	 payload[PH_SEAL_MAX_PAYLOAD], whole[PH_SEAL_MAX_PAYLOAD + 1];
+	static uint8_t	 a[PH_SEAL_RECORD_MAX], b[PH_SEAL_RECORD_MAX];
+	static uint8_t	 plain[PH_SEAL_RECORD_MAX];
+	static const size_t sizes[] = { 0, 1, 63, 64, 65, 1000, 16384,
+	    PH_SEAL_MAX_PAYLOAD };
+	struct pair	 p, q;
+	struct ph_seal_rec r;
+	size_t		 i, j, na, nb;
+	char		*cause = NULL;
+
+	for (j = 0; j < sizeof payload; j++)
+		payload[j] = (uint8_t)(j * 7 + 3);
+	pair_make(&p, alice_priv, bob_priv, vec_sid);
+	pair_make(&q, alice_priv, bob_priv, vec_sid);
+	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		whole[0] = PH_FRAME_STDOUT;
+		memcpy(whole + 1, payload, sizes[i]);
+		cr_assert_eq(ph_seal_record(p.agent, PH_SEAL_DATA, whole, sizes[i] + 1,
+		    9, a, sizeof a, &na, &cause), 0, "%s", cause);
+		cr_assert_eq(ph_seal_frame(q.agent, PH_FRAME_STDOUT, payload, sizes[i],
+		    9, b, sizeof b, &nb, &cause), 0, "%s", cause);
+		cr_assert_eq(na, nb);
+		cr_assert_eq(nb, sizes[i] + PH_SEAL_OVERHEAD);
+		cr_assert_arr_eq(a, b, na, "payload of %zu bytes", sizes[i]);
+		cr_assert_eq(ph_seal_open(q.client, b, nb, plain, sizeof plain, &r,
+		    &cause), 0, "%s", cause);
+		cr_assert_eq(r.len, sizes[i] + 1);
+		cr_assert_arr_eq(r.frame, whole, r.len);
+	}
+	/* One byte too many is refused, as for a whole frame. */
+	cr_assert_eq(ph_seal_frame(q.agent, PH_FRAME_STDOUT, whole,
+	    PH_SEAL_MAX_PAYLOAD + 1, 0, b, sizeof b, &nb, &cause), -1);
+	assert_cause(cause, "holds one frame");
+	pair_free(&p);
+	pair_free(&q);
+}
+
 Test(seal, round_trip_both_ways)
 {
 	struct pair		 p;

@@ -213,6 +213,14 @@ int		 ph_seal_envelope(const uint8_t *msg, size_t len, struct ph_seal_env *env,
 int		 ph_seal_record(struct ph_seal *s, enum ph_seal_kind kind,
 		    const uint8_t *frame, size_t len, uint64_t ack, uint8_t *out,
 		    size_t cap, size_t *out_len, char **cause);
+/*
+ * The data record of the frame made of the type byte and n bytes of
+ * payload, sealed from where the payload is: byte for byte the record
+ * ph_seal_record makes of that frame put together, without the copy.
+ */
+int		 ph_seal_frame(struct ph_seal *s, uint8_t type,
+		    const uint8_t *payload, size_t n, uint64_t ack, uint8_t *out,
+		    size_t cap, size_t *out_len, char **cause);
 
 /* A record opened. */
 struct ph_seal_rec {

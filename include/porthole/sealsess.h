@@ -31,12 +31,12 @@ int	ph_sealsess_th(const json_t *open, const char *jti,
 
 /*
  * Seal one frame: type and n bytes of payload (type -1: p is a whole
- * message, its type byte first).  scratch holds PH_MAX_MESSAGE bytes, out
- * PH_SEAL_RECORD_MAX; n must be at most PH_SEAL_MAX_PAYLOAD.  The record
- * acknowledges what this end received.  -1 with *cause.
+ * message, its type byte first), sealed from where p is; out holds
+ * PH_SEAL_RECORD_MAX bytes; n must be at most PH_SEAL_MAX_PAYLOAD.  The
+ * record acknowledges what this end received.  -1 with *cause.
  */
 int	ph_sealsess_frame(struct ph_seal *s, int type, const void *p, size_t n,
-	    uint8_t *scratch, uint8_t *out, size_t *out_len, char **cause);
+	    uint8_t *out, size_t *out_len, char **cause);
 
 /*
  * The agent's `seal` message as the CLI checks it against the issuer's
