@@ -110,6 +110,19 @@ agent_session_jti(json_t *open)
 	return jti;
 }
 
+/* A new session's channel and inbox, and its place in the agent's list. */
+static void
+agent_session_link(struct agent *a, struct agent_session *s, const char *sid)
+{
+	agent_chan_init(&s->chan, &agent_session_chan_ops, s, AGENT_OUT_LOW,
+	    AGENT_OUT_HIGH, AGENT_OUT_LIMIT);
+	ph_queue_init(&s->inbox, 0, 0, PH_RESUME_BUF_MAX + PH_RESUME_SLACK);
+	snprintf(s->chan.label, sizeof s->chan.label, "session %.8s: ", sid);
+	s->next = a->sessions;
+	a->sessions = s;
+	a->nsessions++;
+}
+
 /* Start a session for an `open` from the relay; -1 with *cause if malformed. */
 int
 agent_session_open(struct agent *a, json_t *open, char **cause)
@@ -189,13 +202,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	s->sub = strdup(sub != NULL ? sub : "?");
 	s->path = ph_asprintf("%s%s", PH_PATH_AGENT_SESSION, sid);
 	s->open = json_incref(open);
-	agent_chan_init(&s->chan, &agent_session_chan_ops, s, AGENT_OUT_LOW,
-	    AGENT_OUT_HIGH, AGENT_OUT_LIMIT);
-	ph_queue_init(&s->inbox, 0, 0, PH_RESUME_BUF_MAX + PH_RESUME_SLACK);
-	snprintf(s->chan.label, sizeof s->chan.label, "session %.8s: ", sid);
-	s->next = a->sessions;
-	a->sessions = s;
-	a->nsessions++;
+	agent_session_link(a, s, sid);
 	if (s->refuse_code == NULL)
 		ph_info("session %.8s: %s for %s", sid, op, s->sub);
 
@@ -229,13 +236,7 @@ agent_session_refuse_stub(struct agent *a, const char *sid, const char *secret,
 	s->sub = strdup(sub != NULL ? sub : "?");
 	s->path = ph_asprintf("%s%s", PH_PATH_AGENT_SESSION, sid);
 	s->open = json_object();
-	agent_chan_init(&s->chan, &agent_session_chan_ops, s, AGENT_OUT_LOW,
-	    AGENT_OUT_HIGH, AGENT_OUT_LIMIT);
-	ph_queue_init(&s->inbox, 0, 0, PH_RESUME_BUF_MAX + PH_RESUME_SLACK);
-	snprintf(s->chan.label, sizeof s->chan.label, "session %.8s: ", sid);
-	s->next = a->sessions;
-	a->sessions = s;
-	a->nsessions++;
+	agent_session_link(a, s, sid);
 	if (s->refuse_msg == NULL || s->sub == NULL || s->path == NULL ||
 	    s->open == NULL || agent_chan_connect(&s->chan, a, s->path,
 	    PH_SUBPROTO_SESSION, AGENT_SESSION_PROTOCOL) != 0)
