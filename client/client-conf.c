@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "porthole/resume.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
 
@@ -58,6 +59,7 @@ client_conf_option(struct client_conf *conf, int argc, char **argv, int *i,
 		{ "--token", offsetof(struct client_conf, flag_token) },
 		{ "--key", offsetof(struct client_conf, flag_key) },
 		{ "--ca", offsetof(struct client_conf, flag_ca) },
+		{ "--resume", offsetof(struct client_conf, flag_resume) },
 	};
 	const char	*arg = argv[*i];
 	size_t		 k, n;
@@ -187,6 +189,24 @@ client_conf_load(struct client_conf *conf, char **cause)
 	    "set PORTHOLE_CA to the relay's CA certificate (PEM)", cause))
 		return -1;
 
+	/*
+	 * --resume DUR: the session layer reads PORTHOLE_RESUME_TIMEOUT
+	 * (porthole/resume.h), so the flag sets it for this process.
+	 */
+	if (conf->flag_resume != NULL) {
+		int64_t	 ms;
+		size_t	 soft, hard;
+		char	*why = NULL;
+
+		if (setenv("PORTHOLE_RESUME_TIMEOUT", conf->flag_resume, 1) != 0 ||
+		    ph_resume_settings(&ms, &soft, &hard, &why) != 0) {
+			*cause = ph_asprintf("--resume %s: a duration from 1s to 24h, "
+			    "or 0 for none", conf->flag_resume);
+			free(why);
+			return -1;
+		}
+	}
+
 	if (conf->insecure)
 		fprintf(stderr, "porthole: WARNING: --insecure: the relay's "
 		    "certificate is NOT checked; anyone on the network path can "
@@ -201,6 +221,7 @@ client_conf_free(struct client_conf *conf)
 	free(conf->flag_token);
 	free(conf->flag_key);
 	free(conf->flag_ca);
+	free(conf->flag_resume);
 	free(conf->relay);
 	free(conf->host);
 	if (conf->token != NULL) {

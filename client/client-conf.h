@@ -15,6 +15,7 @@ struct client_conf {
 	char	*flag_token;
 	char	*flag_key;
 	char	*flag_ca;
+	char	*flag_resume;	/* --resume DUR: PORTHOLE_RESUME_TIMEOUT for this run */
 	int	 insecure;	/* --insecure: skip certificate checks */
 	int	 allow_unsealed; /* --allow-unsealed: an agent that does not seal is taken */
 
