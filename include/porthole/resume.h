@@ -59,9 +59,9 @@
 /*
  * Off unless PORTHOLE_RESUME_TIMEOUT asks, on the agent and the CLI both
  * (docs/operations.md, "Resume"): a held session outlives a client that
- * was killed, and the operations' own endings (a relay's drain, a frozen
- * client dropped, a killed CLI ending its dump) do not yet say when a
- * session is over for good.  5m is what to set to use it.
+ * was killed, and some endings (an agent killed outright, a frozen client
+ * dropped, a CLI killed mid-dump, a fleet relay gone) are not yet told
+ * from drops.  5m is what to set to use it.
  */
 #define PH_RESUME_TIMEOUT_DEFAULT_MS	0LL
 #define PH_RESUME_TIMEOUT_MAX_MS	(24 * 60 * 60 * 1000LL)
