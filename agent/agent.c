@@ -395,8 +395,8 @@ main(int argc, char **argv)
 		    "%d to %d", PH_HANGUP_MIN, PH_HANGUP_MAX);
 	agent_retry_policy.secs_since_valid_ping = (uint16_t)ping;
 	agent_retry_policy.secs_since_valid_hangup = (uint16_t)hangup;
-	if (ph_resume_settings(&a->resume_ms, &a->resume_soft, &a->resume_hard,
-	    &cause) != 0)
+	if (ph_resume_settings(NULL, &a->resume_ms, &a->resume_soft,
+	    &a->resume_hard, &cause) != 0)
 		agent_config_fail("%s", cause);
 	ph_env_scrub();
 	agent_proc_init();

@@ -189,22 +189,13 @@ client_conf_load(struct client_conf *conf, char **cause)
 	    "set PORTHOLE_CA to the relay's CA certificate (PEM)", cause))
 		return -1;
 
-	/*
-	 * --resume DUR: the session layer reads PORTHOLE_RESUME_TIMEOUT
-	 * (porthole/resume.h), so the flag sets it for this process.
-	 */
+	/* --resume DUR (PORTHOLE_RESUME_TIMEOUT's flag): refused before any session. */
 	if (conf->flag_resume != NULL) {
 		int64_t	 ms;
 		size_t	 soft, hard;
-		char	*why = NULL;
 
-		if (setenv("PORTHOLE_RESUME_TIMEOUT", conf->flag_resume, 1) != 0 ||
-		    ph_resume_settings(&ms, &soft, &hard, &why) != 0) {
-			*cause = ph_asprintf("--resume %s: a duration from 1s to 24h, "
-			    "or 0 for none", conf->flag_resume);
-			free(why);
+		if (ph_resume_settings(conf->flag_resume, &ms, &soft, &hard, cause) != 0)
 			return -1;
-		}
 	}
 
 	if (conf->insecure)

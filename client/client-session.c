@@ -1301,7 +1301,8 @@ client_session_open(struct client_conn *cc, const struct client_session_ops *ops
 
 	if (client_sign_ready(cc->conf, cause) != 0)
 		return NULL;
-	if (ph_resume_settings(&resume_ms, &soft, &hard, cause) != 0)
+	if (ph_resume_settings(cc->conf->flag_resume, &resume_ms, &soft, &hard,
+	    cause) != 0)
 		return NULL;
 	if (ph_keepalive_secs(NULL, &ping, &hangup) != 0) {
 		*cause = ph_asprintf("PORTHOLE_HANGUP_SECS wants a number of seconds "

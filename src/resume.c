@@ -253,13 +253,16 @@ ph_resume_ack_take(struct ph_resume *r)
 }
 
 int
-ph_resume_settings(int64_t *timeout_ms, size_t *soft, size_t *hard, char **cause)
+ph_resume_settings(const char *flag, int64_t *timeout_ms, size_t *soft,
+    size_t *hard, char **cause)
 {
-	const char		*t = getenv("PORTHOLE_RESUME_TIMEOUT");
+	const char		*t = flag;
 	const char		*b = getenv("PORTHOLE_RESUME_BUFFER");
 	char			*end, *why = NULL;
 	unsigned long long	 v;
 
+	if (t == NULL)
+		t = getenv("PORTHOLE_RESUME_TIMEOUT");
 	*timeout_ms = PH_RESUME_TIMEOUT_DEFAULT_MS;
 	*soft = PH_RESUME_BUF_DEFAULT;
 	if (t != NULL && *t != '\0') {
@@ -267,9 +270,14 @@ ph_resume_settings(int64_t *timeout_ms, size_t *soft, size_t *hard, char **cause
 			*timeout_ms = 0;
 		else if (ph_duration_parse(t, timeout_ms, &why) != 0 ||
 		    *timeout_ms <= 0 || *timeout_ms > PH_RESUME_TIMEOUT_MAX_MS) {
-			*cause = ph_asprintf("PORTHOLE_RESUME_TIMEOUT wants a duration "
-			    "from 1s to 24h, or 0 for none (%s)", why != NULL ? why :
-			    "out of range");
+			if (flag != NULL)
+				*cause = ph_asprintf("--resume %s: a duration from 1s to "
+				    "24h, or 0 for none (%s)", flag, why != NULL ? why :
+				    "out of range");
+			else
+				*cause = ph_asprintf("PORTHOLE_RESUME_TIMEOUT wants a "
+				    "duration from 1s to 24h, or 0 for none (%s)",
+				    why != NULL ? why : "out of range");
 			free(why);
 			return -1;
 		}

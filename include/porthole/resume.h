@@ -146,12 +146,13 @@ uint64_t	 ph_resume_unacked(const struct ph_resume *r);
 uint64_t	 ph_resume_ack_take(struct ph_resume *r);
 
 /*
- * PORTHOLE_RESUME_TIMEOUT (a duration, "0" for none) and
+ * PORTHOLE_RESUME_TIMEOUT (a duration, "0" for none; flag, the CLI's
+ * --resume, in its place when not NULL) and
  * PORTHOLE_RESUME_BUFFER (bytes, with an optional K, M or G suffix of
  * 1024s) from the environment, or their defaults: *timeout_ms, *soft (stop
  * reading past it) and *hard (the buffer's limit for ph_resume_init).
  */
-int		 ph_resume_settings(int64_t *timeout_ms, size_t *soft, size_t *hard,
-		    char **cause);
+int		 ph_resume_settings(const char *flag, int64_t *timeout_ms, size_t *soft,
+		    size_t *hard, char **cause);
 
 #endif
