@@ -379,6 +379,21 @@ rd_body(struct ph_artseal_rd *r, int (*out)(void *, const uint8_t *, size_t),
 	return 0;
 }
 
+/* Up to want - r->have bytes of p into dst (NULL: skipped), counted in have. */
+static size_t
+rd_take(struct ph_artseal_rd *r, uint8_t *dst, size_t want, const uint8_t *p,
+    size_t n)
+{
+	size_t	k = want - r->have;
+
+	if (k > n)
+		k = n;
+	if (dst != NULL)
+		memcpy(dst + r->have, p, k);
+	r->have += k;
+	return k;
+}
+
 int
 ph_artseal_rd_feed(struct ph_artseal_rd *r, const uint8_t *p, size_t n,
     int (*out)(void *, const uint8_t *, size_t), void *arg, char **cause)
@@ -396,10 +411,7 @@ ph_artseal_rd_feed(struct ph_artseal_rd *r, const uint8_t *p, size_t n,
 			    "stream's final record (at byte %llu)",
 			    (unsigned long long)r->offset));
 		case RD_HEADER:
-			k = PH_ARTSEAL_HEADER_LEN - r->have;
-			k = k < n ? k : n;
-			memcpy(r->header + r->have, p, k);
-			r->have += k;
+			k = rd_take(r, r->header, PH_ARTSEAL_HEADER_LEN, p, n);
 			if (r->have == PH_ARTSEAL_HEADER_LEN) {
 				if (rd_header(r, cause) != 0)
 					return -1;
@@ -408,10 +420,7 @@ ph_artseal_rd_feed(struct ph_artseal_rd *r, const uint8_t *p, size_t n,
 			}
 			break;
 		case RD_HEAD:
-			k = PH_ARTSEAL_HEAD_LEN - r->have;
-			k = k < n ? k : n;
-			memcpy(r->head + r->have, p, k);
-			r->have += k;
+			k = rd_take(r, r->head, PH_ARTSEAL_HEAD_LEN, p, n);
 			if (r->have == PH_ARTSEAL_HEAD_LEN) {
 				if (rd_head(r, cause) != 0)
 					return -1;
@@ -420,11 +429,8 @@ ph_artseal_rd_feed(struct ph_artseal_rd *r, const uint8_t *p, size_t n,
 			}
 			break;
 		case RD_BODY:
-			k = r->want - r->have;
-			k = k < n ? k : n;
-			if (r->keyed)
-				memcpy(r->body + r->have, p, k);
-			r->have += k;
+			/* Without a key the body is only counted. */
+			k = rd_take(r, r->keyed ? r->body : NULL, r->want, p, n);
 			if (r->have == r->want) {
 				r->have = 0;
 				if (rd_body(r, out, arg, cause) != 0)
