@@ -75,7 +75,10 @@ check "nothing is written" test ! -e "$T/wrong.core"
 # One byte flipped in the stored object (the bucket or the relay's disk altered).
 size=$(stat -c %s "$obj")
 cp "$obj" "$T/orig.zst"
-printf '\x5a' | dd of="$obj" bs=1 seek=$((size / 2)) conv=notrunc status=none
+# XOR, not a fixed value: a byte that was 0x5a already changed nothing.
+b=$(od -An -tu1 -j $((size / 2)) -N1 "$obj" | tr -d ' ')
+printf "\\$(printf '%03o' $((b ^ 0x5a)))" | dd of="$obj" bs=1 seek=$((size / 2)) conv=notrunc status=none
+check "the byte was flipped" sh -c '! cmp -s "$1" "$2"' _ "$obj" "$T/orig.zst"
 ph artifacts get "$id" -o "$T/flipped.core" --key "$T/operator-x25519.pem" >"$T/flipped.out" 2>&1
 eq "a flipped byte is refused" "$?" 255
 contains "as altered" "$(cat "$T/flipped.out")" "does not open: the artifact was altered"
