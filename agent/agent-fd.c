@@ -245,11 +245,10 @@ agent_fd_set_open(const struct agent_fd_set *set)
 }
 
 void
-agent_fd_set_free(struct agent_fd_set *set, int destroying)
+agent_fd_set_free(struct agent_fd_set *set)
 {
 	size_t	i;
 
-	(void)destroying;	/* the timer is agent-timer.c's, not the loop's */
 	if (set->s != NULL)
 		agent_timer_cancel(set->s->agent, &set->hold);
 	for (i = 0; i < set->n; i++) {

@@ -75,7 +75,7 @@ void	agent_fd_set_resume(struct agent_fd_set *set);
 void	agent_fd_set_lose(struct agent_fd_set *set);
 /* Is any fd of the set still in the loop? */
 int	agent_fd_set_open(const struct agent_fd_set *set);
-/* Cancel the timer, free the frames (destroying: the loop is going). */
-void	agent_fd_set_free(struct agent_fd_set *set, int destroying);
+/* Cancel the timer, free the frames. */
+void	agent_fd_set_free(struct agent_fd_set *set);
 
 #endif

@@ -637,7 +637,7 @@ op_exec_free(struct agent_session *s)
 		if (x->timed_out && x->timer_on && x->c.pid > 0)
 			agent_proc_kill(s->agent, x->c.pid);
 	}
-	agent_fd_set_free(&x->out, s->agent->destroying);
+	agent_fd_set_free(&x->out);
 	if (x->err_free != NULL)
 		x->err_free(x->err_arg);
 	free(x->argv0);
