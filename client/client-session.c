@@ -420,35 +420,6 @@ session_seal_flush(struct client_session *s)
 		s->ops->drained(s->arg);	/* the owner held back: go on */
 }
 
-/* SEAL_AWAIT: the agent's clear `seal` keys the session. */
-static void
-session_seal_keyed(struct client_session *s, const struct ph_frame *f)
-{
-	char	*warn = NULL, *cause = NULL;
-
-	if (client_seal_keyed(s->seal, f->json, &warn, &cause) != 0) {
-		session_seal_fail(s, ph_asprintf("cannot seal the session with "
-		    "agent %s: %s", s->agent, cause));
-		free(cause);
-		return;
-	}
-	if (warn != NULL && isatty(2))
-		fprintf(stderr, "porthole: %s\n", warn);
-	free(warn);
-	if (json_is_true(json_object_get(f->json, "resume")) && s->resume_ms > 0 &&
-	    s->sid != NULL && s->agent_id != NULL) {
-		if (ph_resume_init(&s->rs, s->rs_hard, &cause) != 0) {
-			session_seal_fail(s, cause);
-			return;
-		}
-		s->resumes = 1;
-	}
-	s->seal_state = SEAL_ON;
-	session_seal_flush(s);
-}
-
-/* --- resume ---------------------------------------------------------------- */
-
 /*
  * "porthole: " and one line on stderr when it is a terminal (else nothing).
  * A terminal in raw mode (a shell's) does not turn "\n" into "\r\n": the
@@ -471,6 +442,35 @@ session_tty_say(const char *fmt, ...)
 	va_end(ap);
 	fputs(raw ? "\r\n" : "\n", stderr);
 }
+
+/* SEAL_AWAIT: the agent's clear `seal` keys the session. */
+static void
+session_seal_keyed(struct client_session *s, const struct ph_frame *f)
+{
+	char	*warn = NULL, *cause = NULL;
+
+	if (client_seal_keyed(s->seal, f->json, &warn, &cause) != 0) {
+		session_seal_fail(s, ph_asprintf("cannot seal the session with "
+		    "agent %s: %s", s->agent, cause));
+		free(cause);
+		return;
+	}
+	if (warn != NULL)
+		session_tty_say("%s", warn);
+	free(warn);
+	if (json_is_true(json_object_get(f->json, "resume")) && s->resume_ms > 0 &&
+	    s->sid != NULL && s->agent_id != NULL) {
+		if (ph_resume_init(&s->rs, s->rs_hard, &cause) != 0) {
+			session_seal_fail(s, cause);
+			return;
+		}
+		s->resumes = 1;
+	}
+	s->seal_state = SEAL_ON;
+	session_seal_flush(s);
+}
+
+/* --- resume ---------------------------------------------------------------- */
 
 /* Move kept records onto the connection while it is up and has room. */
 static void
@@ -760,9 +760,9 @@ session_seal_rx(struct client_session *s, const struct ph_frame *f)
 		return;
 	}
 	if (r > 0) {
-		if (recorded && isatty(2))
-			fprintf(stderr, "porthole: agent %s says the relay records "
-			    "this session\n", s->agent);
+		if (recorded)
+			session_tty_say("agent %s says the relay records this "
+			    "session", s->agent);
 		return;
 	}
 	/* The agent's own error ends the session: nothing resumes after it. */
