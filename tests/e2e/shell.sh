@@ -74,6 +74,8 @@ tm send-keys -t s1 -l '~?'
 # (the CLI's own messages go to its stderr: $T/s1.err here)
 check "~? lists the escapes" wait_for 20 grep -qF "~.   - disconnect" "$T/s1.err"
 tm send-keys -t s1 Enter; tm send-keys -t s1 -l 'cat'; tm send-keys -t s1 Enter
+# Typed before cat runs, the line would meet readline's no-echo mode and be echoed once only.
+check "remote cat running" wait_for 20 child_of "$s1pid" cat
 tm send-keys -t s1 -l '~~Z'; tm send-keys -t s1 Enter
 twice() { [ "$(tm capture-pane -p -t s1 | grep -cx '~Z')" -ge 2 ]; }
 check "~~ sends one ~ (echoed and read by cat)" wait_for 20 twice
