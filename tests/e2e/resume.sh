@@ -5,7 +5,8 @@
 # relay (tests/tools/ph-cutproxy.py) that cuts the connection 20 times
 # during a large exec; a resume whose proof is wrong (another process that
 # holds none of the session's keys), and one of another token subject:
-# refused and audited, while the session waits for its real client.
+# refused and audited, while the session waits for its real client; and a
+# resume after the agent's resume timeout passed, refused and audited.
 # Output byte-identical to a local run, exit code kept.
 . "$(dirname "$0")/lib.sh"
 # Resume is asked for on both ends (it is off unless asked).
@@ -131,6 +132,25 @@ wait "$cli"; rc=$?
 eq "resume timeout: exit 255" "$rc" 255
 contains "resume timeout: says why" "$(cat "$T/err4")" "could not be resumed within 3s"
 eq "resume timeout: nothing after the cut" "$(cat "$T/out4")" started
+kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+
+# 5. The agent's resume timeout passes first: it ends the session (its
+# program stopped), and the client's resume afterwards is refused, audited.
+PORTHOLE_RESUME_TIMEOUT=3s start_agent e2e-resume-ttl
+cutproxy
+phc exec e2e-resume-ttl -- sh -c 'echo started; exec sleep 37.25' </dev/null >"$T/out5" 2>"$T/err5" &
+cli=$!
+wait_for 30 grep -q started "$T/out5" || fail "the session did not start"
+check "agent timeout: the program runs" pgrep -f "^sleep 37.25"
+kill -USR2 "$CUT_PID"	# down: longer than the agent's 3 s
+check "agent timeout: the agent ends the session after 3s" \
+	wait_for 30 grep -q "the client did not come back within 3s" "$T/agent-e2e-resume-ttl.err"
+check "agent timeout: the program is stopped" wait_for 30 eval '! pgrep -f "^sleep 37.25" >/dev/null'
+kill -USR2 "$CUT_PID"	# up: the client tries its resume
+wait "$cli"; rc=$?
+eq "agent timeout: the client's resume ends 255" "$rc" 255
+contains "agent timeout: the client says the agent holds no such session" "$(cat "$T/err5")" "holds no such session"
+check "agent timeout: the refusal is audited" grep -q '"session_resume_refused".*"code":"resume_failed"' "$T/relay.out"
 kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
 
 finish
