@@ -75,6 +75,14 @@ ph sessions e2e-dtch --json >"$T/list.json"
 check "sessions --json: id and state" grep -q "\"id\": *\"$sid\".*\"state\": *\"detached\"" "$T/list.json"
 check "sessions --json: the shell's pid" grep -q "\"pid\": *$pid1" "$T/list.json"
 
+# The relay knows nothing of it after a restart: the agent does.
+kill -TERM "$RELAY_PID"
+wait "$RELAY_PID"
+restart_relay
+check "the agent is back after the relay's restart" wait_for 60 agent_listed e2e-dtch
+ph sessions e2e-dtch --json >"$T/list1.json"
+check "sessions after a relay restart: still detached" grep -q "\"id\": *\"$sid\".*\"state\": *\"detached\"" "$T/list1.json"
+
 # Another token subject: sees none of it, cannot attach it.
 ph token issue --key "$STATE/signing.key" --kind client --sub other-op \
 	--bind "$STATE/operator.key" >"$T/other.token"
@@ -133,6 +141,7 @@ check "~d in an attached shell ends the CLI" wait_for 20 test -f "$T/d2.status"
 eq "~d in an attached shell exits 0" "$(cat "$T/d2.status" 2>/dev/null)" 0
 check "the same id again" pane_has "as session $sid"
 check "the relay audits the detach" grep -q "\"session_detached\".*\"session\":\"$sid\"" "$T/relay.out"
+grep -h '"session_detached"\|"session_attached"' "$T/relay.out" | sed 's/^/# audit: /'
 check "the relay audits the attach" grep -q "\"session_attached\".*\"session\":\"$sid\"" "$T/relay.out"
 check "the agent logs the attach" grep -q "attached shell ${sid:0:8}" "$T/agent-e2e-dtch.err"
 
