@@ -18,6 +18,7 @@ export PORTHOLE_SHELL=/bin/sh
 export PORTHOLE_RESUME_TIMEOUT=5m
 start_relay
 start_agent e2e-dtch
+agent1=$AGENT_PID
 
 # run.sh NAME ARGS...: the CLI in the pane, its status and terminal settings kept.
 cat >"$T/run.sh" <<RUN
@@ -147,6 +148,7 @@ check "the agent logs the attach" grep -q "attached shell ${sid:0:8}" "$T/agent-
 
 # PORTHOLE_DETACH_TTL: a detached shell ends when it passes.
 PORTHOLE_DETACH_TTL=3s start_agent e2e-dtch2
+agent2=$AGENT_PID
 P=d4
 tm new-session -d -s d4 -x 100 -y 40 "$T/run.sh d4 --resume 5m shell e2e-dtch2"
 type_line 'echo PID $$ D$((4))IP'
@@ -162,6 +164,13 @@ ph sessions e2e-dtch2 --json >"$T/list4.json"
 check "the ended session is not listed" sh -c "! grep -q '$sid4' '$T/list4.json'"
 ph attach "${sid4:-x}" </dev/null >"$T/late" 2>&1
 eq "attach after the TTL exits 255" $? 255
+
+# The agents stop (a detached shell still held by the first): cleanly,
+# and under the sanitizers without a report.
+kill -TERM "$agent1" "$agent2"
+wait "$agent1"; eq "the agent holding a detached shell stops with 0" $? 0
+wait "$agent2"
+check "no sanitizer report from the agents" sh -c "! grep -q 'Sanitizer\|runtime error' '$T/agent-e2e-dtch.err' '$T/agent-e2e-dtch2.err'"
 
 if [ $fails -gt 0 ] || [ "${SHOW_PANE:-0}" = 1 ]; then
 	for P in d1 d2 d3 d4 d5; do pane | sed "s/^/# pane $P: /"; done
