@@ -5,7 +5,7 @@
  * The id (or a prefix of it, at least 4 hex digits) is looked up in the
  * caller's sessions on the agents (cmd_sessions_fetch, TARGET narrowing
  * which agents are asked): one match goes on, none or several are refused,
- * the several listed.  The shell then runs as `porthole shell` does
+ * the several listed.  TARGET with the whole id asks that agent at once.  The shell then runs as `porthole shell` does
  * (cmd-shell.c), over an `attach` open: a new signed open with a fresh key
  * share, since this process has none of the detached session's keys.  The
  * agent gives the shell only to the token subject that detached it and
@@ -91,6 +91,9 @@ cmd_attach_exec(struct client_conf *conf, int argc, char **argv)
 		    "prefix of it: %d to 32 lowercase hex digits (porthole sessions "
 		    "lists them)", ATTACH_PREFIX_MIN);
 
+	/* TARGET and the whole id: straight to that agent, which decides. */
+	if (target != NULL && plen == 32)
+		return cmd_shell_attach(conf, target, prefix);
 	if ((list = cmd_sessions_fetch(conf, target, 1, &status)) == NULL)
 		return status;
 	m = json_array();
@@ -133,7 +136,8 @@ const struct cmd_entry cmd_attach_entry = {
 	.description = "Take up again, in this terminal, a shell left with ~d: "
 	    "SID is its id as porthole sessions lists it, or a prefix of it (4 "
 	    "hex digits at least) that matches one session of yours (several "
-	    "are refused and listed); TARGET narrows the agents asked. The "
+	    "are refused and listed); TARGET narrows the agents asked (with "
+	    "the whole id, only that agent is asked, at once). The "
 	    "agent sends the output it kept while the shell was detached (its "
 	    "last 64 KiB) and resizes the shell's terminal to yours, so that "
 	    "full-screen programs redraw. Only the token subject that detached "

@@ -94,6 +94,23 @@ PORTHOLE_TOKEN=@$T/other.token ph attach "${sid:0:8}" </dev/null >"$T/oatt" 2>&1
 eq "another subject: attach exits 255" $? 255
 check "another subject: no such session" grep -q "no session of yours matches" "$T/oatt"
 
+# ... nor with TARGET and the whole id, which goes to the agent at once:
+# the agent refuses it as a session it does not hold (for that subject).
+cat >"$T/other.sh" <<OTHER
+#!/bin/bash
+export PORTHOLE_RELAY='$PORTHOLE_RELAY' PORTHOLE_CA='$PORTHOLE_CA'
+export PORTHOLE_TOKEN=@'$T/other.token' PORTHOLE_KEY='$PORTHOLE_KEY' TERM=screen
+"$CLI_BIN" attach e2e-dtch $sid; echo \$? >'$T/o.status'
+exec sleep 100000
+OTHER
+chmod +x "$T/other.sh"
+P=o1
+tm new-session -d -s o1 -x 100 -y 40 "$T/other.sh"
+check "another subject, whole id: attach ends" wait_for 20 test -f "$T/o.status"
+eq "another subject, whole id: exits 255" "$(cat "$T/o.status" 2>/dev/null)" 255
+check "another subject, whole id: the agent holds no such session" pane_has "no detached session $sid on this agent"
+check "another subject: the shell runs on" kill -0 "$pid1"
+
 # Attach in a new terminal: the same shell, X set, the loop's output shown.
 P=d2
 tm new-session -d -s d2 -x 90 -y 30 "$T/run.sh d2 --resume 5m attach ${sid:0:6}"
@@ -173,6 +190,6 @@ wait "$agent2"
 check "no sanitizer report from the agents" sh -c "! grep -q 'Sanitizer\|runtime error' '$T/agent-e2e-dtch.err' '$T/agent-e2e-dtch2.err'"
 
 if [ $fails -gt 0 ] || [ "${SHOW_PANE:-0}" = 1 ]; then
-	for P in d1 d2 d3 d4 d5; do pane | sed "s/^/# pane $P: /"; done
+	for P in d1 d2 d3 d4 d5 o1; do pane | sed "s/^/# pane $P: /"; done
 fi
 finish
