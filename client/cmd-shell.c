@@ -129,6 +129,20 @@ shell_local(struct shell *sh, const char *text)
 	client_io_write(sh->run.io, 2, text, strlen(text));
 }
 
+/* Does the agent serve attach (hello.caps), so that ~d can keep the shell? */
+static int
+shell_can_detach(const struct shell *sh)
+{
+	json_t	*caps = json_object_get(sh->run.agent, "caps"), *v;
+	size_t	 i;
+
+	json_array_foreach(caps, i, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), "attach") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Keystrokes through the escape filter into out (room for 2 * n bytes);
  * returns the bytes to send, or -1 after ~. (the session is closing).
@@ -149,6 +163,13 @@ shell_escapes(struct shell *sh, const uint8_t *p, size_t n, uint8_t *out)
 				    client_session_between(sh->run.s);
 				client_run_abort(&sh->run, CLIENT_RUN_ABORT_ESCAPE, "disconnected");
 				return -1;
+			}
+			if (c == 'd' && !shell_can_detach(sh)) {
+				shell_local(sh, "~d\r\nporthole: this agent cannot keep a "
+				    "detached shell (it is older, or there is no terminal): "
+				    "not detached\r\n");
+				sh->line_start = 1;
+				continue;
 			}
 			if (c == 'd') {
 				shell_local(sh, "~d\r\n");
