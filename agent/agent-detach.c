@@ -36,7 +36,7 @@ struct agent_detach {
 	struct agent_session	*s;		/* the holder */
 	uint8_t			 ring[AGENT_DETACH_RING];
 	size_t			 head;		/* where the next byte goes */
-	size_t			 len;		/* bytes held (at most the ring's size) */
+	size_t			 len;		/* bytes held (at most the ring's) */
 	uint64_t		 dropped;	/* older bytes overwritten */
 	int64_t			 since_ms;	/* detached when (monotonic) */
 	lws_sorted_usec_list_t	 sul_ttl;

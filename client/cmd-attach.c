@@ -5,8 +5,9 @@
  * The id (or a prefix of it, at least 4 hex digits) is looked up in the
  * caller's sessions on the agents (cmd_sessions_fetch, TARGET narrowing
  * which agents are asked): one match goes on, none or several are refused,
- * the several listed.  TARGET with the whole id asks that agent at once.  The shell then runs as `porthole shell` does
- * (cmd-shell.c), over an `attach` open: a new signed open with a fresh key
+ * the several listed.  TARGET with the whole id asks that agent at once.
+ * The shell then runs as `porthole shell` does (cmd-shell.c), over an
+ * `attach` open: a new signed open with a fresh key
  * share, since this process has none of the detached session's keys.  The
  * agent gives the shell only to the token subject that detached it and
  * only while it is detached (a session live elsewhere is refused: detach
