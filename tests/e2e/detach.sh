@@ -71,6 +71,7 @@ sleep 0.5
 cN=$(cat "$T/count")
 
 ph --resume 5m sessions >"$T/list" 2>"$T/list.err"; eq "sessions exits 0" $? 0
+sed 's/^/# sessions: /' "$T/list"
 check "sessions lists it as detached" grep -q "^${sid:0:12} .*e2e-dtch .*shell .*detached" "$T/list"
 ph sessions e2e-dtch --json >"$T/list.json"
 check "sessions --json: id and state" grep -q "\"id\": *\"$sid\".*\"state\": *\"detached\"" "$T/list.json"
