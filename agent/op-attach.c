@@ -60,33 +60,12 @@ attach_start(struct agent_session *s, json_t *open)
 	return 0;
 }
 
-/* Never called: start hands the session to the shell's operation or fails it. */
-static void
-attach_input(struct agent_session *s, const struct ph_frame *f)
-{
-	(void)s;
-	(void)f;
-}
-
-static void
-attach_nothing(struct agent_session *s)
-{
-	(void)s;
-}
-
-static int
-attach_busy(struct agent_session *s)
-{
-	(void)s;
-	return 0;
-}
-
+/*
+ * Only start: it hands the session to the shell's operation (op-shell.c)
+ * or fails it, so nothing else of this entry is ever asked (the session
+ * calls an operation's other functions only when they are there).
+ */
 const struct op_entry op_attach_entry = {
 	.name = "attach",
 	.start = attach_start,
-	.input = attach_input,
-	.resume = attach_nothing,
-	.lost = attach_nothing,
-	.busy = attach_busy,
-	.free = attach_nothing,
 };
