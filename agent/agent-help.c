@@ -71,6 +71,9 @@ static const struct ph_help_opt agent_help_env[] = {
 	{ "PORTHOLE_RESUME_TIMEOUT", NULL, NULL, "how long a session whose client "
 	    "connection dropped waits for the client to resume it (e.g. 5m; "
 	    "unset or 0: sessions do not resume; the CLI must have it too)" },
+	{ "PORTHOLE_DETACH_TTL", NULL, NULL, "how long a shell detached with ~d "
+	    "waits for porthole attach before it is hung up (e.g. 30s, 5m; "
+	    "default 1h, at most 7d)" },
 	{ "PORTHOLE_RESUME_BUFFER", NULL, NULL, "a session's output kept until the "
 	    "client acknowledges it; past it the program's output is not read "
 	    "(default 4M, 1M-64M)" },

@@ -111,7 +111,7 @@ agent_session_jti(json_t *open)
 }
 
 /* A new session's channel and inbox, and its place in the agent's list. */
-static void
+void
 agent_session_link(struct agent *a, struct agent_session *s, const char *sid)
 {
 	agent_chan_init(&s->chan, &agent_session_chan_ops, s, AGENT_OUT_LOW,
@@ -202,6 +202,7 @@ agent_session_open(struct agent *a, json_t *open, char **cause)
 	s->sub = strdup(sub != NULL ? sub : "?");
 	s->path = ph_asprintf("%s%s", PH_PATH_AGENT_SESSION, sid);
 	s->open = json_incref(open);
+	s->started = s->active = ph_now();
 	agent_session_link(a, s, sid);
 	if (s->refuse_code == NULL)
 		ph_info("session %.8s: %s for %s", sid, op, s->sub);
@@ -361,8 +362,11 @@ agent_session_send(struct agent_session *s, int type, const void *p, size_t n)
 {
 	char	*why = NULL;
 
+	if (s->detach != NULL)
+		return agent_detach_keep(s, p, n);
 	if (!agent_session_live(s))
 		return 0;
+	s->active = ph_now();
 	if (s->sealed != NULL) {
 		if (agent_seal_send(s, type, p, n, &why) == 0)
 			return 0;
@@ -547,6 +551,10 @@ agent_session_exit(struct agent_session *s, json_t *exit_msg)
 {
 	char	*txt;
 
+	if (s->detach != NULL) {
+		agent_detach_exited(s, exit_msg);
+		return;
+	}
 	if (s->state != AGENT_SESSION_RUNNING || !agent_session_live(s)) {
 		json_decref(exit_msg);
 		return;
@@ -617,6 +625,7 @@ agent_session_check(struct agent_session *s)
 		s->op->free(s);
 	lws_sul_cancel(&s->sul_keep);
 	lws_sul_cancel(&s->sul_resume);
+	agent_detach_free(s);
 	agent_chan_free(&s->chan);
 	ph_queue_free(&s->inbox);
 	json_decref(s->open);
@@ -790,6 +799,7 @@ agent_session_dispatch(struct agent_session *s, struct ph_frame *f)
 		    "STREAM frames go only to an operation that carries streams");
 		return;
 	}
+	s->active = ph_now();
 	switch (f->type) {
 	case PH_FRAME_STDIN:
 	case PH_FRAME_DATA:	/* cp put: the stream (op-cp.c) */
@@ -805,6 +815,9 @@ agent_session_dispatch(struct agent_session *s, struct ph_frame *f)
 		case PH_CTL_META:
 			if (s->op != NULL && s->op->input != NULL)
 				s->op->input(s, f);
+			break;
+		case PH_CTL_DETACH:
+			agent_detach(s);	/* the shell goes on without the client */
 			break;
 		case PH_CTL_ERROR:
 			ph_warn("session %.8s: relay says %s: %s", s->sid,
@@ -1048,6 +1061,7 @@ agent_session_free_all(struct agent *a)
 		a->sessions = s->next;
 		if (s->op != NULL && s->op->free != NULL)
 			s->op->free(s);
+		agent_detach_free(s);
 		agent_chan_free(&s->chan);
 		ph_queue_free(&s->inbox);
 		json_decref(s->open);

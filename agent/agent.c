@@ -343,6 +343,7 @@ main(int argc, char **argv)
 	static struct agent agent;
 	struct agent	*a = &agent;
 	char		*cause = NULL;
+	const char	*ttl;
 	int		 app, ping, hangup;
 
 	/* The helper children of ps and mem (op-ps.c, op-mem.c): no loop. */
@@ -398,6 +399,12 @@ main(int argc, char **argv)
 	if (ph_resume_settings(NULL, &a->resume_ms, &a->resume_soft,
 	    &a->resume_hard, &cause) != 0)
 		agent_config_fail("%s", cause);
+	a->detach_ttl_ms = AGENT_DETACH_TTL_MS;
+	if ((ttl = getenv("PORTHOLE_DETACH_TTL")) != NULL && *ttl != '\0' &&
+	    (ph_duration_parse(ttl, &a->detach_ttl_ms, &cause) != 0 ||
+	    a->detach_ttl_ms < 1000 || a->detach_ttl_ms > AGENT_DETACH_TTL_MAX_MS))
+		agent_config_fail("PORTHOLE_DETACH_TTL wants a duration from 1s to 7d "
+		    "(%s)", cause != NULL ? cause : "out of range");
 	ph_env_scrub();
 	agent_proc_init();
 

@@ -192,6 +192,7 @@ struct agent {
 	int64_t		 resume_ms;	/* PORTHOLE_RESUME_TIMEOUT: how long a session waits; 0: none */
 	size_t		 resume_soft;	/* PORTHOLE_RESUME_BUFFER: stop reading past it */
 	size_t		 resume_hard;	/* the resume buffer's limit */
+	int64_t		 detach_ttl_ms;	/* PORTHOLE_DETACH_TTL: how long a detached shell lives */
 
 	/* Children (agent-proc.c). */
 	struct agent_proc *children;	/* pids being waited for */
@@ -284,10 +285,15 @@ struct agent_session {
 	int		 in_paused;
 	int		 inbox_busy;	/* agent_session_inbox is taking records out */
 	struct ph_queue	 inbox;
+	/* Detach and attach (agent-detach.c; docs/protocol.md, "Detach and attach"). */
+	int64_t		 started;	/* Unix s: the open (a shell's: its first open) */
+	int64_t		 active;	/* Unix s: input or output last */
+	struct agent_detach *detach;	/* a detached shell's holder: no channel; else NULL */
 };
 
 /* agent-session.c */
 int	agent_session_open(struct agent *a, json_t *open, char **cause);
+void	agent_session_link(struct agent *a, struct agent_session *s, const char *sid);
 int	agent_session_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	    void *user, void *in, size_t len);
 int	agent_session_send(struct agent_session *s, int type, const void *p, size_t n);
@@ -360,6 +366,29 @@ int	agent_seal_check(struct agent_session *s, const json_t *proof, const char **
 	    int *close_code, char **cause);
 /* agent-session.c: the relay's `resume` for a held session. */
 void	agent_session_resume(struct agent *a, json_t *msg);
+
+/*
+ * agent-detach.c: a shell kept without a client (docs/protocol.md,
+ * "Detach and attach").  agent_detach: the client's `detach` on session
+ * s; the shell moves to a new session of its own that holds it (no
+ * channel), its output kept in a ring of the last AGENT_DETACH_RING bytes,
+ * for detach_ttl_ms.  agent_detach_keep: output of such a session (always
+ * 0).  agent_detach_exited: its program ended (the exit logged, taken).
+ * agent_detach_take: the detached shell called id for sub, or NULL with
+ * *cause (malloc'd) and *code, *close_code set.  agent_detach_attach: move
+ * it to session s (attach), sending what the ring holds.
+ * agent_detach_free: a detached session is freed.
+ */
+#define AGENT_DETACH_RING	(64 * 1024)
+#define AGENT_DETACH_TTL_MS	(3600 * 1000LL)		/* PORTHOLE_DETACH_TTL's default */
+#define AGENT_DETACH_TTL_MAX_MS	(7 * 24 * 3600 * 1000LL)
+void	agent_detach(struct agent_session *s);
+int	agent_detach_keep(struct agent_session *s, const void *p, size_t n);
+void	agent_detach_exited(struct agent_session *s, json_t *exit_msg);
+struct agent_session *agent_detach_take(struct agent *a, const char *id, const char *sub,
+	    const char **code, int *close_code, char **cause);
+void	agent_detach_attach(struct agent_session *d, struct agent_session *s);
+void	agent_detach_free(struct agent_session *s);
 
 /* agent.c */
 void	agent_shutdown(struct agent *a, const char *why);

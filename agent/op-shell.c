@@ -67,6 +67,7 @@ struct op_shell {
 	struct op_child	 c;		/* the program, the keystroke queue (op-child.c) */
 	struct lws	*pty;		/* the master in the loop; NULL once closed */
 	int		 paused;	/* master reads paused: the session is full */
+	char		 id[PH_SID_LEN + 1]; /* the sid that started it: kept across attaches */
 };
 
 /*
@@ -361,6 +362,7 @@ shell_start(struct agent_session *s, json_t *req)
 	/* A partial write to the master is retried 1 ms later. */
 	op_child_init(&x->c, s, &x->pty, SHELL_IN_LOW, SHELL_IN_HIGH, SHELL_IN_LIMIT,
 	    1000);
+	memcpy(x->id, s->sid, PH_SID_LEN);
 	s->op_data = x;
 
 	memset(&ws, 0, sizeof ws);
@@ -482,6 +484,72 @@ shell_free(struct agent_session *s)
 	op_child_free(&x->c);
 	free(x);
 	s->op_data = NULL;
+}
+
+/* A shell on a pty of this session, running: its id (detach, attach), else NULL. */
+const char *
+op_shell_id(const struct agent_session *s)
+{
+	const struct op_shell	*x = s->op_data;
+
+	if (s->op != &op_shell_entry || x == NULL || x->pty == NULL || x->c.reaped ||
+	    x->c.lost)
+		return NULL;
+	return x->id;
+}
+
+/* Its program's pid (0: none). */
+long
+op_shell_pid(const struct agent_session *s)
+{
+	const struct op_shell	*x = s->op_data;
+
+	return s->op == &op_shell_entry && x != NULL ? (long)x->c.pid : 0;
+}
+
+/*
+ * The shell of from now belongs to to (detach: to the agent's holder of
+ * the detached shell; attach: to the attaching session): from keeps no
+ * operation.  Its output is read again at once (to's queue decides).
+ */
+void
+op_shell_move(struct agent_session *from, struct agent_session *to)
+{
+	struct op_shell	*x = from->op_data;
+
+	to->op = &op_shell_entry;
+	to->op_data = x;
+	from->op = NULL;
+	from->op_data = NULL;
+	x->c.s = to;
+	shell_resume(to);
+}
+
+/*
+ * Redraw the screen of an attaching terminal: the pty takes its size, and
+ * the program gets SIGWINCH even when the size is the one it had (the
+ * kernel signals only a change: one row less first, then the size).
+ */
+void
+op_shell_redraw(struct agent_session *s, int cols, int rows)
+{
+	struct op_shell	*x = s->op_data;
+	struct winsize	 ws, now;
+	int		 fd;
+
+	if (s->op != &op_shell_entry || x == NULL || x->pty == NULL)
+		return;
+	fd = lws_get_socket_fd(x->pty);
+	memset(&ws, 0, sizeof ws);
+	ws.ws_col = (unsigned short)(cols >= 1 && cols <= 65535 ? cols : 80);
+	ws.ws_row = (unsigned short)(rows >= 1 && rows <= 65535 ? rows : 24);
+	if (ioctl(fd, TIOCGWINSZ, &now) == 0 && now.ws_col == ws.ws_col &&
+	    now.ws_row == ws.ws_row) {
+		now.ws_row = ws.ws_row > 1 ? ws.ws_row - 1 : ws.ws_row + 1;
+		(void)ioctl(fd, TIOCSWINSZ, &now);
+	}
+	if (ioctl(fd, TIOCSWINSZ, &ws) != 0)
+		ph_debug("session %.8s: TIOCSWINSZ: %s", s->sid, strerror(errno));
 }
 
 const struct op_entry op_shell_entry = {

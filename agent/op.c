@@ -27,6 +27,8 @@ static const struct op_entry *const op_table[] = {
 	&op_probe_entry,
 	&op_watch_entry,
 	&op_forward_entry,
+	&op_sessions_entry,
+	&op_attach_entry,
 };
 
 #define OP_COUNT	(sizeof op_table / sizeof op_table[0])

@@ -59,6 +59,19 @@ extern const struct op_entry op_lsof_entry;
 extern const struct op_entry op_probe_entry;
 extern const struct op_entry op_watch_entry;
 extern const struct op_entry op_forward_entry;
+extern const struct op_entry op_sessions_entry;
+extern const struct op_entry op_attach_entry;
+
+/*
+ * A shell's part in detach and attach (op-shell.c, agent-detach.c):
+ * op_shell_id its id while it runs on a pty (else NULL), op_shell_pid its
+ * program, op_shell_move hands it from one session to another,
+ * op_shell_redraw sizes its pty for an attaching terminal (SIGWINCH).
+ */
+const char	*op_shell_id(const struct agent_session *s);
+long		 op_shell_pid(const struct agent_session *s);
+void		 op_shell_move(struct agent_session *from, struct agent_session *to);
+void		 op_shell_redraw(struct agent_session *s, int cols, int rows);
 
 /* The raw-fd protocol of op-forward.c (its epoll set of sockets). */
 #define OP_FORWARD_PROTOCOL	"porthole-forward-epoll"

@@ -115,6 +115,8 @@ client_conf_load(struct client_conf *conf, char **cause)
 {
 	char	*raw, *c = NULL;
 
+	if (conf->token != NULL)
+		return 0;	/* loaded already (attach: its listing, then its shell) */
 	/* What neither a flag nor a variable gave, from the context. */
 	if (client_context_apply(conf, cause) != 0)
 		return -1;

@@ -405,9 +405,29 @@ fo_result(struct fo_member *m)
  * The agents target matches, for a fan-out: a JSON array (new reference),
  * or NULL after printing why (*status set).
  */
+/* Keep only the agents of found whose caps list op (no caps listed: kept). */
+static void
+fo_serving(json_t *found, const char *op)
+{
+	json_t	*caps, *v;
+	size_t	 i, j;
+	int	 has;
+
+	for (i = json_array_size(found); i-- > 0;) {
+		caps = json_object_get(json_array_get(found, i), "caps");
+		if (!json_is_array(caps))
+			continue;
+		has = 0;
+		json_array_foreach(caps, j, v)
+			has |= json_is_string(v) && strcmp(json_string_value(v), op) == 0;
+		if (!has)
+			json_array_remove(found, i);
+	}
+}
+
 static json_t *
 fo_agents(struct client_conf *conf, struct client_conn *cc, const char *target,
-    int *status)
+    int only_serving, const char *op, int *status)
 {
 	json_t			*agents, *found = NULL;
 	enum ph_target_how	 how;
@@ -418,8 +438,28 @@ fo_agents(struct client_conf *conf, struct client_conn *cc, const char *target,
 		*status = cmd_fail(cause);
 		return NULL;
 	}
+	if (target == NULL) {
+		/* Every agent the token sees (sessions), whatever their subs. */
+		fo_serving(agents, op);
+		if (json_array_size(agents) == 0) {
+			*status = cmd_failf("no agent serves %s (older agents do not)", op);
+			json_decref(agents);
+			return NULL;
+		}
+		if (json_array_size(agents) > CLIENT_FANOUT_MAX) {
+			*status = cmd_failf("%zu agents serve %s: at most %d at once; "
+			    "name a TARGET", json_array_size(agents), op,
+			    CLIENT_FANOUT_MAX);
+			json_decref(agents);
+			return NULL;
+		}
+		return agents;
+	}
 	t = client_printable(target);
-	if ((found = ph_target_resolve_how(target, agents, &how, &cause)) == NULL) {
+	if ((found = ph_target_resolve_how(target, agents, &how, &cause)) != NULL &&
+	    only_serving)
+		fo_serving(found, op);
+	if (found == NULL) {
 		*status = cmd_failf("bad TARGET '%s' (%s)", t, cause != NULL ?
 		    cause : "malformed");
 		free(cause);
@@ -615,7 +655,7 @@ client_fanout_run(struct client_conf *conf, const char *target,
 	if ((cc = client_conn_new(conf, &cause)) == NULL)
 		return cmd_fail(cause);
 	client_runset_init(&f.set, cc, &fo_set_ops, &f);
-	if ((found = fo_agents(conf, cc, target, &r)) != NULL &&
+	if ((found = fo_agents(conf, cc, target, oc.only_serving, oc.op, &r)) != NULL &&
 	    (r = fo_start(&f, found)) == 0 && client_runset_run(&f.set) != 0)
 		r = cmd_failf("the event loop failed");
 	client_runset_end(&f.set);

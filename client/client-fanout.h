@@ -34,6 +34,11 @@ struct client_fanout_opts {
 	 */
 	json_t		**collect;
 	size_t		 keep;
+	/*
+	 * Only the agents whose caps list this operation (sessions: older
+	 * agents lack it); with a NULL target, every agent listed that does.
+	 */
+	int		 only_serving;
 };
 
 #define CLIENT_FANOUT_MAX	128	/* agents in one fan-out, at most */

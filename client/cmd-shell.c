@@ -11,7 +11,9 @@
  * `open` and, on every SIGWINCH, in a `resize`.
  *
  * Escapes, as in ssh, right after a newline (and at the start): "~."
- * disconnects, "~?" lists the escapes, "~~" sends one "~"; a "~" followed
+ * disconnects, "~d" detaches (the agent keeps the shell running: its
+ * `detach` answer names the id `porthole attach` takes, and we exit 0),
+ * "~?" lists the escapes, "~~" sends one "~"; a "~" followed
  * by anything else is sent with it.  Only with a terminal.  While the
  * session is between connections of a resume the terminal is still read
  * (what is sent is kept for the resume), so the escapes act at once; a
@@ -24,6 +26,10 @@
  *
  * The exit status is the remote program's (a signal N as 128+N); a lost
  * agent, a disconnect (~.) or any failure of ours is 255 with one line.
+ *
+ * `porthole attach` (cmd-attach.c) runs the same terminal over an `attach`
+ * open, which names the detached shell instead of a program
+ * (cmd_shell_attach).
  */
 #include <errno.h>
 #include <signal.h>
@@ -60,6 +66,10 @@ struct shell {
 	int			 tilde;		/* a ~ after a newline is held back */
 	int			 abort_sig;
 	int			 abort_between;	/* ... while the relay was away */
+	const char		*attach;	/* attach: the detached shell's id */
+	int			 detach_due;	/* ~d typed: send `detach` */
+	int			 detaching;	/* `detach` sent: stdin no longer read */
+	char			*detached;	/* the agent's answer: the shell's id */
 };
 
 /* The terminal as we found it; restored by shell_tty_restore. */
@@ -119,6 +129,20 @@ shell_local(struct shell *sh, const char *text)
 	client_io_write(sh->run.io, 2, text, strlen(text));
 }
 
+/* Does the agent serve attach (hello.caps), so that ~d can keep the shell? */
+static int
+shell_can_detach(const struct shell *sh)
+{
+	json_t	*caps = json_object_get(sh->run.agent, "caps"), *v;
+	size_t	 i;
+
+	json_array_foreach(caps, i, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), "attach") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Keystrokes through the escape filter into out (room for 2 * n bytes);
  * returns the bytes to send, or -1 after ~. (the session is closing).
@@ -140,9 +164,23 @@ shell_escapes(struct shell *sh, const uint8_t *p, size_t n, uint8_t *out)
 				client_run_abort(&sh->run, CLIENT_RUN_ABORT_ESCAPE, "disconnected");
 				return -1;
 			}
+			if (c == 'd' && !shell_can_detach(sh)) {
+				shell_local(sh, "~d\r\nporthole: this agent cannot keep a "
+				    "detached shell (it is older, or there is no terminal): "
+				    "not detached\r\n");
+				sh->line_start = 1;
+				continue;
+			}
+			if (c == 'd') {
+				shell_local(sh, "~d\r\n");
+				sh->detach_due = 1;
+				return (ssize_t)o;	/* the rest of the chunk is not sent */
+			}
 			if (c == '?') {
 				shell_local(sh, "~?\r\nSupported escape sequences:\r\n"
 				    " ~.   - disconnect\r\n"
+				    " ~d   - detach: the shell runs on; porthole attach "
+				    "takes it up again\r\n"
 				    " ~?   - this message\r\n"
 				    " ~~   - send the escape character by typing it "
 				    "twice\r\n"
@@ -179,7 +217,7 @@ shell_pump(void *arg)
 	ssize_t			 m;
 
 	if (!r->established || r->abort != CLIENT_RUN_RUNNING || r->got_exit ||
-	    sh->eof_sent)
+	    sh->eof_sent || sh->detaching)
 		return;
 	/* Between connections too: ~. acts at once, the rest is kept. */
 	while ((!client_session_full(r->s) || (sh->tty &&
@@ -205,6 +243,13 @@ shell_pump(void *arg)
 		free(buf);
 		if (m < 0)
 			return;
+		if (sh->detach_due) {
+			/* After the keystrokes before it; nothing after it is read. */
+			sh->detach_due = 0;
+			sh->detaching = 1;
+			client_session_send_ctl(r->s, ph_ctl_new(PH_CTL_DETACH));
+			return;
+		}
 	}
 	client_io_status(r->io, &st);
 	if (st.in_eof && !sh->tty && client_session_send_ctl(r->s,
@@ -221,10 +266,16 @@ shell_open(void *arg)
 	int		 cols, rows;
 
 	shell_winsize(&cols, &rows);
-	o = client_run_open(&sh->run, "shell", sh->argc, sh->argv, sh->tty,
-	    json_pack("{s:s, s:i, s:i}",
-	    "term", term != NULL && *term != '\0' ? term : "dumb",
-	    "cols", cols, "rows", rows), 1);
+	if (sh->attach != NULL)
+		o = client_run_open(&sh->run, "attach", 0, NULL, sh->tty,
+		    json_pack("{s:s, s:s, s:i, s:i}", "session", sh->attach,
+		    "term", term != NULL && *term != '\0' ? term : "dumb",
+		    "cols", cols, "rows", rows), 1);
+	else
+		o = client_run_open(&sh->run, "shell", sh->argc, sh->argv, sh->tty,
+		    json_pack("{s:s, s:i, s:i}",
+		    "term", term != NULL && *term != '\0' ? term : "dumb",
+		    "cols", cols, "rows", rows), 1);
 	if (o == NULL) {
 		client_run_abort(&sh->run, CLIENT_RUN_ABORT_OVERFLOW,
 		    "internal error");
@@ -275,10 +326,31 @@ shell_signal(void *arg, int sig)
 	client_run_abort(&sh->run, CLIENT_RUN_ABORT_SIGNAL, "interrupted");
 }
 
+/* The agent's answer to ~d: the shell runs on, under the id it names. */
+static int
+shell_frame(void *arg, const struct ph_frame *f)
+{
+	struct shell	*sh = arg;
+	const char	*id;
+
+	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_DETACH)
+		return 0;
+	id = json_string_value(json_object_get(f->json, "session"));
+	if (!sh->detaching || !ph_sid_valid(id) || sh->detached != NULL) {
+		client_session_fail(sh->run.s, PH_CLOSE_POLICY, PH_ERR_BAD_MESSAGE,
+		    "detach that was not asked for");
+		return 1;
+	}
+	sh->detached = strdup(id);
+	client_run_abort(&sh->run, CLIENT_RUN_ABORT_COMMAND, "detached");
+	return 1;
+}
+
 static const struct client_run_ops shell_ops = {
 	.open = shell_open,
 	.pump = shell_pump,
 	.signal = shell_signal,
+	.frame = shell_frame,
 };
 
 /* Why a shell left while the relay was away lives on. */
@@ -293,33 +365,31 @@ shell_failure(struct client_run *r)
 	return client_run_failure(r, "shell", "the shell is gone");
 }
 
+/* The terminal's session on target, once parsed; frees the run. */
 static int
-cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
+shell_run(struct shell *sh, struct client_conf *conf, const char *target)
 {
-	struct shell		 sh;
-	struct client_run	*run = &sh.run;
-	const char		*target;
+	struct client_run	*run = &sh->run;
 	char			*cause = NULL;
 	int			 r, fd, e;
 
-	memset(&sh, 0, sizeof sh);
-	sh.line_start = 1;
-	if ((r = client_run_parse(run, &cmd_shell_entry, conf, argc, argv, NULL,
-	    NULL, &target, &sh.argc, &sh.argv)) != 0)
-		return r;
 	if ((r = client_run_resolve(run, conf, target)) != 0)
 		goto out;
-	sh.tty = isatty(STDIN_FILENO);
+	sh->tty = isatty(STDIN_FILENO);
+	if (sh->attach != NULL && !sh->tty) {
+		r = cmd_failf("attach needs a terminal: stdin is not one");
+		goto out;
+	}
 
 	client_signal_also(SIGHUP);
-	if (sh.tty)
+	if (sh->tty)
 		client_signal_also(SIGWINCH);
 	client_signal_block();
-	if (sh.tty && shell_tty_raw(&cause) != 0) {
+	if (sh->tty && shell_tty_raw(&cause) != 0) {
 		r = cmd_fail(cause);
 		goto out;
 	}
-	if (client_run_loop(run, 1, &shell_ops, &sh, &cause) != 0) {
+	if (client_run_loop(run, 1, &shell_ops, sh, &cause) != 0) {
 		shell_tty_restore();
 		r = cmd_fail(cause);
 		goto out;
@@ -337,7 +407,7 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 
 	switch (run->abort) {
 	case CLIENT_RUN_ABORT_ESCAPE:
-		if (sh.abort_between) {
+		if (sh->abort_between) {
 			r = cmd_failf("disconnected from %s (%s) while the relay was "
 			    "away: %s", run->agent_name, run->agent_id, shell_held);
 			goto out;
@@ -346,14 +416,14 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 		    run->agent_name, run->agent_id);
 		goto out;
 	case CLIENT_RUN_ABORT_SIGNAL:
-		if (sh.abort_between) {
+		if (sh->abort_between) {
 			r = cmd_failf("%s while the relay was away (%s, %s): %s",
-			    sh.abort_sig == SIGHUP ? "hung up" : "terminated",
+			    sh->abort_sig == SIGHUP ? "hung up" : "terminated",
 			    run->agent_name, run->agent_id, shell_held);
 			goto out;
 		}
 		r = cmd_failf("%s: closed the session, which hangs up the shell on "
-		    "%s (%s)", sh.abort_sig == SIGHUP ? "hung up" : sh.abort_sig ==
+		    "%s (%s)", sh->abort_sig == SIGHUP ? "hung up" : sh->abort_sig ==
 		    SIGINT ? "interrupted" : "terminated", run->agent_name,
 		    run->agent_id);
 		goto out;
@@ -363,8 +433,18 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 	case CLIENT_RUN_ABORT_WRITE:
 		r = cmd_failf("cannot write to the terminal: closed the session");
 		goto out;
+	case CLIENT_RUN_ABORT_COMMAND:
+		if (sh->detached != NULL) {
+			fprintf(stderr, "porthole: detached: the shell runs on on %s "
+			    "(%s) as session %s; take it up again with: porthole "
+			    "attach %.12s\n", run->agent_name, run->agent_id,
+			    sh->detached, sh->detached);
+			r = 0;
+			goto out;
+		}
+		r = cmd_failf("internal error: the session was closed");
+		goto out;
 	case CLIENT_RUN_ABORT_OVERFLOW:
-	case CLIENT_RUN_ABORT_COMMAND:	/* not used here */
 		r = cmd_failf("internal error: the session was closed");
 		goto out;
 	case CLIENT_RUN_RUNNING:
@@ -380,20 +460,50 @@ cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
 out:
 	shell_tty_restore();
 	client_run_free(run);
+	free(sh->detached);
 	return r;
+}
+
+static int
+cmd_shell_exec(struct client_conf *conf, int argc, char **argv)
+{
+	struct shell	sh;
+	const char	*target;
+	int		r;
+
+	memset(&sh, 0, sizeof sh);
+	sh.line_start = 1;
+	if ((r = client_run_parse(&sh.run, &cmd_shell_entry, conf, argc, argv, NULL,
+	    NULL, &target, &sh.argc, &sh.argv)) != 0)
+		return r;
+	return shell_run(&sh, conf, target);
+}
+
+int
+cmd_shell_attach(struct client_conf *conf, const char *agent, const char *id)
+{
+	struct shell	sh;
+
+	memset(&sh, 0, sizeof sh);
+	sh.line_start = 1;
+	sh.attach = id;
+	return shell_run(&sh, conf, agent);
 }
 
 const struct cmd_entry cmd_shell_entry = {
 	.name = "shell",
 	.alias = "sh",
 	.usage = "[--pid PID|--container NAME] TARGET [-- CMD [ARG...]]",
-	.about = "an interactive terminal on an agent (~. disconnects, ~? helps)",
+	.about = "an interactive terminal on an agent (~. disconnects, ~d detaches, ~? helps)",
 	.exec = cmd_shell_exec,
 	.flags = CMD_TARGET,
 	.description = "A terminal on the agent TARGET names, as ssh gives one: "
 	    "the agent's shell (or CMD) runs on a pty sized as your terminal, "
 	    "and your terminal is in raw mode, so Ctrl-C, Ctrl-Z and Ctrl-\\ "
-	    "reach the remote program. After a newline, ~. disconnects, ~? lists "
+	    "reach the remote program. After a newline, ~. disconnects, ~d "
+	    "detaches (the shell runs on on the agent, its latest output kept; "
+	    "porthole sessions lists it and porthole attach takes it up again, "
+	    "within the agent's PORTHOLE_DETACH_TTL, 1h by default), ~? lists "
 	    "the escapes and ~~ sends one ~. With stdin not a terminal there is "
 	    "no pty and no escapes (as ssh -T). The status is the remote "
 	    "program's.",

@@ -35,6 +35,8 @@ const struct cmd_entry *cmd_table[] = {
 	&cmd_artifacts_entry,
 	&cmd_watch_entry,
 	&cmd_shell_entry,
+	&cmd_sessions_entry,
+	&cmd_attach_entry,
 	&cmd_console_entry,
 	&cmd_context_entry,
 	&cmd_entry_token,

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "porthole/help.h"
 
 struct client_conf;
@@ -81,6 +83,8 @@ extern const struct cmd_entry cmd_dump_entry;
 extern const struct cmd_entry cmd_artifacts_entry;
 extern const struct cmd_entry cmd_watch_entry;
 extern const struct cmd_entry cmd_shell_entry;
+extern const struct cmd_entry cmd_sessions_entry;
+extern const struct cmd_entry cmd_attach_entry;
 extern const struct cmd_entry cmd_console_entry;
 extern const struct cmd_entry cmd_context_entry;
 extern const struct cmd_entry cmd_version_entry;
@@ -97,6 +101,17 @@ extern const struct cmd_entry *cmd_table[];
  * needs no relay settings; argv[0] == "token".  cmd.c's entry calls it.
  */
 int	cmd_token_main(int argc, char **argv);
+
+/*
+ * The caller's sessions on the agents target matches (NULL: every agent
+ * that serves the listing), each with its agent: a new array, or NULL with
+ * the exit status in *status.  An agent that failed sets *status to 255
+ * (said on stderr unless quiet).  cmd-sessions.c.
+ */
+json_t	*cmd_sessions_fetch(struct client_conf *conf, const char *target,
+		    int quiet, int *status);
+/* porthole attach: the shell's terminal over an `attach` open (cmd-shell.c). */
+int	cmd_shell_attach(struct client_conf *conf, const char *agent, const char *id);
 /* "porthole token revoke ..." (cmd-token-revoke.c); argv[0] == "revoke". */
 int	cmd_token_revoke(struct client_conf *conf, int argc, char **argv);
 

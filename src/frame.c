@@ -45,6 +45,7 @@ static const char *ctl_names[PH_CTL_COUNT] = {
 	[PH_CTL_REVOKED] = "revoked",
 	[PH_CTL_RESUME] = "resume",
 	[PH_CTL_RESUME_PROOF] = "resume_proof",
+	[PH_CTL_DETACH] = "detach",
 };
 
 static const char *frame_names[PH_FRAME_TYPE_COUNT] = {
@@ -147,7 +148,18 @@ static const struct ph_op_member s_report[] = {
 	STR("dest", 0, 1, 300), STR("address", 0, 0, 64),
 	INT("bytes_out", 0, 0, INT64_MAX), INT("bytes_in", 0, 0, INT64_MAX),
 	INT("duration_ms", 0, 0, INT64_MAX), STR("outcome", 0, 1, 32),
-	STR("error", 0, 0, 512), END
+	STR("error", 0, 0, 512),
+	STR("session", 0, PH_SID_LEN, PH_SID_LEN),	/* detach, attach: the shell's id */
+	END
+};
+
+/*
+ * detach (docs/protocol.md, "Detach and attach"): the client's asks the
+ * agent to keep the shell without it; the agent's answer names the id to
+ * attach it again with.
+ */
+static const struct ph_op_member s_detach[] = {
+	STR("session", 0, PH_SID_LEN, PH_SID_LEN), END
 };
 
 /* Revocations a relay pushes; the entries themselves: revlist.h (ph_revlist_add_json). */
@@ -180,6 +192,7 @@ static const struct ph_op_member *schemas[PH_CTL_COUNT] = {
 	[PH_CTL_REPORT] = s_report,
 	[PH_CTL_REVOKED] = s_revoked,
 	[PH_CTL_RESUME] = s_resume, [PH_CTL_RESUME_PROOF] = s_resume_proof,
+	[PH_CTL_DETACH] = s_detach,
 };
 
 const char *

@@ -58,6 +58,12 @@ static const struct ph_op_member ops_shell[] = {
 	M_END
 };
 static const struct ph_op_member ops_none[] = { M_END };
+/* attach: the detached shell's id (the agent's `sessions` lists it), the terminal. */
+static const struct ph_op_member ops_attach[] = {
+	M_STR("session", REQ, PH_SID_LEN, PH_SID_LEN),
+	M_STR("term", 0, 0, 64), M_INT("cols", 0, 0, 65535), M_INT("rows", 0, 0, 65535),
+	M_END
+};
 static const struct ph_op_member ops_cp[] = {
 	M_PID, M_CONTAINER,
 	M_BOOL("preserve"),	/* cp put -p */
@@ -108,7 +114,7 @@ static const struct ph_op_member ops_forward[] = {
 static const struct ph_op ops[] = {
 	{ "ls", "ls", PH_OPF_VIEWER, ops_none, 0, 0 },
 	{ "shell", "shell", PH_OPF_SESSION | PH_OPF_RECORDED, ops_shell,
-	  CLIENT_ANY | C(RESIZE) | C(EOF), AGENT_ANY },
+	  CLIENT_ANY | C(RESIZE) | C(EOF) | C(DETACH), AGENT_ANY | C(DETACH) },
 	{ "exec", "exec", PH_OPF_SESSION | PH_OPF_RECORDED, ops_exec,
 	  CLIENT_ANY | C(EOF), AGENT_ANY },
 	{ "ps", "ps", PH_OPF_SESSION | PH_OPF_VIEWER, ops_none,
@@ -130,6 +136,13 @@ static const struct ph_op ops[] = {
 	  CLIENT_ANY | C(EOF), AGENT_ANY | C(REPORT) },
 	/* The flight recorder's watches: argv is add OPTION..., ls, rm ID. */
 	{ "watch", "watch", PH_OPF_SESSION, ops_none, CLIENT_ANY, AGENT_ANY },
+	/*
+	 * Detach and attach (docs/protocol.md): the caller's sessions on an
+	 * agent, and a detached shell taken up again.  Both need shell's scope.
+	 */
+	{ "sessions", "shell", PH_OPF_SESSION, ops_none, CLIENT_ANY | C(EOF), AGENT_ANY },
+	{ "attach", "shell", PH_OPF_SESSION | PH_OPF_RECORDED, ops_attach,
+	  CLIENT_ANY | C(RESIZE) | C(EOF) | C(DETACH), AGENT_ANY | C(DETACH) },
 	/* The relay's artifact store: listing and reading need dump's scope. */
 	{ "artifacts.rm", "artifacts.rm", 0, ops_none, 0, 0 },
 	/* POST /v1/revoked (porthole token revoke): an admin's, never a default. */
@@ -222,6 +235,19 @@ ph_ops_scope_known(const char *s, size_t len)
 	return 0;
 }
 
+/* Does an operation before ops[i] have its scope? */
+static int
+ops_scope_earlier(size_t i)
+{
+	size_t	j;
+
+	for (j = 0; j < i; j++) {
+		if (strcmp(ops[j].scope, ops[i].scope) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 char *
 ph_ops_scope_list(int viewer)
 {
@@ -237,6 +263,8 @@ ph_ops_scope_list(int viewer)
 			continue;
 		if (ops[i].flags & PH_OPF_ADMIN)
 			continue;
+		if (ops_scope_earlier(i))
+			continue;	/* sessions, attach: shell's */
 		if (*out != '\0')
 			strcat(out, ",");
 		strcat(out, ops[i].scope);

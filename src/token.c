@@ -37,6 +37,7 @@
 #include <openssl/x509.h>
 
 #include "porthole/fwdpolicy.h"
+#include "porthole/ops.h"
 #include "porthole/token.h"
 #include "porthole/util.h"
 
@@ -834,11 +835,14 @@ ph_claims_free(struct ph_claims *c)
 int
 ph_claims_allows(const struct ph_claims *c, const char *op)
 {
-	char	**p;
+	const struct ph_op	*o = ph_ops_find(op);
+	char			**p;
 
 	if (c == NULL || op == NULL || c->kind != PH_TOKEN_CLIENT ||
 	    c->scope == NULL)
 		return 0;
+	if (o != NULL)
+		op = o->scope;	/* sessions and attach: shell's */
 	for (p = c->scope; *p != NULL; p++) {
 		if (strcmp(*p, op) == 0)
 			return 1;

@@ -139,6 +139,7 @@ enum ph_ctl {
 	PH_CTL_REVOKED,		/* relay -> agent: entries {"JTI": EXP, ...} to add */
 	PH_CTL_RESUME,		/* client -> relay -> agent: sid, challenge (resume a sealed session) */
 	PH_CTL_RESUME_PROOF,	/* client <-> agent, clear: received, proof, challenge */
+	PH_CTL_DETACH,		/* client -> agent: detach the shell; agent -> client: detached, session */
 	PH_CTL_COUNT
 };
 

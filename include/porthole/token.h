@@ -125,7 +125,7 @@ void		 ph_claims_free(struct ph_claims *c);
 int		 ph_token_decode(const char *token, json_t **header, json_t **claims,
 		    char **cause);
 
-/* Does the token's scope include op? */
+/* Does the token's scope include op's (ops.h: sessions and attach take shell's)? */
 int		 ph_claims_allows(const struct ph_claims *c, const char *op);
 
 /*

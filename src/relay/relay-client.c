@@ -763,11 +763,14 @@ relay_client_copy(struct relay_sessions *ss, struct relay_session *s,
 /*
  * The agent's `report` of one forwarded connection: audited as
  * `forward_stream` with the session's sid, agent and sub (the relay's,
- * not the agent's word), never passed to the client.  Returns 1: dropped.
+ * not the agent's word), never passed to the client; a shell detached or
+ * attached again (kind detach, attach) as `session_detached` or
+ * `session_attached`.  Returns 1: dropped.
  */
 static int
 relay_client_report(struct relay_session *s, json_t *report)
 {
+	const char *kind;
 	json_t *o;
 
 	if ((o = json_deep_copy(report)) == NULL)
@@ -776,8 +779,10 @@ relay_client_report(struct relay_session *s, json_t *report)
 	json_object_set_new(o, "sid", json_string(s->sid));
 	json_object_set_new(o, "agent", json_string(s->agent_id));
 	json_object_set_new(o, "sub", json_string(s->sub));
-	relay_audit(strcmp(json_string_value(json_object_get(report, "kind")),
-	    "forward") == 0 ? "forward_stream" : "agent_report", o);
+	kind = json_string_value(json_object_get(report, "kind"));
+	relay_audit(strcmp(kind, "forward") == 0 ? "forward_stream" :
+	    strcmp(kind, "detach") == 0 ? "session_detached" :
+	    strcmp(kind, "attach") == 0 ? "session_attached" : "agent_report", o);
 	return 1;
 }
 
