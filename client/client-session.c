@@ -443,6 +443,27 @@ session_tty_say(const char *fmt, ...)
 	fputs(raw ? "\r\n" : "\n", stderr);
 }
 
+/*
+ * Whether the seal's warning about agent ID was said already in this process
+ * (an attach's listing and its session, a fan-out's retries): once is enough.
+ * Bounded: past 64 agents each warning is said again.
+ */
+static int
+session_warned(const char *id)
+{
+	static char	*seen[64];
+	size_t		 i;
+
+	if (id == NULL)
+		return 0;
+	for (i = 0; i < sizeof seen / sizeof seen[0] && seen[i] != NULL; i++)
+		if (strcmp(seen[i], id) == 0)
+			return 1;
+	if (i < sizeof seen / sizeof seen[0])
+		seen[i] = strdup(id);	/* kept for the process's life */
+	return 0;
+}
+
 /* SEAL_AWAIT: the agent's clear `seal` keys the session. */
 static void
 session_seal_keyed(struct client_session *s, const struct ph_frame *f)
@@ -455,7 +476,7 @@ session_seal_keyed(struct client_session *s, const struct ph_frame *f)
 		free(cause);
 		return;
 	}
-	if (warn != NULL)
+	if (warn != NULL && !session_warned(s->agent_id))
 		session_tty_say("%s", warn);
 	free(warn);
 	if (json_is_true(json_object_get(f->json, "resume")) && s->resume_ms > 0 &&

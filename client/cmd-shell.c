@@ -435,7 +435,7 @@ shell_run(struct shell *sh, struct client_conf *conf, const char *target)
 		goto out;
 	case CLIENT_RUN_ABORT_COMMAND:
 		if (sh->detached != NULL) {
-			fprintf(stderr, "porthole: detached: the shell runs on on %s "
+			fprintf(stderr, "porthole: detached: the shell goes on running on %s "
 			    "(%s) as session %s; take it up again with: porthole "
 			    "attach %.12s\n", run->agent_name, run->agent_id,
 			    sh->detached, sh->detached);
@@ -501,7 +501,7 @@ const struct cmd_entry cmd_shell_entry = {
 	    "the agent's shell (or CMD) runs on a pty sized as your terminal, "
 	    "and your terminal is in raw mode, so Ctrl-C, Ctrl-Z and Ctrl-\\ "
 	    "reach the remote program. After a newline, ~. disconnects, ~d "
-	    "detaches (the shell runs on on the agent, its latest output kept; "
+	    "detaches (the shell goes on running on the agent, its latest output kept; "
 	    "porthole sessions lists it and porthole attach takes it up again, "
 	    "within the agent's PORTHOLE_DETACH_TTL, 1h by default), ~? lists "
 	    "the escapes and ~~ sends one ~. With stdin not a terminal there is "
