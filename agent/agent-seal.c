@@ -282,6 +282,35 @@ agent_seal_pump(struct agent_session *s)
 	return 0;
 }
 
+int
+agent_seal_unacked_out(struct agent_session *s, agent_seal_out_fn fn, void *arg)
+{
+	struct agent_seal		*as = s->sealed;
+	const struct ph_resume_msg	*m;
+	struct ph_seal_rec		 rec;
+	char				*why = NULL;
+	int				 n = 0;
+
+	if (!agent_seal_resumes(s))
+		return 0;
+	for (m = as->rs.head; m != NULL; m = m->link) {
+		if (ph_seal_reopen(as->seal, m->data, m->len, as->in, sizeof as->in,
+		    &rec, &why) != 0) {
+			ph_warn("session %.8s: a kept record: %s", s->sid, why);
+			free(why);
+			why = NULL;
+			continue;
+		}
+		if (rec.kind == PH_SEAL_DATA && rec.len > 1 &&
+		    (rec.frame[0] == PH_FRAME_STDOUT || rec.frame[0] == PH_FRAME_STDERR)) {
+			fn(arg, rec.frame + 1, rec.len - 1);
+			n++;
+		}
+		OPENSSL_cleanse(as->in, rec.len);
+	}
+	return n;
+}
+
 /* A record just sealed (as->rec, len): kept for resume, or queued. */
 static int
 agent_seal_out(struct agent_session *s, size_t len, char **cause)

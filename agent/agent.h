@@ -364,6 +364,13 @@ void	agent_seal_peek_ack(struct agent_session *s, const uint8_t *msg, size_t len
 int	agent_seal_proof(struct agent_session *s, const uint8_t *challenge, char **cause);
 int	agent_seal_check(struct agent_session *s, const json_t *proof, const char **code,
 	    int *close_code, char **cause);
+/*
+ * The output (STDOUT, STDERR) of the records the client has not
+ * acknowledged, oldest first, to fn: what a client that is gone missed,
+ * for the attach that takes its session over.  Returns how many frames.
+ */
+typedef void (*agent_seal_out_fn)(void *arg, const uint8_t *p, size_t n);
+int	agent_seal_unacked_out(struct agent_session *s, agent_seal_out_fn fn, void *arg);
 /* agent-session.c: the relay's `resume` for a held session. */
 void	agent_session_resume(struct agent *a, json_t *msg);
 
@@ -374,8 +381,9 @@ void	agent_session_resume(struct agent *a, json_t *msg);
  * channel), its output kept in a ring of the last AGENT_DETACH_RING bytes,
  * for detach_ttl_ms.  agent_detach_keep: output of such a session (always
  * 0).  agent_detach_exited: its program ended (the exit logged, taken).
- * agent_detach_take: the detached shell called id for sub, or NULL with
- * *cause (malloc'd) and *code, *close_code set.  agent_detach_attach: move
+ * agent_detach_take: the detached shell called id for sub (a held one is
+ * taken over: detached first), or NULL with *cause (malloc'd) and *code,
+ * *close_code set.  agent_detach_attach: move
  * it to session s (attach), sending what the ring holds.
  * agent_detach_free: a detached session is freed.
  */

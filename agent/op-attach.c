@@ -7,7 +7,8 @@
  * session is sealed with new keys.  It names the shell by `session` (the
  * id `sessions` lists); the agent gives it only to the token subject that
  * detached it (another one hears there is no such session), and only
- * while it is detached (a live or held one is refused: conflict).  The
+ * while it is detached or held for a client that is gone (agent-detach.c
+ * takes a held one over; a live one is refused: conflict).  The
  * session then is the shell's (op-shell.c serves the rest): `ready` with
  * its pid, the output kept while detached, and the pty sized for the new
  * terminal so that the program redraws.

@@ -153,6 +153,18 @@ client_exit_line(const struct client_end *e, const char *tail, int *status)
 	char		*what, *line;
 
 	*status = CMD_EXIT_FAIL;
+	/*
+	 * attach's refusals (no such shell, live elsewhere, not a shell) are
+	 * the agent's whole sentence: the rows' hints are other operations'.
+	 */
+	if (e->err_code != NULL && e->op != NULL && strcmp(e->op, "attach") == 0 &&
+	    e->err_message != NULL && *e->err_message != '\0' &&
+	    (strcmp(e->err_code, PH_ERR_RESUME) == 0 ||
+	    strcmp(e->err_code, PH_ERR_CONFLICT) == 0 ||
+	    strcmp(e->err_code, PH_ERR_UNSUPPORTED) == 0))
+		return ph_asprintf("cannot attach on %s (%s): %s", e->agent_name != NULL ?
+		    e->agent_name : "the agent", e->agent_id != NULL ? e->agent_id : "?",
+		    e->err_message);
 	if (e->err_code != NULL) {
 		row = client_exit_row_err(e->err_code);
 		msg = e->err_message;

@@ -10,9 +10,11 @@
  * `attach` open: a new signed open with a fresh key
  * share, since this process has none of the detached session's keys.  The
  * agent gives the shell only to the token subject that detached it and
- * only while it is detached (a session live elsewhere is refused: detach
- * it there first), sends the output it kept, and resizes the pty to this
- * terminal so that the program redraws.
+ * only while it is detached, or held for a CLI that is gone (its
+ * connection dropped: the agent takes it over); a session live elsewhere
+ * is refused (detach it there first).  It sends the output it kept (for a
+ * held one, what the gone CLI never acknowledged, then what came since),
+ * and resizes the pty to this terminal so that the program redraws.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +35,10 @@
 static char *
 attach_list(json_t *m)
 {
-	json_t	*v;
-	size_t	 i;
-	char	*out = NULL, *name, *next;
+	json_t		*v;
+	size_t		 i;
+	const char	*state;
+	char		*out = NULL, *name, *next;
 
 	json_array_foreach(m, i, v) {
 		if (i == ATTACH_LIST_MAX) {
@@ -45,11 +48,12 @@ attach_list(json_t *m)
 		}
 		name = client_printable(client_agent_str(json_object_get(v, "agent"),
 		    "name"));
+		state = json_string_value(json_object_get(v, "state"));
 		next = ph_asprintf("%s%s%s on %s (%s)", out != NULL ? out : "",
 		    out != NULL ? ", " : "", json_string_value(json_object_get(v, "id")),
-		    name != NULL ? name : "?", json_is_string(json_object_get(v,
-		    "state")) && strcmp(json_string_value(json_object_get(v, "state")),
-		    "detached") == 0 ? "detached" : "not detached");
+		    name != NULL ? name : "?", state != NULL &&
+		    (strcmp(state, "detached") == 0 || strcmp(state, "held") == 0) ?
+		    (state[0] == 'd' ? "detached" : "held") : "live");
 		free(name);
 		free(out);
 		if ((out = next) == NULL)
@@ -131,20 +135,25 @@ const struct cmd_entry cmd_attach_entry = {
 	.name = "attach",
 	.alias = NULL,
 	.usage = "[TARGET] SID|PREFIX",
-	.about = "take up a shell detached with ~d again",
+	.about = "take up a shell detached with ~d, or left by a CLI that died, again",
 	.exec = cmd_attach_exec,
 	.flags = CMD_NO_CONSOLE,
-	.description = "Take up again, in this terminal, a shell left with ~d: "
+	.description = "Take up again, in this terminal, a shell left with ~d, "
+	    "or one held for a CLI that died (state held in porthole sessions: "
+	    "its laptop crashed, its terminal closed, it was killed): "
 	    "SID is its id as porthole sessions lists it, or a prefix of it (4 "
 	    "hex digits at least) that matches one session of yours (several "
 	    "are refused and listed); TARGET narrows the agents asked (with "
 	    "the whole id, only that agent is asked, at once). The "
-	    "agent sends the output it kept while the shell was detached (its "
-	    "last 64 KiB) and resizes the shell's terminal to yours, so that "
-	    "full-screen programs redraw. Only the token subject that detached "
-	    "a shell may attach it, and only while it is detached: a session "
-	    "attached elsewhere is refused (detach it there first), never taken "
-	    "over. ~d detaches again; the status is the remote program's, as in "
-	    "shell.",
+	    "agent sends the output it kept meanwhile (its last 64 KiB; for a "
+	    "held shell, from what the dead CLI never acknowledged) and resizes "
+	    "the shell's terminal to yours, so that full-screen programs redraw. "
+	    "Only the token subject that started a shell may attach it; a "
+	    "session attached elsewhere, with its connection up, is refused "
+	    "(detach it there first), never taken over, and so are sessions "
+	    "that are not shells on a terminal (exec, cp: only their own CLI "
+	    "resumes them). A CLI whose held shell was taken over cannot resume "
+	    "it any more. ~d detaches again; the status is the remote "
+	    "program's, as in shell.",
 	.options = NULL,
 };

@@ -360,9 +360,11 @@ static const char shell_held[] = "nobody could tell the agent, so its shell "
 
 /* The one line for a session that ended without `exit`; malloc'd. */
 static char *
-shell_failure(struct client_run *r)
+shell_failure(struct shell *sh)
 {
-	return client_run_failure(r, "shell", "the shell is gone");
+	/* attach's refusals are said as the agent's own (client-exit.c) */
+	return client_run_failure(&sh->run, sh->attach != NULL ? "attach" : "shell",
+	    "the shell is gone");
 }
 
 /* The terminal's session on target, once parsed; frees the run. */
@@ -456,7 +458,7 @@ shell_run(struct shell *sh, struct client_conf *conf, const char *target)
 		r = run->status;
 		goto out;
 	}
-	r = cmd_fail(shell_failure(run));
+	r = cmd_fail(shell_failure(sh));
 out:
 	shell_tty_restore();
 	client_run_free(run);

@@ -789,6 +789,40 @@ ph_seal_open(struct ph_seal *s, const uint8_t *msg, size_t len, uint8_t *plain,
 	return 0;
 }
 
+int
+ph_seal_reopen(struct ph_seal *s, const uint8_t *msg, size_t len, uint8_t *plain,
+    size_t cap, struct ph_seal_rec *rec, char **cause)
+{
+	struct ph_seal_env	 env;
+	uint8_t			 nonce[PH_SEAL_NONCE_LEN];
+	int			 r;
+
+	memset(rec, 0, sizeof *rec);
+	if (ph_seal_envelope(msg, len, &env, cause) != 0)
+		return -1;
+	if (cap < env.sealed) {
+		*cause = ph_asprintf("no room to open a sealed record of %zu "
+		    "bytes", env.sealed);
+		return -1;
+	}
+	ph_seal_nonce(env.seq, nonce);
+	/* The sending context opens too (aead_seal sets it to seal again). */
+	r = aead_open(s->tx, nonce, msg, PH_SEAL_HEADER_LEN,
+	    msg + PH_SEAL_HEADER_LEN, env.sealed, plain);
+	if (r != 0) {
+		*cause = ph_asprintf("sealed record %llu does not open with this "
+		    "end's key", (unsigned long long)env.seq);
+		return -1;
+	}
+	rec->kind = env.kind;
+	rec->seq = env.seq;
+	rec->off = env.off;
+	rec->ack = env.ack;
+	rec->frame = env.sealed > 0 ? plain : NULL;
+	rec->len = env.sealed;
+	return 0;
+}
+
 /* ---- Resume proofs ---- */
 
 int

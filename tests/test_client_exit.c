@@ -149,3 +149,31 @@ Test(client_exit, every_row_says_what_and_fails)
 		free(line);
 	}
 }
+
+/* attach's refusals are the agent's words, not another operation's hint. */
+Test(client_exit, attach_refusals_say_the_agents_words)
+{
+	struct client_end e = { "attach", "web-1", "abc", PH_ERR_CONFLICT,
+	    "session 12ab is attached elsewhere: detach it there first (~d)",
+	    PH_CLOSE_CONFLICT, NULL, NULL };
+	char	*line;
+	int	 status;
+
+	line = client_exit_line(&e, NULL, &status);
+	cr_assert_str_eq(line, "cannot attach on web-1 (abc): session 12ab is "
+	    "attached elsewhere: detach it there first (~d)");
+	cr_assert_eq(status, 255);
+	free(line);
+	e.err_code = PH_ERR_UNSUPPORTED;
+	e.err_message = "session 12ab runs 'exec', not a shell on a terminal";
+	line = client_exit_line(&e, NULL, &status);
+	cr_assert_null(strstr(line, "upgrade the agent"), "%s", line);
+	cr_assert_not_null(strstr(line, "runs 'exec'"), "%s", line);
+	free(line);
+	/* Another operation's conflict keeps its row. */
+	e.op = "exec";
+	e.err_code = PH_ERR_CONFLICT;
+	line = client_exit_line(&e, NULL, &status);
+	cr_assert_not_null(strstr(line, "give each agent its own id"), "%s", line);
+	free(line);
+}

@@ -511,6 +511,61 @@ Test(seal, round_trip_both_ways)
 	pair_free(&p);
 }
 
+/*
+ * A record kept for a resume opens again at the end that sealed it (the
+ * agent hands a dead client's unacknowledged output to an attach), in any
+ * order and as often as asked, without moving either stream; the other
+ * end's records, or an altered one, do not open so.
+ */
+Test(seal, reopen_own_records)
+{
+	struct pair		 p;
+	uint8_t			 r0[PH_SEAL_RECORD_MAX], r1[PH_SEAL_RECORD_MAX];
+	uint8_t			 c0[PH_SEAL_RECORD_MAX], plain[PH_SEAL_RECORD_MAX];
+	struct ph_seal_rec	 r;
+	size_t			 n0, n1, nc;
+	char			*cause = NULL;
+	int			 i;
+
+	pair_make(&p, NULL, NULL, vec_sid);
+	n0 = seal_frame(p.agent, PH_FRAME_STDOUT, "first", 0, r0);
+	n1 = seal_frame(p.agent, PH_FRAME_STDERR, "second", 0, r1);
+	nc = seal_frame(p.client, PH_FRAME_STDIN, "typed", 0, c0);
+	for (i = 0; i < 2; i++) {
+		cr_assert_eq(ph_seal_reopen(p.agent, r1, n1, plain, sizeof plain, &r,
+		    &cause), 0, "%s", cause);
+		cr_assert_eq(r.seq, 1);
+		cr_assert_eq(r.off, n0);
+		cr_assert_eq(r.len, 7);
+		cr_assert_eq(r.frame[0], PH_FRAME_STDERR);
+		cr_assert_arr_eq(r.frame + 1, "second", 6);
+		cr_assert_eq(ph_seal_reopen(p.agent, r0, n0, plain, sizeof plain, &r,
+		    &cause), 0, "%s", cause);
+		cr_assert_eq(r.seq, 0);
+		cr_assert_arr_eq(r.frame + 1, "first", 5);
+	}
+	cr_assert_eq(ph_seal_sent(p.agent), n0 + n1);
+	cr_assert_eq(ph_seal_received(p.agent), 0);
+	/* Sealing goes on where it was, and the client opens it all in order. */
+	open_ok(p.client, r0, n0, PH_FRAME_STDOUT, "first");
+	open_ok(p.client, r1, n1, PH_FRAME_STDERR, "second");
+	n0 = seal_frame(p.agent, PH_FRAME_STDOUT, "third", 0, r0);
+	open_ok(p.client, r0, n0, PH_FRAME_STDOUT, "third");
+	open_ok(p.agent, c0, nc, PH_FRAME_STDIN, "typed");
+	/* The client's record is not the agent's own; an altered one fails. */
+	cr_assert_eq(ph_seal_reopen(p.agent, c0, nc, plain, sizeof plain, &r,
+	    &cause), -1);
+	assert_cause(cause, "does not open with this end's key");
+	r0[PH_SEAL_HEADER_LEN] ^= 1;
+	cr_assert_eq(ph_seal_reopen(p.agent, r0, n0, plain, sizeof plain, &r,
+	    &cause), -1);
+	assert_cause(cause, "does not open");
+	cr_assert_eq(ph_seal_reopen(p.agent, r0, 3, plain, sizeof plain, &r,
+	    &cause), -1);
+	assert_cause(cause, "shorter than");
+	pair_free(&p);
+}
+
 /* ---- Tampering: what a relay that is taken over can try ---- */
 
 /* A fresh session and the client's first two records, r0 and r1. */

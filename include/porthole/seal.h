@@ -243,6 +243,16 @@ struct ph_seal_rec {
 int		 ph_seal_open(struct ph_seal *s, const uint8_t *msg, size_t len,
 		    uint8_t *plain, size_t cap, struct ph_seal_rec *rec, char **cause);
 
+/*
+ * Open again a record this end sealed itself (one kept for a resume), into
+ * plain as ph_seal_open does, with this end's sending key: its tag is
+ * checked, nothing else (no sequence, no offset), and the stream's state
+ * does not change.  The agent reads so what a client that is gone never
+ * acknowledged, to hand it to the one that takes the session over.
+ */
+int		 ph_seal_reopen(struct ph_seal *s, const uint8_t *msg, size_t len,
+		    uint8_t *plain, size_t cap, struct ph_seal_rec *rec, char **cause);
+
 /* The offsets of this end: next to send, received so far (both in bytes). */
 uint64_t	 ph_seal_sent(const struct ph_seal *s);
 uint64_t	 ph_seal_received(const struct ph_seal *s);
