@@ -39,7 +39,8 @@ P=h1
 pane() { tm capture-pane -p -J -t "$P" -S -1000; }
 pane_has() { pane | grep -qF -- "$1"; }
 type_line() { tm send-keys -t "$P" -l "$1"; tm send-keys -t "$P" Enter; }
-line_at() { pane | grep -qx -- "$1"; }
+# line_at TEXT: a line of TEXT alone, or after the shell's prompt
+line_at() { pane | grep -qE -- "^(# )?$1\$"; }
 remote_pid() { pane | sed -n "s/.*PID \([0-9][0-9]*\) $1.*/\1/p" | head -1; }
 state_of() { ph sessions e2e-atth --json 2>/dev/null | grep -q "\"id\": *\"$1\"[^}]*\"state\": *\"$2\""; }
 
