@@ -137,7 +137,7 @@ const struct cmd_entry cmd_attach_entry = {
 	.usage = "[TARGET] SID|PREFIX",
 	.about = "take up a shell detached with ~d, or left by a CLI that died, again",
 	.exec = cmd_attach_exec,
-	.flags = CMD_NO_CONSOLE,
+	.flags = 0,	/* in the console too, as shell: ~d returns to its prompt */
 	.description = "Take up again, in this terminal, a shell left with ~d, "
 	    "or one held for a CLI that died (state held in porthole sessions: "
 	    "its laptop crashed, its terminal closed, it was killed): "

@@ -10,7 +10,9 @@
 #    no one was attached;
 #  - the relay audits the attach with held true; the agent logs it;
 #  - a held exec is refused (only shells are attached), and stays held;
-#  - a shell live in another terminal is still refused.
+#  - a shell live in another terminal is still refused;
+#  - `attach` runs inside `porthole console` too, and ~d returns to its
+#    prompt.
 . "$(dirname "$0")/lib.sh"
 
 use_tmux atth
@@ -123,6 +125,37 @@ P=h2
 type_line 'echo STILL$((3))HERE'
 check "the attached shell is still there" wait_for 20 pane_has STILL3HERE
 
+# In the console: attach, then ~d back to its prompt, which goes on.
+tm send-keys -t h2 -l '~d'
+check "~d in the attached shell ends its CLI" wait_for 20 test -f "$T/h2.status"
+eq "~d exits 0" "$(cat "$T/h2.status" 2>/dev/null)" 0
+rm -f "$T/h2.status"
+cat >"$T/console.sh" <<CON
+export PORTHOLE_RELAY='$PORTHOLE_RELAY' PORTHOLE_CA='$PORTHOLE_CA'
+export PORTHOLE_TOKEN='$PORTHOLE_TOKEN' PORTHOLE_KEY='$PORTHOLE_KEY' TERM=screen
+export XDG_STATE_HOME='$T/xdg' HOME='$T'
+'$CLI_BIN' console; echo \$? >'$T/c1.status'
+exec sleep 100000
+CON
+P=c1
+tm new-session -d -s c1 -x 100 -y 40 "bash $T/console.sh"
+check "the console is up" wait_for 30 pane_has "porthole>"
+type_line "attach ${sid:0:8}"
+type_line 'echo PID $$ X=$X C$((1))IP'
+check "attach in the console: the shell answers" wait_for 20 pane_has "C1IP"
+eq "attach in the console: the same shell pid" "$(remote_pid "X=held42 C1IP")" "$pid1"
+tm send-keys -t c1 -l '~d'
+check "~d returns to the console's prompt" wait_for 20 sh -c "tmux -L '$TSOCK' -f /dev/null capture-pane -p -t c1 | sed '/^ *\$/d' | tail -1 | grep -q '^porthole> *\$'"
+type_line 'exit'
+check "the console ends" wait_for 20 test -f "$T/c1.status"
+eq "the console exits 0" "$(cat "$T/c1.status" 2>/dev/null)" 0
+
+# Attached once more in a terminal, the shell ends there.
+P=h2
+tm kill-session -t h2
+tm new-session -d -s h2 -x 90 -y 30 "$T/run.sh h2 attach $sid"
+type_line 'echo PID $$ H$((4))IP'
+check "attached again" wait_for 20 pane_has H4IP
 : >"$T/stop"
 type_line 'exit 7'
 check "the attached shell ends" wait_for 20 test -f "$T/h2.status"
@@ -133,6 +166,6 @@ wait "$agent1"; eq "the agent stops with 0" $? 0
 check "no sanitizer report from the agent" sh -c "! grep -q 'Sanitizer\|runtime error' '$T/agent-e2e-atth.err'"
 
 if [ $fails -gt 0 ] || [ "${SHOW_PANE:-0}" = 1 ]; then
-	for P in h1 h2 h3 e1; do pane | sed "s/^/# pane $P: /"; done
+	for P in h1 h2 h3 e1 c1; do pane | sed "s/^/# pane $P: /"; done
 fi
 finish
