@@ -257,13 +257,14 @@ agent_detach_take(struct agent *a, const char *id, const char *sub, const char *
 			    id);
 			return NULL;
 		}
-		/* Live, or its client resuming it right now: not taken over. */
+		/* Live, its client resuming it right now, or ending: not taken. */
 		*code = PH_ERR_CONFLICT;
 		*close_code = PH_CLOSE_CONFLICT;
 		*cause = ph_asprintf("session %s is %s", id, s->resuming ?
 		    "being resumed by its client right now (its connection dropped "
-		    "and came back): detach it there (~d)" :
-		    "attached elsewhere: detach it there first (~d)");
+		    "and came back): detach it there (~d)" : s->chan.wsi != NULL ?
+		    "attached elsewhere: detach it there first (~d)" :
+		    "ending (it failed): try again to see whether it is gone");
 		return NULL;
 	}
 	/* Another subject's sessions are not there, for this one. */

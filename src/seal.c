@@ -719,6 +719,19 @@ ph_seal_frame(struct ph_seal *s, uint8_t type, const uint8_t *payload, size_t n,
 	    out_len, cause);
 }
 
+/* The record opened into plain, as its envelope says. */
+static void
+seal_rec_fill(struct ph_seal_rec *rec, const struct ph_seal_env *env,
+    const uint8_t *plain)
+{
+	rec->kind = env->kind;
+	rec->seq = env->seq;
+	rec->off = env->off;
+	rec->ack = env->ack;
+	rec->frame = env->sealed > 0 ? plain : NULL;
+	rec->len = env->sealed;
+}
+
 int
 ph_seal_open(struct ph_seal *s, const uint8_t *msg, size_t len, uint8_t *plain,
     size_t cap, struct ph_seal_rec *rec, char **cause)
@@ -780,12 +793,7 @@ ph_seal_open(struct ph_seal *s, const uint8_t *msg, size_t len, uint8_t *plain,
 	s->rx_off += len;
 	if (env.kind == PH_SEAL_CLOSE)
 		s->rx_closed = 1;
-	rec->kind = env.kind;
-	rec->seq = env.seq;
-	rec->off = env.off;
-	rec->ack = env.ack;
-	rec->frame = env.sealed > 0 ? plain : NULL;
-	rec->len = env.sealed;
+	seal_rec_fill(rec, &env, plain);
 	return 0;
 }
 
@@ -814,12 +822,7 @@ ph_seal_reopen(struct ph_seal *s, const uint8_t *msg, size_t len, uint8_t *plain
 		    "end's key", (unsigned long long)env.seq);
 		return -1;
 	}
-	rec->kind = env.kind;
-	rec->seq = env.seq;
-	rec->off = env.off;
-	rec->ack = env.ack;
-	rec->frame = env.sealed > 0 ? plain : NULL;
-	rec->len = env.sealed;
+	seal_rec_fill(rec, &env, plain);
 	return 0;
 }
 

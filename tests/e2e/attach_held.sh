@@ -16,6 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 
 use_tmux atth
+. "$(dirname "$0")/attach-lib.sh"
 export PORTHOLE_SHELL=/bin/sh
 export PORTHOLE_RESUME_TIMEOUT=5m
 start_relay
@@ -24,27 +25,9 @@ agent1=$AGENT_PID
 agent_id=$(ph ls --json | jq -r '.agents[] | select(.name == "e2e-atth") | .id')
 check "agent id known ($agent_id)" test -n "$agent_id"
 
-# run.sh NAME ARGS...: the CLI in the pane, its pid and its status kept.
-cat >"$T/run.sh" <<RUN
-#!/bin/bash
-export PORTHOLE_RELAY='$PORTHOLE_RELAY' PORTHOLE_CA='$PORTHOLE_CA'
-export PORTHOLE_TOKEN='$PORTHOLE_TOKEN' PORTHOLE_KEY='$PORTHOLE_KEY' TERM=screen
-n=\$1; shift
-"$CLI_BIN" "\$@" </dev/tty & p=\$!
-echo \$p >"$T/\$n.pid"
-wait \$p; echo \$? >"$T/\$n.status"
-exec sleep 100000
-RUN
-chmod +x "$T/run.sh"
+attach_run_sh
 
 P=h1
-pane() { tm capture-pane -p -J -t "$P" -S -1000; }
-pane_has() { pane | grep -qF -- "$1"; }
-type_line() { tm send-keys -t "$P" -l "$1"; tm send-keys -t "$P" Enter; }
-# line_at TEXT: a line of TEXT alone, or after the shell's prompt
-line_at() { pane | grep -qE -- "^(# )?$1\$"; }
-remote_pid() { pane | sed -n "s/.*PID \([0-9][0-9]*\) $1.*/\1/p" | head -1; }
-state_of() { ph sessions e2e-atth --json 2>/dev/null | grep -q "\"id\": *\"$1\"[^}]*\"state\": *\"$2\""; }
 
 tm new-session -d -s h1 -x 100 -y 40 "$T/run.sh h1 --resume 5m shell e2e-atth" \; set -g status off \; set -g history-limit 5000
 type_line 'export X=held$((6*7)); echo PID $$ H$((1))IP'
@@ -69,7 +52,7 @@ check "the line was written while the CLI was stopped" wait_for 20 test -f "$T/w
 sleep 1
 kill -KILL "$cli1"
 check "the CLI is gone" wait_for 20 test -f "$T/h1.status"
-check "the agent holds the session" wait_for 60 state_of "$sid" held
+check "the agent holds the session" wait_for 60 state_of e2e-atth "$sid" held
 log "at ${SECONDS}s"
 ph sessions >"$T/list" 2>&1
 sed 's/^/# sessions: /' "$T/list"
@@ -91,13 +74,13 @@ check "the exec is listed" wait_for 20 exec_listed
 esid=$(exec_id)
 kill -KILL "$execcli"
 wait "$execcli" 2>/dev/null
-check "the exec is held ($esid)" wait_for 60 state_of "$esid" held
+check "the exec is held ($esid)" wait_for 60 state_of e2e-atth "$esid" held
 P=e1
 tm new-session -d -s e1 -x 100 -y 40 "$T/run.sh e1 attach e2e-atth $esid"
 check "attach of a held exec ends" wait_for 20 test -f "$T/e1.status"
 eq "attach of a held exec exits 255" "$(cat "$T/e1.status" 2>/dev/null)" 255
 check "attach of a held exec: only shells" pane_has "cannot attach on e2e-atth ($agent_id): session $esid runs 'exec', not a shell on a terminal"
-check "the exec stays held" state_of "$esid" held
+check "the exec stays held" state_of e2e-atth "$esid" held
 log "at ${SECONDS}s"
 
 # A new process takes the held shell over.
@@ -108,7 +91,7 @@ check "attach shows what was written while no one was attached" wait_for 20 line
 type_line 'echo PID $$ X=$X H$((2))IP'
 check "attached shell answers" wait_for 20 pane_has H2IP
 eq "attach returns to the same shell pid" "$(remote_pid "X=held42 H2IP")" "$pid1"
-check "sessions: live again" state_of "$sid" live
+check "sessions: live again" state_of e2e-atth "$sid" live
 check "the relay audits the attach of a held session" grep -q "\"session_attached\".*\"session\":\"$sid\".*\"held\":true" "$T/relay.out"
 grep -h '"session_attached"' "$T/relay.out" | sed 's/^/# audit: /'
 check "the agent logs the takeover" grep -q "taken over by an attach" "$T/agent-e2e-atth.err"

@@ -12,6 +12,7 @@
 . "$(dirname "$0")/fleet-lib.sh"
 
 use_tmux flat
+. "$(dirname "$0")/attach-lib.sh"
 export PORTHOLE_SHELL=/bin/sh
 start_redis
 for n in 1 2; do start_fleet_relay "$n"; done
@@ -21,27 +22,9 @@ fleet_agent far PORTHOLE_RELAY="$R2" PORTHOLE_RESUME_TIMEOUT=5m
 export PORTHOLE_RELAY=$R1
 check "the agent of relay 2 is listed through relay 1" wait_for 30 agent_listed far
 
-# run.sh NAME ARGS...: the CLI in the pane (through relay 1), its pid and status kept.
-cat >"$T/run.sh" <<RUN
-#!/bin/bash
-export PORTHOLE_RELAY='$R1' PORTHOLE_CA='$PORTHOLE_CA'
-export PORTHOLE_TOKEN='$PORTHOLE_TOKEN' PORTHOLE_KEY='$PORTHOLE_KEY' TERM=screen
-n=\$1; shift
-"$CLI_BIN" "\$@" </dev/tty & p=\$!
-echo \$p >"$T/\$n.pid"
-wait \$p; echo \$? >"$T/\$n.status"
-exec sleep 100000
-RUN
-chmod +x "$T/run.sh"
+attach_run_sh
 
 P=f1
-pane() { tm capture-pane -p -J -t "$P" -S -1000; }
-pane_has() { pane | grep -qF -- "$1"; }
-# line_at TEXT: a line of TEXT alone, or after the shell's prompt
-line_at() { pane | grep -qE -- "^(# )?$1\$"; }
-type_line() { tm send-keys -t "$P" -l "$1"; tm send-keys -t "$P" Enter; }
-remote_pid() { pane | sed -n "s/.*PID \([0-9][0-9]*\) $1.*/\1/p" | head -1; }
-state_of() { ph sessions far --json 2>/dev/null | grep -q "\"id\": *\"$1\"[^}]*\"state\": *\"$2\""; }
 
 tm new-session -d -s f1 -x 100 -y 40 "$T/run.sh f1 --resume 5m shell far" \; set -g status off \; set -g history-limit 5000
 type_line 'export X=fleet$((6*7)); echo PID $$ F$((1))IP'
@@ -73,7 +56,7 @@ type_line "(while [ ! -e '$T/gate2' ]; do sleep 0.1; done; echo HE\$((0))LD; : >
 check "the attached shell took the line" wait_for 20 pane_has "gate2"
 kill -KILL "$(cat "$T/f2.pid")"
 check "the attaching CLI is gone" wait_for 20 test -f "$T/f2.status"
-check "the shell is held" wait_for 60 state_of "$sid" held
+check "the shell is held" wait_for 60 state_of far "$sid" held
 : >"$T/gate2"
 check "written while held" wait_for 20 test -f "$T/wrote2"
 P=f3
