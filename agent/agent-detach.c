@@ -311,6 +311,13 @@ agent_detach_attach(struct agent_session *h, struct agent_session *s)
 	agent_session_check(h);		/* nothing holds it now: freed */
 }
 
+int64_t
+agent_detach_taken_ms(const struct agent_session *h)
+{
+	return h->detach != NULL && h->detach->taken ? ph_mono_ms() -
+	    h->detach->since_ms : -1;
+}
+
 void
 agent_detach_free(struct agent_session *s)
 {

@@ -396,6 +396,8 @@ void	agent_detach_exited(struct agent_session *s, json_t *exit_msg);
 struct agent_session *agent_detach_take(struct agent *a, const char *id, const char *sub,
 	    const char **code, int *close_code, char **cause);
 void	agent_detach_attach(struct agent_session *d, struct agent_session *s);
+/* A holder that took a held shell over: ms since its client's channel went; else -1. */
+int64_t	agent_detach_taken_ms(const struct agent_session *h);
 void	agent_detach_free(struct agent_session *s);
 
 /* agent.c */

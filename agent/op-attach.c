@@ -52,8 +52,13 @@ attach_start(struct agent_session *s, json_t *open)
 		free(cause);
 		return -1;
 	}
-	if ((ready = ph_ctl_new(PH_CTL_READY)) != NULL)
+	if ((ready = ph_ctl_new(PH_CTL_READY)) != NULL) {
 		json_object_set_new(ready, "pid", json_integer(op_shell_pid(h)));
+		/* Taken over from a CLI that is gone: the new one says so. */
+		if (agent_detach_taken_ms(h) >= 0)
+			json_object_set_new(ready, "held_ms",
+			    json_integer(agent_detach_taken_ms(h)));
+	}
 	agent_session_send_ctl(s, ready);
 	agent_detach_attach(h, s);	/* s->op is shell's from here */
 	op_shell_redraw(s, (int)json_integer_value(ph_open_get(open, "cols")),

@@ -40,6 +40,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "porthole/duration.h"
 #include "porthole/frame.h"
 #include "porthole/protocol.h"
 #include "porthole/util.h"
@@ -332,7 +333,23 @@ shell_frame(void *arg, const struct ph_frame *f)
 {
 	struct shell	*sh = arg;
 	const char	*id;
+	char		*line, t[PH_DURATION_FMT_MAX];
+	json_int_t	 ms;
 
+	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_READY &&
+	    sh->attach != NULL && sh->tty &&
+	    json_is_integer(json_object_get(f->json, "held_ms"))) {
+		/* A held shell taken over: its old CLI cannot come back. */
+		ms = json_integer_value(json_object_get(f->json, "held_ms"));
+		line = ph_asprintf("porthole: took over shell %.12s, held since its "
+		    "CLI's connection dropped %s ago (that CLI cannot resume it "
+		    "now); what it missed follows\r\n", sh->attach,
+		    ph_duration_fmt(ms > 0 ? ms : 0, t, sizeof t));
+		if (line != NULL)
+			shell_local(sh, line);
+		free(line);
+		return 0;	/* the run's own handling too */
+	}
 	if (f->type != PH_FRAME_CONTROL || f->ctl != PH_CTL_DETACH)
 		return 0;
 	id = json_string_value(json_object_get(f->json, "session"));

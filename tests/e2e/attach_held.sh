@@ -86,6 +86,7 @@ log "at ${SECONDS}s"
 # A new process takes the held shell over.
 P=h2
 tm new-session -d -s h2 -x 90 -y 30 "$T/run.sh h2 --resume 5m attach ${sid:0:8}"
+check "attach says it took the held shell over" wait_for 20 pane_has "took over shell ${sid:0:12}, held since its CLI's connection dropped"
 check "attach shows what the dead CLI never acknowledged" wait_for 20 line_at UN0ACKED
 check "attach shows what was written while no one was attached" wait_for 20 line_at "LO0OP $c2"
 type_line 'echo PID $$ X=$X H$((2))IP'
@@ -127,6 +128,7 @@ type_line "attach ${sid:0:8}"
 type_line 'echo PID $$ X=$X C$((1))IP'
 check "attach in the console: the shell answers" wait_for 20 pane_has "C1IP"
 eq "attach in the console: the same shell pid" "$(remote_pid "X=held42 C1IP")" "$pid1"
+check "attach of a detached shell: no takeover said" sh -c "! tmux -L '$TSOCK' -f /dev/null capture-pane -p -t c1 -S -1000 | grep -q 'took over'"
 tm send-keys -t c1 -l '~d'
 check "~d returns to the console's prompt" wait_for 20 sh -c "tmux -L '$TSOCK' -f /dev/null capture-pane -p -t c1 | sed '/^ *\$/d' | tail -1 | grep -q '^porthole> *\$'"
 type_line 'exit'

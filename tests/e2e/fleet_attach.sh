@@ -61,6 +61,7 @@ check "the shell is held" wait_for 60 state_of far "$sid" held
 check "written while held" wait_for 20 test -f "$T/wrote2"
 P=f3
 tm new-session -d -s f3 -x 90 -y 30 "$T/run.sh f3 --resume 5m attach far $sid"
+check "attach of the held shell through relay 1 says it took it over" wait_for 20 pane_has "took over shell ${sid:0:12}"
 check "attach of the held shell through relay 1 shows what came meanwhile" wait_for 20 line_at HE0LD
 type_line 'echo PID $$ X=$X F$((3))IP'
 check "the shell answers again" wait_for 20 pane_has F3IP
