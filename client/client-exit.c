@@ -60,8 +60,9 @@ static const struct client_exit_row client_exit_table[] = {
 	/* The agent cannot resume the session (docs/protocol.md, "Resume"). */
 	{ PH_ERR_RESUME, 0, 1, 1,
 	  "the session with %A could not be resumed",
-	  "it ended on the agent (its resume timeout passed, or the agent "
-	  "restarted): run the command again", F },
+	  "it ended on the agent (its resume timeout passed, the agent "
+	  "restarted, or porthole attach took a shell over): run the command "
+	  "again", F },
 	{ PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, 1, 1,
 	  "%O on %A failed inside porthole", "run the command again", F },
 	{ PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, 1, 1, PROTO_BROKE,
