@@ -68,6 +68,7 @@ struct shell {
 	int			 abort_sig;
 	int			 abort_between;	/* ... while the relay was away */
 	const char		*attach;	/* attach: the detached shell's id */
+	int			 ready;		/* the agent's ready came */
 	int			 detach_due;	/* ~d typed: send `detach` */
 	int			 detaching;	/* `detach` sent: stdin no longer read */
 	char			*detached;	/* the agent's answer: the shell's id */
@@ -336,6 +337,8 @@ shell_frame(void *arg, const struct ph_frame *f)
 	char		*line, t[PH_DURATION_FMT_MAX];
 	json_int_t	 ms;
 
+	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_READY)
+		sh->ready = 1;
 	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_READY &&
 	    sh->attach != NULL && sh->tty &&
 	    json_is_integer(json_object_get(f->json, "held_ms"))) {
@@ -379,9 +382,9 @@ static const char shell_held[] = "nobody could tell the agent, so its shell "
 static char *
 shell_failure(struct shell *sh)
 {
-	/* attach's refusals are said as the agent's own (client-exit.c) */
-	return client_run_failure(&sh->run, sh->attach != NULL ? "attach" : "shell",
-	    "the shell is gone");
+	/* attach's refusals (before ready) are the agent's words (client-exit.c) */
+	return client_run_failure(&sh->run, sh->attach != NULL && !sh->ready ?
+	    "attach" : "shell", "the shell is gone");
 }
 
 /* The terminal's session on target, once parsed; frees the run. */

@@ -12,7 +12,9 @@
 #  - a held exec is refused (only shells are attached), and stays held;
 #  - a shell live in another terminal is still refused;
 #  - `attach` runs inside `porthole console` too, and ~d returns to its
-#    prompt.
+#    prompt;
+#  - a CLI only cut off (stopped across a relay restart) whose shell was
+#    taken over meanwhile cannot resume it when it comes back (255).
 . "$(dirname "$0")/lib.sh"
 
 use_tmux atth
@@ -135,22 +137,46 @@ type_line 'exit'
 check "the console ends" wait_for 20 test -f "$T/c1.status"
 eq "the console exits 0" "$(cat "$T/c1.status" 2>/dev/null)" 0
 
-# Attached once more in a terminal, the shell ends there.
+# A CLI that was only cut off, not dead: attached again (resume on), it
+# stops; the relay restarts (the session is held); another attach takes
+# the shell over; the old CLI, continued, cannot resume it any more.
 P=h2
 tm kill-session -t h2
-tm new-session -d -s h2 -x 90 -y 30 "$T/run.sh h2 attach $sid"
+rm -f "$T/h2.status"
+tm new-session -d -s h2 -x 90 -y 30 "$T/run.sh h2 --resume 5m attach $sid"
 type_line 'echo PID $$ H$((4))IP'
 check "attached again" wait_for 20 pane_has H4IP
+cli2=$(cat "$T/h2.pid")
+kill -STOP "$cli2"
+kill -TERM "$RELAY_PID"
+wait "$RELAY_PID"
+restart_relay
+check "the agent is back after the relay's restart" wait_for 60 agent_listed e2e-atth
+check "the shell is held (its CLI stopped)" wait_for 60 state_of e2e-atth "$sid" held
+P=h4
+tm new-session -d -s h4 -x 90 -y 30 "$T/run.sh h4 attach $sid"
+check "taken over after the relay's restart" wait_for 20 pane_has "took over shell ${sid:0:12}"
+type_line 'echo PID $$ H$((5))IP'
+check "the shell answers the new CLI" wait_for 20 pane_has H5IP
+kill -CONT "$cli2"
+P=h2
+check "the old CLI, continued, ends" wait_for 60 test -f "$T/h2.status"
+eq "the old CLI exits 255" "$(cat "$T/h2.status" 2>/dev/null)" 255
+check "the old CLI says it could not resume" pane_has "could not be resumed"
+P=h4
+type_line 'echo PID $$ H$((6))IP'
+check "the new CLI's shell goes on" wait_for 20 pane_has H6IP
+eq "the same shell pid" "$(remote_pid H6IP)" "$pid1"
 : >"$T/stop"
 type_line 'exit 7'
-check "the attached shell ends" wait_for 20 test -f "$T/h2.status"
-eq "attach exits with the shell's status" "$(cat "$T/h2.status" 2>/dev/null)" 7
+check "the attached shell ends" wait_for 20 test -f "$T/h4.status"
+eq "attach exits with the shell's status" "$(cat "$T/h4.status" 2>/dev/null)" 7
 
 kill -TERM "$agent1"
 wait "$agent1"; eq "the agent stops with 0" $? 0
 check "no sanitizer report from the agent" sh -c "! grep -q 'Sanitizer\|runtime error' '$T/agent-e2e-atth.err'"
 
 if [ $fails -gt 0 ] || [ "${SHOW_PANE:-0}" = 1 ]; then
-	for P in h1 h2 h3 e1 c1; do pane | sed "s/^/# pane $P: /"; done
+	for P in h1 h2 h3 h4 e1 c1; do pane | sed "s/^/# pane $P: /"; done
 fi
 finish
