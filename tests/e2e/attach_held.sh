@@ -163,6 +163,7 @@ P=h2
 check "the old CLI, continued, ends" wait_for 60 test -f "$T/h2.status"
 eq "the old CLI exits 255" "$(cat "$T/h2.status" 2>/dev/null)" 255
 check "the old CLI says it could not resume" pane_has "could not be resumed"
+check "the relay audits the refused resume" grep -q '"session_resume_refused".*"code":"resume_failed"' "$T/relay.out"
 P=h4
 type_line 'echo PID $$ H$((6))IP'
 check "the new CLI's shell goes on" wait_for 20 pane_has H6IP
