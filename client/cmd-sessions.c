@@ -215,7 +215,8 @@ const struct cmd_entry cmd_sessions_entry = {
 	    "TARGET, on every agent that serves the listing), as the agents "
 	    "know them: ID (a prefix is enough for porthole attach), AGENT, OP, "
 	    "STATE (live: a client is there; held: its connection dropped and "
-	    "the agent waits for it to resume; detached: a shell left with ~d), "
+	    "the agent waits for it to resume, and porthole attach takes a held "
+	    "shell over when that CLI died; detached: a shell left with ~d), "
 	    "STARTED and IDLE (since the last input or output). Only sessions "
 	    "opened with your token's subject are listed.",
 	.options = (const struct ph_help_opt[]){
