@@ -13,7 +13,9 @@
 #      relay 1 (or 3) and finds it there;
 #   3. relay 3 (the agent's again): the agent moves back to relay 2.
 # The output is byte-identical to the local `seq 1 N`, exit 0; the relays
-# that saw each step audit it.
+# that saw each step audit it.  Then one round-robin HAProxy in front of
+# all three (sides wherever it puts them): the relay holding the session,
+# then the agent's, killed mid-stream; byte-identical again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet-lib.sh"
 # Resume is asked for on both ends (it is off unless asked); bounded, so a
@@ -25,9 +27,11 @@ for n in 1 2 3; do start_fleet_relay "$n"; done
 rid() { sed -n 's/.*fleet: this relay is \([^ ]*\) in Redis.*/\1/p' "$T/relay$1.err" | tail -1; }
 for n in 1 2 3; do wait_for 20 sh -c "grep -q 'fleet: this relay is' '$T/relay$n.err'" || fail "relay $n has no id"; done
 
-# lb NAME PRIMARY BACKUP: HAProxy on a free port in front of relay PRIMARY,
-# relay BACKUP taking over while PRIMARY's health check fails; sets LBPORT.
+# lb NAME N... [bN]: HAProxy on a free port in front of relays N..., and
+# relay N as a backup (taking over while every other fails its health
+# check) for bN; sets LBPORT.
 lb() {
+	local name=$1 n; shift
 	LBPORT=$(free_port)
 	{
 		echo "global"
@@ -43,18 +47,20 @@ lb() {
 		echo "  bind 127.0.0.1:$LBPORT"
 		echo "  default_backend relays"
 		echo "backend relays"
+		echo "  balance roundrobin"
 		echo "  option httpchk GET /healthz"
-		echo "  server relay$2 127.0.0.1:${RELAY_PORTS[$2]} check check-ssl verify none inter 500ms fall 1 rise 2"
-		echo "  server relay$3 127.0.0.1:${RELAY_PORTS[$3]} check check-ssl verify none inter 500ms fall 1 rise 2 backup"
-	} >"$T/haproxy-$1.cfg"
-	haproxy -f "$T/haproxy-$1.cfg" -db >"$T/haproxy-$1.log" 2>&1 &
+		for n in "$@"; do
+			echo "  server relay${n#b} 127.0.0.1:${RELAY_PORTS[${n#b}]} check check-ssl verify none inter 500ms fall 1 rise 2$([ "${n#b}" = "$n" ] || echo ' backup')"
+		done
+	} >"$T/haproxy-$name.cfg"
+	haproxy -f "$T/haproxy-$name.cfg" -db >"$T/haproxy-$name.log" 2>&1 &
 	PIDS+=("$!")
 	wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $LBPORT), 1)" ||
-		{ cat "$T/haproxy-$1.log" >&2; fail "haproxy $1 did not start"; finish; }
+		{ cat "$T/haproxy-$name.log" >&2; fail "haproxy $name did not start"; finish; }
 }
-lb cli 1 3
+lb cli 1 b3
 export PORTHOLE_RELAY=wss://127.0.0.1:$LBPORT
-lb agent 2 3
+lb agent 2 b3
 fleet_agent far PORTHOLE_RELAY="wss://127.0.0.1:$LBPORT"
 AGENT=$LAST_PID
 check "the agent is listed through the CLI's relay" wait_for 30 agent_listed far
@@ -63,48 +69,53 @@ claim() { rcli GET "ph:agent:$id" | cut -d' ' -f1; }
 eq "the agent's control channel is on relay 2" "$(claim)" "$(rid 2)"
 
 # restart N: relay N started again on its port, the same state; its audit
-# ($T/relayN.out) goes on.
+# and log ($T/relayN.out, .err) go on.
 restart() {
-	local n=$1
-	: >"$T/relay$n.err"
+	local n=$1 runs
+	runs=$(grep -c 'fleet: this relay is' "$T/relay$n.err")
 	"$RELAY_BIN" --dev --state "$STATE" --listen "127.0.0.1:${RELAY_PORTS[$n]}" \
-		--redis "$REDIS_URL" >>"$T/relay$n.out" 2>"$T/relay$n.err" &
+		--redis "$REDIS_URL" >>"$T/relay$n.out" 2>>"$T/relay$n.err" &
 	RELAY_PIDS[$n]=$!
 	PIDS+=("$!")
-	wait_for 20 grep -q 'fleet: this relay is' "$T/relay$n.err" || fail "relay $n did not restart"
+	wait_for 20 sh -c "[ \$(grep -c 'fleet: this relay is' '$T/relay$n.err') -gt $runs ]" ||
+		fail "relay $n did not restart"
 }
 # kill_at BYTES N: once the CLI has written BYTES, kill -9 relay N.  A CLI
 # that ended before is a failure.
 cli_gone() { [ "$(awk '{ print $3 }' "/proc/$cli/stat" 2>/dev/null || echo Z)" = Z ]; }
-past_or_gone() { [ "$(stat -c %s "$T/out")" -gt "$1" ] || cli_gone; }
+past_or_gone() { [ "$(stat -c %s "$OUT")" -gt "$1" ] || cli_gone; }
 kill_at() {
 	wait_for 120 past_or_gone "$1"
-	if cli_gone || [ "$(stat -c %s "$T/out")" -le "$1" ]; then
-		fail "no output past $1 bytes before killing relay $2: $(cat "$T/err")"
+	if cli_gone || [ "$(stat -c %s "$OUT")" -le "$1" ]; then
+		fail "no output past $1 bytes before killing relay $2: $(cat "$ERR")"
 		finish
 	fi
-	log "kill -9 relay $2 at $(stat -c %s "$T/out") bytes"
+	log "kill -9 relay $2 at $(stat -c %s "$OUT") bytes"
 	kill -KILL "${RELAY_PIDS[$2]}"
+	KILLED_AT=$(date +%s.%N) KILLED_BYTES=$(stat -c %s "$OUT")
 	wait "${RELAY_PIDS[$2]}" 2>/dev/null
 }
+# since_kill WHAT: logs the seconds since the last kill (a figure, never asserted).
+since_kill() { log "$1 $(echo "$(date +%s.%N) - $KILLED_AT" | bc -l | cut -c1-5) s after the kill"; }
+flowing() { [ "$(stat -c %s "$OUT")" -gt "$KILLED_BYTES" ] || cli_gone; }
 audit() { grep -h "\"event\":\"$2\"" "$T/relay$1.out"; }
 
-# Four parts with a pause between them, so each kill lands while the
-# session streams however fast the machine; the bytes are `seq 1 N`'s.
-if sanitizer; then Q=${FLEET_RESUME_SEQ:-100000}; else Q=${FLEET_RESUME_SEQ:-750000}; fi
-N=$((4 * Q))
+# `seq 1 N` paced on the agent (a 20 ms pause every 10,000 lines: a few
+# MB/s), so each kill lands mid-stream however fast the machine; the bytes
+# are seq's.  The sanitizer build moves bytes slower: a shorter stream.
+if sanitizer; then N=${FLEET_RESUME_SEQ:-1000000}; else N=${FLEET_RESUME_SEQ:-4000000}; fi
 seq 1 "$N" >"$T/want"
-at() { seq 1 "$1" | wc -c; }
-ph exec far -- sh -c "seq 1 $Q; sleep 3; seq $((Q + 1)) $((2 * Q)); sleep 3;
-	seq $((2 * Q + 1)) $((3 * Q)); sleep 3; seq $((3 * Q + 1)) $N" \
-	</dev/null >"$T/out" 2>"$T/err" &
-cli=$!
+WANT=$(stat -c %s "$T/want")
+paced="perl -pe 'select(undef, undef, undef, 0.02) unless \$. % 10000'"
+ph exec far -- sh -c "seq 1 $N | $paced" </dev/null >"$T/out" 2>"$T/err" &
+cli=$! OUT=$T/out ERR=$T/err
 R2=$(rid 2) R3=$(rid 3)
 
 # 1. The client's relay; started again once the session resumed elsewhere.
-kill_at $(( $(at "$Q") / 2 )) 1
+kill_at $((WANT / 4)) 1
 check "relay 1 killed: the client resumes through relay 3" wait_for 60 sh -c \
 	"grep -h '\"event\":\"session_resumed\"' '$T/relay3.out' | grep -q ."
+since_kill "resumed through relay 3"
 check "... which audits the resume with the agent's relay, 2" sh -c \
 	"grep -h '\"event\":\"session_resume\"' '$T/relay3.out' | jq -e -s \
 	'map(select(.relays.client == \"$R3\" and .relays.agent == \"$R2\")) | length > 0' >/dev/null"
@@ -115,16 +126,20 @@ sleep 1
 restart 1
 
 # 2. The agent's relay (its control and data channels).
-kill_at "$(at $((Q + Q / 2)))" 2
+kill_at $((WANT / 2)) 2
 check "relay 2 killed: the agent reconnects to relay 3" wait_for 60 sh -c \
 	"[ \"\$(redis-cli -p $REDIS_PORT GET 'ph:agent:$id' | cut -d' ' -f1)\" = '$R3' ]"
+since_kill "the agent's claim moved to relay 3"
+wait_for 60 flowing && since_kill "output flowing again"
 restart 2
 R2=$(rid 2)
 
 # 3. Relay 3, the agent's now: it moves back to relay 2.
-kill_at "$(at $((2 * Q + Q / 2)))" 3
+kill_at $((3 * WANT / 4)) 3
 check "relay 3 killed: the agent reconnects to relay 2" wait_for 60 sh -c \
 	"[ \"\$(redis-cli -p $REDIS_PORT GET 'ph:agent:$id' | cut -d' ' -f1)\" = '$R2' ]"
+since_kill "the agent's claim moved to relay 2"
+wait_for 60 flowing && since_kill "output flowing again"
 restart 3
 
 wait "$cli"; rc=$?
@@ -136,7 +151,50 @@ eq "... the agent resumed the session three times or more" \
 check "... after relay 3 was killed, the restarted relay 2 handed a resume to the agent" sh -c \
 	"grep -h '\"event\":\"session_resume_forwarded\"' '$T/relay2.out' | jq -e -s \
 	'map(select(.relay == \"$R2\")) | length > 0' >/dev/null"
+check "... no relay refused the agent's data channel (its attach goes first)" sh -c \
+	"! cat '$T'/relay[123].out | grep '\"event\":\"refused\"' | grep -q '\"what\":\"data channel\"'"
 check "... the last relay audited the resumed session's exit 0" sh -c \
 	"cat '$T'/relay[123].out | grep '\"event\":\"session_closed\"' | jq -e -s \
 	'map(select(.op == \"resume\" and .exit.code == 0)) | length == 1' >/dev/null"
+
+# --- One round-robin HAProxy in front of the three, as fleet_cross.sh:
+# the client's side, the agent's control channel and its data channel land
+# wherever the round robin puts them.  Killed: the relay holding the
+# session (ph:session:SID names it), then the one holding the agent's
+# control channel (its claim), each started again once the output flows.
+lb rr 1 2 3
+fleet_agent rr PORTHOLE_RELAY="wss://127.0.0.1:$LBPORT"
+check "round robin: the agent is listed" wait_for 30 agent_listed rr
+rrid=$("$CLI_BIN" ls --json | jq -r '.agents[] | select(.name == "rr") | .id')
+# relay_of RID: the relay's number; sess_relay: the relay holding rr's session.
+relay_of() { local n; for n in 1 2 3; do [ "$(rid "$n")" = "$1" ] && echo "$n"; done; }
+sess_relay() {
+	local p key
+	p=$(sed -n 's/.*agent_session_open: session \([0-9a-f]*\):.*/\1/p' "$T/agent-rr.err" | tail -1)
+	key=$(rcli --scan --pattern "ph:session:$p*" | head -1)
+	relay_of "$(rcli GET "$key" | cut -d' ' -f1)"
+}
+seq 1 "$((3 * N / 4))" >"$T/want2"
+WANT=$(stat -c %s "$T/want2")
+PORTHOLE_RELAY=wss://127.0.0.1:$LBPORT ph exec rr -- sh -c "seq 1 $((3 * N / 4)) | $paced" \
+	</dev/null >"$T/out2" 2>"$T/err2" &
+cli=$! OUT=$T/out2 ERR=$T/err2
+wait_for 60 past_or_gone 0
+n=$(sess_relay)
+check "round robin: the session's relay is known (ph:session)" test -n "$n"
+kill_at $((WANT / 3)) "${n:-1}"
+check "round robin: the session's relay killed: the output flows again" wait_for 60 flowing
+since_kill "output flowing again"
+restart "${n:-1}"
+n=$(relay_of "$(rcli GET "ph:agent:$rrid" | cut -d' ' -f1)")
+check "round robin: the agent's relay is known (its claim)" test -n "$n"
+kill_at $((2 * WANT / 3)) "${n:-1}"
+check "round robin: the agent's relay killed: the output flows again" wait_for 60 flowing
+since_kill "output flowing again"
+restart "${n:-1}"
+wait "$cli"; rc=$?
+eq "round robin: two relays killed: exit 0" "$rc" 0
+check "... output byte-identical to the local seq 1 $((3 * N / 4))" cmp -s "$T/out2" "$T/want2"
+check "... no relay refused the agent's data channel" sh -c \
+	"! cat '$T'/relay[123].out | grep '\"event\":\"refused\"' | grep -q '\"what\":\"data channel\"'"
 finish
