@@ -87,7 +87,7 @@ past_or_gone() { [ "$(stat -c %s "$OUT")" -gt "$1" ] || cli_gone; }
 kill_at() {
 	wait_for 120 past_or_gone "$1"
 	if cli_gone || [ "$(stat -c %s "$OUT")" -le "$1" ]; then
-		fail "no output past $1 bytes before killing relay $2: $(cat "$ERR")"
+		fail "the output did not pass $1 bytes while the session ran (relay $2 not killed): $(cat "$ERR")"
 		finish
 	fi
 	log "kill -9 relay $2 at $(stat -c %s "$OUT") bytes"
@@ -100,13 +100,13 @@ since_kill() { log "$1 $(echo "$(date +%s.%N) - $KILLED_AT" | bc -l | cut -c1-5)
 flowing() { [ "$(stat -c %s "$OUT")" -gt "$KILLED_BYTES" ] || cli_gone; }
 audit() { grep -h "\"event\":\"$2\"" "$T/relay$1.out"; }
 
-# `seq 1 N` paced on the agent (a 20 ms pause every 10,000 lines: a few
-# MB/s), so each kill lands mid-stream however fast the machine; the bytes
+# `seq 1 N` paced on the agent (a 20 ms pause every N/400 lines: at least
+# 8 s), so each kill lands mid-stream however fast the machine; the bytes
 # are seq's.  The sanitizer build moves bytes slower: a shorter stream.
 if sanitizer; then N=${FLEET_RESUME_SEQ:-1000000}; else N=${FLEET_RESUME_SEQ:-4000000}; fi
 seq 1 "$N" >"$T/want"
 WANT=$(stat -c %s "$T/want")
-paced="perl -pe 'select(undef, undef, undef, 0.02) unless \$. % 10000'"
+paced="perl -pe 'select(undef, undef, undef, 0.02) unless \$. % $((N / 400))'"
 ph exec far -- sh -c "seq 1 $N | $paced" </dev/null >"$T/out" 2>"$T/err" &
 cli=$! OUT=$T/out ERR=$T/err
 R2=$(rid 2) R3=$(rid 3)
