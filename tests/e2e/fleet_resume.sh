@@ -27,41 +27,18 @@ for n in 1 2 3; do start_fleet_relay "$n"; done
 rid() { sed -n 's/.*fleet: this relay is \([^ ]*\) in Redis.*/\1/p' "$T/relay$1.err" | tail -1; }
 for n in 1 2 3; do wait_for 20 sh -c "grep -q 'fleet: this relay is' '$T/relay$n.err'" || fail "relay $n has no id"; done
 
-# lb NAME N... [bN]: HAProxy on a free port in front of relays N..., and
-# relay N as a backup (taking over while every other fails its health
-# check) for bN; sets LBPORT.
+# lb NAME N...: HAProxy NAME in front of relays N... (bN: a backup,
+# fleet-lib.sh's haproxy_cfg); sets LB_PORT.
 lb() {
-	local name=$1 n; shift
-	LBPORT=$(free_port)
-	{
-		echo "global"
-		echo "  maxconn 4096"
-		echo "defaults"
-		echo "  mode tcp"
-		echo "  timeout connect 2s"
-		echo "  timeout client 300s"
-		echo "  timeout server 300s"
-		echo "  option redispatch"
-		echo "  retries 3"
-		echo "frontend fleet"
-		echo "  bind 127.0.0.1:$LBPORT"
-		echo "  default_backend relays"
-		echo "backend relays"
-		echo "  balance roundrobin"
-		echo "  option httpchk GET /healthz"
-		for n in "$@"; do
-			echo "  server relay${n#b} 127.0.0.1:${RELAY_PORTS[${n#b}]} check check-ssl verify none inter 500ms fall 1 rise 2$([ "${n#b}" = "$n" ] || echo ' backup')"
-		done
-	} >"$T/haproxy-$name.cfg"
-	haproxy -f "$T/haproxy-$name.cfg" -db >"$T/haproxy-$name.log" 2>&1 &
-	PIDS+=("$!")
-	wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $LBPORT), 1)" ||
-		{ cat "$T/haproxy-$name.log" >&2; fail "haproxy $name did not start"; finish; }
+	local name=$1; shift
+	LB_PORT=$(free_port)
+	haproxy_cfg "$LB_PORT" "$@" >"$T/haproxy-$name.cfg"
+	run_haproxy "$T/haproxy-$name.cfg"
 }
 lb cli 1 b3
-export PORTHOLE_RELAY=wss://127.0.0.1:$LBPORT
+export PORTHOLE_RELAY=wss://127.0.0.1:$LB_PORT
 lb agent 2 b3
-fleet_agent far PORTHOLE_RELAY="wss://127.0.0.1:$LBPORT"
+fleet_agent far PORTHOLE_RELAY="wss://127.0.0.1:$LB_PORT"
 AGENT=$LAST_PID
 check "the agent is listed through the CLI's relay" wait_for 30 agent_listed far
 id=$("$CLI_BIN" ls --json | jq -r '.agents[] | select(.name == "far") | .id')
@@ -163,7 +140,7 @@ check "... the last relay audited the resumed session's exit 0" sh -c \
 # session (ph:session:SID names it), then the one holding the agent's
 # control channel (its claim), each started again once the output flows.
 lb rr 1 2 3
-fleet_agent rr PORTHOLE_RELAY="wss://127.0.0.1:$LBPORT"
+fleet_agent rr PORTHOLE_RELAY="wss://127.0.0.1:$LB_PORT"
 check "round robin: the agent is listed" wait_for 30 agent_listed rr
 rrid=$("$CLI_BIN" ls --json | jq -r '.agents[] | select(.name == "rr") | .id')
 # relay_of RID: the relay's number; sess_relay: the relay holding rr's session.
@@ -176,7 +153,7 @@ sess_relay() {
 }
 seq 1 "$((3 * N / 4))" >"$T/want2"
 WANT=$(stat -c %s "$T/want2")
-PORTHOLE_RELAY=wss://127.0.0.1:$LBPORT ph exec rr -- sh -c "seq 1 $((3 * N / 4)) | $paced" \
+PORTHOLE_RELAY=wss://127.0.0.1:$LB_PORT ph exec rr -- sh -c "seq 1 $((3 * N / 4)) | $paced" \
 	</dev/null >"$T/out2" 2>"$T/err2" &
 cli=$! OUT=$T/out2 ERR=$T/err2
 wait_for 60 past_or_gone 0
