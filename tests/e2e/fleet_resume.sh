@@ -99,6 +99,9 @@ check "... which audits the resume with the agent's relay, 2" sh -c \
 check "... relay 2 audits handing the resume to the agent" sh -c \
 	"grep -h '\"event\":\"session_resume_forwarded\"' '$T/relay2.out' | jq -e -s \
 	'map(select(.agent == \"$id\" and .op == \"resume\")) | length > 0' >/dev/null"
+check "... and carrying the agent's new data channel to relay 3" sh -c \
+	"grep -h '\"event\":\"session_carried\"' '$T/relay2.out' | jq -e -s \
+	'map(select(.to_relay == \"$R3\")) | length > 0' >/dev/null"
 sleep 1
 restart 1
 
