@@ -28,11 +28,12 @@ rid() { sed -n 's/.*fleet: this relay is \([^ ]*\) in Redis.*/\1/p' "$T/relay$1.
 for n in 1 2 3; do wait_for 20 sh -c "grep -q 'fleet: this relay is' '$T/relay$n.err'" || fail "relay $n has no id"; done
 
 # lb NAME N...: HAProxy NAME in front of relays N... (bN: a backup,
-# fleet-lib.sh's haproxy_cfg); sets LB_PORT.
+# fleet-lib.sh's haproxy_cfg) that tries another relay when one refuses a
+# connection; sets LB_PORT.
 lb() {
 	local name=$1; shift
 	LB_PORT=$(free_port)
-	haproxy_cfg "$LB_PORT" "$@" >"$T/haproxy-$name.cfg"
+	{ haproxy_cfg "$LB_PORT" "$@"; echo "  option redispatch"; } >"$T/haproxy-$name.cfg"
 	run_haproxy "$T/haproxy-$name.cfg"
 }
 lb cli 1 b3
@@ -57,11 +58,12 @@ restart() {
 	wait_for 20 sh -c "[ \$(grep -c 'fleet: this relay is' '$T/relay$n.err') -gt $runs ]" ||
 		fail "relay $n did not restart"
 }
-# kill_at BYTES N: once the CLI has written BYTES, kill -9 relay N.  A CLI
-# that ended before is a failure.
+# kill_at BYTES N: once the CLI has written BYTES more (than at the last
+# kill), kill -9 relay N.  A CLI that ended before is a failure.
 cli_gone() { [ "$(awk '{ print $3 }' "/proc/$cli/stat" 2>/dev/null || echo Z)" = Z ]; }
 past_or_gone() { [ "$(stat -c %s "$OUT")" -gt "$1" ] || cli_gone; }
 kill_at() {
+	set -- $((${KILLED_BYTES:-0} + $1)) "$2"
 	wait_for 120 past_or_gone "$1"
 	if cli_gone || [ "$(stat -c %s "$OUT")" -le "$1" ]; then
 		fail "the output did not pass $1 bytes while the session ran (relay $2 not killed): $(cat "$ERR")"
@@ -77,19 +79,19 @@ since_kill() { log "$1 $(echo "$(date +%s.%N) - $KILLED_AT" | bc -l | cut -c1-5)
 flowing() { [ "$(stat -c %s "$OUT")" -gt "$KILLED_BYTES" ] || cli_gone; }
 audit() { grep -h "\"event\":\"$2\"" "$T/relay$1.out"; }
 
-# `seq 1 N` paced on the agent (a 20 ms pause every N/400 lines: at least
-# 8 s), so each kill lands mid-stream however fast the machine; the bytes
+# `seq 1 N` paced on the agent (a 20 ms pause every N/800 lines: at least
+# 16 s), so each kill lands mid-stream however fast the machine; the bytes
 # are seq's.  The sanitizer build moves bytes slower: a shorter stream.
 if sanitizer; then N=${FLEET_RESUME_SEQ:-1000000}; else N=${FLEET_RESUME_SEQ:-4000000}; fi
 seq 1 "$N" >"$T/want"
 WANT=$(stat -c %s "$T/want")
-paced="perl -pe 'select(undef, undef, undef, 0.02) unless \$. % $((N / 400))'"
+paced="perl -pe 'select(undef, undef, undef, 0.02) unless \$. % $((N / 800))'"
 ph exec far -- sh -c "seq 1 $N | $paced" </dev/null >"$T/out" 2>"$T/err" &
 cli=$! OUT=$T/out ERR=$T/err
 R2=$(rid 2) R3=$(rid 3)
 
 # 1. The client's relay; started again once the session resumed elsewhere.
-kill_at $((WANT / 4)) 1
+kill_at $((WANT / 8)) 1
 check "relay 1 killed: the client resumes through relay 3" wait_for 60 sh -c \
 	"grep -h '\"event\":\"session_resumed\"' '$T/relay3.out' | grep -q ."
 since_kill "resumed through relay 3"
@@ -106,7 +108,7 @@ sleep 1
 restart 1
 
 # 2. The agent's relay (its control and data channels).
-kill_at $((WANT / 2)) 2
+kill_at $((WANT / 8)) 2
 check "relay 2 killed: the agent reconnects to relay 3" wait_for 60 sh -c \
 	"[ \"\$(redis-cli -p $REDIS_PORT GET 'ph:agent:$id' | cut -d' ' -f1)\" = '$R3' ]"
 since_kill "the agent's claim moved to relay 3"
@@ -115,7 +117,7 @@ restart 2
 R2=$(rid 2)
 
 # 3. Relay 3, the agent's now: it moves back to relay 2.
-kill_at $((3 * WANT / 4)) 3
+kill_at $((WANT / 8)) 3
 check "relay 3 killed: the agent reconnects to relay 2" wait_for 60 sh -c \
 	"[ \"\$(redis-cli -p $REDIS_PORT GET 'ph:agent:$id' | cut -d' ' -f1)\" = '$R2' ]"
 since_kill "the agent's claim moved to relay 2"
@@ -158,17 +160,17 @@ seq 1 "$((3 * N / 4))" >"$T/want2"
 WANT=$(stat -c %s "$T/want2")
 PORTHOLE_RELAY=wss://127.0.0.1:$LB_PORT ph exec rr -- sh -c "seq 1 $((3 * N / 4)) | $paced" \
 	</dev/null >"$T/out2" 2>"$T/err2" &
-cli=$! OUT=$T/out2 ERR=$T/err2
+cli=$! OUT=$T/out2 ERR=$T/err2 KILLED_BYTES=0
 wait_for 60 past_or_gone 0
 n=$(sess_relay)
 check "round robin: the session's relay is known (ph:session)" test -n "$n"
-kill_at $((WANT / 3)) "${n:-1}"
+kill_at $((WANT / 6)) "${n:-1}"
 check "round robin: the session's relay killed: the output flows again" wait_for 60 flowing
 since_kill "output flowing again"
 restart "${n:-1}"
 n=$(relay_of "$(rcli GET "ph:agent:$rrid" | cut -d' ' -f1)")
 check "round robin: the agent's relay is known (its claim)" test -n "$n"
-kill_at $((2 * WANT / 3)) "${n:-1}"
+kill_at $((WANT / 6)) "${n:-1}"
 check "round robin: the agent's relay killed: the output flows again" wait_for 60 flowing
 since_kill "output flowing again"
 restart "${n:-1}"
