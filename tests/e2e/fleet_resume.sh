@@ -46,6 +46,28 @@ id=$("$CLI_BIN" ls --json | jq -r '.agents[] | select(.name == "far") | .id')
 claim() { rcli GET "ph:agent:$id" | cut -d' ' -f1; }
 eq "the agent's control channel is on relay 2" "$(claim)" "$(rid 2)"
 
+# Bad input: a client's resume with a malformed sid; a peer's resume with no
+# secret, and one for an agent that relay does not hold.  Refused, audited.
+# probe PORT PATH TOKEN SUBPROTOCOL JSON: one CONTROL message, what came back.
+probe() {
+	"$PROBE_BIN" --url "wss://127.0.0.1:$1$2" --ca "$PORTHOLE_CA" --token "@$STATE/$3" \
+		--proto "$4" --ctl "$5" 2>&1
+}
+sid=0123456789abcdef0123456789abcdef chal=$(printf 'A%.0s' $(seq 43))
+out=$(probe "${RELAY_PORTS[1]}" /v1/session operator.token porthole.session.v1 \
+	"{\"type\":\"resume\",\"sid\":\"$(printf 'z%.0s' $(seq 32))\",\"agent\":\"$id\",\"challenge\":\"$chal\"}")
+contains "a client's resume with a malformed sid: 1008" "$out" "close 1008"
+check "... audited" wait_for 10 sh -c "grep '\"event\":\"refused\"' '$T/relay1.out' | grep -q 'resume needs sid'"
+out=$(probe "${RELAY_PORTS[2]}" /v1/peer relay.token porthole.peer.v1 \
+	"{\"type\":\"resume\",\"sid\":\"$sid\",\"agent\":\"$id\",\"sub\":\"dev-operator\",\"challenge\":\"$chal\"}")
+contains "a peer's resume without a secret: 1008" "$out" "close 1008"
+check "... audited" wait_for 10 sh -c "grep '\"event\":\"refused\"' '$T/relay2.out' | grep -q 'malformed resume'"
+out=$(probe "${RELAY_PORTS[3]}" /v1/peer relay.token porthole.peer.v1 \
+	"{\"type\":\"resume\",\"sid\":\"$sid\",\"agent\":\"$id\",\"sub\":\"dev-operator\",\"secret\":\"$(printf '%064d' 0)\",\"challenge\":\"$chal\"}")
+contains "a peer's resume for an agent that relay does not hold: 4404" "$out" "close 4404"
+check "... audited" wait_for 10 sh -c "grep '\"event\":\"refused\"' '$T/relay3.out' | grep -q 'no longer connected'"
+check "the agent was asked nothing" sh -c "! grep -q 'resume' '$T/agent-far.err'"
+
 # restart N: relay N started again on its port, the same state; its audit
 # and log ($T/relayN.out, .err) go on.
 restart() {
