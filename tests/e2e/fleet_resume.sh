@@ -23,7 +23,8 @@
 export PORTHOLE_RESUME_TIMEOUT=${FLEET_RESUME_TIMEOUT:-90s}
 
 start_redis
-for n in 1 2 3; do start_fleet_relay "$n"; done
+# A stopped relay (SIGTERM) ends what it still carries after 3 s, not 25.
+for n in 1 2 3; do start_fleet_relay "$n" --shutdown-secs 3; done
 rid() { sed -n 's/.*fleet: this relay is \([^ ]*\) in Redis.*/\1/p' "$T/relay$1.err" | tail -1; }
 for n in 1 2 3; do wait_for 20 sh -c "grep -q 'fleet: this relay is' '$T/relay$n.err'" || fail "relay $n has no id"; done
 
@@ -74,25 +75,26 @@ restart() {
 	local n=$1 runs
 	runs=$(grep -c 'fleet: this relay is' "$T/relay$n.err")
 	"$RELAY_BIN" --dev --state "$STATE" --listen "127.0.0.1:${RELAY_PORTS[$n]}" \
-		--redis "$REDIS_URL" >>"$T/relay$n.out" 2>>"$T/relay$n.err" &
+		--redis "$REDIS_URL" --shutdown-secs 3 >>"$T/relay$n.out" 2>>"$T/relay$n.err" &
 	RELAY_PIDS[$n]=$!
 	PIDS+=("$!")
 	wait_for 20 sh -c "[ \$(grep -c 'fleet: this relay is' '$T/relay$n.err') -gt $runs ]" ||
 		fail "relay $n did not restart"
 }
-# kill_at BYTES N: once the CLI has written BYTES more (than at the last
-# kill), kill -9 relay N.  A CLI that ended before is a failure.
+# kill_at BYTES N [SIG]: once the CLI has written BYTES more (than at the
+# last kill), kill -9 relay N (or send it SIG and wait until it has left).
+# A CLI that ended before is a failure.
 cli_gone() { [ "$(awk '{ print $3 }' "/proc/$cli/stat" 2>/dev/null || echo Z)" = Z ]; }
 past_or_gone() { [ "$(stat -c %s "$OUT")" -gt "$1" ] || cli_gone; }
 kill_at() {
-	set -- $((${KILLED_BYTES:-0} + $1)) "$2"
+	set -- $((${KILLED_BYTES:-0} + $1)) "$2" "${3:-KILL}"
 	wait_for 120 past_or_gone "$1"
 	if cli_gone || [ "$(stat -c %s "$OUT")" -le "$1" ]; then
 		fail "the output did not pass $1 bytes while the session ran (relay $2 not killed): $(cat "$ERR")"
 		finish
 	fi
-	log "kill -9 relay $2 at $(stat -c %s "$OUT") bytes"
-	kill -KILL "${RELAY_PIDS[$2]}"
+	log "kill -$3 relay $2 at $(stat -c %s "$OUT") bytes"
+	kill "-$3" "${RELAY_PIDS[$2]}"
 	KILLED_AT=$(date +%s.%N) KILLED_BYTES=$(stat -c %s "$OUT")
 	wait "${RELAY_PIDS[$2]}" 2>/dev/null
 }
@@ -165,12 +167,16 @@ check "... the last relay audited the resumed session's exit 0" sh -c \
 # the client's side, the agent's control channel and its data channel land
 # wherever the round robin puts them.  Killed: the relay holding the
 # session (ph:session:SID names it), then the one holding the agent's
-# control channel (its claim), each started again once the output flows.
+# control channel (its claim), each started again once the output flows;
+# then the same two stopped as a deploy stops them (SIGTERM: agents sent
+# elsewhere with 4307 at once, sessions closed 1001 after --shutdown-secs)
+# and started again.
 lb rr 1 2 3
 fleet_agent rr PORTHOLE_RELAY="wss://127.0.0.1:$LB_PORT"
 check "round robin: the agent is listed" wait_for 30 agent_listed rr
 rrid=$("$CLI_BIN" ls --json | jq -r '.agents[] | select(.name == "rr") | .id')
-# relay_of RID: the relay's number; sess_relay: the relay holding rr's session.
+# relay_of RID: the relay's number; sess_relay: the relay holding rr's
+# session; agent_relay: the one holding its control channel.
 relay_of() { local n; for n in 1 2 3; do [ "$(rid "$n")" = "$1" ] && echo "$n"; done; }
 sess_relay() {
 	local p key
@@ -178,27 +184,31 @@ sess_relay() {
 	key=$(rcli --scan --pattern "ph:session:$p*" | head -1)
 	relay_of "$(rcli GET "$key" | cut -d' ' -f1)"
 }
-seq 1 "$((3 * N / 4))" >"$T/want2"
+agent_relay() { relay_of "$(rcli GET "ph:agent:$rrid" | cut -d' ' -f1)"; }
+# stop_at WHICH SIG WHAT: kill_at the relay sess_relay or agent_relay names
+# with SIG, check the output flows again, start it again.
+stop_at() {
+	local n
+	n=$($1)
+	check "round robin: $3's relay is known" test -n "$n"
+	kill_at $((WANT / 8)) "${n:-1}" "$2"
+	check "round robin: $3's relay stopped with SIG$2: the output flows again" wait_for 60 flowing
+	since_kill "output flowing again"
+	restart "${n:-1}"
+}
+seq 1 "$N" >"$T/want2"
 WANT=$(stat -c %s "$T/want2")
-PORTHOLE_RELAY=wss://127.0.0.1:$LB_PORT ph exec rr -- sh -c "seq 1 $((3 * N / 4)) | $paced" \
+PORTHOLE_RELAY=wss://127.0.0.1:$LB_PORT ph exec rr -- sh -c "seq 1 $N | $paced" \
 	</dev/null >"$T/out2" 2>"$T/err2" &
 cli=$! OUT=$T/out2 ERR=$T/err2 KILLED_BYTES=0
 wait_for 60 past_or_gone 0
-n=$(sess_relay)
-check "round robin: the session's relay is known (ph:session)" test -n "$n"
-kill_at $((WANT / 6)) "${n:-1}"
-check "round robin: the session's relay killed: the output flows again" wait_for 60 flowing
-since_kill "output flowing again"
-restart "${n:-1}"
-n=$(relay_of "$(rcli GET "ph:agent:$rrid" | cut -d' ' -f1)")
-check "round robin: the agent's relay is known (its claim)" test -n "$n"
-kill_at $((WANT / 6)) "${n:-1}"
-check "round robin: the agent's relay killed: the output flows again" wait_for 60 flowing
-since_kill "output flowing again"
-restart "${n:-1}"
+stop_at sess_relay KILL "the session"
+stop_at agent_relay KILL "the agent"
+stop_at sess_relay TERM "the session"
+stop_at agent_relay TERM "the agent"
 wait "$cli"; rc=$?
-eq "round robin: two relays killed: exit 0" "$rc" 0
-check "... output byte-identical to the local seq 1 $((3 * N / 4))" cmp -s "$T/out2" "$T/want2"
+eq "round robin: relays killed and stopped: exit 0" "$rc" 0
+check "... output byte-identical to the local seq 1 $N" cmp -s "$T/out2" "$T/want2"
 check "... no relay refused the agent's data channel" sh -c \
 	"! cat '$T'/relay[123].out | grep '\"event\":\"refused\"' | grep -q '\"what\":\"data channel\"'"
 finish
