@@ -131,22 +131,21 @@ check "... and carrying the agent's new data channel to relay 3" sh -c \
 sleep 1
 restart 1
 
+# kill_agent_relay N TO: kill -9 relay N, the agent's; it reconnects to
+# relay TO (its claim names TO's id) and the output flows again; N restarts.
+kill_agent_relay() {
+	kill_at $((WANT / 8)) "$1"
+	check "relay $1 killed: the agent reconnects to relay $2" wait_for 60 sh -c \
+		"[ \"\$(redis-cli -p $REDIS_PORT GET 'ph:agent:$id' | cut -d' ' -f1)\" = '$(rid "$2")' ]"
+	since_kill "the agent's claim moved to relay $2"
+	wait_for 60 flowing && since_kill "output flowing again"
+	restart "$1"
+}
 # 2. The agent's relay (its control and data channels).
-kill_at $((WANT / 8)) 2
-check "relay 2 killed: the agent reconnects to relay 3" wait_for 60 sh -c \
-	"[ \"\$(redis-cli -p $REDIS_PORT GET 'ph:agent:$id' | cut -d' ' -f1)\" = '$R3' ]"
-since_kill "the agent's claim moved to relay 3"
-wait_for 60 flowing && since_kill "output flowing again"
-restart 2
+kill_agent_relay 2 3
 R2=$(rid 2)
-
 # 3. Relay 3, the agent's now: it moves back to relay 2.
-kill_at $((WANT / 8)) 3
-check "relay 3 killed: the agent reconnects to relay 2" wait_for 60 sh -c \
-	"[ \"\$(redis-cli -p $REDIS_PORT GET 'ph:agent:$id' | cut -d' ' -f1)\" = '$R2' ]"
-since_kill "the agent's claim moved to relay 2"
-wait_for 60 flowing && since_kill "output flowing again"
-restart 3
+kill_agent_relay 3 2
 
 wait "$cli"; rc=$?
 eq "three relays killed one after another: exit 0" "$rc" 0
