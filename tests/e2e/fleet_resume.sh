@@ -13,9 +13,12 @@
 #      relay 1 (or 3) and finds it there;
 #   3. relay 3 (the agent's again): the agent moves back to relay 2.
 # The output is byte-identical to the local `seq 1 N`, exit 0; the relays
-# that saw each step audit it.  Then one round-robin HAProxy in front of
-# all three (sides wherever it puts them): the relay holding the session,
-# then the agent's, killed mid-stream; byte-identical again.
+# that saw each step audit it.  Bad input first: malformed resumes from a
+# client and a peer relay, and one for an agent the peer does not hold.
+# Then one round-robin HAProxy in front of all three (sides wherever it
+# puts them): the relay holding the session, then the agent's, killed
+# mid-stream, then the same two stopped with SIGTERM as a deploy stops
+# them; byte-identical again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fleet-lib.sh"
 # Resume is asked for on both ends (it is off unless asked); bounded, so a
