@@ -273,7 +273,12 @@ agent_seal_pump(struct agent_session *s)
 
 	if (!agent_seal_resumes(s))
 		return 0;
-	while (!as->proving && agent_chan_open(&s->chan) &&
+	/*
+	 * Not while a resume's channel is still connecting (s->resuming
+	 * before the proofs): its attach must go first, and what was sealed
+	 * meanwhile goes after the client's proof, from its `received` on.
+	 */
+	while (!as->proving && !s->resuming && agent_chan_open(&s->chan) &&
 	    !ph_queue_over_high(&s->chan.out) &&
 	    ph_resume_next(&as->rs, &m, &len, &off) == 1) {
 		if (agent_chan_push(&s->chan, -1, m, len) != 0)

@@ -74,6 +74,7 @@ struct relay_open {
 struct relay_client_remote {
 	struct relay_conn	*c;		/* NULL once the client left */
 	struct relay_open	 p;		/* its o is a reference of ours */
+	int			 resume;	/* p.o is a `resume`, not an open */
 	struct ph_queue		 early;		/* read before the hold took (bounded) */
 };
 
@@ -422,6 +423,9 @@ relay_client_replay(struct relay_conn *c, struct ph_queue *q)
 	}
 }
 
+static void	relay_client_resume_rest(struct relay_conn *c, json_t *o, const char *id,
+		    struct relay_agent *agent, json_t *aj, const char *rid, const char *addr);
+
 /* Redis said which relay holds the agent (entry NULL: none). */
 static void
 relay_client_found(json_t *entry, const char *rid, const char *addr, void *arg)
@@ -439,10 +443,13 @@ relay_client_found(json_t *entry, const char *rid, const char *addr, void *arg)
 	ch->remote = NULL;
 	if (entry == NULL || rid == NULL || strcmp(rid, relay_fleet_id()) == 0)
 		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
-		    "agent %s is not connected to any relay of the fleet%s", p->agent_id,
+		    "agent %s is not connected to any relay of the fleet%s%s", p->agent_id,
 		    entry == NULL && !relay_redis_up() ? " (the fleet's directory did not "
-		    "answer)" : "");
-	else {
+		    "answer)" : "", r->resume ? ": try again" : "");
+	else if (r->resume) {
+		relay_client_resume_rest(c, p->o, p->agent_id, NULL, entry, rid, addr);
+		relay_client_replay(c, &r->early);
+	} else {
 		snprintf(p->agent_relay, sizeof p->agent_relay, "%s", rid);
 		p->agent_addr = strdup(addr);
 		p->aj = json_incref(entry);
@@ -454,12 +461,41 @@ relay_client_found(json_t *entry, const char *rid, const char *addr, void *arg)
 	relay_client_remote_free(r);
 }
 
+/*
+ * Ask the directory which relay holds p's agent (p.o an open, or a
+ * `resume` when resume), the client held meanwhile; p is taken either way.
+ */
+static void
+relay_client_lookup(struct relay_conn *c, struct relay_open *p, int resume)
+{
+	struct relay_client_chan *ch = c->ep;
+	struct relay_client_remote *r;
+
+	if ((r = calloc(1, sizeof *r)) == NULL) {
+		relay_client_open_clear(p);
+		relay_client_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	r->c = c;
+	r->p = *p;
+	r->resume = resume;
+	json_incref(r->p.o);
+	ph_queue_init(&r->early, 0, 0, RELAY_Q_LIMIT);
+	if (relay_cross_find(p->agent_id, relay_client_found, r) != 0) {
+		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
+		    "agent %s is not connected to this relay (and the fleet's directory "
+		    "cannot be asked now)%s", p->agent_id, resume ? ": try again" : "");
+		relay_client_remote_free(r);
+		return;
+	}
+	ch->remote = r;
+	relay_conn_pause(c, RELAY_PAUSE_LOOKUP);
+}
+
 /* The first message of a client channel: `open`. */
 static void
 relay_client_open(struct relay_conn *c, struct ph_frame *f)
 {
-	struct relay_client_chan *ch = c->ep;
-	struct relay_client_remote *r;
 	struct relay_open p;
 	int rc;
 
@@ -475,24 +511,7 @@ relay_client_open(struct relay_conn *c, struct ph_frame *f)
 		return;
 	}
 	/* Another relay's agent, maybe: ask the directory, the client held meanwhile. */
-	if ((r = calloc(1, sizeof *r)) == NULL) {
-		relay_client_open_clear(&p);
-		relay_client_refuse(c, PH_ERR_INTERNAL, PH_CLOSE_INTERNAL, "out of memory");
-		return;
-	}
-	r->c = c;
-	r->p = p;
-	json_incref(r->p.o);
-	ph_queue_init(&r->early, 0, 0, RELAY_Q_LIMIT);
-	if (relay_cross_find(p.agent_id, relay_client_found, r) != 0) {
-		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
-		    "agent %s is not connected to this relay (and the fleet's directory "
-		    "cannot be asked now)", p.agent_id);
-		relay_client_remote_free(r);
-		return;
-	}
-	ch->remote = r;
-	relay_conn_pause(c, RELAY_PAUSE_LOOKUP);
+	relay_client_lookup(c, &p, 0);
 }
 
 /*
@@ -500,56 +519,82 @@ relay_client_open(struct relay_conn *c, struct ph_frame *f)
  * challenge}: a client takes back a sealed session whose channel dropped
  * (docs/protocol.md, "Resume").  The relay may know nothing of it (it
  * restarted): it checks the token as for an open, that the agent is
- * connected here and that the token's target selects it, and asks the
- * agent, which holds the session, checks that the token's subject is the
- * session's and answers on a new data channel with its proof.  The session
- * is sealed from its start; the proofs pass in the clear.
+ * connected here or to another relay of the fleet (the directory says
+ * which) and that the token's target selects it, and asks the agent,
+ * which holds the session, checks that the token's subject is the
+ * session's and answers on a new data channel with its proof.  The
+ * session is sealed from its start; the proofs pass in the clear.
  */
 static void
 relay_client_resume(struct relay_conn *c, struct ph_frame *f)
 {
-	struct relay_client_chan *ch = c->ep;
 	struct relay_agent *agent;
-	struct relay_session *s;
-	const char *sid, *id, *sub = c->claims.sub != NULL ? c->claims.sub : "?";
-	json_t *aj = NULL, *m = NULL;
-	char *cause = NULL;
+	struct relay_open p;
+	const char *sid, *id;
+	json_t *aj;
 
 	sid = json_string_value(json_object_get(f->json, "sid"));
 	id = json_string_value(json_object_get(f->json, "agent"));
-	if (id == NULL) {
+	if (id == NULL || sid == NULL || !ph_sid_valid(sid) || strlen(id) > PH_AGENT_ID_MAX) {
 		relay_client_refuse(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY,
 		    "resume needs sid, agent and challenge");
 		return;
 	}
-	if ((agent = relay_agent_find(&relay.agents, id)) == NULL ||
-	    !relay_agent_ready(agent)) {
+	if ((agent = relay_agent_find(&relay.agents, id)) != NULL &&
+	    relay_agent_ready(agent)) {
+		aj = relay_agent_json(agent);
+		relay_client_resume_rest(c, f->json, id, agent, aj, relay_fleet_id(), NULL);
+		json_decref(aj);
+		return;
+	}
+	if (!relay_redis_up() || !relay_link_ready()) {
 		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
 		    "agent %s is not connected to this relay: try again", id);
 		return;
 	}
-	aj = relay_agent_json(agent);
+	/* Another relay of the fleet may hold it: ask the directory. */
+	memset(&p, 0, sizeof p);
+	p.o = f->json;
+	snprintf(p.agent_id, sizeof p.agent_id, "%s", id);
+	relay_client_lookup(c, &p, 1);
+}
+
+/*
+ * The rest of a resume (o, the client's), its agent found: here (agent),
+ * or at relay rid whose address is addr.  aj is the agent as listed
+ * (borrowed).
+ */
+static void
+relay_client_resume_rest(struct relay_conn *c, json_t *o, const char *id,
+    struct relay_agent *agent, json_t *aj, const char *rid, const char *addr)
+{
+	struct relay_client_chan *ch = c->ep;
+	struct relay_session *s;
+	const char *sid = json_string_value(json_object_get(o, "sid"));
+	const char *sub = c->claims.sub != NULL ? c->claims.sub : "?";
+	json_t *m = NULL;
+	char *cause = NULL;
+	int proto, r;
+
 	if (aj == NULL || !relay_auth_may_touch(&c->claims, aj)) {
-		json_decref(aj);
 		relay_client_refuse(c, PH_ERR_FORBIDDEN, PH_CLOSE_FORBIDDEN,
 		    "token for %s may not touch agent %s", sub, id);
 		return;
 	}
-	if (relay_agent_proto(agent) < PH_PROTOCOL_SEALED) {
-		json_decref(aj);
+	proto = agent != NULL ? relay_agent_proto(agent) :
+	    (int)json_integer_value(json_object_get(aj, "proto"));
+	if (proto < PH_PROTOCOL_SEALED) {
 		relay_client_refuse(c, PH_ERR_VERSION, PH_CLOSE_VERSION,
 		    "agent %s does not seal sessions, so none of its sessions resumes", id);
 		return;
 	}
 	if (relay_record_required()) {
-		json_decref(aj);
 		relay_client_refuse(c, PH_ERR_RESUME, PH_CLOSE_FORBIDDEN, "the session "
 		    "cannot resume: this relay requires recordings, and a resumed "
 		    "session's recording is not carried on");
 		return;
 	}
 	if (relay_limits_session_add(id, sub, &cause) != 0) {
-		json_decref(aj);
 		relay_client_refuse(c, PH_ERR_LIMIT, PH_CLOSE_LIMIT, "%s", cause);
 		free(cause);
 		return;
@@ -557,7 +602,6 @@ relay_client_resume(struct relay_conn *c, struct ph_frame *f)
 	if ((s = relay_session_new(&relay.sessions, c, sid, id, "resume", sub,
 	    ph_mono_ms(), &cause)) == NULL) {
 		relay_limits_session_del(id, sub);
-		json_decref(aj);
 		relay_client_refuse(c, PH_ERR_CONFLICT, PH_CLOSE_CONFLICT,
 		    "session %.8s is still open on this relay (%s): try again", sid,
 		    cause != NULL ? cause : "out of memory");
@@ -573,29 +617,41 @@ relay_client_resume(struct relay_conn *c, struct ph_frame *f)
 	    json_string_value(json_object_get(aj, "name")), "sub",
 	    json_string_value(json_object_get(aj, "sub")), "labels",
 	    json_object_get(aj, "labels"));
-	if (s->audit != NULL)
+	if (s->audit != NULL) {
 		relay_audit_origin(s->audit, c);
+		if (relay_redis_on())
+			json_object_set_new(s->audit, "relays", json_pack("{s:s,s:s}",
+			    "client", relay_fleet_id(), "agent", rid));
+	}
 	m = ph_ctl_new(PH_CTL_RESUME);
-	if (m == NULL || json_object_set_new(m, "sid", json_string(sid)) != 0 ||
-	    json_object_set(m, "challenge", json_object_get(f->json, "challenge")) != 0 ||
+	r = m == NULL || json_object_set_new(m, "sid", json_string(sid)) != 0 ||
+	    json_object_set(m, "challenge", json_object_get(o, "challenge")) != 0 ||
 	    json_object_set_new(m, "secret", json_string(s->secret)) != 0 ||
-	    json_object_set_new(m, "sub", json_string(sub)) != 0 ||
-	    relay_agent_send(agent, m) != 0) {
-		json_decref(m);
-		json_decref(aj);
+	    json_object_set_new(m, "sub", json_string(sub)) != 0;
+	if (r == 0)
+		relay_cross_publish(s);		/* before the agent can attach anywhere */
+	if (r == 0 && agent != NULL)
+		r = relay_agent_send(agent, m) != 0;
+	else if (r == 0 && (json_object_set_new(m, "agent", json_string(id)) != 0 ||
+	    relay_cross_open(s, addr, json_incref(m), &cause) != 0)) {
+		ph_info("session %.8s: cannot send the resume to agent %s's relay at %s: %s",
+		    s->sid, id, addr, cause != NULL ? cause : "out of memory");
+		r = 1;
+	}
+	free(cause);
+	json_decref(m);
+	if (r != 0) {
 		relay_session_abandon(&relay.sessions, s, "resume not forwarded");
 		json_decref(s->audit);
 		s->audit = NULL;
 		relay_client_refuse(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND,
 		    "cannot ask agent %s to resume the session: its control channel "
-		    "is closing or full: try again", id);
+		    "is closing or full, or its relay cannot be reached: try again", id);
 		return;
 	}
-	json_decref(m);
-	json_decref(aj);
 	relay_auth_wipe(&ch->bearer);
-	ph_info("session %.8s resume asked: agent=%s sub=%s peer=%s", s->sid, id, sub,
-	    s->peer);
+	ph_info("session %.8s resume asked: agent=%s sub=%s peer=%s%s%s", s->sid, id, sub,
+	    s->peer, agent == NULL ? " agent_relay=" : "", agent == NULL ? addr : "");
 	relay_metrics_session(s->op, 1);
 	if (s->audit != NULL)
 		relay_audit("session_resume", json_deep_copy(s->audit));

@@ -14,7 +14,9 @@
  *            open, secret and client token included, over a link of its own
  *            (relay-link.c).  That relay hands it to the agent and closes
  *            the link with 1000, or refuses it (`error`, a close code),
- *            which the client hears as if it were local.
+ *            which the client hears as if it were local.  A client's
+ *            `resume` goes the same way (the relay's `resume` to the
+ *            agent, with the agent's id added).
  *   entry    the session's relay writes ph:session:SID = "RID HASH" (its
  *            relay id and the sha256 of the one-time secret, never the
  *            secret), TTL RELAY_CROSS_SESSION_SECS, for every session while
@@ -185,6 +187,7 @@ relay_cross_find(const char *id, relay_cross_found done, void *arg)
 /* ---- the open, to the agent's relay ---- */
 
 struct cross_open {
+	const char *what;		/* "open" or "resume" */
 	char	 sid[PH_SID_LEN + 1];
 	char	 agent[PH_AGENT_ID_MAX + 1];
 	char	 err[32];		/* its relay's refusal, if any */
@@ -229,8 +232,11 @@ cross_open_closed(void *arg, struct relay_conn *c, int code, const char *why)
 		    co->agent, relay_link_addr(c), why);
 	else
 		snprintf(msg, sizeof msg, "%s", co->msg);
-	ph_info("session %.8s: the open did not reach agent %s: %s", co->sid, co->agent, msg);
-	relay_session_abort(&relay.sessions, s, "open not delivered by the agent's relay",
+	ph_info("session %.8s: the %s did not reach agent %s: %s", co->sid, co->what,
+	    co->agent, msg);
+	relay_session_abort(&relay.sessions, s, strcmp(co->what, "open") == 0 ?
+	    "open not delivered by the agent's relay" :
+	    "resume not delivered by the agent's relay",
 	    co->err[0] != '\0' ? co->err : PH_ERR_NO_AGENT,
 	    code >= 4000 && code <= 4999 ? code : PH_CLOSE_NOT_FOUND, msg);
 	free(co);
@@ -245,12 +251,15 @@ int
 relay_cross_open(struct relay_session *s, const char *addr, json_t *open, char **cause)
 {
 	struct cross_open *co;
+	const char *type;
 
 	if ((co = calloc(1, sizeof *co)) == NULL) {
 		json_decref(open);
 		*cause = strdup("out of memory");
 		return -1;
 	}
+	type = json_string_value(json_object_get(open, "type"));
+	co->what = type != NULL && strcmp(type, "resume") == 0 ? "resume" : "open";
 	snprintf(co->sid, sizeof co->sid, "%s", s->sid);
 	snprintf(co->agent, sizeof co->agent, "%s", s->agent_id);
 	if (relay_link_dial(addr, open, &cross_open_ops, co, cause) == NULL) {

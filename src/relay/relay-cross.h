@@ -33,7 +33,10 @@ typedef void (*relay_cross_found)(json_t *entry, const char *rid, const char *ad
 	    void *arg);
 int	relay_cross_find(const char *id, relay_cross_found done, void *arg);
 
-/* Send the open (taken; it carries the secret and the token) to the relay at addr. */
+/*
+ * Send the open (taken; it carries the secret and the token), or a
+ * `resume` for the agent (with its `agent`), to the relay at addr.
+ */
 int	relay_cross_open(struct relay_session *s, const char *addr, json_t *open, char **cause);
 
 /*

@@ -14,6 +14,8 @@
  *            asked and the client's token) goes down that channel as a
  *            local client's would, and the link closes 1000; an agent not
  *            here is `error` no_agent and 4404.
+ *   resume   the same for a client's resume: the relay's `resume` {sid,
+ *            challenge, secret, sub} to the agent named by `agent`.
  *   attach   {sid, secret, via}: the agent's data channel landed on the
  *            other relay (via); the session is here.  From then on the
  *            link is that data channel (relay-data.c), and a link that
@@ -59,9 +61,12 @@ relay_peer_authed(struct relay_conn *c, char *bearer)
 	}
 }
 
-/* First message `open`: hand it to the agent whose control channel is here. */
+/*
+ * First message `open` or `resume` (what): hand it to the agent whose
+ * control channel is here.
+ */
 static void
-relay_peer_open(struct relay_conn *c, json_t *o)
+relay_peer_open(struct relay_conn *c, json_t *o, const char *what)
 {
 	const char *id = json_string_value(json_object_get(o, "agent"));
 	const char *asub = json_string_value(json_object_get(o, "agent_sub"));
@@ -74,29 +79,34 @@ relay_peer_open(struct relay_conn *c, json_t *o)
 	    json_string_value(json_object_get(o, "secret")) == NULL ||
 	    (size_t)snprintf(full, sizeof full, "%s%s%s", id, asub != NULL ? "@" : "",
 	    asub != NULL ? asub : "") >= sizeof full) {
-		relay_audit_refusal(c, "peer open", PH_ERR_BAD_MESSAGE, "malformed open");
-		relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, "malformed open");
+		snprintf(msg, sizeof msg, "malformed %s", what);
+		relay_audit_refusal(c, "peer open", PH_ERR_BAD_MESSAGE, msg);
+		relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, "%s", msg);
 		return;
 	}
 	if ((a = relay_agent_find(&relay.agents, full)) == NULL || !relay_agent_ready(a)) {
 		snprintf(msg, sizeof msg, "agent %s is no longer connected to the relay "
-		    "that held it: list the agents again", full);
+		    "that held it: %s", full, strcmp(what, "open") == 0 ?
+		    "list the agents again" : "try again");
 		relay_audit_refusal(c, "peer open", PH_ERR_NO_AGENT, msg);
 		relay_conn_fail(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND, "%s", msg);
 		return;
 	}
 	if (relay_agent_send(a, o) != 0) {
-		snprintf(msg, sizeof msg, "cannot forward the open to agent %s: its control "
-		    "channel is closing or full", full);
+		snprintf(msg, sizeof msg, "cannot forward the %s to agent %s: its control "
+		    "channel is closing or full", what, full);
 		relay_conn_fail(c, PH_ERR_NO_AGENT, PH_CLOSE_NOT_FOUND, "%s", msg);
 		return;
 	}
-	ph_info("session %.8s: open from relay %s forwarded to agent %s", sid, c->peer, full);
+	ph_info("session %.8s: %s from relay %s forwarded to agent %s", sid, what, c->peer,
+	    full);
 	if ((au = json_pack("{s:s,s:s,s:s?,s:s?,s:s}", "sid", sid, "agent", full, "op",
-	    json_string_value(json_object_get(o, "op")), "sub",
-	    json_string_value(json_object_get(o, "sub")), "relay", relay_fleet_id())) != NULL) {
+	    strcmp(what, "open") == 0 ? json_string_value(json_object_get(o, "op")) :
+	    "resume", "sub", json_string_value(json_object_get(o, "sub")), "relay",
+	    relay_fleet_id())) != NULL) {
 		relay_audit_origin(au, c);
-		relay_audit("session_open_forwarded", au);
+		relay_audit(strcmp(what, "open") == 0 ? "session_open_forwarded" :
+		    "session_resume_forwarded", au);
 	}
 	relay_conn_close(c, PH_CLOSE_NORMAL, "", 0);
 }
@@ -113,8 +123,8 @@ relay_peer_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *m, size_t
 		relay_data_chan_rx(c, &pc->data, f, m, len);
 		return;
 	}
-	if (f->type == PH_FRAME_CONTROL && f->ctl == PH_CTL_OPEN) {
-		relay_peer_open(c, f->json);
+	if (f->type == PH_FRAME_CONTROL && (f->ctl == PH_CTL_OPEN || f->ctl == PH_CTL_RESUME)) {
+		relay_peer_open(c, f->json, f->ctl == PH_CTL_OPEN ? "open" : "resume");
 		json_object_del(f->json, "token");
 		return;
 	}
@@ -127,9 +137,11 @@ relay_peer_rx(struct relay_conn *c, struct ph_frame *f, const uint8_t *m, size_t
 		relay_data_chan_rx(c, &pc->data, f, m, len);
 		return;
 	}
-	relay_audit_refusal(c, "peer link", PH_ERR_BAD_MESSAGE, "first message not open or attach");
+	relay_audit_refusal(c, "peer link", PH_ERR_BAD_MESSAGE,
+	    "first message not open, resume or attach");
 	relay_conn_fail(c, PH_ERR_BAD_MESSAGE, PH_CLOSE_POLICY, "the first message on a peer "
-	    "link must be open or attach (this relay is version %s)", PORTHOLE_VERSION);
+	    "link must be open, resume or attach (this relay is version %s)",
+	    PORTHOLE_VERSION);
 }
 
 static void

@@ -45,30 +45,35 @@ start_fleet_relay() {
 	export PORTHOLE_CA PORTHOLE_TOKEN PORTHOLE_KEY PORTHOLE_PUBKEY
 }
 
+# haproxy_cfg PORT N...: the configuration of an HAProxy on PORT in front of
+# relays N... (bN: relay N as a backup, taking over while every other one
+# fails its health check).
+haproxy_cfg() {
+	local port=$1 n; shift
+	echo "global"
+	echo "  maxconn 4096"
+	echo "defaults"
+	echo "  mode tcp"
+	echo "  timeout connect 2s"
+	echo "  timeout client 300s"
+	echo "  timeout server 300s"
+	echo "frontend fleet"
+	echo "  bind 127.0.0.1:$port"
+	echo "  default_backend relays"
+	echo "backend relays"
+	echo "  balance roundrobin"
+	# The relays' own health: /healthz over TLS (503 while one drains).
+	echo "  option httpchk GET /healthz"
+	for n in "$@"; do
+		echo "  server relay${n#b} 127.0.0.1:${RELAY_PORTS[${n#b}]} check check-ssl verify none inter 500ms fall 1 rise 2$([ "$n" = "${n#b}" ] || echo ' backup')"
+	done
+}
+
 # start_haproxy N...: HAProxy on a free port in front of relays N...; sets
 # LB_PORT, LB_PID and points PORTHOLE_RELAY at it.
 start_haproxy() {
-	local n
 	LB_PORT=$(free_port)
-	{
-		echo "global"
-		echo "  maxconn 4096"
-		echo "defaults"
-		echo "  mode tcp"
-		echo "  timeout connect 2s"
-		echo "  timeout client 300s"
-		echo "  timeout server 300s"
-		echo "frontend fleet"
-		echo "  bind 127.0.0.1:$LB_PORT"
-		echo "  default_backend relays"
-		echo "backend relays"
-		echo "  balance roundrobin"
-		# The relays' own health: /healthz over TLS (503 while one drains).
-		echo "  option httpchk GET /healthz"
-		for n in "$@"; do
-			echo "  server relay$n 127.0.0.1:${RELAY_PORTS[$n]} check check-ssl verify none inter 500ms fall 1 rise 2"
-		done
-	} >"$T/haproxy.cfg"
+	haproxy_cfg "$LB_PORT" "$@" >"$T/haproxy.cfg"
 	run_haproxy
 	export PORTHOLE_RELAY=wss://127.0.0.1:$LB_PORT
 }

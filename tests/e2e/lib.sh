@@ -125,14 +125,16 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# run_haproxy: haproxy with $T/haproxy.cfg, which listens on LB_PORT (a
-# free_port); sets LB_PID once it accepts connections.
+# run_haproxy [CFG]: haproxy with CFG (default $T/haproxy.cfg; its log
+# beside it), which listens on LB_PORT (a free_port); sets LB_PID once it
+# accepts connections.
 run_haproxy() {
-	haproxy -f "$T/haproxy.cfg" -db >"$T/haproxy.log" 2>&1 &
+	local cfg=${1:-$T/haproxy.cfg}
+	haproxy -f "$cfg" -db >"${cfg%.cfg}.log" 2>&1 &
 	LB_PID=$!
 	PIDS+=("$LB_PID")
 	wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $LB_PORT), 1)" ||
-		{ cat "$T/haproxy.log" >&2; fail "haproxy did not start"; finish; }
+		{ cat "${cfg%.cfg}.log" >&2; fail "haproxy did not start"; finish; }
 }
 
 # restart_relay [ARGS]: the relay started again, after it stopped, on the
