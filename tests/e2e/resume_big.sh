@@ -46,12 +46,37 @@ kill_mid() {
 		return 1
 	fi
 	kill -STOP "$cli"
+	relay_down_2s kill -CONT "$cli"
+	return 0
+}
+
+# relay_down_2s [COMMAND...]: the relay killed (SIGKILL), COMMAND run, and
+# the relay started again 2 s later on its port.
+relay_down_2s() {
 	kill -KILL "$RELAY_PID"
 	wait "$RELAY_PID" 2>/dev/null
-	kill -CONT "$cli"
+	"$@"
 	sleep 2
 	restart_relay
-	return 0
+}
+
+# cp_across_kill NAME SRC DST FIELD FILE: `cp SRC DST` with the relay
+# killed once the CLI moved 16 MiB (FIELD: rchar or wchar); exit 0, FILE
+# (the copy) has the source's sha256, and the new relay audits a resume.
+cp_across_kill() {
+	local name=$1 before
+	before=$(grep -c '"session_resumed"' "$T/relay.out")
+	"$CLI_BIN" cp "$2" "$3" </dev/null 2>"$T/err.$name" &
+	cli=$!
+	if kill_mid "cp $name" "$cli" "$4" $((16 << 20)); then
+		wait "$cli"; eq "cp $name across a relay kill -9: exit 0" $? 0
+		eq "cp $name: sha256 equal" "$(sha256sum <"$5" | cut -d' ' -f1)" "$want"
+		check "cp $name: the new relay audits the resume" \
+			test "$(grep -c '"session_resumed"' "$T/relay.out")" -gt "$before"
+	else
+		wait "$cli"
+	fi
+	wait_for 60 agent_listed e2e-resume-big || fail "the agent did not come back after cp $name"
 }
 
 # 0. A steady stream across the kill.
@@ -63,10 +88,7 @@ for i in range(1, $N + 1):
 sys.exit(5)" </dev/null >"$T/out0" 2>"$T/err0" &
 cli=$!
 wait_for 60 grep -q '^200$' "$T/out0" || fail "stream: no output before the kill"
-kill -KILL "$RELAY_PID"
-wait "$RELAY_PID" 2>/dev/null
-sleep 2
-restart_relay
+relay_down_2s
 wait "$cli"; rc=$?
 eq "stream: the exit code is kept" "$rc" 5
 check "stream: every line once, in order" cmp -s "$T/out0" "$T/want0"
@@ -85,33 +107,9 @@ fi
 mkdir -p "$T/remote" "$T/local"
 head -c 200M /dev/urandom >"$T/src"
 want=$(sha256sum <"$T/src" | cut -d' ' -f1)
-resumed_before=$(grep -c '"session_resumed"' "$T/relay.out")
-
-"$CLI_BIN" cp "$T/src" "e2e-resume-big:$T/remote/copy" </dev/null 2>"$T/err.put" &
-cli=$!
-if kill_mid "cp put" "$cli" rchar $((16 << 20)); then
-	wait "$cli"; eq "cp put across a relay kill -9: exit 0" $? 0
-	eq "cp put: sha256 equal" "$(sha256sum <"$T/remote/copy" | cut -d' ' -f1)" "$want"
-	check "cp put: the new relay audits the resume" \
-		test "$(grep -c '"session_resumed"' "$T/relay.out")" -gt "$resumed_before"
-else
-	wait "$cli"
-fi
-wait_for 60 agent_listed e2e-resume-big || fail "the agent did not come back after cp put"
-resumed_before=$(grep -c '"session_resumed"' "$T/relay.out")
-
-"$CLI_BIN" cp "e2e-resume-big:$T/remote/copy" "$T/local/copy" </dev/null 2>"$T/err.get" &
-cli=$!
-if kill_mid "cp get" "$cli" wchar $((16 << 20)); then
-	wait "$cli"; eq "cp get across a relay kill -9: exit 0" $? 0
-	eq "cp get: sha256 equal" "$(sha256sum <"$T/local/copy" | cut -d' ' -f1)" "$want"
-	check "cp get: the new relay audits the resume" \
-		test "$(grep -c '"session_resumed"' "$T/relay.out")" -gt "$resumed_before"
-else
-	wait "$cli"
-fi
+cp_across_kill put "$T/src" "e2e-resume-big:$T/remote/copy" rchar "$T/remote/copy"
+cp_across_kill get "e2e-resume-big:$T/remote/copy" "$T/local/copy" wchar "$T/local/copy"
 rm -rf "$T/src" "$T/remote" "$T/local"
-wait_for 60 agent_listed e2e-resume-big || fail "the agent did not come back after cp get"
 
 # 2. dump of a process with 1 GiB of touched heap (--fill semi: what a
 # real heap looks like to a compressor), the relay killed mid-dump.
