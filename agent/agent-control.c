@@ -467,6 +467,8 @@ agent_control_peer_close(struct agent *a, const unsigned char *in, size_t len)
 
 	if (a->control_got_error || code == PH_CLOSE_NORMAL)
 		return;		/* the error frame already said why */
+	if (a->control.state == AGENT_CHAN_CLOSED)
+		return;		/* the relay's answer to our own close */
 	a->control_going_away = code == PH_CLOSE_GOING_AWAY ? 1 :
 	    code == PH_CLOSE_MOVE ? 2 : 0;
 	if (code == PH_CLOSE_MOVE)
