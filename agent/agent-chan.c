@@ -22,6 +22,9 @@
 
 #include "agent.h"
 
+/* How long a channel whose close went out waits for the relay's. */
+#define AGENT_CLOSE_WAIT_SECS	5
+
 void
 agent_chan_init(struct agent_chan *ch, const struct agent_chan_ops *ops, void *arg,
     size_t low, size_t high, size_t limit)
@@ -130,16 +133,34 @@ agent_chan_close(struct agent_chan *ch, int close_code)
 		lws_callback_on_writable(ch->wsi);
 }
 
-/* CLOSING → CLOSED: the queue is out, say the close code (in WRITEABLE). */
+/*
+ * CLOSING → CLOSED: the queue is out, say the close code (in WRITEABLE)
+ * and wait for the relay's close.
+ *
+ * Not lws_close_reason and -1: libwebsockets 4.1.6 takes -1 from
+ * WRITEABLE as a failed write and closes the socket at once, with no
+ * close frame.  When the relay is still sending (a client's stdin after
+ * its program exited), its bytes are unread in our socket and the close
+ * is a reset, which can overtake what we sent and the relay has not read
+ * yet: the session's last output and exit were lost ("agent ... was lost
+ * mid-session").  So the close frame is ours (agent-wsframe.c), after
+ * the last message; reading goes on, what arrives is dropped, and the
+ * relay's close, once it has read everything, ends the connection (lws
+ * answers it); AGENT_CLOSE_WAIT_SECS bounds the wait.
+ */
 static void
 agent_chan_closed(struct agent_chan *ch, struct lws *wsi)
 {
 	const char	*reason = ch->close_code == PH_CLOSE_GOING_AWAY ?
 			    "agent shutting down" : "";
 
-	lws_close_reason(wsi, (enum lws_close_status)ch->close_code,
-	    (unsigned char *)reason, strlen(reason));
 	ch->state = AGENT_CHAN_CLOSED;
+	if (agent_wsframe_close(wsi, ch->close_code, reason) != 0) {
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	lws_rx_flow_control(wsi, 1);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, AGENT_CLOSE_WAIT_SECS);
 }
 
 int
@@ -202,7 +223,7 @@ agent_chan_writeable(struct agent_chan *ch, struct lws *wsi)
 	struct ph_qitem	*it;
 
 	if (ch->state == AGENT_CHAN_CLOSED)
-		return -1;	/* the extra WRITEABLE after a close (research §2) */
+		return 0;	/* our close is out: the relay's ends it */
 	if ((it = ph_queue_peek(&ch->out)) != NULL) {
 		if (ch->ops->write(wsi, it->data + PH_HEADROOM, it->len) != 0) {
 			ph_warn("%swrite to the relay failed", ch->label);
@@ -215,9 +236,7 @@ agent_chan_writeable(struct agent_chan *ch, struct lws *wsi)
 			lws_callback_on_writable(wsi);
 		return 0;
 	}
-	if (ch->state == AGENT_CHAN_CLOSING) {
+	if (ch->state == AGENT_CHAN_CLOSING)
 		agent_chan_closed(ch, wsi);
-		return -1;
-	}
 	return 0;
 }

@@ -188,12 +188,40 @@ agent_control_retry_cb(lws_sorted_usec_list_t *sul)
 	agent_control_start(a);
 }
 
+/*
+ * While a session is held for its client to resume, the relay it resumes
+ * through is tried every AGENT_HELD_RETRY_MS (+0..50 % jitter), not on the
+ * backoff table: a restarted relay's sessions go on within a second of it,
+ * not after the table's 4 or 8 s step.
+ */
+#define AGENT_HELD_RETRY_MS	500
+
+static int
+agent_holds_session(const struct agent *a)
+{
+	const struct agent_session	*s;
+
+	for (s = a->sessions; s != NULL; s = s->next)
+		if (s->held)
+			return 1;
+	return 0;
+}
+
 /* Schedule the next attempt on the backoff table. */
 static void
 agent_control_retry(struct agent *a)
 {
+	uint32_t	r = 0;
+
 	if (a->stopping)
 		return;
+	if (agent_holds_session(a)) {
+		lws_get_random(a->ctx, &r, sizeof r);
+		lws_sul_schedule(a->ctx, 0, &a->sul_control, agent_control_retry_cb,
+		    (lws_usec_t)(AGENT_HELD_RETRY_MS + r % (AGENT_HELD_RETRY_MS / 2)) *
+		    LWS_US_PER_MS);
+		return;
+	}
 	lws_retry_sul_schedule(a->ctx, 0, &a->sul_control, &agent_retry_policy,
 	    agent_control_retry_cb, &a->control_retries);
 }
@@ -439,6 +467,8 @@ agent_control_peer_close(struct agent *a, const unsigned char *in, size_t len)
 
 	if (a->control_got_error || code == PH_CLOSE_NORMAL)
 		return;		/* the error frame already said why */
+	if (a->control.state == AGENT_CHAN_CLOSED)
+		return;		/* the relay's answer to our own close */
 	a->control_going_away = code == PH_CLOSE_GOING_AWAY ? 1 :
 	    code == PH_CLOSE_MOVE ? 2 : 0;
 	if (code == PH_CLOSE_MOVE)

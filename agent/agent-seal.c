@@ -217,10 +217,15 @@ agent_seal_full(const struct agent_session *s)
 	return agent_seal_resumes(s) && s->sealed->rs.held >= s->sealed->soft;
 }
 
+/*
+ * Is a resume under way: its channel dialing (its first message must be
+ * `attach`), or the client's proof awaited?  Nothing of the stream goes
+ * out until it is done.
+ */
 int
 agent_seal_proving(const struct agent_session *s)
 {
-	return agent_seal_resumes(s) && s->sealed->proving;
+	return agent_seal_resumes(s) && (s->resuming || s->sealed->proving);
 }
 
 /* Has the client records of ours it has not acknowledged? */
@@ -278,7 +283,7 @@ agent_seal_pump(struct agent_session *s)
 	 * before the proofs): its attach must go first, and what was sealed
 	 * meanwhile goes after the client's proof, from its `received` on.
 	 */
-	while (!as->proving && !s->resuming && agent_chan_open(&s->chan) &&
+	while (!agent_seal_proving(s) && agent_chan_open(&s->chan) &&
 	    !ph_queue_over_high(&s->chan.out) &&
 	    ph_resume_next(&as->rs, &m, &len, &off) == 1) {
 		if (agent_chan_push(&s->chan, -1, m, len) != 0)

@@ -71,3 +71,32 @@ agent_wsframe_write(struct lws *wsi, uint8_t *msg, size_t len)
 
 	return lws_write(wsi, h, hlen + len, LWS_WRITE_HTTP) == (int)(hlen + len) ? 0 : -1;
 }
+
+/*
+ * Send a close frame {code, reason} the same way (masked, after every
+ * frame queued before it), so that the channel can end with the close
+ * handshake instead of a socket closed under the relay (agent-chan.c).
+ * reason is cut to the 123 bytes a close frame holds.  Returns 0, or -1
+ * if the connection failed.
+ */
+int
+agent_wsframe_close(struct lws *wsi, int code, const char *reason)
+{
+	uint8_t		 buf[LWS_PRE + PH_WSFRAME_HEAD_MAX + 125], key[4], *h, *p;
+	size_t		 n = strlen(reason), hlen, len;
+	uint32_t	 k = agent_wsframe_key();
+
+	if (n > 123)
+		n = 123;
+	len = 2 + n;
+	hlen = ph_wsframe_head_len(len);
+	h = buf + LWS_PRE;
+	p = h + hlen;
+	p[0] = (uint8_t)(code >> 8);
+	p[1] = (uint8_t)code;
+	memcpy(p + 2, reason, n);
+	memcpy(key, &k, 4);
+	ph_wsframe_head(h, 0x08, len, key);	/* close */
+	ph_wsframe_mask(p, len, key);
+	return lws_write(wsi, h, hlen + len, LWS_WRITE_HTTP) == (int)(hlen + len) ? 0 : -1;
+}

@@ -419,6 +419,7 @@ void	agent_launch_log(void);
 
 /* agent-wsframe.c: one masked binary frame; msg has PH_HEADROOM in front. */
 int	agent_wsframe_write(struct lws *wsi, uint8_t *msg, size_t len);
+int	agent_wsframe_close(struct lws *wsi, int code, const char *reason);
 
 /* agent-identity.c: fill a->id and a->instance (stable for the process). */
 int	agent_identity(struct agent *a, char **cause);

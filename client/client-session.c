@@ -109,7 +109,7 @@ enum session_seal {
 #define SESSION_PENDING_MAX	(1u << 20)	/* frames held until the seal */
 #define SESSION_ACK_BYTES	(256u << 10)	/* acknowledge after this much */
 #define SESSION_RETRY_MS	250		/* first reconnect; doubles */
-#define SESSION_RETRY_MAX_MS	2000
+#define SESSION_RETRY_MAX_MS	1000
 
 enum session_state {
 	SESSION_CONNECTING,
