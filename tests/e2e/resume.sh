@@ -22,6 +22,9 @@ addr=127.0.0.1:$PORT
 
 # cutproxy ARGS: the proxy in front of the relay; sets CPORT, CUT_PID.
 cutproxy() {
+	# Gone first: the new proxy's shell truncates the file only after the
+	# fork, and a wait that reads the last proxy's port would race it.
+	rm -f "$T/cut.out"
 	: >"$T/cut.err"
 	python3 "$CUT" --upstream "$addr" "$@" >"$T/cut.out" 2>"$T/cut.err" &
 	CUT_PID=$!
@@ -141,7 +144,7 @@ cutproxy
 phc exec e2e-resume-ttl -- sh -c 'echo started; exec sleep 37.25' </dev/null >"$T/out5" 2>"$T/err5" &
 cli=$!
 wait_for 30 grep -q started "$T/out5" || fail "the session did not start"
-check "agent timeout: the program runs" pgrep -f "^sleep 37.25"
+check "agent timeout: the program runs" eval 'pgrep -f "^sleep 37.25" >/dev/null'
 kill -USR2 "$CUT_PID"	# down: longer than the agent's 3 s
 check "agent timeout: the agent ends the session after 3s" \
 	wait_for 30 grep -q "the client did not come back within 3s" "$T/agent-e2e-resume-ttl.err"
