@@ -69,8 +69,8 @@ static const struct ph_help_opt agent_help_env[] = {
 	{ "PORTHOLE_HANGUP_SECS", NULL, NULL, "drop a relay that answers no ping "
 	    "for this many seconds" },
 	{ "PORTHOLE_RESUME_TIMEOUT", NULL, NULL, "how long a session whose client "
-	    "connection dropped waits for the client to resume it (e.g. 5m; "
-	    "unset or 0: sessions do not resume; the CLI must have it too)" },
+	    "connection dropped waits for the client to resume it (default 5m, "
+	    "at most 24h; 0: sessions do not resume; the CLI must have it too)" },
 	{ "PORTHOLE_RESUME_BUFFER", NULL, NULL, "a session's output kept until the "
 	    "client acknowledges it; past it the program's output is not read "
 	    "(default 4M, 1M-64M)" },

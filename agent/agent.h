@@ -272,6 +272,7 @@ struct agent_session {
 	int		 held;		/* no channel: waiting for the client */
 	int		 resuming;	/* a resume's channel dials or proves */
 	int		 failed;	/* agent_session_fail ran: never held */
+	int		 no_hold;	/* the target is stopped meanwhile: never held */
 	int64_t		 held_ms;	/* when the channel went (monotonic) */
 	lws_sorted_usec_list_t sul_resume; /* the resume timeout */
 	json_t		*exit_copy;	/* the relay's clear exit, sent again on resume */
@@ -358,6 +359,8 @@ void	agent_seal_peek_ack(struct agent_session *s, const uint8_t *msg, size_t len
 int	agent_seal_proof(struct agent_session *s, const uint8_t *challenge, char **cause);
 int	agent_seal_check(struct agent_session *s, const json_t *proof, const char **code,
 	    int *close_code, char **cause);
+/* This agent process, as `boot` tells it to clients (16 hex; never the instance). */
+const char *agent_seal_boot(void);
 /* agent-session.c: the relay's `resume` for a held session. */
 void	agent_session_resume(struct agent *a, json_t *msg);
 

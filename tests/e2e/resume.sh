@@ -60,22 +60,30 @@ eq "20 cuts: the proxy cut 20 times" "$(grep -c '^cut ' "$T/cut.err")" 20
 check "20 cuts: output byte-identical" cmp -s "$T/out2" "$T/want2"
 kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
 
-# The CLI's --resume DUR does what PORTHOLE_RESUME_TIMEOUT does: with the
-# variable unset and no flag, the first cut ends the session (255); with
-# --resume 5m the same cuts are resumed through.
+# The CLI's --resume DUR does what PORTHOLE_RESUME_TIMEOUT does, and wins
+# over it: with the variable 0, the first cut ends the session (255); with
+# --resume 5m as well, and with neither (the default, 5m), the same cuts
+# are resumed through.
 head -c 4000000 /dev/zero | tr '\0' y >"$T/want3"
 cutproxy --cut-bytes 1000000 --cuts 2
-PORTHOLE_RESUME_TIMEOUT= phc exec e2e-resume -- sh -c "head -c 4000000 /dev/zero | tr '\\0' y" \
+PORTHOLE_RESUME_TIMEOUT=0 phc exec e2e-resume -- sh -c "head -c 4000000 /dev/zero | tr '\\0' y" \
 	</dev/null >"$T/out3" 2>"$T/err3"; rc=$?
-eq "no --resume and no variable: the cut ends the session" "$rc" 255
+eq "PORTHOLE_RESUME_TIMEOUT=0: the cut ends the session" "$rc" 255
 kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
-cutproxy --cut-bytes 1000000 --cuts 2
-PORTHOLE_RESUME_TIMEOUT= phc --resume 5m exec e2e-resume -- sh -c "head -c 4000000 /dev/zero | tr '\\0' y" \
-	</dev/null >"$T/out3" 2>"$T/err3"; rc=$?
-eq "--resume 5m: exit 0 across 2 cuts" "$rc" 0
-eq "--resume 5m: the proxy cut twice" "$(grep -c '^cut ' "$T/cut.err")" 2
-check "--resume 5m: output byte-identical" cmp -s "$T/out3" "$T/want3"
-kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+for how in "--resume 5m" default; do
+	cutproxy --cut-bytes 1000000 --cuts 2
+	if [ "$how" = default ]; then
+		PORTHOLE_RESUME_TIMEOUT= phc exec e2e-resume -- sh -c "head -c 4000000 /dev/zero | tr '\\0' y" \
+			</dev/null >"$T/out3" 2>"$T/err3"; rc=$?
+	else
+		PORTHOLE_RESUME_TIMEOUT=0 phc --resume 5m exec e2e-resume -- sh -c "head -c 4000000 /dev/zero | tr '\\0' y" \
+			</dev/null >"$T/out3" 2>"$T/err3"; rc=$?
+	fi
+	eq "$how: exit 0 across 2 cuts" "$rc" 0
+	eq "$how: the proxy cut twice" "$(grep -c '^cut ' "$T/cut.err")" 2
+	check "$how: output byte-identical" cmp -s "$T/out3" "$T/want3"
+	kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+done
 PORTHOLE_RESUME_TIMEOUT= "$CLI_BIN" --resume soon exec e2e-resume -- true </dev/null 2>"$T/err4b"
 eq "--resume with no duration: 255" $? 255
 contains "--resume with no duration: says what it wants" "$(cat "$T/err4b")" "--resume soon: a duration from 1s to 24h"
