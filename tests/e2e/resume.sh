@@ -8,7 +8,7 @@
 # refused and audited, while the session waits for its real client.
 # Output byte-identical to a local run, exit code kept.
 . "$(dirname "$0")/lib.sh"
-# Resume is asked for on both ends (it is off unless asked).
+# Resume on both ends (the default), whatever PORTHOLE_TEST_RESUME says.
 export PORTHOLE_RESUME_TIMEOUT=5m
 
 CUT=$(cd "$(dirname "$0")/../tools" && pwd)/ph-cutproxy.py
@@ -21,7 +21,10 @@ addr=127.0.0.1:$PORT
 
 # cutproxy ARGS: the proxy in front of the relay; sets CPORT, CUT_PID.
 cutproxy() {
+	# Both emptied first: the last proxy's "listening" line must not be
+	# read before the new process has truncated the file itself.
 	: >"$T/cut.err"
+	: >"$T/cut.out"
 	python3 "$CUT" --upstream "$addr" "$@" >"$T/cut.out" 2>"$T/cut.err" &
 	CUT_PID=$!
 	PIDS+=("$CUT_PID")
