@@ -34,6 +34,7 @@ cd "$W" || exit 1
 
 # A process with a big heap of random bytes (incompressible), owned by root.
 start_big() {
+	: >"$T/big.out"	# the last one's "ready" must not answer for this one
 	python3 -c 'import os, sys, time
 b = os.urandom(256 << 20)
 sys.stdout.write("ready\n"); sys.stdout.flush()
