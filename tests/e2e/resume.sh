@@ -87,6 +87,11 @@ for how in "--resume 5m" default; do
 	check "$how: output byte-identical" cmp -s "$T/out3" "$T/want3"
 	kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
 done
+# A CLI with resume off and an agent with it on: past the agent's 4 MiB of
+# records kept for a resume nothing stalls (the CLI's open says it will not
+# reconnect, and it would acknowledge an agent that keeps records anyway).
+n=$(PORTHOLE_RESUME_TIMEOUT=0 timeout 120 "$CLI_BIN" exec e2e-resume -- head -c 12000000 /dev/zero </dev/null | wc -c)
+eq "resume off on the CLI only: 12 MB stream through" "$n" 12000000
 PORTHOLE_RESUME_TIMEOUT= "$CLI_BIN" --resume soon exec e2e-resume -- true </dev/null 2>"$T/err4b"
 eq "--resume with no duration: 255" $? 255
 contains "--resume with no duration: says what it wants" "$(cat "$T/err4b")" "--resume soon: a duration from 1s to 24h"
