@@ -69,8 +69,8 @@ static const struct ph_help_opt agent_help_env[] = {
 	{ "PORTHOLE_HANGUP_SECS", NULL, NULL, "drop a relay that answers no ping "
 	    "for this many seconds" },
 	{ "PORTHOLE_RESUME_TIMEOUT", NULL, NULL, "how long a session whose client "
-	    "connection dropped waits for the client to resume it (e.g. 5m; "
-	    "unset or 0: sessions do not resume; the CLI must have it too)" },
+	    "connection dropped waits for the client to resume it (default 5m, "
+	    "at most 24h; 0: sessions do not resume; the CLI must have it too)" },
 	{ "PORTHOLE_DETACH_TTL", NULL, NULL, "how long a shell detached with ~d "
 	    "waits for porthole attach before it is hung up (e.g. 30s, 5m; "
 	    "default 1h, at most 7d)" },

@@ -19,6 +19,7 @@
  * when the forwarded open asks for it (`record`), COPY frames of the
  * output and resizes for its recording.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,23 @@ agent_seal_key(struct agent *a)
 	return a->seal_key;
 }
 
+/*
+ * A random value drawn once per process: the CLI compares the one of the
+ * agent that opened a session with the one of an agent that refuses its
+ * resume, and so tells "the agent restarted" (docs/protocol.md, "Resume").
+ * Not the instance, which the relay's id rule relies on clients not knowing.
+ */
+const char *
+agent_seal_boot(void)
+{
+	static char	boot[17];
+
+	if (boot[0] == '\0' && ph_random_hex(boot, 16) != 0)
+		snprintf(boot, sizeof boot, "%016llx", (unsigned long long)ph_mono_ms());
+	boot[16] = '\0';
+	return boot;
+}
+
 int
 agent_seal_start(struct agent_session *s, const char *jti, char **cause)
 {
@@ -137,7 +155,13 @@ agent_seal_start(struct agent_session *s, const char *jti, char **cause)
 	}
 	s->sealed->record = json_is_true(json_object_get(s->open, "record"));
 	s->sealed->s = s;
-	if (a->resume_ms > 0) {
+	/*
+	 * No resume when the client will not come back (its open's `resume`
+	 * false) or when the program stops the target while it runs (a dump
+	 * with freeze): held, it would keep the app stopped for the timeout.
+	 */
+	if (a->resume_ms > 0 && !json_is_false(json_object_get(s->open, "resume")) &&
+	    !json_is_true(json_object_get(s->open, "freeze"))) {
 		if (ph_resume_init(&s->sealed->rs, a->resume_hard, cause) != 0)
 			goto out;
 		s->sealed->resume = 1;
@@ -163,7 +187,8 @@ agent_seal_start(struct agent_session *s, const char *jti, char **cause)
 	}
 	if (s->sealed->record && json_object_set_new(m, "record", json_true()) != 0)
 		goto nomem;
-	if (s->sealed->resume && json_object_set_new(m, "resume", json_true()) != 0)
+	if (s->sealed->resume && (json_object_set_new(m, "resume", json_true()) != 0 ||
+	    json_object_set_new(m, "boot", json_string(agent_seal_boot())) != 0))
 		goto nomem;
 	if (agent_chan_push_ctl(&s->chan, m) != 0) {
 		m = NULL;

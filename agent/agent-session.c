@@ -677,8 +677,8 @@ agent_session_resume_over(lws_sorted_usec_list_t *sul)
 static int
 agent_session_holdable(const struct agent_session *s)
 {
-	return agent_seal_resumes(s) && !s->failed && !s->agent->stopping &&
-	    !agent_seal_peer_closed(s) && (s->state == AGENT_SESSION_RUNNING ||
+	return agent_seal_resumes(s) && !s->failed && !s->no_hold &&
+	    !s->agent->stopping && !agent_seal_peer_closed(s) && (s->state == AGENT_SESSION_RUNNING ||
 	    (s->state == AGENT_SESSION_FINISHING && agent_seal_unacked(s)));
 }
 
@@ -762,6 +762,20 @@ agent_session_established(struct agent_session *s)
 		return;
 	}
 
+	if (s->refuse_code != NULL && strcmp(s->refuse_code, PH_ERR_RESUME) == 0) {
+		/* Which process refuses: the CLI tells a restart by it. */
+		json_t	*e = ph_ctl_error(s->refuse_code, "%s", s->refuse_msg);
+
+		ph_info("session %.8s: %s: %s (closing %d)", s->sid, s->refuse_code,
+		    s->refuse_msg, s->refuse_close);
+		s->failed = 1;
+		if (e != NULL)
+			json_object_set_new(e, "boot", json_string(agent_seal_boot()));
+		if (agent_chan_push_ctl(&s->chan, e) != 0)
+			s->refuse_close = PH_CLOSE_INTERNAL;
+		agent_chan_close(&s->chan, s->refuse_close);
+		return;
+	}
 	if (s->refuse_code != NULL) {
 		agent_session_fail(s, s->refuse_close, s->refuse_code, "%s",
 		    s->refuse_msg);

@@ -273,6 +273,7 @@ struct agent_session {
 	int		 held;		/* no channel: waiting for the client */
 	int		 resuming;	/* a resume's channel dials or proves */
 	int		 failed;	/* agent_session_fail ran: never held */
+	int		 no_hold;	/* the target is stopped meanwhile: never held */
 	int64_t		 held_ms;	/* when the channel went (monotonic) */
 	lws_sorted_usec_list_t sul_resume; /* the resume timeout */
 	json_t		*exit_copy;	/* the relay's clear exit, sent again on resume */
@@ -371,6 +372,8 @@ int	agent_seal_check(struct agent_session *s, const json_t *proof, const char **
  */
 typedef void (*agent_seal_out_fn)(void *arg, const uint8_t *p, size_t n);
 int	agent_seal_unacked_out(struct agent_session *s, agent_seal_out_fn fn, void *arg);
+/* This agent process, as `boot` tells it to clients (16 hex; never the instance). */
+const char *agent_seal_boot(void);
 /* agent-session.c: the relay's `resume` for a held session. */
 void	agent_session_resume(struct agent *a, json_t *msg);
 

@@ -120,6 +120,10 @@ dump_ev_send(struct dump_events *e, json_t *ev, const char *what)
 		dump_ev_copy(m, "estimate", ev, "estimate", 'i', 0);
 		if (json_is_integer(json_object_get(m, "estimate")))
 			e->estimate = json_integer_value(json_object_get(m, "estimate"));
+		/* Stop-the-world (asked, or a snapshot's fallback): never held. */
+		if (json_is_string(json_object_get(ev, "mode")) &&
+		    strcmp(json_string_value(json_object_get(ev, "mode")), "freeze") == 0)
+			e->s->no_hold = 1;
 	} else if (strcmp(what, "progress") == 0) {
 		dump_ev_progress(e, n, e->estimate);
 		return 0;

@@ -167,7 +167,13 @@ struct client_session {
 	int			 data_in;	/* a data record came since */
 	int			 proving;	/* a new connection: the agent's proof awaited */
 	int			 our_close;	/* we ended it: nothing resumes */
+	int			 close_await;	/* SEAL_AWAIT: close once keyed */
+	int			 close_code;	/* ... with these */
+	int			 close_flush;
+	char			 close_reason[124];
 	int			 fatal;		/* the relay's error: it cannot go on */
+	int			 said_lost;	/* "agent ... lost": said on any stderr */
+	char			 boot[17];	/* the agent process's `boot` (its seal) */
 	int64_t			 lost_ms;	/* when the connection went; 0: up */
 	unsigned		 attempts;
 	struct client_loop_timer retry;
@@ -416,31 +422,54 @@ session_seal_flush(struct client_session *s)
 			    it->data + PH_HEADROOM, it->len);
 		ph_queue_pop(&s->pending);
 	}
-	if (s->state == SESSION_OPEN)
+	if (s->close_await && s->state == SESSION_OPEN) {
+		/* The owner closed meanwhile: now with our close record. */
+		s->close_await = 0;
+		client_session_close(s, s->close_code, s->close_reason,
+		    s->close_flush);
+	} else if (s->state == SESSION_OPEN)
 		s->ops->drained(s->arg);	/* the owner held back: go on */
 }
 
 /*
- * "porthole: " and one line on stderr when it is a terminal (else nothing).
- * A terminal in raw mode (a shell's) does not turn "\n" into "\r\n": the
- * line ends with "\r\n" then, so what comes after it (the remote output)
- * starts at the left edge.
+ * "porthole: " and one line on stderr.  A terminal in raw mode (a shell's)
+ * does not turn "\n" into "\r\n": the line ends with "\r\n" then, so what
+ * comes after it (the remote output) starts at the left edge.
  */
+static void
+session_vsay(const char *fmt, va_list ap)
+{
+	struct termios	tio;
+	int		raw;
+
+	raw = isatty(2) && tcgetattr(2, &tio) == 0 && !(tio.c_oflag & OPOST);
+	fputs("porthole: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs(raw ? "\r\n" : "\n", stderr);
+}
+
+/* The line only when stderr is a terminal (else nothing). */
 static void
 session_tty_say(const char *fmt, ...)
 {
-	struct termios	tio;
 	va_list		ap;
-	int		raw;
 
 	if (!isatty(2))
 		return;
-	raw = tcgetattr(2, &tio) == 0 && !(tio.c_oflag & OPOST);
-	fputs("porthole: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	session_vsay(fmt, ap);
 	va_end(ap);
-	fputs(raw ? "\r\n" : "\n", stderr);
+}
+
+/* The line on any stderr: what a script's log must show too. */
+static void
+session_say(const char *fmt, ...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	session_vsay(fmt, ap);
+	va_end(ap);
 }
 
 /*
@@ -468,7 +497,8 @@ session_warned(const char *id)
 static void
 session_seal_keyed(struct client_session *s, const struct ph_frame *f)
 {
-	char	*warn = NULL, *cause = NULL;
+	char		*warn = NULL, *cause = NULL;
+	const char	*b;
 
 	if (client_seal_keyed(s->seal, f->json, &warn, &cause) != 0) {
 		session_seal_fail(s, ph_asprintf("cannot seal the session with "
@@ -479,13 +509,21 @@ session_seal_keyed(struct client_session *s, const struct ph_frame *f)
 	if (warn != NULL && !session_warned(s->agent_id))
 		session_tty_say("%s", warn);
 	free(warn);
-	if (json_is_true(json_object_get(f->json, "resume")) && s->resume_ms > 0 &&
+	/*
+	 * The agent keeps records for a resume: so do we, and acknowledge
+	 * its, whether or not we reconnect ourselves (resume_ms), or it
+	 * would stop at its soft mark waiting for acknowledgements.
+	 */
+	if (json_is_true(json_object_get(f->json, "resume")) &&
 	    s->sid != NULL && s->agent_id != NULL) {
 		if (ph_resume_init(&s->rs, s->rs_hard, &cause) != 0) {
 			session_seal_fail(s, cause);
 			return;
 		}
 		s->resumes = 1;
+		b = json_string_value(json_object_get(f->json, "boot"));
+		if (b != NULL && strlen(b) < sizeof s->boot)
+			memcpy(s->boot, b, strlen(b) + 1);
 	}
 	s->seal_state = SEAL_ON;
 	session_seal_flush(s);
@@ -597,6 +635,31 @@ session_error_passes(const char *code)
 static void
 session_hold_error(struct client_session *s, const struct ph_frame *f)
 {
+	const char	*code = json_string_value(json_object_get(f->json, "code"));
+	const char	*boot = json_string_value(json_object_get(f->json, "boot"));
+	char		 t[PH_DURATION_FMT_MAX];
+
+	/* Another process of the agent refused: the session died with the old one. */
+	if (code != NULL && strcmp(code, PH_ERR_RESUME) == 0 && boot != NULL &&
+	    s->boot[0] != '\0' && strcmp(boot, s->boot) != 0) {
+		free(s->final_cause);
+		s->final_cause = ph_asprintf("agent %s restarted while the session "
+		    "waited to resume: the session and its program ended with the "
+		    "agent's old process, and output may be truncated; run the "
+		    "command again", s->agent);
+		json_decref(s->held_error);
+		s->held_error = NULL;
+		s->fatal = 1;
+		return;
+	}
+	/* Reconnected, but the agent is not there (yet): say so once. */
+	if (code != NULL && strcmp(code, PH_ERR_NO_AGENT) == 0 && s->lost_ms != 0 &&
+	    !s->said_lost) {
+		s->said_lost = 1;
+		session_say("agent %s is not connected to the relay: waiting up to "
+		    "%s for it to come back and resume the session", s->agent,
+		    ph_duration_fmt(s->resume_ms, t, sizeof t));
+	}
 	json_decref(s->held_error);
 	s->held_error = json_incref(f->json);
 	if (s->first_error == NULL && json_string_value(json_object_get(f->json,
@@ -697,8 +760,13 @@ session_proven(struct client_session *s, const struct ph_frame *f)
 	}
 	json_decref(answer);
 	free(msg);
-	session_tty_say("resumed after %s", ph_duration_fmt(ph_mono_ms() -
-	    s->lost_ms, t, sizeof t));
+	if (s->said_lost)
+		session_say("resumed after %s", ph_duration_fmt(ph_mono_ms() -
+		    s->lost_ms, t, sizeof t));
+	else
+		session_tty_say("resumed after %s", ph_duration_fmt(ph_mono_ms() -
+		    s->lost_ms, t, sizeof t));
+	s->said_lost = 0;
 	s->proving = 0;
 	s->lost_ms = 0;
 	s->attempts = 0;
@@ -1164,10 +1232,22 @@ session_resume_wait(struct client_session *s)
 	    s->state == SESSION_REFUSED || session_code_final(s->peer_code))
 		return 0;
 	if (s->lost_ms == 0) {
+		const char *code = json_string_value(json_object_get(s->held_error,
+		    "code"));
+
 		s->lost_ms = now;
 		s->attempts = 0;
-		session_tty_say("the connection to the relay dropped: "
-		    "reconnecting...");
+		/* The agent went, not our link: any log must say why we wait. */
+		if (code != NULL && strcmp(code, PH_ERR_AGENT_LOST) == 0) {
+			s->said_lost = 1;
+			session_say("agent %s was lost mid-session (%s): waiting up "
+			    "to %s for it to come back and resume the session",
+			    s->agent, s->first_error != NULL ? s->first_error :
+			    "its connection to the relay went", ph_duration_fmt(
+			    s->resume_ms, t, sizeof t));
+		} else
+			session_tty_say("the connection to the relay dropped: "
+			    "reconnecting...");
 	}
 	s->proving = 0;
 	if (now - s->lost_ms >= s->resume_ms) {
@@ -1431,7 +1511,10 @@ client_session_send_open(struct client_session *s, json_t *obj, long agent_proto
 		session_hangup(s);
 		return -1;
 	}
+	/* A client that will not reconnect: the agent holds nothing for it. */
 	if ((s->seal = client_seal_new(obj, &why)) == NULL ||
+	    (s->resume_ms <= 0 && json_object_set_new(obj, "resume",
+	    json_false()) != 0) ||
 	    client_sign_open(conf, obj, &why) != 0 ||
 	    client_seal_sent(s->seal, obj, conf->jti, &why) != 0) {
 		session_set_cause(s, ph_asprintf("cannot sign the request: %s", why));
@@ -1497,6 +1580,22 @@ client_session_close(struct client_session *s, int code, const char *reason,
 	if (s->state == SESSION_WAITING) {
 		/* Between connections: nobody to tell; end from the loop. */
 		client_loop_timer(s->cc->loop, &s->retry, 0, session_give_up, s);
+		return;
+	}
+	if (s->seal_state == SEAL_AWAIT && s->state == SESSION_OPEN) {
+		/*
+		 * The agent's `seal` is on its way (maybe unread while the owner
+		 * paused us): it keys the close record that stops the agent
+		 * holding the session for a resume (session_seal_flush closes).
+		 * What else comes meanwhile is the owner's to drop; its own
+		 * bound (CLIENT_RUN_ABORT_MS) ends it if the seal never comes.
+		 */
+		s->close_await = 1;
+		s->close_code = code;
+		s->close_flush = flush;
+		snprintf(s->close_reason, sizeof s->close_reason, "%s",
+		    reason != NULL ? reason : "");
+		client_session_rx(s, 1);
 		return;
 	}
 	if (s->resumes && s->state == SESSION_OPEN && !s->proving) {

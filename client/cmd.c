@@ -62,7 +62,7 @@ const struct ph_help_opt cmd_global_options[] = {
 	    "the system's (PORTHOLE_CA); a dev relay writes its own to "
 	    "DIR/ca.pem" },
 	{ "--resume", NULL, "DUR", "reconnect a session whose connection drops "
-	    "and go on from where it stopped, for up to DUR (e.g. 5m; 0: not; "
+	    "and go on from where it stopped, for up to DUR (default 5m; 0: not; "
 	    "PORTHOLE_RESUME_TIMEOUT); only with an agent that has it too" },
 	{ "--insecure", NULL, NULL, "do not verify the relay's certificate "
 	    "(tests only: says so loudly on every run)" },

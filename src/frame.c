@@ -92,7 +92,9 @@ static const struct ph_op_member s_exit[] = {
 	BOOL("timeout"), END
 };
 static const struct ph_op_member s_error[] = {
-	STR("code", 1, 1, 64), STR("message", 1, 0, 4096), END
+	STR("code", 1, 1, 64), STR("message", 1, 0, 4096),
+	STR("boot", 0, 16, 16),		/* the refusing agent process (resume) */
+	END
 };
 static const struct ph_op_member s_progress[] = {
 	INT("done", 1, 0, INT64_MAX), INT("total", 1, -1, INT64_MAX), END
@@ -136,7 +138,7 @@ static const struct ph_op_member s_artifact[] = {
  */
 static const struct ph_op_member s_seal[] = {
 	STR("share", 0, 43, 43), STR("sig", 0, 86, 86), STR("token", 0, 1, 8192),
-	BOOL("record"), BOOL("resume"), END
+	BOOL("record"), BOOL("resume"), STR("boot", 0, 16, 16), END
 };
 
 /*

@@ -35,6 +35,8 @@ static const struct ph_op_member ops_common[] = {
 	{ "sig", PH_MT_STR_OR_NULL, PH_OPM_UNSIGNED, 0, 4096 },
 	/* the client's X25519 share, base64url (signed: seal.h) */
 	M_STR("seal", 0, 43, 43),
+	/* false: the client does not reconnect, so nothing is held for it */
+	M_BOOL("resume"),
 	/* added by the relay on the way to the agent */
 	M_BOOL_F("record", RELAYED),	/* send COPY frames for the recording */
 	M_STR("secret", RELAYED, PH_SECRET_LEN, PH_SECRET_LEN),

@@ -31,12 +31,13 @@
  * acknowledge.
  *
  * The settings both ends read (ph_resume_settings): how long a session
- * waits for its peer to come back (PORTHOLE_RESUME_TIMEOUT; unset or 0:
- * sessions do not resume) and how much a sender keeps unacknowledged
- * before it stops reading its source (PORTHOLE_RESUME_BUFFER, default
- * 4 MiB, 1 to 64 MiB).  The buffer itself is made PH_RESUME_SLACK larger
- * (up to PH_RESUME_BUF_MAX) for what arrives after the stop: a closing
- * pipe's last bytes, a few control messages.
+ * waits for its peer to come back (PORTHOLE_RESUME_TIMEOUT; 0: sessions
+ * do not resume; unset: PH_RESUME_TIMEOUT_DEFAULT_MS) and how much a
+ * sender keeps unacknowledged before it stops reading its source
+ * (PORTHOLE_RESUME_BUFFER, default 4 MiB, 1 to 64 MiB).  The buffer itself
+ * is made PH_RESUME_SLACK larger (up to PH_RESUME_BUF_MAX) for what
+ * arrives after the stop: a closing pipe's last bytes, a few control
+ * messages.
  *
  * Errors: -1 with *cause (malloc'd).
  */
@@ -57,13 +58,11 @@
 #define PH_RESUME_BUF_MIN	(2 * (PH_RESUME_MSG_MAX + PH_RESUME_MSG_OVERHEAD))
 
 /*
- * Off unless PORTHOLE_RESUME_TIMEOUT asks, on the agent and the CLI both
- * (docs/operations.md, "Resume"): a held session outlives a client that
- * was killed, and some endings (an agent killed outright, a frozen client
- * dropped, a CLI killed mid-dump, a fleet relay gone) are not yet told
- * from drops.  5m is what to set to use it.
+ * On by default, on the agent and the CLI both (docs/operations.md,
+ * "Resume"): 5 minutes; PORTHOLE_RESUME_TIMEOUT=0 (or the CLI's
+ * --resume 0) turns it off.
  */
-#define PH_RESUME_TIMEOUT_DEFAULT_MS	0LL
+#define PH_RESUME_TIMEOUT_DEFAULT_MS	(5 * 60 * 1000LL)
 #define PH_RESUME_TIMEOUT_MAX_MS	(24 * 60 * 60 * 1000LL)
 #define PH_RESUME_SETTING_MIN		((size_t)1 << 20)
 #define PH_RESUME_SLACK			((size_t)4 << 20)

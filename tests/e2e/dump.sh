@@ -11,9 +11,11 @@
 # nothing left behind: no such pid, a kernel thread, ptrace not permitted
 # (an unprivileged agent), the CLI killed (SIGKILL), SIGTERM and SIGINT to
 # the CLI, the worker killed, the target killed (snapshot and freeze), the
-# local disk full, the relay killed.  After every fault: the app is not
-# stopped, it has no child left (snapshot), the worker is gone, and neither
-# FILE nor FILE.partial exists.
+# local disk full, the relay killed (the CLI and the relay killed: once a
+# resume timeout passed, the dump held meanwhile with the app running;
+# never held with --freeze).  After every fault: the app is not stopped,
+# it has no child left (snapshot), the worker is gone, and neither FILE nor
+# FILE.partial exists.
 #
 # "Mid-dump" is made certain, and checked: the CLI is stopped (SIGSTOP) as
 # soon as the worker runs, so flow control holds the dump in flight (the
@@ -32,6 +34,7 @@ cd "$W" || exit 1
 
 # A process with a big heap of random bytes (incompressible), owned by root.
 start_big() {
+	: >"$T/big.out"	# the last one's "ready" must not answer for this one
 	python3 -c 'import os, sys, time
 b = os.urandom(256 << 20)
 sys.stdout.write("ready\n"); sys.stdout.flush()
@@ -255,13 +258,37 @@ else
 fi
 rm -f "$W/big.core"
 
-# 4. The CLI killed (SIGKILL) mid-dump.
-"$CLI_BIN" dump e2e-dump "$BIG" -o "$W/big.core" 2>"$T/err" &
+# 4. The CLI killed (SIGKILL) mid-dump.  A snapshot dump's session is
+# held for the CLI to resume it (a CLI that is gone cannot say so): the
+# app runs on meanwhile (the worker streams from the snapshot, blocked once
+# the agent's resume buffer is full), and the agent's resume timeout (5s
+# on this agent) ends it like any lost session.  A stop-the-world dump
+# (--freeze) is never held: the app must not stay stopped for the timeout,
+# so the agent ends it at once, well within its own 5m.
+PORTHOLE_RESUME_TIMEOUT=5s start_agent e2e-dump-hold
+"$CLI_BIN" --resume 5m dump e2e-dump-hold "$BIG" -o "$W/big.core" 2>"$T/err" &
 cli=$!
 if in_flight "CLI killed" "$cli" "$BIG"; then
 	kill -KILL "$cli"
 	wait "$cli" 2>/dev/null
+	check "CLI killed: the agent holds the dump for a resume" wait_for 30 \
+		grep -q "the channel to the client is gone: holding the session for 5s" \
+		"$T/agent-e2e-dump-hold.err"
+	check "CLI killed: the app is not stopped while the dump is held" not_stopped "$BIG"
+	check "CLI killed: the resume timeout ends it" wait_for 30 \
+		grep -q "did not come back within 5s" "$T/agent-e2e-dump-hold.err"
 	after_fault "CLI killed" "$BIG" "$W"
+fi
+wait "$cli" 2>/dev/null
+PORTHOLE_RESUME_TIMEOUT=5m start_agent e2e-dump-freeze
+"$CLI_BIN" --resume 5m dump e2e-dump-freeze "$BIG" --freeze -o "$W/big.core" 2>"$T/err" &
+cli=$!
+if in_flight "CLI killed (freeze)" "$cli" "$BIG"; then
+	kill -KILL "$cli"
+	wait "$cli" 2>/dev/null
+	after_fault "CLI killed (freeze)" "$BIG" "$W"
+	check "CLI killed (freeze): the dump was not held" \
+		sh -c "! grep -q 'holding the session' '$T/agent-e2e-dump-freeze.err'"
 fi
 wait "$cli" 2>/dev/null
 
@@ -336,7 +363,9 @@ eq "disk full: the partial was removed" "$(cat "$T/left")" ""
 after_fault "disk full" "$BIG" "$W"
 
 # 7. The relay killed mid-dump (last: the agent has no relay afterwards).
-"$CLI_BIN" dump e2e-dump "$BIG" -o "$W/big.core" 2>"$T/err" &
+# Both ends wait for it to come back (a relay restarted mid-dump resumes
+# the dump: resume.sh), here for 5s, then give up.
+"$CLI_BIN" --resume 5s dump e2e-dump-hold "$BIG" -o "$W/big.core" 2>"$T/err" &
 cli=$!
 if in_flight "relay killed" "$cli" "$BIG"; then
 	kill -KILL "$RELAY_PID"
@@ -344,6 +373,8 @@ if in_flight "relay killed" "$cli" "$BIG"; then
 	wait "$cli"; eq "relay killed: the CLI exits 255" $? 255
 	log "relay killed: $(cat "$T/err")"
 	contains "relay killed: one porthole line" "$(cat "$T/err")" "porthole: dump"
+	contains "relay killed: ... saying the session could not be resumed" "$(cat "$T/err")" \
+		"could not be resumed within 5s"
 	after_fault "relay killed" "$BIG" "$W"
 fi
 wait "$cli" 2>/dev/null

@@ -75,10 +75,40 @@ mkdir -p "$T/named"
 sed "s/$TASK/0123456789abcdef0123456789abcdef/g" "$T/good/task.json" >"$T/named/task.json"
 cp "$T/good/container.json" "$T/named/container.json"
 start_meta "$T/named"
-start_ecs_agent named "http://127.0.0.1:$META_PORT/v4/other" PORTHOLE_NAME=e2e-named
+start_ecs_agent named "http://127.0.0.1:$META_PORT/v4/other" PORTHOLE_NAME=e2e-named \
+	PORTHOLE_RESUME_TIMEOUT=5m
+named_pid=$!
+named_port=$META_PORT
 check "PORTHOLE_NAME overrides the family" wait_for 20 agent_listed e2e-named
 eq "its id is its own task's" "$(ph ls --json | jq -r '.agents[] | select(.name == "e2e-named") | .id')" \
 	"0123456789abcdef0123456789abcdef/app@dev-agent"
+
+# The agent restarted (killed, then a new process with the same id: a
+# task's id outlives its agent) while a session waits to resume: the CLI
+# says the agent was lost and that it waits, the new process refuses the
+# resume, and the CLI ends with 255 saying the agent restarted, at once,
+# not at the end of the resume timeout (5m).
+"$CLI_BIN" --resume 5m exec e2e-named -- sh -c 'echo started; exec sleep 30' </dev/null \
+	>"$T/rs.out" 2>"$T/rs.err" &
+cli=$!
+PIDS+=("$cli")
+if wait_for 20 grep -q started "$T/rs.out"; then
+	kill -KILL "$named_pid"
+	check "restart: the CLI says the agent was lost and that it waits" \
+		wait_for 30 grep -q "was lost mid-session (.*): waiting up to 5m" "$T/rs.err"
+	mv "$T/named.err" "$T/named.err.1"
+	start_ecs_agent named "http://127.0.0.1:$named_port/v4/other" PORTHOLE_NAME=e2e-named \
+		PORTHOLE_RESUME_TIMEOUT=5m
+	check "restart: the agent is back" wait_for 20 agent_listed e2e-named
+	cli_gone() { ! kill -0 "$cli" 2>/dev/null; }
+	check "restart: the CLI ends once the new process refuses" wait_for 60 cli_gone
+	wait "$cli"; eq "restart: 255" $? 255
+	contains "restart: the CLI says the agent restarted" "$(cat "$T/rs.err")" \
+		"agent 0123456789abcdef0123456789abcdef/app@dev-agent restarted while the session waited to resume"
+	check "restart: the new process refused the resume" grep -q "resume refused" "$T/named.err"
+else
+	fail "restart: the program did not start"
+fi
 
 # Malformed metadata: still connects, random id, a log line.
 echo '{"Name": "app", ' >"$T/bad/container.json"

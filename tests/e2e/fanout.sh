@@ -104,8 +104,10 @@ eq "exec --all | head -1: dies of SIGPIPE" "${PIPESTATUS[0]}" 141
 eq "exec --all | head -1: says nothing" "$(cat "$T/head.err")" ""
 check "exec --all | head -1: the remote seqs are gone" wait_for 10 no_process "seq 100000002"
 
-# One agent killed mid-run: 255 for it, the others' output intact.
-ph exec --all family=api -- sh -c 'echo "start $ID"; sleep 3; echo "end $ID"; exit 0' \
+# One agent killed mid-run: 255 for it, the others' output intact.  (Its
+# session waits for the agent to come back, as for any agent cut off from
+# the relay: --resume 3s bounds that wait here; mem.sh and ecs.sh check it.)
+ph --resume 3s exec --all family=api -- sh -c 'echo "start $ID"; sleep 3; echo "end $ID"; exit 0' \
 	>"$T/o5" 2>"$T/e5" &
 cli=$!
 PIDS+=("$cli")
@@ -124,7 +126,7 @@ fi
 # --json with a lost agent: its result has exit 255 and an error.
 mv "$T/agent-fo-c.err" "$T/agent-fo-c.err.1"
 ID=three RC=2 start_agent fo-c "family=api,zone=x"
-ph exec --all zone=x --json -- sh -c 'echo "start $ID"; sleep 3; echo "end $ID"' >"$T/j6" &
+ph --resume 3s exec --all zone=x --json -- sh -c 'echo "start $ID"; sleep 3; echo "end $ID"' >"$T/j6" &
 cli=$!
 PIDS+=("$cli")
 wait_for 30 sh -c "[ \$(grep -c 'started pid' $T/agent-fo-c.err) -ge 1 ]" || fail "fo-c never started (json)"

@@ -52,7 +52,10 @@ check "every session's audit names the relays of its sides" sh -c "! cat '$T'/re
 export PORTHOLE_RELAY=$R1
 marker=porthole-cross-$$
 att=$(metric 1 'porthole_relay_cross_sessions_total{part="attach"}')
-ph exec far -- bash -c "exec -a $marker sleep 600" </dev/null >"$T/k.out" 2>"$T/k.err" &
+# --resume 0: this checks the ending of a session that does not resume
+# (the agent "far" dials only relay 3, so a session that resumes would wait
+# for it; resume across relay kills in a fleet: fleet_resume.sh).
+ph --resume 0 exec far -- bash -c "exec -a $marker sleep 600" </dev/null >"$T/k.out" 2>"$T/k.err" &
 KPID=$!
 check "a session runs on the agent of relay 3" wait_for 20 sh -c "pgrep -f '^$marker' >/dev/null"
 check "... its agent side carried to relay 1" wait_for 20 sh -c \

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Keepalive both ways, with the hangup cut to 6 s (pings every 2 s): the
 # relay drops an agent that went silent (SIGSTOP) and takes it back once it
-# answers again; it drops a silent client, and the agent ends the program
-# of its session; when the relay goes silent, the agent notices and
+# answers again; it drops a silent client: the agent holds its session (the
+# program runs on, its output kept) and the thawed CLI resumes it, output
+# exact and exit code kept, or, with resume off (--resume 0), the agent ends
+# the program; when the relay goes silent, the agent notices and
 # reconnects, and the CLI in the middle of an exec exits 255 saying the
-# relay stopped answering.  (A reader held up by flow control is not
+# relay stopped answering (with resume off: with it on the CLI would
+# reconnect, which resume.sh and shell_resume.sh check).  (A reader held up by flow control is not
 # silent: slow_reader.sh checks that it is never cut.)
 . "$(dirname "$0")/lib.sh"
 
@@ -13,7 +16,9 @@ export PORTHOLE_HANGUP_SECS=6
 start_relay --hangup-secs 6
 start_agent e2e-ka-frozen
 frozen=$AGENT_PID
-start_agent e2e-ka
+# Resume on for its sessions whatever PORTHOLE_TEST_RESUME says (the CLI's
+# --resume picks, per case).
+PORTHOLE_RESUME_TIMEOUT=5m start_agent e2e-ka
 
 # --- a silent agent is dropped by the relay ---
 kill -STOP "$frozen"
@@ -24,9 +29,29 @@ check "the other agent stays" agent_listed e2e-ka
 kill -CONT "$frozen"
 check "the agent is back once it answers again" wait_for 60 agent_listed e2e-ka-frozen
 
-# --- a silent client is dropped by the relay, and its program ended ---
+# --- a silent client is dropped by the relay; its session is held, and
+# the thawed CLI resumes it: every byte once, in order, the exit code kept ---
+go=$T/go
+"$CLI_BIN" --resume 5m exec e2e-ka -- sh -c "echo started; while [ ! -e $go ]; do sleep 0.1; done; seq 1 300000; exit 3" \
+	</dev/null >"$T/held.out" 2>"$T/held.err" &
+cli=$!
+PIDS+=("$cli")
+check "resume: the client's program is running" wait_for 20 grep -q started "$T/held.out"
+kill -STOP "$cli"
+check "resume: the relay drops the SIGSTOPped client: the agent holds its session" \
+	wait_for 60 grep -q "the channel to the client is gone: holding the session" "$T/agent-e2e-ka.err"
+touch "$go"	# the program writes its output while nobody reads it, and exits
+kill -CONT "$cli"
+check "resume: the thawed CLI ends" wait_for 60 sh -c "! kill -0 $cli 2>/dev/null"
+wait "$cli"; eq "resume: the program's exit code" $? 3
+{ echo started; seq 1 300000; } >"$T/held.want"
+check "resume: the output is exact" cmp -s "$T/held.out" "$T/held.want"
+check "resume: the agent says it resumed" grep -q "resumed after" "$T/agent-e2e-ka.err"
+log "it said: $(cat "$T/held.err")"
+
+# --- with resume off, the silent client's program is ended ---
 marker=porthole-ka-$$
-"$CLI_BIN" exec e2e-ka -- bash -c "exec -a $marker sleep 100" </dev/null \
+"$CLI_BIN" --resume 0 exec e2e-ka -- bash -c "exec -a $marker sleep 100" </dev/null \
 	>/dev/null 2>"$T/frozen-cli.err" &
 cli=$!
 PIDS+=("$cli")
@@ -41,7 +66,7 @@ wait "$cli"; eq "... with 255" $? 255
 log "it said: $(cat "$T/frozen-cli.err")"
 
 # --- a silent relay: the CLI gives up, the agent reconnects ---
-"$CLI_BIN" exec e2e-ka -- sh -c 'echo started; exec sleep 100' </dev/null \
+"$CLI_BIN" --resume 0 exec e2e-ka -- sh -c 'echo started; exec sleep 100' </dev/null \
 	>"$T/exec.out" 2>"$T/exec.err" &
 exec_pid=$!
 PIDS+=("$exec_pid")

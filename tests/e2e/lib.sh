@@ -16,9 +16,10 @@ PROBE_BIN=$BUILD/tests/tools/ph-probe
 for v in $(env | sed -n 's/^\(PORTHOLE_[A-Z_]*\)=.*/\1/p'); do
 	case $v in PORTHOLE_BUILD|PORTHOLE_SANITIZER|PORTHOLE_TEST_RESUME) ;; *) unset "$v";; esac
 done
-# PORTHOLE_TEST_RESUME=DURATION runs every test with sessions that resume
+# PORTHOLE_TEST_RESUME=DURATION runs every test with that resume timeout
 # (PORTHOLE_RESUME_TIMEOUT on every agent and CLI, unless the test sets its
-# own): what turning resume on by default would do to the suite.
+# own): 0 runs the suite with resume off, as before it was on by default
+# (5m, what runs without it).
 if [ -n "${PORTHOLE_TEST_RESUME:-}" ]; then
 	export PORTHOLE_RESUME_TIMEOUT=$PORTHOLE_TEST_RESUME
 fi

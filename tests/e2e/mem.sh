@@ -152,10 +152,14 @@ contains "bad pid says so" "$(cat "$T/usage.err")" "PID must be a process id"
 check "no helper children left under the agent" wait_for 10 sh -c "[ -z \"\$(pgrep -P $AGENT_PID)\" ]"
 
 # An agent that goes away: mem mid-watch and ps before its session started
-# say so in words (client-exit.c), not in raw codes.
-start_agent e2e-mem2
+# say so in words (client-exit.c), not in raw codes.  mem's session resumes
+# (an agent cut off from the relay comes back to it): the CLI says on any
+# stderr that the agent was lost and that it waits, and ends with 255 once
+# the resume timeout (--resume 4s here; 5m by default) passes without the
+# agent; ps's session had not started (no seal yet), so it ends at once.
+PORTHOLE_RESUME_TIMEOUT=5m start_agent e2e-mem2
 lost=$AGENT_PID
-ph mem e2e-mem2 "$grow" --every 100ms --json >"$T/lost.jsonl" 2>"$T/lost.err" &
+ph --resume 4s mem e2e-mem2 "$grow" --every 100ms --json >"$T/lost.jsonl" 2>"$T/lost.err" &
 memcli=$!
 PIDS+=("$memcli")
 check "mem on the second agent samples" wait_for 30 test -s "$T/lost.jsonl"
@@ -168,9 +172,12 @@ pscli=$!
 PIDS+=("$pscli")
 check "ps's session reached the relay" wait_for 30 opened
 kill -KILL "$lost"
+check "mem: says the agent was lost and that it waits for it" \
+	wait_for 30 grep -q "was lost mid-session (.*): waiting up to 4s for it to come back" "$T/lost.err"
 wait "$memcli"; eq "mem: agent lost is 255" $? 255
 wait "$pscli"; eq "ps: agent lost is 255" $? 255
-contains "mem: the agent is said lost" "$(cat "$T/lost.err")" "porthole: agent e2e-mem2 ("
+contains "mem: the end says the wait was in vain" "$(cat "$T/lost.err")" "could not be resumed within 4s"
+contains "mem: ... and that the agent is not connected" "$(cat "$T/lost.err")" "is not connected"
 contains "ps: the agent is said lost" "$(cat "$T/lostps.err")" "porthole: agent e2e-mem2 ("
 check "mem: no raw code" sh -c "! grep -Eq '\\(agent_lost\\)|code [0-9]{4}' '$T/lost.err'"
 check "ps: no raw code" sh -c "! grep -Eq '\\(agent_lost\\)|code [0-9]{4}' '$T/lostps.err'"

@@ -9,7 +9,7 @@
 # resume after the agent's resume timeout passed, refused and audited.
 # Output byte-identical to a local run, exit code kept.
 . "$(dirname "$0")/lib.sh"
-# Resume is asked for on both ends (it is off unless asked).
+# Resume on both ends (the default), whatever PORTHOLE_TEST_RESUME says.
 export PORTHOLE_RESUME_TIMEOUT=5m
 
 CUT=$(cd "$(dirname "$0")/../tools" && pwd)/ph-cutproxy.py
@@ -22,10 +22,10 @@ addr=127.0.0.1:$PORT
 
 # cutproxy ARGS: the proxy in front of the relay; sets CPORT, CUT_PID.
 cutproxy() {
-	# Gone first: the new proxy's shell truncates the file only after the
-	# fork, and a wait that reads the last proxy's port would race it.
-	rm -f "$T/cut.out"
+	# Both emptied first: the last proxy's "listening" line must not be
+	# read before the new process has truncated the file itself.
 	: >"$T/cut.err"
+	: >"$T/cut.out"
 	python3 "$CUT" --upstream "$addr" "$@" >"$T/cut.out" 2>"$T/cut.err" &
 	CUT_PID=$!
 	PIDS+=("$CUT_PID")
@@ -64,22 +64,35 @@ eq "20 cuts: the proxy cut 20 times" "$(grep -c '^cut ' "$T/cut.err")" 20
 check "20 cuts: output byte-identical" cmp -s "$T/out2" "$T/want2"
 kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
 
-# The CLI's --resume DUR does what PORTHOLE_RESUME_TIMEOUT does: with the
-# variable unset and no flag, the first cut ends the session (255); with
-# --resume 5m the same cuts are resumed through.
+# The CLI's --resume DUR does what PORTHOLE_RESUME_TIMEOUT does, and wins
+# over it: with the variable 0, the first cut ends the session (255); with
+# --resume 5m as well, and with neither (the default, 5m), the same cuts
+# are resumed through.
 head -c 4000000 /dev/zero | tr '\0' y >"$T/want3"
 cutproxy --cut-bytes 1000000 --cuts 2
-PORTHOLE_RESUME_TIMEOUT= phc exec e2e-resume -- sh -c "head -c 4000000 /dev/zero | tr '\\0' y" \
+PORTHOLE_RESUME_TIMEOUT=0 phc exec e2e-resume -- sh -c "head -c 4000000 /dev/zero | tr '\\0' y" \
 	</dev/null >"$T/out3" 2>"$T/err3"; rc=$?
-eq "no --resume and no variable: the cut ends the session" "$rc" 255
+eq "PORTHOLE_RESUME_TIMEOUT=0: the cut ends the session" "$rc" 255
 kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
-cutproxy --cut-bytes 1000000 --cuts 2
-PORTHOLE_RESUME_TIMEOUT= phc --resume 5m exec e2e-resume -- sh -c "head -c 4000000 /dev/zero | tr '\\0' y" \
-	</dev/null >"$T/out3" 2>"$T/err3"; rc=$?
-eq "--resume 5m: exit 0 across 2 cuts" "$rc" 0
-eq "--resume 5m: the proxy cut twice" "$(grep -c '^cut ' "$T/cut.err")" 2
-check "--resume 5m: output byte-identical" cmp -s "$T/out3" "$T/want3"
-kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+for how in "--resume 5m" default; do
+	cutproxy --cut-bytes 1000000 --cuts 2
+	if [ "$how" = default ]; then
+		PORTHOLE_RESUME_TIMEOUT= phc exec e2e-resume -- sh -c "head -c 4000000 /dev/zero | tr '\\0' y" \
+			</dev/null >"$T/out3" 2>"$T/err3"; rc=$?
+	else
+		PORTHOLE_RESUME_TIMEOUT=0 phc --resume 5m exec e2e-resume -- sh -c "head -c 4000000 /dev/zero | tr '\\0' y" \
+			</dev/null >"$T/out3" 2>"$T/err3"; rc=$?
+	fi
+	eq "$how: exit 0 across 2 cuts" "$rc" 0
+	eq "$how: the proxy cut twice" "$(grep -c '^cut ' "$T/cut.err")" 2
+	check "$how: output byte-identical" cmp -s "$T/out3" "$T/want3"
+	kill "$CUT_PID" 2>/dev/null; wait "$CUT_PID" 2>/dev/null
+done
+# A CLI with resume off and an agent with it on: past the agent's 4 MiB of
+# records kept for a resume nothing stalls (the CLI's open says it will not
+# reconnect, and it would acknowledge an agent that keeps records anyway).
+n=$(PORTHOLE_RESUME_TIMEOUT=0 timeout 120 "$CLI_BIN" exec e2e-resume -- head -c 12000000 /dev/zero </dev/null | wc -c)
+eq "resume off on the CLI only: 12 MB stream through" "$n" 12000000
 PORTHOLE_RESUME_TIMEOUT= "$CLI_BIN" --resume soon exec e2e-resume -- true </dev/null 2>"$T/err4b"
 eq "--resume with no duration: 255" $? 255
 contains "--resume with no duration: says what it wants" "$(cat "$T/err4b")" "--resume soon: a duration from 1s to 24h"
