@@ -346,20 +346,42 @@ agent_seal_unacked_out(struct agent_session *s, agent_seal_out_fn fn, void *arg)
 	return n;
 }
 
-/* A record just sealed (as->rec, len): kept for resume, or queued. */
+/*
+ * Where the next record, of len bytes, is sealed: straight into the resume
+ * buffer when the session resumes (*m; no copy of it there), else as->rec.
+ * NULL with *cause when the resume buffer has no room for it.
+ */
+static uint8_t *
+agent_seal_dest(struct agent_session *s, size_t len, struct ph_resume_msg **m,
+    char **cause)
+{
+	struct agent_seal	*as = s->sealed;
+
+	*m = NULL;
+	if (!as->resume)
+		return len <= sizeof as->rec ? as->rec : NULL;
+	if ((*m = ph_resume_reserve(&as->rs, len, cause)) == NULL)
+		return NULL;
+	return (*m)->data;
+}
+
+/*
+ * A record just sealed (len bytes): kept for resume (m, from
+ * agent_seal_dest) and sent from there, or queued (as->rec).
+ */
 static int
-agent_seal_out(struct agent_session *s, size_t len, char **cause)
+agent_seal_out(struct agent_session *s, struct ph_resume_msg *m, size_t len,
+    char **cause)
 {
 	struct agent_seal	*as = s->sealed;
 
 	as->ack_sent = ph_seal_received(as->seal);
-	if (!as->resume) {
+	if (m == NULL) {
 		if (agent_chan_push(&s->chan, -1, as->rec, len) != 0)
 			goto over;
 		return 0;
 	}
-	if (ph_resume_push(&as->rs, as->rec, len, NULL, cause) != 0)
-		return -1;	/* a record sealed and not kept: the stream has a gap */
+	ph_resume_keep(&as->rs, m, NULL);
 	if (agent_seal_pump(s) != 0)
 		goto over;
 	return 0;
@@ -375,11 +397,23 @@ agent_seal_push(struct agent_session *s, int type, const void *p, size_t n,
     char **cause)
 {
 	struct agent_seal	*as = s->sealed;
-	size_t			 len;
+	struct ph_resume_msg	*m;
+	uint8_t			*out;
+	size_t			 cap = PH_SEAL_RECORD_MIN + n + (type >= 0), len;
 
-	if (ph_sealsess_frame(as->seal, type, p, n, as->rec, &len, cause) != 0)
+	if (n > PH_SEAL_MAX_PAYLOAD + (type < 0)) {
+		*cause = ph_asprintf("a frame of %zu bytes does not fit a sealed "
+		    "record", n);
 		return -1;
-	return agent_seal_out(s, len, cause);
+	}
+	if ((out = agent_seal_dest(s, cap, &m, cause)) == NULL)
+		return -1;	/* nothing sealed: no gap */
+	if (ph_sealsess_frame_into(as->seal, type, p, n, out, cap, &len,
+	    cause) != 0) {
+		free(m);
+		return -1;
+	}
+	return agent_seal_out(s, m, len, cause);
 }
 
 /* An ack record: what came from the client is acknowledged. */
@@ -387,14 +421,20 @@ static int
 agent_seal_ack(struct agent_session *s, char **cause)
 {
 	struct agent_seal	*as = s->sealed;
+	struct ph_resume_msg	*m;
+	uint8_t			*out;
 	size_t			 len;
 
 	lws_sul_cancel(&as->sul_ack);
 	as->data_in = 0;
-	if (ph_seal_record(as->seal, PH_SEAL_ACK, NULL, 0, ph_seal_received(as->seal),
-	    as->rec, sizeof as->rec, &len, cause) != 0)
+	if ((out = agent_seal_dest(s, PH_SEAL_RECORD_MIN, &m, cause)) == NULL)
 		return -1;
-	return agent_seal_out(s, len, cause);
+	if (ph_seal_record(as->seal, PH_SEAL_ACK, NULL, 0, ph_seal_received(as->seal),
+	    out, PH_SEAL_RECORD_MIN, &len, cause) != 0) {
+		free(m);
+		return -1;
+	}
+	return agent_seal_out(s, m, len, cause);
 }
 
 static void

@@ -76,31 +76,36 @@ ph_resume_full(const struct ph_resume *r)
 	return ph_resume_room(r) < PH_RESUME_MSG_MAX;
 }
 
-int
-ph_resume_push(struct ph_resume *r, const void *msg, size_t len, uint64_t *off,
-    char **cause)
+struct ph_resume_msg *
+ph_resume_reserve(const struct ph_resume *r, size_t len, char **cause)
 {
 	struct ph_resume_msg	*m;
 
 	if (len == 0 || len > PH_RESUME_MSG_MAX) {
 		*cause = ph_asprintf("a message of %zu bytes cannot be kept for "
 		    "resume (1 to %d)", len, PH_RESUME_MSG_MAX);
-		return -1;
+		return NULL;
 	}
 	if (len > ph_resume_room(r)) {
 		*cause = ph_asprintf("the resume buffer is full (%zu of %zu "
 		    "bytes unacknowledged): stop reading until the peer "
 		    "acknowledges", r->held, r->limit);
-		return -1;
+		return NULL;
 	}
 	if ((m = malloc(sizeof *m + len)) == NULL) {
 		*cause = ph_asprintf("out of memory");
-		return -1;
+		return NULL;
 	}
 	m->link = NULL;
-	m->off = r->sent;
 	m->len = len;
-	memcpy(m->data, msg, len);
+	return m;
+}
+
+void
+ph_resume_keep(struct ph_resume *r, struct ph_resume_msg *m, uint64_t *off)
+{
+	m->link = NULL;
+	m->off = r->sent;
 	if (r->tail != NULL)
 		r->tail->link = m;
 	else
@@ -108,11 +113,23 @@ ph_resume_push(struct ph_resume *r, const void *msg, size_t len, uint64_t *off,
 	r->tail = m;
 	if (r->next == NULL)
 		r->next = m;
-	r->held += msg_cost(len);
+	r->held += msg_cost(m->len);
 	r->count++;
 	if (off != NULL)
 		*off = r->sent;
-	r->sent += len;
+	r->sent += m->len;
+}
+
+int
+ph_resume_push(struct ph_resume *r, const void *msg, size_t len, uint64_t *off,
+    char **cause)
+{
+	struct ph_resume_msg	*m;
+
+	if ((m = ph_resume_reserve(r, len, cause)) == NULL)
+		return -1;
+	memcpy(m->data, msg, len);
+	ph_resume_keep(r, m, off);
 	return 0;
 }
 

@@ -39,6 +39,14 @@ int
 ph_sealsess_frame(struct ph_seal *s, int type, const void *p, size_t n,
     uint8_t *out, size_t *out_len, char **cause)
 {
+	return ph_sealsess_frame_into(s, type, p, n, out, PH_SEAL_RECORD_MAX,
+	    out_len, cause);
+}
+
+int
+ph_sealsess_frame_into(struct ph_seal *s, int type, const void *p, size_t n,
+    uint8_t *out, size_t cap, size_t *out_len, char **cause)
+{
 	if (type < 0) {
 		if (n < 1 || n - 1 > PH_SEAL_MAX_PAYLOAD) {
 			*cause = ph_asprintf("a frame of %zu bytes does not fit a "
@@ -46,7 +54,7 @@ ph_sealsess_frame(struct ph_seal *s, int type, const void *p, size_t n,
 			return -1;
 		}
 		return ph_seal_record(s, PH_SEAL_DATA, p, n, ph_seal_received(s),
-		    out, PH_SEAL_RECORD_MAX, out_len, cause);
+		    out, cap, out_len, cause);
 	}
 	if (n > PH_SEAL_MAX_PAYLOAD) {
 		*cause = ph_asprintf("a payload of %zu bytes does not fit a "
@@ -55,7 +63,7 @@ ph_sealsess_frame(struct ph_seal *s, int type, const void *p, size_t n,
 	}
 	/* Sealed from where it is: no copy of the payload behind its type. */
 	return ph_seal_frame(s, (uint8_t)type, p, n, ph_seal_received(s), out,
-	    PH_SEAL_RECORD_MAX, out_len, cause);
+	    cap, out_len, cause);
 }
 
 /* Does the full id agent_id ("<claimed>@<sub>") end with "@" sub? */

@@ -7,7 +7,8 @@
  * inside a message refused, a reconnect at every offset the buffer holds
  * giving back exactly the messages after it, byte for byte, and an offset
  * it no longer holds (or never had, or inside a message) refused with "the
- * session cannot resume"; the receiving half's order check.
+ * session cannot resume"; a message written in place (reserve, keep) held
+ * as a pushed one; the receiving half's order check.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -221,6 +222,51 @@ Test(resume, full_is_backpressure_never_loss)
 	cr_assert_leq(r.held, PH_RESUME_BUF_MAX);
 	cr_assert_eq(ph_resume_push(&r, big, PH_RESUME_MSG_MAX, NULL, &cause), -1);
 	assert_cause(cause, "full");
+	ph_resume_clear(&r);
+	free(big);
+}
+
+/*
+ * A message written in place (reserve, then keep) is held as a pushed one
+ * is; a reservation refused or not kept leaves the buffer as it was.
+ */
+Test(resume, reserve_then_keep)
+{
+	struct ph_resume	 r;
+	struct ph_resume_msg	*m;
+	uint8_t			*big = calloc(1, PH_RESUME_MSG_MAX);
+	const uint8_t		*out;
+	size_t			 len, held;
+	uint64_t		 off;
+	char			*cause = NULL;
+
+	cr_assert_eq(ph_resume_init(&r, 0, &cause), 0);
+	cr_assert_eq(ph_resume_push(&r, "ab", 2, NULL, &cause), 0);
+	cr_assert_null(ph_resume_reserve(&r, 0, &cause));
+	assert_cause(cause, "cannot be kept");
+	cr_assert_null(ph_resume_reserve(&r, PH_RESUME_MSG_MAX + 1, &cause));
+	assert_cause(cause, "cannot be kept");
+	/* Reserved and freed, not kept: nothing held, no offset taken. */
+	held = r.held;
+	cr_assert_not_null(m = ph_resume_reserve(&r, 3, &cause));
+	free(m);
+	cr_assert_eq(r.held, held);
+	cr_assert_eq(r.sent, 2);
+	cr_assert_not_null(m = ph_resume_reserve(&r, 3, &cause));
+	memcpy(m->data, "xyz", 3);
+	ph_resume_keep(&r, m, &off);
+	cr_assert_eq(off, 2);
+	cr_assert_eq(r.sent, 5);
+	cr_assert_eq(r.held, held + 3 + PH_RESUME_MSG_OVERHEAD);
+	cr_assert_eq(ph_resume_next(&r, &out, &len, &off), 1);
+	cr_assert_eq(ph_resume_next(&r, &out, &len, &off), 1);
+	cr_assert_eq(len, 3);
+	cr_assert_eq(off, 2);
+	cr_assert_eq(memcmp(out, "xyz", 3), 0);
+	/* Full: a reservation is refused as a push is. */
+	fill(&r, big);
+	cr_assert_null(ph_resume_reserve(&r, ph_resume_room(&r) + 1, &cause));
+	assert_cause(cause, "the resume buffer is full");
 	ph_resume_clear(&r);
 	free(big);
 }

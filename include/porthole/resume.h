@@ -112,6 +112,16 @@ size_t		 ph_resume_room(const struct ph_resume *r);
 int		 ph_resume_push(struct ph_resume *r, const void *msg, size_t len,
 		    uint64_t *off, char **cause);
 /*
+ * ph_resume_push() without the copy: room for a message of len bytes, which
+ * the caller writes into m->data and then keeps with ph_resume_keep() before
+ * anything else changes r (or frees with free(), and nothing was kept).
+ * NULL with *cause when ph_resume_push() would refuse it.
+ */
+struct ph_resume_msg *ph_resume_reserve(const struct ph_resume *r, size_t len,
+		    char **cause);
+void		 ph_resume_keep(struct ph_resume *r, struct ph_resume_msg *m,
+		    uint64_t *off);
+/*
  * The next message to transmit: 1 with *msg, *len and *off (msg stays valid
  * until the message is acknowledged, the buffer rewound or cleared), and
  * the cursor moved past it; 0 when everything pushed is out.

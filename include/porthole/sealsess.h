@@ -37,6 +37,9 @@ int	ph_sealsess_th(const json_t *open, const char *jti,
  */
 int	ph_sealsess_frame(struct ph_seal *s, int type, const void *p, size_t n,
 	    uint8_t *out, size_t *out_len, char **cause);
+/* The same into out of cap bytes: PH_SEAL_RECORD_MIN + n (+ 1 with a type) fit. */
+int	ph_sealsess_frame_into(struct ph_seal *s, int type, const void *p,
+	    size_t n, uint8_t *out, size_t cap, size_t *out_len, char **cause);
 
 /*
  * The agent's `seal` message as the CLI checks it against the issuer's
