@@ -9,8 +9,9 @@
 #     once, in order, exit code kept;
 #  1. a 200 MiB `cp` to the agent and one from it: exit 0, sha256 equal;
 #  2. a `dump` of a process with 1 GiB of resident, non-trivial memory:
-#     exit 0, the core opened by gdb, the CLI's sha256 the file's.
-# 1 and 2 run in the plain build only (issue 18: the sanitizers move
+#     exit 0, the core opened by gdb, the CLI's sha256 the file's;
+#  and the issue's `exec -- seq 1 20000000`, byte-identical, exit 0.
+# 1, 2 and the seq run in the plain build only (issue 18: the sanitizers move
 # bytes ~10x slower; the same paths run there, smaller, in e2e_resume).
 #
 # "Mid-transfer" is made certain: once the CLI has moved some of the bytes
@@ -110,6 +111,24 @@ want=$(sha256sum <"$T/src" | cut -d' ' -f1)
 cp_across_kill put "$T/src" "e2e-resume-big:$T/remote/copy" rchar "$T/remote/copy"
 cp_across_kill get "e2e-resume-big:$T/remote/copy" "$T/local/copy" wchar "$T/local/copy"
 rm -rf "$T/src" "$T/remote" "$T/local"
+
+# The issue's own case: `exec -- seq 1 20000000` (169 MB), the relay
+# killed once the CLI wrote 32 MiB of it: the output is byte-identical to
+# the local run, exit 0.
+seq 1 20000000 >"$T/want-seq"
+before=$(grep -c '"session_resumed"' "$T/relay.out")
+"$CLI_BIN" exec e2e-resume-big -- seq 1 20000000 </dev/null >"$T/out-seq" 2>"$T/err-seq" &
+cli=$!
+if kill_mid "seq 1 20000000" "$cli" wchar $((32 << 20)); then
+	wait "$cli"; eq "seq 1 20000000 across a relay kill -9: exit 0" $? 0
+	check "seq 1 20000000: output byte-identical to the local run" cmp -s "$T/out-seq" "$T/want-seq"
+	check "seq 1 20000000: the new relay audits the resume" \
+		test "$(grep -c '"session_resumed"' "$T/relay.out")" -gt "$before"
+else
+	wait "$cli"
+fi
+rm -f "$T/want-seq" "$T/out-seq"
+wait_for 60 agent_listed e2e-resume-big || fail "the agent did not come back after seq"
 
 # 2. dump of a process with 1 GiB of touched heap (--fill semi: what a
 # real heap looks like to a compressor), the relay killed mid-dump.
