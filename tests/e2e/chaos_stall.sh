@@ -6,6 +6,8 @@
 # byte-exact, and when it stops for good (head exits) the remote program is
 # ended.  slow_reader.sh covers a finite stream and the relay's hangup; this
 # one never lets the producer finish.  Memory bounds: plain build only.
+# And a client stopped outright (SIGSTOP): the resume buffer bounds what
+# the program writes, and the client resumes byte-exact when let go.
 . "$(dirname "$0")/lib.sh"
 
 KEY=000102030405060708090a0b0c0d0e0f
@@ -36,4 +38,36 @@ else
 fi
 check "the endless remote program is ended" wait_for 20 no_process "$marker"
 check "relay still runs sessions" [ "$(ph exec e2e-stall -- echo ok </dev/null)" = ok ]
+
+# A client stopped outright (SIGSTOP: it neither reads nor acknowledges),
+# the agent's resume buffer at 1 MiB: the agent stops reading the program
+# once 1 MiB is unacknowledged, so the program blocks and its writes stay
+# within that of what the client got, even after the relay dropped the
+# stopped client and the agent holds the session.  Let go, the client
+# resumes: all 64 MiB, byte-exact, exit 0.  (With an 8 MiB buffer the
+# program was 8.0 MiB ahead: the bound below failed.)
+PORTHOLE_RESUME_BUFFER=1M PORTHOLE_RESUME_TIMEOUT=5m start_agent e2e-stall-stop
+head -c 64M /dev/zero | openssl enc -aes-128-ctr -K $KEY -iv $IV -nosalt >"$T/want2"
+marker2=porthole-stop-$$
+PORTHOLE_RESUME_TIMEOUT=5m "$CLI_BIN" exec e2e-stall-stop -- bash -c "head -c 64M /dev/zero |
+	exec -a $marker2 openssl enc -aes-128-ctr -K $KEY -iv $IV -nosalt" </dev/null >"$T/got2" 2>"$T/stop.err" &
+cli=$!
+wait_for 60 sh -c "[ \$(stat -c %s '$T/got2') -gt 4194304 ]" || fail "stopped client: no 4 MiB before the stop"
+kill -STOP "$cli"
+check "stopped client: the relay drops it, the agent holds the session" \
+	wait_for 60 grep -q "holding the session" "$T/agent-e2e-stall-stop.err"
+prod=$(pgrep -f "^$marker2" | head -1)
+w1=$(sed -n 's/^wchar: //p' "/proc/$prod/io" 2>/dev/null)
+sleep 3
+w2=$(sed -n 's/^wchar: //p' "/proc/$prod/io" 2>/dev/null)
+got=$(stat -c %s "$T/got2")
+log "stopped client: it has $got bytes; the program wrote $w1, then $w2 3 s later"
+check "stopped client: the program is blocked (wrote nothing in 3 s)" test -n "$w1" -a "$w1" = "$w2"
+check "stopped client: it wrote at most the client's bytes + its 1 MiB buffer + 1 MiB (pipe, a record, the CLI's 256 KiB stdout queue)" \
+	test -n "$w2" -a "$((w2 - got))" -lt $((2 << 20))
+kill -CONT "$cli"
+wait "$cli"; rc=$?
+eq "stopped client let go: exit 0" "$rc" 0
+check "stopped client let go: 64 MiB byte-exact" cmp -s "$T/got2" "$T/want2"
+check "stopped client let go: it resumed" grep -q "resumed after" "$T/agent-e2e-stall-stop.err"
 finish
