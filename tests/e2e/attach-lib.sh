@@ -19,12 +19,7 @@ exec sleep 100000
 RUN
 	chmod +x "$T/run.sh"
 }
-pane() { tm capture-pane -p -J -t "$P" -S -1000; }
-pane_has() { pane | grep -qF -- "$1"; }
-type_line() { tm send-keys -t "$P" -l "$1"; tm send-keys -t "$P" Enter; }
 # line_at TEXT: a line of TEXT alone, or after the shell's prompt
 line_at() { pane | grep -qE -- "^(# )?$1\$"; }
-# remote_pid MARK: the pid an `echo PID $$ MARK` printed
-remote_pid() { pane | sed -n "s/.*PID \([0-9][0-9]*\) $1.*/\1/p" | head -1; }
 # state_of AGENT ID STATE: porthole sessions AGENT lists ID in STATE
 state_of() { ph sessions "$1" --json 2>/dev/null | grep -q "\"id\": *\"$2\"[^}]*\"state\": *\"$3\""; }

@@ -35,11 +35,7 @@ exec sleep 100000
 RUN
 chmod +x "$T/run.sh"
 
-P=d1
-pane() { tm capture-pane -p -J -t "$P" -S -1000; }
-pane_has() { pane | grep -qF -- "$1"; }
-type_line() { tm send-keys -t "$P" -l "$1"; tm send-keys -t "$P" Enter; }
-remote_pid() { pane | sed -n "s/.*PID \([0-9][0-9]*\) $1.*/\1/p" | head -1; }
+P=d1	# the pane the helpers (lib.sh) look at and type into
 
 tm new-session -d -s d1 -x 100 -y 40 "$T/run.sh d1 --resume 5m shell e2e-dtch" \; set -g status off \; set -g history-limit 5000
 type_line 'export X=kept$((6*7)); echo PID $$ D$((1))IP'

@@ -196,3 +196,10 @@ use_tmux() {
 	trap 'tm kill-server 2>/dev/null; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$TSOCK"; cleanup' EXIT
 }
 tm() { tmux -L "$TSOCK" -f /dev/null "$@"; }
+# Pane helpers (use_tmux): they act on pane $P.  pane: its text, lines
+# joined, 1000 lines of history; pane_has TEXT; type_line TEXT (and Enter);
+# remote_pid MARK: the pid an `echo PID $$ MARK` printed.
+pane() { tm capture-pane -p -J -t "$P" -S -1000; }
+pane_has() { pane | grep -qF -- "$1"; }
+type_line() { tm send-keys -t "$P" -l "$1"; tm send-keys -t "$P" Enter; }
+remote_pid() { pane | sed -n "s/.*PID \([0-9][0-9]*\) $1.*/\1/p" | head -1; }

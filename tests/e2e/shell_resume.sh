@@ -46,12 +46,8 @@ RUN
 chmod +x "$T/run.sh"
 
 P=s1	# the pane the helpers look at and type into
-pane() { tm capture-pane -p -J -t "$P" -S -1000; }
-pane_has() { pane | grep -qF -- "$1"; }
 # times TEXT: how many times TEXT shows in the pane.
 times() { pane | grep -oF -- "$1" | wc -l; }
-type_line() { tm send-keys -t "$P" -l "$1"; tm send-keys -t "$P" Enter; }
-remote_pid() { pane | sed -n "s/.*PID \([0-9][0-9]*\) $1.*/\1/p" | head -1; }
 
 tm new-session -d -s s1 -x 100 -y 40 "$T/run.sh s1 e2e-shres" \; set -g status off \; set -g history-limit 5000
 type_line 'echo PID $$ D$((1))IP'
