@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "porthole/duration.h"
 #include "porthole/frame.h"
 #include "porthole/printable.h"
 #include "porthole/util.h"
@@ -107,24 +108,6 @@ cmd_sessions_fetch(struct client_conf *conf, const char *target, int quiet,
 	return list;
 }
 
-/* "3m", "2h", "5d": how long ago t was. */
-static void
-sessions_ago(json_int_t t, char *buf, size_t len)
-{
-	long long	d = (long long)time(NULL) - (long long)t;
-
-	if (d < 0)
-		d = 0;
-	if (d < 120)
-		snprintf(buf, len, "%llds", d);
-	else if (d < 7200)
-		snprintf(buf, len, "%lldm", d / 60);
-	else if (d < 172800)
-		snprintf(buf, len, "%lldh", d / 3600);
-	else
-		snprintf(buf, len, "%lldd", d / 86400);
-}
-
 static void
 sessions_print(json_t *list)
 {
@@ -138,7 +121,7 @@ sessions_print(json_t *list)
 		printf("no sessions\n");
 		return;
 	}
-	printf("%-*s  %-20s %-8s %-9s %-19s %s\n", SESSIONS_ID_SHOWN, "ID", "AGENT", "OP",
+	printf("%-*s  %-20s %-8s %-9s %-20s %s\n", SESSIONS_ID_SHOWN, "ID", "AGENT", "OP",
 	    "STATE", "STARTED", "IDLE");
 	json_array_foreach(list, i, v) {
 		agent = client_printable(client_agent_str(json_object_get(v, "agent"),
@@ -146,12 +129,12 @@ sessions_print(json_t *list)
 		op = client_printable(json_string_value(json_object_get(v, "op")));
 		state = client_printable(json_string_value(json_object_get(v, "state")));
 		t = (time_t)json_integer_value(json_object_get(v, "started"));
-		if (localtime_r(&t, &tm) == NULL ||
-		    strftime(started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 			snprintf(started, sizeof started, "?");
-		sessions_ago(json_integer_value(json_object_get(v, "idle_since")), idle,
-		    sizeof idle);
-		printf("%-*.*s  %-20s %-8s %-9s %-19s %s\n", SESSIONS_ID_SHOWN,
+		ph_duration_coarse((int64_t)time(NULL) - json_integer_value(
+		    json_object_get(v, "idle_since")), idle, sizeof idle);
+		printf("%-*.*s  %-20s %-8s %-9s %-20s %s\n", SESSIONS_ID_SHOWN,
 		    SESSIONS_ID_SHOWN, json_string_value(json_object_get(v, "id")),
 		    agent != NULL ? agent : "?", op != NULL ? op : "?",
 		    state != NULL ? state : "?", started, idle);
@@ -217,7 +200,7 @@ const struct cmd_entry cmd_sessions_entry = {
 	    "STATE (live: a client is there; held: its connection dropped and "
 	    "the agent waits for it to resume, and porthole attach takes a held "
 	    "shell over when that CLI died; detached: a shell left with ~d), "
-	    "STARTED and IDLE (since the last input or output). Only sessions "
+	    "STARTED (UTC) and IDLE (since the last input or output). Only sessions "
 	    "opened with your token's subject are listed.",
 	.options = (const struct ph_help_opt[]){
 		{ "--json", NULL, NULL, "{\"sessions\": [{id, agent: {id, name}, op, "

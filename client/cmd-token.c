@@ -598,14 +598,7 @@ show_time(int64_t t, int64_t now, char *buf, size_t len)
 	if (gmtime_r(&tt, &tm) == NULL ||
 	    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(when, sizeof when, "%lld", (long long)t);
-	if (d < 120)
-		snprintf(rel, sizeof rel, "%llds", (long long)d);
-	else if (d < 7200)
-		snprintf(rel, sizeof rel, "%lldm", (long long)(d / 60));
-	else if (d < 172800)
-		snprintf(rel, sizeof rel, "%lldh", (long long)(d / 3600));
-	else
-		snprintf(rel, sizeof rel, "%lldd", (long long)(d / 86400));
+	ph_duration_coarse(d, rel, sizeof rel);
 	snprintf(buf, len, "%s (%s%s%s)", when, t > now ? "in " : "",
 	    rel, t > now ? "" : " ago");
 }

@@ -231,3 +231,19 @@ ph_duration_fmt(int64_t ms, char *buf, size_t len)
 		ms = INT64_MIN / 1000;
 	return ph_duration_fmt_us(ms * 1000, buf, len);
 }
+
+const char *
+ph_duration_coarse(int64_t secs, char *buf, size_t len)
+{
+	long long	d = secs < 0 ? 0 : (long long)secs;
+
+	if (d < 120)
+		snprintf(buf, len, "%llds", d);
+	else if (d < 7200)
+		snprintf(buf, len, "%lldm", d / 60);
+	else if (d < 172800)
+		snprintf(buf, len, "%lldh", d / 3600);
+	else
+		snprintf(buf, len, "%lldd", d / 86400);
+	return buf;
+}

@@ -188,3 +188,16 @@ Test(duration, round_trip)
 		cr_assert_eq(ms_of(buf), v[i], "%lld printed as '%s'", (long long)v[i], buf);
 	}
 }
+
+Test(duration, coarse_units)
+{
+	char	buf[16];
+
+	cr_assert_str_eq(ph_duration_coarse(-5, buf, sizeof buf), "0s");
+	cr_assert_str_eq(ph_duration_coarse(119, buf, sizeof buf), "119s");
+	cr_assert_str_eq(ph_duration_coarse(120, buf, sizeof buf), "2m");
+	cr_assert_str_eq(ph_duration_coarse(7199, buf, sizeof buf), "119m");
+	cr_assert_str_eq(ph_duration_coarse(7200, buf, sizeof buf), "2h");
+	cr_assert_str_eq(ph_duration_coarse(172799, buf, sizeof buf), "47h");
+	cr_assert_str_eq(ph_duration_coarse(172800, buf, sizeof buf), "2d");
+}

@@ -36,4 +36,12 @@ const char *ph_duration_fmt_us(int64_t us, char *buf, size_t len);
 /* The same for milliseconds: ph_duration_fmt_us(ms * 1000). */
 const char *ph_duration_fmt(int64_t ms, char *buf, size_t len);
 
+/*
+ * secs seconds in one coarse unit, for a table column or an "ago": under
+ * 2 minutes in seconds ("75s"), under 2 hours in minutes ("90m"), under 2
+ * days in hours ("47h"), else in days ("3d"), rounded down; a negative
+ * secs counts as 0.  Returns buf.
+ */
+const char *ph_duration_coarse(int64_t secs, char *buf, size_t len);
+
 #endif
