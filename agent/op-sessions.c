@@ -80,32 +80,7 @@ sessions_start(struct agent_session *s, json_t *open)
 	return 0;
 }
 
-static void
-sessions_input(struct agent_session *s, const struct ph_frame *f)
-{
-	(void)s;
-	(void)f;
-}
-
-static void
-sessions_nothing(struct agent_session *s)
-{
-	(void)s;
-}
-
-static int
-sessions_busy(struct agent_session *s)
-{
-	(void)s;
-	return 0;
-}
-
 const struct op_entry op_sessions_entry = {
 	.name = "sessions",
-	.start = sessions_start,
-	.input = sessions_input,
-	.resume = sessions_nothing,
-	.lost = sessions_nothing,
-	.busy = sessions_busy,
-	.free = sessions_nothing,
+	.start = sessions_start,	/* answers and exits at once: nothing else */
 };

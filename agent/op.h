@@ -41,6 +41,7 @@ struct op_entry {
 	 */
 	const char *const *caps;
 	int		(*start)(struct agent_session *s, json_t *open);
+	/* Each of these may be NULL: the session calls only what is there. */
 	void		(*input)(struct agent_session *s, const struct ph_frame *f);
 	void		(*resume)(struct agent_session *s);
 	void		(*lost)(struct agent_session *s);

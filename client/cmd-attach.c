@@ -49,11 +49,13 @@ attach_list(json_t *m)
 		name = client_printable(client_agent_str(json_object_get(v, "agent"),
 		    "name"));
 		state = json_string_value(json_object_get(v, "state"));
+		/* Only the states we know are printed (the agent's text is not). */
+		if (state == NULL || (strcmp(state, "detached") != 0 &&
+		    strcmp(state, "held") != 0))
+			state = "live";
 		next = ph_asprintf("%s%s%s on %s (%s)", out != NULL ? out : "",
 		    out != NULL ? ", " : "", json_string_value(json_object_get(v, "id")),
-		    name != NULL ? name : "?", state != NULL &&
-		    (strcmp(state, "detached") == 0 || strcmp(state, "held") == 0) ?
-		    (state[0] == 'd' ? "detached" : "held") : "live");
+		    name != NULL ? name : "?", state);
 		free(name);
 		free(out);
 		if ((out = next) == NULL)
