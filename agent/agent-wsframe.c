@@ -52,6 +52,26 @@ agent_wsframe_key(void)
 }
 
 /*
+ * msg (len bytes, with at least PH_WSFRAME_HEAD_MAX writable bytes in
+ * front of it) as one masked, final frame of opcode op, masked in place.
+ */
+static int
+agent_wsframe_send(struct lws *wsi, uint8_t op, uint8_t *msg, size_t len)
+{
+	uint8_t		 key[4], *h;
+	size_t		 hlen;
+	uint32_t	 k = agent_wsframe_key();
+
+	hlen = ph_wsframe_head_len(len);
+	h = msg - hlen;		/* hlen <= PH_WSFRAME_HEAD_MAX */
+	memcpy(key, &k, 4);
+	ph_wsframe_head(h, op, len, key);
+	ph_wsframe_mask(msg, len, key);
+
+	return lws_write(wsi, h, hlen + len, LWS_WRITE_HTTP) == (int)(hlen + len) ? 0 : -1;
+}
+
+/*
  * Send msg (len bytes, with PH_HEADROOM writable bytes in front of it) as
  * one masked, final, binary WebSocket frame.  msg is masked in place: it
  * cannot be sent again.  Returns 0, or -1 if the connection failed.
@@ -59,17 +79,7 @@ agent_wsframe_key(void)
 int
 agent_wsframe_write(struct lws *wsi, uint8_t *msg, size_t len)
 {
-	uint8_t		 key[4], *h;
-	size_t		 hlen;
-	uint32_t	 k = agent_wsframe_key();
-
-	hlen = ph_wsframe_head_len(len);
-	h = msg - hlen;		/* hlen <= 14 <= PH_HEADROOM */
-	memcpy(key, &k, 4);
-	ph_wsframe_head(h, 0x02, len, key);	/* binary */
-	ph_wsframe_mask(msg, len, key);
-
-	return lws_write(wsi, h, hlen + len, LWS_WRITE_HTTP) == (int)(hlen + len) ? 0 : -1;
+	return agent_wsframe_send(wsi, 0x02, msg, len);	/* binary */
 }
 
 /*
@@ -82,21 +92,14 @@ agent_wsframe_write(struct lws *wsi, uint8_t *msg, size_t len)
 int
 agent_wsframe_close(struct lws *wsi, int code, const char *reason)
 {
-	uint8_t		 buf[LWS_PRE + PH_WSFRAME_HEAD_MAX + 125], key[4], *h, *p;
-	size_t		 n = strlen(reason), hlen, len;
-	uint32_t	 k = agent_wsframe_key();
+	uint8_t		 buf[LWS_PRE + PH_WSFRAME_HEAD_MAX + 125], *p;
+	size_t		 n = strlen(reason);
 
 	if (n > 123)
 		n = 123;
-	len = 2 + n;
-	hlen = ph_wsframe_head_len(len);
-	h = buf + LWS_PRE;
-	p = h + hlen;
+	p = buf + LWS_PRE + PH_WSFRAME_HEAD_MAX;
 	p[0] = (uint8_t)(code >> 8);
 	p[1] = (uint8_t)code;
 	memcpy(p + 2, reason, n);
-	memcpy(key, &k, 4);
-	ph_wsframe_head(h, 0x08, len, key);	/* close */
-	ph_wsframe_mask(p, len, key);
-	return lws_write(wsi, h, hlen + len, LWS_WRITE_HTTP) == (int)(hlen + len) ? 0 : -1;
+	return agent_wsframe_send(wsi, 0x08, p, 2 + n);	/* close */
 }
