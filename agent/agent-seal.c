@@ -157,11 +157,11 @@ agent_seal_start(struct agent_session *s, const char *jti, char **cause)
 	s->sealed->s = s;
 	/*
 	 * No resume when the client will not come back (its open's `resume`
-	 * false) or when the program stops the target while it runs (a dump
-	 * with freeze): held, it would keep the app stopped for the timeout.
+	 * false) or when its operation must not be held (s->no_hold: a dump
+	 * with freeze would keep the app stopped for the timeout).
 	 */
 	if (a->resume_ms > 0 && !json_is_false(json_object_get(s->open, "resume")) &&
-	    !json_is_true(json_object_get(s->open, "freeze"))) {
+	    !s->no_hold) {
 		if (ph_resume_init(&s->sealed->rs, a->resume_hard, cause) != 0)
 			goto out;
 		s->sealed->resume = 1;

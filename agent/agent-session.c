@@ -781,6 +781,10 @@ agent_session_established(struct agent_session *s)
 		    s->refuse_msg);
 		return;
 	}
+	/* One that must not be held says so before the seal offers resume. */
+	op = op_find(opname);
+	if (op != NULL && op->holds != NULL && !op->holds(s->open))
+		s->no_hold = 1;
 	/* A sealed open: the agent's share goes first, before the operation. */
 	if (json_string_value(json_object_get(s->open, "seal")) != NULL) {
 		char	*why = NULL;
@@ -793,7 +797,7 @@ agent_session_established(struct agent_session *s)
 			return;
 		}
 	}
-	if ((op = op_find(opname)) == NULL) {
+	if (op == NULL) {
 		/* The client reports the error; the close is a normal one. */
 		agent_session_fail(s, PH_CLOSE_NORMAL, PH_ERR_UNSUPPORTED,
 		    "operation '%s' is not supported by this agent (version %s)", opname,

@@ -321,4 +321,15 @@ dump_input(struct agent_session *s, const struct ph_frame *f)
 	(void)f;
 }
 
-const struct op_entry op_dump_entry = OP_HELPER_ENTRY("dump", dump_start, dump_input);
+/* A stop-the-world dump is never held: its app would stay stopped meanwhile. */
+static int
+dump_holds(json_t *open)
+{
+	return !json_is_true(json_object_get(open, "freeze"));
+}
+
+const struct op_entry op_dump_entry = {
+	.name = "dump", .start = dump_start, .input = dump_input,
+	.resume = op_exec_resume, .lost = op_exec_lost, .busy = op_exec_busy,
+	.free = op_exec_free, .holds = dump_holds,
+};

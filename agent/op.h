@@ -47,6 +47,11 @@ struct op_entry {
 	void		(*lost)(struct agent_session *s);
 	int		(*busy)(struct agent_session *s);
 	void		(*free)(struct agent_session *s);
+	/*
+	 * May a session of this open be held for its client to resume?  NULL:
+	 * yes.  Asked before the seal offers resume (agent-session.c).
+	 */
+	int		(*holds)(json_t *open);
 };
 
 extern const struct op_entry op_exec_entry;
