@@ -401,30 +401,25 @@ fo_result(struct fo_member *m)
 	return r;
 }
 
-/*
- * The agents target matches, for a fan-out: a JSON array (new reference),
- * or NULL after printing why (*status set).
- */
 /* Keep only the agents of found whose caps list op (no caps listed: kept). */
 static void
 fo_serving(json_t *found, const char *op)
 {
-	json_t	*caps, *v;
-	size_t	 i, j;
-	int	 has;
+	json_t	*a;
+	size_t	 i;
 
 	for (i = json_array_size(found); i-- > 0;) {
-		caps = json_object_get(json_array_get(found, i), "caps");
-		if (!json_is_array(caps))
-			continue;
-		has = 0;
-		json_array_foreach(caps, j, v)
-			has |= json_is_string(v) && strcmp(json_string_value(v), op) == 0;
-		if (!has)
+		a = json_array_get(found, i);
+		if (json_is_array(json_object_get(a, "caps")) &&
+		    !client_agent_has_cap(a, op))
 			json_array_remove(found, i);
 	}
 }
 
+/*
+ * The agents target matches, for a fan-out: a JSON array (new reference),
+ * or NULL after printing why (*status set).
+ */
 static json_t *
 fo_agents(struct client_conf *conf, struct client_conn *cc, const char *target,
     int only_serving, const char *op, int *status)

@@ -30,6 +30,19 @@ client_agent_str(json_t *agent, const char *key)
 	return s != NULL ? s : "";
 }
 
+int
+client_agent_has_cap(json_t *agent, const char *cap)
+{
+	json_t	*v;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(agent, "caps"), i, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), cap) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 char *
 client_target_list(json_t *agents, size_t max)
 {

@@ -35,6 +35,9 @@ char	*client_target_list(json_t *agents, size_t max);
  */
 const char *client_agent_str(json_t *agent, const char *key);
 
+/* Does the agent list cap in its hello.caps (as the relay lists it)? */
+int	 client_agent_has_cap(json_t *agent, const char *cap);
+
 /*
  * s escaped for a terminal (ph_printable, porthole/printable.h: \x1b,
  * \n, \u009b, ...); malloc'd.  Every CLI printer of network text uses it.

@@ -324,20 +324,6 @@ cp_failure(struct cp *c)
 	return client_run_failure(r, "cp", NULL);
 }
 
-/* Does the agent list cap (hello.caps, as the relay lists it)? */
-static int
-cp_agent_has(json_t *agent, const char *cap)
-{
-	json_t	*v;
-	size_t	 i;
-
-	json_array_foreach(json_object_get(agent, "caps"), i, v) {
-		if (json_is_string(v) && strcmp(json_string_value(v), cap) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /* The summary, as dump's: what went where, how much, how fast. */
 static void
 cp_summary(struct cp *c, const char *from, const char *to)
@@ -481,13 +467,13 @@ cmd_cp_exec(struct client_conf *conf, int argc, char **argv)
 	if ((r = client_run_resolve(&c.run, conf, target)) != 0)
 		goto out;
 	/* An agent without the feature would take the request in its older meaning. */
-	if (rpath[0] != '/' && !cp_agent_has(c.run.agent, PH_CAP_CP_CWD)) {
+	if (rpath[0] != '/' && !client_agent_has_cap(c.run.agent, PH_CAP_CP_CWD)) {
 		cause = ph_asprintf("%s (%s) does not resolve relative paths (an older agent, "
 		    "or relay, would take '%s' from /): give an absolute path",
 		    c.run.agent_name, c.run.agent_id, rpath);
 		goto fail;
 	}
-	if (c.from_stdin && !cp_agent_has(c.run.agent, PH_CAP_CP_UNSIZED)) {
+	if (c.from_stdin && !client_agent_has_cap(c.run.agent, PH_CAP_CP_UNSIZED)) {
 		cause = ph_asprintf("%s (%s) cannot take a stream from stdin (an older agent "
 		    "or relay): copy a file", c.run.agent_name, c.run.agent_id);
 		goto fail;

@@ -917,16 +917,9 @@ fwd_parse(struct fwd_cli *c, struct client_conf *conf, int argc, char **argv,
 static int
 fwd_agent_serves(json_t *agent)
 {
-	json_t	*caps = json_object_get(agent, "caps"), *v;
-	size_t	 i;
-
-	if (!json_is_array(caps))
+	if (!json_is_array(json_object_get(agent, "caps")))
 		return 1;	/* a relay that does not list caps: let the agent say */
-	json_array_foreach(caps, i, v) {
-		if (json_is_string(v) && strcmp(json_string_value(v), "forward") == 0)
-			return 1;
-	}
-	return 0;
+	return client_agent_has_cap(agent, "forward");
 }
 
 static int

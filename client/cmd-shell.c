@@ -135,14 +135,7 @@ shell_local(struct shell *sh, const char *text)
 static int
 shell_can_detach(const struct shell *sh)
 {
-	json_t	*caps = json_object_get(sh->run.agent, "caps"), *v;
-	size_t	 i;
-
-	json_array_foreach(caps, i, v) {
-		if (json_is_string(v) && strcmp(json_string_value(v), "attach") == 0)
-			return 1;
-	}
-	return 0;
+	return client_agent_has_cap(sh->run.agent, "attach");
 }
 
 /*

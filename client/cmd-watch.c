@@ -30,6 +30,7 @@
 #include "client-conn.h"
 #include "client-http.h"
 #include "client-op.h"
+#include "client-target.h"
 #include "cmd.h"
 
 #define WATCH_WORDS_MAX	60
@@ -140,11 +141,11 @@ static int
 watch_ls(struct client_conf *conf, const char *target, int json)
 {
 	struct client_conn	*cc;
-	json_t			*agents = NULL, *a, *doc, *all = json_array(), *caps;
+	json_t			*agents = NULL, *a, *doc, *all = json_array();
 	char			*cause = NULL, *name = NULL, *text;
 	const char		*id;
-	size_t			 i, k;
-	int			 rc = 0, serves;
+	size_t			 i;
+	int			 rc = 0;
 
 	if (target != NULL) {
 		if ((doc = watch_session(conf, target, json_pack("[s]", "ls"), &rc,
@@ -174,12 +175,7 @@ watch_ls(struct client_conf *conf, const char *target, int json)
 			return cmd_fail(cause);
 		}
 		json_array_foreach(agents, i, a) {
-			caps = json_object_get(a, "caps");
-			serves = 0;
-			for (k = 0; k < json_array_size(caps); k++)
-				serves |= strcmp(json_string_value(json_array_get(caps,
-				    k)) ?: "", "watch") == 0;
-			if (!serves || (id = json_string_value(json_object_get(a,
+			if (!client_agent_has_cap(a, "watch") || (id = json_string_value(json_object_get(a,
 			    "id"))) == NULL)
 				continue;
 			if ((doc = watch_session(conf, id, json_pack("[s]", "ls"), &rc,
