@@ -381,6 +381,7 @@ agent_seal_out(struct agent_session *s, struct ph_resume_msg *m, size_t len,
 			goto over;
 		return 0;
 	}
+	m->len = len;		/* what was sealed (reserved: at most that) */
 	ph_resume_keep(&as->rs, m, NULL);
 	if (agent_seal_pump(s) != 0)
 		goto over;
