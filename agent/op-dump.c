@@ -325,7 +325,7 @@ dump_input(struct agent_session *s, const struct ph_frame *f)
 static int
 dump_holds(json_t *open)
 {
-	return !json_is_true(json_object_get(open, "freeze"));
+	return !json_is_true(ph_open_get(open, "freeze"));
 }
 
 const struct op_entry op_dump_entry = {
